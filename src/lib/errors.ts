@@ -1,0 +1,36 @@
+/**
+ * @module Operating errors: typed, with a stable code. Front ends map a code to a wire form exactly once
+ * (RESP in `resp/`, HTTP in `http/`); nothing else inspects error messages.
+ */
+
+/** Stable error codes. Adding one means adding its RESP and HTTP mapping. */
+export type ErrorCode =
+  | "BAD_REQUEST" // malformed input from a client
+  | "NOT_FOUND" // a key or resource does not exist
+  | "CONFLICT" // a compare (CAS, If-Match) failed
+  | "NOT_LEADER" // this node cannot serve the request; retry against the leader
+  | "UNAVAILABLE" // no leader / no quorum right now; retryable
+  | "TIMEOUT" // the outcome is unknown (the request may or may not have been applied)
+  | "PROPOSAL_DROPPED" // leadership changed before the entry committed; it was not applied
+  | "TOO_LARGE" // a value or request exceeds a configured bound
+  | "COMPACTED" // a requested revision or log index was compacted away
+  | "WRONG_TYPE" // an operation against a key holding another kind of value
+  | "INTERNAL"; // a bug; the message says where
+
+export class ShoalError extends Error {
+  override readonly name = "ShoalError";
+  readonly code: ErrorCode;
+  /** Extra machine-readable detail, e.g. the leader's address for NOT_LEADER. */
+  readonly detail: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(code: ErrorCode, message: string, detail?: Record<string, unknown>) {
+    super(message);
+    this.code = code;
+    this.detail = detail;
+  }
+
+  /** True when the client may safely retry the same request (it was certainly not applied). */
+  get retryable(): boolean {
+    return this.code === "NOT_LEADER" || this.code === "UNAVAILABLE" || this.code === "PROPOSAL_DROPPED";
+  }
+}
