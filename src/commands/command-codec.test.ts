@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Packr } from "msgpackr";
+import { ShoalError } from "../lib/errors.js";
+import type { Command } from "./command.js";
+import { COMMAND_FORMAT_V1, decodeCommand, encodeCommand } from "./command-codec.js";
+import { COMMAND_LIMITS } from "./limits.js";
+
+const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+const NOW_MS = 1_700_000_000_000;
+
+function expectError(fn: () => unknown, code: string, pattern: RegExp): void {
+  assert.throws(fn, (error: unknown) => {
+    assert.ok(error instanceof ShoalError, `expected a ShoalError, got ${String(error)}`);
+    assert.equal(error.code, code);
+    assert.match(error.message, pattern);
+    return true;
+  });
+}
+
+describe("command codec", () => {
+  const commands: Command[] = [
+    { op: "put", key: bytes("k"), value: bytes("v"), nowMs: NOW_MS },
+    { op: "put", key: new Uint8Array([0, 255]), value: new Uint8Array(0), nowMs: 0, ttlMs: 5, ifAbsent: true },
+    { op: "put", key: bytes(""), value: bytes("v"), nowMs: NOW_MS, expiresAtMs: NOW_MS + 1, ifModRevision: 0 },
+    { op: "put", key: bytes("k"), value: bytes("v"), nowMs: NOW_MS, keepTtl: true, ifPresent: true },
+    { op: "delete", key: bytes("k"), nowMs: NOW_MS },
+    { op: "expire", keys: [bytes("a"), bytes("b")], nowMs: 2 ** 40 + 1 },
+    {
+      op: "txn",
+      nowMs: NOW_MS,
+      compares: [
+        { key: bytes("a"), target: "value", op: "==", value: bytes("x") },
+        { key: bytes("b"), target: "modRevision", op: "<", value: 7 },
+      ],
+      success: [
+        { op: "put", key: bytes("a"), value: bytes("y"), ttlMs: 10 },
+        { op: "get", key: bytes("b") },
+      ],
+      failure: [{ op: "delete", key: bytes("a") }],
+    },
+  ];
+
+  it("round-trips every command shape into plain Uint8Arrays", () => {
+    for (const command of commands) {
+      const data = encodeCommand(command);
+      assert.equal(data[0], COMMAND_FORMAT_V1);
+      assert.deepStrictEqual(decodeCommand(data), command);
+    }
+  });
+
+  it("rejects garbage, unknown formats and wrong field types with BAD_REQUEST", () => {
+    expectError(() => decodeCommand(new Uint8Array(0)), "BAD_REQUEST", /empty/);
+    expectError(() => decodeCommand(new Uint8Array([9, 1])), "BAD_REQUEST", /unknown format 9/);
+    expectError(() => decodeCommand(new Uint8Array([COMMAND_FORMAT_V1, 0xc1])), "BAD_REQUEST", /Cannot decode/);
+    const packr = new Packr({ useRecords: false });
+    const raw = (value: unknown): Uint8Array => new Uint8Array([COMMAND_FORMAT_V1, ...packr.pack(value)]);
+    expectError(() => decodeCommand(raw([1, 2])), "BAD_REQUEST", /not a map/);
+    expectError(() => decodeCommand(raw({ op: "put", key: "k", value: bytes("v"), nowMs: 1 })), "BAD_REQUEST", /key/);
+    expectError(() => decodeCommand(raw({ op: "nope", nowMs: 1 })), "BAD_REQUEST", /unknown op/);
+    expectError(() => decodeCommand(raw({ op: "delete", key: bytes("k") })), "BAD_REQUEST", /nowMs is missing/);
+    const badTxn = { op: "txn", nowMs: 1, compares: [{ key: bytes("k"), target: "x", op: "==", value: 1 }] };
+    expectError(() => decodeCommand(raw({ ...badTxn, success: [], failure: [] })), "BAD_REQUEST", /target/);
+  });
+
+  it("validates limits and option combinations when encoding", () => {
+    const key = bytes("k");
+    const value = bytes("v");
+    const longKey = new Uint8Array(COMMAND_LIMITS.keySizeBytesMax + 1);
+    expectError(() => encodeCommand({ op: "put", key: longKey, value, nowMs: 1 }), "TOO_LARGE", /key/);
+    expectError(() => encodeCommand({ op: "put", key, value, nowMs: 1, ttlMs: 0 }), "BAD_REQUEST", /ttlMs/);
+    expectError(() => encodeCommand({ op: "put", key, value, nowMs: -1 }), "BAD_REQUEST", /nowMs/);
+    expectError(() => encodeCommand({ op: "put", key, value, nowMs: 1.5 }), "BAD_REQUEST", /nowMs/);
+    const both = { op: "put", key, value, nowMs: 1, ttlMs: 1, keepTtl: true } as const;
+    expectError(() => encodeCommand(both), "BAD_REQUEST", /exclude/);
+    const nxXx = { op: "put", key, value, nowMs: 1, ifAbsent: true, ifPresent: true } as const;
+    expectError(() => encodeCommand(nxXx), "BAD_REQUEST", /exclude/);
+    const twice = [
+      { op: "put", key, value },
+      { op: "delete", key },
+    ] as const;
+    expectError(
+      () => encodeCommand({ op: "txn", nowMs: 1, compares: [], success: twice, failure: [] }),
+      "BAD_REQUEST",
+      /twice/,
+    );
+    const many = Array.from({ length: COMMAND_LIMITS.txnOpsCountMax + 1 }, () => ({ op: "get", key }) as const);
+    expectError(() => encodeCommand({ op: "txn", nowMs: 1, compares: [], success: many, failure: [] }), "TOO_LARGE", /ops/);
+  });
+});

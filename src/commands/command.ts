@@ -1,0 +1,105 @@
+/**
+ * @module The replicated commands and their results: plain data. A command is what a Raft entry carries (see
+ * `command-codec.ts`); its result is what the applying node hands back to the waiting client.
+ *
+ * Time: every command carries `nowMs`, the proposer's clock reading stamped when it was proposed. Apply never
+ * reads a clock; it uses `max(nowMs, the highest nowMs applied so far)` (the replicated clock, which never runs
+ * backwards even when a new leader's clock is behind the old one's). So expiry is identical on every replica.
+ */
+import type { ErrorCode } from "../lib/errors.js";
+import type { KeyValue } from "./record.js";
+
+/** Expiry options shared by `put` and a txn's put. At most one of the three may be set; none clears any TTL. */
+export interface ExpiryOptions {
+  /** Expire this long after the entry's time. Positive. */
+  readonly ttlMs?: number;
+  /** Expire at this absolute time on the replicated clock. Positive; a time already past deletes the key. */
+  readonly expiresAtMs?: number;
+  /** Keep the key's current expiry (Redis `SET ... KEEPTTL`). */
+  readonly keepTtl?: boolean;
+}
+
+export interface PutCommand extends ExpiryOptions {
+  readonly op: "put";
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
+  readonly nowMs: number;
+  /** Compare-and-swap: apply only when the key's modRevision equals this (0 means "absent"). */
+  readonly ifModRevision?: number;
+  /** Apply only when the key is absent (Redis `NX`). */
+  readonly ifAbsent?: boolean;
+  /** Apply only when the key is present (Redis `XX`). */
+  readonly ifPresent?: boolean;
+}
+
+export interface DeleteCommand {
+  readonly op: "delete";
+  readonly key: Uint8Array;
+  readonly nowMs: number;
+}
+
+/** Proposed by the leader only, with its clock: deletes each named key whose expiry is <= the entry's time.
+ * Keys that are absent, have no expiry or expire later are left alone (the leader's view may be stale). */
+export interface ExpireCommand {
+  readonly op: "expire";
+  readonly keys: readonly Uint8Array[];
+  readonly nowMs: number;
+}
+
+export type CompareOp = "==" | "!=" | "<" | ">";
+
+/** etcd's Compare. For an absent key version, createRevision and modRevision are 0, and any value compare is
+ * false (etcd's rule), so `value != x` does not hold for a missing key either. */
+export type Compare =
+  | { readonly key: Uint8Array; readonly target: "value"; readonly op: CompareOp; readonly value: Uint8Array }
+  | {
+      readonly key: Uint8Array;
+      readonly target: "version" | "createRevision" | "modRevision";
+      readonly op: CompareOp;
+      readonly value: number;
+    };
+
+export type TxnOp =
+  | ({ readonly op: "put"; readonly key: Uint8Array; readonly value: Uint8Array } & ExpiryOptions)
+  | { readonly op: "delete"; readonly key: Uint8Array }
+  | { readonly op: "get"; readonly key: Uint8Array };
+
+/** etcd's Txn: if every compare holds, run `success`, else `failure`; atomically, at one revision. Ops run in
+ * order (a get sees an earlier put of the same txn); a branch may write each key at most once. */
+export interface TxnCommand {
+  readonly op: "txn";
+  readonly nowMs: number;
+  readonly compares: readonly Compare[];
+  readonly success: readonly TxnOp[];
+  readonly failure: readonly TxnOp[];
+}
+
+export type Command = PutCommand | DeleteCommand | ExpireCommand | TxnCommand;
+export type CommandOp = Command["op"];
+
+export type TxnOpResult =
+  | { readonly op: "put"; readonly prev: KeyValue | undefined }
+  | { readonly op: "delete"; readonly prev: KeyValue | undefined }
+  | { readonly op: "get"; readonly kv: KeyValue | undefined };
+
+/**
+ * What applying one entry produced. `revision` is always the group's revision AFTER the entry (etcd's response
+ * header): a write that changed something carries the new revision, which is the written keys' modRevision.
+ */
+export type CommandResult =
+  /** An entry without a command: a new leader's empty entry, or a membership change. */
+  | { readonly kind: "noop"; readonly revision: number }
+  | { readonly kind: "put"; readonly revision: number; readonly prev: KeyValue | undefined }
+  /** `prev` is undefined when there was nothing to delete (and the revision did not move). */
+  | { readonly kind: "delete"; readonly revision: number; readonly prev: KeyValue | undefined }
+  | { readonly kind: "expire"; readonly revision: number; readonly expiredCount: number }
+  | {
+      readonly kind: "txn";
+      readonly revision: number;
+      readonly succeeded: boolean;
+      readonly responses: readonly TxnOpResult[];
+    }
+  /** A put's condition failed; nothing changed. `current` is the key as it is (undefined when absent). */
+  | { readonly kind: "conflict"; readonly revision: number; readonly current: KeyValue | undefined }
+  /** The entry was rejected deterministically (malformed or over a limit); nothing changed. */
+  | { readonly kind: "error"; readonly revision: number; readonly code: ErrorCode; readonly message: string };

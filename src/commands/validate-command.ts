@@ -1,0 +1,110 @@
+/**
+ * @module The limits and rules a well-formed command obeys. The proposer calls `validateCommand` (through
+ * `encodeCommand`) so a bad request is refused before it reaches the log; apply checks again, because the log
+ * is the authority and every replica must reject a bad entry the same way rather than crash on it.
+ */
+import { ShoalError } from "../lib/errors.js";
+import type { Command, Compare, ExpiryOptions, TxnCommand, TxnOp } from "./command.js";
+import { keyId } from "./bytes.js";
+import { COMMAND_LIMITS } from "./limits.js";
+
+/** Throws a ShoalError (BAD_REQUEST or TOO_LARGE) naming the first rule `command` breaks. */
+export function validateCommand(command: Command): void {
+  checkTime(command.nowMs, "nowMs");
+  switch (command.op) {
+    case "put":
+      checkKey(command.key);
+      checkValue(command.value);
+      checkExpiry(command);
+      if (command.ifModRevision !== undefined) checkCount(command.ifModRevision, "ifModRevision");
+      if (command.ifAbsent === true && command.ifPresent === true) {
+        throw new ShoalError("BAD_REQUEST", "Cannot put: ifAbsent and ifPresent exclude each other");
+      }
+      return;
+    case "delete":
+      checkKey(command.key);
+      return;
+    case "expire":
+      if (command.keys.length > COMMAND_LIMITS.expireKeysCountMax) {
+        throw new ShoalError("TOO_LARGE", `Cannot expire: more than ${COMMAND_LIMITS.expireKeysCountMax} keys`);
+      }
+      for (const key of command.keys) checkKey(key);
+      return;
+    case "txn":
+      checkTxn(command);
+      return;
+  }
+}
+
+function checkTxn(txn: TxnCommand): void {
+  const max = COMMAND_LIMITS.txnOpsCountMax;
+  if (txn.compares.length > max) throw new ShoalError("TOO_LARGE", `Cannot run txn: more than ${max} compares`);
+  for (const compare of txn.compares) checkCompare(compare);
+  checkBranch(txn.success, "success");
+  checkBranch(txn.failure, "failure");
+}
+
+function checkCompare(compare: Compare): void {
+  checkKey(compare.key);
+  if (compare.target === "value") checkValue(compare.value);
+  else checkCount(compare.value, `compare ${compare.target}`);
+}
+
+function checkBranch(ops: readonly TxnOp[], branch: string): void {
+  const max = COMMAND_LIMITS.txnOpsCountMax;
+  if (ops.length > max) throw new ShoalError("TOO_LARGE", `Cannot run txn: more than ${max} ${branch} ops`);
+  // etcd's rule: one write per key and branch, so a branch's outcome does not depend on op order subtleties.
+  const written = new Set<string>();
+  for (const op of ops) {
+    checkKey(op.key);
+    if (op.op === "get") continue;
+    if (op.op === "put") {
+      checkValue(op.value);
+      checkExpiry(op);
+    }
+    const id = keyId(op.key);
+    if (written.has(id)) throw new ShoalError("BAD_REQUEST", `Cannot run txn: ${branch} writes a key twice`);
+    written.add(id);
+  }
+}
+
+function checkKey(key: Uint8Array): void {
+  if (key.byteLength > COMMAND_LIMITS.keySizeBytesMax) {
+    throw new ShoalError("TOO_LARGE", `Cannot accept key: longer than ${COMMAND_LIMITS.keySizeBytesMax} bytes`);
+  }
+}
+
+function checkValue(value: Uint8Array): void {
+  if (value.byteLength > COMMAND_LIMITS.valueSizeBytesMax) {
+    throw new ShoalError("TOO_LARGE", `Cannot accept value: longer than ${COMMAND_LIMITS.valueSizeBytesMax} bytes`);
+  }
+}
+
+function checkExpiry(options: ExpiryOptions): void {
+  let given = 0;
+  if (options.ttlMs !== undefined) {
+    given++;
+    checkTime(options.ttlMs, "ttlMs");
+    if (options.ttlMs === 0) throw new ShoalError("BAD_REQUEST", "Cannot put: ttlMs must be positive");
+  }
+  if (options.expiresAtMs !== undefined) {
+    given++;
+    checkTime(options.expiresAtMs, "expiresAtMs");
+    if (options.expiresAtMs === 0) throw new ShoalError("BAD_REQUEST", "Cannot put: expiresAtMs must be positive");
+  }
+  if (options.keepTtl === true) given++;
+  if (given > 1) throw new ShoalError("BAD_REQUEST", "Cannot put: ttlMs, expiresAtMs and keepTtl exclude each other");
+}
+
+/** Times stay far below 2^53 even after adding a TTL to them. */
+function checkTime(ms: number, name: string): void {
+  if (!Number.isSafeInteger(ms) || ms < 0 || ms > Number.MAX_SAFE_INTEGER / 2) {
+    throw new ShoalError("BAD_REQUEST", `Cannot accept ${name}: not an integer in [0, 2^52]`);
+  }
+}
+
+function checkCount(n: number, name: string): void {
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new ShoalError("BAD_REQUEST", `Cannot accept ${name}: not a non-negative integer`);
+  }
+}
