@@ -35,8 +35,6 @@ export interface RaftConfig {
   readonly snapshotChunksInflightMax: number;
   /** Entries per Ready handed to the host for applying (bounds one apply step of the event loop). */
   readonly committedEntriesPerReadyMax: number;
-  /** The host's applied index at start (entries up to it are never handed out again). */
-  readonly applied: number;
   /** Test-only switches that break a safety mechanism, so the simulator's checkers can be proven. */
   readonly unsafe: UnsafeRaftOptions;
 }
@@ -64,7 +62,6 @@ export const defaultRaftConfig: Omit<RaftConfig, "id" | "groupId"> = {
   snapshotChunkBytesMax: 1024 * 1024,
   snapshotChunksInflightMax: 4,
   committedEntriesPerReadyMax: 4096,
-  applied: 0,
   unsafe: {},
 };
 

@@ -1,11 +1,23 @@
 /**
- * @module The Raft core's public face: a pure, synchronous state machine driven by its host.
- * SKELETON: the signatures below are the contract; the implementation lands next.
+ * @module The Raft core's public face: the Ready/advance protocol over the `Raft` state machine (etcd's
+ * RawNode). Pure and synchronous; the host drives it and does all I/O (see `Ready` for the order).
  */
-import type { RaftConfig } from "./config.js";
-import type { RaftStorage } from "./storage.js";
-import type { ConfChange, ConfState, Message, NodeId, ProposalResult, Ready, Role } from "./types.js";
+import { assert } from "../lib/assert.js";
 import type { Random } from "../lib/prng.js";
+import type { RaftConfig } from "./config.js";
+import { Raft } from "./raft.js";
+import type { RaftStorage } from "./storage.js";
+import type {
+  ConfChange,
+  ConfState,
+  HardState,
+  Message,
+  NodeId,
+  ProposalResult,
+  Ready,
+  Role,
+  SoftState,
+} from "./types.js";
 
 export interface RaftStatus {
   readonly id: NodeId;
@@ -27,25 +39,161 @@ export interface RaftStatus {
  *   const node = new RawNode(config, storage, random, { voters: [1, 2, 3], learners: [] });
  *   every tick: node.tick();   on a message: node.step(message);
  *   while (node.hasReady()) { const rd = node.ready(); ...persist, send, apply (see Ready)...; node.advance(rd); }
- * `bootstrap` gives the initial membership when storage is empty; a restarted node reads it from storage.
+ * `bootstrap` gives the initial membership when storage holds none; a restarted node reads it from storage.
  */
 export class RawNode {
+  readonly #raft: Raft;
+  #previousSoftState: SoftState;
+  #previousHardState: HardState;
+  /** The Ready handed out and not yet advanced; at most one at a time. */
+  #outstanding: Ready | undefined;
+
   constructor(config: RaftConfig, storage: RaftStorage, random: Random, bootstrap?: ConfState) {
-    void config; void storage; void random; void bootstrap;
-    throw new Error("not implemented");
+    this.#raft = new Raft(config, storage, random, bootstrap);
+    this.#previousSoftState = this.#softState();
+    this.#previousHardState = storage.initialState().hardState;
   }
-  tick(): void {}
-  step(message: Message): void { void message; }
-  propose(data: Uint8Array): ProposalResult { void data; throw new Error("not implemented"); }
-  proposeConfChange(change: ConfChange): ProposalResult { void change; throw new Error("not implemented"); }
-  /** Requests a linearizable read; its ReadState (with the same context) arrives in a later Ready. Returns
-   * false when no leader is known (the host fails the read with a retryable error). */
-  readIndex(context: string): boolean { void context; return false; }
-  transferLeader(target: NodeId): void { void target; }
-  /** Immediately start an election (tests, and a node asked to campaign). */
-  campaign(): void {}
-  hasReady(): boolean { return false; }
-  ready(): Ready { throw new Error("not implemented"); }
-  advance(ready: Ready): void { void ready; }
-  status(): RaftStatus { throw new Error("not implemented"); }
+
+  tick(): void {
+    this.#raft.tick();
+  }
+
+  step(message: Message): void {
+    this.#raft.step(message);
+  }
+
+  propose(data: Uint8Array): ProposalResult {
+    return this.#raft.propose(data);
+  }
+
+  proposeConfChange(change: ConfChange): ProposalResult {
+    return this.#raft.proposeConfChange(change);
+  }
+
+  /** Requests a linearizable read; its ReadState (with the same context) arrives in a later Ready once
+   * leadership is confirmed. Returns false when no leader is known (the host fails the read with a retryable
+   * error). A read may also be lost when leadership changes: the host times reads out. */
+  readIndex(context: string): boolean {
+    return this.#raft.readIndex(context);
+  }
+
+  transferLeader(target: NodeId): void {
+    this.#raft.transferLeader(target);
+  }
+
+  /** Starts an election now (PreVote first when enabled). */
+  campaign(): void {
+    this.#raft.hup(false);
+  }
+
+  hasReady(): boolean {
+    if (this.#outstanding !== undefined) return false;
+    const raft = this.#raft;
+    const log = raft.log;
+    return (
+      raft.messages.length > 0 ||
+      raft.readStates.length > 0 ||
+      log.unstableSnapshot !== undefined ||
+      log.unstableEntries.length > 0 ||
+      log.hasNextCommittedEntries() ||
+      (raft.broadcastPending && raft.role === "leader") ||
+      !sameSoftState(this.#softState(), this.#previousSoftState) ||
+      !sameHardState(this.#hardState(), this.#previousHardState)
+    );
+  }
+
+  ready(): Ready {
+    assert(this.#outstanding === undefined, "ready() called again before advance()");
+    const raft = this.#raft;
+    raft.flushBroadcast();
+    const log = raft.log;
+    const softState = this.#softState();
+    const hardState = this.#hardState();
+    const hardChanged = !sameHardState(hardState, this.#previousHardState);
+    const entries = log.unstableEntries.slice();
+    const committedEntries = log.nextCommittedEntries(raft.config.committedEntriesPerReadyMax, raft.config.messageBytesMax * 4);
+    const last = committedEntries[committedEntries.length - 1];
+    if (last !== undefined) log.applying = last.index;
+    const ready: Ready = {
+      softState: sameSoftState(softState, this.#previousSoftState) ? undefined : softState,
+      hardState: hardChanged ? hardState : undefined,
+      snapshot: log.unstableSnapshot,
+      entries,
+      messages: raft.messages,
+      committedEntries,
+      readStates: raft.readStates,
+      mustSync:
+        entries.length > 0 ||
+        log.unstableSnapshot !== undefined ||
+        hardState.term !== this.#previousHardState.term ||
+        hardState.vote !== this.#previousHardState.vote,
+    };
+    raft.messages = [];
+    raft.readStates = [];
+    this.#previousSoftState = softState;
+    this.#previousHardState = hardState;
+    this.#outstanding = ready;
+    return ready;
+  }
+
+  /** The host has persisted, sent and applied everything in `ready` (in that order). */
+  advance(ready: Ready): void {
+    assert(ready === this.#outstanding, "advance() must be given the Ready last returned by ready()");
+    this.#outstanding = undefined;
+    const raft = this.#raft;
+    const log = raft.log;
+    if (ready.snapshot !== undefined) {
+      const index = ready.snapshot.metadata.index;
+      log.stableSnapshotTo(index);
+      if (index > log.applied) {
+        assert(index <= log.applying, "A restored snapshot must be covered by the applying index");
+        log.appliedTo(index);
+      }
+    }
+    const lastEntry = ready.entries[ready.entries.length - 1];
+    if (lastEntry !== undefined) log.stableTo(lastEntry.index, lastEntry.term);
+    for (const entry of ready.committedEntries) {
+      // Invariant: entries are applied in order, each exactly once.
+      assert(entry.index === log.applied + 1 || entry.index <= log.applied, "Committed entries skipped an index");
+      if (entry.index <= log.applied) continue; // superseded by a snapshot restored meanwhile
+      raft.applied(entry);
+      log.appliedTo(entry.index);
+    }
+    raft.persistedTo(log.stableLastIndex());
+  }
+
+  status(): RaftStatus {
+    const raft = this.#raft;
+    const matchIndex = new Map<NodeId, number>();
+    for (const [id, progress] of raft.progress) matchIndex.set(id, progress.match);
+    return {
+      id: raft.id,
+      groupId: raft.config.groupId,
+      role: raft.role,
+      leaderId: raft.leaderId,
+      term: raft.term,
+      vote: raft.vote,
+      commitIndex: raft.log.committed,
+      appliedIndex: raft.log.applied,
+      lastIndex: raft.log.lastIndex(),
+      confState: raft.currentConfState(),
+      matchIndex,
+    };
+  }
+
+  #softState(): SoftState {
+    return { role: this.#raft.role, leaderId: this.#raft.leaderId };
+  }
+
+  #hardState(): HardState {
+    return { term: this.#raft.term, vote: this.#raft.vote, commit: this.#raft.log.committed };
+  }
+}
+
+function sameSoftState(a: SoftState, b: SoftState): boolean {
+  return a.role === b.role && a.leaderId === b.leaderId;
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
 }

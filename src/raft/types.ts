@@ -194,6 +194,12 @@ export interface SoftState {
  * 5. Call `advance(ready)`.
  *
  * The arrays are owned by the host after `ready()` returns; Raft keeps no reference to them.
+ * `step()`, `tick()` and `propose()` may be called while a Ready is being handled (between `ready()` and
+ * `advance()`); their effects appear in the next Ready.
+ *
+ * After a restart, `committedEntries` start right after the last snapshot, so they may include entries the host
+ * applied before the crash (Raft re-applies membership changes from there): the host skips those by comparing
+ * with its own applied index, which it keeps atomically with its state (LMDB).
  */
 export interface Ready {
   readonly softState: SoftState | undefined;
@@ -208,7 +214,13 @@ export interface Ready {
 }
 
 /** Why a proposal was refused. The host maps these to retryable client errors. */
-export type ProposalRefusal = "notLeader" | "leadershipTransferring" | "confChangePending" | "tooLarge" | "notMember";
+export type ProposalRefusal =
+  | "notLeader"
+  | "leadershipTransferring"
+  | "confChangePending"
+  | "invalidConfChange"
+  | "tooLarge"
+  | "overloaded";
 
 export type ProposalResult =
   | { readonly accepted: true; readonly index: number; readonly term: number }

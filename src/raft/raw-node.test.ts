@@ -1,0 +1,159 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { MiniCluster } from "./testing/mini-cluster.js";
+
+const text = (s: string) => new TextEncoder().encode(s);
+const payloads = (entries: readonly { data: Uint8Array }[]) =>
+  entries.filter((e) => e.data.byteLength > 0).map((e) => new TextDecoder().decode(e.data));
+
+test("campaign elects a leader and a proposal is applied on every node", () => {
+  const cluster = new MiniCluster([1, 2, 3]);
+  cluster.node(1).raw.campaign();
+  cluster.stabilize();
+  assert.equal(cluster.leader()?.id, 1);
+  const result = cluster.node(1).raw.propose(text("a"));
+  assert.equal(result.accepted, true);
+  cluster.stabilize();
+  for (const node of cluster.nodes.values()) assert.deepEqual(payloads(node.applied), ["a"]);
+});
+
+test("a follower refuses proposals and names the leader", () => {
+  const cluster = new MiniCluster([1, 2, 3]);
+  cluster.node(2).raw.campaign();
+  cluster.stabilize();
+  const result = cluster.node(1).raw.propose(text("x"));
+  assert.deepEqual(result, { accepted: false, reason: "notLeader", leaderId: 2 });
+});
+
+test("ticks alone elect exactly one leader", () => {
+  const cluster = new MiniCluster([1, 2, 3, 4, 5]);
+  cluster.tick(40);
+  const leaders = [...cluster.nodes.values()].filter((n) => n.raw.status().role === "leader");
+  assert.equal(leaders.length, 1);
+});
+
+test("an isolated leader is replaced; when healed it steps down and its log converges", () => {
+  const cluster = new MiniCluster([1, 2, 3]);
+  cluster.node(1).raw.campaign();
+  cluster.stabilize();
+  cluster.isolate(1);
+  cluster.node(1).raw.propose(text("lost")); // never commits: node 1 cannot reach a majority
+  cluster.tick(40);
+  const newLeader = [...cluster.nodes.values()].find((n) => n.id !== 1 && n.raw.status().role === "leader");
+  assert.ok(newLeader, "a new leader among 2 and 3");
+  newLeader.raw.propose(text("kept"));
+  cluster.stabilize();
+  cluster.heal();
+  cluster.tick(30);
+  for (const node of cluster.nodes.values()) assert.deepEqual(payloads(node.applied), ["kept"]);
+  assert.notEqual(cluster.node(1).raw.status().role, "leader");
+});
+
+test("a partitioned follower rejoining does not depose the leader (PreVote + CheckQuorum)", () => {
+  const cluster = new MiniCluster([1, 2, 3]);
+  cluster.node(1).raw.campaign();
+  cluster.stabilize();
+  const term = cluster.node(1).raw.status().term;
+  cluster.isolate(3);
+  cluster.tick(100);
+  cluster.heal();
+  cluster.tick(30);
+  assert.equal(cluster.leader()?.id, 1);
+  assert.equal(cluster.node(1).raw.status().term, term);
+});
+
+test("without PreVote and CheckQuorum a rejoining follower disrupts the leader", () => {
+  const cluster = new MiniCluster([1, 2, 3], { preVote: false, checkQuorum: false });
+  cluster.node(1).raw.campaign();
+  cluster.stabilize();
+  const term = cluster.node(1).raw.status().term;
+  cluster.isolate(3);
+  cluster.tick(100);
+  cluster.heal();
+  cluster.tick(30);
+  assert.ok(cluster.node(1).raw.status().term > term, "the term rose: the leader was deposed");
+});
+
+test("ReadIndex is answered after a heartbeat round, on the leader and through a follower", () => {
+  const cluster = new MiniCluster([1, 2, 3]);
+  cluster.node(1).raw.campaign();
+  cluster.stabilize();
+  cluster.node(1).raw.propose(text("w"));
+  cluster.stabilize();
+  assert.equal(cluster.node(1).raw.readIndex("r1"), true);
+  assert.equal(cluster.node(2).raw.readIndex("r2"), true);
+  cluster.stabilize();
+  const commit = cluster.node(1).raw.status().commitIndex;
+  assert.deepEqual(cluster.node(1).readStates, [{ index: commit, context: "r1" }]);
+  assert.deepEqual(cluster.node(2).readStates, [{ index: commit, context: "r2" }]);
+});
+
+test("ReadIndex is not confirmed by a leader cut off from the majority", () => {
+  const cluster = new MiniCluster([1, 2, 3]);
+  cluster.node(1).raw.campaign();
+  cluster.stabilize();
+  cluster.isolate(1);
+  cluster.node(1).raw.readIndex("stale");
+  cluster.stabilize();
+  assert.deepEqual(cluster.node(1).readStates, []);
+});
+
+test("leadership transfer hands over to the target", () => {
+  const cluster = new MiniCluster([1, 2, 3]);
+  cluster.node(1).raw.campaign();
+  cluster.stabilize();
+  cluster.node(1).raw.transferLeader(3);
+  cluster.stabilize();
+  assert.equal(cluster.leader()?.id, 3);
+});
+
+test("a follower behind a compacted log catches up through a chunked snapshot", () => {
+  const cluster = new MiniCluster([1, 2, 3], { snapshotChunkBytesMax: 7, snapshotChunksInflightMax: 2 });
+  cluster.node(1).raw.campaign();
+  cluster.stabilize();
+  cluster.isolate(3);
+  for (let i = 0; i < 20; i++) cluster.node(1).raw.propose(text(`v${i}`));
+  cluster.stabilize();
+  const leader = cluster.node(1);
+  const applied = leader.raw.status().appliedIndex;
+  const state = text(payloads(leader.applied).join(","));
+  leader.storage.createSnapshot(applied, leader.raw.status().confState, state);
+  leader.storage.compact(applied);
+  cluster.heal();
+  cluster.tick(5);
+  const chunks = cluster.delivered.filter((m) => m.type === "installSnapshot" && m.to === 3);
+  assert.ok(chunks.length >= Math.ceil(state.byteLength / 7), `snapshot sent in chunks (${chunks.length})`);
+  const follower = cluster.node(3);
+  assert.equal(follower.storage.snapshot().metadata.index, applied);
+  assert.deepEqual(follower.storage.snapshot().data, state);
+  leader.raw.propose(text("after"));
+  cluster.stabilize();
+  assert.deepEqual(payloads(follower.applied), ["after"]);
+});
+
+test("membership: add a learner, promote it, remove a voter", () => {
+  const cluster = new MiniCluster([1, 2, 3]);
+  cluster.node(1).raw.campaign();
+  cluster.stabilize();
+  const leader = cluster.node(1).raw;
+  assert.equal(leader.proposeConfChange({ type: "removeNode", nodeId: 3 }).accepted, true);
+  assert.equal(leader.proposeConfChange({ type: "addVoter", nodeId: 3 }).accepted, false, "one change at a time");
+  cluster.stabilize();
+  assert.deepEqual(leader.status().confState, { voters: [1, 2], learners: [] });
+  assert.equal(leader.proposeConfChange({ type: "addLearner", nodeId: 3 }).accepted, true);
+  cluster.stabilize();
+  assert.deepEqual(leader.status().confState, { voters: [1, 2], learners: [3] });
+  assert.equal(leader.proposeConfChange({ type: "addVoter", nodeId: 3 }).accepted, true);
+  cluster.stabilize();
+  assert.deepEqual(cluster.node(2).raw.status().confState, { voters: [1, 2, 3], learners: [] });
+});
+
+test("a term never goes back: stepping a message from an older term changes nothing", () => {
+  const cluster = new MiniCluster([1, 2, 3]);
+  cluster.node(1).raw.campaign();
+  cluster.stabilize();
+  const before = cluster.node(2).raw.status();
+  cluster.node(2).raw.step({ type: "heartbeat", groupId: 1, from: 3, to: 2, term: 0, commit: 0, readContext: "" });
+  assert.equal(cluster.node(2).raw.status().term, before.term);
+  assert.equal(cluster.node(2).raw.status().leaderId, 1);
+});
