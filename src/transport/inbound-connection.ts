@@ -1,0 +1,212 @@
+/**
+ * @module A connection another node dialled to us. Its first frame must be a hello naming the sender (and us as
+ * the intended receiver); after that it carries the sender's Raft messages and requests, and we write the
+ * responses back on it. Anything malformed — a bad frame, an undecodable envelope, a message claiming another
+ * sender — closes the connection with a logged error; the sender reconnects with backoff.
+ */
+
+import type { Socket } from "node:net";
+import { ShoalError } from "../lib/errors.js";
+import { type Message, NO_NODE, type NodeId } from "../raft/types.js";
+import { decodeEnvelope, encodeEnvelope, type Envelope, PROTOCOL_VERSION, type ResponseEnvelope } from "./envelope.js";
+import { FRAME_HEADER_BYTES, FrameDecoder } from "./frame-codec.js";
+import { FrameQueue } from "./frame-queue.js";
+import { FrameWriter } from "./frame-writer.js";
+import type { TransportLogger } from "./logger.js";
+import type { TransportBounds } from "./transport-config.js";
+import type { CountersLookup } from "./transport-stats.js";
+
+export interface InboundEvents {
+  onIdentified(connection: InboundConnection, from: NodeId): void;
+  /** Runs synchronously in the socket's data event. Exceptions are not caught: they are programmer errors. */
+  onMessage(message: Message): void;
+  onRequest(from: NodeId, payload: unknown): Promise<unknown>;
+  onClosed(connection: InboundConnection): void;
+  onProtocolError(): void;
+}
+
+export interface InboundOptions {
+  readonly selfId: NodeId;
+  readonly bounds: TransportBounds;
+  readonly events: InboundEvents;
+  readonly logger: TransportLogger;
+  readonly countersFor: CountersLookup;
+}
+
+export class InboundConnection {
+  readonly #socket: Socket;
+  readonly #options: InboundOptions;
+  readonly #decoder: FrameDecoder;
+  readonly #writer: FrameWriter;
+  readonly #helloTimer: NodeJS.Timeout;
+  /** The sender, once its hello arrived. */
+  #peerId: NodeId | undefined = undefined;
+  #requestsInFlight = 0;
+  #closed = false;
+
+  constructor(socket: Socket, options: InboundOptions) {
+    const { bounds } = options;
+    this.#socket = socket;
+    this.#options = options;
+    this.#decoder = new FrameDecoder(bounds.frameBytesMax);
+    // Responses only: the bulk lane is never used, so it gets the smallest legal bounds.
+    const queue = new FrameQueue(
+      { countMax: bounds.queueCountMax, bytesMax: bounds.queueBytesMax },
+      { countMax: 1, bytesMax: 1 },
+    );
+    this.#writer = new FrameWriter(queue, bounds.flushBytesMax, (_frames, bytes) => {
+      if (this.#peerId !== undefined) options.countersFor(this.#peerId).bytesSent += bytes;
+    });
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, bounds.keepAliveDelayMs);
+    this.#helloTimer = setTimeout(
+      () => this.#protocolError(new Error(`no hello within ${bounds.helloTimeoutMs} ms`)),
+      bounds.helloTimeoutMs,
+    );
+    this.#writer.attach(socket);
+    socket.on("data", (chunk: Buffer) => this.#onData(chunk));
+    socket.on("error", () => {}); // the 'close' that follows does the cleanup
+    socket.once("close", () => this.#onClose());
+  }
+
+  get peerId(): NodeId | undefined {
+    return this.#peerId;
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#closed) return;
+    let payloads: Buffer[];
+    try {
+      payloads = this.#decoder.push(chunk);
+    } catch (error) {
+      this.#protocolError(error);
+      return;
+    }
+    for (const payload of payloads) {
+      let envelope: Envelope;
+      try {
+        envelope = decodeEnvelope(payload);
+      } catch (error) {
+        this.#protocolError(error);
+        return;
+      }
+      this.#dispatch(envelope, FRAME_HEADER_BYTES + payload.length);
+      if (this.#closed) return;
+    }
+  }
+
+  #dispatch(envelope: Envelope, frameBytes: number): void {
+    if (this.#peerId === undefined) {
+      this.#onHello(envelope, frameBytes);
+      return;
+    }
+    const counters = this.#options.countersFor(this.#peerId);
+    counters.bytesReceived += frameBytes;
+    switch (envelope.k) {
+      case "raft":
+        if (envelope.m.from !== this.#peerId || envelope.m.to !== this.#options.selfId) {
+          this.#protocolError(new Error(`message from ${envelope.m.from} to ${envelope.m.to} on this connection`));
+          return;
+        }
+        counters.messagesReceived++;
+        this.#options.events.onMessage(envelope.m);
+        return;
+      case "req":
+        counters.requestsReceived++;
+        this.#startRequest(this.#peerId, envelope.id, envelope.p);
+        return;
+      case "hello":
+      case "res":
+        this.#protocolError(new Error(`unexpected ${envelope.k} frame on an inbound connection`));
+        return;
+    }
+  }
+
+  #onHello(envelope: Envelope, frameBytes: number): void {
+    if (envelope.k !== "hello") {
+      this.#protocolError(new Error(`expected a hello frame, got ${envelope.k}`));
+      return;
+    }
+    if (envelope.v !== PROTOCOL_VERSION) {
+      this.#protocolError(new Error(`unsupported protocol version ${envelope.v}`));
+      return;
+    }
+    if (envelope.to !== this.#options.selfId || envelope.from === NO_NODE || envelope.from === this.#options.selfId) {
+      this.#protocolError(new Error(`hello from ${envelope.from} for node ${envelope.to} (this is node ${this.#options.selfId})`));
+      return;
+    }
+    clearTimeout(this.#helloTimer);
+    this.#peerId = envelope.from;
+    this.#options.countersFor(envelope.from).bytesReceived += frameBytes;
+    this.#options.events.onIdentified(this, envelope.from);
+  }
+
+  #startRequest(from: NodeId, id: number, payload: unknown): void {
+    if (this.#requestsInFlight >= this.#options.bounds.inboundRequestCountMax) {
+      this.#reply(from, { k: "res", id, ok: false, code: "UNAVAILABLE", msg: "Too many requests in flight" });
+      return;
+    }
+    this.#requestsInFlight++;
+    void this.#options.events.onRequest(from, payload).then(
+      (value) => this.#finishRequest(from, { k: "res", id, ok: true, p: value }),
+      (error: unknown) => this.#finishRequest(from, this.#errorResponse(id, error)),
+    );
+  }
+
+  #finishRequest(from: NodeId, response: ResponseEnvelope): void {
+    this.#requestsInFlight--;
+    this.#reply(from, response);
+  }
+
+  #errorResponse(id: number, error: unknown): ResponseEnvelope {
+    if (error instanceof ShoalError) return { k: "res", id, ok: false, code: error.code, msg: error.message };
+    const message = error instanceof Error ? error.message : String(error);
+    this.#options.logger.error("Request handler failed", { peer: this.#peerId, error: message });
+    return { k: "res", id, ok: false, code: "INTERNAL", msg: `Request handler failed: ${message}` };
+  }
+
+  /** Queues a response. If the connection closed meanwhile the response is lost; the requester learns of it
+   * from its own connection dropping. */
+  #reply(from: NodeId, response: ResponseEnvelope): void {
+    if (this.#closed) return;
+    let payload: Buffer;
+    try {
+      payload = encodeEnvelope(response);
+    } catch (error) {
+      const msg = `Cannot encode the response: ${error instanceof Error ? error.message : String(error)}`;
+      payload = encodeEnvelope({ k: "res", id: response.id, ok: false, code: "INTERNAL", msg });
+    }
+    if (payload.length > this.#options.bounds.frameBytesMax) {
+      const msg = `Response of ${payload.length} bytes exceeds frameBytesMax`;
+      payload = encodeEnvelope({ k: "res", id: response.id, ok: false, code: "TOO_LARGE", msg });
+    }
+    if (!this.#writer.enqueue({ payload, isMessage: false, requestId: 0 }, "ordinary")) {
+      this.#options.countersFor(from).drops++;
+      this.#options.logger.warn("Dropping a response: the connection's queue is full", { peer: from });
+    }
+  }
+
+  #protocolError(error: unknown): void {
+    if (this.#closed) return;
+    this.#options.logger.error("Closing inbound connection after a protocol error", {
+      peer: this.#peerId,
+      remote: `${this.#socket.remoteAddress}:${this.#socket.remotePort}`,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    this.#options.events.onProtocolError();
+    this.#closed = true;
+    this.#socket.destroy();
+  }
+
+  #onClose(): void {
+    this.#closed = true;
+    clearTimeout(this.#helloTimer);
+    this.#writer.detach();
+    this.#writer.queue.clear();
+    this.#options.events.onClosed(this);
+  }
+}

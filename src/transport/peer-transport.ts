@@ -1,0 +1,343 @@
+/**
+ * @module PeerTransport: one per node process, carrying Raft messages for every group between nodes over TCP,
+ * plus a request/response RPC (a follower forwarding a client request to the leader).
+ *
+ * Connections: this node dials one outbound connection to each peer and sends everything for that peer on it;
+ * peers dial us likewise, and a hello frame names them. Responses return on the connection the request came in
+ * on. Each outbound link has a bounded two-lane queue (frame-queue.ts), flushed once per event-loop turn with
+ * one socket write (frame-writer.ts), and reconnects with capped, jittered exponential backoff (peer-link.ts).
+ *
+ * Delivery is best effort, as Raft expects: messages to a peer that is down are queued up to the bound and then
+ * dropped (counted in stats). Per peer, messages arrive in the order sent, except that snapshot chunks travel in
+ * a lane of their own and may be overtaken by later ordinary messages.
+ */
+
+import { createServer, type Server, type Socket } from "node:net";
+import { assert } from "../lib/assert.js";
+import { ShoalError } from "../lib/errors.js";
+import type { Message, NodeId } from "../raft/types.js";
+import { formatPeerAddress, type PeerAddress, parsePeerAddress } from "./address.js";
+import { encodeEnvelope, type ResponseEnvelope } from "./envelope.js";
+import type { OutboundFrame } from "./frame-queue.js";
+import { InboundConnection, type InboundEvents } from "./inbound-connection.js";
+import { stderrTransportLogger, type TransportLogger } from "./logger.js";
+import { PeerLink, type PeerLinkEvents } from "./peer-link.js";
+import { RequestTracker } from "./request-tracker.js";
+import { resolveTransportBounds, type TransportBounds } from "./transport-config.js";
+import { newPeerCounters, type PeerCounters, type PeerStats, type TransportStats } from "./transport-stats.js";
+
+export interface PeerTransportOptions extends Partial<TransportBounds> {
+  readonly selfId: NodeId;
+  readonly listenHost: string;
+  /** 0 picks an ephemeral port; read it back from `listenAddress` after `start()`. */
+  readonly listenPort: number;
+  /** The other members' addresses, "host:port". An entry for `selfId` is ignored. */
+  readonly peers: ReadonlyMap<NodeId, string>;
+  readonly logger?: TransportLogger;
+}
+
+/** Receives every Raft message addressed to this node, synchronously, in arrival order per sender. */
+export type MessageHandler = (message: Message) => void;
+/** Answers a peer's request; a rejection with a ShoalError reaches the requester with the same code. */
+export type RequestHandler = (from: NodeId, payload: unknown) => Promise<unknown>;
+
+type TransportState = "new" | "starting" | "running" | "stopped";
+
+/** Drops are counted always but logged at most this often per peer: a dead peer would otherwise flood the log. */
+const DROP_LOG_INTERVAL_MS = 10_000;
+
+export class PeerTransport {
+  readonly selfId: NodeId;
+  readonly bounds: TransportBounds;
+  readonly #logger: TransportLogger;
+  readonly #listenHost: string;
+  readonly #listenPort: number;
+  #state: TransportState = "new";
+  #server: Server | undefined = undefined;
+  readonly #links = new Map<NodeId, PeerLink>();
+  /** Invariant: holds an entry for every configured peer and every node with an identified inbound connection. */
+  readonly #counters = new Map<NodeId, PeerCounters>();
+  readonly #inbound = new Set<InboundConnection>();
+  readonly #inboundByPeer = new Map<NodeId, InboundConnection>();
+  readonly #tracker = new RequestTracker();
+  readonly #dropLoggedAtMs = new Map<NodeId, number>();
+  #messageHandler: MessageHandler | undefined = undefined;
+  #requestHandler: RequestHandler | undefined = undefined;
+  #unroutableDrops = 0;
+  #unhandledDrops = 0;
+  #protocolErrors = 0;
+
+  constructor(options: PeerTransportOptions) {
+    if (!isNodeId(options.selfId)) throw new ShoalError("BAD_REQUEST", "selfId must be a positive integer");
+    this.selfId = options.selfId;
+    this.bounds = resolveTransportBounds(options);
+    this.#logger = options.logger ?? stderrTransportLogger;
+    this.#listenHost = options.listenHost;
+    this.#listenPort = options.listenPort;
+    for (const [id, address] of options.peers) this.setPeer(id, address);
+  }
+
+  /** Listens, then starts dialling every peer. Rejects with ShoalError UNAVAILABLE if it cannot listen. */
+  async start(): Promise<void> {
+    assert(this.#state === "new", "PeerTransport.start called twice");
+    this.#state = "starting";
+    const server = createServer((socket) => this.#accept(socket));
+    this.#server = server;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(this.#listenPort, this.#listenHost, () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
+    } catch (error) {
+      this.#state = "stopped";
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new ShoalError("UNAVAILABLE", `Cannot listen on ${this.#listenHost}:${this.#listenPort}: ${reason}`);
+    }
+    server.on("error", (error) => this.#logger.error("Listener error", { error: error.message }));
+    this.#state = "running";
+    for (const link of this.#links.values()) link.start();
+  }
+
+  /** Closes every connection and the listener, discards queued messages and fails pending requests. */
+  async stop(): Promise<void> {
+    if (this.#state === "stopped") return;
+    this.#state = "stopped";
+    for (const link of this.#links.values()) this.#countersFor(link.peerId).drops += link.close();
+    this.#tracker.failAll("The transport stopped");
+    for (const connection of this.#inbound) connection.close();
+    const server = this.#server;
+    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** The address the listener is bound to (reveals the port when listenPort was 0). Only after start(). */
+  get listenAddress(): PeerAddress {
+    const address = this.#server?.address();
+    assert(address !== undefined && address !== null && typeof address === "object", "listenAddress before start");
+    return { host: address.address, port: address.port };
+  }
+
+  /** Adds a peer or changes its address (a changed address drops the current connection and redials now). */
+  setPeer(id: NodeId, address: string): void {
+    if (!isNodeId(id)) throw new ShoalError("BAD_REQUEST", `Peer id ${id} must be a positive integer`);
+    const parsed = parsePeerAddress(address);
+    if (id === this.selfId || this.#state === "stopped") return;
+    const existing = this.#links.get(id);
+    if (existing !== undefined) {
+      existing.setAddress(parsed);
+      return;
+    }
+    const link = new PeerLink({
+      selfId: this.selfId,
+      peerId: id,
+      address: parsed,
+      bounds: this.bounds,
+      counters: this.#countersFor(id),
+      events: this.#linkEvents,
+      logger: this.#logger,
+      random: Math.random, // jitter only; this is the I/O edge, nothing here needs to replay
+    });
+    this.#links.set(id, link);
+    if (this.#state === "running") link.start();
+  }
+
+  /** Forgets a peer: closes its connection, drops what is queued for it and fails its pending requests. */
+  removePeer(id: NodeId): void {
+    const link = this.#links.get(id);
+    if (link === undefined) return;
+    this.#links.delete(id);
+    this.#countersFor(id).drops += link.close();
+    if (!this.#inboundByPeer.has(id)) this.#counters.delete(id);
+  }
+
+  /** Queues each message for its `to` node; written on the next flush. Never blocks and never throws for an
+   * unreachable peer: what cannot be queued is dropped and counted. The caller keeps ownership of the array. */
+  send(messages: readonly Message[]): void {
+    for (const message of messages) this.#sendOne(message);
+  }
+
+  onMessage(handler: MessageHandler): void {
+    this.#messageHandler = handler;
+  }
+
+  onRequest(handler: RequestHandler): void {
+    this.#requestHandler = handler;
+  }
+
+  /**
+   * Sends `payload` (anything msgpack encodes) to node `to` and resolves with its handler's answer. Rejects with
+   * ShoalError: UNAVAILABLE when the request certainly did not run there (peer unknown or unreachable, queue
+   * full), TIMEOUT when it was sent but no answer came within `timeoutMs` or the connection dropped first,
+   * TOO_LARGE / BAD_REQUEST when the payload cannot be sent, or the handler's own code.
+   */
+  async request(to: NodeId, payload: unknown, timeoutMs: number): Promise<unknown> {
+    assert(Number.isFinite(timeoutMs) && timeoutMs > 0, "timeoutMs must be a positive number");
+    const link = this.#links.get(to);
+    if (this.#state !== "running" || link === undefined) {
+      throw new ShoalError("UNAVAILABLE", `No route to node ${to}`, { to });
+    }
+    if (!link.reachable) throw new ShoalError("UNAVAILABLE", `Node ${to} is unreachable; reconnecting`, { to });
+    if (this.#tracker.size >= this.bounds.pendingRequestCountMax) {
+      throw new ShoalError("UNAVAILABLE", "Too many requests awaiting responses", { to });
+    }
+    const id = this.#tracker.allocateId();
+    const encoded = this.#encodeRequest(id, payload);
+    const promise = this.#tracker.begin(id, to, timeoutMs, (requestId) => link.withdrawRequest(requestId));
+    const counters = this.#countersFor(to);
+    if (link.enqueue({ payload: encoded, isMessage: false, requestId: id }, "ordinary")) {
+      counters.requestsSent++;
+    } else {
+      counters.drops++;
+      this.#tracker.failUnsent(id, `The queue to node ${to} is full`);
+    }
+    return promise;
+  }
+
+  stats(): TransportStats {
+    const peers: Record<string, PeerStats> = {};
+    for (const [id, counters] of this.#counters) {
+      const link = this.#links.get(id);
+      peers[String(id)] = {
+        ...counters,
+        connected: link?.state === "connected",
+        queuedCount: link?.queuedCount ?? 0,
+        queuedBytes: link?.queuedBytes ?? 0,
+      };
+    }
+    return {
+      peers,
+      unroutableDrops: this.#unroutableDrops,
+      unhandledDrops: this.#unhandledDrops,
+      protocolErrors: this.#protocolErrors,
+      inboundConnections: this.#inbound.size,
+    };
+  }
+
+  #encodeRequest(id: number, payload: unknown): Buffer {
+    let encoded: Buffer;
+    try {
+      encoded = encodeEnvelope({ k: "req", id, p: payload });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new ShoalError("BAD_REQUEST", `Cannot encode the request payload: ${reason}`);
+    }
+    if (encoded.length > this.bounds.frameBytesMax) {
+      throw new ShoalError("TOO_LARGE", `Request of ${encoded.length} bytes exceeds frameBytesMax`);
+    }
+    return encoded;
+  }
+
+  #sendOne(message: Message): void {
+    assert(message.from === this.selfId, "Message.from must be this node");
+    const link = this.#links.get(message.to);
+    if (link === undefined || this.#state === "stopped") {
+      this.#unroutableDrops++;
+      return;
+    }
+    const payload = encodeEnvelope({ k: "raft", m: message });
+    const counters = this.#countersFor(message.to);
+    if (payload.length > this.bounds.frameBytesMax) {
+      counters.drops++;
+      this.#logger.error("Dropping a message larger than frameBytesMax", {
+        peer: message.to,
+        type: message.type,
+        bytes: payload.length,
+      });
+      return;
+    }
+    const lane = message.type === "installSnapshot" ? "bulk" : "ordinary";
+    if (!link.enqueue({ payload, isMessage: true, requestId: 0 }, lane)) {
+      counters.drops++;
+      this.#logDrop(message.to, lane);
+    }
+  }
+
+  #logDrop(peerId: NodeId, lane: string): void {
+    const nowMs = performance.now();
+    const lastMs = this.#dropLoggedAtMs.get(peerId);
+    if (lastMs !== undefined && nowMs - lastMs < DROP_LOG_INTERVAL_MS) return;
+    this.#dropLoggedAtMs.set(peerId, nowMs);
+    const link = this.#links.get(peerId);
+    this.#logger.warn("Dropping messages: the queue to the peer is full", {
+      peer: peerId,
+      lane,
+      address: link === undefined ? undefined : formatPeerAddress(link.address),
+      drops: this.#countersFor(peerId).drops,
+    });
+  }
+
+  #countersFor(id: NodeId): PeerCounters {
+    let counters = this.#counters.get(id);
+    if (counters === undefined) {
+      counters = newPeerCounters();
+      this.#counters.set(id, counters);
+    }
+    return counters;
+  }
+
+  #accept(socket: Socket): void {
+    if (this.#state !== "running" || this.#inbound.size >= this.bounds.inboundConnectionCountMax) {
+      this.#logger.warn("Refusing an inbound connection", {
+        remote: `${socket.remoteAddress}:${socket.remotePort}`,
+        reason: this.#state === "running" ? "inboundConnectionCountMax reached" : "not running",
+      });
+      socket.destroy();
+      return;
+    }
+    const connection = new InboundConnection(socket, {
+      selfId: this.selfId,
+      bounds: this.bounds,
+      events: this.#inboundEvents,
+      logger: this.#logger,
+      countersFor: (id) => this.#countersFor(id),
+    });
+    this.#inbound.add(connection);
+  }
+
+  readonly #linkEvents: PeerLinkEvents = {
+    onResponse: (peerId: NodeId, response: ResponseEnvelope) => this.#tracker.settle(peerId, response),
+    onWritten: (_peerId: NodeId, frames: readonly OutboundFrame[]) => {
+      for (const frame of frames) if (frame.requestId !== 0) this.#tracker.markWritten(frame.requestId);
+    },
+    onDown: (peerId: NodeId) =>
+      this.#tracker.failPeer(peerId, `Connection to node ${peerId} closed before a response arrived`),
+    onProtocolError: () => {
+      this.#protocolErrors++;
+    },
+  };
+
+  readonly #inboundEvents: InboundEvents = {
+    onIdentified: (connection, from) => {
+      const previous = this.#inboundByPeer.get(from);
+      this.#inboundByPeer.set(from, connection);
+      // A node keeps one outbound connection to us; a newer one means the older is dead (the node restarted
+      // or reconnected before we noticed), so close the older rather than keep a half-open socket around.
+      if (previous !== undefined && previous !== connection) previous.close();
+    },
+    onMessage: (message) => {
+      if (this.#messageHandler === undefined) this.#unhandledDrops++;
+      else this.#messageHandler(message);
+    },
+    onRequest: async (from, payload) => {
+      const handler = this.#requestHandler;
+      if (handler === undefined) throw new ShoalError("UNAVAILABLE", `Node ${this.selfId} serves no requests yet`);
+      return handler(from, payload);
+    },
+    onClosed: (connection) => {
+      this.#inbound.delete(connection);
+      const peerId = connection.peerId;
+      if (peerId === undefined || this.#inboundByPeer.get(peerId) !== connection) return;
+      this.#inboundByPeer.delete(peerId);
+      if (!this.#links.has(peerId)) this.#counters.delete(peerId);
+    },
+    onProtocolError: () => {
+      this.#protocolErrors++;
+    },
+  };
+}
+
+function isNodeId(value: unknown): value is NodeId {
+  return typeof value === "number" && Number.isSafeInteger(value) && value > 0;
+}
