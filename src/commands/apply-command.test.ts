@@ -33,7 +33,11 @@ describe("applyCommand", () => {
   it("counts versions and revisions across put, overwrite, delete and re-create", () => {
     const h = new Harness();
     const k = bytes("k");
-    assert.deepEqual(h.apply({ op: "put", key: k, value: bytes("1"), nowMs: 10 }), { kind: "put", revision: 1, prev: undefined });
+    assert.deepEqual(h.apply({ op: "put", key: k, value: bytes("1"), nowMs: 10 }), {
+      kind: "put",
+      revision: 1,
+      prev: undefined,
+    });
     const second = h.apply({ op: "put", key: k, value: bytes("2"), nowMs: 10 });
     assert.equal(second.kind === "put" && second.prev?.version, 1);
     assert.deepEqual(h.getRecord(k), {
@@ -97,7 +101,10 @@ describe("applyCommand", () => {
     assert.equal(nx.kind, "conflict");
     assert.equal(nx.revision, 1);
     assert.equal(nx.kind === "conflict" && nx.current?.modRevision, 1);
-    assert.equal(h.apply({ op: "put", key: bytes("x"), value: bytes("2"), nowMs: 0, ifPresent: true }).kind, "conflict");
+    assert.equal(
+      h.apply({ op: "put", key: bytes("x"), value: bytes("2"), nowMs: 0, ifPresent: true }).kind,
+      "conflict",
+    );
     assert.equal(h.apply({ op: "put", key: k, value: bytes("2"), nowMs: 0, ifModRevision: 7 }).kind, "conflict");
     assert.equal(h.apply({ op: "put", key: bytes("y"), value: bytes("2"), nowMs: 0, ifModRevision: 0 }).kind, "put");
     assert.equal(h.apply({ op: "put", key: k, value: bytes("3"), nowMs: 0, ifModRevision: 1 }).kind, "put");

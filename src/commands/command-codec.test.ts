@@ -85,6 +85,10 @@ describe("command codec", () => {
       /twice/,
     );
     const many = Array.from({ length: COMMAND_LIMITS.txnOpsCountMax + 1 }, () => ({ op: "get", key }) as const);
-    expectError(() => encodeCommand({ op: "txn", nowMs: 1, compares: [], success: many, failure: [] }), "TOO_LARGE", /ops/);
+    expectError(
+      () => encodeCommand({ op: "txn", nowMs: 1, compares: [], success: many, failure: [] }),
+      "TOO_LARGE",
+      /ops/,
+    );
   });
 });

@@ -5,10 +5,10 @@
  *
  * An EMPTY entry is not a command (a new leader's no-op); `decodeCommand` is only for non-empty data.
  */
-import { Packr, Unpackr, type Options } from "msgpackr";
+import { type Options, Packr, Unpackr } from "msgpackr";
 import { ShoalError } from "../lib/errors.js";
-import type { Command, Compare, CompareOp, ExpiryOptions, TxnOp } from "./command.js";
 import { plainBytes } from "./bytes.js";
+import type { Command, Compare, CompareOp, ExpiryOptions, TxnOp } from "./command.js";
 import { validateCommand } from "./validate-command.js";
 
 /** Bumped when the encoding changes incompatibly; apply rejects formats it does not know. */
@@ -127,7 +127,8 @@ function optional<N extends string, T>(name: N, value: T | undefined): { [K in N
 }
 
 function bytesOf(value: unknown, what: string): Uint8Array {
-  if (!(value instanceof Uint8Array)) throw new ShoalError("BAD_REQUEST", `Cannot decode command: ${what} is not bytes`);
+  if (!(value instanceof Uint8Array))
+    throw new ShoalError("BAD_REQUEST", `Cannot decode command: ${what} is not bytes`);
   return plainBytes(value);
 }
 

@@ -4,8 +4,8 @@
  * is the authority and every replica must reject a bad entry the same way rather than crash on it.
  */
 import { ShoalError } from "../lib/errors.js";
-import type { Command, Compare, ExpiryOptions, TxnCommand, TxnOp } from "./command.js";
 import { keyId } from "./bytes.js";
+import type { Command, Compare, ExpiryOptions, TxnCommand, TxnOp } from "./command.js";
 import { COMMAND_LIMITS } from "./limits.js";
 
 /** Throws a ShoalError (BAD_REQUEST or TOO_LARGE) naming the first rule `command` breaks. */

@@ -1,0 +1,66 @@
+/**
+ * @module Applying a batch of entries in memory first: the commands' mutations, the results and the new meta,
+ * computed over an overlay of the store's current state. A store then writes the plan in one atomic step, so
+ * a batch is all-or-nothing whatever happens midway (an assertion, a disk error).
+ */
+import { type ApplyState, applyEntryData } from "../commands/apply-command.js";
+import { keyId } from "../commands/bytes.js";
+import type { CommandResult } from "../commands/command.js";
+import type { StoredRecord } from "../commands/record.js";
+import { type Mutation, type RecordReader, WriteSet } from "../commands/write-set.js";
+import { assert } from "../lib/assert.js";
+import type { ApplyEntry } from "./state-machine-store.js";
+import type { StoreMeta } from "./store-meta.js";
+
+export interface BatchPlan {
+  /** The final state of each key the batch touched (one mutation per key). */
+  readonly writes: readonly Mutation[];
+  readonly results: CommandResult[];
+  readonly meta: StoreMeta;
+}
+
+export function planBatch(base: RecordReader, meta: StoreMeta, entries: readonly ApplyEntry[]): BatchPlan {
+  const overlay = new WriteSet(base);
+  const results: CommandResult[] = [];
+  let state: ApplyState = { revision: meta.revision, clockMs: meta.clockMs };
+  let { appliedIndex, keyCount, sizeBytes } = meta;
+  for (const entry of entries) {
+    assert(entry.index > appliedIndex, `Cannot apply entry ${entry.index}: already applied up to ${appliedIndex}`);
+    assert(entry.index === appliedIndex + 1, `Cannot apply entry ${entry.index}: entry ${appliedIndex + 1} is next`);
+    const outcome =
+      entry.type === "confChange"
+        ? { mutations: [], result: { kind: "noop", revision: state.revision } as const, state }
+        : applyEntryData(overlay, entry.data, state);
+    for (const mutation of outcome.mutations) {
+      const before = overlay.getRecord(mutation.key);
+      keyCount += (mutation.record === undefined ? 0 : 1) - (before === undefined ? 0 : 1);
+      sizeBytes += recordSizeBytes(mutation.key, mutation.record) - recordSizeBytes(mutation.key, before);
+      if (mutation.record === undefined) overlay.delete(mutation.key);
+      else overlay.put(mutation.key, mutation.record);
+    }
+    assert(outcome.state.revision >= state.revision, "the revision never decreases");
+    assert(outcome.state.clockMs >= state.clockMs, "the replicated clock never runs backwards");
+    state = outcome.state;
+    appliedIndex = entry.index;
+    results.push(outcome.result);
+  }
+  assert(keyCount >= 0, "the key count stays non-negative");
+  assert(sizeBytes >= 0, "the size stays non-negative");
+  const newMeta: StoreMeta = { appliedIndex, revision: state.revision, clockMs: state.clockMs, keyCount, sizeBytes };
+  return { writes: lastWritePerKey(overlay.mutations), results, meta: newMeta };
+}
+
+/** What `StoreStats.sizeBytes` counts for one key. */
+export function recordSizeBytes(key: Uint8Array, record: StoredRecord | undefined): number {
+  return record === undefined ? 0 : key.byteLength + record.value.byteLength;
+}
+
+function lastWritePerKey(mutations: readonly Mutation[]): Mutation[] {
+  const last = new Map<string, Mutation>();
+  for (const mutation of mutations) {
+    const id = keyId(mutation.key);
+    last.delete(id); // re-insert so the map keeps the order of each key's final write
+    last.set(id, mutation);
+  }
+  return [...last.values()];
+}

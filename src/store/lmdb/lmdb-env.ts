@@ -1,0 +1,90 @@
+/**
+ * @module One LMDB environment of a store directory (see env-dir.ts), reference-counted: the store holds one
+ * reference while the environment is live and every snapshot holds one while it reads, so installing a new
+ * environment never closes one a snapshot is still reading. The last reference closes it, and deletes its
+ * files when it was retired.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { open, type RootDatabase } from "lmdb";
+import { assert } from "../../lib/assert.js";
+
+export type LmdbDatabase = RootDatabase<Uint8Array, Buffer>;
+
+export interface LmdbEnvOptions {
+  /** See LmdbStoreOptions.syncCommits. */
+  readonly syncCommits: boolean;
+}
+
+export class LmdbEnv {
+  readonly name: string;
+  readonly path: string;
+  readonly db: LmdbDatabase;
+  /** Invariant: refs >= 0, and the environment is open exactly while refs > 0. */
+  #refs = 1;
+  #retired = false;
+  #closed: Promise<void> | undefined;
+  #closeSettled = false;
+
+  private constructor(name: string, envPath: string, db: LmdbDatabase) {
+    this.name = name;
+    this.path = envPath;
+    this.db = db;
+  }
+
+  static open(dir: string, name: string, options: LmdbEnvOptions): LmdbEnv {
+    const envPath = path.join(dir, name);
+    fs.mkdirSync(envPath, { recursive: true });
+    const db = open<Uint8Array, Buffer>({
+      path: envPath,
+      keyEncoding: "binary",
+      encoding: "binary",
+      // Classic LMDB commits: `transactionSync` returns after the commit is on disk (or, with noSync, in the
+      // page cache). lmdb-js's overlappingSync would flush after returning, which would weaken that promise.
+      overlappingSync: false,
+      noSync: !options.syncCommits,
+    });
+    return new LmdbEnv(name, envPath, db);
+  }
+
+  get isOpen(): boolean {
+    return this.#refs > 0;
+  }
+
+  /** True once closing has finished (files removed, for a retired environment). */
+  get isClosed(): boolean {
+    return this.#closeSettled;
+  }
+
+  ref(): void {
+    assert(this.#refs > 0, `Cannot use environment ${this.name}: it is closed`);
+    this.#refs++;
+  }
+
+  /** Drops a reference; the last one closes the environment (and removes its files if retired). */
+  unref(): void {
+    assert(this.#refs > 0, `Cannot release environment ${this.name}: no reference is held`);
+    this.#refs--;
+    if (this.#refs === 0) this.#closed = this.#close();
+  }
+
+  /** Drops the store's reference to an environment that is no longer live; its files go when it closes. */
+  retire(): void {
+    this.#retired = true;
+    this.unref();
+  }
+
+  /** Resolves once closed (immediately while still open). */
+  async closed(): Promise<void> {
+    await this.#closed;
+  }
+
+  async #close(): Promise<void> {
+    try {
+      await this.db.close();
+      if (this.#retired) await fs.promises.rm(this.path, { recursive: true, force: true });
+    } finally {
+      this.#closeSettled = true;
+    }
+  }
+}

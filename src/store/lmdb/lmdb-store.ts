@@ -1,0 +1,279 @@
+/**
+ * @module The LMDB `StateMachineStore` of a real node: the only importer of lmdb (through lmdb-env.ts).
+ *
+ * Layout, in one LMDB database with binary keys:
+ *   0x00 'm'        -> StoreMeta (applied index, revision, clock, counts)   store-meta.ts
+ *   0x01 <key bytes> -> the key's record                                     record-codec.ts
+ * The namespace byte leaves room for more kinds of rows and makes the empty Redis key storable (LMDB refuses
+ * zero-length keys).
+ *
+ * Durability: `applyEntries` writes a batch's records AND its applied index in one `transactionSync`, so after
+ * any crash the data is exactly that of the entries up to the stored applied index: nothing re-applied, nothing
+ * skipped. With `syncCommits` (the default) that transaction is fsynced before `applyEntries` returns, so an
+ * applied index the node has seen is never lost, and the WAL may be compacted up to it. With `syncCommits: false`
+ * (LMDB noSync, for fsync=never cache mode) a machine crash may roll the store back to an older applied index
+ * (still consistent if the file system keeps write order, which LMDB needs); recovery then re-applies the
+ * entries after it from the WAL, so the host must never compact the WAL past the store's durable applied index.
+ * A process crash (SIGKILL) loses nothing in either mode: committed pages are in the OS page cache.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { setImmediate as nextMacrotask } from "node:timers/promises";
+import { plainBytes } from "../../commands/bytes.js";
+import type { CommandResult } from "../../commands/command.js";
+import { isLive, type KeyValue, type StoredRecord, toKeyValue } from "../../commands/record.js";
+import { assert } from "../../lib/assert.js";
+import { ShoalError } from "../../lib/errors.js";
+import { planBatch } from "../batch-plan.js";
+import { ChunkedSnapshot } from "../chunked-snapshot.js";
+import { prefixEnd, rangeStartAfter } from "../key-range.js";
+import { decodeRecord, encodeRecord } from "../record-codec.js";
+import { parseSnapshot, SNAPSHOT_CHUNK_SIZE_BYTES_DEFAULT, type SnapshotRecord } from "../snapshot-format.js";
+import type { ApplyEntry, StateMachineStore, StoreSnapshot, StoreStats } from "../state-machine-store.js";
+import { decodeMeta, EMPTY_META, encodeMeta, type StoreMeta } from "../store-meta.js";
+import { envGeneration, envName, readCurrent, removeStale, writeCurrent } from "./env-dir.js";
+import { type LmdbDatabase, LmdbEnv } from "./lmdb-env.js";
+
+export interface LmdbStoreOptions {
+  /** Upper bound of each snapshot chunk. */
+  readonly snapshotChunkSizeBytes?: number;
+  /** Fsync every applied batch before returning (default true). See the module comment before turning it off. */
+  readonly syncCommits?: boolean;
+  /** Record bytes per LMDB transaction while restoring: bounds each synchronous step (default 1 MiB). */
+  readonly restoreBatchSizeBytes?: number;
+}
+
+const META_KEY = Buffer.from([0x00, 0x6d]);
+const DATA_PREFIX = 0x01;
+const DATA_START = Buffer.from([DATA_PREFIX]);
+const DATA_END = Buffer.from([DATA_PREFIX + 1]);
+
+export class LmdbStore implements StateMachineStore {
+  readonly #dir: string;
+  readonly #syncCommits: boolean;
+  readonly #chunkSizeBytes: number;
+  readonly #restoreBatchSizeBytes: number;
+  #env: LmdbEnv;
+  /** A cache of the meta row of #env, updated with every commit. */
+  #meta: StoreMeta;
+  #restoring: Promise<void> | undefined;
+  #closed = false;
+  readonly #snapshots = new Set<ChunkedSnapshot>();
+  /** Every environment ever opened that may not be closed yet (retired ones still read by snapshots). */
+  readonly #envs = new Set<LmdbEnv>();
+
+  private constructor(dir: string, options: LmdbStoreOptions, env: LmdbEnv) {
+    this.#dir = dir;
+    this.#syncCommits = options.syncCommits ?? true;
+    this.#chunkSizeBytes = options.snapshotChunkSizeBytes ?? SNAPSHOT_CHUNK_SIZE_BYTES_DEFAULT;
+    this.#restoreBatchSizeBytes = options.restoreBatchSizeBytes ?? 1024 * 1024;
+    this.#env = env;
+    this.#envs.add(env);
+    this.#meta = readMeta(env.db);
+  }
+
+  /** Opens (creating if needed) the store in directory `dir`, discarding leftovers of an interrupted restore. */
+  static open(dir: string, options: LmdbStoreOptions = {}): LmdbStore {
+    fs.mkdirSync(dir, { recursive: true });
+    let name = readCurrent(dir);
+    removeStale(dir, name);
+    const envOptions = { syncCommits: options.syncCommits ?? true };
+    if (name === undefined) {
+      name = envName(1);
+      const env = LmdbEnv.open(dir, name, envOptions);
+      writeCurrent(dir, name);
+      return new LmdbStore(dir, options, env);
+    }
+    return new LmdbStore(dir, options, LmdbEnv.open(dir, name, envOptions));
+  }
+
+  appliedIndex(): number {
+    return this.#meta.appliedIndex;
+  }
+
+  revision(): number {
+    return this.#meta.revision;
+  }
+
+  clockMs(): number {
+    return this.#meta.clockMs;
+  }
+
+  stats(): StoreStats {
+    return { keyCount: this.#meta.keyCount, sizeBytes: this.#meta.sizeBytes };
+  }
+
+  get(key: Uint8Array, nowMs: number): KeyValue | undefined {
+    this.#checkOpen();
+    const record = this.#getRecord(key);
+    if (record === undefined || !isLive(record, Math.max(nowMs, this.#meta.clockMs))) return undefined;
+    return toKeyValue(plainBytes(key), record);
+  }
+
+  range(prefix: Uint8Array, after: Uint8Array | undefined, limit: number, nowMs: number): KeyValue[] {
+    this.#checkOpen();
+    assert(Number.isSafeInteger(limit) && limit > 0, "range limit is a positive integer");
+    const start = rangeStartAfter(prefix, after);
+    const end = prefixEnd(prefix);
+    const rows = this.#env.db.getRange({
+      start: dataKey(start.key),
+      end: end === undefined ? DATA_END : dataKey(end),
+      exclusiveStart: start.exclusive,
+    });
+    const effectiveNowMs = Math.max(nowMs, this.#meta.clockMs);
+    const out: KeyValue[] = [];
+    for (const { key, value } of rows) {
+      if (out.length >= limit) break;
+      const record = decodeRecord(value);
+      if (isLive(record, effectiveNowMs)) out.push(toKeyValue(userKey(key), record));
+    }
+    return out;
+  }
+
+  applyEntries(entries: readonly ApplyEntry[]): CommandResult[] {
+    this.#checkOpen();
+    assert(this.#restoring === undefined, "Cannot apply entries while a snapshot is being restored");
+    if (entries.length === 0) return [];
+    const plan = planBatch({ getRecord: (key) => this.#getRecord(key) }, this.#meta, entries);
+    const db = this.#env.db;
+    db.transactionSync(() => {
+      for (const { key, record } of plan.writes) {
+        if (record === undefined) db.removeSync(dataKey(key));
+        else db.putSync(dataKey(key), encodeRecord(record));
+      }
+      db.putSync(META_KEY, encodeMeta(plan.meta));
+    });
+    this.#meta = plan.meta;
+    return plan.results;
+  }
+
+  snapshot(): StoreSnapshot {
+    this.#checkOpen();
+    const env = this.#env;
+    env.ref();
+    const transaction = env.db.useReadTransaction();
+    const metaBytes = env.db.get(META_KEY, { transaction });
+    const meta = metaBytes === undefined ? EMPTY_META : decodeMeta(metaBytes);
+    const cursor = env.db.getRange({ start: DATA_START, end: DATA_END, transaction })[Symbol.iterator]();
+    const records: Iterator<SnapshotRecord> = {
+      next: () => {
+        const row = cursor.next();
+        if (row.done === true) return { done: true, value: undefined };
+        return { done: false, value: { key: userKey(row.value.key), record: decodeRecord(row.value.value) } };
+      },
+    };
+    const snapshot = new ChunkedSnapshot(meta, records, this.#chunkSizeBytes, () => {
+      // Cursor before transaction: LMDB must not see a transaction end under an open cursor.
+      cursor.return?.();
+      transaction.done();
+      this.#snapshots.delete(snapshot);
+      env.unref();
+    });
+    this.#snapshots.add(snapshot);
+    return snapshot;
+  }
+
+  async restore(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void> {
+    this.#checkOpen();
+    assert(this.#restoring === undefined, "Cannot restore: another restore is running");
+    const restoring = this.#install(chunks);
+    this.#restoring = restoring.catch(() => undefined);
+    try {
+      await restoring;
+    } finally {
+      this.#restoring = undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#restoring;
+    for (const snapshot of [...this.#snapshots]) snapshot.release();
+    this.#env.unref();
+    await Promise.all([...this.#envs].map((env) => env.closed()));
+  }
+
+  /** Fills a fresh environment from the image, then makes it live with one rename (env-dir.ts). */
+  async #install(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void> {
+    for (const env of this.#envs) if (env.isClosed) this.#envs.delete(env);
+    const name = envName(envGeneration(this.#env.name) + 1);
+    await fs.promises.rm(path.join(this.#dir, name), { recursive: true, force: true });
+    const staging = LmdbEnv.open(this.#dir, name, { syncCommits: this.#syncCommits });
+    this.#envs.add(staging);
+    let meta: StoreMeta;
+    try {
+      meta = await fillEnvironment(staging.db, chunks, this.#restoreBatchSizeBytes);
+      if (this.#closed) throw new ShoalError("UNAVAILABLE", "Cannot restore snapshot: the store was closed");
+      writeCurrent(this.#dir, name); // The commit point: from here on a reopen finds the new state.
+    } catch (error) {
+      staging.retire();
+      throw error;
+    }
+    const old = this.#env;
+    this.#env = staging;
+    this.#meta = meta;
+    old.retire();
+  }
+
+  #getRecord(key: Uint8Array): StoredRecord | undefined {
+    const bytes = this.#env.db.getBinary(dataKey(key));
+    return bytes === undefined ? undefined : decodeRecord(bytes);
+  }
+
+  #checkOpen(): void {
+    assert(!this.#closed, "The store is closed");
+  }
+}
+
+async function fillEnvironment(
+  db: LmdbDatabase,
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  batchSizeBytes: number,
+): Promise<StoreMeta> {
+  let meta: StoreMeta | undefined;
+  let batch: SnapshotRecord[] = [];
+  let batchBytes = 0;
+  for await (const item of parseSnapshot(chunks)) {
+    if (item.kind === "header") {
+      meta = item.meta;
+      continue;
+    }
+    batch.push(item);
+    batchBytes += item.key.byteLength + item.record.value.byteLength;
+    if (batchBytes >= batchSizeBytes) {
+      writeRecords(db, batch, undefined);
+      batch = [];
+      batchBytes = 0;
+      await nextMacrotask(); // one bounded synchronous transaction per event-loop turn
+    }
+  }
+  assert(meta !== undefined, "a parsed snapshot has a header");
+  // The meta goes in last: the environment is not live until CURRENT names it, so this order is only tidy.
+  writeRecords(db, batch, meta);
+  return meta;
+}
+
+function writeRecords(db: LmdbDatabase, records: readonly SnapshotRecord[], meta: StoreMeta | undefined): void {
+  db.transactionSync(() => {
+    for (const { key, record } of records) db.putSync(dataKey(key), encodeRecord(record));
+    if (meta !== undefined) db.putSync(META_KEY, encodeMeta(meta));
+  });
+}
+
+function readMeta(db: LmdbDatabase): StoreMeta {
+  const bytes = db.getBinary(META_KEY);
+  return bytes === undefined ? EMPTY_META : decodeMeta(bytes);
+}
+
+function dataKey(key: Uint8Array): Buffer {
+  const bytes = Buffer.allocUnsafe(key.byteLength + 1);
+  bytes[0] = DATA_PREFIX;
+  bytes.set(key, 1);
+  return bytes;
+}
+
+function userKey(stored: Uint8Array): Uint8Array {
+  assert(stored[0] === DATA_PREFIX, "a data row's key starts with the data prefix");
+  return plainBytes(stored.subarray(1));
+}

@@ -1,0 +1,157 @@
+/**
+ * @module The in-memory `StateMachineStore`: the simulator's store, and the reference the LMDB store is tested
+ * against. Nothing is durable; "atomic" means a batch is computed first and then installed in one synchronous
+ * step, so a failing batch changes nothing.
+ */
+import { keyFromId, keyId } from "../commands/bytes.js";
+import type { CommandResult } from "../commands/command.js";
+import { isLive, type KeyValue, type StoredRecord, toKeyValue } from "../commands/record.js";
+import { assert } from "../lib/assert.js";
+import { planBatch } from "./batch-plan.js";
+import { ChunkedSnapshot } from "./chunked-snapshot.js";
+import { rangeStartAfter } from "./key-range.js";
+import { parseSnapshot, SNAPSHOT_CHUNK_SIZE_BYTES_DEFAULT, type SnapshotRecord } from "./snapshot-format.js";
+import type { ApplyEntry, StateMachineStore, StoreSnapshot, StoreStats } from "./state-machine-store.js";
+import { EMPTY_META, type StoreMeta } from "./store-meta.js";
+
+export interface MemoryStoreOptions {
+  /** Upper bound of each snapshot chunk. */
+  readonly snapshotChunkSizeBytes?: number;
+}
+
+export class MemoryStore implements StateMachineStore {
+  readonly #chunkSizeBytes: number;
+  /** By keyId (latin1), so map order is irrelevant and sorting the ids sorts the keys bytewise. */
+  #records = new Map<string, StoredRecord>();
+  /** The ids in ascending order, rebuilt lazily after a key is added or removed. */
+  #sortedIds: string[] | undefined = [];
+  #meta: StoreMeta = EMPTY_META;
+  #restoring = false;
+  #closed = false;
+  readonly #snapshots = new Set<ChunkedSnapshot>();
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.#chunkSizeBytes = options.snapshotChunkSizeBytes ?? SNAPSHOT_CHUNK_SIZE_BYTES_DEFAULT;
+  }
+
+  appliedIndex(): number {
+    return this.#meta.appliedIndex;
+  }
+
+  revision(): number {
+    return this.#meta.revision;
+  }
+
+  clockMs(): number {
+    return this.#meta.clockMs;
+  }
+
+  stats(): StoreStats {
+    return { keyCount: this.#meta.keyCount, sizeBytes: this.#meta.sizeBytes };
+  }
+
+  get(key: Uint8Array, nowMs: number): KeyValue | undefined {
+    this.#checkOpen();
+    const record = this.#records.get(keyId(key));
+    if (record === undefined || !isLive(record, Math.max(nowMs, this.#meta.clockMs))) return undefined;
+    return toKeyValue(key, record);
+  }
+
+  range(prefix: Uint8Array, after: Uint8Array | undefined, limit: number, nowMs: number): KeyValue[] {
+    this.#checkOpen();
+    assert(Number.isSafeInteger(limit) && limit > 0, "range limit is a positive integer");
+    const ids = this.#ids();
+    const start = rangeStartAfter(prefix, after);
+    const startId = keyId(start.key);
+    let i = lowerBound(ids, startId);
+    if (start.exclusive && ids[i] === startId) i++;
+    const prefixId = keyId(prefix);
+    const effectiveNowMs = Math.max(nowMs, this.#meta.clockMs);
+    const out: KeyValue[] = [];
+    for (; i < ids.length && out.length < limit; i++) {
+      const id = ids[i] as string;
+      if (!id.startsWith(prefixId)) break;
+      const record = this.#records.get(id) as StoredRecord;
+      if (isLive(record, effectiveNowMs)) out.push(toKeyValue(keyFromId(id), record));
+    }
+    return out;
+  }
+
+  applyEntries(entries: readonly ApplyEntry[]): CommandResult[] {
+    this.#checkOpen();
+    assert(!this.#restoring, "Cannot apply entries while a snapshot is being restored");
+    const plan = planBatch({ getRecord: (key) => this.#records.get(keyId(key)) }, this.#meta, entries);
+    for (const { key, record } of plan.writes) {
+      const id = keyId(key);
+      if (record === undefined) {
+        if (this.#records.delete(id)) this.#sortedIds = undefined;
+      } else {
+        if (!this.#records.has(id)) this.#sortedIds = undefined;
+        this.#records.set(id, record);
+      }
+    }
+    this.#meta = plan.meta;
+    return plan.results;
+  }
+
+  snapshot(): StoreSnapshot {
+    this.#checkOpen();
+    // Records are immutable objects, so copying the sorted (id, record) pairs freezes this point in time.
+    const records: SnapshotRecord[] = this.#ids().map((id) => ({
+      key: keyFromId(id),
+      record: this.#records.get(id) as StoredRecord,
+    }));
+    const snapshot = new ChunkedSnapshot(this.#meta, records.values(), this.#chunkSizeBytes, () => {
+      this.#snapshots.delete(snapshot);
+    });
+    this.#snapshots.add(snapshot);
+    return snapshot;
+  }
+
+  async restore(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void> {
+    this.#checkOpen();
+    assert(!this.#restoring, "Cannot restore: another restore is running");
+    this.#restoring = true;
+    try {
+      const records = new Map<string, StoredRecord>();
+      let meta: StoreMeta | undefined;
+      for await (const item of parseSnapshot(chunks)) {
+        if (item.kind === "header") meta = item.meta;
+        else records.set(keyId(item.key), item.record);
+      }
+      assert(meta !== undefined, "a parsed snapshot has a header");
+      this.#checkOpen();
+      this.#records = records;
+      this.#sortedIds = undefined;
+      this.#meta = meta;
+    } finally {
+      this.#restoring = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const snapshot of [...this.#snapshots]) snapshot.release();
+    this.#closed = true;
+  }
+
+  #ids(): string[] {
+    if (this.#sortedIds === undefined) this.#sortedIds = [...this.#records.keys()].sort();
+    return this.#sortedIds;
+  }
+
+  #checkOpen(): void {
+    assert(!this.#closed, "The store is closed");
+  }
+}
+
+/** The first index whose id is >= `id`. Latin1 ids compare like their bytes (see commands/bytes.ts). */
+function lowerBound(ids: readonly string[], id: string): number {
+  let low = 0;
+  let high = ids.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((ids[middle] as string) < id) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}

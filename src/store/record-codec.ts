@@ -1,0 +1,55 @@
+/**
+ * @module The stored form of a record (LMDB values, snapshot records): a fixed header, then the value bytes.
+ *
+ *   format u8 (1) | type u8 (1 = string) | createRevision f64 | modRevision f64 | version f64 | expiresAtMs f64 | value
+ *
+ * Integers are stored as float64: exact below 2^53, and revisions and times never get near that.
+ */
+import { plainBytes } from "../commands/bytes.js";
+import type { StoredRecord, ValueType } from "../commands/record.js";
+import { ShoalError } from "../lib/errors.js";
+
+const RECORD_FORMAT_V1 = 1;
+const HEADER_SIZE_BYTES = 2 + 4 * 8;
+const TYPE_CODES: Readonly<Record<ValueType, number>> = { string: 1 };
+const TYPES_BY_CODE: ReadonlyMap<number, ValueType> = new Map([[1, "string"]]);
+
+export function encodeRecord(record: StoredRecord): Uint8Array {
+  const bytes = new Uint8Array(HEADER_SIZE_BYTES + record.value.byteLength);
+  const view = new DataView(bytes.buffer);
+  view.setUint8(0, RECORD_FORMAT_V1);
+  view.setUint8(1, TYPE_CODES[record.type]);
+  view.setFloat64(2, record.createRevision);
+  view.setFloat64(10, record.modRevision);
+  view.setFloat64(18, record.version);
+  view.setFloat64(26, record.expiresAtMs);
+  bytes.set(record.value, HEADER_SIZE_BYTES);
+  return bytes;
+}
+
+/**
+ * Decodes a stored record. The value is a view into `bytes` (no copy): pass bytes the record may keep.
+ * Throws BAD_REQUEST when the bytes are not a valid record (a corrupt snapshot; in LMDB, a bug).
+ */
+export function decodeRecord(bytes: Uint8Array): StoredRecord {
+  const fail = (why: string): never => {
+    throw new ShoalError("BAD_REQUEST", `Cannot decode record: ${why}`);
+  };
+  if (bytes.length < HEADER_SIZE_BYTES) fail("shorter than its header");
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint8(0) !== RECORD_FORMAT_V1) fail(`unknown format ${view.getUint8(0)}`);
+  const type = TYPES_BY_CODE.get(view.getUint8(1)) ?? fail(`unknown type ${view.getUint8(1)}`);
+  const record: StoredRecord = {
+    type,
+    value: plainBytes(bytes.subarray(HEADER_SIZE_BYTES)),
+    createRevision: view.getFloat64(2),
+    modRevision: view.getFloat64(10),
+    version: view.getFloat64(18),
+    expiresAtMs: view.getFloat64(26),
+  };
+  const integers = [record.createRevision, record.modRevision, record.version, record.expiresAtMs];
+  if (!integers.every((n) => Number.isSafeInteger(n) && n >= 0)) fail("a field is not a non-negative integer");
+  if (record.createRevision < 1 || record.createRevision > record.modRevision) fail("revisions out of order");
+  if (record.version < 1) fail("version below 1");
+  return record;
+}

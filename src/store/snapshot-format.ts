@@ -1,0 +1,272 @@
+/**
+ * @module The serialized image of a store, shared by every implementation (an LMDB node can install a memory
+ * store's snapshot and back): a byte stream cut into chunks of a bounded size, independent of record
+ * boundaries, so a chunk maps directly onto an InstallSnapshot message.
+ *
+ *   stream = magic "SHOALSS1" | frame...
+ *   frame  = kind u8 | payloadLength u32 | payload | crc32c u32 (over kind, length and payload)
+ *   kinds  = 1 header (payload: encoded StoreMeta), exactly once, first
+ *            2 record (payload: keyLength u32 | key | encoded record), keys strictly ascending
+ *            3 end    (payload: recordCount u32 | recordCount high u32), exactly once, last
+ *
+ * The reader checks every CRC, the key order, and that the records add up to the header's counts, so a
+ * truncated or corrupted image is refused instead of being installed.
+ */
+import { crc32c } from "@node-rs/crc32";
+import { compareBytes, plainBytes } from "../commands/bytes.js";
+import type { StoredRecord } from "../commands/record.js";
+import { assert } from "../lib/assert.js";
+import { ShoalError } from "../lib/errors.js";
+import { recordSizeBytes } from "./batch-plan.js";
+import { decodeRecord, encodeRecord } from "./record-codec.js";
+import { decodeMeta, encodeMeta, type StoreMeta } from "./store-meta.js";
+
+const MAGIC = new TextEncoder().encode("SHOALSS1");
+const FRAME_HEADER = 1;
+const FRAME_RECORD = 2;
+const FRAME_END = 3;
+/** A record frame holds one key and one value; anything larger is corruption, not data. */
+const FRAME_PAYLOAD_BYTES_MAX = 64 * 1024 * 1024;
+
+export const SNAPSHOT_CHUNK_SIZE_BYTES_DEFAULT = 1024 * 1024;
+
+export interface SnapshotRecord {
+  readonly key: Uint8Array;
+  readonly record: StoredRecord;
+}
+
+/**
+ * Serializes `meta` and `records` (which must be in ascending key order) into chunks of exactly
+ * `chunkSizeBytes` (the last one shorter). Records are pulled lazily, one chunk's worth at a time.
+ */
+export function* snapshotChunks(
+  meta: StoreMeta,
+  records: Iterable<SnapshotRecord>,
+  chunkSizeBytes: number,
+): Generator<Uint8Array> {
+  const out = new ChunkWriter(chunkSizeBytes);
+  out.write(MAGIC);
+  writeFrame(out, FRAME_HEADER, encodeMeta(meta));
+  let recordCount = 0;
+  for (const { key, record } of records) {
+    const encoded = encodeRecord(record);
+    const payload = new Uint8Array(4 + key.byteLength + encoded.byteLength);
+    new DataView(payload.buffer).setUint32(0, key.byteLength);
+    payload.set(key, 4);
+    payload.set(encoded, 4 + key.byteLength);
+    writeFrame(out, FRAME_RECORD, payload);
+    recordCount++;
+    yield* out.takeFull();
+  }
+  assert(recordCount === meta.keyCount, "a snapshot holds exactly the meta's key count");
+  const end = new Uint8Array(8);
+  new DataView(end.buffer).setUint32(0, recordCount % 2 ** 32);
+  new DataView(end.buffer).setUint32(4, Math.floor(recordCount / 2 ** 32));
+  writeFrame(out, FRAME_END, end);
+  yield* out.takeFull();
+  const last = out.takeRest();
+  if (last !== undefined) yield last;
+}
+
+function writeFrame(out: ChunkWriter, kind: number, payload: Uint8Array): void {
+  const head = new Uint8Array(5);
+  head[0] = kind;
+  new DataView(head.buffer).setUint32(1, payload.byteLength);
+  const crc = new Uint8Array(4);
+  new DataView(crc.buffer).setUint32(0, crc32c(payload, crc32c(head)));
+  out.write(head);
+  out.write(payload);
+  out.write(crc);
+}
+
+/** Accumulates bytes and hands them out as chunks of exactly `chunkSizeBytes`. */
+class ChunkWriter {
+  readonly #chunkSizeBytes: number;
+  #current: Uint8Array;
+  #filled = 0;
+  #full: Uint8Array[] = [];
+
+  constructor(chunkSizeBytes: number) {
+    assert(Number.isSafeInteger(chunkSizeBytes) && chunkSizeBytes > 0, "chunk size is a positive integer");
+    this.#chunkSizeBytes = chunkSizeBytes;
+    this.#current = new Uint8Array(chunkSizeBytes);
+  }
+
+  write(bytes: Uint8Array): void {
+    let offset = 0;
+    while (offset < bytes.length) {
+      const count = Math.min(bytes.length - offset, this.#chunkSizeBytes - this.#filled);
+      this.#current.set(bytes.subarray(offset, offset + count), this.#filled);
+      this.#filled += count;
+      offset += count;
+      if (this.#filled === this.#chunkSizeBytes) {
+        this.#full.push(this.#current);
+        this.#current = new Uint8Array(this.#chunkSizeBytes);
+        this.#filled = 0;
+      }
+    }
+  }
+
+  takeFull(): Uint8Array[] {
+    const full = this.#full;
+    this.#full = [];
+    return full;
+  }
+
+  takeRest(): Uint8Array | undefined {
+    return this.#filled === 0 ? undefined : this.#current.subarray(0, this.#filled);
+  }
+}
+
+/** What a parsed image yields: its meta first, then every record in key order. */
+export type SnapshotItem =
+  | { readonly kind: "header"; readonly meta: StoreMeta }
+  | ({ readonly kind: "record" } & SnapshotRecord);
+
+/**
+ * Parses an image, validating it as it goes. Only when the generator COMPLETES has the whole image been
+ * verified: a consumer must not install anything before that. Throws ShoalError BAD_REQUEST on any defect.
+ */
+export async function* parseSnapshot(
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+): AsyncGenerator<SnapshotItem, StoreMeta> {
+  const input = new ByteQueue(chunks);
+  try {
+    return yield* parseFrames(input);
+  } finally {
+    await input.close();
+  }
+}
+
+async function* parseFrames(input: ByteQueue): AsyncGenerator<SnapshotItem, StoreMeta> {
+  const magic = await input.take(MAGIC.length);
+  if (magic === undefined || compareBytes(magic, MAGIC) !== 0) throw corrupt("it does not start with the magic");
+  const header = await readFrame(input);
+  if (header?.kind !== FRAME_HEADER) throw corrupt("the first frame is not a header");
+  const meta = decodeMetaFrame(header.payload);
+  yield { kind: "header", meta };
+  let previousKey: Uint8Array | undefined;
+  let recordCount = 0;
+  let sizeBytes = 0;
+  for (;;) {
+    const frame = await readFrame(input);
+    if (frame === undefined) throw corrupt("it ends before its end frame");
+    if (frame.kind === FRAME_END) {
+      checkEnd(frame.payload, recordCount, sizeBytes, meta);
+      break;
+    }
+    if (frame.kind !== FRAME_RECORD) throw corrupt(`unexpected frame kind ${frame.kind}`);
+    const item = decodeRecordFrame(frame.payload);
+    if (previousKey !== undefined && compareBytes(previousKey, item.key) >= 0) throw corrupt("keys out of order");
+    previousKey = item.key;
+    recordCount++;
+    sizeBytes += recordSizeBytes(item.key, item.record);
+    yield { kind: "record", ...item };
+  }
+  if (!(await input.atEnd())) throw corrupt("bytes follow the end frame");
+  return meta;
+}
+
+function decodeMetaFrame(payload: Uint8Array): StoreMeta {
+  try {
+    return decodeMeta(payload);
+  } catch (error) {
+    throw corrupt((error as Error).message);
+  }
+}
+
+function decodeRecordFrame(payload: Uint8Array): SnapshotRecord {
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  if (payload.length < 4) throw corrupt("a record frame is too short");
+  const keyLength = view.getUint32(0);
+  if (payload.length < 4 + keyLength) throw corrupt("a record's key overruns its frame");
+  const key = plainBytes(payload.subarray(4, 4 + keyLength));
+  try {
+    return { key, record: decodeRecord(payload.subarray(4 + keyLength)) };
+  } catch (error) {
+    throw corrupt((error as Error).message);
+  }
+}
+
+function checkEnd(payload: Uint8Array, recordCount: number, sizeBytes: number, meta: StoreMeta): void {
+  if (payload.length !== 8) throw corrupt("the end frame has the wrong size");
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const declared = view.getUint32(0) + view.getUint32(4) * 2 ** 32;
+  if (declared !== recordCount || recordCount !== meta.keyCount) {
+    throw corrupt(`it holds ${recordCount} records, the end frame says ${declared}, the header ${meta.keyCount}`);
+  }
+  if (sizeBytes !== meta.sizeBytes) throw corrupt(`its records hold ${sizeBytes} bytes, the header ${meta.sizeBytes}`);
+}
+
+async function readFrame(input: ByteQueue): Promise<{ kind: number; payload: Uint8Array } | undefined> {
+  if (await input.atEnd()) return undefined;
+  const head = await input.take(5);
+  if (head === undefined) throw corrupt("it ends inside a frame header");
+  const length = new DataView(head.buffer, head.byteOffset, 5).getUint32(1);
+  if (length > FRAME_PAYLOAD_BYTES_MAX) throw corrupt(`a frame claims ${length} bytes`);
+  const rest = await input.take(length + 4);
+  if (rest === undefined) throw corrupt("it ends inside a frame");
+  const payload = rest.subarray(0, length);
+  const crc = new DataView(rest.buffer, rest.byteOffset + length, 4).getUint32(0);
+  if (crc32c(payload, crc32c(head)) !== crc) throw corrupt("a frame's checksum does not match");
+  return { kind: head[0] as number, payload };
+}
+
+function corrupt(why: string): ShoalError {
+  return new ShoalError("BAD_REQUEST", `Cannot restore snapshot: ${why}`);
+}
+
+/** Pulls chunks on demand and hands out exact byte counts, copying each byte once (a frame may span many
+ * chunks, and a chunk may hold many frames). */
+class ByteQueue {
+  readonly #source: AsyncIterator<Uint8Array> | Iterator<Uint8Array>;
+  #parts: Uint8Array[] = [];
+  #available = 0;
+  #done = false;
+
+  constructor(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) {
+    this.#source = Symbol.asyncIterator in chunks ? chunks[Symbol.asyncIterator]() : chunks[Symbol.iterator]();
+  }
+
+  /** Exactly `count` bytes, or undefined when the stream ends first. */
+  async take(count: number): Promise<Uint8Array | undefined> {
+    while (this.#available < count) if (!(await this.#pull())) return undefined;
+    const out = new Uint8Array(count);
+    let filled = 0;
+    while (filled < count) {
+      const part = this.#parts[0] as Uint8Array;
+      const used = Math.min(part.length, count - filled);
+      out.set(part.subarray(0, used), filled);
+      filled += used;
+      if (used === part.length) this.#parts.shift();
+      else this.#parts[0] = part.subarray(used);
+    }
+    this.#available -= count;
+    return out;
+  }
+
+  async atEnd(): Promise<boolean> {
+    while (this.#available === 0) if (!(await this.#pull())) return true;
+    return false;
+  }
+
+  /** Lets the source release its resources when parsing stops early. */
+  async close(): Promise<void> {
+    if (!this.#done) await this.#source.return?.();
+    this.#done = true;
+  }
+
+  async #pull(): Promise<boolean> {
+    if (this.#done) return false;
+    const next = await this.#source.next();
+    if (next.done === true) {
+      this.#done = true;
+      return false;
+    }
+    if (next.value.length > 0) {
+      this.#parts.push(next.value);
+      this.#available += next.value.length;
+    }
+    return true;
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * @module The replicated state machine's storage, as the node's apply loop sees it. Two implementations honour
+ * one contract (`store.contract.ts` runs against both): `MemoryStore` for the simulator and tests, and
+ * `LmdbStore` (store/lmdb/) for real nodes.
+ *
+ * Keys are binary-safe byte strings (any bytes, the empty key included, up to COMMAND_LIMITS.keySizeBytesMax).
+ * Returned records and their byte arrays are owned by the caller but must be treated as read-only: a memory
+ * store hands out the arrays it keeps.
+ */
+import type { CommandResult } from "../commands/command.js";
+import type { KeyValue } from "../commands/record.js";
+
+/** The part of a committed Raft entry the state machine needs (structurally a subset of raft's `Entry`). */
+export interface ApplyEntry {
+  readonly index: number;
+  /** An encoded command (commands/command-codec.ts); empty for a new leader's no-op entry. */
+  readonly data: Uint8Array;
+  /** `confChange` entries are applied by the host (membership); the store only records their index, so the
+   * applied index covers every entry of the log. Absent means "normal". */
+  readonly type?: "normal" | "confChange";
+}
+
+/** Counts for metrics. Both count every stored key, including keys past their expiry that the leader's
+ * `expire` entry has not removed yet. */
+export interface StoreStats {
+  readonly keyCount: number;
+  /** Sum of key and value lengths: the logical data size, not the file size. */
+  readonly sizeBytes: number;
+}
+
+/**
+ * A consistent point-in-time image of the store, taken by `snapshot()`. It does not change when later entries
+ * are applied or another snapshot is restored. Holding one pins resources (an LMDB read transaction keeps old
+ * pages from being reused), so read it promptly and release it.
+ */
+export interface StoreSnapshot {
+  /** The last entry the image covers, and the group revision at that point. */
+  readonly appliedIndex: number;
+  readonly revision: number;
+  /** The serialized image (store/snapshot-format.ts) as byte chunks, each at most the store's
+   * `snapshotChunkSizeBytes`. May be iterated once; finishing or abandoning the iteration releases the snapshot. */
+  chunks(): AsyncIterable<Uint8Array>;
+  /** Releases the image. Idempotent. Iterating afterwards throws UNAVAILABLE. */
+  release(): void;
+}
+
+export interface StateMachineStore {
+  /** The index of the last applied entry (0 for an empty store). Persisted atomically with the data. */
+  appliedIndex(): number;
+  /** The group's revision: bumped by every applied command that changed something. */
+  revision(): number;
+  /** The replicated clock: the highest entry time applied so far. */
+  clockMs(): number;
+  stats(): StoreStats;
+
+  /** The live key, or undefined when absent or expired at max(nowMs, clockMs()). */
+  get(key: Uint8Array, nowMs: number): KeyValue | undefined;
+  /** Live keys starting with `prefix` and sorting strictly after `after` (when given), in bytewise order,
+   * at most `limit` (a positive integer) of them. */
+  range(prefix: Uint8Array, after: Uint8Array | undefined, limit: number, nowMs: number): KeyValue[];
+
+  /**
+   * Applies committed entries in order, in ONE atomic write together with the new applied index, and returns one
+   * result per entry. Entries must continue the log exactly: the first index is appliedIndex() + 1 and each next
+   * one is one more. Anything else is a bug in the caller (re-applying would double a write, skipping would lose
+   * one) and throws AssertionError with nothing applied. Durable when it returns (see each implementation).
+   */
+  applyEntries(entries: readonly ApplyEntry[]): CommandResult[];
+
+  /** Takes a point-in-time image of the state (cheap for LMDB: a read transaction). */
+  snapshot(): StoreSnapshot;
+  /**
+   * Replaces the whole state with a serialized image (appliedIndex, revision and clock included). Atomic: until
+   * it resolves, reads see the old state; if it fails (a corrupt or truncated image throws BAD_REQUEST) or the
+   * process dies midway, the old state remains. Snapshots already taken stay readable. No entry may be applied
+   * while a restore runs.
+   */
+  restore(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void>;
+
+  /** Releases every resource; outstanding snapshots are released too. */
+  close(): Promise<void>;
+}
