@@ -52,7 +52,10 @@ describe("envelope", () => {
       assert.equal(decoded.k, "raft");
       if (decoded.k !== "raft") continue;
       // Buffers compare equal to Uint8Arrays only by content, so normalise before deepEqual.
-      assert.deepEqual(JSON.parse(JSON.stringify(decoded.m, bytesAsArrays)), JSON.parse(JSON.stringify(message, bytesAsArrays)));
+      assert.deepEqual(
+        JSON.parse(JSON.stringify(decoded.m, bytesAsArrays)),
+        JSON.parse(JSON.stringify(message, bytesAsArrays)),
+      );
     }
     const chunk = decodeEnvelope(encodeEnvelope({ k: "raft", m: SAMPLES[7]! }));
     assert.ok(chunk.k === "raft" && chunk.m.type === "installSnapshot" && chunk.m.chunk instanceof Uint8Array);

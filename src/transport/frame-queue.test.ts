@@ -55,7 +55,10 @@ describe("FrameQueue", () => {
       taken.push(...labels(queue.takeBatch(2000)));
     }
     while (queue.count > 0) taken.push(...labels(queue.takeBatch(2000)));
-    assert.deepEqual(taken, Array.from({ length: next }, (_, i) => String(i)));
+    assert.deepEqual(
+      taken,
+      Array.from({ length: next }, (_, i) => String(i)),
+    );
   });
 
   it("removes requests by predicate and keeps the byte count exact", () => {
@@ -63,7 +66,10 @@ describe("FrameQueue", () => {
     queue.offer(frame("m1"), "ordinary");
     queue.offer({ payload: Buffer.alloc(30), isMessage: false, requestId: 9 }, "ordinary");
     queue.offer(frame("m2"), "ordinary");
-    assert.equal(queue.removeWhere((item) => item.requestId === 9), 1);
+    assert.equal(
+      queue.removeWhere((item) => item.requestId === 9),
+      1,
+    );
     assert.equal(queue.bytes, 20);
     assert.deepEqual(labels(queue.takeBatch(1000)), ["m1", "m2"]);
   });

@@ -8,7 +8,7 @@
 import type { Socket } from "node:net";
 import { ShoalError } from "../lib/errors.js";
 import { type Message, NO_NODE, type NodeId } from "../raft/types.js";
-import { decodeEnvelope, encodeEnvelope, type Envelope, PROTOCOL_VERSION, type ResponseEnvelope } from "./envelope.js";
+import { decodeEnvelope, type Envelope, encodeEnvelope, PROTOCOL_VERSION, type ResponseEnvelope } from "./envelope.js";
 import { FRAME_HEADER_BYTES, FrameDecoder } from "./frame-codec.js";
 import { FrameQueue } from "./frame-queue.js";
 import { FrameWriter } from "./frame-writer.js";
@@ -136,7 +136,9 @@ export class InboundConnection {
       return;
     }
     if (envelope.to !== this.#options.selfId || envelope.from === NO_NODE || envelope.from === this.#options.selfId) {
-      this.#protocolError(new Error(`hello from ${envelope.from} for node ${envelope.to} (this is node ${this.#options.selfId})`));
+      this.#protocolError(
+        new Error(`hello from ${envelope.from} for node ${envelope.to} (this is node ${this.#options.selfId})`),
+      );
       return;
     }
     clearTimeout(this.#helloTimer);

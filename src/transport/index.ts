@@ -3,6 +3,11 @@
 export { type PeerAddress, parsePeerAddress } from "./address.js";
 export { encodeFrames, FrameDecoder } from "./frame-codec.js";
 export { silentTransportLogger, stderrTransportLogger, type TransportLogger } from "./logger.js";
-export { type MessageHandler, PeerTransport, type PeerTransportOptions, type RequestHandler } from "./peer-transport.js";
+export {
+  type MessageHandler,
+  PeerTransport,
+  type PeerTransportOptions,
+  type RequestHandler,
+} from "./peer-transport.js";
 export { DEFAULT_TRANSPORT_BOUNDS, type TransportBounds } from "./transport-config.js";
 export type { PeerStats, TransportStats } from "./transport-stats.js";

@@ -30,6 +30,11 @@ const BODY_FIELDS: { readonly [T in MessageType]: BodyFields<T> } = {
 
 const HEADER_FIELDS = ["groupId", "from", "to", "term"] as const;
 
+/** BODY_FIELDS as arrays, built once: validation runs for every received message. */
+const BODY_FIELD_LISTS = new Map<string, ReadonlyArray<readonly [string, FieldKind]>>(
+  Object.entries(BODY_FIELDS).map(([type, fields]) => [type, Object.entries(fields as Record<string, FieldKind>)]),
+);
+
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -73,19 +78,15 @@ function hasKind(value: unknown, kind: FieldKind): boolean {
   }
 }
 
-function isMessageType(value: unknown): value is MessageType {
-  return typeof value === "string" && Object.hasOwn(BODY_FIELDS, value);
-}
-
 /** Returns why `value` is not a Message, or undefined when it is one. */
 export function messageProblem(value: unknown): string | undefined {
   if (!isRecord(value)) return "message is not an object";
-  if (!isMessageType(value.type)) return `unknown message type ${JSON.stringify(value.type)}`;
+  const fields = typeof value.type === "string" ? BODY_FIELD_LISTS.get(value.type) : undefined;
+  if (fields === undefined) return `unknown message type ${JSON.stringify(value.type)}`;
   for (const field of HEADER_FIELDS) {
     if (!isIndex(value[field])) return `${value.type}.${field} is not a non-negative integer`;
   }
-  const fields: Readonly<Record<string, FieldKind>> = BODY_FIELDS[value.type];
-  for (const [field, kind] of Object.entries(fields)) {
+  for (const [field, kind] of fields) {
     if (!hasKind(value[field], kind)) return `${value.type}.${field} is not a valid ${kind}`;
   }
   return undefined;

@@ -10,7 +10,7 @@
 import { connect, type Socket } from "node:net";
 import { assert } from "../lib/assert.js";
 import type { NodeId } from "../raft/types.js";
-import { type PeerAddress, formatPeerAddress } from "./address.js";
+import { formatPeerAddress, type PeerAddress } from "./address.js";
 import { reconnectDelayMs } from "./backoff.js";
 import { decodeEnvelope, encodeEnvelope, PROTOCOL_VERSION, type ResponseEnvelope } from "./envelope.js";
 import { encodeFrames, FrameDecoder } from "./frame-codec.js";
@@ -144,7 +144,10 @@ export class PeerLink {
     this.#socket = socket;
     const decoder = new FrameDecoder(this.#options.bounds.frameBytesMax);
     const timeoutMs = this.#options.bounds.connectTimeoutMs;
-    const connectTimer = setTimeout(() => socket.destroy(new Error(`connect timed out after ${timeoutMs} ms`)), timeoutMs);
+    const connectTimer = setTimeout(
+      () => socket.destroy(new Error(`connect timed out after ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     let lastError: Error | undefined;
     socket.once("connect", () => {
       clearTimeout(connectTimer);
@@ -171,13 +174,15 @@ export class PeerLink {
     this.#everConnected = true;
     this.#outageLogged = false;
     options.logger.info("Connected to peer", { peer: this.peerId, address: formatPeerAddress(this.#address) });
-    const hello = encodeFrames([encodeEnvelope({ k: "hello", v: PROTOCOL_VERSION, from: options.selfId, to: this.peerId })]);
+    const hello = encodeFrames([
+      encodeEnvelope({ k: "hello", v: PROTOCOL_VERSION, from: options.selfId, to: this.peerId }),
+    ]);
     options.counters.bytesSent += hello.length;
     this.#writer.attach(socket, hello);
   }
 
   #onData(socket: Socket, decoder: FrameDecoder, chunk: Buffer): void {
-    if (socket !== this.#socket) return;
+    if (socket !== this.#socket || socket.destroyed) return;
     this.#options.counters.bytesReceived += chunk.length;
     try {
       for (const payload of decoder.push(chunk)) {

@@ -96,6 +96,7 @@ export class PeerTransport {
       const reason = error instanceof Error ? error.message : String(error);
       throw new ShoalError("UNAVAILABLE", `Cannot listen on ${this.#listenHost}:${this.#listenPort}: ${reason}`);
     }
+    if (this.#state !== "starting") return; // stop() ran while we were binding; it closes the server
     server.on("error", (error) => this.#logger.error("Listener error", { error: error.message }));
     this.#state = "running";
     for (const link of this.#links.values()) link.start();
@@ -148,6 +149,7 @@ export class PeerTransport {
     const link = this.#links.get(id);
     if (link === undefined) return;
     this.#links.delete(id);
+    this.#dropLoggedAtMs.delete(id);
     this.#countersFor(id).drops += link.close();
     if (!this.#inboundByPeer.has(id)) this.#counters.delete(id);
   }
@@ -240,29 +242,25 @@ export class PeerTransport {
     const counters = this.#countersFor(message.to);
     if (payload.length > this.bounds.frameBytesMax) {
       counters.drops++;
-      this.#logger.error("Dropping a message larger than frameBytesMax", {
-        peer: message.to,
-        type: message.type,
-        bytes: payload.length,
-      });
+      // A Raft size bound above frameBytesMax is a configuration error: say so loudly, but not per message.
+      this.#logDrop(message.to, `a ${message.type} of ${payload.length} bytes exceeds frameBytesMax`);
       return;
     }
     const lane = message.type === "installSnapshot" ? "bulk" : "ordinary";
     if (!link.enqueue({ payload, isMessage: true, requestId: 0 }, lane)) {
       counters.drops++;
-      this.#logDrop(message.to, lane);
+      this.#logDrop(message.to, `the ${lane} queue to the peer is full`);
     }
   }
 
-  #logDrop(peerId: NodeId, lane: string): void {
+  #logDrop(peerId: NodeId, reason: string): void {
     const nowMs = performance.now();
     const lastMs = this.#dropLoggedAtMs.get(peerId);
     if (lastMs !== undefined && nowMs - lastMs < DROP_LOG_INTERVAL_MS) return;
     this.#dropLoggedAtMs.set(peerId, nowMs);
     const link = this.#links.get(peerId);
-    this.#logger.warn("Dropping messages: the queue to the peer is full", {
+    this.#logger.warn(`Dropping messages: ${reason}`, {
       peer: peerId,
-      lane,
       address: link === undefined ? undefined : formatPeerAddress(link.address),
       drops: this.#countersFor(peerId).drops,
     });
