@@ -16,6 +16,10 @@ import type { TransportLogger } from "./logger.js";
 import type { TransportBounds } from "./transport-config.js";
 import type { CountersLookup } from "./transport-stats.js";
 
+/** Until the sender has identified itself it may not make us buffer more than this (a hello is ~20 bytes):
+ * otherwise any process that can reach the port could pin frameBytesMax per connection. */
+const PRE_HELLO_BUFFERED_BYTES_MAX = 4096;
+
 export interface InboundEvents {
   onIdentified(connection: InboundConnection, from: NodeId): void;
   /** Runs synchronously in the socket's data event. Exceptions are not caught: they are programmer errors. */
@@ -96,6 +100,9 @@ export class InboundConnection {
       }
       this.#dispatch(envelope, FRAME_HEADER_BYTES + payload.length);
       if (this.#closed) return;
+    }
+    if (this.#peerId === undefined && this.#decoder.bufferedBytes > PRE_HELLO_BUFFERED_BYTES_MAX) {
+      this.#protocolError(new Error(`${this.#decoder.bufferedBytes} bytes buffered before a hello`));
     }
   }
 

@@ -317,6 +317,19 @@ describe("PeerTransport against hostile input", () => {
     await stopAll([a, b]);
   });
 
+  it("does not buffer a large frame from a connection that has not said hello", async () => {
+    const b = track(await startTransport(2, { helloTimeoutMs: 5000 }));
+    const socket = await rawSocket(addressOf(b));
+    const header = Buffer.alloc(4);
+    header.writeUInt32BE(1 << 20); // legal size, but not before a hello
+    const startMs = performance.now();
+    socket.write(Buffer.concat([header, Buffer.alloc(64 * 1024)]));
+    await closed(socket);
+    assert.ok(performance.now() - startMs < 2000, "closed by the pre-hello bound, not the hello timeout");
+    assert.equal(b.stats().protocolErrors, 1);
+    await b.stop();
+  });
+
   it("survives random byte streams", async () => {
     const b = track(await startTransport(2, { frameBytesMax: 4096, helloTimeoutMs: 100 }));
     let seed = 12345;
