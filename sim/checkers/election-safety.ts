@@ -1,0 +1,46 @@
+/**
+ * @module Election Safety (paper, Figure 3): at most one leader can be elected in a given term. A node counts as
+ * leader of a term when its Ready reports role "leader", and also whenever it sends a message only a leader sends
+ * (AppendEntries, heartbeat, InstallSnapshot, TimeoutNow, a ReadIndex answer) — so a leadership that starts and
+ * ends between two Readies is still seen.
+ */
+import type { Message, NodeId } from "../../src/raft/types.js";
+import type { HostObserver } from "../observer.js";
+import type { SimHost } from "../sim-host.js";
+import { SimViolation } from "./violation.js";
+
+const LEADER_ONLY = new Set<Message["type"]>([
+  "appendEntries",
+  "heartbeat",
+  "installSnapshot",
+  "timeoutNow",
+  "readIndexResponse",
+]);
+
+export class ElectionSafetyChecker implements HostObserver {
+  readonly #leaders = new Map<number, NodeId>();
+
+  leaderElected(host: SimHost, term: number): void {
+    this.#note(host.id, term, "became leader");
+  }
+
+  messageSent(message: Message): void {
+    if (LEADER_ONLY.has(message.type)) this.#note(message.from, message.term, `sent ${message.type}`);
+  }
+
+  #note(node: NodeId, term: number, how: string): void {
+    const known = this.#leaders.get(term);
+    if (known === undefined) {
+      this.#leaders.set(term, node);
+      return;
+    }
+    if (known !== node) {
+      throw new SimViolation("electionSafety", `two leaders in term ${term}: node ${known} and node ${node} (${how})`);
+    }
+  }
+
+  /** The leader of each term seen so far (scenario tests). */
+  leaders(): ReadonlyMap<number, NodeId> {
+    return this.#leaders;
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * @module The failure a checker raises. A violation stops the run at once: the first broken invariant is the
+ * interesting one, and everything after it is built on state Raft no longer guarantees.
+ */
+
+export type CheckerName =
+  | "electionSafety"
+  | "logMatching"
+  | "leaderCompleteness"
+  | "stateMachineSafety"
+  | "committedDurability"
+  | "readLinearizability"
+  | "disruption"
+  | "liveness";
+
+/** Every checker that runs during a randomized run (disruption has its own scenario). */
+export const SAFETY_CHECKERS: readonly CheckerName[] = [
+  "electionSafety",
+  "logMatching",
+  "leaderCompleteness",
+  "stateMachineSafety",
+  "committedDurability",
+  "readLinearizability",
+];
+
+/** A failure that is not a checker's: the Raft core or the storage threw (an assertion of its own). */
+export type FailureKind = CheckerName | "exception";
+
+export class SimViolation extends Error {
+  override readonly name = "SimViolation";
+  readonly checker: CheckerName;
+
+  constructor(checker: CheckerName, message: string) {
+    super(`${checker}: ${message}`);
+    this.checker = checker;
+  }
+}

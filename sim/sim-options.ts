@@ -1,0 +1,143 @@
+/**
+ * @module The simulator's options and command line. Every option that changes a run appears in the replay
+ * command printed with a failure, so `npm run sim -- --seed N ...` reproduces it exactly.
+ */
+import { type CheckerName, SAFETY_CHECKERS } from "./checkers/violation.js";
+import { findMutation, type MutationName } from "./mutation.js";
+
+export type ScenarioName = "random" | "disruption";
+
+export interface SimOptions {
+  /** The first seed, and how many consecutive seeds. */
+  readonly start: number;
+  readonly seeds: number;
+  /** 3 or 5; undefined: odd seeds run 5 nodes and even seeds 3. */
+  readonly nodes: number | undefined;
+  /** Length of the safety phase. */
+  readonly ticks: number;
+  /** Bound on the liveness phase. */
+  readonly livenessTicks: number;
+  readonly mutation: MutationName | undefined;
+  readonly scenario: ScenarioName | undefined;
+  readonly checkers: readonly CheckerName[];
+  /** One seed, with a trace of the run. */
+  readonly verbose: boolean;
+  readonly workers: number;
+}
+
+export const DEFAULT_TICKS = 3000;
+export const DEFAULT_LIVENESS_TICKS = 1000;
+
+export const DEFAULT_OPTIONS: SimOptions = {
+  start: 1,
+  seeds: 200,
+  nodes: undefined,
+  ticks: DEFAULT_TICKS,
+  livenessTicks: DEFAULT_LIVENESS_TICKS,
+  mutation: undefined,
+  scenario: undefined,
+  checkers: SAFETY_CHECKERS,
+  verbose: false,
+  workers: 2,
+};
+
+export function nodeCountFor(options: Pick<SimOptions, "nodes">, seed: number): number {
+  return options.nodes ?? (seed % 2 === 1 ? 5 : 3);
+}
+
+/** The command that replays `seed` with these options. */
+export function replayCommand(options: SimOptions, seed: number): string {
+  const parts = ["npm run sim -- --seed", String(seed)];
+  if (options.nodes !== undefined) parts.push("--nodes", String(options.nodes));
+  if (options.ticks !== DEFAULT_TICKS) parts.push("--ticks", String(options.ticks));
+  if (options.livenessTicks !== DEFAULT_LIVENESS_TICKS) parts.push("--liveness-ticks", String(options.livenessTicks));
+  if (options.mutation !== undefined) parts.push("--unsafe", options.mutation);
+  if (options.scenario !== undefined) parts.push("--scenario", options.scenario);
+  if (options.checkers.join(",") !== SAFETY_CHECKERS.join(",")) parts.push("--checkers", options.checkers.join(","));
+  return parts.join(" ");
+}
+
+export const USAGE = `Usage: npm run sim -- [options]
+  --seeds N            run N seeds (default 200)
+  --start S            first seed (default 1)
+  --seed S             run the one seed S with a trace
+  --nodes 3|5          cluster size (default: 5 for odd seeds, 3 for even)
+  --ticks T            safety-phase ticks (default ${DEFAULT_TICKS})
+  --liveness-ticks T   bound on the liveness phase (default ${DEFAULT_LIVENESS_TICKS})
+  --unsafe NAME        switch a safety mechanism off: commit-prior-term, vote-not-persisted,
+                       no-prevote-checkquorum, vote-without-log-check, skip-append-check
+  --scenario NAME      random (default) or disruption
+  --checkers A,B       only these checkers (default: all safety checkers)
+  --workers W          worker threads (default 2)`;
+
+export function parseArgs(argv: readonly string[]): SimOptions {
+  let options: SimOptions = DEFAULT_OPTIONS;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const [flag, inline] = arg.includes("=") ? (arg.split("=", 2) as [string, string]) : [arg, undefined];
+    const value = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new RangeError(`Missing value for ${flag}`);
+      return v;
+    };
+    options = applyFlag(options, flag, value);
+  }
+  return options;
+}
+
+function applyFlag(options: SimOptions, flag: string, value: () => string): SimOptions {
+  switch (flag) {
+    case "--seeds":
+      return { ...options, seeds: positiveInt(flag, value()) };
+    case "--start":
+      return { ...options, start: nonNegativeInt(flag, value()) };
+    case "--seed":
+      return { ...options, start: nonNegativeInt(flag, value()), seeds: 1, verbose: true };
+    case "--nodes": {
+      const nodes = positiveInt(flag, value());
+      if (nodes !== 3 && nodes !== 5) throw new RangeError("--nodes must be 3 or 5");
+      return { ...options, nodes };
+    }
+    case "--ticks":
+      return { ...options, ticks: positiveInt(flag, value()) };
+    case "--liveness-ticks":
+      return { ...options, livenessTicks: positiveInt(flag, value()) };
+    case "--unsafe":
+      return { ...options, mutation: findMutation(value()).name };
+    case "--scenario":
+      return { ...options, scenario: scenarioName(value()) };
+    case "--checkers":
+      return { ...options, checkers: checkerNames(value()) };
+    case "--workers":
+      return { ...options, workers: positiveInt(flag, value()) };
+    case "--quiet":
+      return { ...options, verbose: false };
+    default:
+      throw new RangeError(`Unknown option ${flag}\n${USAGE}`);
+  }
+}
+
+function positiveInt(flag: string, text: string): number {
+  const n = Number(text);
+  if (!(Number.isSafeInteger(n) && n > 0)) throw new RangeError(`${flag} needs a positive integer, got ${text}`);
+  return n;
+}
+
+function nonNegativeInt(flag: string, text: string): number {
+  const n = Number(text);
+  if (!(Number.isSafeInteger(n) && n >= 0 && n < 2 ** 32)) throw new RangeError(`${flag} needs a seed in [0, 2^32)`);
+  return n;
+}
+
+function scenarioName(text: string): ScenarioName {
+  if (text !== "random" && text !== "disruption") throw new RangeError(`Unknown scenario ${text}`);
+  return text;
+}
+
+function checkerNames(text: string): CheckerName[] {
+  const names = text.split(",").filter((name) => name.length > 0);
+  for (const name of names) {
+    if (!(SAFETY_CHECKERS as readonly string[]).includes(name)) throw new RangeError(`Unknown checker ${name}`);
+  }
+  return names as CheckerName[];
+}
