@@ -1,0 +1,42 @@
+/**
+ * @module The WAL's options with their defaults, validated once when it opens.
+ */
+import type { Disk } from "../io/disk.js";
+import { assert } from "../lib/assert.js";
+import type { FsyncPolicy } from "./commit-queue.js";
+
+export interface WalOptions {
+  /** The file system (`NodeDisk` in production, a simulated one in tests). */
+  readonly disk: Disk;
+  /** When a save counts as durable; see `commit-queue.ts`. @default "always" */
+  readonly fsync?: FsyncPolicy;
+  /** With `fsync: "batch"`, how long a round collects saves before its one fsync. @default 2 */
+  readonly batchIntervalMs?: number;
+  /** A new segment starts when a save would grow the current one past this. A single entry record larger
+   * than this is refused (TOO_LARGE). @default 64 MiB */
+  readonly segmentBytesMax?: number;
+  /** How the batch policy waits; the simulator passes its clock's. @default setTimeout */
+  readonly delay?: (ms: number) => Promise<void>;
+}
+
+export type ResolvedWalOptions = Required<WalOptions>;
+
+/** Small enough for tests to roll segments often; large enough for a header and a modest entry. */
+export const SEGMENT_BYTES_MIN = 256;
+
+export function resolveWalOptions(options: WalOptions): ResolvedWalOptions {
+  const resolved: ResolvedWalOptions = {
+    disk: options.disk,
+    fsync: options.fsync ?? "always",
+    batchIntervalMs: options.batchIntervalMs ?? 2,
+    segmentBytesMax: options.segmentBytesMax ?? 64 * 1024 * 1024,
+    delay: options.delay ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+  };
+  const { fsync, batchIntervalMs, segmentBytesMax } = resolved;
+  assert(fsync === "always" || fsync === "batch" || fsync === "never", `Unknown fsync policy ${String(fsync)}`);
+  assert(Number.isFinite(batchIntervalMs) && batchIntervalMs >= 0, "batchIntervalMs must be a non-negative number");
+  assert(Number.isSafeInteger(segmentBytesMax), "segmentBytesMax must be an integer");
+  assert(segmentBytesMax >= SEGMENT_BYTES_MIN, `segmentBytesMax must be at least ${SEGMENT_BYTES_MIN}`);
+  assert(segmentBytesMax <= 0xffff_ffff, "segmentBytesMax must fit a record length (u32)");
+  return resolved;
+}
