@@ -12,9 +12,14 @@ import { assert } from "../lib/assert.js";
 import type { ApplyEntry } from "./state-machine-store.js";
 import type { StoreMeta } from "./store-meta.js";
 
+/** A key's final state after the batch, and its state before (for secondary indexes such as expiry). */
+export interface BatchWrite extends Mutation {
+  readonly previous: StoredRecord | undefined;
+}
+
 export interface BatchPlan {
-  /** The final state of each key the batch touched (one mutation per key). */
-  readonly writes: readonly Mutation[];
+  /** One per key the batch touched, in the order of each key's final write. */
+  readonly writes: readonly BatchWrite[];
   readonly results: CommandResult[];
   readonly meta: StoreMeta;
 }
@@ -47,7 +52,7 @@ export function planBatch(base: RecordReader, meta: StoreMeta, entries: readonly
   assert(keyCount >= 0, "the key count stays non-negative");
   assert(sizeBytes >= 0, "the size stays non-negative");
   const newMeta: StoreMeta = { appliedIndex, revision: state.revision, clockMs: state.clockMs, keyCount, sizeBytes };
-  return { writes: lastWritePerKey(overlay.mutations), results, meta: newMeta };
+  return { writes: lastWritePerKey(base, overlay.mutations), results, meta: newMeta };
 }
 
 /** What `StoreStats.sizeBytes` counts for one key. */
@@ -55,12 +60,12 @@ export function recordSizeBytes(key: Uint8Array, record: StoredRecord | undefine
   return record === undefined ? 0 : key.byteLength + record.value.byteLength;
 }
 
-function lastWritePerKey(mutations: readonly Mutation[]): Mutation[] {
+function lastWritePerKey(base: RecordReader, mutations: readonly Mutation[]): BatchWrite[] {
   const last = new Map<string, Mutation>();
   for (const mutation of mutations) {
     const id = keyId(mutation.key);
     last.delete(id); // re-insert so the map keeps the order of each key's final write
     last.set(id, mutation);
   }
-  return [...last.values()];
+  return [...last.values()].map((mutation) => ({ ...mutation, previous: base.getRecord(mutation.key) }));
 }

@@ -25,6 +25,8 @@ export class MemoryStore implements StateMachineStore {
   #records = new Map<string, StoredRecord>();
   /** The ids in ascending order, rebuilt lazily after a key is added or removed. */
   #sortedIds: string[] | undefined = [];
+  /** The ids of keys with an expiry (expiredKeys scans these). */
+  #expiring = new Set<string>();
   #meta: StoreMeta = EMPTY_META;
   #restoring = false;
   #closed = false;
@@ -77,12 +79,27 @@ export class MemoryStore implements StateMachineStore {
     return out;
   }
 
+  expiredKeys(nowMs: number, limit: number): Uint8Array[] {
+    this.#checkOpen();
+    assert(Number.isSafeInteger(limit) && limit > 0, "expiredKeys limit is a positive integer");
+    const effectiveNowMs = Math.max(nowMs, this.#meta.clockMs);
+    const expired: { id: string; expiresAtMs: number }[] = [];
+    for (const id of this.#expiring) {
+      const { expiresAtMs } = this.#records.get(id) as StoredRecord;
+      if (expiresAtMs <= effectiveNowMs) expired.push({ id, expiresAtMs });
+    }
+    expired.sort((a, b) => a.expiresAtMs - b.expiresAtMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return expired.slice(0, limit).map(({ id }) => keyFromId(id));
+  }
+
   applyEntries(entries: readonly ApplyEntry[]): CommandResult[] {
     this.#checkOpen();
     assert(!this.#restoring, "Cannot apply entries while a snapshot is being restored");
     const plan = planBatch({ getRecord: (key) => this.#records.get(keyId(key)) }, this.#meta, entries);
     for (const { key, record } of plan.writes) {
       const id = keyId(key);
+      if (record !== undefined && record.expiresAtMs !== 0) this.#expiring.add(id);
+      else this.#expiring.delete(id);
       if (record === undefined) {
         if (this.#records.delete(id)) this.#sortedIds = undefined;
       } else {
@@ -122,6 +139,7 @@ export class MemoryStore implements StateMachineStore {
       assert(meta !== undefined, "a parsed snapshot has a header");
       this.#checkOpen();
       this.#records = records;
+      this.#expiring = new Set([...records].filter(([, record]) => record.expiresAtMs !== 0).map(([id]) => id));
       this.#sortedIds = undefined;
       this.#meta = meta;
     } finally {

@@ -58,6 +58,10 @@ export interface StateMachineStore {
   /** Live keys starting with `prefix` and sorting strictly after `after` (when given), in bytewise order,
    * at most `limit` (a positive integer) of them. */
   range(prefix: Uint8Array, after: Uint8Array | undefined, limit: number, nowMs: number): KeyValue[];
+  /** Stored keys whose expiry is <= max(nowMs, clockMs()), earliest expiry first (ties in key order), at most
+   * `limit` (a positive integer): what the leader names in its next `expire` entry. Served from an index, so the
+   * cost follows the number returned, not the number of keys (in LmdbStore). */
+  expiredKeys(nowMs: number, limit: number): Uint8Array[];
 
   /**
    * Applies committed entries in order, in ONE atomic write together with the new applied index, and returns one

@@ -64,11 +64,13 @@ function fill(store: StateMachineStore, count: number): void {
   applyCommands(store, ...commands);
 }
 
+type WithStore = (
+  test: (store: StateMachineStore) => Promise<void> | void,
+  options?: StoreFactoryOptions,
+) => Promise<void>;
+
 export function runStoreContract(name: string, factory: StoreFactory): void {
-  const withStore = async (
-    test: (store: StateMachineStore) => Promise<void> | void,
-    options?: StoreFactoryOptions,
-  ): Promise<void> => {
+  const withStore: WithStore = async (test, options) => {
     const store = factory(options);
     try {
       await test(store);
@@ -76,304 +78,341 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       await store.close();
     }
   };
-
   describe(`${name}: StateMachineStore contract`, () => {
-    it("starts empty", () =>
-      withStore((store) => {
-        assert.equal(store.appliedIndex(), 0);
-        assert.equal(store.revision(), 0);
-        assert.deepEqual(store.stats(), { keyCount: 0, sizeBytes: 0 });
-        assert.equal(store.get(bytes("k"), 0), undefined);
-        assert.deepEqual(store.range(EMPTY_BYTES, undefined, 10, 0), []);
-      }));
-
-    it("counts revisions and versions through puts and deletes", () =>
-      withStore((store) => {
-        const results = applyCommands(
-          store,
-          put("a", "1"),
-          put("a", "22"),
-          put("b", "3"),
-          { op: "delete", key: bytes("a"), nowMs: 0 },
-          { op: "delete", key: bytes("a"), nowMs: 0 },
-          put("a", "4"),
-        );
-        assert.deepEqual(
-          results.map((r) => [r.kind, r.revision]),
-          [
-            ["put", 1],
-            ["put", 2],
-            ["put", 3],
-            ["delete", 4],
-            ["delete", 4],
-            ["put", 5],
-          ],
-        );
-        const deleted = results[3];
-        assert.ok(deleted?.kind === "delete");
-        assert.equal(text(deleted.prev?.value), "22");
-        assert.equal(deleted.prev?.version, 2);
-        assert.equal(store.appliedIndex(), 6);
-        assert.equal(store.revision(), 5);
-        const a = store.get(bytes("a"), 0);
-        assert.deepEqual(a, {
-          key: bytes("a"),
-          type: "string",
-          value: bytes("4"),
-          createRevision: 5,
-          modRevision: 5,
-          version: 1,
-          expiresAtMs: 0,
-        });
-        assert.equal(Object.getPrototypeOf(a?.value), Uint8Array.prototype, "values are plain Uint8Arrays");
-        assert.deepEqual(store.stats(), { keyCount: 2, sizeBytes: 4 });
-      }));
-
-    it("hides a key from the moment it expires, before the expire entry", () =>
-      withStore((store) => {
-        applyCommands(store, put("t", "v", 1000, { ttlMs: 500 }), put("p", "v", 1000));
-        assert.equal(store.get(bytes("t"), 1499)?.expiresAtMs, 1500);
-        assert.equal(store.get(bytes("t"), 1500), undefined);
-        assert.deepEqual(
-          store.range(EMPTY_BYTES, undefined, 10, 1500).map((kv) => text(kv.key)),
-          ["p"],
-        );
-        assert.equal(store.stats().keyCount, 2, "still stored until the leader's expire entry");
-        // Reads never run behind the replicated clock, whatever time the reader passes.
-        applyCommands(store, "noop", put("q", "v", 2000));
-        assert.equal(store.clockMs(), 2000);
-        assert.equal(store.get(bytes("t"), 0), undefined);
-      }));
-
-    it("applies expire deterministically from the time in the entry", () =>
-      withStore((store) => {
-        applyCommands(store, put("a", "v", 0, { ttlMs: 100 }), put("b", "v", 0, { ttlMs: 200 }), put("c", "v", 0));
-        const keys = [bytes("a"), bytes("b"), bytes("c"), bytes("zzz")];
-        const [early, first, second] = applyCommands(
-          store,
-          { op: "expire", keys, nowMs: 99 },
-          { op: "expire", keys, nowMs: 150 },
-          { op: "expire", keys, nowMs: 1000 },
-        );
-        assert.deepEqual(early, { kind: "expire", revision: 3, expiredCount: 0 });
-        assert.deepEqual(first, { kind: "expire", revision: 4, expiredCount: 1 });
-        assert.deepEqual(second, { kind: "expire", revision: 5, expiredCount: 1 });
-        assert.deepEqual(store.stats(), { keyCount: 1, sizeBytes: 2 });
-      }));
-
-    it("answers conflict for failed compare-and-swap and changes nothing", () =>
-      withStore(async (store) => {
-        applyCommands(store, put("k", "1"));
-        const before = await stateBytes(store);
-        const [nx, stale] = applyCommands(
-          store,
-          put("k", "2", 0, { ifAbsent: true }),
-          put("k", "2", 0, { ifModRevision: 9 }),
-        );
-        assert.equal(nx?.kind, "conflict");
-        assert.ok(stale?.kind === "conflict");
-        assert.equal(stale.current?.modRevision, 1);
-        assert.equal(stale.revision, 1);
-        const [ok] = applyCommands(store, put("k", "3", 0, { ifModRevision: 1 }));
-        assert.deepEqual([ok?.kind, ok?.revision], ["put", 2]);
-        assert.notDeepEqual(await stateBytes(store), before);
-      }));
-
-    it("applies a txn all-or-nothing at one revision", () =>
-      withStore((store) => {
-        applyCommands(store, put("a", "1"), put("b", "1"));
-        const txn = (expected: string): Command => ({
-          op: "txn",
-          nowMs: 0,
-          compares: [{ key: bytes("a"), target: "value", op: "==", value: bytes(expected) }],
-          success: [
-            { op: "put", key: bytes("a"), value: bytes("2") },
-            { op: "delete", key: bytes("b") },
-            { op: "put", key: bytes("c"), value: bytes("3") },
-          ],
-          failure: [{ op: "get", key: bytes("a") }],
-        });
-        const [failed, succeeded] = applyCommands(store, txn("nope"), txn("1"));
-        assert.ok(failed?.kind === "txn" && succeeded?.kind === "txn");
-        assert.deepEqual([failed.succeeded, failed.revision], [false, 2]);
-        assert.deepEqual([succeeded.succeeded, succeeded.revision], [true, 3]);
-        assert.deepEqual(
-          store.range(EMPTY_BYTES, undefined, 10, 0).map((kv) => [text(kv.key), kv.modRevision]),
-          [
-            ["a", 3],
-            ["c", 3],
-          ],
-        );
-        // An invalid txn (over a limit) is rejected whole, identically on every replica.
-        const tooMany = Array.from({ length: 200 }, (_, i) => ({ op: "get", key: bytes(`k${i}`) }) as const);
-        const body = new Packr({ useRecords: false }).pack({
-          op: "txn",
-          nowMs: 0,
-          compares: [],
-          success: tooMany,
-          failure: [],
-        });
-        const data = new Uint8Array([COMMAND_FORMAT_V1, ...body]);
-        const [rejected] = store.applyEntries([{ index: store.appliedIndex() + 1, data }]);
-        assert.equal(rejected?.kind, "error");
-        assert.equal(store.revision(), 3);
-      }));
-
-    it("asserts that entries continue the log exactly, and applies nothing of a bad batch", () =>
-      withStore(async (store) => {
-        applyCommands(store, put("a", "1"), "noop");
-        const before = await stateBytes(store);
-        const again = { index: 2, data: encodeCommand(put("x", "1")) };
-        assert.throws(() => store.applyEntries([again]), AssertionError);
-        const gap = { index: 4, data: encodeCommand(put("x", "1")) };
-        assert.throws(() => store.applyEntries([gap]), AssertionError);
-        const good = { index: 3, data: encodeCommand(put("x", "1")) };
-        assert.throws(
-          () => store.applyEntries([good, { ...good, data: encodeCommand(put("y", "1")) }]),
-          AssertionError,
-        );
-        assert.deepEqual(await stateBytes(store), before, "a failed batch leaves no trace");
-        assert.equal(store.appliedIndex(), 2);
-        const [noop, conf, bad] = store.applyEntries([
-          { index: 3, data: EMPTY_BYTES },
-          { index: 4, data: new Uint8Array([1, 2, 3]), type: "confChange" },
-          { index: 5, data: new Uint8Array([1, 0xc1]) },
-        ]);
-        assert.deepEqual([noop?.kind, conf?.kind, bad?.kind], ["noop", "noop", "error"]);
-        assert.equal(store.appliedIndex(), 5);
-        assert.equal(store.revision(), 1);
-      }));
-
-    it("scans ranges in byte order with prefix, after and limit", () =>
-      withStore((store) => {
-        const keys = [[0xff], [0x61, 0x00], [0x61], [0x61, 0xff], [0x62], [], [0x61, 0x62]];
-        applyCommands(
-          store,
-          ...keys.map((k): Command => ({ op: "put", key: new Uint8Array(k), value: bytes("v"), nowMs: 0 })),
-        );
-        const scan = (prefix: number[], after: number[] | undefined, limit: number): number[][] =>
-          store
-            .range(new Uint8Array(prefix), after === undefined ? undefined : new Uint8Array(after), limit, 0)
-            .map((kv) => [...kv.key]);
-        assert.deepEqual(scan([], undefined, 100), [
-          [],
-          [0x61],
-          [0x61, 0x00],
-          [0x61, 0x62],
-          [0x61, 0xff],
-          [0x62],
-          [0xff],
-        ]);
-        assert.deepEqual(scan([0x61], undefined, 100), [[0x61], [0x61, 0x00], [0x61, 0x62], [0x61, 0xff]]);
-        assert.deepEqual(scan([0x61], [0x61, 0x00], 2), [
-          [0x61, 0x62],
-          [0x61, 0xff],
-        ]);
-        assert.deepEqual(scan([0x61], [0x00], 1), [[0x61]]);
-        assert.deepEqual(scan([0x61], [0x62], 5), []);
-        assert.deepEqual(scan([0xff], undefined, 5), [[0xff]]);
-        assert.deepEqual(scan([], [0x62], 5), [[0xff]]);
-      }));
-
-    it("round-trips a snapshot through restore, in bounded chunks", () =>
-      withStore(
-        async (source) => {
-          fill(source, 60);
-          const snapshot = source.snapshot();
-          assert.equal(snapshot.appliedIndex, source.appliedIndex());
-          assert.equal(snapshot.revision, source.revision());
-          const chunks = await collect(snapshot.chunks());
-          assert.ok(chunks.length > 10);
-          assert.ok(chunks.every((chunk) => chunk.length <= 100 && chunk.length > 0));
-          await withStore(async (target) => {
-            applyCommands(target, put("stale", "gone"));
-            await target.restore(chunks);
-            assert.equal(target.appliedIndex(), source.appliedIndex());
-            assert.equal(target.revision(), source.revision());
-            assert.equal(target.clockMs(), source.clockMs());
-            assert.deepEqual(target.stats(), source.stats());
-            assert.equal(target.get(bytes("stale"), 0), undefined);
-            assert.deepEqual(target.get(EMPTY_BYTES, 0), source.get(EMPTY_BYTES, 0));
-            assert.deepEqual(
-              target.range(EMPTY_BYTES, undefined, 1000, 0),
-              source.range(EMPTY_BYTES, undefined, 1000, 0),
-            );
-            assert.deepEqual(await stateBytes(target), await stateBytes(source));
-            // The restored store carries on from the snapshot's index.
-            applyCommands(target, put("next", "1"));
-            assert.equal(target.revision(), source.revision() + 1);
-          });
-        },
-        { snapshotChunkSizeBytes: 100 },
-      ));
-
-    it("keeps a snapshot point-in-time while entries are applied and another snapshot is restored", () =>
-      withStore(
-        async (store) => {
-          fill(store, 40);
-          const expected = await stateBytes(store);
-          const snapshot = store.snapshot();
-          const iterator = snapshot.chunks()[Symbol.asyncIterator]();
-          const first = await iterator.next();
-          assert.equal(first.done, false);
-          const parts = [(first.value as Uint8Array).slice()];
-          // Change the state under the open snapshot: new entries, then a wholesale restore of other data.
-          applyCommands(store, put("key-0002", "changed"), { op: "delete", key: bytes("key-0003"), nowMs: 0 });
-          const other = factory({ snapshotChunkSizeBytes: 100 });
-          try {
-            applyCommands(other, put("other", "state"));
-            await store.restore(await collect(other.snapshot().chunks()));
-          } finally {
-            await other.close();
-          }
-          assert.equal(text(store.get(bytes("other"), 0)?.value), "state");
-          for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) {
-            parts.push(next.value.slice());
-          }
-          assert.deepEqual(Buffer.concat(parts), expected, "the snapshot still reads the state it was taken at");
-          await store.restore(parts);
-          assert.deepEqual(await stateBytes(store), expected);
-        },
-        { snapshotChunkSizeBytes: 100 },
-      ));
-
-    it("refuses a corrupt or truncated image and keeps the old state", () =>
-      withStore(
-        async (store) => {
-          fill(store, 20);
-          const image = Buffer.concat(await collect(store.snapshot().chunks()));
-          const before = await stateBytes(store);
-          const flipped = Buffer.from(image);
-          flipped[200] = (flipped[200] as number) ^ 0x10;
-          const variants = [image.subarray(0, image.length - 3), image.subarray(0, 150), flipped, Buffer.alloc(0)];
-          for (const variant of variants) {
-            await assert.rejects(store.restore([variant]), (error: unknown) => {
-              assert.ok(error instanceof ShoalError);
-              assert.equal(error.code, "BAD_REQUEST");
-              return true;
-            });
-            assert.deepEqual(await stateBytes(store), before);
-          }
-          applyCommands(store, put("still", "works"));
-          assert.equal(text(store.get(bytes("still"), 0)?.value), "works");
-        },
-        { snapshotChunkSizeBytes: 64 },
-      ));
-
-    it("releases a snapshot that is abandoned or closed", () =>
-      withStore(async (store) => {
-        fill(store, 5);
-        const abandoned = store.snapshot();
-        abandoned.release();
-        abandoned.release();
-        await assert.rejects(collect(abandoned.chunks()), (error: unknown) => {
-          assert.ok(error instanceof ShoalError);
-          assert.equal(error.code, "UNAVAILABLE");
-          return true;
-        });
-        const broken = store.snapshot();
-        for await (const _ of broken.chunks()) break;
-        await assert.rejects(collect(broken.chunks()), AssertionError, "chunks() iterates once");
-      }));
+    describe("applying commands", () => commandCases(withStore));
+    describe("the applied index and reads", () => logAndReadCases(withStore));
+    describe("snapshots", () => snapshotCases(withStore, factory));
   });
+}
+
+function commandCases(withStore: WithStore): void {
+  it("starts empty", () =>
+    withStore((store) => {
+      assert.equal(store.appliedIndex(), 0);
+      assert.equal(store.revision(), 0);
+      assert.deepEqual(store.stats(), { keyCount: 0, sizeBytes: 0 });
+      assert.equal(store.get(bytes("k"), 0), undefined);
+      assert.deepEqual(store.range(EMPTY_BYTES, undefined, 10, 0), []);
+    }));
+
+  it("counts revisions and versions through puts and deletes", () =>
+    withStore((store) => {
+      const results = applyCommands(
+        store,
+        put("a", "1"),
+        put("a", "22"),
+        put("b", "3"),
+        { op: "delete", key: bytes("a"), nowMs: 0 },
+        { op: "delete", key: bytes("a"), nowMs: 0 },
+        put("a", "4"),
+      );
+      assert.deepEqual(
+        results.map((r) => [r.kind, r.revision]),
+        [
+          ["put", 1],
+          ["put", 2],
+          ["put", 3],
+          ["delete", 4],
+          ["delete", 4],
+          ["put", 5],
+        ],
+      );
+      const deleted = results[3];
+      assert.ok(deleted?.kind === "delete");
+      assert.equal(text(deleted.prev?.value), "22");
+      assert.equal(deleted.prev?.version, 2);
+      assert.equal(store.appliedIndex(), 6);
+      assert.equal(store.revision(), 5);
+      const a = store.get(bytes("a"), 0);
+      assert.deepEqual(a, {
+        key: bytes("a"),
+        type: "string",
+        value: bytes("4"),
+        createRevision: 5,
+        modRevision: 5,
+        version: 1,
+        expiresAtMs: 0,
+      });
+      assert.equal(Object.getPrototypeOf(a?.value), Uint8Array.prototype, "values are plain Uint8Arrays");
+      assert.deepEqual(store.stats(), { keyCount: 2, sizeBytes: 4 });
+    }));
+
+  it("hides a key from the moment it expires, before the expire entry", () =>
+    withStore((store) => {
+      applyCommands(store, put("t", "v", 1000, { ttlMs: 500 }), put("p", "v", 1000));
+      assert.equal(store.get(bytes("t"), 1499)?.expiresAtMs, 1500);
+      assert.equal(store.get(bytes("t"), 1500), undefined);
+      assert.deepEqual(
+        store.range(EMPTY_BYTES, undefined, 10, 1500).map((kv) => text(kv.key)),
+        ["p"],
+      );
+      assert.equal(store.stats().keyCount, 2, "still stored until the leader's expire entry");
+      // Reads never run behind the replicated clock, whatever time the reader passes.
+      applyCommands(store, "noop", put("q", "v", 2000));
+      assert.equal(store.clockMs(), 2000);
+      assert.equal(store.get(bytes("t"), 0), undefined);
+    }));
+
+  it("applies expire deterministically from the time in the entry", () =>
+    withStore((store) => {
+      applyCommands(store, put("a", "v", 0, { ttlMs: 100 }), put("b", "v", 0, { ttlMs: 200 }), put("c", "v", 0));
+      const keys = [bytes("a"), bytes("b"), bytes("c"), bytes("zzz")];
+      const [early, first, second] = applyCommands(
+        store,
+        { op: "expire", keys, nowMs: 99 },
+        { op: "expire", keys, nowMs: 150 },
+        { op: "expire", keys, nowMs: 1000 },
+      );
+      assert.deepEqual(early, { kind: "expire", revision: 3, expiredCount: 0 });
+      assert.deepEqual(first, { kind: "expire", revision: 4, expiredCount: 1 });
+      assert.deepEqual(second, { kind: "expire", revision: 5, expiredCount: 1 });
+      assert.deepEqual(store.stats(), { keyCount: 1, sizeBytes: 2 });
+    }));
+
+  it("lists expired keys earliest first, from an index kept in step with every write", () =>
+    withStore(async (source) => {
+      applyCommands(
+        source,
+        put("late", "v", 0, { expiresAtMs: 300 }),
+        put("b", "v", 0, { expiresAtMs: 100 }),
+        put("a", "v", 0, { expiresAtMs: 100 }),
+        put("none", "v", 0),
+        put("moved", "v", 0, { expiresAtMs: 50 }),
+        put("moved", "v", 0, { expiresAtMs: 200 }),
+        put("cleared", "v", 0, { ttlMs: 10 }),
+        put("cleared", "v", 0),
+        put("gone", "v", 0, { ttlMs: 10 }),
+        { op: "delete", key: bytes("gone"), nowMs: 0 },
+      );
+      const names = (store: StateMachineStore, nowMs: number, limit = 10): (string | undefined)[] =>
+        store.expiredKeys(nowMs, limit).map((key) => text(key));
+      assert.deepEqual(names(source, 99), []);
+      assert.deepEqual(names(source, 100), ["a", "b"]);
+      assert.deepEqual(names(source, 1000), ["a", "b", "moved", "late"]);
+      assert.deepEqual(names(source, 1000, 3), ["a", "b", "moved"]);
+      // The index survives a snapshot round trip (it is rebuilt on restore) and follows expire entries.
+      await withStore(async (target) => {
+        await target.restore(await collect(source.snapshot().chunks()));
+        assert.deepEqual(names(target, 1000), ["a", "b", "moved", "late"]);
+        applyCommands(target, { op: "expire", keys: target.expiredKeys(200, 10), nowMs: 200 });
+        assert.deepEqual(names(target, 1000), ["late"]);
+        assert.equal(target.stats().keyCount, 3);
+      });
+    }));
+
+  it("answers conflict for failed compare-and-swap and changes nothing", () =>
+    withStore(async (store) => {
+      applyCommands(store, put("k", "1"));
+      const before = await stateBytes(store);
+      const [nx, stale] = applyCommands(
+        store,
+        put("k", "2", 0, { ifAbsent: true }),
+        put("k", "2", 0, { ifModRevision: 9 }),
+      );
+      assert.equal(nx?.kind, "conflict");
+      assert.ok(stale?.kind === "conflict");
+      assert.equal(stale.current?.modRevision, 1);
+      assert.equal(stale.revision, 1);
+      const [ok] = applyCommands(store, put("k", "3", 0, { ifModRevision: 1 }));
+      assert.deepEqual([ok?.kind, ok?.revision], ["put", 2]);
+      assert.notDeepEqual(await stateBytes(store), before);
+    }));
+
+  it("applies a txn all-or-nothing at one revision", () =>
+    withStore((store) => {
+      applyCommands(store, put("a", "1"), put("b", "1"));
+      const txn = (expected: string): Command => ({
+        op: "txn",
+        nowMs: 0,
+        compares: [{ key: bytes("a"), target: "value", op: "==", value: bytes(expected) }],
+        success: [
+          { op: "put", key: bytes("a"), value: bytes("2") },
+          { op: "delete", key: bytes("b") },
+          { op: "put", key: bytes("c"), value: bytes("3") },
+        ],
+        failure: [{ op: "get", key: bytes("a") }],
+      });
+      const [failed, succeeded] = applyCommands(store, txn("nope"), txn("1"));
+      assert.ok(failed?.kind === "txn" && succeeded?.kind === "txn");
+      assert.deepEqual([failed.succeeded, failed.revision], [false, 2]);
+      assert.deepEqual([succeeded.succeeded, succeeded.revision], [true, 3]);
+      assert.deepEqual(
+        store.range(EMPTY_BYTES, undefined, 10, 0).map((kv) => [text(kv.key), kv.modRevision]),
+        [
+          ["a", 3],
+          ["c", 3],
+        ],
+      );
+      // An invalid txn (over a limit) is rejected whole, identically on every replica.
+      const tooMany = Array.from({ length: 200 }, (_, i) => ({ op: "get", key: bytes(`k${i}`) }) as const);
+      const body = new Packr({ useRecords: false }).pack({
+        op: "txn",
+        nowMs: 0,
+        compares: [],
+        success: tooMany,
+        failure: [],
+      });
+      const data = new Uint8Array([COMMAND_FORMAT_V1, ...body]);
+      const [rejected] = store.applyEntries([{ index: store.appliedIndex() + 1, data }]);
+      assert.equal(rejected?.kind, "error");
+      assert.equal(store.revision(), 3);
+    }));
+}
+
+function logAndReadCases(withStore: WithStore): void {
+  it("asserts that entries continue the log exactly, and applies nothing of a bad batch", () =>
+    withStore(async (store) => {
+      applyCommands(store, put("a", "1"), "noop");
+      const before = await stateBytes(store);
+      const again = { index: 2, data: encodeCommand(put("x", "1")) };
+      assert.throws(() => store.applyEntries([again]), AssertionError);
+      const gap = { index: 4, data: encodeCommand(put("x", "1")) };
+      assert.throws(() => store.applyEntries([gap]), AssertionError);
+      const good = { index: 3, data: encodeCommand(put("x", "1")) };
+      assert.throws(() => store.applyEntries([good, { ...good, data: encodeCommand(put("y", "1")) }]), AssertionError);
+      assert.deepEqual(await stateBytes(store), before, "a failed batch leaves no trace");
+      assert.equal(store.appliedIndex(), 2);
+      const [noop, conf, bad] = store.applyEntries([
+        { index: 3, data: EMPTY_BYTES },
+        { index: 4, data: new Uint8Array([1, 2, 3]), type: "confChange" },
+        { index: 5, data: new Uint8Array([1, 0xc1]) },
+      ]);
+      assert.deepEqual([noop?.kind, conf?.kind, bad?.kind], ["noop", "noop", "error"]);
+      assert.equal(store.appliedIndex(), 5);
+      assert.equal(store.revision(), 1);
+    }));
+
+  it("scans ranges in byte order with prefix, after and limit", () =>
+    withStore((store) => {
+      const keys = [[0xff], [0x61, 0x00], [0x61], [0x61, 0xff], [0x62], [], [0x61, 0x62]];
+      applyCommands(
+        store,
+        ...keys.map((k): Command => ({ op: "put", key: new Uint8Array(k), value: bytes("v"), nowMs: 0 })),
+      );
+      const scan = (prefix: number[], after: number[] | undefined, limit: number): number[][] =>
+        store
+          .range(new Uint8Array(prefix), after === undefined ? undefined : new Uint8Array(after), limit, 0)
+          .map((kv) => [...kv.key]);
+      assert.deepEqual(scan([], undefined, 100), [
+        [],
+        [0x61],
+        [0x61, 0x00],
+        [0x61, 0x62],
+        [0x61, 0xff],
+        [0x62],
+        [0xff],
+      ]);
+      assert.deepEqual(scan([0x61], undefined, 100), [[0x61], [0x61, 0x00], [0x61, 0x62], [0x61, 0xff]]);
+      assert.deepEqual(scan([0x61], [0x61, 0x00], 2), [
+        [0x61, 0x62],
+        [0x61, 0xff],
+      ]);
+      assert.deepEqual(scan([0x61], [0x00], 1), [[0x61]]);
+      assert.deepEqual(scan([0x61], [0x62], 5), []);
+      assert.deepEqual(scan([0xff], undefined, 5), [[0xff]]);
+      assert.deepEqual(scan([], [0x62], 5), [[0xff]]);
+    }));
+}
+
+function snapshotCases(withStore: WithStore, factory: StoreFactory): void {
+  it("round-trips a snapshot through restore, in bounded chunks", () =>
+    withStore(
+      async (source) => {
+        fill(source, 60);
+        const snapshot = source.snapshot();
+        assert.equal(snapshot.appliedIndex, source.appliedIndex());
+        assert.equal(snapshot.revision, source.revision());
+        const chunks = await collect(snapshot.chunks());
+        assert.ok(chunks.length > 10);
+        assert.ok(chunks.every((chunk) => chunk.length <= 100 && chunk.length > 0));
+        await withStore(async (target) => {
+          applyCommands(target, put("stale", "gone"));
+          await target.restore(chunks);
+          assert.equal(target.appliedIndex(), source.appliedIndex());
+          assert.equal(target.revision(), source.revision());
+          assert.equal(target.clockMs(), source.clockMs());
+          assert.deepEqual(target.stats(), source.stats());
+          assert.equal(target.get(bytes("stale"), 0), undefined);
+          assert.deepEqual(target.get(EMPTY_BYTES, 0), source.get(EMPTY_BYTES, 0));
+          assert.deepEqual(
+            target.range(EMPTY_BYTES, undefined, 1000, 0),
+            source.range(EMPTY_BYTES, undefined, 1000, 0),
+          );
+          assert.deepEqual(await stateBytes(target), await stateBytes(source));
+          // The restored store carries on from the snapshot's index.
+          applyCommands(target, put("next", "1"));
+          assert.equal(target.revision(), source.revision() + 1);
+        });
+      },
+      { snapshotChunkSizeBytes: 100 },
+    ));
+
+  it("keeps a snapshot point-in-time while entries are applied and another snapshot is restored", () =>
+    withStore(
+      async (store) => {
+        fill(store, 40);
+        const expected = await stateBytes(store);
+        const snapshot = store.snapshot();
+        const iterator = snapshot.chunks()[Symbol.asyncIterator]();
+        const first = await iterator.next();
+        assert.equal(first.done, false);
+        const parts = [(first.value as Uint8Array).slice()];
+        // Change the state under the open snapshot: new entries, then a wholesale restore of other data.
+        applyCommands(store, put("key-0002", "changed"), { op: "delete", key: bytes("key-0003"), nowMs: 0 });
+        const other = factory({ snapshotChunkSizeBytes: 100 });
+        try {
+          applyCommands(other, put("other", "state"));
+          await store.restore(await collect(other.snapshot().chunks()));
+        } finally {
+          await other.close();
+        }
+        assert.equal(text(store.get(bytes("other"), 0)?.value), "state");
+        for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) {
+          parts.push(next.value.slice());
+        }
+        assert.deepEqual(Buffer.concat(parts), expected, "the snapshot still reads the state it was taken at");
+        await store.restore(parts);
+        assert.deepEqual(await stateBytes(store), expected);
+      },
+      { snapshotChunkSizeBytes: 100 },
+    ));
+
+  it("refuses a corrupt or truncated image and keeps the old state", () =>
+    withStore(
+      async (store) => {
+        fill(store, 20);
+        const image = Buffer.concat(await collect(store.snapshot().chunks()));
+        const before = await stateBytes(store);
+        const flipped = Buffer.from(image);
+        flipped[200] = (flipped[200] as number) ^ 0x10;
+        const variants = [image.subarray(0, image.length - 3), image.subarray(0, 150), flipped, Buffer.alloc(0)];
+        for (const variant of variants) {
+          await assert.rejects(store.restore([variant]), (error: unknown) => {
+            assert.ok(error instanceof ShoalError);
+            assert.equal(error.code, "BAD_REQUEST");
+            return true;
+          });
+          assert.deepEqual(await stateBytes(store), before);
+        }
+        applyCommands(store, put("still", "works"));
+        assert.equal(text(store.get(bytes("still"), 0)?.value), "works");
+      },
+      { snapshotChunkSizeBytes: 64 },
+    ));
+
+  it("releases a snapshot that is abandoned or closed", () =>
+    withStore(async (store) => {
+      fill(store, 5);
+      const abandoned = store.snapshot();
+      abandoned.release();
+      abandoned.release();
+      await assert.rejects(collect(abandoned.chunks()), (error: unknown) => {
+        assert.ok(error instanceof ShoalError);
+        assert.equal(error.code, "UNAVAILABLE");
+        return true;
+      });
+      const broken = store.snapshot();
+      for await (const _ of broken.chunks()) break;
+      await assert.rejects(collect(broken.chunks()), AssertionError, "chunks() iterates once");
+    }));
 }

@@ -1,8 +1,10 @@
+import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { after } from "node:test";
-import { runStoreContract } from "../store.contract.js";
+import { after, describe, it } from "node:test";
+import { MemoryStore } from "../memory-store.js";
+import { applyCommands, bytes, runStoreContract, stateBytes, text } from "../store.contract.js";
 import { LmdbStore } from "./lmdb-store.js";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "shoal-lmdb-contract-"));
@@ -10,3 +12,45 @@ let storeCount = 0;
 after(() => fs.rmSync(root, { recursive: true, force: true }));
 
 runStoreContract("LmdbStore", (options) => LmdbStore.open(path.join(root, `store-${++storeCount}`), options));
+
+describe("LmdbStore on disk", () => {
+  it("reopens with the state, applied index, clock and expiry index it closed with", async () => {
+    const dir = path.join(root, "reopen");
+    const store = LmdbStore.open(dir);
+    applyCommands(store, { op: "put", key: bytes("a"), value: bytes("1"), nowMs: 70, ttlMs: 30 }, "noop");
+    const before = await stateBytes(store);
+    await store.close();
+    const reopened = LmdbStore.open(dir);
+    try {
+      assert.deepEqual([reopened.appliedIndex(), reopened.revision(), reopened.clockMs()], [2, 1, 70]);
+      assert.deepEqual(await stateBytes(reopened), before);
+      assert.deepEqual(reopened.expiredKeys(100, 5), [bytes("a")]);
+    } finally {
+      await reopened.close();
+    }
+  });
+
+  it("keeps a restored state across reopen, after failed restores and while old snapshots close", async () => {
+    const dir = path.join(root, "restore-reopen");
+    const source = new MemoryStore();
+    applyCommands(source, { op: "put", key: bytes("restored"), value: bytes("yes"), nowMs: 1 });
+    const image = await stateBytes(source);
+    const store = LmdbStore.open(dir);
+    applyCommands(store, { op: "put", key: bytes("old"), value: bytes("1"), nowMs: 1 });
+    const reading = store.snapshot(); // pins the first environment while it is replaced
+    for (let i = 0; i < 3; i++) await assert.rejects(store.restore([image.subarray(0, image.length - 1)]));
+    await store.restore([image]);
+    await store.restore([image]); // the second install retires the first restored environment right away
+    reading.release();
+    await store.close();
+    const reopened = LmdbStore.open(dir);
+    try {
+      assert.equal(text(reopened.get(bytes("restored"), 0)?.value), "yes");
+      assert.equal(reopened.get(bytes("old"), 0), undefined);
+      assert.deepEqual(await stateBytes(reopened), await stateBytes(source));
+      assert.equal(fs.readdirSync(dir).filter((name) => name.startsWith("env-")).length, 1);
+    } finally {
+      await reopened.close();
+    }
+  });
+});

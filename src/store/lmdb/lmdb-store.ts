@@ -2,10 +2,12 @@
  * @module The LMDB `StateMachineStore` of a real node: the only importer of lmdb (through lmdb-env.ts).
  *
  * Layout, in one LMDB database with binary keys:
- *   0x00 'm'        -> StoreMeta (applied index, revision, clock, counts)   store-meta.ts
- *   0x01 <key bytes> -> the key's record                                     record-codec.ts
+ *   0x00 'm'                              -> StoreMeta (applied index, revision, clock, counts)  store-meta.ts
+ *   0x01 <key bytes>                      -> the key's record                                    record-codec.ts
+ *   0x02 <expiresAtMs u64 BE> <key bytes> -> empty: the expiry index, one row per key with a TTL
  * The namespace byte leaves room for more kinds of rows and makes the empty Redis key storable (LMDB refuses
- * zero-length keys).
+ * zero-length keys). The expiry index is derived data: written in the same transaction as the records, left
+ * out of snapshots and rebuilt on restore.
  *
  * Durability: `applyEntries` writes a batch's records AND its applied index in one `transactionSync`, so after
  * any crash the data is exactly that of the entries up to the stored applied index: nothing re-applied, nothing
@@ -47,6 +49,9 @@ const META_KEY = Buffer.from([0x00, 0x6d]);
 const DATA_PREFIX = 0x01;
 const DATA_START = Buffer.from([DATA_PREFIX]);
 const DATA_END = Buffer.from([DATA_PREFIX + 1]);
+const EXPIRY_PREFIX = 0x02;
+const EXPIRY_START = Buffer.from([EXPIRY_PREFIX]);
+const EMPTY_VALUE = new Uint8Array(0);
 
 export class LmdbStore implements StateMachineStore {
   readonly #dir: string;
@@ -54,6 +59,9 @@ export class LmdbStore implements StateMachineStore {
   readonly #chunkSizeBytes: number;
   readonly #restoreBatchSizeBytes: number;
   #env: LmdbEnv;
+  /** The highest environment generation this process has used. A restore always takes a new one: a retired
+   * environment may still be closing (and deleting its directory) in the background, so a name is never reused. */
+  #generation: number;
   /** A cache of the meta row of #env, updated with every commit. */
   #meta: StoreMeta;
   #restoring: Promise<void> | undefined;
@@ -68,6 +76,7 @@ export class LmdbStore implements StateMachineStore {
     this.#chunkSizeBytes = options.snapshotChunkSizeBytes ?? SNAPSHOT_CHUNK_SIZE_BYTES_DEFAULT;
     this.#restoreBatchSizeBytes = options.restoreBatchSizeBytes ?? 1024 * 1024;
     this.#env = env;
+    this.#generation = envGeneration(env.name);
     this.#envs.add(env);
     this.#meta = readMeta(env.db);
   }
@@ -130,6 +139,14 @@ export class LmdbStore implements StateMachineStore {
     return out;
   }
 
+  expiredKeys(nowMs: number, limit: number): Uint8Array[] {
+    this.#checkOpen();
+    assert(Number.isSafeInteger(limit) && limit > 0, "expiredKeys limit is a positive integer");
+    const effectiveNowMs = Math.max(nowMs, this.#meta.clockMs);
+    const rows = this.#env.db.getKeys({ start: EXPIRY_START, end: expiryKey(effectiveNowMs + 1, EMPTY_VALUE), limit });
+    return [...rows].map((row) => plainBytes(row.subarray(9)));
+  }
+
   applyEntries(entries: readonly ApplyEntry[]): CommandResult[] {
     this.#checkOpen();
     assert(this.#restoring === undefined, "Cannot apply entries while a snapshot is being restored");
@@ -137,9 +154,10 @@ export class LmdbStore implements StateMachineStore {
     const plan = planBatch({ getRecord: (key) => this.#getRecord(key) }, this.#meta, entries);
     const db = this.#env.db;
     db.transactionSync(() => {
-      for (const { key, record } of plan.writes) {
+      for (const { key, record, previous } of plan.writes) {
+        if (previous !== undefined && previous.expiresAtMs !== 0) db.removeSync(expiryKey(previous.expiresAtMs, key));
         if (record === undefined) db.removeSync(dataKey(key));
-        else db.putSync(dataKey(key), encodeRecord(record));
+        else putRecord(db, key, record);
       }
       db.putSync(META_KEY, encodeMeta(plan.meta));
     });
@@ -154,6 +172,7 @@ export class LmdbStore implements StateMachineStore {
     const transaction = env.db.useReadTransaction();
     const metaBytes = env.db.get(META_KEY, { transaction });
     const meta = metaBytes === undefined ? EMPTY_META : decodeMeta(metaBytes);
+    assert(meta.appliedIndex === this.#meta.appliedIndex, "a snapshot's read transaction sees the latest commit");
     const cursor = env.db.getRange({ start: DATA_START, end: DATA_END, transaction })[Symbol.iterator]();
     const records: Iterator<SnapshotRecord> = {
       next: () => {
@@ -197,7 +216,8 @@ export class LmdbStore implements StateMachineStore {
   /** Fills a fresh environment from the image, then makes it live with one rename (env-dir.ts). */
   async #install(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void> {
     for (const env of this.#envs) if (env.isClosed) this.#envs.delete(env);
-    const name = envName(envGeneration(this.#env.name) + 1);
+    this.#generation++;
+    const name = envName(this.#generation);
     await fs.promises.rm(path.join(this.#dir, name), { recursive: true, force: true });
     const staging = LmdbEnv.open(this.#dir, name, { syncCommits: this.#syncCommits });
     this.#envs.add(staging);
@@ -256,9 +276,14 @@ async function fillEnvironment(
 
 function writeRecords(db: LmdbDatabase, records: readonly SnapshotRecord[], meta: StoreMeta | undefined): void {
   db.transactionSync(() => {
-    for (const { key, record } of records) db.putSync(dataKey(key), encodeRecord(record));
+    for (const { key, record } of records) putRecord(db, key, record);
     if (meta !== undefined) db.putSync(META_KEY, encodeMeta(meta));
   });
+}
+
+function putRecord(db: LmdbDatabase, key: Uint8Array, record: StoredRecord): void {
+  db.putSync(dataKey(key), encodeRecord(record));
+  if (record.expiresAtMs !== 0) db.putSync(expiryKey(record.expiresAtMs, key), EMPTY_VALUE);
 }
 
 function readMeta(db: LmdbDatabase): StoreMeta {
@@ -270,6 +295,16 @@ function dataKey(key: Uint8Array): Buffer {
   const bytes = Buffer.allocUnsafe(key.byteLength + 1);
   bytes[0] = DATA_PREFIX;
   bytes.set(key, 1);
+  return bytes;
+}
+
+/** Orders by expiry, then key: the u64 is big-endian so bytewise order is numeric order. */
+function expiryKey(expiresAtMs: number, key: Uint8Array): Buffer {
+  const bytes = Buffer.allocUnsafe(9 + key.byteLength);
+  bytes[0] = EXPIRY_PREFIX;
+  bytes.writeUInt32BE(Math.floor(expiresAtMs / 2 ** 32), 1);
+  bytes.writeUInt32BE(expiresAtMs % 2 ** 32, 5);
+  bytes.set(key, 9);
   return bytes;
 }
 
