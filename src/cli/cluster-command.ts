@@ -1,0 +1,92 @@
+/**
+ * @module `shoal cluster --nodes N`: a local cluster of N node processes on loopback (what `npm start` runs).
+ * Each node is a child process running `shoal start`, logging to <data-dir>/<id>/node.log; Ctrl-C stops all.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { CliError } from "./cli-error.js";
+import { integerFlag, parseFlags } from "./parse-flags.js";
+
+const HELP = `Usage: shoal cluster [--nodes 3] [--data-dir ./data] [options]
+
+  --nodes N            how many nodes (1-9, default 3)
+  --data-dir DIR       parent of each node's data directory (default ./data)
+  --peer-port-base P   node i listens for peers on P + i - 1 (default 7101)
+  --http-port-base P   node i serves HTTP on P + i - 1 (default 8001)
+  --fsync POLICY       always | batch | never (default always)
+`;
+
+const FLAGS = {
+  nodes: { type: "string" },
+  "data-dir": { type: "string" },
+  "peer-port-base": { type: "string" },
+  "http-port-base": { type: "string" },
+  fsync: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+export async function runCluster(argv: string[]): Promise<number> {
+  const flags = parseFlags(argv, FLAGS);
+  if (flags.help === true) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const count = integerFlag(flags, "nodes", 3, 1, 9);
+  const dataDir = resolve(typeof flags["data-dir"] === "string" ? flags["data-dir"] : "data");
+  const peerBase = integerFlag(flags, "peer-port-base", 7101, 1, 65500);
+  const httpBase = integerFlag(flags, "http-port-base", 8001, 1, 65500);
+  const fsync = typeof flags.fsync === "string" ? flags.fsync : "always";
+  const ids = Array.from({ length: count }, (_, i) => i + 1);
+  const peers = ids.map((id) => `${id}=127.0.0.1:${peerBase + id - 1}`).join(",");
+  const main = fileURLToPath(new URL("./main.js", import.meta.url));
+  const children = new Map<number, ChildProcess>();
+  let stopping = false;
+  const ready = ids.map((id) => {
+    const nodeDir = join(dataDir, String(id));
+    try {
+      mkdirSync(nodeDir, { recursive: true });
+    } catch (error) {
+      throw new CliError(`Cannot use data directory ${nodeDir}: ${(error as Error).message}`, 1);
+    }
+    const args = [main, "start", "--id", String(id), "--data-dir", nodeDir, "--peers", peers,
+      "--http-port", String(httpBase + id - 1), "--fsync", fsync, "--log-file", join(nodeDir, "node.log")];
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+    children.set(id, child);
+    child.on("exit", (code, signal) => {
+      children.delete(id);
+      if (!stopping) process.stdout.write(`node ${id} exited (${signal ?? code})\n`);
+    });
+    return new Promise<string>((done, fail) => {
+      const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+      lines.on("line", (line) => (line.includes("ready") ? done(line) : process.stdout.write(`${line}\n`)));
+      child.on("exit", (code) => fail(new CliError(`node ${id} failed to start (exit ${code})`, 1)));
+    });
+  });
+  const stopAll = async (): Promise<void> => {
+    stopping = true;
+    const exits = [...children.values()].map((child) => new Promise((done) => child.once("exit", done)));
+    for (const child of children.values()) child.kill("SIGTERM");
+    await Promise.all(exits);
+  };
+  try {
+    await Promise.all(ready);
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+  process.stdout.write(`Shoal cluster of ${count} node(s) is up (data in ${dataDir}):\n`);
+  for (const id of ids) {
+    process.stdout.write(`  node ${id}: http://127.0.0.1:${httpBase + id - 1}  (peer 127.0.0.1:${peerBase + id - 1})\n`);
+  }
+  process.stdout.write(`Try: curl -X PUT --data hello http://127.0.0.1:${httpBase}/v1/kv/greeting\nCtrl-C stops the cluster.\n`);
+  await new Promise<void>((done) => {
+    process.once("SIGINT", done);
+    process.once("SIGTERM", done);
+  });
+  await stopAll();
+  process.stdout.write("Cluster stopped.\n");
+  return 0;
+}

@@ -1,0 +1,139 @@
+/**
+ * @module `shoal start`: runs one node in this process until SIGINT/SIGTERM.
+ */
+import { accessSync, constants, mkdirSync, openSync } from "node:fs";
+import { resolve } from "node:path";
+import pino, { type Logger } from "pino";
+import { createHttpServer } from "../http/server.js";
+import { type FsyncPolicy, type MemberAddress, nodeDefaults } from "../node/node-options.js";
+import { ShoalNode } from "../node/shoal-node.js";
+import { CliError } from "./cli-error.js";
+import { choiceFlag, integerFlag, parseFlags } from "./parse-flags.js";
+
+const HELP = `Usage: shoal start --id N --data-dir DIR --peers ID=HOST:PORT,... [options]
+
+  --id N                 this node's id (a positive integer listed in --peers)
+  --data-dir DIR         where the WAL, snapshots and LMDB state live
+  --peers LIST           every member's peer address, e.g. 1=127.0.0.1:7101,2=127.0.0.1:7102
+  --http-host HOST       HTTP API host (default 127.0.0.1)
+  --http-port PORT       HTTP API port (default 8000 + id)
+  --fsync POLICY         always | batch | never (default always)
+  --tick-ms MS           Raft tick (default ${nodeDefaults.tickMs})
+  --election-ticks N     election timeout in ticks (default ${nodeDefaults.electionTimeoutTicks})
+  --snapshot-entries N   snapshot and compact the log every N applied entries (default ${nodeDefaults.snapshotThresholdEntries})
+  --snapshot-retain N    entries kept behind a snapshot (default ${nodeDefaults.snapshotRetainEntries})
+  --log-level LEVEL      fatal | error | warn | info | debug (default info)
+  --log-file FILE        log here instead of stderr
+`;
+
+const FLAGS = {
+  id: { type: "string" },
+  "data-dir": { type: "string" },
+  peers: { type: "string" },
+  "http-host": { type: "string" },
+  "http-port": { type: "string" },
+  fsync: { type: "string" },
+  "tick-ms": { type: "string" },
+  "election-ticks": { type: "string" },
+  "snapshot-entries": { type: "string" },
+  "snapshot-retain": { type: "string" },
+  "log-level": { type: "string" },
+  "log-file": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+export async function runStart(argv: string[]): Promise<number> {
+  const flags = parseFlags(argv, FLAGS);
+  if (flags.help === true) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const id = integerFlag(flags, "id", 0, 1, 1_000_000);
+  if (id === 0) throw new CliError("Missing --id (try: shoal start --help)");
+  const dataDir = requireString(flags, "data-dir");
+  const members = parsePeers(requireString(flags, "peers"));
+  const self = members.get(id);
+  if (self === undefined) throw new CliError(`--peers does not list this node's id ${id}`);
+  const httpHost = typeof flags["http-host"] === "string" ? flags["http-host"] : "127.0.0.1";
+  const httpPort = integerFlag(flags, "http-port", 8000 + id, 0, 65535);
+  members.set(id, { peer: self.peer, http: `${httpHost}:${httpPort}` });
+  checkDataDir(dataDir);
+  const logger = makeLogger(flags);
+  let node: ShoalNode | undefined;
+  node = await ShoalNode.start({
+    ...nodeDefaults,
+    id,
+    dataDir: resolve(dataDir),
+    members,
+    fsync: choiceFlag<FsyncPolicy>(flags, "fsync", ["always", "batch", "never"], "always"),
+    tickMs: integerFlag(flags, "tick-ms", nodeDefaults.tickMs, 1, 10_000),
+    electionTimeoutTicks: integerFlag(flags, "election-ticks", nodeDefaults.electionTimeoutTicks, 2, 10_000),
+    snapshotThresholdEntries: integerFlag(flags, "snapshot-entries", nodeDefaults.snapshotThresholdEntries, 1),
+    snapshotRetainEntries: integerFlag(flags, "snapshot-retain", nodeDefaults.snapshotRetainEntries, 0),
+    logger,
+    onFatal: (error) => {
+      logger.fatal({ err: error }, "Invariant violated; stopping the node");
+      process.stderr.write(`shoal: node ${id} stopped: ${error.message}\n`);
+      process.exit(70);
+    },
+  }).catch((error: unknown) => {
+    throw new CliError(`Cannot start node ${id}: ${(error as Error).message}`, 1);
+  });
+  const http = createHttpServer(node);
+  try {
+    await http.listen({ host: httpHost, port: httpPort });
+  } catch (error) {
+    await node.stop();
+    throw new CliError(`Cannot listen for HTTP on ${httpHost}:${httpPort}: ${(error as Error).message}`, 1);
+  }
+  const address = http.server.address();
+  const boundPort = typeof address === "object" && address !== null ? address.port : httpPort;
+  node.setHttpAddress(`${httpHost}:${boundPort}`);
+  process.stdout.write(`node ${id} ready: http://${httpHost}:${boundPort} peer ${self.peer}\n`);
+  await new Promise<void>((done) => {
+    const shutdown = () => done();
+    process.once("SIGINT", shutdown);
+    process.once("SIGTERM", shutdown);
+  });
+  await http.close();
+  await node.stop();
+  node = undefined;
+  return 0;
+}
+
+function requireString(flags: Record<string, unknown>, name: string): string {
+  const value = flags[name];
+  if (typeof value !== "string" || value.length === 0) throw new CliError(`Missing --${name} (try: shoal start --help)`);
+  return value;
+}
+
+/** Parses `1=host:port,2=host:port`. */
+export function parsePeers(list: string): Map<number, MemberAddress> {
+  const members = new Map<number, MemberAddress>();
+  for (const item of list.split(",")) {
+    const match = /^(\d+)=([^:,=\s]+):(\d{1,5})$/.exec(item.trim());
+    if (match === null) throw new CliError(`Cannot parse peer "${item}": expected ID=HOST:PORT`);
+    const id = Number(match[1]);
+    const port = Number(match[3]);
+    if (id < 1 || port < 1 || port > 65535) throw new CliError(`Cannot parse peer "${item}": id or port out of range`);
+    if (members.has(id)) throw new CliError(`Peer id ${id} is listed twice`);
+    members.set(id, { peer: `${match[2]}:${port}`, http: "" });
+  }
+  return members;
+}
+
+function checkDataDir(dataDir: string): void {
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    accessSync(dataDir, constants.W_OK | constants.R_OK);
+  } catch (error) {
+    throw new CliError(`Cannot use data directory ${dataDir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, 1);
+  }
+}
+
+function makeLogger(flags: Record<string, unknown>): Logger {
+  const level = choiceFlag(flags, "log-level", ["fatal", "error", "warn", "info", "debug"], "info");
+  const file = flags["log-file"];
+  if (typeof file === "string") return pino({ level }, pino.destination({ fd: openSync(file, "a") }));
+  return pino({ level }, pino.destination(2));
+}

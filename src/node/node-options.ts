@@ -1,0 +1,52 @@
+/**
+ * @module A node's configuration: what `shoal start` flags and the embedded API set, with defaults.
+ */
+import type { Logger } from "pino";
+import type { RaftConfig } from "../raft/config.js";
+import type { NodeId } from "../raft/types.js";
+
+export type FsyncPolicy = "always" | "batch" | "never";
+
+export interface MemberAddress {
+  /** host:port of the node-to-node transport. */
+  readonly peer: string;
+  /** host:port of the HTTP API, when known. */
+  readonly http: string;
+}
+
+export interface NodeOptions {
+  readonly id: NodeId;
+  readonly dataDir: string;
+  /** Every member, this node included. */
+  readonly members: ReadonlyMap<NodeId, MemberAddress>;
+  readonly fsync: FsyncPolicy;
+  readonly fsyncBatchIntervalMs: number;
+  /** One Raft tick. The election timeout is electionTimeoutTicks ticks (randomized up to twice that). */
+  readonly tickMs: number;
+  readonly electionTimeoutTicks: number;
+  readonly heartbeatIntervalTicks: number;
+  readonly snapshotThresholdEntries: number;
+  readonly snapshotRetainEntries: number;
+  /** How long a client request may wait for a leader, a commit or a read confirmation. */
+  readonly requestTimeoutMs: number;
+  readonly expiryScanIntervalMs: number;
+  readonly expiryKeysPerScanMax: number;
+  readonly raft?: Partial<Omit<RaftConfig, "id" | "groupId">>;
+  readonly randomSeed?: number;
+  readonly logger: Logger;
+  readonly onFatal: (error: Error) => void;
+}
+
+export const nodeDefaults = {
+  fsync: "always" as FsyncPolicy,
+  fsyncBatchIntervalMs: 2,
+  // 50 ms ticks and a 10-tick election timeout: a dead leader is replaced in 0.5-1 s plus one PreVote round.
+  tickMs: 50,
+  electionTimeoutTicks: 10,
+  heartbeatIntervalTicks: 1,
+  snapshotThresholdEntries: 10_000,
+  snapshotRetainEntries: 1_000,
+  requestTimeoutMs: 5_000,
+  expiryScanIntervalMs: 100,
+  expiryKeysPerScanMax: 256,
+};

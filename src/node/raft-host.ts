@@ -1,0 +1,308 @@
+/**
+ * @module The host loop of one Raft group: timer ticks and peer messages go into the pure core, and each Ready
+ * comes out in the order its contract requires — persist (WAL, fsync) → send → apply (LMDB) → advance. Client
+ * proposals wait here until their entry is applied; linearizable reads wait until the ReadIndex is applied.
+ *
+ * Where data becomes durable: a Ready's entries and hard state are durable when `wal.save` resolves (fsync per
+ * the node's policy), which happens before any message of that Ready is sent — so no vote or acknowledged append
+ * is ever forgotten by a crash. Applied state is durable when `store.applyEntries` returns (one LMDB transaction
+ * holding the data and the applied index). A client is answered only after its entry is applied.
+ */
+import { AssertionError, assert } from "../lib/assert.js";
+import { ShoalError } from "../lib/errors.js";
+import type { CommandResult } from "../commands/command.js";
+import type { MemoryStorage } from "../raft/memory-storage.js";
+import type { RawNode } from "../raft/raw-node.js";
+import type { Entry, ProposalResult, Ready, Snapshot } from "../raft/types.js";
+import type { StateMachineStore } from "../store/state-machine-store.js";
+import type { PeerNetwork, RaftLogWriter, SnapshotFiles } from "./ports.js";
+
+export interface RaftHostOptions {
+  readonly raw: RawNode;
+  readonly storage: MemoryStorage;
+  readonly wal: RaftLogWriter;
+  readonly store: StateMachineStore;
+  readonly network: PeerNetwork;
+  readonly snapshots: SnapshotFiles;
+  readonly tickMs: number;
+  /** Take a snapshot and compact the log after this many applied entries. */
+  readonly snapshotThresholdEntries: number;
+  /** Entries kept behind a snapshot so briefly lagging followers catch up from the log. */
+  readonly snapshotRetainEntries: number;
+  readonly proposalTimeoutMs: number;
+  readonly readTimeoutMs: number;
+  /** Called when an invariant breaks: the node must stop (the real node exits the process). */
+  readonly onFatal: (error: Error) => void;
+  /** Called after each Ready is handled (metrics, the leader's expiry scan). */
+  readonly onReady?: (ready: Ready) => void;
+}
+
+interface ProposalWaiter {
+  readonly term: number;
+  readonly resolve: (result: CommandResult) => void;
+  readonly reject: (error: ShoalError) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+interface ReadWaiter {
+  index: number | undefined;
+  readonly resolve: () => void;
+  readonly reject: (error: ShoalError) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+export class RaftHost {
+  readonly #options: RaftHostOptions;
+  readonly #raw: RawNode;
+  #ticker: NodeJS.Timeout | undefined;
+  #processing = false;
+  #stopped = false;
+  #idle: Promise<void> = Promise.resolve();
+  #proposals = new Map<number, ProposalWaiter>();
+  #reads = new Map<string, ReadWaiter>();
+  #readSequence = 0;
+  #lastSnapshotIndex: number;
+  /** Counters for metrics and status. */
+  readonly counters = { proposals: 0, proposalFailures: 0, walSaves: 0, walSaveMsTotal: 0, applied: 0, leaderChanges: 0 };
+
+  constructor(options: RaftHostOptions) {
+    this.#options = options;
+    this.#raw = options.raw;
+    this.#lastSnapshotIndex = options.storage.snapshot().metadata.index;
+  }
+
+  get raw(): RawNode {
+    return this.#raw;
+  }
+
+  start(): void {
+    this.#options.network.onMessage((message) => {
+      if (this.#stopped) return;
+      this.#guard(() => this.#raw.step(message));
+      this.schedule();
+    });
+    this.#ticker = setInterval(() => {
+      this.#guard(() => this.#raw.tick());
+      this.schedule();
+    }, this.#options.tickMs);
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#ticker !== undefined) clearInterval(this.#ticker);
+    await this.#idle;
+    const stopping = new ShoalError("UNAVAILABLE", "Node is shutting down");
+    for (const waiter of this.#proposals.values()) this.#settleProposal(waiter, stopping);
+    for (const waiter of this.#reads.values()) this.#settleRead(waiter, stopping);
+    this.#proposals.clear();
+    this.#reads.clear();
+  }
+
+  /** Proposes an encoded command; resolves with its result once applied here. Throws NOT_LEADER (with the
+   * leader's id) on a follower, UNAVAILABLE when refused for now, TIMEOUT when the outcome is unknown. */
+  propose(data: Uint8Array): Promise<CommandResult> {
+    if (this.#stopped) return Promise.reject(new ShoalError("UNAVAILABLE", "Node is shutting down"));
+    const result = this.#raw.propose(data);
+    this.counters.proposals++;
+    if (!result.accepted) {
+      this.counters.proposalFailures++;
+      return Promise.reject(refusalError(result));
+    }
+    this.schedule();
+    return new Promise<CommandResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#proposals.delete(result.index);
+        this.counters.proposalFailures++;
+        reject(new ShoalError("TIMEOUT", `Proposal at index ${result.index} timed out; it may or may not apply`));
+      }, this.#options.proposalTimeoutMs);
+      this.#proposals.set(result.index, { term: result.term, resolve, reject, timer });
+    });
+  }
+
+  /** Resolves once this node's state machine reflects every write acknowledged before the call (ReadIndex,
+   * thesis 6.4). Throws UNAVAILABLE when no leader is known, TIMEOUT when leadership is not confirmed in time. */
+  readBarrier(): Promise<void> {
+    if (this.#stopped) return Promise.reject(new ShoalError("UNAVAILABLE", "Node is shutting down"));
+    const context = `${this.#raw.status().id}:${++this.#readSequence}`;
+    if (!this.#raw.readIndex(context)) {
+      return Promise.reject(new ShoalError("UNAVAILABLE", "No leader is known; cannot serve a linearizable read"));
+    }
+    this.schedule();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#reads.delete(context);
+        reject(new ShoalError("TIMEOUT", "Read could not be confirmed by a quorum in time"));
+      }, this.#options.readTimeoutMs);
+      this.#reads.set(context, { index: undefined, resolve, reject, timer });
+    });
+  }
+
+  /** Runs the Ready loop soon (coalesced: one loop at a time). */
+  schedule(): void {
+    if (this.#processing || this.#stopped) return;
+    if (!this.#raw.hasReady()) return;
+    this.#processing = true;
+    this.#idle = new Promise((done) => setImmediate(() => void this.#process().finally(done)));
+  }
+
+  async #process(): Promise<void> {
+    try {
+      while (!this.#stopped && this.#raw.hasReady()) {
+        const ready = this.#raw.ready();
+        await this.#handleReady(ready);
+        this.#guard(() => this.#raw.advance(ready));
+        this.#options.onReady?.(ready);
+        await this.#maybeSnapshot();
+      }
+    } catch (error) {
+      this.#fatal(error);
+    } finally {
+      this.#processing = false;
+    }
+    this.schedule();
+  }
+
+  async #handleReady(ready: Ready): Promise<void> {
+    if (ready.softState !== undefined) this.counters.leaderChanges++;
+    if (ready.snapshot !== undefined) await this.#installSnapshot(ready.snapshot);
+    const { storage, wal } = this.#options;
+    if (ready.entries.length > 0 || (ready.hardState !== undefined && ready.mustSync)) {
+      // Durability point for the Raft log: nothing below is sent before this resolves.
+      const started = performance.now();
+      await wal.save({ hardState: ready.hardState ?? storage.hardState(), entries: ready.entries });
+      this.counters.walSaves++;
+      this.counters.walSaveMsTotal += performance.now() - started;
+    }
+    storage.append(ready.entries);
+    // A commit-only change is not fsynced: the commit index is a lower bound that Raft re-learns after a crash.
+    if (ready.hardState !== undefined) storage.setHardState(ready.hardState);
+    this.#options.network.send(ready.messages);
+    if (ready.committedEntries.length > 0) this.#apply(ready.committedEntries);
+    for (const readState of ready.readStates) {
+      const waiter = this.#reads.get(readState.context);
+      if (waiter !== undefined) waiter.index = readState.index;
+    }
+    this.#serveReads();
+  }
+
+  #apply(entries: readonly Entry[]): void {
+    const { store } = this.#options;
+    // After a restart Raft re-delivers entries since its snapshot; the store already holds those up to its
+    // applied index (kept in the same LMDB transaction as the data), so they are skipped, never re-applied.
+    const fresh = entries.filter((entry) => entry.index > store.appliedIndex());
+    if (fresh.length === 0) return;
+    const results = store.applyEntries(fresh.map((e) => ({ index: e.index, data: e.data, type: e.type })));
+    assert(results.length === fresh.length, "The store must answer one result per applied entry");
+    this.counters.applied += fresh.length;
+    fresh.forEach((entry, i) => {
+      const waiter = this.#proposals.get(entry.index);
+      if (waiter === undefined) return;
+      this.#proposals.delete(entry.index);
+      if (waiter.term === entry.term) this.#settleProposal(waiter, results[i] as CommandResult);
+      else this.#settleProposal(waiter, new ShoalError("PROPOSAL_DROPPED", "Leadership changed; the write was not applied"));
+    });
+  }
+
+  #serveReads(): void {
+    if (this.#reads.size === 0) return;
+    const applied = this.#options.store.appliedIndex();
+    for (const [context, waiter] of this.#reads) {
+      if (waiter.index === undefined || waiter.index > applied) continue;
+      this.#reads.delete(context);
+      this.#settleRead(waiter, undefined);
+    }
+  }
+
+  /** A snapshot from the leader: durable file first, then the store swaps atomically, then the WAL marker. A
+   * crash between steps leaves either the old state or a store ahead of the log, which Raft repairs. */
+  async #installSnapshot(snapshot: Snapshot): Promise<void> {
+    const { snapshots, store, storage, wal } = this.#options;
+    await snapshots.save(snapshot);
+    await store.restore([snapshot.data]);
+    storage.applySnapshot(snapshot);
+    await wal.save({ entries: [], snapshot: snapshot.metadata });
+    this.#lastSnapshotIndex = snapshot.metadata.index;
+    const unknown = new ShoalError("TIMEOUT", "A snapshot replaced the log; the write's outcome is unknown");
+    for (const [index, waiter] of this.#proposals) {
+      if (index > snapshot.metadata.index) continue;
+      this.#proposals.delete(index);
+      this.#settleProposal(waiter, unknown);
+    }
+  }
+
+  /** Log compaction (paper section 7): snapshot the store at its applied index, then drop the log behind it. */
+  async #maybeSnapshot(): Promise<void> {
+    const { store, storage, snapshots, wal, snapshotThresholdEntries, snapshotRetainEntries } = this.#options;
+    const applied = store.appliedIndex();
+    if (applied - this.#lastSnapshotIndex < snapshotThresholdEntries) return;
+    const status = this.#raw.status();
+    if (applied > status.appliedIndex || applied > storage.lastIndex()) return; // Raft is still replaying
+    const image = store.snapshot();
+    let data: Uint8Array;
+    try {
+      assert(image.appliedIndex === applied, "A store snapshot must be taken at the applied index");
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of image.chunks()) chunks.push(chunk);
+      data = Buffer.concat(chunks);
+    } finally {
+      image.release();
+    }
+    const snapshot = storage.createSnapshot(applied, status.confState, data);
+    await snapshots.save(snapshot);
+    await wal.save({ entries: [], snapshot: snapshot.metadata });
+    this.#lastSnapshotIndex = applied;
+    const compactTo = applied - snapshotRetainEntries;
+    if (compactTo >= storage.firstIndex()) {
+      storage.compact(compactTo);
+      await wal.compact(compactTo);
+    }
+  }
+
+  #settleProposal(waiter: ProposalWaiter, outcome: CommandResult | ShoalError): void {
+    clearTimeout(waiter.timer);
+    if (outcome instanceof ShoalError) {
+      this.counters.proposalFailures++;
+      waiter.reject(outcome);
+    } else {
+      waiter.resolve(outcome);
+    }
+  }
+
+  #settleRead(waiter: ReadWaiter, error: ShoalError | undefined): void {
+    clearTimeout(waiter.timer);
+    if (error === undefined) waiter.resolve();
+    else waiter.reject(error);
+  }
+
+  #guard(action: () => void): void {
+    try {
+      action();
+    } catch (error) {
+      this.#fatal(error);
+    }
+  }
+
+  #fatal(error: unknown): void {
+    const failure = error instanceof Error ? error : new AssertionError(String(error));
+    this.#stopped = true;
+    if (this.#ticker !== undefined) clearInterval(this.#ticker);
+    this.#options.onFatal(failure);
+  }
+}
+
+function refusalError(result: Extract<ProposalResult, { accepted: false }>): ShoalError {
+  switch (result.reason) {
+    case "notLeader":
+      return new ShoalError("NOT_LEADER", "This node is not the leader", { leaderId: result.leaderId });
+    case "tooLarge":
+      return new ShoalError("TOO_LARGE", "The request is larger than the proposal limit");
+    case "overloaded":
+      return new ShoalError("UNAVAILABLE", "Too many uncommitted writes; retry shortly");
+    case "leadershipTransferring":
+      return new ShoalError("UNAVAILABLE", "Leadership is being transferred; retry shortly");
+    case "confChangePending":
+    case "invalidConfChange":
+      return new ShoalError("BAD_REQUEST", `Membership change refused: ${result.reason}`);
+  }
+}

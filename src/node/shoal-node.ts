@@ -1,0 +1,251 @@
+/**
+ * @module A Shoal node: one Raft group (this version runs a single group; sharding comes later) with its WAL,
+ * LMDB state machine and peer transport, plus the client-facing operations every front end uses. Any node
+ * accepts any request: writes on a follower are forwarded to the leader, linearizable reads on a follower are
+ * confirmed through ReadIndex and served from the local state machine.
+ */
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import type { Command, CommandResult } from "../commands/command.js";
+import { encodeCommand } from "../commands/command-codec.js";
+import type { KeyValue } from "../commands/record.js";
+import { ShoalError } from "../lib/errors.js";
+import { Prng } from "../lib/prng.js";
+import { resolveRaftConfig } from "../raft/config.js";
+import { MemoryStorage } from "../raft/memory-storage.js";
+import { RawNode } from "../raft/raw-node.js";
+import { type Entry, NO_NODE, type NodeId } from "../raft/types.js";
+import { LmdbStore } from "../store/lmdb/lmdb-store.js";
+import type { StateMachineStore } from "../store/state-machine-store.js";
+import { PeerTransport } from "../transport/index.js";
+import { Wal } from "../wal/wal.js";
+import { NodeDisk } from "../io/node/disk.js";
+import type { NodeOptions } from "./node-options.js";
+import { RaftHost } from "./raft-host.js";
+import { SnapshotFileStore } from "./snapshot-file.js";
+import { ExpiryScanner } from "./expiry-scanner.js";
+
+/** What a peer answers about itself (for /v1/cluster and the dashboard). */
+export interface MemberInfo {
+  readonly id: NodeId;
+  readonly role: string;
+  readonly term: number;
+  readonly leader: NodeId;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly peer: string;
+  readonly http: string;
+}
+
+type PeerRequest = { readonly kind: "propose"; readonly data: Uint8Array } | { readonly kind: "info" };
+
+export class ShoalNode {
+  readonly options: NodeOptions;
+  readonly store: StateMachineStore;
+  readonly #host: RaftHost;
+  readonly #transport: PeerTransport;
+  readonly #wal: Wal;
+  readonly #logger: Logger;
+  readonly #expiry: ExpiryScanner;
+  #httpAddress = "";
+
+  private constructor(options: NodeOptions, parts: { host: RaftHost; transport: PeerTransport; wal: Wal; store: StateMachineStore }) {
+    this.options = options;
+    this.store = parts.store;
+    this.#host = parts.host;
+    this.#transport = parts.transport;
+    this.#wal = parts.wal;
+    this.#logger = options.logger;
+    this.#expiry = new ExpiryScanner({
+      store: parts.store,
+      isLeader: () => this.#host.raw.status().role === "leader",
+      propose: (command) => this.#host.propose(encodeCommand(command)),
+      intervalMs: options.expiryScanIntervalMs,
+      keysPerScanMax: options.expiryKeysPerScanMax,
+    });
+  }
+
+  /** Opens (or recovers) the node's data directory and joins the cluster. */
+  static async start(options: NodeOptions): Promise<ShoalNode> {
+    await mkdir(options.dataDir, { recursive: true });
+    const opened = await Wal.open(join(options.dataDir, "wal"), {
+      disk: new NodeDisk(),
+      fsync: options.fsync,
+      batchIntervalMs: options.fsyncBatchIntervalMs,
+    });
+    const { wal, state } = opened;
+    const voters = [...options.members.keys()].sort((a, b) => a - b);
+    const storage = new MemoryStorage({ voters, learners: [] });
+    const snapshots = new SnapshotFileStore(join(options.dataDir, "snapshots"));
+    const store = await LmdbStore.open(join(options.dataDir, "state"));
+    if (state.snapshot !== undefined) {
+      const snapshot = await snapshots.load(state.snapshot.index);
+      if (snapshot === undefined) {
+        throw new ShoalError("INTERNAL", `Cannot start: the WAL names snapshot ${state.snapshot.index} but its file is missing`);
+      }
+      storage.applySnapshot(snapshot);
+      // The store is normally at or past the snapshot; it is behind only if a crash hit a snapshot install.
+      if (store.appliedIndex() < snapshot.metadata.index) await store.restore([snapshot.data]);
+    }
+    storage.append(state.entries.filter((entry: Entry) => entry.index >= storage.firstIndex()));
+    storage.setHardState(state.hardState);
+    const config = resolveRaftConfig({
+      id: options.id,
+      groupId: 1,
+      electionTimeoutTicks: options.electionTimeoutTicks,
+      heartbeatIntervalTicks: options.heartbeatIntervalTicks,
+      ...options.raft,
+    });
+    const raw = new RawNode(config, storage, new Prng(options.randomSeed ?? Date.now() ^ (options.id * 7919)));
+    const peers = new Map<NodeId, string>();
+    for (const [id, member] of options.members) if (id !== options.id) peers.set(id, member.peer);
+    const self = options.members.get(options.id);
+    if (self === undefined) throw new ShoalError("BAD_REQUEST", `Node ${options.id} is not among the members`);
+    const [listenHost, listenPort] = splitHostPort(self.peer);
+    const transport = new PeerTransport({ selfId: options.id, listenHost, listenPort, peers, logger: transportLogger(options.logger) });
+    let node: ShoalNode | undefined;
+    const host = new RaftHost({
+      raw,
+      storage,
+      wal,
+      store,
+      network: transport,
+      snapshots,
+      tickMs: options.tickMs,
+      snapshotThresholdEntries: options.snapshotThresholdEntries,
+      snapshotRetainEntries: options.snapshotRetainEntries,
+      proposalTimeoutMs: options.requestTimeoutMs,
+      readTimeoutMs: options.requestTimeoutMs,
+      onFatal: (error) => options.onFatal(error),
+    });
+    node = new ShoalNode(options, { host, transport, wal, store });
+    transport.onRequest((from, payload) => (node as ShoalNode).#answerPeer(from, payload));
+    await transport.start();
+    host.start();
+    node.#expiry.start();
+    return node;
+  }
+
+  setHttpAddress(address: string): void {
+    this.#httpAddress = address;
+  }
+
+  async stop(): Promise<void> {
+    this.#expiry.stop();
+    await this.#host.stop();
+    await this.#transport.stop();
+    await this.#wal.close();
+    await this.store.close();
+  }
+
+  // ---- Client operations ----
+
+  put(key: Uint8Array, value: Uint8Array, ttlMs?: number): Promise<CommandResult> {
+    const command: Command = ttlMs === undefined
+      ? { op: "put", key, value, nowMs: Date.now() }
+      : { op: "put", key, value, nowMs: Date.now(), ttlMs };
+    return this.submit(command);
+  }
+
+  delete(key: Uint8Array): Promise<CommandResult> {
+    return this.submit({ op: "delete", key, nowMs: Date.now() });
+  }
+
+  /** A linearizable read (unless `stale`): reflects every write acknowledged before it was called. */
+  async get(key: Uint8Array, stale = false): Promise<KeyValue | undefined> {
+    if (!stale) await this.#withRetry(() => this.#host.readBarrier());
+    return this.store.get(key, Date.now());
+  }
+
+  /** Replicates a command through the leader (forwarding from a follower) and returns its result. Retries only
+   * failures that certainly did not apply (no leader yet, leadership moved, the entry was dropped). */
+  submit(command: Command): Promise<CommandResult> {
+    const data = encodeCommand(command);
+    return this.#withRetry(() => this.#proposeAnywhere(data));
+  }
+
+  async #proposeAnywhere(data: Uint8Array): Promise<CommandResult> {
+    const status = this.#host.raw.status();
+    if (status.role === "leader") return this.#host.propose(data);
+    if (status.leaderId === NO_NODE) throw new ShoalError("UNAVAILABLE", "No leader is known yet");
+    const request: PeerRequest = { kind: "propose", data };
+    return (await this.#transport.request(status.leaderId, request, this.options.requestTimeoutMs)) as CommandResult;
+  }
+
+  async #withRetry<T>(attempt: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.options.requestTimeoutMs;
+    let delayMs = 10;
+    for (;;) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (!(error instanceof ShoalError) || !error.retryable || Date.now() + delayMs > deadline) throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      delayMs = Math.min(delayMs * 2, 200);
+    }
+  }
+
+  async #answerPeer(from: NodeId, payload: unknown): Promise<unknown> {
+    const request = payload as PeerRequest;
+    if (request?.kind === "propose" && request.data instanceof Uint8Array) {
+      // Never forwarded again: a node that lost leadership answers NOT_LEADER and the sender retries.
+      return this.#host.propose(new Uint8Array(request.data));
+    }
+    if (request?.kind === "info") return this.memberInfo();
+    this.#logger.warn({ from }, "Unknown peer request");
+    throw new ShoalError("BAD_REQUEST", "Unknown peer request");
+  }
+
+  // ---- Status ----
+
+  memberInfo(): MemberInfo {
+    const status = this.#host.raw.status();
+    const self = this.options.members.get(this.options.id);
+    return {
+      id: status.id,
+      role: status.role,
+      term: status.term,
+      leader: status.leaderId,
+      commitIndex: status.commitIndex,
+      appliedIndex: this.store.appliedIndex(),
+      peer: self?.peer ?? "",
+      http: this.#httpAddress || (self?.http ?? ""),
+    };
+  }
+
+  /** Asks a peer about itself; undefined when it does not answer in time (shown as unreachable). */
+  async peerInfo(id: NodeId, timeoutMs: number): Promise<MemberInfo | undefined> {
+    try {
+      return (await this.#transport.request(id, { kind: "info" } satisfies PeerRequest, timeoutMs)) as MemberInfo;
+    } catch {
+      return undefined;
+    }
+  }
+
+  raftStatus(): ReturnType<RawNode["status"]> {
+    return this.#host.raw.status();
+  }
+
+  hostCounters(): RaftHost["counters"] {
+    return this.#host.counters;
+  }
+}
+
+function splitHostPort(address: string): [string, number] {
+  const colon = address.lastIndexOf(":");
+  const port = Number(address.slice(colon + 1));
+  if (colon <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ShoalError("BAD_REQUEST", `Cannot parse address "${address}": expected host:port`);
+  }
+  return [address.slice(0, colon), port];
+}
+
+function transportLogger(logger: Logger): { warn(message: string): void; error(message: string): void; info(message: string): void } {
+  return {
+    info: (message) => logger.info(message),
+    warn: (message) => logger.warn(message),
+    error: (message) => logger.error(message),
+  };
+}

@@ -1,0 +1,175 @@
+/**
+ * @module End-to-end harness: real `shoal start` child processes on loopback, each with its own data directory,
+ * driven over real HTTP. Used by the integration tests and the cluster benchmark.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const MAIN = resolve("dist/src/cli/main.js");
+
+export interface ProcessClusterOptions {
+  readonly nodes: number;
+  readonly extraArgs?: readonly string[];
+  readonly dataDir?: string;
+}
+
+interface NodeProcess {
+  readonly id: number;
+  readonly httpUrl: string;
+  readonly httpPort: number;
+  child: ChildProcess | undefined;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => done(port));
+    });
+  });
+}
+
+export class ProcessCluster {
+  readonly dataDir: string;
+  readonly nodes = new Map<number, NodeProcess>();
+  readonly #peers: string;
+  readonly #extraArgs: readonly string[];
+  readonly #ownsDataDir: boolean;
+
+  private constructor(dataDir: string, ownsDataDir: boolean, peers: string, extraArgs: readonly string[]) {
+    this.dataDir = dataDir;
+    this.#ownsDataDir = ownsDataDir;
+    this.#peers = peers;
+    this.#extraArgs = extraArgs;
+  }
+
+  static async start(options: ProcessClusterOptions): Promise<ProcessCluster> {
+    const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "shoal-e2e-"));
+    const ids = Array.from({ length: options.nodes }, (_, i) => i + 1);
+    const peerPorts = await Promise.all(ids.map(() => freePort()));
+    const httpPorts = await Promise.all(ids.map(() => freePort()));
+    const peers = ids.map((id, i) => `${id}=127.0.0.1:${peerPorts[i]}`).join(",");
+    const cluster = new ProcessCluster(dataDir, options.dataDir === undefined, peers, options.extraArgs ?? []);
+    ids.forEach((id, i) => {
+      const httpPort = httpPorts[i] as number;
+      cluster.nodes.set(id, { id, httpPort, httpUrl: `http://127.0.0.1:${httpPort}`, child: undefined });
+    });
+    await Promise.all(ids.map((id) => cluster.startNode(id)));
+    return cluster;
+  }
+
+  url(id: number): string {
+    return this.#node(id).httpUrl;
+  }
+
+  /** Starts (or restarts) node `id` and resolves once it prints its ready line. */
+  async startNode(id: number): Promise<void> {
+    const node = this.#node(id);
+    const args = [MAIN, "start", "--id", String(id), "--data-dir", join(this.dataDir, String(id)), "--peers", this.#peers,
+      "--http-port", String(node.httpPort), "--log-file", join(this.dataDir, `node-${id}.log`), ...this.#extraArgs];
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    node.child = child;
+    let stderr = "";
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    await new Promise<void>((done, fail) => {
+      child.stdout?.on("data", (chunk: Buffer) => {
+        if (chunk.toString().includes("ready")) done();
+      });
+      child.once("exit", (code) => fail(new Error(`node ${id} exited with ${code} before ready: ${stderr}`)));
+    });
+  }
+
+  /** kill -9 (or another signal) and wait for the process to be gone. */
+  async kill(id: number, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const node = this.#node(id);
+    const child = node.child;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((done) => child.once("exit", done));
+    child.kill(signal);
+    await exited;
+    node.child = undefined;
+  }
+
+  async cluster(id: number): Promise<ClusterStatus> {
+    const response = await fetch(`${this.url(id)}/v1/cluster`);
+    return (await response.json()) as ClusterStatus;
+  }
+
+  /** Polls until some live node reports a leader that every live node agrees on. */
+  async waitForLeader(timeoutMs = 15_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const live = [...this.nodes.values()].filter((n) => n.child !== undefined);
+      const leaders = await Promise.all(live.map((n) => this.cluster(n.id).then((s) => s.leader).catch(() => 0)));
+      const first = leaders[0];
+      if (first !== undefined && first !== 0 && leaders.every((l) => l === first)) return first;
+      await sleep(100);
+    }
+    throw new Error("No leader elected in time");
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.nodes.keys()].map((id) => this.kill(id, "SIGTERM")));
+    if (this.#ownsDataDir) rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  #node(id: number): NodeProcess {
+    const node = this.nodes.get(id);
+    if (node === undefined) throw new RangeError(`No node ${id}`);
+    return node;
+  }
+}
+
+export interface ClusterStatus {
+  readonly id: number;
+  readonly leader: number;
+  readonly term: number;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly members: readonly { id: number; role: string; reachable: boolean; appliedIndex?: number }[];
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((done) => setTimeout(done, ms));
+}
+
+/** PUT with retries on 503 (no leader yet); returns the HTTP status of the last attempt. */
+export async function putKey(baseUrl: string, key: string, value: string, timeoutMs = 10_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const response = await fetch(`${baseUrl}/v1/kv/${encodeURIComponent(key)}`, { method: "PUT", body: value });
+      await response.arrayBuffer();
+      if (response.status !== 503 || Date.now() > deadline) return response.status;
+    } catch {
+      if (Date.now() > deadline) return 0;
+    }
+    await sleep(50);
+  }
+}
+
+export async function getKey(baseUrl: string, key: string, stale = false): Promise<{ status: number; value: string }> {
+  const query = stale ? "?consistency=stale" : "";
+  const response = await fetch(`${baseUrl}/v1/kv/${encodeURIComponent(key)}${query}`);
+  return { status: response.status, value: await response.text() };
+}
+
+/** Runs `count` tasks with at most `concurrency` in flight. */
+export async function inParallel(count: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(concurrency, count) }, async () => {
+    while (next < count) {
+      const i = next++;
+      await task(i);
+    }
+  });
+  await Promise.all(workers);
+}
