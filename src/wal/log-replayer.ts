@@ -15,7 +15,7 @@ import { ShoalError } from "../lib/errors.js";
 import type { Entry, HardState, SnapshotMetadata } from "../raft/types.js";
 import { LogShape } from "./log-shape.js";
 import { readEntryPayload, readHardStatePayload, readSnapshotPayload } from "./payload-codec.js";
-import { FrameCursor, type FrameProblem, RecordType, findValidFrame } from "./record-frame.js";
+import { FrameCursor, type FrameProblem, findValidFrame, RecordType } from "./record-frame.js";
 import { newSegment, type Segment } from "./segment.js";
 
 /** What `Wal.open` recovers. The caller owns `entries`. */
@@ -50,7 +50,12 @@ export class LogReplayer {
 
   /** Replays one segment's bytes. Returns the segment and the length of its valid prefix, which is shorter
    * than `bytes` only for the last segment's torn tail. Throws a ShoalError naming the file and offset. */
-  replaySegment(seq: number, name: string, bytes: Uint8Array, isLast: boolean): { segment: Segment; validBytes: number } {
+  replaySegment(
+    seq: number,
+    name: string,
+    bytes: Uint8Array,
+    isLast: boolean,
+  ): { segment: Segment; validBytes: number } {
     const segment = newSegment(seq, 0);
     if (bytes.byteLength === 0 && !isLast) throw corruptionError(name, 0, "empty segment");
     const cursor = new FrameCursor();

@@ -71,7 +71,8 @@ export class LogShape {
   entryProblem(index: number, term: number, allowGap = false): string | undefined {
     if (!isCount(index) || !isCount(term)) return `entry ${index} has a non-integer field`;
     if (term < 1) return `entry at index ${index} has term ${term}`;
-    if (index <= this.snapshotIndex) return `entry at index ${index} is not after the snapshot at ${this.snapshotIndex}`;
+    if (index <= this.snapshotIndex)
+      return `entry at index ${index} is not after the snapshot at ${this.snapshotIndex}`;
     if (index > this.#lastIndex + 1 && !allowGap) {
       return `entry at index ${index} leaves a gap after index ${this.#lastIndex}`;
     }

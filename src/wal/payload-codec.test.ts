@@ -34,7 +34,10 @@ describe("payload codec", () => {
       const end = writeEntryPayload(bytes, 2, entry);
       assert.equal(end, 2 + ENTRY_FIXED_BYTES + entry.data.length);
       const decoded = readEntryPayload(bytes, 2, end);
-      assert.deepEqual({ ...decoded, data: Buffer.from(decoded?.data ?? []) }, { ...entry, data: Buffer.from(entry.data) });
+      assert.deepEqual(
+        { ...decoded, data: Buffer.from(decoded?.data ?? []) },
+        { ...entry, data: Buffer.from(entry.data) },
+      );
     }
   });
 

@@ -57,7 +57,8 @@ export function readEntryPayload(bytes: Uint8Array, start: number, end: number):
   const typeCode = bytes[start + 16];
   if (term < 0 || index < 0 || (typeCode !== 0 && typeCode !== 1)) return undefined;
   const type: EntryType = typeCode === 0 ? "normal" : "confChange";
-  return { term, index, type, data: bytes.slice(start + ENTRY_FIXED_BYTES, end) };
+  // A copy (Buffer#slice would share the segment's memory and keep the whole file alive).
+  return { term, index, type, data: new Uint8Array(bytes.subarray(start + ENTRY_FIXED_BYTES, end)) };
 }
 
 export function writeHardStatePayload(bytes: Uint8Array, offset: number, hardState: HardState): number {

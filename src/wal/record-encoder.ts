@@ -4,12 +4,7 @@
  */
 import { assert } from "../lib/assert.js";
 import type { Entry, HardState } from "../raft/types.js";
-import {
-  ENTRY_FIXED_BYTES,
-  HARD_STATE_BYTES,
-  writeEntryPayload,
-  writeHardStatePayload,
-} from "./payload-codec.js";
+import { ENTRY_FIXED_BYTES, HARD_STATE_BYTES, writeEntryPayload, writeHardStatePayload } from "./payload-codec.js";
 import {
   FrameCursor,
   RECORD_HEADER_BYTES,

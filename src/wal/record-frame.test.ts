@@ -3,8 +3,8 @@ import { describe, it } from "node:test";
 import { crc32c } from "@node-rs/crc32";
 import { Prng } from "../lib/prng.js";
 import { encodeSnapshotPayload } from "./payload-codec.js";
-import { FrameCursor, RECORD_HEADER_BYTES, RecordType, findValidFrame, readU32 } from "./record-frame.js";
-import { RecordEncoder, entryRecordBytes } from "./record-encoder.js";
+import { entryRecordBytes, RecordEncoder } from "./record-encoder.js";
+import { FrameCursor, findValidFrame, RECORD_HEADER_BYTES, RecordType, readU32 } from "./record-frame.js";
 
 function oneEntryRecord(data: Uint8Array): Uint8Array {
   const entry = { term: 7, index: 42, type: "normal" as const, data };

@@ -34,15 +34,18 @@ export function isRecordType(type: number): type is RecordTypeCode {
 }
 
 /** The checksum of a record of `type` whose payload is `bytes[payloadStart, payloadEnd)`. */
-export function recordChecksum(type: RecordTypeCode, bytes: Uint8Array, payloadStart: number, payloadEnd: number): number {
+export function recordChecksum(
+  type: RecordTypeCode,
+  bytes: Uint8Array,
+  payloadStart: number,
+  payloadEnd: number,
+): number {
   return crc32c(bytes.subarray(payloadStart, payloadEnd), CRC_AFTER_TYPE[type] as number);
 }
 
 export function readU32(bytes: Uint8Array, offset: number): number {
   return (
-    ((bytes[offset] as number) |
-      ((bytes[offset + 1] as number) << 8) |
-      ((bytes[offset + 2] as number) << 16)) +
+    ((bytes[offset] as number) | ((bytes[offset + 1] as number) << 8) | ((bytes[offset + 2] as number) << 16)) +
     (bytes[offset + 3] as number) * 0x1000000
   );
 }

@@ -77,7 +77,12 @@ async function writeLog(seed: number, dir: string): Promise<{ traces: SaveTrace[
 }
 
 /** The state recovery must yield when the last segment keeps only its bytes before `cutBytes`. */
-function expectedAfterCut(traces: readonly SaveTrace[], last: string, starts: readonly number[], cutBytes: number): string {
+function expectedAfterCut(
+  traces: readonly SaveTrace[],
+  last: string,
+  starts: readonly number[],
+  cutBytes: number,
+): string {
   const torn = traces.findIndex((t) => t.segment === last && t.endBytes > cutBytes);
   if (torn < 0) return (traces.at(-1) as SaveTrace).partials.at(-1) as string;
   const trace = traces[torn] as SaveTrace;

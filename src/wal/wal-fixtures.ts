@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Prng } from "../lib/prng.js";
+import { Prng } from "../lib/prng.js";
 import type { ConfState, Entry, HardState, SnapshotMetadata } from "../raft/types.js";
 import type { WalState } from "./log-replayer.js";
 import type { WalSave } from "./wal.js";
@@ -102,7 +102,8 @@ export function randomSave(prng: Prng, model: ModelLog, dataBytesMax = 120): Wal
     commit = index;
   }
   const snapshotIndex = snapshot?.index ?? model.snapshotIndex;
-  let lastIndex = snapshot === undefined ? model.lastIndex : Math.max(snapshotIndex, lastAfterSnapshot(model, snapshot));
+  let lastIndex =
+    snapshot === undefined ? model.lastIndex : Math.max(snapshotIndex, lastAfterSnapshot(model, snapshot));
   const entries: Entry[] = [];
   if (prng.chance(0.8)) {
     let first = lastIndex + 1;
@@ -115,7 +116,12 @@ export function randomSave(prng: Prng, model: ModelLog, dataBytesMax = 120): Wal
     if (term === 0) term = 1;
     const count = prng.between(1, 5);
     for (let k = 0; k < count; k++) {
-      entries.push({ term, index: first + k, type: prng.chance(0.1) ? "confChange" : "normal", data: randomData(prng, dataBytesMax) });
+      entries.push({
+        term,
+        index: first + k,
+        type: prng.chance(0.1) ? "confChange" : "normal",
+        data: randomData(prng, dataBytesMax),
+      });
     }
     lastIndex = first + count - 1;
   }
@@ -129,4 +135,12 @@ export function randomSave(prng: Prng, model: ModelLog, dataBytesMax = 120): Wal
 
 function lastAfterSnapshot(model: ModelLog, snapshot: SnapshotMetadata): number {
   return model.termAt(snapshot.index) === snapshot.term ? model.lastIndex : snapshot.index;
+}
+
+/** The data of entry `index` in the kill -9 test: deterministic, so the parent can check every byte. */
+export function killTestData(index: number): Uint8Array {
+  const prng = new Prng(index);
+  const data = new Uint8Array(64 + (index % 200));
+  for (let i = 0; i < data.length; i++) data[i] = prng.int(256);
+  return data;
 }

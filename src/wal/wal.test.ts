@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { copyFile, readdir, readFile, writeFile } from "node:fs/promises";
+import { appendFile, copyFile, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { NodeDisk } from "../io/node/disk.js";
@@ -57,7 +57,10 @@ describe("Wal", () => {
       await wal.close();
       const reopened = await open(dir);
       assert.equal(stateKey(reopened.state), stateKey(model.state()));
-      assert.deepEqual(reopened.state.entries.map((e) => e.index), [4, 5]);
+      assert.deepEqual(
+        reopened.state.entries.map((e) => e.index),
+        [4, 5],
+      );
       await reopened.wal.close();
     });
   });
@@ -70,7 +73,18 @@ describe("Wal", () => {
       assert.equal(wal.lastIndex, 7);
       await wal.close();
       const { wal: again, state } = await open(dir);
-      assert.deepEqual(state.entries.map((e) => [e.index, e.term]), [[1, 1], [2, 1], [3, 1], [4, 1], [5, 1], [6, 2], [7, 2]]);
+      assert.deepEqual(
+        state.entries.map((e) => [e.index, e.term]),
+        [
+          [1, 1],
+          [2, 1],
+          [3, 1],
+          [4, 1],
+          [5, 1],
+          [6, 2],
+          [7, 2],
+        ],
+      );
       await again.save({ entries: entries(8, 8, 2) });
       await again.close();
       const third = await open(dir);
@@ -85,7 +99,11 @@ describe("Wal", () => {
       await wal.save({ entries: entries(1, 10, 1), hardState: { term: 1, vote: 1, commit: 8 } });
       await wal.save({ snapshot: { index: 5, term: 1, confState: CONF }, entries: [] });
       assert.equal(wal.lastIndex, 10, "a snapshot matching the log keeps what follows it");
-      await wal.save({ snapshot: { index: 9, term: 3, confState: CONF }, entries: [], hardState: { term: 3, vote: 0, commit: 9 } });
+      await wal.save({
+        snapshot: { index: 9, term: 3, confState: CONF },
+        entries: [],
+        hardState: { term: 3, vote: 0, commit: 9 },
+      });
       assert.equal(wal.lastIndex, 9, "a conflicting snapshot discards the whole log");
       await wal.close();
       const { wal: again, state } = await open(dir);
@@ -132,7 +150,10 @@ describe("Wal", () => {
       await Promise.all(pending);
       await wal.close();
       const { wal: again, state } = await open(dir);
-      assert.deepEqual(state.entries.map((e) => e.index), Array.from({ length: 200 }, (_, k) => k + 1));
+      assert.deepEqual(
+        state.entries.map((e) => e.index),
+        Array.from({ length: 200 }, (_, k) => k + 1),
+      );
       assert.equal(state.hardState.commit, 199);
       await again.close();
     });
@@ -264,5 +285,45 @@ describe("Wal segments", () => {
       assert.equal(state.entries.length, 0);
       await wal.close();
     });
+  });
+
+  it("cuts a zero-filled tail (a file extended but never written) and appends after it", async () => {
+    await withTempDir("wal-zeros", async (dir) => {
+      const { wal } = await open(dir);
+      await wal.save({ entries: entries(1, 5, 1), hardState: { term: 1, vote: 1, commit: 5 } });
+      await wal.close();
+      const [name] = await segmentFiles(dir);
+      const sizeBytes = (await stat(join(dir, name as string))).size;
+      await appendFile(join(dir, name as string), new Uint8Array(8192));
+      const { wal: again, state } = await open(dir);
+      assert.equal(state.entries.length, 5);
+      assert.equal((await stat(join(dir, name as string))).size, sizeBytes, "the zeros were cut off");
+      await again.save({ entries: [entry(6, 1)] });
+      await again.close();
+      const third = await open(dir);
+      assert.equal(third.state.entries.length, 6);
+      await third.wal.close();
+    });
+  });
+
+  it("refuses to start when a segment was deleted by hand and no snapshot covers its entries", async () => {
+    for (const victim of [0, 1]) {
+      await withTempDir("wal-deleted", async (dir) => {
+        const { wal } = await open(dir, { segmentBytesMax: 1024 });
+        for (let index = 1; index <= 60; index++) {
+          await wal.save({ entries: [entry(index, 1, "u".repeat(60))], hardState: { term: 1, vote: 1, commit: index } });
+        }
+        await wal.close();
+        const files = await segmentFiles(dir);
+        await rm(join(dir, files[victim] as string));
+        await assert.rejects(open(dir), (error: unknown) => {
+          assert.ok(error instanceof ShoalError);
+          assert.match(error.message, /^Cannot recover WAL: entries 1 to \d+ are missing and no snapshot covers them in/);
+          return true;
+        });
+        const survivors = files.filter((_, k) => k !== victim);
+        assert.deepEqual(await segmentFiles(dir), survivors, "a refused recovery deletes nothing");
+      });
+    }
   });
 });

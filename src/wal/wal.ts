@@ -23,8 +23,8 @@ import { planCompaction, removeSegments } from "./compaction.js";
 import type { WalState } from "./log-replayer.js";
 import type { LogShape } from "./log-shape.js";
 import { encodeSnapshotPayload } from "./payload-codec.js";
+import { entryRecordBytes, HARD_STATE_RECORD_BYTES, RecordEncoder, snapshotRecordBytes } from "./record-encoder.js";
 import { recoverWal } from "./recover-wal.js";
-import { HARD_STATE_RECORD_BYTES, RecordEncoder, entryRecordBytes, snapshotRecordBytes } from "./record-encoder.js";
 import { newSegment, type Segment, segmentPath } from "./segment.js";
 import { type ResolvedWalOptions, resolveWalOptions, type WalOptions } from "./wal-options.js";
 
@@ -95,8 +95,9 @@ export class Wal {
   }
 
   /**
-   * Persists `save`; resolves once it is durable per the fsync policy. The bytes are encoded, checked and
-   * ordered synchronously, so saves may be issued without awaiting earlier ones. Throws an AssertionError
+   * Persists `save`; resolves once it is durable per the fsync policy (exactly when: `commit-queue.ts`). The
+   * bytes are encoded, checked and ordered synchronously, so saves may be issued without awaiting earlier
+   * ones, and the caller may reuse the entries' buffers as soon as this returns. Throws an AssertionError
    * (synchronously) when `save` breaks the log's rules — a bug in the caller; rejects with TOO_LARGE for an
    * entry that cannot fit a segment, and with INTERNAL once an I/O error has poisoned the WAL.
    */
@@ -110,7 +111,9 @@ export class Wal {
     const saveBytes = this.#measure(save, snapshotPayload);
     if (saveBytes instanceof ShoalError) return Promise.reject(saveBytes);
     let segment = this.#segments[this.#segments.length - 1] as Segment;
-    const opensSegment = saveBytes > 0 && segment.sizeBytes > segment.headerBytes &&
+    const opensSegment =
+      saveBytes > 0 &&
+      segment.sizeBytes > segment.headerBytes &&
       segment.sizeBytes + saveBytes > this.#options.segmentBytesMax;
     const headerBytes = opensSegment ? segmentHeaderBytes(this.#headerSnapshotPayload) : 0;
     const encoder = new RecordEncoder(headerBytes + saveBytes);
@@ -239,5 +242,13 @@ async function openLastSegment(
   await file.write(encoder.finish(), 0);
   await file.sync();
   await disk.syncDirectory(dir);
+  // A fresh WAL directory must itself survive a crash, not only the file in it.
+  if (last === undefined) await disk.syncDirectory(parentDirectory(dir));
   return file;
+}
+
+function parentDirectory(dir: string): string {
+  const trimmed = dir.replace(/\/+$/, "");
+  const slash = trimmed.lastIndexOf("/");
+  return slash < 0 ? "." : slash === 0 ? "/" : trimmed.slice(0, slash);
 }
