@@ -7,6 +7,7 @@ import { keyFromId, keyId } from "../commands/bytes.js";
 import type { CommandResult } from "../commands/command.js";
 import { isLive, type KeyValue, type StoredRecord, toKeyValue } from "../commands/record.js";
 import { assert } from "../lib/assert.js";
+import { ShoalError } from "../lib/errors.js";
 import { planBatch } from "./batch-plan.js";
 import { ChunkedSnapshot } from "./chunked-snapshot.js";
 import { rangeStartAfter } from "./key-range.js";
@@ -137,7 +138,7 @@ export class MemoryStore implements StateMachineStore {
         else records.set(keyId(item.key), item.record);
       }
       assert(meta !== undefined, "a parsed snapshot has a header");
-      this.#checkOpen();
+      if (this.#closed) throw new ShoalError("UNAVAILABLE", "Cannot restore snapshot: the store was closed");
       this.#records = records;
       this.#expiring = new Set([...records].filter(([, record]) => record.expiresAtMs !== 0).map(([id]) => id));
       this.#sortedIds = undefined;
