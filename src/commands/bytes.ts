@@ -17,17 +17,6 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  return compareBytes(a, b) === 0;
-}
-
-export function hasPrefix(bytes: Uint8Array, prefix: Uint8Array): boolean {
-  if (bytes.length < prefix.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
-  return true;
-}
-
 /** A string identity for a key (see the module comment): lossless, and ordered like the bytes. */
 export function keyId(key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString("latin1");
@@ -45,9 +34,4 @@ export function keyFromId(id: string): Uint8Array {
 export function plainBytes(bytes: Uint8Array): Uint8Array {
   if (Object.getPrototypeOf(bytes) === Uint8Array.prototype) return bytes;
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-/** A private copy, as a plain `Uint8Array` (for values that must not alias a caller's buffer). */
-export function copyBytes(bytes: Uint8Array): Uint8Array {
-  return plainBytes(bytes).slice();
 }
