@@ -78,7 +78,11 @@ export class ShoalNode {
     const voters = [...options.members.keys()].sort((a, b) => a - b);
     const storage = new MemoryStorage({ voters, learners: [] });
     const snapshots = new SnapshotFileStore(join(options.dataDir, "snapshots"));
-    const store = await LmdbStore.open(join(options.dataDir, "state"));
+    // LMDB commits are not fsynced: the WAL is the durable log. A process crash loses nothing (committed pages
+    // are in the page cache); a machine crash may roll LMDB back to an older applied index, and recovery then
+    // re-applies from the WAL — or, if it fell behind the last snapshot, restores the fsynced snapshot file
+    // first. Either way the applied index and the data stay in one transaction, so nothing applies twice.
+    const store = LmdbStore.open(join(options.dataDir, "state"), { syncCommits: false });
     if (state.snapshot !== undefined) {
       const snapshot = await snapshots.load(state.snapshot.index);
       if (snapshot === undefined) {

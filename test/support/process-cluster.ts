@@ -73,7 +73,9 @@ export class ProcessCluster {
     const node = this.#node(id);
     const args = [MAIN, "start", "--id", String(id), "--data-dir", join(this.dataDir, String(id)), "--peers", this.#peers,
       "--http-port", String(node.httpPort), "--log-file", join(this.dataDir, `node-${id}.log`), ...this.#extraArgs];
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    // SHOAL_NODE_ARGS passes flags to the node processes' runtime, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+    const nodeArgs = process.env.SHOAL_NODE_ARGS ? process.env.SHOAL_NODE_ARGS.split(" ") : [];
+    const child = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     node.child = child;
     let stderr = "";
     child.stderr?.on("data", (chunk: Buffer) => {
