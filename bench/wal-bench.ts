@@ -77,6 +77,33 @@ async function benchWal(fsync: FsyncPolicy, entriesPerSave: number): Promise<voi
   );
 }
 
+/** `depth` saves kept in flight (as many Raft groups sharing one WAL would): shows group commit. */
+async function benchPipelined(fsync: FsyncPolicy, depth: number): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "shoal-wal-bench-"));
+  const disk = new TimedDisk();
+  const { wal } = await Wal.open(dir, { disk, fsync, batchIntervalMs: 2 });
+  disk.syncMs.length = 0;
+  const data = new Uint8Array(100).fill(7);
+  let index = 0;
+  let saves = 0;
+  const started = performance.now();
+  const lane = async (): Promise<void> => {
+    while (performance.now() - started < durationMs) {
+      index++;
+      await wal.save({ entries: [{ term: 1, index, type: "normal", data }] });
+      saves++;
+    }
+  };
+  await Promise.all(Array.from({ length: depth }, lane));
+  const elapsedS = (performance.now() - started) / 1000;
+  await wal.close();
+  await rm(dir, { recursive: true, force: true });
+  console.log(
+    `fsync=${fsync.padEnd(6)} ${depth} saves in flight, 1 entry each: saves/s=${Math.round(saves / elapsedS)}  ` +
+      `fsyncs/s=${Math.round(disk.syncMs.length / elapsedS)}`,
+  );
+}
+
 /** The floor: the same bytes appended with a bare FileHandle and fdatasync, no WAL. */
 async function benchRaw(bytesPerWrite: number): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "shoal-raw-bench-"));
@@ -106,6 +133,8 @@ await benchRaw(159);
 await benchWal("always", 1);
 await benchWal("always", 64);
 await benchRaw(64 * 126 + 33);
+await benchPipelined("always", 16);
 await benchWal("batch", 1);
+await benchPipelined("batch", 16);
 await benchWal("never", 1);
 await benchWal("never", 64);

@@ -120,20 +120,26 @@ describe("fsync policies", () => {
     });
   });
 
-  it("batch: saves within batchIntervalMs share one fsync, and resolve only after it", async () => {
+  it("batch: an idle WAL syncs at once; saves within the interval after it share the next fsync", async () => {
     await withTempDir("fsync-batch", async (dir) => {
-      const { wal, disk } = await openRecorded(dir, "batch", { batchIntervalMs: 60 });
+      const { wal, disk } = await openRecorded(dir, "batch", { batchIntervalMs: 80 });
       const started = performance.now();
-      const first = issue(wal, disk, 1, 5);
-      await new Promise((resolve) => setTimeout(resolve, 15));
-      const second = issue(wal, disk, 6, 10);
-      await Promise.all([...first, ...second]);
+      await Promise.all(issue(wal, disk, 1, 3));
+      assert.equal(disk.count("sync"), 1, "the first saves did not wait");
+      assert.ok(performance.now() - started < 70, "an idle WAL adds no batching delay");
+      const second = issue(wal, disk, 4, 8);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const third = issue(wal, disk, 9, 12);
+      await Promise.all([...second, ...third]);
       const elapsedMs = performance.now() - started;
-      assert.equal(disk.count("sync"), 1, `one fsync for the whole interval: ${disk.events.join(",")}`);
-      assert.ok(elapsedMs >= 55, `resolved after ${elapsedMs} ms, before the interval ended`);
-      assertEachResolvedAfterItsSync(disk.events, 1, 10);
-      await Promise.all(issue(wal, disk, 11, 11));
-      assert.equal(disk.count("sync"), 2, "a save after the interval gets its own round");
+      assert.equal(disk.count("sync"), 2, `saves 4..12 shared one fsync: ${disk.events.join(",")}`);
+      assert.ok(elapsedMs >= 75, `they waited for the interval to end (${elapsedMs} ms)`);
+      assertEachResolvedAfterItsSync(disk.events, 1, 12);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const idleAgain = performance.now();
+      await Promise.all(issue(wal, disk, 13, 13));
+      assert.equal(disk.count("sync"), 3);
+      assert.ok(performance.now() - idleAgain < 70, "idle again: synced at once");
       await wal.close();
     });
   });

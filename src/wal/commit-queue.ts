@@ -7,8 +7,11 @@
  * - `always`: a save resolves after its bytes were written AND a later fdatasync of the segment completed
  *   (plus an fsync of the directory when that round created a segment). Saves queued while an fsync is in
  *   flight are written together afterwards and share the next fsync (group commit).
- * - `batch`: the same, but a round first waits `batchIntervalMs` from its first write, so every save queued
- *   within that interval shares one fsync; each save still resolves only after that fsync.
+ * - `batch`: the same, but fsyncs start at most once per `batchIntervalMs`: a save arriving while the WAL is
+ *   idle is synced at once, and saves arriving within the interval after an fsync started wait for the
+ *   interval to end and share the next one. Each save still resolves only after the fsync covering it. This
+ *   trades latency for fewer fsyncs when many writers (Raft groups) save concurrently; a lone sequential
+ *   writer is better served by `always`, whose group commit already shares fsyncs among concurrent saves.
  * - `never`: a save resolves once its bytes are in the OS page cache: that survives a crash of this process
  *   (kill -9) but not of the machine. Durability comes from replication.
  * Under every policy a segment is fsynced before the next one is created (so a torn tail can only be in the
@@ -58,11 +61,14 @@ export class CommitQueue {
   #file: DiskFile;
   readonly #jobs: Job[] = [];
   #draining = false;
+  #closed = false;
   #failure: ShoalError | undefined = undefined;
   /** Bytes were written to #file since its last sync. */
   #fileDirty = false;
   /** A segment was created since the directory's last sync. */
   #directoryDirty = false;
+  /** With `batch`: resolves `batchIntervalMs` after the last fsync started; undefined once that has passed. */
+  #coolDown: Promise<void> | undefined = undefined;
 
   /** `file` is the open last segment, whose existence is already durable. */
   constructor(options: CommitQueueOptions, file: DiskFile) {
@@ -78,33 +84,39 @@ export class CommitQueue {
   /** Queues `bytes` for writing at `positionBytes` of the current segment, or of the new segment
    * `newSegmentName`, which is created first. Resolves once durable per the policy (see the module comment). */
   write(bytes: Uint8Array, positionBytes: number, newSegmentName: string | undefined): Promise<void> {
+    assert(!this.#closed, "Cannot write through a closed commit queue");
     return this.#enqueue((settle) => ({ kind: "write", bytes, positionBytes, newSegmentName, ...settle }));
   }
 
   /** Queues `run` to start once every earlier write is durable, whatever the policy. */
   task(run: () => Promise<void>): Promise<void> {
+    assert(!this.#closed, "Cannot queue a task on a closed commit queue");
     return this.#enqueue((settle) => ({ kind: "task", run, ...settle }));
   }
 
   /** Syncs and closes the current segment after every queued job; the queue takes no job afterwards. */
   async close(): Promise<void> {
+    assert(!this.#closed, "Cannot close a commit queue twice");
+    this.#closed = true;
     if (this.#failure !== undefined) {
       await this.#file.close().catch(() => undefined); // The first error was reported already.
       return;
     }
-    await this.task(() => this.#file.close());
+    await this.#enqueue((settle) => ({ kind: "task", run: () => this.#file.close(), ...settle }));
   }
 
   #enqueue(make: (settle: Settle) => Job): Promise<void> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     return new Promise<void>((resolve, reject) => {
       this.#jobs.push(make({ resolve, reject }));
-      if (!this.#draining) void this.#drain();
+      if (this.#draining) return;
+      // Start on a microtask, so every save issued in the same synchronous stretch joins the first round.
+      this.#draining = true;
+      queueMicrotask(() => void this.#drain());
     });
   }
 
   async #drain(): Promise<void> {
-    this.#draining = true;
     try {
       while (this.#jobs.length > 0) {
         const head = this.#jobs[0] as Job;
@@ -127,12 +139,7 @@ export class CommitQueue {
     const round = this.#takeWrites();
     try {
       await this.#writeAll(round);
-      if (this.#options.fsync === "batch") {
-        await this.#options.delay(this.#options.batchIntervalMs);
-        const late = this.#takeWrites();
-        await this.#writeAll(late);
-        round.push(...late);
-      }
+      if (this.#options.fsync === "batch") await this.#joinBatch(round);
       if (this.#options.fsync !== "never") await this.#syncAll();
     } catch (error) {
       const failure = this.#fail(error);
@@ -140,6 +147,21 @@ export class CommitQueue {
       return;
     }
     for (const job of round) job.resolve();
+  }
+
+  /** Waits out the interval since the last fsync, gathering (writing) the saves that arrive meanwhile into
+   * `round`, then starts the next interval. */
+  async #joinBatch(round: WriteJob[]): Promise<void> {
+    if (this.#coolDown !== undefined) {
+      await this.#coolDown;
+      const late = this.#takeWrites();
+      await this.#writeAll(late);
+      round.push(...late);
+    }
+    const coolDown: Promise<void> = this.#options.delay(this.#options.batchIntervalMs).then(() => {
+      if (this.#coolDown === coolDown) this.#coolDown = undefined;
+    });
+    this.#coolDown = coolDown;
   }
 
   async #runTask(job: TaskJob): Promise<void> {
@@ -154,9 +176,9 @@ export class CommitQueue {
   }
 
   #takeWrites(): WriteJob[] {
-    const writes: WriteJob[] = [];
-    while (this.#jobs[0]?.kind === "write") writes.push(this.#jobs.shift() as WriteJob);
-    return writes;
+    let count = 0;
+    while (this.#jobs[count]?.kind === "write") count++;
+    return this.#jobs.splice(0, count) as WriteJob[];
   }
 
   async #writeAll(jobs: readonly WriteJob[]): Promise<void> {

@@ -24,6 +24,9 @@ export function snapshotRecordBytes(payload: Uint8Array): number {
   return RECORD_HEADER_BYTES + payload.byteLength;
 }
 
+/** Shared by every `finish()`: verification is synchronous, so one cursor serves all saves. */
+const verifyCursor = new FrameCursor();
+
 export class RecordEncoder {
   readonly #bytes: Uint8Array;
   #offsetBytes = 0;
@@ -55,7 +58,7 @@ export class RecordEncoder {
   finish(): Uint8Array {
     const bytes = this.#bytes;
     assert(this.#offsetBytes === bytes.byteLength, "Cannot finish a save buffer: its size was miscomputed");
-    const cursor = new FrameCursor();
+    const cursor = verifyCursor;
     let offset = 0;
     let count = 0;
     while (offset < bytes.byteLength) {

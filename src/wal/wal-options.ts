@@ -10,7 +10,8 @@ export interface WalOptions {
   readonly disk: Disk;
   /** When a save counts as durable; see `commit-queue.ts`. @default "always" */
   readonly fsync?: FsyncPolicy;
-  /** With `fsync: "batch"`, how long a round collects saves before its one fsync. @default 2 */
+  /** With `fsync: "batch"`, the least time between the starts of two fsyncs; saves arriving in between share
+   * the next one. @default 2 */
   readonly batchIntervalMs?: number;
   /** A new segment starts when a save would grow the current one past this. A single entry record larger
    * than this is refused (TOO_LARGE). @default 64 MiB */

@@ -311,14 +311,20 @@ describe("Wal segments", () => {
       await withTempDir("wal-deleted", async (dir) => {
         const { wal } = await open(dir, { segmentBytesMax: 1024 });
         for (let index = 1; index <= 60; index++) {
-          await wal.save({ entries: [entry(index, 1, "u".repeat(60))], hardState: { term: 1, vote: 1, commit: index } });
+          await wal.save({
+            entries: [entry(index, 1, "u".repeat(60))],
+            hardState: { term: 1, vote: 1, commit: index },
+          });
         }
         await wal.close();
         const files = await segmentFiles(dir);
         await rm(join(dir, files[victim] as string));
         await assert.rejects(open(dir), (error: unknown) => {
           assert.ok(error instanceof ShoalError);
-          assert.match(error.message, /^Cannot recover WAL: entries 1 to \d+ are missing and no snapshot covers them in/);
+          assert.match(
+            error.message,
+            /^Cannot recover WAL: entries 1 to \d+ are missing and no snapshot covers them in/,
+          );
           return true;
         });
         const survivors = files.filter((_, k) => k !== victim);
