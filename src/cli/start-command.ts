@@ -1,8 +1,8 @@
 /**
  * @module `shoal start`: runs one node in this process until SIGINT/SIGTERM.
  */
-import { accessSync, constants, mkdirSync, openSync } from "node:fs";
-import { resolve } from "node:path";
+import { accessSync, constants, existsSync, mkdirSync, openSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import pino, { type Logger } from "pino";
 import { createHttpServer } from "../http/server.js";
 import { type FsyncPolicy, type MemberAddress, nodeDefaults } from "../node/node-options.js";
@@ -124,11 +124,25 @@ export function parsePeers(list: string): Map<number, MemberAddress> {
 
 function checkDataDir(dataDir: string): void {
   try {
-    mkdirSync(dataDir, { recursive: true });
+    makeDirectories(resolve(dataDir));
     accessSync(dataDir, constants.W_OK | constants.R_OK);
+    const probe = join(dataDir, ".shoal-write-test");
+    writeFileSync(probe, "");
+    rmSync(probe);
   } catch (error) {
     throw new CliError(`Cannot use data directory ${dataDir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, 1);
   }
+}
+
+/** mkdir -p one level at a time: Node's recursive mkdirSync spins forever under /proc. */
+function makeDirectories(path: string): void {
+  if (existsSync(path)) {
+    if (!statSync(path).isDirectory()) throw Object.assign(new Error("not a directory"), { code: "ENOTDIR" });
+    return;
+  }
+  const parent = dirname(path);
+  if (parent !== path) makeDirectories(parent);
+  mkdirSync(path);
 }
 
 function makeLogger(flags: Record<string, unknown>): Logger {

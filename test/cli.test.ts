@@ -1,0 +1,68 @@
+/**
+ * The `shoal` command as a user runs it: spawned processes, their output and exit codes.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { test } from "node:test";
+import { freePort } from "./support/process-cluster.js";
+
+const MAIN = resolve("dist/src/cli/main.js");
+
+function shoal(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [MAIN, ...args], { encoding: "utf8", timeout: 20_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function assertOneLineError(result: ReturnType<typeof shoal>, status: number, pattern: RegExp): void {
+  assert.equal(result.status, status, result.stderr);
+  const lines = result.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, `one line, got: ${result.stderr}`);
+  assert.match(lines[0] as string, pattern);
+}
+
+test("--help prints usage and exits 0", () => {
+  for (const args of [["--help"], ["start", "--help"], ["cluster", "--help"]]) {
+    const result = shoal(...args);
+    assert.equal(result.status, 0);
+    assert.match(result.stdout, /Usage: shoal/);
+  }
+});
+
+test("bad flags give one line and exit 2", () => {
+  assertOneLineError(shoal("frobnicate"), 2, /Unknown command "frobnicate"/);
+  assertOneLineError(shoal("start", "--bogus"), 2, /Unknown option '--bogus'/);
+  assertOneLineError(shoal("start", "--id", "x"), 2, /Cannot parse --id "x"/);
+  assertOneLineError(shoal("start", "--id", "1", "--data-dir", "d", "--peers", "1=localhost"), 2, /Cannot parse peer/);
+  assertOneLineError(shoal("start", "--id", "2", "--data-dir", "d", "--peers", "1=127.0.0.1:7101"), 2, /does not list this node's id 2/);
+  assertOneLineError(shoal("cluster", "--nodes", "12"), 2, /Cannot parse --nodes "12"/);
+});
+
+test("an unusable data directory gives one line and exits 1", () => {
+  const file = join(mkdtempSync(join(tmpdir(), "shoal-cli-")), "a-file");
+  writeFileSync(file, "not a directory");
+  assertOneLineError(shoal("start", "--id", "1", "--data-dir", file, "--peers", "1=127.0.0.1:7101"), 1, /Cannot use data directory/);
+  assertOneLineError(shoal("start", "--id", "1", "--data-dir", "/proc/shoal-nope", "--peers", "1=127.0.0.1:7101"), 1, /Cannot use data directory/);
+});
+
+test("a single node starts, serves HTTP and stops on SIGTERM", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "shoal-cli-"));
+  const [peerPort, httpPort] = [await freePort(), await freePort()];
+  const { spawn } = await import("node:child_process");
+  const child = spawn(process.execPath, [MAIN, "start", "--id", "1", "--data-dir", dataDir, "--peers", `1=127.0.0.1:${peerPort}`,
+    "--http-port", String(httpPort), "--log-file", join(dataDir, "log")], { stdio: ["ignore", "pipe", "pipe"] });
+  const ready = await new Promise<string>((done) => child.stdout.on("data", (chunk: Buffer) => done(chunk.toString())));
+  assert.match(ready, new RegExp(`node 1 ready: http://127.0.0.1:${httpPort}`));
+  let status = 0;
+  for (let i = 0; i < 50 && status !== 200; i++) {
+    status = (await fetch(`http://127.0.0.1:${httpPort}/v1/kv/k`, { method: "PUT", body: "v" })).status;
+    if (status !== 200) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(status, 200);
+  assert.equal(await (await fetch(`http://127.0.0.1:${httpPort}/v1/kv/k`)).text(), "v");
+  const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
+  child.kill("SIGTERM");
+  assert.equal(await exited, 0);
+});
