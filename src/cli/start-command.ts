@@ -59,8 +59,7 @@ export async function runStart(argv: string[]): Promise<number> {
   members.set(id, { peer: self.peer, http: `${httpHost}:${httpPort}` });
   checkDataDir(dataDir);
   const logger = makeLogger(flags);
-  let node: ShoalNode | undefined;
-  node = await ShoalNode.start({
+  const node = await ShoalNode.start({
     ...nodeDefaults,
     id,
     dataDir: resolve(dataDir),
@@ -97,7 +96,6 @@ export async function runStart(argv: string[]): Promise<number> {
   });
   await http.close();
   await node.stop();
-  node = undefined;
   return 0;
 }
 

@@ -108,7 +108,6 @@ export class ShoalNode {
     if (self === undefined) throw new ShoalError("BAD_REQUEST", `Node ${options.id} is not among the members`);
     const [listenHost, listenPort] = splitHostPort(self.peer);
     const transport = new PeerTransport({ selfId: options.id, listenHost, listenPort, peers, logger: transportLogger(options.logger) });
-    let node: ShoalNode | undefined;
     const host = new RaftHost({
       raw,
       storage,
@@ -123,8 +122,8 @@ export class ShoalNode {
       readTimeoutMs: options.requestTimeoutMs,
       onFatal: (error) => options.onFatal(error),
     });
-    node = new ShoalNode(options, { host, transport, wal, store });
-    transport.onRequest((from, payload) => (node as ShoalNode).#answerPeer(from, payload));
+    const node = new ShoalNode(options, { host, transport, wal, store });
+    transport.onRequest((from, payload) => node.#answerPeer(from, payload));
     await transport.start();
     host.start();
     node.#expiry.start();

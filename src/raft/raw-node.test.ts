@@ -49,29 +49,29 @@ test("an isolated leader is replaced; when healed it steps down and its log conv
   assert.notEqual(cluster.node(1).raw.status().role, "leader");
 });
 
-test("a partitioned follower rejoining does not depose the leader (PreVote + CheckQuorum)", () => {
-  const cluster = new MiniCluster([1, 2, 3]);
+/** Node 3 is cut off for 100 ticks and rejoins a healthy cluster led by node 1. */
+function rejoinAfterPartition(preVoteAndCheckQuorum: boolean): { cluster: MiniCluster; termBefore: number } {
+  const flag = preVoteAndCheckQuorum;
+  const cluster = new MiniCluster([1, 2, 3], { preVote: flag, checkQuorum: flag });
   cluster.node(1).raw.campaign();
   cluster.stabilize();
-  const term = cluster.node(1).raw.status().term;
+  const termBefore = cluster.node(1).raw.status().term;
   cluster.isolate(3);
   cluster.tick(100);
   cluster.heal();
   cluster.tick(30);
+  return { cluster, termBefore };
+}
+
+test("a partitioned follower rejoining does not depose the leader (PreVote + CheckQuorum)", () => {
+  const { cluster, termBefore } = rejoinAfterPartition(true);
   assert.equal(cluster.leader()?.id, 1);
-  assert.equal(cluster.node(1).raw.status().term, term);
+  assert.equal(cluster.node(1).raw.status().term, termBefore);
 });
 
 test("without PreVote and CheckQuorum a rejoining follower disrupts the leader", () => {
-  const cluster = new MiniCluster([1, 2, 3], { preVote: false, checkQuorum: false });
-  cluster.node(1).raw.campaign();
-  cluster.stabilize();
-  const term = cluster.node(1).raw.status().term;
-  cluster.isolate(3);
-  cluster.tick(100);
-  cluster.heal();
-  cluster.tick(30);
-  assert.ok(cluster.node(1).raw.status().term > term, "the term rose: the leader was deposed");
+  const { cluster, termBefore } = rejoinAfterPartition(false);
+  assert.ok(cluster.node(1).raw.status().term > termBefore, "the term rose: the leader was deposed");
 });
 
 test("ReadIndex is answered after a heartbeat round, on the leader and through a follower", () => {
