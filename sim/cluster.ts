@@ -20,7 +20,8 @@ export interface ClusterOptions {
   readonly network: NetworkFaults;
   readonly snapshotEveryEntries: number;
   readonly snapshotRetainEntries: number;
-  readonly sendBeforePersist: boolean;
+  readonly persistAfterSend?: HostSettings["persistAfterSend"];
+  readonly localReads?: boolean;
   readonly observers: readonly HostObserver[];
   /** Decides crash points inside Ready handling (the nemesis); none by default. */
   readonly crashPoint?: (host: SimHost, ready: Ready) => CrashPoint;
@@ -61,7 +62,8 @@ export class SimCluster {
       raft: o.raft,
       snapshotEveryEntries: o.snapshotEveryEntries,
       snapshotRetainEntries: o.snapshotRetainEntries,
-      sendBeforePersist: o.sendBeforePersist,
+      persistAfterSend: o.persistAfterSend ?? "nothing",
+      localReads: o.localReads ?? false,
     };
   }
 

@@ -37,17 +37,22 @@ export function runDisruptionSeed(seed: number, options: RunOptions, print: (lin
     network: { dropChance: 0, duplicateChance: 0, delayTicksMin: 1, delayTicksMax: 2 },
     snapshotEveryEntries: 20,
     snapshotRetainEntries: 0,
-    sendBeforePersist: false,
     observers,
   });
   const checkers = createCheckers(options.checkers, () => cluster.hosts);
   const disruption = new DisruptionChecker();
-  const workloadSettings = { clientCount: 2, writeChance: 0.2, readChance: 0.1, writeTimeoutTicks: 40, readTimeoutTicks: 40 };
+  const workloadSettings = {
+    clientCount: 2,
+    writeChance: 0.2,
+    readChance: 0.1,
+    writeTimeoutTicks: 40,
+    readTimeoutTicks: 40,
+  };
   const workload = new SimWorkload(cluster, derivePrng(seed, "workload"), workloadSettings, checkers.clientHistory);
   const stats = new RunStats();
   observers.push(...checkers.observers, disruption, workload, stats, traceObserver(trace));
   const step = (): void => {
-    workload.step(cluster.tickCount + 1);
+    workload.step(cluster.tickCount);
     cluster.tick();
     disruption.check(cluster);
   };

@@ -8,7 +8,11 @@ import type { SimAdmin } from "./admin.js";
 import type { SimCluster } from "./cluster.js";
 import type { SimWorkload } from "./workload.js";
 
-export function convergenceGap(cluster: SimCluster, workload: SimWorkload, admin: SimAdmin | undefined): string | undefined {
+export function convergenceGap(
+  cluster: SimCluster,
+  workload: SimWorkload,
+  admin: SimAdmin | undefined,
+): string | undefined {
   const leader = cluster.leader();
   const status = leader?.status();
   if (leader === undefined || status === undefined) return "no leader";

@@ -10,15 +10,19 @@ export type MutationName =
   | "vote-not-persisted"
   | "no-prevote-checkquorum"
   | "vote-without-log-check"
-  | "skip-append-check";
+  | "skip-append-check"
+  | "local-reads"
+  | "ack-before-persist";
 
 export interface Mutation {
   readonly name: MutationName;
   readonly description: string;
   /** Forced on top of the seed's Raft configuration. */
   readonly raft: RaftOverrides;
-  /** The host sends a Ready's messages before persisting it. */
-  readonly sendBeforePersist: boolean;
+  /** What the host persists only after sending a Ready's messages. */
+  readonly persistAfterSend: "nothing" | "hardState" | "all";
+  /** The host serves reads from its own state machine without ReadIndex. */
+  readonly localReads: boolean;
   readonly scenario: "random" | "disruption";
   /** The checkers that may report it (the first is the one the mutation targets). */
   readonly expected: readonly CheckerName[];
@@ -29,15 +33,17 @@ export const MUTATIONS: readonly Mutation[] = [
     name: "commit-prior-term",
     description: "leaders count replicas to commit entries of earlier terms (paper, section 5.4.2, Figure 8)",
     raft: { unsafe: { commitPriorTermEntries: true } },
-    sendBeforePersist: false,
+    persistAfterSend: "nothing",
+    localReads: false,
     scenario: "random",
     expected: ["committedDurability", "stateMachineSafety", "leaderCompleteness"],
   },
   {
     name: "vote-not-persisted",
-    description: "the host sends before persisting, so a crash right after voting forgets the vote",
+    description: "the host persists the hard state after sending, so a crash right after voting forgets the vote",
     raft: {},
-    sendBeforePersist: true,
+    persistAfterSend: "hardState",
+    localReads: false,
     scenario: "random",
     expected: ["electionSafety"],
   },
@@ -45,7 +51,8 @@ export const MUTATIONS: readonly Mutation[] = [
     name: "no-prevote-checkquorum",
     description: "PreVote and CheckQuorum off: a partitioned node that rejoins deposes a healthy leader",
     raft: { preVote: false, checkQuorum: false },
-    sendBeforePersist: false,
+    persistAfterSend: "nothing",
+    localReads: false,
     scenario: "disruption",
     expected: ["disruption"],
   },
@@ -53,7 +60,8 @@ export const MUTATIONS: readonly Mutation[] = [
     name: "vote-without-log-check",
     description: "votes granted without comparing logs (the election restriction, paper section 5.4.1)",
     raft: { unsafe: { grantVoteWithoutLogCheck: true } },
-    sendBeforePersist: false,
+    persistAfterSend: "nothing",
+    localReads: false,
     scenario: "random",
     expected: ["leaderCompleteness"],
   },
@@ -61,9 +69,28 @@ export const MUTATIONS: readonly Mutation[] = [
     name: "skip-append-check",
     description: "AppendEntries accepted without checking prevLogIndex/prevLogTerm (paper, section 5.3)",
     raft: { unsafe: { skipAppendConsistencyCheck: true } },
-    sendBeforePersist: false,
+    persistAfterSend: "nothing",
+    localReads: false,
     scenario: "random",
     expected: ["logMatching"],
+  },
+  {
+    name: "local-reads",
+    description: "the host answers reads from its own state machine without ReadIndex (stale follower reads)",
+    raft: {},
+    persistAfterSend: "nothing",
+    localReads: true,
+    scenario: "random",
+    expected: ["readLinearizability"],
+  },
+  {
+    name: "ack-before-persist",
+    description: "the host sends before persisting entries, so a crash loses appends it acknowledged",
+    raft: {},
+    persistAfterSend: "all",
+    localReads: false,
+    scenario: "random",
+    expected: ["committedDurability"],
   },
 ];
 

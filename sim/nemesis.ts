@@ -22,8 +22,11 @@ export interface NemesisSettings {
   readonly partitionModes: readonly PartitionMode[];
   readonly epochTicksMin: number;
   readonly epochTicksMax: number;
-  /** Chance per tick of crashing a random live node. */
+  /** Chance per tick of crashing a live node. */
   readonly crashChance: number;
+  /** Chance that a crash or an isolation targets the current leader (Jepsen's "kill/partition the leader"):
+   * leader churn leaves divergent uncommitted tails behind, the raw material of the paper's Figure 8. */
+  readonly leaderFocus: number;
   readonly downTicksMin: number;
   readonly downTicksMax: number;
   /** Nodes down at the same time, at most. */
@@ -59,9 +62,10 @@ export class SimNemesis implements HostObserver {
     if (tick >= this.#epochEndTick) this.#newEpoch();
     if (this.#random.chance(this.#settings.crashChance) && this.#downUntil.size < this.#settings.downMax) {
       const live = this.#cluster.liveHosts();
+      const leader = this.#random.chance(this.#settings.leaderFocus) ? this.#cluster.leader() : undefined;
       if (live.length > 0) {
-        const host = this.#random.pick(live);
-        this.#trace(`nemesis: crash node ${host.id}`);
+        const host = leader ?? this.#random.pick(live);
+        this.#trace(`nemesis: crash node ${host.id}${leader === undefined ? "" : " (the leader)"}`);
         host.crash();
       }
     }
@@ -85,10 +89,24 @@ export class SimNemesis implements HostObserver {
     network.healAll();
     const ids = this.#cluster.nodeIds;
     const mode = this.#random.pick(s.partitionModes);
-    if (mode === "isolate") network.isolate(this.#random.pick(ids), ids);
+    const leader = this.#random.chance(s.leaderFocus) ? this.#cluster.leader()?.id : undefined;
+    if (mode === "isolate") network.isolate(leader ?? this.#random.pick(ids), ids);
     if (mode === "split" || mode === "bridge") {
-      const shuffled = shuffle(this.#random, ids);
-      const cut = this.#random.between(1, ids.length - 1);
+      // With a leader in focus it goes first, so it lands on the smaller side of the cut.
+      const shuffled =
+        leader === undefined
+          ? shuffle(this.#random, ids)
+          : [
+              leader,
+              ...shuffle(
+                this.#random,
+                ids.filter((id) => id !== leader),
+              ),
+            ];
+      const cut =
+        leader === undefined
+          ? this.#random.between(1, ids.length - 1)
+          : this.#random.between(1, Math.floor(ids.length / 2));
       const [left, right] = [shuffled.slice(0, cut), shuffled.slice(cut)];
       // A bridge node is left out of both groups, so it still hears both sides (a non-transitive partition).
       if (mode === "bridge" && right.length > 1) right.pop();

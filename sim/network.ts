@@ -4,9 +4,10 @@
  * in one direction (asymmetric partitions), both directions, or around a node (isolation). Raft must stay safe
  * under all of it (the paper's model, section 5.1: messages may be lost, duplicated, delayed and reordered).
  */
+
+import { assert } from "../src/lib/assert.js";
 import type { Prng } from "../src/lib/prng.js";
 import type { Message, NodeId } from "../src/raft/types.js";
-import { assert } from "../src/lib/assert.js";
 
 export interface NetworkFaults {
   /** Chance that a sent message is lost. */
@@ -28,6 +29,14 @@ export interface NetworkStats {
   delivered: number;
 }
 
+/** A run that sends more than this in one tick has a message storm (a feedback loop in the core): it fails
+ * there, deterministically, instead of exhausting memory. Healthy runs send a few dozen per tick. */
+export const SENDS_PER_TICK_MAX = 50_000;
+
+export class MessageStormError extends Error {
+  override readonly name = "MessageStormError";
+}
+
 /** Node ids stay far below this, so (from, to) packs into one number. */
 const LINK_ID_BOUND = 1 << 16;
 
@@ -39,6 +48,8 @@ export class SimNetwork {
   /** Messages by the tick they are due. */
   readonly #due = new Map<number, Message[]>();
   readonly stats: NetworkStats = { sent: 0, dropped: 0, duplicated: 0, delivered: 0 };
+  #stormTick = -1;
+  #sentInTick = 0;
 
   constructor(random: Prng, faults: NetworkFaults) {
     this.#random = random;
@@ -57,6 +68,15 @@ export class SimNetwork {
 
   send(message: Message, nowTick: number): void {
     this.stats.sent++;
+    if (nowTick !== this.#stormTick) {
+      this.#stormTick = nowTick;
+      this.#sentInTick = 0;
+    }
+    if (++this.#sentInTick > SENDS_PER_TICK_MAX) {
+      throw new MessageStormError(
+        `Message storm: more than ${SENDS_PER_TICK_MAX} messages sent in tick ${nowTick} (last: ${message.type} ${message.from}->${message.to})`,
+      );
+    }
     if (!this.linkUp(message.from, message.to) || this.#random.chance(this.#faults.dropChance)) {
       this.stats.dropped++;
       return;

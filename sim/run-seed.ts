@@ -11,6 +11,7 @@ import { SimCluster } from "./cluster.js";
 import { convergenceGap } from "./liveness.js";
 import { findMutation } from "./mutation.js";
 import { SimNemesis } from "./nemesis.js";
+import { MessageStormError } from "./network.js";
 import type { HostObserver } from "./observer.js";
 import { derivePrng } from "./random.js";
 import { RunStats } from "./run-stats.js";
@@ -33,23 +34,31 @@ export interface SeedResult {
   readonly summary: string;
 }
 
-export type RunOptions = Pick<SimOptions, "nodes" | "ticks" | "livenessTicks" | "mutation" | "checkers">;
+export type RunOptions = Pick<
+  SimOptions,
+  "nodes" | "ticks" | "livenessTicks" | "mutation" | "checkers" | "mix" | "leaseReads"
+>;
 
 export function runRandomSeed(seed: number, options: RunOptions, print: (line: string) => void): SeedResult {
   const trace = (line: string): void => print(`${String(cluster.tickCount).padStart(5)} ${line}`);
   const nodeCount = nodeCountFor(options, seed);
   const mutation = options.mutation === undefined ? undefined : findMutation(options.mutation);
-  const profile = chooseProfile(derivePrng(seed, "profile"), nodeCount);
+  const profile = chooseProfile(derivePrng(seed, "profile"), nodeCount, options.mix);
   const observers: HostObserver[] = [];
   const stats = new RunStats();
   const cluster = new SimCluster({
     seed,
     nodeCount,
-    raft: { ...profile.raft, ...mutation?.raft },
+    raft: {
+      ...profile.raft,
+      ...(options.leaseReads ? { readOnlyOption: "leaseBased", checkQuorum: true } : {}),
+      ...mutation?.raft,
+    },
     network: profile.nemesis.network,
     snapshotEveryEntries: profile.snapshotEveryEntries,
     snapshotRetainEntries: profile.snapshotRetainEntries,
-    sendBeforePersist: mutation?.sendBeforePersist ?? false,
+    persistAfterSend: mutation?.persistAfterSend ?? "nothing",
+    localReads: mutation?.localReads ?? false,
     observers,
     crashPoint: (host, ready) => nemesis.crashPoint(host, ready),
   });
@@ -64,7 +73,7 @@ export function runRandomSeed(seed: number, options: RunOptions, print: (line: s
   const failure = guard(cluster, () => {
     cluster.start();
     for (let i = 0; i < options.ticks; i++) {
-      const tick = cluster.tickCount + 1;
+      const tick = cluster.tickCount;
       nemesis.step(tick);
       admin.step(tick);
       workload.step(tick);
@@ -73,13 +82,18 @@ export function runRandomSeed(seed: number, options: RunOptions, print: (line: s
     nemesis.heal();
     workload.draining = true;
     admin.draining = true;
-    livenessPhase(cluster, options.livenessTicks, () => {
-      const tick = cluster.tickCount + 1;
-      nemesis.step(tick);
-      admin.step(tick);
-      workload.step(tick);
-      cluster.tick();
-    }, () => convergenceGap(cluster, workload, admin));
+    livenessPhase(
+      cluster,
+      options.livenessTicks,
+      () => {
+        const tick = cluster.tickCount;
+        nemesis.step(tick);
+        admin.step(tick);
+        workload.step(tick);
+        cluster.tick();
+      },
+      () => convergenceGap(cluster, workload, admin),
+    );
   });
   const w = workload.stats;
   const summary =
@@ -119,6 +133,8 @@ export function guard(cluster: SimCluster, body: () => void): SeedFailure | unde
     return undefined;
   } catch (error) {
     if (error instanceof SimViolation) return { kind: error.checker, tick: cluster.tickCount, message: error.message };
+    if (error instanceof MessageStormError)
+      return { kind: "liveness", tick: cluster.tickCount, message: error.message };
     const message = error instanceof Error ? `${error.name}: ${error.message}\n${error.stack ?? ""}` : String(error);
     return { kind: "exception", tick: cluster.tickCount, message };
   }

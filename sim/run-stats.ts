@@ -5,8 +5,8 @@
  */
 import type { Entry, Message } from "../src/raft/types.js";
 import type { HostObserver } from "./observer.js";
-import type { SimHost } from "./sim-host.js";
 import { HASH_SEED, hashString, hashUint32 } from "./random.js";
+import type { SimHost } from "./sim-host.js";
 
 export class RunStats implements HostObserver {
   digest = HASH_SEED;

@@ -24,7 +24,32 @@ export const ELECTION_TIMEOUT_TICKS = 10;
 
 const ALL_MODES: readonly PartitionMode[] = ["none", "isolate", "split", "bridge", "asymmetric"];
 
-export function chooseProfile(random: Prng, nodeCount: number): SeedProfile {
+/** `default`: every fault kind in a per-seed mix. `churn`: leader churn first — short partition epochs aimed at
+ * the leader, small messages and one in flight, many writes — so logs diverge and re-replication is slow. */
+export type FaultMix = "default" | "churn";
+
+export function chooseProfile(random: Prng, nodeCount: number, mix: FaultMix = "default"): SeedProfile {
+  const profile = chooseDefaultProfile(random, nodeCount);
+  return mix === "churn" ? churn(profile) : profile;
+}
+
+function churn(profile: SeedProfile): SeedProfile {
+  return {
+    ...profile,
+    raft: { ...profile.raft, messageBytesMax: 64, inflightMessagesMax: 1 },
+    snapshotEveryEntries: 50,
+    nemesis: {
+      ...profile.nemesis,
+      partitionModes: ["isolate", "split", "none"],
+      epochTicksMin: 15,
+      epochTicksMax: 60,
+      leaderFocus: 0.9,
+    },
+    workload: { ...profile.workload, clientCount: 5, writeChance: 0.6 },
+  };
+}
+
+function chooseDefaultProfile(random: Prng, nodeCount: number): SeedProfile {
   return {
     raft: chooseRaft(random),
     snapshotEveryEntries: random.pick([8, 20, 50]),
@@ -81,8 +106,9 @@ function chooseNemesis(random: Prng, nodeCount: number): NemesisSettings {
     },
     partitionModes: modes.length > 0 ? modes : ["none"],
     epochTicksMin: 20,
-    epochTicksMax: random.pick([100, 400]),
+    epochTicksMax: random.pick([60, 100, 400]),
     crashChance: random.pick([0, 0.002, 0.01]),
+    leaderFocus: random.pick([0, 0.5, 0.9]),
     downTicksMin: 5,
     downTicksMax: random.pick([50, 300]),
     downMax: random.chance(0.2) ? nodeCount : Math.floor((nodeCount - 1) / 2),

@@ -10,10 +10,20 @@
  */
 import { assert } from "../src/lib/assert.js";
 import type { Random } from "../src/lib/prng.js";
-import { resolveRaftConfig, type RaftConfig } from "../src/raft/config.js";
+import { type RaftConfig, resolveRaftConfig } from "../src/raft/config.js";
 import { MemoryStorage } from "../src/raft/memory-storage.js";
-import { RawNode, type RaftStatus } from "../src/raft/raw-node.js";
-import type { ConfChange, ConfState, Message, NodeId, ProposalResult, Ready, Snapshot } from "../src/raft/types.js";
+import { type RaftStatus, RawNode } from "../src/raft/raw-node.js";
+import type {
+  ConfChange,
+  ConfState,
+  Entry,
+  HardState,
+  Message,
+  NodeId,
+  ProposalResult,
+  Ready,
+  Snapshot,
+} from "../src/raft/types.js";
 import type { HostObserver } from "./observer.js";
 import { SimStateMachine, SnapshotDecodeError } from "./state-machine.js";
 
@@ -28,8 +38,11 @@ export interface HostSettings {
   readonly snapshotEveryEntries: number;
   /** Entries kept in the log behind a snapshot, so a slightly lagging follower still gets entries. */
   readonly snapshotRetainEntries: number;
-  /** UNSAFE (mutation test): send a Ready's messages before persisting its hard state and entries. */
-  readonly sendBeforePersist: boolean;
+  /** UNSAFE (mutation tests): what the host persists only after sending a Ready's messages. `hardState`: a
+   * crash right after a vote grant forgets the vote. `all`: entries too, so an acknowledged append can be lost. */
+  readonly persistAfterSend: "nothing" | "hardState" | "all";
+  /** UNSAFE (mutation test): serve reads from the local state machine at once, without ReadIndex. */
+  readonly localReads: boolean;
 }
 
 /** Where a host crashes while handling one Ready. `afterSend` is after persisting when the host is correct. */
@@ -144,6 +157,11 @@ export class SimHost {
   }
 
   readIndex(context: string): boolean {
+    if (this.settings.localReads) {
+      const machine = this.machine;
+      this.#env.observer.readServed(this, context, machine.appliedIndex, machine);
+      return true;
+    }
     const known = this.node.readIndex(context);
     this.drain();
     return known;
@@ -169,16 +187,27 @@ export class SimHost {
 
   #handleReady(node: RawNode, ready: Ready): void {
     const crashPoint = this.#env.crashPoint(this, ready);
-    if (crashPoint === "beforePersist") return this.crash();
-    if (ready.snapshot !== undefined && !this.#installSnapshot(ready.snapshot)) return;
-    if (this.settings.sendBeforePersist) {
+    if (crashPoint === "beforePersist") {
+      this.crash();
+      return;
+    }
+    if (ready.snapshot !== undefined) this.#installSnapshot(ready.snapshot);
+    const late = this.settings.persistAfterSend;
+    if (late !== "nothing") {
+      if (late === "hardState") this.#persist(ready.entries, undefined);
       this.#send(ready);
-      if (crashPoint === "afterSend") return this.crash();
-      this.#persist(ready);
+      if (crashPoint === "afterSend") {
+        this.crash();
+        return;
+      }
+      this.#persist(late === "all" ? ready.entries : [], ready.hardState);
     } else {
-      this.#persist(ready);
+      this.#persist(ready.entries, ready.hardState);
       this.#send(ready);
-      if (crashPoint === "afterSend") return this.crash();
+      if (crashPoint === "afterSend") {
+        this.crash();
+        return;
+      }
     }
     if (ready.softState?.role === "leader") this.#env.observer.leaderElected(this, node.status().term);
     this.#apply(ready);
@@ -188,12 +217,12 @@ export class SimHost {
     this.#maybeSnapshot(node);
   }
 
-  #persist(ready: Ready): void {
+  #persist(entries: readonly Entry[], hardState: HardState | undefined): void {
     const observer = this.#env.observer;
-    observer.willPersist(this, ready.entries, ready.hardState);
-    this.disk.append(ready.entries);
-    if (ready.hardState !== undefined) this.disk.setHardState(ready.hardState);
-    observer.persisted(this, ready.entries, ready.hardState);
+    observer.willPersist(this, entries, hardState);
+    this.disk.append(entries);
+    if (hardState !== undefined) this.disk.setHardState(hardState);
+    observer.persisted(this, entries, hardState);
   }
 
   #send(ready: Ready): void {
@@ -203,22 +232,21 @@ export class SimHost {
     }
   }
 
-  /** Returns false when the snapshot could not be decoded (reported; the run stops there). */
-  #installSnapshot(snapshot: Snapshot): boolean {
+  /** A snapshot that does not decode (a chunking or transfer bug) is reported and stops the run. */
+  #installSnapshot(snapshot: Snapshot): void {
     let machine: SimStateMachine;
     try {
       machine = SimStateMachine.fromBytes(snapshot.data);
     } catch (error) {
       if (!(error instanceof SnapshotDecodeError)) throw error;
       this.#env.observer.snapshotCorrupt(this, snapshot, error.message);
-      return false;
+      throw new Error(`Node ${this.id} received a snapshot at ${snapshot.metadata.index} that does not decode: ${error.message}`);
     }
     this.#env.observer.willInstallSnapshot(this, snapshot);
     this.disk.applySnapshot(snapshot);
     this.#machine = machine;
     this.#restoredIndex = machine.appliedIndex;
     this.#env.observer.stateRestored(this, machine, "install");
-    return true;
   }
 
   #apply(ready: Ready): void {

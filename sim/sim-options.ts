@@ -4,6 +4,7 @@
  */
 import { type CheckerName, SAFETY_CHECKERS } from "./checkers/violation.js";
 import { findMutation, type MutationName } from "./mutation.js";
+import type { FaultMix } from "./seed-profile.js";
 
 export type ScenarioName = "random" | "disruption";
 
@@ -19,6 +20,9 @@ export interface SimOptions {
   readonly livenessTicks: number;
   readonly mutation: MutationName | undefined;
   readonly scenario: ScenarioName | undefined;
+  readonly mix: FaultMix;
+  /** Lease-based ReadIndex (with CheckQuorum) instead of the heartbeat round. */
+  readonly leaseReads: boolean;
   readonly checkers: readonly CheckerName[];
   /** One seed, with a trace of the run. */
   readonly verbose: boolean;
@@ -26,7 +30,7 @@ export interface SimOptions {
 }
 
 export const DEFAULT_TICKS = 3000;
-export const DEFAULT_LIVENESS_TICKS = 1000;
+export const DEFAULT_LIVENESS_TICKS = 2000;
 
 export const DEFAULT_OPTIONS: SimOptions = {
   start: 1,
@@ -36,6 +40,8 @@ export const DEFAULT_OPTIONS: SimOptions = {
   livenessTicks: DEFAULT_LIVENESS_TICKS,
   mutation: undefined,
   scenario: undefined,
+  mix: "default",
+  leaseReads: false,
   checkers: SAFETY_CHECKERS,
   verbose: false,
   workers: 2,
@@ -53,6 +59,8 @@ export function replayCommand(options: SimOptions, seed: number): string {
   if (options.livenessTicks !== DEFAULT_LIVENESS_TICKS) parts.push("--liveness-ticks", String(options.livenessTicks));
   if (options.mutation !== undefined) parts.push("--unsafe", options.mutation);
   if (options.scenario !== undefined) parts.push("--scenario", options.scenario);
+  if (options.mix !== "default") parts.push("--mix", options.mix);
+  if (options.leaseReads) parts.push("--lease-reads");
   if (options.checkers.join(",") !== SAFETY_CHECKERS.join(",")) parts.push("--checkers", options.checkers.join(","));
   return parts.join(" ");
 }
@@ -65,8 +73,11 @@ export const USAGE = `Usage: npm run sim -- [options]
   --ticks T            safety-phase ticks (default ${DEFAULT_TICKS})
   --liveness-ticks T   bound on the liveness phase (default ${DEFAULT_LIVENESS_TICKS})
   --unsafe NAME        switch a safety mechanism off: commit-prior-term, vote-not-persisted,
-                       no-prevote-checkquorum, vote-without-log-check, skip-append-check
+                       no-prevote-checkquorum, vote-without-log-check, skip-append-check,
+                       local-reads, ack-before-persist
   --scenario NAME      random (default) or disruption
+  --mix NAME           fault mix: default, or churn (leader churn, small messages)
+  --lease-reads        lease-based reads (readOnlyOption leaseBased, CheckQuorum on)
   --checkers A,B       only these checkers (default: all safety checkers)
   --workers W          worker threads (default 2)`;
 
@@ -106,10 +117,17 @@ function applyFlag(options: SimOptions, flag: string, value: () => string): SimO
       return { ...options, mutation: findMutation(value()).name };
     case "--scenario":
       return { ...options, scenario: scenarioName(value()) };
+    case "--mix": {
+      const mix = value();
+      if (mix !== "default" && mix !== "churn") throw new RangeError(`Unknown fault mix ${mix}`);
+      return { ...options, mix };
+    }
     case "--checkers":
       return { ...options, checkers: checkerNames(value()) };
     case "--workers":
       return { ...options, workers: positiveInt(flag, value()) };
+    case "--lease-reads":
+      return { ...options, leaseReads: true };
     case "--quiet":
       return { ...options, verbose: false };
     default:

@@ -97,7 +97,9 @@ export class SimStateMachine {
     const words = [SNAPSHOT_MAGIC, this.appliedIndex, this.appliedTerm, this.hash, this.writes];
     for (let i = 0; i < REGISTER_COUNT; i++) words.push(this.#values[i] as number);
     for (let i = 0; i < REGISTER_COUNT; i++) words.push(this.#writeIndexes[i] as number);
-    words.forEach((word, i) => view.setUint32(4 * i, word, true));
+    words.forEach((word, i) => {
+      view.setUint32(4 * i, word, true);
+    });
     view.setUint32(SNAPSHOT_BYTES - 4, hashBytes(HASH_SEED, bytes.subarray(0, SNAPSHOT_BYTES - 4)), true);
     return bytes;
   }
@@ -108,7 +110,8 @@ export class SimStateMachine {
     }
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const checksum = hashBytes(HASH_SEED, bytes.subarray(0, SNAPSHOT_BYTES - 4));
-    if (view.getUint32(SNAPSHOT_BYTES - 4, true) !== checksum) throw new SnapshotDecodeError("Snapshot checksum mismatch");
+    if (view.getUint32(SNAPSHOT_BYTES - 4, true) !== checksum)
+      throw new SnapshotDecodeError("Snapshot checksum mismatch");
     if (view.getUint32(0, true) !== SNAPSHOT_MAGIC) throw new SnapshotDecodeError("Snapshot magic mismatch");
     const machine = new SimStateMachine();
     machine.appliedIndex = view.getUint32(4, true);

@@ -65,7 +65,13 @@ export class SimWorkload implements HostObserver {
   #nextReadId = 1;
   #tick = 0;
   draining = false;
-  readonly stats: WorkloadStats = { writesStarted: 0, writesAcked: 0, proposalsRefused: 0, readsIssued: 0, readsServed: 0 };
+  readonly stats: WorkloadStats = {
+    writesStarted: 0,
+    writesAcked: 0,
+    proposalsRefused: 0,
+    readsIssued: 0,
+    readsServed: 0,
+  };
 
   constructor(cluster: SimCluster, random: Prng, settings: WorkloadSettings, history: ClientHistory) {
     this.#cluster = cluster;

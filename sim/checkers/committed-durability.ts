@@ -41,7 +41,9 @@ export class CommittedDurabilityChecker implements HostObserver {
       if (committed === undefined || disk.term(index) !== committed.term) continue;
       const replacement = entries[index - first.index];
       if (replacement === undefined || replacement.term !== committed.term) {
-        this.#fail(`node ${host.id} drops committed index ${index} (term ${committed.term}) by appending at ${first.index}`);
+        this.#fail(
+          `node ${host.id} drops committed index ${index} (term ${committed.term}) by appending at ${first.index}`,
+        );
       }
     }
   }

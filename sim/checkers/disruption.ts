@@ -30,7 +30,7 @@ export class DisruptionChecker implements HostObserver {
     const leader = this.#leader;
     if (leader === undefined) return;
     const status = cluster.host(leader.id).status();
-    if (status === undefined) return this.#fail(`leader ${leader.id} is down`);
+    if (status === undefined) this.#fail(`leader ${leader.id} is down`);
     if (status.role !== "leader" || status.term !== leader.term) {
       this.#fail(`leader ${leader.id} of term ${leader.term} was deposed: now ${status.role} in term ${status.term}`);
     }

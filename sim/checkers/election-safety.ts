@@ -2,7 +2,8 @@
  * @module Election Safety (paper, Figure 3): at most one leader can be elected in a given term. A node counts as
  * leader of a term when its Ready reports role "leader", and also whenever it sends a message only a leader sends
  * (AppendEntries, heartbeat, InstallSnapshot, TimeoutNow, a ReadIndex answer) — so a leadership that starts and
- * ends between two Readies is still seen.
+ * ends between two Readies is still seen. A node elected twice in one term, before and after a restart, is a
+ * violation too: it can only campaign in a term again if it forgot that term (two elections, two logs).
  */
 import type { Message, NodeId } from "../../src/raft/types.js";
 import type { HostObserver } from "../observer.js";
@@ -19,9 +20,19 @@ const LEADER_ONLY = new Set<Message["type"]>([
 
 export class ElectionSafetyChecker implements HostObserver {
   readonly #leaders = new Map<number, NodeId>();
+  /** The incarnation of the node that was elected in each term. */
+  readonly #incarnations = new Map<number, number>();
 
   leaderElected(host: SimHost, term: number): void {
     this.#note(host.id, term, "became leader");
+    const incarnation = this.#incarnations.get(term);
+    if (incarnation === undefined) this.#incarnations.set(term, host.incarnation);
+    else if (incarnation !== host.incarnation) {
+      throw new SimViolation(
+        "electionSafety",
+        `node ${host.id} was elected twice in term ${term} (incarnations ${incarnation} and ${host.incarnation}): it forgot its term`,
+      );
+    }
   }
 
   messageSent(message: Message): void {

@@ -53,7 +53,9 @@ export class LogMatchingChecker implements HostObserver {
       return;
     }
     if (seen.payload !== payload) {
-      this.#fail(`index ${entry.index} term ${entry.term} holds different payloads on node ${seen.node} and ${host.id}`);
+      this.#fail(
+        `index ${entry.index} term ${entry.term} holds different payloads on node ${seen.node} and ${host.id}`,
+      );
     }
     if (seen.prevTerm !== prevTerm) {
       this.#fail(

@@ -6,7 +6,7 @@
  * equals the state any node had after applying that index (the hash chain), which catches a snapshot that was
  * mangled in transfer or taken at the wrong index.
  */
-import type { Entry, NodeId } from "../../src/raft/types.js";
+import type { Entry, NodeId, Snapshot } from "../../src/raft/types.js";
 import type { HostObserver } from "../observer.js";
 import type { SimHost } from "../sim-host.js";
 import { payloadKey, type SimStateMachine } from "../state-machine.js";
@@ -43,6 +43,10 @@ export class StateMachineSafetyChecker implements HostObserver {
       );
     }
     this.#checkHash(host, entry.index, machine.hash, "after applying");
+  }
+
+  snapshotCorrupt(host: SimHost, snapshot: Snapshot, reason: string): void {
+    this.#fail(`node ${host.id} received a snapshot at ${snapshot.metadata.index} that does not decode: ${reason}`);
   }
 
   stateRestored(host: SimHost, machine: SimStateMachine, cause: "install" | "restart"): void {
