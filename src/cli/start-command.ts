@@ -24,6 +24,8 @@ const HELP = `Usage: shoal start --id N --data-dir DIR --peers ID=HOST:PORT,... 
   --snapshot-retain N    entries kept behind a snapshot (default ${nodeDefaults.snapshotRetainEntries})
   --log-level LEVEL      fatal | error | warn | info | debug (default info)
   --log-file FILE        log here instead of stderr
+  --peer-listen H:P      listen for peers here instead of this node's --peers address (behind a proxy)
+  --unsafe WHAT          deliberately unsafe mode for chaos tests: stale-reads (reads skip ReadIndex)
 `;
 
 const FLAGS = {
@@ -39,6 +41,8 @@ const FLAGS = {
   "snapshot-retain": { type: "string" },
   "log-level": { type: "string" },
   "log-file": { type: "string" },
+  "peer-listen": { type: "string" },
+  unsafe: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -69,6 +73,8 @@ export async function runStart(argv: string[]): Promise<number> {
     electionTimeoutTicks: integerFlag(flags, "election-ticks", nodeDefaults.electionTimeoutTicks, 2, 10_000),
     snapshotThresholdEntries: integerFlag(flags, "snapshot-entries", nodeDefaults.snapshotThresholdEntries, 1),
     snapshotRetainEntries: integerFlag(flags, "snapshot-retain", nodeDefaults.snapshotRetainEntries, 0),
+    ...(typeof flags["peer-listen"] === "string" ? { peerListen: flags["peer-listen"] } : {}),
+    ...(choiceFlag(flags, "unsafe", ["none", "stale-reads"], "none") === "stale-reads" ? { unsafe: { staleReads: true } } : {}),
     logger,
     onFatal: (error) => {
       logger.fatal({ err: error }, "Invariant violated; stopping the node");

@@ -32,6 +32,11 @@ export interface NodeOptions {
   readonly expiryScanIntervalMs: number;
   readonly expiryKeysPerScanMax: number;
   readonly raft?: Partial<Omit<RaftConfig, "id" | "groupId">>;
+  /** Where the peer transport listens; defaults to this node's own entry in `members`. A chaos harness sets it
+   * to put a fault-injecting proxy between the advertised address and the real one. */
+  readonly peerListen?: string;
+  /** Deliberately unsafe behaviour, for proving the chaos checkers catch violations. Never in production. */
+  readonly unsafe?: { readonly staleReads?: boolean };
   readonly randomSeed?: number;
   readonly logger: Logger;
   readonly onFatal: (error: Error) => void;

@@ -106,7 +106,7 @@ export class ShoalNode {
     for (const [id, member] of options.members) if (id !== options.id) peers.set(id, member.peer);
     const self = options.members.get(options.id);
     if (self === undefined) throw new ShoalError("BAD_REQUEST", `Node ${options.id} is not among the members`);
-    const [listenHost, listenPort] = splitHostPort(self.peer);
+    const [listenHost, listenPort] = splitHostPort(options.peerListen ?? self.peer);
     const transport = new PeerTransport({ selfId: options.id, listenHost, listenPort, peers, logger: transportLogger(options.logger) });
     const host = new RaftHost({
       raw,
@@ -157,8 +157,15 @@ export class ShoalNode {
 
   /** A linearizable read (unless `stale`): reflects every write acknowledged before it was called. */
   async get(key: Uint8Array, stale = false): Promise<KeyValue | undefined> {
-    if (!stale) await this.#withRetry(() => this.#host.readBarrier());
+    // The unsafe switch serves reads from local state without ReadIndex: a deposed leader or a lagging
+    // follower then answers stale values, which the chaos checker must catch.
+    if (!stale && this.options.unsafe?.staleReads !== true) await this.readBarrier();
     return this.store.get(key, Date.now());
+  }
+
+  /** Waits until this node's state reflects every write acknowledged before the call (ReadIndex). */
+  readBarrier(): Promise<void> {
+    return this.#withRetry(() => this.#host.readBarrier());
   }
 
   /** Replicates a command through the leader (forwarding from a follower) and returns its result. Retries only
