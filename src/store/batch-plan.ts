@@ -9,6 +9,7 @@ import type { CommandResult } from "../commands/command.js";
 import type { StoredRecord } from "../commands/record.js";
 import { type Mutation, type RecordReader, WriteSet } from "../commands/write-set.js";
 import { assert } from "../lib/assert.js";
+import type { HistoryEvent } from "./history.js";
 import type { ApplyEntry } from "./state-machine-store.js";
 import type { StoreMeta } from "./store-meta.js";
 
@@ -22,11 +23,14 @@ export interface BatchPlan {
   readonly writes: readonly BatchWrite[];
   readonly results: CommandResult[];
   readonly meta: StoreMeta;
+  /** The watch history's events for the batch, in revision order (one per key a changing command wrote). */
+  readonly events: readonly HistoryEvent[];
 }
 
 export function planBatch(base: RecordReader, meta: StoreMeta, entries: readonly ApplyEntry[]): BatchPlan {
   const overlay = new WriteSet(base);
   const results: CommandResult[] = [];
+  const events: HistoryEvent[] = [];
   let state: ApplyState = { revision: meta.revision, clockMs: meta.clockMs };
   let { appliedIndex, keyCount, sizeBytes } = meta;
   for (const entry of entries) {
@@ -44,6 +48,8 @@ export function planBatch(base: RecordReader, meta: StoreMeta, entries: readonly
       else overlay.put(mutation.key, mutation.record);
     }
     assert(outcome.state.revision >= state.revision, "the revision never decreases");
+    assert((outcome.mutations.length > 0) === (outcome.state.revision > state.revision), "a revision bump is a change");
+    pushEvents(events, outcome.state.revision, outcome.result.kind === "expire", outcome.mutations);
     assert(outcome.state.clockMs >= state.clockMs, "the replicated clock never runs backwards");
     state = outcome.state;
     appliedIndex = entry.index;
@@ -52,7 +58,22 @@ export function planBatch(base: RecordReader, meta: StoreMeta, entries: readonly
   assert(keyCount >= 0, "the key count stays non-negative");
   assert(sizeBytes >= 0, "the size stays non-negative");
   const newMeta: StoreMeta = { appliedIndex, revision: state.revision, clockMs: state.clockMs, keyCount, sizeBytes };
-  return { writes: lastWritePerKey(base, overlay.mutations), results, meta: newMeta };
+  return { writes: lastWritePerKey(base, overlay.mutations), results, meta: newMeta, events };
+}
+
+/** One event per key a command wrote, its final write (a txn branch writes a key at most once; an expire entry
+ * may name a key twice), in the order of those final writes. */
+function pushEvents(events: HistoryEvent[], revision: number, expired: boolean, mutations: readonly Mutation[]): void {
+  const last = new Map<string, Mutation>();
+  for (const mutation of mutations) {
+    const id = keyId(mutation.key);
+    last.delete(id);
+    last.set(id, mutation);
+  }
+  for (const { key, record } of last.values()) {
+    const type = record !== undefined ? "put" : expired ? "expire" : "delete";
+    events.push({ revision, type, key, record });
+  }
 }
 
 /** What `StoreStats.sizeBytes` counts for one key. */

@@ -10,12 +10,13 @@ import { assert } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
 import { planBatch } from "./batch-plan.js";
 import { ChunkedSnapshot } from "./chunked-snapshot.js";
+import { compactedError, encodeEvent, type HistoryEvent, type HistoryOptions, HistoryWindow, summarize } from "./history.js";
 import { rangeStartAfter } from "./key-range.js";
 import { parseSnapshot, SNAPSHOT_CHUNK_SIZE_BYTES_DEFAULT, type SnapshotRecord } from "./snapshot-format.js";
-import type { ApplyEntry, StateMachineStore, StoreSnapshot, StoreStats } from "./state-machine-store.js";
+import type { ApplyEntry, HistoryStats, StateMachineStore, StoreSnapshot, StoreStats } from "./state-machine-store.js";
 import { EMPTY_META, type StoreMeta } from "./store-meta.js";
 
-export interface MemoryStoreOptions {
+export interface MemoryStoreOptions extends HistoryOptions {
   /** Upper bound of each snapshot chunk. */
   readonly snapshotChunkSizeBytes?: number;
 }
@@ -29,12 +30,16 @@ export class MemoryStore implements StateMachineStore {
   /** The ids of keys with an expiry (expiredKeys scans these). */
   #expiring = new Set<string>();
   #meta: StoreMeta = EMPTY_META;
+  /** The watch history by revision; the window decides what is kept. */
+  #events = new Map<number, HistoryEvent[]>();
+  readonly #history: HistoryWindow;
   #restoring = false;
   #closed = false;
   readonly #snapshots = new Set<ChunkedSnapshot>();
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#chunkSizeBytes = options.snapshotChunkSizeBytes ?? SNAPSHOT_CHUNK_SIZE_BYTES_DEFAULT;
+    this.#history = new HistoryWindow(options, 0);
   }
 
   appliedIndex(): number {
@@ -51,6 +56,23 @@ export class MemoryStore implements StateMachineStore {
 
   stats(): StoreStats {
     return { keyCount: this.#meta.keyCount, sizeBytes: this.#meta.sizeBytes };
+  }
+
+  historyStats(): HistoryStats {
+    const history = this.#history;
+    return { compactedRevision: history.compactedRevision, revisionCount: history.revisionCount, sizeBytes: history.bytes };
+  }
+
+  events(fromRevision: number, toRevision: number): HistoryEvent[] {
+    this.#checkOpen();
+    if (fromRevision <= this.#history.compactedRevision) throw compactedError(fromRevision, this.#history.compactedRevision);
+    const out: HistoryEvent[] = [];
+    for (let revision = fromRevision; revision <= Math.min(toRevision, this.#meta.revision); revision++) {
+      const events = this.#events.get(revision);
+      assert(events !== undefined, `the history holds revision ${revision}`);
+      out.push(...events);
+    }
+    return out;
   }
 
   get(key: Uint8Array, nowMs: number): KeyValue | undefined {
@@ -97,6 +119,8 @@ export class MemoryStore implements StateMachineStore {
     this.#checkOpen();
     assert(!this.#restoring, "Cannot apply entries while a snapshot is being restored");
     const plan = planBatch({ getRecord: (key) => this.#records.get(keyId(key)) }, this.#meta, entries);
+    const added = summarize(plan.events.map((event) => ({ revision: event.revision, bytes: encodeEvent(event).byteLength })));
+    const historyPlan = this.#history.plan(added);
     for (const { key, record } of plan.writes) {
       const id = keyId(key);
       if (record !== undefined && record.expiresAtMs !== 0) this.#expiring.add(id);
@@ -109,6 +133,13 @@ export class MemoryStore implements StateMachineStore {
       }
     }
     this.#meta = plan.meta;
+    for (const event of plan.events) {
+      const events = this.#events.get(event.revision);
+      if (events === undefined) this.#events.set(event.revision, [event]);
+      else events.push(event);
+    }
+    for (const { revision } of historyPlan.drop) this.#events.delete(revision);
+    this.#history.commit(added, historyPlan);
     return plan.results;
   }
 
@@ -143,6 +174,8 @@ export class MemoryStore implements StateMachineStore {
       this.#expiring = new Set([...records].filter(([, record]) => record.expiresAtMs !== 0).map(([id]) => id));
       this.#sortedIds = undefined;
       this.#meta = meta;
+      this.#events = new Map();
+      this.#history.reset(meta.revision);
     } finally {
       this.#restoring = false;
     }

@@ -9,6 +9,7 @@
  */
 import type { CommandResult } from "../commands/command.js";
 import type { KeyValue } from "../commands/record.js";
+import type { HistoryEvent } from "./history.js";
 
 /** The part of a committed Raft entry the state machine needs (structurally a subset of raft's `Entry`). */
 export interface ApplyEntry {
@@ -25,6 +26,14 @@ export interface ApplyEntry {
 export interface StoreStats {
   readonly keyCount: number;
   /** Sum of key and value lengths: the logical data size, not the file size. */
+  readonly sizeBytes: number;
+}
+
+/** The watch history's window (store/history.ts). */
+export interface HistoryStats {
+  /** The newest revision whose events are gone; every later revision up to `revision()` is held. */
+  readonly compactedRevision: number;
+  readonly revisionCount: number;
   readonly sizeBytes: number;
 }
 
@@ -63,11 +72,21 @@ export interface StateMachineStore {
    * cost follows the number returned, not the number of keys (in LmdbStore). */
   expiredKeys(nowMs: number, limit: number): Uint8Array[];
 
+  /** The watch history's window. */
+  historyStats(): HistoryStats;
+  /**
+   * The events of revisions `fromRevision`..`toRevision` (inclusive; clamped to revision()), in revision order and,
+   * within a revision, in the order the command made its final write to each key. Throws COMPACTED (naming the
+   * oldest available revision) when `fromRevision` <= compactedRevision. The caller bounds the span it asks for.
+   */
+  events(fromRevision: number, toRevision: number): HistoryEvent[];
+
   /**
    * Applies committed entries in order, in ONE atomic write together with the new applied index, and returns one
    * result per entry. Entries must continue the log exactly: the first index is appliedIndex() + 1 and each next
    * one is one more. Anything else is a bug in the caller (re-applying would double a write, skipping would lose
    * one) and throws AssertionError with nothing applied. Durable when it returns (see each implementation).
+   * The batch's history events are written in the same step, and revisions beyond the window dropped.
    */
   applyEntries(entries: readonly ApplyEntry[]): CommandResult[];
 
@@ -77,7 +96,7 @@ export interface StateMachineStore {
    * Replaces the whole state with a serialized image (appliedIndex, revision and clock included). Atomic: until
    * it resolves, reads see the old state; if it fails (a corrupt or truncated image throws BAD_REQUEST) or the
    * process dies midway, the old state remains. Snapshots already taken stay readable. No entry may be applied
-   * while a restore runs.
+   * while a restore runs. The history restarts empty at the image's revision (compactedRevision = revision()).
    */
   restore(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void>;
 

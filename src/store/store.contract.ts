@@ -10,9 +10,10 @@ import type { Command, CommandResult } from "../commands/command.js";
 import { COMMAND_FORMAT_V1, encodeCommand } from "../commands/command-codec.js";
 import { AssertionError } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
+import type { HistoryEvent, HistoryOptions } from "./history.js";
 import type { ApplyEntry, StateMachineStore } from "./state-machine-store.js";
 
-export interface StoreFactoryOptions {
+export interface StoreFactoryOptions extends HistoryOptions {
   readonly snapshotChunkSizeBytes?: number;
 }
 
@@ -82,6 +83,7 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
     describe("applying commands", () => commandCases(withStore));
     describe("the applied index and reads", () => logAndReadCases(withStore));
     describe("snapshots", () => snapshotCases(withStore, factory));
+    describe("the watch history", () => historyCases(withStore));
   });
 }
 
@@ -414,5 +416,105 @@ function snapshotCases(withStore: WithStore, factory: StoreFactory): void {
       const broken = store.snapshot();
       for await (const _ of broken.chunks()) break;
       await assert.rejects(collect(broken.chunks()), AssertionError, "chunks() iterates once");
+    }));
+}
+
+/** Events as [revision, type, key, value] for compact comparisons. */
+function eventRows(events: readonly HistoryEvent[]): [number, string, string | undefined, string | undefined][] {
+  return events.map((event) => [event.revision, event.type, text(event.key), text(event.record?.value)]);
+}
+
+function historyCases(withStore: WithStore): void {
+  it("records every change in revision order, in the same step as the data", () =>
+    withStore((store) => {
+      applyCommands(
+        store,
+        put("a", "1", 0, { ttlMs: 100 }),
+        put("b", "2"),
+        "noop",
+        { op: "delete", key: bytes("missing"), nowMs: 0 },
+        {
+          op: "txn",
+          nowMs: 0,
+          compares: [],
+          success: [
+            { op: "put", key: bytes("c"), value: bytes("3") },
+            { op: "delete", key: bytes("b") },
+            { op: "get", key: bytes("a") },
+          ],
+          failure: [],
+        },
+        put("b", "4", 0, { ifModRevision: 99 }),
+        { op: "expire", keys: [bytes("a"), bytes("a"), bytes("c")], nowMs: 500 },
+        put("d", "5", 600, { expiresAtMs: 10 }),
+      );
+      assert.equal(store.revision(), 4);
+      assert.deepEqual(eventRows(store.events(1, 100)), [
+        [1, "put", "a", "1"],
+        [2, "put", "b", "2"],
+        [3, "put", "c", "3"],
+        [3, "delete", "b", undefined],
+        [4, "expire", "a", undefined],
+      ]);
+      assert.deepEqual(eventRows(store.events(3, 3)), [
+        [3, "put", "c", "3"],
+        [3, "delete", "b", undefined],
+      ]);
+      const [first] = store.events(1, 1);
+      assert.deepEqual([first?.record?.modRevision, first?.record?.version, first?.record?.expiresAtMs], [1, 1, 100]);
+      assert.deepEqual(store.events(5, 9), [], "revisions not yet applied have no events");
+      assert.deepEqual(store.historyStats().compactedRevision, 0);
+      assert.equal(store.historyStats().revisionCount, 4);
+    }));
+
+  it("keeps a bounded window of whole revisions and names the oldest one when asked for older", () =>
+    withStore(
+      (store) => {
+        for (let i = 1; i <= 5; i++) applyCommands(store, put(`k${i}`, "v"));
+        assert.deepEqual(store.historyStats(), { compactedRevision: 2, revisionCount: 3, sizeBytes: store.historyStats().sizeBytes });
+        assert.deepEqual(eventRows(store.events(3, 5)).map((row) => row[2]), ["k3", "k4", "k5"]);
+        assert.throws(
+          () => store.events(2, 5),
+          (error: unknown) => {
+            assert.ok(error instanceof ShoalError);
+            assert.equal(error.code, "COMPACTED");
+            assert.equal(error.detail?.oldestRevision, 3);
+            assert.match(error.message, /oldest available is 3/);
+            return true;
+          },
+        );
+        // One batch larger than the window keeps only its newest revisions.
+        applyCommands(store, put("x1", "v"), put("x2", "v"), put("x3", "v"), put("x4", "v"), put("x5", "v"));
+        assert.equal(store.historyStats().compactedRevision, 7);
+        assert.deepEqual(eventRows(store.events(8, 10)).map((row) => row[2]), ["x3", "x4", "x5"]);
+      },
+      { historyRevisionsMax: 3 },
+    ));
+
+  it("drops the oldest revisions when the history passes its byte bound", () =>
+    withStore(
+      (store) => {
+        applyCommands(store, put("a", "x".repeat(100)), put("b", "x".repeat(100)), put("c", "x".repeat(100)));
+        const stats = store.historyStats();
+        assert.ok(stats.sizeBytes <= 300 && stats.revisionCount === 2, JSON.stringify(stats));
+        assert.equal(stats.compactedRevision, 1);
+        applyCommands(store, put("big", "x".repeat(500)));
+        assert.deepEqual(store.historyStats(), { compactedRevision: 4, revisionCount: 0, sizeBytes: 0 });
+        assert.deepEqual(store.events(5, 10), []);
+      },
+      { historyBytesMax: 300 },
+    ));
+
+  it("starts the history at the snapshot's revision after a restore", () =>
+    withStore(async (source) => {
+      applyCommands(source, put("a", "1"), put("b", "2"));
+      await withStore(async (target) => {
+        applyCommands(target, put("old", "1"));
+        await target.restore(await collect(source.snapshot().chunks()));
+        assert.equal(target.historyStats().compactedRevision, 2);
+        assert.throws(() => target.events(2, 2), ShoalError);
+        applyCommands(target, put("c", "3"));
+        assert.deepEqual(eventRows(target.events(3, 3)), [[3, "put", "c", "3"]]);
+      });
     }));
 }

@@ -128,15 +128,26 @@ async function collect(snapshot: StoreSnapshot): Promise<Uint8Array[]> {
 
 function assertSameMeta(memory: StateMachineStore, lmdb: StateMachineStore): void {
   assert.deepStrictEqual(
-    [lmdb.appliedIndex(), lmdb.revision(), lmdb.clockMs(), lmdb.stats()],
-    [memory.appliedIndex(), memory.revision(), memory.clockMs(), memory.stats()],
+    [lmdb.appliedIndex(), lmdb.revision(), lmdb.clockMs(), lmdb.stats(), lmdb.historyStats()],
+    [memory.appliedIndex(), memory.revision(), memory.clockMs(), memory.stats(), memory.historyStats()],
   );
+  // The watch history holds every revision of its window, identically in both.
+  const from = memory.historyStats().compactedRevision + 1;
+  const events = memory.events(from, memory.revision());
+  assert.deepStrictEqual(lmdb.events(from, lmdb.revision()), events);
+  assert.equal(new Set(events.map((event) => event.revision)).size, memory.revision() - from + 1);
 }
 
 async function runSteps(steps: readonly Step[]): Promise<void> {
-  const memory = new MemoryStore({ snapshotChunkSizeBytes: 50 });
+  // A small history window, so compaction runs often.
+  const memory = new MemoryStore({ snapshotChunkSizeBytes: 50, historyRevisionsMax: 6, historyBytesMax: 400 });
   // Sync mode does not change semantics; skipping fsync keeps hundreds of runs fast.
-  const lmdb = LmdbStore.open(path.join(root, `run-${++runCount}`), { snapshotChunkSizeBytes: 50, syncCommits: false });
+  const lmdb = LmdbStore.open(path.join(root, `run-${++runCount}`), {
+    snapshotChunkSizeBytes: 50,
+    syncCommits: false,
+    historyRevisionsMax: 6,
+    historyBytesMax: 400,
+  });
   let pending: { snapshot: StoreSnapshot; state: Buffer } | undefined;
   try {
     for (const s of steps) {

@@ -5,9 +5,12 @@
  *   0x00 'm'                              -> StoreMeta (applied index, revision, clock, counts)  store-meta.ts
  *   0x01 <key bytes>                      -> the key's record                                    record-codec.ts
  *   0x02 <expiresAtMs u64 BE> <key bytes> -> empty: the expiry index, one row per key with a TTL
+ *   0x03 <revision u64 BE> <seq u32 BE>   -> one watch-history event (store/history.ts), seq 0.. per revision
  * The namespace byte leaves room for more kinds of rows and makes the empty Redis key storable (LMDB refuses
  * zero-length keys). The expiry index is derived data: written in the same transaction as the records, left
- * out of snapshots and rebuilt on restore.
+ * out of snapshots and rebuilt on restore. The history is written in the same transaction as the records it
+ * describes (so it never misses or invents a change across a crash), compacted in that transaction too, left
+ * out of snapshots, and empty after a restore.
  *
  * Durability: `applyEntries` writes a batch's records AND its applied index in one `transactionSync`, so after
  * any crash the data is exactly that of the entries up to the stored applied index: nothing re-applied, nothing
@@ -28,15 +31,25 @@ import { assert } from "../../lib/assert.js";
 import { ShoalError } from "../../lib/errors.js";
 import { planBatch } from "../batch-plan.js";
 import { ChunkedSnapshot } from "../chunked-snapshot.js";
+import {
+  compactedError,
+  decodeEvent,
+  encodeEvent,
+  type HistoryEvent,
+  type HistoryOptions,
+  HistoryWindow,
+  type RevisionSummary,
+  summarize,
+} from "../history.js";
 import { prefixEnd, rangeStartAfter } from "../key-range.js";
 import { decodeRecord, encodeRecord } from "../record-codec.js";
 import { parseSnapshot, SNAPSHOT_CHUNK_SIZE_BYTES_DEFAULT, type SnapshotRecord } from "../snapshot-format.js";
-import type { ApplyEntry, StateMachineStore, StoreSnapshot, StoreStats } from "../state-machine-store.js";
+import type { ApplyEntry, HistoryStats, StateMachineStore, StoreSnapshot, StoreStats } from "../state-machine-store.js";
 import { decodeMeta, EMPTY_META, encodeMeta, type StoreMeta } from "../store-meta.js";
 import { envGeneration, envName, readCurrent, removeStale, writeCurrent } from "./env-dir.js";
 import { type LmdbDatabase, LmdbEnv } from "./lmdb-env.js";
 
-export interface LmdbStoreOptions {
+export interface LmdbStoreOptions extends HistoryOptions {
   /** Upper bound of each snapshot chunk. */
   readonly snapshotChunkSizeBytes?: number;
   /** Fsync every applied batch before returning (default true). See the module comment before turning it off. */
@@ -51,6 +64,9 @@ const DATA_START = Buffer.from([DATA_PREFIX]);
 const DATA_END = Buffer.from([DATA_PREFIX + 1]);
 const EXPIRY_PREFIX = 0x02;
 const EXPIRY_START = Buffer.from([EXPIRY_PREFIX]);
+const HISTORY_PREFIX = 0x03;
+const HISTORY_START = Buffer.from([HISTORY_PREFIX]);
+const HISTORY_END = Buffer.from([HISTORY_PREFIX + 1]);
 const EMPTY_VALUE = new Uint8Array(0);
 
 export class LmdbStore implements StateMachineStore {
@@ -64,6 +80,7 @@ export class LmdbStore implements StateMachineStore {
   #generation: number;
   /** A cache of the meta row of #env, updated with every commit. */
   #meta: StoreMeta;
+  readonly #history: HistoryWindow;
   #restoring: Promise<void> | undefined;
   #closed = false;
   readonly #snapshots = new Set<ChunkedSnapshot>();
@@ -79,6 +96,9 @@ export class LmdbStore implements StateMachineStore {
     this.#generation = envGeneration(env.name);
     this.#envs.add(env);
     this.#meta = readMeta(env.db);
+    this.#history = new HistoryWindow(options, 0);
+    const held = readHistorySummaries(env.db);
+    this.#history.reset(held.length === 0 ? this.#meta.revision : (held[0] as RevisionSummary).revision - 1, held);
   }
 
   /** Opens (creating if needed) the store in directory `dir`, discarding leftovers of an interrupted restore. */
@@ -110,6 +130,22 @@ export class LmdbStore implements StateMachineStore {
 
   stats(): StoreStats {
     return { keyCount: this.#meta.keyCount, sizeBytes: this.#meta.sizeBytes };
+  }
+
+  historyStats(): HistoryStats {
+    const history = this.#history;
+    return { compactedRevision: history.compactedRevision, revisionCount: history.revisionCount, sizeBytes: history.bytes };
+  }
+
+  events(fromRevision: number, toRevision: number): HistoryEvent[] {
+    this.#checkOpen();
+    if (fromRevision <= this.#history.compactedRevision) throw compactedError(fromRevision, this.#history.compactedRevision);
+    const last = Math.min(toRevision, this.#meta.revision);
+    if (last < fromRevision) return [];
+    const rows = this.#env.db.getRange({ start: historyKey(fromRevision, 0), end: historyKey(last + 1, 0) });
+    const out: HistoryEvent[] = [];
+    for (const { key, value } of rows) out.push(decodeEvent(historyRevision(key), value));
+    return out;
   }
 
   get(key: Uint8Array, nowMs: number): KeyValue | undefined {
@@ -152,6 +188,9 @@ export class LmdbStore implements StateMachineStore {
     assert(this.#restoring === undefined, "Cannot apply entries while a snapshot is being restored");
     if (entries.length === 0) return [];
     const plan = planBatch({ getRecord: (key) => this.#getRecord(key) }, this.#meta, entries);
+    const rows = historyRows(plan.events);
+    const added = summarize(rows.map((row) => ({ revision: row.revision, bytes: row.value.byteLength })));
+    const historyPlan = this.#history.plan(added);
     const db = this.#env.db;
     db.transactionSync(() => {
       for (const { key, record, previous } of plan.writes) {
@@ -159,9 +198,14 @@ export class LmdbStore implements StateMachineStore {
         if (record === undefined) db.removeSync(dataKey(key));
         else putRecord(db, key, record);
       }
+      for (const row of rows) db.putSync(row.key, row.value);
+      for (const { revision, count } of historyPlan.drop) {
+        for (let seq = 0; seq < count; seq++) db.removeSync(historyKey(revision, seq));
+      }
       db.putSync(META_KEY, encodeMeta(plan.meta));
     });
     this.#meta = plan.meta;
+    this.#history.commit(added, historyPlan);
     return plan.results;
   }
 
@@ -233,6 +277,7 @@ export class LmdbStore implements StateMachineStore {
     const old = this.#env;
     this.#env = staging;
     this.#meta = meta;
+    this.#history.reset(meta.revision);
     old.retire();
   }
 
@@ -306,6 +351,36 @@ function expiryKey(expiresAtMs: number, key: Uint8Array): Buffer {
   bytes.writeUInt32BE(expiresAtMs % 2 ** 32, 5);
   bytes.set(key, 9);
   return bytes;
+}
+
+/** Orders by revision, then by the event's place in its revision. */
+function historyKey(revision: number, seq: number): Buffer {
+  const bytes = Buffer.allocUnsafe(13);
+  bytes[0] = HISTORY_PREFIX;
+  bytes.writeUInt32BE(Math.floor(revision / 2 ** 32), 1);
+  bytes.writeUInt32BE(revision % 2 ** 32, 5);
+  bytes.writeUInt32BE(seq, 9);
+  return bytes;
+}
+
+function historyRevision(key: Uint8Array): number {
+  assert(key[0] === HISTORY_PREFIX && key.length === 13, "a history row's key is prefix, revision and seq");
+  const view = new DataView(key.buffer, key.byteOffset, key.byteLength);
+  return view.getUint32(1) * 2 ** 32 + view.getUint32(5);
+}
+
+function historyRows(events: readonly HistoryEvent[]): { revision: number; key: Buffer; value: Uint8Array }[] {
+  let seq = 0;
+  return events.map((event, i) => {
+    seq = i > 0 && (events[i - 1] as HistoryEvent).revision === event.revision ? seq + 1 : 0;
+    return { revision: event.revision, key: historyKey(event.revision, seq), value: encodeEvent(event) };
+  });
+}
+
+/** The held revisions, read once when the store opens (bounded by the window). */
+function readHistorySummaries(db: LmdbDatabase): RevisionSummary[] {
+  const rows = db.getRange({ start: HISTORY_START, end: HISTORY_END });
+  return summarize([...rows].map(({ key, value }) => ({ revision: historyRevision(key), bytes: value.byteLength })));
 }
 
 function userKey(stored: Uint8Array): Uint8Array {

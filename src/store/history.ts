@@ -1,0 +1,189 @@
+/**
+ * @module The watch history: every change the state machine applied, as events in revision order, kept beside
+ * the data (written in the same atomic step) for a bounded window of recent revisions. Watches replay it from
+ * a revision, then follow new applies.
+ *
+ * The window: `compactedRevision` is the newest revision whose events are gone. Invariant: every revision in
+ * (compactedRevision, revision] has its events in the history (each revision bump comes from at least one
+ * mutation, and each mutation is one event), and the history holds nothing else. Old revisions are dropped
+ * whole, oldest first, once the window holds more than `revisionsMax` revisions or `bytesMax` bytes.
+ *
+ * The history is local to each replica, not replicated state: it is left out of snapshots (so a snapshot image
+ * is unchanged and canonical), and a store restored from a snapshot starts its history at the snapshot's
+ * revision — that replica answers COMPACTED for anything older. Different replicas may keep different windows.
+ */
+import { plainBytes } from "../commands/bytes.js";
+import type { StoredRecord } from "../commands/record.js";
+import { assert } from "../lib/assert.js";
+import { ShoalError } from "../lib/errors.js";
+import { decodeRecord, encodeRecord } from "./record-codec.js";
+
+/** One applied change. `put` carries the key's new record; `delete` is a delete (or a put whose expiry had
+ * already passed); `expire` is the leader's expiry sweep removing a key past its TTL. */
+export interface HistoryEvent {
+  readonly revision: number;
+  readonly type: "put" | "delete" | "expire";
+  readonly key: Uint8Array;
+  /** The new record, for `put` only. */
+  readonly record: StoredRecord | undefined;
+}
+
+export interface HistoryOptions {
+  /** Keep at most this many recent revisions of events. */
+  readonly historyRevisionsMax?: number;
+  /** Keep at most this many bytes of encoded events (whole revisions are dropped, oldest first). */
+  readonly historyBytesMax?: number;
+}
+
+export const HISTORY_DEFAULTS = {
+  historyRevisionsMax: 10_000,
+  historyBytesMax: 64 * 1024 * 1024,
+} as const;
+
+const TYPE_CODES = { put: 1, delete: 2, expire: 3 } as const;
+const TYPES_BY_CODE = new Map<number, HistoryEvent["type"]>([
+  [1, "put"],
+  [2, "delete"],
+  [3, "expire"],
+]);
+
+/** type u8 | keyLength u32 | key | (put only) encoded record. */
+export function encodeEvent(event: HistoryEvent): Uint8Array {
+  const record = event.record === undefined ? undefined : encodeRecord(event.record);
+  assert((event.type === "put") === (record !== undefined), "a put event carries a record, others none");
+  const bytes = new Uint8Array(5 + event.key.byteLength + (record?.byteLength ?? 0));
+  bytes[0] = TYPE_CODES[event.type];
+  new DataView(bytes.buffer).setUint32(1, event.key.byteLength);
+  bytes.set(event.key, 5);
+  if (record !== undefined) bytes.set(record, 5 + event.key.byteLength);
+  return bytes;
+}
+
+/** Decodes what `encodeEvent` wrote; the revision comes from the row's key. Views into `bytes` (no copy). */
+export function decodeEvent(revision: number, bytes: Uint8Array): HistoryEvent {
+  const type = TYPES_BY_CODE.get(bytes[0] as number);
+  assert(type !== undefined && bytes.length >= 5, "a history row starts with a known event type");
+  const keyLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(1);
+  assert(bytes.length >= 5 + keyLength, "a history row holds its key");
+  const key = plainBytes(bytes.subarray(5, 5 + keyLength));
+  const record = type === "put" ? decodeRecord(bytes.subarray(5 + keyLength)) : undefined;
+  return { revision, type, key, record };
+}
+
+/** One revision's share of the history: how many events (rows 0..count-1) and their encoded bytes. */
+export interface RevisionSummary {
+  readonly revision: number;
+  readonly count: number;
+  readonly bytes: number;
+}
+
+/**
+ * The bookkeeping of the window both stores share: which revisions are held and how big they are, so a store
+ * can decide which to drop without reading them. A store calls `plan` before its atomic write and `commit`
+ * after it succeeded.
+ */
+export class HistoryWindow {
+  readonly #revisionsMax: number;
+  readonly #bytesMax: number;
+  /** Oldest first. Invariant: consecutive revisions, the first one compactedRevision + 1. */
+  #revisions: RevisionSummary[] = [];
+  #head = 0;
+  #bytes = 0;
+  #compactedRevision: number;
+
+  constructor(options: HistoryOptions, compactedRevision: number) {
+    this.#revisionsMax = options.historyRevisionsMax ?? HISTORY_DEFAULTS.historyRevisionsMax;
+    this.#bytesMax = options.historyBytesMax ?? HISTORY_DEFAULTS.historyBytesMax;
+    assert(Number.isSafeInteger(this.#revisionsMax) && this.#revisionsMax >= 0, "historyRevisionsMax is an integer >= 0");
+    assert(Number.isSafeInteger(this.#bytesMax) && this.#bytesMax >= 0, "historyBytesMax is an integer >= 0");
+    this.#compactedRevision = compactedRevision;
+  }
+
+  get compactedRevision(): number {
+    return this.#compactedRevision;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get revisionCount(): number {
+    return this.#revisions.length - this.#head;
+  }
+
+  /** Replaces the window (a store opening its history, or restoring a snapshot with none). */
+  reset(compactedRevision: number, held: readonly RevisionSummary[] = []): void {
+    held.forEach((summary, i) => assert(summary.revision === compactedRevision + 1 + i, "held revisions are consecutive"));
+    this.#revisions = [...held];
+    this.#head = 0;
+    this.#bytes = held.reduce((sum, summary) => sum + summary.bytes, 0);
+    this.#compactedRevision = compactedRevision;
+  }
+
+  /** Which held revisions to drop once `added` (consecutive, continuing the window) are written. */
+  plan(added: readonly RevisionSummary[]): { readonly drop: readonly RevisionSummary[]; readonly compactedRevision: number } {
+    const all = this.#revisions.slice(this.#head).concat(added);
+    const last = all.length === 0 ? this.#compactedRevision : (all[all.length - 1] as RevisionSummary).revision;
+    let bytes = this.#bytes + added.reduce((sum, summary) => sum + summary.bytes, 0);
+    let dropCount = 0;
+    while (dropCount < all.length && (all.length - dropCount > this.#revisionsMax || bytes > this.#bytesMax)) {
+      bytes -= (all[dropCount] as RevisionSummary).bytes;
+      dropCount++;
+    }
+    const drop = all.slice(0, dropCount);
+    const compactedRevision = dropCount === all.length ? last : (all[dropCount] as RevisionSummary).revision - 1;
+    return { drop, compactedRevision: Math.max(compactedRevision, this.#compactedRevision) };
+  }
+
+  /** Records a planned write as done. */
+  commit(added: readonly RevisionSummary[], plan: ReturnType<HistoryWindow["plan"]>): void {
+    for (const summary of added) {
+      const expected = this.#compactedRevision + this.revisionCount + 1;
+      assert(summary.revision === expected, `history revision ${summary.revision} continues the window at ${expected}`);
+      this.#revisions.push(summary);
+      this.#bytes += summary.bytes;
+    }
+    for (const summary of plan.drop) {
+      const oldest = this.#revisions[this.#head];
+      assert(oldest?.revision === summary.revision, "history drops the oldest revisions first");
+      this.#head++;
+      this.#bytes -= summary.bytes;
+    }
+    this.#compactedRevision = plan.compactedRevision;
+    // Trim the consumed head now and then, so the array does not grow without bound.
+    if (this.#head > 1024 && this.#head * 2 > this.#revisions.length) {
+      this.#revisions = this.#revisions.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  /** Throws COMPACTED when `fromRevision` is no longer held; names the oldest revision still available. */
+  check(fromRevision: number): void {
+    if (fromRevision > this.#compactedRevision) return;
+    throw compactedError(fromRevision, this.#compactedRevision);
+  }
+}
+
+export function compactedError(fromRevision: number, compactedRevision: number): ShoalError {
+  const oldestRevision = compactedRevision + 1;
+  return new ShoalError(
+    "COMPACTED",
+    `Cannot watch from revision ${fromRevision}: revisions up to ${compactedRevision} are compacted; the oldest available is ${oldestRevision}`,
+    { compactedRevision, oldestRevision },
+  );
+}
+
+/** Groups a batch's events into per-revision summaries (events are in revision order). */
+export function summarize(events: readonly { revision: number; bytes: number }[]): RevisionSummary[] {
+  const out: RevisionSummary[] = [];
+  for (const { revision, bytes } of events) {
+    const last = out[out.length - 1];
+    if (last !== undefined && last.revision === revision) {
+      out[out.length - 1] = { revision, count: last.count + 1, bytes: last.bytes + bytes };
+    } else {
+      assert(last === undefined || revision === last.revision + 1, "history events come in consecutive revisions");
+      out.push({ revision, count: 1, bytes });
+    }
+  }
+  return out;
+}
