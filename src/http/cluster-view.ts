@@ -1,8 +1,14 @@
 /**
  * @module The JSON of `GET /v1/cluster`: this node's Raft status and every member's role, as each member reports
- * it (a member that does not answer in time is shown as unreachable).
+ * it (a member that does not answer in time is shown as unreachable). Replication lag is the leader's view
+ * (its last index minus the member's match index): the leader's own status when this node leads, otherwise
+ * what the leader reported when asked for its info, so every node shows the same lag column.
+ *
+ * Field names are stable (the CLI's `shoal status`, the dashboard and tests read them): id, leader, term, role,
+ * commitIndex, appliedIndex, lastIndex, revision, members[{id, role, peer, http, reachable, term?,
+ * commitIndex?, appliedIndex?, lag?}].
  */
-import type { ShoalNode } from "../node/shoal-node.js";
+import type { MemberInfo, ShoalNode } from "../node/shoal-node.js";
 
 const PEER_INFO_TIMEOUT_MS = 500;
 
@@ -22,27 +28,32 @@ export interface ClusterMemberView {
 export async function clusterView(node: ShoalNode): Promise<Record<string, unknown>> {
   const status = node.raftStatus();
   const self = node.memberInfo();
-  const members: ClusterMemberView[] = await Promise.all(
-    [...node.options.members.entries()].map(async ([id, address]) => {
-      const info = id === status.id ? self : await node.peerInfo(id, PEER_INFO_TIMEOUT_MS);
-      const match = status.matchIndex.get(id);
-      const lag = status.role === "leader" && match !== undefined ? Math.max(0, status.lastIndex - match) : undefined;
-      if (info === undefined) {
-        return { id, role: "unreachable", peer: address.peer, http: address.http, reachable: false, lag };
-      }
-      return {
-        id,
-        role: info.role,
-        peer: info.peer || address.peer,
-        http: info.http || address.http,
-        reachable: true,
-        term: info.term,
-        commitIndex: info.commitIndex,
-        appliedIndex: info.appliedIndex,
-        lag,
-      };
-    }),
+  const ids = [...node.options.members.keys()];
+  const infos = new Map<number, MemberInfo | undefined>(
+    await Promise.all(
+      ids.map(async (id) => [id, id === status.id ? self : await node.peerInfo(id, PEER_INFO_TIMEOUT_MS)] as const),
+    ),
   );
+  const leaderInfo = [...infos.values()].find((info) => info?.role === "leader" && info.matchIndex !== undefined);
+  const members: ClusterMemberView[] = ids.map((id) => {
+    const address = node.options.members.get(id) ?? { peer: "", http: "" };
+    const info = infos.get(id);
+    const lag = lagOf(leaderInfo, id);
+    if (info === undefined) {
+      return { id, role: "unreachable", peer: address.peer, http: address.http, reachable: false, ...lag };
+    }
+    return {
+      id,
+      role: info.role,
+      peer: info.peer || address.peer,
+      http: info.http || address.http,
+      reachable: true,
+      term: info.term,
+      commitIndex: info.commitIndex,
+      appliedIndex: info.appliedIndex,
+      ...lag,
+    };
+  });
   return {
     id: status.id,
     leader: status.leaderId,
@@ -51,6 +62,13 @@ export async function clusterView(node: ShoalNode): Promise<Record<string, unkno
     commitIndex: status.commitIndex,
     appliedIndex: self.appliedIndex,
     lastIndex: status.lastIndex,
+    revision: node.store.revision(),
     members,
   };
+}
+
+function lagOf(leader: MemberInfo | undefined, id: number): { lag?: number } {
+  const match = leader?.matchIndex?.[String(id)];
+  if (leader?.lastIndex === undefined || match === undefined) return {};
+  return { lag: Math.max(0, leader.lastIndex - match) };
 }

@@ -1,5 +1,8 @@
 /**
- * @module The one mapping from Shoal's error codes to HTTP: a status and a JSON body `{code, message}`.
+ * @module The one mapping from Shoal's error codes to HTTP: a status and a JSON body `{code, message, ...detail}`
+ * (detail: machine-readable extras such as the current `modRevision` of a CAS conflict or the
+ * `oldestRevision` a watch may start from). Fastify's own errors (schema validation, body too large, bad JSON)
+ * are 4xx and map to BAD_REQUEST or TOO_LARGE here too, so a client only ever sees this one shape.
  */
 import type { ErrorCode } from "../lib/errors.js";
 import { ShoalError } from "../lib/errors.js";
@@ -21,17 +24,38 @@ const statusByCode: Record<ErrorCode, number> = {
 export interface ErrorBody {
   readonly code: ErrorCode;
   readonly message: string;
+  readonly [detail: string]: unknown;
 }
 
 export function httpError(error: unknown): { status: number; body: ErrorBody } {
   if (error instanceof ShoalError) {
-    return { status: statusByCode[error.code], body: { code: error.code, message: error.message } };
+    return { status: statusByCode[error.code], body: { ...error.detail, code: error.code, message: error.message } };
   }
-  // Fastify's own errors (body too large, bad content) carry a 4xx statusCode.
-  const statusCode = (error as { statusCode?: unknown })?.statusCode;
-  if (typeof statusCode === "number" && statusCode >= 400 && statusCode < 500) {
-    const code: ErrorCode = statusCode === 413 ? "TOO_LARGE" : "BAD_REQUEST";
-    return { status: statusCode, body: { code, message: (error as Error).message } };
+  const fastifyError = error as { statusCode?: unknown; validation?: unknown; message?: unknown };
+  if (typeof fastifyError?.statusCode === "number" && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
+    const status = fastifyError.statusCode;
+    const code: ErrorCode = status === 413 ? "TOO_LARGE" : status === 404 ? "NOT_FOUND" : "BAD_REQUEST";
+    const text = String(fastifyError.message ?? "Bad request");
+    const message = fastifyError.validation !== undefined ? `Invalid request: ${text}` : text;
+    return { status, body: { code, message } };
   }
   return { status: 500, body: { code: "INTERNAL", message: "Internal error" } };
+}
+
+/** A route exists for the path but not for the method. */
+export function methodNotAllowed(method: string, path: string, allowed: readonly string[]): { status: number; body: ErrorBody } {
+  return {
+    status: 405,
+    body: { code: "BAD_REQUEST", message: `Cannot ${method} ${path}: the allowed methods are ${allowed.join(", ")}` },
+  };
+}
+
+/** The raw HTTP/1.1 answer to bytes that are not a parsable request (no fastify request exists yet). */
+export function rawClientError(reason: string, status = 400): string {
+  const body = JSON.stringify({ code: status === 413 || status === 431 ? "TOO_LARGE" : "BAD_REQUEST", message: reason });
+  const statusText = status === 431 ? "Request Header Fields Too Large" : status === 413 ? "Payload Too Large" : "Bad Request";
+  return (
+    `HTTP/1.1 ${status} ${statusText}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+  );
 }

@@ -31,6 +31,16 @@ export interface NodeOptions {
   readonly requestTimeoutMs: number;
   readonly expiryScanIntervalMs: number;
   readonly expiryKeysPerScanMax: number;
+  /** The watch history's window (store/history.ts): recent revisions and bytes kept for watches to replay. */
+  readonly watchHistoryRevisionsMax?: number;
+  readonly watchHistoryBytesMax?: number;
+  /** Bounds of each watch (node/watch-hub.ts); defaults in `watchHubDefaults`. */
+  readonly watchBufferEventsMax?: number;
+  readonly watchBufferBytesMax?: number;
+  readonly watchersMax?: number;
+  /** `/readyz` tolerates the applied index trailing the known commit index by this many entries: under load
+   * the apply of a just-committed batch is always a moment behind, and readiness must not flap with it. */
+  readonly readyApplyLagEntriesMax?: number;
   readonly raft?: Partial<Omit<RaftConfig, "id" | "groupId">>;
   /** Where the peer transport listens; defaults to this node's own entry in `members`. A chaos harness sets it
    * to put a fault-injecting proxy between the advertised address and the real one. */
@@ -54,4 +64,7 @@ export const nodeDefaults = {
   requestTimeoutMs: 5_000,
   expiryScanIntervalMs: 100,
   expiryKeysPerScanMax: 256,
+  watchHistoryRevisionsMax: 10_000,
+  watchHistoryBytesMax: 64 * 1024 * 1024,
+  readyApplyLagEntriesMax: 1000,
 };

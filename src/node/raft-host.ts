@@ -15,6 +15,7 @@ import type { MemoryStorage } from "../raft/memory-storage.js";
 import type { RawNode } from "../raft/raw-node.js";
 import type { Entry, ProposalResult, Ready, Snapshot } from "../raft/types.js";
 import type { StateMachineStore } from "../store/state-machine-store.js";
+import { entryRecordBytes, HARD_STATE_RECORD_BYTES } from "../wal/record-encoder.js";
 import type { PeerNetwork, RaftLogWriter, SnapshotFiles } from "./ports.js";
 
 export interface RaftHostOptions {
@@ -35,6 +36,18 @@ export interface RaftHostOptions {
   readonly onFatal: (error: Error) => void;
   /** Called after each Ready is handled (metrics, the leader's expiry scan). */
   readonly onReady?: (ready: Ready) => void;
+  /** Called synchronously right after the store applied entries or installed a snapshot (the watch hub reads
+   * the new revisions' events here, before anything else can run). */
+  readonly onApplied?: () => void;
+  readonly metrics?: HostMetrics;
+}
+
+/** What the host reports as it works (node-metrics.ts turns it into Prometheus series). */
+export interface HostMetrics {
+  /** One `wal.save`: how long until durable (fsync per policy) and the record bytes it wrote. */
+  walSaved(seconds: number, bytes: number): void;
+  /** The leader this node knows changed (to another node or to none). */
+  leaderChanged(): void;
 }
 
 interface ProposalWaiter {
@@ -62,6 +75,7 @@ export class RaftHost {
   #reads = new Map<string, ReadWaiter>();
   #readSequence = 0;
   #lastSnapshotIndex: number;
+  #leaderId: number;
   /** Counters for metrics and status. */
   readonly counters = { proposals: 0, proposalFailures: 0, walSaves: 0, walSaveMsTotal: 0, applied: 0, leaderChanges: 0 };
 
@@ -69,6 +83,7 @@ export class RaftHost {
     this.#options = options;
     this.#raw = options.raw;
     this.#lastSnapshotIndex = options.storage.snapshot().metadata.index;
+    this.#leaderId = options.raw.status().leaderId;
   }
 
   get raw(): RawNode {
@@ -164,15 +179,21 @@ export class RaftHost {
   }
 
   async #handleReady(ready: Ready): Promise<void> {
-    if (ready.softState !== undefined) this.counters.leaderChanges++;
+    if (ready.softState !== undefined && ready.softState.leaderId !== this.#leaderId) {
+      this.#leaderId = ready.softState.leaderId;
+      this.counters.leaderChanges++;
+      this.#options.metrics?.leaderChanged();
+    }
     if (ready.snapshot !== undefined) await this.#installSnapshot(ready.snapshot);
     const { storage, wal } = this.#options;
     if (ready.entries.length > 0 || (ready.hardState !== undefined && ready.mustSync)) {
       // Durability point for the Raft log: nothing below is sent before this resolves.
       const started = performance.now();
       await wal.save({ hardState: ready.hardState ?? storage.hardState(), entries: ready.entries });
+      const elapsedMs = performance.now() - started;
       this.counters.walSaves++;
-      this.counters.walSaveMsTotal += performance.now() - started;
+      this.counters.walSaveMsTotal += elapsedMs;
+      this.#options.metrics?.walSaved(elapsedMs / 1000, walSaveBytes(ready));
     }
     storage.append(ready.entries);
     // A commit-only change is not fsynced: the commit index is a lower bound that Raft re-learns after a crash.
@@ -195,6 +216,7 @@ export class RaftHost {
     const results = store.applyEntries(fresh.map((e) => ({ index: e.index, data: e.data, type: e.type })));
     assert(results.length === fresh.length, "The store must answer one result per applied entry");
     this.counters.applied += fresh.length;
+    this.#options.onApplied?.();
     fresh.forEach((entry, i) => {
       const waiter = this.#proposals.get(entry.index);
       if (waiter === undefined) return;
@@ -220,6 +242,7 @@ export class RaftHost {
     const { snapshots, store, storage, wal } = this.#options;
     await snapshots.save(snapshot);
     await store.restore([snapshot.data]);
+    this.#options.onApplied?.();
     storage.applySnapshot(snapshot);
     await wal.save({ entries: [], snapshot: snapshot.metadata });
     this.#lastSnapshotIndex = snapshot.metadata.index;
@@ -289,6 +312,13 @@ export class RaftHost {
     if (this.#ticker !== undefined) clearInterval(this.#ticker);
     this.#options.onFatal(failure);
   }
+}
+
+/** The record bytes one save appends (entries and hard state), as the WAL frames them. */
+function walSaveBytes(ready: Ready): number {
+  let bytes = HARD_STATE_RECORD_BYTES;
+  for (const entry of ready.entries) bytes += entryRecordBytes(entry);
+  return bytes;
 }
 
 function refusalError(result: Extract<ProposalResult, { accepted: false }>): ShoalError {

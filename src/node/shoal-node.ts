@@ -21,10 +21,12 @@ import type { StateMachineStore } from "../store/state-machine-store.js";
 import { PeerTransport } from "../transport/index.js";
 import { Wal } from "../wal/wal.js";
 import { NodeDisk } from "../io/node/disk.js";
-import type { NodeOptions } from "./node-options.js";
+import { nodeDefaults, type NodeOptions } from "./node-options.js";
 import { RaftHost } from "./raft-host.js";
 import { SnapshotFileStore } from "./snapshot-file.js";
 import { ExpiryScanner } from "./expiry-scanner.js";
+import { NodeMetrics } from "./node-metrics.js";
+import { WatchHub, watchHubDefaults } from "./watch-hub.js";
 
 /** What a peer answers about itself (for /v1/cluster and the dashboard). */
 export interface MemberInfo {
@@ -36,6 +38,20 @@ export interface MemberInfo {
   readonly appliedIndex: number;
   readonly peer: string;
   readonly http: string;
+  /** The leader's view of replication (present when `role` is leader): each member's match index. */
+  readonly lastIndex?: number;
+  readonly matchIndex?: Readonly<Record<string, number>>;
+}
+
+/** What `/readyz` reports. */
+export interface Readiness {
+  readonly ready: boolean;
+  /** Why not, when not ready. */
+  readonly reason?: string;
+  readonly leader: NodeId;
+  readonly term: number;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
 }
 
 type PeerRequest = { readonly kind: "propose"; readonly data: Uint8Array } | { readonly kind: "info" };
@@ -48,11 +64,19 @@ export class ShoalNode {
   readonly #wal: Wal;
   readonly #logger: Logger;
   readonly #expiry: ExpiryScanner;
+  /** Every watch this node serves, fed by the host after each apply. */
+  readonly watches: WatchHub;
+  readonly metrics: NodeMetrics;
   #httpAddress = "";
 
-  private constructor(options: NodeOptions, parts: { host: RaftHost; transport: PeerTransport; wal: Wal; store: StateMachineStore }) {
+  private constructor(
+    options: NodeOptions,
+    parts: { host: RaftHost; transport: PeerTransport; wal: Wal; store: StateMachineStore; watches: WatchHub; metrics: NodeMetrics },
+  ) {
     this.options = options;
     this.store = parts.store;
+    this.watches = parts.watches;
+    this.metrics = parts.metrics;
     this.#host = parts.host;
     this.#transport = parts.transport;
     this.#wal = parts.wal;
@@ -82,7 +106,11 @@ export class ShoalNode {
     // are in the page cache); a machine crash may roll LMDB back to an older applied index, and recovery then
     // re-applies from the WAL — or, if it fell behind the last snapshot, restores the fsynced snapshot file
     // first. Either way the applied index and the data stay in one transaction, so nothing applies twice.
-    const store = LmdbStore.open(join(options.dataDir, "state"), { syncCommits: false });
+    const store = LmdbStore.open(join(options.dataDir, "state"), {
+      syncCommits: false,
+      historyRevisionsMax: options.watchHistoryRevisionsMax ?? nodeDefaults.watchHistoryRevisionsMax,
+      historyBytesMax: options.watchHistoryBytesMax ?? nodeDefaults.watchHistoryBytesMax,
+    });
     if (state.snapshot !== undefined) {
       const snapshot = await snapshots.load(state.snapshot.index);
       if (snapshot === undefined) {
@@ -108,6 +136,29 @@ export class ShoalNode {
     if (self === undefined) throw new ShoalError("BAD_REQUEST", `Node ${options.id} is not among the members`);
     const [listenHost, listenPort] = splitHostPort(options.peerListen ?? self.peer);
     const transport = new PeerTransport({ selfId: options.id, listenHost, listenPort, peers, logger: transportLogger(options.logger) });
+    const watches = new WatchHub({
+      store,
+      bufferEventsMax: options.watchBufferEventsMax ?? watchHubDefaults.bufferEventsMax,
+      bufferBytesMax: options.watchBufferBytesMax ?? watchHubDefaults.bufferBytesMax,
+      catchUpRevisionsMax: watchHubDefaults.catchUpRevisionsMax,
+      watchersMax: options.watchersMax ?? watchHubDefaults.watchersMax,
+    });
+    // The gauges close over `host`, declared below: they run only when scraped, long after it exists.
+    const metrics = new NodeMetrics(
+      {
+        raftStatus: () => raw.status(),
+        hostCounters: () => host.counters,
+        storeStats: () => ({
+          ...store.stats(),
+          revision: store.revision(),
+          appliedIndex: store.appliedIndex(),
+          fileSizeBytes: store.fileSizeBytes(),
+        }),
+        historyStats: () => store.historyStats(),
+        watchStats: () => watches.stats(),
+      },
+      { node: String(options.id) },
+    );
     const host = new RaftHost({
       raw,
       storage,
@@ -121,8 +172,10 @@ export class ShoalNode {
       proposalTimeoutMs: options.requestTimeoutMs,
       readTimeoutMs: options.requestTimeoutMs,
       onFatal: (error) => options.onFatal(error),
+      onApplied: () => watches.notify(),
+      metrics,
     });
-    const node = new ShoalNode(options, { host, transport, wal, store });
+    const node = new ShoalNode(options, { host, transport, wal, store, watches, metrics });
     transport.onRequest((from, payload) => node.#answerPeer(from, payload));
     await transport.start();
     host.start();
@@ -135,6 +188,7 @@ export class ShoalNode {
   }
 
   async stop(): Promise<void> {
+    this.watches.close();
     this.#expiry.stop();
     await this.#host.stop();
     await this.#transport.stop();
@@ -161,6 +215,12 @@ export class ShoalNode {
     // follower then answers stale values, which the chaos checker must catch.
     if (!stale && this.options.unsafe?.staleReads !== true) await this.readBarrier();
     return this.store.get(key, Date.now());
+  }
+
+  /** Live keys starting with `prefix`, after `after`, at most `limit`: linearizable unless `stale`. */
+  async range(prefix: Uint8Array, after: Uint8Array | undefined, limit: number, stale = false): Promise<KeyValue[]> {
+    if (!stale && this.options.unsafe?.staleReads !== true) await this.readBarrier();
+    return this.store.range(prefix, after, limit, Date.now());
   }
 
   /** Waits until this node's state reflects every write acknowledged before the call (ReadIndex). */
@@ -213,7 +273,12 @@ export class ShoalNode {
   memberInfo(): MemberInfo {
     const status = this.#host.raw.status();
     const self = this.options.members.get(this.options.id);
+    const replication =
+      status.role === "leader"
+        ? { lastIndex: status.lastIndex, matchIndex: Object.fromEntries([...status.matchIndex].map(([id, match]) => [String(id), match])) }
+        : {};
     return {
+      ...replication,
       id: status.id,
       role: status.role,
       term: status.term,
@@ -232,6 +297,19 @@ export class ShoalNode {
     } catch {
       return undefined;
     }
+  }
+
+  /** Ready to serve: a leader is known and this node has applied (nearly) all it knows to be committed. */
+  readiness(): Readiness {
+    const status = this.#host.raw.status();
+    const appliedIndex = this.store.appliedIndex();
+    const lagMax = this.options.readyApplyLagEntriesMax ?? nodeDefaults.readyApplyLagEntriesMax;
+    const base = { leader: status.leaderId, term: status.term, commitIndex: status.commitIndex, appliedIndex };
+    if (status.leaderId === NO_NODE) return { ...base, ready: false, reason: "No leader is known" };
+    if (appliedIndex + lagMax < status.commitIndex) {
+      return { ...base, ready: false, reason: `Applied index ${appliedIndex} trails the commit index ${status.commitIndex}` };
+    }
+    return { ...base, ready: true };
   }
 
   raftStatus(): ReturnType<RawNode["status"]> {

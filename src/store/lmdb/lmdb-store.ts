@@ -132,6 +132,13 @@ export class LmdbStore implements StateMachineStore {
     return { keyCount: this.#meta.keyCount, sizeBytes: this.#meta.sizeBytes };
   }
 
+  /** The bytes the live environment's data file uses (its pages up to the last one written), for metrics. */
+  fileSizeBytes(): number {
+    this.#checkOpen();
+    const stats = this.#env.db.getStats() as { pageSize?: number; lastPageNumber?: number };
+    return ((stats.lastPageNumber ?? -1) + 1) * (stats.pageSize ?? 0);
+  }
+
   historyStats(): HistoryStats {
     const history = this.#history;
     return { compactedRevision: history.compactedRevision, revisionCount: history.revisionCount, sizeBytes: history.bytes };

@@ -1,0 +1,161 @@
+/**
+ * @module `GET /v1/watch?prefix=&from_revision=`: changes as Server-Sent Events, in revision order, each
+ * exactly once — replayed from the node's history, then live (node/watch-hub.ts).
+ *
+ *   event: put
+ *   data: {"type":"put","key":"a","value":"1","revision":7,"createRevision":7,"modRevision":7,"version":1}
+ *   id: 7
+ *
+ *   event: delete
+ *   data: {"type":"delete","key":"b","revision":8}           ("expired":true when a TTL removed it)
+ *   id: 8
+ *
+ * A revision may carry several events (a txn); only its LAST event carries `id:`, so an EventSource's
+ * Last-Event-ID always names a revision delivered whole, and a reconnect resumes right after it. The stream
+ * opens with a comment and sends another every heartbeat (proxies drop silent connections). It ends with
+ * `event: error` and `data: {code, message, ...}` when the watch can no longer continue: COMPACTED (with
+ * `oldestRevision`) when it fell behind the history's window. A watch that cannot start answers plain JSON
+ * errors instead: 410 COMPACTED for a revision already compacted, 400 for bad parameters.
+ *
+ * The node confirms it is part of a working cluster (a ReadIndex barrier) before streaming, so a watch "from
+ * now" starts after every write acknowledged before it was opened, and a partitioned node answers an error
+ * instead of a silent stream.
+ */
+import type { ServerResponse } from "node:http";
+import type { FastifyInstance } from "fastify";
+import { ShoalError } from "../lib/errors.js";
+import type { ShoalNode } from "../node/shoal-node.js";
+import type { Watcher } from "../node/watch-hub.js";
+import type { HistoryEvent } from "../store/history.js";
+import { httpError } from "./error-response.js";
+import type { HttpMetrics } from "./http-metrics.js";
+import type { RouteDoc } from "./openapi.js";
+import { errorSchema, watchHeaders, watchQuery } from "./schemas.js";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const HEARTBEAT_MS = 15_000;
+/** How long a stream that ended with an error may take to flush before its socket is destroyed (a client that
+ * stopped reading would otherwise hold it open). */
+const CLOSE_GRACE_MS = 5_000;
+
+export function registerWatchRoute(app: FastifyInstance, node: ShoalNode, metrics: HttpMetrics): void {
+  const open = new Set<Watcher>();
+  // A server closing waits for its connections; streams never end on their own, so end them first.
+  app.addHook("preClose", (done) => {
+    for (const watcher of open) watcher.close(undefined);
+    done();
+  });
+
+  app.get<{ Querystring: { prefix?: string; from_revision?: string } }>(
+    "/v1/watch",
+    { schema: { querystring: watchQuery, headers: watchHeaders }, config: { command: "watch", doc: watchDoc } },
+    async (request, reply) => {
+      const prefix = encoder.encode(request.query.prefix ?? "");
+      const lastEventId = request.headers["last-event-id"];
+      const fromText = request.query.from_revision;
+      if (fromText !== undefined && Number(fromText) < 1) {
+        throw new ShoalError("BAD_REQUEST", "Cannot watch from revision 0: revisions start at 1 (omit from_revision to watch from now)");
+      }
+      await node.readBarrier();
+      const now = node.store.revision();
+      // EventSource resends the original URL with Last-Event-ID on reconnect: the header wins.
+      const from = typeof lastEventId === "string" ? Number(lastEventId) + 1 : fromText !== undefined ? Number(fromText) : now + 1;
+      const watcher = node.watches.watch(prefix, from);
+      open.add(watcher);
+      void watcher.done.then(() => open.delete(watcher));
+      reply.hijack();
+      metrics.record(request, 200, reply.elapsedTime / 1000);
+      void stream(watcher, reply.raw, from, now);
+    },
+  );
+}
+
+async function stream(watcher: Watcher, res: ServerResponse, from: number, now: number): Promise<void> {
+  res.writeHead(200, {
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-cache",
+    connection: "keep-alive",
+    "x-accel-buffering": "no",
+    "x-shoal-revision": String(now),
+  });
+  res.on("error", () => watcher.close(undefined));
+  const onClose = (): void => watcher.close(undefined);
+  res.once("close", onClose);
+  const heartbeat = setInterval(() => res.write(": heartbeat\n\n"), HEARTBEAT_MS);
+  heartbeat.unref();
+  res.write(`retry: 1000\n: watching from revision ${from}\n\n`);
+  try {
+    for (;;) {
+      const batch = await watcher.take();
+      if (batch === undefined) break;
+      // Backpressure: the watcher buffers (boundedly) or drops back to the history while the client reads.
+      if (!res.write(formatEvents(batch))) await drainedOrClosed(res, watcher);
+    }
+    res.end();
+  } catch (error) {
+    const { body } = httpError(error);
+    res.end(`event: error\ndata: ${JSON.stringify(body)}\n\n`);
+    setTimeout(() => res.destroy(), CLOSE_GRACE_MS).unref();
+  } finally {
+    clearInterval(heartbeat);
+    res.off("close", onClose);
+    watcher.close(undefined);
+  }
+}
+
+function drainedOrClosed(res: ServerResponse, watcher: Watcher): Promise<unknown> {
+  return Promise.race([
+    new Promise((resolve) => {
+      res.once("drain", resolve);
+      res.once("close", resolve);
+    }),
+    watcher.done,
+  ]);
+}
+
+/** Whole revisions in; `id:` on the last event of each revision. */
+export function formatEvents(events: readonly HistoryEvent[]): string {
+  let out = "";
+  events.forEach((event, i) => {
+    const data = renderEvent(event);
+    const lastOfRevision = i === events.length - 1 || (events[i + 1] as HistoryEvent).revision !== event.revision;
+    out += `event: ${data.type}\ndata: ${JSON.stringify(data)}\n${lastOfRevision ? `id: ${event.revision}\n` : ""}\n`;
+  });
+  return out;
+}
+
+function renderEvent(event: HistoryEvent): { type: "put" | "delete" } & Record<string, unknown> {
+  const key = decoder.decode(event.key);
+  if (event.record === undefined) {
+    return { type: "delete", key, revision: event.revision, ...(event.type === "expire" ? { expired: true } : {}) };
+  }
+  const record = event.record;
+  return {
+    type: "put",
+    key,
+    value: decoder.decode(record.value),
+    revision: event.revision,
+    createRevision: record.createRevision,
+    modRevision: record.modRevision,
+    version: record.version,
+    ...(record.expiresAtMs > 0 ? { expiresAtMs: record.expiresAtMs } : {}),
+  };
+}
+
+const watchDoc: RouteDoc = {
+  summary: "Stream changes under a prefix as Server-Sent Events, from a revision (inclusive) or from now",
+  description:
+    "Events: `put` {type, key, value, revision, createRevision, modRevision, version, expiresAtMs?} and `delete` " +
+    "{type, key, revision, expired?}; `id:` is the revision, on the last event of each revision. The stream ends " +
+    "with `event: error` {code, message} when it cannot continue (COMPACTED: it fell behind the history).",
+  responses: {
+    "200": { description: "The event stream", content: { "text/event-stream": { schema: { type: "string" } } } },
+    "410": {
+      description: "from_revision is compacted; `oldestRevision` is the oldest a watch may start from",
+      content: { "application/json": { schema: errorSchema } },
+    },
+    "400": { description: "Bad parameters", content: { "application/json": { schema: errorSchema } } },
+    "503": { description: "No leader, or too many watches", content: { "application/json": { schema: errorSchema } } },
+  },
+};

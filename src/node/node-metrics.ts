@@ -1,0 +1,130 @@
+/**
+ * @module A node's Prometheus metrics: one prom-client Registry per node (never the global default, so several
+ * nodes can live in one process, as in tests). Gauges read the node's state when scraped; counters and
+ * histograms are fed by the host as it works (`HostMetrics`). The HTTP layer adds its own series to the same
+ * registry (http/http-metrics.ts).
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { RaftStatus } from "../raft/raw-node.js";
+import type { HistoryStats, StoreStats } from "../store/state-machine-store.js";
+import type { HostMetrics } from "./raft-host.js";
+import type { WatchHubStats } from "./watch-hub.js";
+
+/** What the gauges read at scrape time. */
+export interface MetricsSource {
+  raftStatus(): RaftStatus;
+  hostCounters(): { readonly proposals: number; readonly proposalFailures: number; readonly applied: number };
+  storeStats(): StoreStats & { readonly revision: number; readonly appliedIndex: number; readonly fileSizeBytes: number };
+  historyStats(): HistoryStats;
+  watchStats(): WatchHubStats;
+}
+
+/** fsync latency spans sub-millisecond (page cache, NVMe) to a slow disk's hundreds of milliseconds. */
+const WAL_SAVE_BUCKETS_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+
+export class NodeMetrics implements HostMetrics {
+  readonly registry = new Registry();
+  readonly #leaderChanges: Counter;
+  readonly #walSaveSeconds: Histogram;
+  readonly #walBytes: Counter;
+
+  constructor(source: MetricsSource, labels: { readonly node: string }) {
+    const registers = [this.registry];
+    this.registry.setDefaultLabels(labels);
+    collectDefaultMetrics({ register: this.registry });
+    this.#leaderChanges = new Counter({
+      name: "shoal_raft_leader_changes_total",
+      help: "Times the leader this node knows changed (to another node or to none)",
+      registers,
+    });
+    this.#walSaveSeconds = new Histogram({
+      name: "shoal_wal_save_duration_seconds",
+      help: "Time for one WAL save to become durable: write plus fsync per the fsync policy (one save per Ready)",
+      buckets: WAL_SAVE_BUCKETS_SECONDS,
+      registers,
+    });
+    this.#walBytes = new Counter({ name: "shoal_wal_written_bytes_total", help: "Record bytes appended to the WAL", registers });
+    registerRaftGauges(registers, source);
+    registerStoreGauges(registers, source);
+  }
+
+  walSaved(seconds: number, bytes: number): void {
+    this.#walSaveSeconds.observe(seconds);
+    this.#walBytes.inc(bytes);
+  }
+
+  leaderChanged(): void {
+    this.#leaderChanges.inc();
+  }
+}
+
+type Registers = Registry[];
+
+function gauge(registers: Registers, name: string, help: string, read: () => number): void {
+  new Gauge({
+    name,
+    help,
+    registers,
+    collect() {
+      this.set(read());
+    },
+  });
+}
+
+/** A counter whose running total lives elsewhere (the host's counters): it is copied in at scrape time. */
+function mirroredCounter(registers: Registers, name: string, help: string, read: () => number): void {
+  new Counter({
+    name,
+    help,
+    registers,
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
+}
+
+function registerRaftGauges(registers: Registers, source: MetricsSource): void {
+  gauge(registers, "shoal_raft_term", "Current Raft term", () => source.raftStatus().term);
+  gauge(registers, "shoal_raft_leader_id", "The leader this node knows (0: none)", () => source.raftStatus().leaderId);
+  gauge(registers, "shoal_raft_is_leader", "1 when this node is the leader", () => (source.raftStatus().role === "leader" ? 1 : 0));
+  gauge(registers, "shoal_raft_commit_index", "Highest log index known committed", () => source.raftStatus().commitIndex);
+  gauge(registers, "shoal_raft_applied_index", "Highest log index applied to the store", () => source.storeStats().appliedIndex);
+  gauge(registers, "shoal_raft_last_index", "Last index in this node's log", () => source.raftStatus().lastIndex);
+  mirroredCounter(registers, "shoal_raft_proposals_total", "Proposals made on this node (as leader)", () => source.hostCounters().proposals);
+  mirroredCounter(
+    registers,
+    "shoal_raft_proposal_failures_total",
+    "Proposals refused, dropped by a leader change or timed out",
+    () => source.hostCounters().proposalFailures,
+  );
+  mirroredCounter(registers, "shoal_raft_applied_entries_total", "Log entries applied to the store", () => source.hostCounters().applied);
+}
+
+function registerStoreGauges(registers: Registers, source: MetricsSource): void {
+  gauge(registers, "shoal_store_keys", "Keys stored (including expired keys not yet swept)", () => source.storeStats().keyCount);
+  gauge(registers, "shoal_store_logical_bytes", "Sum of key and value lengths", () => source.storeStats().sizeBytes);
+  gauge(registers, "shoal_store_file_bytes", "Bytes the LMDB data file uses", () => source.storeStats().fileSizeBytes);
+  gauge(registers, "shoal_store_revision", "The store's revision", () => source.storeStats().revision);
+  gauge(registers, "shoal_watch_history_revisions", "Revisions held in the watch history", () => source.historyStats().revisionCount);
+  gauge(registers, "shoal_watch_history_bytes", "Bytes held in the watch history", () => source.historyStats().sizeBytes);
+  gauge(
+    registers,
+    "shoal_watch_compacted_revision",
+    "Newest revision dropped from the watch history (watches must start after it)",
+    () => source.historyStats().compactedRevision,
+  );
+  gauge(registers, "shoal_watchers", "Open watches on this node", () => source.watchStats().watchers);
+  mirroredCounter(
+    registers,
+    "shoal_watch_fell_behind_total",
+    "Live watches whose buffer overflowed, sent back to reading the history",
+    () => source.watchStats().fellBehind,
+  );
+  mirroredCounter(
+    registers,
+    "shoal_watch_compacted_total",
+    "Watches closed because they fell behind the history's window",
+    () => source.watchStats().compactedOut,
+  );
+}
