@@ -1,36 +1,59 @@
 #!/usr/bin/env node
 /**
- * @module The `shoal` command: thin entry points over the node and cluster launchers.
+ * @module The `shoal` command: a table of thin entry points. Each command parses its flags, calls the node,
+ * cluster launcher or client, and prints; errors become one line on stderr and an exit code (2: bad usage,
+ * 1: anything else that failed).
  *   shoal start --id 1 --data-dir ./data/1 --peers 1=127.0.0.1:7101,2=127.0.0.1:7102,3=127.0.0.1:7103
  *   shoal cluster --nodes 3
+ *   shoal status | get KEY | put KEY VALUE | del KEY | watch | bench
  */
-import { runCluster } from "./cluster-command.js";
+import { runBench } from "./bench-command.js";
 import { CliError } from "./cli-error.js";
+import { runCluster } from "./cluster-command.js";
+import { runDel, runGet, runPut } from "./kv-commands.js";
 import { runStart } from "./start-command.js";
+import { runStatus } from "./status-command.js";
+import { runWatch } from "./watch-command.js";
+
+interface Command {
+  readonly summary: string;
+  readonly run: (argv: string[]) => Promise<number>;
+}
+
+const COMMANDS: Readonly<Record<string, Command>> = {
+  start: { summary: "run one node", run: runStart },
+  cluster: { summary: "run a local cluster of N nodes (what npm start runs)", run: runCluster },
+  status: { summary: "members, roles, terms, indexes and replication lag", run: runStatus },
+  get: { summary: "print a key's value", run: runGet },
+  put: { summary: "write a key", run: runPut },
+  del: { summary: "delete a key", run: runDel },
+  watch: { summary: "print changes as they happen", run: runWatch },
+  bench: { summary: "load the cluster; throughput and a latency histogram", run: runBench },
+};
+
+const ALIASES: Readonly<Record<string, string>> = { delete: "del", rm: "del" };
 
 const USAGE = `Usage: shoal <command> [options]
 
 Commands:
-  start     run one node          (shoal start --help)
-  cluster   run a local cluster   (shoal cluster --help)
+${Object.entries(COMMANDS)
+  .map(([name, command]) => `  ${name.padEnd(9)} ${command.summary}`)
+  .join("\n")}
+
+Run shoal <command> --help for a command's options.
 `;
 
 async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case "start":
-      return runStart(rest);
-    case "cluster":
-      return runCluster(rest);
-    case undefined:
-    case "--help":
-    case "-h":
-    case "help":
-      process.stdout.write(USAGE);
-      return command === undefined ? 2 : 0;
-    default:
-      throw new CliError(`Unknown command "${command}" (try: shoal --help)`);
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(USAGE);
+    return name === undefined ? 2 : 0;
   }
+  const command = COMMANDS[ALIASES[name] ?? name];
+  if (command === undefined || !Object.hasOwn(COMMANDS, ALIASES[name] ?? name)) {
+    throw new CliError(`Unknown command "${name}" (try: shoal --help)`);
+  }
+  return command.run(rest);
 }
 
 main(process.argv.slice(2)).then(
@@ -39,7 +62,7 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`shoal: ${message}\n`);
+    process.stderr.write(`shoal: ${message.split("\n")[0]}\n`);
     process.exitCode = error instanceof CliError ? error.exitCode : 1;
   },
 );

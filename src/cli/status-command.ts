@@ -1,0 +1,105 @@
+/**
+ * @module `shoal status`: a table of the members, their roles, terms, commit/applied indexes and replication lag.
+ * Asks the first endpoint that answers; when that node is not the leader it also asks the leader, since only
+ * the leader knows how far each follower lags.
+ */
+import { ShoalClient } from "../client/shoal-client.js";
+import type { ClusterStatus, MemberStatus } from "../client/types.js";
+import { clientFromFlags, ENDPOINT_FLAGS, ENDPOINT_HELP } from "./endpoint-flag.js";
+import { parseCommand } from "./parse-flags.js";
+import { colourEnabled, makeStyle, renderTable, type Style } from "./terminal.js";
+
+const HELP = `Usage: shoal status [options]
+
+Shows every member of the cluster: role, term, commit and applied index, and how many entries each
+follower lags behind the leader. Exits 0 when a node answered, 1 when none could be reached.
+
+${ENDPOINT_HELP}
+  --json               print the cluster status as JSON instead of a table
+  -h, --help           show this help
+`;
+
+const FLAGS = { ...ENDPOINT_FLAGS, json: { type: "boolean" }, help: { type: "boolean", short: "h" } } as const;
+
+export async function runStatus(argv: string[]): Promise<number> {
+  const { flags } = parseCommand("status", argv, FLAGS, { required: [] });
+  if (flags.help === true) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const client = clientFromFlags(flags);
+  const status = await leaderView(await client.cluster(), flags);
+  if (flags.json === true) {
+    process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+    return 0;
+  }
+  process.stdout.write(renderStatus(status, makeStyle(colourEnabled(process.stdout))));
+  return 0;
+}
+
+/** The leader's answer when the first node to answer is a follower (best effort: the follower's otherwise). */
+async function leaderView(
+  first: ClusterStatus & { endpoint: string },
+  flags: Record<string, unknown>,
+): Promise<ClusterStatus & { endpoint: string }> {
+  if (first.leader === 0 || first.leader === first.id) return first;
+  const http = first.members.find((member) => member.id === first.leader)?.http ?? "";
+  if (http === "") return first;
+  try {
+    const timeout = typeof flags.timeout === "string" ? Number(flags.timeout) : 5000;
+    return await new ShoalClient({ endpoints: [http], requestTimeoutMs: timeout, retryBudgetMs: 0 }).cluster();
+  } catch {
+    return first;
+  }
+}
+
+export function renderStatus(status: ClusterStatus & { endpoint: string }, style: Style): string {
+  const leader = status.leader === 0 ? style.yellow("no leader") : `leader ${style.bold(String(status.leader))}`;
+  const reachable = status.members.filter((member) => member.reachable).length;
+  const header =
+    `Cluster of ${status.members.length} members, ${reachable} reachable; ${leader}, term ${status.term} ` +
+    `(answered by node ${status.id} at ${status.endpoint})\n\n`;
+  const rows = [...status.members].sort((a, b) => a.id - b.id).map((member) => memberRow(member, status, style));
+  const table = renderTable(
+    ["ID", "ROLE", "TERM", "COMMIT", "APPLIED", "LAG", "HTTP", "PEER"],
+    rows,
+    new Set([2, 3, 4, 5]),
+    style,
+  );
+  const notes =
+    status.leader === 0
+      ? `\n${style.yellow("No leader: writes and linearizable reads wait until one is elected.")}\n`
+      : "";
+  return header + table + notes;
+}
+
+function memberRow(member: MemberStatus, status: ClusterStatus, style: Style): string[] {
+  const self = member.id === status.id ? style.dim(" (this)") : "";
+  return [
+    String(member.id),
+    paintRole(member.role, style) + self,
+    optional(member.term),
+    optional(member.commitIndex),
+    optional(member.appliedIndex),
+    member.id === status.leader ? "-" : paintLag(member.lag, style),
+    member.http || "-",
+    member.peer || "-",
+  ];
+}
+
+function paintRole(role: string, style: Style): string {
+  if (role === "leader") return style.green(style.bold(role));
+  if (role === "unreachable") return style.red(role);
+  if (role === "candidate" || role === "preCandidate") return style.yellow(role);
+  return role;
+}
+
+function paintLag(lag: number | undefined, style: Style): string {
+  if (lag === undefined) return "?";
+  if (lag === 0) return "0";
+  return lag > 100 ? style.red(String(lag)) : style.yellow(String(lag));
+}
+
+function optional(value: number | undefined): string {
+  return value === undefined ? "-" : String(value);
+}

@@ -1,0 +1,113 @@
+/**
+ * @module The shapes the HTTP API answers, as the client sees them. Kept structural (no imports from the server
+ * side) so the client can be lifted into any program that speaks to Shoal over HTTP.
+ */
+
+/** A key's current value and revisions, from `GET /v1/kv/{key}`. */
+export interface KeyValue {
+  readonly key: string;
+  readonly value: Uint8Array;
+  readonly modRevision: number;
+  readonly createRevision: number;
+  readonly version: number;
+  /** Wall-clock expiry on the leader's replicated clock; absent when the key has no TTL. */
+  readonly expiresAtMs?: number;
+}
+
+export interface PutOptions {
+  /** Expire the key this many seconds after the write. */
+  readonly ttlSeconds?: number;
+  /** Compare-and-swap: write only if the key's mod revision is this (0: only if absent). */
+  readonly ifModRevision?: number;
+  /** Write only if the key does not exist. */
+  readonly ifAbsent?: boolean;
+}
+
+export interface MemberStatus {
+  readonly id: number;
+  /** "leader" | "follower" | "candidate" | "preCandidate" | "unreachable". */
+  readonly role: string;
+  readonly peer: string;
+  /** host:port of the member's HTTP API; may be empty when no one has heard from it yet. */
+  readonly http: string;
+  readonly reachable: boolean;
+  readonly term?: number;
+  readonly commitIndex?: number;
+  readonly appliedIndex?: number;
+  /** Entries the member is behind the leader's last index; only the leader reports it. */
+  readonly lag?: number;
+}
+
+/** `GET /v1/cluster`: the answering node's Raft status and every member as it reported itself. */
+export interface ClusterStatus {
+  readonly id: number;
+  /** 0 when the answering node knows no leader. */
+  readonly leader: number;
+  readonly term: number;
+  readonly role: string;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly lastIndex: number;
+  readonly members: readonly MemberStatus[];
+}
+
+export type TxnCompare =
+  | { readonly key: string; readonly target: "value"; readonly op: "==" | "!=" | "<" | ">"; readonly value: string }
+  | {
+      readonly key: string;
+      readonly target: "version" | "createRevision" | "modRevision";
+      readonly op: "==" | "!=" | "<" | ">";
+      readonly value: number;
+    };
+
+export type TxnOp =
+  | { readonly op: "put"; readonly key: string; readonly value: string; readonly ttl?: number }
+  | { readonly op: "delete"; readonly key: string }
+  | { readonly op: "get"; readonly key: string };
+
+/** `POST /v1/txn`: if every compare holds, `success` runs, else `failure`; one replicated entry either way. */
+export interface TxnRequest {
+  readonly compare?: readonly TxnCompare[];
+  readonly success?: readonly TxnOp[];
+  readonly failure?: readonly TxnOp[];
+}
+
+export interface TxnKeyValue {
+  readonly key: string;
+  readonly value: string;
+  readonly createRevision: number;
+  readonly modRevision: number;
+  readonly version: number;
+  readonly expiresAtMs?: number;
+}
+
+export interface TxnResponse {
+  readonly succeeded: boolean;
+  readonly revision: number;
+  readonly responses: readonly (
+    | { readonly op: "get"; readonly kv: TxnKeyValue | null }
+    | { readonly op: "put" | "delete"; readonly prev: TxnKeyValue | null }
+  )[];
+}
+
+/** One change seen by a watch. Events arrive in revision order; one revision may carry several (a txn). */
+export interface WatchEvent {
+  readonly type: "put" | "delete";
+  readonly key: string;
+  /** The new value for a put; absent for a delete. */
+  readonly value?: string;
+  readonly revision: number;
+}
+
+export interface WatchOptions {
+  /** Only keys starting with this (default: every key). */
+  readonly prefix?: string;
+  /** Replay from this revision (inclusive); default: only changes after the watch starts. */
+  readonly fromRevision?: number;
+  /** Stops the watch; the iterator then ends without an error. */
+  readonly signal?: AbortSignal;
+  /** Reconnect when the stream is silent this long (default 45000: three of Shoal's 15 s heartbeats). */
+  readonly idleTimeoutMs?: number;
+  /** Told when the stream broke and the watch is about to resume from `revision`. */
+  readonly onReconnect?: (revision: number, reason: string) => void;
+}

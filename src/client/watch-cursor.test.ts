@@ -1,0 +1,49 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { WatchEvent } from "./types.js";
+import { parseWatchEvent, WatchCursor } from "./watch-cursor.js";
+
+const put = (key: string, revision: number): WatchEvent => ({ type: "put", key, value: "v", revision });
+
+test("a resumed stream repeats nothing, even inside a multi-key revision", () => {
+  const cursor = new WatchCursor(3);
+  assert.equal(cursor.resumeRevision(), 3);
+  assert.equal(cursor.accept(put("a", 3)), true);
+  assert.equal(cursor.accept(put("b", 4)), true);
+  assert.equal(cursor.resumeRevision(), 4, "resume inside revision 4: it may have more keys");
+  // The stream broke after b@4; the server replays from 4 inclusive.
+  assert.equal(cursor.accept(put("b", 4)), false);
+  assert.equal(cursor.accept(put("c", 4)), true);
+  assert.equal(cursor.accept(put("a", 3)), false);
+  assert.equal(cursor.accept(put("a", 5)), true);
+});
+
+test("a watch from now pins the server's revision and resumes after it", () => {
+  const cursor = new WatchCursor(undefined);
+  assert.equal(cursor.resumeRevision(), undefined);
+  cursor.pin(10);
+  assert.equal(cursor.resumeRevision(), 11);
+  assert.equal(cursor.accept(put("a", 10)), false);
+  assert.equal(cursor.accept(put("a", 11)), true);
+  cursor.pin(20); // only the first connection pins
+  assert.equal(cursor.resumeRevision(), 11);
+});
+
+test("parseWatchEvent reads Shoal's events and ignores everything else", () => {
+  assert.deepEqual(parseWatchEvent('{"type":"put","key":"a","value":"1","revision":7,"modRevision":7}'), {
+    type: "put",
+    key: "a",
+    value: "1",
+    revision: 7,
+  });
+  assert.deepEqual(parseWatchEvent('{"type":"delete","key":"b","revision":8}'), { type: "delete", key: "b", revision: 8 });
+  assert.deepEqual(parseWatchEvent('{"type":"PUT","kv":{"key":"c","value":"2","mod_revision":"9"}}'), {
+    type: "put",
+    key: "c",
+    value: "2",
+    revision: 9,
+  });
+  for (const junk of ["", "not json", "null", "[]", '{"type":"progress","revision":3}', '{"type":"put","key":"a"}']) {
+    assert.equal(parseWatchEvent(junk), undefined, junk);
+  }
+});

@@ -1,0 +1,161 @@
+/**
+ * @module A watch as an async iterator over `GET /v1/watch` (Server-Sent Events). When the stream breaks (the
+ * node died, the connection reset) it reconnects, trying the other known members, and resumes from the last
+ * revision it delivered; the WatchCursor drops the events it has already seen.
+ */
+import { ShoalError } from "../lib/errors.js";
+import type { EndpointPool } from "./endpoint-pool.js";
+import { describeFetchFailure, errorFromBody, errorFromResponse } from "./http-errors.js";
+import { SseParser } from "./sse-parser.js";
+import type { WatchEvent, WatchOptions } from "./types.js";
+import { parseWatchEvent, WatchCursor } from "./watch-cursor.js";
+
+/** Consecutive failed connection attempts after which the watch gives up (about a minute of backoff). */
+const RECONNECT_ATTEMPTS_MAX = 40;
+const RECONNECT_DELAY_MS_MIN = 50;
+const RECONNECT_DELAY_MS_MAX = 2000;
+/** Shoal sends a heartbeat comment every 15 s; three missed ones mean a dead (half-open) connection. */
+const IDLE_TIMEOUT_MS = 45_000;
+
+export async function* watchStream(
+  pool: EndpointPool,
+  options: WatchOptions,
+  discover: () => Promise<void>,
+): AsyncGenerator<WatchEvent> {
+  const cursor = new WatchCursor(options.fromRevision);
+  const signal = options.signal;
+  let failures = 0;
+  let discovered = false;
+  while (!aborted(signal)) {
+    const endpoint = pool.current();
+    const connected = await connect(endpoint, options.prefix, cursor.resumeRevision(), signal);
+    if (aborted(signal)) return;
+    if (typeof connected === "string") {
+      pool.failed(endpoint);
+      failures++;
+      if (failures >= RECONNECT_ATTEMPTS_MAX) {
+        throw new ShoalError("UNAVAILABLE", `Cannot keep watching: ${failures} reconnects failed, last: ${connected}`);
+      }
+      options.onReconnect?.(cursor.resumeRevision() ?? 0, connected);
+      await pause(Math.min(RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN * 2 ** failures), signal);
+      continue;
+    }
+    failures = 0;
+    pool.succeeded(endpoint);
+    if (!discovered) {
+      discovered = true;
+      discover().catch(() => undefined); // learn the other members now, while a node answers
+    }
+    const pinned = Number(connected.headers.get("x-shoal-revision") ?? "0");
+    if (Number.isSafeInteger(pinned)) cursor.pin(pinned);
+    const reason = yield* readEvents(connected, cursor, signal, options.idleTimeoutMs ?? IDLE_TIMEOUT_MS);
+    if (aborted(signal)) return;
+    options.onReconnect?.(cursor.resumeRevision() ?? 0, reason);
+  }
+}
+
+/** Opens the stream: a Response to read, or why it could not (try again). Throws for answers not worth a retry. */
+async function connect(
+  endpoint: string,
+  prefix: string | undefined,
+  fromRevision: number | undefined,
+  signal: AbortSignal | undefined,
+): Promise<Response | string> {
+  const query = new URLSearchParams();
+  if (prefix !== undefined && prefix !== "") query.set("prefix", prefix);
+  if (fromRevision !== undefined) query.set("from_revision", String(fromRevision));
+  const url = `${endpoint}/v1/watch${query.size > 0 ? `?${query}` : ""}`;
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      headers: { accept: "text/event-stream" },
+      ...(signal === undefined ? {} : { signal }),
+    });
+  } catch (error) {
+    return `${endpoint}: ${describeFetchFailure(error).reason}`;
+  }
+  if (response.ok && response.body !== null) return response;
+  const error = await errorFromResponse(response, endpoint);
+  if (error.retryable) return `${endpoint}: ${error.message}`;
+  throw error;
+}
+
+/** Yields the stream's new events until it ends; returns why it ended. */
+async function* readEvents(
+  response: Response,
+  cursor: WatchCursor,
+  signal: AbortSignal | undefined,
+  idleTimeoutMs: number,
+): AsyncGenerator<WatchEvent, string> {
+  const parser = new SseParser();
+  const decoder = new TextDecoder();
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  try {
+    for (;;) {
+      const chunk = await readWithin(reader, idleTimeoutMs);
+      if (chunk === "idle") return `no data for ${Math.round(idleTimeoutMs / 1000)} s`;
+      if (chunk.done) return "the stream ended";
+      for (const message of parser.push(decoder.decode(chunk.value, { stream: true }))) {
+        if (message.event === "error") {
+          const error = serverError(message.data);
+          if (error.retryable) return error.message;
+          throw error;
+        }
+        const event = parseWatchEvent(message.data);
+        if (event !== undefined && cursor.accept(event)) yield event;
+      }
+    }
+  } catch (error) {
+    if (aborted(signal)) return "aborted";
+    if (error instanceof ShoalError) throw error;
+    return describeFetchFailure(error).reason;
+  } finally {
+    reader.cancel().catch(() => undefined);
+  }
+}
+
+/** The next chunk, or "idle" when none arrives within `timeoutMs` (the caller then cancels the reader). */
+async function readWithin(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  timeoutMs: number,
+): Promise<Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>> | "idle"> {
+  let timer: NodeJS.Timeout | undefined;
+  const idle = new Promise<"idle">((done) => {
+    timer = setTimeout(() => done("idle"), timeoutMs);
+  });
+  try {
+    return await Promise.race([reader.read(), idle]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** An `event: error` message from the server, e.g. `{code: "COMPACTED", message}`. */
+function serverError(data: string): ShoalError {
+  let body: unknown;
+  try {
+    body = JSON.parse(data);
+  } catch {
+    body = undefined;
+  }
+  return errorFromBody(body) ?? new ShoalError("UNAVAILABLE", `The watch stream reported an error: ${data}`);
+}
+
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((done) => {
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        done();
+      },
+      { once: true },
+    );
+  });
+}
+
+/** A function, not `signal.aborted` inline: TypeScript would narrow the field across awaits. */
+function aborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
+}
