@@ -77,10 +77,16 @@ export function createHttpServer(node: ShoalNode, options: HttpServerOptions = {
 
   registerStatusRoutes(app, node, openapi);
   registerWatchRoute(app, node, metrics);
-  registerDashboard(app);
   // Each body format in its own scope: content-type parsers are per scope.
   void app.register(async (scope) => registerKvRoutes(scope, node));
   void app.register(async (scope) => registerTxnRoute(scope, node));
+  void app.register(async (scope) => {
+    // The dashboard's routes declare no command; name them for the request metrics.
+    scope.addHook("onRoute", (route) => {
+      route.config = { ...(route.config as object | undefined), command: "dashboard" };
+    });
+    registerDashboard(scope);
+  });
   return app;
 }
 
