@@ -1,0 +1,274 @@
+/**
+ * @module A real Shoal cluster on loopback for chaos runs: `shoal start` child processes, each node's peer
+ * traffic routed through the FaultProxy, and the process-level faults the nemesis uses: kill -9 and restart,
+ * SIGSTOP and SIGCONT. Each node gets its own `--peers` list (peer j's address is the proxy's listener for the
+ * link i→j) and really listens on `--peer-listen`.
+ *
+ * Layout under the run directory: `data/<id>/` (the node's data directory), `nodes/node-<id>.log` (its pino log,
+ * appended across restarts) and `nodes/node-<id>.stderr`.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { closeSync, mkdirSync, openSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { FaultProxy } from "./fault-proxy.js";
+import { NodeClient } from "./node-client.js";
+
+const MAIN = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+const READY_TIMEOUT_MS = 30_000;
+const STATUS_TIMEOUT_MS = 1_500;
+
+export type NodeState = "running" | "paused" | "down";
+
+export interface ChaosClusterOptions {
+  readonly nodes: number;
+  readonly dir: string;
+  /** `--unsafe` for every node, e.g. "stale-reads". */
+  readonly unsafe?: string;
+  /** More `shoal start` flags for every node. */
+  readonly nodeArgs?: readonly string[];
+}
+
+/** A node's own view, from GET /v1/cluster. */
+export interface NodeStatus {
+  readonly id: number;
+  readonly leader: number;
+  readonly term: number;
+  readonly role: string;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+}
+
+export interface UnexpectedExit {
+  readonly id: number;
+  readonly code: number | null;
+  readonly signal: string | null;
+}
+
+/** Children still alive when this process exits are killed: a crashed harness must not leave nodes behind. */
+const liveChildren = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of liveChildren) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+});
+
+export class ChaosCluster {
+  readonly ids: readonly number[];
+  readonly proxy: FaultProxy;
+  readonly dir: string;
+  readonly unexpectedExits: UnexpectedExit[] = [];
+  readonly #options: ChaosClusterOptions;
+  readonly #httpPorts = new Map<number, number>();
+  readonly #peerPorts = new Map<number, number>();
+  readonly #children = new Map<number, ChildProcess>();
+  readonly #states = new Map<number, NodeState>();
+  readonly #statusClients = new Map<number, NodeClient>();
+  /** Nodes this harness is stopping or killing: their exits are expected. */
+  readonly #exiting = new Set<number>();
+
+  private constructor(options: ChaosClusterOptions, ids: number[], proxy: FaultProxy, peerPorts: Map<number, number>) {
+    this.#options = options;
+    this.dir = options.dir;
+    this.ids = ids;
+    this.proxy = proxy;
+    this.#peerPorts = peerPorts;
+  }
+
+  static async start(options: ChaosClusterOptions): Promise<ChaosCluster> {
+    const ids = Array.from({ length: options.nodes }, (_, i) => i + 1);
+    const peerPorts = new Map<number, number>();
+    for (const id of ids) peerPorts.set(id, await freePort());
+    const proxy = await FaultProxy.start(ids, (id) => peerPorts.get(id)!);
+    const cluster = new ChaosCluster(options, ids, proxy, peerPorts);
+    for (const id of ids) {
+      const port = await freePort();
+      cluster.#httpPorts.set(id, port);
+      cluster.#states.set(id, "down");
+      cluster.#statusClients.set(id, new NodeClient(id, port, STATUS_TIMEOUT_MS));
+    }
+    mkdirSync(join(options.dir, "nodes"), { recursive: true });
+    mkdirSync(join(options.dir, "data"), { recursive: true });
+    await Promise.all(ids.map((id) => cluster.startNode(id)));
+    return cluster;
+  }
+
+  httpPort(id: number): number {
+    return this.#httpPorts.get(id)!;
+  }
+
+  state(id: number): NodeState {
+    return this.#states.get(id)!;
+  }
+
+  /** The `--peers` list node `id` is started with: itself at its real address, every peer through the proxy. */
+  peersFor(id: number): string {
+    return this.ids
+      .map((peer) => `${peer}=127.0.0.1:${peer === id ? this.#peerPorts.get(id) : this.proxy.port(id, peer)}`)
+      .join(",");
+  }
+
+  /** Starts (or restarts) node `id`; resolves when it prints its ready line. */
+  async startNode(id: number): Promise<void> {
+    if (this.#states.get(id) !== "down") throw new Error(`Cannot start node ${id}: it is ${this.#states.get(id)}`);
+    const args = [
+      MAIN,
+      "start",
+      "--id",
+      String(id),
+      "--data-dir",
+      join(this.dir, "data", String(id)),
+      "--peers",
+      this.peersFor(id),
+      "--peer-listen",
+      `127.0.0.1:${this.#peerPorts.get(id)}`,
+      "--http-port",
+      String(this.httpPort(id)),
+      "--log-file",
+      join(this.dir, "nodes", `node-${id}.log`),
+      ...(this.#options.unsafe === undefined ? [] : ["--unsafe", this.#options.unsafe]),
+      ...(this.#options.nodeArgs ?? []),
+    ];
+    const stderr = openSync(join(this.dir, "nodes", `node-${id}.stderr`), "a");
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", stderr] });
+    closeSync(stderr);
+    liveChildren.add(child);
+    this.#children.set(id, child);
+    this.#states.set(id, "running");
+    this.#exiting.delete(id);
+    child.once("exit", (code, signal) => {
+      liveChildren.delete(child);
+      if (this.#children.get(id) !== child) return;
+      this.#children.delete(id);
+      this.#states.set(id, "down");
+      if (!this.#exiting.has(id)) this.unexpectedExits.push({ id, code, signal });
+    });
+    await new Promise<void>((done, fail) => {
+      let output = "";
+      const timer = setTimeout(
+        () => fail(new Error(`Node ${id} did not start within ${READY_TIMEOUT_MS} ms`)),
+        READY_TIMEOUT_MS,
+      );
+      child.stdout!.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes("ready")) {
+          clearTimeout(timer);
+          done();
+        }
+      });
+      child.once("exit", (code) => {
+        clearTimeout(timer);
+        fail(new Error(`Node ${id} exited with ${code} before it was ready (see nodes/node-${id}.stderr)`));
+      });
+    });
+  }
+
+  /** kill -9; resolves when the process is gone. */
+  async kill(id: number): Promise<void> {
+    const child = this.#children.get(id);
+    if (child === undefined) return;
+    this.#exiting.add(id);
+    const exited = new Promise((done) => child.once("exit", done));
+    child.kill("SIGKILL");
+    await exited;
+  }
+
+  pause(id: number): void {
+    const child = this.#children.get(id);
+    if (child === undefined || this.#states.get(id) !== "running") return;
+    child.kill("SIGSTOP");
+    this.#states.set(id, "paused");
+  }
+
+  resume(id: number): void {
+    const child = this.#children.get(id);
+    if (child === undefined || this.#states.get(id) !== "paused") return;
+    child.kill("SIGCONT");
+    this.#states.set(id, "running");
+  }
+
+  /** A node's own view, or undefined if it does not answer in time. */
+  async status(id: number): Promise<NodeStatus | undefined> {
+    if (this.#states.get(id) !== "running") return undefined;
+    try {
+      const answer = await this.#statusClients.get(id)!.send("GET", "/v1/cluster");
+      if (answer.status !== 200) return undefined;
+      return JSON.parse(answer.body.toString("utf8")) as NodeStatus;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The node that calls itself leader in the highest term, among those that answer. */
+  async leader(): Promise<number | undefined> {
+    const views = await Promise.all(this.ids.map((id) => this.status(id)));
+    let best: NodeStatus | undefined;
+    for (const view of views) {
+      if (view?.role === "leader" && (best === undefined || view.term > best.term)) best = view;
+    }
+    return best?.id;
+  }
+
+  /** Waits until every node runs, all agree on one leader and term, and all have applied the same index. */
+  async waitConverged(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const views = await Promise.all(this.ids.map((id) => this.status(id)));
+      const first = views[0];
+      const agreed =
+        first !== undefined &&
+        first.leader !== 0 &&
+        views.every(
+          (v) =>
+            v !== undefined &&
+            v.leader === first.leader &&
+            v.term === first.term &&
+            v.appliedIndex === first.appliedIndex &&
+            v.commitIndex === first.commitIndex,
+        );
+      if (agreed) return true;
+      await sleep(200);
+    }
+    return false;
+  }
+
+  /** Resumes paused nodes and stops every node (SIGTERM, then SIGKILL after a grace period). */
+  async stop(): Promise<void> {
+    for (const id of this.ids) this.resume(id);
+    await Promise.all(
+      this.ids.map(async (id) => {
+        const child = this.#children.get(id);
+        if (child === undefined) return;
+        this.#exiting.add(id);
+        const exited = new Promise((done) => child.once("exit", done));
+        child.kill("SIGTERM");
+        const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
+    for (const client of this.#statusClients.values()) client.close();
+    await this.proxy.close();
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => done(port));
+    });
+  });
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((done) => setTimeout(done, ms));
+}
