@@ -166,7 +166,7 @@ function startProgress(tallies: readonly Tally[], startedMs: number, durationMs:
     const label =
       `${(elapsedMs / 1000).toFixed(1)}/${(durationMs / 1000).toFixed(1)} s  ${formatCount(ops)} ops  ` +
       `${formatCount(ops / Math.max(0.001, elapsedMs / 1000))} ops/s${errors > 0 ? `  ${formatCount(errors)} errors` : ""}`;
-    redraw(stream, renderProgressBar(elapsedMs / durationMs, label, stream.columns ?? 80));
+    redraw(stream, renderProgressBar(elapsedMs / durationMs, label, stream.columns || 80)); // 0 on some ptys
   };
   const timer = setInterval(draw, PROGRESS_INTERVAL_MS);
   return () => {

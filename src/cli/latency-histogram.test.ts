@@ -22,8 +22,14 @@ test("doublings cover the non-empty range on power-of-two millisecond bounds", (
   assert.deepEqual(histogram.doublings(), []);
   for (const ms of [0.3, 0.9, 1.0, 1.5, 7, 0]) histogram.record(ms);
   const rows = histogram.doublings();
-  assert.deepEqual(rows.map((row) => row.upperMs), [1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1, 2, 4, 8]);
-  assert.deepEqual(rows.map((row) => row.count), [1, 0, 0, 0, 0, 1, 2, 1, 0, 1]);
+  assert.deepEqual(
+    rows.map((row) => row.upperMs),
+    [1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1, 2, 4, 8],
+  );
+  assert.deepEqual(
+    rows.map((row) => row.count),
+    [1, 0, 0, 0, 0, 1, 2, 1, 0, 1],
+  );
   const other = new LatencyHistogram();
   other.record(200_000); // beyond the last bucket: counted there, max stays exact
   histogram.merge(other);

@@ -46,7 +46,8 @@ export class LatencyHistogram {
     let seen = 0;
     for (let i = 0; i < BUCKET_COUNT; i++) {
       seen += this.#counts[i]!;
-      if (seen >= rank) return i === BUCKET_COUNT - 1 ? this.maxMs : Math.min(this.maxMs, Math.max(this.minMs, bucketUpperMs(i)));
+      if (seen >= rank)
+        return i === BUCKET_COUNT - 1 ? this.maxMs : Math.min(this.maxMs, Math.max(this.minMs, bucketUpperMs(i)));
     }
     return this.maxMs;
   }

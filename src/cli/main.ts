@@ -7,28 +7,32 @@
  *   shoal cluster --nodes 3
  *   shoal status | get KEY | put KEY VALUE | del KEY | watch | bench
  */
-import { runBench } from "./bench-command.js";
 import { CliError } from "./cli-error.js";
-import { runCluster } from "./cluster-command.js";
-import { runDel, runGet, runPut } from "./kv-commands.js";
-import { runStart } from "./start-command.js";
-import { runStatus } from "./status-command.js";
-import { runWatch } from "./watch-command.js";
 
 interface Command {
   readonly summary: string;
-  readonly run: (argv: string[]) => Promise<number>;
+  /** Loaded on use: `shoal get` should not pay for loading the node, LMDB and the HTTP server. */
+  readonly load: () => Promise<(argv: string[]) => Promise<number>>;
 }
 
 const COMMANDS: Readonly<Record<string, Command>> = {
-  start: { summary: "run one node", run: runStart },
-  cluster: { summary: "run a local cluster of N nodes (what npm start runs)", run: runCluster },
-  status: { summary: "members, roles, terms, indexes and replication lag", run: runStatus },
-  get: { summary: "print a key's value", run: runGet },
-  put: { summary: "write a key", run: runPut },
-  del: { summary: "delete a key", run: runDel },
-  watch: { summary: "print changes as they happen", run: runWatch },
-  bench: { summary: "load the cluster; throughput and a latency histogram", run: runBench },
+  start: { summary: "run one node", load: async () => (await import("./start-command.js")).runStart },
+  cluster: {
+    summary: "run a local cluster of N nodes (what npm start runs)",
+    load: async () => (await import("./cluster-command.js")).runCluster,
+  },
+  status: {
+    summary: "members, roles, terms, indexes and replication lag",
+    load: async () => (await import("./status-command.js")).runStatus,
+  },
+  get: { summary: "print a key's value", load: async () => (await import("./kv-commands.js")).runGet },
+  put: { summary: "write a key", load: async () => (await import("./kv-commands.js")).runPut },
+  del: { summary: "delete a key", load: async () => (await import("./kv-commands.js")).runDel },
+  watch: { summary: "print changes as they happen", load: async () => (await import("./watch-command.js")).runWatch },
+  bench: {
+    summary: "load the cluster; throughput and a latency histogram",
+    load: async () => (await import("./bench-command.js")).runBench,
+  },
 };
 
 const ALIASES: Readonly<Record<string, string>> = { delete: "del", rm: "del" };
@@ -53,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === undefined || !Object.hasOwn(COMMANDS, ALIASES[name] ?? name)) {
     throw new CliError(`Unknown command "${name}" (try: shoal --help)`);
   }
-  return command.run(rest);
+  return (await command.load())(rest);
 }
 
 main(process.argv.slice(2)).then(

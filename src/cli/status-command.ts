@@ -1,9 +1,7 @@
 /**
  * @module `shoal status`: a table of the members, their roles, terms, commit/applied indexes and replication lag.
- * Asks the first endpoint that answers; when that node is not the leader it also asks the leader, since only
- * the leader knows how far each follower lags.
+ * Asks the first endpoint that answers; every node reports the same lag column (the leader's view).
  */
-import { ShoalClient } from "../client/shoal-client.js";
 import type { ClusterStatus, MemberStatus } from "../client/types.js";
 import { clientFromFlags, ENDPOINT_FLAGS, ENDPOINT_HELP } from "./endpoint-flag.js";
 import { parseCommand } from "./parse-flags.js";
@@ -28,7 +26,7 @@ export async function runStatus(argv: string[]): Promise<number> {
     return 0;
   }
   const client = clientFromFlags(flags);
-  const status = await leaderView(await client.cluster(), flags);
+  const status = await client.cluster();
   if (flags.json === true) {
     process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
     return 0;
@@ -37,27 +35,12 @@ export async function runStatus(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** The leader's answer when the first node to answer is a follower (best effort: the follower's otherwise). */
-async function leaderView(
-  first: ClusterStatus & { endpoint: string },
-  flags: Record<string, unknown>,
-): Promise<ClusterStatus & { endpoint: string }> {
-  if (first.leader === 0 || first.leader === first.id) return first;
-  const http = first.members.find((member) => member.id === first.leader)?.http ?? "";
-  if (http === "") return first;
-  try {
-    const timeout = typeof flags.timeout === "string" ? Number(flags.timeout) : 5000;
-    return await new ShoalClient({ endpoints: [http], requestTimeoutMs: timeout, retryBudgetMs: 0 }).cluster();
-  } catch {
-    return first;
-  }
-}
-
 export function renderStatus(status: ClusterStatus & { endpoint: string }, style: Style): string {
   const leader = status.leader === 0 ? style.yellow("no leader") : `leader ${style.bold(String(status.leader))}`;
   const reachable = status.members.filter((member) => member.reachable).length;
   const header =
-    `Cluster of ${status.members.length} members, ${reachable} reachable; ${leader}, term ${status.term} ` +
+    `Cluster of ${status.members.length} members, ${reachable} reachable; ${leader}, term ${status.term}` +
+    `${status.revision === undefined ? "" : `, revision ${status.revision}`} ` +
     `(answered by node ${status.id} at ${status.endpoint})\n\n`;
   const rows = [...status.members].sort((a, b) => a.id - b.id).map((member) => memberRow(member, status, style));
   const table = renderTable(

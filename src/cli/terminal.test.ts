@@ -1,11 +1,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { colourEnabled, formatMs, makeStyle, renderTable, visibleWidth } from "./terminal.js";
+import { colourEnabled, formatMs, makeStyle, renderTable, stripColour, visibleWidth } from "./terminal.js";
 
 test("colour only on a TTY and only without NO_COLOR", () => {
   assert.equal(colourEnabled({ isTTY: true }, {}), true);
   assert.equal(colourEnabled({ isTTY: true }, { NO_COLOR: "1" }), false);
-  assert.equal(colourEnabled({ isTTY: true }, { NO_COLOR: "" }), true, "an empty NO_COLOR does not count (no-color.org)");
+  assert.equal(
+    colourEnabled({ isTTY: true }, { NO_COLOR: "" }),
+    true,
+    "an empty NO_COLOR does not count (no-color.org)",
+  );
   assert.equal(colourEnabled({ isTTY: false }, {}), false);
   assert.equal(colourEnabled({}, {}), false);
   assert.equal(makeStyle(false).red("x"), "x");
@@ -14,8 +18,16 @@ test("colour only on a TTY and only without NO_COLOR", () => {
 
 test("tables align by visible width, numbers to the right", () => {
   const style = makeStyle(true);
-  const table = renderTable(["ID", "ROLE", "N"], [["1", style.green("leader"), "7"], ["22", "follower", "123"]], new Set([2]), style);
-  const lines = table.split("\n").map((line) => line.replace(/\x1b\[[0-9;]*m/g, ""));
+  const table = renderTable(
+    ["ID", "ROLE", "N"],
+    [
+      ["1", style.green("leader"), "7"],
+      ["22", "follower", "123"],
+    ],
+    new Set([2]),
+    style,
+  );
+  const lines = table.split("\n").map(stripColour);
   assert.deepEqual(lines, ["ID  ROLE        N", "1   leader      7", "22  follower  123", ""]);
   assert.equal(visibleWidth(style.bold("abc")), 3);
 });

@@ -43,9 +43,13 @@ export function makeStyle(enabled: boolean): Style {
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching the escape character is the point
 const ANSI = /\x1b\[[0-9;]*m/g;
 
+export function stripColour(text: string): string {
+  return text.replace(ANSI, "");
+}
+
 /** The width a string takes on screen, ignoring colour codes. */
 export function visibleWidth(text: string): number {
-  return text.replace(ANSI, "").length;
+  return stripColour(text).length;
 }
 
 /**

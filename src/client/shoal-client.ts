@@ -151,7 +151,8 @@ export class ShoalClient {
           return { response: outcome, endpoint };
         }
         const error = await errorFromResponse(outcome, endpoint);
-        if (!error.retryable) throw error;
+        // A read that timed out (no quorum confirmed it yet) changed nothing: it may be retried like a 503.
+        if (!error.retryable && !(spec.idempotent && error.code === "TIMEOUT")) throw error;
         retryable = error;
         break; // the node answered: the cluster is busy electing, not this node's fault
       }
@@ -184,10 +185,19 @@ export class ShoalClient {
   }
 }
 
-/** `/v1/kv/<key>` with the key percent-encoded; "." and ".." are encoded too, or URL parsing would eat them. */
+/**
+ * `/v1/kv/<key>` with the key percent-encoded as one path segment ("/" too). URLs treat a segment "." or ".."
+ * (even percent-encoded) as a relative path, so those two keys cannot be addressed by URL at all.
+ */
 export function kvPath(key: string): string {
   if (key.length === 0) throw new ShoalError("BAD_REQUEST", "Cannot use an empty key");
-  return `/v1/kv/${encodeURIComponent(key).replace(/\./g, "%2E")}`;
+  if (key === "." || key === "..") {
+    throw new ShoalError(
+      "BAD_REQUEST",
+      `Cannot address the key "${key}" over HTTP: a URL cannot hold it (use a transaction)`,
+    );
+  }
+  return `/v1/kv/${encodeURIComponent(key)}`;
 }
 
 function headerNumber(response: Response, name: string): number | undefined {

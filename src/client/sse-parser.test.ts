@@ -4,7 +4,7 @@ import { SseParser } from "./sse-parser.js";
 
 test("parses events, joins data lines, keeps the last id, skips comments", () => {
   const parser = new SseParser();
-  const messages = parser.push(": hello\n\nevent: put\ndata: {\"a\":1}\nid: 7\n\ndata: one\ndata: two\n\n");
+  const messages = parser.push(': hello\n\nevent: put\ndata: {"a":1}\nid: 7\n\ndata: one\ndata: two\n\n');
   assert.deepEqual(messages, [
     { event: "put", data: '{"a":1}', id: "7" },
     { event: "message", data: "one\ntwo", id: "7" },
@@ -18,7 +18,11 @@ test("an event split anywhere across chunks, with any line ending, parses the sa
   for (let cut = 0; cut <= text.length; cut++) {
     for (let cut2 = cut; cut2 <= text.length; cut2 += 3) {
       const parser = new SseParser();
-      const got = [...parser.push(text.slice(0, cut)), ...parser.push(text.slice(cut, cut2)), ...parser.push(text.slice(cut2))];
+      const got = [
+        ...parser.push(text.slice(0, cut)),
+        ...parser.push(text.slice(cut, cut2)),
+        ...parser.push(text.slice(cut2)),
+      ];
       assert.deepEqual(got, expected, `cuts at ${cut}, ${cut2}`);
     }
   }

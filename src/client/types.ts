@@ -34,7 +34,7 @@ export interface MemberStatus {
   readonly term?: number;
   readonly commitIndex?: number;
   readonly appliedIndex?: number;
-  /** Entries the member is behind the leader's last index; only the leader reports it. */
+  /** Entries the member is behind the leader's last index (the leader's view; absent when no leader answered). */
   readonly lag?: number;
 }
 
@@ -48,6 +48,8 @@ export interface ClusterStatus {
   readonly commitIndex: number;
   readonly appliedIndex: number;
   readonly lastIndex: number;
+  /** The answering node's store revision (the last write it applied). */
+  readonly revision?: number;
   readonly members: readonly MemberStatus[];
 }
 

@@ -36,7 +36,11 @@ test("parseWatchEvent reads Shoal's events and ignores everything else", () => {
     value: "1",
     revision: 7,
   });
-  assert.deepEqual(parseWatchEvent('{"type":"delete","key":"b","revision":8}'), { type: "delete", key: "b", revision: 8 });
+  assert.deepEqual(parseWatchEvent('{"type":"delete","key":"b","revision":8}'), {
+    type: "delete",
+    key: "b",
+    revision: 8,
+  });
   assert.deepEqual(parseWatchEvent('{"type":"PUT","kv":{"key":"c","value":"2","mod_revision":"9"}}'), {
     type: "put",
     key: "c",

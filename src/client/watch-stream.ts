@@ -25,25 +25,35 @@ export async function* watchStream(
   const cursor = new WatchCursor(options.fromRevision);
   const signal = options.signal;
   let failures = 0;
-  let discovered = false;
+  let everConnected = false;
+  const unreachable = new Map<string, string>();
   while (!aborted(signal)) {
     const endpoint = pool.current();
     const connected = await connect(endpoint, options.prefix, cursor.resumeRevision(), signal);
     if (aborted(signal)) return;
-    if (typeof connected === "string") {
+    if (!(connected instanceof Response)) {
       pool.failed(endpoint);
       failures++;
-      if (failures >= RECONNECT_ATTEMPTS_MAX) {
-        throw new ShoalError("UNAVAILABLE", `Cannot keep watching: ${failures} reconnects failed, last: ${connected}`);
+      if (!everConnected && connected.unreachable) {
+        // Never connected and no endpoint can be reached at all: fail now, like any other request.
+        unreachable.set(endpoint, connected.reason);
+        if (unreachable.size >= pool.ordered().length) throw unreachableError(unreachable);
+        continue;
       }
-      options.onReconnect?.(cursor.resumeRevision() ?? 0, connected);
+      if (failures >= RECONNECT_ATTEMPTS_MAX) {
+        throw new ShoalError(
+          "UNAVAILABLE",
+          `Cannot keep watching: ${failures} reconnects failed, last: ${connected.reason}`,
+        );
+      }
+      if (everConnected) options.onReconnect?.(cursor.resumeRevision() ?? 0, `${endpoint}: ${connected.reason}`);
       await pause(Math.min(RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN * 2 ** failures), signal);
       continue;
     }
     failures = 0;
     pool.succeeded(endpoint);
-    if (!discovered) {
-      discovered = true;
+    if (!everConnected) {
+      everConnected = true;
       discover().catch(() => undefined); // learn the other members now, while a node answers
     }
     const pinned = Number(connected.headers.get("x-shoal-revision") ?? "0");
@@ -54,13 +64,19 @@ export async function* watchStream(
   }
 }
 
+function unreachableError(reasons: ReadonlyMap<string, string>): ShoalError {
+  const list = [...reasons].map(([endpoint, reason]) => `${endpoint} (${reason})`);
+  const what = list.length === 1 ? list[0] : `any endpoint: ${list.join(", ")}`;
+  return new ShoalError("UNAVAILABLE", `Cannot reach ${what}`, { unreachable: true });
+}
+
 /** Opens the stream: a Response to read, or why it could not (try again). Throws for answers not worth a retry. */
 async function connect(
   endpoint: string,
   prefix: string | undefined,
   fromRevision: number | undefined,
   signal: AbortSignal | undefined,
-): Promise<Response | string> {
+): Promise<Response | { reason: string; unreachable: boolean }> {
   const query = new URLSearchParams();
   if (prefix !== undefined && prefix !== "") query.set("prefix", prefix);
   if (fromRevision !== undefined) query.set("from_revision", String(fromRevision));
@@ -72,11 +88,13 @@ async function connect(
       ...(signal === undefined ? {} : { signal }),
     });
   } catch (error) {
-    return `${endpoint}: ${describeFetchFailure(error).reason}`;
+    const failure = describeFetchFailure(error);
+    return { reason: failure.reason, unreachable: failure.notSent };
   }
   if (response.ok && response.body !== null) return response;
   const error = await errorFromResponse(response, endpoint);
-  if (error.retryable) return `${endpoint}: ${error.message}`;
+  // 5xx: this node cannot serve the watch right now (no leader, no quorum to confirm the read); 4xx is final.
+  if (response.status >= 500) return { reason: error.message, unreachable: false };
   throw error;
 }
 

@@ -355,7 +355,7 @@ function record(now, committedRate, latency, status) {
  * Requests that are not client traffic: this page's own polling, health probes, watch streams (timed only to
  * their start) and unrouted requests. Left out, so the charts show what clients experience.
  */
-const MONITORING_COMMAND = /command="(cluster|metrics|healthz|readyz|openapi|watch|unknown)"/;
+const MONITORING_COMMAND = /command="(cluster|metrics|healthz|readyz|openapi|watch|dashboard|unknown)"/;
 
 /**
  * name → { buckets: [{le, count}] sorted by le, sum, count }, summed over every label set but `le`, except
@@ -455,8 +455,7 @@ function makeChart(elementId, series) {
     cursor: { drag: { x: false, y: false } },
     legend: { live: false },
     scales: {
-      // At least a minute wide, so the first points do not stretch over an absurd time range.
-      x: { time: true, range: (_u, min, max) => [Math.min(min ?? 0, (max ?? 0) - CHART_WINDOW_S_MIN), max ?? 0] },
+      x: { time: true, auto: false }, // set explicitly in renderCharts
       y: { range: (_u, _min, max) => [0, Math.max(1, (max ?? 0) * 1.15)] },
     },
     axes: [{ ...axis }, { ...axis, size: 56 }],
@@ -494,6 +493,10 @@ function renderCharts() {
   charts.throughput?.setData([h.t, h.committed, h.requests]);
   charts.latency?.setData([h.t, h.p50, h.p99]);
   charts.lag?.setData([h.t, ...lagIds.map((id) => h.lag.get(id))]);
+  // At least a minute wide, so the first few points do not stretch over an absurd time range.
+  const last = h.t[h.t.length - 1] ?? Date.now() / 1000;
+  const span = { min: Math.min(h.t[0] ?? last, last - CHART_WINDOW_S_MIN), max: last };
+  for (const chart of [charts.throughput, charts.latency, charts.lag]) chart?.setScale("x", span);
 }
 
 function resizeCharts() {
