@@ -39,13 +39,52 @@ export type RunOptions = Pick<
   "nodes" | "ticks" | "livenessTicks" | "mutation" | "checkers" | "mix" | "leaseReads"
 >;
 
+interface RandomRun {
+  readonly nodeCount: number;
+  readonly cluster: SimCluster;
+  readonly nemesis: SimNemesis;
+  readonly workload: SimWorkload;
+  readonly admin: SimAdmin;
+  readonly stats: RunStats;
+}
+
 export function runRandomSeed(seed: number, options: RunOptions, print: (line: string) => void): SeedResult {
+  const run = buildRandomRun(seed, options, print);
+  const { cluster, nemesis, workload, admin, stats } = run;
+  const step = (): void => {
+    const tick = cluster.tickCount;
+    nemesis.step(tick);
+    admin.step(tick);
+    workload.step(tick);
+    cluster.tick();
+  };
+  const failure = guard(cluster, () => {
+    cluster.start();
+    for (let i = 0; i < options.ticks; i++) step();
+    // Liveness phase: no more faults; clients and admin only finish what they started.
+    nemesis.heal();
+    workload.draining = true;
+    admin.draining = true;
+    livenessPhase(cluster, options.livenessTicks, step, () => convergenceGap(cluster, workload, admin));
+  });
+  const w = workload.stats;
+  const summary =
+    `ticks ${cluster.tickCount}, elections ${stats.elections}, max term ${stats.maxTerm}, ` +
+    `writes acked ${w.writesAcked}/${w.writesStarted}, reads served ${w.readsServed}/${w.readsIssued}, ` +
+    `applied ${stats.appliedEntries}, crashes ${stats.crashes}, snapshot chunks ${stats.snapshotChunks}, ` +
+    `snapshots installed ${stats.snapshotsInstalled}, conf changes ${admin.stats.changesProposed}, ` +
+    `transfers ${admin.stats.transfers}, messages ${stats.messages}, digest ${stats.digestHex()}`;
+  print(`${String(cluster.tickCount).padStart(5)} ${summary}`);
+  return { seed, nodeCount: run.nodeCount, failure, ticks: cluster.tickCount, digest: stats.digestHex(), summary };
+}
+
+/** Wires one run: the profile drawn from the seed, the cluster, and every actor with its own random stream. */
+function buildRandomRun(seed: number, options: RunOptions, print: (line: string) => void): RandomRun {
   const trace = (line: string): void => print(`${String(cluster.tickCount).padStart(5)} ${line}`);
   const nodeCount = nodeCountFor(options, seed);
   const mutation = options.mutation === undefined ? undefined : findMutation(options.mutation);
   const profile = chooseProfile(derivePrng(seed, "profile"), nodeCount, options.mix);
   const observers: HostObserver[] = [];
-  const stats = new RunStats();
   const cluster = new SimCluster({
     seed,
     nodeCount,
@@ -66,44 +105,12 @@ export function runRandomSeed(seed: number, options: RunOptions, print: (line: s
   const nemesis = new SimNemesis(cluster, derivePrng(seed, "nemesis"), profile.nemesis, trace);
   const workload = new SimWorkload(cluster, derivePrng(seed, "workload"), profile.workload, checkers.clientHistory);
   const admin = new SimAdmin(cluster, derivePrng(seed, "admin"), profile.admin, trace);
-  // Checkers observe first, so a violation is reported before the workload or the trace acts on the step.
+  const stats = new RunStats();
+  // Observers may be added until the cluster starts. Checkers observe first, so a violation is reported
+  // before the workload or the trace acts on the step.
   observers.push(...checkers.observers, workload, nemesis, stats, traceObserver(trace));
   trace(`seed ${seed}: ${nodeCount} nodes, profile ${JSON.stringify(profile)}`);
-
-  const failure = guard(cluster, () => {
-    cluster.start();
-    for (let i = 0; i < options.ticks; i++) {
-      const tick = cluster.tickCount;
-      nemesis.step(tick);
-      admin.step(tick);
-      workload.step(tick);
-      cluster.tick();
-    }
-    nemesis.heal();
-    workload.draining = true;
-    admin.draining = true;
-    livenessPhase(
-      cluster,
-      options.livenessTicks,
-      () => {
-        const tick = cluster.tickCount;
-        nemesis.step(tick);
-        admin.step(tick);
-        workload.step(tick);
-        cluster.tick();
-      },
-      () => convergenceGap(cluster, workload, admin),
-    );
-  });
-  const w = workload.stats;
-  const summary =
-    `ticks ${cluster.tickCount}, elections ${stats.elections}, max term ${stats.maxTerm}, ` +
-    `writes acked ${w.writesAcked}/${w.writesStarted}, reads served ${w.readsServed}/${w.readsIssued}, ` +
-    `applied ${stats.appliedEntries}, crashes ${stats.crashes}, snapshot chunks ${stats.snapshotChunks}, ` +
-    `snapshots installed ${stats.snapshotsInstalled}, conf changes ${admin.stats.changesProposed}, ` +
-    `transfers ${admin.stats.transfers}, messages ${stats.messages}, digest ${stats.digestHex()}`;
-  trace(summary);
-  return { seed, nodeCount, failure, ticks: cluster.tickCount, digest: stats.digestHex(), summary };
+  return { nodeCount, cluster, nemesis, workload, admin, stats };
 }
 
 /** Runs `step` until `gap` reports nothing missing; a liveness violation when `ticksMax` runs out first. */

@@ -240,7 +240,9 @@ export class SimHost {
     } catch (error) {
       if (!(error instanceof SnapshotDecodeError)) throw error;
       this.#env.observer.snapshotCorrupt(this, snapshot, error.message);
-      throw new Error(`Node ${this.id} received a snapshot at ${snapshot.metadata.index} that does not decode: ${error.message}`);
+      throw new Error(
+        `Node ${this.id} received a snapshot at ${snapshot.metadata.index} that does not decode: ${error.message}`,
+      );
     }
     this.#env.observer.willInstallSnapshot(this, snapshot);
     this.disk.applySnapshot(snapshot);

@@ -30,7 +30,7 @@ export function createCheckers(enabled: readonly CheckerName[], hosts: () => rea
   const electionSafety = on.has("electionSafety") ? new ElectionSafetyChecker() : undefined;
   if (electionSafety !== undefined) observers.push(electionSafety);
   if (on.has("logMatching")) observers.push(new LogMatchingChecker());
-  if (on.has("leaderCompleteness")) observers.push(new LeaderCompletenessChecker(history));
+  if (on.has("leaderCompleteness")) observers.push(new LeaderCompletenessChecker(history, hosts));
   if (on.has("stateMachineSafety")) observers.push(new StateMachineSafetyChecker());
   if (on.has("committedDurability")) observers.push(new CommittedDurabilityChecker(history, hosts));
   const reads = on.has("readLinearizability") ? new ReadLinearizabilityChecker() : undefined;

@@ -13,8 +13,11 @@ import { payloadKey } from "../state-machine.js";
 export interface CommittedEntry {
   readonly term: number;
   readonly payload: string;
-  /** Who first called it committed, and when (for the report). */
+  /** Who first called it committed (for the report). */
   readonly node: NodeId;
+  /** That node's persisted term then. The entry was committed by a leader of this term or an earlier one: a node
+   * learns of a commit from a leader no newer than itself, and persists its term before it applies. */
+  readonly reportTerm: number;
 }
 
 export type ConflictReporter = (index: number, recorded: CommittedEntry, seen: CommittedEntry, how: string) => void;
@@ -26,6 +29,8 @@ export class CommitHistory implements HostObserver {
   /** The commit index of each node's last persisted hard state (the part of its log already recorded). */
   readonly #nodeCommit = new Map<NodeId, number>();
   onConflict: ConflictReporter | undefined;
+  /** Called once per index, when it is first recorded as committed. */
+  readonly onCommitted: ((index: number, entry: CommittedEntry) => void)[] = [];
 
   get(index: number): CommittedEntry | undefined {
     return this.#entries.get(index);
@@ -56,10 +61,12 @@ export class CommitHistory implements HostObserver {
   }
 
   #record(host: SimHost, entry: Entry, how: string): void {
-    const seen: CommittedEntry = { term: entry.term, payload: payloadKey(entry), node: host.id };
+    const reportTerm = host.disk.hardState().term;
+    const seen: CommittedEntry = { term: entry.term, payload: payloadKey(entry), node: host.id, reportTerm };
     const recorded = this.#entries.get(entry.index);
     if (recorded === undefined) {
       this.#entries.set(entry.index, seen);
+      for (const listener of this.onCommitted) listener(entry.index, seen);
       return;
     }
     if (recorded.term !== seen.term || recorded.payload !== seen.payload) {
