@@ -17,6 +17,9 @@ const HELP = `Usage: shoal cluster [--nodes 3] [--data-dir ./data] [options]
   --peer-port-base P   node i listens for peers on P + i - 1 (default 7101)
   --http-port-base P   node i serves HTTP on P + i - 1 (default 8001)
   --fsync POLICY       always | batch | never (default always)
+
+Every node serves the live dashboard at its HTTP address (http://127.0.0.1:8001/ by default);
+shoal status, get, put, del, watch and bench talk to these nodes.
 `;
 
 const FLAGS = {

@@ -16,7 +16,7 @@ const HELP = `Usage: shoal start --id N --data-dir DIR --peers ID=HOST:PORT,... 
   --data-dir DIR         where the WAL, snapshots and LMDB state live
   --peers LIST           every member's peer address, e.g. 1=127.0.0.1:7101,2=127.0.0.1:7102
   --http-host HOST       HTTP API host (default 127.0.0.1)
-  --http-port PORT       HTTP API port (default 8000 + id)
+  --http-port PORT       HTTP API port (default 8000 + id); also serves the dashboard at /
   --fsync POLICY         always | batch | never (default always)
   --tick-ms MS           Raft tick (default ${nodeDefaults.tickMs})
   --election-ticks N     election timeout in ticks (default ${nodeDefaults.electionTimeoutTicks})
