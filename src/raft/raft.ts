@@ -343,8 +343,10 @@ export class Raft {
       // A stale leader (e.g. one that was partitioned away) learns our term and steps down; without this, with
       // PreVote a node that was cut off could never win an election against a leader it cannot displace.
       this.#send({ type: "appendEntriesResponse", to: m.from, term: this.term, reject: true, index: 0, hintIndex: 0, hintTerm: 0 });
-    } else if (m.type === "requestVote" && m.preVote) {
-      this.#send({ type: "requestVoteResponse", to: m.from, term: this.term, preVote: true, granted: false });
+    } else if (m.type === "requestVote") {
+      // Figure 2: answer with our term so a candidate stuck in an old term learns it. Staying silent can livelock
+      // when members disagree on membership (found by the simulator: seed 3262 without PreVote).
+      this.#send({ type: "requestVoteResponse", to: m.from, term: this.term, preVote: m.preVote, granted: false });
     }
   }
 
@@ -598,6 +600,9 @@ export class Raft {
     if (progress === undefined || to === this.id) return false;
     if (progress.isPaused(this.config.inflightMessagesMax, this.config.inflightBytesMax)) return false;
     const prevLogIndex = progress.next - 1;
+    // A follower can only have acknowledged entries of this leader's log (Log Matching), so its next index is
+    // never past our end; if it were, a safety property already broke elsewhere.
+    assert(prevLogIndex <= this.log.lastIndex(), `Follower ${to} is ahead of its leader: next ${progress.next}`);
     const prevLogTerm = this.log.term(prevLogIndex);
     const entries = this.log.slice(progress.next, this.log.lastIndex() + 1, this.config.messageBytesMax);
     if (prevLogTerm === undefined || entries === undefined) return this.#sendSnapshot(to, progress);

@@ -9,7 +9,8 @@ import type { ConfState, Entry, HardState, Snapshot } from "./types.js";
  * Read access to what the host has persisted. Indexes are 1-based; a log compacted up to a snapshot at index S
  * starts at S + 1 and still knows the term of S.
  *
- * Contract: `firstIndex() - 1` is the index of the last snapshot (0 when none); `lastIndex() >= firstIndex() - 1`.
+ * Contract: `firstIndex() - 1` is the last compacted index (0 when none): at or below the latest snapshot's
+ * index, since a host may keep some entries behind its snapshot. `lastIndex() >= firstIndex() - 1`.
  */
 export interface RaftStorage {
   /** The persisted hard state and membership, read once when the node starts. */

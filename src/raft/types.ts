@@ -197,7 +197,8 @@ export interface SoftState {
  * `step()`, `tick()` and `propose()` may be called while a Ready is being handled (between `ready()` and
  * `advance()`); their effects appear in the next Ready.
  *
- * After a restart, `committedEntries` start right after the last snapshot, so they may include entries the host
+ * After a restart, `committedEntries` start right after the compacted prefix of the log (at or below the last
+ * snapshot), so they may include entries the host
  * applied before the crash (Raft re-applies membership changes from there): the host skips those by comparing
  * with its own applied index, which it keeps atomically with its state (LMDB).
  */
