@@ -75,7 +75,9 @@ async function stream(watcher: Watcher, res: ServerResponse, from: number, now: 
   res.writeHead(200, {
     "content-type": "text/event-stream; charset=utf-8",
     "cache-control": "no-cache",
-    connection: "keep-alive",
+    // One stream per connection: when it ends the socket goes too, so a closing server is not kept waiting
+    // for a keep-alive connection that turned idle after it started closing.
+    connection: "close",
     "x-accel-buffering": "no",
     "x-shoal-revision": String(now),
   });
@@ -104,14 +106,19 @@ async function stream(watcher: Watcher, res: ServerResponse, from: number, now: 
   }
 }
 
-function drainedOrClosed(res: ServerResponse, watcher: Watcher): Promise<unknown> {
-  return Promise.race([
-    new Promise((resolve) => {
-      res.once("drain", resolve);
-      res.once("close", resolve);
-    }),
-    watcher.done,
-  ]);
+async function drainedOrClosed(res: ServerResponse, watcher: Watcher): Promise<void> {
+  let settle = (): void => undefined;
+  const writable = new Promise<void>((resolve) => {
+    settle = resolve;
+  });
+  res.once("drain", settle);
+  res.once("close", settle);
+  try {
+    await Promise.race([writable, watcher.done]);
+  } finally {
+    res.off("drain", settle);
+    res.off("close", settle);
+  }
 }
 
 /** Whole revisions in; `id:` on the last event of each revision. */

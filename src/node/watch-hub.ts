@@ -225,7 +225,7 @@ export class Watcher {
     for (const event of events) {
       if (event.revision < this.#next || !hasPrefix(event.key, this.prefix)) continue;
       this.#buffer.push(event);
-      this.#bufferBytes += event.key.byteLength + (event.record?.value.byteLength ?? 0);
+      this.#bufferBytes += eventSizeBytes(event);
       overflow ||= this.#buffer.length > this.#hub.options.bufferEventsMax || this.#bufferBytes > this.#hub.options.bufferBytesMax;
     }
     if (overflow) {
@@ -247,27 +247,43 @@ export class Watcher {
     this.#live = false;
   }
 
-  /** One bounded span of history from `next`, filtered; undefined once caught up (the watcher is then live). */
+  /** One bounded span of history from `next` (at most catchUpRevisionsMax revisions, and no more matching
+   * bytes than the buffer bound beyond one revision), filtered; undefined once caught up (the watcher is then
+   * live). */
   #readHistory(): HistoryEvent[] | undefined {
     const published = this.#hub.published;
     if (this.#next > published) {
       this.#live = true;
       return undefined;
     }
-    const to = Math.min(published, this.#next + this.#hub.options.catchUpRevisionsMax - 1);
-    let events: HistoryEvent[];
-    try {
-      events = this.#hub.options.store.events(this.#next, to);
-    } catch (error) {
-      if (error instanceof ShoalError && error.code === "COMPACTED") {
-        this.#hub.countCompactedOut();
-        this.close(error);
+    const { store, catchUpRevisionsMax, bufferBytesMax } = this.#hub.options;
+    const last = Math.min(published, this.#next + catchUpRevisionsMax - 1);
+    const out: HistoryEvent[] = [];
+    let bytes = 0;
+    while (this.#next <= last && bytes < bufferBytesMax) {
+      let events: HistoryEvent[];
+      try {
+        events = store.events(this.#next, this.#next);
+      } catch (error) {
+        if (error instanceof ShoalError && error.code === "COMPACTED") {
+          this.#hub.countCompactedOut();
+          this.close(error);
+        }
+        throw error;
       }
-      throw error;
+      for (const event of events) {
+        if (!hasPrefix(event.key, this.prefix)) continue;
+        out.push(event);
+        bytes += eventSizeBytes(event);
+      }
+      this.#next++;
     }
-    this.#next = to + 1;
-    return events.filter((event) => hasPrefix(event.key, this.prefix));
+    return out;
   }
+}
+
+function eventSizeBytes(event: HistoryEvent): number {
+  return event.key.byteLength + (event.record?.value.byteLength ?? 0);
 }
 
 function hasPrefix(key: Uint8Array, prefix: Uint8Array): boolean {
