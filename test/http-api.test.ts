@@ -104,7 +104,11 @@ describe("the HTTP API on a 3-node cluster", { timeout: 120_000 }, () => {
     assert.equal(first.body.responses[4].kv.value, "2", "a get sees the txn's own earlier put");
     const after = await getJson(`${base}/v1/kv?prefix=txn/`);
     assert.deepEqual(
-      after.body.kvs.map((kv: { key: string; value: string; modRevision: number }) => [kv.key, kv.value, kv.modRevision]),
+      after.body.kvs.map((kv: { key: string; value: string; modRevision: number }) => [
+        kv.key,
+        kv.value,
+        kv.modRevision,
+      ]),
       [
         ["txn/a", "2", revision],
         ["txn/b", "2", revision],
@@ -148,7 +152,10 @@ describe("the HTTP API on a 3-node cluster", { timeout: 120_000 }, () => {
       after = page.body.next;
     }
     assert.equal(pages, 3);
-    assert.deepEqual(keys, Array.from({ length: 25 }, (_, i) => `range/${String(i).padStart(2, "0")}`));
+    assert.deepEqual(
+      keys,
+      Array.from({ length: 25 }, (_, i) => `range/${String(i).padStart(2, "0")}`),
+    );
     const stale = await getJson(`${base}/v1/kv?prefix=range/2&consistency=stale`);
     assert.deepEqual(
       stale.body.kvs.map((kv: { value: string }) => kv.value),
@@ -200,11 +207,17 @@ describe("the HTTP API on a 3-node cluster", { timeout: 120_000 }, () => {
     assert.ok(value(now, "shoal_store_keys") >= 30);
     assert.ok(value(now, "shoal_http_connections_total") >= 1);
     assert.ok(value(leaderNow, "shoal_raft_proposals_total") >= value(leaderBefore, "shoal_raft_proposals_total") + 30);
-    assert.ok(value(leaderNow, "shoal_wal_save_duration_seconds_count") > value(leaderBefore, "shoal_wal_save_duration_seconds_count"));
+    assert.ok(
+      value(leaderNow, "shoal_wal_save_duration_seconds_count") >
+        value(leaderBefore, "shoal_wal_save_duration_seconds_count"),
+    );
     assert.ok(value(leaderNow, "shoal_wal_written_bytes_total") > value(leaderBefore, "shoal_wal_written_bytes_total"));
     assert.equal(value(leaderNow, "shoal_raft_is_leader"), 1);
     assert.ok(value(leaderNow, "shoal_raft_term") >= 1);
-    assert.ok(now.some((s) => s.name === "nodejs_eventloop_lag_seconds"), "default process metrics are there");
+    assert.ok(
+      now.some((s) => s.name === "nodejs_eventloop_lag_seconds"),
+      "default process metrics are there",
+    );
   });
 
   test("bad bodies, parameters, methods and bytes get 4xx JSON errors, never a 500 or a dropped connection", async () => {
@@ -236,15 +249,63 @@ describe("the HTTP API on a 3-node cluster", { timeout: 120_000 }, () => {
       ["txn no body", "POST", "/v1/txn", {}, undefined, 400, "BAD_REQUEST"],
       ["txn an array", "POST", "/v1/txn", {}, "[]", 400, "BAD_REQUEST"],
       ["txn unknown field", "POST", "/v1/txn", {}, '{"compares":[]}', 400, "BAD_REQUEST"],
-      ["txn compare without key", "POST", "/v1/txn", {}, '{"compare":[{"target":"value","op":"==","value":"x"}]}', 400, "BAD_REQUEST"],
-      ["txn bad compare op", "POST", "/v1/txn", {}, '{"compare":[{"key":"a","target":"value","op":"~","value":"x"}]}', 400, "BAD_REQUEST"],
-      ["txn revision compare with a string", "POST", "/v1/txn", {}, '{"compare":[{"key":"a","target":"version","op":"==","value":"1"}]}', 400, "BAD_REQUEST"],
-      ["txn value compare with a number", "POST", "/v1/txn", {}, '{"compare":[{"key":"a","target":"value","op":"==","value":1}]}', 400, "BAD_REQUEST"],
+      [
+        "txn compare without key",
+        "POST",
+        "/v1/txn",
+        {},
+        '{"compare":[{"target":"value","op":"==","value":"x"}]}',
+        400,
+        "BAD_REQUEST",
+      ],
+      [
+        "txn bad compare op",
+        "POST",
+        "/v1/txn",
+        {},
+        '{"compare":[{"key":"a","target":"value","op":"~","value":"x"}]}',
+        400,
+        "BAD_REQUEST",
+      ],
+      [
+        "txn revision compare with a string",
+        "POST",
+        "/v1/txn",
+        {},
+        '{"compare":[{"key":"a","target":"version","op":"==","value":"1"}]}',
+        400,
+        "BAD_REQUEST",
+      ],
+      [
+        "txn value compare with a number",
+        "POST",
+        "/v1/txn",
+        {},
+        '{"compare":[{"key":"a","target":"value","op":"==","value":1}]}',
+        400,
+        "BAD_REQUEST",
+      ],
       ["txn put without value", "POST", "/v1/txn", {}, '{"success":[{"op":"put","key":"a"}]}', 400, "BAD_REQUEST"],
       ["txn unknown op", "POST", "/v1/txn", {}, '{"success":[{"op":"increment","key":"a"}]}', 400, "BAD_REQUEST"],
-      ["txn negative ttl", "POST", "/v1/txn", {}, '{"success":[{"op":"put","key":"a","value":"v","ttl":-1}]}', 400, "BAD_REQUEST"],
+      [
+        "txn negative ttl",
+        "POST",
+        "/v1/txn",
+        {},
+        '{"success":[{"op":"put","key":"a","value":"v","ttl":-1}]}',
+        400,
+        "BAD_REQUEST",
+      ],
       ["txn prototype pollution", "POST", "/v1/txn", {}, '{"__proto__":{"x":1}}', 400, "BAD_REQUEST"],
-      ["txn too many ops", "POST", "/v1/txn", {}, JSON.stringify({ success: Array.from({ length: 200 }, (_, i) => ({ op: "get", key: `k${i}` })) }), 413, "TOO_LARGE"],
+      [
+        "txn too many ops",
+        "POST",
+        "/v1/txn",
+        {},
+        JSON.stringify({ success: Array.from({ length: 200 }, (_, i) => ({ op: "get", key: `k${i}` })) }),
+        413,
+        "TOO_LARGE",
+      ],
       ["unknown route", "GET", "/v2/everything", {}, undefined, 404, "NOT_FOUND"],
       ["wrong method on a key", "PATCH", "/v1/kv/k", {}, "x", 405, "BAD_REQUEST"],
       ["wrong method on txn", "GET", "/v1/txn", {}, undefined, 405, "BAD_REQUEST"],
@@ -296,7 +357,10 @@ describe("the HTTP API on a 3-node cluster", { timeout: 120_000 }, () => {
     stop = true;
     await Promise.all(writers);
     const last = Math.max(...acknowledged.map((a) => a.revision));
-    assert.ok(acknowledged.filter((a) => a.key.startsWith("w/")).length > 30, `writes continued (${acknowledged.length})`);
+    assert.ok(
+      acknowledged.filter((a) => a.key.startsWith("w/")).length > 30,
+      `writes continued (${acknowledged.length})`,
+    );
 
     const events = await watch.until((seen) => seen.some((e) => e.data.revision >= last), 15_000);
     watch.close();
@@ -353,11 +417,20 @@ async function getJson(url: string): Promise<{ status: number; body: any }> {
 
 // biome-ignore lint/suspicious/noExplicitAny: test JSON is inspected field by field
 async function postJson(url: string, body: unknown): Promise<{ status: number; body: any }> {
-  const response = await fetch(url, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
+  const response = await fetch(url, {
+    method: "POST",
+    body: JSON.stringify(body),
+    headers: { "content-type": "application/json" },
+  });
   return { status: response.status, body: await response.json() };
 }
 
-function rawRequest(base: string, method: string, path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+function rawRequest(
+  base: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const request = httpRequest(`${base}${path}`, { method, headers }, (response) => {
       let body = "";
@@ -415,7 +488,8 @@ function parsePrometheus(text: string): Sample[] {
     const base = count.name.slice(0, -"_count".length);
     const buckets = samples.filter((s) => s.name === `${base}_bucket` && sameLabels(s.labels, count.labels, "le"));
     if (buckets.length === 0) continue;
-    for (let i = 1; i < buckets.length; i++) assert.ok((buckets[i] as Sample).value >= (buckets[i - 1] as Sample).value);
+    for (let i = 1; i < buckets.length; i++)
+      assert.ok((buckets[i] as Sample).value >= (buckets[i - 1] as Sample).value);
     assert.equal(buckets[buckets.length - 1]?.labels.le, "+Inf");
     assert.equal(buckets[buckets.length - 1]?.value, count.value);
   }
@@ -429,7 +503,9 @@ function sameLabels(a: Record<string, string>, b: Record<string, string>, ignore
 
 /** The value of one series (labels given must match; 0 when absent). */
 function value(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number {
-  const matching = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+  const matching = samples.filter(
+    (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+  );
   return matching.reduce((sum, s) => sum + s.value, 0);
 }
 
@@ -485,9 +561,14 @@ class SseStream {
           const block = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
           const fields = block.split("\n").filter((line) => !line.startsWith(":") && line.includes(":"));
-          const field = (name: string) => fields.find((line) => line.startsWith(`${name}:`))?.slice(name.length + 1).trim();
+          const field = (name: string) =>
+            fields
+              .find((line) => line.startsWith(`${name}:`))
+              ?.slice(name.length + 1)
+              .trim();
           const data = field("data");
-          if (data !== undefined) this.messages.push({ event: field("event") ?? "message", data: JSON.parse(data), id: field("id") });
+          if (data !== undefined)
+            this.messages.push({ event: field("event") ?? "message", data: JSON.parse(data), id: field("id") });
         }
       }
     } catch {

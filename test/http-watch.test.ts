@@ -71,14 +71,22 @@ describe("watches on one node", { timeout: 60_000 }, () => {
       oldestRevision: compactedRevision + 1,
     });
     const oldest = await readStream(`${url}/v1/watch?from_revision=${compactedRevision + 1}&prefix=fill-`, 3);
-    assert.deepEqual(oldest.events.map((e) => e.data.revision), [compactedRevision + 1, compactedRevision + 2, compactedRevision + 3]);
+    assert.deepEqual(
+      oldest.events.map((e) => e.data.revision),
+      [compactedRevision + 1, compactedRevision + 2, compactedRevision + 3],
+    );
   });
 
   test("a txn's events share one revision and only the last carries the id; Last-Event-ID resumes after it", async () => {
     const from = node.store.revision() + 1;
     const txn = await fetch(`${url}/v1/txn`, {
       method: "POST",
-      body: JSON.stringify({ success: [{ op: "put", key: "t/a", value: "1" }, { op: "put", key: "t/b", value: "2" }] }),
+      body: JSON.stringify({
+        success: [
+          { op: "put", key: "t/a", value: "1" },
+          { op: "put", key: "t/b", value: "2" },
+        ],
+      }),
     });
     const revision = ((await txn.json()) as { revision: number }).revision;
     await put(url, "t/c", "3");
@@ -91,8 +99,13 @@ describe("watches on one node", { timeout: 60_000 }, () => {
         ["put", "t/c", revision + 1, String(revision + 1)],
       ],
     );
-    const resumed = await readStream(`${url}/v1/watch?prefix=t/&from_revision=${from}`, 1, { "last-event-id": String(revision) });
-    assert.deepEqual(resumed.events.map((e) => e.data.key), ["t/c"]);
+    const resumed = await readStream(`${url}/v1/watch?prefix=t/&from_revision=${from}`, 1, {
+      "last-event-id": String(revision),
+    });
+    assert.deepEqual(
+      resumed.events.map((e) => e.data.key),
+      ["t/c"],
+    );
   });
 
   test("a watch from now starts after the current revision and reports it in x-shoal-revision", async () => {
@@ -103,7 +116,13 @@ describe("watches on one node", { timeout: 60_000 }, () => {
     await fetch(`${url}/v1/kv/now/1`, { method: "DELETE" });
     const { headers, events } = await reading;
     assert.equal(headers["x-shoal-revision"], String(now));
-    assert.deepEqual(events.map((e) => [e.event, e.data.revision]), [["put", now + 1], ["delete", now + 2]]);
+    assert.deepEqual(
+      events.map((e) => [e.event, e.data.revision]),
+      [
+        ["put", now + 1],
+        ["delete", now + 2],
+      ],
+    );
   });
 
   test("a consumer that stops reading costs no unbounded memory and is cut off once behind the history", async () => {
@@ -133,13 +152,19 @@ describe("watches on one node", { timeout: 60_000 }, () => {
     for (let i = 0; i < HISTORY_REVISIONS * 2; i++) await put(url, `late/${i}`, big);
     reader.response.resume();
     const text = await reader.text;
-    assert.match(text, /event: error\ndata: \{"compactedRevision":\d+,"oldestRevision":\d+,"code":"COMPACTED","message":"Cannot watch from revision \d+/);
+    assert.match(
+      text,
+      /event: error\ndata: \{"compactedRevision":\d+,"oldestRevision":\d+,"code":"COMPACTED","message":"Cannot watch from revision \d+/,
+    );
   });
 
   test("the OpenAPI document describes every endpoint with its parameters", async () => {
     const response = await fetch(`${url}/v1/openapi.json`);
     assert.equal(response.status, 200);
-    const doc = (await response.json()) as { openapi: string; paths: Record<string, Record<string, { parameters?: { name: string }[]; responses: object }>> };
+    const doc = (await response.json()) as {
+      openapi: string;
+      paths: Record<string, Record<string, { parameters?: { name: string }[]; responses: object }>>;
+    };
     assert.equal(doc.openapi, "3.0.3");
     const expected: Record<string, string[]> = {
       "/v1/kv/{key}": ["get", "put", "delete"],
@@ -155,7 +180,8 @@ describe("watches on one node", { timeout: 60_000 }, () => {
       assert.deepEqual(Object.keys(doc.paths[path] ?? {}).sort(), [...methods].sort(), path);
       for (const method of methods) assert.ok(Object.keys(doc.paths[path]?.[method]?.responses ?? {}).length > 0);
     }
-    const names = (path: string, method: string) => (doc.paths[path]?.[method]?.parameters ?? []).map((p) => p.name).sort();
+    const names = (path: string, method: string) =>
+      (doc.paths[path]?.[method]?.parameters ?? []).map((p) => p.name).sort();
     assert.deepEqual(names("/v1/watch", "get"), ["from_revision", "last-event-id", "prefix"]);
     assert.deepEqual(names("/v1/kv", "get"), ["after", "consistency", "limit", "prefix"]);
     assert.deepEqual(names("/v1/kv/{key}", "put"), ["if-match", "if-none-match", "key", "ttl"]);
@@ -228,7 +254,11 @@ function parseMessages(text: string): Message[] {
     .map((block) => block.split("\n").filter((line) => line !== "" && !line.startsWith(":")))
     .filter((lines) => lines.some((line) => line.startsWith("data:")))
     .map((lines) => {
-      const field = (name: string) => lines.find((line) => line.startsWith(`${name}:`))?.slice(name.length + 1).trim();
+      const field = (name: string) =>
+        lines
+          .find((line) => line.startsWith(`${name}:`))
+          ?.slice(name.length + 1)
+          .trim();
       return { event: field("event") ?? "message", data: JSON.parse(field("data") as string), id: field("id") };
     });
 }

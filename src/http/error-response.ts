@@ -43,7 +43,11 @@ export function httpError(error: unknown): { status: number; body: ErrorBody } {
 }
 
 /** A route exists for the path but not for the method. */
-export function methodNotAllowed(method: string, path: string, allowed: readonly string[]): { status: number; body: ErrorBody } {
+export function methodNotAllowed(
+  method: string,
+  path: string,
+  allowed: readonly string[],
+): { status: number; body: ErrorBody } {
   return {
     status: 405,
     body: { code: "BAD_REQUEST", message: `Cannot ${method} ${path}: the allowed methods are ${allowed.join(", ")}` },
@@ -52,8 +56,12 @@ export function methodNotAllowed(method: string, path: string, allowed: readonly
 
 /** The raw HTTP/1.1 answer to bytes that are not a parsable request (no fastify request exists yet). */
 export function rawClientError(reason: string, status = 400): string {
-  const body = JSON.stringify({ code: status === 413 || status === 431 ? "TOO_LARGE" : "BAD_REQUEST", message: reason });
-  const statusText = status === 431 ? "Request Header Fields Too Large" : status === 413 ? "Payload Too Large" : "Bad Request";
+  const body = JSON.stringify({
+    code: status === 413 || status === 431 ? "TOO_LARGE" : "BAD_REQUEST",
+    message: reason,
+  });
+  const statusText =
+    status === 431 ? "Request Header Fields Too Large" : status === 413 ? "Payload Too Large" : "Bad Request";
   return (
     `HTTP/1.1 ${status} ${statusText}\r\nContent-Type: application/json; charset=utf-8\r\n` +
     `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`

@@ -50,7 +50,12 @@ export function registerKvRoutes(app: FastifyInstance, node: ShoalNode): void {
       if (limit < 1 || limit > RANGE_LIMIT_MAX) {
         throw new ShoalError("BAD_REQUEST", `Cannot use limit ${limitText}: expected 1..${RANGE_LIMIT_MAX}`);
       }
-      const kvs = await node.range(encoder.encode(prefix), after === undefined ? undefined : encoder.encode(after), limit + 1, consistency === "stale");
+      const kvs = await node.range(
+        encoder.encode(prefix),
+        after === undefined ? undefined : encoder.encode(after),
+        limit + 1,
+        consistency === "stale",
+      );
       const page: Record<string, unknown>[] = [];
       let bytes = 0;
       for (const kv of kvs.slice(0, limit)) {
@@ -60,7 +65,12 @@ export function registerKvRoutes(app: FastifyInstance, node: ShoalNode): void {
       }
       const more = page.length < kvs.length;
       void reply.header("x-shoal-revision", String(node.store.revision()));
-      return { kvs: page, more, ...(more ? { next: page[page.length - 1]?.key } : {}), revision: node.store.revision() };
+      return {
+        kvs: page,
+        more,
+        ...(more ? { next: page[page.length - 1]?.key } : {}),
+        revision: node.store.revision(),
+      };
     },
   );
 
@@ -92,10 +102,18 @@ export function registerKvRoutes(app: FastifyInstance, node: ShoalNode): void {
     async (request, reply) => {
       const key = parseKey(request.params["*"]);
       const body = request.body;
-      const value = body instanceof Buffer ? new Uint8Array(body.buffer, body.byteOffset, body.byteLength) : new Uint8Array(0);
+      const value =
+        body instanceof Buffer ? new Uint8Array(body.buffer, body.byteOffset, body.byteLength) : new Uint8Array(0);
       const ttlMs = parseTtl(request.query.ttl);
       const condition = parseCondition(header(request.headers["if-match"]), header(request.headers["if-none-match"]));
-      const command: PutCommand = { op: "put", key, value, nowMs: Date.now(), ...condition, ...(ttlMs === undefined ? {} : { ttlMs }) };
+      const command: PutCommand = {
+        op: "put",
+        key,
+        value,
+        nowMs: Date.now(),
+        ...condition,
+        ...(ttlMs === undefined ? {} : { ttlMs }),
+      };
       return sendResult(reply, await node.submit(command));
     },
   );
@@ -159,7 +177,9 @@ function sendResult(reply: FastifyReply, result: CommandResult): unknown {
   if (result.kind === "conflict") {
     const current = result.current === undefined ? 0 : result.current.modRevision;
     void reply.header("x-shoal-revision", String(result.revision));
-    throw new ShoalError("CONFLICT", `Precondition failed: the key's mod revision is ${current}`, { modRevision: current });
+    throw new ShoalError("CONFLICT", `Precondition failed: the key's mod revision is ${current}`, {
+      modRevision: current,
+    });
   }
   void reply.header("x-shoal-revision", String(result.revision));
   return { revision: result.revision };
@@ -176,12 +196,16 @@ function header(value: string | string[] | undefined): string | undefined {
 }
 
 /** `If-Match: <mod_revision>` (compare-and-swap; 0 means "absent") and `If-None-Match: *` (create only). */
-function parseCondition(ifMatch: string | undefined, ifNoneMatch: string | undefined): Pick<PutCommand, "ifModRevision" | "ifAbsent"> {
+function parseCondition(
+  ifMatch: string | undefined,
+  ifNoneMatch: string | undefined,
+): Pick<PutCommand, "ifModRevision" | "ifAbsent"> {
   if (ifMatch !== undefined && ifNoneMatch !== undefined) {
     throw new ShoalError("BAD_REQUEST", "Cannot combine If-Match and If-None-Match");
   }
   if (ifNoneMatch !== undefined) {
-    if (ifNoneMatch.trim() !== "*") throw new ShoalError("BAD_REQUEST", 'Cannot parse If-None-Match: only "*" is supported');
+    if (ifNoneMatch.trim() !== "*")
+      throw new ShoalError("BAD_REQUEST", 'Cannot parse If-None-Match: only "*" is supported');
     return { ifAbsent: true };
   }
   if (ifMatch === undefined) return {};
@@ -224,7 +248,10 @@ const rangeDoc: RouteDoc = {
 const getDoc: RouteDoc = {
   summary: "Read a key: the value is the body, its revisions are headers",
   responses: {
-    "200": { description: "The value (raw bytes)", content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } } },
+    "200": {
+      description: "The value (raw bytes)",
+      content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } },
+    },
     ...errors(400, 404, 503, 504),
   },
 };
@@ -234,18 +261,25 @@ const putDoc: RouteDoc = {
   requestBody: { content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } } },
   responses: {
     "200": { description: "Written at this revision", content: revisionAnswer },
-    "412": { description: "The condition failed; `modRevision` is the key's current one (0: absent)", content: json(errorSchema) },
+    "412": {
+      description: "The condition failed; `modRevision` is the key's current one (0: absent)",
+      content: json(errorSchema),
+    },
     ...errors(400, 413, 503, 504),
   },
 };
 
 const deleteDoc: RouteDoc = {
   summary: "Delete a key",
-  responses: { "200": { description: "Deleted at this revision", content: revisionAnswer }, ...errors(400, 404, 503, 504) },
+  responses: {
+    "200": { description: "Deleted at this revision", content: revisionAnswer },
+    ...errors(400, 404, 503, 504),
+  },
 };
 
 const txnDoc: RouteDoc = {
-  summary: "An etcd-style transaction: if every compare holds run `success`, else `failure`, atomically at one revision",
+  summary:
+    "An etcd-style transaction: if every compare holds run `success`, else `failure`, atomically at one revision",
   requestBody: { content: json(txnBody) },
   responses: {
     "200": {

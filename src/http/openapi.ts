@@ -89,7 +89,10 @@ function renderOperation({ command, schema, doc }: Operation): Record<string, un
   };
 }
 
-function parametersOf(schema: JsonObjectSchema | undefined, where: "path" | "query" | "header"): Record<string, unknown>[] {
+function parametersOf(
+  schema: JsonObjectSchema | undefined,
+  where: "path" | "query" | "header",
+): Record<string, unknown>[] {
   if (schema?.properties === undefined) return [];
   return Object.entries(schema.properties).map(([name, property]) => {
     const { description, ...rest } = property;

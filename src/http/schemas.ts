@@ -60,7 +60,10 @@ export const watchQuery = query({
 export const watchHeaders = {
   type: "object",
   properties: {
-    "last-event-id": { ...unsignedInteger, description: "Resume after this revision (sent by EventSource on reconnect)" },
+    "last-event-id": {
+      ...unsignedInteger,
+      description: "Resume after this revision (sent by EventSource on reconnect)",
+    },
   },
 } as const;
 
@@ -77,6 +80,7 @@ const txnCompare = {
     value: { description: "A string for target value, else a non-negative integer" },
   },
   if: { properties: { target: { const: "value" } } },
+  // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then, not a thenable
   then: { properties: { value: { type: "string" } } },
   else: { properties: { value: { type: "integer", minimum: 0 } } },
 } as const;
@@ -92,6 +96,7 @@ const txnOp = {
     ttl: { type: "number", exclusiveMinimum: 0, description: "put only: expire after this many seconds" },
   },
   if: { properties: { op: { const: "put" } } },
+  // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then, not a thenable
   then: { required: ["op", "key", "value"] },
 } as const;
 
@@ -118,7 +123,18 @@ export const errorSchema = {
   properties: {
     code: {
       type: "string",
-      enum: ["BAD_REQUEST", "NOT_FOUND", "CONFLICT", "TOO_LARGE", "COMPACTED", "NOT_LEADER", "UNAVAILABLE", "PROPOSAL_DROPPED", "TIMEOUT", "INTERNAL"],
+      enum: [
+        "BAD_REQUEST",
+        "NOT_FOUND",
+        "CONFLICT",
+        "TOO_LARGE",
+        "COMPACTED",
+        "NOT_LEADER",
+        "UNAVAILABLE",
+        "PROPOSAL_DROPPED",
+        "TIMEOUT",
+        "INTERNAL",
+      ],
     },
     message: { type: "string" },
   },

@@ -34,7 +34,9 @@ const json = (schema: unknown) => ({ "application/json": { schema } });
 
 const healthDoc: RouteDoc = {
   summary: "Liveness: the process is up and serving HTTP",
-  responses: { "200": { description: "Up", content: json({ type: "object", properties: { ok: { type: "boolean" } } }) } },
+  responses: {
+    "200": { description: "Up", content: json({ type: "object", properties: { ok: { type: "boolean" } } }) },
+  },
 };
 
 const readiness = {
@@ -53,7 +55,10 @@ const readyDoc: RouteDoc = {
   summary: "Readiness: a leader is known and this node has applied what it knows to be committed",
   responses: {
     "200": { description: "Ready", content: json(readiness) },
-    "503": { description: "Not ready (code UNAVAILABLE, with the same fields)", content: json({ allOf: [errorSchema, readiness] }) },
+    "503": {
+      description: "Not ready (code UNAVAILABLE, with the same fields)",
+      content: json({ allOf: [errorSchema, readiness] }),
+    },
   },
 };
 

@@ -55,12 +55,16 @@ export function registerWatchRoute(app: FastifyInstance, node: ShoalNode, metric
       const lastEventId = request.headers["last-event-id"];
       const fromText = request.query.from_revision;
       if (fromText !== undefined && Number(fromText) < 1) {
-        throw new ShoalError("BAD_REQUEST", "Cannot watch from revision 0: revisions start at 1 (omit from_revision to watch from now)");
+        throw new ShoalError(
+          "BAD_REQUEST",
+          "Cannot watch from revision 0: revisions start at 1 (omit from_revision to watch from now)",
+        );
       }
       await node.readBarrier();
       const now = node.store.revision();
       // EventSource resends the original URL with Last-Event-ID on reconnect: the header wins.
-      const from = typeof lastEventId === "string" ? Number(lastEventId) + 1 : fromText !== undefined ? Number(fromText) : now + 1;
+      const from =
+        typeof lastEventId === "string" ? Number(lastEventId) + 1 : fromText !== undefined ? Number(fromText) : now + 1;
       const watcher = node.watches.watch(prefix, from);
       open.add(watcher);
       void watcher.done.then(() => open.delete(watcher));

@@ -14,7 +14,11 @@ import type { WatchHubStats } from "./watch-hub.js";
 export interface MetricsSource {
   raftStatus(): RaftStatus;
   hostCounters(): { readonly proposals: number; readonly proposalFailures: number; readonly applied: number };
-  storeStats(): StoreStats & { readonly revision: number; readonly appliedIndex: number; readonly fileSizeBytes: number };
+  storeStats(): StoreStats & {
+    readonly revision: number;
+    readonly appliedIndex: number;
+    readonly fileSizeBytes: number;
+  };
   historyStats(): HistoryStats;
   watchStats(): WatchHubStats;
 }
@@ -43,7 +47,11 @@ export class NodeMetrics implements HostMetrics {
       buckets: WAL_SAVE_BUCKETS_SECONDS,
       registers,
     });
-    this.#walBytes = new Counter({ name: "shoal_wal_written_bytes_total", help: "Record bytes appended to the WAL", registers });
+    this.#walBytes = new Counter({
+      name: "shoal_wal_written_bytes_total",
+      help: "Record bytes appended to the WAL",
+      registers,
+    });
     registerRaftGauges(registers, source);
     registerStoreGauges(registers, source);
   }
@@ -87,27 +95,64 @@ function mirroredCounter(registers: Registers, name: string, help: string, read:
 function registerRaftGauges(registers: Registers, source: MetricsSource): void {
   gauge(registers, "shoal_raft_term", "Current Raft term", () => source.raftStatus().term);
   gauge(registers, "shoal_raft_leader_id", "The leader this node knows (0: none)", () => source.raftStatus().leaderId);
-  gauge(registers, "shoal_raft_is_leader", "1 when this node is the leader", () => (source.raftStatus().role === "leader" ? 1 : 0));
-  gauge(registers, "shoal_raft_commit_index", "Highest log index known committed", () => source.raftStatus().commitIndex);
-  gauge(registers, "shoal_raft_applied_index", "Highest log index applied to the store", () => source.storeStats().appliedIndex);
+  gauge(registers, "shoal_raft_is_leader", "1 when this node is the leader", () =>
+    source.raftStatus().role === "leader" ? 1 : 0,
+  );
+  gauge(
+    registers,
+    "shoal_raft_commit_index",
+    "Highest log index known committed",
+    () => source.raftStatus().commitIndex,
+  );
+  gauge(
+    registers,
+    "shoal_raft_applied_index",
+    "Highest log index applied to the store",
+    () => source.storeStats().appliedIndex,
+  );
   gauge(registers, "shoal_raft_last_index", "Last index in this node's log", () => source.raftStatus().lastIndex);
-  mirroredCounter(registers, "shoal_raft_proposals_total", "Proposals made on this node (as leader)", () => source.hostCounters().proposals);
+  mirroredCounter(
+    registers,
+    "shoal_raft_proposals_total",
+    "Proposals made on this node (as leader)",
+    () => source.hostCounters().proposals,
+  );
   mirroredCounter(
     registers,
     "shoal_raft_proposal_failures_total",
     "Proposals refused, dropped by a leader change or timed out",
     () => source.hostCounters().proposalFailures,
   );
-  mirroredCounter(registers, "shoal_raft_applied_entries_total", "Log entries applied to the store", () => source.hostCounters().applied);
+  mirroredCounter(
+    registers,
+    "shoal_raft_applied_entries_total",
+    "Log entries applied to the store",
+    () => source.hostCounters().applied,
+  );
 }
 
 function registerStoreGauges(registers: Registers, source: MetricsSource): void {
-  gauge(registers, "shoal_store_keys", "Keys stored (including expired keys not yet swept)", () => source.storeStats().keyCount);
+  gauge(
+    registers,
+    "shoal_store_keys",
+    "Keys stored (including expired keys not yet swept)",
+    () => source.storeStats().keyCount,
+  );
   gauge(registers, "shoal_store_logical_bytes", "Sum of key and value lengths", () => source.storeStats().sizeBytes);
   gauge(registers, "shoal_store_file_bytes", "Bytes the LMDB data file uses", () => source.storeStats().fileSizeBytes);
   gauge(registers, "shoal_store_revision", "The store's revision", () => source.storeStats().revision);
-  gauge(registers, "shoal_watch_history_revisions", "Revisions held in the watch history", () => source.historyStats().revisionCount);
-  gauge(registers, "shoal_watch_history_bytes", "Bytes held in the watch history", () => source.historyStats().sizeBytes);
+  gauge(
+    registers,
+    "shoal_watch_history_revisions",
+    "Revisions held in the watch history",
+    () => source.historyStats().revisionCount,
+  );
+  gauge(
+    registers,
+    "shoal_watch_history_bytes",
+    "Bytes held in the watch history",
+    () => source.historyStats().sizeBytes,
+  );
   gauge(
     registers,
     "shoal_watch_compacted_revision",

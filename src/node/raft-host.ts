@@ -8,9 +8,10 @@
  * is ever forgotten by a crash. Applied state is durable when `store.applyEntries` returns (one LMDB transaction
  * holding the data and the applied index). A client is answered only after its entry is applied.
  */
+
+import type { CommandResult } from "../commands/command.js";
 import { AssertionError, assert } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
-import type { CommandResult } from "../commands/command.js";
 import type { MemoryStorage } from "../raft/memory-storage.js";
 import type { RawNode } from "../raft/raw-node.js";
 import type { Entry, ProposalResult, Ready, Snapshot } from "../raft/types.js";
@@ -77,7 +78,14 @@ export class RaftHost {
   #lastSnapshotIndex: number;
   #leaderId: number;
   /** Counters for metrics and status. */
-  readonly counters = { proposals: 0, proposalFailures: 0, walSaves: 0, walSaveMsTotal: 0, applied: 0, leaderChanges: 0 };
+  readonly counters = {
+    proposals: 0,
+    proposalFailures: 0,
+    walSaves: 0,
+    walSaveMsTotal: 0,
+    applied: 0,
+    leaderChanges: 0,
+  };
 
   constructor(options: RaftHostOptions) {
     this.#options = options;
@@ -222,7 +230,11 @@ export class RaftHost {
       if (waiter === undefined) return;
       this.#proposals.delete(entry.index);
       if (waiter.term === entry.term) this.#settleProposal(waiter, results[i] as CommandResult);
-      else this.#settleProposal(waiter, new ShoalError("PROPOSAL_DROPPED", "Leadership changed; the write was not applied"));
+      else
+        this.#settleProposal(
+          waiter,
+          new ShoalError("PROPOSAL_DROPPED", "Leadership changed; the write was not applied"),
+        );
     });
   }
 

@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import type { Command, CommandResult } from "../commands/command.js";
 import { encodeCommand } from "../commands/command-codec.js";
 import type { KeyValue } from "../commands/record.js";
+import { NodeDisk } from "../io/node/disk.js";
 import { ShoalError } from "../lib/errors.js";
 import { Prng } from "../lib/prng.js";
 import { resolveRaftConfig } from "../raft/config.js";
@@ -20,12 +21,11 @@ import { LmdbStore } from "../store/lmdb/lmdb-store.js";
 import type { StateMachineStore } from "../store/state-machine-store.js";
 import { PeerTransport } from "../transport/index.js";
 import { Wal } from "../wal/wal.js";
-import { NodeDisk } from "../io/node/disk.js";
-import { nodeDefaults, type NodeOptions } from "./node-options.js";
-import { RaftHost } from "./raft-host.js";
-import { SnapshotFileStore } from "./snapshot-file.js";
 import { ExpiryScanner } from "./expiry-scanner.js";
 import { NodeMetrics } from "./node-metrics.js";
+import { type NodeOptions, nodeDefaults } from "./node-options.js";
+import { RaftHost } from "./raft-host.js";
+import { SnapshotFileStore } from "./snapshot-file.js";
 import { WatchHub, watchHubDefaults } from "./watch-hub.js";
 
 /** What a peer answers about itself (for /v1/cluster and the dashboard). */
@@ -71,7 +71,14 @@ export class ShoalNode {
 
   private constructor(
     options: NodeOptions,
-    parts: { host: RaftHost; transport: PeerTransport; wal: Wal; store: StateMachineStore; watches: WatchHub; metrics: NodeMetrics },
+    parts: {
+      host: RaftHost;
+      transport: PeerTransport;
+      wal: Wal;
+      store: StateMachineStore;
+      watches: WatchHub;
+      metrics: NodeMetrics;
+    },
   ) {
     this.options = options;
     this.store = parts.store;
@@ -114,7 +121,10 @@ export class ShoalNode {
     if (state.snapshot !== undefined) {
       const snapshot = await snapshots.load(state.snapshot.index);
       if (snapshot === undefined) {
-        throw new ShoalError("INTERNAL", `Cannot start: the WAL names snapshot ${state.snapshot.index} but its file is missing`);
+        throw new ShoalError(
+          "INTERNAL",
+          `Cannot start: the WAL names snapshot ${state.snapshot.index} but its file is missing`,
+        );
       }
       storage.applySnapshot(snapshot);
       // The store is normally at or past the snapshot; it is behind only if a crash hit a snapshot install.
@@ -135,7 +145,13 @@ export class ShoalNode {
     const self = options.members.get(options.id);
     if (self === undefined) throw new ShoalError("BAD_REQUEST", `Node ${options.id} is not among the members`);
     const [listenHost, listenPort] = splitHostPort(options.peerListen ?? self.peer);
-    const transport = new PeerTransport({ selfId: options.id, listenHost, listenPort, peers, logger: transportLogger(options.logger) });
+    const transport = new PeerTransport({
+      selfId: options.id,
+      listenHost,
+      listenPort,
+      peers,
+      logger: transportLogger(options.logger),
+    });
     const watches = new WatchHub({
       store,
       bufferEventsMax: options.watchBufferEventsMax ?? watchHubDefaults.bufferEventsMax,
@@ -199,9 +215,10 @@ export class ShoalNode {
   // ---- Client operations ----
 
   put(key: Uint8Array, value: Uint8Array, ttlMs?: number): Promise<CommandResult> {
-    const command: Command = ttlMs === undefined
-      ? { op: "put", key, value, nowMs: Date.now() }
-      : { op: "put", key, value, nowMs: Date.now(), ttlMs };
+    const command: Command =
+      ttlMs === undefined
+        ? { op: "put", key, value, nowMs: Date.now() }
+        : { op: "put", key, value, nowMs: Date.now(), ttlMs };
     return this.submit(command);
   }
 
@@ -275,7 +292,10 @@ export class ShoalNode {
     const self = this.options.members.get(this.options.id);
     const replication =
       status.role === "leader"
-        ? { lastIndex: status.lastIndex, matchIndex: Object.fromEntries([...status.matchIndex].map(([id, match]) => [String(id), match])) }
+        ? {
+            lastIndex: status.lastIndex,
+            matchIndex: Object.fromEntries([...status.matchIndex].map(([id, match]) => [String(id), match])),
+          }
         : {};
     return {
       ...replication,
@@ -307,7 +327,11 @@ export class ShoalNode {
     const base = { leader: status.leaderId, term: status.term, commitIndex: status.commitIndex, appliedIndex };
     if (status.leaderId === NO_NODE) return { ...base, ready: false, reason: "No leader is known" };
     if (appliedIndex + lagMax < status.commitIndex) {
-      return { ...base, ready: false, reason: `Applied index ${appliedIndex} trails the commit index ${status.commitIndex}` };
+      return {
+        ...base,
+        ready: false,
+        reason: `Applied index ${appliedIndex} trails the commit index ${status.commitIndex}`,
+      };
     }
     return { ...base, ready: true };
   }
@@ -330,7 +354,11 @@ function splitHostPort(address: string): [string, number] {
   return [address.slice(0, colon), port];
 }
 
-function transportLogger(logger: Logger): { warn(message: string): void; error(message: string): void; info(message: string): void } {
+function transportLogger(logger: Logger): {
+  warn(message: string): void;
+  error(message: string): void;
+  info(message: string): void;
+} {
   return {
     info: (message) => logger.info(message),
     warn: (message) => logger.warn(message),

@@ -3,7 +3,7 @@
  * CRC32C. The WAL records a marker pointing at the snapshot index only AFTER the file is durable, so the marker
  * never names a snapshot that a crash could lose. Older files are removed once a newer one is written.
  */
-import { open, readdir, rename, rm, mkdir, readFile } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { crc32c } from "@node-rs/crc32";
 import { pack, unpack } from "msgpackr";

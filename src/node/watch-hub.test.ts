@@ -6,7 +6,7 @@ import { Prng } from "../lib/prng.js";
 import type { HistoryEvent } from "../store/history.js";
 import { MemoryStore } from "../store/memory-store.js";
 import { applyCommands, bytes, stateBytes, text } from "../store/store.contract.js";
-import { WatchHub, type Watcher, watchHubDefaults } from "./watch-hub.js";
+import { type Watcher, WatchHub, watchHubDefaults } from "./watch-hub.js";
 
 const put = (key: string, value = "v"): Command => ({ op: "put", key: bytes(key), value: bytes(value), nowMs: 0 });
 
@@ -25,7 +25,8 @@ function setup(options: { bufferEventsMax?: number; historyRevisionsMax?: number
   return { store, hub, apply };
 }
 
-const rows = (events: readonly HistoryEvent[]) => events.map((event) => `${event.revision}:${event.type}:${text(event.key)}`);
+const rows = (events: readonly HistoryEvent[]) =>
+  events.map((event) => `${event.revision}:${event.type}:${text(event.key)}`);
 
 /** Takes batches until the watcher has handed out everything up to `revision`. */
 async function takeUntil(watcher: Watcher, revision: number, out: HistoryEvent[] = []): Promise<HistoryEvent[]> {
@@ -55,7 +56,8 @@ describe("WatchHub", () => {
     apply(put("a"), put("b"), put("c"));
     assert.throws(
       () => hub.watch(new Uint8Array(0), 1),
-      (error: unknown) => error instanceof ShoalError && error.code === "COMPACTED" && error.detail?.oldestRevision === 2,
+      (error: unknown) =>
+        error instanceof ShoalError && error.code === "COMPACTED" && error.detail?.oldestRevision === 2,
     );
     const future = hub.watch(new Uint8Array(0), 5);
     apply(put("d"), put("e"));
@@ -71,7 +73,10 @@ describe("WatchHub", () => {
     assert.equal(watcher.live, false, "the buffer overflowed");
     assert.equal(hub.stats().fellBehind, 1);
     const events = await takeUntil(watcher, 10);
-    assert.deepEqual(events.map((event) => event.revision), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.deepEqual(
+      events.map((event) => event.revision),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    );
   });
 
   it("closes a watcher that fell behind the history's window with COMPACTED", async () => {
@@ -102,7 +107,10 @@ describe("WatchHub", () => {
     let fellBehind = 0;
     for (let seed = 1; seed <= 30; seed++) {
       const random = new Prng(seed);
-      const { hub, apply, store } = setup({ bufferEventsMax: 1 + random.int(6), catchUpRevisionsMax: 1 + random.int(4) });
+      const { hub, apply, store } = setup({
+        bufferEventsMax: 1 + random.int(6),
+        catchUpRevisionsMax: 1 + random.int(4),
+      });
       apply(put("seed"));
       const watchers = [hub.watch(new Uint8Array(0), 1), hub.watch(bytes("k1"), 1), hub.watch(new Uint8Array(0), 3)];
       const seen: HistoryEvent[][] = watchers.map(() => []);
@@ -112,7 +120,13 @@ describe("WatchHub", () => {
       for (let step = 0; step < 200; step++) {
         if (random.int(3) === 0) {
           const keys = Array.from({ length: 1 + random.int(3) }, (_, i) => `k${random.int(20)}-${i}`);
-          apply({ op: "txn", nowMs: 0, compares: [], success: keys.map((key) => ({ op: "put", key: bytes(key), value: bytes("v") })), failure: [] });
+          apply({
+            op: "txn",
+            nowMs: 0,
+            compares: [],
+            success: keys.map((key) => ({ op: "put", key: bytes(key), value: bytes("v") })),
+            failure: [],
+          });
         } else {
           const i = random.int(watchers.length);
           if (settled.delete(i)) pending.delete(i);
@@ -135,8 +149,14 @@ describe("WatchHub", () => {
       fellBehind += hub.stats().fellBehind;
       hub.close();
       const all = store.events(1, store.revision());
-      const expected = [all, all.filter((event) => text(event.key)?.startsWith("k1")), all.filter((event) => event.revision >= 3)];
-      expected.forEach((events, i) => assert.deepEqual(rows(seen[i] as HistoryEvent[]), rows(events), `seed ${seed} watcher ${i}`));
+      const expected = [
+        all,
+        all.filter((event) => text(event.key)?.startsWith("k1")),
+        all.filter((event) => event.revision >= 3),
+      ];
+      expected.forEach((events, i) => {
+        assert.deepEqual(rows(seen[i] as HistoryEvent[]), rows(events), `seed ${seed} watcher ${i}`);
+      });
     }
     assert.ok(fellBehind > 10, `the runs exercised the slow-consumer path (${fellBehind} times)`);
   });

@@ -226,7 +226,8 @@ export class Watcher {
       if (event.revision < this.#next || !hasPrefix(event.key, this.prefix)) continue;
       this.#buffer.push(event);
       this.#bufferBytes += eventSizeBytes(event);
-      overflow ||= this.#buffer.length > this.#hub.options.bufferEventsMax || this.#bufferBytes > this.#hub.options.bufferBytesMax;
+      overflow ||=
+        this.#buffer.length > this.#hub.options.bufferEventsMax || this.#bufferBytes > this.#hub.options.bufferBytesMax;
     }
     if (overflow) {
       // Hand nothing of the buffer out: resume from its first revision by reading the history.

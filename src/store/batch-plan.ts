@@ -48,7 +48,7 @@ export function planBatch(base: RecordReader, meta: StoreMeta, entries: readonly
       else overlay.put(mutation.key, mutation.record);
     }
     assert(outcome.state.revision >= state.revision, "the revision never decreases");
-    assert((outcome.mutations.length > 0) === (outcome.state.revision > state.revision), "a revision bump is a change");
+    assert(outcome.mutations.length > 0 === outcome.state.revision > state.revision, "a revision bump is a change");
     pushEvents(events, outcome.state.revision, outcome.result.kind === "expire", outcome.mutations);
     assert(outcome.state.clockMs >= state.clockMs, "the replicated clock never runs backwards");
     state = outcome.state;

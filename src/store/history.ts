@@ -94,7 +94,10 @@ export class HistoryWindow {
   constructor(options: HistoryOptions, compactedRevision: number) {
     this.#revisionsMax = options.historyRevisionsMax ?? HISTORY_DEFAULTS.historyRevisionsMax;
     this.#bytesMax = options.historyBytesMax ?? HISTORY_DEFAULTS.historyBytesMax;
-    assert(Number.isSafeInteger(this.#revisionsMax) && this.#revisionsMax >= 0, "historyRevisionsMax is an integer >= 0");
+    assert(
+      Number.isSafeInteger(this.#revisionsMax) && this.#revisionsMax >= 0,
+      "historyRevisionsMax is an integer >= 0",
+    );
     assert(Number.isSafeInteger(this.#bytesMax) && this.#bytesMax >= 0, "historyBytesMax is an integer >= 0");
     this.#compactedRevision = compactedRevision;
   }
@@ -113,26 +116,33 @@ export class HistoryWindow {
 
   /** Replaces the window (a store opening its history, or restoring a snapshot with none). */
   reset(compactedRevision: number, held: readonly RevisionSummary[] = []): void {
-    held.forEach((summary, i) => assert(summary.revision === compactedRevision + 1 + i, "held revisions are consecutive"));
+    held.forEach((summary, i) => {
+      assert(summary.revision === compactedRevision + 1 + i, "held revisions are consecutive");
+    });
     this.#revisions = [...held];
     this.#head = 0;
     this.#bytes = held.reduce((sum, summary) => sum + summary.bytes, 0);
     this.#compactedRevision = compactedRevision;
   }
 
-  /** Which held revisions to drop once `added` (consecutive, continuing the window) are written. */
+  /** Which held revisions to drop once `added` (consecutive, continuing the window) are written. Costs what
+   * it drops, not the window's size: this runs for every applied batch. */
   plan(added: readonly RevisionSummary[]): { readonly drop: readonly RevisionSummary[]; readonly compactedRevision: number } {
-    const all = this.#revisions.slice(this.#head).concat(added);
-    const last = all.length === 0 ? this.#compactedRevision : (all[all.length - 1] as RevisionSummary).revision;
-    let bytes = this.#bytes + added.reduce((sum, summary) => sum + summary.bytes, 0);
-    let dropCount = 0;
-    while (dropCount < all.length && (all.length - dropCount > this.#revisionsMax || bytes > this.#bytesMax)) {
-      bytes -= (all[dropCount] as RevisionSummary).bytes;
-      dropCount++;
+    const held = this.revisionCount;
+    const total = held + added.length;
+    const at = (i: number): RevisionSummary =>
+      (i < held ? this.#revisions[this.#head + i] : added[i - held]) as RevisionSummary;
+    let bytes = this.#bytes;
+    for (const summary of added) bytes += summary.bytes;
+    const drop: RevisionSummary[] = [];
+    while (drop.length < total && (total - drop.length > this.#revisionsMax || bytes > this.#bytesMax)) {
+      const oldest = at(drop.length);
+      bytes -= oldest.bytes;
+      drop.push(oldest);
     }
-    const drop = all.slice(0, dropCount);
-    const compactedRevision = dropCount === all.length ? last : (all[dropCount] as RevisionSummary).revision - 1;
-    return { drop, compactedRevision: Math.max(compactedRevision, this.#compactedRevision) };
+    if (drop.length === 0) return { drop, compactedRevision: this.#compactedRevision };
+    const compactedRevision = drop.length === total ? at(total - 1).revision : at(drop.length).revision - 1;
+    return { drop, compactedRevision };
   }
 
   /** Records a planned write as done. */

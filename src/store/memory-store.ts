@@ -10,7 +10,14 @@ import { assert } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
 import { planBatch } from "./batch-plan.js";
 import { ChunkedSnapshot } from "./chunked-snapshot.js";
-import { compactedError, encodeEvent, type HistoryEvent, type HistoryOptions, HistoryWindow, summarize } from "./history.js";
+import {
+  compactedError,
+  encodeEvent,
+  type HistoryEvent,
+  type HistoryOptions,
+  HistoryWindow,
+  summarize,
+} from "./history.js";
 import { rangeStartAfter } from "./key-range.js";
 import { parseSnapshot, SNAPSHOT_CHUNK_SIZE_BYTES_DEFAULT, type SnapshotRecord } from "./snapshot-format.js";
 import type { ApplyEntry, HistoryStats, StateMachineStore, StoreSnapshot, StoreStats } from "./state-machine-store.js";
@@ -60,12 +67,17 @@ export class MemoryStore implements StateMachineStore {
 
   historyStats(): HistoryStats {
     const history = this.#history;
-    return { compactedRevision: history.compactedRevision, revisionCount: history.revisionCount, sizeBytes: history.bytes };
+    return {
+      compactedRevision: history.compactedRevision,
+      revisionCount: history.revisionCount,
+      sizeBytes: history.bytes,
+    };
   }
 
   events(fromRevision: number, toRevision: number): HistoryEvent[] {
     this.#checkOpen();
-    if (fromRevision <= this.#history.compactedRevision) throw compactedError(fromRevision, this.#history.compactedRevision);
+    if (fromRevision <= this.#history.compactedRevision)
+      throw compactedError(fromRevision, this.#history.compactedRevision);
     const out: HistoryEvent[] = [];
     for (let revision = fromRevision; revision <= Math.min(toRevision, this.#meta.revision); revision++) {
       const events = this.#events.get(revision);
@@ -119,7 +131,9 @@ export class MemoryStore implements StateMachineStore {
     this.#checkOpen();
     assert(!this.#restoring, "Cannot apply entries while a snapshot is being restored");
     const plan = planBatch({ getRecord: (key) => this.#records.get(keyId(key)) }, this.#meta, entries);
-    const added = summarize(plan.events.map((event) => ({ revision: event.revision, bytes: encodeEvent(event).byteLength })));
+    const added = summarize(
+      plan.events.map((event) => ({ revision: event.revision, bytes: encodeEvent(event).byteLength })),
+    );
     const historyPlan = this.#history.plan(added);
     for (const { key, record } of plan.writes) {
       const id = keyId(key);

@@ -471,8 +471,15 @@ function historyCases(withStore: WithStore): void {
     withStore(
       (store) => {
         for (let i = 1; i <= 5; i++) applyCommands(store, put(`k${i}`, "v"));
-        assert.deepEqual(store.historyStats(), { compactedRevision: 2, revisionCount: 3, sizeBytes: store.historyStats().sizeBytes });
-        assert.deepEqual(eventRows(store.events(3, 5)).map((row) => row[2]), ["k3", "k4", "k5"]);
+        assert.deepEqual(store.historyStats(), {
+          compactedRevision: 2,
+          revisionCount: 3,
+          sizeBytes: store.historyStats().sizeBytes,
+        });
+        assert.deepEqual(
+          eventRows(store.events(3, 5)).map((row) => row[2]),
+          ["k3", "k4", "k5"],
+        );
         assert.throws(
           () => store.events(2, 5),
           (error: unknown) => {
@@ -486,7 +493,10 @@ function historyCases(withStore: WithStore): void {
         // One batch larger than the window keeps only its newest revisions.
         applyCommands(store, put("x1", "v"), put("x2", "v"), put("x3", "v"), put("x4", "v"), put("x5", "v"));
         assert.equal(store.historyStats().compactedRevision, 7);
-        assert.deepEqual(eventRows(store.events(8, 10)).map((row) => row[2]), ["x3", "x4", "x5"]);
+        assert.deepEqual(
+          eventRows(store.events(8, 10)).map((row) => row[2]),
+          ["x3", "x4", "x5"],
+        );
       },
       { historyRevisionsMax: 3 },
     ));

@@ -59,15 +59,27 @@ describe("LmdbStore history on disk", () => {
   it("reopens with the watch history and its window", async () => {
     const dir = path.join(root, "history-reopen");
     const store = LmdbStore.open(dir, { historyRevisionsMax: 2 });
-    applyCommands(store, ...["a", "b", "c"].map((k) => ({ op: "put" as const, key: bytes(k), value: bytes(k), nowMs: 1 })));
+    applyCommands(
+      store,
+      ...["a", "b", "c"].map((k) => ({ op: "put" as const, key: bytes(k), value: bytes(k), nowMs: 1 })),
+    );
     await store.close();
     const reopened = LmdbStore.open(dir, { historyRevisionsMax: 2 });
     try {
       assert.deepEqual(reopened.historyStats().compactedRevision, 1);
-      assert.deepEqual(reopened.events(2, 3).map((event) => text(event.key)), ["b", "c"]);
+      assert.deepEqual(
+        reopened.events(2, 3).map((event) => text(event.key)),
+        ["b", "c"],
+      );
       applyCommands(reopened, { op: "delete", key: bytes("a"), nowMs: 1 });
       assert.equal(reopened.historyStats().compactedRevision, 2);
-      assert.deepEqual(reopened.events(3, 4).map((event) => [event.type, text(event.key)]), [["put", "c"], ["delete", "a"]]);
+      assert.deepEqual(
+        reopened.events(3, 4).map((event) => [event.type, text(event.key)]),
+        [
+          ["put", "c"],
+          ["delete", "a"],
+        ],
+      );
     } finally {
       await reopened.close();
     }

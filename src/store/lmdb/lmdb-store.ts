@@ -141,12 +141,17 @@ export class LmdbStore implements StateMachineStore {
 
   historyStats(): HistoryStats {
     const history = this.#history;
-    return { compactedRevision: history.compactedRevision, revisionCount: history.revisionCount, sizeBytes: history.bytes };
+    return {
+      compactedRevision: history.compactedRevision,
+      revisionCount: history.revisionCount,
+      sizeBytes: history.bytes,
+    };
   }
 
   events(fromRevision: number, toRevision: number): HistoryEvent[] {
     this.#checkOpen();
-    if (fromRevision <= this.#history.compactedRevision) throw compactedError(fromRevision, this.#history.compactedRevision);
+    if (fromRevision <= this.#history.compactedRevision)
+      throw compactedError(fromRevision, this.#history.compactedRevision);
     const last = Math.min(toRevision, this.#meta.revision);
     if (last < fromRevision) return [];
     const rows = this.#env.db.getRange({ start: historyKey(fromRevision, 0), end: historyKey(last + 1, 0) });
