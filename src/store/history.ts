@@ -127,7 +127,10 @@ export class HistoryWindow {
 
   /** Which held revisions to drop once `added` (consecutive, continuing the window) are written. Costs what
    * it drops, not the window's size: this runs for every applied batch. */
-  plan(added: readonly RevisionSummary[]): { readonly drop: readonly RevisionSummary[]; readonly compactedRevision: number } {
+  plan(added: readonly RevisionSummary[]): {
+    readonly drop: readonly RevisionSummary[];
+    readonly compactedRevision: number;
+  } {
     const held = this.revisionCount;
     const total = held + added.length;
     const at = (i: number): RevisionSummary =>
