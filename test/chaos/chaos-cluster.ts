@@ -8,7 +8,7 @@
  * appended across restarts) and `nodes/node-<id>.stderr`.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,6 +18,7 @@ import { NodeClient } from "./node-client.js";
 const MAIN = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 const READY_TIMEOUT_MS = 30_000;
 const STATUS_TIMEOUT_MS = 1_500;
+const START_ATTEMPTS = 4;
 
 export type NodeState = "running" | "paused" | "down";
 
@@ -113,8 +114,21 @@ export class ChaosCluster {
       .join(",");
   }
 
-  /** Starts (or restarts) node `id`; resolves when it prints its ready line. */
+  /** Starts (or restarts) node `id`; resolves when it prints its ready line. A start that fails because a port
+   * is briefly taken is retried. */
   async startNode(id: number): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#startOnce(id);
+      } catch (error) {
+        if (attempt >= START_ATTEMPTS || !/EADDRINUSE/.test(readTail(join(this.dir, "nodes", `node-${id}.stderr`))))
+          throw error;
+        await sleep(500);
+      }
+    }
+  }
+
+  async #startOnce(id: number): Promise<void> {
     if (this.#states.get(id) !== "down") throw new Error(`Cannot start node ${id}: it is ${this.#states.get(id)}`);
     const args = [
       MAIN,
@@ -257,16 +271,40 @@ export class ChaosCluster {
   }
 }
 
+/** Ports below Linux's ephemeral range (32768-60999 by default): a node re-binds its ports when it restarts, and
+ * an ephemeral port freed by a kill can meanwhile become the source port of any outgoing connection on the
+ * machine. Below the range only listeners compete, and the probe skips ports in use. */
+const PORT_FLOOR = 20_000;
+const PORT_CEILING = 32_700;
+const handedOut = new Set<number>();
+let nextPort = PORT_FLOOR + Math.floor(Math.random() * (PORT_CEILING - PORT_FLOOR));
+
 export async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
+  for (let tries = 0; tries < PORT_CEILING - PORT_FLOOR; tries++) {
+    const port = nextPort;
+    nextPort = nextPort + 1 >= PORT_CEILING ? PORT_FLOOR : nextPort + 1;
+    if (handedOut.has(port) || !(await canListen(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`No free port between ${PORT_FLOOR} and ${PORT_CEILING}`);
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((done) => {
     const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => done(port));
-    });
+    server.once("error", () => done(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => done(true)));
   });
+}
+
+/** The last lines of a small log file ("" if missing). */
+function readTail(path: string): string {
+  try {
+    return readFileSync(path, "utf8").slice(-2000);
+  } catch {
+    return "";
+  }
 }
 
 export function sleep(ms: number): Promise<void> {

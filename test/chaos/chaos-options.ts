@@ -26,6 +26,7 @@ export interface ChaosOptions {
   readonly keys: number;
   readonly opsPerKey: number;
   readonly readShare: number | undefined;
+  readonly faultsAtOnce: number;
   readonly nodeArgs: readonly string[];
 }
 
@@ -48,6 +49,7 @@ then checks the history. The last line is the verdict: "linearizable: true|false
   --op-timeout-ms MS   a client gives up on a request after this long: indeterminate (default 3000)
   --fault-ms MIN,MAX   how long each fault lasts (default 2000,6000)
   --quiet-ms MIN,MAX   quiet time between faults (default 1000,3000)
+  --faults-at-once N   overlapping faults: N independent nemesis loops (default 1)
   --keys N             register: key slots in use at once; set: set keys (default 5)
   --ops-per-key N      register: operations before a slot moves to a fresh key (default 200)
   --read-share X       chance an operation is a read (default register 0.5, set 0.1, bank 0.3)
@@ -74,6 +76,7 @@ export function parseChaosOptions(argv: readonly string[], now = new Date()): Ch
       "op-timeout-ms": { type: "string" },
       "fault-ms": { type: "string" },
       "quiet-ms": { type: "string" },
+      "faults-at-once": { type: "string" },
       keys: { type: "string" },
       "ops-per-key": { type: "string" },
       "read-share": { type: "string" },
@@ -114,6 +117,7 @@ export function parseChaosOptions(argv: readonly string[], now = new Date()): Ch
     keys: number(values.keys, "--keys", 5, 1, 1000),
     opsPerKey: number(values["ops-per-key"], "--ops-per-key", 200, 1, 1_000_000),
     readShare,
+    faultsAtOnce: number(values["faults-at-once"], "--faults-at-once", 1, 1, 15),
     nodeArgs: values["node-arg"] ?? [],
   };
 }
@@ -137,6 +141,7 @@ export function replayCommand(options: ChaosOptions): string {
   if (options.keys !== 5) parts.push(`--keys ${options.keys}`);
   if (options.opsPerKey !== 200) parts.push(`--ops-per-key ${options.opsPerKey}`);
   if (options.readShare !== undefined) parts.push(`--read-share ${options.readShare}`);
+  if (options.faultsAtOnce !== 1) parts.push(`--faults-at-once ${options.faultsAtOnce}`);
   for (const arg of options.nodeArgs) parts.push(`--node-arg=${arg}`);
   return parts.join(" ");
 }

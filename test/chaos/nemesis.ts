@@ -1,6 +1,8 @@
 /**
- * @module The nemesis: injects one fault at a time while the clients run, each logged with its times into the
- * history (client "nemesis") and as a line of nemesis.log:
+ * @module The nemesis: injects faults while the clients run — one at a time by default, or `concurrency`
+ * overlapping ones (independent loops; a process fault never targets a node another loop holds, and the links cut
+ * by overlapping partitions add up) — each logged with its times into the history (client "nemesis") and as a
+ * line of nemesis.log:
  * - `kill`: kill -9 the leader or a random node, restart it after the fault's duration;
  * - `pause`: SIGSTOP the leader or a random node, SIGCONT after the fault's duration;
  * - `partition`: one of the shapes of partitions.ts through the fault proxy, healed after the fault's duration.
@@ -9,6 +11,7 @@
  */
 import type { Prng } from "../../src/lib/prng.js";
 import type { ChaosCluster } from "./chaos-cluster.js";
+import type { Link } from "./fault-proxy.js";
 import type { HistoryRecorder } from "./history.js";
 import { formatSeconds } from "./history.js";
 import { makePartition, PARTITION_SHAPES, type PartitionShape } from "./partitions.js";
@@ -25,6 +28,8 @@ export interface NemesisOptions {
   readonly quietMs: readonly [number, number];
   /** Chance that a kill or pause targets the leader rather than a random node. */
   readonly leaderBias?: number;
+  /** Faults that may be in progress at once (default 1). */
+  readonly concurrency?: number;
 }
 
 export class Nemesis {
@@ -34,7 +39,12 @@ export class Nemesis {
   readonly #options: NemesisOptions;
   readonly #log: (line: string) => void;
   #stopped = false;
-  #wake: (() => void) | undefined;
+  readonly #wakers = new Set<() => void>();
+  /** Nodes a kill or pause of some loop currently holds. */
+  readonly #busy = new Set<number>();
+  /** The links each active partition cuts; the proxy blocks their union. */
+  readonly #partitions = new Map<number, readonly Link[]>();
+  #nextFault = 0;
   faults = 0;
 
   constructor(
@@ -51,21 +61,24 @@ export class Nemesis {
     this.#log = (line) => log(`[${formatSeconds(recorder.nowNs()).padStart(9)}] ${line}`);
   }
 
-  /** Runs faults until `stop()`; the fault in progress is ended early then. */
+  /** Runs faults until `stop()`; the faults in progress are ended early then. */
   async run(): Promise<void> {
     if (this.#options.kinds.length === 0) return;
-    await this.#sleep(this.#between(this.#options.quietMs));
-    while (!this.#stopped) {
-      const kind = this.#options.kinds[this.#random.int(this.#options.kinds.length)]!;
-      this.faults++;
-      await this.#fault(kind);
-      await this.#sleep(this.#between(this.#options.quietMs));
-    }
+    await Promise.all(Array.from({ length: this.#options.concurrency ?? 1 }, () => this.#loop()));
   }
 
   stop(): void {
     this.#stopped = true;
-    this.#wake?.();
+    for (const wake of this.#wakers) wake();
+  }
+
+  async #loop(): Promise<void> {
+    await this.#sleep(this.#between(this.#options.quietMs));
+    while (!this.#stopped) {
+      const kind = this.#options.kinds[this.#random.int(this.#options.kinds.length)]!;
+      if (await this.#fault(kind)) this.faults++;
+      await this.#sleep(this.#between(this.#options.quietMs));
+    }
   }
 
   /** Resumes paused nodes, restarts dead ones and heals the network. */
@@ -97,17 +110,24 @@ export class Nemesis {
     );
   }
 
-  async #fault(kind: FaultKind): Promise<void> {
+  /** Runs one fault to its end; false when no node was free for a process fault. */
+  async #fault(kind: FaultKind): Promise<boolean> {
     const durationMs = this.#between(this.#options.faultMs);
     const leader = await this.#cluster.leader();
-    switch (kind) {
-      case "kill":
-        return this.#kill(this.#target(leader), leader, durationMs);
-      case "pause":
-        return this.#pause(this.#target(leader), leader, durationMs);
-      case "partition":
-        return this.#partition(leader, durationMs);
+    if (kind === "partition") {
+      await this.#partition(leader, durationMs);
+      return true;
     }
+    const target = this.#target(leader);
+    if (target === undefined) return false;
+    this.#busy.add(target);
+    try {
+      if (kind === "kill") await this.#kill(target, leader, durationMs);
+      else await this.#pause(target, leader, durationMs);
+    } finally {
+      this.#busy.delete(target);
+    }
+    return true;
   }
 
   async #kill(id: number, leader: number | undefined, durationMs: number): Promise<void> {
@@ -143,8 +163,10 @@ export class Nemesis {
     const shapes = this.#options.shapes ?? PARTITION_SHAPES;
     const shape = shapes[this.#random.int(shapes.length)]!;
     const partition = makePartition(shape, this.#cluster.ids, leader, this.#random);
+    const id = this.#nextFault++;
     let invokeNs = this.#recorder.nowNs();
-    this.#cluster.proxy.setBlocked(partition.blocked);
+    this.#partitions.set(id, partition.blocked);
+    this.#cluster.proxy.setBlocked([...this.#partitions.values()].flat());
     this.#recorder.nemesis(
       "partition",
       { shape, description: partition.description, leader: leader ?? null, blocked: partition.blocked },
@@ -155,15 +177,19 @@ export class Nemesis {
     );
     await this.#sleep(durationMs);
     invokeNs = this.#recorder.nowNs();
-    this.#cluster.proxy.heal();
-    this.#recorder.nemesis("heal", { shape }, invokeNs);
-    this.#log("healed the network");
+    this.#partitions.delete(id);
+    this.#cluster.proxy.setBlocked([...this.#partitions.values()].flat());
+    this.#recorder.nemesis("heal", { shape, stillBlocked: this.#cluster.proxy.blocked() }, invokeNs);
+    this.#log(this.#partitions.size === 0 ? "healed the network" : `healed the ${shape} partition (others remain)`);
   }
 
-  #target(leader: number | undefined): number {
-    const ids = this.#cluster.ids;
-    if (leader !== undefined && this.#random.chance(this.#options.leaderBias ?? 0.5)) return leader;
-    return ids[this.#random.int(ids.length)]!;
+  /** The leader (with the configured bias) or a random node, among those no other fault holds. */
+  #target(leader: number | undefined): number | undefined {
+    const free = this.#cluster.ids.filter((id) => !this.#busy.has(id));
+    if (free.length === 0) return undefined;
+    if (leader !== undefined && free.includes(leader) && this.#random.chance(this.#options.leaderBias ?? 0.5))
+      return leader;
+    return free[this.#random.int(free.length)]!;
   }
 
   #between([min, max]: readonly [number, number]): number {
@@ -174,12 +200,13 @@ export class Nemesis {
   #sleep(ms: number): Promise<void> {
     if (this.#stopped) return Promise.resolve();
     return new Promise((done) => {
-      const timer = setTimeout(finish, ms);
-      function finish(): void {
+      const finish = (): void => {
         clearTimeout(timer);
+        this.#wakers.delete(finish);
         done();
-      }
-      this.#wake = finish;
+      };
+      const timer = setTimeout(finish, ms);
+      this.#wakers.add(finish);
     });
   }
 }

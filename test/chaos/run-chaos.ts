@@ -97,6 +97,7 @@ export async function runChaos(options: ChaosOptions, print: (line: string) => v
         shapes: options.shapes,
         faultMs: options.faultMs,
         quietMs: options.quietMs,
+        concurrency: options.faultsAtOnce,
       },
       (line) => appendFileSync(nemesisLog, `${line}\n`),
     );
