@@ -49,7 +49,11 @@ export function registerWatchRoute(app: FastifyInstance, node: ShoalNode, metric
 
   app.get<{ Querystring: { prefix?: string; from_revision?: string } }>(
     "/v1/watch",
-    { schema: { querystring: watchQuery, headers: watchHeaders }, config: { command: "watch", doc: watchDoc } },
+    {
+      schema: { querystring: watchQuery, headers: watchHeaders },
+      config: { command: "watch", doc: watchDoc },
+      exposeHeadRoute: false, // a HEAD would open a stream with nowhere to send it
+    },
     async (request, reply) => {
       const prefix = encoder.encode(request.query.prefix ?? "");
       const lastEventId = request.headers["last-event-id"];
