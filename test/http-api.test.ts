@@ -437,7 +437,10 @@ function rawRequest(
       response.on("data", (chunk: Buffer) => {
         body += chunk.toString();
       });
-      response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+      response.on("end", () => {
+        request.destroy();
+        resolve({ status: response.statusCode ?? 0, body });
+      });
     });
     request.on("error", reject);
     request.write("a few bytes of a body that claims to be much larger");

@@ -23,6 +23,7 @@ export interface HttpServerOptions {
 }
 
 const BODY_BYTES_MAX = 16 * 1024 * 1024;
+const CLOSE_GRACE_MS = 2000;
 
 export function createHttpServer(node: ShoalNode, options: HttpServerOptions = {}): FastifyInstance {
   const app = Fastify({
@@ -60,7 +61,15 @@ export function createHttpServer(node: ShoalNode, options: HttpServerOptions = {
   app.setErrorHandler((error, request, reply) => {
     const { status, body } = httpError(error);
     metrics.markOutcome(request, body.code);
+    // A body refused unread leaves the connection mid-request: it cannot carry another one.
+    if (status === 413) void reply.header("connection", "close");
     void reply.status(status).send(body);
+  });
+  // Closing waits for open connections; one a client left mid-request would hold it until the keep-alive
+  // timeout. In-flight requests get a grace period, then every connection is cut.
+  app.addHook("preClose", (done) => {
+    setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS).unref();
+    done();
   });
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split("?")[0] ?? request.url;
