@@ -50,6 +50,16 @@ function churn(profile: SeedProfile): SeedProfile {
 }
 
 function chooseDefaultProfile(random: Prng, nodeCount: number): SeedProfile {
+  const profile = drawDefaultProfile(random, nodeCount);
+  const { preVote, checkQuorum } = profile.raft;
+  if (preVote === true || checkQuorum === true) return profile;
+  // Without PreVote and CheckQuorum, a member removed while it was cut off never learns of its removal and
+  // deposes every leader with ever higher terms (thesis 4.2.3): liveness is not promised there, so such runs
+  // keep their membership. (Seed 2096 of the 20000-seed soak hit this.) Safety is still checked.
+  return { ...profile, admin: { ...profile.admin, removeChance: 0, removeLeaderChance: 0 } };
+}
+
+function drawDefaultProfile(random: Prng, nodeCount: number): SeedProfile {
   return {
     raft: chooseRaft(random),
     snapshotEveryEntries: random.pick([8, 20, 50]),
