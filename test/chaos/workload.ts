@@ -56,3 +56,16 @@ export async function retryUntil(timeoutMs: number, attempt: () => Promise<boole
   }
   return false;
 }
+
+const FINAL_READ_ATTEMPTS = 5;
+
+/** A final read, retried (each attempt is its own operation in the history) until one is ok: a hiccup right
+ * after the heal must not leave a key without its final read. */
+export async function finalRead(read: () => Promise<HistoryOp>): Promise<HistoryOp> {
+  let op = await read();
+  for (let attempt = 1; attempt < FINAL_READ_ATTEMPTS && op.outcome !== "ok"; attempt++) {
+    await new Promise((done) => setTimeout(done, 200 * attempt));
+    op = await read();
+  }
+  return op;
+}

@@ -18,6 +18,7 @@ import {
 } from "../node-client.js";
 import {
   type ClientContext,
+  finalRead,
   nodeClients,
   retryUntil,
   type Verdict,
@@ -94,8 +95,10 @@ export class BankWorkload implements Workload {
   async finalReads(context: WorkloadContext): Promise<void> {
     await Promise.all(
       nodeClients(context).map(async (http) => {
-        await context.recorder.run({ client: "final", node: http.node, op: "read", key: null }, () =>
-          readAll(http, this.accounts),
+        await finalRead(() =>
+          context.recorder.run({ client: "final", node: http.node, op: "read", key: null }, () =>
+            readAll(http, this.accounts),
+          ),
         );
         http.close();
       }),

@@ -13,7 +13,14 @@ import { checkRegisterHistory, type KeyFailure } from "../checkers/register-chec
 import type { Completion, HistoryOp } from "../history.js";
 import { formatSeconds } from "../history.js";
 import { errorCode, type HttpAnswer, kvPath, transportCompletion, writeCompletion } from "../node-client.js";
-import { type ClientContext, nodeClients, type Verdict, type Workload, type WorkloadContext } from "../workload.js";
+import {
+  type ClientContext,
+  finalRead,
+  nodeClients,
+  type Verdict,
+  type Workload,
+  type WorkloadContext,
+} from "../workload.js";
 
 export interface RegisterWorkloadOptions {
   /** Key slots in use at once. */
@@ -77,8 +84,10 @@ export class RegisterWorkload implements Workload {
     await Promise.all(
       clients.map(async (http) => {
         for (const key of [...this.#usedKeys].sort()) {
-          await context.recorder.run({ client: "final", node: http.node, op: "read", key }, () =>
-            attempt(() => http.send("GET", kvPath(key)), readCompletion),
+          await finalRead(() =>
+            context.recorder.run({ client: "final", node: http.node, op: "read", key }, () =>
+              attempt(() => http.send("GET", kvPath(key)), readCompletion),
+            ),
           );
         }
         http.close();

@@ -10,7 +10,14 @@
 import { checkSetHistory } from "../checkers/set-checker.js";
 import type { Completion, HistoryOp } from "../history.js";
 import { errorCode, type HttpAnswer, kvPath, type NodeClient, transportCompletion } from "../node-client.js";
-import { type ClientContext, nodeClients, type Verdict, type Workload, type WorkloadContext } from "../workload.js";
+import {
+  type ClientContext,
+  finalRead,
+  nodeClients,
+  type Verdict,
+  type Workload,
+  type WorkloadContext,
+} from "../workload.js";
 
 export interface SetWorkloadOptions {
   readonly keys: number;
@@ -55,10 +62,12 @@ export class SetWorkload implements Workload {
       clients.map(async (http) => {
         for (let i = 0; i < this.#options.keys; i++) {
           const key = `set${i}`;
-          await context.recorder.run({ client: "final", node: http.node, op: "read", key }, async () => {
-            const read = await readSet(http, key);
-            return read.kind === "ok" ? { outcome: "ok", value: read.elements } : read.completion;
-          });
+          await finalRead(() =>
+            context.recorder.run({ client: "final", node: http.node, op: "read", key }, async () => {
+              const read = await readSet(http, key);
+              return read.kind === "ok" ? { outcome: "ok", value: read.elements } : read.completion;
+            }),
+          );
         }
         http.close();
       }),
