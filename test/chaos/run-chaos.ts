@@ -60,7 +60,6 @@ export async function runChaos(options: ChaosOptions, print: (line: string) => v
   writeFileSync(nemesisLog, "");
   const recorder = new HistoryRecorder(join(dir, "history.jsonl"));
   const workload = makeWorkload(options);
-  const random = new Prng(options.seed);
   const summary: Record<string, unknown> = {
     options,
     replay: replayCommand(options),
@@ -84,55 +83,31 @@ export async function runChaos(options: ChaosOptions, print: (line: string) => v
       nodeArgs: options.nodeArgs,
     });
     const context: WorkloadContext = { cluster, recorder, opTimeoutMs: options.opTimeoutMs };
-    const leader = await waitForLeader(cluster);
-    print(`cluster up: ${options.nodes} nodes behind the fault proxy, leader ${leader}`);
+    print(`cluster up: ${options.nodes} nodes behind the fault proxy, leader ${await waitForLeader(cluster)}`);
     await workload.setup(context);
-
-    const nemesis = new Nemesis(
-      cluster,
-      recorder,
-      new Prng(random.nextUint32()),
-      {
-        kinds: options.nemesis,
-        shapes: options.shapes,
-        faultMs: options.faultMs,
-        quietMs: options.quietMs,
-        concurrency: options.faultsAtOnce,
-      },
-      (line) => appendFileSync(nemesisLog, `${line}\n`),
-    );
-    const clients = makeClients(cluster, options, recorder, random);
-    const runStartNs = recorder.nowNs();
-    const stopAtNs = runStartNs + options.timeS * 1e9;
-    const nemesisDone = nemesis.run();
-    await Promise.all(clients.map((client) => clientLoop(workload, client, () => recorder.nowNs() >= stopAtNs)));
-    nemesis.stop();
-    await nemesisDone;
-    for (const client of clients) client.http.close();
+    const nemesis = await runLoad(options, context, workload, (line) => appendFileSync(nemesisLog, `${line}\n`));
     print(`load done: ${countOps(recorder.ops)}; ${nemesis.faults} faults`);
-
     await nemesis.healAll();
     const converged = await cluster.waitConverged(CONVERGE_TIMEOUT_MS);
-    summary.converged = converged;
     print(
       converged
         ? "healed: every node agrees on the leader and the applied index"
         : "healed, but the cluster did NOT converge",
     );
     await workload.finalReads(context);
-    summary.unexpectedExits = cluster.unexpectedExits;
+    const exits = cluster.unexpectedExits;
     await cluster.stop();
     cluster = undefined;
+    Object.assign(summary, { converged, unexpectedExits: exits });
 
     verdict = workload.check(recorder.ops);
-    summary.check = verdict.details;
-    summary.valid = verdict.valid;
+    Object.assign(summary, { check: verdict.details, valid: verdict.valid });
     exitCode = verdict.valid === true ? 0 : verdict.valid === false ? 1 : 2;
-    const exits = summary.unexpectedExits as ChaosCluster["unexpectedExits"];
-    for (const exit of exits)
+    for (const exit of exits) {
       print(
         `node ${exit.id} exited on its own (code ${exit.code}, signal ${exit.signal}): see nodes/node-${exit.id}.stderr`,
       );
+    }
     if (!converged) print("the cluster did not converge after the heal: see nemesis.log and nodes/");
     if (exitCode === 0 && (exits.length > 0 || !converged)) exitCode = 2;
   } catch (error) {
@@ -142,18 +117,45 @@ export async function runChaos(options: ChaosOptions, print: (line: string) => v
     if (cluster !== undefined) await cluster.stop().catch(() => undefined);
     recorder.close();
   }
-  summary.exitCode = exitCode;
-  summary.operations = countOps(recorder.ops);
-  summary.finishedAt = new Date().toISOString();
+  Object.assign(summary, { exitCode, operations: countOps(recorder.ops), finishedAt: new Date().toISOString() });
   writeFileSync(join(dir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
   if (exitCode === 0 && !options.keepData) rmSync(join(dir, "data"), { recursive: true, force: true });
-  if (verdict !== undefined) {
-    for (const line of verdict.lines) print(line);
-    print(verdict.lastLine);
-  } else {
-    print(`${verdictName(options)}: unknown`);
-  }
+  for (const line of verdict?.lines ?? []) print(line);
+  print(verdict?.lastLine ?? `${verdictName(options)}: unknown`);
   return { exitCode, verdict };
+}
+
+/** The clients run for `--time` seconds while the nemesis injects faults; returns the stopped nemesis (the faults
+ * it left in place are undone by `healAll`). */
+async function runLoad(
+  options: ChaosOptions,
+  context: WorkloadContext,
+  workload: Workload,
+  log: (line: string) => void,
+): Promise<Nemesis> {
+  const { cluster, recorder } = context;
+  const random = new Prng(options.seed);
+  const nemesis = new Nemesis(
+    cluster,
+    recorder,
+    new Prng(random.nextUint32()),
+    {
+      kinds: options.nemesis,
+      shapes: options.shapes,
+      faultMs: options.faultMs,
+      quietMs: options.quietMs,
+      concurrency: options.faultsAtOnce,
+    },
+    log,
+  );
+  const clients = makeClients(cluster, options, recorder, random);
+  const stopAtNs = recorder.nowNs() + options.timeS * 1e9;
+  const nemesisDone = nemesis.run();
+  await Promise.all(clients.map((client) => clientLoop(workload, client, () => recorder.nowNs() >= stopAtNs)));
+  nemesis.stop();
+  await nemesisDone;
+  for (const client of clients) client.http.close();
+  return nemesis;
 }
 
 function makeClients(
