@@ -3,8 +3,9 @@
  * Prints writes/s with p50/p99 latency for fsync=always and fsync=never, and linearizable reads/s.
  * A figure, not an assertion. Reproduce with: npm run bench:cluster -- [--seconds 5] [--concurrency 64]
  */
-import { parseArgs } from "node:util";
+
 import { Agent, request } from "node:http";
+import { parseArgs } from "node:util";
 import { ProcessCluster } from "../test/support/process-cluster.js";
 
 const { values } = parseArgs({
@@ -43,7 +44,13 @@ async function load(url: string, method: "PUT" | "GET", keySpace: number): Promi
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-  return { operations: latencies.length, perSecond: latencies.length / elapsed, p50Ms: at(0.5), p99Ms: at(0.99), errors };
+  return {
+    operations: latencies.length,
+    perSecond: latencies.length / elapsed,
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    errors,
+  };
 }
 
 /** One HTTP request over the keep-alive agent; resolves with the status (0 on a connection error). */
@@ -80,7 +87,9 @@ async function run(fsync: "always" | "never"): Promise<string[]> {
 }
 
 const output = [...(await run("always")), ...(await run("never"))];
-console.log(`3-node Shoal cluster on loopback, HTTP, ${concurrency} concurrent clients, 100-byte values, ${seconds} s each`);
+console.log(
+  `3-node Shoal cluster on loopback, HTTP, ${concurrency} concurrent clients, 100-byte values, ${seconds} s each`,
+);
 for (const row of output) console.log(row);
 console.log(`Reproduce: npm run bench:cluster -- --seconds ${seconds} --concurrency ${concurrency}`);
 agent.destroy();

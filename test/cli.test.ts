@@ -36,23 +36,51 @@ test("bad flags give one line and exit 2", () => {
   assertOneLineError(shoal("start", "--bogus"), 2, /Unknown option '--bogus'/);
   assertOneLineError(shoal("start", "--id", "x"), 2, /Cannot parse --id "x"/);
   assertOneLineError(shoal("start", "--id", "1", "--data-dir", "d", "--peers", "1=localhost"), 2, /Cannot parse peer/);
-  assertOneLineError(shoal("start", "--id", "2", "--data-dir", "d", "--peers", "1=127.0.0.1:7101"), 2, /does not list this node's id 2/);
+  assertOneLineError(
+    shoal("start", "--id", "2", "--data-dir", "d", "--peers", "1=127.0.0.1:7101"),
+    2,
+    /does not list this node's id 2/,
+  );
   assertOneLineError(shoal("cluster", "--nodes", "12"), 2, /Cannot parse --nodes "12"/);
 });
 
 test("an unusable data directory gives one line and exits 1", () => {
   const file = join(mkdtempSync(join(tmpdir(), "shoal-cli-")), "a-file");
   writeFileSync(file, "not a directory");
-  assertOneLineError(shoal("start", "--id", "1", "--data-dir", file, "--peers", "1=127.0.0.1:7101"), 1, /Cannot use data directory/);
-  assertOneLineError(shoal("start", "--id", "1", "--data-dir", "/proc/shoal-nope", "--peers", "1=127.0.0.1:7101"), 1, /Cannot use data directory/);
+  assertOneLineError(
+    shoal("start", "--id", "1", "--data-dir", file, "--peers", "1=127.0.0.1:7101"),
+    1,
+    /Cannot use data directory/,
+  );
+  assertOneLineError(
+    shoal("start", "--id", "1", "--data-dir", "/proc/shoal-nope", "--peers", "1=127.0.0.1:7101"),
+    1,
+    /Cannot use data directory/,
+  );
 });
 
 test("a single node starts, serves HTTP and stops on SIGTERM", async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "shoal-cli-"));
   const [peerPort, httpPort] = [await freePort(), await freePort()];
   const { spawn } = await import("node:child_process");
-  const child = spawn(process.execPath, [MAIN, "start", "--id", "1", "--data-dir", dataDir, "--peers", `1=127.0.0.1:${peerPort}`,
-    "--http-port", String(httpPort), "--log-file", join(dataDir, "log")], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(
+    process.execPath,
+    [
+      MAIN,
+      "start",
+      "--id",
+      "1",
+      "--data-dir",
+      dataDir,
+      "--peers",
+      `1=127.0.0.1:${peerPort}`,
+      "--http-port",
+      String(httpPort),
+      "--log-file",
+      join(dataDir, "log"),
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
   const ready = await new Promise<string>((done) => child.stdout.on("data", (chunk: Buffer) => done(chunk.toString())));
   assert.match(ready, new RegExp(`node 1 ready: http://127.0.0.1:${httpPort}`));
   let status = 0;

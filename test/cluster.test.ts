@@ -10,7 +10,10 @@ import { getKey, inParallel, ProcessCluster, putKey, sleep } from "./support/pro
 describe("a 3-node cluster", { timeout: 180_000 }, () => {
   let cluster: ProcessCluster;
   before(async () => {
-    cluster = await ProcessCluster.start({ nodes: 3, extraArgs: ["--snapshot-entries", "2000", "--snapshot-retain", "50"] });
+    cluster = await ProcessCluster.start({
+      nodes: 3,
+      extraArgs: ["--snapshot-entries", "2000", "--snapshot-retain", "50"],
+    });
     await cluster.waitForLeader();
   });
   after(async () => cluster?.stop());
@@ -110,7 +113,10 @@ describe("a 3-node cluster", { timeout: 180_000 }, () => {
     }
     assert.ok(caughtUp, "the restarted follower caught up");
     const snapshots = join(cluster.dataDir, String(follower), "snapshots");
-    assert.ok(existsSync(snapshots) && readdirSync(snapshots).some((f) => f.startsWith("snapshot-")), "it installed a snapshot");
+    assert.ok(
+      existsSync(snapshots) && readdirSync(snapshots).some((f) => f.startsWith("snapshot-")),
+      "it installed a snapshot",
+    );
     for (const i of [0, 2500, 4999]) {
       const { status, value } = await getKey(cluster.url(follower), `behind-${i}`, true);
       assert.equal(status, 200);

@@ -54,8 +54,22 @@ export async function runCluster(argv: string[]): Promise<number> {
     } catch (error) {
       throw new CliError(`Cannot use data directory ${nodeDir}: ${(error as Error).message}`, 1);
     }
-    const args = [main, "start", "--id", String(id), "--data-dir", nodeDir, "--peers", peers,
-      "--http-port", String(httpBase + id - 1), "--fsync", fsync, "--log-file", join(nodeDir, "node.log")];
+    const args = [
+      main,
+      "start",
+      "--id",
+      String(id),
+      "--data-dir",
+      nodeDir,
+      "--peers",
+      peers,
+      "--http-port",
+      String(httpBase + id - 1),
+      "--fsync",
+      fsync,
+      "--log-file",
+      join(nodeDir, "node.log"),
+    ];
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
     children.set(id, child);
     child.on("exit", (code, signal) => {
@@ -82,9 +96,13 @@ export async function runCluster(argv: string[]): Promise<number> {
   }
   process.stdout.write(`Shoal cluster of ${count} node(s) is up (data in ${dataDir}):\n`);
   for (const id of ids) {
-    process.stdout.write(`  node ${id}: http://127.0.0.1:${httpBase + id - 1}  (peer 127.0.0.1:${peerBase + id - 1})\n`);
+    process.stdout.write(
+      `  node ${id}: http://127.0.0.1:${httpBase + id - 1}  (peer 127.0.0.1:${peerBase + id - 1})\n`,
+    );
   }
-  process.stdout.write(`Try: curl -X PUT --data hello http://127.0.0.1:${httpBase}/v1/kv/greeting\nCtrl-C stops the cluster.\n`);
+  process.stdout.write(
+    `Try: curl -X PUT --data hello http://127.0.0.1:${httpBase}/v1/kv/greeting\nCtrl-C stops the cluster.\n`,
+  );
   await new Promise<void>((done) => {
     process.once("SIGINT", done);
     process.once("SIGTERM", done);

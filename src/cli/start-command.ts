@@ -74,7 +74,9 @@ export async function runStart(argv: string[]): Promise<number> {
     snapshotThresholdEntries: integerFlag(flags, "snapshot-entries", nodeDefaults.snapshotThresholdEntries, 1),
     snapshotRetainEntries: integerFlag(flags, "snapshot-retain", nodeDefaults.snapshotRetainEntries, 0),
     ...(typeof flags["peer-listen"] === "string" ? { peerListen: flags["peer-listen"] } : {}),
-    ...(choiceFlag(flags, "unsafe", ["none", "stale-reads"], "none") === "stale-reads" ? { unsafe: { staleReads: true } } : {}),
+    ...(choiceFlag(flags, "unsafe", ["none", "stale-reads"], "none") === "stale-reads"
+      ? { unsafe: { staleReads: true } }
+      : {}),
     logger,
     onFatal: (error) => {
       logger.fatal({ err: error }, "Invariant violated; stopping the node");
@@ -107,7 +109,8 @@ export async function runStart(argv: string[]): Promise<number> {
 
 function requireString(flags: Record<string, unknown>, name: string): string {
   const value = flags[name];
-  if (typeof value !== "string" || value.length === 0) throw new CliError(`Missing --${name} (try: shoal start --help)`);
+  if (typeof value !== "string" || value.length === 0)
+    throw new CliError(`Missing --${name} (try: shoal start --help)`);
   return value;
 }
 
@@ -134,7 +137,10 @@ function checkDataDir(dataDir: string): void {
     writeFileSync(probe, "");
     rmSync(probe);
   } catch (error) {
-    throw new CliError(`Cannot use data directory ${dataDir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, 1);
+    throw new CliError(
+      `Cannot use data directory ${dataDir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      1,
+    );
   }
 }
 

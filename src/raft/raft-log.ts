@@ -97,7 +97,10 @@ export class RaftLog {
     const lastNewIndex = prevIndex + entries.length;
     const conflictIndex = this.findConflict(entries);
     if (conflictIndex !== 0) {
-      assert(conflictIndex > this.committed, `Cannot overwrite committed entry ${conflictIndex} (committed ${this.committed})`);
+      assert(
+        conflictIndex > this.committed,
+        `Cannot overwrite committed entry ${conflictIndex} (committed ${this.committed})`,
+      );
       this.append(entries.slice(conflictIndex - prevIndex - 1));
     }
     return lastNewIndex;
@@ -115,7 +118,10 @@ export class RaftLog {
   append(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
     const first = (entries[0] as Entry).index;
-    assert(first > this.committed, `Cannot truncate committed entries: append at ${first}, committed ${this.committed}`);
+    assert(
+      first > this.committed,
+      `Cannot truncate committed entries: append at ${first}, committed ${this.committed}`,
+    );
     assert(first <= this.lastIndex() + 1, `Cannot append at ${first}: gap after ${this.lastIndex()}`);
     if (first === this.unstableOffset + this.unstableEntries.length) {
       for (const entry of entries) this.unstableEntries.push(entry);

@@ -6,8 +6,8 @@
  */
 import { assert, unreachable } from "../lib/assert.js";
 import type { Random } from "../lib/prng.js";
-import type { RaftConfig } from "./config.js";
 import { decodeConfChange, encodeConfChange } from "./conf-change.js";
+import type { RaftConfig } from "./config.js";
 import { Progress } from "./progress.js";
 import { hasQuorum, quorumMatchIndex, tallyVotes } from "./quorum.js";
 import { RaftLog } from "./raft-log.js";
@@ -227,7 +227,9 @@ export class Raft {
   #hasUnappliedConfChange(): boolean {
     if (this.log.committed <= this.log.applied) return false;
     const entries = this.log.slice(this.log.applied + 1, this.log.committed + 1, Number.MAX_SAFE_INTEGER);
-    return entries !== undefined && entries.some((entry) => entry.type === "confChange" && entry.index > this.confIndex);
+    return (
+      entries !== undefined && entries.some((entry) => entry.type === "confChange" && entry.index > this.confIndex)
+    );
   }
 
   #campaign(kind: "preVote" | "vote", leadershipTransfer: boolean): void {
@@ -268,9 +270,7 @@ export class Raft {
   #handleVoteRequest(m: RequestVoteMessage): void {
     // Thesis 9.6: a pre-vote is granted to a higher term even if we voted in ours; nothing is recorded.
     const canVote =
-      this.vote === m.from ||
-      (this.vote === NO_NODE && this.leaderId === NO_NODE) ||
-      (m.preVote && m.term > this.term);
+      this.vote === m.from || (this.vote === NO_NODE && this.leaderId === NO_NODE) || (m.preVote && m.term > this.term);
     const upToDate = this.config.unsafe.grantVoteWithoutLogCheck || this.log.isUpToDate(m.lastLogIndex, m.lastLogTerm);
     if (canVote && upToDate) {
       this.#send({ type: "requestVoteResponse", to: m.from, term: m.term, preVote: m.preVote, granted: true });
@@ -342,7 +342,15 @@ export class Raft {
     if ((this.config.checkQuorum || this.config.preVote) && (m.type === "appendEntries" || m.type === "heartbeat")) {
       // A stale leader (e.g. one that was partitioned away) learns our term and steps down; without this, with
       // PreVote a node that was cut off could never win an election against a leader it cannot displace.
-      this.#send({ type: "appendEntriesResponse", to: m.from, term: this.term, reject: true, index: 0, hintIndex: 0, hintTerm: 0 });
+      this.#send({
+        type: "appendEntriesResponse",
+        to: m.from,
+        term: this.term,
+        reject: true,
+        index: 0,
+        hintIndex: 0,
+        hintTerm: 0,
+      });
     } else if (m.type === "requestVote") {
       // Figure 2: answer with our term so a candidate stuck in an old term learns it. Staying silent can livelock
       // when members disagree on membership (found by the simulator: seed 3262 without PreVote).
@@ -446,7 +454,11 @@ export class Raft {
       return;
     }
     let incoming = this.#incomingSnapshot;
-    if (incoming === undefined || incoming.metadata.index !== metadata.index || incoming.metadata.term !== metadata.term) {
+    if (
+      incoming === undefined ||
+      incoming.metadata.index !== metadata.index ||
+      incoming.metadata.term !== metadata.term
+    ) {
       if (m.offset !== 0) {
         this.#respondSnapshot(m.from, metadata.index, 0, false);
         return;
@@ -546,7 +558,10 @@ export class Raft {
       this.#sendSnapshotChunks(m.from, progress);
     } else if (progress.match < this.log.lastIndex()) {
       // In replicate state a full window means messages were lost: fall back to probing from the match.
-      if (progress.state === "replicate" && progress.isPaused(this.config.inflightMessagesMax, this.config.inflightBytesMax)) {
+      if (
+        progress.state === "replicate" &&
+        progress.isPaused(this.config.inflightMessagesMax, this.config.inflightBytesMax)
+      ) {
         progress.becomeProbe();
       }
       this.#sendAppend(m.from, true);
@@ -609,7 +624,15 @@ export class Raft {
     if (entries.length === 0 && !sendIfEmpty) return false;
     let bytes = 0;
     for (const entry of entries) bytes += entrySizeBytes(entry);
-    this.#send({ type: "appendEntries", to, term: this.term, prevLogIndex, prevLogTerm, entries, commit: this.log.committed });
+    this.#send({
+      type: "appendEntries",
+      to,
+      term: this.term,
+      prevLogIndex,
+      prevLogTerm,
+      entries,
+      commit: this.log.committed,
+    });
     const last = entries[entries.length - 1];
     if (last !== undefined) progress.sentEntries(last.index, bytes);
     else if (progress.state === "probe") progress.probeSent = true;
@@ -816,7 +839,8 @@ export class Raft {
     for (const id of this.#members()) {
       if (!this.progress.has(id)) this.progress.set(id, this.#newProgress(this.log.lastIndex() + 1));
     }
-    for (const id of [...this.progress.keys()]) if (!this.voters.has(id) && !this.learners.has(id)) this.progress.delete(id);
+    for (const id of [...this.progress.keys()])
+      if (!this.voters.has(id) && !this.learners.has(id)) this.progress.delete(id);
     if (this.leadTransferee === nodeId && change.type === "removeNode") this.leadTransferee = NO_NODE;
     if (!this.voters.has(this.id)) {
       // Thesis 4.2.2: a leader removed from the group steps down once the change is committed.
@@ -832,7 +856,8 @@ export class Raft {
     if (this.role !== "leader") return;
     const self = this.progress.get(this.id);
     if (self === undefined) return;
-    if (self.maybeUpdate(Math.min(index, this.log.stableLastIndex())) && this.#maybeCommit()) this.broadcastPending = true;
+    if (self.maybeUpdate(Math.min(index, this.log.stableLastIndex())) && this.#maybeCommit())
+      this.broadcastPending = true;
   }
 
   currentConfState(): ConfState {

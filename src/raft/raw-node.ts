@@ -111,7 +111,10 @@ export class RawNode {
     const hardState = this.#hardState();
     const hardChanged = !sameHardState(hardState, this.#previousHardState);
     const entries = log.unstableEntries.slice();
-    const committedEntries = log.nextCommittedEntries(raft.config.committedEntriesPerReadyMax, raft.config.messageBytesMax * 4);
+    const committedEntries = log.nextCommittedEntries(
+      raft.config.committedEntriesPerReadyMax,
+      raft.config.messageBytesMax * 4,
+    );
     const last = committedEntries[committedEntries.length - 1];
     if (last !== undefined) log.applying = last.index;
     const ready: Ready = {

@@ -71,8 +71,21 @@ export class ProcessCluster {
   /** Starts (or restarts) node `id` and resolves once it prints its ready line. */
   async startNode(id: number): Promise<void> {
     const node = this.#node(id);
-    const args = [MAIN, "start", "--id", String(id), "--data-dir", join(this.dataDir, String(id)), "--peers", this.#peers,
-      "--http-port", String(node.httpPort), "--log-file", join(this.dataDir, `node-${id}.log`), ...this.#extraArgs];
+    const args = [
+      MAIN,
+      "start",
+      "--id",
+      String(id),
+      "--data-dir",
+      join(this.dataDir, String(id)),
+      "--peers",
+      this.#peers,
+      "--http-port",
+      String(node.httpPort),
+      "--log-file",
+      join(this.dataDir, `node-${id}.log`),
+      ...this.#extraArgs,
+    ];
     // SHOAL_NODE_ARGS passes flags to the node processes' runtime, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
     const nodeArgs = process.env.SHOAL_NODE_ARGS ? process.env.SHOAL_NODE_ARGS.split(" ") : [];
     const child = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ["ignore", "pipe", "pipe"] });
@@ -110,7 +123,13 @@ export class ProcessCluster {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       const live = [...this.nodes.values()].filter((n) => n.child !== undefined);
-      const leaders = await Promise.all(live.map((n) => this.cluster(n.id).then((s) => s.leader).catch(() => 0)));
+      const leaders = await Promise.all(
+        live.map((n) =>
+          this.cluster(n.id)
+            .then((s) => s.leader)
+            .catch(() => 0),
+        ),
+      );
       const first = leaders[0];
       if (first !== undefined && first !== 0 && leaders.every((l) => l === first)) return first;
       await sleep(100);
@@ -165,7 +184,11 @@ export async function getKey(baseUrl: string, key: string, stale = false): Promi
 }
 
 /** Runs `count` tasks with at most `concurrency` in flight. */
-export async function inParallel(count: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
+export async function inParallel(
+  count: number,
+  concurrency: number,
+  task: (i: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const workers = Array.from({ length: Math.min(concurrency, count) }, async () => {
     while (next < count) {

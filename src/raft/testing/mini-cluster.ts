@@ -3,7 +3,7 @@
  * message dropping, no faults of its own. (The deterministic simulator in sim/ does the randomized testing.)
  */
 import { Prng } from "../../lib/prng.js";
-import { resolveRaftConfig, type RaftConfig } from "../config.js";
+import { type RaftConfig, resolveRaftConfig } from "../config.js";
 import { MemoryStorage } from "../memory-storage.js";
 import { RawNode } from "../raw-node.js";
 import type { Entry, Message, NodeId, ReadState } from "../types.js";
