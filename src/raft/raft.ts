@@ -227,9 +227,7 @@ export class Raft {
   #hasUnappliedConfChange(): boolean {
     if (this.log.committed <= this.log.applied) return false;
     const entries = this.log.slice(this.log.applied + 1, this.log.committed + 1, Number.MAX_SAFE_INTEGER);
-    return (
-      entries !== undefined && entries.some((entry) => entry.type === "confChange" && entry.index > this.confIndex)
-    );
+    return entries?.some((entry) => entry.type === "confChange" && entry.index > this.confIndex) === true;
   }
 
   #campaign(kind: "preVote" | "vote", leadershipTransfer: boolean): void {
