@@ -2,21 +2,7 @@
  * @module Turning what went wrong on the wire into ShoalErrors: an error answer's `{code, message}` body, and a
  * fetch that never got an answer.
  */
-import { type ErrorCode, ShoalError } from "../lib/errors.js";
-
-const KNOWN_CODES: Record<ErrorCode, true> = {
-  BAD_REQUEST: true,
-  NOT_FOUND: true,
-  CONFLICT: true,
-  NOT_LEADER: true,
-  UNAVAILABLE: true,
-  TIMEOUT: true,
-  PROPOSAL_DROPPED: true,
-  TOO_LARGE: true,
-  COMPACTED: true,
-  WRONG_TYPE: true,
-  INTERNAL: true,
-};
+import { type ErrorCode, isErrorCode, ShoalError } from "../lib/errors.js";
 
 /** Connection errors that mean the request never reached a server, so any request may go elsewhere. */
 const NOT_SENT_CODES = new Set([
@@ -47,7 +33,7 @@ export async function errorFromResponse(response: Response, endpoint: string): P
 export function errorFromBody(body: unknown): ShoalError | undefined {
   if (typeof body !== "object" || body === null) return undefined;
   const { code, message, ...detail } = body as Record<string, unknown>;
-  if (typeof code !== "string" || !(code in KNOWN_CODES) || typeof message !== "string") return undefined;
+  if (typeof code !== "string" || !isErrorCode(code) || typeof message !== "string") return undefined;
   return new ShoalError(code as ErrorCode, message, detail);
 }
 

@@ -17,6 +17,25 @@ export type ErrorCode =
   | "WRONG_TYPE" // an operation against a key holding another kind of value
   | "INTERNAL"; // a bug; the message says where
 
+/** Every code, for validating a code read from the wire (HTTP bodies, peer RPC answers). */
+const ERROR_CODES: Readonly<Record<ErrorCode, true>> = {
+  BAD_REQUEST: true,
+  NOT_FOUND: true,
+  CONFLICT: true,
+  NOT_LEADER: true,
+  UNAVAILABLE: true,
+  TIMEOUT: true,
+  PROPOSAL_DROPPED: true,
+  TOO_LARGE: true,
+  COMPACTED: true,
+  WRONG_TYPE: true,
+  INTERNAL: true,
+};
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === "string" && Object.hasOwn(ERROR_CODES, value);
+}
+
 export class ShoalError extends Error {
   override readonly name = "ShoalError";
   readonly code: ErrorCode;

@@ -13,7 +13,7 @@
 
 import { Packr, Unpackr } from "msgpackr";
 import type { ErrorCode } from "../lib/errors.js";
-import { ShoalError } from "../lib/errors.js";
+import { isErrorCode, ShoalError } from "../lib/errors.js";
 import type { Message, NodeId } from "../raft/types.js";
 import { messageProblem } from "./message-validation.js";
 
@@ -44,23 +44,7 @@ export type Envelope = HelloEnvelope | RaftEnvelope | RequestEnvelope | Response
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, copyBuffers: true, mapsAsObjects: true });
 
-const ERROR_CODES: Readonly<Record<ErrorCode, true>> = {
-  BAD_REQUEST: true,
-  NOT_FOUND: true,
-  CONFLICT: true,
-  NOT_LEADER: true,
-  UNAVAILABLE: true,
-  TIMEOUT: true,
-  PROPOSAL_DROPPED: true,
-  TOO_LARGE: true,
-  COMPACTED: true,
-  WRONG_TYPE: true,
-  INTERNAL: true,
-};
-
-export function isErrorCode(value: unknown): value is ErrorCode {
-  return typeof value === "string" && Object.hasOwn(ERROR_CODES, value);
-}
+export { isErrorCode };
 
 /** Encodes an envelope. Throws (msgpackr's error) when `p` holds something msgpack cannot represent. */
 export function encodeEnvelope(envelope: Envelope): Buffer {
