@@ -101,7 +101,7 @@ export async function runCluster(argv: string[]): Promise<number> {
     );
   }
   process.stdout.write(
-    `Try: curl -X PUT --data hello http://127.0.0.1:${httpBase}/v1/kv/greeting\nCtrl-C stops the cluster.\n`,
+    `Dashboard: http://127.0.0.1:${httpBase}/\nTry: curl -X PUT --data hello http://127.0.0.1:${httpBase}/v1/kv/greeting\nCtrl-C stops the cluster.\n`,
   );
   await new Promise<void>((done) => {
     process.once("SIGINT", done);
