@@ -1,0 +1,95 @@
+/**
+ * @module A queue of received chunks read front to back without copying. Chunks handed to `push` are
+ * borrowed: the queue never writes into them, so a `take` that falls inside one chunk returns a view of it.
+ * The caller must not reuse a pushed chunk's memory afterwards (Node's socket chunks are never reused).
+ */
+
+export class ByteQueue {
+  private chunks: Uint8Array[] = [];
+  /** Offset of the first unread byte in chunks[0]. Invariant: chunks[0] is non-empty past headOffset. */
+  private headOffset = 0;
+  /** Unread bytes across all chunks. */
+  private lengthBytesValue = 0;
+
+  get lengthBytes(): number {
+    return this.lengthBytesValue;
+  }
+
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.lengthBytesValue += chunk.length;
+  }
+
+  clear(): void {
+    this.chunks = [];
+    this.headOffset = 0;
+    this.lengthBytesValue = 0;
+  }
+
+  /** The byte at `index` (0 = first unread byte); the caller ensures index < lengthBytes. */
+  byteAt(index: number): number {
+    let i = index + this.headOffset;
+    for (const chunk of this.chunks) {
+      if (i < chunk.length) return chunk[i] as number;
+      i -= chunk.length;
+    }
+    return -1;
+  }
+
+  /** Index of the first `byte` at or after `from`, or -1. Work is proportional to the bytes searched. */
+  indexOf(byte: number, from: number): number {
+    let base = -this.headOffset; // queue index of the current chunk's byte 0
+    for (const chunk of this.chunks) {
+      const end = base + chunk.length;
+      if (from < end) {
+        const found = chunk.indexOf(byte, Math.max(from - base, 0));
+        if (found >= 0) return base + found;
+      }
+      base = end;
+    }
+    return -1;
+  }
+
+  /** Removes and returns the first `count` bytes: a view when they lie in one chunk, else a copy. */
+  take(count: number): Uint8Array {
+    const head = this.chunks[0];
+    if (count === 0 || head === undefined) return new Uint8Array(0);
+    if (this.headOffset + count <= head.length) {
+      const view = head.subarray(this.headOffset, this.headOffset + count);
+      this.skip(count);
+      return view;
+    }
+    const out = Buffer.allocUnsafe(count);
+    let written = 0;
+    while (written < count) {
+      const chunk = this.chunks[0] as Uint8Array;
+      const n = Math.min(chunk.length - this.headOffset, count - written);
+      out.set(chunk.subarray(this.headOffset, this.headOffset + n), written);
+      written += n;
+      this.skip(n);
+    }
+    return out;
+  }
+
+  /** Drops the first `count` bytes (count <= lengthBytes). */
+  skip(count: number): void {
+    this.lengthBytesValue -= count;
+    let left = count;
+    while (left > 0) {
+      const head = this.chunks[0] as Uint8Array;
+      const available = head.length - this.headOffset;
+      if (left < available) {
+        this.headOffset += left;
+        return;
+      }
+      left -= available;
+      this.chunks.shift();
+      this.headOffset = 0;
+    }
+    if (this.chunks.length > 0 && this.headOffset === (this.chunks[0] as Uint8Array).length) {
+      this.chunks.shift();
+      this.headOffset = 0;
+    }
+  }
+}
