@@ -4,10 +4,17 @@
  * The caller must not reuse a pushed chunk's memory afterwards (Node's socket chunks are never reused).
  */
 
+const SMALL_CHUNK_BYTES_MAX = 512;
+const TAIL_CAPACITY_BYTES = 4096;
+
 export class ByteQueue {
   private chunks: Uint8Array[] = [];
   /** Offset of the first unread byte in chunks[0]. Invariant: chunks[0] is non-empty past headOffset. */
   private headOffset = 0;
+  /** The queue-owned buffer the last chunk views, while small chunks are being coalesced into it. */
+  private tail: Buffer | undefined;
+  private tailEntryStart = 0;
+  private tailUsedBytes = 0;
   /** Unread bytes across all chunks. */
   private lengthBytesValue = 0;
 
@@ -15,14 +22,36 @@ export class ByteQueue {
     return this.lengthBytesValue;
   }
 
+  /**
+   * Small chunks are appended into a queue-owned tail buffer, so byte-at-a-time input leaves few chunks and
+   * searches stay linear. Only bytes past those already written are ever written, so views handed out earlier
+   * never change.
+   */
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
-    this.chunks.push(chunk);
     this.lengthBytesValue += chunk.length;
+    if (chunk.length > SMALL_CHUNK_BYTES_MAX) {
+      this.chunks.push(chunk);
+      this.tail = undefined;
+      return;
+    }
+    const last = this.chunks.length - 1;
+    if (this.tail !== undefined && last >= 0 && this.tailUsedBytes + chunk.length <= this.tail.length) {
+      this.tail.set(chunk, this.tailUsedBytes);
+      this.tailUsedBytes += chunk.length;
+      this.chunks[last] = this.tail.subarray(this.tailEntryStart, this.tailUsedBytes);
+      return;
+    }
+    this.tail = Buffer.allocUnsafe(TAIL_CAPACITY_BYTES);
+    this.tail.set(chunk, 0);
+    this.tailEntryStart = 0;
+    this.tailUsedBytes = chunk.length;
+    this.chunks.push(this.tail.subarray(0, this.tailUsedBytes));
   }
 
   clear(): void {
     this.chunks = [];
+    this.tail = undefined;
     this.headOffset = 0;
     this.lengthBytesValue = 0;
   }
