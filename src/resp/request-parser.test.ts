@@ -35,7 +35,7 @@ describe("RequestParser: multibulk", () => {
     const parser = new RequestParser();
     parser.feed(chunk);
     const r = parser.next() as Uint8Array[];
-    assert.deepEqual(r[0], body);
+    assert.deepEqual(new Uint8Array(r[0] as Uint8Array), body);
     assert.equal((r[0] as Uint8Array).buffer, chunk.buffer); // a view, not a copy
   });
 
