@@ -126,7 +126,7 @@ export class ReplyParser {
       return new RespProtocolError("Protocol error: expected CRLF");
     }
     // Copy: the buffer is reused and compacted.
-    const body = Uint8Array.prototype.slice.call(this.buffer, next, next + length);
+    const body = new Uint8Array(this.buffer.subarray(next, next + length));
     const end = next + length + 2;
     if (type === 0x24) return { value: { type: "bulk", value: body }, end };
     if (type === 0x21) return { value: { type: "error", value: Buffer.from(body).toString("utf8") }, end };
