@@ -13,6 +13,7 @@ import type { Random } from "../src/lib/prng.js";
 import { type RaftConfig, resolveRaftConfig } from "../src/raft/config.js";
 import { MemoryStorage } from "../src/raft/memory-storage.js";
 import { type RaftStatus, RawNode } from "../src/raft/raw-node.js";
+import { splitMessagesByDurability } from "../src/raft/ready-order.js";
 import type {
   ConfChange,
   ConfState,
@@ -187,12 +188,16 @@ export class SimHost {
 
   #handleReady(node: RawNode, ready: Ready): void {
     const crashPoint = this.#env.crashPoint(this, ready);
+    const late = this.settings.persistAfterSend;
+    // As the real host: a leader's AppendEntries may leave before its own write (raft/ready-order.ts); a crash
+    // "before persisting" then lands after they were sent, which is exactly the window that rule must survive.
+    const split = late === "nothing" ? splitMessagesByDurability(ready, this.disk.hardState()) : undefined;
+    if (split !== undefined) this.#sendMessages(split.beforePersist);
     if (crashPoint === "beforePersist") {
       this.crash();
       return;
     }
     if (ready.snapshot !== undefined) this.#installSnapshot(ready.snapshot);
-    const late = this.settings.persistAfterSend;
     if (late !== "nothing") {
       if (late === "hardState") this.#persist(ready.entries, undefined);
       this.#send(ready);
@@ -203,7 +208,7 @@ export class SimHost {
       this.#persist(late === "all" ? ready.entries : [], ready.hardState);
     } else {
       this.#persist(ready.entries, ready.hardState);
-      this.#send(ready);
+      this.#sendMessages(split?.afterPersist ?? ready.messages);
       if (crashPoint === "afterSend") {
         this.crash();
         return;
@@ -226,7 +231,11 @@ export class SimHost {
   }
 
   #send(ready: Ready): void {
-    for (const message of ready.messages) {
+    this.#sendMessages(ready.messages);
+  }
+
+  #sendMessages(messages: readonly Message[]): void {
+    for (const message of messages) {
       this.#env.observer.messageSent(message);
       this.#env.send(message);
     }

@@ -4,8 +4,8 @@
  * proposals wait here until their entry is applied; linearizable reads wait until the ReadIndex is applied.
  *
  * Where data becomes durable: a Ready's entries and hard state are durable when `wal.save` resolves (fsync per
- * the node's policy), which happens before any message of that Ready is sent — so no vote or acknowledged append
- * is ever forgotten by a crash. Applied state is durable when `store.applyEntries` returns (one LMDB transaction
+ * the node's policy), which happens before any vote or acknowledgement of that Ready is sent — so none is ever
+ * forgotten by a crash. A leader's own AppendEntries go out before its write (raft/ready-order.ts says why). Applied state is durable when `store.applyEntries` returns (one LMDB transaction
  * holding the data and the applied index). A client is answered only after its entry is applied.
  */
 
@@ -14,6 +14,7 @@ import { AssertionError, assert } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
 import type { MemoryStorage } from "../raft/memory-storage.js";
 import type { RawNode } from "../raft/raw-node.js";
+import { splitMessagesByDurability } from "../raft/ready-order.js";
 import type { Entry, ProposalResult, Ready, Snapshot } from "../raft/types.js";
 import type { StateMachineStore } from "../store/state-machine-store.js";
 import { entryRecordBytes, HARD_STATE_RECORD_BYTES } from "../wal/record-encoder.js";
@@ -193,7 +194,9 @@ export class RaftHost {
       this.#options.metrics?.leaderChanged();
     }
     if (ready.snapshot !== undefined) await this.#installSnapshot(ready.snapshot);
-    const { storage, wal } = this.#options;
+    const { storage, wal, network } = this.#options;
+    const { beforePersist, afterPersist } = splitMessagesByDurability(ready, storage.hardState());
+    network.send(beforePersist);
     if (ready.entries.length > 0 || (ready.hardState !== undefined && ready.mustSync)) {
       // Durability point for the Raft log: nothing below is sent before this resolves.
       const started = performance.now();
@@ -206,7 +209,7 @@ export class RaftHost {
     storage.append(ready.entries);
     // A commit-only change is not fsynced: the commit index is a lower bound that Raft re-learns after a crash.
     if (ready.hardState !== undefined) storage.setHardState(ready.hardState);
-    this.#options.network.send(ready.messages);
+    network.send(afterPersist);
     if (ready.committedEntries.length > 0) this.#apply(ready.committedEntries);
     for (const readState of ready.readStates) {
       const waiter = this.#reads.get(readState.context);
