@@ -25,7 +25,12 @@ const parseText = (s: string, options?: RequestParserOptions) => parseAll([enc(s
 describe("RequestParser: multibulk", () => {
   it("parses pipelined requests and skips empty ones like Redis", () => {
     const out = parseText("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*0\r\n*-1\r\n*3\r\n$3\r\nSET\r\n$0\r\n\r\n$3\r\na\nb\r\n");
-    assert.deepEqual(out, { requests: [["GET", "k"], ["SET", "", "a\nb"]] });
+    assert.deepEqual(out, {
+      requests: [
+        ["GET", "k"],
+        ["SET", "", "a\nb"],
+      ],
+    });
   });
 
   it("is binary safe and returns views of the fed chunk when an argument lies inside it", () => {
@@ -126,7 +131,10 @@ describe("RequestParser: inline", () => {
   it("accepts an inline request exactly at the limit and rejects one byte over while incomplete", () => {
     assert.deepEqual(parseText(`${"a".repeat(100)}\n`, { inlineLengthBytesMax: 100 }).requests, [["a".repeat(100)]]);
     assert.equal(parseText("a".repeat(100), { inlineLengthBytesMax: 100 }).error, undefined);
-    assert.equal(parseText("a".repeat(101), { inlineLengthBytesMax: 100 }).error, "Protocol error: too big inline request");
+    assert.equal(
+      parseText("a".repeat(101), { inlineLengthBytesMax: 100 }).error,
+      "Protocol error: too big inline request",
+    );
   });
 
   it("does linear work on an inline request fed one byte at a time", () => {

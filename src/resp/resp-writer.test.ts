@@ -13,7 +13,9 @@ const wire = (v: RespValue, version: RespVersion): string => encodeReply(v, vers
 /** What a value becomes after a trip through `version` (RESP2 has no RESP3-only types). */
 function degrade(v: RespValue, version: RespVersion): RespValue {
   if (version === 3) {
-    return v.type === "attribute" ? { ...v, attributes: v.attributes.map(([k, x]) => [degrade(k, 3), degrade(x, 3)]), value: degrade(v.value, 3) } : deep(v, 3);
+    return v.type === "attribute"
+      ? { ...v, attributes: v.attributes.map(([k, x]) => [degrade(k, 3), degrade(x, 3)]), value: degrade(v.value, 3) }
+      : deep(v, 3);
   }
   switch (v.type) {
     case "map":
@@ -40,7 +42,8 @@ function deep(v: RespValue, version: RespVersion): RespValue {
   if (v.type === "array" || v.type === "set" || v.type === "push") {
     return { type: v.type, value: v.value.map((x) => degrade(x, version)) };
   }
-  if (v.type === "map") return { type: "map", value: v.value.map(([k, x]) => [degrade(k, version), degrade(x, version)]) };
+  if (v.type === "map")
+    return { type: "map", value: v.value.map(([k, x]) => [degrade(k, version), degrade(x, version)]) };
   return v;
 }
 
@@ -48,7 +51,10 @@ function parseOne(bytes: Uint8Array): RespValue {
   const parser = new ReplyParser();
   parser.feed(bytes);
   const v = parser.next();
-  assert.ok(v !== undefined && !(v instanceof RespProtocolError), `parse failed: ${String(v && (v as RespProtocolError).message)}`);
+  assert.ok(
+    v !== undefined && !(v instanceof RespProtocolError),
+    `parse failed: ${String(v && (v as RespProtocolError).message)}`,
+  );
   assert.equal(parser.next(), undefined);
   return v;
 }
@@ -67,24 +73,76 @@ function normal(v: RespValue): unknown {
 
 const SAMPLES: Array<[string, RespValue, string, string]> = [
   ["simple", { type: "simple", value: "OK" }, "+OK\r\n", "+OK\r\n"],
-  ["error", { type: "error", value: "WRONGTYPE Operation against a key holding the wrong kind of value" }, "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n", "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"],
+  [
+    "error",
+    { type: "error", value: "WRONGTYPE Operation against a key holding the wrong kind of value" },
+    "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+    "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+  ],
   ["integer", { type: "integer", value: -42n }, ":-42\r\n", ":-42\r\n"],
   ["bulk", { type: "bulk", value: b("a\r\nb") }, "$4\r\na\r\nb\r\n", "$4\r\na\r\nb\r\n"],
   ["empty bulk", { type: "bulk", value: b("") }, "$0\r\n\r\n", "$0\r\n\r\n"],
   ["null", { type: "null" }, "$-1\r\n", "_\r\n"],
-  ["array", { type: "array", value: [{ type: "integer", value: 1n }, { type: "null" }] }, "*2\r\n:1\r\n$-1\r\n", "*2\r\n:1\r\n_\r\n"],
+  [
+    "array",
+    { type: "array", value: [{ type: "integer", value: 1n }, { type: "null" }] },
+    "*2\r\n:1\r\n$-1\r\n",
+    "*2\r\n:1\r\n_\r\n",
+  ],
   ["empty array", { type: "array", value: [] }, "*0\r\n", "*0\r\n"],
-  ["map", { type: "map", value: [[{ type: "simple", value: "a" }, { type: "integer", value: 1n }]] }, "*2\r\n+a\r\n:1\r\n", "%1\r\n+a\r\n:1\r\n"],
+  [
+    "map",
+    {
+      type: "map",
+      value: [
+        [
+          { type: "simple", value: "a" },
+          { type: "integer", value: 1n },
+        ],
+      ],
+    },
+    "*2\r\n+a\r\n:1\r\n",
+    "%1\r\n+a\r\n:1\r\n",
+  ],
   ["set", { type: "set", value: [{ type: "bulk", value: b("x") }] }, "*1\r\n$1\r\nx\r\n", "~1\r\n$1\r\nx\r\n"],
-  ["push", { type: "push", value: [{ type: "bulk", value: b("message") }] }, "*1\r\n$7\r\nmessage\r\n", ">1\r\n$7\r\nmessage\r\n"],
+  [
+    "push",
+    { type: "push", value: [{ type: "bulk", value: b("message") }] },
+    "*1\r\n$7\r\nmessage\r\n",
+    ">1\r\n$7\r\nmessage\r\n",
+  ],
   ["double", { type: "double", value: 1.5 }, "$3\r\n1.5\r\n", ",1.5\r\n"],
   ["double inf", { type: "double", value: Number.NEGATIVE_INFINITY }, "$4\r\n-inf\r\n", ",-inf\r\n"],
   ["double nan", { type: "double", value: Number.NaN }, "$3\r\nnan\r\n", ",nan\r\n"],
   ["boolean", { type: "boolean", value: true }, ":1\r\n", "#t\r\n"],
   ["boolean false", { type: "boolean", value: false }, ":0\r\n", "#f\r\n"],
-  ["verbatim", { type: "verbatim", format: "txt", value: b("Some string") }, "$11\r\nSome string\r\n", "=15\r\ntxt:Some string\r\n"],
-  ["bignum", { type: "bignum", value: 3492890328409238509324850943850943825024385n }, "$43\r\n3492890328409238509324850943850943825024385\r\n", "(3492890328409238509324850943850943825024385\r\n"],
-  ["attribute", { type: "attribute", attributes: [[{ type: "simple", value: "ttl" }, { type: "integer", value: 3n }]], value: { type: "integer", value: 7n } }, ":7\r\n", "|1\r\n+ttl\r\n:3\r\n:7\r\n"],
+  [
+    "verbatim",
+    { type: "verbatim", format: "txt", value: b("Some string") },
+    "$11\r\nSome string\r\n",
+    "=15\r\ntxt:Some string\r\n",
+  ],
+  [
+    "bignum",
+    { type: "bignum", value: 3492890328409238509324850943850943825024385n },
+    "$43\r\n3492890328409238509324850943850943825024385\r\n",
+    "(3492890328409238509324850943850943825024385\r\n",
+  ],
+  [
+    "attribute",
+    {
+      type: "attribute",
+      attributes: [
+        [
+          { type: "simple", value: "ttl" },
+          { type: "integer", value: 3n },
+        ],
+      ],
+      value: { type: "integer", value: 7n },
+    },
+    ":7\r\n",
+    "|1\r\n+ttl\r\n:3\r\n:7\r\n",
+  ],
 ];
 
 describe("RespWriter and ReplyParser", () => {
@@ -100,7 +158,12 @@ describe("RespWriter and ReplyParser", () => {
 
   it("writes the RESP2 null array and nested headers, and accumulates many replies in one buffer", () => {
     const w = new RespWriter(2, 16);
-    w.nullArray().arrayHeader(2).bulk("GET").bulk(new Uint8Array([0, 255])).integer(3.9).simple("PONG");
+    w.nullArray()
+      .arrayHeader(2)
+      .bulk("GET")
+      .bulk(new Uint8Array([0, 255]))
+      .integer(3.9)
+      .simple("PONG");
     assert.equal(w.flush().toString("latin1"), "*-1\r\n*2\r\n$3\r\nGET\r\n$2\r\n\x00\xff\r\n:3\r\n+PONG\r\n");
     assert.equal(w.lengthBytes, 0);
     w.version = 3;
@@ -114,8 +177,16 @@ describe("RespWriter and ReplyParser", () => {
 
   it("formats doubles like Redis", () => {
     const cases: Array<[number, string]> = [
-      [0, "0"], [1, "1"], [-2.5, "-2.5"], [0.1, "0.1"], [1 / 3, "0.3333333333333333"], [1e16, "10000000000000000"],
-      [1e17, "1e+17"], [1.5e-5, "1.5e-05"], [0.0001, "0.0001"], [Number.POSITIVE_INFINITY, "inf"],
+      [0, "0"],
+      [1, "1"],
+      [-2.5, "-2.5"],
+      [0.1, "0.1"],
+      [1 / 3, "0.3333333333333333"],
+      [1e16, "10000000000000000"],
+      [1e17, "1e+17"],
+      [1.5e-5, "1.5e-05"],
+      [0.0001, "0.0001"],
+      [Number.POSITIVE_INFINITY, "inf"],
     ];
     for (const [value, expected] of cases) assert.equal(formatDouble(value), expected, String(value));
   });
@@ -135,8 +206,14 @@ describe("RespWriter and ReplyParser", () => {
 });
 
 const leaf: fc.Arbitrary<RespValue> = fc.oneof(
-  fc.string().filter((s) => !/[\r\n]/.test(s)).map((value) => ({ type: "simple" as const, value })),
-  fc.string().filter((s) => !/[\r\n]/.test(s)).map((value) => ({ type: "error" as const, value: `ERR ${value}` })),
+  fc
+    .string()
+    .filter((s) => !/[\r\n]/.test(s))
+    .map((value) => ({ type: "simple" as const, value })),
+  fc
+    .string()
+    .filter((s) => !/[\r\n]/.test(s))
+    .map((value) => ({ type: "error" as const, value: `ERR ${value}` })),
   fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }).map((value) => ({ type: "integer" as const, value })),
   fc.uint8Array({ maxLength: 30 }).map((value) => ({ type: "bulk" as const, value })),
   fc.constant({ type: "null" as const }),
@@ -159,24 +236,32 @@ const { tree } = fc.letrec<{ tree: RespValue }>((tie) => ({
 describe("RespWriter and ReplyParser: properties", () => {
   it("round-trips random reply trees in both versions through any chunking", () => {
     fc.assert(
-      fc.property(fc.array(tree, { maxLength: 5 }), fc.constantFrom<RespVersion>(2, 3), fc.array(fc.nat(), { maxLength: 10 }), (values, version, cuts) => {
-        const w = new RespWriter(version, 16);
-        for (const v of values) w.value(v);
-        const bytes = w.flush();
-        const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((x, y) => x - y);
-        const parser = new ReplyParser();
-        const got: RespValue[] = [];
-        let from = 0;
-        for (const p of [...points, bytes.length]) {
-          parser.feed(bytes.subarray(from, p));
-          from = p;
-          for (let r = parser.next(); r !== undefined; r = parser.next()) {
-            assert.ok(!(r instanceof RespProtocolError), (r as RespProtocolError).message);
-            got.push(r);
+      fc.property(
+        fc.array(tree, { maxLength: 5 }),
+        fc.constantFrom<RespVersion>(2, 3),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        (values, version, cuts) => {
+          const w = new RespWriter(version, 16);
+          for (const v of values) w.value(v);
+          const bytes = w.flush();
+          const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((x, y) => x - y);
+          const parser = new ReplyParser();
+          const got: RespValue[] = [];
+          let from = 0;
+          for (const p of [...points, bytes.length]) {
+            parser.feed(bytes.subarray(from, p));
+            from = p;
+            for (let r = parser.next(); r !== undefined; r = parser.next()) {
+              assert.ok(!(r instanceof RespProtocolError), (r as RespProtocolError).message);
+              got.push(r);
+            }
           }
-        }
-        assert.deepEqual(normal({ type: "array", value: got }), normal({ type: "array", value: values.map((v) => degrade(v, version)) }));
-      }),
+          assert.deepEqual(
+            normal({ type: "array", value: got }),
+            normal({ type: "array", value: values.map((v) => degrade(v, version)) }),
+          );
+        },
+      ),
       { numRuns: 500 },
     );
   });

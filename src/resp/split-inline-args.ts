@@ -21,7 +21,7 @@ function hexValue(byte: number): number {
   return -1;
 }
 
-const ESCAPES: Record<number, number> = { 0x6e: 0x0a, 0x72: 0x0d, 0x74: 0x09, 0x62: 0x08, 0x61: 0x07 };
+const ESCAPES: Record<number, number> = { 110: 0x0a, 114: 0x0d, 116: 0x09, 98: 0x08, 97: 0x07 };
 
 export function splitInlineArgs(line: Uint8Array): Uint8Array[] | undefined {
   const nul = line.indexOf(0);
