@@ -92,6 +92,29 @@ describe("RequestParser: multibulk", () => {
   });
 });
 
+describe("RequestParser: before AUTH", () => {
+  it("applies Redis's pre-authentication limits only while unauthenticated", () => {
+    const run = (input: string, unauthenticated: boolean): string | undefined => {
+      const parser = new RequestParser();
+      parser.unauthenticated = unauthenticated;
+      parser.feed(enc(input));
+      const r = parser.next();
+      return r instanceof RespProtocolError ? r.message : undefined;
+    };
+    assert.equal(run("*11\r\n", true), "Protocol error: unauthenticated multibulk length");
+    assert.equal(run("*11\r\n", false), undefined);
+    assert.equal(run("*10\r\n", true), undefined);
+    assert.equal(run("*1\r\n$16385\r\n", true), "Protocol error: unauthenticated bulk length");
+    assert.equal(run("*1\r\n$16384\r\n", true), undefined);
+    assert.equal(run("*1\r\n$16385\r\n", false), undefined);
+  });
+
+  it("returns the requests before an error first, then the error", () => {
+    const out = parseText("PING\r\n*1\r\n$4\r\nECHO\r\n*1\r\n$x\r\nPING\r\n");
+    assert.deepEqual(out, { requests: [["PING"], ["ECHO"]], error: "Protocol error: invalid bulk length" });
+  });
+});
+
 describe("RequestParser: inline", () => {
   // Expected results are Redis's (sdssplitargs in sds.c; observed with redis-cli/telnet against redis-server 7).
   const cases: Array<[string, string[] | "unbalanced"]> = [

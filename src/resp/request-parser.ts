@@ -41,6 +41,8 @@ export class RespProtocolError {
   }
 }
 
+const UNAUTHENTICATED_ARRAY_LENGTH_MAX = 10;
+const UNAUTHENTICATED_BULK_LENGTH_BYTES_MAX = 16 * 1024;
 const CR = 0x0d;
 const LF = 0x0a;
 
@@ -82,6 +84,11 @@ export class RequestParser {
   /** Where the search for the current line's terminator resumes (linear work on byte-by-byte input). */
   private scanFrom = 0;
   private failed: RespProtocolError | undefined;
+  /**
+   * While true (the server sets it when a password is required and clears it after AUTH), Redis's stricter
+   * pre-authentication limits apply: at most 10 arguments and 16 KiB per argument.
+   */
+  unauthenticated = false;
 
   constructor(options: RequestParserOptions = {}) {
     this.limits = { ...REQUEST_LIMITS_DEFAULT, ...options };
@@ -154,6 +161,9 @@ export class RequestParser {
     if (count === undefined || count > this.limits.arrayLengthMax) {
       return new RespProtocolError("Protocol error: invalid multibulk length");
     }
+    if (count > UNAUTHENTICATED_ARRAY_LENGTH_MAX && this.unauthenticated) {
+      return new RespProtocolError("Protocol error: unauthenticated multibulk length");
+    }
     if (count <= 0) return "again";
     this.argsLeft = count;
     this.args = [];
@@ -175,6 +185,9 @@ export class RequestParser {
     this.queue.skip(2);
     if (length === undefined || length < 0 || length > this.limits.bulkLengthBytesMax) {
       return new RespProtocolError("Protocol error: invalid bulk length");
+    }
+    if (length > UNAUTHENTICATED_BULK_LENGTH_BYTES_MAX && this.unauthenticated) {
+      return new RespProtocolError("Protocol error: unauthenticated bulk length");
     }
     this.bulkLengthBytes = length;
     return undefined;
