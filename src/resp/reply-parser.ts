@@ -68,7 +68,7 @@ export class ReplyParser {
   private parse(at: number, depth: number): Parsed {
     if (depth > this.limits.depthMax) return new RespProtocolError("Protocol error: reply nested too deeply");
     if (at >= this.end) return this.incomplete(at + 1);
-    const lf = this.buffer.indexOf(0x0a, at + 1);
+    const lf = this.buffer.subarray(0, this.end).indexOf(0x0a, at + 1);
     if (lf === -1 || lf >= this.end) return this.incomplete(this.end + 1);
     if (this.buffer[lf - 1] !== 0x0d) return new RespProtocolError("Protocol error: expected CRLF");
     const type = this.buffer[at] as number;
