@@ -6,8 +6,9 @@
  * Contract: `feed` chunks as they arrive, then call `next` until it returns undefined. A returned
  * `RespProtocolError` is final: like Redis, the caller replies `-ERR <message>` (see `replyText`) and closes
  * the connection; the parser drops all further input and keeps returning the same error.
- * Arguments are views of the fed chunks when an argument lies inside one chunk (no copy), else copies; the
- * caller owns the returned array.
+ * Arguments are views when an argument lies inside one buffered chunk (a fed chunk over 512 bytes, or the
+ * queue's own buffer that small chunks are coalesced into), else copies; either way their bytes never change
+ * afterwards, and a view keeps its chunk alive. The caller owns the returned array.
  *
  * Memory: buffered bytes are the unparsed input; a declared array or bulk length over the limits is rejected
  * when its header is read, before its body arrives; a header or inline line longer than `inlineLengthBytesMax`
