@@ -12,8 +12,10 @@ import type { MemberInfo, ShoalNode } from "../node/shoal-node.js";
 
 const PEER_INFO_TIMEOUT_MS = 500;
 
+/** One member in `GET /v1/cluster` (the wire contract; the HTTP client reads the same type). */
 export interface ClusterMemberView {
   readonly id: number;
+  /** "leader" | "follower" | "candidate" | "preCandidate" | "unreachable". */
   readonly role: string;
   readonly peer: string;
   readonly http: string;

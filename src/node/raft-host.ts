@@ -82,10 +82,7 @@ export class RaftHost {
   readonly counters = {
     proposals: 0,
     proposalFailures: 0,
-    walSaves: 0,
-    walSaveMsTotal: 0,
     applied: 0,
-    leaderChanges: 0,
   };
 
   constructor(options: RaftHostOptions) {
@@ -190,7 +187,6 @@ export class RaftHost {
   async #handleReady(ready: Ready): Promise<void> {
     if (ready.softState !== undefined && ready.softState.leaderId !== this.#leaderId) {
       this.#leaderId = ready.softState.leaderId;
-      this.counters.leaderChanges++;
       this.#options.metrics?.leaderChanged();
     }
     if (ready.snapshot !== undefined) await this.#installSnapshot(ready.snapshot);
@@ -198,13 +194,10 @@ export class RaftHost {
     const { beforePersist, afterPersist } = splitMessagesByDurability(ready, storage.hardState());
     network.send(beforePersist);
     if (ready.entries.length > 0 || (ready.hardState !== undefined && ready.mustSync)) {
-      // Durability point for the Raft log: nothing below is sent before this resolves.
+      // Durability point for the Raft log: no vote or acknowledgement is sent before this resolves.
       const started = performance.now();
       await wal.save({ hardState: ready.hardState ?? storage.hardState(), entries: ready.entries });
-      const elapsedMs = performance.now() - started;
-      this.counters.walSaves++;
-      this.counters.walSaveMsTotal += elapsedMs;
-      this.#options.metrics?.walSaved(elapsedMs / 1000, walSaveBytes(ready));
+      this.#options.metrics?.walSaved((performance.now() - started) / 1000, walSaveBytes(ready));
     }
     storage.append(ready.entries);
     // A commit-only change is not fsynced: the commit index is a lower bound that Raft re-learns after a crash.

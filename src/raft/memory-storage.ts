@@ -66,11 +66,6 @@ export class MemoryStorage implements RaftStorage {
     return this.#snapshot;
   }
 
-  /** All entries currently held (for checkers and tests). */
-  allEntries(): readonly Entry[] {
-    return this.#entries;
-  }
-
   /** Appends persisted entries; an entry at an existing index replaces it and drops every later one. */
   append(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
