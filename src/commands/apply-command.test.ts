@@ -1,33 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type ApplyState, applyCommand, applyEntryData } from "./apply-command.js";
-import { keyId } from "./bytes.js";
-import type { Command, CommandResult } from "./command.js";
+import { applyEntryData } from "./apply-command.js";
 import { encodeCommand } from "./command-codec.js";
-import type { StoredRecord } from "./record.js";
-import type { RecordReader } from "./write-set.js";
+import { MapStateMachine } from "./testing/map-state-machine.js";
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 
-/** A map-backed state machine: the smallest possible host for the pure semantics. */
-class Harness implements RecordReader {
-  readonly records = new Map<string, StoredRecord>();
-  state: ApplyState = { revision: 0, clockMs: 0 };
-
-  getRecord(key: Uint8Array): StoredRecord | undefined {
-    return this.records.get(keyId(key));
-  }
-
-  apply(command: Command): CommandResult {
-    const outcome = applyCommand(this, command, this.state);
-    for (const mutation of outcome.mutations) {
-      if (mutation.record === undefined) this.records.delete(keyId(mutation.key));
-      else this.records.set(keyId(mutation.key), mutation.record);
-    }
-    this.state = outcome.state;
-    return outcome.result;
-  }
-}
+const Harness = MapStateMachine;
 
 describe("applyCommand", () => {
   it("counts versions and revisions across put, overwrite, delete and re-create", () => {

@@ -8,6 +8,7 @@
  */
 import { assert, unreachable } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
+import { Prng } from "../lib/prng.js";
 import type {
   Command,
   CommandResult,
@@ -15,6 +16,7 @@ import type {
   ExpireCommand,
   ExpiryOptions,
   PutCommand,
+  RedisCommand,
   TxnCommand,
   TxnOp,
   TxnOpResult,
@@ -22,7 +24,9 @@ import type {
 import { decodeCommand } from "./command-codec.js";
 import { compareHolds } from "./compare.js";
 import { isLive, type KeyValue, type StoredRecord, toKeyValue } from "./record.js";
-import { type Mutation, type RecordReader, WriteSet } from "./write-set.js";
+import type { ScanCursors } from "./redis/command-spec.js";
+import { executeCommands } from "./redis/execute.js";
+import { type KeyspaceReader, type Mutation, WriteSet } from "./write-set.js";
 
 /** The replicated scalars a command reads and advances besides the keys. */
 export interface ApplyState {
@@ -43,7 +47,7 @@ export interface CommandOutcome {
  * Applies one entry's data: empty data is a no-op entry; data that does not decode to a valid command yields an
  * `error` result (every replica decodes the same bytes, so every replica rejects it alike).
  */
-export function applyEntryData(reader: RecordReader, data: Uint8Array, state: ApplyState): CommandOutcome {
+export function applyEntryData(reader: KeyspaceReader, data: Uint8Array, state: ApplyState): CommandOutcome {
   if (data.length === 0) return { mutations: [], result: { kind: "noop", revision: state.revision }, state };
   let command: Command;
   try {
@@ -57,7 +61,7 @@ export function applyEntryData(reader: RecordReader, data: Uint8Array, state: Ap
 }
 
 /** Applies a decoded, validated command (`decodeCommand` validates; call `validateCommand` on others). */
-export function applyCommand(reader: RecordReader, command: Command, state: ApplyState): CommandOutcome {
+export function applyCommand(reader: KeyspaceReader, command: Command, state: ApplyState): CommandOutcome {
   assert(Number.isSafeInteger(state.revision) && state.revision >= 0, "revision is a non-negative integer");
   const context: Context = {
     writes: new WriteSet(reader),
@@ -89,6 +93,8 @@ function applyTo(context: Context, command: Command): CommandResult {
       return applyExpire(context, command);
     case "txn":
       return applyTxn(context, command);
+    case "redis":
+      return applyRedis(context, command);
     default:
       return unreachable(command, "Unknown command op");
   }
@@ -129,6 +135,36 @@ function applyTxn(context: Context, command: TxnCommand): CommandResult {
   const ops = succeeded ? command.success : command.failure;
   const responses = ops.map((op) => applyTxnOp(context, op));
   return { kind: "txn", revision: revisionAfter(context), succeeded, responses };
+}
+
+/** SCAN inside MULTI: a replicated entry cannot leave a cursor in one node's table, so the scan must finish in
+ * one call (docs/redis-compat.md). */
+const NO_CURSORS_IN_LOG: ScanCursors = {
+  resume: (cursor) => {
+    if (cursor === 0n) return undefined;
+    throw new ShoalError("BAD_REQUEST", "invalid cursor");
+  },
+  issue: () => {
+    throw new ShoalError("BAD_REQUEST", "SCAN inside MULTI must finish in one call: give a COUNT above the key count");
+  },
+};
+
+function applyRedis(context: Context, command: RedisCommand): CommandResult {
+  for (const watch of command.watches ?? []) {
+    const current = liveRecord(context, watch.key);
+    if ((current?.modRevision ?? 0) !== watch.modRevision) {
+      return { kind: "redis", revision: context.revision - 1, aborted: true, replies: [] };
+    }
+  }
+  // Randomness (HRANDFIELD, RANDOMKEY) seeded by the entry, so every replica draws the same.
+  const random = new Prng((context.revision * 2654435761) ^ context.nowMs);
+  const replies = executeCommands(context.writes, context.writes, command.argvs, {
+    nowMs: context.nowMs,
+    revision: context.revision,
+    random,
+    cursors: NO_CURSORS_IN_LOG,
+  });
+  return { kind: "redis", revision: revisionAfter(context), aborted: false, replies };
 }
 
 function applyTxnOp(context: Context, op: TxnOp): TxnOpResult {

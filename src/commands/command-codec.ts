@@ -76,6 +76,17 @@ function readCommand(f: Fields): Command {
         success: f.array("success").map((o, i) => readTxnOp(new Fields(o, `success[${i}]`))),
         failure: f.array("failure").map((o, i) => readTxnOp(new Fields(o, `failure[${i}]`))),
       };
+    case "redis": {
+      const argvs = f.array("argvs").map((argv, i) => {
+        if (!Array.isArray(argv)) throw f.error(`argvs[${i}] is not an array`);
+        return argv.map((arg, j) => bytesOf(arg, `argvs[${i}][${j}]`));
+      });
+      const watches = f.optionalArray("watches")?.map((w, i) => {
+        const watch = new Fields(w, `watches[${i}]`);
+        return { key: watch.bytes("key"), modRevision: watch.number("modRevision") };
+      });
+      return { op, nowMs, argvs, ...optional("watches", watches) };
+    }
     default:
       throw new ShoalError("BAD_REQUEST", `Cannot decode command: unknown op ${JSON.stringify(op)}`);
   }
@@ -177,6 +188,10 @@ class Fields {
 
   bytes(name: string): Uint8Array {
     return bytesOf(this.#map[name], `${this.#what}.${name}`);
+  }
+
+  optionalArray(name: string): readonly unknown[] | undefined {
+    return this.#map[name] === undefined ? undefined : this.array(name);
   }
 
   array(name: string): readonly unknown[] {

@@ -8,6 +8,7 @@
  */
 import type { ErrorCode } from "../lib/errors.js";
 import type { KeyValue } from "./record.js";
+import type { Reply } from "./redis/reply.js";
 
 /** Expiry options shared by `put` and a txn's put. At most one of the three may be set; none clears any TTL. */
 export interface ExpiryOptions {
@@ -74,7 +75,25 @@ export interface TxnCommand {
   readonly failure: readonly TxnOp[];
 }
 
-export type Command = PutCommand | DeleteCommand | ExpireCommand | TxnCommand;
+/** A key's modRevision as a Redis client WATCHed it (0: absent). */
+export interface WatchedKey {
+  readonly key: Uint8Array;
+  readonly modRevision: number;
+}
+
+/** Redis commands (data commands of the table in `redis/`), run in order as ONE entry at one revision: a
+ * pipelined run of writes, or a MULTI/EXEC block. With `watches`, nothing runs unless every watched key's
+ * modRevision is still the one seen (Redis's WATCH: EXEC answers a null array). A command's error reply does not
+ * stop the others (Redis's EXEC semantics); a failing command leaves no writes behind. */
+export interface RedisCommand {
+  readonly op: "redis";
+  readonly nowMs: number;
+  /** Each a whole command: argv[0] is the name. */
+  readonly argvs: readonly (readonly Uint8Array[])[];
+  readonly watches?: readonly WatchedKey[];
+}
+
+export type Command = PutCommand | DeleteCommand | ExpireCommand | TxnCommand | RedisCommand;
 export type CommandOp = Command["op"];
 
 export type TxnOpResult =
@@ -99,6 +118,8 @@ export type CommandResult =
       readonly succeeded: boolean;
       readonly responses: readonly TxnOpResult[];
     }
+  /** One reply per command; `aborted` (and no replies) when a WATCHed key had changed. */
+  | { readonly kind: "redis"; readonly revision: number; readonly aborted: boolean; readonly replies: readonly Reply[] }
   /** A put's condition failed; nothing changed. `current` is the key as it is (undefined when absent). */
   | { readonly kind: "conflict"; readonly revision: number; readonly current: KeyValue | undefined }
   /** The entry was rejected deterministically (malformed or over a limit); nothing changed. */

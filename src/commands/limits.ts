@@ -13,4 +13,10 @@ export const COMMAND_LIMITS = {
   txnOpsCountMax: 128,
   /** Keys one `expire` entry may name; the leader splits larger sweeps. */
   expireKeysCountMax: 1024,
+  /** Redis commands one entry may carry (a pipelined run or a MULTI block); bigger MULTI blocks are refused. */
+  redisCommandsCountMax: 10_000,
+  /** Arguments of one Redis command (MSET, HSET, DEL with many keys). */
+  redisArgumentsCountMax: 1_048_576,
+  /** Bytes of all arguments of one entry: the entry is replicated and fsynced whole. */
+  redisEntrySizeBytesMax: 64 * 1024 * 1024,
 } as const;

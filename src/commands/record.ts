@@ -3,9 +3,9 @@
  * out on disk, and command handlers only ever see this shape.
  */
 
-/** The kind of value a key holds. Only strings today; hashes, lists and streams will join this union, and an
- * operation against the wrong kind answers WRONG_TYPE. */
-export type ValueType = "string";
+/** The kind of value a key holds. Lists and streams will join this union; an operation against the wrong kind
+ * answers WRONG_TYPE. A hash's fields are encoded into `value` by `redis/hash-value.ts`. */
+export type ValueType = "string" | "hash";
 
 /** One key's state. Revisions are the group's revision counter (etcd's `mod_revision`), never log indexes. */
 export interface StoredRecord {

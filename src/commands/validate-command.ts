@@ -5,7 +5,7 @@
  */
 import { ShoalError } from "../lib/errors.js";
 import { keyId } from "./bytes.js";
-import type { Command, Compare, ExpiryOptions, TxnCommand, TxnOp } from "./command.js";
+import type { Command, Compare, ExpiryOptions, RedisCommand, TxnCommand, TxnOp } from "./command.js";
 import { COMMAND_LIMITS } from "./limits.js";
 
 /** Throws a ShoalError (BAD_REQUEST or TOO_LARGE) naming the first rule `command` breaks. */
@@ -33,6 +33,32 @@ export function validateCommand(command: Command): void {
     case "txn":
       checkTxn(command);
       return;
+    case "redis":
+      checkRedis(command);
+      return;
+  }
+}
+
+function checkRedis(command: RedisCommand): void {
+  const { redisCommandsCountMax, redisArgumentsCountMax, redisEntrySizeBytesMax } = COMMAND_LIMITS;
+  if (command.argvs.length === 0) throw new ShoalError("BAD_REQUEST", "Cannot run redis commands: none given");
+  if (command.argvs.length > redisCommandsCountMax) {
+    throw new ShoalError("TOO_LARGE", `Cannot run redis commands: more than ${redisCommandsCountMax} in one entry`);
+  }
+  let sizeBytes = 0;
+  for (const argv of command.argvs) {
+    if (argv.length === 0) throw new ShoalError("BAD_REQUEST", "Cannot run redis commands: an empty command");
+    if (argv.length > redisArgumentsCountMax) {
+      throw new ShoalError("TOO_LARGE", `Cannot run redis command: more than ${redisArgumentsCountMax} arguments`);
+    }
+    for (const arg of argv) sizeBytes += arg.byteLength;
+  }
+  if (sizeBytes > redisEntrySizeBytesMax) {
+    throw new ShoalError("TOO_LARGE", `Cannot run redis commands: more than ${redisEntrySizeBytesMax} bytes`);
+  }
+  for (const watch of command.watches ?? []) {
+    checkKey(watch.key);
+    checkCount(watch.modRevision, "watch modRevision");
   }
 }
 

@@ -15,6 +15,10 @@ export type ErrorCode =
   | "TOO_LARGE" // a value or request exceeds a configured bound
   | "COMPACTED" // a requested revision or log index was compacted away
   | "WRONG_TYPE" // an operation against a key holding another kind of value
+  | "UNAUTHENTICATED" // the connection must authenticate first (Redis NOAUTH)
+  | "WRONG_PASSWORD" // AUTH with a wrong password (Redis WRONGPASS)
+  | "EXEC_ABORTED" // EXEC of a transaction that queued a bad command (Redis EXECABORT)
+  | "UNSUPPORTED_PROTOCOL" // HELLO asked for a RESP version we do not speak (Redis NOPROTO)
   | "INTERNAL"; // a bug; the message says where
 
 /** Every code, for validating a code read from the wire (HTTP bodies, peer RPC answers). */
@@ -29,6 +33,10 @@ const ERROR_CODES: Readonly<Record<ErrorCode, true>> = {
   TOO_LARGE: true,
   COMPACTED: true,
   WRONG_TYPE: true,
+  UNAUTHENTICATED: true,
+  WRONG_PASSWORD: true,
+  EXEC_ABORTED: true,
+  UNSUPPORTED_PROTOCOL: true,
   INTERNAL: true,
 };
 

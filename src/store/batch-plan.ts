@@ -7,7 +7,7 @@ import { type ApplyState, applyEntryData } from "../commands/apply-command.js";
 import { keyId } from "../commands/bytes.js";
 import type { CommandResult } from "../commands/command.js";
 import type { StoredRecord } from "../commands/record.js";
-import { type Mutation, type RecordReader, WriteSet } from "../commands/write-set.js";
+import { type KeyspaceReader, type Mutation, type RecordReader, WriteSet } from "../commands/write-set.js";
 import { assert } from "../lib/assert.js";
 import type { HistoryEvent } from "./history.js";
 import type { ApplyEntry } from "./state-machine-store.js";
@@ -27,7 +27,7 @@ export interface BatchPlan {
   readonly events: readonly HistoryEvent[];
 }
 
-export function planBatch(base: RecordReader, meta: StoreMeta, entries: readonly ApplyEntry[]): BatchPlan {
+export function planBatch(base: KeyspaceReader, meta: StoreMeta, entries: readonly ApplyEntry[]): BatchPlan {
   const overlay = new WriteSet(base);
   const results: CommandResult[] = [];
   const events: HistoryEvent[] = [];

@@ -130,7 +130,11 @@ export class MemoryStore implements StateMachineStore {
   applyEntries(entries: readonly ApplyEntry[]): CommandResult[] {
     this.#checkOpen();
     assert(!this.#restoring, "Cannot apply entries while a snapshot is being restored");
-    const plan = planBatch({ getRecord: (key) => this.#records.get(keyId(key)) }, this.#meta, entries);
+    const reader = {
+      getRecord: (key: Uint8Array) => this.#records.get(keyId(key)),
+      keysAfter: this.#keysAfter.bind(this),
+    };
+    const plan = planBatch(reader, this.#meta, entries);
     const added = summarize(
       plan.events.map((event) => ({ revision: event.revision, bytes: encodeEvent(event).byteLength })),
     );
@@ -198,6 +202,18 @@ export class MemoryStore implements StateMachineStore {
   async close(): Promise<void> {
     for (const snapshot of [...this.#snapshots]) snapshot.release();
     this.#closed = true;
+  }
+
+  /** Stored keys after `after` in order (expired ones included): for KEYS/SCAN/FLUSHALL inside apply. */
+  #keysAfter(after: Uint8Array | undefined, limit: number): Uint8Array[] {
+    const ids = this.#ids();
+    let i = 0;
+    if (after !== undefined) {
+      const afterId = keyId(after);
+      i = lowerBound(ids, afterId);
+      if (ids[i] === afterId) i++;
+    }
+    return ids.slice(i, i + limit).map(keyFromId);
   }
 
   #ids(): string[] {

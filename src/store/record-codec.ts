@@ -1,7 +1,7 @@
 /**
  * @module The stored form of a record (LMDB values, snapshot records): a fixed header, then the value bytes.
  *
- *   format u8 (1) | type u8 (1 = string) | createRevision f64 | modRevision f64 | version f64 | expiresAtMs f64 | value
+ *   format u8 (1) | type u8 (1 = string, 2 = hash) | createRevision f64 | modRevision f64 | version f64 | expiresAtMs f64 | value
  *
  * Integers are stored as float64: exact below 2^53, and revisions and times never get near that.
  */
@@ -11,8 +11,11 @@ import { ShoalError } from "../lib/errors.js";
 
 const RECORD_FORMAT_V1 = 1;
 const HEADER_SIZE_BYTES = 2 + 4 * 8;
-const TYPE_CODES: Readonly<Record<ValueType, number>> = { string: 1 };
-const TYPES_BY_CODE: ReadonlyMap<number, ValueType> = new Map([[1, "string"]]);
+const TYPE_CODES: Readonly<Record<ValueType, number>> = { string: 1, hash: 2 };
+const TYPES_BY_CODE: ReadonlyMap<number, ValueType> = new Map([
+  [1, "string"],
+  [2, "hash"],
+]);
 
 export function encodeRecord(record: StoredRecord): Uint8Array {
   const bytes = new Uint8Array(HEADER_SIZE_BYTES + record.value.byteLength);

@@ -199,7 +199,8 @@ export class LmdbStore implements StateMachineStore {
     this.#checkOpen();
     assert(this.#restoring === undefined, "Cannot apply entries while a snapshot is being restored");
     if (entries.length === 0) return [];
-    const plan = planBatch({ getRecord: (key) => this.#getRecord(key) }, this.#meta, entries);
+    const reader = { getRecord: (key: Uint8Array) => this.#getRecord(key), keysAfter: this.#keysAfter.bind(this) };
+    const plan = planBatch(reader, this.#meta, entries);
     const rows = historyRows(plan.events);
     const added = summarize(rows.map((row) => ({ revision: row.revision, bytes: row.value.byteLength })));
     const historyPlan = this.#history.plan(added);
@@ -291,6 +292,17 @@ export class LmdbStore implements StateMachineStore {
     this.#meta = meta;
     this.#history.reset(meta.revision);
     old.retire();
+  }
+
+  /** Stored keys after `after` in order (expired ones included): for KEYS/SCAN/FLUSHALL inside apply. */
+  #keysAfter(after: Uint8Array | undefined, limit: number): Uint8Array[] {
+    const rows = this.#env.db.getKeys({
+      start: after === undefined ? DATA_START : dataKey(after),
+      end: DATA_END,
+      exclusiveStart: after !== undefined,
+      limit,
+    });
+    return [...rows].map((row) => userKey(row as Uint8Array));
   }
 
   #getRecord(key: Uint8Array): StoredRecord | undefined {

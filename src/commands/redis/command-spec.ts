@@ -1,0 +1,81 @@
+/**
+ * @module One Redis command described once (Redis's `src/commands/*.json`): arity checks, key extraction for
+ * routing, read/write handling, MULTI queueing and the COMMAND / COMMAND INFO / COMMAND DOCS answers all read
+ * this description. Data commands carry a pure handler; connection and server commands (AUTH, MULTI, SUBSCRIBE,
+ * INFO…) are described here too and handled by the RESP server, which owns connection state.
+ */
+import type { Random } from "../../lib/prng.js";
+import type { Keyspace } from "./keyspace.js";
+import type { Reply } from "./reply.js";
+
+/** Redis's command flags, as COMMAND INFO lists them (lower case). */
+export type CommandFlag =
+  | "write" // changes data: goes through the Raft log
+  | "readonly" // reads data: served after a ReadIndex barrier (or stale after READONLY)
+  | "denyoom"
+  | "admin"
+  | "pubsub"
+  | "noscript"
+  | "loading"
+  | "stale"
+  | "fast"
+  | "no_auth" // allowed before AUTH
+  | "allow_busy"
+  | "no_multi"; // refused inside MULTI
+
+/** Redis's command groups (COMMAND DOCS `group`). */
+export type CommandGroup = "string" | "generic" | "hash" | "connection" | "server" | "pubsub" | "transactions";
+
+/** Where the keys are in argv (argv[0] is the command name): Redis's legacy (first, last, step) triple. `last`
+ * -1 means the last argument, -2 the one before it. first 0 means the command takes no keys. */
+export interface KeyPositions {
+  readonly first: number;
+  readonly last: number;
+  readonly step: number;
+}
+
+/** A SCAN cursor's meaning: the key to resume after. Cursors are numbers (redis-cli parses them as such), so
+ * the node keeps a bounded table from number to position; `resp/` owns it, semantics only ask through this. */
+export interface ScanCursors {
+  /** The position for `cursor`: undefined for 0 (the start); throws BAD_REQUEST "invalid cursor" for a number
+   * the table does not know (never issued, or evicted). */
+  resume(cursor: bigint): Uint8Array | undefined;
+  /** A new cursor that resumes after `lastKey`. Never 0. */
+  issue(lastKey: Uint8Array): bigint;
+}
+
+/** What a data handler may use. Everything is deterministic for replicated (write) execution. */
+export interface CommandContext {
+  readonly keyspace: Keyspace;
+  /** For HRANDFIELD, RANDOMKEY: seeded from the entry when replicated, so every replica picks alike. */
+  readonly random: Random;
+  readonly cursors: ScanCursors;
+}
+
+/** A pure data handler: reads `argv` (argv[0] is the name as sent), reads and writes through the keyspace, and
+ * returns the reply. Throws ShoalError for an error reply; it must throw before writing anything or leave its
+ * writes to be discarded (the executor runs each command in its own write set). */
+export type DataHandler = (context: CommandContext, argv: readonly Uint8Array[]) => Reply;
+
+export interface CommandSpec {
+  /** Lower case, as COMMAND lists it. */
+  readonly name: string;
+  /** Redis's arity: N exactly N arguments including the name, -N at least N. */
+  readonly arity: number;
+  readonly flags: readonly CommandFlag[];
+  readonly keys: KeyPositions;
+  readonly group: CommandGroup;
+  readonly summary: string;
+  readonly since: string;
+  readonly complexity: string;
+  /** The argument syntax as Redis documents it, e.g. "key value [NX | XX]" (COMMAND DOCS, CLI help). */
+  readonly syntax: string;
+  /** Subcommands (CLIENT ID, CONFIG GET…), each with its own arity; the name is "parent|sub". */
+  readonly subcommands?: readonly CommandSpec[];
+  /** Data commands only; connection/server commands are dispatched by the RESP server. */
+  readonly handler?: DataHandler;
+}
+
+export const NO_KEYS: KeyPositions = { first: 0, last: 0, step: 0 };
+export const ONE_KEY: KeyPositions = { first: 1, last: 1, step: 1 };
+export const ALL_KEYS: KeyPositions = { first: 1, last: -1, step: 1 };

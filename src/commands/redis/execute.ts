@@ -1,0 +1,105 @@
+/**
+ * @module Running Redis data commands: the table lookup with Redis's exact errors, then each command in its own
+ * write set (merged only when it succeeds). The same function serves the log (writes, inside apply) and reads
+ * (no write set, served after a ReadIndex barrier), so a command means the same thing on both paths.
+ */
+
+import { ShoalError } from "../../lib/errors.js";
+import type { Random } from "../../lib/prng.js";
+import { type KeyspaceReader, WriteSet } from "../write-set.js";
+import type { CommandContext, CommandSpec, ScanCursors } from "./command-spec.js";
+import { Keyspace } from "./keyspace.js";
+import { errorReply, type Reply } from "./reply.js";
+import { findCommand } from "./table.js";
+
+const textDecoder = new TextDecoder();
+
+export interface ExecutionContext {
+  /** The entry's time on the replicated clock (or the reading node's clock for a read). */
+  readonly nowMs: number;
+  /** The revision writes take (the entry's); ignored by reads. */
+  readonly revision: number;
+  readonly random: Random;
+  readonly cursors: ScanCursors;
+}
+
+/**
+ * The spec for `argv`, or a ShoalError with Redis's message: unknown command, unknown subcommand, wrong number
+ * of arguments. Returns the subcommand's spec for a container command given a known subcommand.
+ */
+export function resolveCommand(argv: readonly Uint8Array[]): CommandSpec {
+  const name = textDecoder.decode(argv[0] ?? new Uint8Array(0));
+  const spec = findCommand(name);
+  if (spec === undefined) throw unknownCommand(name, argv);
+  if (spec.subcommands === undefined || spec.subcommands.length === 0) {
+    checkArity(spec, argv.length);
+    return spec;
+  }
+  if (argv.length < 2) throw arityError(spec.name);
+  const subName = textDecoder.decode(argv[1]).toLowerCase();
+  const sub = spec.subcommands.find((s) => s.name === `${spec.name}|${subName}`);
+  if (sub === undefined) {
+    throw new ShoalError(
+      "BAD_REQUEST",
+      `unknown subcommand '${truncate(textDecoder.decode(argv[1]))}'. Try ${spec.name.toUpperCase()} HELP.`,
+    );
+  }
+  checkArity(sub, argv.length);
+  return sub;
+}
+
+/** Runs data commands in order. `writes` undefined runs them read-only over `reader` (every command must then
+ * be readonly; a write asserts). Errors become error replies; the others still run (EXEC semantics). */
+export function executeCommands(
+  reader: KeyspaceReader,
+  writes: WriteSet | undefined,
+  argvs: readonly (readonly Uint8Array[])[],
+  execution: ExecutionContext,
+): Reply[] {
+  return argvs.map((argv) => executeOne(reader, writes, argv, execution));
+}
+
+function executeOne(
+  reader: KeyspaceReader,
+  writes: WriteSet | undefined,
+  argv: readonly Uint8Array[],
+  execution: ExecutionContext,
+): Reply {
+  try {
+    const spec = resolveCommand(argv);
+    if (spec.handler === undefined) {
+      throw new ShoalError("BAD_REQUEST", `'${spec.name}' cannot run here (only on a client connection)`);
+    }
+    const child = writes === undefined ? undefined : new WriteSet(writes);
+    const keyspace = new Keyspace(child ?? reader, child, execution.nowMs, execution.revision);
+    const context: CommandContext = { keyspace, random: execution.random, cursors: execution.cursors };
+    const reply = spec.handler(context, argv);
+    if (writes !== undefined && child !== undefined) writes.merge(child);
+    return reply;
+  } catch (error) {
+    if (error instanceof ShoalError) return errorReply(error.code, error.message);
+    throw error;
+  }
+}
+
+function checkArity(spec: CommandSpec, argc: number): void {
+  const ok = spec.arity >= 0 ? argc === spec.arity : argc >= -spec.arity;
+  if (!ok) throw arityError(spec.name);
+}
+
+function arityError(name: string): ShoalError {
+  return new ShoalError("BAD_REQUEST", `wrong number of arguments for '${name}' command`);
+}
+
+/** Redis 7: `unknown command 'foo', with args beginning with: 'a' 'b' ` (each argument truncated to 128). */
+function unknownCommand(name: string, argv: readonly Uint8Array[]): ShoalError {
+  const args = argv
+    .slice(1)
+    .map((arg) => `'${truncate(textDecoder.decode(arg))}' `)
+    .join("");
+  return new ShoalError("BAD_REQUEST", `unknown command '${truncate(name)}', with args beginning with: ${args}`);
+}
+
+function truncate(text: string): string {
+  return text.length > 128 ? text.slice(0, 128) : text;
+}

@@ -1,0 +1,6 @@
+/**
+ * @module The keys commands.
+ */
+import type { CommandSpec } from "../command-spec.js";
+
+export const keyCommands: readonly CommandSpec[] = [];

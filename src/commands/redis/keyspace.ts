@@ -1,0 +1,161 @@
+/**
+ * @module The keyspace as Redis command handlers see it: typed values (strings, hashes), expiry and key listing
+ * over a write set. Handlers never see the storage encoding or revisions: every write here stamps the entry's
+ * revision (createRevision/modRevision/version, the etcd view of the same key) and keeps the TTL rules in one
+ * place. Pure: time is the entry's time on the replicated clock.
+ */
+import { assert } from "../../lib/assert.js";
+import { ShoalError } from "../../lib/errors.js";
+import { isLive, type StoredRecord, type ValueType } from "../record.js";
+import type { WriteSet } from "../write-set.js";
+import { decodeHash, encodeHash, type HashFields } from "./hash-value.js";
+
+export const WRONG_TYPE_MESSAGE = "Operation against a key holding the wrong kind of value";
+
+/** `"keep"` keeps the key's current expiry (Redis: APPEND, INCR, SETRANGE, HSET, SET … KEEPTTL); a number is an
+ * absolute time on the replicated clock, 0 meaning none. */
+export type ExpiryChoice = number | "keep";
+
+export class Keyspace {
+  readonly #writes: WriteSet | undefined;
+  readonly #reader: Pick<WriteSet, "getRecord" | "keysAfter">;
+  /** The entry's time on the replicated clock. */
+  readonly nowMs: number;
+  readonly #revision: number;
+
+  /** `writes` undefined makes a read-only keyspace (a read served without the log): a write there is a bug in
+   * the command table (a handler writing under a readonly flag) and asserts. */
+  constructor(
+    reader: Pick<WriteSet, "getRecord" | "keysAfter">,
+    writes: WriteSet | undefined,
+    nowMs: number,
+    revision: number,
+  ) {
+    this.#reader = writes ?? reader;
+    this.#writes = writes;
+    this.nowMs = nowMs;
+    this.#revision = revision;
+  }
+
+  /** The live record of any type, or undefined when absent or expired. */
+  lookup(key: Uint8Array): StoredRecord | undefined {
+    const record = this.#reader.getRecord(key);
+    return record !== undefined && isLive(record, this.nowMs) ? record : undefined;
+  }
+
+  /** Redis TYPE's answer. */
+  typeOf(key: Uint8Array): ValueType | "none" {
+    return this.lookup(key)?.type ?? "none";
+  }
+
+  exists(key: Uint8Array): boolean {
+    return this.lookup(key) !== undefined;
+  }
+
+  /** The string at `key`; WRONGTYPE if it holds another type. */
+  getString(key: Uint8Array): Uint8Array | undefined {
+    const record = this.lookup(key);
+    if (record === undefined) return undefined;
+    if (record.type !== "string") throw wrongType();
+    return record.value;
+  }
+
+  /** A fresh, mutable copy of the hash at `key` (field id → value, insertion order); WRONGTYPE on other types. */
+  getHash(key: Uint8Array): HashFields | undefined {
+    const record = this.lookup(key);
+    if (record === undefined) return undefined;
+    if (record.type !== "hash") throw wrongType();
+    return decodeHash(record.value);
+  }
+
+  /** The key's absolute expiry (0 for none), or undefined when the key is absent. */
+  expiresAtMs(key: Uint8Array): number | undefined {
+    return this.lookup(key)?.expiresAtMs;
+  }
+
+  setString(key: Uint8Array, value: Uint8Array, expiry: ExpiryChoice): void {
+    this.#write(key, "string", value, expiry);
+  }
+
+  /** Stores the hash; an empty hash deletes the key (Redis never keeps empty aggregates). Keeps the TTL. */
+  setHash(key: Uint8Array, fields: HashFields): void {
+    if (fields.size === 0) this.delete(key);
+    else this.#write(key, "hash", encodeHash(fields), "keep");
+  }
+
+  /** Writes a record of any type as it is (RENAME, COPY-like moves): `value` in its stored encoding. */
+  putRaw(key: Uint8Array, type: ValueType, value: Uint8Array, expiresAtMs: number): void {
+    this.#write(key, type, value, expiresAtMs);
+  }
+
+  /** Deletes a live key; false when there was none. */
+  delete(key: Uint8Array): boolean {
+    if (this.lookup(key) === undefined) return false;
+    this.#mutable().delete(key);
+    return true;
+  }
+
+  /** Sets (or with 0 removes) a live key's expiry; an expiry at or before now deletes the key. Counts as a write
+   * of the key (its modRevision moves, as Redis's EXPIRE touches WATCHed keys). False when the key is absent. */
+  setExpiry(key: Uint8Array, expiresAtMs: number): boolean {
+    const record = this.lookup(key);
+    if (record === undefined) return false;
+    this.#write(key, record.type, record.value, expiresAtMs);
+    return true;
+  }
+
+  /** Live keys sorting strictly after `after`, in bytewise order, at most `limit`. */
+  keysAfter(after: Uint8Array | undefined, limit: number): Uint8Array[] {
+    assert(Number.isSafeInteger(limit) && limit > 0, "keysAfter limit is a positive integer");
+    const out: Uint8Array[] = [];
+    let cursor = after;
+    for (;;) {
+      const page = this.#reader.keysAfter(cursor, limit);
+      for (const key of page) {
+        if (this.lookup(key) !== undefined) out.push(key);
+        if (out.length === limit) return out;
+      }
+      if (page.length < limit) return out;
+      cursor = page[page.length - 1];
+    }
+  }
+
+  /** Every live key, in order: O(keys). */
+  allKeys(): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (let page = this.keysAfter(undefined, 1024); page.length > 0; ) {
+      out.push(...page);
+      if (page.length < 1024) break;
+      page = this.keysAfter(page[page.length - 1], 1024);
+    }
+    return out;
+  }
+
+  #write(key: Uint8Array, type: ValueType, value: Uint8Array, expiry: ExpiryChoice): void {
+    const writes = this.#mutable();
+    const current = this.lookup(key);
+    const expiresAtMs = expiry === "keep" ? (current?.expiresAtMs ?? 0) : expiry;
+    if (expiresAtMs !== 0 && expiresAtMs <= this.nowMs) {
+      // Redis: a write with an expiry already past (SET … PXAT <past>, EXPIRE k -1) deletes the key.
+      if (current !== undefined) writes.delete(key);
+      return;
+    }
+    writes.put(key, {
+      type,
+      value,
+      createRevision: current === undefined ? this.#revision : current.createRevision,
+      modRevision: this.#revision,
+      version: current === undefined ? 1 : current.version + 1,
+      expiresAtMs,
+    });
+  }
+
+  #mutable(): WriteSet {
+    assert(this.#writes !== undefined, "A read-only command tried to write");
+    return this.#writes;
+  }
+}
+
+export function wrongType(): ShoalError {
+  return new ShoalError("WRONG_TYPE", WRONG_TYPE_MESSAGE);
+}

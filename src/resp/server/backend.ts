@@ -1,0 +1,73 @@
+/**
+ * @module What the RESP server needs from a node: running data commands through the log or after a read
+ * barrier, WATCH's revisions, pub/sub across the cluster, and the figures INFO prints. `node/` implements it
+ * (ShoalNode.redisBackend()); tests may implement it over a MapStateMachine. The server owns everything
+ * per-connection (MULTI queue, subscriptions, AUTH, RESP version, client name) and nothing else.
+ */
+import type { WatchedKey } from "../../commands/command.js";
+import type { ScanCursors } from "../../commands/redis/command-spec.js";
+import type { Reply } from "../../commands/redis/reply.js";
+
+export interface LogOutcome {
+  /** True when a WATCHed key had changed: nothing ran (EXEC answers a null array). */
+  readonly aborted: boolean;
+  /** One reply per command, in order. */
+  readonly replies: readonly Reply[];
+}
+
+/** A message delivered to a subscriber. `pattern` is set for PSUBSCRIBE deliveries. */
+export interface PubSubMessage {
+  readonly channel: Uint8Array;
+  readonly message: Uint8Array;
+  readonly pattern?: Uint8Array;
+}
+
+/** One connection's subscriptions as the node's hub sees them. */
+export interface Subscriber {
+  deliver(message: PubSubMessage): void;
+}
+
+export interface PubSub {
+  subscribe(subscriber: Subscriber, channel: Uint8Array): void;
+  unsubscribe(subscriber: Subscriber, channel: Uint8Array): void;
+  psubscribe(subscriber: Subscriber, pattern: Uint8Array): void;
+  punsubscribe(subscriber: Subscriber, pattern: Uint8Array): void;
+  /** Removes every subscription of `subscriber` (connection closed, RESET). */
+  drop(subscriber: Subscriber): void;
+  /** Delivers to subscribers on every node; resolves to how many received it (Redis's PUBLISH reply). */
+  publish(channel: Uint8Array, message: Uint8Array): Promise<number>;
+  /** Channels with at least one subscriber on any node, matching `pattern` when given. */
+  channels(pattern: Uint8Array | undefined): Promise<Uint8Array[]>;
+  /** Subscriber counts per channel, over every node. */
+  numsub(channels: readonly Uint8Array[]): Promise<number[]>;
+  /** Pattern subscriptions over every node. */
+  numpat(): Promise<number>;
+}
+
+/** INFO's raft/replication section and keyspace figures. Plain data, so INFO is formatted in `resp/`. */
+export interface NodeFacts {
+  readonly nodeId: number;
+  readonly role: string;
+  readonly leaderId: number;
+  readonly term: number;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly memberCount: number;
+  /** Stored keys (including expired ones not yet removed) and those with an expiry. */
+  readonly keyCount: number;
+  readonly expiresCount: number;
+  readonly revision: number;
+  readonly fsync: string;
+}
+
+export interface RedisBackend {
+  /** Replicates `argvs` as one entry (a pipelined run of writes, or an EXEC block with its watches) and resolves
+   * with the replies once it is applied. Rejects with a ShoalError (UNAVAILABLE, TIMEOUT…) when it cannot. */
+  runInLog(argvs: readonly (readonly Uint8Array[])[], watches?: readonly WatchedKey[]): Promise<LogOutcome>;
+  /** Runs readonly data commands on this node's state: after a ReadIndex barrier, or at once when `stale`. */
+  runReads(argvs: readonly (readonly Uint8Array[])[], stale: boolean, cursors: ScanCursors): Promise<Reply[]>;
+  /** The keys' current modRevision (0 when absent), for WATCH: linearizable unless `stale`. */
+  watchRevisions(keys: readonly Uint8Array[], stale: boolean): Promise<number[]>;
+  readonly pubsub: PubSub;
+  facts(): NodeFacts;
+}
