@@ -6,8 +6,9 @@
  */
 import { assert } from "../../lib/assert.js";
 import { ShoalError } from "../../lib/errors.js";
+import { COMMAND_LIMITS } from "../limits.js";
 import { isLive, type StoredRecord, type ValueType } from "../record.js";
-import type { WriteSet } from "../write-set.js";
+import type { KeyspaceReader, WriteSet } from "../write-set.js";
 import { decodeHash, encodeHash, type HashFields } from "./hash-value.js";
 
 export const WRONG_TYPE_MESSAGE = "Operation against a key holding the wrong kind of value";
@@ -18,7 +19,7 @@ export type ExpiryChoice = number | "keep";
 
 export class Keyspace {
   readonly #writes: WriteSet | undefined;
-  readonly #reader: Pick<WriteSet, "getRecord" | "keysAfter">;
+  readonly #reader: KeyspaceReader;
   /** The entry's time on the replicated clock. */
   readonly nowMs: number;
   readonly #revision: number;
@@ -133,6 +134,15 @@ export class Keyspace {
 
   #write(key: Uint8Array, type: ValueType, value: Uint8Array, expiry: ExpiryChoice): void {
     const writes = this.#mutable();
+    if (key.byteLength > COMMAND_LIMITS.keySizeBytesMax) {
+      throw new ShoalError("TOO_LARGE", `key is longer than ${COMMAND_LIMITS.keySizeBytesMax} bytes`);
+    }
+    if (value.byteLength > COMMAND_LIMITS.valueSizeBytesMax) {
+      throw new ShoalError(
+        "TOO_LARGE",
+        `string exceeds maximum allowed size (${COMMAND_LIMITS.valueSizeBytesMax} bytes)`,
+      );
+    }
     const current = this.lookup(key);
     const expiresAtMs = expiry === "keep" ? (current?.expiresAtMs ?? 0) : expiry;
     if (expiresAtMs !== 0 && expiresAtMs <= this.nowMs) {
