@@ -7,9 +7,14 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import type { Command, CommandResult } from "../commands/command.js";
+import { EMPTY_BYTES } from "../commands/bytes.js";
+import type { Command, CommandResult, WatchedKey } from "../commands/command.js";
 import { encodeCommand } from "../commands/command-codec.js";
 import type { KeyValue } from "../commands/record.js";
+import type { ScanCursors } from "../commands/redis/command-spec.js";
+import { executeCommands } from "../commands/redis/execute.js";
+import type { Reply } from "../commands/redis/reply.js";
+import type { KeyspaceReader } from "../commands/write-set.js";
 import { NodeDisk } from "../io/node/disk.js";
 import { ShoalError } from "../lib/errors.js";
 import { Prng } from "../lib/prng.js";
@@ -24,6 +29,7 @@ import { Wal } from "../wal/wal.js";
 import { ExpiryScanner } from "./expiry-scanner.js";
 import { NodeMetrics } from "./node-metrics.js";
 import { type NodeOptions, nodeDefaults } from "./node-options.js";
+import { PubSubHub, type PubSubRequest } from "./pubsub-hub.js";
 import { RaftHost } from "./raft-host.js";
 import { SnapshotFileStore } from "./snapshot-file.js";
 import { WatchHub, watchHubDefaults } from "./watch-hub.js";
@@ -54,7 +60,22 @@ export interface Readiness {
   readonly appliedIndex: number;
 }
 
-type PeerRequest = { readonly kind: "propose"; readonly data: Uint8Array } | { readonly kind: "info" };
+type PeerRequest = { readonly kind: "propose"; readonly data: Uint8Array } | { readonly kind: "info" } | PubSubRequest;
+
+const PUBSUB_REQUESTS: ReadonlySet<string> = new Set(["publish", "pubsub-channels", "pubsub-numsub", "pubsub-numpat"]);
+
+export interface RedisOutcome {
+  readonly aborted: boolean;
+  readonly replies: readonly Reply[];
+}
+
+/** The store's live keys as a KeyspaceReader for reads served outside the log. */
+function liveReader(store: StateMachineStore, nowMs: number): KeyspaceReader {
+  return {
+    getRecord: (key) => store.get(key, nowMs),
+    keysAfter: (after, limit) => store.range(EMPTY_BYTES, after, limit, nowMs).map((kv) => kv.key),
+  };
+}
 
 export class ShoalNode {
   readonly options: NodeOptions;
@@ -67,6 +88,8 @@ export class ShoalNode {
   /** Every watch this node serves, fed by the host after each apply. */
   readonly watches: WatchHub;
   readonly metrics: NodeMetrics;
+  /** Redis pub/sub: this node's subscribers, and delivery to every peer's. */
+  readonly pubsub: PubSubHub;
   #httpAddress = "";
 
   private constructor(
@@ -88,6 +111,14 @@ export class ShoalNode {
     this.#transport = parts.transport;
     this.#wal = parts.wal;
     this.#logger = options.logger;
+    const transport = parts.transport;
+    this.pubsub = new PubSubHub(
+      {
+        peerIds: () => [...options.members.keys()].filter((id) => id !== options.id),
+        request: (to, payload, timeoutMs) => transport.request(to, payload, timeoutMs),
+      },
+      Math.min(options.requestTimeoutMs, 1000),
+    );
     this.#expiry = new ExpiryScanner({
       store: parts.store,
       isLeader: () => this.#host.raw.status().role === "leader",
@@ -240,6 +271,37 @@ export class ShoalNode {
     return this.store.range(prefix, after, limit, Date.now());
   }
 
+  /** Runs Redis data commands through the log as one entry (see RedisCommand) and returns their outcome. */
+  async runRedis(argvs: readonly (readonly Uint8Array[])[], watches?: readonly WatchedKey[]): Promise<RedisOutcome> {
+    const command: Command =
+      watches === undefined || watches.length === 0
+        ? { op: "redis", nowMs: Date.now(), argvs }
+        : { op: "redis", nowMs: Date.now(), argvs, watches };
+    const result = await this.submit(command);
+    if (result.kind === "redis") return { aborted: result.aborted, replies: result.replies };
+    if (result.kind === "error") throw new ShoalError(result.code, result.message);
+    throw new ShoalError("INTERNAL", `A redis entry produced a ${result.kind} result`);
+  }
+
+  /** Runs readonly Redis data commands on this node's state: linearizable (ReadIndex) unless `stale`. */
+  async readRedis(argvs: readonly (readonly Uint8Array[])[], stale: boolean, cursors: ScanCursors): Promise<Reply[]> {
+    if (!stale && this.options.unsafe?.staleReads !== true) await this.readBarrier();
+    const nowMs = Math.max(Date.now(), this.store.clockMs());
+    return executeCommands(liveReader(this.store, nowMs), undefined, argvs, {
+      nowMs,
+      revision: this.store.revision(),
+      random: new Prng(Math.floor(Math.random() * 0x100000000)),
+      cursors,
+    });
+  }
+
+  /** The keys' modRevision (0 when absent or expired) for Redis WATCH: linearizable unless `stale`. */
+  async watchRevisions(keys: readonly Uint8Array[], stale: boolean): Promise<number[]> {
+    if (!stale && this.options.unsafe?.staleReads !== true) await this.readBarrier();
+    const nowMs = Date.now();
+    return keys.map((key) => this.store.get(key, nowMs)?.modRevision ?? 0);
+  }
+
   /** Waits until this node's state reflects every write acknowledged before the call (ReadIndex). */
   readBarrier(): Promise<void> {
     return this.#withRetry(() => this.#host.readBarrier());
@@ -281,6 +343,9 @@ export class ShoalNode {
       return this.#host.propose(new Uint8Array(request.data));
     }
     if (request?.kind === "info") return this.memberInfo();
+    if (typeof request?.kind === "string" && PUBSUB_REQUESTS.has(request.kind)) {
+      return this.pubsub.answer(request as PubSubRequest);
+    }
     this.#logger.warn({ from }, "Unknown peer request");
     throw new ShoalError("BAD_REQUEST", "Unknown peer request");
   }

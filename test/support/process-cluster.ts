@@ -20,6 +20,9 @@ interface NodeProcess {
   readonly id: number;
   readonly httpUrl: string;
   readonly httpPort: number;
+  /** The node's Redis protocol (RESP) port, and the same as a redis:// URL. */
+  readonly respPort: number;
+  readonly respUrl: string;
   child: ChildProcess | undefined;
 }
 
@@ -54,11 +57,20 @@ export class ProcessCluster {
     const ids = Array.from({ length: options.nodes }, (_, i) => i + 1);
     const peerPorts = await Promise.all(ids.map(() => freePort()));
     const httpPorts = await Promise.all(ids.map(() => freePort()));
+    const respPorts = await Promise.all(ids.map(() => freePort()));
     const peers = ids.map((id, i) => `${id}=127.0.0.1:${peerPorts[i]}`).join(",");
     const cluster = new ProcessCluster(dataDir, options.dataDir === undefined, peers, options.extraArgs ?? []);
     ids.forEach((id, i) => {
       const httpPort = httpPorts[i] as number;
-      cluster.nodes.set(id, { id, httpPort, httpUrl: `http://127.0.0.1:${httpPort}`, child: undefined });
+      const respPort = respPorts[i] as number;
+      cluster.nodes.set(id, {
+        id,
+        httpPort,
+        httpUrl: `http://127.0.0.1:${httpPort}`,
+        respPort,
+        respUrl: `redis://127.0.0.1:${respPort}`,
+        child: undefined,
+      });
     });
     await Promise.all(ids.map((id) => cluster.startNode(id)));
     return cluster;
@@ -66,6 +78,10 @@ export class ProcessCluster {
 
   url(id: number): string {
     return this.#node(id).httpUrl;
+  }
+
+  respPort(id: number): number {
+    return this.#node(id).respPort;
   }
 
   /** Starts (or restarts) node `id` and resolves once it prints its ready line. */
@@ -82,6 +98,8 @@ export class ProcessCluster {
       this.#peers,
       "--http-port",
       String(node.httpPort),
+      "--resp-port",
+      String(node.respPort),
       "--log-file",
       join(this.dataDir, `node-${id}.log`),
       ...this.#extraArgs,

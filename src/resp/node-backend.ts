@@ -1,0 +1,32 @@
+/**
+ * @module The RESP server's backend over a real ShoalNode: data commands through the Raft log or after a
+ * ReadIndex barrier, WATCH revisions, cluster-wide pub/sub, and INFO's figures.
+ */
+import type { ShoalNode } from "../node/shoal-node.js";
+import type { NodeFacts, RedisBackend } from "./server/backend.js";
+
+export function nodeBackend(node: ShoalNode): RedisBackend {
+  return {
+    runInLog: (argvs, watches) => node.runRedis(argvs, watches),
+    runReads: (argvs, stale, cursors) => node.readRedis(argvs, stale, cursors),
+    watchRevisions: (keys, stale) => node.watchRevisions(keys, stale),
+    pubsub: node.pubsub,
+    facts: (): NodeFacts => {
+      const status = node.raftStatus();
+      const stats = node.store.stats();
+      return {
+        nodeId: node.options.id,
+        role: status.role,
+        leaderId: status.leaderId,
+        term: status.term,
+        commitIndex: status.commitIndex,
+        appliedIndex: node.store.appliedIndex(),
+        memberCount: node.options.members.size,
+        keyCount: stats.keyCount,
+        expiresCount: 0,
+        revision: node.store.revision(),
+        fsync: node.options.fsync,
+      };
+    },
+  };
+}
