@@ -43,6 +43,9 @@ const FLAGS = {
   "log-file": { type: "string" },
   "peer-listen": { type: "string" },
   unsafe: { type: "string" },
+  "resp-host": { type: "string" },
+  "resp-port": { type: "string" },
+  requirepass: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
