@@ -70,6 +70,8 @@ export interface CommandSpec {
   readonly complexity: string;
   /** The argument syntax as Redis documents it, e.g. "key value [NX | XX]" (COMMAND DOCS, CLI help). */
   readonly syntax: string;
+  /** How Shoal differs from Redis for this command, if at all (docs/redis-compat.md is generated from it). */
+  readonly differences?: string;
   /** Subcommands (CLIENT ID, CONFIG GET…), each with its own arity; the name is "parent|sub". */
   readonly subcommands?: readonly CommandSpec[];
   /** Data commands only; connection/server commands are dispatched by the RESP server. */
