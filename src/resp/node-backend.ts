@@ -23,7 +23,7 @@ export function nodeBackend(node: ShoalNode): RedisBackend {
         appliedIndex: node.store.appliedIndex(),
         memberCount: node.options.members.size,
         keyCount: stats.keyCount,
-        expiresCount: 0,
+        expiresCount: node.store.expiringKeyCount(),
         revision: node.store.revision(),
         fsync: node.options.fsync,
       };

@@ -65,6 +65,10 @@ export class MemoryStore implements StateMachineStore {
     return { keyCount: this.#meta.keyCount, sizeBytes: this.#meta.sizeBytes };
   }
 
+  expiringKeyCount(): number {
+    return this.#expiring.size;
+  }
+
   historyStats(): HistoryStats {
     const history = this.#history;
     return {

@@ -61,6 +61,9 @@ export interface StateMachineStore {
   /** The replicated clock: the highest entry time applied so far. */
   clockMs(): number;
   stats(): StoreStats;
+  /** Stored keys that carry an expiry (Redis INFO's `expires=`). O(expiring keys) in LmdbStore: for INFO, not
+   * for hot paths. */
+  expiringKeyCount(): number;
 
   /** The live key, or undefined when absent or expired at max(nowMs, clockMs()). */
   get(key: Uint8Array, nowMs: number): KeyValue | undefined;

@@ -149,6 +149,7 @@ function commandCases(withStore: WithStore): void {
         ["p"],
       );
       assert.equal(store.stats().keyCount, 2, "still stored until the leader's expire entry");
+      assert.equal(store.expiringKeyCount(), 1, "only t carries an expiry");
       // Reads never run behind the replicated clock, whatever time the reader passes.
       applyCommands(store, "noop", put("q", "v", 2000));
       assert.equal(store.clockMs(), 2000);

@@ -132,6 +132,11 @@ export class LmdbStore implements StateMachineStore {
     return { keyCount: this.#meta.keyCount, sizeBytes: this.#meta.sizeBytes };
   }
 
+  expiringKeyCount(): number {
+    this.#checkOpen();
+    return this.#env.db.getKeysCount({ start: EXPIRY_START, end: Buffer.from([EXPIRY_PREFIX + 1]) });
+  }
+
   /** The bytes the live environment's data file uses (its pages up to the last one written), for metrics. */
   fileSizeBytes(): number {
     this.#checkOpen();
