@@ -1,0 +1,103 @@
+/**
+ * @module What the Redis client tests run against: a real 3-node Shoal cluster of child processes, each node
+ * serving RESP on its own port, or — with SHOAL_REDIS_TARGET=redis-server — one real redis-server standing in for
+ * all three nodes. The second mode checks the tests themselves: a test that fails against redis-server is wrong,
+ * unless it asserts a documented Shoal extension (guarded by `target.kind === "shoal"`).
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { freePort, ProcessCluster, sleep } from "../support/process-cluster.js";
+
+export type TargetKind = "shoal" | "redis-server";
+
+export interface RedisTarget {
+  readonly kind: TargetKind;
+  /** The RESP port of node `id` (1..3). redis-server answers on the same port for every id. */
+  port(id: number): number;
+  stop(): Promise<void>;
+}
+
+export interface TargetOptions {
+  /** Starts the nodes with `--requirepass` (redis-server: `--requirepass`). */
+  readonly requirepass?: string;
+}
+
+export const NODE_IDS = [1, 2, 3] as const;
+export const REDIS_SERVER = "/usr/bin/redis-server";
+export const REDIS_CLI = "/usr/bin/redis-cli";
+
+export function targetKind(): TargetKind {
+  return process.env.SHOAL_REDIS_TARGET === "redis-server" ? "redis-server" : "shoal";
+}
+
+/** Why the suite cannot run here, or undefined when it can (a `skip` option for describe). */
+export function missingPrerequisite(): string | undefined {
+  if (targetKind() === "redis-server" && !existsSync(REDIS_SERVER)) return `${REDIS_SERVER} is not installed`;
+  return undefined;
+}
+
+export async function startTarget(options: TargetOptions = {}): Promise<RedisTarget> {
+  return targetKind() === "redis-server" ? startRedisServer(options) : startShoal(options);
+}
+
+async function startShoal(options: TargetOptions): Promise<RedisTarget> {
+  const extraArgs = options.requirepass === undefined ? [] : ["--requirepass", options.requirepass];
+  const cluster = await ProcessCluster.start({ nodes: 3, extraArgs });
+  try {
+    await cluster.waitForLeader(30_000);
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
+  return {
+    kind: "shoal",
+    port(id) {
+      const node = cluster.nodes.get(id);
+      if (node === undefined) throw new RangeError(`No node ${id}`);
+      // TODO(lead's --resp-port): read node.respPort directly once ProcessCluster has it.
+      const respPort = (node as { readonly respPort?: number }).respPort;
+      if (respPort === undefined) throw new Error("ProcessCluster nodes have no respPort (shoal start --resp-port)");
+      return respPort;
+    },
+    stop: () => cluster.stop(),
+  };
+}
+
+async function startRedisServer(options: TargetOptions): Promise<RedisTarget> {
+  const port = await freePort();
+  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+  if (options.requirepass !== undefined) args.push("--requirepass", options.requirepass);
+  const child: ChildProcess = spawn(REDIS_SERVER, args, { stdio: ["ignore", "pipe", "pipe"] });
+  await new Promise<void>((done, fail) => {
+    let output = "";
+    child.stdout?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes("Ready to accept connections")) done();
+    });
+    child.once("exit", (code) => fail(new Error(`redis-server exited with ${code}: ${output}`)));
+  });
+  return {
+    kind: "redis-server",
+    port: () => port,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((done) => child.once("exit", done));
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+/** Polls `probe` until it returns true; throws with `what` after `timeoutMs`. Never asserts on speed. */
+export async function eventually(what: string, probe: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** True when redis-cli is installed; the redis-cli suite skips itself otherwise. */
+export function hasRedisCli(): boolean {
+  return existsSync(REDIS_CLI) && spawnSync(REDIS_CLI, ["--version"]).status === 0;
+}
