@@ -357,7 +357,7 @@ describe("ioredis against a 3-node cluster", { timeout: 240_000, skip: missingPr
       await c.set("tx:str", "text");
       const results = await c.multi().incr("tx:str").set("tx:after", "yes").exec();
       assert.ok(results !== null);
-      assert.equal((results[0]?.[0] as Error).message, NOT_AN_INTEGER);
+      assert.equal(errorMessage(results[0]), NOT_AN_INTEGER);
       assert.deepEqual(results[1], [null, "OK"]);
       assert.equal(await c.get("tx:after"), "yes");
       const aborted = c.multi().set("tx:never", "x").call("GET").exec();
@@ -465,7 +465,7 @@ describe("ioredis against a 3-node cluster", { timeout: 240_000, skip: missingPr
     assert.equal(await c.get("err:string"), "v");
     const results = await c.pipeline().get("err:hash").get("err:string").exec();
     assert.ok(results !== null);
-    assert.equal((results[0]?.[0] as Error).message, WRONGTYPE);
+    assert.equal(errorMessage(results[0]), WRONGTYPE);
     assert.deepEqual(results[1], [null, "v"]);
   });
 
@@ -516,7 +516,9 @@ describe("ioredis against a 3-node cluster", { timeout: 240_000, skip: missingPr
     const subscribers = NODE_IDS.map((id) => connectIoredis(target.port(id)));
     try {
       const received = NODE_IDS.map(() => [] as string[]);
-      subscribers.forEach((s, i) => s.on("message", (_channel: string, message: string) => received[i]?.push(message)));
+      subscribers.forEach((s, i) => {
+        s.on("message", (_channel: string, message: string) => received[i]?.push(message));
+      });
       await Promise.all(subscribers.map((s) => s.subscribe("everyone")));
       assert.equal(await node(2).publish("everyone", "m1"), 3);
       assert.equal(await node(1).publish("everyone", "m2"), 3);
@@ -560,4 +562,10 @@ async function collectHscanFields(client: Redis, key: string, match: string): Pr
     for (let i = 0; i < flat.length; i += 2) fields.add(flat[i] as string);
   }
   return fields;
+}
+
+/** The error text of one [error, reply] entry of a pipeline's or EXEC's results. */
+function errorMessage(entry: [Error | null, unknown] | undefined): string {
+  assert.ok(entry?.[0] instanceof Error, `expected an error, got ${String(entry)}`);
+  return entry[0].message;
 }
