@@ -55,13 +55,14 @@ async function waitForPong(port: number, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);
-    if (await ping(port)) return;
+    if (await respPing(port)) return;
     await sleep(20);
   }
   throw new Error("no PONG in time");
 }
 
-function ping(port: number): Promise<boolean> {
+/** True when something on 127.0.0.1:`port` answers an inline PING with +PONG. */
+export function respPing(port: number): Promise<boolean> {
   return new Promise((done) => {
     const socket = connect({ host: "127.0.0.1", port });
     let reply = "";
