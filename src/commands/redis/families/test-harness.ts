@@ -1,0 +1,114 @@
+/**
+ * @module Tests only: a Redis keyspace driven through the pure path (log entries on a MapStateMachine, and
+ * read-only runs through executeCommands without a write set), with replies rendered the way redis-cli prints
+ * them so expectations can be checked against a real redis-server line by line.
+ */
+import { Prng } from "../../../lib/prng.js";
+import { keyId } from "../../bytes.js";
+import { MapStateMachine } from "../../testing/map-state-machine.js";
+import type { ScanCursors } from "../command-spec.js";
+import { executeCommands } from "../execute.js";
+import { encodeHash } from "../hash-value.js";
+import type { Reply } from "../reply.js";
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+
+export const b = (text: string): Uint8Array => textEncoder.encode(text);
+
+/** A command as words split on single spaces, or as explicit arguments (for empty ones or ones with spaces). */
+export type Line = string | readonly (string | Uint8Array)[];
+
+export function toArgv(line: Line): Uint8Array[] {
+  const words = typeof line === "string" ? line.split(" ") : line;
+  return words.map((word) => (typeof word === "string" ? b(word) : word));
+}
+
+/** redis-cli's rendering: OK, (nil), (integer) 5, "text", 1) … for arrays, and errors with their prefix. */
+export function render(reply: Reply): string {
+  switch (reply.kind) {
+    case "simple":
+      return reply.value;
+    case "error":
+      return `${reply.code === "WRONG_TYPE" ? "WRONGTYPE" : reply.code === "BAD_REQUEST" ? "ERR" : reply.code} ${reply.message}`;
+    case "integer":
+      return `(integer) ${reply.value}`;
+    case "bulk":
+      return JSON.stringify(textDecoder.decode(reply.value));
+    case "null":
+    case "nullArray":
+      return "(nil)";
+    case "array":
+    case "set":
+      return `[${reply.items.map(render).join(", ")}]`;
+    case "map":
+      return `{${reply.entries.map(([k, v]) => `${render(k)}: ${render(v)}`).join(", ")}}`;
+    case "double":
+      return `(double) ${reply.value}`;
+    case "verbatim":
+      return reply.value;
+  }
+}
+
+/** Cursors kept in a table, like the RESP server's: numbers from 1, each naming the key to resume after. */
+export class TableCursors implements ScanCursors {
+  readonly #positions = new Map<bigint, Uint8Array>();
+  #next = 1n;
+
+  resume(cursor: bigint): Uint8Array | undefined {
+    if (cursor === 0n) return undefined;
+    const position = this.#positions.get(cursor);
+    if (position === undefined) throw new Error(`test cursor ${cursor} was never issued`);
+    return position;
+  }
+
+  issue(lastKey: Uint8Array): bigint {
+    const cursor = this.#next++;
+    this.#positions.set(cursor, lastKey);
+    return cursor;
+  }
+}
+
+export class TestRedis {
+  readonly sm = new MapStateMachine();
+  /** The time the next command runs at (the replicated clock never goes back, whatever this says). */
+  nowMs = 1_000_000;
+  readonly cursors = new TableCursors();
+  seed = 7;
+
+  /** One command as its own log entry: the raw reply. */
+  reply(line: Line): Reply {
+    const result = this.sm.apply({ op: "redis", nowMs: this.nowMs, argvs: [toArgv(line)] });
+    if (result.kind !== "redis") throw new Error(`unexpected result ${result.kind}`);
+    return result.replies[0] as Reply;
+  }
+
+  /** One command through the log, rendered. */
+  run(line: Line): string {
+    return render(this.reply(line));
+  }
+
+  /** One command through the read-only path (no write set: a write asserts), rendered. */
+  read(line: Line): string {
+    const [reply] = executeCommands(this.sm, undefined, [toArgv(line)], {
+      nowMs: this.nowMs,
+      revision: this.sm.state.revision,
+      random: new Prng(this.seed),
+      cursors: this.cursors,
+    });
+    return render(reply as Reply);
+  }
+
+  /** Stores a hash directly (HSET may live in another family). */
+  putHash(key: string, fields: Record<string, string>): void {
+    const map = new Map(Object.entries(fields).map(([field, value]) => [keyId(b(field)), b(value)]));
+    this.sm.records.set(keyId(b(key)), {
+      type: "hash",
+      value: encodeHash(map),
+      createRevision: 1,
+      modRevision: 1,
+      version: 1,
+      expiresAtMs: 0,
+    });
+  }
+}
