@@ -3,6 +3,7 @@
  * read-only runs through executeCommands without a write set), with replies rendered the way redis-cli prints
  * them so expectations can be checked against a real redis-server line by line.
  */
+import { ShoalError } from "../../../lib/errors.js";
 import { Prng } from "../../../lib/prng.js";
 import { keyId } from "../../bytes.js";
 import { MapStateMachine } from "../../testing/map-state-machine.js";
@@ -58,7 +59,7 @@ export class TableCursors implements ScanCursors {
   resume(cursor: bigint): Uint8Array | undefined {
     if (cursor === 0n) return undefined;
     const position = this.#positions.get(cursor);
-    if (position === undefined) throw new Error(`test cursor ${cursor} was never issued`);
+    if (position === undefined) throw new ShoalError("BAD_REQUEST", "invalid cursor");
     return position;
   }
 
