@@ -2,6 +2,8 @@
  * End-to-end: ioredis against a real 3-node Shoal cluster (child processes, one RESP port per node). Every
  * command family of issue #4, a 10,000-command pipeline, MULTI/EXEC atomicity and WATCH conflicts, expiry,
  * pub/sub across nodes, linearizable reads across nodes, and Redis's exact error texts.
+ * ioredis 6 connects with HELLO 3 (RESP3, replies mapped back to RESP2 shapes); one test repeats a command mix
+ * over `protocol: 2` and expects identical replies.
  * SHOAL_REDIS_TARGET=redis-server runs the same tests against a real redis-server (see target.ts).
  */
 import assert from "node:assert/strict";
@@ -512,8 +514,8 @@ describe("ioredis against a 3-node cluster", { timeout: 240_000, skip: missingPr
     }
   });
 
-  test("pub/sub: one PUBLISH reaches subscribers on all three nodes", async () => {
-    const subscribers = NODE_IDS.map((id) => connectIoredis(target.port(id)));
+  test("pub/sub: one PUBLISH reaches subscribers on all three nodes (the one on node 2 over RESP2)", async () => {
+    const subscribers = NODE_IDS.map((id) => connectIoredis(target.port(id), { protocol: id === 2 ? 2 : 3 }));
     try {
       const received = NODE_IDS.map(() => [] as string[]);
       subscribers.forEach((s, i) => {
@@ -530,6 +532,48 @@ describe("ioredis against a 3-node cluster", { timeout: 240_000, skip: missingPr
       ]);
     } finally {
       disconnectAll(subscribers);
+    }
+  });
+
+  test("a RESP2 client (protocol: 2) gets the same replies as the RESP3 one", async () => {
+    const resp2 = connectIoredis(target.port(3), { protocol: 2 });
+    try {
+      const run = async (c: Redis, p: string): Promise<unknown[]> => {
+        const results = await c
+          .pipeline()
+          .set(`${p}:s`, "1.5")
+          .incrbyfloat(`${p}:s`, "2")
+          .get(`${p}:missing`)
+          .hset(`${p}:h`, "a", "1", "b", "2")
+          .hgetall(`${p}:h`)
+          .call("HRANDFIELD", `${p}:h`, "-1", "WITHVALUES")
+          .hrandfield(`${p}:missing`, 3)
+          .mget(`${p}:s`, `${p}:missing`)
+          .ttl(`${p}:s`)
+          .exists(`${p}:s`, `${p}:h`)
+          .get(`${p}:h`)
+          .exec();
+        return (results ?? []).map(([error, value]) => (error === null ? value : error.message));
+      };
+      const expected = ["OK", "3.5", null, 2, { a: "1", b: "2" }, "HRANDFIELD", [], ["3.5", null], -1, 2, WRONGTYPE];
+      for (const [label, c] of [
+        ["resp3", node(3)],
+        ["resp2", resp2],
+      ] as const) {
+        const replies = await run(c, `proto:${label}`);
+        // RESP3 nests WITHVALUES pairs ([[field, value]]), RESP2 flattens them; ioredis's `call` keeps the shape.
+        const reply = replies[5] as unknown[];
+        const pair = label === "resp3" ? reply[0] : reply;
+        assert.equal(label === "resp3" ? reply.length : 1, 1, `${label}: ${JSON.stringify(reply)}`);
+        assert.ok(
+          JSON.stringify(pair) === '["a","1"]' || JSON.stringify(pair) === '["b","2"]',
+          `${label}: HRANDFIELD -1 WITHVALUES: ${JSON.stringify(reply)}`,
+        );
+        replies[5] = "HRANDFIELD";
+        assert.deepEqual(replies, expected, label);
+      }
+    } finally {
+      resp2.disconnect();
     }
   });
 

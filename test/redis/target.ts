@@ -51,14 +51,7 @@ async function startShoal(options: TargetOptions): Promise<RedisTarget> {
   }
   return {
     kind: "shoal",
-    port(id) {
-      const node = cluster.nodes.get(id);
-      if (node === undefined) throw new RangeError(`No node ${id}`);
-      // TODO(lead's --resp-port): read node.respPort directly once ProcessCluster has it.
-      const respPort = (node as { readonly respPort?: number }).respPort;
-      if (respPort === undefined) throw new Error("ProcessCluster nodes have no respPort (shoal start --resp-port)");
-      return respPort;
-    },
+    port: (id) => cluster.respPort(id),
     stop: () => cluster.stop(),
   };
 }
