@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { ShoalError } from "../../lib/errors.js";
+import { keyFromId, keyId } from "../bytes.js";
+import { decodeHash, encodeHash, type HashFields } from "./hash-value.js";
+
+const b = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+function hashOf(pairs: readonly (readonly [Uint8Array, Uint8Array])[]): HashFields {
+  return new Map(pairs.map(([field, value]) => [keyId(field), value]));
+}
+
+function assertMalformed(bytes: Uint8Array): void {
+  assert.throws(
+    () => decodeHash(bytes),
+    (error: unknown) => error instanceof ShoalError && error.code === "INTERNAL",
+    `${[...bytes]}`,
+  );
+}
+
+describe("hash value encoding", () => {
+  it("lays out count, then length-prefixed fields and values, big-endian", () => {
+    assert.deepEqual(
+      [...encodeHash(hashOf([[b("ab"), b("c")]]))],
+      [0, 0, 0, 1, 0, 0, 0, 2, 0x61, 0x62, 0, 0, 0, 1, 0x63],
+    );
+    assert.deepEqual([...encodeHash(new Map())], [0, 0, 0, 0]);
+  });
+
+  it("round-trips empty and binary fields and values, keeping insertion order", () => {
+    const fields = hashOf([
+      [b("z"), b("1")],
+      [new Uint8Array([0, 255, 128]), new Uint8Array([255, 0])],
+      [b(""), b("")],
+      [b("a"), new Uint8Array(70_000)],
+    ]);
+    const decoded = decodeHash(encodeHash(fields));
+    assert.deepEqual([...decoded.keys()], [...fields.keys()]);
+    for (const [id, value] of fields) assert.deepEqual([...(decoded.get(id) ?? [])], [...value]);
+    assert.deepEqual([...keyFromId([...decoded.keys()][1] as string)], [0, 255, 128]);
+  });
+
+  it("round-trips any hash, also from a view inside a larger buffer", () => {
+    const bytes = fc.uint8Array({ maxLength: 12 });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(bytes, bytes), { maxLength: 20 }), fc.nat(7), (pairs, offset) => {
+        const fields = hashOf(pairs);
+        const encoded = encodeHash(fields);
+        const padded = new Uint8Array(offset + encoded.byteLength + 3).fill(0xee);
+        padded.set(encoded, offset);
+        const decoded = decodeHash(padded.subarray(offset, offset + encoded.byteLength));
+        assert.deepEqual(
+          [...decoded].map(([id, value]) => [id, [...value]]),
+          [...fields].map(([id, value]) => [id, [...value]]),
+        );
+      }),
+    );
+  });
+
+  it("refuses bytes that are not a hash: short, truncated anywhere, overlong lengths, trailing bytes", () => {
+    assertMalformed(new Uint8Array(0));
+    assertMalformed(new Uint8Array([0, 0, 0]));
+    assertMalformed(new Uint8Array([0, 0, 0, 1])); // one entry promised, none present
+    assertMalformed(new Uint8Array([0, 0, 0, 0, 0])); // a trailing byte after zero entries
+    assertMalformed(new Uint8Array([0, 0, 0, 1, 0, 0, 0, 9, 0x61, 0, 0, 0, 0])); // field length past the end
+    assertMalformed(new Uint8Array([0, 0, 0, 1, 0, 0, 0, 1, 0x61, 0, 0, 0, 5, 0x62])); // value length past the end
+    assertMalformed(new Uint8Array([255, 255, 255, 255, 0, 0, 0, 0])); // a huge count fails fast
+    const valid = encodeHash(
+      hashOf([
+        [b("field"), b("value")],
+        [b("f2"), b("")],
+      ]),
+    );
+    for (let length = 0; length < valid.byteLength; length++) assertMalformed(valid.subarray(0, length));
+    const longer = new Uint8Array(valid.byteLength + 1);
+    longer.set(valid);
+    assertMalformed(longer);
+  });
+});
