@@ -1,0 +1,328 @@
+/**
+ * @module One client connection: bytes in → parsed requests in a bounded queue → processed strictly in order →
+ * replies appended to one writer → one socket.write per turn.
+ *
+ * Dispatch follows Redis's `processCommand` order: unknown command / arity (resolveCommand), then NOAUTH, then
+ * the RESP2 subscribe-mode restriction, then MULTI queueing. Consecutive data commands are batched: a maximal run
+ * of writes becomes ONE log entry (backend.runInLog), a run of reads ONE read batch (backend.runReads); the
+ * connection and server commands (AUTH, MULTI, SUBSCRIBE, INFO…) are handled in `session-commands.ts`.
+ *
+ * Backpressure: the socket stops being read (pause) while the request queue is full or the last socket.write
+ * returned false, and processing waits for 'drain'; so memory per connection is bounded by the queue bound,
+ * the parser's limits (one partial request) and one turn of replies. A subscriber that does not read its
+ * messages is disconnected past PUBSUB_OUTPUT_BYTES_MAX, like Redis's `client-output-buffer-limit pubsub`.
+ */
+import type { Socket } from "node:net";
+import type { CommandSpec } from "../../commands/redis/command-spec.js";
+import { resolveCommand } from "../../commands/redis/execute.js";
+import type { Reply } from "../../commands/redis/reply.js";
+import { RequestParser, type RequestParserOptions, RespProtocolError } from "../request-parser.js";
+import { RespWriter } from "../resp-writer.js";
+import { errorFromException, errorText, writeReply } from "./error-reply.js";
+import type { ClientDescription, ServerContext } from "./server-context.js";
+import { Session } from "./session.js";
+import { handleSessionCommand, isMultiControl, QUEUEABLE_LOCALLY } from "./session-commands.js";
+
+/** Requests parsed ahead of processing; beyond this the socket is paused. Also the longest run of one batch. */
+export const PENDING_REQUESTS_MAX = 1000;
+/** A run of writes sent as one entry stops at this many argument bytes (a Raft entry should stay small). */
+export const RUN_BYTES_MAX = 4 * 1024 * 1024;
+/** Replies buffered before a mid-turn socket.write. */
+export const FLUSH_BYTES = 64 * 1024;
+/** Redis's client-output-buffer-limit pubsub hard limit (32 MiB): a subscriber further behind is dropped. */
+export const PUBSUB_OUTPUT_BYTES_MAX = 32 * 1024 * 1024;
+/** Redis's client-query-buffer-limit (1 GiB): unparsed input beyond this closes the connection. */
+export const QUERY_BUFFER_BYTES_MAX = 1024 * 1024 * 1024;
+
+type Pending = Uint8Array[] | RespProtocolError;
+
+export class Connection implements ClientDescription {
+  readonly id: number;
+  readonly #socket: Socket;
+  readonly #context: ServerContext;
+  readonly #parser: RequestParser;
+  readonly #writer = new RespWriter(2);
+  readonly session: Session;
+  readonly #pending: Pending[] = [];
+  #head = 0;
+  #pumping = false;
+  #paused = false;
+  #writeBlocked = false;
+  #drainWaiter: (() => void) | undefined;
+  #inputEnded = false;
+  #closing = false;
+  #closed = false;
+  #flushScheduled = false;
+  readonly #onClosed: (connection: Connection) => void;
+
+  constructor(
+    id: number,
+    socket: Socket,
+    context: ServerContext,
+    limits: RequestParserOptions,
+    onClosed: (connection: Connection) => void,
+  ) {
+    this.id = id;
+    this.#socket = socket;
+    this.#context = context;
+    this.#onClosed = onClosed;
+    this.#parser = new RequestParser(limits);
+    this.session = new Session(id, socket, context, this.#writer, {
+      flushSoon: () => this.#flushSoon(),
+      pubsubOverflow: () => this.#socket.writableLength + this.#writer.lengthBytes > PUBSUB_OUTPUT_BYTES_MAX,
+      kill: () => this.kill(),
+    });
+    this.#parser.unauthenticated = !this.session.authenticated;
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => this.#onData(chunk));
+    socket.on("drain", () => this.#onDrain());
+    socket.on("end", () => {
+      // The client will send nothing more: answer what it sent, then close (allowHalfOpen keeps our side open).
+      this.#inputEnded = true;
+      if (!this.#pumping) void this.#pump();
+    });
+    socket.on("error", () => this.#destroy());
+    socket.on("close", () => this.#destroy());
+  }
+
+  get isPubSub(): boolean {
+    return this.session.subscriptionCount > 0;
+  }
+
+  describe(nowMs: number): string {
+    return this.session.describe(nowMs, this.#parser.bufferedBytes, this.#socket.writableLength);
+  }
+
+  kill(): void {
+    this.#socket.destroy();
+    this.#destroy();
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#closing || this.#closed) return;
+    this.#parser.feed(chunk);
+    if (this.#parser.bufferedBytes > QUERY_BUFFER_BYTES_MAX) {
+      this.#context.logger?.warn("closing a RESP client over the query buffer limit", { id: this.id });
+      this.kill();
+      return;
+    }
+    this.#readRequests();
+    if (!this.#pumping) void this.#pump();
+  }
+
+  /** Moves parsed requests into the queue, up to its bound, then pauses or resumes reading to match. */
+  #readRequests(): void {
+    while (this.#pending.length - this.#head < PENDING_REQUESTS_MAX) {
+      const last = this.#pending[this.#pending.length - 1];
+      if (last instanceof RespProtocolError) break; // final: nothing after it is read
+      const request = this.#parser.next();
+      if (request === undefined) break;
+      this.#pending.push(request);
+    }
+    this.#updateFlow();
+  }
+
+  #updateFlow(): void {
+    const shouldPause =
+      this.#closing || this.#writeBlocked || this.#pending.length - this.#head >= PENDING_REQUESTS_MAX;
+    if (shouldPause && !this.#paused) {
+      this.#paused = true;
+      this.#socket.pause();
+    } else if (!shouldPause && this.#paused) {
+      this.#paused = false;
+      this.#socket.resume();
+    }
+  }
+
+  #onDrain(): void {
+    this.#writeBlocked = false;
+    const waiter = this.#drainWaiter;
+    this.#drainWaiter = undefined;
+    waiter?.();
+    this.#updateFlow();
+  }
+
+  /** Processes queued requests in order until none is left; one pump at a time. */
+  async #pump(): Promise<void> {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      while (!this.#closed && !this.#closing) {
+        if (this.#pending.length === this.#head) {
+          this.#pending.length = 0;
+          this.#head = 0;
+          this.#readRequests();
+          if (this.#pending.length === 0) break;
+        }
+        const step = this.#step();
+        if (step !== undefined) await step;
+        if (this.#writer.lengthBytes >= FLUSH_BYTES) this.#flush();
+        if (this.#writeBlocked && !this.#closed) {
+          await new Promise<void>((resolve) => {
+            this.#drainWaiter = resolve;
+          });
+        }
+        if (this.#pending.length - this.#head < PENDING_REQUESTS_MAX / 2) this.#readRequests();
+      }
+    } catch (error) {
+      this.#context.logger?.warn("RESP connection failed", { id: this.id, error: String(error) });
+      this.kill();
+    } finally {
+      this.#pumping = false;
+    }
+    if (this.#closed) return;
+    this.#flush();
+    if (this.#closing || this.#inputEnded) this.#end();
+    else this.#updateFlow();
+  }
+
+  #take(): Pending {
+    const item = this.#pending[this.#head] as Pending;
+    this.#pending[this.#head] = [];
+    this.#head++;
+    return item;
+  }
+
+  /** Handles the request at the head of the queue, or a run of data commands starting there. */
+  #step(): Promise<void> | undefined {
+    const request = this.#take();
+    if (request instanceof RespProtocolError) {
+      // Redis: answer the protocol error, then close once it is written.
+      this.#writer.error(request.replyText);
+      this.#closing = true;
+      return undefined;
+    }
+    this.#context.countCommands(1);
+    const session = this.session;
+    let spec: CommandSpec;
+    try {
+      spec = resolveCommand(request);
+    } catch (error) {
+      session.noteCommand(undefined);
+      if (session.multi !== undefined) session.multi.dirty = true; // Redis: a queue-time error aborts EXEC
+      writeReply(this.#writer, errorFromException(error));
+      return undefined;
+    }
+    session.noteCommand(spec.name);
+    const refusal = session.refusal(spec);
+    if (refusal !== undefined) {
+      if (session.multi !== undefined) session.multi.dirty = true;
+      writeReply(this.#writer, refusal);
+      return undefined;
+    }
+    if (session.multi !== undefined && !isMultiControl(spec.name)) {
+      if (spec.handler === undefined && !QUEUEABLE_LOCALLY.has(spec.name)) {
+        // Deliberate difference: Redis would queue AUTH, SUBSCRIBE, CLIENT… and run them at EXEC; Shoal runs an
+        // EXEC block as one replicated entry, which can hold only data commands (and PING/ECHO/TIME, answered
+        // at their position), so the others are refused at queue time.
+        session.multi.dirty = true;
+        this.#writer.error(errorText("BAD_REQUEST", "Command not allowed inside a transaction"));
+        return undefined;
+      }
+      const queued = session.queue(request);
+      if (queued.kind === "error") session.multi.dirty = true;
+      writeReply(this.#writer, queued);
+      return undefined;
+    }
+    if (spec.handler !== undefined) return this.#runData(spec, request);
+    const result = handleSessionCommand(session, spec, request);
+    if (result === undefined) return this.#afterSessionCommand();
+    return result.then(() => this.#afterSessionCommand());
+  }
+
+  #afterSessionCommand(): undefined {
+    this.#parser.unauthenticated = !this.session.authenticated;
+    if (this.session.quitting) this.#closing = true;
+    return undefined;
+  }
+
+  /** A maximal run of consecutive data commands of the same kind (writes or reads), sent as one batch. */
+  async #runData(first: CommandSpec, firstArgv: Uint8Array[]): Promise<void> {
+    const isRead = first.flags.includes("readonly");
+    const argvs: Uint8Array[][] = [firstArgv];
+    let bytes = argvBytes(firstArgv);
+    while (argvs.length < PENDING_REQUESTS_MAX && bytes < RUN_BYTES_MAX && this.#head < this.#pending.length) {
+      const next = this.#pending[this.#head] as Pending;
+      if (next instanceof RespProtocolError) break;
+      const spec = resolveQuietly(next);
+      if (spec?.handler === undefined || spec.flags.includes("readonly") !== isRead) break;
+      if (this.session.refusal(spec) !== undefined) break;
+      this.#take();
+      this.#context.countCommands(1);
+      this.session.noteCommand(spec.name);
+      argvs.push(next);
+      bytes += argvBytes(next);
+    }
+    const { backend, cursors } = this.#context;
+    let replies: readonly Reply[];
+    try {
+      replies = isRead
+        ? await backend.runReads(argvs, this.session.readonlyStale, cursors)
+        : (await backend.runInLog(argvs)).replies;
+    } catch (error) {
+      // The run did not happen (UNAVAILABLE, PROPOSAL_DROPPED) or its outcome is unknown (TIMEOUT): every command
+      // of it gets the error, and the connection goes on.
+      const reply = errorFromException(error);
+      replies = argvs.map(() => reply);
+    }
+    if (this.#closed) return;
+    for (const reply of replies) writeReply(this.#writer, reply);
+  }
+
+  #flush(): void {
+    if (this.#closed || this.#writer.lengthBytes === 0) return;
+    const ok = this.#socket.write(this.#writer.flush());
+    if (!ok) {
+      this.#writeBlocked = true;
+      this.#updateFlow();
+    }
+  }
+
+  /** Pub/sub deliveries arrive between turns: flush them once the current tick's messages are written. */
+  #flushSoon(): void {
+    if (this.#pumping || this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    queueMicrotask(() => {
+      this.#flushScheduled = false;
+      if (!this.#pumping) this.#flush();
+    });
+  }
+
+  #end(): void {
+    if (this.#closed) return;
+    this.#closing = true;
+    this.#socket.end();
+    this.#releaseSession();
+  }
+
+  #destroy(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closing = true;
+    this.#pending.length = 0;
+    this.#head = 0;
+    const waiter = this.#drainWaiter;
+    this.#drainWaiter = undefined;
+    waiter?.();
+    this.#releaseSession();
+    this.#onClosed(this);
+  }
+
+  #releaseSession(): void {
+    this.session.release();
+  }
+}
+
+function resolveQuietly(argv: readonly Uint8Array[]): CommandSpec | undefined {
+  try {
+    return resolveCommand(argv);
+  } catch {
+    return undefined;
+  }
+}
+
+function argvBytes(argv: readonly Uint8Array[]): number {
+  let total = 0;
+  for (const arg of argv) total += arg.byteLength + 16;
+  return total;
+}

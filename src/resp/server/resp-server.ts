@@ -1,0 +1,124 @@
+/**
+ * @module The RESP server: a node:net listener whose connections speak Redis's protocol to a RedisBackend.
+ * Owns what connections share (the SCAN cursor table, the client list, the counters INFO prints) and closes
+ * every connection on close().
+ */
+import { createServer, type Server, type Socket } from "node:net";
+import { REQUEST_LIMITS_DEFAULT, type RequestParserOptions } from "../request-parser.js";
+import type { RedisBackend } from "./backend.js";
+import { Connection } from "./connection.js";
+import { ScanCursorTable } from "./scan-cursors.js";
+import type { RespLogger, ServerContext } from "./server-context.js";
+import type { ServerFigures } from "./server-info.js";
+
+/** Redis's default maxclients. */
+export const CLIENTS_MAX_DEFAULT = 10_000;
+
+export interface RespServerOptions {
+  readonly host: string;
+  /** 0 picks a free port (see `.port`). */
+  readonly port: number;
+  readonly backend: RedisBackend;
+  /** Redis's --requirepass: when set, connections must AUTH (or HELLO … AUTH) first. */
+  readonly requirePass?: string;
+  /** The request parser's limits (bulk, array, inline); Redis's defaults when absent. */
+  readonly limits?: RequestParserOptions;
+  /** Connections beyond this are refused with Redis's "-ERR max number of clients reached". */
+  readonly clientsMax?: number;
+  readonly logger?: RespLogger;
+}
+
+export class RespServer {
+  readonly #server: Server;
+  readonly #connections = new Map<number, Connection>();
+  readonly #sockets = new Set<Socket>();
+  readonly #context: ServerContext;
+  readonly #limits: Required<RequestParserOptions>;
+  readonly #clientsMax: number;
+  readonly #startedAtMs = Date.now();
+  #nextId = 1;
+  #totalConnections = 0;
+  #totalCommands = 0;
+  #rejectedConnections = 0;
+  #port = 0;
+
+  private constructor(options: RespServerOptions) {
+    this.#limits = { ...REQUEST_LIMITS_DEFAULT, ...options.limits };
+    this.#clientsMax = options.clientsMax ?? CLIENTS_MAX_DEFAULT;
+    const requirePass = options.requirePass === "" ? undefined : options.requirePass;
+    this.#context = {
+      backend: options.backend,
+      requirePass,
+      cursors: new ScanCursorTable(),
+      clients: this.#connections,
+      logger: options.logger,
+      figures: () => this.#figures(requirePass !== undefined),
+      countCommands: (count) => {
+        this.#totalCommands += count;
+      },
+    };
+    // allowHalfOpen: a client that half-closes (sends FIN after its requests) still gets every reply.
+    this.#server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.#accept(socket));
+  }
+
+  static async start(options: RespServerOptions): Promise<RespServer> {
+    const server = new RespServer(options);
+    await new Promise<void>((resolve, reject) => {
+      server.#server.once("error", reject);
+      server.#server.listen(options.port, options.host, () => {
+        server.#server.off("error", reject);
+        resolve();
+      });
+    });
+    const address = server.#server.address();
+    server.#port = typeof address === "object" && address !== null ? address.port : options.port;
+    return server;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /** Stops listening and closes every connection (pending requests are dropped). */
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const connection of [...this.#connections.values()]) connection.kill();
+    for (const socket of this.#sockets) socket.destroy();
+    await closed;
+  }
+
+  #accept(socket: Socket): void {
+    this.#sockets.add(socket);
+    socket.once("close", () => this.#sockets.delete(socket));
+    if (this.#connections.size >= this.#clientsMax) {
+      this.#rejectedConnections++;
+      socket.on("error", () => undefined);
+      socket.end("-ERR max number of clients reached\r\n");
+      return;
+    }
+    this.#totalConnections++;
+    const id = this.#nextId++;
+    const connection = new Connection(id, socket, this.#context, this.#limits, (closed) => {
+      this.#connections.delete(closed.id);
+    });
+    this.#connections.set(id, connection);
+  }
+
+  #figures(requirePass: boolean): ServerFigures {
+    return {
+      port: this.#port,
+      startedAtMs: this.#startedAtMs,
+      connectedClients: this.#connections.size,
+      clientsMax: this.#clientsMax,
+      totalConnections: this.#totalConnections,
+      totalCommands: this.#totalCommands,
+      rejectedConnections: this.#rejectedConnections,
+      bulkLengthBytesMax: this.#limits.bulkLengthBytesMax,
+      requirePass,
+    };
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * @module What every connection of one RespServer shares: the backend, the password, the SCAN cursor table, the
+ * live connections (CLIENT LIST) and the counters INFO prints.
+ */
+import type { RedisBackend } from "./backend.js";
+import type { ScanCursorTable } from "./scan-cursors.js";
+import type { ServerFigures } from "./server-info.js";
+
+/** The few events worth a line in the node's log. */
+export interface RespLogger {
+  warn(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** One line of CLIENT LIST, asked of each connection. */
+export interface ClientDescription {
+  readonly id: number;
+  readonly isPubSub: boolean;
+  describe(nowMs: number): string;
+  /** Closes the connection (CLIENT KILL, server close). */
+  kill(): void;
+}
+
+export interface ServerContext {
+  readonly backend: RedisBackend;
+  /** undefined: no password (AUTH answers Redis's "called without any password configured" error). */
+  readonly requirePass: string | undefined;
+  readonly cursors: ScanCursorTable;
+  readonly clients: ReadonlyMap<number, ClientDescription>;
+  readonly logger: RespLogger | undefined;
+  figures(): ServerFigures;
+  countCommands(count: number): void;
+}

@@ -1,0 +1,176 @@
+/**
+ * @module INFO and CONFIG GET: the text and parameters clients and tools probe, built from the node's facts and
+ * the server's counters. INFO's layout is Redis's (`# Section` headers, `field:value` lines, CRLF, a blank line
+ * between sections); the fields are the ones with a meaning in Shoal, plus a `# Raft` section of our own.
+ */
+
+import { globMatch } from "../../commands/redis/glob.js";
+import type { NodeFacts } from "./backend.js";
+
+/** What the server itself counts (INFO clients/stats, CONFIG GET). */
+export interface ServerFigures {
+  readonly port: number;
+  readonly startedAtMs: number;
+  readonly connectedClients: number;
+  readonly clientsMax: number;
+  readonly totalConnections: number;
+  readonly totalCommands: number;
+  readonly rejectedConnections: number;
+  readonly bulkLengthBytesMax: number;
+  readonly requirePass: boolean;
+}
+
+export const REDIS_VERSION = "7.0.15";
+
+type Section = readonly (readonly [string, string | number])[];
+
+const DEFAULT_SECTIONS = [
+  "server",
+  "clients",
+  "memory",
+  "persistence",
+  "stats",
+  "replication",
+  "cpu",
+  "raft",
+  "keyspace",
+];
+
+function sections(facts: NodeFacts, figures: ServerFigures, nowMs: number): Record<string, Section> {
+  const memory = process.memoryUsage();
+  const cpu = process.cpuUsage();
+  const uptimeSeconds = Math.floor((nowMs - figures.startedAtMs) / 1000);
+  return {
+    server: [
+      ["redis_version", REDIS_VERSION],
+      ["redis_mode", "standalone"],
+      ["shoal_node_id", facts.nodeId],
+      ["os", `${process.platform} ${process.arch}`],
+      ["arch_bits", 64],
+      ["multiplexing_api", "node"],
+      ["process_id", process.pid],
+      ["tcp_port", figures.port],
+      ["server_time_usec", nowMs * 1000],
+      ["uptime_in_seconds", uptimeSeconds],
+      ["uptime_in_days", Math.floor(uptimeSeconds / 86400)],
+      ["executable", process.argv[1] ?? ""],
+    ],
+    clients: [
+      ["connected_clients", figures.connectedClients],
+      ["maxclients", figures.clientsMax],
+      ["blocked_clients", 0],
+    ],
+    memory: [
+      ["used_memory", memory.heapUsed],
+      ["used_memory_human", human(memory.heapUsed)],
+      ["used_memory_rss", memory.rss],
+      ["used_memory_rss_human", human(memory.rss)],
+      ["maxmemory", 0],
+      ["maxmemory_human", "0B"],
+      ["maxmemory_policy", "noeviction"],
+    ],
+    persistence: [
+      ["loading", 0],
+      ["aof_enabled", 0],
+      ["shoal_fsync", facts.fsync],
+    ],
+    stats: [
+      ["total_connections_received", figures.totalConnections],
+      ["total_commands_processed", figures.totalCommands],
+      ["rejected_connections", figures.rejectedConnections],
+    ],
+    replication: [
+      // Every member of the group serves writes (followers forward them), so to a Redis client each is a master.
+      ["role", "master"],
+      ["connected_slaves", 0],
+    ],
+    cpu: [
+      ["used_cpu_sys", (cpu.system / 1e6).toFixed(6)],
+      ["used_cpu_user", (cpu.user / 1e6).toFixed(6)],
+    ],
+    raft: [
+      ["raft_node_id", facts.nodeId],
+      ["raft_role", facts.role],
+      ["raft_leader_id", facts.leaderId],
+      ["raft_term", facts.term],
+      ["raft_commit_index", facts.commitIndex],
+      ["raft_applied_index", facts.appliedIndex],
+      ["raft_members", facts.memberCount],
+      ["raft_revision", facts.revision],
+    ],
+    // Redis prints db0 only when it holds keys; avg_ttl is not tracked.
+    keyspace: facts.keyCount > 0 ? [["db0", `keys=${facts.keyCount},expires=${facts.expiresCount},avg_ttl=0`]] : [],
+  };
+}
+
+/** INFO's text for the requested sections (Redis: none, "default", "all" and "everything" mean all of ours;
+ * unknown section names are ignored). */
+export function infoText(
+  requested: readonly string[],
+  facts: NodeFacts,
+  figures: ServerFigures,
+  nowMs: number,
+): string {
+  const all = sections(facts, figures, nowMs);
+  const lowered = requested.map((name) => name.toLowerCase());
+  const wantAll =
+    lowered.length === 0 || lowered.some((name) => name === "default" || name === "all" || name === "everything");
+  const names = wantAll ? DEFAULT_SECTIONS : DEFAULT_SECTIONS.filter((name) => lowered.includes(name));
+  return names
+    .map((name) => {
+      const title = `# ${name[0]?.toUpperCase()}${name.slice(1)}\r\n`;
+      return title + (all[name] ?? []).map(([field, value]) => `${field}:${value}\r\n`).join("");
+    })
+    .join("\r\n");
+}
+
+function human(bytes: number): string {
+  const units = ["B", "K", "M", "G", "T"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes}B` : `${value.toFixed(2)}${units[unit]}`;
+}
+
+/** The parameters CONFIG GET answers: those clients and tools probe, with values true of Shoal. */
+function configParameters(figures: ServerFigures): readonly (readonly [string, string])[] {
+  return [
+    ["maxmemory", "0"],
+    ["maxmemory-policy", "noeviction"],
+    // Persistence is the Raft log (every write fsynced before it is acknowledged), not RDB/AOF.
+    ["save", ""],
+    ["appendonly", "no"],
+    ["appendfsync", "always"],
+    ["databases", "1"],
+    ["timeout", "0"],
+    ["maxclients", String(figures.clientsMax)],
+    ["proto-max-bulk-len", String(figures.bulkLengthBytesMax)],
+    ["cluster-enabled", "no"],
+    ["port", String(figures.port)],
+    ["requirepass", ""], // never reveal the password (Redis shows it; Shoal deliberately does not)
+    ["notify-keyspace-events", ""],
+    ["client-output-buffer-limit", "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"],
+    ["replica-read-only", "yes"],
+    ["slave-read-only", "yes"],
+    ["tcp-keepalive", "300"],
+    ["hz", "10"],
+    ["loglevel", "notice"],
+    ["lua-time-limit", "5000"],
+    ["busy-reply-threshold", "5000"],
+    ["io-threads", "1"],
+  ];
+}
+
+/** CONFIG GET with one or more glob patterns (Redis 7): each matching parameter once, name then value. */
+export function configGet(patterns: readonly Uint8Array[], figures: ServerFigures): [string, string][] {
+  const encoder = new TextEncoder();
+  const out: [string, string][] = [];
+  for (const [name, value] of configParameters(figures)) {
+    const nameBytes = encoder.encode(name);
+    if (patterns.some((pattern) => globMatch(pattern, nameBytes, true))) out.push([name, value]);
+  }
+  return out;
+}

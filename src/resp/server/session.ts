@@ -1,0 +1,203 @@
+/**
+ * @module One connection's Redis state: authentication, protocol version (the writer's), name, READONLY, the
+ * MULTI queue and WATCHed keys, and pub/sub subscriptions (this session is the hub's Subscriber).
+ */
+import type { Socket } from "node:net";
+import type { WatchedKey } from "../../commands/command.js";
+import type { CommandSpec } from "../../commands/redis/command-spec.js";
+import { errorReply, type Reply, simple } from "../../commands/redis/reply.js";
+import type { RespWriter } from "../resp-writer.js";
+import type { PubSubMessage, Subscriber } from "./backend.js";
+import type { ServerContext } from "./server-context.js";
+
+/** Redis 7.0's commands allowed in RESP2 subscribe mode (plus the S… shard variants Shoal lacks). */
+const SUBSCRIBE_MODE_ALLOWED = new Set([
+  "subscribe",
+  "psubscribe",
+  "unsubscribe",
+  "punsubscribe",
+  "ping",
+  "quit",
+  "reset",
+]);
+
+/** A MULTI block is bounded like everything a client sends (Redis bounds it only by memory). */
+export const MULTI_COMMANDS_MAX = 100_000;
+export const MULTI_BYTES_MAX = 64 * 1024 * 1024;
+
+export interface MultiState {
+  readonly commands: Uint8Array[][];
+  bytes: number;
+  /** A command was refused at queue time: EXEC answers EXECABORT. */
+  dirty: boolean;
+}
+
+export interface SessionHooks {
+  /** Write out what was appended outside a turn (pub/sub messages). */
+  flushSoon(): void;
+  /** True when the unread output is past the pub/sub limit. */
+  pubsubOverflow(): boolean;
+  kill(): void;
+}
+
+const textDecoder = new TextDecoder();
+
+export class Session implements Subscriber {
+  readonly id: number;
+  readonly context: ServerContext;
+  readonly writer: RespWriter;
+  readonly #socket: Socket;
+  readonly #hooks: SessionHooks;
+  readonly createdAtMs = Date.now();
+  lastCommandAtMs = Date.now();
+  lastCommand = "NULL";
+  name = "";
+  libName = "";
+  libVersion = "";
+  authenticated: boolean;
+  /** READONLY: reads are served from this node's state without a ReadIndex barrier. */
+  readonlyStale = false;
+  multi: MultiState | undefined;
+  readonly watches = new Map<string, WatchedKey>();
+  /** Subscribed channels and patterns, by their bytes in latin1 (a lossless key). */
+  readonly channels = new Map<string, Uint8Array>();
+  readonly patterns = new Map<string, Uint8Array>();
+  /** QUIT was answered: close once the reply is written. */
+  quitting = false;
+  #released = false;
+
+  constructor(id: number, socket: Socket, context: ServerContext, writer: RespWriter, hooks: SessionHooks) {
+    this.id = id;
+    this.#socket = socket;
+    this.context = context;
+    this.writer = writer;
+    this.#hooks = hooks;
+    this.authenticated = context.requirePass === undefined;
+  }
+
+  get subscriptionCount(): number {
+    return this.channels.size + this.patterns.size;
+  }
+
+  noteCommand(name: string | undefined): void {
+    this.lastCommandAtMs = Date.now();
+    this.lastCommand = name ?? "NULL";
+  }
+
+  /** Why `spec` may not run now (NOAUTH, RESP2 subscribe mode), or undefined. */
+  refusal(spec: CommandSpec): Reply | undefined {
+    if (!this.authenticated && !spec.flags.includes("no_auth")) {
+      return errorReply("UNAUTHENTICATED", "Authentication required.");
+    }
+    if (this.writer.version === 2 && this.subscriptionCount > 0 && !SUBSCRIBE_MODE_ALLOWED.has(spec.name)) {
+      return errorReply(
+        "BAD_REQUEST",
+        `Can't execute '${spec.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
+      );
+    }
+    return undefined;
+  }
+
+  /** Queues a command inside MULTI: +QUEUED, or an error when the block is over its bounds. */
+  queue(argv: Uint8Array[]): Reply {
+    const multi = this.multi;
+    if (multi === undefined) return errorReply("INTERNAL", "queue outside MULTI");
+    let bytes = 0;
+    for (const arg of argv) bytes += arg.byteLength;
+    if (multi.commands.length >= MULTI_COMMANDS_MAX || multi.bytes + bytes > MULTI_BYTES_MAX) {
+      return errorReply(
+        "TOO_LARGE",
+        `transaction too large (at most ${MULTI_COMMANDS_MAX} commands and ${MULTI_BYTES_MAX} bytes of arguments)`,
+      );
+    }
+    multi.commands.push(argv);
+    multi.bytes += bytes;
+    return simple("QUEUED");
+  }
+
+  /** Subscriber: a message for one of our channels or patterns (RESP3 push; RESP2 a plain array). */
+  deliver(message: PubSubMessage): void {
+    if (this.#released) return;
+    if (message.pattern !== undefined) {
+      this.writer.pushHeader(4).bulk("pmessage").bulk(message.pattern);
+    } else {
+      this.writer.pushHeader(3).bulk("message");
+    }
+    this.writer.bulk(message.channel).bulk(message.message);
+    if (this.#hooks.pubsubOverflow()) {
+      this.context.logger?.warn("closing a RESP subscriber over the pub/sub output limit", { id: this.id });
+      this.#hooks.kill();
+      return;
+    }
+    this.#hooks.flushSoon();
+  }
+
+  /** The connection is gone: drop its subscriptions from the hub. */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    if (this.subscriptionCount > 0) this.context.backend.pubsub.drop(this);
+    this.channels.clear();
+    this.patterns.clear();
+  }
+
+  /** RESET: back to a fresh connection's state (Redis's `clearClientConnectionState`). */
+  reset(): void {
+    this.multi = undefined;
+    this.watches.clear();
+    if (this.subscriptionCount > 0) this.context.backend.pubsub.drop(this);
+    this.channels.clear();
+    this.patterns.clear();
+    this.name = "";
+    this.readonlyStale = false;
+    this.writer.version = 2;
+    this.authenticated = this.context.requirePass === undefined;
+  }
+
+  /** One CLIENT LIST / CLIENT INFO line, with Redis's fields (memory figures are Shoal's buffers). */
+  describe(nowMs: number, queryBufferBytes: number, outputBytes: number): string {
+    const flags =
+      (this.subscriptionCount > 0 ? "P" : "") + (this.multi !== undefined ? "x" : "") + (this.readonlyStale ? "r" : "");
+    const fields: [string, string | number][] = [
+      ["id", this.id],
+      ["addr", `${this.#socket.remoteAddress ?? ""}:${this.#socket.remotePort ?? 0}`],
+      ["laddr", `${this.#socket.localAddress ?? ""}:${this.#socket.localPort ?? 0}`],
+      ["fd", -1],
+      ["name", this.name],
+      ["age", Math.floor((nowMs - this.createdAtMs) / 1000)],
+      ["idle", Math.floor((nowMs - this.lastCommandAtMs) / 1000)],
+      ["flags", flags === "" ? "N" : flags],
+      ["db", 0],
+      ["sub", this.channels.size],
+      ["psub", this.patterns.size],
+      ["ssub", 0],
+      ["multi", this.multi === undefined ? -1 : this.multi.commands.length],
+      ["qbuf", queryBufferBytes],
+      ["qbuf-free", 0],
+      ["argv-mem", 0],
+      ["multi-mem", this.multi?.bytes ?? 0],
+      ["rbs", 0],
+      ["rbp", 0],
+      ["obl", 0],
+      ["oll", 0],
+      ["omem", outputBytes],
+      ["tot-mem", queryBufferBytes + outputBytes],
+      ["events", "r"],
+      ["cmd", this.lastCommand],
+      ["user", "default"],
+      ["redir", -1],
+      ["resp", this.writer.version],
+      ["lib-name", this.libName],
+      ["lib-ver", this.libVersion],
+    ];
+    return fields.map(([key, value]) => `${key}=${value}`).join(" ");
+  }
+}
+
+export function keyString(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
+}
+
+export function decodeText(bytes: Uint8Array): string {
+  return textDecoder.decode(bytes);
+}

@@ -1,0 +1,168 @@
+/**
+ * @module A RedisBackend for tests: one MapStateMachine as the "log" (every runInLog is one applied entry), reads
+ * served straight from it, and an in-memory pub/sub hub. Failures and delays can be injected to test how the
+ * server maps backend rejections and keeps order while a batch is in flight.
+ */
+import type { WatchedKey } from "../../../commands/command.js";
+import { isLive } from "../../../commands/record.js";
+import type { ScanCursors } from "../../../commands/redis/command-spec.js";
+import { executeCommands } from "../../../commands/redis/execute.js";
+import { globMatch } from "../../../commands/redis/glob.js";
+import type { Reply } from "../../../commands/redis/reply.js";
+import { MapStateMachine } from "../../../commands/testing/map-state-machine.js";
+import { assert } from "../../../lib/assert.js";
+import type { ShoalError } from "../../../lib/errors.js";
+import { Prng } from "../../../lib/prng.js";
+import type { LogOutcome, NodeFacts, PubSub, PubSubMessage, RedisBackend, Subscriber } from "../backend.js";
+
+function idOf(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString("latin1");
+}
+
+function bytesOf(id: string): Uint8Array {
+  return new Uint8Array(Buffer.from(id, "latin1"));
+}
+
+/** Subscriptions of one process, delivering synchronously. */
+export class InMemoryPubSub implements PubSub {
+  readonly #channels = new Map<string, Set<Subscriber>>();
+  readonly #patterns = new Map<string, Set<Subscriber>>();
+
+  subscribe(subscriber: Subscriber, channel: Uint8Array): void {
+    add(this.#channels, idOf(channel), subscriber);
+  }
+  unsubscribe(subscriber: Subscriber, channel: Uint8Array): void {
+    remove(this.#channels, idOf(channel), subscriber);
+  }
+  psubscribe(subscriber: Subscriber, pattern: Uint8Array): void {
+    add(this.#patterns, idOf(pattern), subscriber);
+  }
+  punsubscribe(subscriber: Subscriber, pattern: Uint8Array): void {
+    remove(this.#patterns, idOf(pattern), subscriber);
+  }
+  drop(subscriber: Subscriber): void {
+    for (const id of [...this.#channels.keys()]) remove(this.#channels, id, subscriber);
+    for (const id of [...this.#patterns.keys()]) remove(this.#patterns, id, subscriber);
+  }
+  async publish(channel: Uint8Array, message: Uint8Array): Promise<number> {
+    let receivers = 0;
+    for (const subscriber of this.#channels.get(idOf(channel)) ?? []) {
+      subscriber.deliver({ channel, message });
+      receivers++;
+    }
+    for (const [id, subscribers] of this.#patterns) {
+      const pattern = bytesOf(id);
+      if (!globMatch(pattern, channel)) continue;
+      for (const subscriber of subscribers) {
+        const delivery: PubSubMessage = { channel, message, pattern };
+        subscriber.deliver(delivery);
+        receivers++;
+      }
+    }
+    return receivers;
+  }
+  async channels(pattern: Uint8Array | undefined): Promise<Uint8Array[]> {
+    return [...this.#channels.keys()]
+      .map(bytesOf)
+      .filter((channel) => pattern === undefined || globMatch(pattern, channel));
+  }
+  async numsub(channels: readonly Uint8Array[]): Promise<number[]> {
+    return channels.map((channel) => this.#channels.get(idOf(channel))?.size ?? 0);
+  }
+  async numpat(): Promise<number> {
+    let total = 0;
+    for (const subscribers of this.#patterns.values()) total += subscribers.size;
+    return total;
+  }
+}
+
+function add(map: Map<string, Set<Subscriber>>, id: string, subscriber: Subscriber): void {
+  let set = map.get(id);
+  if (set === undefined) {
+    set = new Set();
+    map.set(id, set);
+  }
+  set.add(subscriber);
+}
+
+function remove(map: Map<string, Set<Subscriber>>, id: string, subscriber: Subscriber): void {
+  const set = map.get(id);
+  if (set === undefined) return;
+  set.delete(subscriber);
+  if (set.size === 0) map.delete(id);
+}
+
+export class TestBackend implements RedisBackend {
+  readonly machine = new MapStateMachine();
+  readonly pubsub = new InMemoryPubSub();
+  /** Every runInLog call's argvs, in order (one entry each). */
+  readonly entries: (readonly (readonly Uint8Array[])[])[] = [];
+  /** Every runReads call: its size and staleness. */
+  readonly readBatches: { size: number; stale: boolean }[] = [];
+  /** When set, the next runInLog/runReads rejects with it (once). */
+  failNext: ShoalError | undefined;
+  /** Delay before each backend call resolves (ms), to keep batches in flight. */
+  delayMs = 0;
+
+  async runInLog(argvs: readonly (readonly Uint8Array[])[], watches?: readonly WatchedKey[]): Promise<LogOutcome> {
+    await this.#pause();
+    this.#maybeFail();
+    this.entries.push(argvs);
+    const command =
+      watches === undefined
+        ? { op: "redis" as const, nowMs: Date.now(), argvs }
+        : { op: "redis" as const, nowMs: Date.now(), argvs, watches };
+    const result = this.machine.apply(command);
+    assert(result.kind === "redis", `a redis entry applied as ${result.kind}`);
+    return { aborted: result.aborted, replies: result.replies };
+  }
+
+  async runReads(argvs: readonly (readonly Uint8Array[])[], stale: boolean, cursors: ScanCursors): Promise<Reply[]> {
+    await this.#pause();
+    this.#maybeFail();
+    this.readBatches.push({ size: argvs.length, stale });
+    return executeCommands(this.machine, undefined, argvs, {
+      nowMs: Math.max(Date.now(), this.machine.state.clockMs),
+      revision: this.machine.state.revision,
+      random: new Prng(1),
+      cursors,
+    });
+  }
+
+  async watchRevisions(keys: readonly Uint8Array[], _stale: boolean): Promise<number[]> {
+    const now = Math.max(Date.now(), this.machine.state.clockMs);
+    return keys.map((key) => {
+      const record = this.machine.getRecord(key);
+      return record !== undefined && isLive(record, now) ? record.modRevision : 0;
+    });
+  }
+
+  facts(): NodeFacts {
+    let expires = 0;
+    for (const record of this.machine.records.values()) if (record.expiresAtMs !== 0) expires++;
+    return {
+      nodeId: 1,
+      role: "leader",
+      leaderId: 1,
+      term: 1,
+      commitIndex: this.entries.length,
+      appliedIndex: this.entries.length,
+      memberCount: 1,
+      keyCount: this.machine.records.size,
+      expiresCount: expires,
+      revision: this.machine.state.revision,
+      fsync: "none",
+    };
+  }
+
+  async #pause(): Promise<void> {
+    if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+  }
+
+  #maybeFail(): void {
+    const failure = this.failNext;
+    if (failure === undefined) return;
+    this.failNext = undefined;
+    throw failure;
+  }
+}
