@@ -6,6 +6,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { connect } from "node:net";
 import { freePort, ProcessCluster, sleep } from "../support/process-cluster.js";
 
 export type TargetKind = "shoal" | "redis-server";
@@ -45,6 +46,7 @@ async function startShoal(options: TargetOptions): Promise<RedisTarget> {
   const cluster = await ProcessCluster.start({ nodes: 3, extraArgs });
   try {
     await cluster.waitForLeader(30_000);
+    await Promise.all(NODE_IDS.map((id) => waitForListener(cluster.respPort(id), `node ${id}'s RESP port`)));
   } catch (error) {
     await cluster.stop();
     throw error;
@@ -79,6 +81,19 @@ async function startRedisServer(options: TargetOptions): Promise<RedisTarget> {
       await exited;
     },
   };
+}
+
+/** Resolves once something accepts TCP connections on `port`; throws after `timeoutMs`. */
+async function waitForListener(port: number, what: string, timeoutMs = 15_000): Promise<void> {
+  const accepts = () =>
+    new Promise<boolean>((done) => {
+      const socket = connect({ host: "127.0.0.1", port }, () => {
+        socket.destroy();
+        done(true);
+      });
+      socket.once("error", () => done(false));
+    });
+  await eventually(`${what} (${port}) to accept connections`, accepts, timeoutMs);
 }
 
 /** Polls `probe` until it returns true; throws with `what` after `timeoutMs`. Never asserts on speed. */
