@@ -16,6 +16,7 @@ const HELP = `Usage: shoal cluster [--nodes 3] [--data-dir ./data] [options]
   --data-dir DIR       parent of each node's data directory (default ./data)
   --peer-port-base P   node i listens for peers on P + i - 1 (default 7101)
   --http-port-base P   node i serves HTTP on P + i - 1 (default 8001)
+  --resp-port-base P   node i speaks the Redis protocol on P + i - 1 (default 7001)
   --fsync POLICY       always | batch | never (default always)
 
 Every node serves the live dashboard at its HTTP address (http://127.0.0.1:8001/ by default);
@@ -27,6 +28,7 @@ const FLAGS = {
   "data-dir": { type: "string" },
   "peer-port-base": { type: "string" },
   "http-port-base": { type: "string" },
+  "resp-port-base": { type: "string" },
   fsync: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -41,6 +43,7 @@ export async function runCluster(argv: string[]): Promise<number> {
   const dataDir = resolve(typeof flags["data-dir"] === "string" ? flags["data-dir"] : "data");
   const peerBase = integerFlag(flags, "peer-port-base", 7101, 1, 65500);
   const httpBase = integerFlag(flags, "http-port-base", 8001, 1, 65500);
+  const respBase = integerFlag(flags, "resp-port-base", 7001, 1, 65500);
   const fsync = typeof flags.fsync === "string" ? flags.fsync : "always";
   const ids = Array.from({ length: count }, (_, i) => i + 1);
   const peers = ids.map((id) => `${id}=127.0.0.1:${peerBase + id - 1}`).join(",");
@@ -65,6 +68,8 @@ export async function runCluster(argv: string[]): Promise<number> {
       peers,
       "--http-port",
       String(httpBase + id - 1),
+      "--resp-port",
+      String(respBase + id - 1),
       "--fsync",
       fsync,
       "--log-file",
@@ -97,11 +102,14 @@ export async function runCluster(argv: string[]): Promise<number> {
   process.stdout.write(`Shoal cluster of ${count} node(s) is up (data in ${dataDir}):\n`);
   for (const id of ids) {
     process.stdout.write(
-      `  node ${id}: http://127.0.0.1:${httpBase + id - 1}  (peer 127.0.0.1:${peerBase + id - 1})\n`,
+      `  node ${id}: redis://127.0.0.1:${respBase + id - 1}  http://127.0.0.1:${httpBase + id - 1}  (peer 127.0.0.1:${peerBase + id - 1})\n`,
     );
   }
   process.stdout.write(
-    `Dashboard: http://127.0.0.1:${httpBase}/\nTry: curl -X PUT --data hello http://127.0.0.1:${httpBase}/v1/kv/greeting\nCtrl-C stops the cluster.\n`,
+    `Dashboard: http://127.0.0.1:${httpBase}/\n` +
+      `Try: redis-cli -p ${respBase} set greeting hello && redis-cli -p ${respBase + 1} get greeting\n` +
+      `  or: curl -X PUT --data hello http://127.0.0.1:${httpBase}/v1/kv/greeting\n` +
+      "Ctrl-C stops the cluster.\n",
   );
   await new Promise<void>((done) => {
     process.once("SIGINT", done);

@@ -7,6 +7,8 @@ import pino, { type Logger } from "pino";
 import { createHttpServer } from "../http/server.js";
 import { type FsyncPolicy, type MemberAddress, nodeDefaults } from "../node/node-options.js";
 import { ShoalNode } from "../node/shoal-node.js";
+import { nodeBackend } from "../resp/node-backend.js";
+import { RespServer } from "../resp/server/resp-server.js";
 import { CliError } from "./cli-error.js";
 import { choiceFlag, integerFlag, parseFlags } from "./parse-flags.js";
 
@@ -17,6 +19,9 @@ const HELP = `Usage: shoal start --id N --data-dir DIR --peers ID=HOST:PORT,... 
   --peers LIST           every member's peer address, e.g. 1=127.0.0.1:7101,2=127.0.0.1:7102
   --http-host HOST       HTTP API host (default 127.0.0.1)
   --http-port PORT       HTTP API port (default 8000 + id); also serves the dashboard at /
+  --resp-host HOST       Redis protocol (RESP) host (default 127.0.0.1)
+  --resp-port PORT       Redis protocol port (default 7000 + id; 0 picks a free one)
+  --requirepass PASS     clients must AUTH with this password (Redis's requirepass)
   --fsync POLICY         always | batch | never (default always)
   --tick-ms MS           Raft tick (default ${nodeDefaults.tickMs})
   --election-ticks N     election timeout in ticks (default ${nodeDefaults.electionTimeoutTicks})
@@ -89,6 +94,9 @@ export async function runStart(argv: string[]): Promise<number> {
   }).catch((error: unknown) => {
     throw new CliError(`Cannot start node ${id}: ${(error as Error).message}`, 1);
   });
+  const respHost = typeof flags["resp-host"] === "string" ? flags["resp-host"] : "127.0.0.1";
+  const respPort = integerFlag(flags, "resp-port", 7000 + id, 0, 65535);
+  const requirePass = typeof flags.requirepass === "string" ? flags.requirepass : undefined;
   const http = createHttpServer(node);
   try {
     await http.listen({ host: httpHost, port: httpPort });
@@ -99,12 +107,29 @@ export async function runStart(argv: string[]): Promise<number> {
   const address = http.server.address();
   const boundPort = typeof address === "object" && address !== null ? address.port : httpPort;
   node.setHttpAddress(`${httpHost}:${boundPort}`);
-  process.stdout.write(`node ${id} ready: http://${httpHost}:${boundPort} peer ${self.peer}\n`);
+  let resp: RespServer;
+  try {
+    resp = await RespServer.start({
+      host: respHost,
+      port: respPort,
+      backend: nodeBackend(node),
+      ...(requirePass === undefined ? {} : { requirePass }),
+      logger,
+    });
+  } catch (error) {
+    await http.close();
+    await node.stop();
+    throw new CliError(`Cannot listen for RESP on ${respHost}:${respPort}: ${(error as Error).message}`, 1);
+  }
+  process.stdout.write(
+    `node ${id} ready: http://${httpHost}:${boundPort} redis://${respHost}:${resp.port} peer ${self.peer}\n`,
+  );
   await new Promise<void>((done) => {
     const shutdown = () => done();
     process.once("SIGINT", shutdown);
     process.once("SIGTERM", shutdown);
   });
+  await resp.close();
   await http.close();
   await node.stop();
   return 0;
