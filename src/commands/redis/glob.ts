@@ -9,6 +9,9 @@
 const NESTING_MAX = 1000;
 
 export function globMatch(pattern: Uint8Array, subject: Uint8Array, noCase = false): boolean {
+  // Redis skips trailing `*`s only after consuming a byte, so an empty subject matches only the empty pattern
+  // ("*" and "**" do not match ""; KEYS and SCAN special-case a lone "*" before matching, as Redis does).
+  if (subject.length === 0) return pattern.length === 0;
   const skipLongerMatches = { value: false };
   return match(pattern, 0, subject, 0, noCase, skipLongerMatches, 0);
 }
