@@ -231,6 +231,17 @@ describe("KEYS, RANDOMKEY, DBSIZE", () => {
     ]);
   });
 
+  it("list the empty key for a lone * only, as Redis's special case does", () => {
+    session(new TestRedis(), [
+      [["SET", "", "v"], "OK"],
+      ["SET a v", "OK"],
+      ["KEYS *", '["", "a"]'],
+      ["KEYS **", '["a"]'],
+      ["SCAN 0 MATCH *", '["0", ["", "a"]]'],
+      ["SCAN 0 MATCH **", '["0", ["a"]]'],
+    ]);
+  });
+
   it("draw a random live key from the context's random source", () => {
     const redis = new TestRedis();
     assert.equal(redis.read("RANDOMKEY"), "(nil)");

@@ -96,10 +96,12 @@ const persist: DataHandler = ({ keyspace }, argv) => {
 /** KEYS: we answer in bytewise key order; Redis answers in hash-table order (a documented difference). */
 const keys: DataHandler = ({ keyspace }, argv) => {
   const pattern = key(argv);
+  // Redis lists every key for a lone "*" without matching (so the empty key too, which "*" does not match).
+  const all = pattern.byteLength === 1 && pattern[0] === 0x2a;
   return array(
     keyspace
       .allKeys()
-      .filter((name) => globMatch(pattern, name))
+      .filter((name) => all || globMatch(pattern, name))
       .map((name) => bulk(name)),
   );
 };
