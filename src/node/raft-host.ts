@@ -76,6 +76,8 @@ export class RaftHost {
   #proposals = new Map<number, ProposalWaiter>();
   #reads = new Map<string, ReadWaiter>();
   #readSequence = 0;
+  /** The ReadIndex request readers of this event-loop turn will share; issued at the next setImmediate. */
+  #nextBarrier: Promise<void> | undefined;
   #lastSnapshotIndex: number;
   #leaderId: number;
   /** Counters for metrics and status. */
@@ -144,6 +146,23 @@ export class RaftHost {
   /** Resolves once this node's state machine reflects every write acknowledged before the call (ReadIndex,
    * thesis 6.4). Throws UNAVAILABLE when no leader is known, TIMEOUT when leadership is not confirmed in time. */
   readBarrier(): Promise<void> {
+    if (this.#stopped) return Promise.reject(new ShoalError("UNAVAILABLE", "Node is shutting down"));
+    // Readers arriving in the same event-loop turn share one ReadIndex round (one heartbeat broadcast instead
+    // of one per read). Still linearizable: the shared request is issued after every one of them arrived, so
+    // its index covers every write acknowledged before any of them was called (Raft thesis §6.4).
+    if (this.#nextBarrier === undefined) {
+      const barrier = new Promise<void>((resolve, reject) => {
+        setImmediate(() => {
+          this.#nextBarrier = undefined;
+          this.#issueReadIndex().then(resolve, reject);
+        });
+      });
+      this.#nextBarrier = barrier;
+    }
+    return this.#nextBarrier;
+  }
+
+  #issueReadIndex(): Promise<void> {
     if (this.#stopped) return Promise.reject(new ShoalError("UNAVAILABLE", "Node is shutting down"));
     const context = `${this.#raw.status().id}:${++this.#readSequence}`;
     if (!this.#raw.readIndex(context)) {
