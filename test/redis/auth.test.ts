@@ -9,13 +9,27 @@ import { after, before, describe, test } from "node:test";
 import { createClient } from "redis";
 import { assertReplyError, connectIoredis } from "./ioredis-client.js";
 import { RawConnection } from "./raw-connection.js";
-import { hasRedisCli, missingPrerequisite, NODE_IDS, REDIS_CLI, type RedisTarget, startTarget } from "./target.js";
+import {
+  hasRedisCli,
+  missingPrerequisite,
+  NODE_IDS,
+  REDIS_CLI,
+  type RedisTarget,
+  startTarget,
+  targetKind,
+} from "./target.js";
 
 const PASSWORD = "s3cret pass";
 const NOAUTH = "-NOAUTH Authentication required.\r\n";
 const WRONGPASS = "-WRONGPASS invalid username-password pair or user is disabled.\r\n";
 
-describe("a cluster started with --requirepass", { timeout: 180_000, skip: missingPrerequisite() }, () => {
+function skipReason(): string | undefined {
+  if (targetKind() === "external")
+    return "the servers of SHOAL_REDIS_TARGET=external were started without --requirepass";
+  return missingPrerequisite();
+}
+
+describe("a cluster started with --requirepass", { timeout: 180_000, skip: skipReason() }, () => {
   let target: RedisTarget;
   const open: RawConnection[] = [];
   const raw = async (id: number): Promise<RawConnection> => {

@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { connect } from "node:net";
 import { freePort, ProcessCluster, sleep } from "../support/process-cluster.js";
 
-export type TargetKind = "shoal" | "redis-server";
+export type TargetKind = "shoal" | "redis-server" | "external";
 
 export interface RedisTarget {
   readonly kind: TargetKind;
@@ -28,17 +28,47 @@ export const REDIS_SERVER = "/usr/bin/redis-server";
 export const REDIS_CLI = "/usr/bin/redis-cli";
 
 export function targetKind(): TargetKind {
-  return process.env.SHOAL_REDIS_TARGET === "redis-server" ? "redis-server" : "shoal";
+  const kind = process.env.SHOAL_REDIS_TARGET;
+  return kind === "redis-server" || kind === "external" ? kind : "shoal";
 }
 
 /** Why the suite cannot run here, or undefined when it can (a `skip` option for describe). */
 export function missingPrerequisite(): string | undefined {
   if (targetKind() === "redis-server" && !existsSync(REDIS_SERVER)) return `${REDIS_SERVER} is not installed`;
+  if (targetKind() === "external" && externalPorts().length === 0) return "SHOAL_REDIS_PORTS lists no ports";
   return undefined;
 }
 
 export async function startTarget(options: TargetOptions = {}): Promise<RedisTarget> {
-  return targetKind() === "redis-server" ? startRedisServer(options) : startShoal(options);
+  switch (targetKind()) {
+    case "redis-server":
+      return startRedisServer(options);
+    case "external":
+      return useExternal();
+    case "shoal":
+      return startShoal(options);
+  }
+}
+
+/**
+ * SHOAL_REDIS_TARGET=external SHOAL_REDIS_PORTS=7001,7002,7003: servers someone else started (e.g. `npm start`).
+ * With fewer than three ports, node ids wrap around. Suites that need --requirepass skip themselves. The tests
+ * expect an empty keyspace (they assert exact counters and NX results), so restart the servers between runs.
+ */
+function externalPorts(): number[] {
+  return (process.env.SHOAL_REDIS_PORTS ?? "")
+    .split(",")
+    .filter((p) => p !== "")
+    .map(Number);
+}
+
+async function useExternal(): Promise<RedisTarget> {
+  const ports = externalPorts();
+  return {
+    kind: "external",
+    port: (id) => ports[(id - 1) % ports.length] as number,
+    stop: async () => {},
+  };
 }
 
 async function startShoal(options: TargetOptions): Promise<RedisTarget> {
@@ -94,6 +124,15 @@ async function waitForListener(port: number, what: string, timeoutMs = 15_000): 
       socket.once("error", () => done(false));
     });
   await eventually(`${what} (${port}) to accept connections`, accepts, timeoutMs);
+}
+
+/**
+ * Whether RESP3 replies nest HRANDFIELD … WITHVALUES as [field, value] pairs. Redis does; Shoal deliberately
+ * answers RESP2's flat array in both protocols (src/commands/redis/families/hashes.ts: its Reply union has no
+ * kind that is nested in RESP3 and flat in RESP2). Tests assert each side's exact shape.
+ */
+export function nestsResp3Pairs(kind: TargetKind): boolean {
+  return kind === "redis-server";
 }
 
 /** Polls `probe` until it returns true; throws with `what` after `timeoutMs`. Never asserts on speed. */
