@@ -81,3 +81,18 @@ export interface CommandSpec {
 export const NO_KEYS: KeyPositions = { first: 0, last: 0, step: 0 };
 export const ONE_KEY: KeyPositions = { first: 1, last: 1, step: 1 };
 export const ALL_KEYS: KeyPositions = { first: 1, last: -1, step: 1 };
+
+/** `specs` with each named command's `differences` set (a family lists its differences from Redis in one place,
+ * next to its table). Throws on a name the family does not have, so a renamed command cannot drop its note. */
+export function withDifferences(
+  specs: readonly CommandSpec[],
+  differences: Readonly<Record<string, string>>,
+): readonly CommandSpec[] {
+  for (const name of Object.keys(differences)) {
+    if (!specs.some((spec) => spec.name === name)) throw new Error(`withDifferences: no command '${name}'`);
+  }
+  return specs.map((spec) => {
+    const text = differences[spec.name];
+    return text === undefined ? spec : { ...spec, differences: text };
+  });
+}

@@ -6,7 +6,7 @@ import { ShoalError } from "../../../lib/errors.js";
 import { compareBytes } from "../../bytes.js";
 import { isKeyword, syntaxError } from "../args.js";
 import type { CommandFlag, CommandGroup, CommandSpec, DataHandler, KeyPositions } from "../command-spec.js";
-import { ALL_KEYS, NO_KEYS, ONE_KEY } from "../command-spec.js";
+import { ALL_KEYS, NO_KEYS, ONE_KEY, withDifferences } from "../command-spec.js";
 import { globMatch } from "../glob.js";
 import type { Keyspace } from "../keyspace.js";
 import { array, bulk, integer, NULL, OK, simple } from "../reply.js";
@@ -179,7 +179,7 @@ function readOnlyKeyCommand(name: string, summary: string, since: string, handle
   return command(name, 2, ["readonly", "fast"], ONE_KEY, { summary, since, complexity: O1, syntax: "key" }, handler);
 }
 
-export const keyCommands: readonly CommandSpec[] = [
+const commands: readonly CommandSpec[] = [
   command(
     "del",
     -2,
@@ -391,3 +391,14 @@ export const keyCommands: readonly CommandSpec[] = [
     flush,
   ),
 ];
+
+export const keyCommands: readonly CommandSpec[] = withDifferences(commands, {
+  keys: "Answers in bytewise key order (Redis: hash-table order).",
+  scan: "Bytewise key order; the cursor names a position in the serving node's cursor table (10,000 newest kept): a cursor never issued, evicted, or from another node answers -ERR invalid cursor. Inside MULTI a SCAN must finish in one call.",
+  dbsize: "Counts live keys only, reading every key (Redis also counts expired keys not yet removed, in O(1)).",
+  randomkey: "Reads every key (O(keys)).",
+  flushall: "Deletes key by key in one log entry (O(keys)); ASYNC is accepted and runs synchronously.",
+  flushdb: "Deletes key by key in one log entry (O(keys)); ASYNC is accepted and runs synchronously.",
+  pexpireat: "Times above 2^53-1 ms are capped there (PEXPIRETIME then answers 9007199254740991).",
+  expireat: "Times above 2^53-1 ms are capped there.",
+});

@@ -6,7 +6,7 @@ import { ShoalError } from "../../../lib/errors.js";
 import { COMMAND_LIMITS } from "../../limits.js";
 import { fitsInt64, floatArg, int64Arg, NOT_A_FLOAT, NOT_AN_INTEGER, parseFloatArg, parseInt64 } from "../args.js";
 import type { CommandFlag, CommandSpec, DataHandler, KeyPositions } from "../command-spec.js";
-import { ALL_KEYS, ONE_KEY } from "../command-spec.js";
+import { ALL_KEYS, ONE_KEY, withDifferences } from "../command-spec.js";
 import { formatHumanFloat } from "../float-format.js";
 import type { Keyspace } from "../keyspace.js";
 import { array, bulk, bulkOrNull, integer, NULL, OK, type Reply } from "../reply.js";
@@ -237,7 +237,7 @@ const RANGE_COMPLEXITY =
   "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.";
 const O1 = "O(1)";
 
-export const stringCommands: readonly CommandSpec[] = [
+const commands: readonly CommandSpec[] = [
   command(
     "get",
     2,
@@ -485,3 +485,10 @@ export const stringCommands: readonly CommandSpec[] = [
     incrbyfloat,
   ),
 ];
+
+export const stringCommands: readonly CommandSpec[] = withDifferences(commands, {
+  incrbyfloat:
+    "Computes in double, not long double: ordinary results print alike (10.5 + 0.1 = 10.6); results that need the extra precision may differ in the last digits (10.6 + 5000 prints 5010.6, Redis 5010.60000000000000009), and sums beyond the double range are refused.",
+  setrange: "Values are limited to 16 MiB (Redis: 512 MiB); same error text.",
+  append: "Values are limited to 16 MiB (Redis: 512 MiB); same error text.",
+});
