@@ -334,6 +334,7 @@ export const hashCommands: readonly CommandSpec[] = [
     since: "2.0.0",
     complexity: "O(N) where N is the size of the hash.",
     syntax: "key",
+    differences: "Fields in insertion order at every size (Redis: only below 128 fields / 64-byte values).",
     handler: ({ keyspace }, argv) => hgetall(keyspace, argv),
   },
   {
@@ -418,6 +419,7 @@ export const hashCommands: readonly CommandSpec[] = [
     since: "2.6.0",
     complexity: "O(1)",
     syntax: "key field increment",
+    differences: "Computes in double, not long double (see INCRBYFLOAT).",
     handler: ({ keyspace }, argv) => hincrbyfloat(keyspace, argv),
   },
   {
@@ -442,6 +444,8 @@ export const hashCommands: readonly CommandSpec[] = [
     since: "6.2.0",
     complexity: "O(N) where N is the number of fields returned",
     syntax: "key [count [WITHVALUES]]",
+    differences:
+      "WITHVALUES answers a flat array in RESP3 too; negative counts beyond 1,048,576 are refused (they crash redis-server 7.0.15).",
     handler: ({ keyspace, random }, argv) => hrandfield(keyspace, random, argv),
   },
   {
@@ -455,6 +459,8 @@ export const hashCommands: readonly CommandSpec[] = [
     complexity:
       "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..",
     syntax: "key cursor [MATCH pattern] [COUNT count]",
+    differences:
+      "Answers every matching field in one reply with cursor 0, for hashes of any size (Redis does so for small hashes only).",
     handler: ({ keyspace }, argv) => hscan(keyspace, argv),
   },
 ];
