@@ -212,6 +212,15 @@ export class RaftHost {
     const { storage, wal, network } = this.#options;
     const { beforePersist, afterPersist } = splitMessagesByDurability(ready, storage.hardState());
     network.send(beforePersist);
+    // Committed entries this node already holds durably are applied (and answered) now, not after the fsync of
+    // this Ready's new entries: under load that halves a write's latency (one fsync instead of two). Committed
+    // entries are never truncated, and these are on this node's disk, so a crash cannot leave the store ahead of
+    // the log. Entries that arrive in this same Ready are applied only once persisted, below.
+    const durableLastIndex = storage.lastIndex();
+    const splitAt = ready.committedEntries.findIndex((entry) => entry.index > durableLastIndex);
+    const applyNow = splitAt < 0 ? ready.committedEntries : ready.committedEntries.slice(0, splitAt);
+    const applyAfterPersist = splitAt < 0 ? [] : ready.committedEntries.slice(splitAt);
+    if (applyNow.length > 0) this.#apply(applyNow);
     if (ready.entries.length > 0 || (ready.hardState !== undefined && ready.mustSync)) {
       // Durability point for the Raft log: no vote or acknowledgement is sent before this resolves.
       const started = performance.now();
@@ -222,7 +231,7 @@ export class RaftHost {
     // A commit-only change is not fsynced: the commit index is a lower bound that Raft re-learns after a crash.
     if (ready.hardState !== undefined) storage.setHardState(ready.hardState);
     network.send(afterPersist);
-    if (ready.committedEntries.length > 0) this.#apply(ready.committedEntries);
+    if (applyAfterPersist.length > 0) this.#apply(applyAfterPersist);
     for (const readState of ready.readStates) {
       const waiter = this.#reads.get(readState.context);
       if (waiter !== undefined) waiter.index = readState.index;
