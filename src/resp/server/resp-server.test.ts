@@ -1,0 +1,434 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { ShoalError } from "../../lib/errors.js";
+import { RespServer } from "./resp-server.js";
+import { RawClient, show } from "./testing/raw-client.js";
+import { TestBackend } from "./testing/test-backend.js";
+
+async function startServer(
+  options: { requirePass?: string } = {},
+): Promise<{ server: RespServer; backend: TestBackend }> {
+  const backend = new TestBackend();
+  const server = await RespServer.start({ host: "127.0.0.1", port: 0, backend, ...options });
+  return { server, backend };
+}
+
+async function calls(client: RawClient, ...commands: string[][]): Promise<string[]> {
+  client.send(...commands);
+  return (await client.read(commands.length)).map(show);
+}
+
+describe("RespServer: connection commands", () => {
+  let server: RespServer;
+  let backend: TestBackend;
+  before(async () => {
+    ({ server, backend } = await startServer());
+  });
+  after(() => server.close());
+
+  it("answers PING, ECHO, SET/GET, unknown commands and arity errors with Redis's texts", async () => {
+    const client = await RawClient.connect(server.port);
+    assert.deepEqual(
+      await calls(
+        client,
+        ["PING"],
+        ["PING", "hi"],
+        ["ECHO", "x"],
+        ["SET", "a", "1"],
+        ["GET", "a"],
+        ["GET", "nope"],
+        ["FOO", "bar"],
+        ["GET"],
+        ["PING", "a", "b"],
+      ),
+      [
+        "+PONG",
+        "$hi",
+        "$x",
+        "+OK",
+        "$1",
+        "(nil)",
+        "-ERR unknown command 'FOO', with args beginning with: 'bar' ",
+        "-ERR wrong number of arguments for 'get' command",
+        "-ERR wrong number of arguments for 'ping' command",
+      ],
+    );
+    client.close();
+  });
+
+  it("batches consecutive writes into one log entry and consecutive reads into one read batch", async () => {
+    const client = await RawClient.connect(server.port);
+    const entriesBefore = backend.entries.length;
+    const readsBefore = backend.readBatches.length;
+    client.send(
+      ["SET", "w1", "a"],
+      ["SET", "w2", "b"],
+      ["SET", "w3", "c"],
+      ["GET", "w1"],
+      ["GET", "w2"],
+      ["PING"],
+      ["GET", "w3"],
+    );
+    assert.deepEqual((await client.read(7)).map(show), ["+OK", "+OK", "+OK", "$a", "$b", "+PONG", "$c"]);
+    assert.deepEqual(
+      backend.entries.slice(entriesBefore).map((entry) => entry.length),
+      [3],
+    );
+    assert.deepEqual(
+      backend.readBatches.slice(readsBefore).map((batch) => batch.size),
+      [2, 1],
+    );
+    client.close();
+  });
+
+  it("turns a backend rejection into an error reply for each command of the run and goes on", async () => {
+    const client = await RawClient.connect(server.port);
+    backend.failNext = new ShoalError("UNAVAILABLE", "no leader");
+    assert.deepEqual(
+      await calls(client, ["SET", "f", "1"], ["SET", "g", "1"], ["GET", "f"], ["SET", "f", "2"], ["GET", "f"]),
+      ["-TRYAGAIN no leader", "-TRYAGAIN no leader", "(nil)", "+OK", "$2"],
+    );
+    backend.failNext = new ShoalError("TIMEOUT", "the outcome is unknown");
+    assert.deepEqual(await calls(client, ["GET", "f"]), ["-ERR the outcome is unknown"]);
+    client.close();
+  });
+
+  it("HELLO switches to RESP3, answers Redis's map, and rejects other versions", async () => {
+    const client = await RawClient.connect(server.port);
+    const hello = show(await client.call("HELLO", "3"));
+    assert.match(
+      hello,
+      /^\{\$server: \$redis, \$version: \$7\.0\.15, \$proto: :3, \$id: :\d+, \$mode: \$standalone, \$role: \$master, \$modules: \[\]\}$/,
+    );
+    assert.deepEqual(await calls(client, ["GET", "nope"], ["HELLO", "4"], ["HELLO", "x"], ["HELLO", "3", "FOO"]), [
+      "(nil)",
+      "-NOPROTO unsupported protocol version",
+      "-ERR Protocol version is not an integer or out of range",
+      "-ERR Syntax error in HELLO option 'FOO'",
+    ]);
+    // RESP3 null is `_`.
+    client.received = [];
+    await client.call("GET", "nope");
+    assert.equal(Buffer.concat(client.received).toString(), "_\r\n");
+    client.close();
+  });
+
+  it("SELECT, AUTH without a password, CLIENT, READONLY, TIME, CONFIG", async () => {
+    const client = await RawClient.connect(server.port);
+    assert.deepEqual(
+      await calls(
+        client,
+        ["SELECT", "0"],
+        ["SELECT", "1"],
+        ["SELECT", "x"],
+        ["AUTH", "pw"],
+        ["AUTH", "bob", "pw"],
+        ["AUTH", "default", "anything"],
+        ["CLIENT", "SETNAME", "conn-a"],
+        ["CLIENT", "GETNAME"],
+        ["CLIENT", "SETNAME", "a b"],
+        ["CLIENT", "SETINFO", "LIB-NAME", "node-redis"],
+        ["CLIENT", "NO-EVICT", "on"],
+        ["CLIENT", "FOO"],
+        ["READONLY"],
+        ["READWRITE"],
+        ["CONFIG", "GET", "databases"],
+        ["CONFIG", "SET", "x", "y"],
+      ),
+      [
+        "+OK",
+        "-ERR DB index is out of range",
+        "-ERR value is not an integer or out of range",
+        "-ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+        "-WRONGPASS invalid username-password pair or user is disabled.",
+        "+OK",
+        "+OK",
+        "$conn-a",
+        "-ERR Client names cannot contain spaces, newlines or special characters.",
+        "+OK",
+        "+OK",
+        "-ERR unknown subcommand 'FOO'. Try CLIENT HELP.",
+        "+OK",
+        "+OK",
+        "[$databases, $1]",
+        "-ERR CONFIG SET is not supported: Shoal is configured at start - 'x'",
+      ],
+    );
+    const id = show(await client.call("CLIENT", "ID"));
+    const info = show(await client.call("CLIENT", "INFO"));
+    assert.match(
+      info,
+      new RegExp(`^\\$id=${id.slice(1)} addr=127\\.0\\.0\\.1:\\d+ .* name=conn-a .*lib-name=node-redis`),
+    );
+    const time = await client.call("TIME");
+    assert.equal(time.type, "array");
+    assert.ok(Math.abs(Number(show(time).split(", ")[0]?.slice(2)) - Date.now() / 1000) < 5);
+    client.close();
+  });
+
+  it("READONLY makes the connection's reads stale", async () => {
+    const client = await RawClient.connect(server.port);
+    const before = backend.readBatches.length;
+    await calls(client, ["GET", "a"], ["READONLY"], ["GET", "a"], ["READWRITE"], ["GET", "a"]);
+    assert.deepEqual(
+      backend.readBatches.slice(before).map((batch) => batch.stale),
+      [false, true, false],
+    );
+    client.close();
+  });
+
+  it("COMMAND COUNT/INFO/DOCS/GETKEYS come from the table in Redis's shapes", async () => {
+    const client = await RawClient.connect(server.port);
+    const [count, info, docs, getkeys, nokeys, bad, infoMissing] = await calls(
+      client,
+      ["COMMAND", "COUNT"],
+      ["COMMAND", "INFO", "get"],
+      ["COMMAND", "DOCS", "echo"],
+      ["COMMAND", "GETKEYS", "SET", "k", "v"],
+      ["COMMAND", "GETKEYS", "PING", "x"],
+      ["COMMAND", "GETKEYS", "NOPE", "x"],
+      ["COMMAND", "INFO", "nope"],
+    );
+    assert.match(count ?? "", /^:\d+$/);
+    assert.equal(
+      info,
+      "[[$get, :2, [+readonly, +fast], :1, :1, :1, [+@read, +@string, +@fast], [], [[$flags, [+RO, +access], $begin_search, [$type, $index, $spec, [$index, :1]], $find_keys, [$type, $range, $spec, [$lastkey, :0, $keystep, :1, $limit, :0]]]], []]]",
+    );
+    assert.equal(
+      docs,
+      "[$echo, [$summary, $Echo the given string, $since, $1.0.0, $group, $connection, $complexity, $O(1)]]",
+    );
+    assert.equal(getkeys, "[$k]");
+    assert.equal(nokeys, "-ERR The command has no key arguments");
+    assert.equal(bad, "-ERR Invalid command specified");
+    assert.equal(infoMissing, "[(nil)]");
+    const client3 = await RawClient.connect(server.port);
+    await client3.call("HELLO", "3");
+    assert.equal(
+      show(await client3.call("COMMAND", "INFO", "client|id")),
+      "[[$client|id, :2, ~[+noscript, +loading, +stale], :0, :0, :0, ~[+@slow, +@connection], ~[], ~[], ~[]]]",
+    );
+    client.close();
+    client3.close();
+  });
+
+  it("INFO prints Redis-style sections with the keyspace and raft figures", async () => {
+    const client = await RawClient.connect(server.port);
+    await client.call("SET", "info-key", "v");
+    const text = show(await client.call("INFO"));
+    assert.match(text, /^\$# Server\r\nredis_version:7\.0\.15\r\n/);
+    assert.match(text, /\r\n\r\n# Clients\r\nconnected_clients:\d+\r\n/);
+    assert.match(text, /# Raft\r\nraft_node_id:1\r\nraft_role:leader\r\n/);
+    assert.match(text, /# Keyspace\r\ndb0:keys=\d+,expires=0,avg_ttl=0\r\n$/);
+    assert.equal(show(await client.call("INFO", "nosuchsection")), "$");
+    client.close();
+  });
+});
+
+describe("RespServer: AUTH", () => {
+  let server: RespServer;
+  before(async () => {
+    ({ server } = await startServer({ requirePass: "sekret" }));
+  });
+  after(() => server.close());
+
+  it("answers NOAUTH before AUTH, except to AUTH/HELLO/QUIT/RESET, and WRONGPASS for a bad password", async () => {
+    const client = await RawClient.connect(server.port);
+    assert.deepEqual(
+      await calls(
+        client,
+        ["GET", "a"],
+        ["PING"],
+        ["FOO"],
+        ["HELLO", "3"],
+        ["AUTH", "wrong"],
+        ["AUTH", "x", "sekret"],
+        ["AUTH", "sekret"],
+        ["GET", "a"],
+      ),
+      [
+        "-NOAUTH Authentication required.",
+        "-NOAUTH Authentication required.",
+        // Redis checks the command exists before authentication.
+        "-ERR unknown command 'FOO', with args beginning with: ",
+        "-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+        "-WRONGPASS invalid username-password pair or user is disabled.",
+        "-WRONGPASS invalid username-password pair or user is disabled.",
+        "+OK",
+        "(nil)",
+      ],
+    );
+    // RESET de-authenticates.
+    assert.deepEqual(await calls(client, ["RESET"], ["GET", "a"]), ["+RESET", "-NOAUTH Authentication required."]);
+    client.close();
+  });
+
+  it("HELLO 3 AUTH default <pass> authenticates; before AUTH Redis's stricter request limits apply", async () => {
+    const client = await RawClient.connect(server.port);
+    const hello = show(await client.call("HELLO", "3", "AUTH", "default", "sekret", "SETNAME", "me"));
+    assert.match(hello, /\$proto: :3/);
+    assert.equal(show(await client.call("CLIENT", "GETNAME")), "$me");
+    client.close();
+    const stranger = await RawClient.connect(server.port);
+    stranger.send(Array.from({ length: 11 }, () => "x"));
+    assert.equal(show(await stranger.readOne()), "-ERR Protocol error: unauthenticated multibulk length");
+    assert.equal(await stranger.waitClosed(), true);
+  });
+});
+
+describe("RespServer: MULTI/EXEC/WATCH", () => {
+  let server: RespServer;
+  let backend: TestBackend;
+  before(async () => {
+    ({ server, backend } = await startServer());
+  });
+  after(() => server.close());
+
+  it("queues, runs the block as one entry (reads included), answers PING/ECHO at their position", async () => {
+    const client = await RawClient.connect(server.port);
+    const before = backend.entries.length;
+    assert.deepEqual(
+      await calls(client, ["MULTI"], ["SET", "m", "1"], ["PING"], ["GET", "m"], ["ECHO", "e"], ["EXEC"]),
+      ["+OK", "+QUEUED", "+QUEUED", "+QUEUED", "+QUEUED", "[+OK, +PONG, $1, $e]"],
+    );
+    assert.deepEqual(
+      backend.entries.slice(before).map((entry) => entry.length),
+      [2],
+    );
+    assert.deepEqual(await calls(client, ["MULTI"], ["EXEC"]), ["+OK", "[]"]);
+    client.close();
+  });
+
+  it("answers Redis's errors for misuse and EXECABORT after a queue-time error", async () => {
+    const client = await RawClient.connect(server.port);
+    assert.deepEqual(
+      await calls(
+        client,
+        ["EXEC"],
+        ["DISCARD"],
+        ["MULTI"],
+        ["MULTI"],
+        ["WATCH", "a"],
+        ["SET", "q", "1"],
+        ["FOO"],
+        ["GET"],
+        ["EXEC"],
+        ["GET", "q"],
+        ["MULTI"],
+        ["SET", "q", "2"],
+        ["DISCARD"],
+        ["GET", "q"],
+        ["MULTI"],
+        ["SUBSCRIBE", "c"],
+        ["EXEC"],
+      ),
+      [
+        "-ERR EXEC without MULTI",
+        "-ERR DISCARD without MULTI",
+        "+OK",
+        "-ERR MULTI calls can not be nested",
+        "-ERR WATCH inside MULTI is not allowed",
+        "+QUEUED",
+        "-ERR unknown command 'FOO', with args beginning with: ",
+        "-ERR wrong number of arguments for 'get' command",
+        "-EXECABORT Transaction discarded because of previous errors.",
+        "(nil)",
+        "+OK",
+        "+QUEUED",
+        "+OK",
+        "(nil)",
+        "+OK",
+        "-ERR Command not allowed inside a transaction",
+        "-EXECABORT Transaction discarded because of previous errors.",
+      ],
+    );
+    client.close();
+  });
+
+  it("WATCH: a key changed by another connection aborts EXEC with a null array; unchanged runs", async () => {
+    const a = await RawClient.connect(server.port);
+    const b = await RawClient.connect(server.port);
+    await a.call("SET", "wk", "0");
+    assert.deepEqual(await calls(a, ["WATCH", "wk"], ["MULTI"], ["SET", "wk", "a"]), ["+OK", "+OK", "+QUEUED"]);
+    assert.equal(show(await b.call("SET", "wk", "b")), "+OK");
+    a.received = [];
+    assert.deepEqual(await calls(a, ["EXEC"], ["GET", "wk"]), ["(nil)", "$b"]);
+    assert.equal(Buffer.concat(a.received).toString(), "*-1\r\n$1\r\nb\r\n");
+    // After EXEC nothing is watched any more; an unchanged watched key lets EXEC run.
+    assert.deepEqual(await calls(a, ["WATCH", "wk", "other"], ["MULTI"], ["SET", "wk", "c"], ["EXEC"]), [
+      "+OK",
+      "+OK",
+      "+QUEUED",
+      "[+OK]",
+    ]);
+    assert.deepEqual(await calls(a, ["WATCH", "wk"], ["UNWATCH"], ["MULTI"], ["GET", "wk"], ["EXEC"]), [
+      "+OK",
+      "+OK",
+      "+OK",
+      "+QUEUED",
+      "[$c]",
+    ]);
+    a.close();
+    b.close();
+  });
+});
+
+describe("RespServer: pub/sub", () => {
+  let server: RespServer;
+  before(async () => {
+    ({ server } = await startServer());
+  });
+  after(() => server.close());
+
+  it("RESP2: subscribe replies, messages, pattern messages, the subscribe-mode restriction and PING", async () => {
+    const sub = await RawClient.connect(server.port);
+    const pub = await RawClient.connect(server.port);
+    sub.send(["SUBSCRIBE", "news", "sport"], ["PSUBSCRIBE", "n*"]);
+    assert.deepEqual((await sub.read(3)).map(show), [
+      "[$subscribe, $news, :1]",
+      "[$subscribe, $sport, :2]",
+      "[$psubscribe, $n*, :3]",
+    ]);
+    assert.deepEqual(await calls(pub, ["PUBLISH", "news", "hello"], ["PUBLISH", "none", "x"]), [":2", ":1"]);
+    assert.deepEqual((await sub.read(3)).map(show), [
+      "[$message, $news, $hello]",
+      "[$pmessage, $n*, $news, $hello]",
+      "[$pmessage, $n*, $none, $x]",
+    ]);
+    assert.deepEqual(
+      await calls(pub, ["PUBSUB", "CHANNELS"], ["PUBSUB", "NUMSUB", "news", "zzz"], ["PUBSUB", "NUMPAT"]),
+      ["[$news, $sport]", "[$news, :1, $zzz, :0]", ":1"],
+    );
+    assert.deepEqual(await calls(sub, ["GET", "a"], ["PING"], ["PING", "x"]), [
+      "-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+      "[$pong, $]",
+      "[$pong, $x]",
+    ]);
+    sub.send(["UNSUBSCRIBE"], ["PUNSUBSCRIBE", "n*"], ["UNSUBSCRIBE"]);
+    assert.deepEqual((await sub.read(4)).map(show), [
+      "[$unsubscribe, $news, :2]",
+      "[$unsubscribe, $sport, :1]",
+      "[$punsubscribe, $n*, :0]",
+      "[$unsubscribe, (nil), :0]",
+    ]);
+    assert.deepEqual(await calls(sub, ["GET", "a"]), ["(nil)"]);
+    assert.deepEqual(await calls(pub, ["PUBLISH", "news", "x"]), [":0"]);
+    sub.close();
+    pub.close();
+  });
+
+  it("RESP3: subscriptions and messages are pushes, other commands still work", async () => {
+    const sub = await RawClient.connect(server.port);
+    await sub.call("HELLO", "3");
+    assert.equal(show(await sub.call("SUBSCRIBE", "r3")), ">[$subscribe, $r3, :1]");
+    assert.deepEqual(await calls(sub, ["GET", "a"], ["PING"]), ["(nil)", "+PONG"]);
+    const pub = await RawClient.connect(server.port);
+    assert.equal(show(await pub.call("PUBLISH", "r3", "m")), ":1");
+    assert.equal(show(await sub.readOne()), ">[$message, $r3, $m]");
+    // A closed subscriber is dropped from the hub.
+    sub.close();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(show(await pub.call("PUBLISH", "r3", "m")), ":0");
+    pub.close();
+  });
+});
