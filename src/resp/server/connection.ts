@@ -157,11 +157,7 @@ export class Connection implements ClientDescription {
         const step = this.#step();
         if (step !== undefined) await step;
         if (this.#writer.lengthBytes >= FLUSH_BYTES) this.#flush();
-        if (this.#writeBlocked && !this.#closed) {
-          await new Promise<void>((resolve) => {
-            this.#drainWaiter = resolve;
-          });
-        }
+        if (this.#writeBlocked) await this.#drained();
         if (this.#pending.length - this.#head < PENDING_REQUESTS_MAX / 2) this.#readRequests();
       }
     } catch (error) {
@@ -265,8 +261,23 @@ export class Connection implements ClientDescription {
       const reply = errorFromException(error);
       replies = argvs.map(() => reply);
     }
-    if (this.#closed) return;
-    for (const reply of replies) writeReply(this.#writer, reply);
+    // A run's replies can be large (1000 GETs of big values): encode them in slices, each written out and, when
+    // the socket is full, waited for, so the encoded output stays near FLUSH_BYTES whatever the run holds.
+    for (const reply of replies) {
+      if (this.#closed) return;
+      writeReply(this.#writer, reply);
+      if (this.#writer.lengthBytes >= FLUSH_BYTES) {
+        this.#flush();
+        if (this.#writeBlocked) await this.#drained();
+      }
+    }
+  }
+
+  #drained(): Promise<void> {
+    if (!this.#writeBlocked || this.#closed) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.#drainWaiter = resolve;
+    });
   }
 
   #flush(): void {

@@ -1,0 +1,135 @@
+import assert from "node:assert/strict";
+import { connect } from "node:net";
+import { after, before, describe, it } from "node:test";
+import { Prng } from "../../lib/prng.js";
+import { PENDING_REQUESTS_MAX } from "./connection.js";
+import { RespServer } from "./resp-server.js";
+import { encodeCommand, RawClient, show } from "./testing/raw-client.js";
+import { TestBackend } from "./testing/test-backend.js";
+
+describe("RespServer: connection flow", () => {
+  let server: RespServer;
+  let backend: TestBackend;
+  before(async () => {
+    backend = new TestBackend();
+    server = await RespServer.start({
+      host: "127.0.0.1",
+      port: 0,
+      backend,
+      limits: { bulkLengthBytesMax: 1024 * 1024 },
+    });
+  });
+  after(() => server.close());
+
+  it("answers a pipeline of 10,000 commands in order, with write runs bounded to one entry per ~1000", async () => {
+    const client = await RawClient.connect(server.port);
+    const before = backend.entries.length;
+    const commands: string[][] = [];
+    for (let i = 0; i < 10_000; i++) {
+      commands.push(i % 3 === 2 ? ["GET", `p${i - 1}`] : ["SET", `p${i}`, `v${i}`]);
+    }
+    client.sendRaw(Buffer.concat(commands.map(encodeCommand)));
+    const replies = (await client.read(10_000, 20_000)).map(show);
+    replies.forEach((reply, i) => assert.equal(reply, i % 3 === 2 ? `$v${i - 1}` : "+OK", `reply ${i}`));
+    for (const entry of backend.entries.slice(before)) assert.ok(entry.length <= PENDING_REQUESTS_MAX);
+    client.close();
+  });
+
+  it("a protocol error answers Redis's text after the earlier requests' replies, then closes", async () => {
+    const client = await RawClient.connect(server.port);
+    client.sendRaw("PING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n$x\r\nPING\r\n");
+    assert.deepEqual((await client.read(3)).map(show), ["+PONG", "(nil)", "-ERR Protocol error: invalid bulk length"]);
+    assert.equal(await client.waitClosed(), true);
+    const big = await RawClient.connect(server.port);
+    big.sendRaw(`*2\r\n$3\r\nGET\r\n$${2 * 1024 * 1024}\r\n`);
+    assert.equal(show(await big.readOne()), "-ERR Protocol error: invalid bulk length");
+    assert.equal(await big.waitClosed(), true);
+    const quote = await RawClient.connect(server.port);
+    quote.sendRaw('SET "a b\r\n');
+    assert.equal(show(await quote.readOne()), "-ERR Protocol error: unbalanced quotes in request");
+    assert.equal(await quote.waitClosed(), true);
+  });
+
+  it("QUIT answers OK and closes; requests after it are not run; a half-closed client still gets its replies", async () => {
+    const client = await RawClient.connect(server.port);
+    client.send(["SET", "quit-k", "1"], ["QUIT"], ["SET", "quit-k", "2"]);
+    assert.deepEqual((await client.read(2)).map(show), ["+OK", "+OK"]);
+    assert.equal(await client.waitClosed(), true);
+    const reader = await RawClient.connect(server.port);
+    backend.delayMs = 20;
+    reader.send(["GET", "quit-k"], ["SET", "x", "y"], ["GET", "x"]);
+    reader.socket.end();
+    assert.deepEqual((await reader.read(3)).map(show), ["$1", "+OK", "$y"]);
+    backend.delayMs = 0;
+    assert.equal(await reader.waitClosed(), true);
+  });
+
+  it("a client that never reads stops being read: the server processes a bounded number of requests", async () => {
+    const writer = await RawClient.connect(server.port);
+    const value = "v".repeat(100 * 1024);
+    assert.equal(show(await writer.call("SET", "big", value)), "+OK");
+    writer.close();
+    const before = backend.readBatches.reduce((sum, batch) => sum + batch.size, 0);
+    const socket = connect(server.port, "127.0.0.1");
+    await new Promise((resolve) => socket.once("connect", resolve));
+    socket.pause(); // never read: the server's writes back up
+    const request = encodeCommand(["GET", "big"]);
+    const total = 5000; // 500 MB of replies if the server kept answering
+    let written = 0;
+    const pump = (): void => {
+      while (written < total) {
+        written++;
+        if (!socket.write(request)) {
+          socket.once("drain", pump);
+          return;
+        }
+      }
+    };
+    pump();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const processed = backend.readBatches.reduce((sum, batch) => sum + batch.size, 0) - before;
+    // Bounded by the socket buffers (kernel + Node's) plus one queue of requests, not by what the client sent.
+    assert.ok(processed < 2 * PENDING_REQUESTS_MAX, `processed ${processed} GETs for a client that reads nothing`);
+    const memory = process.memoryUsage();
+    assert.ok(memory.rss < 1024 * 1024 * 1024, `rss ${memory.rss}`);
+    // Reading again lets everything through, in order.
+    let bytes = 0;
+    const expected = total * Buffer.byteLength(`$${value.length}\r\n${value}\r\n`);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`only ${bytes} of ${expected} bytes`)), 60_000);
+      socket.on("data", (chunk: Buffer) => {
+        bytes += chunk.length;
+        if (bytes >= expected) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      socket.resume();
+    });
+    assert.equal(bytes, expected);
+    socket.destroy();
+  });
+
+  it("random bytes in random chunks never crash the server; each connection answers or closes in time", async () => {
+    const random = new Prng(20240604);
+    const alphabet = Buffer.from("*$\r\n0123456789-+:abcSETGET \"'\\x", "latin1");
+    for (let round = 0; round < 60; round++) {
+      const client = await RawClient.connect(server.port);
+      const length = 1 + random.int(4000);
+      const bytes = Buffer.alloc(length);
+      for (let i = 0; i < length; i++) {
+        bytes[i] = random.next() < 0.7 ? (alphabet[random.int(alphabet.length)] as number) : random.int(256);
+      }
+      for (let at = 0; at < length; ) {
+        const size = 1 + random.int(64);
+        client.sendRaw(bytes.subarray(at, at + size));
+        at += size;
+      }
+      client.socket.end(); // nothing more: the server must finish and close
+      assert.equal(await client.waitClosed(5000), true, `round ${round} did not close`);
+    }
+    const probe = await RawClient.connect(server.port);
+    assert.equal(show(await probe.call("PING")), "+PONG");
+    probe.close();
+  });
+});
