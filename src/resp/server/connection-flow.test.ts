@@ -30,7 +30,7 @@ describe("RespServer: connection flow", () => {
     }
     client.sendRaw(Buffer.concat(commands.map(encodeCommand)));
     const replies = (await client.read(10_000, 20_000)).map(show);
-    replies.forEach((reply, i) => assert.equal(reply, i % 3 === 2 ? `$v${i - 1}` : "+OK", `reply ${i}`));
+    for (const [i, reply] of replies.entries()) assert.equal(reply, i % 3 === 2 ? `$v${i - 1}` : "+OK", `reply ${i}`);
     for (const entry of backend.entries.slice(before)) assert.ok(entry.length <= PENDING_REQUESTS_MAX);
     client.close();
   });
