@@ -10,4 +10,14 @@ export {
 } from "./request-parser.js";
 export type { RespValue, RespVersion } from "./resp-value.js";
 export { encodeReply, RespWriter } from "./resp-writer.js";
+export type {
+  LogOutcome,
+  NodeFacts,
+  PubSub,
+  PubSubMessage,
+  RedisBackend,
+  Subscriber,
+} from "./server/backend.js";
+export { CLIENTS_MAX_DEFAULT, RespServer, type RespServerOptions } from "./server/resp-server.js";
+export type { RespLogger } from "./server/server-context.js";
 export { splitInlineArgs } from "./split-inline-args.js";
