@@ -7,13 +7,14 @@
  *   SHOAL_DIFF_STEPS=M     commands per seed (default 300)
  *   SHOAL_DIFF_SUBJECT=host:port[/password]  also compare an already running server
  *   SHOAL_DIFF_TRACE=1     print every command and both replies
+ *   SHOAL_DIFF_CONTINUE=1  explore: after a mismatch, reset both servers and go on (lists more differences)
  *
  * Skips (with a message) when /usr/bin/redis-server is missing; .ci/run installs it.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { ProcessCluster } from "../support/process-cluster.js";
-import { describeMismatch, formatCommand, runSeedAgainst, show } from "./differential.js";
+import { describeMismatch, formatCommand, type Mismatch, runSeedAgainst, show } from "./differential.js";
 import { type Command, generateCommands } from "./generator.js";
 import { normaliseReply } from "./normalise.js";
 import type { Endpoint, ReplyChannel } from "./raw-connection.js";
@@ -25,6 +26,7 @@ const SEEDS =
     ? [Number(process.env.SHOAL_DIFF_SEED)]
     : Array.from({ length: Number(process.env.SHOAL_DIFF_SEEDS ?? 3) }, (_, i) => i + 1);
 const TRACE = process.env.SHOAL_DIFF_TRACE === "1";
+const CONTINUE = process.env.SHOAL_DIFF_CONTINUE === "1";
 const TEST_FILE = "dist/test/redis-diff/differential.test.js";
 
 const NO_REDIS = redisServerInstalled()
@@ -42,8 +44,16 @@ function replayLine(seed: number, suite: string): string {
 async function assertNoDifferences(suite: string, reference: Endpoint, subject: Endpoint): Promise<void> {
   const failures: string[] = [];
   for (const seed of SEEDS) {
-    const mismatch = await runSeedAgainst(seed, STEPS, reference, subject, undefined, TRACE ? trace : undefined);
-    if (mismatch !== undefined) failures.push(describeMismatch(mismatch, replayLine(seed, suite)));
+    const report = (mismatch: Mismatch) => failures.push(describeMismatch(mismatch, replayLine(seed, suite)));
+    const mismatch = await runSeedAgainst({
+      seed,
+      steps: STEPS,
+      reference,
+      subject,
+      ...(TRACE ? { onStep: trace } : {}),
+      ...(CONTINUE ? { onMismatch: report } : {}),
+    });
+    if (mismatch !== undefined && !CONTINUE) report(mismatch);
   }
   assert.equal(failures.length, 0, `${failures.length} of ${SEEDS.length} seeds differ:\n\n${failures.join("\n\n")}`);
 }
@@ -54,7 +64,7 @@ const loopback = (label: string, port: number, password?: string): Endpoint =>
 /** A channel whose replies are altered by `alter` (the checker's own tests). */
 function tampered(alter: (call: number, command: Command, reply: Buffer) => Buffer): (c: ReplyChannel) => ReplyChannel {
   return (channel) => {
-    let call = -1; // counts commands sent; the harness's FLUSHALL is call 0
+    let call = -1; // counts commands sent, the harness's reset (DISCARD, UNWATCH, FLUSHALL) included
     return {
       label: `${channel.label} (tampered)`,
       close: () => channel.close(),
@@ -105,17 +115,17 @@ describe("the checker against redis-server", { skip: NO_REDIS, timeout: 120_000 
   test("catches one altered reply and reports the seed, step, command, both replies and the replay", async () => {
     const [a, b] = endpoints();
     let altered: Command | undefined;
-    const mismatch = await runSeedAgainst(
-      2,
-      STEPS,
-      a,
-      b,
-      tampered((call, command, reply) => {
+    const mismatch = await runSeedAgainst({
+      seed: 2,
+      steps: STEPS,
+      reference: a,
+      subject: b,
+      wrapSubject: tampered((call, command, reply) => {
         if (call !== 123) return reply;
         altered = command;
         return Buffer.from("-ERR tampered\r\n");
       }),
-    );
+    });
     assert.ok(mismatch !== undefined, "an altered reply went unnoticed");
     assert.deepEqual(mismatch.command, altered);
     assert.deepEqual(mismatch.subject, Buffer.from("-ERR tampered\r\n"));
@@ -130,12 +140,12 @@ describe("the checker against redis-server", { skip: NO_REDIS, timeout: 120_000 
   test("catches a one-byte change inside a bulk string", async () => {
     const [a, b] = endpoints();
     let altered: Command | undefined;
-    const mismatch = await runSeedAgainst(
-      3,
-      STEPS,
-      a,
-      b,
-      tampered((_call, command, reply) => {
+    const mismatch = await runSeedAgainst({
+      seed: 3,
+      steps: STEPS,
+      reference: a,
+      subject: b,
+      wrapSubject: tampered((_call, command, reply) => {
         if (altered === undefined && command[0]?.toUpperCase() === "MGET" && reply.includes("$3\r\n")) {
           altered = command;
           const copy = Buffer.from(reply);
@@ -145,9 +155,24 @@ describe("the checker against redis-server", { skip: NO_REDIS, timeout: 120_000 
         }
         return reply;
       }),
-    );
+    });
     assert.ok(altered !== undefined, "the seed should produce an MGET with a 3-byte value");
     assert.deepEqual(mismatch?.command, altered);
+  });
+
+  test("in exploration mode, reports every difference and resynchronises after each", async () => {
+    const [a, b] = endpoints();
+    const steps: number[] = [];
+    const first = await runSeedAgainst({
+      seed: 4,
+      steps: STEPS,
+      reference: a,
+      subject: b,
+      wrapSubject: tampered((call, _command, reply) => (call === 40 || call === 200 ? Buffer.from(":666\r\n") : reply)),
+      onMismatch: (mismatch) => steps.push(mismatch.step),
+    });
+    assert.equal(steps.length, 2, `mismatches at steps ${steps.join(", ")}`);
+    assert.equal(first?.step, steps[0]);
   });
 
   test("TTL normalisation keeps -1 and -2 exact but ignores the positive value; KEYS ignores order only", () => {
@@ -197,7 +222,7 @@ describe("the checker against redis-server", { skip: NO_REDIS, timeout: 120_000 
       return reply;
     });
     for (let seed = 1; seed <= 20 && (keysReordered === 0 || ttlsChanged === 0); seed++) {
-      const mismatch = await runSeedAgainst(seed, STEPS, a, b, alter);
+      const mismatch = await runSeedAgainst({ seed, steps: STEPS, reference: a, subject: b, wrapSubject: alter });
       assert.equal(mismatch, undefined, mismatch && describeMismatch(mismatch, ""));
     }
     assert.ok(keysReordered > 0 && ttlsChanged > 0, `KEYS ${keysReordered}, TTL ${ttlsChanged}`);

@@ -28,6 +28,11 @@ export interface SequenceOptions {
   readonly subject: ReplyChannel;
   /** Called for every compared step (SHOAL_DIFF_TRACE uses it). */
   readonly onStep?: (step: number, command: Command, reference: Buffer, subject: Buffer) => void;
+  /**
+   * Exploration (SHOAL_DIFF_CONTINUE): instead of stopping at a mismatch, report it here, reset both servers
+   * (DISCARD, UNWATCH, FLUSHALL) and go on, so one seed can show several different differences.
+   */
+  readonly onMismatch?: (mismatch: Mismatch) => void;
 }
 
 const SCAN_PAGES_MAX = 1000;
@@ -37,11 +42,9 @@ const RECENT_COMMANDS = 8;
 export async function runSequence(options: SequenceOptions): Promise<Mismatch | undefined> {
   const { seed, steps, reference, subject } = options;
   const commands = generateCommands(seed, steps);
-  for (const channel of [reference, subject]) {
-    const reply = await channel.command(["FLUSHALL"]);
-    if (reply.toString() !== "+OK\r\n") throw new Error(`${channel.label}: FLUSHALL answered ${show(reply)}`);
-  }
+  await reset(reference, subject);
   let queued: Command[] | undefined;
+  let first: Mismatch | undefined;
   for (let i = 0; i < commands.length; i++) {
     const command = commands[i] as Command;
     const name = (command[0] ?? "").toUpperCase();
@@ -56,7 +59,7 @@ export async function runSequence(options: SequenceOptions): Promise<Mismatch | 
       const recent = commands
         .slice(Math.max(0, i - RECENT_COMMANDS), i)
         .map((c, j) => ({ step: Math.max(0, i - RECENT_COMMANDS) + j + 1, command: c }));
-      return {
+      const mismatch: Mismatch = {
         seed,
         step: i + 1,
         steps: commands.length,
@@ -67,13 +70,29 @@ export async function runSequence(options: SequenceOptions): Promise<Mismatch | 
         subjectLabel: subject.label,
         recent,
       };
+      first ??= mismatch;
+      if (options.onMismatch === undefined) return mismatch;
+      options.onMismatch(mismatch);
+      await reset(reference, subject);
+      queued = undefined;
+      continue;
     }
     // Transaction state follows the reference: a command is part of EXEC's array only if it was QUEUED.
     if (queued === undefined && name === "MULTI" && referenceRaw.toString() === "+OK\r\n") queued = [];
     else if (queued !== undefined && (name === "EXEC" || name === "DISCARD")) queued = undefined;
     else if (queued !== undefined && referenceRaw.toString() === "+QUEUED\r\n") queued.push(command);
   }
-  return undefined;
+  return first;
+}
+
+/** Leaves any transaction and empties both keyspaces. */
+async function reset(reference: ReplyChannel, subject: ReplyChannel): Promise<void> {
+  for (const channel of [reference, subject]) {
+    await channel.command(["DISCARD"]);
+    await channel.command(["UNWATCH"]);
+    const reply = await channel.command(["FLUSHALL"]);
+    if (reply.toString() !== "+OK\r\n") throw new Error(`${channel.label}: FLUSHALL answered ${show(reply)}`);
+  }
 }
 
 /** One command's reply; a transport failure becomes a reply-like text so it is reported as a mismatch. */
@@ -128,25 +147,21 @@ export function describeMismatch(mismatch: Mismatch, replay: string): string {
   return lines.join("\n");
 }
 
-/** Opens one connection to each endpoint, runs `seed`, and closes them. */
+/** Opens one connection to each endpoint, runs one seed (see SequenceOptions), and closes them. */
 export async function runSeedAgainst(
-  seed: number,
-  steps: number,
-  reference: Endpoint,
-  subject: Endpoint,
-  wrapSubject: (channel: ReplyChannel) => ReplyChannel = (channel) => channel,
-  onStep?: SequenceOptions["onStep"],
+  options: Omit<SequenceOptions, "reference" | "subject"> & {
+    readonly reference: Endpoint;
+    readonly subject: Endpoint;
+    /** Wraps the subject's connection (the checker's own tests alter replies with it). */
+    readonly wrapSubject?: (channel: ReplyChannel) => ReplyChannel;
+  },
 ): Promise<Mismatch | undefined> {
+  const { reference, subject, wrapSubject, ...rest } = options;
   const referenceChannel = await RawConnection.open(reference);
-  const subjectChannel = wrapSubject(await RawConnection.open(subject));
+  const opened = await RawConnection.open(subject);
+  const subjectChannel = wrapSubject ? wrapSubject(opened) : opened;
   try {
-    return await runSequence({
-      seed,
-      steps,
-      reference: referenceChannel,
-      subject: subjectChannel,
-      ...(onStep ? { onStep } : {}),
-    });
+    return await runSequence({ ...rest, reference: referenceChannel, subject: subjectChannel });
   } finally {
     referenceChannel.close();
     subjectChannel.close();
