@@ -41,7 +41,7 @@ export function validateCommand(command: Command): void {
 
 function checkRedis(command: RedisCommand): void {
   const { redisCommandsCountMax, redisArgumentsCountMax, redisEntrySizeBytesMax } = COMMAND_LIMITS;
-  if (command.argvs.length === 0) throw new ShoalError("BAD_REQUEST", "Cannot run redis commands: none given");
+  // No commands is valid: an EXEC holding only PING/ECHO/TIME still checks its WATCHed keys in log order.
   if (command.argvs.length > redisCommandsCountMax) {
     throw new ShoalError("TOO_LARGE", `Cannot run redis commands: more than ${redisCommandsCountMax} in one entry`);
   }

@@ -273,6 +273,8 @@ export class ShoalNode {
 
   /** Runs Redis data commands through the log as one entry (see RedisCommand) and returns their outcome. */
   async runRedis(argvs: readonly (readonly Uint8Array[])[], watches?: readonly WatchedKey[]): Promise<RedisOutcome> {
+    // An EXEC of only PING/ECHO/TIME: nothing to replicate unless WATCHed keys must be checked in log order.
+    if (argvs.length === 0 && (watches === undefined || watches.length === 0)) return { aborted: false, replies: [] };
     const command: Command =
       watches === undefined || watches.length === 0
         ? { op: "redis", nowMs: Date.now(), argvs }

@@ -232,7 +232,13 @@ export class Connection implements ClientDescription {
     return undefined;
   }
 
-  /** A maximal run of consecutive data commands of the same kind (writes or reads), sent as one batch. */
+  /**
+   * A maximal run of data commands sent as one batch. A run that starts with a write goes through the log as one
+   * entry and takes the reads that follow it too (they run at apply, in log order, so they see the run's writes
+   * and are linearizable): a pipeline mixing writes and reads (INCR, SET, GET, …) costs one entry per run instead
+   * of one entry plus one ReadIndex round per write/read switch. A run that starts with a read holds only reads
+   * and is served after one ReadIndex barrier (or stale after READONLY).
+   */
   async #runData(first: CommandSpec, firstArgv: Uint8Array[]): Promise<void> {
     const isRead = first.flags.includes("readonly");
     const argvs: Uint8Array[][] = [firstArgv];
@@ -241,7 +247,7 @@ export class Connection implements ClientDescription {
       const next = this.#pending[this.#head] as Pending;
       if (next instanceof RespProtocolError) break;
       const spec = resolveQuietly(next);
-      if (spec?.handler === undefined || spec.flags.includes("readonly") !== isRead) break;
+      if (spec?.handler === undefined || (isRead && !spec.flags.includes("readonly"))) break;
       if (this.session.refusal(spec) !== undefined) break;
       this.#take();
       this.#context.countCommands(1);

@@ -56,23 +56,35 @@ describe("RespServer: connection commands", () => {
     client.close();
   });
 
-  it("batches consecutive writes into one log entry and consecutive reads into one read batch", async () => {
+  it("batches a run that starts with a write (reads after it included) into one log entry, and reads into one read batch", async () => {
     const client = await RawClient.connect(server.port);
     const entriesBefore = backend.entries.length;
     const readsBefore = backend.readBatches.length;
     client.send(
+      ["GET", "w0"],
+      ["GET", "w1"],
       ["SET", "w1", "a"],
       ["SET", "w2", "b"],
-      ["SET", "w3", "c"],
       ["GET", "w1"],
+      ["SET", "w3", "c"],
       ["GET", "w2"],
       ["PING"],
       ["GET", "w3"],
     );
-    assert.deepEqual((await client.read(7)).map(show), ["+OK", "+OK", "+OK", "$a", "$b", "+PONG", "$c"]);
+    assert.deepEqual((await client.read(9)).map(show), [
+      "(nil)",
+      "(nil)",
+      "+OK",
+      "+OK",
+      "$a",
+      "+OK",
+      "$b",
+      "+PONG",
+      "$c",
+    ]);
     assert.deepEqual(
       backend.entries.slice(entriesBefore).map((entry) => entry.length),
-      [3],
+      [5],
     );
     assert.deepEqual(
       backend.readBatches.slice(readsBefore).map((batch) => batch.size),
@@ -85,8 +97,16 @@ describe("RespServer: connection commands", () => {
     const client = await RawClient.connect(server.port);
     backend.failNext = new ShoalError("UNAVAILABLE", "no leader");
     assert.deepEqual(
-      await calls(client, ["SET", "f", "1"], ["SET", "g", "1"], ["GET", "f"], ["SET", "f", "2"], ["GET", "f"]),
-      ["-TRYAGAIN no leader", "-TRYAGAIN no leader", "(nil)", "+OK", "$2"],
+      await calls(
+        client,
+        ["SET", "f", "1"],
+        ["SET", "g", "1"],
+        ["PING"],
+        ["GET", "f"],
+        ["SET", "f", "2"],
+        ["GET", "f"],
+      ),
+      ["-TRYAGAIN no leader", "-TRYAGAIN no leader", "+PONG", "(nil)", "+OK", "$2"],
     );
     backend.failNext = new ShoalError("TIMEOUT", "the outcome is unknown");
     assert.deepEqual(await calls(client, ["GET", "f"]), ["-ERR the outcome is unknown"]);

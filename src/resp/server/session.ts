@@ -2,8 +2,10 @@
  * @module One connection's Redis state: authentication, protocol version (the writer's), name, READONLY, the
  * MULTI queue and WATCHed keys, and pub/sub subscriptions (this session is the hub's Subscriber).
  */
+
 import type { Socket } from "node:net";
 import type { WatchedKey } from "../../commands/command.js";
+import { COMMAND_LIMITS } from "../../commands/limits.js";
 import type { CommandSpec } from "../../commands/redis/command-spec.js";
 import { errorReply, type Reply, simple } from "../../commands/redis/reply.js";
 import type { RespWriter } from "../resp-writer.js";
@@ -21,9 +23,10 @@ const SUBSCRIBE_MODE_ALLOWED = new Set([
   "reset",
 ]);
 
-/** A MULTI block is bounded like everything a client sends (Redis bounds it only by memory). */
-export const MULTI_COMMANDS_MAX = 100_000;
-export const MULTI_BYTES_MAX = 64 * 1024 * 1024;
+/** A MULTI block is bounded like everything a client sends (Redis bounds it only by memory): it becomes one log
+ * entry, so the bounds are the entry's (COMMAND_LIMITS), refused at queue time rather than at EXEC. */
+export const MULTI_COMMANDS_MAX = COMMAND_LIMITS.redisCommandsCountMax;
+export const MULTI_BYTES_MAX = COMMAND_LIMITS.redisEntrySizeBytesMax;
 
 export interface MultiState {
   readonly commands: Uint8Array[][];
