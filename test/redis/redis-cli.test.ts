@@ -139,6 +139,9 @@ describe("redis-cli against a 3-node cluster", { timeout: 180_000, skip: skipRea
   });
 
   test("INFO is '# Section' headers and 'key:value' lines; the keyspace line counts keys", async () => {
+    // INFO reports this node's own state, which may trail the cluster; a DBSIZE (a linearizable read) first makes
+    // node 1 catch up with every write acknowledged so far (earlier tests' keys).
+    await redisCli(port(1), ["dbsize"]);
     const info = await redisCli(port(1), ["info"]);
     assert.equal(info.code, 0, info.stderr);
     const sections: string[] = [];
@@ -169,9 +172,11 @@ describe("redis-cli against a 3-node cluster", { timeout: 180_000, skip: skipRea
     }
 
     await redisCli(port(3), ["del", "cli:info:expiring"]);
+    await redisCli(port(2), ["dbsize"]); // node 2 has applied the DEL
     const before = await keyspace(port(2));
     const sizeBefore = Number((await redisCli(port(1), ["dbsize"])).stdout);
     assert.equal((await redisCli(port(3), ["set", "cli:info:expiring", "v", "EX", "1000"])).stdout, "OK\n");
+    await redisCli(port(2), ["dbsize"]); // a linearizable read: node 2 has applied the SET before INFO runs
     assert.deepEqual(await keyspace(port(2)), { keys: before.keys + 1, expires: before.expires + 1 });
     assert.equal((await redisCli(port(1), ["dbsize"])).stdout, `${sizeBefore + 1}\n`);
   });
