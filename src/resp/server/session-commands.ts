@@ -18,7 +18,7 @@ import { configGet, infoText, REDIS_VERSION } from "./server-info.js";
 import { decodeText, keyString, type Session } from "./session.js";
 
 /** Answered without the log even inside MULTI, at their position in EXEC's reply. */
-export const QUEUEABLE_LOCALLY = new Set(["ping", "echo", "time"]);
+export const QUEUEABLE_LOCALLY = new Set(["ping", "echo", "time", "unwatch"]);
 
 /** Not queued inside MULTI (Redis: EXEC, DISCARD, MULTI, WATCH, QUIT, RESET run at once). */
 const MULTI_CONTROL = new Set(["exec", "discard", "multi", "watch", "quit", "reset"]);
@@ -343,6 +343,8 @@ async function exec(session: Session): Promise<Reply> {
     if (!QUEUEABLE_LOCALLY.has(name)) return logReplies[next++] ?? errorReply("INTERNAL", "missing reply");
     if (name === "ping") return argv.length === 2 ? bulk(argv[1] as Uint8Array) : simple("PONG");
     if (name === "echo") return bulk(argv[1] as Uint8Array);
+    // Redis queues UNWATCH; at EXEC the watches were already checked, so it only answers OK.
+    if (name === "unwatch") return OK;
     return time();
   });
   return array(replies);
