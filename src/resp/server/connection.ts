@@ -195,8 +195,16 @@ export class Connection implements ClientDescription {
       spec = resolveCommand(request);
     } catch (error) {
       session.noteCommand(undefined);
+      const reply = errorFromException(error);
+      if (session.multi !== undefined && reply.kind === "error" && isExec(request)) {
+        // Redis 7 (execCommandAbort): an EXEC refused by its arity check discards the transaction at once.
+        session.multi = undefined;
+        session.watches.clear();
+        this.#writer.error(`EXECABORT Transaction discarded because of: ${reply.message}`);
+        return undefined;
+      }
       if (session.multi !== undefined) session.multi.dirty = true; // Redis: a queue-time error aborts EXEC
-      writeReply(this.#writer, errorFromException(error));
+      writeReply(this.#writer, reply);
       return undefined;
     }
     session.noteCommand(spec.name);
@@ -342,4 +350,9 @@ function argvBytes(argv: readonly Uint8Array[]): number {
   let total = 0;
   for (const arg of argv) total += arg.byteLength + 16;
   return total;
+}
+
+function isExec(argv: readonly Uint8Array[]): boolean {
+  const name = argv[0];
+  return name !== undefined && name.byteLength === 4 && Buffer.from(name).toString("latin1").toLowerCase() === "exec";
 }
