@@ -14,6 +14,7 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { RawConnection } from "../test/redis-diff/raw-connection.js";
 import { respPing, startRedisServer } from "../test/redis-diff/redis-server.js";
 import { ProcessCluster } from "../test/support/process-cluster.js";
 
@@ -129,6 +130,20 @@ function runBenchmark(port: number, requests: number, pipeline: number, timeoutM
   });
 }
 
+/** The key redis-benchmark's SET and GET use without -r. */
+const BENCH_KEY = "key:__rand_int__";
+
+/** The header line of GET's reply to the benchmark key, e.g. "$100". */
+async function storedValue(port: number): Promise<string> {
+  const connection = await RawConnection.open({ label: "check", host: "127.0.0.1", port });
+  try {
+    const reply = await connection.command(["GET", BENCH_KEY]);
+    return reply.toString("latin1", 0, reply.indexOf("\r\n"));
+  } finally {
+    connection.close();
+  }
+}
+
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
@@ -165,6 +180,10 @@ async function measure(id: TargetId): Promise<TargetResult> {
       }
       for (const test of TESTS) opsPerSecond[`${test} P${pipeline}`] = median(samples.get(test) ?? []);
     }
+    // redis-benchmark counts error replies as operations: check that its SETs really stored the value.
+    const stored = await storedValue(started.port);
+    if (stored !== `$${VALUE_BYTES}`)
+      return { label, opsPerSecond, requests, note: `GET ${BENCH_KEY} answered ${stored}` };
     return { label, opsPerSecond, requests };
   } catch (error) {
     return { label, opsPerSecond, requests, note: error instanceof Error ? error.message : String(error) };
