@@ -14,14 +14,7 @@ import { encodeHash } from "../hash-value.js";
 import { array, bulk, NULL, type Reply } from "../reply.js";
 import { findCommand } from "../table.js";
 import { RANDOM_FIELDS_WITH_REPEATS_MAX } from "./hashes.js";
-import { b, type Line, TestRedis, toArgv } from "./test-harness.js";
-
-const WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value";
-const NOT_INT = "ERR value is not an integer or out of range";
-
-function session(redis: TestRedis, steps: readonly (readonly [Line, string])[]): void {
-  for (const [line, expected] of steps) assert.equal(redis.run(line), expected, `${line}`);
-}
+import { b, type Line, NOT_INT, session, TestRedis, toArgv, WRONGTYPE } from "./test-harness.js";
 
 /** Read-only steps: the commands run without a write set, so a handler that writes would assert. */
 function readSession(redis: TestRedis, steps: readonly (readonly [Line, string])[]): void {

@@ -9,19 +9,7 @@ import { keyId } from "../../bytes.js";
 import { executeCommands } from "../execute.js";
 import type { Reply } from "../reply.js";
 import { keyCommands } from "./keys.js";
-import { b, type Line, render, TableCursors, TestRedis, toArgv } from "./test-harness.js";
-
-const NOT_INT = "ERR value is not an integer or out of range";
-
-function session(redis: TestRedis, steps: readonly (readonly [Line, string])[]): void {
-  for (const [line, expected] of steps) assert.equal(redis.run(line), expected, `${line}`);
-}
-
-function withHash(): TestRedis {
-  const redis = new TestRedis();
-  redis.putHash("h", { f: "v" });
-  return redis;
-}
+import { b, type Line, NOT_INT, render, session, TableCursors, TestRedis, toArgv, withHash } from "./test-harness.js";
 
 describe("DEL, UNLINK, EXISTS, TYPE", () => {
   it("count keys as Redis does (EXISTS counts repeats, DEL does not)", () => {

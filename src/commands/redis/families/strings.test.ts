@@ -7,20 +7,7 @@ import { describe, it } from "node:test";
 import { keyId } from "../../bytes.js";
 import { integer } from "../reply.js";
 import { stringCommands } from "./strings.js";
-import { b, type Line, TestRedis } from "./test-harness.js";
-
-const WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value";
-const NOT_INT = "ERR value is not an integer or out of range";
-
-function session(redis: TestRedis, steps: readonly (readonly [Line, string])[]): void {
-  for (const [line, expected] of steps) assert.equal(redis.run(line), expected, `${line}`);
-}
-
-function withHash(): TestRedis {
-  const redis = new TestRedis();
-  redis.putHash("h", { f: "v" });
-  return redis;
-}
+import { b, NOT_INT, session, TestRedis, WRONGTYPE, withHash } from "./test-harness.js";
 
 describe("SET", () => {
   it("refuses conflicting or incomplete options with Redis's errors", () => {

@@ -3,6 +3,7 @@
  * read-only runs through executeCommands without a write set), with replies rendered the way redis-cli prints
  * them so expectations can be checked against a real redis-server line by line.
  */
+import assert from "node:assert/strict";
 import { ShoalError } from "../../../lib/errors.js";
 import { Prng } from "../../../lib/prng.js";
 import { keyId } from "../../bytes.js";
@@ -112,4 +113,19 @@ export class TestRedis {
       expiresAtMs: 0,
     });
   }
+}
+
+export const WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value";
+export const NOT_INT = "ERR value is not an integer or out of range";
+
+/** Runs each line and checks its redis-cli rendering against the expected text (from redis-server). */
+export function session(redis: TestRedis, steps: readonly (readonly [Line, string])[]): void {
+  for (const [line, expected] of steps) assert.equal(redis.run(line), expected, `${line}`);
+}
+
+/** A keyspace holding one hash `h` (f → v), for WRONGTYPE checks. */
+export function withHash(): TestRedis {
+  const redis = new TestRedis();
+  redis.putHash("h", { f: "v" });
+  return redis;
 }
