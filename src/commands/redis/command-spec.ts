@@ -24,7 +24,15 @@ export type CommandFlag =
   | "no_multi"; // refused inside MULTI
 
 /** Redis's command groups (COMMAND DOCS `group`). */
-export type CommandGroup = "string" | "generic" | "hash" | "connection" | "server" | "pubsub" | "transactions";
+export type CommandGroup =
+  | "string"
+  | "generic"
+  | "hash"
+  | "connection"
+  | "server"
+  | "pubsub"
+  | "transactions"
+  | "cluster";
 
 /** Where the keys are in argv (argv[0] is the command name): Redis's legacy (first, last, step) triple. `last`
  * -1 means the last argument, -2 the one before it. first 0 means the command takes no keys. */

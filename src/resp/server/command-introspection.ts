@@ -48,6 +48,7 @@ const GROUP_CATEGORY: Readonly<Record<CommandSpec["group"], string | undefined>>
   server: undefined,
   pubsub: "pubsub",
   transactions: "transaction",
+  cluster: "connection", // Redis files READONLY/READWRITE under @connection
 };
 
 export function aclCategories(spec: CommandSpec): string[] {

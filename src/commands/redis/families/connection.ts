@@ -5,9 +5,9 @@
  * 7.0.15's (`COMMAND INFO` / `COMMAND DOCS`); subcommands are only those Shoal answers. CLIENT SETINFO and
  * CLIENT NO-TOUCH are Redis 7.2's, accepted because clients send them.
  */
-import { type CommandSpec, NO_KEYS } from "../command-spec.js";
+import { type CommandSpec, NO_KEYS, withDifferences } from "../command-spec.js";
 
-export const connectionCommands: readonly CommandSpec[] = [
+const commands: readonly CommandSpec[] = [
   {
     name: "ping",
     arity: -1,
@@ -532,7 +532,7 @@ export const connectionCommands: readonly CommandSpec[] = [
     arity: 1,
     flags: ["loading", "stale", "fast"],
     keys: NO_KEYS,
-    group: "connection" /* Redis: "cluster" (not a CommandGroup here) */,
+    group: "cluster",
     summary: "Enables read queries for a connection to a cluster replica node",
     since: "3.0.0",
     complexity: "O(1)",
@@ -543,10 +543,33 @@ export const connectionCommands: readonly CommandSpec[] = [
     arity: 1,
     flags: ["loading", "stale", "fast"],
     keys: NO_KEYS,
-    group: "connection" /* Redis: "cluster" (not a CommandGroup here) */,
+    group: "cluster",
     summary: "Disables read queries for a connection to a cluster replica node",
     since: "3.0.0",
     complexity: "O(1)",
     syntax: "",
   },
 ];
+
+export const connectionCommands: readonly CommandSpec[] = withDifferences(commands, {
+  select: "One database: only SELECT 0 succeeds (like Redis Cluster).",
+  auth: "The default user only, with the password given by --requirepass (no ACL users).",
+  hello: "Answers server redis, version 7.0.15, mode standalone, role master on every node (any node takes writes).",
+  client: "ID, SETNAME, GETNAME, LIST, INFO, SETINFO, NO-EVICT, NO-TOUCH, HELP; no KILL, PAUSE, TRACKING, REPLY.",
+  multi:
+    "Only data commands and PING, ECHO, TIME, UNWATCH may be queued (an EXEC is one Raft entry); others answer an error and abort the EXEC. A block holds at most 10,000 commands / 64 MiB.",
+  exec: "The block is one Raft entry: atomic on every replica, WATCHed keys checked by revision at apply.",
+  watch:
+    "Records each key's revision with a linearizable read; EXEC aborts if any changed (EXPIRE, deletes and expiry count as changes).",
+  publish:
+    "Counts subscribers on every node that answered within 1 s; at most once, a down node's subscribers miss the message.",
+  pubsub: "CHANNELS, NUMSUB and NUMPAT cover every node that answered within 1 s; no SHARDCHANNELS.",
+  info: "Sections server, clients, memory, stats, keyspace with fewer fields than Redis, plus a raft section (role, term, leader, indexes, revision).",
+  config:
+    "GET answers the parameters clients probe (requirepass reads as empty); SET is refused: settings are node flags; RESETSTAT answers OK.",
+  command:
+    "COMMAND DOCS has no argument trees; COMMAND INFO derives ACL categories from flags and group, and has no tips.",
+  readonly:
+    "Opts this connection's reads into the node's local state without a ReadIndex check (faster, possibly stale); writes still go through the leader.",
+  readwrite: "Turns READONLY off: reads are linearizable again.",
+});
