@@ -208,13 +208,14 @@ if (!existsSync(REDIS_BENCHMARK)) {
 const results = new Map<TargetId, TargetResult>();
 for (const id of targetIds) results.set(id, await measure(id));
 
-const header = `${"".padEnd(46)}${CELLS.map((c) => c.padStart(12)).join("")}`;
+const LABEL_WIDTH = 62;
+const header = `${"".padEnd(LABEL_WIDTH)}${CELLS.map((c) => c.padStart(12)).join("")}`;
 console.log(
   `redis-benchmark -t set,get -c ${CLIENTS} -d ${VALUE_BYTES}, loopback, ops/s (median of ${runs} run${runs > 1 ? "s" : ""})`,
 );
 console.log(header);
 for (const result of results.values()) {
-  console.log(`${result.label.padEnd(46)}${CELLS.map((c) => formatRate(result.opsPerSecond[c])).join("")}`);
+  console.log(`${result.label.padEnd(LABEL_WIDTH)}${CELLS.map((c) => formatRate(result.opsPerSecond[c])).join("")}`);
 }
 const shoals = (["shoal-1", "shoal-3"] as const).filter((id) => results.has(id));
 const redises = (["redis-always", "redis-none"] as const).filter((id) => results.has(id));
@@ -225,7 +226,9 @@ if (shoals.length > 0 && redises.length > 0) {
       const s = results.get(shoal) as TargetResult;
       const r = results.get(redis) as TargetResult;
       const label = `${s.label} / ${r.label}`;
-      console.log(`${label.padEnd(46)}${CELLS.map((c) => formatRatio(s.opsPerSecond[c], r.opsPerSecond[c])).join("")}`);
+      console.log(
+        `${label.padEnd(LABEL_WIDTH)}${CELLS.map((c) => formatRatio(s.opsPerSecond[c], r.opsPerSecond[c])).join("")}`,
+      );
     }
   }
 }
