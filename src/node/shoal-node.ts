@@ -7,7 +7,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { EMPTY_BYTES } from "../commands/bytes.js";
+import { EMPTY_BYTES, keyId } from "../commands/bytes.js";
 import type { Command, CommandResult, WatchedKey } from "../commands/command.js";
 import { encodeCommand } from "../commands/command-codec.js";
 import type { KeyValue } from "../commands/record.js";
@@ -63,6 +63,14 @@ export interface Readiness {
 type PeerRequest = { readonly kind: "propose"; readonly data: Uint8Array } | { readonly kind: "info" } | PubSubRequest;
 
 const PUBSUB_REQUESTS: ReadonlySet<string> = new Set(["publish", "pubsub-channels", "pubsub-numsub", "pubsub-numpat"]);
+
+/** A WATCHed key: its modRevision (0: absent) and the group revision it was read at. */
+export interface WatchTicket extends WatchedKey {
+  readonly watchedAtRevision: number;
+}
+
+/** Beyond this many revisions between WATCH and EXEC, an EXEC watching an absent key aborts without scanning. */
+const WATCH_HISTORY_SCAN_REVISIONS_MAX = 100_000;
 
 export interface RedisOutcome {
   readonly aborted: boolean;
@@ -271,18 +279,46 @@ export class ShoalNode {
     return this.store.range(prefix, after, limit, Date.now());
   }
 
-  /** Runs Redis data commands through the log as one entry (see RedisCommand) and returns their outcome. */
-  async runRedis(argvs: readonly (readonly Uint8Array[])[], watches?: readonly WatchedKey[]): Promise<RedisOutcome> {
+  /**
+   * Runs Redis data commands through the log as one entry (see RedisCommand) and returns their outcome. With
+   * watches (EXEC), a key absent when WATCHed must also abort EXEC if it was created and deleted again since
+   * (Redis aborts on any write to a watched key); its modRevision cannot show that, so this node first reads the
+   * watch history from the WATCH's revision after a ReadIndex barrier. The replicated entry then re-checks every
+   * modRevision at apply. What is left unseen: such a create-and-delete inside the milliseconds between this
+   * check and the apply (docs/redis-compat.md).
+   */
+  async runRedis(argvs: readonly (readonly Uint8Array[])[], watches?: readonly WatchTicket[]): Promise<RedisOutcome> {
     // An EXEC of only PING/ECHO/TIME: nothing to replicate unless WATCHed keys must be checked in log order.
     if (argvs.length === 0 && (watches === undefined || watches.length === 0)) return { aborted: false, replies: [] };
+    if (watches !== undefined && (await this.#absentWatchedKeysWritten(watches))) return { aborted: true, replies: [] };
+    const watched = watches?.map(({ key, modRevision }) => ({ key, modRevision }));
     const command: Command =
-      watches === undefined || watches.length === 0
+      watched === undefined || watched.length === 0
         ? { op: "redis", nowMs: Date.now(), argvs }
-        : { op: "redis", nowMs: Date.now(), argvs, watches };
+        : { op: "redis", nowMs: Date.now(), argvs, watches: watched };
     const result = await this.submit(command);
     if (result.kind === "redis") return { aborted: result.aborted, replies: result.replies };
     if (result.kind === "error") throw new ShoalError(result.code, result.message);
     throw new ShoalError("INTERNAL", `A redis entry produced a ${result.kind} result`);
+  }
+
+  /** True when a key that was absent at WATCH has been written since (or when the history no longer reaches
+   * back that far: then EXEC aborts, which a client retries, rather than risk missing a write). */
+  async #absentWatchedKeysWritten(watches: readonly WatchTicket[]): Promise<boolean> {
+    const absent = watches.filter((watch) => watch.modRevision === 0);
+    if (absent.length === 0) return false;
+    await this.readBarrier();
+    const from = Math.min(...absent.map((watch) => watch.watchedAtRevision)) + 1;
+    const to = this.store.revision();
+    if (from > to) return false;
+    if (to - from >= WATCH_HISTORY_SCAN_REVISIONS_MAX) return true;
+    const ids = new Set(absent.map((watch) => keyId(watch.key)));
+    try {
+      return this.store.events(from, to).some((event) => ids.has(keyId(event.key)));
+    } catch (error) {
+      if (error instanceof ShoalError && error.code === "COMPACTED") return true;
+      throw error;
+    }
   }
 
   /** Runs readonly Redis data commands on this node's state: linearizable (ReadIndex) unless `stale`. */
@@ -297,11 +333,13 @@ export class ShoalNode {
     });
   }
 
-  /** The keys' modRevision (0 when absent or expired) for Redis WATCH: linearizable unless `stale`. */
-  async watchRevisions(keys: readonly Uint8Array[], stale: boolean): Promise<number[]> {
+  /** The keys' modRevision (0 when absent or expired) for Redis WATCH, with the group revision they were read
+   * at: linearizable unless `stale`. */
+  async watchRevisions(keys: readonly Uint8Array[], stale: boolean): Promise<WatchTicket[]> {
     if (!stale && this.options.unsafe?.staleReads !== true) await this.readBarrier();
     const nowMs = Date.now();
-    return keys.map((key) => this.store.get(key, nowMs)?.modRevision ?? 0);
+    const watchedAtRevision = this.store.revision();
+    return keys.map((key) => ({ key, modRevision: this.store.get(key, nowMs)?.modRevision ?? 0, watchedAtRevision }));
   }
 
   /** Waits until this node's state reflects every write acknowledged before the call (ReadIndex). */

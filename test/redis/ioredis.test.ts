@@ -432,6 +432,15 @@ describe("ioredis against a 3-node cluster", { timeout: 240_000, skip: missingPr
       assert.equal(await watcher.multi().set("w:created", "y").exec(), null);
       assert.equal(await watcher.get("w:created"), "x");
     });
+
+    test("WATCH of a missing key aborts when another client creates and deletes it again", async () => {
+      const watcher = node(2);
+      assert.equal(await watcher.watch("w:flicker"), "OK");
+      await node(1).set("w:flicker", "x");
+      await node(3).del("w:flicker");
+      assert.equal(await watcher.multi().set("w:flicker", "y").exec(), null);
+      assert.equal(await watcher.exists("w:flicker"), 0);
+    });
   });
 
   test("a key set with PX 200 is gone soon after, on every node", async () => {

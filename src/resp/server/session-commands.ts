@@ -5,13 +5,13 @@
  * Replies are written straight to the session's writer, with Redis's texts.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { WatchedKey } from "../../commands/command.js";
 import { int64Arg, isKeyword, SYNTAX_ERROR } from "../../commands/redis/args.js";
 import type { CommandSpec } from "../../commands/redis/command-spec.js";
 import { resolveCommand } from "../../commands/redis/execute.js";
 import { array, bulk, errorReply, integer, NULL_ARRAY, OK, type Reply, simple } from "../../commands/redis/reply.js";
 import { commandKeys } from "../../commands/redis/table.js";
 import { ShoalError } from "../../lib/errors.js";
+import type { WatchTicket } from "./backend.js";
 import { commandCommand } from "./command-introspection.js";
 import { errorFromException, writeReply } from "./error-reply.js";
 import { configGet, infoText, REDIS_VERSION } from "./server-info.js";
@@ -326,7 +326,7 @@ async function exec(session: Session): Promise<Reply> {
   const multi = session.multi;
   if (multi === undefined) throw new ShoalError("BAD_REQUEST", "EXEC without MULTI");
   session.multi = undefined;
-  const watches: WatchedKey[] = [...session.watches.values()];
+  const watches: WatchTicket[] = [...session.watches.values()];
   session.watches.clear();
   if (multi.dirty) throw new ShoalError("EXEC_ABORTED", "Transaction discarded because of previous errors.");
   const dataArgvs = multi.commands.filter((argv) => !QUEUEABLE_LOCALLY.has(specName(argv)));
@@ -360,13 +360,12 @@ async function watch(session: Session, argv: Uint8Array[]): Promise<Reply> {
   if (session.watches.size + keys.length > WATCHED_KEYS_MAX) {
     throw new ShoalError("TOO_LARGE", `at most ${WATCHED_KEYS_MAX} keys may be watched`);
   }
-  const revisions = await session.context.backend.watchRevisions(keys, session.readonlyStale);
-  keys.forEach((key, i) => {
-    const id = keyString(key);
+  const tokens = await session.context.backend.watchRevisions(keys, session.readonlyStale);
+  for (const token of tokens) {
+    const id = keyString(token.key);
     // Redis: watching a key twice keeps the first watch.
-    if (!session.watches.has(id))
-      session.watches.set(id, { key: Uint8Array.from(key), modRevision: revisions[i] ?? 0 });
-  });
+    if (!session.watches.has(id)) session.watches.set(id, { ...token, key: Uint8Array.from(token.key) });
+  }
   return OK;
 }
 

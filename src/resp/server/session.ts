@@ -4,12 +4,11 @@
  */
 
 import type { Socket } from "node:net";
-import type { WatchedKey } from "../../commands/command.js";
 import { COMMAND_LIMITS } from "../../commands/limits.js";
 import type { CommandSpec } from "../../commands/redis/command-spec.js";
 import { errorReply, type Reply, simple } from "../../commands/redis/reply.js";
 import type { RespWriter } from "../resp-writer.js";
-import type { PubSubMessage, Subscriber } from "./backend.js";
+import type { PubSubMessage, Subscriber, WatchTicket } from "./backend.js";
 import type { ServerContext } from "./server-context.js";
 
 /** Redis 7.0's commands allowed in RESP2 subscribe mode (plus the S… shard variants Shoal lacks). */
@@ -61,7 +60,7 @@ export class Session implements Subscriber {
   /** READONLY: reads are served from this node's state without a ReadIndex barrier. */
   readonlyStale = false;
   multi: MultiState | undefined;
-  readonly watches = new Map<string, WatchedKey>();
+  readonly watches = new Map<string, WatchTicket>();
   /** Subscribed channels and patterns, by their bytes in latin1 (a lossless key). */
   readonly channels = new Map<string, Uint8Array>();
   readonly patterns = new Map<string, Uint8Array>();

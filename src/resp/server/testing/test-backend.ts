@@ -3,7 +3,6 @@
  * served straight from it, and an in-memory pub/sub hub. Failures and delays can be injected to test how the
  * server maps backend rejections and keeps order while a batch is in flight.
  */
-import type { WatchedKey } from "../../../commands/command.js";
 import { isLive } from "../../../commands/record.js";
 import type { ScanCursors } from "../../../commands/redis/command-spec.js";
 import { executeCommands } from "../../../commands/redis/execute.js";
@@ -13,7 +12,15 @@ import { MapStateMachine } from "../../../commands/testing/map-state-machine.js"
 import { assert } from "../../../lib/assert.js";
 import type { ShoalError } from "../../../lib/errors.js";
 import { Prng } from "../../../lib/prng.js";
-import type { LogOutcome, NodeFacts, PubSub, PubSubMessage, RedisBackend, Subscriber } from "../backend.js";
+import type {
+  LogOutcome,
+  NodeFacts,
+  PubSub,
+  PubSubMessage,
+  RedisBackend,
+  Subscriber,
+  WatchTicket,
+} from "../backend.js";
 
 function idOf(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString("latin1");
@@ -104,7 +111,7 @@ export class TestBackend implements RedisBackend {
   /** Delay before each backend call resolves (ms), to keep batches in flight. */
   delayMs = 0;
 
-  async runInLog(argvs: readonly (readonly Uint8Array[])[], watches?: readonly WatchedKey[]): Promise<LogOutcome> {
+  async runInLog(argvs: readonly (readonly Uint8Array[])[], watches?: readonly WatchTicket[]): Promise<LogOutcome> {
     await this.#pause();
     this.#maybeFail();
     this.entries.push(argvs);
@@ -129,11 +136,18 @@ export class TestBackend implements RedisBackend {
     });
   }
 
-  async watchRevisions(keys: readonly Uint8Array[], _stale: boolean): Promise<number[]> {
+  /** Tokens carry the group revision, but this backend checks only modRevisions at EXEC (it keeps no history:
+   * a key created and deleted again between WATCH and EXEC goes unnoticed here; the node checks its history). */
+  async watchRevisions(keys: readonly Uint8Array[], _stale: boolean): Promise<WatchTicket[]> {
     const now = Math.max(Date.now(), this.machine.state.clockMs);
+    const watchedAtRevision = this.machine.state.revision;
     return keys.map((key) => {
       const record = this.machine.getRecord(key);
-      return record !== undefined && isLive(record, now) ? record.modRevision : 0;
+      return {
+        key,
+        modRevision: record !== undefined && isLive(record, now) ? record.modRevision : 0,
+        watchedAtRevision,
+      };
     });
   }
 
