@@ -560,7 +560,7 @@ export const connectionCommands: readonly CommandSpec[] = withDifferences(comman
     "Only data commands and PING, ECHO, TIME, UNWATCH may be queued (an EXEC is one Raft entry); others answer an error and abort the EXEC. A block holds at most 10,000 commands / 64 MiB.",
   exec: "The block is one Raft entry: atomic on every replica, WATCHed keys checked by revision at apply.",
   watch:
-    "Records each key's revision with a linearizable read; EXEC aborts if any changed (EXPIRE, deletes and expiry count as changes).",
+    "Records each key's revision with a linearizable read; EXEC aborts if any changed (EXPIRE, deletes and expiry count as changes). A key absent at WATCH that is created and deleted again is found in the watch history at EXEC (an EXEC whose WATCH fell out of the history aborts); only such a flicker within the milliseconds between EXEC's arrival and its apply goes unseen.",
   publish:
     "Counts subscribers on every node that answered within 1 s; at most once, a down node's subscribers miss the message.",
   pubsub: "CHANNELS, NUMSUB and NUMPAT cover every node that answered within 1 s; no SHARDCHANNELS.",
