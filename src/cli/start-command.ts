@@ -22,6 +22,8 @@ const HELP = `Usage: shoal start --id N --data-dir DIR --peers ID=HOST:PORT,... 
   --resp-host HOST       Redis protocol (RESP) host (default 127.0.0.1)
   --resp-port PORT       Redis protocol port (default 7000 + id; 0 picks a free one)
   --requirepass PASS     clients must AUTH with this password (Redis's requirepass)
+  --proto-max-bulk-len N largest RESP bulk argument in bytes (default and most 512 MiB, as Redis)
+  --maxclients N         RESP connections beyond this are refused (default 10000)
   --fsync POLICY         always | batch | never (default always)
   --tick-ms MS           Raft tick (default ${nodeDefaults.tickMs})
   --election-ticks N     election timeout in ticks (default ${nodeDefaults.electionTimeoutTicks})
@@ -51,6 +53,8 @@ const FLAGS = {
   "resp-host": { type: "string" },
   "resp-port": { type: "string" },
   requirepass: { type: "string" },
+  "proto-max-bulk-len": { type: "string" },
+  maxclients: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -97,6 +101,8 @@ export async function runStart(argv: string[]): Promise<number> {
   const respHost = typeof flags["resp-host"] === "string" ? flags["resp-host"] : "127.0.0.1";
   const respPort = integerFlag(flags, "resp-port", 7000 + id, 0, 65535);
   const requirePass = typeof flags.requirepass === "string" ? flags.requirepass : undefined;
+  const bulkLengthBytesMax = integerFlag(flags, "proto-max-bulk-len", 512 * 1024 * 1024, 1024, 512 * 1024 * 1024);
+  const clientsMax = integerFlag(flags, "maxclients", 10_000, 1, 1_000_000);
   const http = createHttpServer(node);
   try {
     await http.listen({ host: httpHost, port: httpPort });
@@ -113,6 +119,8 @@ export async function runStart(argv: string[]): Promise<number> {
       host: respHost,
       port: respPort,
       backend: nodeBackend(node),
+      limits: { bulkLengthBytesMax },
+      clientsMax,
       ...(requirePass === undefined ? {} : { requirePass }),
       logger,
     });
