@@ -18,6 +18,8 @@ export interface KeyspaceReader extends RecordReader {
   /** Stored keys (expired ones included) sorting strictly after `after` (from the first key when undefined), in
    * bytewise order, at most `limit` (a positive integer) of them. */
   keysAfter(after: Uint8Array | undefined, limit: number): Uint8Array[];
+  /** How many keys are stored, expired ones not yet removed included (Redis's DBSIZE counts those too). O(1). */
+  keyCount(): number;
 }
 
 /** One key's new state: a record to store, or `undefined` to delete the key. */
@@ -27,13 +29,15 @@ export interface Mutation {
 }
 
 /** A reader over nothing: for semantics that never touch a key, and for tests. */
-export const EMPTY_KEYSPACE: KeyspaceReader = { getRecord: () => undefined, keysAfter: () => [] };
+export const EMPTY_KEYSPACE: KeyspaceReader = { getRecord: () => undefined, keysAfter: () => [], keyCount: () => 0 };
 
 export class WriteSet implements KeyspaceReader {
   readonly #base: RecordReader;
   readonly #pending = new Map<string, StoredRecord | undefined>();
   /** In the order made; a key written twice appears twice and the later entry wins. */
   readonly mutations: Mutation[] = [];
+  /** Stored keys added minus removed by the pending writes. */
+  #keyCountDelta = 0;
 
   constructor(base: RecordReader) {
     this.#base = base;
@@ -46,13 +50,22 @@ export class WriteSet implements KeyspaceReader {
   }
 
   put(key: Uint8Array, record: StoredRecord): void {
+    if (this.getRecord(key) === undefined) this.#keyCountDelta++;
     this.#pending.set(keyId(key), record);
     this.mutations.push({ key, record });
   }
 
   delete(key: Uint8Array): void {
+    if (this.getRecord(key) !== undefined) this.#keyCountDelta--;
     this.#pending.set(keyId(key), undefined);
     this.mutations.push({ key, record: undefined });
+  }
+
+  /** The base's stored key count adjusted by the pending writes (the base must be a KeyspaceReader). */
+  keyCount(): number {
+    const base = this.#base as Partial<KeyspaceReader>;
+    if (typeof base.keyCount !== "function") throw new Error("keyCount needs a KeyspaceReader base");
+    return base.keyCount.call(this.#base) + this.#keyCountDelta;
   }
 
   /** Replays `child`'s mutations here (a child write set whose command succeeded). */

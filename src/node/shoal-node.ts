@@ -82,6 +82,7 @@ function liveReader(store: StateMachineStore, nowMs: number): KeyspaceReader {
   return {
     getRecord: (key) => store.get(key, nowMs),
     keysAfter: (after, limit) => store.range(EMPTY_BYTES, after, limit, nowMs).map((kv) => kv.key),
+    keyCount: () => store.stats().keyCount,
   };
 }
 

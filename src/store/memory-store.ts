@@ -137,6 +137,7 @@ export class MemoryStore implements StateMachineStore {
     const reader = {
       getRecord: (key: Uint8Array) => this.#records.get(keyId(key)),
       keysAfter: this.#keysAfter.bind(this),
+      keyCount: () => this.#records.size,
     };
     const plan = planBatch(reader, this.#meta, entries);
     const added = summarize(

@@ -26,12 +26,7 @@ export class Keyspace {
 
   /** `writes` undefined makes a read-only keyspace (a read served without the log): a write there is a bug in
    * the command table (a handler writing under a readonly flag) and asserts. */
-  constructor(
-    reader: Pick<WriteSet, "getRecord" | "keysAfter">,
-    writes: WriteSet | undefined,
-    nowMs: number,
-    revision: number,
-  ) {
+  constructor(reader: KeyspaceReader, writes: WriteSet | undefined, nowMs: number, revision: number) {
     this.#reader = writes ?? reader;
     this.#writes = writes;
     this.nowMs = nowMs;
@@ -96,6 +91,16 @@ export class Keyspace {
     return true;
   }
 
+  /** Deletes every stored key, those past their TTL not yet removed included (FLUSHALL): O(keys). */
+  deleteAll(): void {
+    const writes = this.#mutable();
+    for (let page = this.#reader.keysAfter(undefined, 1024); page.length > 0; ) {
+      for (const key of page) writes.delete(key);
+      if (page.length < 1024) break;
+      page = this.#reader.keysAfter(page[page.length - 1], 1024);
+    }
+  }
+
   /** Sets (or with 0 removes) a live key's expiry; an expiry at or before now deletes the key. Counts as a write
    * of the key (its modRevision moves, as Redis's EXPIRE touches WATCHed keys). False when the key is absent. */
   setExpiry(key: Uint8Array, expiresAtMs: number): boolean {
@@ -119,6 +124,11 @@ export class Keyspace {
       if (page.length < limit) return out;
       cursor = page[page.length - 1];
     }
+  }
+
+  /** Stored keys, expired ones not yet removed included (Redis's DBSIZE): O(1). */
+  storedKeyCount(): number {
+    return this.#reader.keyCount();
   }
 
   /** Every live key, in order: O(keys). */

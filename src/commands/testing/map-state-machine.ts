@@ -25,6 +25,10 @@ export class MapStateMachine implements KeyspaceReader {
       .map(keyFromId);
   }
 
+  keyCount(): number {
+    return this.records.size;
+  }
+
   apply(command: Command): CommandResult {
     const outcome = applyCommand(this, command, this.state);
     for (const mutation of outcome.mutations) {

@@ -204,7 +204,11 @@ export class LmdbStore implements StateMachineStore {
     this.#checkOpen();
     assert(this.#restoring === undefined, "Cannot apply entries while a snapshot is being restored");
     if (entries.length === 0) return [];
-    const reader = { getRecord: (key: Uint8Array) => this.#getRecord(key), keysAfter: this.#keysAfter.bind(this) };
+    const reader = {
+      getRecord: (key: Uint8Array) => this.#getRecord(key),
+      keysAfter: this.#keysAfter.bind(this),
+      keyCount: () => this.#meta.keyCount,
+    };
     const plan = planBatch(reader, this.#meta, entries);
     const rows = historyRows(plan.events);
     const added = summarize(rows.map((row) => ({ revision: row.revision, bytes: row.value.byteLength })));

@@ -140,14 +140,15 @@ const randomkey: DataHandler = ({ keyspace, random }) => {
 };
 
 /** DBSIZE: live keys only (Redis also counts expired keys it has not yet removed). O(keys). */
-const dbsize: DataHandler = ({ keyspace }) => integer(keyspace.allKeys().length);
+/** Redis's DBSIZE counts every stored key, those past their TTL that expiry has not removed yet included. */
+const dbsize: DataHandler = ({ keyspace }) => integer(keyspace.storedKeyCount());
 
 /** FLUSHDB / FLUSHALL [ASYNC | SYNC]: one database, so both delete every key; the mode changes nothing here. */
 const flush: DataHandler = ({ keyspace }, argv) => {
   if (argv.length > 2) throw syntaxError();
   const mode = argv[1];
   if (mode !== undefined && !isKeyword(mode, "ASYNC") && !isKeyword(mode, "SYNC")) throw syntaxError();
-  for (const name of keyspace.allKeys()) keyspace.delete(name);
+  keyspace.deleteAll();
   return OK;
 };
 
@@ -395,7 +396,6 @@ const commands: readonly CommandSpec[] = [
 export const keyCommands: readonly CommandSpec[] = withDifferences(commands, {
   keys: "Answers in bytewise key order (Redis: hash-table order).",
   scan: "Bytewise key order; the cursor names a position in the serving node's cursor table (10,000 newest kept): a cursor never issued, evicted, or from another node answers -ERR invalid cursor. Inside MULTI a SCAN must finish in one call.",
-  dbsize: "Counts live keys only, reading every key (Redis also counts expired keys not yet removed, in O(1)).",
   randomkey: "Reads every key (O(keys)).",
   flushall: "Deletes key by key in one log entry (O(keys)); ASYNC is accepted and runs synchronously.",
   flushdb: "Deletes key by key in one log entry (O(keys)); ASYNC is accepted and runs synchronously.",
