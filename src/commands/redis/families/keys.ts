@@ -139,7 +139,6 @@ const randomkey: DataHandler = ({ keyspace, random }) => {
   return all.length === 0 ? NULL : bulk(all[random.int(all.length)] as Uint8Array);
 };
 
-/** DBSIZE: live keys only (Redis also counts expired keys it has not yet removed). O(keys). */
 /** Redis's DBSIZE counts every stored key, those past their TTL that expiry has not removed yet included. */
 const dbsize: DataHandler = ({ keyspace }) => integer(keyspace.storedKeyCount());
 
