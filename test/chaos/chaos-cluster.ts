@@ -66,6 +66,9 @@ export class ChaosCluster {
   readonly unexpectedExits: UnexpectedExit[] = [];
   readonly #options: ChaosClusterOptions;
   readonly #httpPorts = new Map<number, number>();
+  /** Each node's Redis protocol port, fixed for the run (a restarted node re-binds it): clients connect to the
+   * node directly, like the HTTP clients; only peer links go through the proxy. */
+  readonly #respPorts = new Map<number, number>();
   readonly #peerPorts = new Map<number, number>();
   readonly #children = new Map<number, ChildProcess>();
   readonly #states = new Map<number, NodeState>();
@@ -90,6 +93,7 @@ export class ChaosCluster {
     for (const id of ids) {
       const port = await freePort();
       cluster.#httpPorts.set(id, port);
+      cluster.#respPorts.set(id, await freePort());
       cluster.#states.set(id, "down");
       cluster.#statusClients.set(id, new NodeClient(id, port, STATUS_TIMEOUT_MS));
     }
@@ -101,6 +105,10 @@ export class ChaosCluster {
 
   httpPort(id: number): number {
     return this.#httpPorts.get(id)!;
+  }
+
+  respPort(id: number): number {
+    return this.#respPorts.get(id)!;
   }
 
   state(id: number): NodeState {
@@ -143,6 +151,8 @@ export class ChaosCluster {
       `127.0.0.1:${this.#peerPorts.get(id)}`,
       "--http-port",
       String(this.httpPort(id)),
+      "--resp-port",
+      String(this.respPort(id)),
       "--log-file",
       join(this.dir, "nodes", `node-${id}.log`),
       ...(this.#options.unsafe === undefined ? [] : ["--unsafe", this.#options.unsafe]),

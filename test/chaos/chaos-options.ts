@@ -5,7 +5,7 @@ import { parseArgs } from "node:util";
 import { FAULT_KINDS, type FaultKind } from "./nemesis.js";
 import { PARTITION_SHAPES, type PartitionShape } from "./partitions.js";
 
-export const WORKLOADS = ["register", "set", "bank"] as const;
+export const WORKLOADS = ["register", "set", "bank", "redis-register"] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
 
 export interface ChaosOptions {
@@ -33,10 +33,11 @@ export interface ChaosOptions {
 export const HELP = `Usage: npm run chaos -- [options]
 
 Runs a workload against a real Shoal cluster (5 nodes by default) on loopback while a nemesis injects faults,
-then checks the history. The last line is the verdict: "linearizable: true|false" (register), "lost: N" (set),
+then checks the history. The last line is the verdict: "linearizable: true|false" (register, redis-register), "lost: N" (set),
 "total conserved: true|false" (bank); the exit code is 0 only when the run is valid.
 
-  --workload NAME      register | set | bank (default register)
+  --workload NAME      register | set | bank | redis-register (default register); redis-register is the
+                       register through the Redis protocol: SET, GET, WATCH/MULTI/EXEC as the CAS
   --nemesis LIST       comma-separated: kill,pause,partition, or none (default kill,pause,partition)
   --partitions LIST    partition shapes to draw from: ${PARTITION_SHAPES.join(",")} (default all)
   --time S             seconds of faults and client load (default 60)
@@ -52,7 +53,8 @@ then checks the history. The last line is the verdict: "linearizable: true|false
   --faults-at-once N   overlapping faults: N independent nemesis loops (default 1)
   --keys N             register: key slots in use at once; set: set keys (default 5)
   --ops-per-key N      register: operations before a slot moves to a fresh key (default 200)
-  --read-share X       chance an operation is a read (default register 0.5, set 0.1, bank 0.3)
+  --read-share X       chance an operation is a read (default register and redis-register 0.5, set 0.1,
+                       bank 0.3)
   --node-arg ARG       one more flag for every node's "shoal start" (repeatable), e.g. --node-arg=--fsync=batch
 `;
 

@@ -20,6 +20,7 @@ import { Nemesis } from "./nemesis.js";
 import { NodeClient } from "./node-client.js";
 import type { ClientContext, Verdict, Workload, WorkloadContext } from "./workload.js";
 import { BankWorkload } from "./workloads/bank-workload.js";
+import { RedisRegisterWorkload } from "./workloads/redis-register-workload.js";
 import { RegisterWorkload } from "./workloads/register-workload.js";
 import { SetWorkload } from "./workloads/set-workload.js";
 
@@ -37,6 +38,12 @@ export function makeWorkload(options: ChaosOptions): Workload {
   switch (options.workload) {
     case "register":
       return new RegisterWorkload({
+        keys: options.keys,
+        opsPerKey: options.opsPerKey,
+        readShare: options.readShare ?? 0.5,
+      });
+    case "redis-register":
+      return new RedisRegisterWorkload({
         keys: options.keys,
         opsPerKey: options.opsPerKey,
         readShare: options.readShare ?? 0.5,
@@ -201,6 +208,7 @@ function countOps(history: readonly HistoryOp[]): string {
 function verdictName(options: ChaosOptions): string {
   switch (options.workload) {
     case "register":
+    case "redis-register":
       return "linearizable";
     case "set":
       return "lost";

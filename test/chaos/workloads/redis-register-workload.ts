@@ -1,0 +1,223 @@
+/**
+ * @module The register workload through the Redis front end: the same registers, values and checker as
+ * register-workload.ts, but every client speaks RESP to its node (SET, GET, and a compare-and-set built from
+ * WATCH/MULTI/EXEC), so the linearizability check covers the RESP path: the command table, the redis log entries,
+ * readRedis's ReadIndex barrier and EXEC's watch check.
+ *
+ * Replies and their outcomes (history.ts):
+ * - SET: `+OK` ok; `-TRYAGAIN …` fail (the node says nothing was applied); any other error (`-ERR … timed out`),
+ *   a timeout or a lost connection: indeterminate; a connection that could not be made: fail.
+ * - GET: a bulk or nil is an ok read; anything else fails (a read changes nothing, so it is simply dropped).
+ * - CAS from `expected` (the value this client last saw) to a fresh value: WATCH k, GET k; if GET does not answer
+ *   `expected`, UNWATCH and the CAS failed ("compare failed": there was a moment in its span when k held another
+ *   value); otherwise MULTI, SET k new, EXEC (pipelined). EXEC answering an array means the SET applied while k
+ *   still held the value GET saw (no write to k between WATCH and EXEC's apply): ok. EXEC answering nil means k
+ *   was written after WATCH; values are unique, so k held `expected` over one unbroken stretch, and since a
+ *   write fell between WATCH and EXEC, k held something else at WATCH's or at EXEC's moment: "compare failed"
+ *   holds over the op's span, which starts at WATCH. An error before EXEC was sent: fail; EXEC answering
+ *   `-TRYAGAIN` or `-EXECABORT`: fail; any other error, a timeout or a lost connection after EXEC: indeterminate.
+ */
+import type { Completion, HistoryOp } from "../history.js";
+import {
+  type RespClient as Connection,
+  describeReply,
+  RespClient,
+  RespFailure,
+  type RespValue,
+} from "../resp-client.js";
+import { type ClientContext, finalRead, type Verdict, type Workload, type WorkloadContext } from "../workload.js";
+import { RegisterWorkload, type RegisterWorkloadOptions } from "./register-workload.js";
+
+export class RedisRegisterWorkload implements Workload {
+  readonly name = "redis-register";
+  readonly #options: RegisterWorkloadOptions;
+  /** The HTTP register workload, for its checker and report only (the histories have the same shape). */
+  readonly #report: RegisterWorkload;
+  readonly #slots: { generation: number; ops: number }[];
+  readonly #usedKeys = new Set<string>();
+  /** Per client: the last value it saw for each key (what its next CAS expects). */
+  readonly #lastSeen = new Map<number, Map<string, string>>();
+  readonly #sequence = new Map<number, number>();
+  /** Per client: its RESP connection to its node. */
+  readonly #connections = new Map<number, Connection>();
+  #context: WorkloadContext | undefined;
+
+  constructor(options: RegisterWorkloadOptions) {
+    this.#options = options;
+    this.#report = new RegisterWorkload(options);
+    this.#slots = Array.from({ length: options.keys }, () => ({ generation: 0, ops: 0 }));
+  }
+
+  async setup(context: WorkloadContext): Promise<void> {
+    this.#context = context;
+  }
+
+  step(client: ClientContext): Promise<HistoryOp> {
+    const connection = this.#connection(client);
+    const key = this.#nextKey(client.random.int(this.#slots.length));
+    const seen = this.#seen(client.id);
+    const last = seen.get(key);
+    const roll = client.random.next();
+    const node = connection.node;
+    if (roll < this.#options.readShare) {
+      return client.recorder.run({ client: client.id, node, op: "read", key }, async () => {
+        const completion = await read(connection, key);
+        if (completion.outcome === "ok" && typeof completion.value === "string") seen.set(key, completion.value);
+        return completion;
+      });
+    }
+    const sequence = (this.#sequence.get(client.id) ?? 0) + 1;
+    this.#sequence.set(client.id, sequence);
+    const value = `${client.id}.${sequence}`;
+    if (last === undefined || roll < this.#options.readShare + (1 - this.#options.readShare) / 2) {
+      return client.recorder.run({ client: client.id, node, op: "write", key, value }, async () => {
+        const completion = await write(connection, key, value);
+        if (completion.outcome === "ok") seen.set(key, value);
+        return completion;
+      });
+    }
+    return client.recorder.run({ client: client.id, node, op: "cas", key, value, expected: last }, async () => {
+      const { completion, observed } = await compareAndSet(connection, key, last, value);
+      if (completion.outcome === "ok") seen.set(key, value);
+      else if (typeof observed === "string") seen.set(key, observed);
+      else if (completion.error === "compare failed") seen.delete(key);
+      return completion;
+    });
+  }
+
+  async finalReads(context: WorkloadContext): Promise<void> {
+    for (const connection of this.#connections.values()) connection.close();
+    this.#connections.clear();
+    await Promise.all(
+      context.cluster.ids.map(async (id) => {
+        const connection = new RespClient(id, context.cluster.respPort(id), context.opTimeoutMs);
+        for (const key of [...this.#usedKeys].sort()) {
+          await finalRead(() =>
+            context.recorder.run({ client: "final", node: id, op: "read", key }, () => read(connection, key)),
+          );
+        }
+        connection.close();
+      }),
+    );
+  }
+
+  check(history: readonly HistoryOp[]): Verdict {
+    const verdict = this.#report.check(history);
+    return { ...verdict, lines: verdict.lines.map((line) => line.replace(/^register: /, "redis-register: ")) };
+  }
+
+  #connection(client: ClientContext): Connection {
+    let connection = this.#connections.get(client.id);
+    if (connection === undefined) {
+      const context = this.#context;
+      if (context === undefined) throw new Error("redis-register: step before setup");
+      const node = client.http.node;
+      connection = new RespClient(node, context.cluster.respPort(node), context.opTimeoutMs);
+      this.#connections.set(client.id, connection);
+    }
+    return connection;
+  }
+
+  #nextKey(slotIndex: number): string {
+    const slot = this.#slots[slotIndex]!;
+    if (slot.ops >= this.#options.opsPerKey) {
+      slot.generation++;
+      slot.ops = 0;
+    }
+    slot.ops++;
+    const key = `r${slotIndex}.${slot.generation}`;
+    this.#usedKeys.add(key);
+    return key;
+  }
+
+  #seen(client: number): Map<string, string> {
+    let seen = this.#lastSeen.get(client);
+    if (seen === undefined) {
+      seen = new Map();
+      this.#lastSeen.set(client, seen);
+    }
+    return seen;
+  }
+}
+
+/** Redis Cluster's "not now, nothing was done" prefix, which Shoal answers when there is no leader or quorum. */
+function certainlyNotApplied(reply: RespValue): boolean {
+  return reply.type === "error" && /^(TRYAGAIN|EXECABORT)\b/.test(reply.message);
+}
+
+function noReply(error: unknown): Completion {
+  if (error instanceof RespFailure) return { outcome: error.definite ? "fail" : "info", error: error.message };
+  return { outcome: "info", error: (error as Error).message };
+}
+
+async function read(connection: Connection, key: string): Promise<Completion> {
+  try {
+    const reply = await connection.command(["GET", key]);
+    if (reply.type === "bulk") return { outcome: "ok", value: reply.value };
+    return { outcome: "fail", error: describeReply(reply) };
+  } catch (error) {
+    // A read that got no reply changed nothing: whatever happened, it is dropped from the history.
+    return { outcome: "fail", error: (error as Error).message };
+  }
+}
+
+async function write(connection: Connection, key: string, value: string): Promise<Completion> {
+  try {
+    const reply = await connection.command(["SET", key, value]);
+    if (reply.type === "simple" && reply.value === "OK") return { outcome: "ok" };
+    return { outcome: certainlyNotApplied(reply) ? "fail" : "info", error: describeReply(reply) };
+  } catch (error) {
+    return noReply(error);
+  }
+}
+
+/** WATCH, GET, then MULTI/SET/EXEC when GET saw `expected` (see the module comment). `observed` is the value GET
+ * answered, when it answered one. */
+async function compareAndSet(
+  connection: Connection,
+  key: string,
+  expected: string,
+  value: string,
+): Promise<{ completion: Completion; observed?: string | null }> {
+  // Before EXEC is sent nothing can apply: any trouble is a certain failure. The connection is dropped so that
+  // no WATCH or half-built MULTI outlives the operation.
+  let observed: string | null;
+  let session: number | undefined;
+  try {
+    const watched = await connection.command(["WATCH", key]);
+    if (watched.type !== "simple") return abandon(connection, `WATCH: ${describeReply(watched)}`);
+    session = connection.session;
+    const got = await connection.command(["GET", key]);
+    if (got.type !== "bulk") return abandon(connection, `GET: ${describeReply(got)}`);
+    observed = got.value;
+    if (observed !== expected) {
+      const unwatched = await connection.command(["UNWATCH"]);
+      if (unwatched.type !== "simple") connection.reset();
+      return { completion: { outcome: "fail", error: "compare failed" }, observed };
+    }
+  } catch (error) {
+    connection.reset();
+    return { completion: { outcome: "fail", error: `before EXEC: ${(error as Error).message}` } };
+  }
+  try {
+    const [, , exec] = await connection.pipeline([["MULTI"], ["SET", key, value], ["EXEC"]], session ?? -1);
+    if (exec === undefined) throw new RespFailure("no EXEC reply", false);
+    if (exec.type === "array" && exec.items === null)
+      return { completion: { outcome: "fail", error: "compare failed" } };
+    const first = exec.type === "array" ? exec.items?.[0] : undefined;
+    if (first?.type === "simple" && first.value === "OK") return { completion: { outcome: "ok" } };
+    return {
+      completion: { outcome: certainlyNotApplied(exec) ? "fail" : "info", error: `EXEC: ${describeReply(exec)}` },
+    };
+  } catch (error) {
+    // Sent (EXEC may have applied): indeterminate; or certainly not sent (the connection was lost after the GET,
+    // so the WATCH went with it): failed.
+    connection.reset();
+    return { completion: noReply(error) };
+  }
+}
+
+function abandon(connection: Connection, error: string): { completion: Completion } {
+  connection.reset();
+  return { completion: { outcome: "fail", error } };
+}
