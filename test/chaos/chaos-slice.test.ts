@@ -1,7 +1,7 @@
 /**
  * A short slice of chaos testing on every `npm test`: `npm run chaos` (its compiled entry, as a user runs it)
  * against a real 5-node cluster for each workload under a different fault mix, and the unsafe stale-reads mode,
- * which the linearizability checker must catch. Seeds are random each time (more ground covered over many
+ * which the linearizability checker must catch, through HTTP and through RESP (redis-register). Seeds are random each time (more ground covered over many
  * runs); a failure prints the run's output, including its replay command, and keeps its results directory.
  *
  * CHAOS_SLICE_SECONDS scales the runs (default 15 s each).
@@ -60,6 +60,34 @@ describe("chaos slice (5 nodes, real processes, fault proxy)", { concurrency: 1,
 
   test("bank under pause and partition conserves the total", async () => {
     expectVerdict(await chaos("--workload", "bank", "--nemesis", "pause,partition"), "total conserved: true", 0);
+  });
+
+  test("redis-register (RESP clients) under kill, pause and partition is linearizable", async () => {
+    expectVerdict(
+      await chaos("--workload", "redis-register", "--nemesis", "kill,pause,partition"),
+      "linearizable: true",
+      0,
+    );
+  });
+
+  test("the unsafe stale-reads mode is caught through RESP GET too: linearizable: false", async () => {
+    // Shorter: stale reads show up within the first seconds (a later --time overrides the helper's).
+    const result = await chaos(
+      "--workload",
+      "redis-register",
+      "--nemesis",
+      "partition",
+      "--partitions",
+      "isolate-leader,halves",
+      "--unsafe",
+      "stale-reads",
+      "--quiet-ms",
+      "500,1500",
+      "--time",
+      String(Math.max(5, Math.round(SECONDS / 2))),
+    );
+    assert.match(result.output, /key r\d+\.\d+: not linearizable/, result.output);
+    expectVerdict(result, "linearizable: false", 1);
   });
 
   test("the unsafe stale-reads mode is caught: linearizable: false", async () => {

@@ -18,13 +18,7 @@
  *   `-TRYAGAIN` or `-EXECABORT`: fail; any other error, a timeout or a lost connection after EXEC: indeterminate.
  */
 import type { Completion, HistoryOp } from "../history.js";
-import {
-  type RespClient as Connection,
-  describeReply,
-  RespClient,
-  RespFailure,
-  type RespValue,
-} from "../resp-client.js";
+import { describeReply, RespClient, RespFailure, type RespValue } from "../resp-client.js";
 import { type ClientContext, finalRead, type Verdict, type Workload, type WorkloadContext } from "../workload.js";
 import { RegisterWorkload, type RegisterWorkloadOptions } from "./register-workload.js";
 
@@ -39,7 +33,7 @@ export class RedisRegisterWorkload implements Workload {
   readonly #lastSeen = new Map<number, Map<string, string>>();
   readonly #sequence = new Map<number, number>();
   /** Per client: its RESP connection to its node. */
-  readonly #connections = new Map<number, Connection>();
+  readonly #connections = new Map<number, RespClient>();
   #context: WorkloadContext | undefined;
 
   constructor(options: RegisterWorkloadOptions) {
@@ -106,7 +100,7 @@ export class RedisRegisterWorkload implements Workload {
     return { ...verdict, lines: verdict.lines.map((line) => line.replace(/^register: /, "redis-register: ")) };
   }
 
-  #connection(client: ClientContext): Connection {
+  #connection(client: ClientContext): RespClient {
     let connection = this.#connections.get(client.id);
     if (connection === undefined) {
       const context = this.#context;
@@ -150,7 +144,7 @@ function noReply(error: unknown): Completion {
   return { outcome: "info", error: (error as Error).message };
 }
 
-async function read(connection: Connection, key: string): Promise<Completion> {
+async function read(connection: RespClient, key: string): Promise<Completion> {
   try {
     const reply = await connection.command(["GET", key]);
     if (reply.type === "bulk") return { outcome: "ok", value: reply.value };
@@ -161,7 +155,7 @@ async function read(connection: Connection, key: string): Promise<Completion> {
   }
 }
 
-async function write(connection: Connection, key: string, value: string): Promise<Completion> {
+async function write(connection: RespClient, key: string, value: string): Promise<Completion> {
   try {
     const reply = await connection.command(["SET", key, value]);
     if (reply.type === "simple" && reply.value === "OK") return { outcome: "ok" };
@@ -174,7 +168,7 @@ async function write(connection: Connection, key: string, value: string): Promis
 /** WATCH, GET, then MULTI/SET/EXEC when GET saw `expected` (see the module comment). `observed` is the value GET
  * answered, when it answered one. */
 async function compareAndSet(
-  connection: Connection,
+  connection: RespClient,
   key: string,
   expected: string,
   value: string,
@@ -217,7 +211,7 @@ async function compareAndSet(
   }
 }
 
-function abandon(connection: Connection, error: string): { completion: Completion } {
+function abandon(connection: RespClient, error: string): { completion: Completion } {
   connection.reset();
   return { completion: { outcome: "fail", error } };
 }
