@@ -196,8 +196,9 @@ export class Connection implements ClientDescription {
     } catch (error) {
       session.noteCommand(undefined);
       const reply = errorFromException(error);
-      if (session.multi !== undefined && reply.kind === "error" && isExec(request)) {
-        // Redis 7 (execCommandAbort): an EXEC refused by its arity check discards the transaction at once.
+      if (reply.kind === "error" && isExec(request)) {
+        // Redis 7 (execCommandAbort): an EXEC refused by its arity check answers EXECABORT and discards any
+        // transaction at once — even outside MULTI, where Redis answers the same.
         session.multi = undefined;
         session.watches.clear();
         this.#writer.error(`EXECABORT Transaction discarded because of: ${reply.message}`);
