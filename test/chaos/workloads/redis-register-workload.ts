@@ -20,6 +20,7 @@
 import type { Completion, HistoryOp } from "../history.js";
 import { describeReply, RespClient, RespFailure, type RespValue } from "../resp-client.js";
 import { type ClientContext, finalRead, type Verdict, type Workload, type WorkloadContext } from "../workload.js";
+import { RegisterKeys } from "./register-keys.js";
 import { RegisterWorkload, type RegisterWorkloadOptions } from "./register-workload.js";
 
 export class RedisRegisterWorkload implements Workload {
@@ -27,10 +28,7 @@ export class RedisRegisterWorkload implements Workload {
   readonly #options: RegisterWorkloadOptions;
   /** The HTTP register workload, for its checker and report only (the histories have the same shape). */
   readonly #report: RegisterWorkload;
-  readonly #slots: { generation: number; ops: number }[];
-  readonly #usedKeys = new Set<string>();
-  /** Per client: the last value it saw for each key (what its next CAS expects). */
-  readonly #lastSeen = new Map<number, Map<string, string>>();
+  readonly #keys: RegisterKeys;
   readonly #sequence = new Map<number, number>();
   /** Per client: its RESP connection to its node. */
   readonly #connections = new Map<number, RespClient>();
@@ -39,7 +37,7 @@ export class RedisRegisterWorkload implements Workload {
   constructor(options: RegisterWorkloadOptions) {
     this.#options = options;
     this.#report = new RegisterWorkload(options);
-    this.#slots = Array.from({ length: options.keys }, () => ({ generation: 0, ops: 0 }));
+    this.#keys = new RegisterKeys(options.keys, options.opsPerKey);
   }
 
   async setup(context: WorkloadContext): Promise<void> {
@@ -48,8 +46,8 @@ export class RedisRegisterWorkload implements Workload {
 
   step(client: ClientContext): Promise<HistoryOp> {
     const connection = this.#connection(client);
-    const key = this.#nextKey(client.random.int(this.#slots.length));
-    const seen = this.#seen(client.id);
+    const key = this.#keys.next(client.random.int(this.#keys.slotCount));
+    const seen = this.#keys.seenBy(client.id);
     const last = seen.get(key);
     const roll = client.random.next();
     const node = connection.node;
@@ -85,7 +83,7 @@ export class RedisRegisterWorkload implements Workload {
     await Promise.all(
       context.cluster.ids.map(async (id) => {
         const connection = new RespClient(id, context.cluster.respPort(id), context.opTimeoutMs);
-        for (const key of [...this.#usedKeys].sort()) {
+        for (const key of [...this.#keys.used].sort()) {
           await finalRead(() =>
             context.recorder.run({ client: "final", node: id, op: "read", key }, () => read(connection, key)),
           );
@@ -110,27 +108,6 @@ export class RedisRegisterWorkload implements Workload {
       this.#connections.set(client.id, connection);
     }
     return connection;
-  }
-
-  #nextKey(slotIndex: number): string {
-    const slot = this.#slots[slotIndex]!;
-    if (slot.ops >= this.#options.opsPerKey) {
-      slot.generation++;
-      slot.ops = 0;
-    }
-    slot.ops++;
-    const key = `r${slotIndex}.${slot.generation}`;
-    this.#usedKeys.add(key);
-    return key;
-  }
-
-  #seen(client: number): Map<string, string> {
-    let seen = this.#lastSeen.get(client);
-    if (seen === undefined) {
-      seen = new Map();
-      this.#lastSeen.set(client, seen);
-    }
-    return seen;
   }
 }
 

@@ -21,6 +21,7 @@ import {
   type Workload,
   type WorkloadContext,
 } from "../workload.js";
+import { RegisterKeys } from "./register-keys.js";
 
 export interface RegisterWorkloadOptions {
   /** Key slots in use at once. */
@@ -34,22 +35,19 @@ export interface RegisterWorkloadOptions {
 export class RegisterWorkload implements Workload {
   readonly name = "register";
   readonly #options: RegisterWorkloadOptions;
-  readonly #slots: { generation: number; ops: number }[];
-  readonly #usedKeys = new Set<string>();
-  /** Per client: the last value it saw for each key (what its next CAS expects). */
-  readonly #lastSeen = new Map<number, Map<string, string>>();
+  readonly #keys: RegisterKeys;
   readonly #sequence = new Map<number, number>();
 
   constructor(options: RegisterWorkloadOptions) {
     this.#options = options;
-    this.#slots = Array.from({ length: options.keys }, () => ({ generation: 0, ops: 0 }));
+    this.#keys = new RegisterKeys(options.keys, options.opsPerKey);
   }
 
   async setup(): Promise<void> {}
 
   step(client: ClientContext): Promise<HistoryOp> {
-    const key = this.#nextKey(client.random.int(this.#slots.length));
-    const seen = this.#seen(client.id);
+    const key = this.#keys.next(client.random.int(this.#keys.slotCount));
+    const seen = this.#keys.seenBy(client.id);
     const last = seen.get(key);
     const roll = client.random.next();
     if (roll < this.#options.readShare) return this.#read(client, key, "read");
@@ -83,7 +81,7 @@ export class RegisterWorkload implements Workload {
     const clients = nodeClients(context);
     await Promise.all(
       clients.map(async (http) => {
-        for (const key of [...this.#usedKeys].sort()) {
+        for (const key of [...this.#keys.used].sort()) {
           await finalRead(() =>
             context.recorder.run({ client: "final", node: http.node, op: "read", key }, () =>
               attempt(() => http.send("GET", kvPath(key)), readCompletion),
@@ -130,33 +128,12 @@ export class RegisterWorkload implements Workload {
   }
 
   #read(client: ClientContext, key: string, op: string): Promise<HistoryOp> {
-    const seen = this.#seen(client.id);
+    const seen = this.#keys.seenBy(client.id);
     return client.recorder.run({ client: client.id, node: client.http.node, op, key }, async () => {
       const completion = await attempt(() => client.http.send("GET", kvPath(key)), readCompletion);
       if (completion.outcome === "ok" && typeof completion.value === "string") seen.set(key, completion.value);
       return completion;
     });
-  }
-
-  #nextKey(slotIndex: number): string {
-    const slot = this.#slots[slotIndex]!;
-    if (slot.ops >= this.#options.opsPerKey) {
-      slot.generation++;
-      slot.ops = 0;
-    }
-    slot.ops++;
-    const key = `r${slotIndex}.${slot.generation}`;
-    this.#usedKeys.add(key);
-    return key;
-  }
-
-  #seen(client: number): Map<string, string> {
-    let seen = this.#lastSeen.get(client);
-    if (seen === undefined) {
-      seen = new Map();
-      this.#lastSeen.set(client, seen);
-    }
-    return seen;
   }
 }
 
