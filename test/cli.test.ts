@@ -42,6 +42,16 @@ test("bad flags give one line and exit 2", () => {
     /does not list this node's id 2/,
   );
   assertOneLineError(shoal("cluster", "--nodes", "12"), 2, /Cannot parse --nodes "12"/);
+  // Flags read late once left a started node running after the error (spawnSync would time out here).
+  const dir = mkdtempSync(join(tmpdir(), "shoal-cli-"));
+  for (const [flag, value] of [
+    ["--proto-max-bulk-len", "x"],
+    ["--maxclients", "0"],
+    ["--resp-port", "70000"],
+  ] as const) {
+    const result = shoal("start", "--id", "1", "--data-dir", dir, "--peers", "1=127.0.0.1:7101", flag, value);
+    assertOneLineError(result, 2, new RegExp(`Cannot parse ${flag} "${value}"`));
+  }
 });
 
 test("an unusable data directory gives one line and exits 1", () => {

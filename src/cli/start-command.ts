@@ -72,6 +72,12 @@ export async function runStart(argv: string[]): Promise<number> {
   if (self === undefined) throw new CliError(`--peers does not list this node's id ${id}`);
   const httpHost = typeof flags["http-host"] === "string" ? flags["http-host"] : "127.0.0.1";
   const httpPort = integerFlag(flags, "http-port", 8000 + id, 0, 65535);
+  // Every flag is read before the node starts: a bad one must fail fast, not leave a started node behind.
+  const respHost = typeof flags["resp-host"] === "string" ? flags["resp-host"] : "127.0.0.1";
+  const respPort = integerFlag(flags, "resp-port", 7000 + id, 0, 65535);
+  const requirePass = typeof flags.requirepass === "string" ? flags.requirepass : undefined;
+  const bulkLengthBytesMax = integerFlag(flags, "proto-max-bulk-len", 512 * 1024 * 1024, 1024, 512 * 1024 * 1024);
+  const clientsMax = integerFlag(flags, "maxclients", 10_000, 1, 1_000_000);
   members.set(id, { peer: self.peer, http: `${httpHost}:${httpPort}` });
   checkDataDir(dataDir);
   const logger = makeLogger(flags);
@@ -98,11 +104,6 @@ export async function runStart(argv: string[]): Promise<number> {
   }).catch((error: unknown) => {
     throw new CliError(`Cannot start node ${id}: ${(error as Error).message}`, 1);
   });
-  const respHost = typeof flags["resp-host"] === "string" ? flags["resp-host"] : "127.0.0.1";
-  const respPort = integerFlag(flags, "resp-port", 7000 + id, 0, 65535);
-  const requirePass = typeof flags.requirepass === "string" ? flags.requirepass : undefined;
-  const bulkLengthBytesMax = integerFlag(flags, "proto-max-bulk-len", 512 * 1024 * 1024, 1024, 512 * 1024 * 1024);
-  const clientsMax = integerFlag(flags, "maxclients", 10_000, 1, 1_000_000);
   const http = createHttpServer(node);
   try {
     await http.listen({ host: httpHost, port: httpPort });
