@@ -9,9 +9,9 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort } from "../support/free-port.js";
 import { FaultProxy } from "./fault-proxy.js";
 import { NodeClient } from "./node-client.js";
 
@@ -279,33 +279,6 @@ export class ChaosCluster {
     for (const client of this.#statusClients.values()) client.close();
     await this.proxy.close();
   }
-}
-
-/** Ports below Linux's ephemeral range (32768-60999 by default): a node re-binds its ports when it restarts, and
- * an ephemeral port freed by a kill can meanwhile become the source port of any outgoing connection on the
- * machine. Below the range only listeners compete, and the probe skips ports in use. */
-const PORT_FLOOR = 20_000;
-const PORT_CEILING = 32_700;
-const handedOut = new Set<number>();
-let nextPort = PORT_FLOOR + Math.floor(Math.random() * (PORT_CEILING - PORT_FLOOR));
-
-export async function freePort(): Promise<number> {
-  for (let tries = 0; tries < PORT_CEILING - PORT_FLOOR; tries++) {
-    const port = nextPort;
-    nextPort = nextPort + 1 >= PORT_CEILING ? PORT_FLOOR : nextPort + 1;
-    if (handedOut.has(port) || !(await canListen(port))) continue;
-    handedOut.add(port);
-    return port;
-  }
-  throw new Error(`No free port between ${PORT_FLOOR} and ${PORT_CEILING}`);
-}
-
-function canListen(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const server = createServer();
-    server.once("error", () => done(false));
-    server.listen(port, "127.0.0.1", () => server.close(() => done(true)));
-  });
 }
 
 /** The last lines of a small log file ("" if missing). */

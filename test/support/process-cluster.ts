@@ -4,9 +4,9 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { freePort } from "./free-port.js";
 
 const MAIN = resolve("dist/src/cli/main.js");
 
@@ -26,17 +26,7 @@ interface NodeProcess {
   child: ChildProcess | undefined;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => done(port));
-    });
-  });
-}
+export { freePort };
 
 export class ProcessCluster {
   readonly dataDir: string;
@@ -72,7 +62,13 @@ export class ProcessCluster {
         child: undefined,
       });
     });
-    await Promise.all(ids.map((id) => cluster.startNode(id)));
+    // If one node fails to start, stop the others: left running, their pipes would keep the test process alive.
+    const started = await Promise.allSettled(ids.map((id) => cluster.startNode(id)));
+    const failure = started.find((outcome) => outcome.status === "rejected");
+    if (failure !== undefined) {
+      await cluster.stop();
+      throw failure.reason;
+    }
     return cluster;
   }
 
