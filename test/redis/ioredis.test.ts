@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { Redis } from "ioredis";
 import { assertReplyError, connectIoredis, disconnectAll } from "./ioredis-client.js";
-import { eventually, missingPrerequisite, NODE_IDS, nestsResp3Pairs, type RedisTarget, startTarget } from "./target.js";
+import { eventually, missingPrerequisite, NODE_IDS, type RedisTarget, startTarget } from "./target.js";
 
 const WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value";
 const NOT_AN_INTEGER = "ERR value is not an integer or out of range";
@@ -570,10 +570,9 @@ describe("ioredis against a 3-node cluster", { timeout: 240_000, skip: missingPr
         ["resp2", resp2],
       ] as const) {
         const replies = await run(c, `proto:${label}`);
-        // Redis's RESP3 nests WITHVALUES pairs ([[field, value]]), RESP2 flattens them; ioredis's `call` keeps the
-        // shape. Shoal answers flat in both (a documented difference, see nestsResp3Pairs).
+        // RESP3 nests WITHVALUES pairs ([[field, value]]), RESP2 flattens them; ioredis's `call` keeps the shape.
         const reply = replies[5] as unknown[];
-        const nested = label === "resp3" && nestsResp3Pairs(target.kind);
+        const nested = label === "resp3";
         const pair = nested ? reply[0] : reply;
         assert.equal(nested ? reply.length : 1, 1, `${label}: ${JSON.stringify(reply)}`);
         assert.ok(

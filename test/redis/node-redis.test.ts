@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createClient, ErrorReply, WatchError } from "redis";
-import { eventually, missingPrerequisite, NODE_IDS, nestsResp3Pairs, type RedisTarget, startTarget } from "./target.js";
+import { eventually, missingPrerequisite, NODE_IDS, type RedisTarget, startTarget } from "./target.js";
 
 type Resp3Client = ReturnType<typeof createResp3>;
 type Resp2Client = ReturnType<typeof createResp2>;
@@ -114,16 +114,11 @@ describe("node-redis against a 3-node cluster", { timeout: 180_000, skip: missin
     );
 
     const resp3Pairs = (await c.sendCommand(["HRANDFIELD", "nr:h", "2", "WITHVALUES"])) as unknown[];
-    if (nestsResp3Pairs(target.kind)) {
-      assert.deepEqual(
-        (resp3Pairs as string[][]).map((pair) => pair.join("=")).sort(),
-        ["born=1816", "name=Ada"],
-        "Redis's RESP3 replies WITHVALUES as [field, value] pairs",
-      );
-    } else {
-      // Shoal's documented difference: RESP2's flat array in RESP3 too (see nestsResp3Pairs).
-      assert.equal(resp3Pairs.length, 4, `flat: ${JSON.stringify(resp3Pairs)}`);
-    }
+    assert.deepEqual(
+      (resp3Pairs as string[][]).map((pair) => pair.join("=")).sort(),
+      ["born=1816", "name=Ada"],
+      "RESP3 replies WITHVALUES as [field, value] pairs",
+    );
     const flat = (await resp2.sendCommand(["HRANDFIELD", "nr:h", "2", "WITHVALUES"])) as string[];
     assert.equal(flat.length, 4, "RESP2 replies WITHVALUES flat");
     await assertErrorReply(c.get("nr:h"), "WRONGTYPE Operation against a key holding the wrong kind of value");

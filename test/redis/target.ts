@@ -126,15 +126,6 @@ async function waitForListener(port: number, what: string, timeoutMs = 15_000): 
   await eventually(`${what} (${port}) to accept connections`, accepts, timeoutMs);
 }
 
-/**
- * Whether RESP3 replies nest HRANDFIELD … WITHVALUES as [field, value] pairs. Redis does; Shoal deliberately
- * answers RESP2's flat array in both protocols (src/commands/redis/families/hashes.ts: its Reply union has no
- * kind that is nested in RESP3 and flat in RESP2). Tests assert each side's exact shape.
- */
-export function nestsResp3Pairs(kind: TargetKind): boolean {
-  return kind === "redis-server";
-}
-
 /** Polls `probe` until it returns true; throws with `what` after `timeoutMs`. Never asserts on speed. */
 export async function eventually(what: string, probe: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

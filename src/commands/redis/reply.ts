@@ -18,6 +18,8 @@ export type Reply =
   | { readonly kind: "array"; readonly items: readonly Reply[] }
   /** RESP3 `%` (HGETALL); RESP2 a flat array of alternating keys and values. */
   | { readonly kind: "map"; readonly entries: readonly (readonly [Reply, Reply])[] }
+  /** RESP3 an array of [a, b] arrays; RESP2 one flat array a1, b1, a2, b2… (HRANDFIELD … WITHVALUES). */
+  | { readonly kind: "pairs"; readonly pairs: readonly (readonly [Reply, Reply])[] }
   /** RESP3 `~`; RESP2 an array. */
   | { readonly kind: "set"; readonly items: readonly Reply[] }
   /** RESP3 `,`; RESP2 a bulk string. */

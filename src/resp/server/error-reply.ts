@@ -73,6 +73,22 @@ export function writeReply(writer: RespWriter, reply: Reply): void {
         writeReply(writer, value);
       }
       return;
+    case "pairs":
+      if (writer.version === 3) {
+        writer.arrayHeader(reply.pairs.length);
+        for (const [first, second] of reply.pairs) {
+          writer.arrayHeader(2);
+          writeReply(writer, first);
+          writeReply(writer, second);
+        }
+      } else {
+        writer.arrayHeader(reply.pairs.length * 2);
+        for (const [first, second] of reply.pairs) {
+          writeReply(writer, first);
+          writeReply(writer, second);
+        }
+      }
+      return;
     case "set":
       writer.setHeader(reply.items.length);
       for (const item of reply.items) writeReply(writer, item);

@@ -197,14 +197,9 @@ function hrandfield(keyspace: Keyspace, random: Random, argv: readonly Uint8Arra
   } else {
     picked = distinctSample(entries, Number(count), random);
   }
-  // Deliberate difference: in RESP3 Redis answers WITHVALUES as an array of [field, value] pairs; the Reply
-  // union has no kind that is nested in RESP3 and flat in RESP2, so we answer RESP2's flat array everywhere.
-  const items: Reply[] = [];
-  for (const [id, value] of picked) {
-    items.push(bulk(keyFromId(id)));
-    if (withValues) items.push(bulk(value));
-  }
-  return array(items);
+  // WITHVALUES: RESP3 answers [field, value] pairs, RESP2 one flat array (the "pairs" reply does both).
+  if (withValues) return { kind: "pairs", pairs: picked.map(([id, value]) => [bulk(keyFromId(id)), bulk(value)]) };
+  return array(picked.map(([id]) => bulk(keyFromId(id))));
 }
 
 /** HRANDFIELD's count as Redis checks it: an integer in ±LONG_MAX, then WITHVALUES, then its tighter range. */
@@ -444,8 +439,7 @@ export const hashCommands: readonly CommandSpec[] = [
     since: "6.2.0",
     complexity: "O(N) where N is the number of fields returned",
     syntax: "key [count [WITHVALUES]]",
-    differences:
-      "WITHVALUES answers a flat array in RESP3 too; negative counts beyond 1,048,576 are refused (they crash redis-server 7.0.15).",
+    differences: "Negative counts beyond 1,048,576 are refused (they crash redis-server 7.0.15).",
     handler: ({ keyspace, random }, argv) => hrandfield(keyspace, random, argv),
   },
   {

@@ -45,6 +45,8 @@ export function render(reply: Reply): string {
       return `[${reply.items.map(render).join(", ")}]`;
     case "map":
       return `{${reply.entries.map(([k, v]) => `${render(k)}: ${render(v)}`).join(", ")}}`;
+    case "pairs": // as RESP2 (and redis-cli over it) shows them: one flat list
+      return `[${reply.pairs.flatMap(([a, b]) => [render(a), render(b)]).join(", ")}]`;
     case "double":
       return `(double) ${reply.value}`;
     case "verbatim":
