@@ -8,6 +8,7 @@ import { createHttpServer } from "../http/server.js";
 import { type FsyncPolicy, type MemberAddress, nodeDefaults } from "../node/node-options.js";
 import { ShoalNode } from "../node/shoal-node.js";
 import { nodeBackend } from "../resp/node-backend.js";
+import { registerRespMetrics } from "../resp/server/resp-metrics.js";
 import { RespServer } from "../resp/server/resp-server.js";
 import { CliError } from "./cli-error.js";
 import { choiceFlag, integerFlag, parseFlags } from "./parse-flags.js";
@@ -130,6 +131,7 @@ export async function runStart(argv: string[]): Promise<number> {
     await node.stop();
     throw new CliError(`Cannot listen for RESP on ${respHost}:${respPort}: ${(error as Error).message}`, 1);
   }
+  registerRespMetrics(node.metrics.registry, () => resp.figures());
   process.stdout.write(
     `node ${id} ready: http://${httpHost}:${boundPort} redis://${respHost}:${resp.port} peer ${self.peer}\n`,
   );

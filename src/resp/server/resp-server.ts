@@ -79,6 +79,11 @@ export class RespServer {
     return this.#port;
   }
 
+  /** The counters INFO prints (and /metrics mirrors). */
+  figures(): ServerFigures {
+    return this.#context.figures();
+  }
+
   get connectionCount(): number {
     return this.#connections.size;
   }
