@@ -36,8 +36,6 @@ export class WriteSet implements KeyspaceReader {
   readonly #pending = new Map<string, StoredRecord | undefined>();
   /** In the order made; a key written twice appears twice and the later entry wins. */
   readonly mutations: Mutation[] = [];
-  /** Stored keys added minus removed by the pending writes. */
-  #keyCountDelta = 0;
 
   constructor(base: RecordReader) {
     this.#base = base;
@@ -50,22 +48,26 @@ export class WriteSet implements KeyspaceReader {
   }
 
   put(key: Uint8Array, record: StoredRecord): void {
-    if (this.getRecord(key) === undefined) this.#keyCountDelta++;
     this.#pending.set(keyId(key), record);
     this.mutations.push({ key, record });
   }
 
   delete(key: Uint8Array): void {
-    if (this.getRecord(key) !== undefined) this.#keyCountDelta--;
     this.#pending.set(keyId(key), undefined);
     this.mutations.push({ key, record: undefined });
   }
 
-  /** The base's stored key count adjusted by the pending writes (the base must be a KeyspaceReader). */
+  /** The base's stored key count adjusted by the pending writes (the base must be a KeyspaceReader). Computed
+   * when asked (O(pending writes)), so writes pay nothing for it. */
   keyCount(): number {
     const base = this.#base as Partial<KeyspaceReader>;
     if (typeof base.keyCount !== "function") throw new Error("keyCount needs a KeyspaceReader base");
-    return base.keyCount.call(this.#base) + this.#keyCountDelta;
+    let count = base.keyCount.call(this.#base);
+    for (const [id, record] of this.#pending) {
+      const stored = this.#base.getRecord(keyFromId(id)) !== undefined;
+      count += (record !== undefined ? 1 : 0) - (stored ? 1 : 0);
+    }
+    return count;
   }
 
   /** Replays `child`'s mutations here (a child write set whose command succeeded). */
