@@ -163,6 +163,29 @@ describe("the HTTP API on a 3-node cluster", { timeout: 120_000 }, () => {
     );
   });
 
+  test("a hash written over RESP shows as its fields in a listing and answers 409 WRONG_TYPE to a single GET", async () => {
+    const reply = await new Promise<string>((done, fail) => {
+      const socket = connect(cluster.respPort(1), "127.0.0.1", () =>
+        socket.write("*6\r\n$4\r\nHSET\r\n$8\r\nresp/h/1\r\n$1\r\nf\r\n$1\r\nv\r\n$1\r\ng\r\n$1\r\nw\r\n"),
+      );
+      socket.once("data", (chunk) => {
+        done(chunk.toString());
+        socket.end();
+      });
+      socket.once("error", fail);
+    });
+    assert.equal(reply, ":2\r\n");
+    const base = cluster.url(2);
+    const single = await getJson(`${base}/v1/kv/resp/h/1`);
+    assert.equal(single.status, 409);
+    assert.equal(single.body.code, "WRONG_TYPE");
+    const listing = await getJson(`${base}/v1/kv?prefix=resp/h/`);
+    assert.deepEqual(
+      listing.body.kvs.map((kv: { key: string; type: string; fields: unknown }) => [kv.key, kv.type, kv.fields]),
+      [["resp/h/1", "hash", { f: "v", g: "w" }]],
+    );
+  });
+
   test("/readyz, /healthz and /v1/cluster on every node", async () => {
     for (const id of [1, 2, 3]) {
       const ready = await getJson(`${cluster.url(id)}/readyz`);
