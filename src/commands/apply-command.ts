@@ -47,7 +47,12 @@ export interface CommandOutcome {
  * Applies one entry's data: empty data is a no-op entry; data that does not decode to a valid command yields an
  * `error` result (every replica decodes the same bytes, so every replica rejects it alike).
  */
-export function applyEntryData(reader: KeyspaceReader, data: Uint8Array, state: ApplyState): CommandOutcome {
+export function applyEntryData(
+  reader: KeyspaceReader,
+  data: Uint8Array,
+  state: ApplyState,
+  repliesWanted = true,
+): CommandOutcome {
   if (data.length === 0) return { mutations: [], result: { kind: "noop", revision: state.revision }, state };
   let command: Command;
   try {
@@ -57,16 +62,24 @@ export function applyEntryData(reader: KeyspaceReader, data: Uint8Array, state: 
     const result: CommandResult = { kind: "error", revision: state.revision, code: error.code, message: error.message };
     return { mutations: [], result, state };
   }
-  return applyCommand(reader, command, state);
+  return applyCommand(reader, command, state, repliesWanted);
 }
 
 /** Applies a decoded, validated command (`decodeCommand` validates; call `validateCommand` on others). */
-export function applyCommand(reader: KeyspaceReader, command: Command, state: ApplyState): CommandOutcome {
+/** `repliesWanted` false skips a Redis entry's readonly commands (see ApplyEntry.repliesWanted): the mutations and
+ * the new state are the same, only the result differs. */
+export function applyCommand(
+  reader: KeyspaceReader,
+  command: Command,
+  state: ApplyState,
+  repliesWanted = true,
+): CommandOutcome {
   assert(Number.isSafeInteger(state.revision) && state.revision >= 0, "revision is a non-negative integer");
   const context: Context = {
     writes: new WriteSet(reader),
     nowMs: Math.max(state.clockMs, command.nowMs),
     revision: state.revision + 1,
+    repliesWanted,
   };
   const result = applyTo(context, command);
   const changed = context.writes.mutations.length > 0;
@@ -81,6 +94,7 @@ interface Context {
   readonly nowMs: number;
   /** The revision the command's writes take, if it writes. */
   readonly revision: number;
+  readonly repliesWanted: boolean;
 }
 
 function applyTo(context: Context, command: Command): CommandResult {
@@ -156,13 +170,15 @@ function applyRedis(context: Context, command: RedisCommand): CommandResult {
       return { kind: "redis", revision: context.revision - 1, aborted: true, replies: [] };
     }
   }
-  // Randomness (HRANDFIELD, RANDOMKEY) seeded by the entry, so every replica draws the same.
-  const random = new Prng((context.revision * 2654435761) ^ context.nowMs);
+  // Randomness (HRANDFIELD, RANDOMKEY) seeded by the entry and the command's position, so every replica draws the same.
+  const seed = (context.revision * 2654435761) ^ context.nowMs;
+  const random = (commandIndex: number): Prng => new Prng(seed + commandIndex * 0x9e3779b9);
   const replies = executeCommands(context.writes, context.writes, command.argvs, {
     nowMs: context.nowMs,
     revision: context.revision,
     random,
     cursors: NO_CURSORS_IN_LOG,
+    skipReads: !context.repliesWanted,
   });
   return { kind: "redis", revision: revisionAfter(context), aborted: false, replies };
 }

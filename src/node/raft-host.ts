@@ -245,7 +245,9 @@ export class RaftHost {
     // applied index (kept in the same LMDB transaction as the data), so they are skipped, never re-applied.
     const fresh = entries.filter((entry) => entry.index > store.appliedIndex());
     if (fresh.length === 0) return;
-    const results = store.applyEntries(fresh.map((e) => ({ index: e.index, data: e.data, type: e.type })));
+    const results = store.applyEntries(
+      fresh.map((e) => ({ index: e.index, data: e.data, type: e.type, repliesWanted: this.#proposals.has(e.index) })),
+    );
     assert(results.length === fresh.length, "The store must answer one result per applied entry");
     this.counters.applied += fresh.length;
     this.#options.onApplied?.();

@@ -39,7 +39,7 @@ export function planBatch(base: KeyspaceReader, meta: StoreMeta, entries: readon
     const outcome =
       entry.type === "confChange"
         ? { mutations: [], result: { kind: "noop", revision: state.revision } as const, state }
-        : applyEntryData(overlay, entry.data, state);
+        : applyEntryData(overlay, entry.data, state, entry.repliesWanted ?? true);
     for (const mutation of outcome.mutations) {
       const before = overlay.getRecord(mutation.key);
       keyCount += (mutation.record === undefined ? 0 : 1) - (before === undefined ? 0 : 1);

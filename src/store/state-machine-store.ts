@@ -19,6 +19,10 @@ export interface ApplyEntry {
   /** `confChange` entries are applied by the host (membership); the store only records their index, so the
    * applied index covers every entry of the log. Absent means "normal". */
   readonly type?: "normal" | "confChange";
+  /** False when no client waits for this entry's result here (a follower, or a leader that did not propose it):
+   * the readonly commands of a Redis entry are then skipped (they change nothing, and their replies would be
+   * thrown away). The state reached is the same either way. Absent means true. */
+  readonly repliesWanted?: boolean;
 }
 
 /** Counts for metrics. Both count every stored key, including keys past their expiry that the leader's

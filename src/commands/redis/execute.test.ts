@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { applyCommand } from "../apply-command.js";
+import type { Command } from "../command.js";
 import { MapStateMachine } from "../testing/map-state-machine.js";
-import { bulk, errorReply, OK } from "./reply.js";
+import { bulk, errorReply, integer, NULL, OK } from "./reply.js";
 
 const b = (text: string): Uint8Array => new TextEncoder().encode(text);
 const argv = (line: string): Uint8Array[] => line.split(" ").map(b);
@@ -46,5 +48,26 @@ describe("redis entries", () => {
       watches: [{ key: b("k"), modRevision: 1 }],
     });
     assert.deepEqual(fresh, { kind: "redis", revision: 2, aborted: false, replies: [OK] });
+  });
+
+  it("skip readonly commands where no client waits for the replies, reaching the same state", () => {
+    const leader = new MapStateMachine();
+    const follower = new MapStateMachine();
+    const setup: Command = { op: "redis", nowMs: 1, argvs: [argv("HSET h a 1 b 2 c 3")] };
+    leader.apply(setup);
+    follower.apply(setup);
+    const entry: Command = {
+      op: "redis",
+      nowMs: 2,
+      argvs: [argv("HRANDFIELD h"), argv("GET k"), argv("SET k v"), argv("INCR n"), argv("GET k")],
+    };
+    const answered = applyCommand(leader, entry, leader.state, true);
+    const skipped = applyCommand(follower, entry, follower.state, false);
+    assert.deepEqual(skipped.mutations, answered.mutations);
+    assert.deepEqual(skipped.state, answered.state);
+    assert.ok(answered.result.kind === "redis" && skipped.result.kind === "redis");
+    assert.equal(answered.result.replies[0]?.kind, "bulk");
+    assert.deepEqual(answered.result.replies.slice(1), [NULL, OK, integer(1), bulk("v")]);
+    assert.deepEqual(skipped.result.replies, [NULL, NULL, OK, integer(1), NULL]);
   });
 });

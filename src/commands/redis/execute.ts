@@ -9,7 +9,7 @@ import type { Random } from "../../lib/prng.js";
 import { type KeyspaceReader, WriteSet } from "../write-set.js";
 import type { CommandContext, CommandSpec, ScanCursors } from "./command-spec.js";
 import { Keyspace } from "./keyspace.js";
-import { errorReply, type Reply } from "./reply.js";
+import { errorReply, NULL, type Reply } from "./reply.js";
 import { findCommand } from "./table.js";
 
 const textDecoder = new TextDecoder();
@@ -19,8 +19,12 @@ export interface ExecutionContext {
   readonly nowMs: number;
   /** The revision writes take (the entry's); ignored by reads. */
   readonly revision: number;
-  readonly random: Random;
+  /** One source for the whole run, or one per command (by its position): the log uses one per command so that
+   * skipping a readonly command on a replica (skipReads) cannot shift what a later command draws. */
+  readonly random: Random | ((commandIndex: number) => Random);
   readonly cursors: ScanCursors;
+  /** Skip readonly commands (their reply is then a placeholder null): for replicas whose replies nobody reads. */
+  readonly skipReads?: boolean;
 }
 
 /**
@@ -56,7 +60,7 @@ export function executeCommands(
   argvs: readonly (readonly Uint8Array[])[],
   execution: ExecutionContext,
 ): Reply[] {
-  return argvs.map((argv) => executeOne(reader, writes, argv, execution));
+  return argvs.map((argv, i) => executeOne(reader, writes, argv, execution, i));
 }
 
 function executeOne(
@@ -64,15 +68,18 @@ function executeOne(
   writes: WriteSet | undefined,
   argv: readonly Uint8Array[],
   execution: ExecutionContext,
+  commandIndex: number,
 ): Reply {
   try {
     const spec = resolveCommand(argv);
     if (spec.handler === undefined) {
       throw new ShoalError("BAD_REQUEST", `'${spec.name}' cannot run here (only on a client connection)`);
     }
+    if (execution.skipReads === true && spec.flags.includes("readonly")) return NULL;
     const child = writes === undefined ? undefined : new WriteSet(writes);
     const keyspace = new Keyspace(child ?? reader, child, execution.nowMs, execution.revision);
-    const context: CommandContext = { keyspace, random: execution.random, cursors: execution.cursors };
+    const random = typeof execution.random === "function" ? execution.random(commandIndex) : execution.random;
+    const context: CommandContext = { keyspace, random, cursors: execution.cursors };
     const reply = spec.handler(context, argv);
     if (writes !== undefined && child !== undefined) writes.merge(child);
     return reply;
