@@ -42,13 +42,17 @@ test("the dashboard shows members, marks a dead one unreachable, and survives it
 
   await cluster.waitForLeader();
   await page.goto(`${cluster.url(1)}/`);
-  // A string, not a function: this project compiles without the DOM's types.
-  await page.waitForFunction(
-    `document.querySelectorAll("#members tbody tr[data-member-id]").length === 3 &&
-      document.querySelectorAll('#members tbody tr[data-role="leader"]').length === 1`,
-    undefined,
-    { timeout: 15_000 },
-  );
+  // Polled through locators, not page.waitForFunction: evaluating a predicate string runs `eval` in the page,
+  // which the dashboard's Content-Security-Policy (script-src 'self') refuses — intermittently, depending on
+  // which world Playwright evaluates in.
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const members = await page.locator("#members tbody tr[data-member-id]").count();
+    const leaders = await page.locator('#members tbody tr[data-role="leader"]').count();
+    if (members === 3 && leaders === 1) break;
+    assert.ok(Date.now() < deadline, `the dashboard shows ${members} members and ${leaders} leaders`);
+    await page.waitForTimeout(100);
+  }
   assert.equal(await page.locator("#connection").getAttribute("data-state"), "live");
   assert.match((await page.locator("#leader").textContent()) ?? "", /^node \d$/);
 
