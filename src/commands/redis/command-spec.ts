@@ -86,6 +86,37 @@ export interface CommandSpec {
   readonly handler?: DataHandler;
 }
 
+/** The documentation part of a spec (Redis's COMMAND DOCS fields), and optionally a group other than the family's. */
+export interface CommandDoc {
+  readonly summary: string;
+  readonly since: string;
+  readonly complexity: string;
+  readonly syntax: string;
+  readonly group?: CommandGroup;
+}
+
+/** A family's spec builder: `dataCommands("string")` gives `(name, arity, flags, keys, doc, handler) => spec`. */
+export function dataCommands(
+  familyGroup: CommandGroup,
+): (
+  name: string,
+  arity: number,
+  flags: readonly CommandFlag[],
+  keys: KeyPositions,
+  doc: CommandDoc,
+  handler: DataHandler,
+) => CommandSpec {
+  return (name, arity, flags, keys, doc, handler) => ({
+    name,
+    arity,
+    flags,
+    keys,
+    ...doc,
+    group: doc.group ?? familyGroup,
+    handler,
+  });
+}
+
 export const NO_KEYS: KeyPositions = { first: 0, last: 0, step: 0 };
 export const ONE_KEY: KeyPositions = { first: 1, last: 1, step: 1 };
 export const ALL_KEYS: KeyPositions = { first: 1, last: -1, step: 1 };

@@ -5,8 +5,8 @@
 import { ShoalError } from "../../../lib/errors.js";
 import { compareBytes } from "../../bytes.js";
 import { isKeyword, syntaxError } from "../args.js";
-import type { CommandFlag, CommandGroup, CommandSpec, DataHandler, KeyPositions } from "../command-spec.js";
-import { ALL_KEYS, NO_KEYS, ONE_KEY, withDifferences } from "../command-spec.js";
+import type { CommandSpec, DataHandler, KeyPositions } from "../command-spec.js";
+import { ALL_KEYS, dataCommands, NO_KEYS, ONE_KEY, withDifferences } from "../command-spec.js";
 import { globMatch } from "../glob.js";
 import type { Keyspace } from "../keyspace.js";
 import { array, bulk, integer, NULL, OK, simple } from "../reply.js";
@@ -153,24 +153,7 @@ const flush: DataHandler = ({ keyspace }, argv) => {
 
 // ---- the table --------------------------------------------------------------------------------------------
 
-interface Meta {
-  readonly summary: string;
-  readonly since: string;
-  readonly complexity: string;
-  readonly syntax: string;
-  readonly group?: CommandGroup;
-}
-
-function command(
-  name: string,
-  arity: number,
-  flags: readonly CommandFlag[],
-  keyPositions: KeyPositions,
-  meta: Meta,
-  handler: DataHandler,
-): CommandSpec {
-  return { name, arity, flags, keys: keyPositions, ...meta, group: meta.group ?? "generic", handler };
-}
+const command = dataCommands("generic");
 
 const O1 = "O(1)";
 const EXPIRE_CONDITIONS = "[NX | XX | GT | LT]";

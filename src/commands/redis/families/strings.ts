@@ -5,8 +5,8 @@
 import { ShoalError } from "../../../lib/errors.js";
 import { COMMAND_LIMITS } from "../../limits.js";
 import { fitsInt64, floatArg, int64Arg, NOT_A_FLOAT, NOT_AN_INTEGER, parseFloatArg, parseInt64 } from "../args.js";
-import type { CommandFlag, CommandSpec, DataHandler, KeyPositions } from "../command-spec.js";
-import { ALL_KEYS, ONE_KEY, withDifferences } from "../command-spec.js";
+import type { CommandSpec, DataHandler, KeyPositions } from "../command-spec.js";
+import { ALL_KEYS, dataCommands, ONE_KEY, withDifferences } from "../command-spec.js";
 import { formatHumanFloat } from "../float-format.js";
 import type { Keyspace } from "../keyspace.js";
 import { array, bulk, bulkOrNull, integer, NULL, OK, type Reply } from "../reply.js";
@@ -215,23 +215,7 @@ const incrbyfloat: DataHandler = ({ keyspace }, argv) => {
 
 // ---- the table --------------------------------------------------------------------------------------------
 
-interface Meta {
-  readonly summary: string;
-  readonly since: string;
-  readonly complexity: string;
-  readonly syntax: string;
-}
-
-function command(
-  name: string,
-  arity: number,
-  flags: readonly CommandFlag[],
-  keys: KeyPositions,
-  meta: Meta,
-  handler: DataHandler,
-): CommandSpec {
-  return { name, arity, flags, keys, group: "string", ...meta, handler };
-}
+const command = dataCommands("string");
 
 const RANGE_COMPLEXITY =
   "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.";
