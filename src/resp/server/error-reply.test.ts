@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { array, bulk, errorReply, integer, NULL, NULL_ARRAY, type Reply, simple } from "../../commands/redis/reply.js";
+import { ScanCursorTable } from "../../commands/redis/scan-cursor-table.js";
 import { ShoalError } from "../../lib/errors.js";
 import { RespWriter } from "../resp-writer.js";
 import { errorFromException, errorText, writeReply } from "./error-reply.js";
-import { ScanCursorTable } from "./scan-cursors.js";
 
 function encode(reply: Reply, version: 2 | 3): string {
   const writer = new RespWriter(version);

@@ -4,10 +4,10 @@
  * every connection on close().
  */
 import { createServer, type Server, type Socket } from "node:net";
+import { ScanCursorTable } from "../../commands/redis/scan-cursor-table.js";
 import { REQUEST_LIMITS_DEFAULT, type RequestParserOptions } from "../request-parser.js";
 import type { RedisBackend } from "./backend.js";
 import { Connection } from "./connection.js";
-import { ScanCursorTable } from "./scan-cursors.js";
 import type { RespLogger, ServerContext } from "./server-context.js";
 import type { ServerFigures } from "./server-info.js";
 

@@ -2,8 +2,9 @@
  * @module What every connection of one RespServer shares: the backend, the password, the SCAN cursor table, the
  * live connections (CLIENT LIST) and the counters INFO prints.
  */
+
+import type { ScanCursorTable } from "../../commands/redis/scan-cursor-table.js";
 import type { RedisBackend } from "./backend.js";
-import type { ScanCursorTable } from "./scan-cursors.js";
 import type { ServerFigures } from "./server-info.js";
 
 /** The few events worth a line in the node's log. */

@@ -8,8 +8,9 @@ import { Prng } from "../../../lib/prng.js";
 import { keyId } from "../../bytes.js";
 import { executeCommands } from "../execute.js";
 import type { Reply } from "../reply.js";
+import { ScanCursorTable } from "../scan-cursor-table.js";
 import { keyCommands } from "./keys.js";
-import { b, type Line, NOT_INT, render, session, TableCursors, TestRedis, toArgv, withHash } from "./test-harness.js";
+import { b, type Line, NOT_INT, render, session, TestRedis, toArgv, withHash } from "./test-harness.js";
 
 describe("DEL, UNLINK, EXISTS, TYPE", () => {
   it("count keys as Redis does (EXISTS counts repeats, DEL does not)", () => {
@@ -327,7 +328,7 @@ describe("SCAN", () => {
       if (!stable.has(candidate)) volatile.add(candidate);
     }
     redis.run(["MSET", ...[...stable, ...volatile].flatMap((key) => [key, "v"])]);
-    const cursors = new TableCursors();
+    const cursors = new ScanCursorTable();
     const seen = new Set<string>();
     let cursor = "0";
     let calls = 0;

@@ -4,14 +4,13 @@
  * them so expectations can be checked against a real redis-server line by line.
  */
 import assert from "node:assert/strict";
-import { ShoalError } from "../../../lib/errors.js";
 import { Prng } from "../../../lib/prng.js";
 import { keyId } from "../../bytes.js";
 import { MapStateMachine } from "../../testing/map-state-machine.js";
-import type { ScanCursors } from "../command-spec.js";
 import { executeCommands } from "../execute.js";
 import { encodeHash } from "../hash-value.js";
 import type { Reply } from "../reply.js";
+import { ScanCursorTable } from "../scan-cursor-table.js";
 
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
@@ -54,30 +53,11 @@ export function render(reply: Reply): string {
   }
 }
 
-/** Cursors kept in a table, like the RESP server's: numbers from 1, each naming the key to resume after. */
-export class TableCursors implements ScanCursors {
-  readonly #positions = new Map<bigint, Uint8Array>();
-  #next = 1n;
-
-  resume(cursor: bigint): Uint8Array | undefined {
-    if (cursor === 0n) return undefined;
-    const position = this.#positions.get(cursor);
-    if (position === undefined) throw new ShoalError("BAD_REQUEST", "invalid cursor");
-    return position;
-  }
-
-  issue(lastKey: Uint8Array): bigint {
-    const cursor = this.#next++;
-    this.#positions.set(cursor, lastKey);
-    return cursor;
-  }
-}
-
 export class TestRedis {
   readonly sm = new MapStateMachine();
   /** The time the next command runs at (the replicated clock never goes back, whatever this says). */
   nowMs = 1_000_000;
-  readonly cursors = new TableCursors();
+  readonly cursors = new ScanCursorTable();
   seed = 7;
 
   /** One command as its own log entry: the raw reply. */

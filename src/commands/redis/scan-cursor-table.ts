@@ -1,10 +1,10 @@
 /**
  * @module SCAN's numeric cursors (redis-cli and clients parse them as numbers) mapped to the key to resume after.
- * One bounded table per server, shared by its connections: the oldest cursor is evicted first, after which
+ * Pure data, kept by the RESP server (one bounded table shared by its connections) and by tests: the oldest cursor is evicted first, after which
  * resuming it answers "invalid cursor" (Redis's text for a cursor it cannot use).
  */
-import type { ScanCursors } from "../../commands/redis/command-spec.js";
 import { ShoalError } from "../../lib/errors.js";
+import type { ScanCursors } from "./command-spec.js";
 
 export const SCAN_CURSORS_MAX = 10_000;
 
