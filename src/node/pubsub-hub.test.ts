@@ -50,6 +50,10 @@ describe("PubSubHub", () => {
     assert.deepEqual((await two.channels(undefined)).map(t), ["news"]);
     assert.deepEqual(await one.numsub([b("news"), b("none")]), [2, 0]);
     assert.equal(await one.numpat(), 1);
+    // The same pattern on two nodes is still one pattern.
+    two.psubscribe(inbox(), b("n*"));
+    two.psubscribe(inbox(), b("x*"));
+    assert.equal(await one.numpat(), 2);
   });
 
   it("counts only the nodes that answered, and forgets a dropped subscriber everywhere", async () => {

@@ -89,9 +89,13 @@ export class PubSubHub {
     return counts;
   }
 
+  /** Unique patterns subscribed on any node (Redis counts a pattern once, however many clients hold it). */
   async numpat(): Promise<number> {
-    const answers = await this.#askPeers({ kind: "pubsub-numpat" });
-    return answers.reduce((sum: number, n) => sum + (typeof n === "number" ? n : 0), this.#patterns.size);
+    const ids = new Set(this.#patterns.keys());
+    for (const answer of await this.#askPeers({ kind: "pubsub-numpat" })) {
+      if (Array.isArray(answer)) for (const p of answer) if (p instanceof Uint8Array) ids.add(keyId(p));
+    }
+    return ids.size;
   }
 
   /** Answers a peer's pub/sub request from this node's subscribers only. */
@@ -104,7 +108,7 @@ export class PubSubHub {
       case "pubsub-numsub":
         return this.localNumsub(request.channels);
       case "pubsub-numpat":
-        return this.#patterns.size;
+        return [...this.#patterns.keys()].map(keyFromId);
     }
   }
 
