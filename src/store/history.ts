@@ -17,6 +17,7 @@ import type { StoredRecord } from "../commands/record.js";
 import { assert } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
 import { decodeRecord, encodeRecord } from "./record-codec.js";
+import type { HistoryStats } from "./state-machine-store.js";
 
 /** One applied change. `put` carries the key's new record; `delete` is a delete (or a put whose expiry had
  * already passed); `expire` is the leader's expiry sweep removing a key past its TTL. */
@@ -104,6 +105,11 @@ export class HistoryWindow {
 
   get compactedRevision(): number {
     return this.#compactedRevision;
+  }
+
+  /** The window as `StateMachineStore.historyStats()` reports it. */
+  stats(): HistoryStats {
+    return { compactedRevision: this.#compactedRevision, revisionCount: this.revisionCount, sizeBytes: this.#bytes };
   }
 
   get bytes(): number {

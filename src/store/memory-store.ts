@@ -70,12 +70,7 @@ export class MemoryStore implements StateMachineStore {
   }
 
   historyStats(): HistoryStats {
-    const history = this.#history;
-    return {
-      compactedRevision: history.compactedRevision,
-      revisionCount: history.revisionCount,
-      sizeBytes: history.bytes,
-    };
+    return this.#history.stats();
   }
 
   events(fromRevision: number, toRevision: number): HistoryEvent[] {

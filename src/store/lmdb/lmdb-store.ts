@@ -145,12 +145,7 @@ export class LmdbStore implements StateMachineStore {
   }
 
   historyStats(): HistoryStats {
-    const history = this.#history;
-    return {
-      compactedRevision: history.compactedRevision,
-      revisionCount: history.revisionCount,
-      sizeBytes: history.bytes,
-    };
+    return this.#history.stats();
   }
 
   events(fromRevision: number, toRevision: number): HistoryEvent[] {
