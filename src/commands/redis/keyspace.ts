@@ -91,14 +91,11 @@ export class Keyspace {
     return true;
   }
 
-  /** Deletes every stored key, those past their TTL not yet removed included (FLUSHALL): O(keys). */
+  /** Deletes every stored key, those past their TTL not yet removed included (FLUSHALL): O(keys). The keys are
+   * listed before any is deleted, so the listing never merges a growing set of pending deletes. */
   deleteAll(): void {
     const writes = this.#mutable();
-    for (let page = this.#reader.keysAfter(undefined, 1024); page.length > 0; ) {
-      for (const key of page) writes.delete(key);
-      if (page.length < 1024) break;
-      page = this.#reader.keysAfter(page[page.length - 1], 1024);
-    }
+    for (const key of everyKey((after, limit) => this.#reader.keysAfter(after, limit))) writes.delete(key);
   }
 
   /** Sets (or with 0 removes) a live key's expiry; an expiry at or before now deletes the key. Counts as a write
@@ -133,13 +130,7 @@ export class Keyspace {
 
   /** Every live key, in order: O(keys). */
   allKeys(): Uint8Array[] {
-    const out: Uint8Array[] = [];
-    for (let page = this.keysAfter(undefined, 1024); page.length > 0; ) {
-      out.push(...page);
-      if (page.length < 1024) break;
-      page = this.keysAfter(page[page.length - 1], 1024);
-    }
-    return out;
+    return everyKey((after, limit) => this.keysAfter(after, limit));
   }
 
   #write(key: Uint8Array, type: ValueType, value: Uint8Array, expiry: ExpiryChoice): void {
@@ -174,6 +165,19 @@ export class Keyspace {
     assert(this.#writes !== undefined, "A read-only command tried to write");
     return this.#writes;
   }
+}
+
+const LISTING_PAGE_KEYS = 1024;
+
+/** Every key a paged listing yields, page by page. */
+function everyKey(list: (after: Uint8Array | undefined, limit: number) => Uint8Array[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let page = list(undefined, LISTING_PAGE_KEYS); page.length > 0; ) {
+    out.push(...page);
+    if (page.length < LISTING_PAGE_KEYS) break;
+    page = list(page[page.length - 1], LISTING_PAGE_KEYS);
+  }
+  return out;
 }
 
 export function wrongType(): ShoalError {
