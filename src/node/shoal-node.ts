@@ -334,6 +334,17 @@ export class ShoalNode {
     });
   }
 
+  /**
+   * For a read served on another thread (the RESP server's read workers): waits for the ReadIndex barrier unless
+   * `stale`, then lends the store's LMDB environment, pinned open until `release`. Undefined when the store is
+   * not on LMDB (nothing to lend): read through `readRedis` then.
+   */
+  async lendStateForRead(stale: boolean): Promise<{ readonly path: string; release(): void } | undefined> {
+    if (!(this.store instanceof LmdbStore)) return undefined;
+    if (!stale && this.options.unsafe?.staleReads !== true) await this.readBarrier();
+    return this.store.lendEnvironment();
+  }
+
   /** The keys' modRevision (0 when absent or expired) for Redis WATCH, with the group revision they were read
    * at: linearizable unless `stale`. */
   async watchRevisions(keys: readonly Uint8Array[], stale: boolean): Promise<WatchTicket[]> {

@@ -159,6 +159,11 @@ export class RespWriter {
     return this;
   }
 
+  /** Appends a reply already encoded in this writer's protocol version (one computed on a read worker). */
+  encoded(bytes: Uint8Array): this {
+    return this.raw(bytes);
+  }
+
   /** Writes `<prefix><text>\r\n`; `text` is ASCII or UTF-8 without CR/LF. */
   private line(prefix: number, text: string): this {
     this.reserve(1 + Buffer.byteLength(text) + 2);

@@ -25,7 +25,10 @@ export type Reply =
   /** RESP3 `,`; RESP2 a bulk string. */
   | { readonly kind: "double"; readonly value: number }
   /** RESP3 `=txt:`; RESP2 a bulk string (INFO, CLIENT INFO). */
-  | { readonly kind: "verbatim"; readonly value: string };
+  | { readonly kind: "verbatim"; readonly value: string }
+  /** A reply already encoded for the connection's protocol version: computed off the event loop by a read
+   * worker (resp/server/read-offload/), handed to the socket as it is. Never crosses the peer transport. */
+  | { readonly kind: "encoded"; readonly bytes: Uint8Array };
 
 const textEncoder = new TextEncoder();
 

@@ -7,6 +7,7 @@
 import type { WatchedKey } from "../../commands/command.js";
 import type { ScanCursors } from "../../commands/redis/command-spec.js";
 import type { Reply } from "../../commands/redis/reply.js";
+import type { RespVersion } from "../resp-value.js";
 
 /** A WATCHed key as the server keeps it until EXEC: its modRevision then (0: absent), and the group's revision
  * when it was read (so EXEC can also notice a key that was created and deleted again in between). */
@@ -70,10 +71,18 @@ export interface RedisBackend {
   /** Replicates `argvs` as one entry (a pipelined run of writes, or an EXEC block with its watches) and resolves
    * with the replies once it is applied. Rejects with a ShoalError (UNAVAILABLE, TIMEOUT…) when it cannot. */
   runInLog(argvs: readonly (readonly Uint8Array[])[], watches?: readonly WatchTicket[]): Promise<LogOutcome>;
-  /** Runs readonly data commands on this node's state: after a ReadIndex barrier, or at once when `stale`. */
-  runReads(argvs: readonly (readonly Uint8Array[])[], stale: boolean, cursors: ScanCursors): Promise<Reply[]>;
+  /** Runs readonly data commands on this node's state: after a ReadIndex barrier, or at once when `stale`. A reply
+   * may come back already encoded in `protocol` (kind "encoded": computed on a read worker). */
+  runReads(
+    argvs: readonly (readonly Uint8Array[])[],
+    stale: boolean,
+    cursors: ScanCursors,
+    protocol: RespVersion,
+  ): Promise<Reply[]>;
   /** The keys' watch tokens (current modRevision, 0 when absent), for WATCH: linearizable unless `stale`. */
   watchRevisions(keys: readonly Uint8Array[], stale: boolean): Promise<WatchTicket[]>;
   readonly pubsub: PubSub;
   facts(): NodeFacts;
+  /** Releases what the backend holds (its read workers); called once when the server closes. */
+  close?(): Promise<void>;
 }

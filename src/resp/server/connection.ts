@@ -268,7 +268,7 @@ export class Connection implements ClientDescription {
     let replies: readonly Reply[];
     try {
       replies = isRead
-        ? await backend.runReads(argvs, this.session.readonlyStale, cursors)
+        ? await backend.runReads(argvs, this.session.readonlyStale, cursors, this.#writer.version)
         : (await backend.runInLog(argvs)).replies;
     } catch (error) {
       // The run did not happen (UNAVAILABLE, PROPOSAL_DROPPED) or its outcome is unknown (TIMEOUT): every command

@@ -47,6 +47,9 @@ export function writeReply(writer: RespWriter, reply: Reply): void {
     case "simple":
       writer.simple(reply.value);
       return;
+    case "encoded":
+      writer.encoded(reply.bytes);
+      return;
     case "error":
       writer.error(errorText(reply.code, reply.message));
       return;

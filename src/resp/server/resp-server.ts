@@ -94,6 +94,7 @@ export class RespServer {
     for (const connection of [...this.#connections.values()]) connection.kill();
     for (const socket of this.#sockets) socket.destroy();
     await closed;
+    await this.#context.backend.close?.();
   }
 
   #accept(socket: Socket): void {

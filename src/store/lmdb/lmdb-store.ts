@@ -58,10 +58,10 @@ export interface LmdbStoreOptions extends HistoryOptions {
   readonly restoreBatchSizeBytes?: number;
 }
 
-const META_KEY = Buffer.from([0x00, 0x6d]);
+export const META_KEY = Buffer.from([0x00, 0x6d]);
 const DATA_PREFIX = 0x01;
-const DATA_START = Buffer.from([DATA_PREFIX]);
-const DATA_END = Buffer.from([DATA_PREFIX + 1]);
+export const DATA_START = Buffer.from([DATA_PREFIX]);
+export const DATA_END = Buffer.from([DATA_PREFIX + 1]);
 const EXPIRY_PREFIX = 0x02;
 const EXPIRY_START = Buffer.from([EXPIRY_PREFIX]);
 const HISTORY_PREFIX = 0x03;
@@ -146,6 +146,26 @@ export class LmdbStore implements StateMachineStore {
 
   historyStats(): HistoryStats {
     return this.#history.stats();
+  }
+
+  /**
+   * Lends the live environment to a reader on another thread (lmdb-read-view.ts): its path, pinned open until
+   * `release` is called, so a restore that retires it meanwhile cannot delete it under the reader. Every commit
+   * made before this call is visible to a read transaction the reader starts afterwards.
+   */
+  lendEnvironment(): { readonly path: string; release(): void } {
+    this.#checkOpen();
+    const env = this.#env;
+    env.ref();
+    let released = false;
+    return {
+      path: env.path,
+      release: () => {
+        if (released) return;
+        released = true;
+        env.unref();
+      },
+    };
   }
 
   events(fromRevision: number, toRevision: number): HistoryEvent[] {
@@ -364,7 +384,7 @@ function readMeta(db: LmdbDatabase): StoreMeta {
   return bytes === undefined ? EMPTY_META : decodeMeta(bytes);
 }
 
-function dataKey(key: Uint8Array): Buffer {
+export function dataKey(key: Uint8Array): Buffer {
   const bytes = Buffer.allocUnsafe(key.byteLength + 1);
   bytes[0] = DATA_PREFIX;
   bytes.set(key, 1);
@@ -411,7 +431,7 @@ function readHistorySummaries(db: LmdbDatabase): RevisionSummary[] {
   return summarize([...rows].map(({ key, value }) => ({ revision: historyRevision(key), bytes: value.byteLength })));
 }
 
-function userKey(stored: Uint8Array): Uint8Array {
+export function userKey(stored: Uint8Array): Uint8Array {
   assert(stored[0] === DATA_PREFIX, "a data row's key starts with the data prefix");
   return plainBytes(stored.subarray(1));
 }

@@ -50,6 +50,8 @@ export function render(reply: Reply): string {
       return `(double) ${reply.value}`;
     case "verbatim":
       return reply.value;
+    case "encoded":
+      return `(encoded ${reply.bytes.byteLength} bytes)`;
   }
 }
 

@@ -1,0 +1,315 @@
+/**
+ * Stall benchmark: does any client command, or a big snapshot, stall a node's event loop long enough to cost an
+ * election? A real 3-node cluster (child processes, WAL + LMDB on disk) is loaded with --keys keys of
+ * --value-bytes bytes (and a hash of --hash-fields fields), then each phase runs while every node's event-loop
+ * delay (prom-client's monitorEventLoopDelay figures, reset at each scrape) and Raft term are sampled once a second.
+ * Prints, per phase: how long it took, the elections it caused (term increments), and the worst event-loop delay
+ * (max and the worst one-second p99) on any node. A figure, not an assertion. The goal (issue 10): 0 elections and
+ * p99 event-loop delay under a tenth of the election timeout (50 ms with the defaults).
+ *
+ *   npm run bench:stall -- [--keys 1000000] [--value-bytes 100] [--hash-fields 1000000] [--phases all]
+ *
+ * Phases (comma separated, in this order): load, keys, hgetall, mget, bigvalue, snapshot, delhash, flushall.
+ */
+
+import { parseArgs } from "node:util";
+import { Redis } from "ioredis";
+import { ProcessCluster, sleep } from "../test/support/process-cluster.js";
+
+const PHASES = ["load", "keys", "hgetall", "mget", "bigvalue", "snapshot", "delhash", "flushall"] as const;
+type Phase = (typeof PHASES)[number];
+
+const { values } = parseArgs({
+  options: {
+    keys: { type: "string", default: "1000000" },
+    "value-bytes": { type: "string", default: "100" },
+    "hash-fields": { type: "string", default: "1000000" },
+    phases: { type: "string", default: "all" },
+    "tick-ms": { type: "string", default: "50" },
+    "election-ticks": { type: "string", default: "10" },
+  },
+});
+const keyCount = Number(values.keys);
+const valueBytes = Number(values["value-bytes"]);
+const hashFields = Number(values["hash-fields"]);
+const phases = new Set<Phase>(
+  values.phases === "all"
+    ? PHASES
+    : (values.phases.split(",").filter((p) => (PHASES as readonly string[]).includes(p)) as Phase[]),
+);
+phases.add("load");
+const electionTimeoutMs = Number(values["tick-ms"]) * Number(values["election-ticks"]);
+
+interface Sample {
+  readonly node: number;
+  readonly maxMs: number;
+  readonly p99Ms: number;
+  readonly term: number;
+  readonly leaderChanges: number;
+}
+
+/** Scrapes every live node once a second; the figures of a scrape cover the second before it. */
+class LoopMonitor {
+  readonly samples: Sample[] = [];
+  #running = true;
+  readonly #done: Promise<void>;
+
+  constructor(cluster: ProcessCluster) {
+    this.#done = this.#run(cluster);
+  }
+
+  async #run(cluster: ProcessCluster): Promise<void> {
+    while (this.#running) {
+      await Promise.all(
+        [...cluster.nodes.values()]
+          .filter((node) => node.child !== undefined)
+          .map(async (node) => {
+            const sample = await scrape(node.httpUrl, node.id);
+            if (sample !== undefined) this.samples.push(sample);
+          }),
+      );
+      await sleep(1000);
+    }
+  }
+
+  /** Samples taken from now on until the returned function is called. */
+  window(): () => Sample[] {
+    const from = this.samples.length;
+    return () => this.samples.slice(from);
+  }
+
+  /** One scrape of every live node now (a stalled node's scrape waits until it answers). */
+  async scrapeAll(cluster: ProcessCluster): Promise<Sample[]> {
+    const taken = await Promise.all(
+      [...cluster.nodes.values()]
+        .filter((node) => node.child !== undefined)
+        .map((node) => scrape(node.httpUrl, node.id)),
+    );
+    const samples = taken.filter((sample): sample is Sample => sample !== undefined);
+    this.samples.push(...samples);
+    return samples;
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    await this.#done;
+  }
+}
+
+async function scrape(url: string, node: number): Promise<Sample | undefined> {
+  try {
+    const response = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(900_000) });
+    const text = await response.text();
+    const metric = (name: string): number => {
+      const match = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, "m").exec(text);
+      return match === null ? Number.NaN : Number(match[1]);
+    };
+    return {
+      node,
+      maxMs: metric("nodejs_eventloop_lag_max_seconds") * 1000,
+      p99Ms: metric("nodejs_eventloop_lag_p99_seconds") * 1000,
+      term: metric("shoal_raft_term"),
+      leaderChanges: metric("shoal_raft_leader_changes_total"),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+interface PhaseResult {
+  readonly phase: string;
+  readonly seconds: number;
+  readonly elections: number;
+  readonly leaderChanges: number;
+  readonly worstNode: number;
+  readonly maxMs: number;
+  readonly p99Ms: number;
+  readonly note: string;
+}
+
+interface Counters {
+  readonly term: number;
+  /** Per node: its leader changes (a restarted node starts again from 0). */
+  readonly leaderChanges: ReadonlyMap<number, number>;
+}
+
+function counters(samples: readonly Sample[]): Counters {
+  const leaderChanges = new Map<number, number>();
+  for (const s of samples) if (Number.isFinite(s.leaderChanges)) leaderChanges.set(s.node, s.leaderChanges);
+  return { term: Math.max(0, ...samples.map((s) => s.term).filter(Number.isFinite)), leaderChanges };
+}
+
+function summarize(phase: string, seconds: number, samples: Sample[], before: Counters, note: string): PhaseResult {
+  const after = counters(samples);
+  let leaderChanges = 0;
+  for (const [node, count] of after.leaderChanges) {
+    const was = before.leaderChanges.get(node) ?? 0;
+    leaderChanges += count >= was ? count - was : count;
+  }
+  let worst: Sample | undefined;
+  for (const s of samples) if (Number.isFinite(s.maxMs) && (worst === undefined || s.maxMs > worst.maxMs)) worst = s;
+  return {
+    phase,
+    seconds,
+    elections: Math.max(0, after.term - before.term),
+    leaderChanges,
+    worstNode: worst?.node ?? 0,
+    maxMs: worst?.maxMs ?? 0,
+    p99Ms: Math.max(0, ...samples.map((s) => s.p99Ms).filter(Number.isFinite)),
+    note,
+  };
+}
+
+/** Waits until every live node answers and has applied what the leader committed: the phase's work is done
+ * everywhere (a FLUSHALL is applied on every replica after its reply). */
+async function settle(cluster: ProcessCluster): Promise<void> {
+  const deadline = Date.now() + 900_000;
+  while (Date.now() < deadline) {
+    const live = [...cluster.nodes.values()].filter((node) => node.child !== undefined);
+    const statuses = await Promise.all(
+      live.map((node) =>
+        fetch(`${node.httpUrl}/v1/cluster`, { signal: AbortSignal.timeout(2000) })
+          .then((r) => r.json() as Promise<{ leader: number; commitIndex: number; appliedIndex: number }>)
+          .catch(() => undefined),
+      ),
+    );
+    if (statuses.every((s) => s !== undefined && s.leader !== 0)) {
+      const commit = Math.max(...statuses.map((s) => s?.commitIndex ?? 0));
+      if (statuses.every((s) => (s?.appliedIndex ?? 0) >= commit - 5)) return;
+    }
+    await sleep(250);
+  }
+}
+
+async function load(redis: Redis): Promise<void> {
+  const value = "v".repeat(valueBytes);
+  const perCommand = 1000;
+  const inFlight = 16;
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < keyCount) {
+      const start = next;
+      next += perCommand;
+      const args: string[] = [];
+      for (let i = start; i < Math.min(start + perCommand, keyCount); i++) args.push(`key:${i}`, value);
+      await redis.mset(...args);
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  if (hashFields > 0) {
+    let field = 0;
+    const hashWorker = async (): Promise<void> => {
+      while (field < hashFields) {
+        const start = field;
+        field += perCommand;
+        const args: string[] = [];
+        for (let i = start; i < Math.min(start + perCommand, hashFields); i++) args.push(`field:${i}`, "x");
+        await redis.hset("bighash", ...args);
+      }
+    };
+    await Promise.all(Array.from({ length: 4 }, hashWorker));
+  }
+}
+
+async function main(): Promise<void> {
+  const cluster = await ProcessCluster.start({
+    nodes: 3,
+    extraArgs: ["--tick-ms", values["tick-ms"], "--election-ticks", values["election-ticks"]],
+  });
+  const monitor = new LoopMonitor(cluster);
+  const results: PhaseResult[] = [];
+  try {
+    const leader = await cluster.waitForLeader();
+    const follower = leader === 1 ? 2 : 1;
+    const redis = new Redis(cluster.respPort(leader), { maxRetriesPerRequest: 0, commandTimeout: 600_000 });
+    const run = async (phase: Phase, body: () => Promise<string>): Promise<void> => {
+      if (!phases.has(phase)) return;
+      await settle(cluster);
+      const before = counters(await monitor.scrapeAll(cluster));
+      const end = monitor.window();
+      const started = performance.now();
+      let note: string;
+      try {
+        note = await body();
+      } catch (error) {
+        note = `failed: ${(error as Error).message}`;
+      }
+      const seconds = (performance.now() - started) / 1000;
+      await settle(cluster);
+      await monitor.scrapeAll(cluster); // covers the phase's tail on every node, however long a node was stuck
+      const result = summarize(phase, seconds, end(), before, note);
+      results.push(result);
+      process.stdout.write(`${line(result)}\n`);
+    };
+    process.stdout.write(
+      `stall bench: 3 nodes, ${keyCount} keys of ${valueBytes} B, hash of ${hashFields} fields; election timeout ${electionTimeoutMs} ms (goal: 0 elections, p99 < ${electionTimeoutMs / 10} ms)\n`,
+    );
+    process.stdout.write(`${header()}\n`);
+    await run("load", async () => {
+      await load(redis);
+      return `dbsize ${await redis.dbsize()}`;
+    });
+    await run("keys", async () => `KEYS * returned ${(await redis.keys("*")).length}`);
+    await run("hgetall", async () => {
+      if (hashFields === 0) return "skipped (--hash-fields 0)";
+      return `HGETALL returned ${Object.keys(await redis.hgetall("bighash")).length} fields`;
+    });
+    await run("mget", async () => {
+      const keys = Array.from({ length: Math.min(keyCount, 100_000) }, (_, i) => `key:${i}`);
+      return `MGET of ${keys.length} keys returned ${(await redis.mget(...keys)).length}`;
+    });
+    await run("bigvalue", async () => {
+      const big = Buffer.alloc(16 * 1024 * 1024 - 1024, 0x61);
+      await redis.set("bigvalue", big);
+      const back = await redis.getBuffer("bigvalue");
+      return `SET/GET of ${big.length} B (${back?.length === big.length ? "round trip ok" : "MISMATCH"})`;
+    });
+    await run("snapshot", async () => {
+      // A follower misses enough entries that the leader compacts past it, then catches up by snapshot.
+      await cluster.kill(follower);
+      const writer = new Redis(cluster.respPort(leader), { maxRetriesPerRequest: 0 });
+      const entries = 12_000;
+      for (let i = 0; i < entries; i += 100) {
+        const pipeline = writer.pipeline();
+        for (let j = i; j < i + 100; j++) pipeline.set(`snap:${j}`, "x");
+        await pipeline.exec();
+      }
+      writer.disconnect();
+      await cluster.startNode(follower);
+      const deadline = Date.now() + 600_000;
+      for (;;) {
+        const [mine, theirs] = await Promise.all([cluster.cluster(follower), cluster.cluster(leader)]);
+        if (mine.appliedIndex >= theirs.commitIndex - 10) break;
+        if (Date.now() > deadline) return "follower did not catch up in 10 minutes";
+        await sleep(200);
+      }
+      return `follower ${follower} restarted and caught up after ${entries} writes`;
+    });
+    await run("delhash", async () => {
+      if (hashFields === 0) return "skipped (--hash-fields 0)";
+      return `DEL bighash answered ${await redis.del("bighash")}`;
+    });
+    await run("flushall", async () => `FLUSHALL answered ${await redis.flushall()}; dbsize ${await redis.dbsize()}`);
+    redis.disconnect();
+  } finally {
+    await monitor.stop();
+    await cluster.stop();
+  }
+  const worst = results.filter((r) => r.phase !== "load");
+  const elections = worst.reduce((sum, r) => sum + r.elections, 0);
+  const p99 = Math.max(0, ...worst.map((r) => r.p99Ms));
+  process.stdout.write(
+    `\nall phases after load: ${elections} election(s), worst one-second p99 event-loop delay ${p99.toFixed(0)} ms (goal < ${electionTimeoutMs / 10} ms)\n` +
+      `reproduce: npm run bench:stall -- --keys ${keyCount} --value-bytes ${valueBytes} --hash-fields ${hashFields}\n`,
+  );
+}
+
+function header(): string {
+  return `${"phase".padEnd(10)} ${"seconds".padStart(8)} ${"elections".padStart(9)} ${"leader chg".padStart(10)} ${"max ms".padStart(8)} ${"on node".padStart(7)} ${"p99 ms".padStart(8)}  note`;
+}
+
+function line(r: PhaseResult): string {
+  return `${r.phase.padEnd(10)} ${r.seconds.toFixed(1).padStart(8)} ${String(r.elections).padStart(9)} ${String(r.leaderChanges).padStart(10)} ${r.maxMs.toFixed(0).padStart(8)} ${String(r.worstNode).padStart(7)} ${r.p99Ms.toFixed(0).padStart(8)}  ${r.note}`;
+}
+
+await main();

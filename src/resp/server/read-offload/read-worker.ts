@@ -1,0 +1,71 @@
+/**
+ * @module A read worker thread: runs readonly Redis data commands against the node's LMDB state (a read-only
+ * view, one read transaction per request) and answers with their replies already encoded in the connection's
+ * RESP version. Commands whose cost follows the data — KEYS over a million keys, an MGET of 100,000 keys — take
+ * seconds here instead of on the node's event loop, where they would hold up Raft's heartbeats and cost an
+ * election (issue 10). The replies come back encoded so the event loop does not pay for a million-element reply
+ * either: it only writes the bytes.
+ */
+import { parentPort } from "node:worker_threads";
+import type { ScanCursors } from "../../../commands/redis/command-spec.js";
+import { executeCommands } from "../../../commands/redis/execute.js";
+import { ShoalError } from "../../../lib/errors.js";
+import { Prng } from "../../../lib/prng.js";
+import { LmdbReadView } from "../../../store/lmdb/lmdb-read-view.js";
+import { RespWriter } from "../../resp-writer.js";
+import { writeReply } from "../error-reply.js";
+import type { ReadRequest, ReadResponse } from "./read-protocol.js";
+
+/** Cursor commands stay on the event loop (read-offload.ts never sends them): their cursors live in the
+ * server's table. */
+const NO_CURSORS: ScanCursors = {
+  resume: () => {
+    throw new ShoalError("INTERNAL", "A cursor command reached a read worker");
+  },
+  issue: () => {
+    throw new ShoalError("INTERNAL", "A cursor command reached a read worker");
+  },
+};
+
+let view: LmdbReadView | undefined;
+
+function answer(request: ReadRequest): ReadResponse {
+  if (view?.path !== request.envPath) {
+    // A restore replaced the environment: later requests name the new one. lmdb-js shares the native
+    // environment with the node's own handle, so closing ours never closes theirs.
+    void view?.close();
+    view = undefined;
+    view = LmdbReadView.open(request.envPath);
+  }
+  return view.read((reader, meta) => {
+    const replies = executeCommands(reader, undefined, request.argvs, {
+      nowMs: Math.max(request.nowMs, meta.clockMs),
+      revision: meta.revision,
+      random: new Prng(request.seed),
+      cursors: NO_CURSORS,
+    });
+    const writer = new RespWriter(request.protocol, 64 * 1024);
+    const ends: number[] = [];
+    for (const reply of replies) {
+      writeReply(writer, reply);
+      ends.push(writer.lengthBytes);
+    }
+    const encoded = writer.flush();
+    // A fresh, exactly sized buffer that can be transferred (the writer's may be pooled or larger).
+    const buffer = new ArrayBuffer(encoded.byteLength);
+    new Uint8Array(buffer).set(encoded);
+    return { id: request.id, ok: true, buffer, ends };
+  });
+}
+
+const port = parentPort;
+if (port === null) throw new Error("read-worker.js runs as a worker thread");
+port.on("message", (request: ReadRequest) => {
+  let response: ReadResponse;
+  try {
+    response = answer(request);
+  } catch (error) {
+    response = { id: request.id, ok: false, message: error instanceof Error ? error.message : String(error) };
+  }
+  port.postMessage(response, response.ok ? [response.buffer] : []);
+});
