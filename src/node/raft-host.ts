@@ -9,14 +9,15 @@
  * holding the data and the applied index). A client is answered only after its entry is applied.
  */
 
+import { setImmediate as nextMacrotask } from "node:timers/promises";
 import type { CommandResult } from "../commands/command.js";
 import { AssertionError, assert } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
 import type { MemoryStorage } from "../raft/memory-storage.js";
 import type { RawNode } from "../raft/raw-node.js";
 import { splitMessagesByDurability } from "../raft/ready-order.js";
-import type { Entry, ProposalResult, Ready, Snapshot } from "../raft/types.js";
-import type { StateMachineStore } from "../store/state-machine-store.js";
+import type { ConfState, Entry, ProposalResult, Ready, Snapshot } from "../raft/types.js";
+import type { StateMachineStore, StoreSnapshot } from "../store/state-machine-store.js";
 import { entryRecordBytes, HARD_STATE_RECORD_BYTES } from "../wal/record-encoder.js";
 import type { PeerNetwork, RaftLogWriter, SnapshotFiles } from "./ports.js";
 
@@ -28,12 +29,15 @@ export interface RaftHostOptions {
   readonly network: PeerNetwork;
   readonly snapshots: SnapshotFiles;
   readonly tickMs: number;
-  /** Take a snapshot and compact the log after this many applied entries. */
+  /** Take a snapshot and compact the log after this many applied entries — and once the entries applied since the
+   * last snapshot add up to half the state's size (see #snapshotDue). */
   readonly snapshotThresholdEntries: number;
   /** Entries kept behind a snapshot so briefly lagging followers catch up from the log. */
   readonly snapshotRetainEntries: number;
   readonly proposalTimeoutMs: number;
   readonly readTimeoutMs: number;
+  /** Entry bytes applied in one synchronous step before the event loop gets a turn (at least one entry). */
+  readonly applySliceBytesMax?: number;
   /** Called when an invariant breaks: the node must stop (the real node exits the process). */
   readonly onFatal: (error: Error) => void;
   /** Called after each Ready is handled (metrics, the leader's expiry scan). */
@@ -59,6 +63,19 @@ interface ProposalWaiter {
   readonly timer: NodeJS.Timeout;
 }
 
+/** See RaftHostOptions.applySliceBytesMax. */
+const APPLY_SLICE_BYTES_MAX_DEFAULT = 256 * 1024;
+/** Entries applied in one synchronous step at most. */
+const APPLY_SLICE_ENTRIES_MAX = 1024;
+/**
+ * A snapshot serializes the whole state, so taking one every N entries would cost O(state) per N writes — on a big
+ * store more than the writes themselves. Like Redis's auto-aof-rewrite-percentage, a snapshot is also due only
+ * once the log since the last one is this fraction of the state's size: the cost per write stays O(1).
+ */
+const SNAPSHOT_LOG_TO_STATE_RATIO = 0.5;
+/** Bytes copied per event-loop turn while a snapshot image is assembled. */
+const SNAPSHOT_COPY_SLICE_BYTES = 8 * 1024 * 1024;
+
 interface ReadWaiter {
   index: number | undefined;
   readonly resolve: () => void;
@@ -80,6 +97,22 @@ export class RaftHost {
   #nextBarrier: Promise<void> | undefined;
   #lastSnapshotIndex: number;
   #leaderId: number;
+  /**
+   * Committed entries this node holds durably, waiting to be applied, in log order from #applyHead. Raft already
+   * counts them applied (they were handed over before `advance`); the store catches up in bounded slices, each one
+   * LMDB transaction, with the event loop free between them — so a long run of big entries never holds up the
+   * Ready loop, and with it heartbeats and votes (issue 10). Linearizable reads and proposals wait on the store's
+   * applied index, not Raft's, so nothing is answered before it is applied.
+   */
+  #applyQueue: Entry[] = [];
+  #applyHead = 0;
+  /** True while a drain of #applyQueue runs (#applyDrain is its promise). */
+  #draining = false;
+  #applyDrain: Promise<void> = Promise.resolve();
+  /** A snapshot being assembled in the background, if any. */
+  #snapshotTask: Promise<void> | undefined;
+  /** Entry bytes applied since the last snapshot (for #snapshotDue). */
+  #appliedBytesSinceSnapshot = 0;
   /** Counters for metrics and status. */
   readonly counters = {
     proposals: 0,
@@ -115,6 +148,8 @@ export class RaftHost {
     this.#stopped = true;
     if (this.#ticker !== undefined) clearInterval(this.#ticker);
     await this.#idle;
+    await this.#applyDrain;
+    await this.#snapshotTask;
     const stopping = new ShoalError("UNAVAILABLE", "Node is shutting down");
     for (const waiter of this.#proposals.values()) this.#settleProposal(waiter, stopping);
     for (const waiter of this.#reads.values()) this.#settleRead(waiter, stopping);
@@ -193,7 +228,7 @@ export class RaftHost {
         await this.#handleReady(ready);
         this.#guard(() => this.#raw.advance(ready));
         this.#options.onReady?.(ready);
-        await this.#maybeSnapshot();
+        this.#maybeSnapshot();
       }
     } catch (error) {
       this.#fatal(error);
@@ -220,7 +255,7 @@ export class RaftHost {
     const splitAt = ready.committedEntries.findIndex((entry) => entry.index > durableLastIndex);
     const applyNow = splitAt < 0 ? ready.committedEntries : ready.committedEntries.slice(0, splitAt);
     const applyAfterPersist = splitAt < 0 ? [] : ready.committedEntries.slice(splitAt);
-    if (applyNow.length > 0) this.#apply(applyNow);
+    this.#enqueueApply(applyNow);
     if (ready.entries.length > 0 || (ready.hardState !== undefined && ready.mustSync)) {
       // Durability point for the Raft log: no vote or acknowledgement is sent before this resolves.
       const started = performance.now();
@@ -231,12 +266,71 @@ export class RaftHost {
     // A commit-only change is not fsynced: the commit index is a lower bound that Raft re-learns after a crash.
     if (ready.hardState !== undefined) storage.setHardState(ready.hardState);
     network.send(afterPersist);
-    if (applyAfterPersist.length > 0) this.#apply(applyAfterPersist);
+    this.#enqueueApply(applyAfterPersist);
     for (const readState of ready.readStates) {
       const waiter = this.#reads.get(readState.context);
       if (waiter !== undefined) waiter.index = readState.index;
     }
     this.#serveReads();
+  }
+
+  /** Queues committed entries (durable here) for applying; the first slice runs at once when none is queued. */
+  #enqueueApply(entries: readonly Entry[]): void {
+    if (entries.length === 0) return;
+    for (const entry of entries) this.#applyQueue.push(entry);
+    if (this.#draining) return;
+    // The flag goes up before the call: a drain that applies everything synchronously lowers it again before
+    // the call even returns.
+    this.#draining = true;
+    this.#applyDrain = this.#drainApplyQueue();
+  }
+
+  /** Applies the queue in slices: one bounded synchronous step, then a macrotask for timers and sockets. */
+  async #drainApplyQueue(): Promise<void> {
+    const bytesMax = this.#options.applySliceBytesMax ?? APPLY_SLICE_BYTES_MAX_DEFAULT;
+    try {
+      for (;;) {
+        if (this.#stopped) return;
+        const slice = this.#takeApplySlice(bytesMax);
+        if (slice.length === 0) return;
+        this.#apply(slice);
+        this.#serveReads();
+        if (this.#applyHead === this.#applyQueue.length) return;
+        await nextMacrotask();
+      }
+    } catch (error) {
+      this.#fatal(error);
+    } finally {
+      this.#draining = false;
+    }
+    this.#maybeSnapshot();
+  }
+
+  /** The next entries to apply: at least one, then while within `bytesMax` and APPLY_SLICE_ENTRIES_MAX. */
+  #takeApplySlice(bytesMax: number): Entry[] {
+    const queue = this.#applyQueue;
+    const slice: Entry[] = [];
+    let bytes = 0;
+    while (this.#applyHead < queue.length && slice.length < APPLY_SLICE_ENTRIES_MAX) {
+      const entry = queue[this.#applyHead] as Entry;
+      if (slice.length > 0 && bytes + entry.data.byteLength > bytesMax) break;
+      slice.push(entry);
+      bytes += entry.data.byteLength;
+      this.#applyHead++;
+    }
+    if (this.#applyHead === queue.length) {
+      this.#applyQueue = [];
+      this.#applyHead = 0;
+    } else if (this.#applyHead > 4096) {
+      this.#applyQueue = queue.slice(this.#applyHead);
+      this.#applyHead = 0;
+    }
+    return slice;
+  }
+
+  /** Resolves once every queued entry is applied (a snapshot install replaces the state: it waits for this). */
+  async #applyIdle(): Promise<void> {
+    while (this.#draining) await this.#applyDrain;
   }
 
   #apply(entries: readonly Entry[]): void {
@@ -250,6 +344,7 @@ export class RaftHost {
     );
     assert(results.length === fresh.length, "The store must answer one result per applied entry");
     this.counters.applied += fresh.length;
+    for (const entry of fresh) this.#appliedBytesSinceSnapshot += entry.data.byteLength;
     this.#options.onApplied?.();
     fresh.forEach((entry, i) => {
       const waiter = this.#proposals.get(entry.index);
@@ -278,12 +373,17 @@ export class RaftHost {
    * crash between steps leaves either the old state or a store ahead of the log, which Raft repairs. */
   async #installSnapshot(snapshot: Snapshot): Promise<void> {
     const { snapshots, store, storage, wal } = this.#options;
+    // Entries still queued predate the snapshot (Raft sends one only past a follower's log): apply them first
+    // rather than restore under a running apply; a snapshot of our own being assembled is superseded.
+    await this.#applyIdle();
+    await this.#snapshotTask;
     await snapshots.save(snapshot);
     await store.restore([snapshot.data]);
     this.#options.onApplied?.();
     storage.applySnapshot(snapshot);
     await wal.save({ entries: [], snapshot: snapshot.metadata });
     this.#lastSnapshotIndex = snapshot.metadata.index;
+    this.#appliedBytesSinceSnapshot = 0;
     const unknown = new ShoalError("TIMEOUT", "A snapshot replaced the log; the write's outcome is unknown");
     for (const [index, waiter] of this.#proposals) {
       if (index > snapshot.metadata.index) continue;
@@ -292,29 +392,53 @@ export class RaftHost {
     }
   }
 
-  /** Log compaction (paper section 7): snapshot the store at its applied index, then drop the log behind it. */
-  async #maybeSnapshot(): Promise<void> {
-    const { store, storage, snapshots, wal, snapshotThresholdEntries, snapshotRetainEntries } = this.#options;
+  /**
+   * Log compaction (paper section 7): when due, snapshot the store at its applied index in the background — the
+   * image is assembled and written to its file a slice per event-loop turn while the Ready loop goes on — then
+   * drop the log behind it. Taken only while nothing waits to be applied, so the store's applied index is Raft's
+   * and the membership recorded with it (Raft's, now) is the one at that index.
+   */
+  #maybeSnapshot(): void {
+    if (this.#snapshotTask !== undefined || this.#draining || this.#stopped) return;
+    const { store, storage } = this.#options;
     const applied = store.appliedIndex();
-    if (applied - this.#lastSnapshotIndex < snapshotThresholdEntries) return;
+    if (!this.#snapshotDue(applied)) return;
     const status = this.#raw.status();
-    if (applied > status.appliedIndex || applied > storage.lastIndex()) return; // Raft is still replaying
+    if (applied !== status.appliedIndex || applied > storage.lastIndex()) return; // Raft is still replaying
     const image = store.snapshot();
-    let data: Uint8Array;
+    assert(image.appliedIndex === applied, "A store snapshot must be taken at the applied index");
+    this.#snapshotTask = this.#writeSnapshot(image, status.confState)
+      .catch((error: unknown) => this.#fatal(error))
+      .finally(() => {
+        this.#snapshotTask = undefined;
+      });
+  }
+
+  #snapshotDue(applied: number): boolean {
+    if (applied - this.#lastSnapshotIndex < this.#options.snapshotThresholdEntries) return false;
+    return this.#appliedBytesSinceSnapshot >= this.#options.store.stats().sizeBytes * SNAPSHOT_LOG_TO_STATE_RATIO;
+  }
+
+  async #writeSnapshot(image: StoreSnapshot, confState: ConfState): Promise<void> {
+    const { storage, snapshots, wal, snapshotRetainEntries } = this.#options;
+    const index = image.appliedIndex;
+    let data: Uint8Array | undefined;
     try {
-      assert(image.appliedIndex === applied, "A store snapshot must be taken at the applied index");
-      const chunks: Uint8Array[] = [];
-      for await (const chunk of image.chunks()) chunks.push(chunk);
-      data = Buffer.concat(chunks);
+      data = await assembleImage(image, () => this.#stopped);
     } finally {
       image.release();
     }
-    const snapshot = storage.createSnapshot(applied, status.confState, data);
+    // A snapshot installed from the leader meanwhile is newer: ours is of no use then.
+    if (data === undefined || this.#stopped || index <= storage.snapshot().metadata.index) return;
+    const appliedBytesAtImage = this.#appliedBytesSinceSnapshot;
+    const snapshot = storage.createSnapshot(index, confState, data);
     await snapshots.save(snapshot);
+    if (this.#stopped) return;
     await wal.save({ entries: [], snapshot: snapshot.metadata });
-    this.#lastSnapshotIndex = applied;
-    const compactTo = applied - snapshotRetainEntries;
-    if (compactTo >= storage.firstIndex()) {
+    this.#lastSnapshotIndex = Math.max(this.#lastSnapshotIndex, index);
+    this.#appliedBytesSinceSnapshot = Math.max(0, this.#appliedBytesSinceSnapshot - appliedBytesAtImage);
+    const compactTo = index - snapshotRetainEntries;
+    if (compactTo >= storage.firstIndex() && compactTo <= storage.snapshot().metadata.index) {
       storage.compact(compactTo);
       await wal.compact(compactTo);
     }
@@ -350,6 +474,32 @@ export class RaftHost {
     if (this.#ticker !== undefined) clearInterval(this.#ticker);
     this.#options.onFatal(failure);
   }
+}
+
+/** The image's chunks copied into one buffer (the Raft storage keeps a snapshot as one), a slice per event-loop
+ * turn: a big state is hundreds of megabytes, and one synchronous copy of it would stall heartbeats. */
+async function assembleImage(image: StoreSnapshot, abandoned: () => boolean): Promise<Uint8Array | undefined> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of image.chunks()) {
+    if (abandoned()) return undefined;
+    chunks.push(chunk);
+    total += chunk.byteLength;
+  }
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const data = new Uint8Array(total);
+  let at = 0;
+  let sinceYield = 0;
+  for (const chunk of chunks) {
+    data.set(chunk, at);
+    at += chunk.byteLength;
+    sinceYield += chunk.byteLength;
+    if (sinceYield >= SNAPSHOT_COPY_SLICE_BYTES) {
+      sinceYield = 0;
+      await nextMacrotask();
+    }
+  }
+  return data;
 }
 
 /** The record bytes one save appends (entries and hard state), as the WAL frames them. */

@@ -7,12 +7,31 @@ import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { crc32c } from "@node-rs/crc32";
 import { pack, unpack } from "msgpackr";
+import { assert } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
 import type { Snapshot } from "../raft/types.js";
 import type { SnapshotFiles } from "./ports.js";
 
 const PREFIX = "snapshot-";
 const SUFFIX = ".bin";
+const WRITE_SLICE_BYTES = 4 * 1024 * 1024;
+const EMPTY = new Uint8Array(0);
+
+/**
+ * The msgpack of {metadata, data} up to and including data's bin header: exactly what `pack` produces, except
+ * that the header is always bin32 (valid msgpack for any length), so the data itself is written without copying
+ * it into one encoded buffer.
+ */
+function bodyHead(snapshot: Snapshot): Buffer {
+  const packed = pack({ metadata: snapshot.metadata, data: EMPTY });
+  // An empty bin packs as bin8 of length 0 (0xc4 0x00), last in the map.
+  assert(packed.length >= 2 && packed[packed.length - 2] === 0xc4 && packed[packed.length - 1] === 0, "bin8 tail");
+  const head = Buffer.alloc(packed.length - 2 + 5);
+  packed.copy(head, 0, 0, packed.length - 2);
+  head[packed.length - 2] = 0xc6;
+  head.writeUInt32BE(snapshot.data.byteLength, packed.length - 1);
+  return head;
+}
 
 export class SnapshotFileStore implements SnapshotFiles {
   readonly #dir: string;
@@ -21,16 +40,25 @@ export class SnapshotFileStore implements SnapshotFiles {
     this.#dir = dir;
   }
 
+  /** Writes the file a slice at a time (checksummed as it goes), so a snapshot of hundreds of megabytes never
+   * holds the event loop for one big encode or checksum. */
   async save(snapshot: Snapshot): Promise<void> {
     await mkdir(this.#dir, { recursive: true });
-    const body = pack({ metadata: snapshot.metadata, data: snapshot.data });
-    const checksum = Buffer.alloc(4);
-    checksum.writeUInt32LE(crc32c(body) >>> 0);
+    const head = bodyHead(snapshot);
+    let crc = crc32c(head);
     const name = `${PREFIX}${String(snapshot.metadata.index).padStart(16, "0")}${SUFFIX}`;
     const temporary = join(this.#dir, `${name}.tmp`);
     const handle = await open(temporary, "w");
     try {
-      await handle.write(body);
+      await handle.write(head);
+      const data = snapshot.data;
+      for (let at = 0; at < data.byteLength; at += WRITE_SLICE_BYTES) {
+        const slice = data.subarray(at, Math.min(data.byteLength, at + WRITE_SLICE_BYTES));
+        crc = crc32c(slice, crc);
+        await handle.write(slice);
+      }
+      const checksum = Buffer.alloc(4);
+      checksum.writeUInt32LE(crc >>> 0);
       await handle.write(checksum);
       await handle.sync(); // durable before it becomes visible under its final name
     } finally {
