@@ -141,12 +141,18 @@ export const errorSchema = {
   additionalProperties: true,
 } as const;
 
+/** A record as JSON (record-json.ts): `value` for a string, `hash` for a hash; exactly one of them. */
 export const keyValueSchema = {
   type: "object",
-  required: ["key", "value", "createRevision", "modRevision", "version"],
+  required: ["key", "createRevision", "modRevision", "version"],
   properties: {
     key: { type: "string" },
-    value: { type: "string" },
+    value: { type: "string", description: "A string's value (UTF-8)" },
+    hash: {
+      type: "object",
+      additionalProperties: { type: "string" },
+      description: "A hash's fields and their values (a hash written over RESP); present instead of value",
+    },
     createRevision: { type: "integer" },
     modRevision: { type: "integer" },
     version: { type: "integer" },
