@@ -27,7 +27,6 @@
  */
 import type { ServerResponse } from "node:http";
 import type { FastifyInstance } from "fastify";
-import { ShoalError } from "../lib/errors.js";
 import type { ShoalNode } from "../node/shoal-node.js";
 import type { Watcher } from "../node/watch-hub.js";
 import type { HistoryEvent } from "../store/history.js";
@@ -35,7 +34,8 @@ import { httpError } from "./error-response.js";
 import type { HttpMetrics } from "./http-metrics.js";
 import type { RouteDoc } from "./openapi.js";
 import { recordValueJson } from "./record-json.js";
-import { errorSchema, watchHeaders, watchQuery } from "./schemas.js";
+import { errorSchema, FROM_REVISION_ACCEPTS, watchHeaders, watchQuery } from "./schemas.js";
+import { invalidParameter } from "./validation-message.js";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -64,10 +64,7 @@ export function registerWatchRoute(app: FastifyInstance, node: ShoalNode, metric
       const lastEventId = request.headers["last-event-id"];
       const fromText = request.query.from_revision;
       if (fromText !== undefined && Number(fromText) < 1) {
-        throw new ShoalError(
-          "BAD_REQUEST",
-          "Cannot watch from revision 0: revisions start at 1 (omit from_revision to watch from now)",
-        );
+        throw invalidParameter("querystring", "from_revision", FROM_REVISION_ACCEPTS, fromText);
       }
       await node.readBarrier();
       const now = node.store.revision();
