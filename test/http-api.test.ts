@@ -251,6 +251,15 @@ describe("the HTTP API on a 3-node cluster", { timeout: 120_000 }, () => {
         value(leaderBefore, "shoal_wal_save_duration_seconds_count"),
     );
     assert.ok(value(leaderNow, "shoal_wal_written_bytes_total") > value(leaderBefore, "shoal_wal_written_bytes_total"));
+    assert.ok(value(leaderNow, "shoal_wal_bytes") > 0, "the WAL holds the writes");
+    // RESP commands are timed like HTTP requests.
+    assert.equal(await respCall(cluster.respPort(id), ["SET", "metrics-resp", "x"]), "+OK\r\n");
+    const afterResp = parsePrometheus(await (await fetch(`${cluster.url(id)}/metrics`)).text());
+    assert.ok(value(afterResp, "shoal_resp_command_duration_seconds_count") >= 1);
+    assert.equal(
+      value(afterResp, "shoal_resp_command_duration_seconds_bucket", { le: "+Inf" }),
+      value(afterResp, "shoal_resp_command_duration_seconds_count"),
+    );
     assert.equal(value(leaderNow, "shoal_raft_is_leader"), 1);
     assert.ok(value(leaderNow, "shoal_raft_term") >= 1);
     assert.ok(
