@@ -75,7 +75,14 @@ describe("validation errors are sentences", { timeout: 60_000 }, () => {
     const cases = [...parameterCases(document.paths), ...txnBodyCases(), ...handlerCheckedCases()];
     assert.ok(cases.length > 40, `${cases.length} cases`);
     const routes = new Set(cases.map((c) => `${c.method} ${c.path.split("?")[0]}`));
-    for (const route of ["GET /v1/kv", "GET /v1/kv/k", "PUT /v1/kv/k", "DELETE /v1/kv/k", "GET /v1/watch"]) {
+    for (const route of [
+      "GET /v1/kv",
+      "GET /v1/kv/k",
+      "PUT /v1/kv/k",
+      "DELETE /v1/kv/k",
+      "GET /v1/watch",
+      "GET /v1/dashboard/samples",
+    ]) {
       assert.ok(routes.has(route), `${route} is covered`);
     }
     for (const c of cases) {
@@ -162,7 +169,7 @@ function parameterCases(paths: Record<string, Record<string, { parameters?: Open
         }
       }
       // The data routes refuse what they do not know; the status routes (health, cluster, metrics) ignore it.
-      if (!/^\/v1\/(kv|txn|watch)/.test(path)) continue;
+      if (!/^\/v1\/(kv|txn|watch|dashboard)/.test(path)) continue;
       cases.push({
         ...base,
         name: `${method} ${template} unknown parameter`,

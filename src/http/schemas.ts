@@ -83,6 +83,13 @@ export const watchQuery = query({
   },
 });
 
+export const samplesQuery = query({
+  after: {
+    ...unsignedInteger("a time in milliseconds since the epoch"),
+    description: "Only samples taken after this time (ms since the epoch); default: every sample held",
+  },
+});
+
 export const watchHeaders = {
   type: "object",
   properties: {

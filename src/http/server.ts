@@ -105,7 +105,7 @@ export function createHttpServer(node: ShoalNode, options: HttpServerOptions = {
     scope.addHook("onRoute", (route) => {
       route.config = { ...(route.config as object | undefined), command: "dashboard" };
     });
-    registerDashboard(scope);
+    registerDashboard(scope, node);
   });
   return app;
 }
