@@ -245,7 +245,7 @@ function memberRow(member, status) {
   );
   const lag = memberLag(member, status);
   const lagCell = cell(member.id === status.leader ? "–" : lag === null ? "unknown" : String(lag), "num");
-  if (lag === null && member.id !== status.leader) lagCell.title = "Not answering: how far behind it is, is unknown";
+  if (lag === null && member.id !== status.leader) lagCell.title = "It does not answer: its lag is unknown";
   if (lag !== null && member.id !== status.leader)
     lagCell.classList.add(lag >= LAG_BAD ? "lag-bad" : lag >= LAG_WARN ? "lag-warn" : "ok");
   row.append(lagCell);
