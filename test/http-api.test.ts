@@ -163,27 +163,43 @@ describe("the HTTP API on a 3-node cluster", { timeout: 120_000 }, () => {
     );
   });
 
-  test("a hash written over RESP shows as its fields in a listing and answers 409 WRONG_TYPE to a single GET", async () => {
-    const reply = await new Promise<string>((done, fail) => {
-      const socket = connect(cluster.respPort(1), "127.0.0.1", () =>
-        socket.write("*6\r\n$4\r\nHSET\r\n$8\r\nresp/h/1\r\n$1\r\nf\r\n$1\r\nv\r\n$1\r\ng\r\n$1\r\nw\r\n"),
-      );
-      socket.once("data", (chunk) => {
-        done(chunk.toString());
-        socket.end();
-      });
-      socket.once("error", fail);
-    });
-    assert.equal(reply, ":2\r\n");
+  test("a hash written over RESP reaches HTTP as its fields (watch, listing, txn) and answers 409 to a single GET", async () => {
     const base = cluster.url(2);
+    // Opened on another node than the one the HSET goes to, before it: the event arrives live.
+    const watch = await SseStream.open(`${base}/v1/watch?prefix=resp/h/`);
+    assert.equal(watch.status, 200);
+    // A field named like an array index and one named __proto__ stay plain fields; values are any UTF-8.
+    const reply = await respCall(cluster.respPort(1), ["HSET", "resp/h/1", "f", "v", "g", "w", "10", "ten"]);
+    assert.equal(reply, ":3\r\n");
+    assert.equal(await respCall(cluster.respPort(1), ["HSET", "resp/h/1", "__proto__", "é"]), ":1\r\n");
+    const fields = Object.fromEntries([
+      ["f", "v"],
+      ["g", "w"],
+      ["10", "ten"],
+      ["__proto__", "é"],
+    ]);
+    const events = await watch.until((seen) => seen.filter((e) => e.event === "put").length >= 2, 10_000);
+    watch.close();
+    const puts = events.filter((e) => e.event === "put").map((e) => e.data);
+    assert.deepEqual(puts[0].hash, { f: "v", g: "w", 10: "ten" });
+    assert.deepEqual(puts[1].hash, fields);
+    assert.equal(puts[1].version, 2);
+    for (const event of puts) assert.equal("value" in event, false, "a hash event carries no raw value");
+
     const single = await getJson(`${base}/v1/kv/resp/h/1`);
     assert.equal(single.status, 409);
     assert.equal(single.body.code, "WRONG_TYPE");
     const listing = await getJson(`${base}/v1/kv?prefix=resp/h/`);
-    assert.deepEqual(
-      listing.body.kvs.map((kv: { key: string; type: string; fields: unknown }) => [kv.key, kv.type, kv.fields]),
-      [["resp/h/1", "hash", { f: "v", g: "w" }]],
-    );
+    assert.equal(listing.body.kvs.length, 1);
+    const [kv] = listing.body.kvs;
+    assert.deepEqual([kv.key, kv.hash, "value" in kv], ["resp/h/1", fields, false]);
+    assert.equal(kv.modRevision, puts[1].revision);
+    const txn = await fetch(`${base}/v1/txn`, {
+      method: "POST",
+      body: JSON.stringify({ success: [{ op: "get", key: "resp/h/1" }] }),
+    });
+    const answer = (await txn.json()) as { responses: { kv: { hash: unknown } }[] };
+    assert.deepEqual(answer.responses[0]?.kv.hash, fields);
   });
 
   test("/readyz, /healthz and /v1/cluster on every node", async () => {
@@ -235,6 +251,15 @@ describe("the HTTP API on a 3-node cluster", { timeout: 120_000 }, () => {
         value(leaderBefore, "shoal_wal_save_duration_seconds_count"),
     );
     assert.ok(value(leaderNow, "shoal_wal_written_bytes_total") > value(leaderBefore, "shoal_wal_written_bytes_total"));
+    assert.ok(value(leaderNow, "shoal_wal_bytes") > 0, "the WAL holds the writes");
+    // RESP commands are timed like HTTP requests.
+    assert.equal(await respCall(cluster.respPort(id), ["SET", "metrics-resp", "x"]), "+OK\r\n");
+    const afterResp = parsePrometheus(await (await fetch(`${cluster.url(id)}/metrics`)).text());
+    assert.ok(value(afterResp, "shoal_resp_command_duration_seconds_count") >= 1);
+    assert.equal(
+      value(afterResp, "shoal_resp_command_duration_seconds_bucket", { le: "+Inf" }),
+      value(afterResp, "shoal_resp_command_duration_seconds_count"),
+    );
     assert.equal(value(leaderNow, "shoal_raft_is_leader"), 1);
     assert.ok(value(leaderNow, "shoal_raft_term") >= 1);
     assert.ok(
@@ -416,6 +441,20 @@ describe("the HTTP API on a 3-node cluster", { timeout: 120_000 }, () => {
 });
 
 // ---- helpers ----
+
+/** Sends one command over RESP and resolves to the first chunk of its reply. */
+function respCall(port: number, argv: readonly string[]): Promise<string> {
+  const args = argv.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`);
+  const frame = `*${argv.length}\r\n${args.join("")}`;
+  return new Promise<string>((done, fail) => {
+    const socket = connect(port, "127.0.0.1", () => socket.write(frame));
+    socket.once("data", (chunk) => {
+      done(chunk.toString());
+      socket.end();
+    });
+    socket.once("error", fail);
+  });
+}
 
 async function put(
   url: string,

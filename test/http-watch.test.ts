@@ -175,6 +175,7 @@ describe("watches on one node", { timeout: 60_000 }, () => {
       "/metrics": ["get"],
       "/healthz": ["get"],
       "/readyz": ["get"],
+      "/v1/dashboard/samples": ["get"],
     };
     for (const [path, methods] of Object.entries(expected)) {
       assert.deepEqual(Object.keys(doc.paths[path] ?? {}).sort(), [...methods].sort(), path);

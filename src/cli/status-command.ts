@@ -1,5 +1,6 @@
 /**
- * @module `shoal status`: a table of the members, their roles, terms, commit/applied indexes and replication lag.
+ * @module `shoal status`: a table of the members, their roles, terms, commit/applied indexes and replication lag,
+ * and, when writes are not served, why (a majority down, naming the members; or an election under way).
  * Asks the first endpoint that answers; every node reports the same lag column (the leader's view).
  */
 import type { ClusterStatus, MemberStatus } from "../client/types.js";
@@ -49,11 +50,43 @@ export function renderStatus(status: ClusterStatus & { endpoint: string }, style
     new Set([2, 3, 4, 5]),
     style,
   );
-  const notes =
-    status.leader === 0
-      ? `\n${style.yellow("No leader: writes and linearizable reads wait until one is elected.")}\n`
-      : "";
-  return header + table + notes;
+  const note = quorumNote(status);
+  return (
+    header + table + (note === undefined ? "" : `\n${note.lost ? style.red(note.text) : style.yellow(note.text)}\n`)
+  );
+}
+
+/**
+ * Why writes are not being served, when they are not: a majority of the members is down (no leader can be
+ * elected or keep its lease until enough of them return — Raft §5.2, thesis §6.2), or an election is under way.
+ * Counted from the answering node's view; a member is down when it did not answer that node in time.
+ */
+export function quorumNote(status: ClusterStatus): { lost: boolean; text: string } | undefined {
+  const total = status.members.length;
+  const majority = Math.floor(total / 2) + 1;
+  const down = [...status.members].filter((member) => !member.reachable).sort((a, b) => a.id - b.id);
+  if (total - down.length < majority) {
+    const who = `node${down.length === 1 ? "" : "s"} ${listOf(down.map((member) => String(member.id)))}`;
+    const missing = majority - (total - down.length);
+    return {
+      lost: true,
+      text:
+        `Quorum lost: ${down.length} of ${total} members are down (${who}). A leader needs ${majority} of ` +
+        `${total} members reachable: writes and linearizable reads fail until ${missing} more ` +
+        `${missing === 1 ? "is" : "are"} back.`,
+    };
+  }
+  if (status.leader === 0) {
+    return {
+      lost: false,
+      text: "No leader yet: an election is under way; writes and linearizable reads wait until one is elected.",
+    };
+  }
+  return undefined;
+}
+
+function listOf(items: readonly string[]): string {
+  return items.length <= 1 ? (items[0] ?? "") : `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`;
 }
 
 function memberRow(member: MemberStatus, status: ClusterStatus, style: Style): string[] {
@@ -64,7 +97,8 @@ function memberRow(member: MemberStatus, status: ClusterStatus, style: Style): s
     optional(member.term),
     optional(member.commitIndex),
     optional(member.appliedIndex),
-    member.id === status.leader ? "-" : paintLag(member.lag, style),
+    // A member that does not answer has no lag to show: a leader elected since it died counts its whole log.
+    member.id === status.leader ? "-" : paintLag(member.reachable ? member.lag : undefined, style),
     member.http || "-",
     member.peer || "-",
   ];

@@ -73,6 +73,7 @@ export async function runWatch(argv: string[]): Promise<number> {
 export function formatEvent(event: WatchEvent, style: Style): string {
   const key = JSON.stringify(event.key).slice(1, -1); // escapes newlines and control characters: one event, one line
   if (event.type === "delete") return `${style.dim(String(event.revision))} ${style.red("DELETE")} ${key}\n`;
-  const value = JSON.stringify(event.value ?? "").slice(1, -1);
+  // A hash (written over RESP) prints as its fields in JSON; a string as its text, escaped onto one line.
+  const value = event.hash === undefined ? JSON.stringify(event.value ?? "").slice(1, -1) : JSON.stringify(event.hash);
   return `${style.dim(String(event.revision))} ${style.green("PUT")} ${key} ${value}\n`;
 }

@@ -74,9 +74,14 @@ export interface TxnRequest {
   readonly failure?: readonly TxnOp[];
 }
 
+/** A hash's fields and their values, as the HTTP API shows a hash written over RESP. */
+export type HashFieldsJson = Readonly<Record<string, string>>;
+
+/** A key in a txn response: a string has `value`, a hash has `hash` instead. */
 export interface TxnKeyValue {
   readonly key: string;
-  readonly value: string;
+  readonly value?: string;
+  readonly hash?: HashFieldsJson;
   readonly createRevision: number;
   readonly modRevision: number;
   readonly version: number;
@@ -96,8 +101,10 @@ export interface TxnResponse {
 export interface WatchEvent {
   readonly type: "put" | "delete";
   readonly key: string;
-  /** The new value for a put; absent for a delete. */
+  /** The new value for a put of a string; absent for a delete. */
   readonly value?: string;
+  /** The new fields for a put of a hash (written over RESP), instead of `value`. */
+  readonly hash?: HashFieldsJson;
   readonly revision: number;
 }
 

@@ -47,6 +47,20 @@ test("parseWatchEvent reads Shoal's events and ignores everything else", () => {
     value: "2",
     revision: 9,
   });
+  assert.deepEqual(parseWatchEvent('{"type":"put","key":"h","hash":{"f":"v","__proto__":"p"},"revision":10}'), {
+    type: "put",
+    key: "h",
+    hash: Object.fromEntries([
+      ["f", "v"],
+      ["__proto__", "p"],
+    ]),
+    revision: 10,
+  });
+  assert.deepEqual(parseWatchEvent('{"type":"put","key":"h","hash":{"f":1},"revision":11}'), {
+    type: "put",
+    key: "h",
+    revision: 11,
+  });
   for (const junk of ["", "not json", "null", "[]", '{"type":"progress","revision":3}', '{"type":"put","key":"a"}']) {
     assert.equal(parseWatchEvent(junk), undefined, junk);
   }

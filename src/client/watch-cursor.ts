@@ -3,7 +3,7 @@
  * carry several events (a transaction touching several keys), so the cursor remembers which keys of its last
  * revision it has delivered, resumes FROM that revision (inclusive), and drops what it already delivered.
  */
-import type { WatchEvent } from "./types.js";
+import type { HashFieldsJson, WatchEvent } from "./types.js";
 
 export class WatchCursor {
   /** Invariant: every delivered event has revision <= lastRevision; 0 before the first event. */
@@ -68,8 +68,16 @@ export function parseWatchEvent(data: string): WatchEvent | undefined {
   const type = String(object.type ?? "").toLowerCase();
   const revision = firstNumber(object.revision, kv.modRevision, kv.mod_revision, object.modRevision);
   if ((type !== "put" && type !== "delete") || typeof kv.key !== "string" || revision === undefined) return undefined;
-  const value = type === "put" && typeof kv.value === "string" ? kv.value : undefined;
-  return value === undefined ? { type, key: kv.key, revision } : { type, key: kv.key, value, revision };
+  if (type === "put" && typeof kv.value === "string") return { type, key: kv.key, value: kv.value, revision };
+  const hash = type === "put" ? hashFields(kv.hash) : undefined;
+  return hash === undefined ? { type, key: kv.key, revision } : { type, key: kv.key, hash, revision };
+}
+
+/** A hash's `{field: value}` object, or undefined when `candidate` is not one. */
+function hashFields(candidate: unknown): HashFieldsJson | undefined {
+  if (typeof candidate !== "object" || candidate === null || Array.isArray(candidate)) return undefined;
+  const entries = Object.entries(candidate);
+  return entries.every(([, value]) => typeof value === "string") ? Object.fromEntries(entries) : undefined;
 }
 
 function firstNumber(...candidates: unknown[]): number | undefined {

@@ -6,6 +6,7 @@
  */
 import type { ErrorCode } from "../lib/errors.js";
 import { ShoalError } from "../lib/errors.js";
+import { type SchemaFailure, schemaFailureError } from "./validation-message.js";
 
 const statusByCode: Record<ErrorCode, number> = {
   BAD_REQUEST: 400,
@@ -32,16 +33,19 @@ export interface ErrorBody {
 }
 
 export function httpError(error: unknown): { status: number; body: ErrorBody } {
+  const failed = error as { validation?: unknown; validationContext?: unknown } | undefined;
+  if (Array.isArray(failed?.validation)) {
+    // A schema refused the request: one sentence naming the parameter, never the validator's text.
+    return httpError(schemaFailureError(failed.validation as SchemaFailure[], String(failed.validationContext)));
+  }
   if (error instanceof ShoalError) {
     return { status: statusByCode[error.code], body: { ...error.detail, code: error.code, message: error.message } };
   }
-  const fastifyError = error as { statusCode?: unknown; validation?: unknown; message?: unknown };
+  const fastifyError = error as { statusCode?: unknown; message?: unknown };
   if (typeof fastifyError?.statusCode === "number" && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
     const status = fastifyError.statusCode;
     const code: ErrorCode = status === 413 ? "TOO_LARGE" : status === 404 ? "NOT_FOUND" : "BAD_REQUEST";
-    const text = String(fastifyError.message ?? "Bad request");
-    const message = fastifyError.validation !== undefined ? `Invalid request: ${text}` : text;
-    return { status, body: { code, message } };
+    return { status, body: { code, message: String(fastifyError.message ?? "Bad request") } };
   }
   return { status: 500, body: { code: "INTERNAL", message: "Internal error" } };
 }

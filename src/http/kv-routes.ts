@@ -19,17 +19,21 @@ import {
   kvGetQuery,
   kvPutHeaders,
   kvPutQuery,
+  RANGE_LIMIT_ACCEPTS,
   RANGE_LIMIT_DEFAULT,
   RANGE_LIMIT_MAX,
   rangeQuery,
+  TTL_ACCEPTS,
+  TTL_SECONDS_MAX,
   txnBody,
+  txnQuery,
 } from "./schemas.js";
 import { parseTxnBody, renderKeyValue, renderTxnResult } from "./txn-body.js";
+import { invalidParameter } from "./validation-message.js";
 
 const encoder = new TextEncoder();
 /** A range page stops early once its values add up to this, so one answer stays a bounded size. */
 const RANGE_PAGE_BYTES_MAX = 4 * 1024 * 1024;
-const TTL_SECONDS_MAX = 10 * 365 * 24 * 3600;
 
 const json = (schema: unknown) => ({ "application/json": { schema } });
 const errors = (...statuses: number[]) =>
@@ -47,9 +51,8 @@ export function registerKvRoutes(app: FastifyInstance, node: ShoalNode): void {
     async (request, reply) => {
       const { prefix = "", after, limit: limitText, consistency } = request.query;
       const limit = limitText === undefined ? RANGE_LIMIT_DEFAULT : Number(limitText);
-      if (limit < 1 || limit > RANGE_LIMIT_MAX) {
-        throw new ShoalError("BAD_REQUEST", `Cannot use limit ${limitText}: expected 1..${RANGE_LIMIT_MAX}`);
-      }
+      if (limit < 1 || limit > RANGE_LIMIT_MAX)
+        throw invalidParameter("querystring", "limit", RANGE_LIMIT_ACCEPTS, limitText);
       const kvs = await node.range(
         encoder.encode(prefix),
         after === undefined ? undefined : encoder.encode(after),
@@ -161,7 +164,7 @@ export function registerTxnRoute(app: FastifyInstance, node: ShoalNode): void {
   });
   app.post(
     "/v1/txn",
-    { schema: { body: txnBody }, config: { command: "txn", doc: txnDoc } },
+    { schema: { querystring: txnQuery, body: txnBody }, config: { command: "txn", doc: txnDoc } },
     async (request, reply) => {
       if (request.body === undefined) throw new ShoalError("BAD_REQUEST", "Cannot parse txn: the body is empty");
       const result = await node.submit(parseTxnBody(request.body, Date.now()));
@@ -222,7 +225,7 @@ function parseTtl(raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
   const seconds = Number(raw);
   if (raw.trim() === "" || !Number.isFinite(seconds) || seconds <= 0 || seconds > TTL_SECONDS_MAX) {
-    throw new ShoalError("BAD_REQUEST", `Cannot parse ttl "${raw}": expected a positive number of seconds`);
+    throw invalidParameter("querystring", "ttl", TTL_ACCEPTS, raw);
   }
   return Math.max(1, Math.round(seconds * 1000));
 }

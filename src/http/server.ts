@@ -15,6 +15,7 @@ import { HttpMetrics } from "./http-metrics.js";
 import { registerKvRoutes, registerTxnRoute } from "./kv-routes.js";
 import { OpenApiBuilder } from "./openapi.js";
 import { registerStatusRoutes } from "./status-routes.js";
+import { ACCEPTS } from "./validation-message.js";
 import { registerWatchRoute } from "./watch-route.js";
 
 export interface HttpServerOptions {
@@ -29,7 +30,17 @@ export function createHttpServer(node: ShoalNode, options: HttpServerOptions = {
   const app = Fastify({
     logger: false,
     bodyLimit: options.bodyLimitBytes ?? BODY_BYTES_MAX,
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
+    ajv: {
+      customOptions: {
+        coerceTypes: false,
+        removeAdditional: false,
+        useDefaults: false,
+        allErrors: false,
+        // A failure carries its schema and data, so its answer can say what the parameter accepts.
+        verbose: true,
+        keywords: [ACCEPTS],
+      },
+    },
     // The request could not be routed (a URL that does not decode, for one): still a JSON 400.
     frameworkErrors: (error, _request, reply) => {
       // The generic reply type of this option does not accept a status or body; it is an ordinary reply.
@@ -94,7 +105,7 @@ export function createHttpServer(node: ShoalNode, options: HttpServerOptions = {
     scope.addHook("onRoute", (route) => {
       route.config = { ...(route.config as object | undefined), command: "dashboard" };
     });
-    registerDashboard(scope);
+    registerDashboard(scope, node);
   });
   return app;
 }

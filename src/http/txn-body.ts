@@ -7,11 +7,10 @@
  *     "success": [{ "op": "put", "key": "a", "value": "y", "ttl": 30 }, { "op": "get", "key": "b" }],
  *     "failure": [{ "op": "get", "key": "a" }] }
  */
-import { keyFromId } from "../commands/bytes.js";
 import type { CommandResult, Compare, CompareOp, TxnCommand, TxnOp, TxnOpResult } from "../commands/command.js";
 import type { KeyValue } from "../commands/record.js";
-import { decodeHash } from "../commands/redis/hash-value.js";
 import { ShoalError } from "../lib/errors.js";
+import { recordValueJson } from "./record-json.js";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -68,19 +67,9 @@ function parseOp(item: unknown, where: string): TxnOp {
 }
 
 export function renderKeyValue(kv: KeyValue): Record<string, unknown> {
-  // A hash (written over RESP) is shown as its fields; its stored bytes are an encoding, not a value.
-  const value =
-    kv.type === "hash"
-      ? {
-          type: kv.type,
-          fields: Object.fromEntries(
-            [...decodeHash(kv.value)].map(([id, v]) => [decoder.decode(keyFromId(id)), decoder.decode(v)]),
-          ),
-        }
-      : { value: decoder.decode(kv.value) };
   return {
     key: decoder.decode(kv.key),
-    ...value,
+    ...recordValueJson(kv),
     createRevision: kv.createRevision,
     modRevision: kv.modRevision,
     version: kv.version,

@@ -6,9 +6,13 @@
  *   data: {"type":"put","key":"a","value":"1","revision":7,"createRevision":7,"modRevision":7,"version":1}
  *   id: 7
  *
- *   event: delete
- *   data: {"type":"delete","key":"b","revision":8}           ("expired":true when a TTL removed it)
+ *   event: put
+ *   data: {"type":"put","key":"h","hash":{"f":"v"},"revision":8,...}   (a hash written over RESP: record-json.ts)
  *   id: 8
+ *
+ *   event: delete
+ *   data: {"type":"delete","key":"b","revision":9}           ("expired":true when a TTL removed it)
+ *   id: 9
  *
  * A revision may carry several events (a txn); only its LAST event carries `id:`, so an EventSource's
  * Last-Event-ID always names a revision delivered whole, and a reconnect resumes right after it. The stream
@@ -23,14 +27,15 @@
  */
 import type { ServerResponse } from "node:http";
 import type { FastifyInstance } from "fastify";
-import { ShoalError } from "../lib/errors.js";
 import type { ShoalNode } from "../node/shoal-node.js";
 import type { Watcher } from "../node/watch-hub.js";
 import type { HistoryEvent } from "../store/history.js";
 import { httpError } from "./error-response.js";
 import type { HttpMetrics } from "./http-metrics.js";
 import type { RouteDoc } from "./openapi.js";
-import { errorSchema, watchHeaders, watchQuery } from "./schemas.js";
+import { recordValueJson } from "./record-json.js";
+import { errorSchema, FROM_REVISION_ACCEPTS, watchHeaders, watchQuery } from "./schemas.js";
+import { invalidParameter } from "./validation-message.js";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -59,10 +64,7 @@ export function registerWatchRoute(app: FastifyInstance, node: ShoalNode, metric
       const lastEventId = request.headers["last-event-id"];
       const fromText = request.query.from_revision;
       if (fromText !== undefined && Number(fromText) < 1) {
-        throw new ShoalError(
-          "BAD_REQUEST",
-          "Cannot watch from revision 0: revisions start at 1 (omit from_revision to watch from now)",
-        );
+        throw invalidParameter("querystring", "from_revision", FROM_REVISION_ACCEPTS, fromText);
       }
       await node.readBarrier();
       const now = node.store.revision();
@@ -149,7 +151,7 @@ function renderEvent(event: HistoryEvent): { type: "put" | "delete" } & Record<s
   return {
     type: "put",
     key,
-    value: decoder.decode(record.value),
+    ...recordValueJson(record),
     revision: event.revision,
     createRevision: record.createRevision,
     modRevision: record.modRevision,
@@ -161,7 +163,8 @@ function renderEvent(event: HistoryEvent): { type: "put" | "delete" } & Record<s
 const watchDoc: RouteDoc = {
   summary: "Stream changes under a prefix as Server-Sent Events, from a revision (inclusive) or from now",
   description:
-    "Events: `put` {type, key, value, revision, createRevision, modRevision, version, expiresAtMs?} and `delete` " +
+    "Events: `put` {type, key, value (a string) or hash (a hash's fields), revision, createRevision, " +
+    "modRevision, version, expiresAtMs?} and `delete` " +
     "{type, key, revision, expired?}; `id:` is the revision, on the last event of each revision. The stream ends " +
     "with `event: error` {code, message} when it cannot continue (COMPACTED: it fell behind the history).",
   responses: {

@@ -21,6 +21,8 @@ export interface MetricsSource {
   };
   historyStats(): HistoryStats;
   watchStats(): WatchHubStats;
+  /** Bytes in the WAL's segment files. */
+  walSizeBytes(): number;
 }
 
 /** fsync latency spans sub-millisecond (page cache, NVMe) to a slow disk's hundreds of milliseconds. */
@@ -52,6 +54,9 @@ export class NodeMetrics implements HostMetrics {
       help: "Record bytes appended to the WAL",
       registers,
     });
+    gauge(registers, "shoal_wal_bytes", "Bytes in the WAL's segment files (compaction deletes old ones)", () =>
+      source.walSizeBytes(),
+    );
     registerRaftGauges(registers, source);
     registerStoreGauges(registers, source);
   }

@@ -212,6 +212,7 @@ export class ShoalNode {
         }),
         historyStats: () => store.historyStats(),
         watchStats: () => watches.stats(),
+        walSizeBytes: () => wal.sizeBytes,
       },
       { node: String(options.id) },
     );

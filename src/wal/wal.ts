@@ -94,6 +94,11 @@ export class Wal {
     return this.#shape.snapshot;
   }
 
+  /** Bytes in the segment files, counting saves queued but not yet written (for /metrics). */
+  get sizeBytes(): number {
+    return this.#segments.reduce((sum, segment) => sum + segment.sizeBytes, 0);
+  }
+
   /**
    * Persists `save`; resolves once it is durable per the fsync policy (exactly when: `commit-queue.ts`). The
    * bytes are encoded, checked and ordered synchronously, so saves may be issued without awaiting earlier

@@ -56,3 +56,12 @@ export function decodeHash(bytes: Uint8Array): HashFields {
   if (at !== bytes.byteLength) fail();
   return fields;
 }
+
+/**
+ * A stored hash's fields and values as bytes, in insertion order: how a hash leaves the Redis layer for the
+ * front ends that show it whole (the HTTP API renders it as JSON, http/record-json.ts), so the encoding above
+ * stays private to this module. Values are views into `bytes`.
+ */
+export function hashEntries(bytes: Uint8Array): [field: Uint8Array, value: Uint8Array][] {
+  return [...decodeHash(bytes)].map(([id, value]) => [keyFromId(id), value]);
+}

@@ -1,20 +1,26 @@
 /**
  * @module The dashboard every node serves at `/`: static HTML, CSS and one JavaScript module from
  * `src/http/dashboard/static/` (no build step; they are read once, at registration), plus uPlot from
- * node_modules. The page itself polls `/v1/cluster` and `/metrics`; see `static/dashboard.js`.
+ * node_modules. The page itself polls `/v1/cluster` and `/v1/dashboard/samples`; see `static/dashboard.js`.
  *
  * Why uPlot: the charts are time series updated every second, which is what uPlot is built for; it is one
  * ~50 KB file with no dependencies, MIT-licensed and maintained, and ships a ready IIFE bundle we can serve
  * straight from node_modules. Hand-drawn SVG would mean writing axes, ticks, time labels and legends ourselves.
  *
  * Routes (all GET): `/` (also `/dashboard`), `/dashboard/dashboard.js`, `/dashboard/dashboard.css`,
- * `/dashboard/vendor/uPlot.iife.min.js`, `/dashboard/vendor/uPlot.min.css`.
+ * `/dashboard/vendor/uPlot.iife.min.js`, `/dashboard/vendor/uPlot.min.css`, and `/v1/dashboard/samples`, the
+ * node's recent history (samples.ts). That one answers any origin (CORS `*`): a page shows every member's
+ * keys, memory and disk by asking each of them, and the figures are no more private than /metrics.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { assert } from "../../lib/assert.js";
+import type { ShoalNode } from "../../node/shoal-node.js";
+import type { RouteDoc } from "../openapi.js";
+import { samplesQuery } from "../schemas.js";
+import { DashboardSampler, SAMPLE_INTERVAL_MS } from "./samples.js";
 
 interface Asset {
   readonly body: Buffer;
@@ -37,7 +43,8 @@ const CONTENT_SECURITY_POLICY = [
   "form-action 'none'",
 ].join("; ");
 
-export function registerDashboard(app: FastifyInstance): void {
+export function registerDashboard(app: FastifyInstance, node: ShoalNode): void {
+  registerSamples(app, node);
   const assets = loadAssets();
   const page = assets.get("/")!;
   const servePage = async (_request: unknown, reply: FastifyReply) =>
@@ -60,6 +67,70 @@ export function registerDashboard(app: FastifyInstance): void {
     );
   }
 }
+
+/** `GET /v1/dashboard/samples?after=<ms>`: the samples taken after `after` (all of the ring without it). */
+function registerSamples(app: FastifyInstance, node: ShoalNode): void {
+  const sampler = new DashboardSampler(node);
+  sampler.start();
+  app.addHook("onClose", async () => sampler.stop());
+  app.get<{ Querystring: { after?: string } }>(
+    "/v1/dashboard/samples",
+    { schema: { querystring: samplesQuery }, config: { doc: samplesDoc } },
+    async (request, reply) => {
+      const after = request.query.after;
+      void reply.header("access-control-allow-origin", "*").header("cache-control", "no-store");
+      return {
+        id: node.options.id,
+        intervalMs: SAMPLE_INTERVAL_MS,
+        samples: sampler.since(after === undefined ? undefined : Number(after)),
+      };
+    },
+  );
+}
+
+const sampleSchema = {
+  type: "object",
+  properties: {
+    t: { type: "integer", description: "Milliseconds since the epoch" },
+    committedPerSecond: { type: "number", nullable: true },
+    httpRequestsPerSecond: { type: "number", nullable: true },
+    httpP50Ms: { type: "number", nullable: true },
+    httpP99Ms: { type: "number", nullable: true },
+    respCommandsPerSecond: { type: "number", nullable: true },
+    respP50Ms: { type: "number", nullable: true },
+    respP99Ms: { type: "number", nullable: true },
+    keys: { type: "integer", nullable: true },
+    rssBytes: { type: "integer" },
+    storeFileBytes: { type: "integer", nullable: true },
+    walBytes: { type: "integer", nullable: true },
+    lag: {
+      type: "object",
+      additionalProperties: { type: "integer", nullable: true },
+      description: "Leader only: member id → entries behind (null: nothing acknowledged to this leader yet)",
+    },
+  },
+} as const;
+
+const samplesDoc: RouteDoc = {
+  summary: "This node's last minutes, one sample a second: rates, latency, keys, memory and disk (the dashboard's)",
+  responses: {
+    "200": {
+      description: "The samples taken after `after`, oldest first",
+      content: {
+        "application/json": {
+          schema: {
+            type: "object",
+            properties: {
+              id: { type: "integer" },
+              intervalMs: { type: "integer" },
+              samples: { type: "array", items: sampleSchema },
+            },
+          },
+        },
+      },
+    },
+  },
+};
 
 function loadAssets(): Map<string, Asset> {
   const dir = staticDir();

@@ -154,8 +154,11 @@ export class Connection implements ClientDescription {
           this.#readRequests();
           if (this.#pending.length === 0) break;
         }
+        const headBefore = this.#head;
+        const startedMs = performance.now();
         const step = this.#step();
         if (step !== undefined) await step;
+        this.#context.commandsTimed(this.#head - headBefore, (performance.now() - startedMs) / 1000);
         if (this.#writer.lengthBytes >= FLUSH_BYTES) this.#flush();
         if (this.#writeBlocked) await this.#drained();
         if (this.#pending.length - this.#head < PENDING_REQUESTS_MAX / 2) this.#readRequests();

@@ -2,7 +2,8 @@
  * @module The RESP server's figures as Prometheus series in the node's registry (read at scrape time, so the
  * hot path only bumps the plain counters INFO also prints).
  */
-import { Gauge, type Registry } from "prom-client";
+import { Gauge, Histogram, type Registry } from "prom-client";
+import { COMMAND_LATENCY_BUCKETS_SECONDS, type CommandLatency } from "./command-latency.js";
 import type { ServerFigures } from "./server-info.js";
 
 const SERIES: readonly { name: string; help: string; read: (figures: ServerFigures) => number }[] = [
@@ -28,8 +29,15 @@ const SERIES: readonly { name: string; help: string; read: (figures: ServerFigur
   },
 ];
 
+const LATENCY_SERIES = "shoal_resp_command_duration_seconds";
+const LATENCY_HELP =
+  "Time from a RESP server starting to process a command to its reply being written (a run counts each command)";
+
 /** Registers the series; `figures` is called at every scrape. Registering twice in one registry is a no-op. */
 export function registerRespMetrics(registry: Registry, figures: () => ServerFigures): void {
+  if (registry.getSingleMetric(LATENCY_SERIES) === undefined) {
+    new CommandLatencyHistogram(registry, () => figures().commandLatency);
+  }
   for (const series of SERIES) {
     if (registry.getSingleMetric(series.name) !== undefined) continue;
     new Gauge({
@@ -41,4 +49,56 @@ export function registerRespMetrics(registry: Registry, figures: () => ServerFig
       },
     });
   }
+}
+
+/**
+ * The RESP server's CommandLatency as a Prometheus histogram. Its counts are kept by CommandLatency (fed per
+ * run of commands, see command-latency.ts); `observe` is not used. prom-client's registry reads a histogram
+ * through `getForPromString` (its text format; `get`, the JSON form, is built from it too), which the type
+ * declarations do not list: this class provides it, and resp-metrics.test.ts checks that /metrics shows it.
+ */
+class CommandLatencyHistogram extends Histogram {
+  readonly #latency: () => CommandLatency;
+
+  constructor(registry: Registry, latency: () => CommandLatency) {
+    super({
+      name: LATENCY_SERIES,
+      help: LATENCY_HELP,
+      buckets: [...COMMAND_LATENCY_BUCKETS_SECONDS],
+      registers: [registry],
+    });
+    this.#latency = latency;
+  }
+
+  async getForPromString(): Promise<{
+    name: string;
+    help: string;
+    type: "histogram";
+    aggregator: "sum";
+    values: {
+      metricName: string;
+      labels: Record<string, string>;
+      sharedLabels: Record<string, string>;
+      value: number;
+    }[];
+  }> {
+    const { cumulative, sumSeconds, count } = this.#latency().snapshot();
+    const bounds = [...COMMAND_LATENCY_BUCKETS_SECONDS.map(String), "+Inf"];
+    return {
+      name: LATENCY_SERIES,
+      help: LATENCY_HELP,
+      type: "histogram",
+      aggregator: "sum",
+      values: [
+        ...bounds.map((le, i) => line("bucket", { le }, cumulative[i] ?? 0)),
+        line("sum", {}, sumSeconds),
+        line("count", {}, count),
+      ],
+    };
+  }
+}
+
+/** One line of the latency histogram as prom-client's registry reads it. */
+function line(suffix: "bucket" | "sum" | "count", labels: Record<string, string>, value: number) {
+  return { metricName: `${LATENCY_SERIES}_${suffix}`, labels, sharedLabels: {}, value };
 }

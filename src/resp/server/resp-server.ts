@@ -7,6 +7,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { ScanCursorTable } from "../../commands/redis/scan-cursor-table.js";
 import { REQUEST_LIMITS_DEFAULT, type RequestParserOptions } from "../request-parser.js";
 import type { RedisBackend } from "./backend.js";
+import { CommandLatency } from "./command-latency.js";
 import { Connection } from "./connection.js";
 import type { RespLogger, ServerContext } from "./server-context.js";
 import type { ServerFigures } from "./server-info.js";
@@ -40,6 +41,7 @@ export class RespServer {
   #totalConnections = 0;
   #totalCommands = 0;
   #rejectedConnections = 0;
+  readonly #commandLatency = new CommandLatency();
   #port = 0;
 
   private constructor(options: RespServerOptions) {
@@ -56,6 +58,7 @@ export class RespServer {
       countCommands: (count) => {
         this.#totalCommands += count;
       },
+      commandsTimed: (count, seconds) => this.#commandLatency.record(count, seconds),
     };
     // allowHalfOpen: a client that half-closes (sends FIN after its requests) still gets every reply.
     this.#server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.#accept(socket));
@@ -125,6 +128,7 @@ export class RespServer {
       rejectedConnections: this.#rejectedConnections,
       bulkLengthBytesMax: this.#limits.bulkLengthBytesMax,
       requirePass,
+      commandLatency: this.#commandLatency,
     };
   }
 }

@@ -30,4 +30,6 @@ export interface ServerContext {
   readonly logger: RespLogger | undefined;
   figures(): ServerFigures;
   countCommands(count: number): void;
+  /** `count` commands were processed (replies written) in `seconds`: the latency histogram. */
+  commandsTimed(count: number, seconds: number): void;
 }

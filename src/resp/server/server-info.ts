@@ -6,6 +6,7 @@
 
 import { globMatch } from "../../commands/redis/glob.js";
 import type { NodeFacts } from "./backend.js";
+import type { CommandLatency } from "./command-latency.js";
 
 /** What the server itself counts (INFO clients/stats, CONFIG GET). */
 export interface ServerFigures {
@@ -18,6 +19,8 @@ export interface ServerFigures {
   readonly rejectedConnections: number;
   readonly bulkLengthBytesMax: number;
   readonly requirePass: boolean;
+  /** How long commands took (for /metrics; INFO does not print it). */
+  readonly commandLatency: CommandLatency;
 }
 
 export const REDIS_VERSION = "7.0.15";

@@ -1,7 +1,9 @@
 /**
  * Shoal dashboard: plain JavaScript served as is (no build step), one module. Every second it asks the node that
- * served the page for `/v1/cluster` (members, roles, terms, indexes, lag) and `/metrics` (request latency, when
- * the node exposes a request-duration histogram), renders the table and feeds three uPlot charts.
+ * served the page for `/v1/cluster` (members, roles, terms, indexes, lag) and `/v1/dashboard/samples` (the node's
+ * own once-a-second samples of its /metrics: commit rate, HTTP and RESP request rates and latency, keys, memory,
+ * disk), renders the tables and feeds three uPlot charts. On open it loads the samples the node kept (a few
+ * minutes), so the charts start with history; each member's keys, memory and disk come from its own samples.
  *
  * When the serving node stops answering, the table stays with its last answer (greyed) under a banner, and the
  * page probes the other members' HTTP addresses it has learnt, `/healthz` in no-cors mode (an opaque answer
@@ -15,8 +17,9 @@ const POLL_INTERVAL_MS = 1000;
 const REQUEST_TIMEOUT_MS = 2000;
 /** Consecutive failed polls before the node is declared lost (one can be a hiccup). */
 const FAILURES_BEFORE_LOST = 2;
-/** Points kept per chart: five minutes at one a second. */
+/** Points kept per chart: five minutes at one a second (what a node keeps too). */
 const HISTORY_POINTS_MAX = 300;
+const SAMPLES_PATH = "/v1/dashboard/samples";
 const SWITCH_DELAY_MS = 1500;
 const CHART_WINDOW_S_MIN = 60;
 const LAG_WARN = 1;
@@ -39,10 +42,29 @@ const state = {
   switching: false,
   /** { t, commitIndex } of the previous answer, for the commit rate. */
   previous: undefined,
-  /** The previous /metrics histogram and its time, for rates and latency over the last interval. */
-  previousMetrics: undefined,
-  metricsAvailable: true,
-  history: { t: [], committed: [], requests: [], p50: [], p99: [], lag: new Map() },
+  /** Series from the node's samples (t in seconds), and the lag series from /v1/cluster (its own times). */
+  history: {
+    t: [],
+    committed: [],
+    http: [],
+    resp: [],
+    httpP50: [],
+    httpP99: [],
+    respP50: [],
+    respP99: [],
+    lagT: [],
+    lag: new Map(),
+  },
+  /** Time (ms, the node's clock) of the newest sample held; the next poll asks for later ones. */
+  lastSampleT: undefined,
+  /** This page's node's newest sample (its keys, memory and disk in the Nodes table). */
+  newestSample: undefined,
+  /** Whether the lag chart got the leader's recent history yet (once, after the first answer). */
+  lagSeeded: false,
+  /** id → { sample, lastT } for the Nodes table: each member's newest sample, from its own samples endpoint. */
+  resources: new Map(),
+  /** Members whose samples were asked for and have not answered yet. */
+  resourcesAsked: new Set(),
   charts: { throughput: undefined, latency: undefined, lag: undefined, lagIds: "" },
 };
 
@@ -52,10 +74,15 @@ const $ = (id) => document.getElementById(id);
 
 async function tick() {
   const now = Date.now() / 1000;
-  const [status, metrics] = await Promise.all([fetchJson("/v1/cluster"), fetchMetrics()]);
-  if (status.ok) onStatus(status.value, now, metrics);
+  const [status, samples] = await Promise.all([fetchJson("/v1/cluster"), fetchSamples("", state.lastSampleT)]);
+  if (status.ok) onStatus(status.value, now, samples.ok ? samples.value : undefined);
   else onFailure(status.reason);
   setTimeout(tick, POLL_INTERVAL_MS);
+}
+
+/** `/v1/dashboard/samples` of the node at `base` ("" for this page's node), those after `afterMs` if given. */
+function fetchSamples(base, afterMs) {
+  return fetchJson(`${base}${SAMPLES_PATH}${afterMs === undefined ? "" : `?after=${afterMs}`}`);
 }
 
 async function fetchJson(path) {
@@ -68,31 +95,7 @@ async function fetchJson(path) {
   }
 }
 
-/** The chosen latency histogram from /metrics, or undefined (no /metrics, no histogram, node down). */
-async function fetchMetrics() {
-  if (!state.metricsAvailable) return undefined;
-  try {
-    const response = await fetch("/metrics", { cache: "no-store", signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-    if (response.status === 404) {
-      state.metricsAvailable = false;
-      $("latency-hint").textContent = "This node serves no /metrics, so there is no latency to show.";
-      return undefined;
-    }
-    if (!response.ok) return undefined;
-    const histogram = pickLatencyHistogram(parseHistograms(await response.text()));
-    if (histogram === undefined) {
-      $("latency-hint").textContent = "This node's /metrics has no request-duration histogram yet.";
-    } else {
-      $("latency-hint").textContent =
-        `Client request latency (p50, p99) from this node's /metrics (${histogram.name}), over each second.`;
-    }
-    return histogram;
-  } catch {
-    return undefined;
-  }
-}
-
-function onStatus(status, now, metrics) {
+function onStatus(status, now, samples) {
   if (state.failures >= FAILURES_BEFORE_LOST && !state.switching)
     showBanner(`Node ${status.id} answers again.`, "info", 5000);
   state.failures = 0;
@@ -105,11 +108,14 @@ function onStatus(status, now, metrics) {
   }
   const committedRate = rate(state.previous, { t: now, value: status.commitIndex });
   state.previous = { t: now, value: status.commitIndex };
-  const latency = latencySample(metrics, now);
   $("members").classList.remove("stale");
   renderSummary(status, committedRate);
+  renderQuorum(status);
   renderMembers(status);
-  record(now, committedRate, latency, status);
+  if (samples !== undefined) recordSamples(samples.samples);
+  recordLag(now, status);
+  if (!state.lagSeeded) seedLagHistory(status);
+  pollResources(status);
   renderCharts();
   const live = status.leader === 0 ? "no leader" : `leader is node ${status.leader}`;
   setConnection("live", `Live from node ${status.id}: ${live} · ${new Date(now * 1000).toLocaleTimeString()}`);
@@ -238,7 +244,8 @@ function memberRow(member, status) {
     cell(optional(member.appliedIndex), "num"),
   );
   const lag = memberLag(member, status);
-  const lagCell = cell(member.id === status.leader ? "–" : lag === null ? "?" : String(lag), "num");
+  const lagCell = cell(member.id === status.leader ? "–" : lag === null ? "unknown" : String(lag), "num");
+  if (lag === null && member.id !== status.leader) lagCell.title = "It does not answer: its lag is unknown";
   if (lag !== null && member.id !== status.leader)
     lagCell.classList.add(lag >= LAG_BAD ? "lag-bad" : lag >= LAG_WARN ? "lag-warn" : "ok");
   row.append(lagCell);
@@ -266,8 +273,12 @@ function setRowRole(row, role) {
   roleCell.prepend(badge);
 }
 
-/** The leader's count of entries the member is behind; else how far its applied index trails the commit index. */
+/**
+ * The leader's count of entries the member is behind; else how far its applied index trails the commit index.
+ * Unknown (null) for a member that does not answer: a leader elected since it died counts its whole log.
+ */
 function memberLag(member, status) {
+  if (!member.reachable) return null;
   if (typeof member.lag === "number") return member.lag;
   if (typeof member.appliedIndex !== "number") return null;
   const highest = Math.max(status.commitIndex, ...status.members.map((m) => m.commitIndex ?? 0));
@@ -307,123 +318,164 @@ function rate(previous, current) {
   return (current.value - previous.value) / (current.t - previous.t);
 }
 
-/** Requests per second, p50 and p99 (ms) over the interval since the previous scrape; nulls when unknown. */
-function latencySample(histogram, now) {
-  const previous = state.previousMetrics;
-  state.previousMetrics = histogram === undefined ? undefined : { t: now, histogram };
-  if (histogram === undefined || previous === undefined || previous.histogram.name !== histogram.name) {
-    return { requests: null, p50: null, p99: null };
+/** Appends the node's samples (oldest first) newer than those held. */
+function recordSamples(samples) {
+  const h = state.history;
+  for (const sample of samples) {
+    if (state.lastSampleT !== undefined && sample.t <= state.lastSampleT) continue;
+    state.lastSampleT = sample.t;
+    state.newestSample = sample;
+    h.t.push(sample.t / 1000);
+    h.committed.push(sample.committedPerSecond);
+    h.http.push(sample.httpRequestsPerSecond);
+    h.resp.push(sample.respCommandsPerSecond);
+    h.httpP50.push(sample.httpP50Ms);
+    h.httpP99.push(sample.httpP99Ms);
+    h.respP50.push(sample.respP50Ms);
+    h.respP99.push(sample.respP99Ms);
   }
-  const count = histogram.count - previous.histogram.count;
-  if (count < 0) return { requests: null, p50: null, p99: null }; // the node restarted: counters reset
-  const requests = count / (now - previous.t);
-  if (count === 0) return { requests, p50: null, p99: null };
-  const deltas = histogram.buckets.map((b, i) => ({
-    le: b.le,
-    count: b.count - (previous.histogram.buckets[i]?.count ?? 0),
-  }));
-  const inMs = (value) => (value === null ? null : value * histogram.toMs);
-  return { requests, p50: inMs(quantile(deltas, 0.5)), p99: inMs(quantile(deltas, 0.99)) };
+  const excess = h.t.length - HISTORY_POINTS_MAX;
+  if (excess > 0) {
+    for (const series of [h.t, h.committed, h.http, h.resp, h.httpP50, h.httpP99, h.respP50, h.respP99]) {
+      series.splice(0, excess);
+    }
+  }
 }
 
-function record(now, committedRate, latency, status) {
+/** One point of every member's lag, as /v1/cluster reports it now (null: the leader or unknown). */
+function recordLag(now, status) {
   const h = state.history;
-  h.t.push(now);
-  h.committed.push(committedRate);
-  h.requests.push(latency.requests);
-  h.p50.push(latency.p50);
-  h.p99.push(latency.p99);
+  h.lagT.push(now);
   for (const member of status.members) {
     if (!h.lag.has(member.id))
       h.lag.set(
         member.id,
-        h.t.slice(0, -1).map(() => null),
+        h.lagT.slice(0, -1).map(() => null),
       );
   }
   for (const [id, series] of h.lag) {
     const member = status.members.find((m) => m.id === id);
     series.push(member === undefined || id === status.leader ? null : memberLag(member, status));
   }
-  if (h.t.length > HISTORY_POINTS_MAX) {
-    for (const series of [h.t, h.committed, h.requests, h.p50, h.p99, ...h.lag.values()]) series.shift();
+  if (h.lagT.length > HISTORY_POINTS_MAX) {
+    for (const series of [h.lagT, ...h.lag.values()]) series.shift();
   }
 }
-
-// ---- Prometheus text parsing (histograms only) ----
 
 /**
- * Requests that are not client traffic: this page's own polling, health probes, watch streams (timed only to
- * their start) and unrouted requests. Left out, so the charts show what clients experience.
+ * The lag chart's history: the leader's samples hold the lag it saw each second (this node's own when it leads,
+ * else asked of the leader). Put before the points this page recorded itself; tried once.
  */
-const MONITORING_COMMAND = /command="(cluster|metrics|healthz|readyz|openapi|watch|dashboard|unknown)"/;
+async function seedLagHistory(status) {
+  state.lagSeeded = true;
+  const leader = status.members.find((m) => m.id === status.leader);
+  if (leader === undefined) return;
+  const http = state.members.get(leader.id)?.http ?? "";
+  if (leader.id !== status.id && http === "") return; // its address is unknown
+  const answer = await fetchSamples(leader.id === status.id ? "" : baseUrl(http), undefined);
+  if (!answer.ok) return;
+  const h = state.history;
+  const firstLive = h.lagT[0] ?? Number.POSITIVE_INFINITY;
+  const earlier = answer.value.samples.filter((sample) => sample.lag !== undefined && sample.t / 1000 < firstLive);
+  const room = Math.max(0, HISTORY_POINTS_MAX - h.lagT.length);
+  const seeded = earlier.slice(Math.max(0, earlier.length - room));
+  if (seeded.length === 0) return;
+  const ids = new Set([...h.lag.keys(), ...seeded.flatMap((sample) => Object.keys(sample.lag).map(Number))]);
+  for (const id of ids) {
+    const series = h.lag.get(id) ?? h.lagT.map(() => null);
+    // The leader has no lag of its own; a member the leader heard nothing from is null (unknown) already.
+    const values = seeded.map((sample) => (id === leader.id ? null : (sample.lag[String(id)] ?? null)));
+    h.lag.set(id, [...values, ...series]);
+  }
+  h.lagT.unshift(...seeded.map((sample) => sample.t / 1000));
+  renderCharts();
+}
+
+// ---- Quorum ----
 
 /**
- * name → { buckets: [{le, count}] sorted by le, sum, count }, summed over every label set but `le`, except
- * the monitoring requests above.
+ * A banner while a majority of the members does not answer: no leader can be elected or keep its lease, so
+ * every write (and linearizable read) fails until enough of them are back.
  */
-function parseHistograms(text) {
-  const families = new Map();
-  const family = (name) => {
-    if (!families.has(name)) families.set(name, { name, buckets: new Map(), sum: 0, count: 0 });
-    return families.get(name);
-  };
-  for (const line of text.split("\n")) {
-    if (line === "" || line.startsWith("#")) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})?\s+(\S+)/.exec(line);
-    if (match === null) continue;
-    const [, name, labels = "", raw] = match;
-    const value = Number(raw);
-    if (!Number.isFinite(value)) continue;
-    if (MONITORING_COMMAND.test(labels)) continue;
-    if (name.endsWith("_bucket")) {
-      const le = /le="([^"]*)"/.exec(labels)?.[1];
-      if (le === undefined) continue;
-      const buckets = family(name.slice(0, -7)).buckets;
-      buckets.set(le, (buckets.get(le) ?? 0) + value);
-    } else if (name.endsWith("_sum")) family(name.slice(0, -4)).sum += value;
-    else if (name.endsWith("_count")) family(name.slice(0, -6)).count += value;
-  }
-  const histograms = [];
-  for (const f of families.values()) {
-    if (f.buckets.size === 0) continue;
-    const buckets = [...f.buckets]
-      .map(([le, count]) => ({ le: le === "+Inf" ? Infinity : Number(le), count }))
-      .sort((a, b) => a.le - b.le);
-    histograms.push({ name: f.name, buckets, sum: f.sum, count: f.count });
-  }
-  return histograms;
+function renderQuorum(status) {
+  const banner = $("quorum-banner");
+  const total = status.members.length;
+  const majority = Math.floor(total / 2) + 1;
+  const down = status.members
+    .filter((m) => !m.reachable)
+    .map((m) => m.id)
+    .sort((a, b) => a - b);
+  const lost = total - down.length < majority;
+  document.body.dataset.quorum = lost ? "lost" : "ok";
+  banner.hidden = !lost;
+  if (!lost) return;
+  const who = down.length === 1 ? `node ${down[0]}` : `nodes ${down.slice(0, -1).join(", ")} and ${down.at(-1)}`;
+  banner.textContent =
+    `Quorum lost — writes are failing. ${down.length} of ${total} members are down (${who}); ` +
+    `a leader needs ${majority} of ${total}. Reads that must be linearizable fail too.`;
 }
 
-/** The histogram most likely to be "HTTP request duration", with the factor that turns its unit into ms. */
-function pickLatencyHistogram(histograms) {
-  const score = (name) =>
-    (/http/.test(name) ? 2 : 0) +
-    (/request/.test(name) ? 2 : 0) +
-    (/duration|latency/.test(name) ? 1 : 0) -
-    (/wal|fsync|raft|apply/.test(name) ? 3 : 0);
-  const best = histograms.filter((h) => score(h.name) >= 3).sort((a, b) => score(b.name) - score(a.name))[0];
-  if (best === undefined) return undefined;
-  const toMs = /_seconds$/.test(best.name) ? 1000 : /_(ms|milliseconds)$/.test(best.name) ? 1 : 1000;
-  return { ...best, toMs };
-}
+// ---- Nodes: keys, memory, disk ----
 
-/** Prometheus' histogram_quantile over cumulative bucket counts: linear within the bucket holding the rank. */
-function quantile(buckets, q) {
-  const total = buckets[buckets.length - 1]?.count ?? 0;
-  if (total <= 0) return null;
-  const rank = q * total;
-  let lowerLe = 0;
-  let lowerCount = 0;
-  for (const bucket of buckets) {
-    if (bucket.count >= rank) {
-      if (bucket.le === Infinity) return lowerLe;
-      const width = bucket.count - lowerCount;
-      return width <= 0 ? bucket.le : lowerLe + ((bucket.le - lowerLe) * (rank - lowerCount)) / width;
+/**
+ * Each member's newest sample, asked of the member itself (its samples endpoint answers any origin); this
+ * node's is the newest the page holds. A member that does not answer shows unknown figures.
+ */
+function pollResources(status) {
+  if (state.newestSample !== undefined) {
+    state.resources.set(status.id, { sample: state.newestSample, lastT: state.newestSample.t });
+  }
+  for (const member of status.members) {
+    if (member.id === status.id) continue;
+    const http = state.members.get(member.id)?.http ?? "";
+    if (!member.reachable || http === "") {
+      state.resources.delete(member.id);
+      continue;
     }
-    lowerLe = bucket.le;
-    lowerCount = bucket.count;
+    if (state.resourcesAsked.has(member.id)) continue; // the previous question is still out
+    state.resourcesAsked.add(member.id);
+    const known = state.resources.get(member.id);
+    fetchSamples(baseUrl(http), known?.lastT).then((answer) => {
+      state.resourcesAsked.delete(member.id);
+      const sample = answer.ok ? answer.value.samples.at(-1) : undefined;
+      if (sample !== undefined) state.resources.set(member.id, { sample, lastT: sample.t });
+      else if (!answer.ok) state.resources.delete(member.id);
+      renderResources(status);
+    });
   }
-  return lowerLe;
+  renderResources(status);
+}
+
+function renderResources(status) {
+  const rows = [...status.members]
+    .sort((a, b) => a.id - b.id)
+    .map((member) => {
+      const sample = member.reachable ? state.resources.get(member.id)?.sample : undefined;
+      const row = document.createElement("tr");
+      row.dataset.memberId = String(member.id);
+      row.dataset.known = sample === undefined ? "no" : "yes";
+      const figure = (value, format) => cell(sample === undefined || value == null ? "unknown" : format(value), "num");
+      row.append(
+        cell(String(member.id)),
+        figure(sample?.keys, (n) => n.toLocaleString()),
+        figure(sample?.rssBytes, formatBytes),
+        figure(sample?.storeFileBytes, formatBytes),
+        figure(sample?.walBytes, formatBytes),
+      );
+      return row;
+    });
+  $("resources").tBodies[0].replaceChildren(...rows);
+}
+
+function formatBytes(bytes) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value >= 100 || unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
 }
 
 // ---- Charts (uPlot) ----
@@ -478,9 +530,15 @@ function renderCharts() {
   const charts = state.charts;
   charts.throughput ??= makeChart("chart-throughput", [
     { label: "committed entries/s" },
-    { label: "client requests/s (this node)" },
+    { label: "HTTP requests/s" },
+    { label: "RESP commands/s" },
   ]);
-  charts.latency ??= makeChart("chart-latency", [{ label: "p50 ms" }, { label: "p99 ms" }]);
+  charts.latency ??= makeChart("chart-latency", [
+    { label: "HTTP p50 ms" },
+    { label: "HTTP p99 ms" },
+    { label: "RESP p50 ms" },
+    { label: "RESP p99 ms" },
+  ]);
   const lagIds = [...h.lag.keys()].sort((a, b) => a - b);
   if (charts.lagIds !== lagIds.join(",")) {
     charts.lag?.destroy();
@@ -490,13 +548,21 @@ function renderCharts() {
     );
     charts.lagIds = lagIds.join(",");
   }
-  charts.throughput?.setData([h.t, h.committed, h.requests]);
-  charts.latency?.setData([h.t, h.p50, h.p99]);
-  charts.lag?.setData([h.t, ...lagIds.map((id) => h.lag.get(id))]);
+  charts.throughput?.setData([h.t, h.committed, h.http, h.resp]);
+  charts.latency?.setData([h.t, h.httpP50, h.httpP99, h.respP50, h.respP99]);
+  charts.lag?.setData([h.lagT, ...lagIds.map((id) => h.lag.get(id))]);
   // At least a minute wide, so the first few points do not stretch over an absurd time range.
-  const last = h.t[h.t.length - 1] ?? Date.now() / 1000;
-  const span = { min: Math.min(h.t[0] ?? last, last - CHART_WINDOW_S_MIN), max: last };
-  for (const chart of [charts.throughput, charts.latency, charts.lag]) chart?.setScale("x", span);
+  const span = (times) => {
+    const last = times[times.length - 1] ?? Date.now() / 1000;
+    return { min: Math.min(times[0] ?? last, last - CHART_WINDOW_S_MIN), max: last };
+  };
+  charts.throughput?.setScale("x", span(h.t));
+  charts.latency?.setScale("x", span(h.t));
+  charts.lag?.setScale("x", span(h.lagT));
+  // How many points each chart holds, for tests and the curious.
+  $("chart-throughput").dataset.points = String(h.t.length);
+  $("chart-latency").dataset.points = String(h.t.length);
+  $("chart-lag").dataset.points = String(h.lagT.length);
 }
 
 function resizeCharts() {
@@ -529,7 +595,15 @@ function start() {
     clearTimeout(resizeTimer);
     resizeTimer = setTimeout(resizeCharts, 100);
   });
-  tick();
+  loadHistory().then(tick);
+}
+
+/** The samples this node kept (its last minutes), so the charts have points from the start. */
+async function loadHistory() {
+  const answer = await fetchSamples("", undefined);
+  if (!answer.ok) return;
+  recordSamples(answer.value.samples);
+  renderCharts();
 }
 
 start();
