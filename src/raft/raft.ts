@@ -871,5 +871,3 @@ export class Raft {
     this.messages.push({ ...message, groupId: this.config.groupId, from: this.id } as Message);
   }
 }
-
-
