@@ -7,6 +7,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { ScanCursorTable } from "../../commands/redis/scan-cursor-table.js";
 import { REQUEST_LIMITS_DEFAULT, type RequestParserOptions } from "../request-parser.js";
 import type { RedisBackend } from "./backend.js";
+import { closeAfterReply } from "./close-after-reply.js";
 import { Connection } from "./connection.js";
 import type { RespLogger, ServerContext } from "./server-context.js";
 import type { ServerFigures } from "./server-info.js";
@@ -102,7 +103,7 @@ export class RespServer {
     if (this.#connections.size >= this.#clientsMax) {
       this.#rejectedConnections++;
       socket.on("error", () => undefined);
-      socket.end("-ERR max number of clients reached\r\n");
+      closeAfterReply(socket, "-ERR max number of clients reached\r\n");
       return;
     }
     this.#totalConnections++;
