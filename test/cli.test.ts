@@ -16,6 +16,16 @@ function shoal(...args: string[]): { status: number | null; stdout: string; stde
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
+/** `--peers`, `--http-port` and `--resp-port` for a one-node `shoal start`, all from the free-port allocator: a
+ * test never takes a default port (a running `npm start` holds 7001-7003, 7101-7103 and 8001-8003). */
+async function singleNodePorts(): Promise<{ args: string[]; httpPort: number }> {
+  const [peerPort, httpPort, respPort] = [await freePort(), await freePort(), await freePort()];
+  return {
+    args: ["--peers", `1=127.0.0.1:${peerPort}`, "--http-port", String(httpPort), "--resp-port", String(respPort)],
+    httpPort,
+  };
+}
+
 function assertOneLineError(result: ReturnType<typeof shoal>, status: number, pattern: RegExp): void {
   assert.equal(result.status, status, result.stderr);
   const lines = result.stderr.trim().split("\n");
@@ -31,7 +41,7 @@ test("--help prints usage and exits 0", () => {
   }
 });
 
-test("bad flags give one line and exit 2", () => {
+test("bad flags give one line and exit 2", async () => {
   assertOneLineError(shoal("frobnicate"), 2, /Unknown command "frobnicate"/);
   assertOneLineError(shoal("start", "--bogus"), 2, /Unknown option '--bogus'/);
   assertOneLineError(shoal("start", "--id", "x"), 2, /Cannot parse --id "x"/);
@@ -44,26 +54,24 @@ test("bad flags give one line and exit 2", () => {
   assertOneLineError(shoal("cluster", "--nodes", "12"), 2, /Cannot parse --nodes "12"/);
   // Flags read late once left a started node running after the error (spawnSync would time out here).
   const dir = mkdtempSync(join(tmpdir(), "shoal-cli-"));
+  const { args } = await singleNodePorts();
   for (const [flag, value] of [
     ["--proto-max-bulk-len", "x"],
     ["--maxclients", "0"],
     ["--resp-port", "70000"],
   ] as const) {
-    const result = shoal("start", "--id", "1", "--data-dir", dir, "--peers", "1=127.0.0.1:7101", flag, value);
+    const result = shoal("start", "--id", "1", "--data-dir", dir, ...args, flag, value);
     assertOneLineError(result, 2, new RegExp(`Cannot parse ${flag} "${value}"`));
   }
 });
 
-test("an unusable data directory gives one line and exits 1", () => {
+test("an unusable data directory gives one line and exits 1", async () => {
   const file = join(mkdtempSync(join(tmpdir(), "shoal-cli-")), "a-file");
   writeFileSync(file, "not a directory");
+  const { args } = await singleNodePorts();
+  assertOneLineError(shoal("start", "--id", "1", "--data-dir", file, ...args), 1, /Cannot use data directory/);
   assertOneLineError(
-    shoal("start", "--id", "1", "--data-dir", file, "--peers", "1=127.0.0.1:7101"),
-    1,
-    /Cannot use data directory/,
-  );
-  assertOneLineError(
-    shoal("start", "--id", "1", "--data-dir", "/proc/shoal-nope", "--peers", "1=127.0.0.1:7101"),
+    shoal("start", "--id", "1", "--data-dir", "/proc/shoal-nope", ...args),
     1,
     /Cannot use data directory/,
   );
@@ -71,27 +79,22 @@ test("an unusable data directory gives one line and exits 1", () => {
 
 test("a single node starts, serves HTTP and stops on SIGTERM", async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "shoal-cli-"));
-  const [peerPort, httpPort] = [await freePort(), await freePort()];
+  const { args, httpPort } = await singleNodePorts();
   const { spawn } = await import("node:child_process");
   const child = spawn(
     process.execPath,
-    [
-      MAIN,
-      "start",
-      "--id",
-      "1",
-      "--data-dir",
-      dataDir,
-      "--peers",
-      `1=127.0.0.1:${peerPort}`,
-      "--http-port",
-      String(httpPort),
-      "--log-file",
-      join(dataDir, "log"),
-    ],
+    [MAIN, "start", "--id", "1", "--data-dir", dataDir, ...args, "--log-file", join(dataDir, "log")],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
-  const ready = await new Promise<string>((done) => child.stdout.on("data", (chunk: Buffer) => done(chunk.toString())));
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  // A node that fails to start (a port taken) fails the test instead of leaving it waiting for a ready line.
+  const ready = await new Promise<string>((done, fail) => {
+    child.stdout.on("data", (chunk: Buffer) => done(chunk.toString()));
+    child.once("exit", (code) => fail(new Error(`shoal start exited with ${code}: ${stderr}`)));
+  });
   assert.match(ready, new RegExp(`node 1 ready: http://127.0.0.1:${httpPort}`));
   let status = 0;
   for (let i = 0; i < 50 && status !== 200; i++) {
