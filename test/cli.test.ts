@@ -3,7 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { test } from "node:test";
@@ -63,6 +63,51 @@ test("bad flags give one line and exit 2", async () => {
     const result = shoal("start", "--id", "1", "--data-dir", dir, ...args, flag, value);
     assertOneLineError(result, 2, new RegExp(`Cannot parse ${flag} "${value}"`));
   }
+});
+
+test("shoal --version and -v print package.json's version", () => {
+  const { version } = JSON.parse(readFileSync("package.json", "utf8")) as { version: string };
+  for (const flag of ["--version", "-v"]) {
+    const result = shoal(flag);
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout, `shoal ${version}\n`);
+  }
+  assert.match(shoal("--help").stdout, /shoal --version/);
+});
+
+test("every subcommand words every parse error as one line of its own, with a pointer to its help", () => {
+  const commands = ["start", "cluster", "status", "get", "put", "del", "watch", "bench"];
+  const valueFlag: Record<string, string> = {
+    start: "--id",
+    cluster: "--nodes",
+    status: "--endpoint",
+    get: "--timeout",
+    put: "--ttl",
+    del: "-e",
+    watch: "--from",
+    bench: "--seconds",
+  };
+  for (const command of commands) {
+    const cases: [string[], RegExp][] = [
+      [[command, "--bogus"], /^shoal: Unknown option '--bogus'/],
+      [[command, "-X"], /^shoal: Unknown option '-X'/],
+      [[command, valueFlag[command] as string], new RegExp(`^shoal: Missing a value for ${valueFlag[command]}`)],
+      [[command, "--help=yes"], /^shoal: Option --help takes no value \(got "yes"\)/],
+    ];
+    for (const [args, pattern] of cases) {
+      const result = shoal(...args);
+      assertOneLineError(result, 2, pattern);
+      assert.match(result.stderr, new RegExp(`\\(try: shoal ${command} --help\\)\\n$`), args.join(" "));
+      // Node's own parseArgs wording never reaches the user.
+      assert.doesNotMatch(result.stderr, /ambiguous|To specify|ERR_PARSE_ARGS/, args.join(" "));
+    }
+  }
+  assertOneLineError(
+    shoal("cluster", "extra"),
+    2,
+    /^shoal: Unexpected argument "extra" \(try: shoal cluster --help\)$/,
+  );
+  assertOneLineError(shoal("get", "-5"), 2, /^shoal: Unknown option '-5'; a KEY starting with "-" goes after --/);
 });
 
 test("an unusable data directory gives one line and exits 1", async () => {
