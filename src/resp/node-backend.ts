@@ -11,6 +11,7 @@ export function nodeBackend(node: ShoalNode): RedisBackend {
     runReads: (argvs, stale, cursors) => node.readRedis(argvs, stale, cursors),
     watchRevisions: (keys, stale) => node.watchRevisions(keys, stale),
     pubsub: node.pubsub,
+    role: () => node.raftStatus().role,
     facts: (): NodeFacts => {
       const status = node.raftStatus();
       const stats = node.store.stats();
@@ -18,9 +19,11 @@ export function nodeBackend(node: ShoalNode): RedisBackend {
         nodeId: node.options.id,
         role: status.role,
         leaderId: status.leaderId,
+        leaderHost: hostOf(node.options.members.get(status.leaderId)?.peer ?? ""),
         term: status.term,
         commitIndex: status.commitIndex,
         appliedIndex: node.store.appliedIndex(),
+        lastIndex: status.lastIndex,
         memberCount: node.options.members.size,
         keyCount: stats.keyCount,
         expiresCount: node.store.expiringKeyCount(),
@@ -29,4 +32,11 @@ export function nodeBackend(node: ShoalNode): RedisBackend {
       };
     },
   };
+}
+
+/** "10.0.0.1:7101" → "10.0.0.1" ("[::1]:7101" → "::1"). */
+function hostOf(address: string): string {
+  const colon = address.lastIndexOf(":");
+  const host = colon < 0 ? address : address.slice(0, colon);
+  return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
 }

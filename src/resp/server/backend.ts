@@ -55,9 +55,13 @@ export interface NodeFacts {
   readonly nodeId: number;
   readonly role: string;
   readonly leaderId: number;
+  /** The leader's host (from its peer address); "" while no leader is known. */
+  readonly leaderHost: string;
   readonly term: number;
   readonly commitIndex: number;
   readonly appliedIndex: number;
+  /** The last index of this node's log. */
+  readonly lastIndex: number;
   readonly memberCount: number;
   /** Stored keys (including expired ones not yet removed) and those with an expiry. */
   readonly keyCount: number;
@@ -76,4 +80,6 @@ export interface RedisBackend {
   watchRevisions(keys: readonly Uint8Array[], stale: boolean): Promise<WatchTicket[]>;
   readonly pubsub: PubSub;
   facts(): NodeFacts;
+  /** This node's Raft role, cheaply (HELLO reports it on every connection; facts() counts keys). */
+  role(): string;
 }

@@ -151,16 +151,25 @@ export class TestBackend implements RedisBackend {
     });
   }
 
+  /** The Raft role facts() and role() report (a test turns this node into a follower). */
+  raftRole = "leader";
+
+  role(): string {
+    return this.raftRole;
+  }
+
   facts(): NodeFacts {
     let expires = 0;
     for (const record of this.machine.records.values()) if (record.expiresAtMs !== 0) expires++;
     return {
       nodeId: 1,
-      role: "leader",
-      leaderId: 1,
+      role: this.raftRole,
+      leaderId: this.raftRole === "leader" ? 1 : this.raftRole === "follower" ? 2 : 0,
+      leaderHost: this.raftRole === "follower" ? "10.0.0.2" : this.raftRole === "leader" ? "127.0.0.1" : "",
       term: 1,
       commitIndex: this.entries.length,
       appliedIndex: this.entries.length,
+      lastIndex: this.entries.length,
       memberCount: 1,
       keyCount: this.machine.records.size,
       expiresCount: expires,
