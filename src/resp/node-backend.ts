@@ -2,13 +2,20 @@
  * @module The RESP server's backend over a real ShoalNode: data commands through the Raft log or after a
  * ReadIndex barrier, WATCH revisions, cluster-wide pub/sub, and INFO's figures.
  */
+import { foreignScanCursors } from "../commands/redis/scan-cursor-table.js";
 import type { ShoalNode } from "../node/shoal-node.js";
 import type { NodeFacts, RedisBackend } from "./server/backend.js";
 
 export function nodeBackend(node: ShoalNode): RedisBackend {
   return {
     runInLog: (argvs, watches) => node.runRedis(argvs, watches),
-    runReads: (argvs, stale, cursors) => node.readRedis(argvs, stale, cursors),
+    runReads: async (argvs, stale, cursors) => {
+      // Another node's SCAN cursor resumes here at the same key: ask that node for it first.
+      const foreign = foreignScanCursors(argvs, node.scanCursors);
+      if (foreign.length > 0) await node.resolveScanCursors(foreign);
+      return node.readRedis(argvs, stale, cursors);
+    },
+    cursors: node.scanCursors,
     watchRevisions: (keys, stale) => node.watchRevisions(keys, stale),
     pubsub: node.pubsub,
     role: () => node.raftStatus().role,

@@ -7,6 +7,7 @@
 import type { WatchedKey } from "../../commands/command.js";
 import type { ScanCursors } from "../../commands/redis/command-spec.js";
 import type { Reply } from "../../commands/redis/reply.js";
+import type { ScanCursorTable } from "../../commands/redis/scan-cursor-table.js";
 
 /** A WATCHed key as the server keeps it until EXEC: its modRevision then (0: absent), and the group's revision
  * when it was read (so EXEC can also notice a key that was created and deleted again in between). */
@@ -79,6 +80,8 @@ export interface RedisBackend {
   /** The keys' watch tokens (current modRevision, 0 when absent), for WATCH: linearizable unless `stale`. */
   watchRevisions(keys: readonly Uint8Array[], stale: boolean): Promise<WatchTicket[]>;
   readonly pubsub: PubSub;
+  /** The node's SCAN cursor table, shared by its connections (cursors are valid on every node). */
+  readonly cursors: ScanCursorTable;
   facts(): NodeFacts;
   /** This node's Raft role, cheaply (HELLO reports it on every connection; facts() counts keys). */
   role(): string;

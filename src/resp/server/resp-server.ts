@@ -1,10 +1,9 @@
 /**
  * @module The RESP server: a node:net listener whose connections speak Redis's protocol to a RedisBackend.
- * Owns what connections share (the SCAN cursor table, the client list, the counters INFO prints) and closes
+ * Owns what connections share (the client list, the counters INFO prints; the SCAN cursor table is the node's) and closes
  * every connection on close().
  */
 import { createServer, type Server, type Socket } from "node:net";
-import { ScanCursorTable } from "../../commands/redis/scan-cursor-table.js";
 import { REQUEST_LIMITS_DEFAULT, type RequestParserOptions } from "../request-parser.js";
 import type { RedisBackend } from "./backend.js";
 import { closeAfterReply } from "./close-after-reply.js";
@@ -50,7 +49,7 @@ export class RespServer {
     this.#context = {
       backend: options.backend,
       requirePass,
-      cursors: new ScanCursorTable(),
+      cursors: options.backend.cursors,
       clients: this.#connections,
       logger: options.logger,
       figures: () => this.#figures(requirePass !== undefined),

@@ -8,6 +8,7 @@ import type { ScanCursors } from "../../../commands/redis/command-spec.js";
 import { executeCommands } from "../../../commands/redis/execute.js";
 import { globMatch } from "../../../commands/redis/glob.js";
 import type { Reply } from "../../../commands/redis/reply.js";
+import { ScanCursorTable } from "../../../commands/redis/scan-cursor-table.js";
 import { MapStateMachine } from "../../../commands/testing/map-state-machine.js";
 import { assert } from "../../../lib/assert.js";
 import type { ShoalError } from "../../../lib/errors.js";
@@ -102,6 +103,7 @@ function remove(map: Map<string, Set<Subscriber>>, id: string, subscriber: Subsc
 export class TestBackend implements RedisBackend {
   readonly machine = new MapStateMachine();
   readonly pubsub = new InMemoryPubSub();
+  readonly cursors = new ScanCursorTable({ ownerId: 1 });
   /** Every runInLog call's argvs, in order (one entry each). */
   readonly entries: (readonly (readonly Uint8Array[])[])[] = [];
   /** Every runReads call: its size and staleness. */
