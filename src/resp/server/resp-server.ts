@@ -88,6 +88,11 @@ export class RespServer {
     return this.#connections.size;
   }
 
+  /** Open sockets: the connections plus any refused one still being closed. */
+  get socketCount(): number {
+    return this.#sockets.size;
+  }
+
   /** Stops listening and closes every connection (pending requests are dropped). */
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
