@@ -1,6 +1,8 @@
 /**
  * @module `shoal cluster --nodes N`: a local cluster of N node processes on loopback (what `npm start` runs).
  * Each node is a child process running `shoal start`, logging to <data-dir>/<id>/node.log; Ctrl-C stops all.
+ * The cluster is announced as up once a leader is elected; if none is within --leader-wait, each node's view
+ * is printed instead (and the announcement follows if a leader comes later).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
@@ -8,7 +10,8 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { CliError } from "./cli-error.js";
-import { integerFlag, parseFlags } from "./parse-flags.js";
+import { awaitLeader, describeNodes, type ElectedLeader } from "./leader-wait.js";
+import { integerFlag, numberFlag, parseFlags } from "./parse-flags.js";
 
 const HELP = `Usage: shoal cluster [--nodes 3] [--data-dir ./data] [options]
 
@@ -18,10 +21,16 @@ const HELP = `Usage: shoal cluster [--nodes 3] [--data-dir ./data] [options]
   --http-port-base P   node i serves HTTP on P + i - 1 (default 8001)
   --resp-port-base P   node i speaks the Redis protocol on P + i - 1 (default 7001)
   --fsync POLICY       always | batch | never (default always)
+  --tick-ms MS         each node's Raft tick (shoal start's default when absent)
+  --election-ticks N   each node's election timeout in ticks (shoal start's default when absent)
+  --leader-wait S      say what is wrong if no leader is elected within S seconds (default 20)
 
 Every node serves the live dashboard at its HTTP address (http://127.0.0.1:8001/ by default);
 shoal status, get, put, del, watch and bench talk to these nodes.
 `;
+
+/** Elections take 0.5-1 s with the default timing; this long without a leader means something is wrong. */
+const LEADER_WAIT_S = 20;
 
 const FLAGS = {
   nodes: { type: "string" },
@@ -30,6 +39,9 @@ const FLAGS = {
   "http-port-base": { type: "string" },
   "resp-port-base": { type: "string" },
   fsync: { type: "string" },
+  "tick-ms": { type: "string" },
+  "election-ticks": { type: "string" },
+  "leader-wait": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -45,6 +57,12 @@ export async function runCluster(argv: string[]): Promise<number> {
   const httpBase = integerFlag(flags, "http-port-base", 8001, 1, 65500);
   const respBase = integerFlag(flags, "resp-port-base", 7001, 1, 65500);
   const fsync = typeof flags.fsync === "string" ? flags.fsync : "always";
+  // Passed through to every node when given (shoal start checks them); raise both on a slow machine.
+  const timing = (["tick-ms", "election-ticks"] as const).flatMap((name) => {
+    const value = flags[name];
+    return typeof value === "string" ? [`--${name}`, value] : [];
+  });
+  const leaderWaitMs = numberFlag(flags, "leader-wait", LEADER_WAIT_S, 0.1, 3600) * 1000;
   const ids = Array.from({ length: count }, (_, i) => i + 1);
   const peers = ids.map((id) => `${id}=127.0.0.1:${peerBase + id - 1}`).join(",");
   const main = fileURLToPath(new URL("./main.js", import.meta.url));
@@ -72,6 +90,7 @@ export async function runCluster(argv: string[]): Promise<number> {
       String(respBase + id - 1),
       "--fsync",
       fsync,
+      ...timing,
       "--log-file",
       join(nodeDir, "node.log"),
     ];
@@ -99,18 +118,38 @@ export async function runCluster(argv: string[]): Promise<number> {
     await stopAll();
     throw error;
   }
-  process.stdout.write(`Shoal cluster of ${count} node(s) is up (data in ${dataDir}):\n`);
-  for (const id of ids) {
+  const httpUrls = new Map(ids.map((id) => [id, `http://127.0.0.1:${httpBase + id - 1}`] as const));
+  const announce = ({ leader, term }: ElectedLeader): void => {
     process.stdout.write(
-      `  node ${id}: redis://127.0.0.1:${respBase + id - 1}  http://127.0.0.1:${httpBase + id - 1}  (peer 127.0.0.1:${peerBase + id - 1})\n`,
+      `Shoal cluster of ${count} node(s) is up, node ${leader} leads (term ${term}); data in ${dataDir}:\n`,
     );
+    for (const id of ids) {
+      process.stdout.write(
+        `  node ${id}: redis://127.0.0.1:${respBase + id - 1}  http://127.0.0.1:${httpBase + id - 1}  (peer 127.0.0.1:${peerBase + id - 1})\n`,
+      );
+    }
+    process.stdout.write(
+      `Dashboard: http://127.0.0.1:${httpBase}/\n` +
+        `Try: redis-cli -p ${respBase} set greeting hello && redis-cli -p ${respBase + 1} get greeting\n` +
+        `  or: curl -X PUT --data hello http://127.0.0.1:${httpBase}/v1/kv/greeting\n` +
+        "Ctrl-C stops the cluster.\n",
+    );
+  };
+  const waited = await awaitLeader(httpUrls, leaderWaitMs);
+  if ("leader" in waited) {
+    announce(waited);
+  } else {
+    process.stdout.write(
+      `No leader elected within ${leaderWaitMs / 1000} s; the nodes keep running (Ctrl-C stops them). Each says:\n` +
+        describeNodes(waited.reports)
+          .map((line) => `  ${line}\n`)
+          .join("") +
+        `Their logs: ${join(dataDir, "<id>", "node.log")}\n`,
+    );
+    void awaitLeader(httpUrls, Number.POSITIVE_INFINITY, () => stopping).then((later) => {
+      if ("leader" in later && !stopping) announce(later);
+    });
   }
-  process.stdout.write(
-    `Dashboard: http://127.0.0.1:${httpBase}/\n` +
-      `Try: redis-cli -p ${respBase} set greeting hello && redis-cli -p ${respBase + 1} get greeting\n` +
-      `  or: curl -X PUT --data hello http://127.0.0.1:${httpBase}/v1/kv/greeting\n` +
-      "Ctrl-C stops the cluster.\n",
-  );
   await new Promise<void>((done) => {
     process.once("SIGINT", done);
     process.once("SIGTERM", done);

@@ -7,6 +7,7 @@
  *   shoal cluster --nodes 3
  *   shoal status | get KEY | put KEY VALUE | del KEY | watch | bench
  */
+import { readFileSync } from "node:fs";
 import { CliError } from "./cli-error.js";
 
 interface Command {
@@ -44,8 +45,21 @@ ${Object.entries(COMMANDS)
   .map(([name, command]) => `  ${name.padEnd(9)} ${command.summary}`)
   .join("\n")}
 
-Run shoal <command> --help for a command's options.
+Run shoal <command> --help for a command's options; shoal --version prints the version.
 `;
+
+/** The version in package.json (three directories up from dist/src/cli/, in the repository and when installed). */
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
+      version?: unknown;
+    };
+    if (typeof pkg.version === "string") return pkg.version;
+  } catch {
+    // reported below
+  }
+  throw new CliError("Cannot read the version from package.json", 1);
+}
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -53,11 +67,24 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return name === undefined ? 2 : 0;
   }
-  const command = COMMANDS[ALIASES[name] ?? name];
-  if (command === undefined || !Object.hasOwn(COMMANDS, ALIASES[name] ?? name)) {
+  if (name === "--version" || name === "-v" || name === "version") {
+    process.stdout.write(`shoal ${version()}\n`);
+    return 0;
+  }
+  const commandName = ALIASES[name] ?? name;
+  const command = COMMANDS[commandName];
+  if (command === undefined || !Object.hasOwn(COMMANDS, commandName)) {
     throw new CliError(`Unknown command "${name}" (try: shoal --help)`);
   }
-  return (await command.load())(rest);
+  try {
+    return await (await command.load())(rest);
+  } catch (error) {
+    // A usage error points at the command's help unless its message already does.
+    if (error instanceof CliError && error.exitCode === 2 && !error.message.includes("(try: shoal")) {
+      throw new CliError(`${error.message} (try: shoal ${commandName} --help)`, 2);
+    }
+    throw error;
+  }
 }
 
 main(process.argv.slice(2)).then(

@@ -14,6 +14,7 @@ import type { KeyValue } from "../commands/record.js";
 import type { ScanCursors } from "../commands/redis/command-spec.js";
 import { executeCommands } from "../commands/redis/execute.js";
 import type { Reply } from "../commands/redis/reply.js";
+import { ScanCursorTable } from "../commands/redis/scan-cursor-table.js";
 import type { KeyspaceReader } from "../commands/write-set.js";
 import { NodeDisk } from "../io/node/disk.js";
 import { ShoalError } from "../lib/errors.js";
@@ -60,7 +61,11 @@ export interface Readiness {
   readonly appliedIndex: number;
 }
 
-type PeerRequest = { readonly kind: "propose"; readonly data: Uint8Array } | { readonly kind: "info" } | PubSubRequest;
+type PeerRequest =
+  | { readonly kind: "propose"; readonly data: Uint8Array }
+  | { readonly kind: "info" }
+  | { readonly kind: "scan-cursor"; readonly cursor: string }
+  | PubSubRequest;
 
 const PUBSUB_REQUESTS: ReadonlySet<string> = new Set(["publish", "pubsub-channels", "pubsub-numsub", "pubsub-numpat"]);
 
@@ -99,6 +104,8 @@ export class ShoalNode {
   readonly metrics: NodeMetrics;
   /** Redis pub/sub: this node's subscribers, and delivery to every peer's. */
   readonly pubsub: PubSubHub;
+  /** The SCAN cursors this node issued (and other nodes' it resumed): valid on every node, see the table. */
+  readonly scanCursors: ScanCursorTable;
   #httpAddress = "";
 
   private constructor(
@@ -128,6 +135,10 @@ export class ShoalNode {
       },
       Math.min(options.requestTimeoutMs, 1000),
     );
+    this.scanCursors = new ScanCursorTable({
+      ownerId: options.id,
+      firstTag: BigInt(Math.floor(Math.random() * 2 ** 21)) * 2n ** 21n + BigInt(Math.floor(Math.random() * 2 ** 21)),
+    });
     this.#expiry = new ExpiryScanner({
       store: parts.store,
       isLeader: () => this.#host.raw.status().role === "leader",
@@ -396,6 +407,9 @@ export class ShoalNode {
       return this.#host.propose(new Uint8Array(request.data));
     }
     if (request?.kind === "info") return this.memberInfo();
+    if (request?.kind === "scan-cursor" && typeof request.cursor === "string" && /^\d{1,20}$/.test(request.cursor)) {
+      return this.scanCursors.positionOf(BigInt(request.cursor)) ?? null;
+    }
     if (typeof request?.kind === "string" && PUBSUB_REQUESTS.has(request.kind)) {
       return this.pubsub.answer(request as PubSubRequest);
     }
@@ -426,6 +440,27 @@ export class ShoalNode {
       peer: self?.peer ?? "",
       http: this.#httpAddress || (self?.http ?? ""),
     };
+  }
+
+  /**
+   * Makes other nodes' SCAN cursors resumable here: each is asked of the node that issued it (its id is in the
+   * cursor) and adopted. One that cannot be resolved — its node is not a member, is down, or no longer knows
+   * it — stays unknown, and SCAN answers "invalid cursor".
+   */
+  async resolveScanCursors(cursors: readonly bigint[]): Promise<void> {
+    await Promise.all(
+      cursors.map(async (cursor) => {
+        const owner = ScanCursorTable.ownerOf(cursor);
+        if (owner === this.options.id || !this.options.members.has(owner)) return;
+        const request: PeerRequest = { kind: "scan-cursor", cursor: cursor.toString() };
+        try {
+          const key = await this.#transport.request(owner, request, Math.min(this.options.requestTimeoutMs, 1000));
+          if (key instanceof Uint8Array) this.scanCursors.adopt(cursor, key);
+        } catch {
+          // unresolved: SCAN answers "invalid cursor"
+        }
+      }),
+    );
   }
 
   /** Asks a peer about itself; undefined when it does not answer in time (shown as unreachable). */

@@ -3,6 +3,7 @@
  * ReadIndex barrier (reads whose cost follows the data on a read worker thread), WATCH revisions, cluster-wide
  * pub/sub, and INFO's figures.
  */
+import { foreignScanCursors } from "../commands/redis/scan-cursor-table.js";
 import type { ShoalNode } from "../node/shoal-node.js";
 import type { NodeFacts, RedisBackend } from "./server/backend.js";
 import { ReadOffload, worthOffloading } from "./server/read-offload/read-offload.js";
@@ -16,6 +17,10 @@ export function nodeBackend(node: ShoalNode): RedisBackend {
   return {
     runInLog: (argvs, watches) => node.runRedis(argvs, watches),
     runReads: async (argvs, stale, cursors, protocol) => {
+      // Another node's SCAN cursor resumes here at the same key: ask that node for it first. (Cursor commands
+      // never go to a read worker: their table lives on this thread.)
+      const foreign = foreignScanCursors(argvs, node.scanCursors);
+      if (foreign.length > 0) await node.resolveScanCursors(foreign);
       if (worthOffloading(argvs)) {
         const lent = await node.lendStateForRead(stale);
         if (lent !== undefined) {
@@ -29,8 +34,10 @@ export function nodeBackend(node: ShoalNode): RedisBackend {
       }
       return node.readRedis(argvs, stale, cursors);
     },
+    cursors: node.scanCursors,
     watchRevisions: (keys, stale) => node.watchRevisions(keys, stale),
     pubsub: node.pubsub,
+    role: () => node.raftStatus().role,
     close: () => offload.close(),
     facts: (): NodeFacts => {
       const status = node.raftStatus();
@@ -39,9 +46,11 @@ export function nodeBackend(node: ShoalNode): RedisBackend {
         nodeId: node.options.id,
         role: status.role,
         leaderId: status.leaderId,
+        leaderHost: hostOf(node.options.members.get(status.leaderId)?.peer ?? ""),
         term: status.term,
         commitIndex: status.commitIndex,
         appliedIndex: node.store.appliedIndex(),
+        lastIndex: status.lastIndex,
         memberCount: node.options.members.size,
         keyCount: stats.keyCount,
         expiresCount: node.store.expiringKeyCount(),
@@ -50,4 +59,11 @@ export function nodeBackend(node: ShoalNode): RedisBackend {
       };
     },
   };
+}
+
+/** "10.0.0.1:7101" → "10.0.0.1" ("[::1]:7101" → "::1"). */
+function hostOf(address: string): string {
+  const colon = address.lastIndexOf(":");
+  const host = colon < 0 ? address : address.slice(0, colon);
+  return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
 }

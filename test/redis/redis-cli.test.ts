@@ -144,19 +144,7 @@ describe("redis-cli against a 3-node cluster", { timeout: 180_000, skip: skipRea
     await redisCli(port(1), ["dbsize"]);
     const info = await redisCli(port(1), ["info"]);
     assert.equal(info.code, 0, info.stderr);
-    const sections: string[] = [];
-    const fields = new Map<string, string>();
-    for (const line of info.stdout.split(/\r?\n/)) {
-      if (line === "") continue;
-      const header = /^# (\w+)$/.exec(line);
-      if (header !== null) {
-        sections.push(header[1] as string);
-        continue;
-      }
-      const field = /^([A-Za-z0-9_.-]+):(.*)$/.exec(line);
-      assert.ok(field !== null, `INFO line is neither a header nor key:value: ${JSON.stringify(line)}`);
-      fields.set(field[1] as string, field[2] as string);
-    }
+    const { sections, fields } = parseInfo(info.stdout);
     for (const section of ["Server", "Clients", "Memory", "Stats", "Keyspace"]) {
       assert.ok(sections.includes(section), `INFO has no ${section} section: ${sections.join(", ")}`);
     }
@@ -181,6 +169,39 @@ describe("redis-cli against a 3-node cluster", { timeout: 180_000, skip: skipRea
     assert.equal((await redisCli(port(1), ["dbsize"])).stdout, `${sizeBefore + 1}\n`);
   });
 
+  test("INFO replication: the Raft leader is role:master, every other node role:slave of it", async () => {
+    if (targetKind() !== "shoal") {
+      // One redis-server stands in for every node: a master.
+      const { fields } = parseInfo((await redisCli(port(1), ["info", "replication"])).stdout);
+      assert.equal(fields.get("role"), "master");
+      return;
+    }
+    // Asked of every node at about the same time; retried while an election moves the leader.
+    let nodes: Map<string, string>[] = [];
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const infos = await Promise.all(NODE_IDS.map((id) => redisCli(port(id), ["info", "everything"])));
+      nodes = infos.map((info) => parseInfo(info.stdout).fields);
+      const leaders = new Set(nodes.map((fields) => fields.get("raft_leader_id")));
+      if (leaders.size === 1 && !leaders.has("0")) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const masters = nodes.filter((fields) => fields.get("role") === "master");
+    assert.equal(masters.length, 1, `one master: ${nodes.map((fields) => fields.get("role"))}`);
+    const master = masters[0] as Map<string, string>;
+    assert.equal(master.get("raft_role"), "leader");
+    assert.equal(master.get("connected_slaves"), "2");
+    assert.match(master.get("master_repl_offset") ?? "", /^\d+$/);
+    for (const fields of nodes.filter((node) => node !== master)) {
+      assert.equal(fields.get("role"), "slave");
+      assert.equal(fields.get("raft_role"), "follower");
+      assert.equal(fields.get("raft_leader_id"), master.get("raft_node_id"));
+      assert.equal(fields.get("master_host"), "127.0.0.1");
+      assert.equal(fields.get("master_link_status"), "up");
+      assert.equal(fields.get("slave_read_only"), "0");
+      assert.match(fields.get("slave_repl_offset") ?? "", /^\d+$/);
+    }
+  });
+
   test("--scan lists every matching key once", async () => {
     const expected = Array.from({ length: 120 }, (_, i) => `cli:scan:${i}`);
     await redisCli(port(1), ["--pipe"], expected.map((key) => multibulk("SET", key, "v")).join(""));
@@ -196,6 +217,24 @@ describe("redis-cli against a 3-node cluster", { timeout: 180_000, skip: skipRea
     for (const id of NODE_IDS) assert.equal((await redisCli(port(id), ["ping"])).stdout, "PONG\n", `node ${id}`);
   });
 });
+
+/** INFO's text → its section names and its key:value fields; asserts every line is one or the other. */
+function parseInfo(text: string): { sections: string[]; fields: Map<string, string> } {
+  const sections: string[] = [];
+  const fields = new Map<string, string>();
+  for (const line of text.split(/\r?\n/)) {
+    if (line === "") continue;
+    const header = /^# (\w+)$/.exec(line);
+    if (header !== null) {
+      sections.push(header[1] as string);
+      continue;
+    }
+    const field = /^([A-Za-z0-9_.-]+):(.*)$/.exec(line);
+    assert.ok(field !== null, `INFO line is neither a header nor key:value: ${JSON.stringify(line)}`);
+    fields.set(field[1] as string, field[2] as string);
+  }
+  return { sections, fields };
+}
 
 async function keyspace(port: number): Promise<{ keys: number; expires: number }> {
   const { stdout } = await redisCli(port, ["info", "keyspace"]);

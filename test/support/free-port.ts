@@ -23,6 +23,21 @@ export async function freePort(): Promise<number> {
   throw new Error(`No free port between ${PORT_FLOOR} and ${PORT_CEILING}`);
 }
 
+/** The first of `count` consecutive free ports (for `shoal cluster --*-port-base`), all marked handed out. */
+export async function freePortRun(count: number): Promise<number> {
+  for (let tries = 0; tries < PORT_CEILING - PORT_FLOOR; tries++) {
+    const base = nextPort;
+    nextPort = nextPort + count >= PORT_CEILING ? PORT_FLOOR : nextPort + count;
+    if (base + count > PORT_CEILING) continue;
+    const ports = Array.from({ length: count }, (_, i) => base + i);
+    if (ports.some((port) => handedOut.has(port))) continue;
+    if (!(await Promise.all(ports.map(canListen))).every(Boolean)) continue;
+    for (const port of ports) handedOut.add(port);
+    return base;
+  }
+  throw new Error(`No run of ${count} free ports between ${PORT_FLOOR} and ${PORT_CEILING}`);
+}
+
 function canListen(port: number): Promise<boolean> {
   return new Promise((done) => {
     const server = createServer();

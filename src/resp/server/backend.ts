@@ -7,6 +7,7 @@
 import type { WatchedKey } from "../../commands/command.js";
 import type { ScanCursors } from "../../commands/redis/command-spec.js";
 import type { Reply } from "../../commands/redis/reply.js";
+import type { ScanCursorTable } from "../../commands/redis/scan-cursor-table.js";
 import type { RespVersion } from "../resp-value.js";
 
 /** A WATCHed key as the server keeps it until EXEC: its modRevision then (0: absent), and the group's revision
@@ -56,9 +57,13 @@ export interface NodeFacts {
   readonly nodeId: number;
   readonly role: string;
   readonly leaderId: number;
+  /** The leader's host (from its peer address); "" while no leader is known. */
+  readonly leaderHost: string;
   readonly term: number;
   readonly commitIndex: number;
   readonly appliedIndex: number;
+  /** The last index of this node's log. */
+  readonly lastIndex: number;
   readonly memberCount: number;
   /** Stored keys (including expired ones not yet removed) and those with an expiry. */
   readonly keyCount: number;
@@ -82,7 +87,11 @@ export interface RedisBackend {
   /** The keys' watch tokens (current modRevision, 0 when absent), for WATCH: linearizable unless `stale`. */
   watchRevisions(keys: readonly Uint8Array[], stale: boolean): Promise<WatchTicket[]>;
   readonly pubsub: PubSub;
+  /** The node's SCAN cursor table, shared by its connections (cursors are valid on every node). */
+  readonly cursors: ScanCursorTable;
   facts(): NodeFacts;
   /** Releases what the backend holds (its read workers); called once when the server closes. */
   close?(): Promise<void>;
+  /** This node's Raft role, cheaply (HELLO reports it on every connection; facts() counts keys). */
+  role(): string;
 }

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Prng } from "../../lib/prng.js";
-import { PENDING_REQUESTS_MAX } from "./connection.js";
+import { PENDING_REQUESTS_MAX, PUBSUB_OUTPUT_BYTES_MAX } from "./connection.js";
 import { RespServer } from "./resp-server.js";
 import { encodeCommand, RawClient, show } from "./testing/raw-client.js";
 import { TestBackend } from "./testing/test-backend.js";
@@ -110,6 +110,57 @@ describe("RespServer: connection flow", () => {
     socket.destroy();
   });
 
+  it("every close path frees the client, though the client never closes its side", async () => {
+    const before = { connections: server.connectionCount, sockets: server.socketCount };
+    const held: Socket[] = [];
+    const halfOpen = async (): Promise<Socket> => {
+      const socket = connect({ port: server.port, host: "127.0.0.1", allowHalfOpen: true });
+      socket.on("error", () => undefined);
+      await new Promise((resolve) => socket.once("connect", resolve));
+      held.push(socket);
+      return socket;
+    };
+    (await halfOpen()).write(encodeCommand(["QUIT"]));
+    (await halfOpen()).write("*1\r\n$x\r\n"); // a protocol error
+    (await halfOpen()).end(encodeCommand(["PING"])); // the client's own half-close
+    // A subscriber that reads nothing, pushed past the pub/sub output limit (Redis drops it).
+    const subscriber = await halfOpen();
+    subscriber.pause();
+    subscriber.write(encodeCommand(["SUBSCRIBE", "flood"]));
+    const publisher = await RawClient.connect(server.port);
+    await waitFor(() => server.connectionCount === before.connections + 5);
+    const message = "m".repeat(1024 * 1024);
+    for (let i = 0; i * message.length <= PUBSUB_OUTPUT_BYTES_MAX + 8 * message.length; i++) {
+      await publisher.call("PUBLISH", "flood", message);
+    }
+    publisher.close();
+    await waitFor(() => server.connectionCount === before.connections && server.socketCount === before.sockets);
+    assert.deepEqual({ connections: server.connectionCount, sockets: server.socketCount }, before);
+    for (const socket of held) socket.destroy();
+  });
+
+  it("a connection refused past maxclients is closed, though the client never closes its side", async () => {
+    const small = await RespServer.start({ host: "127.0.0.1", port: 0, backend: new TestBackend(), clientsMax: 1 });
+    try {
+      const admitted = await RawClient.connect(small.port);
+      assert.equal(show(await admitted.call("PING")), "+PONG");
+      const refused = connect({ port: small.port, host: "127.0.0.1", allowHalfOpen: true });
+      refused.on("error", () => undefined);
+      let received = "";
+      refused.on("data", (chunk: Buffer) => {
+        received += chunk.toString();
+      });
+      await waitFor(() => received !== "");
+      assert.equal(received, "-ERR max number of clients reached\r\n");
+      await waitFor(() => small.socketCount === 1);
+      assert.equal(small.socketCount, 1);
+      refused.destroy();
+      admitted.close();
+    } finally {
+      await small.close();
+    }
+  });
+
   it("random bytes in random chunks never crash the server; each connection answers or closes in time", async () => {
     const random = new Prng(20240604);
     const alphabet = Buffer.from("*$\r\n0123456789-+:abcSETGET \"'\\x", "latin1");
@@ -133,3 +184,8 @@ describe("RespServer: connection flow", () => {
     probe.close();
   });
 });
+
+async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+}

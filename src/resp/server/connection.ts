@@ -18,6 +18,7 @@ import { resolveCommand } from "../../commands/redis/execute.js";
 import type { Reply } from "../../commands/redis/reply.js";
 import { RequestParser, type RequestParserOptions, RespProtocolError } from "../request-parser.js";
 import { RespWriter } from "../resp-writer.js";
+import { closeAfterReply } from "./close-after-reply.js";
 import { errorFromException, errorText, writeReply } from "./error-reply.js";
 import type { ClientDescription, ServerContext } from "./server-context.js";
 import { Session } from "./session.js";
@@ -51,6 +52,7 @@ export class Connection implements ClientDescription {
   #drainWaiter: (() => void) | undefined;
   #inputEnded = false;
   #closing = false;
+  #closeRequested = false;
   #closed = false;
   #flushScheduled = false;
   readonly #onClosed: (connection: Connection) => void;
@@ -171,7 +173,7 @@ export class Connection implements ClientDescription {
     }
     if (this.#closed) return;
     this.#flush();
-    if (this.#closing || this.#inputEnded) this.#end();
+    if (this.#closing || this.#inputEnded) this.#closeAfterReply();
     else this.#updateFlow();
   }
 
@@ -317,11 +319,14 @@ export class Connection implements ClientDescription {
     });
   }
 
-  #end(): void {
-    if (this.#closed) return;
+  /** QUIT, a protocol error or the client's own half-close: the replies go out, then the socket is destroyed
+   * (its 'close' frees the connection). */
+  #closeAfterReply(): void {
+    if (this.#closed || this.#closeRequested) return;
+    this.#closeRequested = true;
     this.#closing = true;
-    this.#socket.end();
     this.#releaseSession();
+    closeAfterReply(this.#socket);
   }
 
   #destroy(): void {

@@ -57,7 +57,7 @@ describe("error-reply", () => {
 
 describe("ScanCursorTable", () => {
   it("issues distinct non-zero cursors, resumes them, and forgets the oldest past its capacity", () => {
-    const table = new ScanCursorTable(2);
+    const table = new ScanCursorTable({ capacity: 2 });
     assert.equal(table.resume(0n), undefined);
     const key = new Uint8Array([1, 2]);
     const a = table.issue(key);

@@ -243,6 +243,33 @@ describe("RespServer: connection commands", () => {
     assert.equal(show(await client.call("INFO", "nosuchsection")), "$");
     client.close();
   });
+
+  it("INFO replication and HELLO report the Raft role: the leader a master, any other member a replica", async () => {
+    const client = await RawClient.connect(server.port);
+    const replication = async (): Promise<string> => show(await client.call("INFO", "replication"));
+    const helloRole = async (): Promise<string> => show(await client.call("HELLO", "2")).split("role, ")[1] ?? "";
+    try {
+      assert.match(
+        await replication(),
+        /^\$# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_repl_offset:\d+\r\n$/,
+      );
+      assert.match(await helloRole(), /^\$master,/);
+      backend.raftRole = "follower";
+      assert.match(
+        await replication(),
+        /^\$# Replication\r\nrole:slave\r\nmaster_host:10\.0\.0\.2\r\nmaster_port:0\r\nmaster_link_status:up\r\nmaster_sync_in_progress:0\r\nslave_repl_offset:\d+\r\nslave_read_only:0\r\nconnected_slaves:0\r\nmaster_repl_offset:\d+\r\n$/,
+      );
+      assert.match(await helloRole(), /^\$replica,/);
+      // An election in progress: a replica that knows no master, its link down.
+      backend.raftRole = "preCandidate";
+      const electing = await replication();
+      assert.match(electing, /\r\nrole:slave\r\nmaster_host:\r\n/);
+      assert.match(electing, /\r\nmaster_link_status:down\r\n/);
+    } finally {
+      backend.raftRole = "leader";
+      client.close();
+    }
+  });
 });
 
 describe("RespServer: AUTH", () => {

@@ -1,12 +1,12 @@
 /**
  * @module The RESP server: a node:net listener whose connections speak Redis's protocol to a RedisBackend.
- * Owns what connections share (the SCAN cursor table, the client list, the counters INFO prints) and closes
+ * Owns what connections share (the client list, the counters INFO prints; the SCAN cursor table is the node's) and closes
  * every connection on close().
  */
 import { createServer, type Server, type Socket } from "node:net";
-import { ScanCursorTable } from "../../commands/redis/scan-cursor-table.js";
 import { REQUEST_LIMITS_DEFAULT, type RequestParserOptions } from "../request-parser.js";
 import type { RedisBackend } from "./backend.js";
+import { closeAfterReply } from "./close-after-reply.js";
 import { CommandLatency } from "./command-latency.js";
 import { Connection } from "./connection.js";
 import type { RespLogger, ServerContext } from "./server-context.js";
@@ -51,7 +51,7 @@ export class RespServer {
     this.#context = {
       backend: options.backend,
       requirePass,
-      cursors: new ScanCursorTable(),
+      cursors: options.backend.cursors,
       clients: this.#connections,
       logger: options.logger,
       figures: () => this.#figures(requirePass !== undefined),
@@ -91,6 +91,11 @@ export class RespServer {
     return this.#connections.size;
   }
 
+  /** Open sockets: the connections plus any refused one still being closed. */
+  get socketCount(): number {
+    return this.#sockets.size;
+  }
+
   /** Stops listening and closes every connection (pending requests are dropped). */
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
@@ -106,7 +111,7 @@ export class RespServer {
     if (this.#connections.size >= this.#clientsMax) {
       this.#rejectedConnections++;
       socket.on("error", () => undefined);
-      socket.end("-ERR max number of clients reached\r\n");
+      closeAfterReply(socket, "-ERR max number of clients reached\r\n");
       return;
     }
     this.#totalConnections++;

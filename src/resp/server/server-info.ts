@@ -82,11 +82,7 @@ function sections(facts: NodeFacts, figures: ServerFigures, nowMs: number): Reco
       ["total_commands_processed", figures.totalCommands],
       ["rejected_connections", figures.rejectedConnections],
     ],
-    replication: [
-      // Every member of the group serves writes (followers forward them), so to a Redis client each is a master.
-      ["role", "master"],
-      ["connected_slaves", 0],
-    ],
+    replication: replication(facts),
     cpu: [
       ["used_cpu_sys", (cpu.system / 1e6).toFixed(6)],
       ["used_cpu_user", (cpu.user / 1e6).toFixed(6)],
@@ -104,6 +100,36 @@ function sections(facts: NodeFacts, figures: ServerFigures, nowMs: number): Reco
     // Redis prints db0 only when it holds keys; avg_ttl is not tracked.
     keyspace: facts.keyCount > 0 ? [["db0", `keys=${facts.keyCount},expires=${facts.expiresCount},avg_ttl=0`]] : [],
   };
+}
+
+/**
+ * Redis's replication section for a Raft member (documented in docs/redis-compat.md). The leader is the master;
+ * every other member — a follower, or a node that knows no leader while an election runs — is a replica of it,
+ * with the fields replica-aware clients and exporters read. Offsets are Raft log indexes (the leader's last
+ * index, a replica's applied index), so master and replica offsets compare as Redis's do. What differs from a
+ * Redis replica is said in the fields themselves: slave_read_only:0 (a follower takes writes and forwards them
+ * to the leader) and master_port:0 (a node knows the leader's peer address, not its RESP port).
+ */
+function replication(facts: NodeFacts): Section {
+  if (facts.role === "leader") {
+    return [
+      ["role", "master"],
+      ["connected_slaves", facts.memberCount - 1],
+      ["master_repl_offset", facts.lastIndex],
+    ];
+  }
+  const linked = facts.leaderId !== 0;
+  return [
+    ["role", "slave"],
+    ["master_host", linked ? facts.leaderHost : ""],
+    ["master_port", 0],
+    ["master_link_status", linked ? "up" : "down"],
+    ["master_sync_in_progress", 0],
+    ["slave_repl_offset", facts.appliedIndex],
+    ["slave_read_only", 0],
+    ["connected_slaves", 0],
+    ["master_repl_offset", facts.appliedIndex],
+  ];
 }
 
 /** INFO's text for the requested sections (Redis: none, "default", "all" and "everything" mean all of ours;

@@ -262,7 +262,8 @@ function hello(session: Session, argv: Uint8Array[]): Reply {
       [bulk("proto"), integer(version)],
       [bulk("id"), integer(session.id)],
       [bulk("mode"), bulk("standalone")],
-      [bulk("role"), bulk("master")],
+      // Redis answers "master" or "replica": the Raft leader is the master, every other member a replica of it.
+      [bulk("role"), bulk(session.context.backend.role() === "leader" ? "master" : "replica")],
       [bulk("modules"), array([])],
     ],
   };

@@ -554,7 +554,8 @@ const commands: readonly CommandSpec[] = [
 export const connectionCommands: readonly CommandSpec[] = withDifferences(commands, {
   select: "One database: only SELECT 0 succeeds (like Redis Cluster).",
   auth: "The default user only, with the password given by --requirepass (no ACL users).",
-  hello: "Answers server redis, version 7.0.15, mode standalone, role master on every node (any node takes writes).",
+  hello:
+    "Answers server redis, version 7.0.15, mode standalone, role master on the Raft leader and replica on the other nodes.",
   client: "ID, SETNAME, GETNAME, LIST, INFO, SETINFO, NO-EVICT, NO-TOUCH, HELP; no KILL, PAUSE, TRACKING, REPLY.",
   multi:
     "Only data commands and PING, ECHO, TIME, UNWATCH may be queued (an EXEC is one Raft entry); others answer an error and abort the EXEC. A block holds at most 10,000 commands / 64 MiB.",
@@ -564,7 +565,7 @@ export const connectionCommands: readonly CommandSpec[] = withDifferences(comman
   publish:
     "Counts subscribers on every node that answered within 1 s; at most once, a down node's subscribers miss the message.",
   pubsub: "CHANNELS, NUMSUB and NUMPAT cover every node that answered within 1 s; no SHARDCHANNELS.",
-  info: "Sections server, clients, memory, stats, keyspace with fewer fields than Redis, plus a raft section (role, term, leader, indexes, revision).",
+  info: "Sections server, clients, memory, stats, replication (role:master on the Raft leader, role:slave elsewhere), keyspace with fewer fields than Redis, plus a raft section (role, term, leader, indexes, revision).",
   config:
     "GET answers the parameters clients probe (requirepass reads as empty); SET is refused: settings are node flags; RESETSTAT answers OK.",
   command:

@@ -111,7 +111,8 @@ function hasType(keyspace: Keyspace, name: Uint8Array, wanted: string): boolean 
 }
 
 /**
- * SCAN: the cursor names the key to resume after (context.cursors keeps the table); COUNT keys are examined per
+ * SCAN: the cursor names the key to resume after (context.cursors keeps the table, scan-cursor-table.ts says how a
+ * cursor stays valid on every node); COUNT keys are examined per
  * call, as in Redis, and MATCH and TYPE filter the examined ones, so a call may answer fewer keys, even none,
  * with a non-zero cursor. Keys are visited in bytewise order, so every key present for the whole iteration is
  * returned exactly once; a key added or deleted meanwhile may or may not be — Redis's guarantee.
@@ -377,7 +378,7 @@ const commands: readonly CommandSpec[] = [
 
 export const keyCommands: readonly CommandSpec[] = withDifferences(commands, {
   keys: "Answers in bytewise key order (Redis: hash-table order).",
-  scan: "Bytewise key order; the cursor names a position in the serving node's cursor table (10,000 newest kept): a cursor never issued, evicted, or from another node answers -ERR invalid cursor. Inside MULTI a SCAN must finish in one call.",
+  scan: "Bytewise key order; the cursor names the issuing node and a position in its cursor table (10,000 newest kept), valid on every node (another node asks the issuer); a cursor never issued, evicted, or whose node is down answers -ERR invalid cursor. Inside MULTI a SCAN must finish in one call.",
   randomkey: "Reads every key (O(keys)).",
   flushall: "Deletes key by key in one log entry (O(keys)); ASYNC is accepted and runs synchronously.",
   flushdb: "Deletes key by key in one log entry (O(keys)); ASYNC is accepted and runs synchronously.",

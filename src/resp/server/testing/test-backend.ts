@@ -8,6 +8,7 @@ import type { ScanCursors } from "../../../commands/redis/command-spec.js";
 import { executeCommands } from "../../../commands/redis/execute.js";
 import { globMatch } from "../../../commands/redis/glob.js";
 import type { Reply } from "../../../commands/redis/reply.js";
+import { ScanCursorTable } from "../../../commands/redis/scan-cursor-table.js";
 import { MapStateMachine } from "../../../commands/testing/map-state-machine.js";
 import { assert } from "../../../lib/assert.js";
 import type { ShoalError } from "../../../lib/errors.js";
@@ -102,6 +103,7 @@ function remove(map: Map<string, Set<Subscriber>>, id: string, subscriber: Subsc
 export class TestBackend implements RedisBackend {
   readonly machine = new MapStateMachine();
   readonly pubsub = new InMemoryPubSub();
+  readonly cursors = new ScanCursorTable({ ownerId: 1 });
   /** Every runInLog call's argvs, in order (one entry each). */
   readonly entries: (readonly (readonly Uint8Array[])[])[] = [];
   /** Every runReads call: its size and staleness. */
@@ -151,16 +153,25 @@ export class TestBackend implements RedisBackend {
     });
   }
 
+  /** The Raft role facts() and role() report (a test turns this node into a follower). */
+  raftRole = "leader";
+
+  role(): string {
+    return this.raftRole;
+  }
+
   facts(): NodeFacts {
     let expires = 0;
     for (const record of this.machine.records.values()) if (record.expiresAtMs !== 0) expires++;
     return {
       nodeId: 1,
-      role: "leader",
-      leaderId: 1,
+      role: this.raftRole,
+      leaderId: this.raftRole === "leader" ? 1 : this.raftRole === "follower" ? 2 : 0,
+      leaderHost: this.raftRole === "follower" ? "10.0.0.2" : this.raftRole === "leader" ? "127.0.0.1" : "",
       term: 1,
       commitIndex: this.entries.length,
       appliedIndex: this.entries.length,
+      lastIndex: this.entries.length,
       memberCount: 1,
       keyCount: this.machine.records.size,
       expiresCount: expires,
