@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import { EMPTY_BYTES, keyId } from "../commands/bytes.js";
 import type { Command, CommandResult, WatchedKey } from "../commands/command.js";
 import { encodeCommand } from "../commands/command-codec.js";
+import { COMMAND_LIMITS, checkKeySize } from "../commands/limits.js";
 import type { KeyValue } from "../commands/record.js";
 import type { ScanCursors } from "../commands/redis/command-spec.js";
 import { executeCommands } from "../commands/redis/execute.js";
@@ -24,7 +25,7 @@ import { RawNode } from "../raft/raw-node.js";
 import { type Entry, NO_NODE, type NodeId } from "../raft/types.js";
 import { LmdbStore } from "../store/lmdb/lmdb-store.js";
 import type { StateMachineStore } from "../store/state-machine-store.js";
-import { PeerTransport } from "../transport/index.js";
+import { DEFAULT_TRANSPORT_BOUNDS, PeerTransport } from "../transport/index.js";
 import { Wal } from "../wal/wal.js";
 import { ExpiryScanner } from "./expiry-scanner.js";
 import { NodeMetrics } from "./node-metrics.js";
@@ -179,6 +180,7 @@ export class ShoalNode {
       heartbeatIntervalTicks: options.heartbeatIntervalTicks,
       ...options.raft,
     });
+    checkLimitRelations(config.proposalBytesMax, config.messageBytesMax);
     const raw = new RawNode(config, storage, new Prng(options.randomSeed ?? Date.now() ^ (options.id * 7919)));
     const peers = new Map<NodeId, string>();
     for (const [id, member] of options.members) if (id !== options.id) peers.set(id, member.peer);
@@ -268,6 +270,7 @@ export class ShoalNode {
 
   /** A linearizable read (unless `stale`): reflects every write acknowledged before it was called. */
   async get(key: Uint8Array, stale = false): Promise<KeyValue | undefined> {
+    checkKeySize(key); // a key no write can store is refused, as every front end refuses it
     // The unsafe switch serves reads from local state without ReadIndex: a deposed leader or a lagging
     // follower then answers stale values, which the chaos checker must catch.
     if (!stale && this.options.unsafe?.staleReads !== true) await this.readBarrier();
@@ -276,6 +279,8 @@ export class ShoalNode {
 
   /** Live keys starting with `prefix`, after `after`, at most `limit`: linearizable unless `stale`. */
   async range(prefix: Uint8Array, after: Uint8Array | undefined, limit: number, stale = false): Promise<KeyValue[]> {
+    checkKeySize(prefix);
+    if (after !== undefined) checkKeySize(after);
     if (!stale && this.options.unsafe?.staleReads !== true) await this.readBarrier();
     return this.store.range(prefix, after, limit, Date.now());
   }
@@ -309,7 +314,9 @@ export class ShoalNode {
     const absent = watches.filter((watch) => watch.modRevision === 0);
     if (absent.length === 0) return false;
     await this.readBarrier();
-    const from = Math.min(...absent.map((watch) => watch.watchedAtRevision)) + 1;
+    // (A loop, not Math.min(...): up to 100,000 watched keys would overflow the argument stack.)
+    let from = Number.POSITIVE_INFINITY;
+    for (const watch of absent) from = Math.min(from, watch.watchedAtRevision + 1);
     const to = this.store.revision();
     if (from > to) return false;
     if (to - from >= WATCH_HISTORY_SCAN_REVISIONS_MAX) return true;
@@ -337,6 +344,7 @@ export class ShoalNode {
   /** The keys' modRevision (0 when absent or expired) for Redis WATCH, with the group revision they were read
    * at: linearizable unless `stale`. */
   async watchRevisions(keys: readonly Uint8Array[], stale: boolean): Promise<WatchTicket[]> {
+    for (const key of keys) checkKeySize(key);
     if (!stale && this.options.unsafe?.staleReads !== true) await this.readBarrier();
     const nowMs = Date.now();
     const watchedAtRevision = this.store.revision();
@@ -450,6 +458,28 @@ export class ShoalNode {
     return this.#host.counters;
   }
 }
+
+/** Every command the front ends accept must fit one Raft proposal, and the biggest proposal (with the
+ * AppendEntries around it) one peer frame: otherwise a request every check accepted would be refused, or a
+ * committed entry could never reach a follower. */
+function checkLimitRelations(proposalBytesMax: number, messageBytesMax: number): void {
+  if (proposalBytesMax < COMMAND_LIMITS.entrySizeBytesMax) {
+    throw new ShoalError(
+      "BAD_REQUEST",
+      `Cannot start: the Raft proposal limit ${proposalBytesMax} is below the entry limit ${COMMAND_LIMITS.entrySizeBytesMax}`,
+    );
+  }
+  const frameBytesNeeded = proposalBytesMax + messageBytesMax + PEER_FRAME_OVERHEAD_BYTES;
+  if (DEFAULT_TRANSPORT_BOUNDS.frameBytesMax < frameBytesNeeded) {
+    throw new ShoalError(
+      "BAD_REQUEST",
+      `Cannot start: a peer frame of ${DEFAULT_TRANSPORT_BOUNDS.frameBytesMax} bytes cannot carry a proposal of ${proposalBytesMax}`,
+    );
+  }
+}
+
+/** The message fields and msgpack framing around the entries of one AppendEntries. */
+const PEER_FRAME_OVERHEAD_BYTES = 64 * 1024;
 
 function splitHostPort(address: string): [string, number] {
   const colon = address.lastIndexOf(":");
