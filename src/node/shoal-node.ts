@@ -10,7 +10,7 @@ import type { Logger } from "pino";
 import { EMPTY_BYTES, keyId } from "../commands/bytes.js";
 import type { Command, CommandResult, WatchedKey } from "../commands/command.js";
 import { encodeCommand } from "../commands/command-codec.js";
-import { COMMAND_LIMITS, checkKeySize } from "../commands/limits.js";
+import { checkKeySize } from "../commands/limits.js";
 import type { KeyValue } from "../commands/record.js";
 import type { ScanCursors } from "../commands/redis/command-spec.js";
 import { executeCommands } from "../commands/redis/execute.js";
@@ -28,6 +28,7 @@ import type { StateMachineStore } from "../store/state-machine-store.js";
 import { DEFAULT_TRANSPORT_BOUNDS, PeerTransport } from "../transport/index.js";
 import { Wal } from "../wal/wal.js";
 import { ExpiryScanner } from "./expiry-scanner.js";
+import { checkLimitRelations } from "./limit-relations.js";
 import { NodeMetrics } from "./node-metrics.js";
 import { type NodeOptions, nodeDefaults } from "./node-options.js";
 import { PubSubHub, type PubSubRequest } from "./pubsub-hub.js";
@@ -180,7 +181,7 @@ export class ShoalNode {
       heartbeatIntervalTicks: options.heartbeatIntervalTicks,
       ...options.raft,
     });
-    checkLimitRelations(config.proposalBytesMax, config.messageBytesMax);
+    checkLimitRelations(config, DEFAULT_TRANSPORT_BOUNDS);
     const raw = new RawNode(config, storage, new Prng(options.randomSeed ?? Date.now() ^ (options.id * 7919)));
     const peers = new Map<NodeId, string>();
     for (const [id, member] of options.members) if (id !== options.id) peers.set(id, member.peer);
@@ -458,28 +459,6 @@ export class ShoalNode {
     return this.#host.counters;
   }
 }
-
-/** Every command the front ends accept must fit one Raft proposal, and the biggest proposal (with the
- * AppendEntries around it) one peer frame: otherwise a request every check accepted would be refused, or a
- * committed entry could never reach a follower. */
-function checkLimitRelations(proposalBytesMax: number, messageBytesMax: number): void {
-  if (proposalBytesMax < COMMAND_LIMITS.entrySizeBytesMax) {
-    throw new ShoalError(
-      "BAD_REQUEST",
-      `Cannot start: the Raft proposal limit ${proposalBytesMax} is below the entry limit ${COMMAND_LIMITS.entrySizeBytesMax}`,
-    );
-  }
-  const frameBytesNeeded = proposalBytesMax + messageBytesMax + PEER_FRAME_OVERHEAD_BYTES;
-  if (DEFAULT_TRANSPORT_BOUNDS.frameBytesMax < frameBytesNeeded) {
-    throw new ShoalError(
-      "BAD_REQUEST",
-      `Cannot start: a peer frame of ${DEFAULT_TRANSPORT_BOUNDS.frameBytesMax} bytes cannot carry a proposal of ${proposalBytesMax}`,
-    );
-  }
-}
-
-/** The message fields and msgpack framing around the entries of one AppendEntries. */
-const PEER_FRAME_OVERHEAD_BYTES = 64 * 1024;
 
 function splitHostPort(address: string): [string, number] {
   const colon = address.lastIndexOf(":");
