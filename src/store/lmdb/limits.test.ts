@@ -237,7 +237,7 @@ describe("no client input can stop apply (LmdbStore)", () => {
   it("applies random commands with sizes from 0 B to 20 MiB without throwing, within every bound", async () => {
     const seed = process.env.SHOAL_SEED === undefined ? undefined : Number(process.env.SHOAL_SEED);
     await fc.assert(fc.asyncProperty(fc.array(entryPlan, { minLength: 1, maxLength: 8 }), runEntries), {
-      numRuns: 40,
+      numRuns: 30,
       ...(seed === undefined ? {} : { seed }),
     });
   });
