@@ -8,6 +8,7 @@ import { SimAdmin } from "./admin.js";
 import { createCheckers } from "./checkers/checker-set.js";
 import { type FailureKind, SimViolation } from "./checkers/violation.js";
 import { SimCluster } from "./cluster.js";
+import { SimHostileClient } from "./hostile-client.js";
 import { convergenceGap } from "./liveness.js";
 import { findMutation } from "./mutation.js";
 import { SimNemesis } from "./nemesis.js";
@@ -44,18 +45,20 @@ interface RandomRun {
   readonly cluster: SimCluster;
   readonly nemesis: SimNemesis;
   readonly workload: SimWorkload;
+  readonly hostile: SimHostileClient;
   readonly admin: SimAdmin;
   readonly stats: RunStats;
 }
 
 export function runRandomSeed(seed: number, options: RunOptions, print: (line: string) => void): SeedResult {
   const run = buildRandomRun(seed, options, print);
-  const { cluster, nemesis, workload, admin, stats } = run;
+  const { cluster, nemesis, workload, hostile, admin, stats } = run;
   const step = (): void => {
     const tick = cluster.tickCount;
     nemesis.step(tick);
     admin.step(tick);
     workload.step(tick);
+    hostile.step();
     cluster.tick();
   };
   const failure = guard(cluster, () => {
@@ -64,6 +67,7 @@ export function runRandomSeed(seed: number, options: RunOptions, print: (line: s
     // Liveness phase: no more faults; clients and admin only finish what they started.
     nemesis.heal();
     workload.draining = true;
+    hostile.draining = true;
     admin.draining = true;
     livenessPhase(cluster, options.livenessTicks, step, () => convergenceGap(cluster, workload, admin));
   });
@@ -73,7 +77,8 @@ export function runRandomSeed(seed: number, options: RunOptions, print: (line: s
     `writes acked ${w.writesAcked}/${w.writesStarted}, reads served ${w.readsServed}/${w.readsIssued}, ` +
     `applied ${stats.appliedEntries}, crashes ${stats.crashes}, snapshot chunks ${stats.snapshotChunks}, ` +
     `snapshots installed ${stats.snapshotsInstalled}, conf changes ${admin.stats.changesProposed}, ` +
-    `transfers ${admin.stats.transfers}, messages ${stats.messages}, digest ${stats.digestHex()}`;
+    `transfers ${admin.stats.transfers}, hostile entries ${hostile.stats.accepted}/${hostile.stats.proposed}, ` +
+    `messages ${stats.messages}, digest ${stats.digestHex()}`;
   print(`${String(cluster.tickCount).padStart(5)} ${summary}`);
   return { seed, nodeCount: run.nodeCount, failure, ticks: cluster.tickCount, digest: stats.digestHex(), summary };
 }
@@ -105,12 +110,13 @@ function buildRandomRun(seed: number, options: RunOptions, print: (line: string)
   const nemesis = new SimNemesis(cluster, derivePrng(seed, "nemesis"), profile.nemesis, trace);
   const workload = new SimWorkload(cluster, derivePrng(seed, "workload"), profile.workload, checkers.clientHistory);
   const admin = new SimAdmin(cluster, derivePrng(seed, "admin"), profile.admin, trace);
+  const hostile = new SimHostileClient(cluster, derivePrng(seed, "hostile"));
   const stats = new RunStats();
   // Observers may be added until the cluster starts. Checkers observe first, so a violation is reported
   // before the workload or the trace acts on the step.
   observers.push(...checkers.observers, workload, nemesis, stats, traceObserver(trace));
   trace(`seed ${seed}: ${nodeCount} nodes, profile ${JSON.stringify(profile)}`);
-  return { nodeCount, cluster, nemesis, workload, admin, stats };
+  return { nodeCount, cluster, nemesis, workload, hostile, admin, stats };
 }
 
 /** Runs `step` until `gap` reports nothing missing; a liveness violation when `ticksMax` runs out first. */

@@ -5,6 +5,8 @@
  * read can prove which writes it reflects. Its snapshot is a ~150-byte image with a checksum: small enough to
  * ship in a handful of 16–64-byte chunks, checked so that a badly reassembled snapshot cannot go unnoticed.
  */
+import { applyEntryData } from "../src/commands/apply-command.js";
+import { EMPTY_KEYSPACE } from "../src/commands/write-set.js";
 import { assert } from "../src/lib/assert.js";
 import type { Entry } from "../src/raft/types.js";
 import { HASH_SEED, hashBytes, hashUint32 } from "./random.js";
@@ -41,9 +43,14 @@ export function encodeWrite(write: WriteCommand): Uint8Array {
   return bytes;
 }
 
-/** The write an entry carries, or undefined for a leader's no-op and for membership changes. */
+/** True for the data of a register write (the workload's entries; any other data is a hostile client's). */
+export function isWriteData(data: Uint8Array): boolean {
+  return data.length === WRITE_BYTES && data[0] === WRITE_TAG;
+}
+
+/** The write an entry carries, or undefined for a leader's no-op, a membership change and a command entry. */
 export function decodeWrite(entry: Entry): WriteCommand | undefined {
-  if (entry.type !== "normal" || entry.data.length !== WRITE_BYTES || entry.data[0] !== WRITE_TAG) return undefined;
+  if (entry.type !== "normal" || !isWriteData(entry.data)) return undefined;
   const view = new DataView(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength);
   return { key: view.getUint8(1), valueId: view.getUint32(4, true) };
 }
@@ -54,6 +61,18 @@ export function payloadKey(entry: Entry): string {
   const prefix = entry.type === "normal" ? "n" : "c";
   if (entry.data.length <= 16) return prefix + String.fromCharCode(...entry.data);
   return `${prefix}#${entry.data.length}:${hashBytes(HASH_SEED, entry.data)}`;
+}
+
+/**
+ * Any other entry is the hostile client's (hostile-client.ts): a command over a bound, or bytes that are no
+ * command at all. It goes through Shoal's real command semantics (src/commands/apply-command.ts), here against an
+ * empty keyspace, which must answer it without throwing and without writing anything: "no client input can stop
+ * a node", on every replica and at every point of the log.
+ */
+function applyRefusedCommand(data: Uint8Array): void {
+  const outcome = applyEntryData(EMPTY_KEYSPACE, data, { revision: 0, clockMs: 0 });
+  assert(outcome.mutations.length === 0, "a command entry over a bound or malformed writes nothing");
+  assert(outcome.state.revision === 0, "a command entry over a bound or malformed changes nothing");
 }
 
 export class SnapshotDecodeError extends Error {
@@ -83,6 +102,8 @@ export class SimStateMachine {
       this.#values[write.key] = write.valueId;
       this.#writeIndexes[write.key] = entry.index;
       this.writes++;
+    } else if (entry.type === "normal" && entry.data.length > 0) {
+      applyRefusedCommand(entry.data);
     }
     return write;
   }

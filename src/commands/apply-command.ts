@@ -44,8 +44,12 @@ export interface CommandOutcome {
 }
 
 /**
- * Applies one entry's data: empty data is a no-op entry; data that does not decode to a valid command yields an
- * `error` result (every replica decodes the same bytes, so every replica rejects it alike).
+ * Applies one entry's data: empty data is a no-op entry. Total for any bytes a client can cause: data that does
+ * not decode to a valid command (malformed, or over a bound: decoding validates against COMMAND_LIMITS) yields an
+ * `error` result and changes nothing — every replica decodes the same bytes, so every replica refuses it alike —
+ * and a Redis command's own failure is its error reply (execute.ts). Anything else thrown (an AssertionError, a
+ * storage failure) is not the entry's fault and propagates: turning it into a result on one replica would let
+ * that replica skip what the others applied.
  */
 export function applyEntryData(
   reader: KeyspaceReader,

@@ -4,7 +4,8 @@ import { Packr } from "msgpackr";
 import { ShoalError } from "../lib/errors.js";
 import type { Command } from "./command.js";
 import { COMMAND_FORMAT_V1, decodeCommand, encodeCommand } from "./command-codec.js";
-import { COMMAND_LIMITS } from "./limits.js";
+import { argvEncodedBytesMax, COMMAND_ENCODING_BYTES_MAX, COMMAND_LIMITS, watchEncodedBytesMax } from "./limits.js";
+import { encodeUnchecked } from "./testing/unchecked-entry.js";
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 const NOW_MS = 1_700_000_000_000;
@@ -90,5 +91,65 @@ describe("command codec", () => {
       "TOO_LARGE",
       /ops/,
     );
+  });
+
+  it("fits a maximal value with a maximal key in one entry, whatever the command's options", () => {
+    const { keySizeBytesMax, valueSizeBytesMax, entrySizeBytesMax } = COMMAND_LIMITS;
+    const key = new Uint8Array(keySizeBytesMax).fill(0x6b);
+    const value = new Uint8Array(valueSizeBytesMax);
+    const big = Math.floor(Number.MAX_SAFE_INTEGER / 2); // the largest time and revision a command may carry
+    const largest: Command[] = [
+      { op: "put", key, value, nowMs: big, expiresAtMs: big, ifModRevision: big, ifAbsent: true },
+      {
+        op: "txn",
+        nowMs: big,
+        compares: [{ key, target: "modRevision", op: "<", value: big }],
+        success: [{ op: "put", key, value, expiresAtMs: big }],
+        failure: [{ op: "get", key }],
+      },
+      {
+        op: "redis",
+        nowMs: big,
+        argvs: [[bytes("SET"), key, value, bytes("PXAT"), bytes(String(big)), bytes("GET")]],
+        watches: [{ key, modRevision: big }],
+      },
+    ];
+    for (const command of largest) {
+      const data = encodeCommand(command);
+      assert.ok(data.byteLength <= valueSizeBytesMax + 3 * keySizeBytesMax + COMMAND_ENCODING_BYTES_MAX, command.op);
+      assert.ok(data.byteLength <= entrySizeBytesMax, command.op);
+    }
+  });
+
+  it("refuses an encoding over the entry limit when proposing and when applying (TOO_LARGE)", () => {
+    const half = new Uint8Array(COMMAND_LIMITS.valueSizeBytesMax / 2 + 1);
+    const command: Command = {
+      op: "redis",
+      nowMs: 1,
+      argvs: [[bytes("MSET"), bytes("a"), half, bytes("b"), half, bytes("c"), half]],
+    };
+    expectError(() => encodeCommand(command), "TOO_LARGE", /shoal-entry-max-bytes/);
+    expectError(() => decodeCommand(encodeUnchecked(command)), "TOO_LARGE", /shoal-entry-max-bytes/);
+  });
+
+  it("bounds a redis command's encoding by its arguments and watches (the estimate runs and MULTI rely on)", () => {
+    // Around msgpack's header boundaries: bin8/16/32 at 255/256 and 65535/65536 bytes, fixarray/array16/array32
+    // at 15/16 and 65535/65536 elements.
+    const sizes = [0, 1, 31, 32, 255, 256, 65_535, 65_536, 70_000];
+    for (const size of sizes) {
+      for (const count of [1, 15, 16]) {
+        const argv = [bytes("SET"), ...Array.from({ length: count }, () => new Uint8Array(size))];
+        const watches = [{ key: new Uint8Array(Math.min(size, 1024)), modRevision: 2 ** 52 }];
+        const data = encodeUnchecked({ op: "redis", nowMs: 2 ** 52, argvs: [argv, argv], watches });
+        const bound =
+          COMMAND_ENCODING_BYTES_MAX +
+          2 * argvEncodedBytesMax(argv) +
+          watchEncodedBytesMax(watches[0]?.key ?? bytes(""));
+        assert.ok(data.byteLength <= bound, `${count} arguments of ${size} bytes: ${data.byteLength} > ${bound}`);
+      }
+    }
+    const wide = Array.from({ length: 65_536 }, () => new Uint8Array(0));
+    const data = encodeUnchecked({ op: "redis", nowMs: 1, argvs: [wide] });
+    assert.ok(data.byteLength <= COMMAND_ENCODING_BYTES_MAX + argvEncodedBytesMax(wide));
   });
 });

@@ -9,6 +9,7 @@ import { type Options, Packr, Unpackr } from "msgpackr";
 import { ShoalError } from "../lib/errors.js";
 import { plainBytes } from "./bytes.js";
 import type { Command, Compare, CompareOp, ExpiryOptions, TxnOp } from "./command.js";
+import { COMMAND_LIMITS, entryTooLarge } from "./limits.js";
 import { validateCommand } from "./validate-command.js";
 
 /** Bumped when the encoding changes incompatibly; apply rejects formats it does not know. */
@@ -21,10 +22,12 @@ const packr = new Packr(packOptions);
 // reused. int64AsType: times above 2^32 come back as numbers, never BigInt.
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, copyBuffers: true, int64AsType: "number" });
 
-/** Validates `command` (throws ShoalError BAD_REQUEST / TOO_LARGE) and encodes it for a Raft entry. */
+/** Validates `command` (throws ShoalError BAD_REQUEST / TOO_LARGE) and encodes it for a Raft entry; an encoding
+ * over COMMAND_LIMITS.entrySizeBytesMax is refused (TOO_LARGE), so every proposal fits the Raft proposal limit. */
 export function encodeCommand(command: Command): Uint8Array {
   validateCommand(command);
   const body = packr.pack(command);
+  if (body.length + 1 > COMMAND_LIMITS.entrySizeBytesMax) throw entryTooLarge();
   const data = new Uint8Array(body.length + 1);
   data[0] = COMMAND_FORMAT_V1;
   data.set(body, 1);
@@ -35,6 +38,7 @@ export function encodeCommand(command: Command): Uint8Array {
  * command; apply turns that into an `error` result, identically on every replica. */
 export function decodeCommand(data: Uint8Array): Command {
   if (data.length === 0) throw new ShoalError("BAD_REQUEST", "Cannot decode command: entry is empty");
+  if (data.length > COMMAND_LIMITS.entrySizeBytesMax) throw entryTooLarge();
   if (data[0] !== COMMAND_FORMAT_V1) {
     throw new ShoalError("BAD_REQUEST", `Cannot decode command: unknown format ${data[0]}`);
   }

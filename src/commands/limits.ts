@@ -1,22 +1,114 @@
 /**
- * @module Bounds every replica applies. These are part of the replicated protocol, not node configuration:
- * apply must reach the same verdict on every replica, so a bound that differed between nodes would make their
- * state diverge. A node's configuration may set TIGHTER bounds for what it proposes; it may never loosen these.
+ * @module Bounds every replica applies, and the one place that checks them. These are part of the replicated
+ * protocol, not node configuration: apply must reach the same verdict on every replica, so a bound that
+ * differed between nodes would make their state diverge. A node's configuration may set TIGHTER bounds for what
+ * it proposes; it may never loosen these.
+ *
+ * Every front end checks a request against these before proposing it (RESP connections and MULTI queues through
+ * `redis/command-limits.ts`, HTTP and the expiry scanner through `validateCommand`/`encodeCommand`), and apply
+ * checks again, because the log is the authority: an entry over a bound yields the same error on every replica
+ * and changes nothing. The texts are shared by RESP (`-ERR …`) and HTTP (413 with the JSON error), and each names
+ * the `CONFIG GET` parameter that reports the bound.
  */
+import { assert } from "../lib/assert.js";
+import { ShoalError } from "../lib/errors.js";
+
+const MiB = 1024 * 1024;
 
 export const COMMAND_LIMITS = {
-  /** LMDB's default maximum key is 1978 bytes and the store adds a prefix byte; Redis keys are rarely long. */
+  /** LMDB's default maximum key is 1978 bytes and the store adds up to 9 bytes of prefix (its expiry index):
+   * 1024 leaves room, is what the HTTP API has always documented, and Redis keys are rarely longer. */
   keySizeBytesMax: 1024,
-  /** A value travels inside one Raft entry, which is replicated and fsynced whole. */
-  valueSizeBytesMax: 16 * 1024 * 1024,
+  /** A value travels inside one Raft entry, which is replicated and fsynced whole. Exactly 16 MiB is allowed. */
+  valueSizeBytesMax: 16 * MiB,
+  /** The encoded bytes of one command (one Raft entry's data): one maximal value plus room for its key, the
+   * command's other arguments and the encoding. The Raft proposal limit must be at least this (node/ asserts). */
+  entrySizeBytesMax: 17 * MiB,
   /** etcd's default `--max-txn-ops`. Applies to compares and to each branch separately. */
   txnOpsCountMax: 128,
   /** Keys one `expire` entry may name; the leader splits larger sweeps. */
   expireKeysCountMax: 1024,
   /** Redis commands one entry may carry (a pipelined run or a MULTI block); bigger MULTI blocks are refused. */
   redisCommandsCountMax: 10_000,
-  /** Arguments of one Redis command (MSET, HSET, DEL with many keys). */
+  /** Arguments of one Redis command (MSET, HSET, DEL with many keys): the RESP parser's own bound. */
   redisArgumentsCountMax: 1_048_576,
-  /** Bytes of all arguments of one entry: the entry is replicated and fsynced whole. */
-  redisEntrySizeBytesMax: 64 * 1024 * 1024,
 } as const;
+
+/** Bytes the entry encoding may add around one command's keys, values and arguments (format byte, msgpack map
+ * and field names, times and flags): command-codec.test.ts measures the real encoding against it. */
+export const COMMAND_ENCODING_BYTES_MAX = 4096;
+
+/**
+ * Upper bounds of what Redis arguments and WATCHed keys add to an encoded `redis` command, for callers that
+ * assemble one entry from many commands (a pipelined run, a MULTI block) and must keep it under
+ * entrySizeBytesMax before encoding: msgpack frames a byte string with a header of at most 5 bytes, an array
+ * with one of at most 5, and a watch is a map {key, modRevision}.
+ */
+export function argvEncodedBytesMax(argv: readonly Uint8Array[]): number {
+  let bytes = MSGPACK_HEADER_BYTES_MAX;
+  for (const arg of argv) bytes += MSGPACK_HEADER_BYTES_MAX + arg.byteLength;
+  return bytes;
+}
+
+export function watchEncodedBytesMax(key: Uint8Array): number {
+  return WATCH_ENCODING_BYTES_MAX + key.byteLength;
+}
+
+const MSGPACK_HEADER_BYTES_MAX = 5;
+/** map header (1) + "key" (4) + bin header (5) + "modRevision" (12) + a float64 or uint64 (9), rounded up. */
+const WATCH_ENCODING_BYTES_MAX = 32;
+
+// The relations the bounds rely on, asserted where they are defined. A maximal value with a maximal key, in any
+// single command, fits one entry: so a value the limit allows is never refused for its entry's size.
+assert(
+  COMMAND_LIMITS.entrySizeBytesMax >=
+    COMMAND_LIMITS.valueSizeBytesMax + COMMAND_LIMITS.keySizeBytesMax + COMMAND_ENCODING_BYTES_MAX,
+  "a maximal value and key fit in one entry",
+);
+// LMDB (default build) takes keys up to 1978 bytes; the store's longest row key is 9 bytes of prefix plus a key.
+assert(COMMAND_LIMITS.keySizeBytesMax + 9 <= 1978, "every stored row key fits LMDB's key size");
+
+/** The `CONFIG GET` names of the bounds clients run into (Redis names its own bounds the same way). */
+export const LIMIT_PARAMETERS = {
+  keySizeBytesMax: "shoal-key-max-bytes",
+  valueSizeBytesMax: "shoal-value-max-bytes",
+  entrySizeBytesMax: "shoal-entry-max-bytes",
+} as const;
+
+/** A key over the key bound: refused by every command, reads included, on every front end. */
+export function keyTooLong(): ShoalError {
+  const { keySizeBytesMax } = COMMAND_LIMITS;
+  return new ShoalError(
+    "TOO_LARGE",
+    `key is longer than ${keySizeBytesMax} bytes (${LIMIT_PARAMETERS.keySizeBytesMax})`,
+    { limit: LIMIT_PARAMETERS.keySizeBytesMax, limitBytes: keySizeBytesMax },
+  );
+}
+
+/** A value (a string, a hash, or any argument of a write) over the value bound. `what` names it. */
+export function valueTooLong(what = "value"): ShoalError {
+  const { valueSizeBytesMax } = COMMAND_LIMITS;
+  return new ShoalError(
+    "TOO_LARGE",
+    `${what} is longer than ${valueSizeBytesMax} bytes (${LIMIT_PARAMETERS.valueSizeBytesMax})`,
+    { limit: LIMIT_PARAMETERS.valueSizeBytesMax, limitBytes: valueSizeBytesMax },
+  );
+}
+
+/** A request whose encoding would not fit one replicated entry. */
+export function entryTooLarge(): ShoalError {
+  const { entrySizeBytesMax } = COMMAND_LIMITS;
+  return new ShoalError(
+    "TOO_LARGE",
+    `request is larger than ${entrySizeBytesMax} bytes, the replicated entry limit (${LIMIT_PARAMETERS.entrySizeBytesMax})`,
+    { limit: LIMIT_PARAMETERS.entrySizeBytesMax, limitBytes: entrySizeBytesMax },
+  );
+}
+
+export function checkKeySize(key: Uint8Array): void {
+  if (key.byteLength > COMMAND_LIMITS.keySizeBytesMax) throw keyTooLong();
+}
+
+export function checkValueSize(value: Uint8Array, what = "value"): void {
+  if (value.byteLength > COMMAND_LIMITS.valueSizeBytesMax) throw valueTooLong(what);
+}

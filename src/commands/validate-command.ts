@@ -1,20 +1,22 @@
 /**
  * @module The limits and rules a well-formed command obeys. The proposer calls `validateCommand` (through
- * `encodeCommand`) so a bad request is refused before it reaches the log; apply checks again, because the log
- * is the authority and every replica must reject a bad entry the same way rather than crash on it.
+ * `encodeCommand`, which also bounds the encoded size) so a bad request is refused before it reaches the log;
+ * apply checks again, because the log is the authority and every replica must reject a bad entry the same way
+ * rather than crash on it. The size bounds themselves and their error texts are `limits.ts`'s.
  */
 import { ShoalError } from "../lib/errors.js";
 import { keyId } from "./bytes.js";
 import type { Command, Compare, ExpiryOptions, RedisCommand, TxnCommand, TxnOp } from "./command.js";
-import { COMMAND_LIMITS } from "./limits.js";
+import { COMMAND_LIMITS, checkKeySize, checkValueSize } from "./limits.js";
+import { checkArgvLimits } from "./redis/command-limits.js";
 
 /** Throws a ShoalError (BAD_REQUEST or TOO_LARGE) naming the first rule `command` breaks. */
 export function validateCommand(command: Command): void {
   checkTime(command.nowMs, "nowMs");
   switch (command.op) {
     case "put":
-      checkKey(command.key);
-      checkValue(command.value);
+      checkKeySize(command.key);
+      checkValueSize(command.value);
       checkExpiry(command);
       if (command.ifModRevision !== undefined) checkCount(command.ifModRevision, "ifModRevision");
       if (command.ifAbsent === true && command.ifPresent === true) {
@@ -22,13 +24,13 @@ export function validateCommand(command: Command): void {
       }
       return;
     case "delete":
-      checkKey(command.key);
+      checkKeySize(command.key);
       return;
     case "expire":
       if (command.keys.length > COMMAND_LIMITS.expireKeysCountMax) {
         throw new ShoalError("TOO_LARGE", `Cannot expire: more than ${COMMAND_LIMITS.expireKeysCountMax} keys`);
       }
-      for (const key of command.keys) checkKey(key);
+      for (const key of command.keys) checkKeySize(key);
       return;
     case "txn":
       checkTxn(command);
@@ -40,24 +42,21 @@ export function validateCommand(command: Command): void {
 }
 
 function checkRedis(command: RedisCommand): void {
-  const { redisCommandsCountMax, redisArgumentsCountMax, redisEntrySizeBytesMax } = COMMAND_LIMITS;
+  const { redisCommandsCountMax, redisArgumentsCountMax } = COMMAND_LIMITS;
   // No commands is valid: an EXEC holding only PING/ECHO/TIME still checks its WATCHed keys in log order.
   if (command.argvs.length > redisCommandsCountMax) {
     throw new ShoalError("TOO_LARGE", `Cannot run redis commands: more than ${redisCommandsCountMax} in one entry`);
   }
-  let sizeBytes = 0;
   for (const argv of command.argvs) {
     if (argv.length === 0) throw new ShoalError("BAD_REQUEST", "Cannot run redis commands: an empty command");
     if (argv.length > redisArgumentsCountMax) {
       throw new ShoalError("TOO_LARGE", `Cannot run redis command: more than ${redisArgumentsCountMax} arguments`);
     }
-    for (const arg of argv) sizeBytes += arg.byteLength;
-  }
-  if (sizeBytes > redisEntrySizeBytesMax) {
-    throw new ShoalError("TOO_LARGE", `Cannot run redis commands: more than ${redisEntrySizeBytesMax} bytes`);
+    // Key and value sizes, by the command table's key positions (an unknown command is left to apply's error).
+    checkArgvLimits(argv);
   }
   for (const watch of command.watches ?? []) {
-    checkKey(watch.key);
+    checkKeySize(watch.key);
     checkCount(watch.modRevision, "watch modRevision");
   }
 }
@@ -71,8 +70,8 @@ function checkTxn(txn: TxnCommand): void {
 }
 
 function checkCompare(compare: Compare): void {
-  checkKey(compare.key);
-  if (compare.target === "value") checkValue(compare.value);
+  checkKeySize(compare.key);
+  if (compare.target === "value") checkValueSize(compare.value);
   else checkCount(compare.value, `compare ${compare.target}`);
 }
 
@@ -82,27 +81,15 @@ function checkBranch(ops: readonly TxnOp[], branch: string): void {
   // etcd's rule: one write per key and branch, so a branch's outcome does not depend on op order subtleties.
   const written = new Set<string>();
   for (const op of ops) {
-    checkKey(op.key);
+    checkKeySize(op.key);
     if (op.op === "get") continue;
     if (op.op === "put") {
-      checkValue(op.value);
+      checkValueSize(op.value);
       checkExpiry(op);
     }
     const id = keyId(op.key);
     if (written.has(id)) throw new ShoalError("BAD_REQUEST", `Cannot run txn: ${branch} writes a key twice`);
     written.add(id);
-  }
-}
-
-function checkKey(key: Uint8Array): void {
-  if (key.byteLength > COMMAND_LIMITS.keySizeBytesMax) {
-    throw new ShoalError("TOO_LARGE", `Cannot accept key: longer than ${COMMAND_LIMITS.keySizeBytesMax} bytes`);
-  }
-}
-
-function checkValue(value: Uint8Array): void {
-  if (value.byteLength > COMMAND_LIMITS.valueSizeBytesMax) {
-    throw new ShoalError("TOO_LARGE", `Cannot accept value: longer than ${COMMAND_LIMITS.valueSizeBytesMax} bytes`);
   }
 }
 

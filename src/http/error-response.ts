@@ -4,6 +4,7 @@
  * `oldestRevision` a watch may start from). Fastify's own errors (schema validation, body too large, bad JSON)
  * are 4xx and map to BAD_REQUEST or TOO_LARGE here too, so a client only ever sees this one shape.
  */
+import { entryTooLarge, valueTooLong } from "../commands/limits.js";
 import type { ErrorCode } from "../lib/errors.js";
 import { ShoalError } from "../lib/errors.js";
 import { type SchemaFailure, schemaFailureError } from "./validation-message.js";
@@ -48,6 +49,12 @@ export function httpError(error: unknown): { status: number; body: ErrorBody } {
     return { status, body: { code, message: String(fastifyError.message ?? "Bad request") } };
   }
   return { status: 500, body: { code: "INTERNAL", message: "Internal error" } };
+}
+
+/** Fastify's "body too large" in the words of the bound behind it: a PUT's body is the value, a txn's body
+ * becomes one replicated entry. */
+export function bodyTooLarge(command: string | undefined): ShoalError {
+  return command === "kv.put" ? valueTooLong() : entryTooLarge();
 }
 
 /** A route exists for the path but not for the method. */

@@ -8,6 +8,7 @@
  */
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { CommandResult, PutCommand } from "../commands/command.js";
+import { COMMAND_LIMITS } from "../commands/limits.js";
 import { ShoalError } from "../lib/errors.js";
 import type { ShoalNode } from "../node/shoal-node.js";
 import type { RouteDoc } from "./openapi.js";
@@ -102,6 +103,8 @@ export function registerKvRoutes(app: FastifyInstance, node: ShoalNode): void {
     "/v1/kv/*",
     {
       schema: { params: keyParams, querystring: kvPutQuery, headers: kvPutHeaders },
+      // The body is the value: exactly the value limit is accepted, one byte more is refused unread.
+      bodyLimit: COMMAND_LIMITS.valueSizeBytesMax,
       config: { command: "kv.put", doc: putDoc },
     },
     async (request, reply) => {
@@ -164,7 +167,12 @@ export function registerTxnRoute(app: FastifyInstance, node: ShoalNode): void {
   });
   app.post(
     "/v1/txn",
-    { schema: { querystring: txnQuery, body: txnBody }, config: { command: "txn", doc: txnDoc } },
+    // The body becomes one entry (plus JSON's quoting): no bigger body could fit one.
+    {
+      schema: { querystring: txnQuery, body: txnBody },
+      bodyLimit: COMMAND_LIMITS.entrySizeBytesMax,
+      config: { command: "txn", doc: txnDoc },
+    },
     async (request, reply) => {
       if (request.body === undefined) throw new ShoalError("BAD_REQUEST", "Cannot parse txn: the body is empty");
       const result = await node.submit(parseTxnBody(request.body, Date.now()));

@@ -7,10 +7,12 @@
  * (405 with Allow), URLs that do not decode, and even bytes that are not HTTP at all. Validation never coerces
  * types (see schemas.ts).
  */
+import type { IncomingMessage } from "node:http";
 import Fastify, { type FastifyInstance } from "fastify";
+import { COMMAND_LIMITS } from "../commands/limits.js";
 import type { ShoalNode } from "../node/shoal-node.js";
 import { registerDashboard } from "./dashboard/register.js";
-import { httpError, methodNotAllowed, rawClientError } from "./error-response.js";
+import { bodyTooLarge, httpError, methodNotAllowed, rawClientError } from "./error-response.js";
 import { HttpMetrics } from "./http-metrics.js";
 import { registerKvRoutes, registerTxnRoute } from "./kv-routes.js";
 import { OpenApiBuilder } from "./openapi.js";
@@ -19,17 +21,20 @@ import { ACCEPTS } from "./validation-message.js";
 import { registerWatchRoute } from "./watch-route.js";
 
 export interface HttpServerOptions {
-  /** Largest request body accepted (a value travels in one Raft entry). */
+  /** Largest request body accepted by routes that set none of their own (a PUT's body is a value: its route
+   * takes COMMAND_LIMITS.valueSizeBytesMax; a txn's becomes one entry: entrySizeBytesMax). */
   readonly bodyLimitBytes?: number;
 }
 
-const BODY_BYTES_MAX = 16 * 1024 * 1024;
 const CLOSE_GRACE_MS = 2000;
+/** A body refused before it was read whole is still read (and dropped) up to this many bytes, so the client can
+ * finish sending and read the answer; a longer one gets the answer on a connection that is then cut. */
+const REFUSED_BODY_DRAIN_BYTES_MAX = 256 * 1024 * 1024;
 
 export function createHttpServer(node: ShoalNode, options: HttpServerOptions = {}): FastifyInstance {
   const app = Fastify({
     logger: false,
-    bodyLimit: options.bodyLimitBytes ?? BODY_BYTES_MAX,
+    bodyLimit: options.bodyLimitBytes ?? COMMAND_LIMITS.valueSizeBytesMax,
     ajv: {
       customOptions: {
         coerceTypes: false,
@@ -70,10 +75,11 @@ export function createHttpServer(node: ShoalNode, options: HttpServerOptions = {
   });
 
   app.setErrorHandler((error, request, reply) => {
-    const { status, body } = httpError(error);
+    const command = (request.routeOptions.config as { command?: string } | undefined)?.command;
+    const { status, body } = httpError(isBodyTooLarge(error) ? bodyTooLarge(command) : error);
     metrics.markOutcome(request, body.code);
-    // A body refused unread leaves the connection mid-request: it cannot carry another one.
-    if (status === 413) void reply.header("connection", "close");
+    // (fastify marks the connection "close" after a body parser's error; drained, it can stay open.)
+    if (!request.raw.complete && drainRefusedBody(request.raw)) reply.removeHeader("connection");
     void reply.status(status).send(body);
   });
   // Closing waits for open connections; one a client left mid-request would hold it until the keep-alive
@@ -108,6 +114,29 @@ export function createHttpServer(node: ShoalNode, options: HttpServerOptions = {
     registerDashboard(scope, node);
   });
   return app;
+}
+
+/**
+ * A request answered before its body arrived whole (a 413 from its Content-Length): the rest of the body is read
+ * and dropped, and false is returned when it is too long for that. Closing at once would leave the client's bytes
+ * unread, and the kernel answers those with a reset that often destroys the answer before the client reads it
+ * (the client is still sending). Drained, the connection even serves the client's next request. A body declared
+ * (or found, when chunked) longer than REFUSED_BODY_DRAIN_BYTES_MAX is cut off.
+ */
+function drainRefusedBody(raw: IncomingMessage): boolean {
+  const declaredBytes = Number(raw.headers["content-length"] ?? 0);
+  if (!(declaredBytes <= REFUSED_BODY_DRAIN_BYTES_MAX)) return false;
+  let drainedBytes = 0;
+  raw.on("data", (chunk: Buffer) => {
+    drainedBytes += chunk.byteLength;
+    if (drainedBytes > REFUSED_BODY_DRAIN_BYTES_MAX) raw.socket.destroy();
+  });
+  raw.resume();
+  return true;
+}
+
+function isBodyTooLarge(error: unknown): boolean {
+  return (error as { code?: unknown } | undefined)?.code === "FST_ERR_CTP_BODY_TOO_LARGE";
 }
 
 /** A fastify route URL as a regular expression over request paths (`*` matches the rest, `:name` a segment). */

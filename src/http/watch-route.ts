@@ -27,6 +27,7 @@
  */
 import type { ServerResponse } from "node:http";
 import type { FastifyInstance } from "fastify";
+import { checkKeySize } from "../commands/limits.js";
 import type { ShoalNode } from "../node/shoal-node.js";
 import type { Watcher } from "../node/watch-hub.js";
 import type { HistoryEvent } from "../store/history.js";
@@ -61,6 +62,7 @@ export function registerWatchRoute(app: FastifyInstance, node: ShoalNode, metric
     },
     async (request, reply) => {
       const prefix = encoder.encode(request.query.prefix ?? "");
+      checkKeySize(prefix); // no key is longer, so no key could match: refused like an over-long key
       const lastEventId = request.headers["last-event-id"];
       const fromText = request.query.from_revision;
       if (fromText !== undefined && Number(fromText) < 1) {

@@ -4,6 +4,8 @@
  * for this: a key past its expiry is already invisible to every read (commands/record.ts `isLive`).
  */
 import type { Command, CommandResult } from "../commands/command.js";
+import { COMMAND_LIMITS } from "../commands/limits.js";
+import { ShoalError } from "../lib/errors.js";
 import type { StateMachineStore } from "../store/state-machine-store.js";
 
 export interface ExpiryScannerOptions {
@@ -21,6 +23,13 @@ export class ExpiryScanner {
   #inFlight = false;
 
   constructor(options: ExpiryScannerOptions) {
+    // A bigger sweep would be refused before it is proposed (validateCommand), every time: keys would never expire.
+    if (!(options.keysPerScanMax >= 1 && options.keysPerScanMax <= COMMAND_LIMITS.expireKeysCountMax)) {
+      throw new ShoalError(
+        "BAD_REQUEST",
+        `Cannot scan for expired keys: ${options.keysPerScanMax} keys per scan is outside 1..${COMMAND_LIMITS.expireKeysCountMax}`,
+      );
+    }
     this.#options = options;
   }
 

@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import { EMPTY_BYTES, keyId } from "../commands/bytes.js";
 import type { Command, CommandResult, WatchedKey } from "../commands/command.js";
 import { encodeCommand } from "../commands/command-codec.js";
+import { checkKeySize } from "../commands/limits.js";
 import type { KeyValue } from "../commands/record.js";
 import type { ScanCursors } from "../commands/redis/command-spec.js";
 import { executeCommands } from "../commands/redis/execute.js";
@@ -25,9 +26,10 @@ import { RawNode } from "../raft/raw-node.js";
 import { type Entry, NO_NODE, type NodeId } from "../raft/types.js";
 import { LmdbStore } from "../store/lmdb/lmdb-store.js";
 import type { StateMachineStore } from "../store/state-machine-store.js";
-import { PeerTransport } from "../transport/index.js";
+import { DEFAULT_TRANSPORT_BOUNDS, PeerTransport } from "../transport/index.js";
 import { Wal } from "../wal/wal.js";
 import { ExpiryScanner } from "./expiry-scanner.js";
+import { checkLimitRelations } from "./limit-relations.js";
 import { NodeMetrics } from "./node-metrics.js";
 import { type NodeOptions, nodeDefaults } from "./node-options.js";
 import { PubSubHub, type PubSubRequest } from "./pubsub-hub.js";
@@ -190,6 +192,7 @@ export class ShoalNode {
       heartbeatIntervalTicks: options.heartbeatIntervalTicks,
       ...options.raft,
     });
+    checkLimitRelations(config, DEFAULT_TRANSPORT_BOUNDS);
     const raw = new RawNode(config, storage, new Prng(options.randomSeed ?? Date.now() ^ (options.id * 7919)));
     const peers = new Map<NodeId, string>();
     for (const [id, member] of options.members) if (id !== options.id) peers.set(id, member.peer);
@@ -280,6 +283,7 @@ export class ShoalNode {
 
   /** A linearizable read (unless `stale`): reflects every write acknowledged before it was called. */
   async get(key: Uint8Array, stale = false): Promise<KeyValue | undefined> {
+    checkKeySize(key); // a key no write can store is refused, as every front end refuses it
     // The unsafe switch serves reads from local state without ReadIndex: a deposed leader or a lagging
     // follower then answers stale values, which the chaos checker must catch.
     if (!stale && this.options.unsafe?.staleReads !== true) await this.readBarrier();
@@ -288,6 +292,8 @@ export class ShoalNode {
 
   /** Live keys starting with `prefix`, after `after`, at most `limit`: linearizable unless `stale`. */
   async range(prefix: Uint8Array, after: Uint8Array | undefined, limit: number, stale = false): Promise<KeyValue[]> {
+    checkKeySize(prefix);
+    if (after !== undefined) checkKeySize(after);
     if (!stale && this.options.unsafe?.staleReads !== true) await this.readBarrier();
     return this.store.range(prefix, after, limit, Date.now());
   }
@@ -321,7 +327,9 @@ export class ShoalNode {
     const absent = watches.filter((watch) => watch.modRevision === 0);
     if (absent.length === 0) return false;
     await this.readBarrier();
-    const from = Math.min(...absent.map((watch) => watch.watchedAtRevision)) + 1;
+    // (A loop, not Math.min(...): up to 100,000 watched keys would overflow the argument stack.)
+    let from = Number.POSITIVE_INFINITY;
+    for (const watch of absent) from = Math.min(from, watch.watchedAtRevision + 1);
     const to = this.store.revision();
     if (from > to) return false;
     if (to - from >= WATCH_HISTORY_SCAN_REVISIONS_MAX) return true;
@@ -360,6 +368,7 @@ export class ShoalNode {
   /** The keys' modRevision (0 when absent or expired) for Redis WATCH, with the group revision they were read
    * at: linearizable unless `stale`. */
   async watchRevisions(keys: readonly Uint8Array[], stale: boolean): Promise<WatchTicket[]> {
+    for (const key of keys) checkKeySize(key);
     if (!stale && this.options.unsafe?.staleReads !== true) await this.readBarrier();
     const nowMs = Date.now();
     const watchedAtRevision = this.store.revision();

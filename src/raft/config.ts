@@ -27,7 +27,8 @@ export interface RaftConfig {
   readonly inflightBytesMax: number;
   /** Bound on entry bytes proposed but not yet committed; proposals beyond it are refused (backpressure). */
   readonly uncommittedBytesMax: number;
-  /** A single proposal larger than this is refused. */
+  /** A single proposal larger than this is refused. The host proposes only entries its own checks let through
+   * (a Shoal node: COMMAND_LIMITS.entrySizeBytesMax, which it asserts fits under this). */
   readonly proposalBytesMax: number;
   /** Size of one InstallSnapshot chunk. */
   readonly snapshotChunkBytesMax: number;
@@ -58,7 +59,8 @@ export const defaultRaftConfig: Omit<RaftConfig, "id" | "groupId"> = {
   inflightMessagesMax: 256,
   inflightBytesMax: 32 * 1024 * 1024,
   uncommittedBytesMax: 64 * 1024 * 1024,
-  proposalBytesMax: 16 * 1024 * 1024,
+  // One maximal 16 MiB value plus room for its key, the command around it and its encoding.
+  proposalBytesMax: 17 * 1024 * 1024,
   snapshotChunkBytesMax: 1024 * 1024,
   snapshotChunksInflightMax: 4,
   committedEntriesPerReadyMax: 4096,
@@ -78,5 +80,9 @@ export function resolveRaftConfig(config: Partial<RaftConfig> & Pick<RaftConfig,
   }
   if (resolved.inflightMessagesMax < 1) throw new RangeError("Inflight message bound must be at least one");
   if (resolved.snapshotChunkBytesMax < 1) throw new RangeError("Snapshot chunk size must be positive");
+  // A proposal of the largest size must be accepted when nothing else is waiting to commit.
+  if (resolved.uncommittedBytesMax < resolved.proposalBytesMax) {
+    throw new RangeError("The uncommitted bound must hold at least one proposal of the largest size");
+  }
   return resolved;
 }

@@ -10,6 +10,7 @@ import type { StoredRecord } from "../commands/record.js";
 import { type KeyspaceReader, type Mutation, type RecordReader, WriteSet } from "../commands/write-set.js";
 import { assert } from "../lib/assert.js";
 import type { HistoryEvent } from "./history.js";
+import { isStorableKey } from "./key-range.js";
 import type { ApplyEntry } from "./state-machine-store.js";
 import type { StoreMeta } from "./store-meta.js";
 
@@ -41,6 +42,9 @@ export function planBatch(base: KeyspaceReader, meta: StoreMeta, entries: readon
         ? { mutations: [], result: { kind: "noop", revision: state.revision } as const, state }
         : applyEntryData(overlay, entry.data, state, entry.repliesWanted ?? true);
     for (const mutation of outcome.mutations) {
+      // Apply refuses every over-long key before it writes (commands/limits.ts): one here is a bug in those
+      // checks and must stop the node before a store sees it (LMDB would throw midway through the batch).
+      assert(isStorableKey(mutation.key), "apply never writes a key over the key limit");
       const before = overlay.getRecord(mutation.key);
       keyCount += (mutation.record === undefined ? 0 : 1) - (before === undefined ? 0 : 1);
       sizeBytes += recordSizeBytes(mutation.key, mutation.record) - recordSizeBytes(mutation.key, before);

@@ -1,15 +1,32 @@
 /**
- * @module Where a `range(prefix, after, limit)` scan starts and ends, in bytes, for every store.
+ * @module Where a `range(prefix, after, limit)` scan starts and ends, in bytes, for every store; and which keys
+ * a store can hold at all (apply refuses longer ones, so a store never hands one to its storage engine).
  */
 import { compareBytes } from "../commands/bytes.js";
+import { COMMAND_LIMITS } from "../commands/limits.js";
+
+/** True for a key a store can hold: at most COMMAND_LIMITS.keySizeBytesMax bytes. A longer one is never stored,
+ * so a lookup of it answers "absent" without asking the storage engine (LMDB throws on keys past its maximum). */
+export function isStorableKey(key: Uint8Array): boolean {
+  return key.byteLength <= COMMAND_LIMITS.keySizeBytesMax;
+}
+
+/**
+ * A key to resume a scan after, shortened to a storable length: for every storable key k, k sorts after `after`
+ * exactly when it sorts after its first keySizeBytesMax bytes t (t is a prefix of `after`, so k > after implies
+ * k > t; and a k > t no longer than t differs from t at some position, where it also exceeds `after`).
+ */
+export function storableAfter(after: Uint8Array): Uint8Array {
+  return isStorableKey(after) ? after : after.subarray(0, COMMAND_LIMITS.keySizeBytesMax);
+}
 
 /** The first key to consider: the prefix itself (inclusive), or `after` (exclusive) when it sorts at or past
- * the prefix. */
+ * the prefix. A store checks `isStorableKey(prefix)` first: no stored key starts with a longer prefix. */
 export function rangeStartAfter(
   prefix: Uint8Array,
   after: Uint8Array | undefined,
 ): { readonly key: Uint8Array; readonly exclusive: boolean } {
-  if (after !== undefined && compareBytes(after, prefix) >= 0) return { key: after, exclusive: true };
+  if (after !== undefined && compareBytes(after, prefix) >= 0) return { key: storableAfter(after), exclusive: true };
   return { key: prefix, exclusive: false };
 }
 

@@ -9,7 +9,9 @@ import { Packr } from "msgpackr";
 import { EMPTY_BYTES } from "../commands/bytes.js";
 import type { Command, CommandResult } from "../commands/command.js";
 import { COMMAND_FORMAT_V1, encodeCommand } from "../commands/command-codec.js";
+import { COMMAND_LIMITS } from "../commands/limits.js";
 import type { Reply } from "../commands/redis/reply.js";
+import { encodeUnchecked } from "../commands/testing/unchecked-entry.js";
 import { AssertionError } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
 import type { HistoryEvent, HistoryOptions } from "./history.js";
@@ -87,6 +89,7 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
     describe("snapshots", () => snapshotCases(withStore, factory));
     describe("the watch history", () => historyCases(withStore));
     describe("redis entries", () => redisCases(withStore));
+    describe("keys over the key limit", () => longKeyCases(withStore));
   });
 }
 
@@ -399,6 +402,39 @@ function logAndReadCases(withStore: WithStore): void {
       assert.deepEqual(scan([0x61], [0x62], 5), []);
       assert.deepEqual(scan([0xff], undefined, 5), [[0xff]]);
       assert.deepEqual(scan([], [0x62], 5), [[0xff]]);
+    }));
+}
+
+function longKeyCases(withStore: WithStore): void {
+  it("answers reads of keys longer than it can hold as absent, whatever the length, and never writes one", () =>
+    withStore((store) => {
+      const limit = COMMAND_LIMITS.keySizeBytesMax;
+      const atLimit = new Uint8Array(limit).fill(0x6b);
+      const topKey = new Uint8Array(limit).fill(0xff);
+      applyCommands(store, put("a", "1"), { op: "put", key: atLimit, value: bytes("k"), nowMs: 0 });
+      applyCommands(store, { op: "put", key: topKey, value: bytes("f"), nowMs: 0 });
+      const lengths = [limit + 1, 1978, 1979, 4095, 4096, 8000, 70_000];
+      for (const length of lengths) {
+        const long = new Uint8Array(length).fill(0x6b);
+        assert.equal(store.get(long, 0), undefined, `get of ${length} bytes`);
+        assert.deepEqual(store.range(long, undefined, 10, 0), [], `range under a ${length}-byte prefix`);
+        // After a long key: exactly the stored keys sorting after it (k… at the limit sorts before k… longer).
+        const after = store.range(EMPTY_BYTES, long, 10, 0).map((kv) => kv.key.byteLength);
+        assert.deepEqual(after, [limit], `range after ${length} bytes of k: only the 0xff key`);
+        const afterTop = store.range(EMPTY_BYTES, new Uint8Array(length).fill(0xff), 10, 0);
+        assert.deepEqual(afterTop, [], `range after ${length} bytes of 0xff`);
+        // Inside apply too: a command reading or writing it fails alike, and nothing is written.
+        const [revision, stats] = [store.revision(), store.stats()];
+        const [result] = store.applyEntries([
+          {
+            index: store.appliedIndex() + 1,
+            data: encodeUnchecked({ op: "redis", nowMs: 0, argvs: [[bytes("SET"), long, bytes("v")]] }),
+          },
+        ]);
+        assert.equal(result?.kind, "error");
+        assert.deepEqual([store.revision(), store.stats()], [revision, stats], "nothing was written");
+      }
+      assert.equal(text(store.get(atLimit, 0)?.value), "k");
     }));
 }
 

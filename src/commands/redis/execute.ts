@@ -7,6 +7,7 @@
 import { ShoalError } from "../../lib/errors.js";
 import type { Random } from "../../lib/prng.js";
 import { type KeyspaceReader, WriteSet } from "../write-set.js";
+import { checkCommandLimits } from "./command-limits.js";
 import type { CommandContext, CommandSpec, ScanCursors } from "./command-spec.js";
 import { Keyspace } from "./keyspace.js";
 import { errorReply, NULL, type Reply } from "./reply.js";
@@ -72,6 +73,8 @@ function executeOne(
 ): Reply {
   try {
     const spec = resolveCommand(argv);
+    // The store's bounds, again at apply: an entry from any proposer is refused alike on every replica.
+    checkCommandLimits(spec, argv);
     if (spec.handler === undefined) {
       throw new ShoalError("BAD_REQUEST", `'${spec.name}' cannot run here (only on a client connection)`);
     }

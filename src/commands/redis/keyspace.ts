@@ -6,7 +6,7 @@
  */
 import { assert } from "../../lib/assert.js";
 import { ShoalError } from "../../lib/errors.js";
-import { COMMAND_LIMITS } from "../limits.js";
+import { checkKeySize, checkValueSize } from "../limits.js";
 import { isLive, type StoredRecord, type ValueType } from "../record.js";
 import type { KeyspaceReader, WriteSet } from "../write-set.js";
 import { decodeHash, encodeHash, type HashFields } from "./hash-value.js";
@@ -135,15 +135,10 @@ export class Keyspace {
 
   #write(key: Uint8Array, type: ValueType, value: Uint8Array, expiry: ExpiryChoice): void {
     const writes = this.#mutable();
-    if (key.byteLength > COMMAND_LIMITS.keySizeBytesMax) {
-      throw new ShoalError("TOO_LARGE", `key is longer than ${COMMAND_LIMITS.keySizeBytesMax} bytes`);
-    }
-    if (value.byteLength > COMMAND_LIMITS.valueSizeBytesMax) {
-      throw new ShoalError(
-        "TOO_LARGE",
-        `string exceeds maximum allowed size (${COMMAND_LIMITS.valueSizeBytesMax} bytes)`,
-      );
-    }
+    // Arguments were bounded before the command ran (command-limits.ts); a value it computed (APPEND, a hash
+    // that grew) is bounded here, before anything is written: the command fails alike on every replica.
+    checkKeySize(key);
+    checkValueSize(value, type === "hash" ? "hash" : "value");
     const current = this.lookup(key);
     const expiresAtMs = expiry === "keep" ? (current?.expiresAtMs ?? 0) : expiry;
     if (expiresAtMs !== 0 && expiresAtMs <= this.nowMs) {

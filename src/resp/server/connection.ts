@@ -13,6 +13,8 @@
  * messages is disconnected past PUBSUB_OUTPUT_BYTES_MAX, like Redis's `client-output-buffer-limit pubsub`.
  */
 import type { Socket } from "node:net";
+import { argvEncodedBytesMax, COMMAND_ENCODING_BYTES_MAX, COMMAND_LIMITS } from "../../commands/limits.js";
+import { checkCommandLimits } from "../../commands/redis/command-limits.js";
 import type { CommandSpec } from "../../commands/redis/command-spec.js";
 import { resolveCommand } from "../../commands/redis/execute.js";
 import type { Reply } from "../../commands/redis/reply.js";
@@ -214,7 +216,9 @@ export class Connection implements ClientDescription {
       return undefined;
     }
     session.noteCommand(spec.name);
-    const refusal = session.refusal(spec);
+    // Redis's order: NOAUTH and the subscribe-mode restriction, then the store's bounds (an over-long key, an
+    // oversized value), which a data command meets before it is queued or proposed (WATCH checks its own keys).
+    const refusal = session.refusal(spec) ?? (spec.handler === undefined ? undefined : limitRefusal(spec, request));
     if (refusal !== undefined) {
       if (session.multi !== undefined) session.multi.dirty = true;
       writeReply(this.#writer, refusal);
@@ -256,18 +260,23 @@ export class Connection implements ClientDescription {
   async #runData(first: CommandSpec, firstArgv: Uint8Array[]): Promise<void> {
     const isRead = first.flags.includes("readonly");
     const argvs: Uint8Array[][] = [firstArgv];
-    let bytes = argvBytes(firstArgv);
+    // An upper bound of the run's entry encoding: a write run is one entry and must fit one (the first command
+    // alone does: its bounds were checked in #step).
+    let bytes = COMMAND_ENCODING_BYTES_MAX + argvEncodedBytesMax(firstArgv);
     while (argvs.length < PENDING_REQUESTS_MAX && bytes < RUN_BYTES_MAX && this.#head < this.#pending.length) {
       const next = this.#pending[this.#head] as Pending;
       if (next instanceof RespProtocolError) break;
       const spec = resolveQuietly(next);
       if (spec?.handler === undefined || (isRead && !spec.flags.includes("readonly"))) break;
-      if (this.session.refusal(spec) !== undefined) break;
+      // A command refused on its own, or one the entry has no room for, starts the next step instead.
+      if (this.session.refusal(spec) !== undefined || limitRefusal(spec, next) !== undefined) break;
+      const nextBytes = argvEncodedBytesMax(next);
+      if (!isRead && bytes + nextBytes > COMMAND_LIMITS.entrySizeBytesMax) break;
       this.#take();
       this.#context.countCommands(1);
       this.session.noteCommand(spec.name);
       argvs.push(next);
-      bytes += argvBytes(next);
+      bytes += nextBytes;
     }
     const { backend, cursors } = this.#context;
     let replies: readonly Reply[];
@@ -355,10 +364,14 @@ function resolveQuietly(argv: readonly Uint8Array[]): CommandSpec | undefined {
   }
 }
 
-function argvBytes(argv: readonly Uint8Array[]): number {
-  let total = 0;
-  for (const arg of argv) total += arg.byteLength + 16;
-  return total;
+/** The error reply for a data command over one of the store's bounds (commands/redis/command-limits.ts). */
+function limitRefusal(spec: CommandSpec, argv: readonly Uint8Array[]): Reply | undefined {
+  try {
+    checkCommandLimits(spec, argv);
+    return undefined;
+  } catch (error) {
+    return errorFromException(error);
+  }
 }
 
 function isExec(argv: readonly Uint8Array[]): boolean {

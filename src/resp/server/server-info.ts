@@ -4,6 +4,7 @@
  * between sections); the fields are the ones with a meaning in Shoal, plus a `# Raft` section of our own.
  */
 
+import { COMMAND_LIMITS, LIMIT_PARAMETERS } from "../../commands/limits.js";
 import { globMatch } from "../../commands/redis/glob.js";
 import type { NodeFacts } from "./backend.js";
 import type { CommandLatency } from "./command-latency.js";
@@ -177,6 +178,10 @@ function configParameters(figures: ServerFigures): readonly (readonly [string, s
     ["timeout", "0"],
     ["maxclients", String(figures.clientsMax)],
     ["proto-max-bulk-len", String(figures.bulkLengthBytesMax)],
+    // Shoal's own bounds (commands/limits.ts), the same over RESP and HTTP; each error over one names it.
+    [LIMIT_PARAMETERS.keySizeBytesMax, String(COMMAND_LIMITS.keySizeBytesMax)],
+    [LIMIT_PARAMETERS.valueSizeBytesMax, String(COMMAND_LIMITS.valueSizeBytesMax)],
+    [LIMIT_PARAMETERS.entrySizeBytesMax, String(COMMAND_LIMITS.entrySizeBytesMax)],
     ["cluster-enabled", "no"],
     ["port", String(figures.port)],
     ["requirepass", ""], // never reveal the password (Redis shows it; Shoal deliberately does not)

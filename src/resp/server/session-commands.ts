@@ -5,7 +5,9 @@
  * Replies are written straight to the session's writer, with Redis's texts.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
+import { COMMAND_LIMITS, entryTooLarge } from "../../commands/limits.js";
 import { int64Arg, isKeyword, SYNTAX_ERROR } from "../../commands/redis/args.js";
+import { checkCommandLimits } from "../../commands/redis/command-limits.js";
 import type { CommandSpec } from "../../commands/redis/command-spec.js";
 import { resolveCommand } from "../../commands/redis/execute.js";
 import { array, bulk, errorReply, integer, NULL_ARRAY, OK, type Reply, simple } from "../../commands/redis/reply.js";
@@ -107,7 +109,7 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   "client|help": () => help(CLIENT_HELP),
   multi: (session) => {
     if (session.multi !== undefined) throw new ShoalError("BAD_REQUEST", "MULTI calls can not be nested");
-    session.multi = { commands: [], bytes: 0, dirty: false };
+    session.startMulti();
     return OK;
   },
   discard: (session) => {
@@ -357,10 +359,14 @@ function specName(argv: readonly Uint8Array[]): string {
 
 async function watch(session: Session, argv: Uint8Array[]): Promise<Reply> {
   if (session.multi !== undefined) throw new ShoalError("BAD_REQUEST", "WATCH inside MULTI is not allowed");
-  const keys = commandKeys(resolveCommand(argv), argv).filter((key) => !session.watches.has(keyString(key)));
+  const spec = resolveCommand(argv);
+  checkCommandLimits(spec, argv); // a key too long to be stored is refused, as by every command
+  const keys = commandKeys(spec, argv).filter((key) => !session.watches.has(keyString(key)));
   if (session.watches.size + keys.length > WATCHED_KEYS_MAX) {
     throw new ShoalError("TOO_LARGE", `at most ${WATCHED_KEYS_MAX} keys may be watched`);
   }
+  // The watched keys travel in the EXEC's entry: they must leave it room.
+  if (session.entryBytesWithWatches(keys) > COMMAND_LIMITS.entrySizeBytesMax) throw entryTooLarge();
   const tokens = await session.context.backend.watchRevisions(keys, session.readonlyStale);
   for (const token of tokens) {
     const id = keyString(token.key);

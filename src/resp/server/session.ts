@@ -4,11 +4,18 @@
  */
 
 import type { Socket } from "node:net";
-import { COMMAND_LIMITS } from "../../commands/limits.js";
+import {
+  argvEncodedBytesMax,
+  COMMAND_ENCODING_BYTES_MAX,
+  COMMAND_LIMITS,
+  entryTooLarge,
+  watchEncodedBytesMax,
+} from "../../commands/limits.js";
 import type { CommandSpec } from "../../commands/redis/command-spec.js";
 import { errorReply, type Reply, simple } from "../../commands/redis/reply.js";
 import type { RespWriter } from "../resp-writer.js";
 import type { PubSubMessage, Subscriber, WatchTicket } from "./backend.js";
+import { errorFromException } from "./error-reply.js";
 import type { ServerContext } from "./server-context.js";
 
 /** Redis 7.0's commands allowed in RESP2 subscribe mode (plus the S… shard variants Shoal lacks). */
@@ -25,10 +32,10 @@ const SUBSCRIBE_MODE_ALLOWED = new Set([
 /** A MULTI block is bounded like everything a client sends (Redis bounds it only by memory): it becomes one log
  * entry, so the bounds are the entry's (COMMAND_LIMITS), refused at queue time rather than at EXEC. */
 export const MULTI_COMMANDS_MAX = COMMAND_LIMITS.redisCommandsCountMax;
-export const MULTI_BYTES_MAX = COMMAND_LIMITS.redisEntrySizeBytesMax;
 
 export interface MultiState {
   readonly commands: Uint8Array[][];
+  /** An upper bound of the EXEC entry's encoded size: the WATCHed keys and every queued command so far. */
   bytes: number;
   /** A command was refused at queue time: EXEC answers EXECABORT. */
   dirty: boolean;
@@ -100,18 +107,30 @@ export class Session implements Subscriber {
     return undefined;
   }
 
-  /** Queues a command inside MULTI: +QUEUED, or an error when the block is over its bounds. */
+  /** MULTI: an empty block whose entry already holds the WATCHed keys. */
+  startMulti(): void {
+    this.multi = { commands: [], bytes: this.entryBytesWithWatches(), dirty: false };
+  }
+
+  /** An upper bound of the encoded size of an EXEC entry holding no command yet: the encoding and the WATCHed
+   * keys (checked in log order at apply, so they travel in the entry). */
+  entryBytesWithWatches(extraKeys: readonly Uint8Array[] = []): number {
+    let bytes = COMMAND_ENCODING_BYTES_MAX;
+    for (const watch of this.watches.values()) bytes += watchEncodedBytesMax(watch.key);
+    for (const key of extraKeys) bytes += watchEncodedBytesMax(key);
+    return bytes;
+  }
+
+  /** Queues a command inside MULTI: +QUEUED, or an error when the block is over its bounds (the EXEC is one
+   * entry: at most MULTI_COMMANDS_MAX commands, and its encoding within COMMAND_LIMITS.entrySizeBytesMax). */
   queue(argv: Uint8Array[]): Reply {
     const multi = this.multi;
     if (multi === undefined) return errorReply("INTERNAL", "queue outside MULTI");
-    let bytes = 0;
-    for (const arg of argv) bytes += arg.byteLength;
-    if (multi.commands.length >= MULTI_COMMANDS_MAX || multi.bytes + bytes > MULTI_BYTES_MAX) {
-      return errorReply(
-        "TOO_LARGE",
-        `transaction too large (at most ${MULTI_COMMANDS_MAX} commands and ${MULTI_BYTES_MAX} bytes of arguments)`,
-      );
+    const bytes = argvEncodedBytesMax(argv);
+    if (multi.commands.length >= MULTI_COMMANDS_MAX) {
+      return errorReply("TOO_LARGE", `transaction too large (at most ${MULTI_COMMANDS_MAX} commands)`);
     }
+    if (multi.bytes + bytes > COMMAND_LIMITS.entrySizeBytesMax) return errorFromException(entryTooLarge());
     multi.commands.push(argv);
     multi.bytes += bytes;
     return simple("QUEUED");

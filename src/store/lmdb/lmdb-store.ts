@@ -41,7 +41,7 @@ import {
   type RevisionSummary,
   summarize,
 } from "../history.js";
-import { prefixEnd, rangeStartAfter } from "../key-range.js";
+import { isStorableKey, prefixEnd, rangeStartAfter, storableAfter } from "../key-range.js";
 import { decodeRecord, encodeRecord } from "../record-codec.js";
 import { parseSnapshot, SNAPSHOT_CHUNK_SIZE_BYTES_DEFAULT, type SnapshotRecord } from "../snapshot-format.js";
 import type { ApplyEntry, HistoryStats, StateMachineStore, StoreSnapshot, StoreStats } from "../state-machine-store.js";
@@ -190,6 +190,7 @@ export class LmdbStore implements StateMachineStore {
   range(prefix: Uint8Array, after: Uint8Array | undefined, limit: number, nowMs: number): KeyValue[] {
     this.#checkOpen();
     assert(Number.isSafeInteger(limit) && limit > 0, "range limit is a positive integer");
+    if (!isStorableKey(prefix)) return [];
     const start = rangeStartAfter(prefix, after);
     const end = prefixEnd(prefix);
     const rows = this.#env.db.getRange({
@@ -321,7 +322,7 @@ export class LmdbStore implements StateMachineStore {
   /** Stored keys after `after` in order (expired ones included): for KEYS/SCAN/FLUSHALL inside apply. */
   #keysAfter(after: Uint8Array | undefined, limit: number): Uint8Array[] {
     const rows = this.#env.db.getKeys({
-      start: after === undefined ? DATA_START : dataKey(after),
+      start: after === undefined ? DATA_START : dataKey(storableAfter(after)),
       end: DATA_END,
       exclusiveStart: after !== undefined,
       limit,
@@ -330,6 +331,7 @@ export class LmdbStore implements StateMachineStore {
   }
 
   #getRecord(key: Uint8Array): StoredRecord | undefined {
+    if (!isStorableKey(key)) return undefined; // never stored; and LMDB may throw on it
     const bytes = this.#env.db.getBinary(dataKey(key));
     return bytes === undefined ? undefined : decodeRecord(bytes);
   }

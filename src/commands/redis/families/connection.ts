@@ -412,6 +412,8 @@ const commands: readonly CommandSpec[] = [
         since: "2.0.0",
         complexity: "O(N) when N is the number of configuration parameters provided",
         syntax: "parameter [parameter ...]",
+        differences:
+          "Answers the parameters clients probe, plus Shoal's bounds: shoal-key-max-bytes, shoal-value-max-bytes, shoal-entry-max-bytes.",
       },
       {
         name: "config|help",
@@ -558,7 +560,7 @@ export const connectionCommands: readonly CommandSpec[] = withDifferences(comman
     "Answers server redis, version 7.0.15, mode standalone, role master on the Raft leader and replica on the other nodes.",
   client: "ID, SETNAME, GETNAME, LIST, INFO, SETINFO, NO-EVICT, NO-TOUCH, HELP; no KILL, PAUSE, TRACKING, REPLY.",
   multi:
-    "Only data commands and PING, ECHO, TIME, UNWATCH may be queued (an EXEC is one Raft entry); others answer an error and abort the EXEC. A block holds at most 10,000 commands / 64 MiB.",
+    "Only data commands and PING, ECHO, TIME, UNWATCH may be queued (an EXEC is one Raft entry); others answer an error and abort the EXEC. A block holds at most 10,000 commands and, with its WATCHed keys, must fit one entry (17 MiB, shoal-entry-max-bytes).",
   exec: "The block is one Raft entry: atomic on every replica, WATCHed keys checked by revision at apply.",
   watch:
     "Records each key's revision with a linearizable read; EXEC aborts if any changed (EXPIRE, deletes and expiry count as changes). A key absent at WATCH that is created and deleted again is found in the watch history at EXEC (an EXEC whose WATCH fell out of the history aborts); only such a flicker within the milliseconds between EXEC's arrival and its apply goes unseen.",

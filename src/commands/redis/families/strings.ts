@@ -3,7 +3,7 @@
  * as decimal text, as Redis does. Metadata is redis-server 7.0's COMMAND INFO / COMMAND DOCS.
  */
 import { ShoalError } from "../../../lib/errors.js";
-import { COMMAND_LIMITS } from "../../limits.js";
+import { COMMAND_LIMITS, valueTooLong } from "../../limits.js";
 import { fitsInt64, floatArg, int64Arg, NOT_A_FLOAT, NOT_AN_INTEGER, parseFloatArg, parseInt64 } from "../args.js";
 import type { CommandSpec, DataHandler, KeyPositions } from "../command-spec.js";
 import { ALL_KEYS, dataCommands, ONE_KEY, withDifferences } from "../command-spec.js";
@@ -16,10 +16,6 @@ const textEncoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 const INT64_MIN = -(2n ** 63n);
 const PAIRS: KeyPositions = { first: 1, last: -1, step: 2 };
-
-/** Redis checks a string's resulting length against `proto-max-bulk-len` (512 MiB by default); our bound is the
- * replicated value limit (16 MiB), with Redis's message. A documented difference. */
-const STRING_TOO_LONG = "string exceeds maximum allowed size (proto-max-bulk-len)";
 
 function key(argv: readonly Uint8Array[]): Uint8Array {
   return argv[1] as Uint8Array;
@@ -34,8 +30,10 @@ function int64Reply(value: bigint): Reply {
   return integer(Number.isSafeInteger(Number(value)) ? Number(value) : value);
 }
 
+/** Redis checks a string's resulting length against `proto-max-bulk-len` (512 MiB by default), before it
+ * allocates; our bound is the replicated value limit (16 MiB, `shoal-value-max-bytes`). A documented difference. */
 function checkStringLength(total: number): void {
-  if (total > COMMAND_LIMITS.valueSizeBytesMax) throw new ShoalError("BAD_REQUEST", STRING_TOO_LONG);
+  if (total > COMMAND_LIMITS.valueSizeBytesMax) throw valueTooLong();
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
@@ -473,6 +471,6 @@ const commands: readonly CommandSpec[] = [
 export const stringCommands: readonly CommandSpec[] = withDifferences(commands, {
   incrbyfloat:
     "Computes in double, not long double: ordinary results print alike (10.5 + 0.1 = 10.6); results that need the extra precision may differ in the last digits (10.6 + 5000 prints 5010.6, Redis 5010.60000000000000009), and sums beyond the double range are refused.",
-  setrange: "Values are limited to 16 MiB (Redis: 512 MiB); same error text.",
-  append: "Values are limited to 16 MiB (Redis: 512 MiB); same error text.",
+  setrange: "Values are limited to 16 MiB (Redis: 512 MiB); the error names `shoal-value-max-bytes`.",
+  append: "Values are limited to 16 MiB (Redis: 512 MiB); the error names `shoal-value-max-bytes`.",
 });

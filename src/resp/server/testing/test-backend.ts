@@ -3,6 +3,7 @@
  * served straight from it, and an in-memory pub/sub hub. Failures and delays can be injected to test how the
  * server maps backend rejections and keeps order while a batch is in flight.
  */
+import { encodeCommand } from "../../../commands/command-codec.js";
 import { isLive } from "../../../commands/record.js";
 import type { ScanCursors } from "../../../commands/redis/command-spec.js";
 import { executeCommands } from "../../../commands/redis/execute.js";
@@ -121,6 +122,7 @@ export class TestBackend implements RedisBackend {
       watches === undefined
         ? { op: "redis" as const, nowMs: Date.now(), argvs }
         : { op: "redis" as const, nowMs: Date.now(), argvs, watches };
+    encodeCommand(command); // validated and bounded as the node validates what it proposes (throws ShoalError)
     const result = this.machine.apply(command);
     assert(result.kind === "redis", `a redis entry applied as ${result.kind}`);
     return { aborted: result.aborted, replies: result.replies };

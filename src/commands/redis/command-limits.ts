@@ -1,0 +1,47 @@
+/**
+ * @module The store's bounds applied to one Redis command, by the command table: every key argument (the spec's
+ * key positions, so MSET's, RENAME's and WATCH's keys alike) is at most COMMAND_LIMITS.keySizeBytesMax, and a
+ * write — whose arguments end up in a stored value or in the log — has no argument over the value bound and fits
+ * one replicated entry on its own. Values computed at apply (APPEND, SETRANGE, a growing hash) are bounded where
+ * they are written (keyspace.ts).
+ *
+ * Checked before a command is proposed (the RESP connection per command, the MULTI queue, `validateCommand` for
+ * every entry) and again wherever it runs (`executeCommands`: inside apply and for reads), so a read of an
+ * over-long key answers the same error as a write, and a committed entry holding one cannot reach the store.
+ */
+import {
+  argvEncodedBytesMax,
+  COMMAND_ENCODING_BYTES_MAX,
+  COMMAND_LIMITS,
+  checkKeySize,
+  checkValueSize,
+  entryTooLarge,
+} from "../limits.js";
+import type { CommandSpec } from "./command-spec.js";
+import { commandKeys, findCommand } from "./table.js";
+
+/** Throws the ShoalError (TOO_LARGE) of the first bound `argv` breaks as a command of `spec`. */
+export function checkCommandLimits(spec: CommandSpec, argv: readonly Uint8Array[]): void {
+  for (const key of commandKeys(spec, argv)) checkKeySize(key);
+  if (!spec.flags.includes("write")) return;
+  for (let i = 1; i < argv.length; i++) checkValueSize(argv[i] as Uint8Array);
+  if (COMMAND_ENCODING_BYTES_MAX + argvEncodedBytesMax(argv) > COMMAND_LIMITS.entrySizeBytesMax) throw entryTooLarge();
+}
+
+/** `checkCommandLimits` for an argv from a log entry, whose command may be unknown or malformed: those get their
+ * error from apply (unknown command, wrong arity), so only a known command's key positions are checked here. */
+export function checkArgvLimits(argv: readonly Uint8Array[]): void {
+  const name = argv[0];
+  if (name === undefined || name.byteLength > COMMAND_NAME_BYTES_MAX) return;
+  const spec = findCommand(Buffer.from(name).toString("latin1"));
+  if (spec === undefined) return;
+  const sub = spec.subcommands?.find((s) => argv.length > 1 && s.name === subName(spec.name, argv[1] as Uint8Array));
+  checkCommandLimits(sub ?? spec, argv);
+}
+
+/** No command name is longer; a longer argv[0] is not worth decoding. */
+const COMMAND_NAME_BYTES_MAX = 64;
+
+function subName(parent: string, arg: Uint8Array): string {
+  return `${parent}|${Buffer.from(arg).toString("latin1").toLowerCase()}`;
+}
