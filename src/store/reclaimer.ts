@@ -8,7 +8,7 @@
 /** `background`: the store reclaims by itself; `manual`: only `reclaimStep` calls do (tests, benchmarks). */
 export type ReclaimMode = "background" | "manual";
 
-/** Rows one step deletes, at most: about 2 ms of LMDB deletes on this project's test machine (see
+/** Rows one step deletes, at most: a few ms of LMDB deletes (median 2–4 ms CPU on the shared test machine, see
  * `npm run bench:collections`), far below an election timeout. */
 export const RECLAIM_ROWS_PER_STEP_DEFAULT = 2048;
 
