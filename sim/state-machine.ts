@@ -70,7 +70,7 @@ export function payloadKey(entry: Entry): string {
  * a node", on every replica and at every point of the log.
  */
 function applyRefusedCommand(data: Uint8Array): void {
-  const outcome = applyEntryData(EMPTY_KEYSPACE, data, { revision: 0, clockMs: 0 });
+  const outcome = applyEntryData(EMPTY_KEYSPACE, data, { revision: 0, clockMs: 0, nextCollectionId: 1 });
   assert(outcome.mutations.length === 0, "a command entry over a bound or malformed writes nothing");
   assert(outcome.state.revision === 0, "a command entry over a bound or malformed changes nothing");
 }

@@ -202,6 +202,21 @@ describe("the HTTP API on a 3-node cluster", { timeout: 120_000 }, () => {
     assert.deepEqual(answer.responses[0]?.kv.hash, fields);
   });
 
+  test("a hash past the compact size reaches HTTP as its field count, not its fields", async () => {
+    const base = cluster.url(3);
+    const watch = await SseStream.open(`${base}/v1/watch?prefix=resp/big/`);
+    const args = ["HSET", "resp/big/1"];
+    for (let i = 0; i < 200; i++) args.push(`field-${i}`, `value-${i}`);
+    assert.equal(await respCall(cluster.respPort(1), args), ":200\r\n");
+    const events = await watch.until((seen) => seen.some((e) => e.event === "put"), 10_000);
+    watch.close();
+    const put = events.find((e) => e.event === "put")?.data;
+    assert.deepEqual([put?.hashFieldCount, "hash" in (put ?? {}), "value" in (put ?? {})], [200, false, false]);
+    const listing = await getJson(`${base}/v1/kv?prefix=resp/big/`);
+    const [kv] = listing.body.kvs;
+    assert.deepEqual([kv.key, kv.hashFieldCount, "hash" in kv, "value" in kv], ["resp/big/1", 200, false, false]);
+  });
+
   test("/readyz, /healthz and /v1/cluster on every node", async () => {
     for (const id of [1, 2, 3]) {
       const ready = await getJson(`${cluster.url(id)}/readyz`);

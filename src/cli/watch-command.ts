@@ -74,6 +74,11 @@ export function formatEvent(event: WatchEvent, style: Style): string {
   const key = JSON.stringify(event.key).slice(1, -1); // escapes newlines and control characters: one event, one line
   if (event.type === "delete") return `${style.dim(String(event.revision))} ${style.red("DELETE")} ${key}\n`;
   // A hash (written over RESP) prints as its fields in JSON; a string as its text, escaped onto one line.
-  const value = event.hash === undefined ? JSON.stringify(event.value ?? "").slice(1, -1) : JSON.stringify(event.hash);
+  const value =
+    event.hash !== undefined
+      ? JSON.stringify(event.hash)
+      : event.hashFieldCount !== undefined
+        ? `(hash of ${event.hashFieldCount} fields)`
+        : JSON.stringify(event.value ?? "").slice(1, -1);
   return `${style.dim(String(event.revision))} ${style.green("PUT")} ${key} ${value}\n`;
 }

@@ -77,11 +77,13 @@ export interface TxnRequest {
 /** A hash's fields and their values, as the HTTP API shows a hash written over RESP. */
 export type HashFieldsJson = Readonly<Record<string, string>>;
 
-/** A key in a txn response: a string has `value`, a hash has `hash` instead. */
+/** A key in a txn response: a string has `value`, a hash has `hash` instead (or `hashFieldCount` when it is too
+ * big to show whole). */
 export interface TxnKeyValue {
   readonly key: string;
   readonly value?: string;
   readonly hash?: HashFieldsJson;
+  readonly hashFieldCount?: number;
   readonly createRevision: number;
   readonly modRevision: number;
   readonly version: number;
@@ -105,6 +107,8 @@ export interface WatchEvent {
   readonly value?: string;
   /** The new fields for a put of a hash (written over RESP), instead of `value`. */
   readonly hash?: HashFieldsJson;
+  /** For a put of a hash too big to show whole (more than 128 fields or 64-byte ones): its field count. */
+  readonly hashFieldCount?: number;
   readonly revision: number;
 }
 

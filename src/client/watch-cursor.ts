@@ -70,7 +70,11 @@ export function parseWatchEvent(data: string): WatchEvent | undefined {
   if ((type !== "put" && type !== "delete") || typeof kv.key !== "string" || revision === undefined) return undefined;
   if (type === "put" && typeof kv.value === "string") return { type, key: kv.key, value: kv.value, revision };
   const hash = type === "put" ? hashFields(kv.hash) : undefined;
-  return hash === undefined ? { type, key: kv.key, revision } : { type, key: kv.key, hash, revision };
+  if (hash !== undefined) return { type, key: kv.key, hash, revision };
+  const hashFieldCount = type === "put" ? firstNumber(kv.hashFieldCount) : undefined;
+  return hashFieldCount === undefined
+    ? { type, key: kv.key, revision }
+    : { type, key: kv.key, hashFieldCount, revision };
 }
 
 /** A hash's `{field: value}` object, or undefined when `candidate` is not one. */

@@ -133,6 +133,6 @@ describe("applyCommand", () => {
     assert.equal(bad.mutations.length, 0);
     const good = applyEntryData(h, encodeCommand({ op: "put", key: bytes("k"), value: bytes("v"), nowMs: 5 }), h.state);
     assert.equal(good.result.kind, "put");
-    assert.deepEqual(good.state, { revision: 1, clockMs: 5 });
+    assert.deepEqual(good.state, { revision: 1, clockMs: 5, nextCollectionId: 1 });
   });
 });

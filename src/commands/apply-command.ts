@@ -26,7 +26,7 @@ import { compareHolds } from "./compare.js";
 import { isLive, type KeyValue, type StoredRecord, toKeyValue } from "./record.js";
 import type { ScanCursors } from "./redis/command-spec.js";
 import { executeCommands } from "./redis/execute.js";
-import { type KeyspaceReader, type Mutation, WriteSet } from "./write-set.js";
+import { type KeyspaceReader, type Mutation, type RowMutation, WriteSet } from "./write-set.js";
 
 /** The replicated scalars a command reads and advances besides the keys. */
 export interface ApplyState {
@@ -34,14 +34,21 @@ export interface ApplyState {
   readonly revision: number;
   /** The replicated clock: the highest `nowMs` applied so far (0 before any). Never decreases. */
   readonly clockMs: number;
+  /** The id the next table-encoded collection takes (commands/collection.ts). Never decreases; starts at 1. */
+  readonly nextCollectionId: number;
 }
 
 export interface CommandOutcome {
   /** In order; the caller applies them all or none. A key may appear twice (the later one wins). */
   readonly mutations: readonly Mutation[];
+  /** The collection rows written, in order, applied together with `mutations`. */
+  readonly rowMutations: readonly RowMutation[];
   readonly result: CommandResult;
   readonly state: ApplyState;
 }
+
+/** The outcome's writes when a command changes nothing. */
+const NOTHING = { mutations: [], rowMutations: [] } as const;
 
 /**
  * Applies one entry's data: empty data is a no-op entry. Total for any bytes a client can cause: data that does
@@ -57,14 +64,14 @@ export function applyEntryData(
   state: ApplyState,
   repliesWanted = true,
 ): CommandOutcome {
-  if (data.length === 0) return { mutations: [], result: { kind: "noop", revision: state.revision }, state };
+  if (data.length === 0) return { ...NOTHING, result: { kind: "noop", revision: state.revision }, state };
   let command: Command;
   try {
     command = decodeCommand(data);
   } catch (error) {
     if (!(error instanceof ShoalError)) throw error;
     const result: CommandResult = { kind: "error", revision: state.revision, code: error.code, message: error.message };
-    return { mutations: [], result, state };
+    return { ...NOTHING, result, state };
   }
   return applyCommand(reader, command, state, repliesWanted);
 }
@@ -80,16 +87,19 @@ export function applyCommand(
 ): CommandOutcome {
   assert(Number.isSafeInteger(state.revision) && state.revision >= 0, "revision is a non-negative integer");
   const context: Context = {
-    writes: new WriteSet(reader),
+    writes: new WriteSet(reader, state.nextCollectionId),
     nowMs: Math.max(state.clockMs, command.nowMs),
     revision: state.revision + 1,
     repliesWanted,
   };
   const result = applyTo(context, command);
-  const changed = context.writes.mutations.length > 0;
+  const { mutations, rowMutations } = context.writes;
+  const changed = mutations.length > 0;
+  assert(changed || rowMutations.length === 0, "a command that writes rows writes their header too");
   const revision = changed ? context.revision : state.revision;
   assert(result.revision === revision, "the result reports the revision after the command");
-  return { mutations: context.writes.mutations, result, state: { revision, clockMs: context.nowMs } };
+  const nextCollectionId = context.writes.nextCollectionId();
+  return { mutations, rowMutations, result, state: { revision, clockMs: context.nowMs, nextCollectionId } };
 }
 
 interface Context {

@@ -2,10 +2,13 @@
  * @module The writes one command makes, layered over the state it reads. Multi-key commands (txn, expire, a
  * Redis batch) read through it, so a later op sees an earlier op's write before anything reaches storage.
  * Write sets stack: a Redis command runs in a child write set that is merged into its parent only when the
- * command succeeds, so a command that fails midway leaves nothing behind.
+ * command succeeds, so a command that fails midway leaves nothing behind. The same holds for the rows of
+ * table-encoded collections (commands/collection.ts) and for the collection ids a command allocates.
  */
+import { assert } from "../lib/assert.js";
 import { keyFromId, keyId } from "./bytes.js";
 import type { StoredRecord } from "./record.js";
+import { firstIndexAbove, SortedIdMap } from "./sorted-ids.js";
 
 /** Read access to the state a command applies against. Returns the stored record even when it has expired:
  * visibility is decided by command semantics (`isLive`), not by storage. The record is read-only. */
@@ -13,8 +16,34 @@ export interface RecordReader {
   getRecord(key: Uint8Array): StoredRecord | undefined;
 }
 
-/** A reader that can also list keys in order (KEYS, SCAN, FLUSHALL need it). */
-export interface KeyspaceReader extends RecordReader {
+/** One row of a table-encoded collection. */
+export interface CollectionRow {
+  readonly rowKey: Uint8Array;
+  readonly value: Uint8Array;
+}
+
+/** Read access to the rows of table-encoded collections. A row is reachable only through the header of the
+ * record that owns its collection, so a reader never filters out rows of dropped collections awaiting reclaim. */
+export interface RowReader {
+  getRow(collectionId: number, rowKey: Uint8Array): Uint8Array | undefined;
+  /** The collection's rows whose row keys sort strictly after `after` (from the first when undefined), in
+   * bytewise order, at most `limit` (a positive integer) of them. */
+  rowsAfter(collectionId: number, after: Uint8Array | undefined, limit: number): CollectionRow[];
+}
+
+/** Rows a command may write: what the keyspace's table encodings use. */
+export interface CollectionRows extends RowReader {
+  putRow(collectionId: number, rowKey: Uint8Array, value: Uint8Array): void;
+  deleteRow(collectionId: number, rowKey: Uint8Array): void;
+  /** A collection id never used before on any replica (the replicated counter, advanced). */
+  allocateCollectionId(): number;
+}
+
+/** Row keys are short (a hash's is 8 bytes); the bound keeps a store key (prefix, id, row key) within LMDB's. */
+export const ROW_KEY_SIZE_BYTES_MAX = 1024;
+
+/** A reader that can also list keys in order (KEYS, SCAN, FLUSHALL need it) and read collection rows. */
+export interface KeyspaceReader extends RecordReader, RowReader {
   /** Stored keys (expired ones included) sorting strictly after `after` (from the first key when undefined), in
    * bytewise order, at most `limit` (a positive integer) of them. */
   keysAfter(after: Uint8Array | undefined, limit: number): Uint8Array[];
@@ -28,17 +57,115 @@ export interface Mutation {
   readonly record: StoredRecord | undefined;
 }
 
-/** A reader over nothing: for semantics that never touch a key, and for tests. */
-export const EMPTY_KEYSPACE: KeyspaceReader = { getRecord: () => undefined, keysAfter: () => [], keyCount: () => 0 };
+/** One row's new state: a value to store, or `undefined` to delete the row. */
+export interface RowMutation {
+  readonly collectionId: number;
+  readonly rowKey: Uint8Array;
+  readonly value: Uint8Array | undefined;
+}
 
-export class WriteSet implements KeyspaceReader {
+/** A reader over nothing: for semantics that never touch a key, and for tests. */
+export const EMPTY_KEYSPACE: KeyspaceReader = {
+  getRecord: () => undefined,
+  keysAfter: () => [],
+  keyCount: () => 0,
+  getRow: () => undefined,
+  rowsAfter: () => [],
+};
+
+export class WriteSet implements KeyspaceReader, CollectionRows {
   readonly #base: RecordReader;
   readonly #pending = new Map<string, StoredRecord | undefined>();
   /** In the order made; a key written twice appears twice and the later entry wins. */
   readonly mutations: Mutation[] = [];
+  /** By collection id: each pending row write (undefined deletes the row). */
+  readonly #pendingRows = new Map<number, SortedIdMap<Uint8Array | undefined>>();
+  /** In the order made, like `mutations`. */
+  readonly rowMutations: RowMutation[] = [];
+  /** The next collection id to hand out; undefined when this set may not allocate (no counter was given). */
+  #nextCollectionId: number | undefined;
 
-  constructor(base: RecordReader) {
+  /** `nextCollectionId` is the replicated counter (ApplyState) for a root write set; a child takes its parent's. */
+  constructor(base: RecordReader, nextCollectionId?: number) {
     this.#base = base;
+    this.#nextCollectionId = nextCollectionId ?? (base instanceof WriteSet ? base.#nextCollectionId : undefined);
+  }
+
+  /** The counter after this set's allocations (what the command's outcome carries on). */
+  nextCollectionId(): number {
+    assert(this.#nextCollectionId !== undefined, "this write set was given no collection counter");
+    return this.#nextCollectionId;
+  }
+
+  allocateCollectionId(): number {
+    const id = this.nextCollectionId();
+    this.#nextCollectionId = id + 1;
+    return id;
+  }
+
+  getRow(collectionId: number, rowKey: Uint8Array): Uint8Array | undefined {
+    const pending = this.#pendingRows.get(collectionId);
+    const id = keyId(rowKey);
+    if (pending?.values.has(id) === true) return pending.values.get(id);
+    return this.#rowBase().getRow(collectionId, rowKey);
+  }
+
+  putRow(collectionId: number, rowKey: Uint8Array, value: Uint8Array): void {
+    this.#setRow(collectionId, rowKey, value);
+  }
+
+  deleteRow(collectionId: number, rowKey: Uint8Array): void {
+    this.#setRow(collectionId, rowKey, undefined);
+  }
+
+  /** The base's rows merged with this set's pending row writes (deleted rows left out, new rows added). */
+  rowsAfter(collectionId: number, after: Uint8Array | undefined, limit: number): CollectionRow[] {
+    const base = this.#rowBase();
+    const pending = this.#pendingRows.get(collectionId);
+    if (pending === undefined) return base.rowsAfter(collectionId, after, limit);
+    const ids = pending.sortedIds();
+    let at = after === undefined ? 0 : firstIndexAbove(ids, keyId(after));
+    const out: CollectionRow[] = [];
+    const takePending = (): void => {
+      const id = ids[at++] as string;
+      const value = pending.values.get(id);
+      if (value !== undefined) out.push({ rowKey: keyFromId(id), value });
+    };
+    let cursor = after;
+    for (;;) {
+      const page = base.rowsAfter(collectionId, cursor, limit);
+      for (const row of page) {
+        const id = keyId(row.rowKey);
+        while (at < ids.length && (ids[at] as string) < id && out.length < limit) takePending();
+        if (out.length >= limit) return out;
+        if (ids[at] === id) takePending();
+        else out.push(row);
+        if (out.length >= limit) return out;
+      }
+      if (page.length < limit) break;
+      cursor = (page[page.length - 1] as CollectionRow).rowKey;
+    }
+    while (at < ids.length && out.length < limit) takePending();
+    return out;
+  }
+
+  #setRow(collectionId: number, rowKey: Uint8Array, value: Uint8Array | undefined): void {
+    assert(rowKey.byteLength <= ROW_KEY_SIZE_BYTES_MAX, "a row key is within its bound");
+    let pending = this.#pendingRows.get(collectionId);
+    if (pending === undefined) {
+      pending = new SortedIdMap();
+      this.#pendingRows.set(collectionId, pending);
+    }
+    pending.set(keyId(rowKey), value);
+    this.rowMutations.push({ collectionId, rowKey, value });
+  }
+
+  #rowBase(): RowReader {
+    const base = this.#base as Partial<RowReader>;
+    if (typeof base.getRow !== "function" || typeof base.rowsAfter !== "function") {
+      throw new Error("collection rows need a RowReader base");
+    }
+    return this.#base as RecordReader & RowReader;
   }
 
   getRecord(key: Uint8Array): StoredRecord | undefined {
@@ -70,11 +197,20 @@ export class WriteSet implements KeyspaceReader {
     return count;
   }
 
-  /** Replays `child`'s mutations here (a child write set whose command succeeded). */
+  /** Replays `child`'s mutations here (a child write set whose command succeeded), row writes and collection
+   * allocations included. */
   merge(child: WriteSet): void {
     for (const { key, record } of child.mutations) {
       if (record === undefined) this.delete(key);
       else this.put(key, record);
+    }
+    for (const { collectionId, rowKey, value } of child.rowMutations) this.#setRow(collectionId, rowKey, value);
+    if (child.#nextCollectionId !== undefined) {
+      assert(
+        this.#nextCollectionId !== undefined && child.#nextCollectionId >= this.#nextCollectionId,
+        "a child write set allocates after its parent",
+      );
+      this.#nextCollectionId = child.#nextCollectionId;
     }
   }
 

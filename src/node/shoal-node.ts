@@ -90,6 +90,8 @@ function liveReader(store: StateMachineStore, nowMs: number): KeyspaceReader {
     getRecord: (key) => store.get(key, nowMs),
     keysAfter: (after, limit) => store.range(EMPTY_BYTES, after, limit, nowMs).map((kv) => kv.key),
     keyCount: () => store.stats().keyCount,
+    getRow: (collectionId, rowKey) => store.getRow(collectionId, rowKey),
+    rowsAfter: (collectionId, after, limit) => store.rowsAfter(collectionId, after, limit),
   };
 }
 

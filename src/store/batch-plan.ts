@@ -1,13 +1,20 @@
 /**
- * @module Applying a batch of entries in memory first: the commands' mutations, the results and the new meta,
- * computed over an overlay of the store's current state. A store then writes the plan in one atomic step, so
- * a batch is all-or-nothing whatever happens midway (an assertion, a disk error).
+ * @module Applying a batch of entries in memory first: the commands' mutations (records and collection rows),
+ * the results and the new meta, computed over an overlay of the store's current state. A store then writes the
+ * plan in one atomic step, so a batch is all-or-nothing whatever happens midway (an assertion, a disk error).
  */
 import { type ApplyState, applyEntryData } from "../commands/apply-command.js";
 import { keyId } from "../commands/bytes.js";
+import { collectionOf } from "../commands/collection.js";
 import type { CommandResult } from "../commands/command.js";
 import type { StoredRecord } from "../commands/record.js";
-import { type KeyspaceReader, type Mutation, type RecordReader, WriteSet } from "../commands/write-set.js";
+import {
+  type KeyspaceReader,
+  type Mutation,
+  type RecordReader,
+  type RowMutation,
+  WriteSet,
+} from "../commands/write-set.js";
 import { assert } from "../lib/assert.js";
 import type { HistoryEvent } from "./history.js";
 import { isStorableKey } from "./key-range.js";
@@ -22,6 +29,11 @@ export interface BatchWrite extends Mutation {
 export interface BatchPlan {
   /** One per key the batch touched, in the order of each key's final write. */
   readonly writes: readonly BatchWrite[];
+  /** One per collection row the batch touched (its final state), rows of `reclaims` left out. */
+  readonly rows: readonly RowMutation[];
+  /** Collections that existed before the batch and that no record owns after it (their key was deleted,
+   * overwritten or expired): the store queues them for its reclaimer. Their rows stay, unreachable. */
+  readonly reclaims: readonly number[];
   readonly results: CommandResult[];
   readonly meta: StoreMeta;
   /** The watch history's events for the batch, in revision order (one per key a changing command wrote). */
@@ -32,14 +44,16 @@ export function planBatch(base: KeyspaceReader, meta: StoreMeta, entries: readon
   const overlay = new WriteSet(base);
   const results: CommandResult[] = [];
   const events: HistoryEvent[] = [];
-  let state: ApplyState = { revision: meta.revision, clockMs: meta.clockMs };
+  /** Collections whose owning record was overwritten or deleted during the batch (RENAME may re-own one). */
+  const released = new Set<number>();
+  let state: ApplyState = { revision: meta.revision, clockMs: meta.clockMs, nextCollectionId: meta.nextCollectionId };
   let { appliedIndex, keyCount, sizeBytes } = meta;
   for (const entry of entries) {
     assert(entry.index > appliedIndex, `Cannot apply entry ${entry.index}: already applied up to ${appliedIndex}`);
     assert(entry.index === appliedIndex + 1, `Cannot apply entry ${entry.index}: entry ${appliedIndex + 1} is next`);
     const outcome =
       entry.type === "confChange"
-        ? { mutations: [], result: { kind: "noop", revision: state.revision } as const, state }
+        ? { mutations: [], rowMutations: [], result: { kind: "noop", revision: state.revision } as const, state }
         : applyEntryData(overlay, entry.data, state, entry.repliesWanted ?? true);
     for (const mutation of outcome.mutations) {
       // Apply refuses every over-long key before it writes (commands/limits.ts): one here is a bug in those
@@ -48,21 +62,57 @@ export function planBatch(base: KeyspaceReader, meta: StoreMeta, entries: readon
       const before = overlay.getRecord(mutation.key);
       keyCount += (mutation.record === undefined ? 0 : 1) - (before === undefined ? 0 : 1);
       sizeBytes += recordSizeBytes(mutation.key, mutation.record) - recordSizeBytes(mutation.key, before);
+      const owned = collectionOf(before)?.collectionId;
+      if (owned !== undefined) released.add(owned);
       if (mutation.record === undefined) overlay.delete(mutation.key);
       else overlay.put(mutation.key, mutation.record);
+    }
+    for (const { collectionId, rowKey, value } of outcome.rowMutations) {
+      if (value === undefined) overlay.deleteRow(collectionId, rowKey);
+      else overlay.putRow(collectionId, rowKey, value);
     }
     assert(outcome.state.revision >= state.revision, "the revision never decreases");
     assert(outcome.mutations.length > 0 === outcome.state.revision > state.revision, "a revision bump is a change");
     pushEvents(events, outcome.state.revision, outcome.result.kind === "expire", outcome.mutations);
     assert(outcome.state.clockMs >= state.clockMs, "the replicated clock never runs backwards");
+    assert(outcome.state.nextCollectionId >= state.nextCollectionId, "collection ids are never reused");
     state = outcome.state;
     appliedIndex = entry.index;
     results.push(outcome.result);
   }
   assert(keyCount >= 0, "the key count stays non-negative");
   assert(sizeBytes >= 0, "the size stays non-negative");
-  const newMeta: StoreMeta = { appliedIndex, revision: state.revision, clockMs: state.clockMs, keyCount, sizeBytes };
-  return { writes: lastWritePerKey(base, overlay.mutations), results, meta: newMeta, events };
+  const newMeta: StoreMeta = {
+    appliedIndex,
+    revision: state.revision,
+    clockMs: state.clockMs,
+    keyCount,
+    sizeBytes,
+    nextCollectionId: state.nextCollectionId,
+  };
+  const writes = lastWritePerKey(base, overlay.mutations);
+  const dropped = droppedCollections(released, writes);
+  const rows = lastWritePerRow(overlay.rowMutations).filter((row) => !dropped.has(row.collectionId));
+  // A collection made and dropped within the batch never reached the store: nothing to reclaim.
+  const reclaims = [...dropped].filter((id) => id < meta.nextCollectionId).sort((a, b) => a - b);
+  return { writes, rows, reclaims, results, meta: newMeta, events };
+}
+
+/** The released collections no record owns after the batch. A collection belongs to at most one record
+ * (commands/collection.ts), so only the records the batch wrote can own a released one. */
+function droppedCollections(released: ReadonlySet<number>, writes: readonly BatchWrite[]): Set<number> {
+  const dropped = new Set(released);
+  for (const { record } of writes) {
+    const owned = collectionOf(record)?.collectionId;
+    if (owned !== undefined) dropped.delete(owned);
+  }
+  return dropped;
+}
+
+function lastWritePerRow(mutations: readonly RowMutation[]): RowMutation[] {
+  const last = new Map<string, RowMutation>();
+  for (const mutation of mutations) last.set(`${mutation.collectionId}:${keyId(mutation.rowKey)}`, mutation);
+  return [...last.values()];
 }
 
 /** One event per key a command wrote, its final write (a txn branch writes a key at most once; an expire entry
@@ -80,9 +130,10 @@ function pushEvents(events: HistoryEvent[], revision: number, expired: boolean, 
   }
 }
 
-/** What `StoreStats.sizeBytes` counts for one key. */
+/** What `StoreStats.sizeBytes` counts for one key: its key and value, and the rows its collection owns. */
 export function recordSizeBytes(key: Uint8Array, record: StoredRecord | undefined): number {
-  return record === undefined ? 0 : key.byteLength + record.value.byteLength;
+  if (record === undefined) return 0;
+  return key.byteLength + record.value.byteLength + (collectionOf(record)?.rowBytes ?? 0);
 }
 
 function lastWritePerKey(base: RecordReader, mutations: readonly Mutation[]): BatchWrite[] {

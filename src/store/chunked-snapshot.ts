@@ -1,12 +1,12 @@
 /**
- * @module The `StoreSnapshot` both stores hand out: a fixed meta plus a lazily pulled record iterator, turned
- * into bounded chunks on demand. Each store supplies the point-in-time iterator (a copied key list for memory,
- * a cursor in a read transaction for LMDB) and what to free on release.
+ * @module The `StoreSnapshot` both stores hand out: a fixed meta plus a lazily pulled iterator of records (each
+ * followed by its collection rows), turned into bounded chunks on demand. Each store supplies the point-in-time
+ * iterator (copied lists for memory, cursors in a read transaction for LMDB) and what to free on release.
  */
 import { setImmediate as nextMacrotask } from "node:timers/promises";
 import { assert } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
-import { type SnapshotRecord, snapshotChunks } from "./snapshot-format.js";
+import { type SnapshotEntry, snapshotChunks } from "./snapshot-format.js";
 import type { StoreSnapshot } from "./state-machine-store.js";
 import type { StoreMeta } from "./store-meta.js";
 
@@ -14,18 +14,18 @@ export class ChunkedSnapshot implements StoreSnapshot {
   readonly appliedIndex: number;
   readonly revision: number;
   readonly #meta: StoreMeta;
-  readonly #records: Iterator<SnapshotRecord>;
+  readonly #entries: Iterator<SnapshotEntry>;
   readonly #chunkSizeBytes: number;
   readonly #onRelease: () => void;
   #started = false;
   #released = false;
 
-  /** Takes ownership of `records` (closed on release) and calls `onRelease` exactly once. */
-  constructor(meta: StoreMeta, records: Iterator<SnapshotRecord>, chunkSizeBytes: number, onRelease: () => void) {
+  /** Takes ownership of `entries` (closed on release) and calls `onRelease` exactly once. */
+  constructor(meta: StoreMeta, entries: Iterator<SnapshotEntry>, chunkSizeBytes: number, onRelease: () => void) {
     this.appliedIndex = meta.appliedIndex;
     this.revision = meta.revision;
     this.#meta = meta;
-    this.#records = records;
+    this.#entries = entries;
     this.#chunkSizeBytes = chunkSizeBytes;
     this.#onRelease = onRelease;
   }
@@ -38,7 +38,7 @@ export class ChunkedSnapshot implements StoreSnapshot {
     assert(!this.#started, "a snapshot's chunks are iterated once");
     this.#started = true;
     try {
-      for (const chunk of snapshotChunks(this.#meta, this.#guardedRecords(), this.#chunkSizeBytes)) {
+      for (const chunk of snapshotChunks(this.#meta, this.#guardedEntries(), this.#chunkSizeBytes)) {
         this.#checkUsable();
         yield chunk;
         // Producing a large image must not starve Raft's timers: one chunk per event-loop turn at most.
@@ -52,15 +52,15 @@ export class ChunkedSnapshot implements StoreSnapshot {
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    this.#records.return?.();
+    this.#entries.return?.();
     this.#onRelease();
   }
 
   /** Checks before every pull, so a released cursor (its transaction gone) is never touched again. */
-  *#guardedRecords(): Generator<SnapshotRecord> {
+  *#guardedEntries(): Generator<SnapshotEntry> {
     for (;;) {
       this.#checkUsable();
-      const next = this.#records.next();
+      const next = this.#entries.next();
       if (next.done === true) return;
       yield next.value;
     }

@@ -4,8 +4,11 @@
  * step, so a failing batch changes nothing.
  */
 import { keyFromId, keyId } from "../commands/bytes.js";
+import { collectionOf } from "../commands/collection.js";
 import type { CommandResult } from "../commands/command.js";
 import { isLive, type KeyValue, type StoredRecord, toKeyValue } from "../commands/record.js";
+import { SortedIdMap } from "../commands/sorted-ids.js";
+import type { CollectionRow } from "../commands/write-set.js";
 import { assert } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
 import { planBatch } from "./batch-plan.js";
@@ -19,11 +22,19 @@ import {
   summarize,
 } from "./history.js";
 import { rangeStartAfter } from "./key-range.js";
-import { parseSnapshot, SNAPSHOT_CHUNK_SIZE_BYTES_DEFAULT, type SnapshotRecord } from "./snapshot-format.js";
-import type { ApplyEntry, HistoryStats, StateMachineStore, StoreSnapshot, StoreStats } from "./state-machine-store.js";
+import { BackgroundReclaimer, RECLAIM_ROWS_PER_STEP_DEFAULT, type ReclaimOptions } from "./reclaimer.js";
+import { parseSnapshot, SNAPSHOT_CHUNK_SIZE_BYTES_DEFAULT, type SnapshotEntry } from "./snapshot-format.js";
+import type {
+  ApplyEntry,
+  HistoryStats,
+  ReclaimStats,
+  StateMachineStore,
+  StoreSnapshot,
+  StoreStats,
+} from "./state-machine-store.js";
 import { EMPTY_META, type StoreMeta } from "./store-meta.js";
 
-export interface MemoryStoreOptions extends HistoryOptions {
+export interface MemoryStoreOptions extends HistoryOptions, ReclaimOptions {
   /** Upper bound of each snapshot chunk. */
   readonly snapshotChunkSizeBytes?: number;
 }
@@ -36,6 +47,12 @@ export class MemoryStore implements StateMachineStore {
   #sortedIds: string[] | undefined = [];
   /** The ids of keys with an expiry (expiredKeys scans these). */
   #expiring = new Set<string>();
+  /** Collection rows by collection id. */
+  #rows = new Map<number, SortedIdMap<Uint8Array>>();
+  /** Dropped collections awaiting the reclaimer, oldest first. */
+  #reclaimQueue = new Set<number>();
+  #reclaimedRows = 0;
+  readonly #reclaimer: BackgroundReclaimer;
   #meta: StoreMeta = EMPTY_META;
   /** The watch history by revision; the window decides what is kept. */
   #events = new Map<number, HistoryEvent[]>();
@@ -47,6 +64,11 @@ export class MemoryStore implements StateMachineStore {
   constructor(options: MemoryStoreOptions = {}) {
     this.#chunkSizeBytes = options.snapshotChunkSizeBytes ?? SNAPSHOT_CHUNK_SIZE_BYTES_DEFAULT;
     this.#history = new HistoryWindow(options, 0);
+    const rowsPerStep = options.reclaimRowsPerStep ?? RECLAIM_ROWS_PER_STEP_DEFAULT;
+    this.#reclaimer = new BackgroundReclaimer(options.reclaim ?? "background", () => {
+      this.reclaimStep(rowsPerStep);
+      return this.#reclaimQueue.size > 0;
+    });
   }
 
   appliedIndex(): number {
@@ -71,6 +93,44 @@ export class MemoryStore implements StateMachineStore {
 
   historyStats(): HistoryStats {
     return this.#history.stats();
+  }
+
+  getRow(collectionId: number, rowKey: Uint8Array): Uint8Array | undefined {
+    this.#checkOpen();
+    return this.#rows.get(collectionId)?.values.get(keyId(rowKey));
+  }
+
+  rowsAfter(collectionId: number, after: Uint8Array | undefined, limit: number): CollectionRow[] {
+    this.#checkOpen();
+    assert(Number.isSafeInteger(limit) && limit > 0, "rowsAfter limit is a positive integer");
+    const rows = this.#rows.get(collectionId);
+    if (rows === undefined) return [];
+    return rows
+      .idsAfter(after === undefined ? undefined : keyId(after), limit)
+      .map((id) => ({ rowKey: keyFromId(id), value: rows.values.get(id) as Uint8Array }));
+  }
+
+  reclaimStats(): ReclaimStats {
+    return { pendingCollections: this.#reclaimQueue.size, reclaimedRows: this.#reclaimedRows };
+  }
+
+  reclaimStep(rowsMax: number): number {
+    this.#checkOpen();
+    assert(Number.isSafeInteger(rowsMax) && rowsMax > 0, "reclaimStep's rowsMax is a positive integer");
+    let deleted = 0;
+    for (const collectionId of this.#reclaimQueue) {
+      const rows = this.#rows.get(collectionId);
+      for (const id of rows?.values.keys() ?? []) {
+        if (deleted === rowsMax) break;
+        rows?.delete(id);
+        deleted++;
+      }
+      if (rows !== undefined && rows.values.size > 0) break;
+      this.#rows.delete(collectionId);
+      this.#reclaimQueue.delete(collectionId);
+    }
+    this.#reclaimedRows += deleted;
+    return deleted;
   }
 
   events(fromRevision: number, toRevision: number): HistoryEvent[] {
@@ -133,6 +193,8 @@ export class MemoryStore implements StateMachineStore {
       getRecord: (key: Uint8Array) => this.#records.get(keyId(key)),
       keysAfter: this.#keysAfter.bind(this),
       keyCount: () => this.#records.size,
+      getRow: this.getRow.bind(this),
+      rowsAfter: this.rowsAfter.bind(this),
     };
     const plan = planBatch(reader, this.#meta, entries);
     const added = summarize(
@@ -150,6 +212,14 @@ export class MemoryStore implements StateMachineStore {
         this.#records.set(id, record);
       }
     }
+    for (const { collectionId, rowKey, value } of plan.rows) {
+      const rows = this.#rows.get(collectionId) ?? new SortedIdMap<Uint8Array>();
+      this.#rows.set(collectionId, rows);
+      if (value === undefined) rows.delete(keyId(rowKey));
+      else rows.set(keyId(rowKey), value);
+    }
+    for (const collectionId of plan.reclaims) this.#reclaimQueue.add(collectionId);
+    if (plan.reclaims.length > 0) this.#reclaimer.wake();
     this.#meta = plan.meta;
     for (const event of plan.events) {
       const events = this.#events.get(event.revision);
@@ -163,12 +233,15 @@ export class MemoryStore implements StateMachineStore {
 
   snapshot(): StoreSnapshot {
     this.#checkOpen();
-    // Records are immutable objects, so copying the sorted (id, record) pairs freezes this point in time.
-    const records: SnapshotRecord[] = this.#ids().map((id) => ({
-      key: keyFromId(id),
-      record: this.#records.get(id) as StoredRecord,
-    }));
-    const snapshot = new ChunkedSnapshot(this.#meta, records.values(), this.#chunkSizeBytes, () => {
+    // Records and row values are immutable, so copying the sorted pairs freezes this point in time.
+    const entries: SnapshotEntry[] = [];
+    for (const id of this.#ids()) {
+      const record = this.#records.get(id) as StoredRecord;
+      entries.push({ kind: "record", key: keyFromId(id), record });
+      const collection = collectionOf(record);
+      if (collection !== undefined) entries.push(...this.#snapshotRows(collection.collectionId));
+    }
+    const snapshot = new ChunkedSnapshot(this.#meta, entries.values(), this.#chunkSizeBytes, () => {
       this.#snapshots.delete(snapshot);
     });
     this.#snapshots.add(snapshot);
@@ -181,14 +254,22 @@ export class MemoryStore implements StateMachineStore {
     this.#restoring = true;
     try {
       const records = new Map<string, StoredRecord>();
+      const allRows = new Map<number, SortedIdMap<Uint8Array>>();
       let meta: StoreMeta | undefined;
       for await (const item of parseSnapshot(chunks)) {
         if (item.kind === "header") meta = item.meta;
-        else records.set(keyId(item.key), item.record);
+        else if (item.kind === "record") records.set(keyId(item.key), item.record);
+        else {
+          const rows = allRows.get(item.collectionId) ?? new SortedIdMap<Uint8Array>();
+          allRows.set(item.collectionId, rows);
+          rows.set(keyId(item.rowKey), item.value);
+        }
       }
       assert(meta !== undefined, "a parsed snapshot has a header");
       if (this.#closed) throw new ShoalError("UNAVAILABLE", "Cannot restore snapshot: the store was closed");
       this.#records = records;
+      this.#rows = allRows;
+      this.#reclaimQueue = new Set();
       this.#expiring = new Set([...records].filter(([, record]) => record.expiresAtMs !== 0).map(([id]) => id));
       this.#sortedIds = undefined;
       this.#meta = meta;
@@ -200,6 +281,7 @@ export class MemoryStore implements StateMachineStore {
   }
 
   async close(): Promise<void> {
+    this.#reclaimer.stop();
     for (const snapshot of [...this.#snapshots]) snapshot.release();
     this.#closed = true;
   }
@@ -214,6 +296,17 @@ export class MemoryStore implements StateMachineStore {
       if (ids[i] === afterId) i++;
     }
     return ids.slice(i, i + limit).map(keyFromId);
+  }
+
+  #snapshotRows(collectionId: number): SnapshotEntry[] {
+    const rows = this.#rows.get(collectionId);
+    if (rows === undefined) return [];
+    return rows.sortedIds().map((id) => ({
+      kind: "row",
+      collectionId,
+      rowKey: keyFromId(id),
+      value: rows.values.get(id) as Uint8Array,
+    }));
   }
 
   #ids(): string[] {

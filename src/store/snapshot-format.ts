@@ -7,13 +7,19 @@
  *   frame  = kind u8 | payloadLength u32 | payload | crc32c u32 (over kind, length and payload)
  *   kinds  = 1 header (payload: encoded StoreMeta), exactly once, first
  *            2 record (payload: keyLength u32 | key | encoded record), keys strictly ascending
+ *            4 row    (payload: collectionId u64 | rowKeyLength u32 | rowKey | value): the rows of the
+ *                     table-encoded record just before, row keys strictly ascending, all of them
  *            3 end    (payload: recordCount u32 | recordCount high u32), exactly once, last
  *
- * The reader checks every CRC, the key order, and that the records add up to the header's counts, so a
- * truncated or corrupted image is refused instead of being installed.
+ * Rows follow their owner, so an image holds exactly the rows of live collections (dropped ones awaiting
+ * reclaim are never reachable from a record) and a reader checks each collection whole with O(1) memory.
+ * The reader checks every CRC, the key and row order, that each collection's rows add up to its header's
+ * `rowBytes`, and that the records add up to the header's counts, so a truncated or corrupted image is refused
+ * instead of being installed.
  */
 import { crc32c } from "@node-rs/crc32";
 import { compareBytes, plainBytes } from "../commands/bytes.js";
+import { type CollectionHeader, collectionOf, collectionRowBytes } from "../commands/collection.js";
 import type { StoredRecord } from "../commands/record.js";
 import { assert } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
@@ -25,6 +31,7 @@ const MAGIC = new TextEncoder().encode("SHOALSS1");
 const FRAME_HEADER = 1;
 const FRAME_RECORD = 2;
 const FRAME_END = 3;
+const FRAME_ROW = 4;
 /** A record frame holds one key and one value; anything larger is corruption, not data. */
 const FRAME_PAYLOAD_BYTES_MAX = 64 * 1024 * 1024;
 
@@ -35,27 +42,36 @@ export interface SnapshotRecord {
   readonly record: StoredRecord;
 }
 
+export interface SnapshotRow {
+  readonly collectionId: number;
+  readonly rowKey: Uint8Array;
+  readonly value: Uint8Array;
+}
+
+/** What an image holds after its header, in order: each record, followed by its collection's rows if any. */
+export type SnapshotEntry = ({ readonly kind: "record" } & SnapshotRecord) | ({ readonly kind: "row" } & SnapshotRow);
+
 /**
- * Serializes `meta` and `records` (which must be in ascending key order) into chunks of exactly
- * `chunkSizeBytes` (the last one shorter). Records are pulled lazily, one chunk's worth at a time.
+ * Serializes `meta` and `entries` (records in ascending key order, each table-encoded one followed by its rows
+ * in ascending row-key order) into chunks of exactly `chunkSizeBytes` (the last one shorter). Entries are
+ * pulled lazily, one chunk's worth at a time.
  */
 export function* snapshotChunks(
   meta: StoreMeta,
-  records: Iterable<SnapshotRecord>,
+  entries: Iterable<SnapshotEntry>,
   chunkSizeBytes: number,
 ): Generator<Uint8Array> {
   const out = new ChunkWriter(chunkSizeBytes);
   out.write(MAGIC);
   writeFrame(out, FRAME_HEADER, encodeMeta(meta));
   let recordCount = 0;
-  for (const { key, record } of records) {
-    const encoded = encodeRecord(record);
-    const payload = new Uint8Array(4 + key.byteLength + encoded.byteLength);
-    new DataView(payload.buffer).setUint32(0, key.byteLength);
-    payload.set(key, 4);
-    payload.set(encoded, 4 + key.byteLength);
-    writeFrame(out, FRAME_RECORD, payload);
-    recordCount++;
+  for (const entry of entries) {
+    if (entry.kind === "row") {
+      writeFrame(out, FRAME_ROW, encodeRowFrame(entry));
+    } else {
+      writeFrame(out, FRAME_RECORD, encodeRecordFrame(entry));
+      recordCount++;
+    }
     yield* out.takeFull();
   }
   assert(recordCount === meta.keyCount, "a snapshot holds exactly the meta's key count");
@@ -66,6 +82,25 @@ export function* snapshotChunks(
   yield* out.takeFull();
   const last = out.takeRest();
   if (last !== undefined) yield last;
+}
+
+function encodeRecordFrame({ key, record }: SnapshotRecord): Uint8Array {
+  const encoded = encodeRecord(record);
+  const payload = new Uint8Array(4 + key.byteLength + encoded.byteLength);
+  new DataView(payload.buffer).setUint32(0, key.byteLength);
+  payload.set(key, 4);
+  payload.set(encoded, 4 + key.byteLength);
+  return payload;
+}
+
+function encodeRowFrame({ collectionId, rowKey, value }: SnapshotRow): Uint8Array {
+  const payload = new Uint8Array(12 + rowKey.byteLength + value.byteLength);
+  const view = new DataView(payload.buffer);
+  view.setBigUint64(0, BigInt(collectionId));
+  view.setUint32(8, rowKey.byteLength);
+  payload.set(rowKey, 12);
+  payload.set(value, 12 + rowKey.byteLength);
+  return payload;
 }
 
 function writeFrame(out: ChunkWriter, kind: number, payload: Uint8Array): void {
@@ -118,10 +153,8 @@ class ChunkWriter {
   }
 }
 
-/** What a parsed image yields: its meta first, then every record in key order. */
-export type SnapshotItem =
-  | { readonly kind: "header"; readonly meta: StoreMeta }
-  | ({ readonly kind: "record" } & SnapshotRecord);
+/** What a parsed image yields: its meta first, then every record in key order, each followed by its rows. */
+export type SnapshotItem = { readonly kind: "header"; readonly meta: StoreMeta } | SnapshotEntry;
 
 /**
  * Parses an image, validating it as it goes. Only when the generator COMPLETES has the whole image been
@@ -148,12 +181,20 @@ async function* parseFrames(input: ByteQueue): AsyncGenerator<SnapshotItem, Stor
   let previousKey: Uint8Array | undefined;
   let recordCount = 0;
   let sizeBytes = 0;
+  const rows = new RowChecker(meta);
   for (;;) {
     const frame = await readFrame(input);
     if (frame === undefined) throw corrupt("it ends before its end frame");
     if (frame.kind === FRAME_END) {
+      rows.finishCollection();
       checkEnd(frame.payload, recordCount, sizeBytes, meta);
       break;
+    }
+    if (frame.kind === FRAME_ROW) {
+      const row = decodeRowFrame(frame.payload);
+      rows.check(row);
+      yield { kind: "row", ...row };
+      continue;
     }
     if (frame.kind !== FRAME_RECORD) throw corrupt(`unexpected frame kind ${frame.kind}`);
     const item = decodeRecordFrame(frame.payload);
@@ -161,10 +202,56 @@ async function* parseFrames(input: ByteQueue): AsyncGenerator<SnapshotItem, Stor
     previousKey = item.key;
     recordCount++;
     sizeBytes += recordSizeBytes(item.key, item.record);
+    rows.startRecord(item.record);
     yield { kind: "record", ...item };
   }
   if (!(await input.atEnd())) throw corrupt("bytes follow the end frame");
   return meta;
+}
+
+/** Checks that rows follow the record owning their collection, in order, adding up to its header's rowBytes. */
+class RowChecker {
+  readonly #meta: StoreMeta;
+  #owner: CollectionHeader | undefined;
+  #rowBytes = 0;
+  #previousRowKey: Uint8Array | undefined;
+
+  constructor(meta: StoreMeta) {
+    this.#meta = meta;
+  }
+
+  startRecord(record: StoredRecord): void {
+    this.finishCollection();
+    try {
+      this.#owner = collectionOf(record);
+    } catch (error) {
+      throw corrupt((error as Error).message);
+    }
+    if (this.#owner !== undefined && this.#owner.collectionId >= this.#meta.nextCollectionId) {
+      throw corrupt(`collection ${this.#owner.collectionId} is not below the counter ${this.#meta.nextCollectionId}`);
+    }
+    this.#rowBytes = 0;
+    this.#previousRowKey = undefined;
+  }
+
+  check(row: SnapshotRow): void {
+    if (this.#owner?.collectionId !== row.collectionId) {
+      throw corrupt(`a row of collection ${row.collectionId} does not follow its owner`);
+    }
+    if (this.#previousRowKey !== undefined && compareBytes(this.#previousRowKey, row.rowKey) >= 0) {
+      throw corrupt("rows out of order");
+    }
+    this.#previousRowKey = row.rowKey;
+    this.#rowBytes += collectionRowBytes(row.rowKey, row.value);
+  }
+
+  finishCollection(): void {
+    if (this.#owner !== undefined && this.#owner.rowBytes !== this.#rowBytes) {
+      const { collectionId, rowBytes } = this.#owner;
+      throw corrupt(`collection ${collectionId} holds ${this.#rowBytes} row bytes, its header says ${rowBytes}`);
+    }
+    this.#owner = undefined;
+  }
 }
 
 function decodeMetaFrame(payload: Uint8Array): StoreMeta {
@@ -186,6 +273,19 @@ function decodeRecordFrame(payload: Uint8Array): SnapshotRecord {
   } catch (error) {
     throw corrupt((error as Error).message);
   }
+}
+
+function decodeRowFrame(payload: Uint8Array): SnapshotRow {
+  if (payload.length < 12) throw corrupt("a row frame is too short");
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const collectionId = Number(view.getBigUint64(0));
+  const rowKeyLength = view.getUint32(8);
+  if (payload.length < 12 + rowKeyLength) throw corrupt("a row's key overruns its frame");
+  return {
+    collectionId,
+    rowKey: plainBytes(payload.subarray(12, 12 + rowKeyLength)),
+    value: plainBytes(payload.subarray(12 + rowKeyLength)),
+  };
 }
 
 function checkEnd(payload: Uint8Array, recordCount: number, sizeBytes: number, meta: StoreMeta): void {

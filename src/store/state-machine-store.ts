@@ -9,6 +9,7 @@
  */
 import type { CommandResult } from "../commands/command.js";
 import type { KeyValue } from "../commands/record.js";
+import type { CollectionRow } from "../commands/write-set.js";
 import type { HistoryEvent } from "./history.js";
 
 /** The part of a committed Raft entry the state machine needs (structurally a subset of raft's `Entry`). */
@@ -29,8 +30,17 @@ export interface ApplyEntry {
  * `expire` entry has not removed yet. */
 export interface StoreStats {
   readonly keyCount: number;
-  /** Sum of key and value lengths: the logical data size, not the file size. */
+  /** Sum of key and value lengths, plus the rows of table-encoded collections (their row keys and values): the
+   * logical data size, not the file size. Rows of dropped collections awaiting reclaim no longer count. */
   readonly sizeBytes: number;
+}
+
+/** The reclaimer's backlog (local housekeeping: see `reclaimStep`). */
+export interface ReclaimStats {
+  /** Dropped collections whose rows are not all deleted yet. */
+  readonly pendingCollections: number;
+  /** Rows deleted by the reclaimer since the store was opened. */
+  readonly reclaimedRows: number;
 }
 
 /** The watch history's window (store/history.ts). */
@@ -78,6 +88,25 @@ export interface StateMachineStore {
    * `limit` (a positive integer): what the leader names in its next `expire` entry. Served from an index, so the
    * cost follows the number returned, not the number of keys (in LmdbStore). */
   expiredKeys(nowMs: number, limit: number): Uint8Array[];
+
+  /** A row of a table-encoded collection (commands/collection.ts), reached through its owner's header. */
+  getRow(collectionId: number, rowKey: Uint8Array): Uint8Array | undefined;
+  /** The collection's rows with row keys strictly after `after` (from the first when undefined), in bytewise
+   * order, at most `limit` (a positive integer): O(log rows + limit). */
+  rowsAfter(collectionId: number, after: Uint8Array | undefined, limit: number): CollectionRow[];
+
+  /**
+   * Reclaiming dropped collections. Deleting a key whose value is table-encoded removes only its record and
+   * queues its collection (in the same atomic write); the rows are unreachable from then on. The reclaimer
+   * deletes them in bounded steps: by default the store runs one step per event-loop turn while work remains
+   * (option `reclaim: "background"`); `"manual"` leaves it to `reclaimStep` (tests, benchmarks). This is
+   * local housekeeping, not replicated state: the queue is durable across restarts, never in a snapshot, and a
+   * restore starts with none (the image holds no dropped collection).
+   */
+  reclaimStats(): ReclaimStats;
+  /** Deletes at most `rowsMax` (a positive integer) rows of queued collections in one atomic write, dequeuing
+   * each collection it empties; returns the rows deleted. Idle once reclaimStats().pendingCollections is 0. */
+  reclaimStep(rowsMax: number): number;
 
   /** The watch history's window. */
   historyStats(): HistoryStats;

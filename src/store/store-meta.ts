@@ -10,19 +10,32 @@ export interface StoreMeta {
   readonly revision: number;
   readonly clockMs: number;
   readonly keyCount: number;
+  /** Keys and values, plus the rows of table-encoded collections (StoreStats.sizeBytes). */
   readonly sizeBytes: number;
+  /** The replicated collection-id counter (ApplyState.nextCollectionId): replicated state, so it travels in
+   * snapshots. Invariant: >= 1 and above every collection id in use or awaiting reclaim. */
+  readonly nextCollectionId: number;
 }
 
-export const EMPTY_META: StoreMeta = { appliedIndex: 0, revision: 0, clockMs: 0, keyCount: 0, sizeBytes: 0 };
+export const EMPTY_META: StoreMeta = {
+  appliedIndex: 0,
+  revision: 0,
+  clockMs: 0,
+  keyCount: 0,
+  sizeBytes: 0,
+  nextCollectionId: 1,
+};
 
+/** V1 had no collection counter; a V1 meta (a store written before collections) decodes with the counter at 1. */
 const META_FORMAT_V1 = 1;
-const FIELDS = ["appliedIndex", "revision", "clockMs", "keyCount", "sizeBytes"] as const;
-const META_SIZE_BYTES = 1 + 8 * FIELDS.length;
+const META_FORMAT_V2 = 2;
+const FIELDS = ["appliedIndex", "revision", "clockMs", "keyCount", "sizeBytes", "nextCollectionId"] as const;
+const V1_FIELD_COUNT = 5;
 
 export function encodeMeta(meta: StoreMeta): Uint8Array {
-  const bytes = new Uint8Array(META_SIZE_BYTES);
+  const bytes = new Uint8Array(1 + 8 * FIELDS.length);
   const view = new DataView(bytes.buffer);
-  view.setUint8(0, META_FORMAT_V1);
+  view.setUint8(0, META_FORMAT_V2);
   FIELDS.forEach((field, i) => {
     assert(Number.isSafeInteger(meta[field]) && meta[field] >= 0, `meta.${field} is a non-negative integer`);
     view.setFloat64(1 + 8 * i, meta[field]);
@@ -32,14 +45,24 @@ export function encodeMeta(meta: StoreMeta): Uint8Array {
 
 /** Throws BAD_REQUEST for bytes that are not an encoded meta (a corrupt snapshot); the caller adds context. */
 export function decodeMeta(bytes: Uint8Array): StoreMeta {
-  if (bytes.length !== META_SIZE_BYTES || bytes[0] !== META_FORMAT_V1) {
+  const fieldCount =
+    bytes[0] === META_FORMAT_V2 ? FIELDS.length : bytes[0] === META_FORMAT_V1 ? V1_FIELD_COUNT : undefined;
+  if (fieldCount === undefined || bytes.length !== 1 + 8 * fieldCount) {
     throw new ShoalError("BAD_REQUEST", "Cannot decode store meta: wrong size or format");
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const values = FIELDS.map((_, i) => view.getFloat64(1 + 8 * i));
+  const values = Array.from({ length: fieldCount }, (_, i) => view.getFloat64(1 + 8 * i));
   if (!values.every((value) => Number.isSafeInteger(value) && value >= 0)) {
     throw new ShoalError("BAD_REQUEST", "Cannot decode store meta: a field is not a non-negative integer");
   }
-  const [appliedIndex, revision, clockMs, keyCount, sizeBytes] = values as [number, number, number, number, number];
-  return { appliedIndex, revision, clockMs, keyCount, sizeBytes };
+  const [appliedIndex, revision, clockMs, keyCount, sizeBytes, nextCollectionId = 1] = values as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number?,
+  ];
+  if (nextCollectionId < 1) throw new ShoalError("BAD_REQUEST", "Cannot decode store meta: collection counter below 1");
+  return { appliedIndex, revision, clockMs, keyCount, sizeBytes, nextCollectionId };
 }

@@ -14,10 +14,12 @@ import type { Reply } from "../commands/redis/reply.js";
 import { encodeUnchecked } from "../commands/testing/unchecked-entry.js";
 import { AssertionError } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
+import { collectionRowCases } from "./collection-rows.contract.js";
 import type { HistoryEvent, HistoryOptions } from "./history.js";
+import type { ReclaimOptions } from "./reclaimer.js";
 import type { ApplyEntry, StateMachineStore } from "./state-machine-store.js";
 
-export interface StoreFactoryOptions extends HistoryOptions {
+export interface StoreFactoryOptions extends HistoryOptions, ReclaimOptions {
   readonly snapshotChunkSizeBytes?: number;
 }
 
@@ -49,7 +51,7 @@ export async function stateBytes(store: StateMachineStore): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
+export async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
   const out: Uint8Array[] = [];
   for await (const chunk of chunks) out.push(chunk.slice());
   return out;
@@ -69,7 +71,7 @@ function fill(store: StateMachineStore, count: number): void {
   applyCommands(store, ...commands);
 }
 
-type WithStore = (
+export type WithStore = (
   test: (store: StateMachineStore) => Promise<void> | void,
   options?: StoreFactoryOptions,
 ) => Promise<void>;
@@ -90,12 +92,22 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
     describe("the watch history", () => historyCases(withStore));
     describe("redis entries", () => redisCases(withStore));
     describe("keys over the key limit", () => longKeyCases(withStore));
+    describe("collection rows", () => collectionRowCases(withStore));
   });
 }
 
 /** A redis entry's replies, as `kind:value` text (enough to compare the two stores with the expected answers). */
-function redisReplies(store: StateMachineStore, nowMs: number, ...lines: string[]): string[] {
-  const [result] = applyCommands(store, { op: "redis", nowMs, argvs: lines.map((line) => line.split(" ").map(bytes)) });
+export function redisReplies(store: StateMachineStore, nowMs: number, ...lines: string[]): string[] {
+  return redisArgvReplies(
+    store,
+    nowMs,
+    lines.map((line) => line.split(" ").map(bytes)),
+  );
+}
+
+/** `redisReplies` for commands given as arguments (binary or large ones). */
+export function redisArgvReplies(store: StateMachineStore, nowMs: number, argvs: readonly Uint8Array[][]): string[] {
+  const [result] = applyCommands(store, { op: "redis", nowMs, argvs });
   assert.ok(result !== undefined && result.kind === "redis");
   const show = (reply: Reply): string => {
     switch (reply.kind) {

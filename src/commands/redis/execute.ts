@@ -80,8 +80,8 @@ function executeOne(
     }
     if (execution.skipReads === true && spec.flags.includes("readonly")) return NULL;
     const child = writes === undefined ? undefined : new WriteSet(writes);
-    const keyspace = new Keyspace(child ?? reader, child, execution.nowMs, execution.revision);
     const random = typeof execution.random === "function" ? execution.random(commandIndex) : execution.random;
+    const keyspace = new Keyspace(child ?? reader, child, execution.nowMs, execution.revision, random);
     const context: CommandContext = { keyspace, random, cursors: execution.cursors };
     const reply = spec.handler(context, argv);
     if (writes !== undefined && child !== undefined) writes.merge(child);

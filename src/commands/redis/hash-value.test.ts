@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { ShoalError } from "../../lib/errors.js";
-import { keyFromId, keyId } from "../bytes.js";
-import { decodeHash, encodeHash, type HashFields } from "./hash-value.js";
+import { EMPTY_BYTES, keyFromId, keyId } from "../bytes.js";
+import { encodeCollectionHeader } from "../collection.js";
+import type { StoredRecord } from "../record.js";
+import { decodeHash, encodeHash, type HashFields, summarizeHash } from "./hash-value.js";
 
 const b = (text: string): Uint8Array => new TextEncoder().encode(text);
 
@@ -76,5 +78,47 @@ describe("hash value encoding", () => {
     const longer = new Uint8Array(valid.byteLength + 1);
     longer.set(valid);
     assertMalformed(longer);
+  });
+});
+
+describe("hash summaries (for the HTTP layer)", () => {
+  const record = (value: Uint8Array): StoredRecord => ({
+    type: "hash",
+    value,
+    createRevision: 1,
+    modRevision: 1,
+    version: 1,
+    expiresAtMs: 0,
+  });
+
+  it("lists a compact hash's fields in order, and only counts a table hash's", () => {
+    const compact = summarizeHash(
+      record(
+        encodeHash(
+          hashOf([
+            [b("z"), b("1")],
+            [b("a"), b("2")],
+          ]),
+        ),
+      ),
+    );
+    assert.deepEqual(compact, {
+      encoding: "compact",
+      fieldCount: 2,
+      fields: [
+        [b("z"), b("1")],
+        [b("a"), b("2")],
+      ],
+    });
+    const header = encodeCollectionHeader({
+      collectionId: 4,
+      size: 1_000_000,
+      rowBytes: 9,
+      seed: 1n,
+      extra: EMPTY_BYTES,
+    });
+    assert.deepEqual(summarizeHash(record(header)), { encoding: "table", fieldCount: 1_000_000 });
+    assertMalformed(header); // a table hash's record is not a compact hash
+    assert.throws(() => summarizeHash({ ...record(b("x")), type: "string" }), ShoalError);
   });
 });

@@ -1,18 +1,34 @@
 /**
- * @module A hash's fields inside one record's value. Fields keep their insertion order (an update keeps a field
- * in place, a delete closes the gap) — the order Redis's listpack encoding gives small hashes, so HGETALL answers
- * in the same order as redis-server for them.
+ * @module A hash's stored forms. Like Redis, a hash has two encodings:
  *
- *   count u32 | (fieldLength u32 | field | valueLength u32 | value) * count
+ * - compact (Redis's listpack): the whole hash in its record's value, fields in insertion order (an update
+ *   keeps a field in place, a delete closes the gap), so HGETALL answers in redis-server's order. Kept while the
+ *   hash has at most HASH_COMPACT_FIELDS_MAX fields and no field or value is longer than
+ *   HASH_COMPACT_VALUE_BYTES_MAX bytes (Redis's hash-max-listpack-entries / hash-max-listpack-value defaults).
  *
- * One record per hash keeps HSET atomic and simple; its cost is O(size of the hash) per write, fine for the
- * small and medium hashes Redis users keep (docs/redis-compat.md names the limit).
+ *     count u32 | (fieldLength u32 | field | valueLength u32 | value) * count
+ *
+ * - table (Redis's hashtable): the record holds a collection header (commands/collection.ts) and each field is
+ *   in a row keyed by the 8-byte big-endian xxHash64 of the field, seeded per hash, so any field size works while
+ *   store keys stay short. A row holds the fields sharing that hash (almost always one) in the compact layout
+ *   above, so a write costs O(1) rows whatever the hash's size. Fields are then in row-key order: an order that
+ *   differs per hash and from redis-server's hashtable order, as Redis's does between versions.
+ *
+ * A hash converts to table once a threshold is crossed and never back, as in Redis.
  */
+import { xxh64 } from "@node-rs/xxhash";
 import { ShoalError } from "../../lib/errors.js";
 import { keyFromId, keyId } from "../bytes.js";
+import { collectionOf, isTableEncoded } from "../collection.js";
+import type { StoredRecord } from "../record.js";
 
 /** Field id (latin1 of the field bytes, see bytes.ts) → value, in insertion order. */
 export type HashFields = Map<string, Uint8Array>;
+
+/** Redis's hash-max-listpack-entries default. */
+export const HASH_COMPACT_FIELDS_MAX = 128;
+/** Redis's hash-max-listpack-value default. */
+export const HASH_COMPACT_VALUE_BYTES_MAX = 64;
 
 export function encodeHash(fields: HashFields): Uint8Array {
   let size = 4;
@@ -32,12 +48,14 @@ export function encodeHash(fields: HashFields): Uint8Array {
   return bytes;
 }
 
-/** Decodes a stored hash; values are views into `bytes`. Throws INTERNAL on bytes that are not a hash. */
+/** Decodes a compact hash (or a table row's fields); values are views into `bytes`. Throws INTERNAL on bytes
+ * that are not one, a table-encoded hash's header included (read those through the keyspace). */
 export function decodeHash(bytes: Uint8Array): HashFields {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const fail = (): never => {
-    throw new ShoalError("INTERNAL", "Cannot decode hash value: malformed");
+  const fail = (why = "malformed"): never => {
+    throw new ShoalError("INTERNAL", `Cannot decode hash value: ${why}`);
   };
+  if (isTableEncoded(bytes)) fail("it is table-encoded (its fields are rows)");
   if (bytes.byteLength < 4) fail();
   const count = view.getUint32(0);
   const fields: HashFields = new Map();
@@ -57,11 +75,45 @@ export function decodeHash(bytes: Uint8Array): HashFields {
   return fields;
 }
 
-/**
- * A stored hash's fields and values as bytes, in insertion order: how a hash leaves the Redis layer for the
- * front ends that show it whole (the HTTP API renders it as JSON, http/record-json.ts), so the encoding above
- * stays private to this module. Values are views into `bytes`.
- */
-export function hashEntries(bytes: Uint8Array): [field: Uint8Array, value: Uint8Array][] {
-  return [...decodeHash(bytes)].map(([id, value]) => [keyFromId(id), value]);
+/** Whether a field and value may stay in a compact hash. */
+export function fitsCompact(field: Uint8Array, value: Uint8Array): boolean {
+  return field.byteLength <= HASH_COMPACT_VALUE_BYTES_MAX && value.byteLength <= HASH_COMPACT_VALUE_BYTES_MAX;
+}
+
+/** A table-encoded hash's row key for `field`: xxHash64 (maintained, native, ~0.2 µs) seeded per hash, so which
+ * fields share a row differs from hash to hash. */
+export function hashRowKey(seed: bigint, field: Uint8Array): Uint8Array {
+  const rowKey = new Uint8Array(8);
+  new DataView(rowKey.buffer).setBigUint64(0, xxh64(field, seed));
+  return rowKey;
+}
+
+/** A row key as the unsigned 64-bit position HSCAN's cursor names. */
+export function rowPosition(rowKey: Uint8Array): bigint {
+  return new DataView(rowKey.buffer, rowKey.byteOffset, rowKey.byteLength).getBigUint64(0);
+}
+
+/** The row key at a position (the inverse of rowPosition). */
+export function positionRowKey(position: bigint): Uint8Array {
+  const rowKey = new Uint8Array(8);
+  new DataView(rowKey.buffer).setBigUint64(0, position);
+  return rowKey;
+}
+
+/** What the HTTP layer shows of a stored hash without reading its rows. */
+export interface HashSummary {
+  readonly encoding: "compact" | "table";
+  readonly fieldCount: number;
+  /** The fields in order, for a compact hash only (a table hash's fields are rows: read them through the
+   * keyspace, a bounded page at a time). */
+  readonly fields?: readonly (readonly [field: Uint8Array, value: Uint8Array])[];
+}
+
+/** The summary of a stored hash record (type "hash"; throws INTERNAL for another type). */
+export function summarizeHash(record: StoredRecord): HashSummary {
+  if (record.type !== "hash") throw new ShoalError("INTERNAL", `Cannot summarize a ${record.type} as a hash`);
+  const collection = collectionOf(record);
+  if (collection !== undefined) return { encoding: "table", fieldCount: collection.size };
+  const fields = [...decodeHash(record.value)].map(([id, value]) => [keyFromId(id), value] as const);
+  return { encoding: "compact", fieldCount: fields.length, fields };
 }

@@ -2,14 +2,15 @@
  * @module The keyspace as Redis command handlers see it: typed values (strings, hashes), expiry and key listing
  * over a write set. Handlers never see the storage encoding or revisions: every write here stamps the entry's
  * revision (createRevision/modRevision/version, the etcd view of the same key) and keeps the TTL rules in one
- * place. Pure: time is the entry's time on the replicated clock.
+ * place. Pure: time is the entry's time on the replicated clock, randomness the entry's seeded source.
  */
 import { assert } from "../../lib/assert.js";
 import { ShoalError } from "../../lib/errors.js";
+import type { Random } from "../../lib/prng.js";
 import { checkKeySize, checkValueSize } from "../limits.js";
 import { isLive, type StoredRecord, type ValueType } from "../record.js";
 import type { KeyspaceReader, WriteSet } from "../write-set.js";
-import { decodeHash, encodeHash, type HashFields } from "./hash-value.js";
+import { randomUint64, StoredHash } from "./stored-hash.js";
 
 export const WRONG_TYPE_MESSAGE = "Operation against a key holding the wrong kind of value";
 
@@ -23,14 +24,17 @@ export class Keyspace {
   /** The entry's time on the replicated clock. */
   readonly nowMs: number;
   readonly #revision: number;
+  readonly #random: Random | undefined;
 
   /** `writes` undefined makes a read-only keyspace (a read served without the log): a write there is a bug in
-   * the command table (a handler writing under a readonly flag) and asserts. */
-  constructor(reader: KeyspaceReader, writes: WriteSet | undefined, nowMs: number, revision: number) {
+   * the command table (a handler writing under a readonly flag) and asserts. `random` (the command's seeded
+   * source) seeds the collections a write creates. */
+  constructor(reader: KeyspaceReader, writes: WriteSet | undefined, nowMs: number, revision: number, random?: Random) {
     this.#reader = writes ?? reader;
     this.#writes = writes;
     this.nowMs = nowMs;
     this.#revision = revision;
+    this.#random = random;
   }
 
   /** The live record of any type, or undefined when absent or expired. */
@@ -56,12 +60,20 @@ export class Keyspace {
     return record.value;
   }
 
-  /** A fresh, mutable copy of the hash at `key` (field id → value, insertion order); WRONGTYPE on other types. */
-  getHash(key: Uint8Array): HashFields | undefined {
+  /** The hash at `key` (empty, size 0, when the key is absent: setting a field creates it); WRONGTYPE on other
+   * types. Its writes keep the key's TTL, as Redis's hash commands do. */
+  hash(key: Uint8Array): StoredHash {
     const record = this.lookup(key);
-    if (record === undefined) return undefined;
-    if (record.type !== "hash") throw wrongType();
-    return decodeHash(record.value);
+    if (record !== undefined && record.type !== "hash") throw wrongType();
+    return new StoredHash(record?.value, this.#reader, {
+      rows: () => this.#mutable(),
+      writeValue: (value) => this.#write(key, "hash", value, "keep"),
+      deleteKey: () => this.delete(key),
+      newCollection: () => {
+        assert(this.#random !== undefined, "a keyspace that creates collections has a random source");
+        return { collectionId: this.#mutable().allocateCollectionId(), seed: randomUint64(this.#random) };
+      },
+    });
   }
 
   /** The key's absolute expiry (0 for none), or undefined when the key is absent. */
@@ -73,13 +85,9 @@ export class Keyspace {
     this.#write(key, "string", value, expiry);
   }
 
-  /** Stores the hash; an empty hash deletes the key (Redis never keeps empty aggregates). Keeps the TTL. */
-  setHash(key: Uint8Array, fields: HashFields): void {
-    if (fields.size === 0) this.delete(key);
-    else this.#write(key, "hash", encodeHash(fields), "keep");
-  }
-
-  /** Writes a record of any type as it is (RENAME, COPY-like moves): `value` in its stored encoding. */
+  /** Writes a record of any type as it is (RENAME): `value` in its stored encoding. A table-encoded value's
+   * header moves with its rows' ownership (O(1)); the source must be deleted first, since a collection belongs
+   * to one record (commands/collection.ts). */
   putRaw(key: Uint8Array, type: ValueType, value: Uint8Array, expiresAtMs: number): void {
     this.#write(key, type, value, expiresAtMs);
   }

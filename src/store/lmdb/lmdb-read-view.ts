@@ -10,14 +10,15 @@
  * it open until the reader is done even if a snapshot restore retires it meanwhile.
  */
 import { open } from "lmdb";
+import { plainBytes } from "../../commands/bytes.js";
 import { COMMAND_LIMITS } from "../../commands/limits.js";
 import type { StoredRecord } from "../../commands/record.js";
-import type { KeyspaceReader } from "../../commands/write-set.js";
+import type { CollectionRow, KeyspaceReader } from "../../commands/write-set.js";
 import { assert } from "../../lib/assert.js";
 import { decodeRecord } from "../record-codec.js";
 import { decodeMeta, EMPTY_META, type StoreMeta } from "../store-meta.js";
 import type { LmdbDatabase } from "./lmdb-env.js";
-import { DATA_END, DATA_START, dataKey, META_KEY, userKey } from "./lmdb-store.js";
+import { DATA_END, DATA_START, dataKey, META_KEY, rowKeyOf, rowPrefix, rowStoreKey, userKey } from "./lmdb-store.js";
 
 type Transaction = ReturnType<LmdbDatabase["useReadTransaction"]>;
 
@@ -80,5 +81,20 @@ function transactionReader(db: LmdbDatabase, transaction: Transaction, meta: Sto
       return [...rows].map((row) => userKey(row as Uint8Array));
     },
     keyCount: () => meta.keyCount,
+    getRow(collectionId: number, rowKey: Uint8Array): Uint8Array | undefined {
+      const bytes = db.get(rowStoreKey(collectionId, rowKey), { transaction });
+      return bytes === undefined ? undefined : plainBytes(bytes);
+    },
+    rowsAfter(collectionId: number, after: Uint8Array | undefined, limit: number): CollectionRow[] {
+      assert(Number.isSafeInteger(limit) && limit > 0, "rowsAfter limit is a positive integer");
+      const rows = db.getRange({
+        start: after === undefined ? rowPrefix(collectionId) : rowStoreKey(collectionId, after),
+        end: rowPrefix(collectionId + 1),
+        exclusiveStart: after !== undefined,
+        limit,
+        transaction,
+      });
+      return [...rows].map(({ key, value }) => ({ rowKey: rowKeyOf(key), value: plainBytes(value) }));
+    },
   };
 }

@@ -3,8 +3,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
+import { collectionOf } from "../../commands/collection.js";
 import { MemoryStore } from "../memory-store.js";
-import { applyCommands, bytes, runStoreContract, stateBytes, text } from "../store.contract.js";
+import { applyCommands, bytes, redisReplies, runStoreContract, stateBytes, text } from "../store.contract.js";
 import { LmdbStore } from "./lmdb-store.js";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "shoal-lmdb-contract-"));
@@ -49,6 +50,35 @@ describe("LmdbStore on disk", () => {
       assert.equal(reopened.get(bytes("old"), 0), undefined);
       assert.deepEqual(await stateBytes(reopened), await stateBytes(source));
       assert.equal(fs.readdirSync(dir).filter((name) => name.startsWith("env-")).length, 1);
+    } finally {
+      await reopened.close();
+    }
+  });
+});
+
+describe("LmdbStore collection rows on disk", () => {
+  it("keeps a table hash's rows and the reclaim queue across a reopen, and finishes reclaiming after it", async () => {
+    const dir = path.join(root, "rows-reopen");
+    const fields = (key: string): string =>
+      `HSET ${key} ${Array.from({ length: 300 }, (_, i) => `f${i} ${i}`).join(" ")}`;
+    const store = LmdbStore.open(dir, { reclaim: "manual" });
+    redisReplies(store, 1, fields("kept"), fields("dropped"));
+    const dropped = collectionOf(store.get(bytes("dropped"), 1))?.collectionId ?? 0;
+    redisReplies(store, 1, "DEL dropped");
+    store.reclaimStep(100); // part of it: the collection stays queued
+    assert.equal(store.reclaimStats().pendingCollections, 1);
+    const before = await stateBytes(store);
+    await store.close();
+    const reopened = LmdbStore.open(dir, { reclaim: "background" });
+    try {
+      assert.deepEqual(await stateBytes(reopened), before);
+      assert.deepEqual(redisReplies(reopened, 2, "HLEN kept", "HGET kept f299"), ["300", "299"]);
+      for (let turns = 0; reopened.reclaimStats().pendingCollections > 0; turns++) {
+        assert.ok(turns < 100, "the reopened store resumes reclaiming by itself");
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      assert.deepEqual(reopened.rowsAfter(dropped, undefined, 10), []);
+      assert.equal(reopened.reclaimStats().reclaimedRows, 200);
     } finally {
       await reopened.close();
     }

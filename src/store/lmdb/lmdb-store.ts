@@ -6,11 +6,16 @@
  *   0x01 <key bytes>                      -> the key's record                                    record-codec.ts
  *   0x02 <expiresAtMs u64 BE> <key bytes> -> empty: the expiry index, one row per key with a TTL
  *   0x03 <revision u64 BE> <seq u32 BE>   -> one watch-history event (store/history.ts), seq 0.. per revision
+ *   0x04 <collectionId u64 BE> <row key>  -> one row of a table-encoded collection (commands/collection.ts)
+ *   0x05 <collectionId u64 BE>            -> empty: the reclaim queue, one row per dropped collection
  * The namespace byte leaves room for more kinds of rows and makes the empty Redis key storable (LMDB refuses
  * zero-length keys). The expiry index is derived data: written in the same transaction as the records, left
  * out of snapshots and rebuilt on restore. The history is written in the same transaction as the records it
  * describes (so it never misses or invents a change across a crash), compacted in that transaction too, left
- * out of snapshots, and empty after a restore.
+ * out of snapshots, and empty after a restore. Collection rows are replicated state, written in the same
+ * transaction as their header record, and travel in snapshots after their owner. The reclaim queue is local
+ * housekeeping: a collection is queued in the transaction that drops its owner, and the reclaimer deletes its
+ * rows in bounded transactions of their own, dequeuing it with its last rows (so a crash only repeats a step).
  *
  * Durability: `applyEntries` writes a batch's records AND its applied index in one `transactionSync`, so after
  * any crash the data is exactly that of the entries up to the stored applied index: nothing re-applied, nothing
@@ -25,8 +30,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { setImmediate as nextMacrotask } from "node:timers/promises";
 import { plainBytes } from "../../commands/bytes.js";
+import { collectionOf } from "../../commands/collection.js";
 import type { CommandResult } from "../../commands/command.js";
 import { isLive, type KeyValue, type StoredRecord, toKeyValue } from "../../commands/record.js";
+import type { CollectionRow } from "../../commands/write-set.js";
 import { assert } from "../../lib/assert.js";
 import { ShoalError } from "../../lib/errors.js";
 import { planBatch } from "../batch-plan.js";
@@ -42,14 +49,24 @@ import {
   summarize,
 } from "../history.js";
 import { isStorableKey, prefixEnd, rangeStartAfter, storableAfter } from "../key-range.js";
+import { BackgroundReclaimer, RECLAIM_ROWS_PER_STEP_DEFAULT, type ReclaimOptions } from "../reclaimer.js";
 import { decodeRecord, encodeRecord } from "../record-codec.js";
-import { parseSnapshot, SNAPSHOT_CHUNK_SIZE_BYTES_DEFAULT, type SnapshotRecord } from "../snapshot-format.js";
-import type { ApplyEntry, HistoryStats, StateMachineStore, StoreSnapshot, StoreStats } from "../state-machine-store.js";
+import { parseSnapshot, SNAPSHOT_CHUNK_SIZE_BYTES_DEFAULT, type SnapshotEntry } from "../snapshot-format.js";
+import type {
+  ApplyEntry,
+  HistoryStats,
+  ReclaimStats,
+  StateMachineStore,
+  StoreSnapshot,
+  StoreStats,
+} from "../state-machine-store.js";
 import { decodeMeta, EMPTY_META, encodeMeta, type StoreMeta } from "../store-meta.js";
 import { envGeneration, envName, readCurrent, removeStale, writeCurrent } from "./env-dir.js";
 import { type LmdbDatabase, LmdbEnv } from "./lmdb-env.js";
 
-export interface LmdbStoreOptions extends HistoryOptions {
+type Transaction = ReturnType<LmdbDatabase["useReadTransaction"]>;
+
+export interface LmdbStoreOptions extends HistoryOptions, ReclaimOptions {
   /** Upper bound of each snapshot chunk. */
   readonly snapshotChunkSizeBytes?: number;
   /** Fsync every applied batch before returning (default true). See the module comment before turning it off. */
@@ -67,13 +84,29 @@ const EXPIRY_START = Buffer.from([EXPIRY_PREFIX]);
 const HISTORY_PREFIX = 0x03;
 const HISTORY_START = Buffer.from([HISTORY_PREFIX]);
 const HISTORY_END = Buffer.from([HISTORY_PREFIX + 1]);
+const ROW_PREFIX = 0x04;
+const RECLAIM_PREFIX = 0x05;
+const RECLAIM_START = Buffer.from([RECLAIM_PREFIX]);
+const RECLAIM_END = Buffer.from([RECLAIM_PREFIX + 1]);
 const EMPTY_VALUE = new Uint8Array(0);
+/** LMDB's per-transaction MDB_NOMETASYNC (with lmdb-js's default abortable, synchronous commit): a reclaim step
+ * flushes its data pages but not the meta page, so a machine crash may undo the last step (which is then
+ * redone: the queue entry goes with the last rows) but never breaks the file, and a step costs one fsync, not
+ * two. The next applied batch's full sync makes it durable. */
+const RECLAIM_TRANSACTION_FLAGS = 0x40000 | 3;
+/** Collections one reclaim step looks at, at most (each may have no rows left). */
+const RECLAIM_COLLECTIONS_PER_STEP_MAX = 256;
 
 export class LmdbStore implements StateMachineStore {
   readonly #dir: string;
   readonly #syncCommits: boolean;
   readonly #chunkSizeBytes: number;
   readonly #restoreBatchSizeBytes: number;
+  readonly #reclaimRowsPerStep: number;
+  readonly #reclaimer: BackgroundReclaimer;
+  /** Invariant: the number of rows in the live environment's reclaim queue. */
+  #pendingReclaims: number;
+  #reclaimedRows = 0;
   #env: LmdbEnv;
   /** The highest environment generation this process has used. A restore always takes a new one: a retired
    * environment may still be closing (and deleting its directory) in the background, so a name is never reused. */
@@ -99,6 +132,13 @@ export class LmdbStore implements StateMachineStore {
     this.#history = new HistoryWindow(options, 0);
     const held = readHistorySummaries(env.db);
     this.#history.reset(held.length === 0 ? this.#meta.revision : (held[0] as RevisionSummary).revision - 1, held);
+    this.#reclaimRowsPerStep = options.reclaimRowsPerStep ?? RECLAIM_ROWS_PER_STEP_DEFAULT;
+    this.#pendingReclaims = env.db.getKeysCount({ start: RECLAIM_START, end: RECLAIM_END });
+    this.#reclaimer = new BackgroundReclaimer(options.reclaim ?? "background", () => {
+      this.reclaimStep(this.#reclaimRowsPerStep);
+      return this.#pendingReclaims > 0;
+    });
+    if (this.#pendingReclaims > 0) this.#reclaimer.wake(); // left over from before a restart
   }
 
   /** Opens (creating if needed) the store in directory `dir`, discarding leftovers of an interrupted restore. */
@@ -180,6 +220,58 @@ export class LmdbStore implements StateMachineStore {
     return out;
   }
 
+  getRow(collectionId: number, rowKey: Uint8Array): Uint8Array | undefined {
+    this.#checkOpen();
+    const bytes = this.#env.db.getBinary(rowStoreKey(collectionId, rowKey));
+    return bytes === undefined ? undefined : plainBytes(bytes);
+  }
+
+  rowsAfter(collectionId: number, after: Uint8Array | undefined, limit: number): CollectionRow[] {
+    this.#checkOpen();
+    assert(Number.isSafeInteger(limit) && limit > 0, "rowsAfter limit is a positive integer");
+    const rows = this.#env.db.getRange({
+      start: after === undefined ? rowPrefix(collectionId) : rowStoreKey(collectionId, after),
+      end: rowPrefix(collectionId + 1),
+      exclusiveStart: after !== undefined,
+      limit,
+    });
+    return [...rows].map(({ key, value }) => ({ rowKey: rowKeyOf(key), value: plainBytes(value) }));
+  }
+
+  reclaimStats(): ReclaimStats {
+    return { pendingCollections: this.#pendingReclaims, reclaimedRows: this.#reclaimedRows };
+  }
+
+  reclaimStep(rowsMax: number): number {
+    this.#checkOpen();
+    assert(Number.isSafeInteger(rowsMax) && rowsMax > 0, "reclaimStep's rowsMax is a positive integer");
+    if (this.#pendingReclaims === 0) return 0;
+    const db = this.#env.db;
+    const outcome = db.transactionSync(() => {
+      let deleted = 0;
+      let dequeued = 0;
+      const queued = [
+        ...db.getKeys({ start: RECLAIM_START, end: RECLAIM_END, limit: RECLAIM_COLLECTIONS_PER_STEP_MAX }),
+      ];
+      for (const queueKey of queued) {
+        const collectionId = readU64(queueKey as Uint8Array, 1);
+        const budget = rowsMax - deleted;
+        const rows = [
+          ...db.getKeys({ start: rowPrefix(collectionId), end: rowPrefix(collectionId + 1), limit: budget }),
+        ];
+        for (const row of rows) db.removeSync(row);
+        deleted += rows.length;
+        if (rows.length === budget) break; // maybe more rows: the collection stays queued
+        db.removeSync(queueKey);
+        dequeued++;
+      }
+      return { deleted, dequeued };
+    }, RECLAIM_TRANSACTION_FLAGS);
+    this.#pendingReclaims -= outcome.dequeued;
+    this.#reclaimedRows += outcome.deleted;
+    return outcome.deleted;
+  }
+
   get(key: Uint8Array, nowMs: number): KeyValue | undefined {
     this.#checkOpen();
     const record = this.#getRecord(key);
@@ -224,6 +316,8 @@ export class LmdbStore implements StateMachineStore {
       getRecord: (key: Uint8Array) => this.#getRecord(key),
       keysAfter: this.#keysAfter.bind(this),
       keyCount: () => this.#meta.keyCount,
+      getRow: this.getRow.bind(this),
+      rowsAfter: this.rowsAfter.bind(this),
     };
     const plan = planBatch(reader, this.#meta, entries);
     const rows = historyRows(plan.events);
@@ -236,6 +330,11 @@ export class LmdbStore implements StateMachineStore {
         if (record === undefined) db.removeSync(dataKey(key));
         else putRecord(db, key, record);
       }
+      for (const { collectionId, rowKey, value } of plan.rows) {
+        if (value === undefined) db.removeSync(rowStoreKey(collectionId, rowKey));
+        else db.putSync(rowStoreKey(collectionId, rowKey), value);
+      }
+      for (const collectionId of plan.reclaims) db.putSync(reclaimKey(collectionId), EMPTY_VALUE);
       for (const row of rows) db.putSync(row.key, row.value);
       for (const { revision, count } of historyPlan.drop) {
         for (let seq = 0; seq < count; seq++) db.removeSync(historyKey(revision, seq));
@@ -244,6 +343,8 @@ export class LmdbStore implements StateMachineStore {
     });
     this.#meta = plan.meta;
     this.#history.commit(added, historyPlan);
+    this.#pendingReclaims += plan.reclaims.length;
+    if (plan.reclaims.length > 0) this.#reclaimer.wake();
     return plan.results;
   }
 
@@ -255,17 +356,10 @@ export class LmdbStore implements StateMachineStore {
     const metaBytes = env.db.get(META_KEY, { transaction });
     const meta = metaBytes === undefined ? EMPTY_META : decodeMeta(metaBytes);
     assert(meta.appliedIndex === this.#meta.appliedIndex, "a snapshot's read transaction sees the latest commit");
-    const cursor = env.db.getRange({ start: DATA_START, end: DATA_END, transaction })[Symbol.iterator]();
-    const records: Iterator<SnapshotRecord> = {
-      next: () => {
-        const row = cursor.next();
-        if (row.done === true) return { done: true, value: undefined };
-        return { done: false, value: { key: userKey(row.value.key), record: decodeRecord(row.value.value) } };
-      },
-    };
-    const snapshot = new ChunkedSnapshot(meta, records, this.#chunkSizeBytes, () => {
-      // Cursor before transaction: LMDB must not see a transaction end under an open cursor.
-      cursor.return?.();
+    const entries = snapshotEntries(env.db, transaction);
+    const snapshot = new ChunkedSnapshot(meta, entries, this.#chunkSizeBytes, () => {
+      // Cursors before transaction: LMDB must not see a transaction end under an open cursor.
+      entries.return(undefined);
       transaction.done();
       this.#snapshots.delete(snapshot);
       env.unref();
@@ -289,6 +383,7 @@ export class LmdbStore implements StateMachineStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#reclaimer.stop();
     await this.#restoring;
     for (const snapshot of [...this.#snapshots]) snapshot.release();
     this.#env.unref();
@@ -316,6 +411,7 @@ export class LmdbStore implements StateMachineStore {
     this.#env = staging;
     this.#meta = meta;
     this.#history.reset(meta.revision);
+    this.#pendingReclaims = 0; // the old environment's queue goes with it; an image holds no dropped collection
     old.retire();
   }
 
@@ -347,7 +443,7 @@ async function fillEnvironment(
   batchSizeBytes: number,
 ): Promise<StoreMeta> {
   let meta: StoreMeta | undefined;
-  let batch: SnapshotRecord[] = [];
+  let batch: SnapshotEntry[] = [];
   let batchBytes = 0;
   for await (const item of parseSnapshot(chunks)) {
     if (item.kind === "header") {
@@ -355,7 +451,10 @@ async function fillEnvironment(
       continue;
     }
     batch.push(item);
-    batchBytes += item.key.byteLength + item.record.value.byteLength;
+    batchBytes +=
+      item.kind === "record"
+        ? item.key.byteLength + item.record.value.byteLength
+        : item.rowKey.byteLength + item.value.byteLength;
     if (batchBytes >= batchSizeBytes) {
       writeRecords(db, batch, undefined);
       batch = [];
@@ -369,11 +468,28 @@ async function fillEnvironment(
   return meta;
 }
 
-function writeRecords(db: LmdbDatabase, records: readonly SnapshotRecord[], meta: StoreMeta | undefined): void {
+function writeRecords(db: LmdbDatabase, entries: readonly SnapshotEntry[], meta: StoreMeta | undefined): void {
   db.transactionSync(() => {
-    for (const { key, record } of records) putRecord(db, key, record);
+    for (const entry of entries) {
+      if (entry.kind === "record") putRecord(db, entry.key, entry.record);
+      else db.putSync(rowStoreKey(entry.collectionId, entry.rowKey), entry.value);
+    }
     if (meta !== undefined) db.putSync(META_KEY, encodeMeta(meta));
   });
+}
+
+/** Every record in key order, each table-encoded one followed by its rows, read in one read transaction. */
+function* snapshotEntries(db: LmdbDatabase, transaction: Transaction): Generator<SnapshotEntry, void, undefined> {
+  for (const { key, value } of db.getRange({ start: DATA_START, end: DATA_END, transaction })) {
+    const record = decodeRecord(value);
+    yield { kind: "record", key: userKey(key), record };
+    const collection = collectionOf(record);
+    if (collection === undefined) continue;
+    const { collectionId } = collection;
+    const rows = db.getRange({ start: rowPrefix(collectionId), end: rowPrefix(collectionId + 1), transaction });
+    for (const row of rows)
+      yield { kind: "row", collectionId, rowKey: rowKeyOf(row.key), value: plainBytes(row.value) };
+  }
 }
 
 function putRecord(db: LmdbDatabase, key: Uint8Array, record: StoredRecord): void {
@@ -401,6 +517,41 @@ function expiryKey(expiresAtMs: number, key: Uint8Array): Buffer {
   bytes.writeUInt32BE(expiresAtMs % 2 ** 32, 5);
   bytes.set(key, 9);
   return bytes;
+}
+
+/** A collection's rows, ordered by row key: the id is big-endian so one collection's rows are contiguous. */
+export function rowStoreKey(collectionId: number, rowKey: Uint8Array): Buffer {
+  const bytes = Buffer.allocUnsafe(9 + rowKey.byteLength);
+  writeU64(bytes, ROW_PREFIX, collectionId);
+  bytes.set(rowKey, 9);
+  return bytes;
+}
+
+/** The first key of a collection's rows (and the end of the previous collection's). */
+export function rowPrefix(collectionId: number): Buffer {
+  return writeU64(Buffer.allocUnsafe(9), ROW_PREFIX, collectionId);
+}
+
+export function rowKeyOf(stored: Uint8Array): Uint8Array {
+  assert(stored[0] === ROW_PREFIX && stored.length >= 9, "a row's key is prefix, collection id and row key");
+  return plainBytes(stored.subarray(9));
+}
+
+function reclaimKey(collectionId: number): Buffer {
+  return writeU64(Buffer.allocUnsafe(9), RECLAIM_PREFIX, collectionId);
+}
+
+/** Writes `prefix` then `value` as a big-endian u64 into the first 9 bytes. */
+function writeU64(bytes: Buffer, prefix: number, value: number): Buffer {
+  bytes[0] = prefix;
+  bytes.writeUInt32BE(Math.floor(value / 2 ** 32), 1);
+  bytes.writeUInt32BE(value % 2 ** 32, 5);
+  return bytes;
+}
+
+function readU64(bytes: Uint8Array, offset: number): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return view.getUint32(offset) * 2 ** 32 + view.getUint32(offset + 4);
 }
 
 /** Orders by revision, then by the event's place in its revision. */

@@ -1,24 +1,25 @@
 /**
  * @module The hash commands (HSET … HSCAN), with redis-server 7.0.15's metadata, replies and error texts.
  *
- * Field order: a hash keeps its fields in insertion order (an update keeps a field in place, HDEL closes the
- * gap), which is the order redis-server answers in while a hash is listpack-encoded: at most 128 fields
- * (`hash-max-listpack-entries`) and no field or value longer than 64 bytes (`hash-max-listpack-value`). Beyond
- * that Redis converts to a hashtable and answers in hash order; we keep insertion order (docs/redis-compat.md).
+ * Handlers work on a hash through Keyspace.hash (stored-hash.ts) and never see its encoding. Field order: like
+ * redis-server, a hash keeps its fields in insertion order (an update keeps a field in place, HDEL closes the
+ * gap) while it is compact: at most 128 fields (`hash-max-listpack-entries`) and no field or value longer than
+ * 64 bytes (`hash-max-listpack-value`). Beyond that it converts, as Redis does to a hashtable, to one row per
+ * field, and answers in its row order, a hash order of its own (hash-value.ts, docs/redis-compat.md).
  *
  * Each handler parses and validates all of its arguments, in Redis's order (so the same bad command gets the
  * same error), before it writes anything.
  */
 import { ShoalError } from "../../../lib/errors.js";
 import type { Random } from "../../../lib/prng.js";
-import { keyFromId, keyId } from "../../bytes.js";
+import { keyId } from "../../bytes.js";
 import { fitsInt64, int64Arg, isKeyword, parseFloatArg, parseInt64, syntaxError } from "../args.js";
 import { type CommandSpec, ONE_KEY } from "../command-spec.js";
 import { formatHumanFloat } from "../float-format.js";
 import { globMatch } from "../glob.js";
-import type { HashFields } from "../hash-value.js";
 import type { Keyspace } from "../keyspace.js";
 import { array, bulk, bulkOrNull, integer, NULL, OK, type Reply } from "../reply.js";
+import type { HashEntry, StoredHash } from "../stored-hash.js";
 import { parseScanCursor, parseScanOptions } from "./scan-args.js";
 
 const INT64_MAX = 2n ** 63n - 1n;
@@ -31,12 +32,11 @@ const WITHVALUES_COUNT_MAX = INT64_MAX / 2n;
  */
 export const RANDOM_FIELDS_WITH_REPEATS_MAX = 1_048_576;
 
+/** HRANDFIELD with repeats reads the whole hash once when it draws at least 1/16 as many fields as it holds. */
+const WHOLE_HASH_READ_FACTOR = 16;
+
 const emptyArray = array([]);
 const textEncoder = new TextEncoder();
-
-function newHash(): HashFields {
-  return new Map();
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // Argument helpers
@@ -66,59 +66,43 @@ function overflow(): ShoalError {
 /** HSET and HMSET: field/value pairs after the key; the count of new fields (HSET) or OK (HMSET). */
 function setFields(name: string, keyspace: Keyspace, argv: readonly Uint8Array[]): number {
   if (argv.length % 2 !== 0) throw arityError(name);
-  const key = arg(argv, 1);
-  const fields = keyspace.getHash(key) ?? newHash();
-  let added = 0;
-  for (let i = 2; i < argv.length; i += 2) {
-    const id = keyId(arg(argv, i));
-    if (!fields.has(id)) added++;
-    fields.set(id, arg(argv, i + 1)); // Map.set on an existing id keeps its place, as the listpack does
-  }
-  keyspace.setHash(key, fields);
-  return added;
+  const hash = keyspace.hash(arg(argv, 1));
+  const pairs: [Uint8Array, Uint8Array][] = [];
+  for (let i = 2; i < argv.length; i += 2) pairs.push([arg(argv, i), arg(argv, i + 1)]);
+  return hash.set(pairs);
 }
 
 function hget(keyspace: Keyspace, argv: readonly Uint8Array[]): Reply {
-  return bulkOrNull(keyspace.getHash(arg(argv, 1))?.get(keyId(arg(argv, 2))));
+  return bulkOrNull(keyspace.hash(arg(argv, 1)).get(arg(argv, 2)));
 }
 
 function hmget(keyspace: Keyspace, argv: readonly Uint8Array[]): Reply {
-  const fields = keyspace.getHash(arg(argv, 1));
-  return array(argv.slice(2).map((field) => bulkOrNull(fields?.get(keyId(field)))));
+  const hash = keyspace.hash(arg(argv, 1));
+  return array(argv.slice(2).map((field) => bulkOrNull(hash.get(field))));
 }
 
 function hdel(keyspace: Keyspace, argv: readonly Uint8Array[]): Reply {
-  const key = arg(argv, 1);
-  const fields = keyspace.getHash(key);
-  if (fields === undefined) return integer(0);
-  let deleted = 0;
-  for (const field of argv.slice(2)) if (fields.delete(keyId(field))) deleted++;
-  // Redis writes (and touches WATCHed keys) only when something was deleted.
-  if (deleted > 0) keyspace.setHash(key, fields);
-  return integer(deleted);
+  return integer(keyspace.hash(arg(argv, 1)).delete(argv.slice(2)));
 }
 
 function hgetall(keyspace: Keyspace, argv: readonly Uint8Array[]): Reply {
-  const fields = keyspace.getHash(arg(argv, 1)) ?? newHash();
-  return { kind: "map", entries: [...fields].map(([id, value]) => [bulk(keyFromId(id)), bulk(value)] as const) };
+  const entries = [...keyspace.hash(arg(argv, 1)).entries()];
+  return { kind: "map", entries: entries.map(({ field, value }) => [bulk(field), bulk(value)] as const) };
 }
 
 function hkeys(keyspace: Keyspace, argv: readonly Uint8Array[]): Reply {
-  const fields = keyspace.getHash(arg(argv, 1));
-  return array([...(fields?.keys() ?? [])].map((id) => bulk(keyFromId(id))));
+  return array([...keyspace.hash(arg(argv, 1)).entries()].map(({ field }) => bulk(field)));
 }
 
 function hvals(keyspace: Keyspace, argv: readonly Uint8Array[]): Reply {
-  const fields = keyspace.getHash(arg(argv, 1));
-  return array([...(fields?.values() ?? [])].map((value) => bulk(value)));
+  return array([...keyspace.hash(arg(argv, 1)).entries()].map(({ value }) => bulk(value)));
 }
 
 function hincrby(keyspace: Keyspace, argv: readonly Uint8Array[]): Reply {
-  const key = arg(argv, 1);
-  const id = keyId(arg(argv, 2));
+  const field = arg(argv, 2);
   const increment = int64Arg(arg(argv, 3)); // Redis parses the increment before looking at the key
-  const fields = keyspace.getHash(key) ?? newHash();
-  const current = fields.get(id);
+  const hash = keyspace.hash(arg(argv, 1));
+  const current = hash.get(field);
   let base = 0n;
   if (current !== undefined) {
     const parsed = parseInt64(current);
@@ -127,20 +111,18 @@ function hincrby(keyspace: Keyspace, argv: readonly Uint8Array[]): Reply {
   }
   const result = base + increment;
   if (!fitsInt64(result)) throw overflow();
-  fields.set(id, textEncoder.encode(result.toString()));
-  keyspace.setHash(key, fields);
+  hash.set([[field, textEncoder.encode(result.toString())]]);
   return integer(result);
 }
 
 function hincrbyfloat(keyspace: Keyspace, argv: readonly Uint8Array[]): Reply {
-  const key = arg(argv, 1);
-  const id = keyId(arg(argv, 2));
+  const field = arg(argv, 2);
   const increment = parseFloatArg(arg(argv, 3));
   if (increment === undefined) throw new ShoalError("BAD_REQUEST", "value is not a valid float");
   // Redis 7.0 refuses an infinite increment before it looks at the key.
   if (!Number.isFinite(increment)) throw new ShoalError("BAD_REQUEST", "value is NaN or Infinity");
-  const fields = keyspace.getHash(key) ?? newHash();
-  const current = fields.get(id);
+  const hash = keyspace.hash(arg(argv, 1));
+  const current = hash.get(field);
   let base = 0;
   if (current !== undefined) {
     const parsed = parseFloatArg(current);
@@ -152,18 +134,14 @@ function hincrbyfloat(keyspace: Keyspace, argv: readonly Uint8Array[]): Reply {
     throw new ShoalError("BAD_REQUEST", "increment would produce NaN or Infinity");
   }
   const formatted = textEncoder.encode(formatHumanFloat(result));
-  fields.set(id, formatted);
-  keyspace.setHash(key, fields);
+  hash.set([[field, formatted]]);
   return bulk(formatted);
 }
 
 function hsetnx(keyspace: Keyspace, argv: readonly Uint8Array[]): Reply {
-  const key = arg(argv, 1);
-  const id = keyId(arg(argv, 2));
-  const fields = keyspace.getHash(key) ?? newHash();
-  if (fields.has(id)) return integer(0); // no write: Redis leaves the key (and its WATCHers) untouched
-  fields.set(id, arg(argv, 3));
-  keyspace.setHash(key, fields);
+  const hash = keyspace.hash(arg(argv, 1));
+  if (hash.get(arg(argv, 2)) !== undefined) return integer(0); // no write: Redis leaves the key (and its WATCHers) untouched
+  hash.set([[arg(argv, 2), arg(argv, 3)]]);
   return integer(1);
 }
 
@@ -171,17 +149,14 @@ function hsetnx(keyspace: Keyspace, argv: readonly Uint8Array[]): Reply {
 function hrandfield(keyspace: Keyspace, random: Random, argv: readonly Uint8Array[]): Reply {
   const key = arg(argv, 1);
   if (argv.length === 2) {
-    const fields = keyspace.getHash(key);
-    if (fields === undefined) return NULL;
-    const ids = [...fields.keys()];
-    return bulk(keyFromId(ids[random.int(ids.length)] as string));
+    const hash = keyspace.hash(key);
+    return hash.size === 0 ? NULL : bulk(hash.randomEntry(random).field);
   }
   const count = parseRandomCount(argv);
   const withValues = argv.length === 4;
-  const fields = keyspace.getHash(key);
-  if (fields === undefined || count === 0n) return emptyArray;
-  const entries = [...fields];
-  let picked: (readonly [string, Uint8Array])[];
+  const hash = keyspace.hash(key);
+  if (hash.size === 0 || count === 0n) return emptyArray;
+  let picked: HashEntry[];
   if (count < 0n) {
     // Negative: -count independent draws, repeats allowed, in draw order.
     if (-count > BigInt(RANDOM_FIELDS_WITH_REPEATS_MAX)) {
@@ -190,16 +165,15 @@ function hrandfield(keyspace: Keyspace, random: Random, argv: readonly Uint8Arra
         `value is out of range, Shoal draws at most ${RANDOM_FIELDS_WITH_REPEATS_MAX} fields with repeats`,
       );
     }
-    picked = [];
-    for (let i = 0n; i < -count; i++) picked.push(entries[random.int(entries.length)] as [string, Uint8Array]);
-  } else if (count >= BigInt(entries.length)) {
-    picked = entries; // the whole hash, in its order (Redis iterates the hash)
+    picked = drawWithRepeats(hash, Number(-count), random);
+  } else if (count >= BigInt(hash.size)) {
+    picked = [...hash.entries()]; // the whole hash, in its order (Redis iterates the hash)
   } else {
-    picked = distinctSample(entries, Number(count), random);
+    picked = drawDistinct(hash, Number(count), random);
   }
   // WITHVALUES: RESP3 answers [field, value] pairs, RESP2 one flat array (the "pairs" reply does both).
-  if (withValues) return { kind: "pairs", pairs: picked.map(([id, value]) => [bulk(keyFromId(id)), bulk(value)]) };
-  return array(picked.map(([id]) => bulk(keyFromId(id))));
+  if (withValues) return { kind: "pairs", pairs: picked.map(({ field, value }) => [bulk(field), bulk(value)]) };
+  return array(picked.map(({ field }) => bulk(field)));
 }
 
 /** HRANDFIELD's count as Redis checks it: an integer in ±LONG_MAX, then WITHVALUES, then its tighter range. */
@@ -213,6 +187,35 @@ function parseRandomCount(argv: readonly Uint8Array[]): bigint {
     throw new ShoalError("BAD_REQUEST", "value is out of range");
   }
   return count;
+}
+
+/** `draws` independent random fields. Many draws against the hash's size read the hash once and pick from it;
+ * few draw one at a time (O(log n) each on a table hash), so a small sample of a huge hash stays cheap. */
+function drawWithRepeats(hash: StoredHash, draws: number, random: Random): HashEntry[] {
+  const picked: HashEntry[] = [];
+  if (draws * WHOLE_HASH_READ_FACTOR >= hash.size) {
+    const all = [...hash.entries()];
+    for (let i = 0; i < draws; i++) picked.push(all[random.int(all.length)] as HashEntry);
+  } else {
+    for (let i = 0; i < draws; i++) picked.push(hash.randomEntry(random));
+  }
+  return picked;
+}
+
+/**
+ * `count` (below the size) distinct fields. Like Redis (hrandfieldWithCountCommand's cases 3 and 4): a count
+ * near the size samples from the whole hash, kept in hash order like `lpRandomPairsUnique`; a small count draws
+ * random fields until it has that many distinct ones, in draw order.
+ */
+function drawDistinct(hash: StoredHash, count: number, random: Random): HashEntry[] {
+  if (count * 3 > hash.size || hash.encoding === "compact") return distinctSample([...hash.entries()], count, random);
+  const picked = new Map<string, HashEntry>();
+  while (picked.size < count) {
+    const entry = hash.randomEntry(random);
+    const id = keyId(entry.field);
+    if (!picked.has(id)) picked.set(id, entry);
+  }
+  return [...picked.values()];
 }
 
 /** `count` distinct entries chosen uniformly (a partial Fisher–Yates over positions), kept in hash order like
@@ -230,24 +233,24 @@ function distinctSample<T>(entries: readonly T[], count: number, random: Random)
 }
 
 /**
- * HSCAN key cursor [MATCH pattern] [COUNT count]. Like redis-server for a listpack-encoded hash, we answer
- * every matching field in one reply with cursor 0 — for hashes of every size (a hash is one record, already
- * read whole), so COUNT is validated and otherwise ignored and any cursor Redis accepts is accepted. Redis's
- * order of checks: the cursor, then the key (a missing key answers an empty scan before the options are read),
- * then the options.
+ * HSCAN key cursor [MATCH pattern] [COUNT count]. A compact hash answers every matching field in one reply with
+ * cursor 0, as redis-server does for a listpack (COUNT validated and otherwise ignored, any cursor Redis accepts
+ * accepted). A table hash examines COUNT rows from the cursor, which names a 64-bit position in the hash's row
+ * order (stored-hash.ts): valid on every node and across writes. Redis's order of checks: the cursor, then the
+ * key (a missing key answers an empty scan before the options are read), then the options.
  */
 function hscan(keyspace: Keyspace, argv: readonly Uint8Array[]): Reply {
-  parseScanCursor(arg(argv, 2));
-  const fields = keyspace.getHash(arg(argv, 1));
-  if (fields === undefined) return array([bulk("0"), emptyArray]);
-  const { match } = parseScanOptions(argv, 3, false);
+  const cursor = parseScanCursor(arg(argv, 2));
+  const hash = keyspace.hash(arg(argv, 1));
+  if (hash.size === 0) return array([bulk("0"), emptyArray]);
+  const { match, count } = parseScanOptions(argv, 3, false);
+  const step = hash.scan(cursor, count);
   const items: Reply[] = [];
-  for (const [id, value] of fields) {
-    const field = keyFromId(id);
+  for (const { field, value } of step.entries) {
     if (match !== undefined && !globMatch(match, field)) continue;
     items.push(bulk(field), bulk(value));
   }
-  return array([bulk("0"), array(items)]);
+  return array([bulk(step.cursor.toString()), array(items)]);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -329,7 +332,8 @@ export const hashCommands: readonly CommandSpec[] = [
     since: "2.0.0",
     complexity: "O(N) where N is the size of the hash.",
     syntax: "key",
-    differences: "Fields in insertion order at every size (Redis: only below 128 fields / 64-byte values).",
+    differences:
+      "Beyond 128 fields or 64-byte values, fields come in Shoal's hash order, not redis-server's hashtable order.",
     handler: ({ keyspace }, argv) => hgetall(keyspace, argv),
   },
   {
@@ -366,7 +370,7 @@ export const hashCommands: readonly CommandSpec[] = [
     since: "2.0.0",
     complexity: "O(1)",
     syntax: "key",
-    handler: ({ keyspace }, argv) => integer(keyspace.getHash(arg(argv, 1))?.size ?? 0),
+    handler: ({ keyspace }, argv) => integer(keyspace.hash(arg(argv, 1)).size),
   },
   {
     name: "hexists",
@@ -378,7 +382,7 @@ export const hashCommands: readonly CommandSpec[] = [
     since: "2.0.0",
     complexity: "O(1)",
     syntax: "key field",
-    handler: ({ keyspace }, argv) => integer(keyspace.getHash(arg(argv, 1))?.has(keyId(arg(argv, 2))) ? 1 : 0),
+    handler: ({ keyspace }, argv) => integer(keyspace.hash(arg(argv, 1)).get(arg(argv, 2)) === undefined ? 0 : 1),
   },
   {
     name: "hstrlen",
@@ -390,7 +394,7 @@ export const hashCommands: readonly CommandSpec[] = [
     since: "3.2.0",
     complexity: "O(1)",
     syntax: "key field",
-    handler: ({ keyspace }, argv) => integer(keyspace.getHash(arg(argv, 1))?.get(keyId(arg(argv, 2)))?.byteLength ?? 0),
+    handler: ({ keyspace }, argv) => integer(keyspace.hash(arg(argv, 1)).get(arg(argv, 2))?.byteLength ?? 0),
   },
   {
     name: "hincrby",
@@ -453,8 +457,6 @@ export const hashCommands: readonly CommandSpec[] = [
     complexity:
       "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..",
     syntax: "key cursor [MATCH pattern] [COUNT count]",
-    differences:
-      "Answers every matching field in one reply with cursor 0, for hashes of any size (Redis does so for small hashes only).",
     handler: ({ keyspace }, argv) => hscan(keyspace, argv),
   },
 ];

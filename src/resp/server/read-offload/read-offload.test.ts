@@ -38,6 +38,9 @@ function inline(store: LmdbStore, argvs: Uint8Array[][], protocol: RespVersion):
     keysAfter: (after: Uint8Array | undefined, limit: number) =>
       store.range(new Uint8Array(0), after, limit, 0).map((kv) => kv.key),
     keyCount: () => store.stats().keyCount,
+    getRow: (collectionId: number, rowKey: Uint8Array) => store.getRow(collectionId, rowKey),
+    rowsAfter: (collectionId: number, after: Uint8Array | undefined, limit: number) =>
+      store.rowsAfter(collectionId, after, limit),
   };
   const replies = executeCommands(reader, undefined, argvs, {
     nowMs: 0,

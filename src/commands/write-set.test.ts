@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { AssertionError } from "../lib/assert.js";
+import { keyFromId, keyId } from "./bytes.js";
+import { SortedIdMap } from "./sorted-ids.js";
+import { MapStateMachine } from "./testing/map-state-machine.js";
+import { WriteSet } from "./write-set.js";
+
+const COLLECTION = 3;
+/** Row ids from a small alphabet, so puts, deletes and `after` positions collide often. */
+const rowId = fc.string({ unit: fc.constantFrom("a", "b", "c", "\u0000", "\u00ff"), maxLength: 3 });
+
+function baseWith(ids: readonly string[]): MapStateMachine {
+  const base = new MapStateMachine();
+  const rows = new SortedIdMap<Uint8Array>();
+  for (const id of ids) rows.set(id, keyFromId(`base:${id}`));
+  base.rows.set(COLLECTION, rows);
+  base.rows.set(COLLECTION + 1, rows); // a neighbouring collection must never show through
+  return base;
+}
+
+describe("WriteSet collection rows", () => {
+  it("lists the base's rows merged with pending writes, in order, from any position, with any page size", () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(rowId),
+        fc.array(fc.tuple(rowId, fc.option(fc.string(), { nil: undefined }))),
+        fc.option(rowId, { nil: undefined }),
+        fc.integer({ min: 1, max: 8 }),
+        (baseIds, writes, after, limit) => {
+          const base = baseWith(baseIds);
+          const model = new Map(baseIds.map((id) => [id, `base:${id}`]));
+          // Two levels, as a command's write set sits over the batch's: the parent writes before the child exists.
+          const parent = new WriteSet(base, 1);
+          let child: WriteSet | undefined;
+          writes.forEach(([id, value], i) => {
+            if (i === Math.floor(writes.length / 2)) child = new WriteSet(parent);
+            const target = child ?? parent;
+            if (value === undefined) {
+              target.deleteRow(COLLECTION, keyFromId(id));
+              model.delete(id);
+            } else {
+              target.putRow(COLLECTION, keyFromId(id), keyFromId(value));
+              model.set(id, value);
+            }
+          });
+          const expected = [...model]
+            .filter(([id]) => after === undefined || id > after)
+            .sort(([x], [y]) => (x < y ? -1 : 1))
+            .slice(0, limit);
+          child ??= new WriteSet(parent);
+          const actual = child.rowsAfter(COLLECTION, after === undefined ? undefined : keyFromId(after), limit);
+          assert.deepEqual(
+            actual.map((row) => [keyId(row.rowKey), keyId(row.value)]),
+            expected,
+          );
+          for (const [id, value] of model)
+            assert.equal(keyId(child.getRow(COLLECTION, keyFromId(id)) ?? new Uint8Array()), value);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it("merges a child's rows and collection ids into its parent, and a discarded child leaves nothing", () => {
+    const parent = new WriteSet(baseWith(["x"]), 5);
+    const discarded = new WriteSet(parent);
+    assert.equal(discarded.allocateCollectionId(), 5);
+    discarded.putRow(5, keyFromId("r"), keyFromId("v"));
+    discarded.deleteRow(COLLECTION, keyFromId("x"));
+    assert.equal(parent.nextCollectionId(), 5);
+    assert.equal(parent.getRow(5, keyFromId("r")), undefined);
+    assert.equal(parent.rowsAfter(COLLECTION, undefined, 10).length, 1);
+    const kept = new WriteSet(parent);
+    assert.equal(kept.allocateCollectionId(), 5, "a discarded allocation is not used up");
+    kept.putRow(5, keyFromId("r"), keyFromId("v"));
+    parent.merge(kept);
+    assert.equal(parent.nextCollectionId(), 6);
+    assert.deepEqual(parent.rowMutations, [{ collectionId: 5, rowKey: keyFromId("r"), value: keyFromId("v") }]);
+    assert.equal(keyId(parent.getRow(5, keyFromId("r")) ?? new Uint8Array()), "v");
+    assert.throws(() => new WriteSet(baseWith([])).allocateCollectionId(), AssertionError, "no counter, no ids");
+  });
+});
