@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { it } from "node:test";
 import { EMPTY_BYTES } from "../commands/bytes.js";
 import { type CollectionHeader, collectionOf, collectionRowBytes, isTableEncoded } from "../commands/collection.js";
+import { encodeUnchecked } from "../commands/testing/unchecked-entry.js";
 import type { CollectionRow } from "../commands/write-set.js";
 import type { StateMachineStore } from "./state-machine-store.js";
 import {
@@ -196,9 +197,18 @@ export function collectionRowCases(withStore: WithStore): void {
     withStore(async (store) => {
       const longKey = new Uint8Array(2000).fill(0x6b);
       const before = await stateBytes(store);
-      // The hash converts (a collection id, rows), then storing its record fails on the key's length.
-      const [failed] = redisArgvReplies(store, NOW, [[bytes("HSET"), longKey, bytes("f"), new Uint8Array(100)]]);
-      assert.match(failed ?? "", /^TOO_LARGE/);
+      // Proposers refuse such a key; an entry that carries one anyway (written by an older or faulty proposer)
+      // is refused at apply, and refused whole: no collection id taken, no row written.
+      const [entry] = entriesFor(store, ["noop"]);
+      const data = encodeUnchecked({
+        op: "redis",
+        nowMs: NOW,
+        argvs: [[bytes("HSET"), longKey, bytes("f"), new Uint8Array(100)]],
+      });
+      const [result] = store.applyEntries([{ index: entry?.index ?? 0, data }]);
+      assert.ok(result?.kind === "redis" || result?.kind === "error");
+      const failed = result.kind === "redis" ? result.replies[0] : result;
+      assert.ok(failed !== undefined && "code" in failed && failed.code === "TOO_LARGE");
       assert.deepEqual(allRows(store, 1), []);
       redisReplies(store, NOW, hset("h", 130));
       assert.equal(headerOf(store, "h").collectionId, 1, "the failed command's collection id was never taken");

@@ -89,11 +89,6 @@ const RECLAIM_PREFIX = 0x05;
 const RECLAIM_START = Buffer.from([RECLAIM_PREFIX]);
 const RECLAIM_END = Buffer.from([RECLAIM_PREFIX + 1]);
 const EMPTY_VALUE = new Uint8Array(0);
-/** LMDB's per-transaction MDB_NOMETASYNC (with lmdb-js's default abortable, synchronous commit): a reclaim step
- * flushes its data pages but not the meta page, so a machine crash may undo the last step (which is then
- * redone: the queue entry goes with the last rows) but never breaks the file, and a step costs one fsync, not
- * two. The next applied batch's full sync makes it durable. */
-const RECLAIM_TRANSACTION_FLAGS = 0x40000 | 3;
 /** Collections one reclaim step looks at, at most (each may have no rows left). */
 const RECLAIM_COLLECTIONS_PER_STEP_MAX = 256;
 
@@ -266,7 +261,7 @@ export class LmdbStore implements StateMachineStore {
         dequeued++;
       }
       return { deleted, dequeued };
-    }, RECLAIM_TRANSACTION_FLAGS);
+    });
     this.#pendingReclaims -= outcome.dequeued;
     this.#reclaimedRows += outcome.deleted;
     return outcome.deleted;
