@@ -7,7 +7,8 @@
  * (405 with Allow), URLs that do not decode, and even bytes that are not HTTP at all. Validation never coerces
  * types (see schemas.ts).
  */
-import Fastify, { type FastifyInstance } from "fastify";
+import type { Server } from "node:http";
+import Fastify, { type FastifyInstance, type FastifyServerFactory } from "fastify";
 import type { ShoalNode } from "../node/shoal-node.js";
 import { registerDashboard } from "./dashboard/register.js";
 import { httpError, methodNotAllowed, rawClientError } from "./error-response.js";
@@ -20,6 +21,9 @@ import { registerWatchRoute } from "./watch-route.js";
 export interface HttpServerOptions {
   /** Largest request body accepted (a value travels in one Raft entry). */
   readonly bodyLimitBytes?: number;
+  /** A server already listening (starting-server.ts): the API takes it over once ready (`await app.ready()`)
+   * instead of listening itself, and closes it on `app.close()`. */
+  readonly server?: Server;
 }
 
 const BODY_BYTES_MAX = 16 * 1024 * 1024;
@@ -29,6 +33,7 @@ export function createHttpServer(node: ShoalNode, options: HttpServerOptions = {
   const app = Fastify({
     logger: false,
     bodyLimit: options.bodyLimitBytes ?? BODY_BYTES_MAX,
+    ...(options.server === undefined ? {} : { serverFactory: adopt(options.server) }),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
     // The request could not be routed (a URL that does not decode, for one): still a JSON 400.
     frameworkErrors: (error, _request, reply) => {
@@ -84,6 +89,16 @@ export function createHttpServer(node: ShoalNode, options: HttpServerOptions = {
     void reply.status(404).send({ code: "NOT_FOUND", message: `No route for ${request.method} ${path}` });
   });
 
+  const adopted = options.server;
+  if (adopted !== undefined) {
+    // fastify closes only servers it listened on itself.
+    app.addHook("onClose", async () => {
+      const closed = new Promise<void>((resolve) => adopted.close(() => resolve()));
+      adopted.closeIdleConnections();
+      await closed;
+    });
+  }
+
   registerStatusRoutes(app, node, openapi);
   registerWatchRoute(app, node, metrics);
   // Each body format in its own scope: content-type parsers are per scope.
@@ -97,6 +112,19 @@ export function createHttpServer(node: ShoalNode, options: HttpServerOptions = {
     registerDashboard(scope);
   });
   return app;
+}
+
+/** A serverFactory that hands fastify a server already listening, with the settings fastify gives its own. */
+function adopt(server: Server): FastifyServerFactory {
+  return (handler, settings) => {
+    server.removeAllListeners("request");
+    server.on("request", handler);
+    const { keepAliveTimeout, requestTimeout, connectionTimeout } = settings;
+    if (typeof keepAliveTimeout === "number") server.keepAliveTimeout = keepAliveTimeout;
+    if (typeof requestTimeout === "number") server.requestTimeout = requestTimeout;
+    if (typeof connectionTimeout === "number") server.setTimeout(connectionTimeout);
+    return server;
+  };
 }
 
 /** A fastify route URL as a regular expression over request paths (`*` matches the rest, `:name` a segment). */

@@ -13,7 +13,7 @@ export function registerStatusRoutes(app: FastifyInstance, node: ShoalNode, open
   app.get("/healthz", { config: { command: "healthz", doc: healthDoc } }, async () => ({ ok: true }));
 
   app.get("/readyz", { config: { command: "readyz", doc: readyDoc } }, async (_request, reply) => {
-    const readiness = node.readiness();
+    const readiness = await node.readiness();
     if (readiness.ready) return readiness;
     void reply.status(503);
     return { code: "UNAVAILABLE", message: `Not ready: ${readiness.reason}`, ...readiness };
