@@ -53,7 +53,25 @@ export function renderStatus(status: ClusterStatus & { endpoint: string }, style
     status.leader === 0
       ? `\n${style.yellow("No leader: writes and linearizable reads wait until one is elected.")}\n`
       : "";
-  return header + table + notes;
+  return header + table + notes + problemNotes(status, style);
+}
+
+/** Members the leader cannot catch up, and what the members find wrong with their peers. */
+function problemNotes(status: ClusterStatus, style: Style): string {
+  const lines: string[] = [];
+  for (const member of status.members) {
+    if (member.replication === "stalled") {
+      lines.push(`Node ${member.id} is ${member.lag ?? "?"} entries behind and not catching up (stalled).`);
+    }
+    if (member.replication === "diverged") {
+      lines.push(
+        `Node ${member.id} holds entries the leader lacks and can never be caught up (diverged): the cluster ` +
+          "lost committed data; see its log.",
+      );
+    }
+  }
+  for (const problem of status.problems ?? []) lines.push(problem);
+  return lines.map((line) => `\n${style.red(line)}`).join("") + (lines.length > 0 ? "\n" : "");
 }
 
 function memberRow(member: MemberStatus, status: ClusterStatus, style: Style): string[] {
@@ -64,7 +82,7 @@ function memberRow(member: MemberStatus, status: ClusterStatus, style: Style): s
     optional(member.term),
     optional(member.commitIndex),
     optional(member.appliedIndex),
-    member.id === status.leader ? "-" : paintLag(member.lag, style),
+    member.id === status.leader ? "-" : paintLag(member.lag, member.replication, style),
     member.http || "-",
     member.peer || "-",
   ];
@@ -77,7 +95,8 @@ function paintRole(role: string, style: Style): string {
   return role;
 }
 
-function paintLag(lag: number | undefined, style: Style): string {
+function paintLag(lag: number | undefined, replication: string | undefined, style: Style): string {
+  if (replication === "stalled" || replication === "diverged") return style.red(`${lag ?? "?"} ${replication}`);
   if (lag === undefined) return "?";
   if (lag === 0) return "0";
   return lag > 100 ? style.red(String(lag)) : style.yellow(String(lag));

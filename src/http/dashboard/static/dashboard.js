@@ -109,6 +109,7 @@ function onStatus(status, now, metrics) {
   $("members").classList.remove("stale");
   renderSummary(status, committedRate);
   renderMembers(status);
+  renderProblems(status);
   record(now, committedRate, latency, status);
   renderCharts();
   const live = status.leader === 0 ? "no leader" : `leader is node ${status.leader}`;
@@ -241,6 +242,11 @@ function memberRow(member, status) {
   const lagCell = cell(member.id === status.leader ? "–" : lag === null ? "?" : String(lag), "num");
   if (lag !== null && member.id !== status.leader)
     lagCell.classList.add(lag >= LAG_BAD ? "lag-bad" : lag >= LAG_WARN ? "lag-warn" : "ok");
+  // The leader's judgement: behind and not moving, or holding entries the leader lacks (never caught up).
+  if (member.replication === "stalled" || member.replication === "diverged") {
+    lagCell.textContent += ` ${member.replication}`;
+    lagCell.classList.add("lag-bad");
+  }
   row.append(lagCell);
   const http = state.members.get(member.id)?.http ?? "";
   const httpCell = cell("");
@@ -254,6 +260,23 @@ function memberRow(member, status) {
   }
   row.append(httpCell, cell(member.peer || "–"));
   return row;
+}
+
+/** Members that cannot be caught up, and what the members find wrong with their peers (a wrong peer list). */
+function renderProblems(status) {
+  const lines = status.members
+    .filter((m) => m.replication === "stalled" || m.replication === "diverged")
+    .map((m) => `Node ${m.id} cannot be caught up: ${m.replication} (${m.lag ?? "?"} entries behind).`)
+    .concat(status.problems ?? []);
+  const list = $("problems");
+  list.replaceChildren(
+    ...lines.map((line) => {
+      const item = document.createElement("li");
+      item.textContent = line;
+      return item;
+    }),
+  );
+  list.hidden = lines.length === 0;
 }
 
 function setRowRole(row, role) {
