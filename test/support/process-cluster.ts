@@ -116,7 +116,12 @@ export class ProcessCluster {
     const child = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     node.child = child;
     node.stderr = "";
-    node.exit = new Promise((done) => child.once("exit", (code) => done(code)));
+    node.exit = new Promise((done) =>
+      child.once("exit", (code) => {
+        if (node.child === child) node.child = undefined;
+        done(code);
+      }),
+    );
     child.stderr?.on("data", (chunk: Buffer) => {
       node.stderr += chunk.toString();
     });
