@@ -107,8 +107,18 @@ async function stopLocalCluster(running: RunningCluster): Promise<void> {
   await exited;
 }
 
-async function clusterStatus(url: string): Promise<{ leader: number; term: number }> {
-  return (await (await fetch(`${url}/v1/cluster`)).json()) as { leader: number; term: number };
+async function clusterStatus(url: string): Promise<{ leader: number; term: number; clusterId: string }> {
+  return (await (await fetch(`${url}/v1/cluster`)).json()) as { leader: number; term: number; clusterId: string };
+}
+
+async function waitForLeader(url: string): Promise<{ leader: number; term: number; clusterId: string }> {
+  let status = await clusterStatus(url);
+  for (let i = 0; i < 150 && status.leader === 0; i++) {
+    await sleep(100);
+    status = await clusterStatus(url);
+  }
+  assert.notEqual(status.leader, 0, "the cluster elected a leader");
+  return status;
 }
 
 test("a second shoal cluster over a running one fails on its ports, or on the lock, and leaves it alone", {
@@ -129,12 +139,7 @@ test("a second shoal cluster over a running one fails on its ports, or on the lo
   const first = await startLocalCluster(flags(bases));
   try {
     const url = `http://127.0.0.1:${bases.http}`;
-    let before = await clusterStatus(url);
-    for (let i = 0; i < 100 && before.leader === 0; i++) {
-      await sleep(100);
-      before = await clusterStatus(url);
-    }
-    assert.notEqual(before.leader, 0, "the first cluster elected a leader");
+    const before = await waitForLeader(url);
     assert.equal(await putKey(url, "kept", "yes"), 200);
 
     const samePorts = shoal("cluster", "--nodes", "3", ...flags(bases));
@@ -156,6 +161,15 @@ test("a second shoal cluster over a running one fails on its ports, or on the lo
       assert.equal((await getKey(`http://127.0.0.1:${bases.http + id}`, "kept")).value, "yes", `node ${id + 1}`);
     }
     assert.equal(await putKey(url, "still", "writable"), 200);
+    // npm start again over the same directory: the cluster restarts from it, under the same cluster id.
+    await stopLocalCluster(first);
+    const again = await startLocalCluster(flags(bases));
+    try {
+      assert.equal((await waitForLeader(url)).clusterId, before.clusterId);
+      assert.equal((await getKey(url, "still")).value, "writable");
+    } finally {
+      await stopLocalCluster(again);
+    }
   } finally {
     await stopLocalCluster(first);
     rmSync(dataDir, { recursive: true, force: true });
