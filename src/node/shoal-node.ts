@@ -205,95 +205,15 @@ export class ShoalNode {
     lock: DataDirLock,
     undo: (() => Promise<void> | void)[],
   ): Promise<ShoalNode> {
-    const self = options.members.get(options.id);
-    if (self === undefined) throw new ShoalError("BAD_REQUEST", `Node ${options.id} is not among the members`);
     const memberIds = [...options.members.keys()].sort((a, b) => a - b);
-    const clusterName = options.clusterName ?? nodeDefaults.clusterName;
-    const seen = MembersSeen.load(options.dataDir);
-    let identity = readIdentity(options.dataDir);
-    const answerIdentity = (asker: NodeId): IdentityAnswer => ({
-      nodeId: options.id,
-      clusterId: identity?.clusterId,
-      proposedClusterId: deriveClusterId(memberIds, clusterName),
-      memberIds,
-      hasSeenYou: seen.has(asker),
-    });
-    const peers = new Map<NodeId, string>();
-    for (const [id, member] of options.members) if (id !== options.id) peers.set(id, member.peer);
-    const listenAddress = options.peerListen ?? self.peer;
-    const [listenHost, listenPort] = splitHostPort(listenAddress);
-    let checks: PeerChecks | undefined;
-    const transport = new PeerTransport({
-      selfId: options.id,
-      listenHost,
-      listenPort,
-      peers,
-      logger: transportLogger(options.logger),
-      onMisdirectedHello: (from, to) => checks?.misdirected(from, to),
-    });
-    // Until the node is built it answers only who it is (other members may be bootstrapping and asking).
-    transport.onRequest(async (from, payload) => {
-      if ((payload as PeerRequest | undefined)?.kind === "identity") return answerIdentity(from);
-      throw new ShoalError("UNAVAILABLE", `Node ${options.id} is starting`);
-    });
-    await transport.start();
-    undo.push(() => transport.stop());
-    const askIdentity = async (peer: NodeId): Promise<IdentityAnswer> =>
-      parseIdentityAnswer(await transport.request(peer, { kind: "identity" } satisfies PeerRequest, 1000));
-    identity = await resolveIdentity({
-      dataDir: options.dataDir,
-      nodeId: options.id,
-      memberIds,
-      clusterName,
-      ask: askIdentity,
-      log: (message) => {
-        options.logger.info(message);
-        options.onStartupProgress?.(message);
-      },
-      retryIntervalMs: 250,
-      stopped: () => false,
-    });
-    checks = new PeerChecks({
+    const {
+      transport,
       identity,
-      peers,
-      listenAddress,
-      ask: askIdentity,
-      log: (level, message) => options.logger[level](message),
-      intervalMs: PEER_CHECK_INTERVAL_MS,
-    });
-    const opened = await Wal.open(join(options.dataDir, "wal"), {
-      disk: new NodeDisk(),
-      fsync: options.fsync,
-      batchIntervalMs: options.fsyncBatchIntervalMs,
-    });
-    const { wal, state } = opened;
-    undo.push(() => wal.close());
-    const storage = new MemoryStorage({ voters: memberIds, learners: [] });
-    const snapshots = new SnapshotFileStore(join(options.dataDir, "snapshots"));
-    // LMDB commits are not fsynced: the WAL is the durable log. A process crash loses nothing (committed pages
-    // are in the page cache); a machine crash may roll LMDB back to an older applied index, and recovery then
-    // re-applies from the WAL — or, if it fell behind the last snapshot, restores the fsynced snapshot file
-    // first. Either way the applied index and the data stay in one transaction, so nothing applies twice.
-    const store = LmdbStore.open(join(options.dataDir, "state"), {
-      syncCommits: false,
-      historyRevisionsMax: options.watchHistoryRevisionsMax ?? nodeDefaults.watchHistoryRevisionsMax,
-      historyBytesMax: options.watchHistoryBytesMax ?? nodeDefaults.watchHistoryBytesMax,
-    });
-    undo.push(() => store.close());
-    if (state.snapshot !== undefined) {
-      const snapshot = await snapshots.load(state.snapshot.index);
-      if (snapshot === undefined) {
-        throw new ShoalError(
-          "INTERNAL",
-          `Cannot start: the WAL names snapshot ${state.snapshot.index} but its file is missing`,
-        );
-      }
-      storage.applySnapshot(snapshot);
-      // The store is normally at or past the snapshot; it is behind only if a crash hit a snapshot install.
-      if (store.appliedIndex() < snapshot.metadata.index) await store.restore([snapshot.data]);
-    }
-    storage.append(state.entries.filter((entry: Entry) => entry.index >= storage.firstIndex()));
-    storage.setHardState(state.hardState);
+      seen,
+      checks: peerChecks,
+      answerIdentity,
+    } = await joinCluster(options, memberIds, undo);
+    const { wal, storage, snapshots, store } = await openState(options, memberIds, undo);
     const config = resolveRaftConfig({
       id: options.id,
       groupId: 1,
@@ -325,7 +245,6 @@ export class ShoalNode {
       },
       { node: String(options.id) },
     );
-    const peerChecks = checks;
     const host = new RaftHost({
       raw,
       storage,
@@ -605,6 +524,120 @@ export class ShoalNode {
   hostCounters(): RaftHost["counters"] {
     return this.#host.counters;
   }
+}
+
+/** Binds the peer port, then settles which cluster the data directory belongs to (bootstrap.ts: a new member
+ * waits here for the others); until the node is built, the transport answers only who this node is. */
+async function joinCluster(
+  options: NodeOptions,
+  memberIds: readonly NodeId[],
+  undo: (() => Promise<void> | void)[],
+): Promise<{
+  transport: PeerTransport;
+  identity: ClusterIdentity;
+  seen: MembersSeen;
+  checks: PeerChecks;
+  answerIdentity: (asker: NodeId) => IdentityAnswer;
+}> {
+  const self = options.members.get(options.id);
+  if (self === undefined) throw new ShoalError("BAD_REQUEST", `Node ${options.id} is not among the members`);
+  const clusterName = options.clusterName ?? nodeDefaults.clusterName;
+  const seen = MembersSeen.load(options.dataDir);
+  let identity = readIdentity(options.dataDir);
+  const answerIdentity = (asker: NodeId): IdentityAnswer => ({
+    nodeId: options.id,
+    clusterId: identity?.clusterId,
+    proposedClusterId: deriveClusterId(memberIds, clusterName),
+    memberIds,
+    hasSeenYou: seen.has(asker),
+  });
+  const peers = new Map<NodeId, string>();
+  for (const [id, member] of options.members) if (id !== options.id) peers.set(id, member.peer);
+  const listenAddress = options.peerListen ?? self.peer;
+  const [listenHost, listenPort] = splitHostPort(listenAddress);
+  let checks: PeerChecks | undefined;
+  const transport = new PeerTransport({
+    selfId: options.id,
+    listenHost,
+    listenPort,
+    peers,
+    logger: transportLogger(options.logger),
+    onMisdirectedHello: (from, to) => checks?.misdirected(from, to),
+  });
+  // Until the node is built it answers only who it is (other members may be bootstrapping and asking).
+  transport.onRequest(async (from, payload) => {
+    if ((payload as PeerRequest | undefined)?.kind === "identity") return answerIdentity(from);
+    throw new ShoalError("UNAVAILABLE", `Node ${options.id} is starting`);
+  });
+  await transport.start();
+  undo.push(() => transport.stop());
+  const askIdentity = async (peer: NodeId): Promise<IdentityAnswer> =>
+    parseIdentityAnswer(await transport.request(peer, { kind: "identity" } satisfies PeerRequest, 1000));
+  identity = await resolveIdentity({
+    dataDir: options.dataDir,
+    nodeId: options.id,
+    memberIds,
+    clusterName,
+    ask: askIdentity,
+    log: (message) => {
+      options.logger.info(message);
+      options.onStartupProgress?.(message);
+    },
+    retryIntervalMs: 250,
+    stopped: () => false,
+  });
+  checks = new PeerChecks({
+    identity,
+    peers,
+    listenAddress,
+    ask: askIdentity,
+    log: (level, message) => options.logger[level](message),
+    intervalMs: PEER_CHECK_INTERVAL_MS,
+  });
+  return { transport, identity, seen, checks, answerIdentity };
+}
+
+/** Opens the WAL, the snapshot files and LMDB, and rebuilds the Raft log from them (after a crash too). Each
+ * opened part is pushed on `undo`, for a start that fails later. */
+async function openState(
+  options: NodeOptions,
+  memberIds: readonly NodeId[],
+  undo: (() => Promise<void> | void)[],
+): Promise<{ wal: Wal; storage: MemoryStorage; snapshots: SnapshotFileStore; store: LmdbStore }> {
+  const opened = await Wal.open(join(options.dataDir, "wal"), {
+    disk: new NodeDisk(),
+    fsync: options.fsync,
+    batchIntervalMs: options.fsyncBatchIntervalMs,
+  });
+  const { wal, state } = opened;
+  undo.push(() => wal.close());
+  const storage = new MemoryStorage({ voters: memberIds, learners: [] });
+  const snapshots = new SnapshotFileStore(join(options.dataDir, "snapshots"));
+  // LMDB commits are not fsynced: the WAL is the durable log. A process crash loses nothing (committed pages
+  // are in the page cache); a machine crash may roll LMDB back to an older applied index, and recovery then
+  // re-applies from the WAL — or, if it fell behind the last snapshot, restores the fsynced snapshot file
+  // first. Either way the applied index and the data stay in one transaction, so nothing applies twice.
+  const store = LmdbStore.open(join(options.dataDir, "state"), {
+    syncCommits: false,
+    historyRevisionsMax: options.watchHistoryRevisionsMax ?? nodeDefaults.watchHistoryRevisionsMax,
+    historyBytesMax: options.watchHistoryBytesMax ?? nodeDefaults.watchHistoryBytesMax,
+  });
+  undo.push(() => store.close());
+  if (state.snapshot !== undefined) {
+    const snapshot = await snapshots.load(state.snapshot.index);
+    if (snapshot === undefined) {
+      throw new ShoalError(
+        "INTERNAL",
+        `Cannot start: the WAL names snapshot ${state.snapshot.index} but its file is missing`,
+      );
+    }
+    storage.applySnapshot(snapshot);
+    // The store is normally at or past the snapshot; it is behind only if a crash hit a snapshot install.
+    if (store.appliedIndex() < snapshot.metadata.index) await store.restore([snapshot.data]);
+  }
+  storage.append(state.entries.filter((entry: Entry) => entry.index >= storage.firstIndex()));
+  storage.setHardState(state.hardState);
+  return { wal, storage, snapshots, store };
 }
 
 /** The peer network Raft sees: messages from a peer found to belong to another cluster are dropped, and a
