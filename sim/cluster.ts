@@ -22,6 +22,8 @@ export interface ClusterOptions {
   readonly snapshotRetainEntries: number;
   readonly persistAfterSend?: HostSettings["persistAfterSend"];
   readonly localReads?: boolean;
+  /** See HostSettings.haltOnDataLoss. */
+  readonly haltOnDataLoss?: boolean;
   readonly observers: readonly HostObserver[];
   /** Decides crash points inside Ready handling (the nemesis); none by default. */
   readonly crashPoint?: (host: SimHost, ready: Ready) => CrashPoint;
@@ -64,6 +66,7 @@ export class SimCluster {
       snapshotRetainEntries: o.snapshotRetainEntries,
       persistAfterSend: o.persistAfterSend ?? "nothing",
       localReads: o.localReads ?? false,
+      haltOnDataLoss: o.haltOnDataLoss ?? false,
     };
   }
 
@@ -130,6 +133,10 @@ export class SimCluster {
 
   restart(id: NodeId): void {
     this.host(id).start();
+  }
+
+  wipe(id: NodeId): void {
+    this.host(id).wipe();
   }
 
   isolate(id: NodeId): void {

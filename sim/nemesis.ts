@@ -76,7 +76,7 @@ export class SimNemesis implements HostObserver {
       if (this.#tick < until) continue;
       this.#downUntil.delete(id);
       const host = this.#cluster.host(id);
-      if (host.alive) continue;
+      if (host.alive || host.halted !== undefined) continue;
       this.#trace(`nemesis: restart node ${id}`);
       host.start();
     }

@@ -7,7 +7,7 @@ import { assert } from "../src/lib/assert.js";
 import type { RaftStatus } from "../src/raft/raw-node.js";
 import type { Message, NodeId } from "../src/raft/types.js";
 import { type CheckerSet, createCheckers } from "./checkers/checker-set.js";
-import { SAFETY_CHECKERS } from "./checkers/violation.js";
+import { type CheckerName, SAFETY_CHECKERS } from "./checkers/violation.js";
 import { SimCluster } from "./cluster.js";
 import { type NetworkFaults, QUIET_NETWORK } from "./network.js";
 import type { HostObserver } from "./observer.js";
@@ -21,6 +21,11 @@ export interface ScenarioOptions {
   readonly network?: NetworkFaults;
   readonly snapshotEveryEntries?: number;
   readonly snapshotRetainEntries?: number;
+  /** The checkers watching (default: every safety checker). A scenario that wipes a disk breaks what Raft
+   * assumes, so it keeps only those that must still hold. */
+  readonly checkers?: readonly CheckerName[];
+  /** See HostSettings.haltOnDataLoss. */
+  readonly haltOnDataLoss?: boolean;
 }
 
 /** Counts what the scenario's expectations talk about. */
@@ -59,9 +64,10 @@ export class Scenario {
       network: options.network ?? QUIET_NETWORK,
       snapshotEveryEntries: options.snapshotEveryEntries ?? 0,
       snapshotRetainEntries: options.snapshotRetainEntries ?? 0,
+      haltOnDataLoss: options.haltOnDataLoss ?? false,
       observers,
     });
-    this.checkers = createCheckers(SAFETY_CHECKERS, () => this.cluster.hosts);
+    this.checkers = createCheckers(options.checkers ?? SAFETY_CHECKERS, () => this.cluster.hosts);
     observers.push(...this.checkers.observers, this.counters);
     this.cluster.start();
     this.note(`start ${options.nodes} nodes`);
@@ -131,6 +137,13 @@ export class Scenario {
   restart(id: NodeId): void {
     this.cluster.restart(id);
     this.note(`restart ${id} (applied ${this.cluster.host(id).machine.appliedIndex} from its disk)`);
+  }
+
+  /** The node loses its disk and restarts empty under the same id. */
+  wipeAndRestart(id: NodeId): void {
+    this.cluster.wipe(id);
+    this.cluster.restart(id);
+    this.note(`wipe ${id} and restart it empty`);
   }
 
   /** Proposes `count` writes at the current leader; returns the index of the last. */

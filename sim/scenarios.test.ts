@@ -184,3 +184,92 @@ test("leadership transfer hands leadership to the target without a term gap", (t
     assert.equal(s.status(target).term, term + 1, "one election, no PreVote round needed");
   });
 });
+
+// ---- Lost disks (issue 10, section 4). A wipe breaks what Raft assumes, so these scenarios keep only the
+// checkers that must still hold: no two leaders in a term, and logs that agree wherever (index, term) agree.
+
+const LOST_DISK_CHECKERS = ["electionSafety", "logMatching"] as const;
+
+test("a follower restarted with a wiped disk stops itself at the first heartbeat; the others keep serving", (t) => {
+  const s = new Scenario({ nodes: 3, checkers: LOST_DISK_CHECKERS, haltOnDataLoss: true });
+  scripted(t, s, () => {
+    const leader = s.stabilize();
+    const term = s.status(leader.id).term;
+    const wiped = followerOf(s, leader.id);
+    s.write(10);
+    s.stabilize();
+    s.wipeAndRestart(wiped);
+    s.run(30);
+    const halted = s.cluster.host(wiped).halted;
+    assert.equal(halted?.kind, "acknowledgedEntriesLost", "it learns from the leader what it acknowledged");
+    assert.match(halted.message, /acknowledged entries up to 11 .* its log ends at 0/);
+    s.write(5);
+    s.stabilize();
+    assert.equal(s.leader().id, leader.id, "the leader is untouched");
+    assert.equal(s.status(leader.id).term, term);
+  });
+});
+
+/** The issue's sequence: writes committed by {A, C}; C loses its disk and A goes down; B (which missed the
+ * writes) is elected with the empty C's vote. When A comes back it holds committed entries B lacks. */
+function electLeaderWithoutCommittedWrites(s: Scenario): { holder: NodeId; leader: NodeId; wiped: NodeId } {
+  const first = s.stabilize();
+  const [lagging, wiped] = s.cluster.nodeIds.filter((id) => id !== first.id) as [NodeId, NodeId];
+  s.isolate(lagging);
+  s.write(20);
+  s.run(20);
+  assert.ok(s.status(first.id).commitIndex >= 21, "the writes committed on a majority without the isolated node");
+  s.crash(first.id);
+  s.run(5); // the dead leader's last heartbeats would tell the wiped node what it had acknowledged
+  s.wipeAndRestart(wiped);
+  s.heal();
+  const leader = s.stabilize();
+  assert.equal(leader.id, lagging, "the empty node voted for the node that missed the writes");
+  assert.ok(s.status(lagging).lastIndex < 21, "the new leader lacks committed writes");
+  s.write(5);
+  s.stabilize();
+  return { holder: first.id, leader: lagging, wiped };
+}
+
+test("a leader elected without committed writes: the node holding them stops itself, the majority serves on", (t) => {
+  const s = new Scenario({ nodes: 3, checkers: LOST_DISK_CHECKERS, haltOnDataLoss: true });
+  scripted(t, s, () => {
+    const { holder, leader } = electLeaderWithoutCommittedWrites(s);
+    const term = s.status(leader).term;
+    s.restart(holder);
+    s.run(30);
+    const halted = s.cluster.host(holder).halted;
+    assert.equal(halted?.kind, "committedEntryDiverged");
+    assert.match(halted.message, /holds committed entry 2 of term \d+, but leader \d has term \d+ there/);
+    s.write(5);
+    s.stabilize();
+    assert.equal(s.leader().id, leader, "the leader never asserted on the follower's answer");
+    assert.equal(s.status(leader).term, term);
+  });
+});
+
+test("a follower claiming committed entries past the leader's log (its copy compacted) is set aside, not asserted on", (t) => {
+  // The holder compacts its log behind a snapshot, so it cannot compare terms and answers with its commit
+  // index, past the new leader's last index: the answer that made both other nodes crash before.
+  const s = new Scenario({
+    nodes: 3,
+    checkers: LOST_DISK_CHECKERS,
+    haltOnDataLoss: true,
+    snapshotEveryEntries: 10,
+  });
+  scripted(t, s, () => {
+    const { holder, leader, wiped } = electLeaderWithoutCommittedWrites(s);
+    const holderCommit = s.cluster.host(holder).disk.hardState().commit;
+    s.restart(holder);
+    s.run(30);
+    assert.equal(s.cluster.host(holder).halted, undefined, "it cannot prove the divergence");
+    assert.equal(s.status(leader).role, "leader");
+    assert.equal(s.status(leader).claimedIndex.get(holder), holderCommit, "the leader reports the claim");
+    assert.ok((s.status(leader).matchIndex.get(holder) ?? 0) <= s.status(leader).lastIndex);
+    const last = s.write(5);
+    s.run(30); // not stabilize(): the holder is live but can never be caught up
+    assert.equal(s.leader().id, leader);
+    assert.equal(s.status(leader).commitIndex, last, "the majority commits without the holder");
+    assert.equal(s.cluster.host(wiped).machine.appliedIndex, last);
+  });
+});

@@ -11,6 +11,7 @@
 import { assert } from "../src/lib/assert.js";
 import type { Random } from "../src/lib/prng.js";
 import { type RaftConfig, resolveRaftConfig } from "../src/raft/config.js";
+import { DataLossError } from "../src/raft/data-loss.js";
 import { MemoryStorage } from "../src/raft/memory-storage.js";
 import { type RaftStatus, RawNode } from "../src/raft/raw-node.js";
 import { splitMessagesByDurability } from "../src/raft/ready-order.js";
@@ -44,6 +45,9 @@ export interface HostSettings {
   readonly persistAfterSend: "nothing" | "hardState" | "all";
   /** UNSAFE (mutation test): serve reads from the local state machine at once, without ReadIndex. */
   readonly localReads: boolean;
+  /** A DataLossError from the core halts this host for good (as the real node stops its process) instead of
+   * failing the run: for runs that wipe disks on purpose. Off in every other run, where any data loss is a bug. */
+  readonly haltOnDataLoss?: boolean;
 }
 
 /** Where a host crashes while handling one Ready. `afterSend` is after persisting when the host is correct. */
@@ -62,7 +66,10 @@ const READY_LOOP_MAX = 10_000;
 
 export class SimHost {
   readonly id: NodeId;
-  readonly disk: MemoryStorage;
+  /** Replaced only by `wipe()` (a lost disk). */
+  disk: MemoryStorage;
+  /** Why the node stopped itself for good (see HostSettings.haltOnDataLoss); undefined while it may run. */
+  halted: DataLossError | undefined;
   readonly settings: HostSettings;
   /** Counts restarts; the workload uses it to tell a proposal's host incarnation apart. */
   incarnation = 0;
@@ -99,6 +106,7 @@ export class SimHost {
   /** Builds the node from its disk: the state machine from the disk's snapshot, Raft from the rest. */
   start(): void {
     assert(this.#node === undefined, `Node ${this.id} is already running`);
+    assert(this.halted === undefined, `Node ${this.id} stopped itself: ${this.halted?.message}`);
     const snapshot = this.disk.snapshot();
     const machine = snapshot.metadata.index > 0 ? SimStateMachine.fromBytes(snapshot.data) : new SimStateMachine();
     const config = resolveRaftConfig({ ...this.settings.raft, id: this.id, groupId: this.settings.groupId });
@@ -123,18 +131,35 @@ export class SimHost {
     this.#env.observer.crashed(this);
   }
 
+  /** A lost disk: the node crashes (if it runs) and its storage is replaced by an empty one. A restart then
+   * comes back empty under the same id — what Raft assumes never happens, and what the node must detect. */
+  wipe(): void {
+    if (this.alive) this.crash();
+    this.disk = new MemoryStorage({ voters: [...this.settings.initialVoters], learners: [] });
+  }
+
   status(): RaftStatus | undefined {
     return this.#node?.status();
   }
 
   tick(): void {
-    this.node.tick();
+    this.#haltOnDataLoss(() => this.node.tick());
     this.drain();
   }
 
   step(message: Message): void {
-    this.node.step(message);
+    this.#haltOnDataLoss(() => this.node.step(message));
     this.drain();
+  }
+
+  #haltOnDataLoss(action: () => void): void {
+    try {
+      action();
+    } catch (error) {
+      if (!(error instanceof DataLossError) || this.settings.haltOnDataLoss !== true) throw error;
+      this.halted = error;
+      this.crash();
+    }
   }
 
   propose(data: Uint8Array): ProposalResult {

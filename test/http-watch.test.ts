@@ -12,6 +12,7 @@ import { after, before, describe, test } from "node:test";
 import type { FastifyInstance } from "fastify";
 import pino from "pino";
 import { createHttpServer } from "../src/http/server.js";
+import { writeIdentity } from "../src/node/identity.js";
 import { type NodeOptions, nodeDefaults } from "../src/node/node-options.js";
 import { ShoalNode } from "../src/node/shoal-node.js";
 import { freePort, sleep } from "./support/process-cluster.js";
@@ -208,7 +209,9 @@ describe("watches on one node", { timeout: 60_000 }, () => {
 
 test("/readyz and a linearizable watch answer 503 JSON while there is no leader", { timeout: 30_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "shoal-http-noleader-"));
-  // Two members, one of which never starts: no quorum, no leader.
+  // Two members of an existing cluster, one of which never starts: no quorum, no leader. (A new directory would
+  // wait for the other member before starting at all: node/bootstrap.ts.)
+  writeIdentity(dir, { clusterId: "test", nodeId: 1, memberIds: [1, 2], createdAt: new Date().toISOString() });
   const { node, http, url } = await startNode(dir, { peers: 2, requestTimeoutMs: 300 });
   try {
     await sleep(300);

@@ -5,10 +5,12 @@
  * is printed instead (and the announcement follows if a leader comes later).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { formatIds, holdsState, readIdentity, sameIds } from "../node/identity.js";
 import { CliError } from "./cli-error.js";
 import { awaitLeader, describeNodes, type ElectedLeader } from "./leader-wait.js";
 import { integerFlag, numberFlag, parseFlags } from "./parse-flags.js";
@@ -64,7 +66,10 @@ export async function runCluster(argv: string[]): Promise<number> {
   });
   const leaderWaitMs = numberFlag(flags, "leader-wait", LEADER_WAIT_S, 0.1, 3600) * 1000;
   const ids = Array.from({ length: count }, (_, i) => i + 1);
+  const existing = existingMembers(dataDir, ids);
   const peers = ids.map((id) => `${id}=127.0.0.1:${peerBase + id - 1}`).join(",");
+  // A new cluster gets a name of its own, so its id differs from any other local cluster's (node/identity.ts).
+  const clusterName = existing === undefined ? `local-${randomBytes(6).toString("hex")}` : undefined;
   const main = fileURLToPath(new URL("./main.js", import.meta.url));
   const children = new Map<number, ChildProcess>();
   let stopping = false;
@@ -93,6 +98,7 @@ export async function runCluster(argv: string[]): Promise<number> {
       ...timing,
       "--log-file",
       join(nodeDir, "node.log"),
+      ...(clusterName === undefined ? [] : ["--cluster-name", clusterName]),
     ];
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
     children.set(id, child);
@@ -112,12 +118,17 @@ export async function runCluster(argv: string[]): Promise<number> {
     for (const child of children.values()) child.kill("SIGTERM");
     await Promise.all(exits);
   };
-  try {
-    await Promise.all(ready);
-  } catch (error) {
+  // A new cluster starts only once every member is up (node/bootstrap.ts), so one failure fails it. An existing
+  // one keeps running with a majority: a member that refuses to start (it lost its data, say) must not take the
+  // others down with it; its own error line is above.
+  const outcomes = await Promise.allSettled(existing === undefined ? [Promise.all(ready)] : ready);
+  const failed = ids.filter((_, i) => outcomes[existing === undefined ? 0 : i]?.status === "rejected");
+  if (failed.length > 0 && (existing === undefined || ids.length - failed.length <= ids.length / 2)) {
     await stopAll();
-    throw error;
+    const first = outcomes.find((outcome) => outcome.status === "rejected") as PromiseRejectedResult;
+    throw first.reason;
   }
+  for (const id of failed) process.stdout.write(`node ${id} did not start; the others run without it\n`);
   const httpUrls = new Map(ids.map((id) => [id, `http://127.0.0.1:${httpBase + id - 1}`] as const));
   const announce = ({ leader, term }: ElectedLeader): void => {
     process.stdout.write(
@@ -157,4 +168,28 @@ export async function runCluster(argv: string[]): Promise<number> {
   await stopAll();
   process.stdout.write("Cluster stopped.\n");
   return 0;
+}
+
+/** The members recorded in the node directories (undefined when none has an identity or any data: a new
+ * cluster). Fails when they are not `ids`: `--nodes 4` over a 3-node directory would leave every node waiting. */
+function existingMembers(dataDir: string, ids: readonly number[]): readonly number[] | undefined {
+  let members: readonly number[] | undefined;
+  let holdsData = false;
+  for (const id of ids) {
+    const nodeDir = join(dataDir, String(id));
+    if (!existsSync(nodeDir)) continue;
+    holdsData ||= holdsState(nodeDir);
+    const identity = readIdentity(nodeDir);
+    if (identity === undefined) continue;
+    members = identity.memberIds;
+    if (!sameIds(identity.memberIds, ids)) {
+      throw new CliError(
+        `${dataDir} holds a cluster of ${identity.memberIds.length} members (${formatIds(identity.memberIds)}; ` +
+          `cluster ${identity.clusterId}): start it with --nodes ${identity.memberIds.length}, or use another ` +
+          "--data-dir (adding members comes with membership changes, in a later release)",
+        1,
+      );
+    }
+  }
+  return members ?? (holdsData ? ids : undefined);
 }

@@ -5,11 +5,14 @@ import { accessSync, constants, existsSync, mkdirSync, openSync, rmSync, statSyn
 import { dirname, join, resolve } from "node:path";
 import pino, { type Logger } from "pino";
 import { createHttpServer } from "../http/server.js";
+import { bindStartingHttpServer } from "../http/starting-server.js";
 import { type FsyncPolicy, type MemberAddress, nodeDefaults } from "../node/node-options.js";
 import { ShoalNode } from "../node/shoal-node.js";
+import { DataLossError } from "../raft/data-loss.js";
 import { nodeBackend } from "../resp/node-backend.js";
 import { registerRespMetrics } from "../resp/server/resp-metrics.js";
 import { RespServer } from "../resp/server/resp-server.js";
+import { bindStartingRespListener } from "../resp/server/starting-listener.js";
 import { CliError } from "./cli-error.js";
 import { choiceFlag, integerFlag, parseFlags } from "./parse-flags.js";
 
@@ -33,6 +36,8 @@ const HELP = `Usage: shoal start --id N --data-dir DIR --peers ID=HOST:PORT,... 
   --log-level LEVEL      fatal | error | warn | info | debug (default info)
   --log-file FILE        log here instead of stderr
   --peer-listen H:P      listen for peers here instead of this node's --peers address (behind a proxy)
+  --cluster-name NAME    tells apart new clusters with the same member ids (default shoal; read only when
+                         the data directory is new, see docs/operations.md)
   --unsafe WHAT          deliberately unsafe mode for chaos tests: stale-reads (reads skip ReadIndex)
 `;
 
@@ -50,6 +55,7 @@ const FLAGS = {
   "log-level": { type: "string" },
   "log-file": { type: "string" },
   "peer-listen": { type: "string" },
+  "cluster-name": { type: "string" },
   unsafe: { type: "string" },
   "resp-host": { type: "string" },
   "resp-port": { type: "string" },
@@ -81,7 +87,20 @@ export async function runStart(argv: string[]): Promise<number> {
   const clientsMax = integerFlag(flags, "maxclients", 10_000, 1, 1_000_000);
   members.set(id, { peer: self.peer, http: `${httpHost}:${httpPort}` });
   checkDataDir(dataDir);
+  const clusterName = typeof flags["cluster-name"] === "string" ? flags["cluster-name"] : nodeDefaults.clusterName;
   const logger = makeLogger(flags);
+  // The ports come first: a second node started on the same ports (a second `npm start`) fails here, before it
+  // locks, reads or writes anything in a data directory. Until the node is up they answer "starting".
+  let startup = `Node ${id} is starting`;
+  const httpServer = await bindStartingHttpServer(httpHost, httpPort, () => startup).catch((error: unknown) => {
+    throw new CliError(`Cannot listen for HTTP on ${httpHost}:${httpPort}: ${(error as Error).message}`, 1);
+  });
+  const respListener = await bindStartingRespListener(respHost, respPort, () => startup).catch(
+    async (error: unknown) => {
+      await closeServer(httpServer);
+      throw new CliError(`Cannot listen for RESP on ${respHost}:${respPort}: ${(error as Error).message}`, 1);
+    },
+  );
   const node = await ShoalNode.start({
     ...nodeDefaults,
     id,
@@ -96,41 +115,36 @@ export async function runStart(argv: string[]): Promise<number> {
     ...(choiceFlag(flags, "unsafe", ["none", "stale-reads"], "none") === "stale-reads"
       ? { unsafe: { staleReads: true } }
       : {}),
+    clusterName,
+    onStartupProgress: (message) => {
+      startup = message;
+    },
     logger,
     onFatal: (error) => {
-      logger.fatal({ err: error }, "Invariant violated; stopping the node");
+      const what = error instanceof DataLossError ? "Data loss detected" : "Invariant violated";
+      logger.fatal({ err: error }, `${what}; stopping the node`);
       process.stderr.write(`shoal: node ${id} stopped: ${error.message}\n`);
       process.exit(70);
     },
-  }).catch((error: unknown) => {
+  }).catch(async (error: unknown) => {
+    await Promise.all([closeServer(httpServer), closeServer(respListener)]);
     throw new CliError(`Cannot start node ${id}: ${(error as Error).message}`, 1);
   });
-  const http = createHttpServer(node);
-  try {
-    await http.listen({ host: httpHost, port: httpPort });
-  } catch (error) {
-    await node.stop();
-    throw new CliError(`Cannot listen for HTTP on ${httpHost}:${httpPort}: ${(error as Error).message}`, 1);
-  }
-  const address = http.server.address();
+  const http = createHttpServer(node, { server: httpServer });
+  await http.ready();
+  const address = httpServer.address();
   const boundPort = typeof address === "object" && address !== null ? address.port : httpPort;
   node.setHttpAddress(`${httpHost}:${boundPort}`);
-  let resp: RespServer;
-  try {
-    resp = await RespServer.start({
-      host: respHost,
-      port: respPort,
-      backend: nodeBackend(node),
-      limits: { bulkLengthBytesMax },
-      clientsMax,
-      ...(requirePass === undefined ? {} : { requirePass }),
-      logger,
-    });
-  } catch (error) {
-    await http.close();
-    await node.stop();
-    throw new CliError(`Cannot listen for RESP on ${respHost}:${respPort}: ${(error as Error).message}`, 1);
-  }
+  const resp = await RespServer.start({
+    host: respHost,
+    port: respPort,
+    listener: respListener,
+    backend: nodeBackend(node),
+    limits: { bulkLengthBytesMax },
+    clientsMax,
+    ...(requirePass === undefined ? {} : { requirePass }),
+    logger,
+  });
   registerRespMetrics(node.metrics.registry, () => resp.figures());
   process.stdout.write(
     `node ${id} ready: http://${httpHost}:${boundPort} redis://${respHost}:${resp.port} peer ${self.peer}\n`,
@@ -144,6 +158,10 @@ export async function runStart(argv: string[]): Promise<number> {
   await http.close();
   await node.stop();
   return 0;
+}
+
+function closeServer(server: { close(done: () => void): unknown }): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
 }
 
 function requireString(flags: Record<string, unknown>, name: string): string {

@@ -52,7 +52,10 @@ export function renderStatus(status: ClusterStatus & { endpoint: string }, style
   );
   const note = quorumNote(status);
   return (
-    header + table + (note === undefined ? "" : `\n${note.lost ? style.red(note.text) : style.yellow(note.text)}\n`)
+    header +
+    table +
+    (note === undefined ? "" : `\n${note.lost ? style.red(note.text) : style.yellow(note.text)}\n`) +
+    problemNotes(status, style)
   );
 }
 
@@ -89,6 +92,24 @@ function listOf(items: readonly string[]): string {
   return items.length <= 1 ? (items[0] ?? "") : `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`;
 }
 
+/** Members the leader cannot catch up, and what the members find wrong with their peers. */
+function problemNotes(status: ClusterStatus, style: Style): string {
+  const lines: string[] = [];
+  for (const member of status.members) {
+    if (member.replication === "stalled") {
+      lines.push(`Node ${member.id} is ${member.lag ?? "?"} entries behind and not catching up (stalled).`);
+    }
+    if (member.replication === "diverged") {
+      lines.push(
+        `Node ${member.id} holds entries the leader lacks and can never be caught up (diverged): the cluster ` +
+          "lost committed data; see its log.",
+      );
+    }
+  }
+  for (const problem of status.problems ?? []) lines.push(problem);
+  return lines.map((line) => `\n${style.red(line)}`).join("") + (lines.length > 0 ? "\n" : "");
+}
+
 function memberRow(member: MemberStatus, status: ClusterStatus, style: Style): string[] {
   const self = member.id === status.id ? style.dim(" (this)") : "";
   return [
@@ -98,7 +119,7 @@ function memberRow(member: MemberStatus, status: ClusterStatus, style: Style): s
     optional(member.commitIndex),
     optional(member.appliedIndex),
     // A member that does not answer has no lag to show: a leader elected since it died counts its whole log.
-    member.id === status.leader ? "-" : paintLag(member.reachable ? member.lag : undefined, style),
+    member.id === status.leader ? "-" : paintLag(member.reachable ? member.lag : undefined, member.replication, style),
     member.http || "-",
     member.peer || "-",
   ];
@@ -111,7 +132,8 @@ function paintRole(role: string, style: Style): string {
   return role;
 }
 
-function paintLag(lag: number | undefined, style: Style): string {
+function paintLag(lag: number | undefined, replication: string | undefined, style: Style): string {
+  if (replication === "stalled" || replication === "diverged") return style.red(`${lag ?? "?"} ${replication}`);
   if (lag === undefined) return "?";
   if (lag === 0) return "0";
   return lag > 100 ? style.red(String(lag)) : style.yellow(String(lag));

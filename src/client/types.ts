@@ -36,6 +36,8 @@ export interface MemberStatus {
   readonly appliedIndex?: number;
   /** Entries the member is behind the leader's last index (the leader's view; absent when no leader answered). */
   readonly lag?: number;
+  /** The leader's judgement: "caught-up" | "catching-up" | "stalled" | "diverged" (absent as `lag`). */
+  readonly replication?: string;
 }
 
 /** `GET /v1/cluster`: the answering node's Raft status and every member as it reported itself. */
@@ -50,6 +52,10 @@ export interface ClusterStatus {
   readonly lastIndex: number;
   /** The answering node's store revision (the last write it applied). */
   readonly revision?: number;
+  /** The cluster the answering node's data directory belongs to. */
+  readonly clusterId?: string;
+  /** What the members find wrong with their peers (another cluster, other members, a wrong address). */
+  readonly problems?: readonly string[];
   readonly members: readonly MemberStatus[];
 }
 

@@ -5,8 +5,11 @@
  * what the leader reported when asked for its info, so every node shows the same lag column.
  *
  * Field names are stable (the CLI's `shoal status`, the dashboard and tests read them): id, leader, term, role,
- * commitIndex, appliedIndex, lastIndex, revision, members[{id, role, peer, http, reachable, term?,
- * commitIndex?, appliedIndex?, lag?}].
+ * commitIndex, appliedIndex, lastIndex, revision, clusterId, problems, members[{id, role, peer, http,
+ * reachable, term?, commitIndex?, appliedIndex?, lag?, replication?}]. `replication` is the leader's judgement
+ * of the member (node/replication-tracker.ts): a lag figure cannot tell catching up from never catching up.
+ * `problems` lists what this node and every member that answered find wrong with their peers (a peer of
+ * another cluster, other members, a wrong address; node/peer-checks.ts), one sentence each.
  */
 import type { MemberInfo, ShoalNode } from "../node/shoal-node.js";
 
@@ -25,6 +28,8 @@ export interface ClusterMemberView {
   readonly appliedIndex?: number;
   /** Leader's view: entries the member is behind the leader's last index. */
   readonly lag?: number;
+  /** Leader's view: "caught-up" | "catching-up" | "stalled" | "diverged". */
+  readonly replication?: string;
 }
 
 export async function clusterView(node: ShoalNode): Promise<Record<string, unknown>> {
@@ -40,7 +45,7 @@ export async function clusterView(node: ShoalNode): Promise<Record<string, unkno
   const members: ClusterMemberView[] = ids.map((id) => {
     const address = node.options.members.get(id) ?? { peer: "", http: "" };
     const info = infos.get(id);
-    const lag = lagOf(leaderInfo, id);
+    const lag = { ...lagOf(leaderInfo, id), ...replicationOf(leaderInfo, id) };
     if (info === undefined) {
       return { id, role: "unreachable", peer: address.peer, http: address.http, reachable: false, ...lag };
     }
@@ -65,8 +70,24 @@ export async function clusterView(node: ShoalNode): Promise<Record<string, unkno
     appliedIndex: self.appliedIndex,
     lastIndex: status.lastIndex,
     revision: node.store.revision(),
+    clusterId: node.identity.clusterId,
+    problems: problemsOf(infos, status.id),
     members,
   };
+}
+
+function replicationOf(leader: MemberInfo | undefined, id: number): { replication?: string } {
+  const replication = leader?.replication?.[String(id)];
+  return replication === undefined ? {} : { replication };
+}
+
+/** This node's findings, then each other member's, prefixed with who found them. */
+function problemsOf(infos: ReadonlyMap<number, MemberInfo | undefined>, self: number): string[] {
+  const problems: string[] = [];
+  for (const [id, info] of infos) {
+    for (const problem of info?.problems ?? []) problems.push(id === self ? problem : `Node ${id} reports: ${problem}`);
+  }
+  return problems;
 }
 
 function lagOf(leader: MemberInfo | undefined, id: number): { lag?: number } {

@@ -7,8 +7,8 @@
  * (405 with Allow), URLs that do not decode, and even bytes that are not HTTP at all. Validation never coerces
  * types (see schemas.ts).
  */
-import type { IncomingMessage } from "node:http";
-import Fastify, { type FastifyInstance } from "fastify";
+import type { IncomingMessage, Server } from "node:http";
+import Fastify, { type FastifyInstance, type FastifyServerFactory } from "fastify";
 import { COMMAND_LIMITS } from "../commands/limits.js";
 import type { ShoalNode } from "../node/shoal-node.js";
 import { registerDashboard } from "./dashboard/register.js";
@@ -24,6 +24,9 @@ export interface HttpServerOptions {
   /** Largest request body accepted by routes that set none of their own (a PUT's body is a value: its route
    * takes COMMAND_LIMITS.valueSizeBytesMax; a txn's becomes one entry: entrySizeBytesMax). */
   readonly bodyLimitBytes?: number;
+  /** A server already listening (starting-server.ts): the API takes it over once ready (`await app.ready()`)
+   * instead of listening itself, and closes it on `app.close()`. */
+  readonly server?: Server;
 }
 
 const CLOSE_GRACE_MS = 2000;
@@ -35,6 +38,7 @@ export function createHttpServer(node: ShoalNode, options: HttpServerOptions = {
   const app = Fastify({
     logger: false,
     bodyLimit: options.bodyLimitBytes ?? COMMAND_LIMITS.valueSizeBytesMax,
+    ...(options.server === undefined ? {} : { serverFactory: adopt(options.server) }),
     ajv: {
       customOptions: {
         coerceTypes: false,
@@ -101,6 +105,16 @@ export function createHttpServer(node: ShoalNode, options: HttpServerOptions = {
     void reply.status(404).send({ code: "NOT_FOUND", message: `No route for ${request.method} ${path}` });
   });
 
+  const adopted = options.server;
+  if (adopted !== undefined) {
+    // fastify closes only servers it listened on itself.
+    app.addHook("onClose", async () => {
+      const closed = new Promise<void>((resolve) => adopted.close(() => resolve()));
+      adopted.closeIdleConnections();
+      await closed;
+    });
+  }
+
   registerStatusRoutes(app, node, openapi);
   registerWatchRoute(app, node, metrics);
   // Each body format in its own scope: content-type parsers are per scope.
@@ -137,6 +151,19 @@ function drainRefusedBody(raw: IncomingMessage): boolean {
 
 function isBodyTooLarge(error: unknown): boolean {
   return (error as { code?: unknown } | undefined)?.code === "FST_ERR_CTP_BODY_TOO_LARGE";
+}
+
+/** A serverFactory that hands fastify a server already listening, with the settings fastify gives its own. */
+function adopt(server: Server): FastifyServerFactory {
+  return (handler, settings) => {
+    server.removeAllListeners("request");
+    server.on("request", handler);
+    const { keepAliveTimeout, requestTimeout, connectionTimeout } = settings;
+    if (typeof keepAliveTimeout === "number") server.keepAliveTimeout = keepAliveTimeout;
+    if (typeof requestTimeout === "number") server.requestTimeout = requestTimeout;
+    if (typeof connectionTimeout === "number") server.setTimeout(connectionTimeout);
+    return server;
+  };
 }
 
 /** A fastify route URL as a regular expression over request paths (`*` matches the rest, `:name` a segment). */

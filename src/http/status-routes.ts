@@ -13,7 +13,7 @@ export function registerStatusRoutes(app: FastifyInstance, node: ShoalNode, open
   app.get("/healthz", { config: { command: "healthz", doc: healthDoc } }, async () => ({ ok: true }));
 
   app.get("/readyz", { config: { command: "readyz", doc: readyDoc } }, async (_request, reply) => {
-    const readiness = node.readiness();
+    const readiness = await node.readiness();
     if (readiness.ready) return readiness;
     void reply.status(503);
     return { code: "UNAVAILABLE", message: `Not ready: ${readiness.reason}`, ...readiness };
@@ -44,6 +44,7 @@ const readiness = {
   properties: {
     ready: { type: "boolean" },
     reason: { type: "string" },
+    replication: { type: "string", description: "The leader's judgement of this member (on a follower)" },
     leader: { type: "integer" },
     term: { type: "integer" },
     commitIndex: { type: "integer" },
@@ -52,7 +53,9 @@ const readiness = {
 };
 
 const readyDoc: RouteDoc = {
-  summary: "Readiness: a leader is known and this node has applied what it knows to be committed",
+  summary:
+    "Readiness: a leader is known, this node has applied what it knows to be committed, and (on a follower) the " +
+    "leader finds it caught up",
   responses: {
     "200": { description: "Ready", content: json(readiness) },
     "503": {
@@ -75,6 +78,12 @@ const member = {
     commitIndex: { type: "integer" },
     appliedIndex: { type: "integer" },
     lag: { type: "integer", description: "Entries behind the leader's last index (the leader's view)" },
+    replication: {
+      type: "string",
+      description:
+        "The leader's judgement: caught-up, catching-up (behind, moving), stalled (behind, not moving for 10 s) " +
+        "or diverged (holds entries the leader lacks: it can never be caught up)",
+    },
   },
 };
 
@@ -94,6 +103,13 @@ const clusterDoc: RouteDoc = {
           appliedIndex: { type: "integer" },
           lastIndex: { type: "integer" },
           revision: { type: "integer" },
+          clusterId: { type: "string", description: "The cluster this node's data directory belongs to" },
+          problems: {
+            type: "array",
+            items: { type: "string" },
+            description:
+              "What the members find wrong with their peers (another cluster, other members, a wrong address)",
+          },
           members: { type: "array", items: member },
         },
       }),

@@ -48,6 +48,11 @@ export interface NodeOptions {
   /** Deliberately unsafe behaviour, for proving the chaos checkers catch violations. Never in production. */
   readonly unsafe?: { readonly staleReads?: boolean };
   readonly randomSeed?: number;
+  /** Tells apart new clusters with the same member ids (identity.ts, deriveClusterId); default "shoal". Used
+   * only when the data directory is new. */
+  readonly clusterName?: string;
+  /** Told what a start that waits is waiting for (a new member waits for every other member to answer). */
+  readonly onStartupProgress?: (message: string) => void;
   readonly logger: Logger;
   readonly onFatal: (error: Error) => void;
 }
@@ -67,4 +72,5 @@ export const nodeDefaults = {
   watchHistoryRevisionsMax: 10_000,
   watchHistoryBytesMax: 64 * 1024 * 1024,
   readyApplyLagEntriesMax: 1000,
+  clusterName: "shoal",
 };

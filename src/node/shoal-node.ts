@@ -28,12 +28,18 @@ import { LmdbStore } from "../store/lmdb/lmdb-store.js";
 import type { StateMachineStore } from "../store/state-machine-store.js";
 import { DEFAULT_TRANSPORT_BOUNDS, PeerTransport } from "../transport/index.js";
 import { Wal } from "../wal/wal.js";
+import { type IdentityAnswer, parseIdentityAnswer, resolveIdentity } from "./bootstrap.js";
+import { DataDirLock } from "./data-dir-lock.js";
 import { ExpiryScanner } from "./expiry-scanner.js";
+import { type ClusterIdentity, deriveClusterId, MembersSeen, readIdentity } from "./identity.js";
 import { checkLimitRelations } from "./limit-relations.js";
 import { NodeMetrics } from "./node-metrics.js";
 import { type NodeOptions, nodeDefaults } from "./node-options.js";
+import { PeerChecks } from "./peer-checks.js";
+import type { PeerNetwork } from "./ports.js";
 import { PubSubHub, type PubSubRequest } from "./pubsub-hub.js";
 import { RaftHost } from "./raft-host.js";
+import { type ReplicationState, ReplicationTracker } from "./replication-tracker.js";
 import { SnapshotFileStore } from "./snapshot-file.js";
 import { WatchHub, watchHubDefaults } from "./watch-hub.js";
 
@@ -50,6 +56,12 @@ export interface MemberInfo {
   /** The leader's view of replication (present when `role` is leader): each member's match index. */
   readonly lastIndex?: number;
   readonly matchIndex?: Readonly<Record<string, number>>;
+  /** The leader's judgement of each member (present when `role` is leader; replication-tracker.ts). */
+  readonly replication?: Readonly<Record<string, ReplicationState>>;
+  /** The cluster this node's data directory belongs to. */
+  readonly clusterId?: string;
+  /** What this node finds wrong with its peers (peer-checks.ts), one sentence each. */
+  readonly problems?: readonly string[];
 }
 
 /** What `/readyz` reports. */
@@ -61,13 +73,21 @@ export interface Readiness {
   readonly term: number;
   readonly commitIndex: number;
   readonly appliedIndex: number;
+  /** The leader's judgement of this member, when this node follows and the leader answered. */
+  readonly replication?: ReplicationState;
 }
 
 type PeerRequest =
   | { readonly kind: "propose"; readonly data: Uint8Array }
   | { readonly kind: "info" }
   | { readonly kind: "scan-cursor"; readonly cursor: string }
+  | { readonly kind: "identity" }
   | PubSubRequest;
+
+/** How often a running node asks its peers who they are (peer-checks.ts). */
+const PEER_CHECK_INTERVAL_MS = 2_000;
+/** A member this far behind whose match index has not moved for this long is reported stalled. */
+const REPLICATION_STALL_MS = 10_000;
 
 const PUBSUB_REQUESTS: ReadonlySet<string> = new Set(["publish", "pubsub-channels", "pubsub-numsub", "pubsub-numpat"]);
 
@@ -75,6 +95,9 @@ const PUBSUB_REQUESTS: ReadonlySet<string> = new Set(["publish", "pubsub-channel
 export interface WatchTicket extends WatchedKey {
   readonly watchedAtRevision: number;
 }
+
+/** How long `/readyz` on a follower waits for the leader's view of it. */
+const READINESS_LEADER_TIMEOUT_MS = 500;
 
 /** Beyond this many revisions between WATCH and EXEC, an EXEC watching an absent key aborts without scanning. */
 const WATCH_HISTORY_SCAN_REVISIONS_MAX = 100_000;
@@ -110,6 +133,13 @@ export class ShoalNode {
   readonly pubsub: PubSubHub;
   /** The SCAN cursors this node issued (and other nodes' it resumed): valid on every node, see the table. */
   readonly scanCursors: ScanCursorTable;
+  /** The cluster and member this node's data directory belongs to (identity.ts). */
+  readonly identity: ClusterIdentity;
+  readonly #lock: DataDirLock;
+  readonly #peerChecks: PeerChecks;
+  readonly #answerIdentity: (asker: NodeId) => IdentityAnswer;
+  readonly #replication: ReplicationTracker;
+  #replicationSampler: NodeJS.Timeout | undefined;
   #httpAddress = "";
 
   private constructor(
@@ -121,6 +151,10 @@ export class ShoalNode {
       store: StateMachineStore;
       watches: WatchHub;
       metrics: NodeMetrics;
+      lock: DataDirLock;
+      identity: ClusterIdentity;
+      peerChecks: PeerChecks;
+      answerIdentity: (asker: NodeId) => IdentityAnswer;
     },
   ) {
     this.options = options;
@@ -131,6 +165,14 @@ export class ShoalNode {
     this.#transport = parts.transport;
     this.#wal = parts.wal;
     this.#logger = options.logger;
+    this.identity = parts.identity;
+    this.#lock = parts.lock;
+    this.#peerChecks = parts.peerChecks;
+    this.#answerIdentity = parts.answerIdentity;
+    this.#replication = new ReplicationTracker({
+      laggingEntriesMin: options.readyApplyLagEntriesMax ?? nodeDefaults.readyApplyLagEntriesMax,
+      stallMs: REPLICATION_STALL_MS,
+    });
     const transport = parts.transport;
     this.pubsub = new PubSubHub(
       {
@@ -152,41 +194,38 @@ export class ShoalNode {
     });
   }
 
-  /** Opens (or recovers) the node's data directory and joins the cluster. */
+  /**
+   * Opens (or recovers) the node's data directory and joins the cluster. In this order: the directory's lock
+   * (data-dir-lock.ts; nothing in the directory is read before it), the peer port, the directory's identity
+   * (bootstrap.ts: a new member may wait here for the others), then the WAL, snapshots and LMDB. A failure at
+   * any step undoes the steps before it, so a refused start leaves nothing running and nothing locked.
+   */
   static async start(options: NodeOptions): Promise<ShoalNode> {
     await mkdir(options.dataDir, { recursive: true });
-    const opened = await Wal.open(join(options.dataDir, "wal"), {
-      disk: new NodeDisk(),
-      fsync: options.fsync,
-      batchIntervalMs: options.fsyncBatchIntervalMs,
-    });
-    const { wal, state } = opened;
-    const voters = [...options.members.keys()].sort((a, b) => a - b);
-    const storage = new MemoryStorage({ voters, learners: [] });
-    const snapshots = new SnapshotFileStore(join(options.dataDir, "snapshots"));
-    // LMDB commits are not fsynced: the WAL is the durable log. A process crash loses nothing (committed pages
-    // are in the page cache); a machine crash may roll LMDB back to an older applied index, and recovery then
-    // re-applies from the WAL — or, if it fell behind the last snapshot, restores the fsynced snapshot file
-    // first. Either way the applied index and the data stay in one transaction, so nothing applies twice.
-    const store = LmdbStore.open(join(options.dataDir, "state"), {
-      syncCommits: false,
-      historyRevisionsMax: options.watchHistoryRevisionsMax ?? nodeDefaults.watchHistoryRevisionsMax,
-      historyBytesMax: options.watchHistoryBytesMax ?? nodeDefaults.watchHistoryBytesMax,
-    });
-    if (state.snapshot !== undefined) {
-      const snapshot = await snapshots.load(state.snapshot.index);
-      if (snapshot === undefined) {
-        throw new ShoalError(
-          "INTERNAL",
-          `Cannot start: the WAL names snapshot ${state.snapshot.index} but its file is missing`,
-        );
-      }
-      storage.applySnapshot(snapshot);
-      // The store is normally at or past the snapshot; it is behind only if a crash hit a snapshot install.
-      if (store.appliedIndex() < snapshot.metadata.index) await store.restore([snapshot.data]);
+    const lock = DataDirLock.acquire(options.dataDir);
+    const undo: (() => Promise<void> | void)[] = [() => lock.release()];
+    try {
+      return await ShoalNode.#open(options, lock, undo);
+    } catch (error) {
+      for (const step of undo.reverse()) await step();
+      throw error;
     }
-    storage.append(state.entries.filter((entry: Entry) => entry.index >= storage.firstIndex()));
-    storage.setHardState(state.hardState);
+  }
+
+  static async #open(
+    options: NodeOptions,
+    lock: DataDirLock,
+    undo: (() => Promise<void> | void)[],
+  ): Promise<ShoalNode> {
+    const memberIds = [...options.members.keys()].sort((a, b) => a - b);
+    const {
+      transport,
+      identity,
+      seen,
+      checks: peerChecks,
+      answerIdentity,
+    } = await joinCluster(options, memberIds, undo);
+    const { wal, storage, snapshots, store } = await openState(options, memberIds, undo);
     const config = resolveRaftConfig({
       id: options.id,
       groupId: 1,
@@ -196,18 +235,6 @@ export class ShoalNode {
     });
     checkLimitRelations(config, DEFAULT_TRANSPORT_BOUNDS);
     const raw = new RawNode(config, storage, new Prng(options.randomSeed ?? Date.now() ^ (options.id * 7919)));
-    const peers = new Map<NodeId, string>();
-    for (const [id, member] of options.members) if (id !== options.id) peers.set(id, member.peer);
-    const self = options.members.get(options.id);
-    if (self === undefined) throw new ShoalError("BAD_REQUEST", `Node ${options.id} is not among the members`);
-    const [listenHost, listenPort] = splitHostPort(options.peerListen ?? self.peer);
-    const transport = new PeerTransport({
-      selfId: options.id,
-      listenHost,
-      listenPort,
-      peers,
-      logger: transportLogger(options.logger),
-    });
     const watches = new WatchHub({
       store,
       bufferEventsMax: options.watchBufferEventsMax ?? watchHubDefaults.bufferEventsMax,
@@ -237,7 +264,7 @@ export class ShoalNode {
       storage,
       wal,
       store,
-      network: transport,
+      network: membersOnly(transport, seen, peerChecks),
       snapshots,
       tickMs: options.tickMs,
       snapshotThresholdEntries: options.snapshotThresholdEntries,
@@ -248,11 +275,24 @@ export class ShoalNode {
       onApplied: () => watches.notify(),
       metrics,
     });
-    const node = new ShoalNode(options, { host, transport, wal, store, watches, metrics });
+    const node = new ShoalNode(options, {
+      host,
+      transport,
+      wal,
+      store,
+      watches,
+      metrics,
+      lock,
+      identity,
+      peerChecks,
+      answerIdentity,
+    });
     transport.onRequest((from, payload) => node.#answerPeer(from, payload));
-    await transport.start();
     host.start();
     node.#expiry.start();
+    peerChecks.start();
+    node.#replicationSampler = setInterval(() => node.#replication.observe(raw.status(), Date.now()), 500);
+    node.#replicationSampler.unref();
     return node;
   }
 
@@ -263,10 +303,13 @@ export class ShoalNode {
   async stop(): Promise<void> {
     this.watches.close();
     this.#expiry.stop();
+    this.#peerChecks.stop();
+    if (this.#replicationSampler !== undefined) clearInterval(this.#replicationSampler);
     await this.#host.stop();
     await this.#transport.stop();
     await this.#wal.close();
     await this.store.close();
+    this.#lock.release();
   }
 
   // ---- Client operations ----
@@ -421,6 +464,7 @@ export class ShoalNode {
     if (request?.kind === "scan-cursor" && typeof request.cursor === "string" && /^\d{1,20}$/.test(request.cursor)) {
       return this.scanCursors.positionOf(BigInt(request.cursor)) ?? null;
     }
+    if (request?.kind === "identity") return this.#answerIdentity(from);
     if (typeof request?.kind === "string" && PUBSUB_REQUESTS.has(request.kind)) {
       return this.pubsub.answer(request as PubSubRequest);
     }
@@ -438,6 +482,9 @@ export class ShoalNode {
         ? {
             lastIndex: status.lastIndex,
             matchIndex: Object.fromEntries([...status.matchIndex].map(([id, match]) => [String(id), match])),
+            replication: Object.fromEntries(
+              [...this.#replication.states(status, Date.now())].map(([id, state]) => [String(id), state]),
+            ),
           }
         : {};
     return {
@@ -450,6 +497,8 @@ export class ShoalNode {
       appliedIndex: this.store.appliedIndex(),
       peer: self?.peer ?? "",
       http: this.#httpAddress || (self?.http ?? ""),
+      clusterId: this.identity.clusterId,
+      problems: this.#peerChecks.problems(),
     };
   }
 
@@ -483,8 +532,13 @@ export class ShoalNode {
     }
   }
 
-  /** Ready to serve: a leader is known and this node has applied (nearly) all it knows to be committed. */
-  readiness(): Readiness {
+  /**
+   * Ready to serve: a leader is known, this node has applied (nearly) all it knows to be committed, and — on a
+   * follower — the leader finds it caught up. A follower learns the commit index only from the leader, so on
+   * its own it cannot tell "caught up" from "the leader sends it nothing" (a member the leader cannot catch
+   * up); the leader's replication tracker can, so a follower asks it.
+   */
+  async readiness(): Promise<Readiness> {
     const status = this.#host.raw.status();
     const appliedIndex = this.store.appliedIndex();
     const lagMax = this.options.readyApplyLagEntriesMax ?? nodeDefaults.readyApplyLagEntriesMax;
@@ -497,7 +551,25 @@ export class ShoalNode {
         reason: `Applied index ${appliedIndex} trails the commit index ${status.commitIndex}`,
       };
     }
-    return { ...base, ready: true };
+    if (status.role === "leader") return { ...base, ready: true };
+    const leader = await this.peerInfo(status.leaderId, READINESS_LEADER_TIMEOUT_MS);
+    if (leader === undefined) {
+      return {
+        ...base,
+        ready: false,
+        reason: `Leader ${status.leaderId} did not answer within ${READINESS_LEADER_TIMEOUT_MS} ms`,
+      };
+    }
+    const replication = leader.replication?.[String(status.id)];
+    if (replication === undefined || replication === "caught-up")
+      return { ...base, ready: true, ...(replication === undefined ? {} : { replication }) };
+    const lag = (leader.lastIndex ?? 0) - (leader.matchIndex?.[String(status.id)] ?? 0);
+    return {
+      ...base,
+      ready: false,
+      replication,
+      reason: `Leader ${status.leaderId} reports this member ${replication} (${lag} entries behind)`,
+    };
   }
 
   raftStatus(): ReturnType<RawNode["status"]> {
@@ -507,6 +579,136 @@ export class ShoalNode {
   hostCounters(): RaftHost["counters"] {
     return this.#host.counters;
   }
+}
+
+/** Binds the peer port, then settles which cluster the data directory belongs to (bootstrap.ts: a new member
+ * waits here for the others); until the node is built, the transport answers only who this node is. */
+async function joinCluster(
+  options: NodeOptions,
+  memberIds: readonly NodeId[],
+  undo: (() => Promise<void> | void)[],
+): Promise<{
+  transport: PeerTransport;
+  identity: ClusterIdentity;
+  seen: MembersSeen;
+  checks: PeerChecks;
+  answerIdentity: (asker: NodeId) => IdentityAnswer;
+}> {
+  const self = options.members.get(options.id);
+  if (self === undefined) throw new ShoalError("BAD_REQUEST", `Node ${options.id} is not among the members`);
+  const clusterName = options.clusterName ?? nodeDefaults.clusterName;
+  const seen = MembersSeen.load(options.dataDir);
+  let identity = readIdentity(options.dataDir);
+  const answerIdentity = (asker: NodeId): IdentityAnswer => ({
+    nodeId: options.id,
+    clusterId: identity?.clusterId,
+    proposedClusterId: deriveClusterId(memberIds, clusterName),
+    memberIds,
+    hasSeenYou: seen.has(asker),
+  });
+  const peers = new Map<NodeId, string>();
+  for (const [id, member] of options.members) if (id !== options.id) peers.set(id, member.peer);
+  const listenAddress = options.peerListen ?? self.peer;
+  const [listenHost, listenPort] = splitHostPort(listenAddress);
+  let checks: PeerChecks | undefined;
+  const transport = new PeerTransport({
+    selfId: options.id,
+    listenHost,
+    listenPort,
+    peers,
+    logger: transportLogger(options.logger),
+    onMisdirectedHello: (from, to) => checks?.misdirected(from, to),
+  });
+  // Until the node is built it answers only who it is (other members may be bootstrapping and asking).
+  transport.onRequest(async (from, payload) => {
+    if ((payload as PeerRequest | undefined)?.kind === "identity") return answerIdentity(from);
+    throw new ShoalError("UNAVAILABLE", `Node ${options.id} is starting`);
+  });
+  await transport.start();
+  undo.push(() => transport.stop());
+  const askIdentity = async (peer: NodeId): Promise<IdentityAnswer> =>
+    parseIdentityAnswer(await transport.request(peer, { kind: "identity" } satisfies PeerRequest, 1000));
+  identity = await resolveIdentity({
+    dataDir: options.dataDir,
+    nodeId: options.id,
+    memberIds,
+    clusterName,
+    ask: askIdentity,
+    log: (message) => {
+      options.logger.info(message);
+      options.onStartupProgress?.(message);
+    },
+    retryIntervalMs: 250,
+    stopped: () => false,
+  });
+  checks = new PeerChecks({
+    identity,
+    peers,
+    listenAddress,
+    ask: askIdentity,
+    log: (level, message) => options.logger[level](message),
+    intervalMs: PEER_CHECK_INTERVAL_MS,
+  });
+  return { transport, identity, seen, checks, answerIdentity };
+}
+
+/** Opens the WAL, the snapshot files and LMDB, and rebuilds the Raft log from them (after a crash too). Each
+ * opened part is pushed on `undo`, for a start that fails later. */
+async function openState(
+  options: NodeOptions,
+  memberIds: readonly NodeId[],
+  undo: (() => Promise<void> | void)[],
+): Promise<{ wal: Wal; storage: MemoryStorage; snapshots: SnapshotFileStore; store: LmdbStore }> {
+  const opened = await Wal.open(join(options.dataDir, "wal"), {
+    disk: new NodeDisk(),
+    fsync: options.fsync,
+    batchIntervalMs: options.fsyncBatchIntervalMs,
+  });
+  const { wal, state } = opened;
+  undo.push(() => wal.close());
+  const storage = new MemoryStorage({ voters: memberIds, learners: [] });
+  const snapshots = new SnapshotFileStore(join(options.dataDir, "snapshots"));
+  // LMDB commits are not fsynced: the WAL is the durable log. A process crash loses nothing (committed pages
+  // are in the page cache); a machine crash may roll LMDB back to an older applied index, and recovery then
+  // re-applies from the WAL — or, if it fell behind the last snapshot, restores the fsynced snapshot file
+  // first. Either way the applied index and the data stay in one transaction, so nothing applies twice.
+  const store = LmdbStore.open(join(options.dataDir, "state"), {
+    syncCommits: false,
+    historyRevisionsMax: options.watchHistoryRevisionsMax ?? nodeDefaults.watchHistoryRevisionsMax,
+    historyBytesMax: options.watchHistoryBytesMax ?? nodeDefaults.watchHistoryBytesMax,
+  });
+  undo.push(() => store.close());
+  if (state.snapshot !== undefined) {
+    const snapshot = await snapshots.load(state.snapshot.index);
+    if (snapshot === undefined) {
+      throw new ShoalError(
+        "INTERNAL",
+        `Cannot start: the WAL names snapshot ${state.snapshot.index} but its file is missing`,
+      );
+    }
+    storage.applySnapshot(snapshot);
+    // The store is normally at or past the snapshot; it is behind only if a crash hit a snapshot install.
+    if (store.appliedIndex() < snapshot.metadata.index) await store.restore([snapshot.data]);
+  }
+  storage.append(state.entries.filter((entry: Entry) => entry.index >= storage.firstIndex()));
+  storage.setHardState(state.hardState);
+  return { wal, storage, snapshots, store };
+}
+
+/** The peer network Raft sees: messages from a peer found to belong to another cluster are dropped, and a
+ * member's first message is recorded (identity.ts, MembersSeen) before Raft acts on it. */
+function membersOnly(transport: PeerTransport, seen: MembersSeen, checks: PeerChecks): PeerNetwork {
+  return {
+    send: (messages) => transport.send(messages),
+    onMessage: (handler) =>
+      transport.onMessage((message) => {
+        if (checks.isForeign(message.from)) return;
+        seen.add(message.from);
+        handler(message);
+      }),
+    request: (to, payload, timeoutMs) => transport.request(to, payload, timeoutMs),
+    onRequest: (handler) => transport.onRequest(handler),
+  };
 }
 
 function splitHostPort(address: string): [string, number] {

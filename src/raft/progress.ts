@@ -35,6 +35,9 @@ export class Progress {
   probeSent = false;
   /** Heard from since the last CheckQuorum round. */
   recentActive = false;
+  /** Non-zero when the member's last answer claimed this index, past the end of our log (it cannot be caught
+   * up: it holds entries we lack; see Raft.#handleAppendResponse). */
+  claimedIndex = 0;
   snapshot: SnapshotTransfer | undefined;
   #inflights: Inflight[] = [];
   #inflightBytes = 0;

@@ -8,6 +8,7 @@ import { assert, unreachable } from "../lib/assert.js";
 import type { Random } from "../lib/prng.js";
 import { decodeConfChange, encodeConfChange } from "./conf-change.js";
 import type { RaftConfig } from "./config.js";
+import { acknowledgedEntriesLost, committedEntryDiverged } from "./data-loss.js";
 import { Progress } from "./progress.js";
 import { hasQuorum, quorumMatchIndex, tallyVotes } from "./quorum.js";
 import { RaftLog } from "./raft-log.js";
@@ -409,6 +410,14 @@ export class Raft {
 
   #handleAppend(m: AppendEntriesMessage): void {
     if (m.prevLogIndex < this.log.committed) {
+      // etcd: an append below our commit index is usually a stale duplicate, answered with the commit index.
+      // But if it contradicts an entry we know is committed, the leader lacks committed data: accepting it
+      // later would mean truncating that entry, and answering would claim we match. Stop instead.
+      this.#checkAgainstCommitted(m.from, m.prevLogIndex, m.prevLogTerm);
+      for (const entry of m.entries) {
+        if (entry.index > this.log.committed) break;
+        this.#checkAgainstCommitted(m.from, entry.index, entry.term);
+      }
       this.#respondAppend(m.from, false, this.log.committed);
       return;
     }
@@ -435,13 +444,26 @@ export class Raft {
     });
   }
 
+  /** Throws DataLossError when our committed entry at `index` (if its term is still known: not compacted) has
+   * another term than the leader's. Only ever called for indexes at or below our commit index. */
+  #checkAgainstCommitted(leader: NodeId, index: number, leaderTerm: number): void {
+    const ourTerm = this.log.term(index);
+    if (ourTerm !== undefined && ourTerm !== leaderTerm) {
+      throw committedEntryDiverged(this.id, leader, index, ourTerm, leaderTerm);
+    }
+  }
+
   #respondAppend(to: NodeId, reject: boolean, index: number): void {
     this.#send({ type: "appendEntriesResponse", to, term: this.term, reject, index, hintIndex: 0, hintTerm: 0 });
   }
 
   #handleHeartbeat(m: HeartbeatMessage): void {
-    // The leader sends min(our match, its commit), so every index up to it is in our log and matches.
-    this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
+    // The leader sends min(our match, its commit), so every index up to it is in our log and matches: we
+    // persisted each entry before acknowledging it and never truncate a matching entry. A commit past our last
+    // index therefore proves we lost entries we acknowledged (a wiped or rolled-back disk): the leader would
+    // never resend them (it believes we hold them), and our votes cannot be trusted either.
+    if (m.commit > this.log.lastIndex()) throw acknowledgedEntriesLost(this.id, m.from, m.commit, this.log.lastIndex());
+    this.log.commitTo(m.commit);
     this.#send({ type: "heartbeatResponse", to: m.from, term: this.term, readContext: m.readContext });
   }
 
@@ -450,6 +472,7 @@ export class Raft {
   #handleSnapshotChunk(m: InstallSnapshotMessage): void {
     const { metadata } = m;
     if (metadata.index <= this.log.committed) {
+      this.#checkAgainstCommitted(m.from, metadata.index, metadata.term);
       this.#respondSnapshot(m.from, metadata.index, m.totalBytes, true);
       return;
     }
@@ -540,6 +563,16 @@ export class Raft {
       }
       return;
     }
+    if (m.index > this.log.lastIndex()) {
+      // The follower claims to hold (committed) entries past the end of our log. Only lost data can cause that
+      // (we were elected without entries it had committed); the follower detects it in itself and stops, unless
+      // its copy is compacted. Counting the claim would let us commit entries it does not have, and sending
+      // from past our end is impossible; etcd-raft likewise never panics here. Keep probing it.
+      progress.probeSent = false;
+      progress.claimedIndex = m.index;
+      return;
+    }
+    progress.claimedIndex = 0;
     const wasProbe = progress.state === "probe";
     if (progress.maybeUpdate(m.index) || (wasProbe && progress.match === m.index)) {
       if (progress.state === "probe") progress.becomeReplicate();
@@ -581,6 +614,7 @@ export class Raft {
     if (progress === undefined) return;
     progress.recentActive = true;
     const transfer = progress.snapshot;
+    if (m.snapshotIndex > this.log.lastIndex()) return; // not a snapshot of ours: answers another leader's
     if (m.done) {
       if (progress.state === "snapshot" || m.snapshotIndex > progress.match) {
         progress.maybeUpdate(m.snapshotIndex);
@@ -618,8 +652,8 @@ export class Raft {
     if (progress === undefined || to === this.id) return false;
     if (progress.isPaused(this.config.inflightMessagesMax, this.config.inflightBytesMax)) return false;
     const prevLogIndex = progress.next - 1;
-    // A follower can only have acknowledged entries of this leader's log (Log Matching), so its next index is
-    // never past our end; if it were, a safety property already broke elsewhere.
+    // Progress only moves on answers that stay within our log (a claim past our end is set aside in
+    // #handleAppendResponse), so the next index is never past our end; if it were, our own logic broke.
     assert(prevLogIndex <= this.log.lastIndex(), `Follower ${to} is ahead of its leader: next ${progress.next}`);
     const prevLogTerm = this.log.term(prevLogIndex);
     const entries = this.log.slice(progress.next, this.log.lastIndex() + 1, this.config.messageBytesMax);

@@ -32,6 +32,9 @@ export interface RaftStatus {
   readonly confState: ConfState;
   /** Leader only: each member's match index (what it is known to hold). */
   readonly matchIndex: ReadonlyMap<NodeId, number>;
+  /** Leader only: members whose last answer claimed an index past our log (they hold entries we lack, so they
+   * cannot be caught up; see DataLossError). */
+  readonly claimedIndex: ReadonlyMap<NodeId, number>;
 }
 
 /**
@@ -168,7 +171,11 @@ export class RawNode {
   status(): RaftStatus {
     const raft = this.#raft;
     const matchIndex = new Map<NodeId, number>();
-    for (const [id, progress] of raft.progress) matchIndex.set(id, progress.match);
+    const claimedIndex = new Map<NodeId, number>();
+    for (const [id, progress] of raft.progress) {
+      matchIndex.set(id, progress.match);
+      if (progress.claimedIndex > 0) claimedIndex.set(id, progress.claimedIndex);
+    }
     return {
       id: raft.id,
       groupId: raft.config.groupId,
@@ -181,6 +188,7 @@ export class RawNode {
       lastIndex: raft.log.lastIndex(),
       confState: raft.currentConfState(),
       matchIndex,
+      claimedIndex,
     };
   }
 

@@ -27,6 +27,8 @@ export interface InboundEvents {
   onRequest(from: NodeId, payload: unknown): Promise<unknown>;
   onClosed(connection: InboundConnection): void;
   onProtocolError(): void;
+  /** A hello from node `from` named node `to`, not us: `from` dials a wrong address for `to`. */
+  onMisdirected(from: NodeId, to: NodeId): void;
 }
 
 export interface InboundOptions {
@@ -141,6 +143,9 @@ export class InboundConnection {
     if (envelope.v !== PROTOCOL_VERSION) {
       this.#protocolError(new Error(`unsupported protocol version ${envelope.v}`));
       return;
+    }
+    if (envelope.to !== this.#options.selfId && envelope.from !== NO_NODE && envelope.from !== this.#options.selfId) {
+      this.#options.events.onMisdirected(envelope.from, envelope.to);
     }
     if (envelope.to !== this.#options.selfId || envelope.from === NO_NODE || envelope.from === this.#options.selfId) {
       this.#protocolError(

@@ -34,6 +34,8 @@ export interface PeerTransportOptions extends Partial<TransportBounds> {
   /** The other members' addresses, "host:port". An entry for `selfId` is ignored. */
   readonly peers: ReadonlyMap<NodeId, string>;
   readonly logger?: TransportLogger;
+  /** Node `from` dialled us under node `to`'s id: its address for `to` is wrong (the connection is refused). */
+  readonly onMisdirectedHello?: (from: NodeId, to: NodeId) => void;
 }
 
 /** Receives every Raft message addressed to this node, synchronously, in arrival order per sender. */
@@ -63,6 +65,7 @@ export class PeerTransport {
   readonly #dropLoggedAtMs = new Map<NodeId, number>();
   #messageHandler: MessageHandler | undefined = undefined;
   #requestHandler: RequestHandler | undefined = undefined;
+  readonly #onMisdirectedHello: ((from: NodeId, to: NodeId) => void) | undefined;
   #unroutableDrops = 0;
   #unhandledDrops = 0;
   #protocolErrors = 0;
@@ -74,6 +77,7 @@ export class PeerTransport {
     this.#logger = options.logger ?? stderrTransportLogger;
     this.#listenHost = options.listenHost;
     this.#listenPort = options.listenPort;
+    this.#onMisdirectedHello = options.onMisdirectedHello;
     for (const [id, address] of options.peers) this.setPeer(id, address);
   }
 
@@ -333,6 +337,7 @@ export class PeerTransport {
     onProtocolError: () => {
       this.#protocolErrors++;
     },
+    onMisdirected: (from, to) => this.#onMisdirectedHello?.(from, to),
   };
 }
 

@@ -24,6 +24,9 @@ interface NodeProcess {
   readonly respPort: number;
   readonly respUrl: string;
   child: ChildProcess | undefined;
+  /** What the current (or last) process wrote to stderr, and how it ended once it has. */
+  stderr: string;
+  exit: Promise<number | null>;
 }
 
 export { freePort };
@@ -60,6 +63,8 @@ export class ProcessCluster {
         respPort,
         respUrl: `redis://127.0.0.1:${respPort}`,
         child: undefined,
+        stderr: "",
+        exit: Promise.resolve(null),
       });
     });
     // If one node fails to start, stop the others: left running, their pipes would keep the test process alive.
@@ -80,8 +85,13 @@ export class ProcessCluster {
     return this.#node(id).respPort;
   }
 
-  /** Starts (or restarts) node `id` and resolves once it prints its ready line. */
-  async startNode(id: number): Promise<void> {
+  /** The `--peers` list every node gets. */
+  get peers(): string {
+    return this.#peers;
+  }
+
+  /** Starts (or restarts) node `id` and resolves once it prints its ready line; `args` go after the usual ones. */
+  async startNode(id: number, moreArgs: readonly string[] = []): Promise<void> {
     const node = this.#node(id);
     const args = [
       MAIN,
@@ -99,20 +109,27 @@ export class ProcessCluster {
       "--log-file",
       join(this.dataDir, `node-${id}.log`),
       ...this.#extraArgs,
+      ...moreArgs,
     ];
     // SHOAL_NODE_ARGS passes flags to the node processes' runtime, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
     const nodeArgs = process.env.SHOAL_NODE_ARGS ? process.env.SHOAL_NODE_ARGS.split(" ") : [];
     const child = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     node.child = child;
-    let stderr = "";
+    node.stderr = "";
+    node.exit = new Promise((done) =>
+      child.once("exit", (code) => {
+        if (node.child === child) node.child = undefined;
+        done(code);
+      }),
+    );
     child.stderr?.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
+      node.stderr += chunk.toString();
     });
     await new Promise<void>((done, fail) => {
       child.stdout?.on("data", (chunk: Buffer) => {
         if (chunk.toString().includes("ready")) done();
       });
-      child.once("exit", (code) => fail(new Error(`node ${id} exited with ${code} before ready: ${stderr}`)));
+      child.once("exit", (code) => fail(new Error(`node ${id} exited with ${code} before ready: ${node.stderr}`)));
     });
   }
 
@@ -125,6 +142,22 @@ export class ProcessCluster {
     child.kill(signal);
     await exited;
     node.child = undefined;
+  }
+
+  /** Waits for node `id`'s process to end by itself; its exit code and stderr. */
+  async exited(id: number, timeoutMs = 30_000): Promise<{ code: number | null; stderr: string }> {
+    const node = this.#node(id);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, fail) => {
+      timer = setTimeout(() => fail(new Error(`node ${id} still runs after ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      const code = await Promise.race([node.exit, timeout]);
+      node.child = undefined;
+      return { code, stderr: node.stderr };
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async cluster(id: number): Promise<ClusterStatus> {
@@ -169,7 +202,15 @@ export interface ClusterStatus {
   readonly term: number;
   readonly commitIndex: number;
   readonly appliedIndex: number;
-  readonly members: readonly { id: number; role: string; reachable: boolean; appliedIndex?: number }[];
+  readonly members: readonly {
+    id: number;
+    role: string;
+    reachable: boolean;
+    appliedIndex?: number;
+    replication?: string;
+  }[];
+  readonly clusterId?: string;
+  readonly problems?: readonly string[];
 }
 
 export function sleep(ms: number): Promise<void> {

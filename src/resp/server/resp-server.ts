@@ -3,7 +3,9 @@
  * Owns what connections share (the client list, the counters INFO prints; the SCAN cursor table is the node's) and closes
  * every connection on close().
  */
+
 import { createServer, type Server, type Socket } from "node:net";
+import { listenOn } from "../../lib/listen.js";
 import { REQUEST_LIMITS_DEFAULT, type RequestParserOptions } from "../request-parser.js";
 import type { RedisBackend } from "./backend.js";
 import { closeAfterReply } from "./close-after-reply.js";
@@ -11,6 +13,7 @@ import { CommandLatency } from "./command-latency.js";
 import { Connection } from "./connection.js";
 import type { RespLogger, ServerContext } from "./server-context.js";
 import type { ServerFigures } from "./server-info.js";
+import { RESP_SOCKET_OPTIONS } from "./starting-listener.js";
 
 /** Redis's default maxclients. */
 export const CLIENTS_MAX_DEFAULT = 10_000;
@@ -27,6 +30,8 @@ export interface RespServerOptions {
   /** Connections beyond this are refused with Redis's "-ERR max number of clients reached". */
   readonly clientsMax?: number;
   readonly logger?: RespLogger;
+  /** A listener already bound (starting-listener.ts) to take over instead of listening on host:port. */
+  readonly listener?: Server;
 }
 
 export class RespServer {
@@ -61,18 +66,19 @@ export class RespServer {
       commandsTimed: (count, seconds) => this.#commandLatency.record(count, seconds),
     };
     // allowHalfOpen: a client that half-closes (sends FIN after its requests) still gets every reply.
-    this.#server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.#accept(socket));
+    const listener = options.listener;
+    if (listener === undefined) {
+      this.#server = createServer(RESP_SOCKET_OPTIONS, (socket) => this.#accept(socket));
+    } else {
+      listener.removeAllListeners("connection");
+      listener.on("connection", (socket: Socket) => this.#accept(socket));
+      this.#server = listener;
+    }
   }
 
   static async start(options: RespServerOptions): Promise<RespServer> {
     const server = new RespServer(options);
-    await new Promise<void>((resolve, reject) => {
-      server.#server.once("error", reject);
-      server.#server.listen(options.port, options.host, () => {
-        server.#server.off("error", reject);
-        resolve();
-      });
-    });
+    if (!server.#server.listening) await listenOn(server.#server, options.port, options.host);
     const address = server.#server.address();
     server.#port = typeof address === "object" && address !== null ? address.port : options.port;
     return server;

@@ -116,6 +116,7 @@ function onStatus(status, now, samples) {
   recordLag(now, status);
   if (!state.lagSeeded) seedLagHistory(status);
   pollResources(status);
+  renderProblems(status);
   renderCharts();
   const live = status.leader === 0 ? "no leader" : `leader is node ${status.leader}`;
   setConnection("live", `Live from node ${status.id}: ${live} · ${new Date(now * 1000).toLocaleTimeString()}`);
@@ -248,6 +249,11 @@ function memberRow(member, status) {
   if (lag === null && member.id !== status.leader) lagCell.title = "It does not answer: its lag is unknown";
   if (lag !== null && member.id !== status.leader)
     lagCell.classList.add(lag >= LAG_BAD ? "lag-bad" : lag >= LAG_WARN ? "lag-warn" : "ok");
+  // The leader's judgement: behind and not moving, or holding entries the leader lacks (never caught up).
+  if (member.replication === "stalled" || member.replication === "diverged") {
+    lagCell.textContent += ` ${member.replication}`;
+    lagCell.classList.add("lag-bad");
+  }
   row.append(lagCell);
   const http = state.members.get(member.id)?.http ?? "";
   const httpCell = cell("");
@@ -261,6 +267,23 @@ function memberRow(member, status) {
   }
   row.append(httpCell, cell(member.peer || "–"));
   return row;
+}
+
+/** Members that cannot be caught up, and what the members find wrong with their peers (a wrong peer list). */
+function renderProblems(status) {
+  const lines = status.members
+    .filter((m) => m.replication === "stalled" || m.replication === "diverged")
+    .map((m) => `Node ${m.id} cannot be caught up: ${m.replication} (${m.lag ?? "?"} entries behind).`)
+    .concat(status.problems ?? []);
+  const list = $("problems");
+  list.replaceChildren(
+    ...lines.map((line) => {
+      const item = document.createElement("li");
+      item.textContent = line;
+      return item;
+    }),
+  );
+  list.hidden = lines.length === 0;
 }
 
 function setRowRole(row, role) {
