@@ -189,6 +189,24 @@ describe("watches on one node", { timeout: 60_000 }, () => {
     assert.deepEqual(names("/v1/kv/{key}", "put"), ["if-match", "if-none-match", "key", "ttl"]);
   });
 
+  test("FLUSHALL reaches every watch as one flush event, and the history restarts at it", async () => {
+    await put(url, "f/before", "1");
+    const before = node.store.revision();
+    const enc = new TextEncoder();
+    await node.runRedis([[enc.encode("FLUSHALL")], [enc.encode("SET"), enc.encode("f/after"), enc.encode("2")]]);
+    const stream = await readStream(`${url}/v1/watch?prefix=f/&from_revision=${before + 1}`, 2);
+    assert.deepEqual(
+      stream.events.map((e) => [e.event, e.data.type, e.data.key, e.data.revision]),
+      [
+        ["flush", "flush", undefined, before + 1],
+        ["put", "put", "f/after", before + 1],
+      ],
+    );
+    const compacted = await fetch(`${url}/v1/watch?prefix=f/&from_revision=${before}`);
+    assert.equal(compacted.status, 410);
+    await compacted.body?.cancel();
+  });
+
   test("closing the server ends open watch streams instead of hanging", async () => {
     const otherDir = mkdtempSync(join(tmpdir(), "shoal-http-close-"));
     const other = await startNode(otherDir);
@@ -279,7 +297,7 @@ async function readStream(
   const decoder = new TextDecoder();
   let text = "";
   for (;;) {
-    const events = parseMessages(text).filter((m) => m.event === "put" || m.event === "delete");
+    const events = parseMessages(text).filter((m) => m.event === "put" || m.event === "delete" || m.event === "flush");
     if (events.length >= count) {
       await reader.cancel();
       return { headers: Object.fromEntries(response.headers), events: events.slice(0, count) };

@@ -73,6 +73,7 @@ export async function runWatch(argv: string[]): Promise<number> {
 export function formatEvent(event: WatchEvent, style: Style): string {
   const key = JSON.stringify(event.key).slice(1, -1); // escapes newlines and control characters: one event, one line
   if (event.type === "delete") return `${style.dim(String(event.revision))} ${style.red("DELETE")} ${key}\n`;
+  if (event.type === "flush") return `${style.dim(String(event.revision))} ${style.red("FLUSH")} (every key deleted)\n`;
   // A hash (written over RESP) prints as its fields in JSON; a string as its text, escaped onto one line.
   const value =
     event.hash !== undefined

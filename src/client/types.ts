@@ -107,7 +107,8 @@ export interface TxnResponse {
 
 /** One change seen by a watch. Events arrive in revision order; one revision may carry several (a txn). */
 export interface WatchEvent {
-  readonly type: "put" | "delete";
+  /** `flush`: FLUSHALL deleted every key at this revision (its `key` is empty, whatever the watch's prefix). */
+  readonly type: "put" | "delete" | "flush";
   readonly key: string;
   /** The new value for a put of a string; absent for a delete. */
   readonly value?: string;

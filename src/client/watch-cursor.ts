@@ -67,6 +67,7 @@ export function parseWatchEvent(data: string): WatchEvent | undefined {
   const kv = typeof object.kv === "object" && object.kv !== null ? (object.kv as Record<string, unknown>) : object;
   const type = String(object.type ?? "").toLowerCase();
   const revision = firstNumber(object.revision, kv.modRevision, kv.mod_revision, object.modRevision);
+  if (type === "flush" && revision !== undefined) return { type, key: "", revision };
   if ((type !== "put" && type !== "delete") || typeof kv.key !== "string" || revision === undefined) return undefined;
   if (type === "put" && typeof kv.value === "string") return { type, key: kv.key, value: kv.value, revision };
   const hash = type === "put" ? hashFields(kv.hash) : undefined;

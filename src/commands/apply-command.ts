@@ -43,12 +43,14 @@ export interface CommandOutcome {
   readonly mutations: readonly Mutation[];
   /** The collection rows written, in order, applied together with `mutations`. */
   readonly rowMutations: readonly RowMutation[];
+  /** True when the command emptied the keyspace (FLUSHALL) before its `mutations` (see WriteSet.clear). */
+  readonly flushed: boolean;
   readonly result: CommandResult;
   readonly state: ApplyState;
 }
 
 /** The outcome's writes when a command changes nothing. */
-const NOTHING = { mutations: [], rowMutations: [] } as const;
+const NOTHING = { mutations: [], rowMutations: [], flushed: false } as const;
 
 /**
  * Applies one entry's data: empty data is a no-op entry. Total for any bytes a client can cause: data that does
@@ -93,13 +95,19 @@ export function applyCommand(
     repliesWanted,
   };
   const result = applyTo(context, command);
-  const { mutations, rowMutations } = context.writes;
-  const changed = mutations.length > 0;
+  const { mutations, rowMutations, cleared: flushed } = context.writes;
+  const changed = mutations.length > 0 || flushed;
   assert(changed || rowMutations.length === 0, "a command that writes rows writes their header too");
   const revision = changed ? context.revision : state.revision;
   assert(result.revision === revision, "the result reports the revision after the command");
   const nextCollectionId = context.writes.nextCollectionId();
-  return { mutations, rowMutations, result, state: { revision, clockMs: context.nowMs, nextCollectionId } };
+  return {
+    mutations,
+    rowMutations,
+    flushed,
+    result,
+    state: { revision, clockMs: context.nowMs, nextCollectionId },
+  };
 }
 
 interface Context {
@@ -255,5 +263,5 @@ function keyValueOf(key: Uint8Array, record: StoredRecord | undefined): KeyValue
 }
 
 function revisionAfter(context: Context): number {
-  return context.writes.mutations.length > 0 ? context.revision : context.revision - 1;
+  return context.writes.mutations.length > 0 || context.writes.cleared ? context.revision : context.revision - 1;
 }

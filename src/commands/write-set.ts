@@ -74,7 +74,9 @@ export const EMPTY_KEYSPACE: KeyspaceReader = {
 };
 
 export class WriteSet implements KeyspaceReader, CollectionRows {
-  readonly #base: RecordReader;
+  #base: RecordReader;
+  /** True once `clear` ran: the base is gone and `mutations`/`rowMutations` hold only later writes. */
+  #cleared = false;
   readonly #pending = new Map<string, StoredRecord | undefined>();
   /** In the order made; a key written twice appears twice and the later entry wins. */
   readonly mutations: Mutation[] = [];
@@ -89,6 +91,25 @@ export class WriteSet implements KeyspaceReader, CollectionRows {
   constructor(base: RecordReader, nextCollectionId?: number) {
     this.#base = base;
     this.#nextCollectionId = nextCollectionId ?? (base instanceof WriteSet ? base.#nextCollectionId : undefined);
+  }
+
+  /**
+   * FLUSHALL: every key and row is gone — the base's and this set's pending ones — and later writes start from an
+   * empty keyspace. O(1): nothing is listed or deleted key by key; whoever applies the set drops the base whole
+   * (BatchPlan.flushed: the LMDB store swaps in a fresh environment).
+   */
+  clear(): void {
+    this.#base = EMPTY_KEYSPACE;
+    this.#cleared = true;
+    this.#pending.clear();
+    this.mutations.length = 0;
+    this.#pendingRows.clear();
+    this.rowMutations.length = 0;
+  }
+
+  /** True when `clear` ran on this set (its mutations then apply to an empty keyspace). */
+  get cleared(): boolean {
+    return this.#cleared;
   }
 
   /** The counter after this set's allocations (what the command's outcome carries on). */
@@ -200,6 +221,7 @@ export class WriteSet implements KeyspaceReader, CollectionRows {
   /** Replays `child`'s mutations here (a child write set whose command succeeded), row writes and collection
    * allocations included. */
   merge(child: WriteSet): void {
+    if (child.#cleared) this.clear();
     for (const { key, record } of child.mutations) {
       if (record === undefined) this.delete(key);
       else this.put(key, record);

@@ -144,7 +144,9 @@ export function formatEvents(events: readonly HistoryEvent[]): string {
   return out;
 }
 
-function renderEvent(event: HistoryEvent): { type: "put" | "delete" } & Record<string, unknown> {
+function renderEvent(event: HistoryEvent): { type: "put" | "delete" | "flush" } & Record<string, unknown> {
+  // FLUSHALL: every key is gone, whatever the prefix (docs/http-api.md).
+  if (event.type === "flush") return { type: "flush", revision: event.revision };
   const key = decoder.decode(event.key);
   if (event.record === undefined) {
     return { type: "delete", key, revision: event.revision, ...(event.type === "expire" ? { expired: true } : {}) };

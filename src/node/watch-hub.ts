@@ -223,7 +223,7 @@ export class Watcher {
     assert(this.#live, "only a live watcher is handed events");
     let overflow = false;
     for (const event of events) {
-      if (event.revision < this.#next || !hasPrefix(event.key, this.prefix)) continue;
+      if (event.revision < this.#next || !concerns(event, this.prefix)) continue;
       this.#buffer.push(event);
       this.#bufferBytes += eventSizeBytes(event);
       overflow ||=
@@ -273,7 +273,7 @@ export class Watcher {
         throw error;
       }
       for (const event of events) {
-        if (!hasPrefix(event.key, this.prefix)) continue;
+        if (!concerns(event, this.prefix)) continue;
         out.push(event);
         bytes += eventSizeBytes(event);
       }
@@ -285,6 +285,11 @@ export class Watcher {
 
 function eventSizeBytes(event: HistoryEvent): number {
   return event.key.byteLength + (event.record?.value.byteLength ?? 0);
+}
+
+/** Whether a watch on `prefix` sees `event`: a change of a key under it, or a flush (every key deleted). */
+function concerns(event: HistoryEvent, prefix: Uint8Array): boolean {
+  return event.type === "flush" || hasPrefix(event.key, prefix);
 }
 
 function hasPrefix(key: Uint8Array, prefix: Uint8Array): boolean {

@@ -4,11 +4,12 @@
  * plan in one atomic step, so a batch is all-or-nothing whatever happens midway (an assertion, a disk error).
  */
 import { type ApplyState, applyEntryData } from "../commands/apply-command.js";
-import { keyId } from "../commands/bytes.js";
+import { EMPTY_BYTES, keyId } from "../commands/bytes.js";
 import { collectionOf } from "../commands/collection.js";
 import type { CommandResult } from "../commands/command.js";
 import type { StoredRecord } from "../commands/record.js";
 import {
+  EMPTY_KEYSPACE,
   type KeyspaceReader,
   type Mutation,
   type RecordReader,
@@ -35,6 +36,12 @@ export interface BatchPlan {
    * overwritten or expired): the store queues them for its reclaimer. Their rows stay, unreachable. */
   readonly reclaims: readonly number[];
   readonly results: CommandResult[];
+  /**
+   * The batch emptied the keyspace (FLUSHALL) before `writes` and `rows`: the store drops its whole state —
+   * records, rows, the reclaim queue, the expiry index and the watch history — in one step (O(1), never key by
+   * key), then writes the plan. `events` then starts with the flush, and `writes` carry no `previous`.
+   */
+  readonly flushed: boolean;
   readonly meta: StoreMeta;
   /** The watch history's events for the batch, in revision order (one per key a changing command wrote). */
   readonly events: readonly HistoryEvent[];
@@ -48,13 +55,30 @@ export function planBatch(base: KeyspaceReader, meta: StoreMeta, entries: readon
   const released = new Set<number>();
   let state: ApplyState = { revision: meta.revision, clockMs: meta.clockMs, nextCollectionId: meta.nextCollectionId };
   let { appliedIndex, keyCount, sizeBytes } = meta;
+  let flushed = false;
   for (const entry of entries) {
     assert(entry.index > appliedIndex, `Cannot apply entry ${entry.index}: already applied up to ${appliedIndex}`);
     assert(entry.index === appliedIndex + 1, `Cannot apply entry ${entry.index}: entry ${appliedIndex + 1} is next`);
     const outcome =
       entry.type === "confChange"
-        ? { mutations: [], rowMutations: [], result: { kind: "noop", revision: state.revision } as const, state }
+        ? {
+            mutations: [],
+            rowMutations: [],
+            flushed: false,
+            result: { kind: "noop", revision: state.revision } as const,
+            state,
+          }
         : applyEntryData(overlay, entry.data, state, entry.repliesWanted ?? true);
+    if (outcome.flushed) {
+      // Everything before the FLUSHALL, stored or planned in this batch, is gone. The history restarts at it.
+      overlay.clear();
+      keyCount = 0;
+      sizeBytes = 0;
+      released.clear();
+      events.length = 0;
+      events.push({ revision: outcome.state.revision, type: "flush", key: EMPTY_BYTES, record: undefined });
+      flushed = true;
+    }
     for (const mutation of outcome.mutations) {
       // Apply refuses every over-long key before it writes (commands/limits.ts): one here is a bug in those
       // checks and must stop the node before a store sees it (LMDB would throw midway through the batch).
@@ -72,7 +96,8 @@ export function planBatch(base: KeyspaceReader, meta: StoreMeta, entries: readon
       else overlay.putRow(collectionId, rowKey, value);
     }
     assert(outcome.state.revision >= state.revision, "the revision never decreases");
-    assert(outcome.mutations.length > 0 === outcome.state.revision > state.revision, "a revision bump is a change");
+    const changed = outcome.mutations.length > 0 || outcome.flushed;
+    assert(changed === outcome.state.revision > state.revision, "a revision bump is a change");
     pushEvents(events, outcome.state.revision, outcome.result.kind === "expire", outcome.mutations);
     assert(outcome.state.clockMs >= state.clockMs, "the replicated clock never runs backwards");
     assert(outcome.state.nextCollectionId >= state.nextCollectionId, "collection ids are never reused");
@@ -90,12 +115,14 @@ export function planBatch(base: KeyspaceReader, meta: StoreMeta, entries: readon
     sizeBytes,
     nextCollectionId: state.nextCollectionId,
   };
-  const writes = lastWritePerKey(base, overlay.mutations);
+  // After a flush nothing stored before the batch survives: no write replaces a stored record.
+  const writes = lastWritePerKey(flushed ? EMPTY_KEYSPACE : base, overlay.mutations);
   const dropped = droppedCollections(released, writes);
   const rows = lastWritePerRow(overlay.rowMutations).filter((row) => !dropped.has(row.collectionId));
-  // A collection made and dropped within the batch never reached the store: nothing to reclaim.
-  const reclaims = [...dropped].filter((id) => id < meta.nextCollectionId).sort((a, b) => a - b);
-  return { writes, rows, reclaims, results, meta: newMeta, events };
+  // A collection made and dropped within the batch never reached the store: nothing to reclaim. After a flush the
+  // store drops every older collection whole.
+  const reclaims = flushed ? [] : [...dropped].filter((id) => id < meta.nextCollectionId).sort((a, b) => a - b);
+  return { writes, rows, reclaims, results, flushed, meta: newMeta, events };
 }
 
 /** The released collections no record owns after the batch. A collection belongs to at most one record

@@ -126,7 +126,6 @@ export function collectionRowCases(withStore: WithStore): void {
     ["UNLINK", ["UNLINK h"], "none", "1"],
     ["SET over it", ["SET h string"], "string", "1"],
     ["RENAME over it", ["SET src v", "RENAME src h"], "string", "1"],
-    ["FLUSHALL", ["FLUSHALL"], "none", "null"],
     ["HDEL of every field", [`HDEL h ${everyField}`], "none", "1"],
   ];
   for (const [how, lines, typeAfter, keepAfter] of drops) {
@@ -149,6 +148,19 @@ export function collectionRowCases(withStore: WithStore): void {
         assert.equal(store.reclaimStep(64), 0, "an idle reclaimer deletes nothing");
       }, MANUAL));
   }
+
+  it("drops a table hash by FLUSHALL with everything else at once: no row is left to reclaim", () =>
+    withStore((store) => {
+      redisReplies(store, NOW, hset("h", 300), "SET keep 1");
+      const { collectionId } = headerOf(store, "h");
+      redisReplies(store, NOW, "FLUSHALL");
+      assert.deepEqual(redisReplies(store, NOW, "TYPE h", "GET keep", "DBSIZE"), ["none", "null", "0"]);
+      assert.deepEqual(store.stats(), { keyCount: 0, sizeBytes: 0 });
+      assert.deepEqual(store.reclaimStats().pendingCollections, 0);
+      assert.deepEqual(allRows(store, collectionId), []);
+      redisReplies(store, NOW, hset("next", 200));
+      assert.ok(headerOf(store, "next").collectionId > collectionId, "collection ids are never reused");
+    }, MANUAL));
 
   it("writes nothing for a table hash made and dropped within one batch", () =>
     withStore((store) => {

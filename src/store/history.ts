@@ -20,10 +20,11 @@ import { decodeRecord, encodeRecord } from "./record-codec.js";
 import type { HistoryStats } from "./state-machine-store.js";
 
 /** One applied change. `put` carries the key's new record; `delete` is a delete (or a put whose expiry had
- * already passed); `expire` is the leader's expiry sweep removing a key past its TTL. */
+ * already passed); `expire` is the leader's expiry sweep removing a key past its TTL; `flush` is FLUSHALL, every
+ * key deleted at once (its `key` is empty and it concerns every prefix), first of its revision. */
 export interface HistoryEvent {
   readonly revision: number;
-  readonly type: "put" | "delete" | "expire";
+  readonly type: "put" | "delete" | "expire" | "flush";
   readonly key: Uint8Array;
   /** The new record, for `put` only. */
   readonly record: StoredRecord | undefined;
@@ -41,11 +42,12 @@ export const HISTORY_DEFAULTS = {
   historyBytesMax: 64 * 1024 * 1024,
 } as const;
 
-const TYPE_CODES = { put: 1, delete: 2, expire: 3 } as const;
+const TYPE_CODES = { put: 1, delete: 2, expire: 3, flush: 4 } as const;
 const TYPES_BY_CODE = new Map<number, HistoryEvent["type"]>([
   [1, "put"],
   [2, "delete"],
   [3, "expire"],
+  [4, "flush"],
 ]);
 
 /** type u8 | keyLength u32 | key | (put only) encoded record. */

@@ -197,6 +197,7 @@ export class MemoryStore implements StateMachineStore {
       rowsAfter: this.rowsAfter.bind(this),
     };
     const plan = planBatch(reader, this.#meta, entries);
+    if (plan.flushed) this.#dropAll(plan.events[0]?.revision ?? plan.meta.revision);
     const added = summarize(
       plan.events.map((event) => ({ revision: event.revision, bytes: encodeEvent(event).byteLength })),
     );
@@ -229,6 +230,17 @@ export class MemoryStore implements StateMachineStore {
     for (const { revision } of historyPlan.drop) this.#events.delete(revision);
     this.#history.commit(added, historyPlan);
     return plan.results;
+  }
+
+  /** FLUSHALL: the whole state goes at once; the history restarts just before the flush's revision. */
+  #dropAll(flushRevision: number): void {
+    this.#records = new Map();
+    this.#sortedIds = [];
+    this.#expiring = new Set();
+    this.#rows = new Map();
+    this.#reclaimQueue = new Set();
+    this.#events = new Map();
+    this.#history.reset(flushRevision - 1);
   }
 
   snapshot(): StoreSnapshot {

@@ -165,6 +165,34 @@ function redisCases(withStore: WithStore): void {
       );
     }));
 
+  it("FLUSHALL drops the whole state at once: keys, expiry index and history restart at its revision", () =>
+    withStore(async (store) => {
+      redisReplies(store, 1000, "SET a 1", "SET ttl x PX 50", "HSET h f v");
+      // One batch: a write before the flush is gone with it, a write after it stays.
+      const results = store.applyEntries(
+        entriesFor(store, [
+          { op: "redis", nowMs: 1000, argvs: [["SET", "before", "1"].map(bytes)] },
+          { op: "redis", nowMs: 1000, argvs: [["FLUSHALL"].map(bytes)] },
+          { op: "redis", nowMs: 1000, argvs: [["SET", "after", "2", "PX", "5000"].map(bytes)] },
+        ]),
+      );
+      const flushRevision = (results[1] as CommandResult).revision;
+      assert.deepEqual(redisReplies(store, 1000, "KEYS *", "DBSIZE"), ["[after]", "1"]);
+      assert.deepEqual(store.stats(), { keyCount: 1, sizeBytes: "after".length + 1 });
+      assert.deepEqual(store.expiredKeys(1_000_000, 10).map(text), ["after"], "the flushed TTL is gone from the index");
+      assert.equal(store.historyStats().compactedRevision, flushRevision - 1);
+      assert.deepEqual(eventRows(store.events(flushRevision, store.revision())), [
+        [flushRevision, "flush", "", undefined],
+        [flushRevision + 1, "put", "after", "2"],
+      ]);
+      assert.throws(() => store.events(flushRevision - 1, store.revision()), /COMPACTED|compacted/);
+      // A flush of an empty keyspace changes nothing.
+      redisReplies(store, 1000, "DEL after");
+      const revision = store.revision();
+      assert.deepEqual(redisReplies(store, 1000, "FLUSHALL"), ["OK"]);
+      assert.equal(store.revision(), revision);
+    }));
+
   it("pages through more keys than one listing page (1,024) without losing or repeating one", () =>
     withStore((store) => {
       const keys = Array.from({ length: 1030 }, (_, i) => `k${String(i).padStart(4, "0")}`);

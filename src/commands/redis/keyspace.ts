@@ -99,11 +99,12 @@ export class Keyspace {
     return true;
   }
 
-  /** Deletes every stored key, those past their TTL not yet removed included (FLUSHALL): O(keys). The keys are
-   * listed before any is deleted, so the listing never merges a growing set of pending deletes. */
+  /** Deletes every stored key, those past their TTL not yet removed included (FLUSHALL): O(1) — the write set
+   * drops its base whole (WriteSet.clear) rather than listing and deleting key by key. An empty keyspace is left
+   * alone (nothing changes, the revision stays). */
   deleteAll(): void {
     const writes = this.#mutable();
-    for (const key of everyKey((after, limit) => this.#reader.keysAfter(after, limit))) writes.delete(key);
+    if (writes.keyCount() > 0) writes.clear();
   }
 
   /** Sets (or with 0 removes) a live key's expiry; an expiry at or before now deletes the key. Counts as a write

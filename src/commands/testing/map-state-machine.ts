@@ -47,6 +47,10 @@ export class MapStateMachine implements KeyspaceReader {
 
   apply(command: Command): CommandResult {
     const outcome = applyCommand(this, command, this.state);
+    if (outcome.flushed) {
+      this.records.clear();
+      this.rows.clear();
+    }
     for (const mutation of outcome.mutations) {
       if (mutation.record === undefined) this.records.delete(keyId(mutation.key));
       else this.records.set(keyId(mutation.key), mutation.record);

@@ -56,6 +56,35 @@ describe("LmdbStore on disk", () => {
   });
 });
 
+describe("LmdbStore FLUSHALL on disk", () => {
+  it("swaps in a fresh environment: the flushed state is gone after a reopen, a reader keeps its old one", async () => {
+    const dir = path.join(root, "flush-reopen");
+    const store = LmdbStore.open(dir);
+    const mset = ["MSET"];
+    for (let i = 0; i < 5000; i++) mset.push(`k${i}`, "v");
+    redisReplies(store, 1, mset.join(" "), "SET ttl x PX 100000");
+    const reading = store.snapshot(); // pins the environment the flush retires
+    assert.deepEqual(redisReplies(store, 2, "FLUSHALL", "SET after 1", "DBSIZE"), ["OK", "OK", "1"]);
+    const image = await stateBytes(store);
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of reading.chunks()) chunks.push(chunk);
+    const old = new MemoryStore();
+    await old.restore(chunks);
+    assert.equal(old.stats().keyCount, 5001, "a snapshot taken before the flush still reads the old state");
+    await old.close();
+    await store.close();
+    const reopened = LmdbStore.open(dir);
+    try {
+      assert.deepEqual(await stateBytes(reopened), image);
+      assert.deepEqual(redisReplies(reopened, 3, "DBSIZE", "GET k1", "GET after"), ["1", "null", "1"]);
+      assert.deepEqual(reopened.expiredKeys(10_000_000, 10), []);
+      assert.equal(fs.readdirSync(dir).filter((name) => name.startsWith("env-")).length, 1, "the old one is deleted");
+    } finally {
+      await reopened.close();
+    }
+  });
+});
+
 describe("LmdbStore collection rows on disk", () => {
   it("keeps a table hash's rows and the reclaim queue across a reopen, and finishes reclaiming after it", async () => {
     const dir = path.join(root, "rows-reopen");

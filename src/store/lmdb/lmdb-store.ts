@@ -36,7 +36,7 @@ import { isLive, type KeyValue, type StoredRecord, toKeyValue } from "../../comm
 import type { CollectionRow } from "../../commands/write-set.js";
 import { assert } from "../../lib/assert.js";
 import { ShoalError } from "../../lib/errors.js";
-import { planBatch } from "../batch-plan.js";
+import { type BatchPlan, planBatch } from "../batch-plan.js";
 import { ChunkedSnapshot } from "../chunked-snapshot.js";
 import {
   compactedError,
@@ -317,6 +317,7 @@ export class LmdbStore implements StateMachineStore {
     const plan = planBatch(reader, this.#meta, entries);
     const rows = historyRows(plan.events);
     const added = summarize(rows.map((row) => ({ revision: row.revision, bytes: row.value.byteLength })));
+    if (plan.flushed) return this.#applyFlushed(plan, rows, added);
     const historyPlan = this.#history.plan(added);
     const db = this.#env.db;
     db.transactionSync(() => {
@@ -385,14 +386,64 @@ export class LmdbStore implements StateMachineStore {
     await Promise.all([...this.#envs].map((env) => env.closed()));
   }
 
-  /** Fills a fresh environment from the image, then makes it live with one rename (env-dir.ts). */
-  async #install(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void> {
+  /**
+   * FLUSHALL: a fresh environment takes the batch's plan (what follows the flush, and the flush's history event),
+   * and one rename makes it live (env-dir.ts) — the commit point a snapshot restore uses, so a crash leaves either
+   * the old state or the new one. The old environment, with every record, row, expiry index row, queued reclaim
+   * and history event before the flush, is retired whole and its files deleted in the background. O(1) here,
+   * whatever the store held, instead of one delete per key inside this transaction.
+   */
+  #applyFlushed(plan: BatchPlan, rows: ReturnType<typeof historyRows>, added: RevisionSummary[]): CommandResult[] {
+    const flush = plan.events[0];
+    assert(flush?.type === "flush", "a flushed plan's history starts with the flush");
+    assert(plan.reclaims.length === 0, "a flushed plan queues no reclaim: the old environment goes whole");
+    this.#history.reset(flush.revision - 1);
+    const historyPlan = this.#history.plan(added);
+    const fresh = this.#freshEnvironment();
+    try {
+      fresh.db.transactionSync(() => {
+        for (const { key, record, previous } of plan.writes) {
+          assert(previous === undefined, "nothing stored before a flush survives it");
+          if (record !== undefined) putRecord(fresh.db, key, record);
+        }
+        for (const { collectionId, rowKey, value } of plan.rows) {
+          if (value !== undefined) fresh.db.putSync(rowStoreKey(collectionId, rowKey), value);
+        }
+        for (const row of rows) fresh.db.putSync(row.key, row.value);
+        for (const { revision, count } of historyPlan.drop) {
+          for (let seq = 0; seq < count; seq++) fresh.db.removeSync(historyKey(revision, seq));
+        }
+        fresh.db.putSync(META_KEY, encodeMeta(plan.meta));
+      });
+      writeCurrent(this.#dir, fresh.name); // The commit point.
+    } catch (error) {
+      fresh.retire();
+      throw error;
+    }
+    const old = this.#env;
+    this.#env = fresh;
+    this.#meta = plan.meta;
+    this.#history.commit(added, historyPlan);
+    this.#pendingReclaims = 0;
+    old.retire();
+    return plan.results;
+  }
+
+  /** A new, empty environment under the next generation's name (never a name used before in this process). */
+  #freshEnvironment(): LmdbEnv {
     for (const env of this.#envs) if (env.isClosed) this.#envs.delete(env);
     this.#generation++;
     const name = envName(this.#generation);
-    await fs.promises.rm(path.join(this.#dir, name), { recursive: true, force: true });
-    const staging = LmdbEnv.open(this.#dir, name, { syncCommits: this.#syncCommits });
-    this.#envs.add(staging);
+    fs.rmSync(path.join(this.#dir, name), { recursive: true, force: true });
+    const env = LmdbEnv.open(this.#dir, name, { syncCommits: this.#syncCommits });
+    this.#envs.add(env);
+    return env;
+  }
+
+  /** Fills a fresh environment from the image, then makes it live with one rename (env-dir.ts). */
+  async #install(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void> {
+    const staging = this.#freshEnvironment();
+    const name = staging.name;
     let meta: StoreMeta;
     try {
       meta = await fillEnvironment(staging.db, chunks, this.#restoreBatchSizeBytes);

@@ -380,8 +380,10 @@ export const keyCommands: readonly CommandSpec[] = withDifferences(commands, {
   keys: "Answers in bytewise key order (Redis: hash-table order).",
   scan: "Bytewise key order; the cursor names the issuing node and a position in its cursor table (10,000 newest kept), valid on every node (another node asks the issuer); a cursor never issued, evicted, or whose node is down answers -ERR invalid cursor. Inside MULTI a SCAN must finish in one call.",
   randomkey: "Reads every key (O(keys)).",
-  flushall: "Deletes key by key in one log entry (O(keys)); ASYNC is accepted and runs synchronously.",
-  flushdb: "Deletes key by key in one log entry (O(keys)); ASYNC is accepted and runs synchronously.",
+  flushall:
+    "One log entry, O(1) on every replica whatever the key count (the store swaps in an empty state); SYNC and ASYNC alike. HTTP watchers get one `flush` event and the watch history restarts at it.",
+  flushdb:
+    "One log entry, O(1) on every replica whatever the key count (the store swaps in an empty state); SYNC and ASYNC alike. HTTP watchers get one `flush` event and the watch history restarts at it.",
   pexpireat: "Times above 2^53-1 ms are capped there (PEXPIRETIME then answers 9007199254740991).",
   expireat: "Times above 2^53-1 ms are capped there.",
 });
