@@ -23,6 +23,7 @@ import type {
 } from "./command.js";
 import { decodeCommand } from "./command-codec.js";
 import { compareHolds } from "./compare.js";
+import { COMMAND_LIMITS } from "./limits.js";
 import { isLive, type KeyValue, type StoredRecord, toKeyValue } from "./record.js";
 import type { ScanCursors } from "./redis/command-spec.js";
 import { executeCommands } from "./redis/execute.js";
@@ -201,6 +202,7 @@ function applyRedis(context: Context, command: RedisCommand): CommandResult {
     random,
     cursors: NO_CURSORS_IN_LOG,
     skipReads: !context.repliesWanted,
+    listedCountMax: COMMAND_LIMITS.logListedCountMax,
   });
   return { kind: "redis", revision: revisionAfter(context), aborted: false, replies };
 }

@@ -32,6 +32,10 @@ export const COMMAND_LIMITS = {
   redisCommandsCountMax: 10_000,
   /** Arguments of one Redis command (MSET, HSET, DEL with many keys): the RESP parser's own bound. */
   redisArgumentsCountMax: 1_048_576,
+  /** Keys and collection rows the reads of one entry may list (KEYS, RANDOMKEY, HGETALL… inside MULTI run in apply,
+   * on the leader's event loop, where listing a million keys would stall its heartbeats — issue 10). Outside MULTI
+   * such reads run on a read worker, unbounded. */
+  logListedCountMax: 50_000,
 } as const;
 
 /** Bytes the entry encoding may add around one command's keys, values and arguments (format byte, msgpack map

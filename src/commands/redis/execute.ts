@@ -9,7 +9,7 @@ import type { Random } from "../../lib/prng.js";
 import { type KeyspaceReader, WriteSet } from "../write-set.js";
 import { checkCommandLimits } from "./command-limits.js";
 import type { CommandContext, CommandSpec, ScanCursors } from "./command-spec.js";
-import { Keyspace } from "./keyspace.js";
+import { Keyspace, ListingBudget } from "./keyspace.js";
 import { errorReply, NULL, type Reply } from "./reply.js";
 import { findCommand } from "./table.js";
 
@@ -26,6 +26,9 @@ export interface ExecutionContext {
   readonly cursors: ScanCursors;
   /** Skip readonly commands (their reply is then a placeholder null): for replicas whose replies nobody reads. */
   readonly skipReads?: boolean;
+  /** Keys and rows the run's commands may list, together (COMMAND_LIMITS.logListedCountMax in the log); none
+   * when absent. */
+  readonly listedCountMax?: number;
 }
 
 /**
@@ -61,7 +64,8 @@ export function executeCommands(
   argvs: readonly (readonly Uint8Array[])[],
   execution: ExecutionContext,
 ): Reply[] {
-  return argvs.map((argv, i) => executeOne(reader, writes, argv, execution, i));
+  const budget = execution.listedCountMax === undefined ? undefined : new ListingBudget(execution.listedCountMax);
+  return argvs.map((argv, i) => executeOne(reader, writes, argv, execution, i, budget));
 }
 
 function executeOne(
@@ -70,6 +74,7 @@ function executeOne(
   argv: readonly Uint8Array[],
   execution: ExecutionContext,
   commandIndex: number,
+  budget: ListingBudget | undefined,
 ): Reply {
   try {
     const spec = resolveCommand(argv);
@@ -81,7 +86,7 @@ function executeOne(
     if (execution.skipReads === true && spec.flags.includes("readonly")) return NULL;
     const child = writes === undefined ? undefined : new WriteSet(writes);
     const random = typeof execution.random === "function" ? execution.random(commandIndex) : execution.random;
-    const keyspace = new Keyspace(child ?? reader, child, execution.nowMs, execution.revision, random);
+    const keyspace = new Keyspace(child ?? reader, child, execution.nowMs, execution.revision, random, budget);
     const context: CommandContext = { keyspace, random, cursors: execution.cursors };
     const reply = spec.handler(context, argv);
     if (writes !== undefined && child !== undefined) writes.merge(child);

@@ -18,6 +18,43 @@ export const WRONG_TYPE_MESSAGE = "Operation against a key holding the wrong kin
  * absolute time on the replicated clock, 0 meaning none. */
 export type ExpiryChoice = number | "keep";
 
+/**
+ * Bounds the keys and collection rows the commands of one log entry list (COMMAND_LIMITS.logListedCountMax): a
+ * KEYS or HGETALL inside MULTI runs in apply, on the leader's event loop, and must not stall it. Past the bound the
+ * command answers an error and changes nothing; outside MULTI such reads run off the loop, unbounded.
+ */
+export class ListingBudget {
+  readonly #max: number;
+  #listed = 0;
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  /** `reader` with every key and row it lists counted against this budget. */
+  over(reader: KeyspaceReader): KeyspaceReader {
+    return {
+      getRecord: (key) => reader.getRecord(key),
+      keyCount: () => reader.keyCount(),
+      getRow: (collectionId, rowKey) => reader.getRow(collectionId, rowKey),
+      keysAfter: (after, limit) => this.#spend(reader.keysAfter(after, limit)),
+      rowsAfter: (collectionId, after, limit) => this.#spend(reader.rowsAfter(collectionId, after, limit)),
+    };
+  }
+
+  #spend<T>(listed: T[]): T[] {
+    this.#listed += listed.length;
+    if (this.#listed > this.#max) {
+      throw new ShoalError(
+        "TOO_LARGE",
+        `a transaction may list at most ${this.#max} keys or fields (it runs in the replicated log, where more ` +
+          "would stall the node): run this command outside MULTI",
+      );
+    }
+    return listed;
+  }
+}
+
 export class Keyspace {
   readonly #writes: WriteSet | undefined;
   readonly #reader: KeyspaceReader;
@@ -29,8 +66,15 @@ export class Keyspace {
   /** `writes` undefined makes a read-only keyspace (a read served without the log): a write there is a bug in
    * the command table (a handler writing under a readonly flag) and asserts. `random` (the command's seeded
    * source) seeds the collections a write creates. */
-  constructor(reader: KeyspaceReader, writes: WriteSet | undefined, nowMs: number, revision: number, random?: Random) {
-    this.#reader = writes ?? reader;
+  constructor(
+    reader: KeyspaceReader,
+    writes: WriteSet | undefined,
+    nowMs: number,
+    revision: number,
+    random?: Random,
+    budget?: ListingBudget,
+  ) {
+    this.#reader = budget === undefined ? (writes ?? reader) : budget.over(writes ?? reader);
     this.#writes = writes;
     this.nowMs = nowMs;
     this.#revision = revision;

@@ -22,6 +22,7 @@ import { RequestParser, type RequestParserOptions, RespProtocolError } from "../
 import { RespWriter } from "../resp-writer.js";
 import { closeAfterReply } from "./close-after-reply.js";
 import { errorFromException, errorText, writeReply } from "./error-reply.js";
+import { costFollowsData } from "./read-offload/read-offload.js";
 import type { ClientDescription, ServerContext } from "./server-context.js";
 import { Session } from "./session.js";
 import { handleSessionCommand, isMultiControl, QUEUEABLE_LOCALLY } from "./session-commands.js";
@@ -268,6 +269,10 @@ export class Connection implements ClientDescription {
       if (next instanceof RespProtocolError) break;
       const spec = resolveQuietly(next);
       if (spec?.handler === undefined || (isRead && !spec.flags.includes("readonly"))) break;
+      // A read whose cost follows the data (KEYS, HGETALL, SCAN…) never joins a write run: inside the entry it
+      // would run in apply, on the leader's event loop. It starts the next run, a read run served after the
+      // writes are applied (so it still sees them) and off the loop (read-offload/).
+      if (!isRead && spec.flags.includes("readonly") && costFollowsData(spec, next)) break;
       // A command refused on its own, or one the entry has no room for, starts the next step instead.
       if (this.session.refusal(spec) !== undefined || limitRefusal(spec, next) !== undefined) break;
       const nextBytes = argvEncodedBytesMax(next);

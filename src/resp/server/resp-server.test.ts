@@ -93,6 +93,32 @@ describe("RespServer: connection commands", () => {
     client.close();
   });
 
+  it("never takes a read whose cost follows the data (KEYS, HGETALL, SCAN) into a write run: it starts a read run", async () => {
+    const client = await RawClient.connect(server.port);
+    const entriesBefore = backend.entries.length;
+    const readsBefore = backend.readBatches.length;
+    client.send(
+      ["SET", "kr1", "a"],
+      ["GET", "kr1"],
+      ["KEYS", "kr*"],
+      ["GET", "kr1"],
+      ["SET", "kr2", "b"],
+      ["SCAN", "0"],
+    );
+    const replies = (await client.read(6)).map(show);
+    assert.deepEqual(replies.slice(0, 4), ["+OK", "$a", "[$kr1]", "$a"]);
+    assert.equal(replies[4], "+OK");
+    assert.deepEqual(
+      backend.entries.slice(entriesBefore).map((entry) => entry.map((argv) => Buffer.from(argv[0] ?? []).toString())),
+      [["SET", "GET"], ["SET"]],
+    );
+    assert.deepEqual(
+      backend.readBatches.slice(readsBefore).map((batch) => batch.size),
+      [2, 1],
+    );
+    client.close();
+  });
+
   it("turns a backend rejection into an error reply for each command of the run and goes on", async () => {
     const client = await RawClient.connect(server.port);
     backend.failNext = new ShoalError("UNAVAILABLE", "no leader");

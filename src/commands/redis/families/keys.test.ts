@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Prng } from "../../../lib/prng.js";
 import { keyId } from "../../bytes.js";
+import { COMMAND_LIMITS } from "../../limits.js";
 import { executeCommands } from "../execute.js";
 import type { Reply } from "../reply.js";
 import { ScanCursorTable } from "../scan-cursor-table.js";
@@ -416,5 +417,26 @@ describe("the key table", () => {
     redis.run("SET a 1");
     redis.run("RENAME a b");
     assert.equal(redis.sm.records.get(keyId(b("b")))?.modRevision, redis.sm.state.revision);
+  });
+});
+
+describe("listing inside the log", () => {
+  it("lists at most logListedCountMax keys or fields per entry (KEYS or HGETALL in MULTI), any number outside it", () => {
+    const redis = new TestRedis();
+    const max = COMMAND_LIMITS.logListedCountMax;
+    const mset: string[] = ["MSET"];
+    for (let i = 0; i < max; i++) mset.push(`k${i}`, "v");
+    assert.equal(redis.run(mset), "OK");
+    assert.match(redis.run("KEYS *"), /^\[/, "exactly the bound is listed");
+    assert.equal(redis.run("SET one-more v"), "OK");
+    const refused = redis.run("KEYS *");
+    assert.match(refused, /^TOO_LARGE a transaction may list at most 50000 keys or fields .* outside MULTI$/);
+    assert.equal(redis.run("DBSIZE"), `(integer) ${max + 1}`, "counting is O(1), not a listing");
+    assert.match(redis.read("KEYS k1"), /^\["k1"\]$/, "outside the log there is no bound");
+    const hset: string[] = ["HSET", "big"];
+    for (let i = 0; i <= max; i++) hset.push(`f${i}`, "v");
+    assert.equal(redis.run(hset), `(integer) ${max + 1}`);
+    assert.match(redis.run("HGETALL big"), /^TOO_LARGE /);
+    assert.match(redis.run("HLEN big"), /^\(integer\) 50001$/);
   });
 });

@@ -35,9 +35,15 @@ export function worthOffloading(argvs: readonly (readonly Uint8Array[])[]): bool
       return false;
     }
     if (CURSOR_COMMANDS.has(spec.name) || spec.handler === undefined) return false;
-    if (!spec.flags.includes("fast") || argv.length > INLINE_ARGUMENTS_MAX) heavy = true;
+    if (costFollowsData(spec, argv)) heavy = true;
   }
   return heavy;
+}
+
+/** A command that may cost time in proportion to the data: one Redis does not flag `fast`, or one with many
+ * arguments. */
+export function costFollowsData(spec: CommandSpec, argv: readonly Uint8Array[]): boolean {
+  return !spec.flags.includes("fast") || argv.length > INLINE_ARGUMENTS_MAX;
 }
 
 interface Pending {
