@@ -18,16 +18,27 @@ const TYPES_BY_CODE: ReadonlyMap<number, ValueType> = new Map([
 ]);
 
 export function encodeRecord(record: StoredRecord): Uint8Array {
-  const bytes = new Uint8Array(HEADER_SIZE_BYTES + record.value.byteLength);
-  const view = new DataView(bytes.buffer);
+  const bytes = new Uint8Array(encodedRecordBytes(record));
+  encodeRecordInto(bytes, 0, record);
+  return bytes;
+}
+
+/** The bytes `encodeRecord` produces for `record`. */
+export function encodedRecordBytes(record: StoredRecord): number {
+  return HEADER_SIZE_BYTES + record.value.byteLength;
+}
+
+/** Writes `encodeRecord(record)` into `target` at `offset` (which has room: encodedRecordBytes), without an
+ * intermediate buffer: snapshots encode every record of the store. */
+export function encodeRecordInto(target: Uint8Array, offset: number, record: StoredRecord): void {
+  const view = new DataView(target.buffer, target.byteOffset + offset, HEADER_SIZE_BYTES);
   view.setUint8(0, RECORD_FORMAT_V1);
   view.setUint8(1, TYPE_CODES[record.type]);
   view.setFloat64(2, record.createRevision);
   view.setFloat64(10, record.modRevision);
   view.setFloat64(18, record.version);
   view.setFloat64(26, record.expiresAtMs);
-  bytes.set(record.value, HEADER_SIZE_BYTES);
-  return bytes;
+  target.set(record.value, offset + HEADER_SIZE_BYTES);
 }
 
 /**

@@ -29,8 +29,10 @@ import { handleSessionCommand, isMultiControl, QUEUEABLE_LOCALLY } from "./sessi
 
 /** Requests parsed ahead of processing; beyond this the socket is paused. Also the longest run of one batch. */
 export const PENDING_REQUESTS_MAX = 1000;
-/** A run of writes sent as one entry stops at this many argument bytes (a Raft entry should stay small). */
-export const RUN_BYTES_MAX = 4 * 1024 * 1024;
+/** A run of writes sent as one entry stops at this many argument bytes. An entry is applied in one synchronous
+ * step on every replica (~10 µs per key written here), so its size bounds how long apply holds the event loop:
+ * 256 KiB is ~2,000 keys of 100 bytes, tens of milliseconds; 4 MiB entries held it ~0.5 s (issue 10). */
+export const RUN_BYTES_MAX = 256 * 1024;
 /** Replies buffered before a mid-turn socket.write. */
 export const FLUSH_BYTES = 64 * 1024;
 /** Redis's client-output-buffer-limit pubsub hard limit (32 MiB): a subscriber further behind is dropped. */
