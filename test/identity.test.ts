@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, test } from "node:test";
 import { writeIdentity } from "../src/node/identity.js";
-import { getKey, inParallel, ProcessCluster, putKey, sleep } from "./support/process-cluster.js";
+import { freePort, getKey, inParallel, ProcessCluster, putKey, sleep } from "./support/process-cluster.js";
 
 const MAIN = resolve("dist/src/cli/main.js");
 const CHROMIUM = "/usr/bin/chromium";
@@ -187,16 +187,18 @@ describe("a data directory of another node, cluster or size", () => {
   const base = mkdtempSync(join(tmpdir(), "shoal-identity-"));
   const peers = "1=127.0.0.1:1,2=127.0.0.1:2,3=127.0.0.1:3";
 
-  test("shoal start refuses another node's directory, or other members, in one line", () => {
+  test("shoal start refuses another node's directory, or other members, in one line", async () => {
     const dir = join(base, "node-1");
     mkdirSync(dir);
     writeIdentity(dir, { clusterId: "c0ffee", nodeId: 1, memberIds: [1, 2, 3], createdAt: new Date().toISOString() });
+    // Ports are bound before the directory is read: free ones, never the defaults (npm test holds those).
+    const ports = ["--http-port", String(await freePort()), "--resp-port", String(await freePort())];
     assertOneLine(
-      shoal("start", "--id", "2", "--data-dir", dir, "--peers", peers),
+      shoal("start", "--id", "2", "--data-dir", dir, "--peers", peers, ...ports),
       /Cannot start node 2: Data directory .* belongs to node 1 of cluster c0ffee, not node 2: start it with --id 1/,
     );
     assertOneLine(
-      shoal("start", "--id", "1", "--data-dir", dir, "--peers", `${peers},4=127.0.0.1:4`),
+      shoal("start", "--id", "1", "--data-dir", dir, "--peers", `${peers},4=127.0.0.1:4`, ...ports),
       /--peers lists members 1, 2, 3, 4, but data directory .* belongs to cluster c0ffee with members 1, 2, 3/,
     );
   });
