@@ -103,6 +103,26 @@ describe("PeerTransport messaging", () => {
     await stopAll([a!, b!]);
   });
 
+  it("delivers large payloads, written frame by frame without a copy, intact and in order with small ones", async () => {
+    const [a, b] = track(await startMesh(2));
+    const inbox = collect(b!);
+    const sizes = [10, 3 * 1024 * 1024, 7, 600 * 1024, 1, 2 * 1024 * 1024 + 3];
+    const payloads = sizes.map((size, i) => {
+      const bytes = new Uint8Array(size);
+      for (let j = 0; j < size; j += 4093) bytes[j] = (i * 31 + j) & 0xff;
+      return bytes;
+    });
+    a!.send(payloads.slice(0, 3).map((data, i) => appendEntries(1, 2, i + 1, data)));
+    a!.send(payloads.slice(3).map((data, i) => appendEntries(1, 2, i + 4, data)));
+    await waitFor("every message", () => inbox.length === sizes.length);
+    for (const [i, message] of inbox.entries()) {
+      const entry = (message as AppendEntriesMessage).entries[0]!;
+      assert.equal(entry.index, i + 1);
+      assert.ok(Buffer.from(entry.data).equals(Buffer.from(payloads[i]!)), `payload ${i} intact`);
+    }
+    await stopAll([a!, b!]);
+  });
+
   it("lets heartbeats overtake a backlog of snapshot chunks", async () => {
     const [a, b] = track(await startMesh(2));
     const inbox = collect(b!);
