@@ -1,0 +1,236 @@
+/**
+ * Failover benchmark: a real 3-node cluster (child processes, loopback TCP, WAL + LMDB on disk) under a closed-loop
+ * write load — RESP and HTTP clients on every node — while the current leader is repeatedly killed (kill -9, then
+ * restarted) or paused (SIGSTOP, then SIGCONT). For each fault it prints the longest gap between two successful
+ * writes that any client connected to another node saw, the time from the fault to the first successful write
+ * issued after it, and the errors those clients got (with the slowest: fail-fast shows here), then the medians.
+ * Clients connected to the faulted node itself are stuck while it is down or paused; they are not counted.
+ * A figure, not an assertion. Reproduce with the command it prints:
+ *
+ *   npm run bench:failover -- [--faults 5] [--kinds kill,pause] [--clients 2] [--outage-ms 3000]
+ *                             [--node-args "--tick-ms 50 --election-ticks 10"]
+ */
+
+import { Agent, request } from "node:http";
+import { parseArgs } from "node:util";
+import { RespClient } from "../test/chaos/resp-client.js";
+import { ProcessCluster, sleep } from "../test/support/process-cluster.js";
+
+const { values } = parseArgs({
+  options: {
+    faults: { type: "string", default: "5" },
+    kinds: { type: "string", default: "kill,pause" },
+    clients: { type: "string", default: "2" },
+    "outage-ms": { type: "string", default: "3000" },
+    "settle-ms": { type: "string", default: "2000" },
+    "node-args": { type: "string", default: "" },
+  },
+});
+const faultsPerKind = Number(values.faults);
+const kinds = values.kinds.split(",").filter((kind): kind is FaultKind => kind === "kill" || kind === "pause");
+const clientsPerProtocol = Number(values.clients);
+const outageMs = Number(values["outage-ms"]);
+const settleMs = Number(values["settle-ms"]);
+const nodeArgs = values["node-args"].split(" ").filter((arg) => arg !== "");
+const NODES = [1, 2, 3];
+const VALUE = "v".repeat(100);
+const REQUEST_TIMEOUT_MS = 15_000;
+/** After the faulted node is back, how long writes are watched before the fault's figures are taken. */
+const RECOVERY_MS = 2_000;
+
+type FaultKind = "kill" | "pause";
+
+interface Attempt {
+  readonly startMs: number;
+  readonly endMs: number;
+  /** undefined: the write succeeded; otherwise what failed (an error reply's first word, an HTTP status...). */
+  readonly error: string | undefined;
+}
+
+interface WriteClient {
+  readonly node: number;
+  readonly label: string;
+  readonly attempts: Attempt[];
+  /** One write; resolves with undefined on success or a short description of the failure. */
+  readonly write: (key: string) => Promise<string | undefined>;
+}
+
+function respClient(cluster: ProcessCluster, node: number, i: number): WriteClient {
+  const client = new RespClient(node, cluster.respPort(node), REQUEST_TIMEOUT_MS);
+  return {
+    node,
+    label: `node ${node} resp#${i}`,
+    attempts: [],
+    write: async (key) => {
+      try {
+        const reply = await client.command(["SET", key, VALUE]);
+        if (reply.type === "simple" && reply.value === "OK") return undefined;
+        return reply.type === "error" ? `-${reply.message.split(" ")[0]}` : `unexpected ${reply.type}`;
+      } catch (error) {
+        return `resp: ${(error as Error).message}`;
+      }
+    },
+  };
+}
+
+function httpClient(cluster: ProcessCluster, node: number, i: number): WriteClient {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const base = cluster.url(node);
+  return {
+    node,
+    label: `node ${node} http#${i}`,
+    attempts: [],
+    write: (key) =>
+      new Promise((done) => {
+        const req = request(`${base}/v1/kv/${key}`, { method: "PUT", agent, timeout: REQUEST_TIMEOUT_MS }, (res) => {
+          let body = "";
+          res.on("data", (chunk: Buffer) => {
+            body += chunk.toString();
+          });
+          res.on("end", () => {
+            if (res.statusCode === 200) done(undefined);
+            else done(`http ${res.statusCode} ${(JSON.parse(body || "{}") as { code?: string }).code ?? ""}`.trim());
+          });
+        });
+        req.on("timeout", () => req.destroy(new Error("timeout")));
+        req.on("error", (error: NodeJS.ErrnoException) => done(`http: ${error.code ?? error.message}`));
+        req.end(VALUE);
+      }),
+  };
+}
+
+/** Each client writes in a closed loop until `running.stop` is set; a refused connection waits a little. */
+async function drive(client: WriteClient, running: { stop: boolean }): Promise<void> {
+  for (let n = 0; !running.stop; n++) {
+    const startMs = performance.now();
+    const error = await client.write(`${client.label.replace(/\W+/g, "-")}-${n % 1000}`);
+    const endMs = performance.now();
+    client.attempts.push({ startMs, endMs, error });
+    if (error !== undefined && endMs - startMs < 5) await sleep(20);
+  }
+}
+
+interface FaultFigures {
+  readonly kind: FaultKind;
+  readonly leader: number;
+  /** Longest gap between successful writes, worst client on the other nodes (ms), and that client. */
+  readonly gapMs: number;
+  readonly gapClient: string;
+  /** From the fault to the first successful write that started after it. */
+  readonly resumedMs: number;
+  readonly errors: Map<string, { count: number; slowestMs: number }>;
+}
+
+function figures(
+  kind: FaultKind,
+  leader: number,
+  clients: readonly WriteClient[],
+  faultMs: number,
+  endMs: number,
+): FaultFigures {
+  let gapMs = 0;
+  let gapClient = "";
+  let resumedMs = Number.POSITIVE_INFINITY;
+  const errors = new Map<string, { count: number; slowestMs: number }>();
+  for (const client of clients) {
+    if (client.node === leader) continue;
+    const successes = client.attempts.filter((a) => a.error === undefined && a.endMs <= endMs);
+    let previous = successes.filter((a) => a.endMs <= faultMs).at(-1)?.endMs ?? faultMs;
+    for (const success of successes) {
+      if (success.endMs <= faultMs) continue;
+      if (success.endMs - previous > gapMs) [gapMs, gapClient] = [success.endMs - previous, client.label];
+      previous = success.endMs;
+      if (success.startMs >= faultMs) resumedMs = Math.min(resumedMs, success.endMs - faultMs);
+    }
+    if (endMs - previous > gapMs) [gapMs, gapClient] = [endMs - previous, `${client.label} (never resumed)`];
+    for (const attempt of client.attempts) {
+      if (attempt.error === undefined || attempt.endMs <= faultMs || attempt.startMs > endMs) continue;
+      const entry = errors.get(attempt.error) ?? { count: 0, slowestMs: 0 };
+      entry.count++;
+      entry.slowestMs = Math.max(entry.slowestMs, attempt.endMs - attempt.startMs);
+      errors.set(attempt.error, entry);
+    }
+  }
+  return { kind, leader, gapMs, gapClient, resumedMs, errors };
+}
+
+async function injectFault(cluster: ProcessCluster, kind: FaultKind, leader: number): Promise<void> {
+  if (kind === "kill") {
+    await cluster.kill(leader);
+    await sleep(outageMs);
+    await cluster.startNode(leader);
+  } else {
+    cluster.signal(leader, "SIGSTOP");
+    await sleep(outageMs);
+    cluster.signal(leader, "SIGCONT");
+  }
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+function describe(result: FaultFigures, n: number): string {
+  const errors = [...result.errors]
+    .map(([what, { count, slowestMs }]) => `${what} ×${count} (slowest ${slowestMs.toFixed(0)} ms)`)
+    .join(", ");
+  return (
+    `  fault ${n}: leader ${result.leader}   longest write gap ${result.gapMs.toFixed(0).padStart(5)} ms ` +
+    `(${result.gapClient})   first new write ok after ${result.resumedMs.toFixed(0)} ms` +
+    (errors === "" ? "" : `   errors: ${errors}`)
+  );
+}
+
+const cluster = await ProcessCluster.start({ nodes: NODES.length, extraArgs: nodeArgs });
+const running = { stop: false };
+const clients = NODES.flatMap((node) =>
+  Array.from({ length: clientsPerProtocol }, (_, i) => [
+    respClient(cluster, node, i),
+    httpClient(cluster, node, i),
+  ]).flat(),
+);
+const drivers = clients.map((client) => drive(client, running));
+const results: FaultFigures[] = [];
+try {
+  console.log(
+    `Failover under load: 3 nodes, ${clientsPerProtocol} RESP + ${clientsPerProtocol} HTTP clients per node ` +
+      `writing 100-byte values; node args: ${nodeArgs.length === 0 ? "(defaults)" : nodeArgs.join(" ")}`,
+  );
+  for (const kind of kinds) {
+    console.log(
+      kind === "kill"
+        ? `kill -9 of the leader, restarted after ${outageMs} ms:`
+        : `SIGSTOP of the leader for ${outageMs} ms, then SIGCONT:`,
+    );
+    for (let n = 1; n <= faultsPerKind; n++) {
+      await cluster.waitForLeader(30_000);
+      await sleep(settleMs);
+      const leader = await cluster.waitForLeader(30_000);
+      const faultMs = performance.now();
+      await injectFault(cluster, kind, leader);
+      await sleep(RECOVERY_MS);
+      const result = figures(kind, leader, clients, faultMs, performance.now());
+      results.push(result);
+      console.log(describe(result, n));
+    }
+    const ofKind = results.filter((result) => result.kind === kind);
+    console.log(
+      `  median over ${ofKind.length} faults: longest write gap ${median(ofKind.map((r) => r.gapMs)).toFixed(0)} ms, ` +
+        `first new write ok after ${median(ofKind.map((r) => r.resumedMs)).toFixed(0)} ms`,
+    );
+  }
+} finally {
+  running.stop = true;
+  await cluster.stop();
+  await Promise.race([Promise.all(drivers), sleep(REQUEST_TIMEOUT_MS)]);
+}
+const nodeArgsFlag = nodeArgs.length === 0 ? "" : ` --node-args "${nodeArgs.join(" ")}"`;
+console.log(
+  `Reproduce: npm run bench:failover -- --faults ${faultsPerKind} --kinds ${kinds.join(",")} ` +
+    `--clients ${clientsPerProtocol} --outage-ms ${outageMs} --settle-ms ${settleMs}${nodeArgsFlag}`,
+);
+process.exit(0);
