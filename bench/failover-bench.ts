@@ -8,7 +8,10 @@
  * A figure, not an assertion. Reproduce with the command it prints:
  *
  *   npm run bench:failover -- [--faults 5] [--kinds kill,pause] [--clients 2] [--outage-ms 3000]
- *                             [--node-args "--tick-ms 50 --election-ticks 10"]
+ *                             [--settle-ms 2000] [--steady-ms 10000] [--node-args="--tick-ms 50 --election-ticks 10"]
+ *
+ * It first runs the load for --steady-ms without faults and counts elections: a too-short election timeout shows
+ * up there as needless elections.
  */
 
 import { Agent, request } from "node:http";
@@ -23,6 +26,7 @@ const { values } = parseArgs({
     clients: { type: "string", default: "2" },
     "outage-ms": { type: "string", default: "3000" },
     "settle-ms": { type: "string", default: "2000" },
+    "steady-ms": { type: "string", default: "10000" },
     "node-args": { type: "string", default: "" },
   },
 });
@@ -31,6 +35,7 @@ const kinds = values.kinds.split(",").filter((kind): kind is FaultKind => kind =
 const clientsPerProtocol = Number(values.clients);
 const outageMs = Number(values["outage-ms"]);
 const settleMs = Number(values["settle-ms"]);
+const steadyMs = Number(values["steady-ms"]);
 const nodeArgs = values["node-args"].split(" ").filter((arg) => arg !== "");
 const NODES = [1, 2, 3];
 const VALUE = "v".repeat(100);
@@ -118,6 +123,8 @@ interface FaultFigures {
   readonly gapClient: string;
   /** From the fault to the first successful write that started after it. */
   readonly resumedMs: number;
+  /** From the fault to another node naming a new leader (polled every 10 ms). */
+  readonly electedMs: number;
   readonly errors: Map<string, { count: number; slowestMs: number }>;
 }
 
@@ -125,9 +132,9 @@ function figures(
   kind: FaultKind,
   leader: number,
   clients: readonly WriteClient[],
-  faultMs: number,
-  endMs: number,
+  times: { faultMs: number; electedMs: number; endMs: number },
 ): FaultFigures {
+  const { faultMs, endMs } = times;
   let gapMs = 0;
   let gapClient = "";
   let resumedMs = Number.POSITIVE_INFINITY;
@@ -151,7 +158,37 @@ function figures(
       errors.set(attempt.error, entry);
     }
   }
-  return { kind, leader, gapMs, gapClient, resumedMs, errors };
+  return { kind, leader, gapMs, gapClient, resumedMs, electedMs: times.electedMs - faultMs, errors };
+}
+
+/** Polls the other nodes' /readyz until one of them names a new leader; resolves with that time. */
+async function newLeaderKnown(cluster: ProcessCluster, oldLeader: number, deadlineMs: number): Promise<number> {
+  const others = NODES.filter((node) => node !== oldLeader);
+  while (performance.now() < deadlineMs) {
+    for (const node of others) {
+      try {
+        const response = await fetch(`${cluster.url(node)}/readyz`, { signal: AbortSignal.timeout(500) });
+        const { leader } = (await response.json()) as { leader: number };
+        if (leader !== 0 && leader !== oldLeader) return performance.now();
+      } catch {
+        // a slow answer: ask again
+      }
+    }
+    await sleep(10);
+  }
+  return Number.POSITIVE_INFINITY;
+}
+
+/** The highest term any live node reports (each election raises it by one; PreVote rounds do not). */
+async function highestTerm(cluster: ProcessCluster): Promise<number> {
+  const terms = await Promise.all(
+    NODES.map((node) =>
+      fetch(`${cluster.url(node)}/readyz`, { signal: AbortSignal.timeout(2000) })
+        .then(async (response) => ((await response.json()) as { term: number }).term)
+        .catch(() => 0),
+    ),
+  );
+  return Math.max(...terms);
 }
 
 async function injectFault(cluster: ProcessCluster, kind: FaultKind, leader: number): Promise<void> {
@@ -180,7 +217,8 @@ function describe(result: FaultFigures, n: number): string {
     .join(", ");
   return (
     `  fault ${n}: leader ${result.leader}   longest write gap ${result.gapMs.toFixed(0).padStart(5)} ms ` +
-    `(${result.gapClient})   first new write ok after ${result.resumedMs.toFixed(0)} ms` +
+    `(${result.gapClient})   new leader after ${result.electedMs.toFixed(0)} ms, ` +
+    `first new write ok after ${result.resumedMs.toFixed(0)} ms` +
     (errors === "" ? "" : `   errors: ${errors}`)
   );
 }
@@ -200,6 +238,12 @@ try {
     `Failover under load: 3 nodes, ${clientsPerProtocol} RESP + ${clientsPerProtocol} HTTP clients per node ` +
       `writing 100-byte values; node args: ${nodeArgs.length === 0 ? "(defaults)" : nodeArgs.join(" ")}`,
   );
+  // Elections without a fault are what a too-short election timeout costs under load: there should be none.
+  await cluster.waitForLeader(30_000);
+  const steadyTerm = await highestTerm(cluster);
+  await sleep(steadyMs);
+  const termAfterSteady = await highestTerm(cluster);
+  console.log(`steady load for ${steadyMs} ms: ${termAfterSteady - steadyTerm} elections (should be 0)`);
   for (const kind of kinds) {
     console.log(
       kind === "kill"
@@ -211,26 +255,32 @@ try {
       await sleep(settleMs);
       const leader = await cluster.waitForLeader(30_000);
       const faultMs = performance.now();
+      const elected = newLeaderKnown(cluster, leader, faultMs + outageMs);
       await injectFault(cluster, kind, leader);
       await sleep(RECOVERY_MS);
-      const result = figures(kind, leader, clients, faultMs, performance.now());
+      const times = { faultMs, electedMs: await elected, endMs: performance.now() };
+      const result = figures(kind, leader, clients, times);
       results.push(result);
       console.log(describe(result, n));
     }
     const ofKind = results.filter((result) => result.kind === kind);
     console.log(
       `  median over ${ofKind.length} faults: longest write gap ${median(ofKind.map((r) => r.gapMs)).toFixed(0)} ms, ` +
+        `new leader after ${median(ofKind.map((r) => r.electedMs)).toFixed(0)} ms, ` +
         `first new write ok after ${median(ofKind.map((r) => r.resumedMs)).toFixed(0)} ms`,
     );
   }
+  const elections = (await highestTerm(cluster)) - termAfterSteady;
+  console.log(`elections during the faults: ${elections} for ${results.length} faults (one each is the minimum)`);
 } finally {
   running.stop = true;
   await cluster.stop();
   await Promise.race([Promise.all(drivers), sleep(REQUEST_TIMEOUT_MS)]);
 }
-const nodeArgsFlag = nodeArgs.length === 0 ? "" : ` --node-args "${nodeArgs.join(" ")}"`;
+const nodeArgsFlag = nodeArgs.length === 0 ? "" : ` --node-args="${nodeArgs.join(" ")}"`;
 console.log(
   `Reproduce: npm run bench:failover -- --faults ${faultsPerKind} --kinds ${kinds.join(",")} ` +
-    `--clients ${clientsPerProtocol} --outage-ms ${outageMs} --settle-ms ${settleMs}${nodeArgsFlag}`,
+    `--clients ${clientsPerProtocol} --outage-ms ${outageMs} --settle-ms ${settleMs} --steady-ms ${steadyMs}` +
+    nodeArgsFlag,
 );
 process.exit(0);

@@ -15,7 +15,7 @@ import { ShoalError } from "../lib/errors.js";
 import type { MemoryStorage } from "../raft/memory-storage.js";
 import type { RawNode } from "../raft/raw-node.js";
 import { splitMessagesByDurability } from "../raft/ready-order.js";
-import type { Entry, ProposalResult, Ready, Snapshot } from "../raft/types.js";
+import type { Entry, NodeId, ProposalResult, Ready, Role, Snapshot } from "../raft/types.js";
 import type { StateMachineStore } from "../store/state-machine-store.js";
 import { entryRecordBytes, HARD_STATE_RECORD_BYTES } from "../wal/record-encoder.js";
 import type { PeerNetwork, RaftLogWriter, SnapshotFiles } from "./ports.js";
@@ -33,6 +33,9 @@ export interface RaftHostOptions {
   /** Entries kept behind a snapshot so briefly lagging followers catch up from the log. */
   readonly snapshotRetainEntries: number;
   readonly proposalTimeoutMs: number;
+  /** Once this node loses leadership, how long its waiting proposals may still be settled by the log (applied,
+   * or overtaken by a later term) before they fail with UNKNOWN_OUTCOME; about two election timeouts. */
+  readonly lostLeadershipGraceMs: number;
   readonly readTimeoutMs: number;
   /** Called when an invariant breaks: the node must stop (the real node exits the process). */
   readonly onFatal: (error: Error) => void;
@@ -41,6 +44,9 @@ export interface RaftHostOptions {
   /** Called synchronously right after the store applied entries or installed a snapshot (the watch hub reads
    * the new revisions' events here, before anything else can run). */
   readonly onApplied?: () => void;
+  /** Called when the leader this node knows, or its term, changes (the node fails requests it forwarded to a
+   * former leader and wakes requests waiting for a leader). */
+  readonly onLeadershipChange?: (leaderId: NodeId, term: number) => void;
   readonly metrics?: HostMetrics;
 }
 
@@ -56,7 +62,9 @@ interface ProposalWaiter {
   readonly term: number;
   readonly resolve: (result: CommandResult) => void;
   readonly reject: (error: ShoalError) => void;
-  readonly timer: NodeJS.Timeout;
+  timer: NodeJS.Timeout | undefined;
+  /** performance.now() at which the proposal fails if the log has not settled it. */
+  deadlineMs: number;
 }
 
 interface ReadWaiter {
@@ -79,7 +87,11 @@ export class RaftHost {
   /** The ReadIndex request readers of this event-loop turn will share; issued at the next setImmediate. */
   #nextBarrier: Promise<void> | undefined;
   #lastSnapshotIndex: number;
-  #leaderId: number;
+  #leaderId: NodeId;
+  #term: number;
+  #role: Role;
+  /** The term of the last entry applied here: a proposal of an earlier term waiting further on can never commit. */
+  #appliedTerm = 0;
   /** Counters for metrics and status. */
   readonly counters = {
     proposals: 0,
@@ -91,7 +103,10 @@ export class RaftHost {
     this.#options = options;
     this.#raw = options.raw;
     this.#lastSnapshotIndex = options.storage.snapshot().metadata.index;
-    this.#leaderId = options.raw.status().leaderId;
+    const status = options.raw.status();
+    this.#leaderId = status.leaderId;
+    this.#term = status.term;
+    this.#role = status.role;
   }
 
   get raw(): RawNode {
@@ -133,14 +148,28 @@ export class RaftHost {
       return Promise.reject(refusalError(result));
     }
     this.schedule();
+    const { index, term } = result;
     return new Promise<CommandResult>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#proposals.delete(result.index);
-        this.counters.proposalFailures++;
-        reject(new ShoalError("TIMEOUT", `Proposal at index ${result.index} timed out; it may or may not apply`));
-      }, this.#options.proposalTimeoutMs);
-      this.#proposals.set(result.index, { term: result.term, resolve, reject, timer });
+      const waiter: ProposalWaiter = { term, resolve, reject, timer: undefined, deadlineMs: 0 };
+      this.#proposals.set(index, waiter);
+      this.#failProposalAfter(
+        index,
+        waiter,
+        this.#options.proposalTimeoutMs,
+        new ShoalError("TIMEOUT", `Proposal at index ${index} timed out; it may or may not apply`),
+      );
     });
+  }
+
+  /** (Re)arms a waiting proposal's timer: after `delayMs` it fails with `error` unless the log settled it. */
+  #failProposalAfter(index: number, waiter: ProposalWaiter, delayMs: number, error: ShoalError): void {
+    clearTimeout(waiter.timer);
+    waiter.deadlineMs = performance.now() + delayMs;
+    waiter.timer = setTimeout(() => {
+      if (this.#proposals.get(index) !== waiter) return;
+      this.#proposals.delete(index);
+      this.#settleProposal(waiter, error);
+    }, delayMs);
   }
 
   /** Resolves once this node's state machine reflects every write acknowledged before the call (ReadIndex,
@@ -204,10 +233,16 @@ export class RaftHost {
   }
 
   async #handleReady(ready: Ready): Promise<void> {
-    if (ready.softState !== undefined && ready.softState.leaderId !== this.#leaderId) {
-      this.#leaderId = ready.softState.leaderId;
-      this.#options.metrics?.leaderChanged();
+    const leaderId = ready.softState?.leaderId ?? this.#leaderId;
+    const term = ready.hardState?.term ?? this.#term;
+    const leadershipMoved = leaderId !== this.#leaderId || term !== this.#term;
+    if (leaderId !== this.#leaderId) this.#options.metrics?.leaderChanged();
+    if (this.#role === "leader" && ready.softState !== undefined && ready.softState.role !== "leader") {
+      this.#lostLeadership();
     }
+    this.#leaderId = leaderId;
+    this.#term = term;
+    this.#role = ready.softState?.role ?? this.#role;
     if (ready.snapshot !== undefined) await this.#installSnapshot(ready.snapshot);
     const { storage, wal, network } = this.#options;
     const { beforePersist, afterPersist } = splitMessagesByDurability(ready, storage.hardState());
@@ -236,7 +271,45 @@ export class RaftHost {
       const waiter = this.#reads.get(readState.context);
       if (waiter !== undefined) waiter.index = readState.index;
     }
+    if (leadershipMoved) this.#retryUnconfirmedReads();
     this.#serveReads();
+    if (leadershipMoved) this.#options.onLeadershipChange?.(leaderId, term);
+  }
+
+  /**
+   * A ReadIndex request not yet confirmed when the leader or term changes will never be: the leader it went to
+   * dropped it when its term ended (or is gone). Reads change nothing, so it fails as UNAVAILABLE (retryable)
+   * and the caller asks again — the new leader when one is known. A read already confirmed keeps its index: the
+   * leader confirmed its leadership after the read arrived, so serving at that index stays linearizable.
+   */
+  #retryUnconfirmedReads(): void {
+    const moved = new ShoalError("UNAVAILABLE", "Leadership moved before the read was confirmed; retry");
+    for (const [context, waiter] of this.#reads) {
+      if (waiter.index !== undefined) continue;
+      this.#reads.delete(context);
+      this.#settleRead(waiter, moved);
+    }
+  }
+
+  /**
+   * This node stopped being leader. Its waiting proposals are in its log at its old term and may still commit
+   * (a follower that holds them can win the next election and commit them with its first entry, §5.4.2), so
+   * none can be failed as "not applied" yet. The log settles them as soon as this node learns the new leader's
+   * log: applied with their term (the result), or overtaken by an entry of a later term (PROPOSAL_DROPPED,
+   * retryable; see #apply). A node cut off from the majority learns nothing, so each proposal gets at most
+   * `lostLeadershipGraceMs` more before it fails with UNKNOWN_OUTCOME instead of waiting out its full timeout.
+   */
+  #lostLeadership(): void {
+    const graceMs = this.#options.lostLeadershipGraceMs;
+    const nowMs = performance.now();
+    for (const [index, waiter] of this.#proposals) {
+      if (waiter.deadlineMs - nowMs <= graceMs) continue;
+      const unknown = new ShoalError(
+        "UNKNOWN_OUTCOME",
+        `This node lost leadership before the write at index ${index} was known to commit; it may or may not be applied`,
+      );
+      this.#failProposalAfter(index, waiter, graceMs, unknown);
+    }
   }
 
   #apply(entries: readonly Entry[]): void {
@@ -262,6 +335,27 @@ export class RaftHost {
           new ShoalError("PROPOSAL_DROPPED", "Leadership changed; the write was not applied"),
         );
     });
+    const last = fresh[fresh.length - 1] as Entry;
+    this.#dropProposalsOvertaken(last.term);
+  }
+
+  /**
+   * Entry terms never decrease along a log (leaders append only entries of their own term, and Log Matching,
+   * §5.3), so once an entry of term T is committed, every later index commits with a term >= T: a proposal of an
+   * earlier term waiting at a later index can never commit (§5.4). It fails now as PROPOSAL_DROPPED (retryable)
+   * instead of when the new leader's log reaches its index. Runs only when the applied term grows.
+   */
+  #dropProposalsOvertaken(appliedTerm: number): void {
+    if (appliedTerm <= this.#appliedTerm) return;
+    this.#appliedTerm = appliedTerm;
+    for (const [index, waiter] of this.#proposals) {
+      if (waiter.term >= appliedTerm) continue;
+      this.#proposals.delete(index);
+      this.#settleProposal(
+        waiter,
+        new ShoalError("PROPOSAL_DROPPED", "Leadership changed before the write committed; it was not applied"),
+      );
+    }
   }
 
   #serveReads(): void {
@@ -284,12 +378,14 @@ export class RaftHost {
     storage.applySnapshot(snapshot);
     await wal.save({ entries: [], snapshot: snapshot.metadata });
     this.#lastSnapshotIndex = snapshot.metadata.index;
-    const unknown = new ShoalError("TIMEOUT", "A snapshot replaced the log; the write's outcome is unknown");
+    // A snapshot does not say which entries it holds: a proposal it covers may or may not be in it.
+    const unknown = new ShoalError("UNKNOWN_OUTCOME", "A snapshot replaced the log; the write's outcome is unknown");
     for (const [index, waiter] of this.#proposals) {
       if (index > snapshot.metadata.index) continue;
       this.#proposals.delete(index);
       this.#settleProposal(waiter, unknown);
     }
+    this.#dropProposalsOvertaken(snapshot.metadata.term);
   }
 
   /** Log compaction (paper section 7): snapshot the store at its applied index, then drop the log behind it. */

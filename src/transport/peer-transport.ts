@@ -171,11 +171,15 @@ export class PeerTransport {
   /**
    * Sends `payload` (anything msgpack encodes) to node `to` and resolves with its handler's answer. Rejects with
    * ShoalError: UNAVAILABLE when the request certainly did not run there (peer unknown or unreachable, queue
-   * full), TIMEOUT when it was sent but no answer came within `timeoutMs` or the connection dropped first,
-   * TOO_LARGE / BAD_REQUEST when the payload cannot be sent, or the handler's own code.
+   * full, or `signal` aborted before it was written: it is withdrawn), TIMEOUT when it was sent but no answer
+   * came within `timeoutMs`, UNKNOWN_OUTCOME when it was sent and then the connection dropped or `signal`
+   * aborted, TOO_LARGE / BAD_REQUEST when the payload cannot be sent, or the handler's own code.
    */
-  async request(to: NodeId, payload: unknown, timeoutMs: number): Promise<unknown> {
+  async request(to: NodeId, payload: unknown, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
     assert(Number.isFinite(timeoutMs) && timeoutMs > 0, "timeoutMs must be a positive number");
+    if (signal?.aborted === true) {
+      throw new ShoalError("UNAVAILABLE", `${abandonMessage(to, signal.reason)} (it was not sent)`, { to });
+    }
     const link = this.#links.get(to);
     if (this.#state !== "running" || link === undefined) {
       throw new ShoalError("UNAVAILABLE", `No route to node ${to}`, { to });
@@ -193,6 +197,11 @@ export class PeerTransport {
     } else {
       counters.drops++;
       this.#tracker.failUnsent(id, `The queue to node ${to} is full`);
+    }
+    if (signal !== undefined) {
+      const abandon = () => this.#tracker.abandon(id, abandonMessage(to, signal.reason));
+      signal.addEventListener("abort", abandon, { once: true });
+      void promise.catch(() => {}).finally(() => signal.removeEventListener("abort", abandon));
     }
     return promise;
   }
@@ -334,6 +343,11 @@ export class PeerTransport {
       this.#protocolErrors++;
     },
   };
+}
+
+function abandonMessage(to: NodeId, reason: unknown): string {
+  const why = reason instanceof Error ? reason.message : typeof reason === "string" ? reason : "it was abandoned";
+  return `Request to node ${to} abandoned: ${why}`;
 }
 
 function isNodeId(value: unknown): value is NodeId {
