@@ -191,6 +191,33 @@ async function highestTerm(cluster: ProcessCluster): Promise<number> {
   return Math.max(...terms);
 }
 
+/**
+ * What holds up a leader's heartbeats, from every node's /metrics since its start: WAL saves slower than 100 and
+ * 250 ms (a Ready's messages wait for its save) and the longest event-loop delay. Either one longer than the
+ * election timeout on the leader lets the followers elect another.
+ */
+async function stallReport(cluster: ProcessCluster): Promise<string> {
+  const parts = await Promise.all(
+    NODES.map(async (node) => {
+      const text = await fetch(`${cluster.url(node)}/metrics`, { signal: AbortSignal.timeout(2000) })
+        .then((response) => response.text())
+        .catch(() => "");
+      // Prometheus text: `name{labels} value`; the labels (node, le) may come in any order.
+      const sample = (name: string, label = "") => {
+        const line = text
+          .split("\n")
+          .find((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && l.includes(label));
+        return Number(line?.slice(line.lastIndexOf(" ") + 1) ?? Number.NaN);
+      };
+      const saves = sample("shoal_wal_save_duration_seconds_count");
+      const over = (le: string) => saves - sample("shoal_wal_save_duration_seconds_bucket", `le="${le}"`);
+      const loopMaxMs = sample("nodejs_eventloop_lag_max_seconds") * 1000;
+      return `node ${node}: ${over("0.1")} WAL saves > 100 ms, ${over("0.25")} > 250 ms, event-loop delay max ${loopMaxMs.toFixed(0)} ms`;
+    }),
+  );
+  return parts.join("; ");
+}
+
 async function injectFault(cluster: ProcessCluster, kind: FaultKind, leader: number): Promise<void> {
   if (kind === "kill") {
     await cluster.kill(leader);
@@ -244,6 +271,7 @@ try {
   await sleep(steadyMs);
   const termAfterSteady = await highestTerm(cluster);
   console.log(`steady load for ${steadyMs} ms: ${termAfterSteady - steadyTerm} elections (should be 0)`);
+  console.log(`  ${await stallReport(cluster)}`);
   for (const kind of kinds) {
     console.log(
       kind === "kill"
