@@ -183,12 +183,14 @@ async function newLeaderKnown(cluster: ProcessCluster, oldLeader: number, deadli
 async function highestTerm(cluster: ProcessCluster): Promise<number> {
   const terms = await Promise.all(
     NODES.map((node) =>
-      fetch(`${cluster.url(node)}/readyz`, { signal: AbortSignal.timeout(2000) })
+      fetch(`${cluster.url(node)}/readyz`, { signal: AbortSignal.timeout(10_000) })
         .then(async (response) => ((await response.json()) as { term: number }).term)
         .catch(() => 0),
     ),
   );
-  return Math.max(...terms);
+  const term = Math.max(...terms);
+  if (term === 0) throw new Error("No node answered /readyz");
+  return term;
 }
 
 /**
@@ -199,7 +201,7 @@ async function highestTerm(cluster: ProcessCluster): Promise<number> {
 async function stallReport(cluster: ProcessCluster): Promise<string> {
   const parts = await Promise.all(
     NODES.map(async (node) => {
-      const text = await fetch(`${cluster.url(node)}/metrics`, { signal: AbortSignal.timeout(2000) })
+      const text = await fetch(`${cluster.url(node)}/metrics`, { signal: AbortSignal.timeout(10_000) })
         .then((response) => response.text())
         .catch(() => "");
       // Prometheus text: `name{labels} value`; the labels (node, le) may come in any order.

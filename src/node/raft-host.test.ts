@@ -20,11 +20,12 @@ class HostCluster {
   readonly #handlers = new Map<NodeId, (message: Message) => void>();
   readonly #isolated = new Set<NodeId>();
 
-  constructor(options: { lostLeadershipGraceMs: number }) {
+  constructor(options: { lostLeadershipGraceMs: number; electionTimeoutTicks?: number }) {
     const ids = [1, 2, 3];
+    const electionTimeoutTicks = options.electionTimeoutTicks ?? 10;
     for (const id of ids) {
       const storage = new MemoryStorage({ voters: ids, learners: [] });
-      const config = resolveRaftConfig({ id, groupId: 1, electionTimeoutTicks: 10, heartbeatIntervalTicks: 1 });
+      const config = resolveRaftConfig({ id, groupId: 1, electionTimeoutTicks, heartbeatIntervalTicks: 1 });
       const changes: NodeId[] = [];
       this.leadershipChanges.set(id, changes);
       const host = new RaftHost({
@@ -40,6 +41,8 @@ class HostCluster {
         // Far beyond anything a test waits: a request settled by its timeout would fail the test.
         proposalTimeoutMs: 60_000,
         readTimeoutMs: 60_000,
+        // Turns far apart: a loaded test machine may delay a PreVote round by tens of milliseconds.
+        campaignStaggerMs: 250,
         lostLeadershipGraceMs: options.lostLeadershipGraceMs,
         onFatal: (error) => {
           throw error;
@@ -180,5 +183,27 @@ describe("RaftHost when leadership moves", () => {
     const leader = await cluster.leader();
     const result = await cluster.host(leader).propose(put("k"));
     assert.equal(result.kind, "put");
+  });
+
+  it("elects a new leader without waiting for the election timeout once the followers know the leader is gone", async () => {
+    // An election timeout of 10,000 ticks (100 s): within this test only the crash signal can start an election.
+    cluster = new HostCluster({ lostLeadershipGraceMs: 30_000, electionTimeoutTicks: 10_000 });
+    cluster.host(1).raw.campaign();
+    cluster.host(1).schedule();
+    assert.equal(await cluster.leader(), 1);
+    const term = cluster.host(2).raw.status().term;
+    // One follower alone forgetting a leader the other still hears from changes nothing: its PreVote is ignored.
+    cluster.host(3).leaderGone(1);
+    cluster.host(2).leaderGone(3); // not its leader: ignored
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(cluster.host(2).raw.status().leaderId, 1);
+    assert.equal(cluster.host(2).raw.status().term, term);
+    // The leader's process is gone: both followers' dials are refused.
+    cluster.isolate(1);
+    cluster.host(2).leaderGone(1);
+    cluster.host(3).leaderGone(1);
+    const newLeader = await cluster.leader(1);
+    assert.equal(newLeader, 2, "the first in id order campaigns first");
+    assert.equal(cluster.host(3).raw.status().term, term + 1, "one election, no split vote");
   });
 });

@@ -15,7 +15,15 @@ import { ShoalError } from "../lib/errors.js";
 import type { MemoryStorage } from "../raft/memory-storage.js";
 import type { RawNode } from "../raft/raw-node.js";
 import { splitMessagesByDurability } from "../raft/ready-order.js";
-import type { Entry, NodeId, ProposalResult, Ready, Role, Snapshot } from "../raft/types.js";
+import {
+  type Entry,
+  NO_NODE,
+  type NodeId,
+  type ProposalResult,
+  type Ready,
+  type Role,
+  type Snapshot,
+} from "../raft/types.js";
 import type { StateMachineStore } from "../store/state-machine-store.js";
 import { entryRecordBytes, HARD_STATE_RECORD_BYTES } from "../wal/record-encoder.js";
 import type { PeerNetwork, RaftLogWriter, SnapshotFiles } from "./ports.js";
@@ -37,6 +45,9 @@ export interface RaftHostOptions {
    * or overtaken by a later term) before they fail with UNKNOWN_OUTCOME; about two election timeouts. */
   readonly lostLeadershipGraceMs: number;
   readonly readTimeoutMs: number;
+  /** When the leader's process is gone, the followers campaign one after another in id order, this far apart
+   * (see leaderGone): longer than one PreVote round trip and than the spread of the followers' redials. */
+  readonly campaignStaggerMs: number;
   /** Called when an invariant breaks: the node must stop (the real node exits the process). */
   readonly onFatal: (error: Error) => void;
   /** Called after each Ready is handled (metrics, the leader's expiry scan). */
@@ -84,6 +95,7 @@ export class RaftHost {
   #proposals = new Map<number, ProposalWaiter>();
   #reads = new Map<string, ReadWaiter>();
   #readSequence = 0;
+  #campaignTimer: NodeJS.Timeout | undefined;
   /** The ReadIndex request readers of this event-loop turn will share; issued at the next setImmediate. */
   #nextBarrier: Promise<void> | undefined;
   #lastSnapshotIndex: number;
@@ -129,6 +141,7 @@ export class RaftHost {
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#ticker !== undefined) clearInterval(this.#ticker);
+    clearTimeout(this.#campaignTimer);
     await this.#idle;
     const stopping = new ShoalError("UNAVAILABLE", "Node is shutting down");
     for (const waiter of this.#proposals.values()) this.#settleProposal(waiter, stopping);
@@ -170,6 +183,42 @@ export class RaftHost {
       this.#proposals.delete(index);
       this.#settleProposal(waiter, error);
     }, delayMs);
+  }
+
+  /**
+   * The transport reports that `peerId` refuses connections: its process is gone (a crash, kill -9, a stop), not
+   * merely paused or cut off — those keep their connections or time out instead. If it is this node's leader,
+   * waiting out the election timeout would only add to the outage: the follower forgets it (Raft.forgetLeader,
+   * so it grants pre-votes at once) and campaigns. Every follower sees the same refusal within a redial's jitter
+   * and does the same, so to avoid a split vote they go in turn: the voters other than the dead leader, in id
+   * order, the first after `campaignStaggerMs` (by then the others forgot the leader too, or they would ignore
+   * its PreVote) and each next one that much later; a campaign is skipped if a leader became known or the term
+   * moved meanwhile. A follower whose log is behind loses its PreVote harmlessly and the next one wins. Safety
+   * does not depend on any of this (it is PreVote and an ordinary election); a wrong report costs at most a
+   * PreVote round that the members still hearing from the leader ignore.
+   */
+  leaderGone(peerId: NodeId): void {
+    if (this.#stopped) return;
+    const status = this.#raw.status();
+    if (status.role !== "follower" || status.leaderId !== peerId) return;
+    this.#guard(() => this.#raw.forgetLeader());
+    this.schedule();
+    if (this.#raw.status().leaderId !== NO_NODE) return; // refused: lease-based reads keep the lease
+    const turn = status.confState.voters
+      .filter((id) => id !== peerId)
+      .sort((a, b) => a - b)
+      .indexOf(status.id);
+    if (turn < 0) return; // a learner does not campaign
+    clearTimeout(this.#campaignTimer);
+    this.#campaignTimer = setTimeout(
+      () => {
+        const now = this.#raw.status();
+        if (this.#stopped || now.leaderId !== NO_NODE || now.term !== status.term || now.role === "leader") return;
+        this.#guard(() => this.#raw.campaign());
+        this.schedule();
+      },
+      (turn + 1) * this.#options.campaignStaggerMs,
+    );
   }
 
   /** Resolves once this node's state machine reflects every write acknowledged before the call (ReadIndex,

@@ -237,6 +237,7 @@ export class ShoalNode {
       snapshotRetainEntries: options.snapshotRetainEntries,
       proposalTimeoutMs: options.requestTimeoutMs,
       lostLeadershipGraceMs: 2 * options.tickMs * options.electionTimeoutTicks,
+      campaignStaggerMs: 2 * options.tickMs,
       readTimeoutMs: options.requestTimeoutMs,
       onFatal: (error) => options.onFatal(error),
       onApplied: () => watches.notify(),
@@ -246,6 +247,7 @@ export class ShoalNode {
     });
     const node = new ShoalNode(options, { host, transport, wal, store, watches, metrics });
     transport.onRequest((from, payload) => node.#answerPeer(from, payload));
+    transport.onPeerRefused((peerId) => host.leaderGone(peerId));
     await transport.start();
     host.start();
     node.#expiry.start();

@@ -81,6 +81,12 @@ export class RawNode {
     this.#raft.transferLeader(target);
   }
 
+  /** The leader is known to be gone (its process refuses connections): forget it, so that pre-votes are granted
+   * at once instead of after the leader's lease (see Raft.forgetLeader). A follower only; no campaign of its own. */
+  forgetLeader(): void {
+    this.#raft.forgetLeader();
+  }
+
   /** Starts an election now (PreVote first when enabled). */
   campaign(): void {
     this.#raft.hup(false);

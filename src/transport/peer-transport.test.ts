@@ -274,6 +274,21 @@ describe("PeerTransport requests", () => {
     await stopAll([a!, b!]);
   });
 
+  it("reports a peer whose process is gone (its port refuses connections), not one that is merely silent", async () => {
+    const [a, b] = track(await startMesh(2));
+    const refused: number[] = [];
+    a!.onPeerRefused((peerId) => refused.push(peerId));
+    b!.onRequest(() => new Promise(() => {})); // alive but never answering
+    await waitFor("connected", () => a!.stats().peers["2"]!.connected);
+    void a!.request(2, "hang", 300).catch(() => {});
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    assert.deepEqual(refused, []);
+    await b!.stop();
+    await waitFor("the refused redial", () => refused.length > 0);
+    assert.equal(refused[0], 2);
+    await a!.stop();
+  });
+
   it("is UNAVAILABLE for unreachable, unknown and handler-less peers", async () => {
     const a = track(await startTransport(1, { peers: new Map([[2, await deadAddress()]]) }));
     const startMs = performance.now();

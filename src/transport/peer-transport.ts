@@ -38,6 +38,8 @@ export interface PeerTransportOptions extends Partial<TransportBounds> {
 
 /** Receives every Raft message addressed to this node, synchronously, in arrival order per sender. */
 export type MessageHandler = (message: Message) => void;
+/** Told that a peer refused a connection: its process is not running (see PeerLinkEvents.onRefused). */
+export type RefusedHandler = (peerId: NodeId) => void;
 /** Answers a peer's request; a rejection with a ShoalError reaches the requester with the same code. */
 export type RequestHandler = (from: NodeId, payload: unknown) => Promise<unknown>;
 
@@ -63,6 +65,7 @@ export class PeerTransport {
   readonly #dropLoggedAtMs = new Map<NodeId, number>();
   #messageHandler: MessageHandler | undefined = undefined;
   #requestHandler: RequestHandler | undefined = undefined;
+  #refusedHandler: RefusedHandler | undefined = undefined;
   #unroutableDrops = 0;
   #unhandledDrops = 0;
   #protocolErrors = 0;
@@ -166,6 +169,11 @@ export class PeerTransport {
 
   onRequest(handler: RequestHandler): void {
     this.#requestHandler = handler;
+  }
+
+  /** Called each time a dial to a peer is refused: nothing listens at its address (its process is gone). */
+  onPeerRefused(handler: RefusedHandler): void {
+    this.#refusedHandler = handler;
   }
 
   /**
@@ -310,6 +318,7 @@ export class PeerTransport {
     },
     onDown: (peerId: NodeId) =>
       this.#tracker.failPeer(peerId, `Connection to node ${peerId} closed before a response arrived`),
+    onRefused: (peerId: NodeId) => this.#refusedHandler?.(peerId),
     onProtocolError: () => {
       this.#protocolErrors++;
     },
