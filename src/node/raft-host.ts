@@ -133,6 +133,9 @@ export class RaftHost {
     });
     this.#ticker = setInterval(() => {
       this.#guard(() => this.#raw.tick());
+      // A Ready still in hand (a slow fsync) would hold a leader's heartbeats back until it is done, and a disk
+      // stall longer than the election timeout would then depose a healthy leader: they go now.
+      if (this.#processing) this.#options.network.send(this.#raw.takeHeartbeats());
       this.schedule();
     }, this.#options.tickMs);
     this.schedule();

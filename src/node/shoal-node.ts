@@ -242,7 +242,7 @@ export class ShoalNode {
       onFatal: (error) => options.onFatal(error),
       onApplied: () => watches.notify(),
       // `node` is declared below; the host calls this only from its Ready loop, which starts after it exists.
-      onLeadershipChange: (leaderId) => node.#leadershipMoved(leaderId),
+      onLeadershipChange: (leaderId, term) => node.#leadershipMoved(leaderId, term),
       metrics,
     });
     const node = new ShoalNode(options, { host, transport, wal, store, watches, metrics });
@@ -418,8 +418,9 @@ export class ShoalNode {
   /** The host learned of a new leader or term: writes forwarded to another node are abandoned (see
    * #forwardProposal) and retries waiting for a leader go now. A leader unknown (an election running) abandons
    * nothing: the old one may still answer. */
-  #leadershipMoved(leaderId: NodeId): void {
+  #leadershipMoved(leaderId: NodeId, term: number): void {
     if (leaderId === NO_NODE) return;
+    this.#logger.info({ leader: leaderId, term }, "Leader known");
     for (const forward of this.#forwards) {
       if (forward.leaderId !== leaderId) forward.abandon.abort(new Error(`node ${leaderId} is the leader now`));
     }

@@ -183,3 +183,24 @@ test("followers that forgot a dead leader grant a pre-vote at once; within its l
     }
   }
 });
+
+test("a leader's heartbeats can leave while a Ready is still being persisted; nothing else can", () => {
+  const cluster = new MiniCluster([1, 2, 3]);
+  cluster.node(1).raw.campaign();
+  cluster.stabilize();
+  const leader = cluster.node(1).raw;
+  assert.deepEqual(leader.takeHeartbeats(), [], "no Ready outstanding: heartbeats go with the next Ready");
+  leader.propose(text("slow to persist"));
+  const outstanding = leader.ready(); // the host is writing it
+  leader.tick(); // a heartbeat interval passes meanwhile
+  const heartbeats = leader.takeHeartbeats();
+  assert.deepEqual(heartbeats.map((m) => [m.type, m.to]).sort(), [
+    ["heartbeat", 2],
+    ["heartbeat", 3],
+  ]);
+  assert.deepEqual(leader.takeHeartbeats(), [], "taken once");
+  leader.advance(outstanding);
+  const next = leader.hasReady() ? leader.ready() : undefined;
+  assert.ok(next === undefined || next.messages.every((m) => m.type !== "heartbeat"));
+  if (next !== undefined) leader.advance(next);
+});
