@@ -9,6 +9,7 @@
  *
  *   npm run bench:failover -- [--faults 5] [--kinds kill,pause] [--clients 2] [--outage-ms 3000]
  *                             [--settle-ms 2000] [--steady-ms 10000] [--node-args="--tick-ms 50 --election-ticks 10"]
+ *                             [--data-dir DIR]
  *
  * It first runs the load for --steady-ms without faults and counts elections: a too-short election timeout shows
  * up there as needless elections.
@@ -28,6 +29,7 @@ const { values } = parseArgs({
     "settle-ms": { type: "string", default: "2000" },
     "steady-ms": { type: "string", default: "10000" },
     "node-args": { type: "string", default: "" },
+    "data-dir": { type: "string" },
   },
 });
 const faultsPerKind = Number(values.faults);
@@ -193,13 +195,19 @@ async function highestTerm(cluster: ProcessCluster): Promise<number> {
   return term;
 }
 
+interface Stalls {
+  readonly over100: number;
+  readonly over250: number;
+  readonly loopMaxMs: number;
+}
+
 /**
- * What holds up a leader's heartbeats, from every node's /metrics since its start: WAL saves slower than 100 and
- * 250 ms (a Ready's messages wait for its save) and the longest event-loop delay. Either one longer than the
- * election timeout on the leader lets the followers elect another.
+ * What can silence a node: WAL saves slower than 100 and 250 ms (a follower's answers wait for its save) and the
+ * longest event-loop delay, from each node's /metrics. The save counts are totals since the node started; the
+ * event-loop maximum is since the previous scrape (prom-client resets it), so scrape once before a phase.
  */
-async function stallReport(cluster: ProcessCluster): Promise<string> {
-  const parts = await Promise.all(
+async function stalls(cluster: ProcessCluster): Promise<Stalls[]> {
+  return Promise.all(
     NODES.map(async (node) => {
       const text = await fetch(`${cluster.url(node)}/metrics`, { signal: AbortSignal.timeout(10_000) })
         .then((response) => response.text())
@@ -213,11 +221,23 @@ async function stallReport(cluster: ProcessCluster): Promise<string> {
       };
       const saves = sample("shoal_wal_save_duration_seconds_count");
       const over = (le: string) => saves - sample("shoal_wal_save_duration_seconds_bucket", `le="${le}"`);
-      const loopMaxMs = sample("nodejs_eventloop_lag_max_seconds") * 1000;
-      return `node ${node}: ${over("0.1")} WAL saves > 100 ms, ${over("0.25")} > 250 ms, event-loop delay max ${loopMaxMs.toFixed(0)} ms`;
+      return {
+        over100: over("0.1"),
+        over250: over("0.25"),
+        loopMaxMs: sample("nodejs_eventloop_lag_max_seconds") * 1000,
+      };
     }),
   );
-  return parts.join("; ");
+}
+
+function describeStalls(before: readonly Stalls[], after: readonly Stalls[]): string {
+  return NODES.map((node, i) => {
+    const [was, now] = [before[i] as Stalls, after[i] as Stalls];
+    return (
+      `node ${node}: ${now.over100 - was.over100} WAL saves > 100 ms, ${now.over250 - was.over250} > 250 ms, ` +
+      `event-loop delay max ${now.loopMaxMs.toFixed(0)} ms`
+    );
+  }).join("; ");
 }
 
 async function injectFault(cluster: ProcessCluster, kind: FaultKind, leader: number): Promise<void> {
@@ -252,7 +272,13 @@ function describe(result: FaultFigures, n: number): string {
   );
 }
 
-const cluster = await ProcessCluster.start({ nodes: NODES.length, extraArgs: nodeArgs });
+// --data-dir keeps the nodes' data and logs (node-<id>.log) there for a look afterwards.
+const dataDir = values["data-dir"];
+const cluster = await ProcessCluster.start({
+  nodes: NODES.length,
+  extraArgs: nodeArgs,
+  ...(dataDir === undefined ? {} : { dataDir }),
+});
 const running = { stop: false };
 const clients = NODES.flatMap((node) =>
   Array.from({ length: clientsPerProtocol }, (_, i) => [
@@ -270,10 +296,11 @@ try {
   // Elections without a fault are what a too-short election timeout costs under load: there should be none.
   await cluster.waitForLeader(30_000);
   const steadyTerm = await highestTerm(cluster);
+  const stallsBefore = await stalls(cluster);
   await sleep(steadyMs);
   const termAfterSteady = await highestTerm(cluster);
   console.log(`steady load for ${steadyMs} ms: ${termAfterSteady - steadyTerm} elections (should be 0)`);
-  console.log(`  ${await stallReport(cluster)}`);
+  console.log(`  ${describeStalls(stallsBefore, await stalls(cluster))}`);
   for (const kind of kinds) {
     console.log(
       kind === "kill"
