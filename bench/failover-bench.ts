@@ -2,7 +2,8 @@
  * Failover benchmark: a real 3-node cluster (child processes, loopback TCP, WAL + LMDB on disk) under a closed-loop
  * write load — RESP and HTTP clients on every node — while the current leader is repeatedly killed (kill -9, then
  * restarted) or paused (SIGSTOP, then SIGCONT). For each fault it prints the longest gap between two successful
- * writes that any client connected to another node saw, the time from the fault to the first successful write
+ * writes that any client connected to another node saw until the node came back (the failover; the gap while it
+ * rejoins is printed apart), the time from the fault to the first successful write
  * issued after it, and the errors those clients got (with the slowest: fail-fast shows here), then the medians.
  * Clients connected to the faulted node itself are stuck while it is down or paused; they are not counted.
  * A figure, not an assertion. Reproduce with the command it prints:
@@ -123,6 +124,8 @@ interface FaultFigures {
   /** Longest gap between successful writes, worst client on the other nodes (ms), and that client. */
   readonly gapMs: number;
   readonly gapClient: string;
+  /** The same once the faulted node is back (restarted or resumed) and rejoins, until the figures are taken. */
+  readonly rejoinGapMs: number;
   /** From the fault to the first successful write that started after it. */
   readonly resumedMs: number;
   /** From the fault to another node naming a new leader (polled every 10 ms). */
@@ -130,29 +133,45 @@ interface FaultFigures {
   readonly errors: Map<string, { count: number; slowestMs: number }>;
 }
 
+/** The longest time any client of the other nodes went without a successful write within [fromMs, toMs], counted
+ * from its last success before `fromMs`; a client still waiting at `toMs` counts until then. */
+function longestGap(
+  clients: readonly WriteClient[],
+  faulted: number,
+  fromMs: number,
+  toMs: number,
+): { gapMs: number; client: string } {
+  let worst = { gapMs: 0, client: "" };
+  for (const client of clients) {
+    if (client.node === faulted) continue;
+    const successes = client.attempts.filter((a) => a.error === undefined && a.endMs <= toMs);
+    let previous = successes.filter((a) => a.endMs <= fromMs).at(-1)?.endMs ?? fromMs;
+    for (const success of successes) {
+      if (success.endMs <= fromMs) continue;
+      if (success.endMs - previous > worst.gapMs) worst = { gapMs: success.endMs - previous, client: client.label };
+      previous = success.endMs;
+    }
+    if (toMs - previous > worst.gapMs) worst = { gapMs: toMs - previous, client: `${client.label} (never resumed)` };
+  }
+  return worst;
+}
+
 function figures(
   kind: FaultKind,
   leader: number,
   clients: readonly WriteClient[],
-  times: { faultMs: number; electedMs: number; endMs: number },
+  times: { faultMs: number; electedMs: number; recoverMs: number; endMs: number },
 ): FaultFigures {
-  const { faultMs, endMs } = times;
-  let gapMs = 0;
-  let gapClient = "";
+  const { faultMs, recoverMs, endMs } = times;
+  const failover = longestGap(clients, leader, faultMs, recoverMs);
   let resumedMs = Number.POSITIVE_INFINITY;
   const errors = new Map<string, { count: number; slowestMs: number }>();
   for (const client of clients) {
     if (client.node === leader) continue;
-    const successes = client.attempts.filter((a) => a.error === undefined && a.endMs <= endMs);
-    let previous = successes.filter((a) => a.endMs <= faultMs).at(-1)?.endMs ?? faultMs;
-    for (const success of successes) {
-      if (success.endMs <= faultMs) continue;
-      if (success.endMs - previous > gapMs) [gapMs, gapClient] = [success.endMs - previous, client.label];
-      previous = success.endMs;
-      if (success.startMs >= faultMs) resumedMs = Math.min(resumedMs, success.endMs - faultMs);
-    }
-    if (endMs - previous > gapMs) [gapMs, gapClient] = [endMs - previous, `${client.label} (never resumed)`];
     for (const attempt of client.attempts) {
+      if (attempt.error === undefined && attempt.startMs >= faultMs && attempt.endMs <= recoverMs) {
+        resumedMs = Math.min(resumedMs, attempt.endMs - faultMs);
+      }
       if (attempt.error === undefined || attempt.endMs <= faultMs || attempt.startMs > endMs) continue;
       const entry = errors.get(attempt.error) ?? { count: 0, slowestMs: 0 };
       entry.count++;
@@ -160,7 +179,16 @@ function figures(
       errors.set(attempt.error, entry);
     }
   }
-  return { kind, leader, gapMs, gapClient, resumedMs, electedMs: times.electedMs - faultMs, errors };
+  return {
+    kind,
+    leader,
+    gapMs: failover.gapMs,
+    gapClient: failover.client,
+    rejoinGapMs: longestGap(clients, leader, recoverMs, endMs).gapMs,
+    resumedMs,
+    electedMs: times.electedMs - faultMs,
+    errors,
+  };
 }
 
 /** Polls the other nodes' /readyz until one of them names a new leader; resolves with that time. */
@@ -240,16 +268,19 @@ function describeStalls(before: readonly Stalls[], after: readonly Stalls[]): st
   }).join("; ");
 }
 
-async function injectFault(cluster: ProcessCluster, kind: FaultKind, leader: number): Promise<void> {
+/** Kills or pauses `leader`, and after the outage restarts or resumes it; resolves with the time it did so. */
+async function injectFault(cluster: ProcessCluster, kind: FaultKind, leader: number): Promise<number> {
   if (kind === "kill") {
     await cluster.kill(leader);
     await sleep(outageMs);
+    const recoverMs = performance.now();
     await cluster.startNode(leader);
-  } else {
-    cluster.signal(leader, "SIGSTOP");
-    await sleep(outageMs);
-    cluster.signal(leader, "SIGCONT");
+    return recoverMs;
   }
+  cluster.signal(leader, "SIGSTOP");
+  await sleep(outageMs);
+  cluster.signal(leader, "SIGCONT");
+  return performance.now();
 }
 
 function median(values: readonly number[]): number {
@@ -267,7 +298,8 @@ function describe(result: FaultFigures, n: number): string {
   return (
     `  fault ${n}: leader ${result.leader}   longest write gap ${result.gapMs.toFixed(0).padStart(5)} ms ` +
     `(${result.gapClient})   new leader after ${result.electedMs.toFixed(0)} ms, ` +
-    `first new write ok after ${result.resumedMs.toFixed(0)} ms` +
+    `first new write ok after ${result.resumedMs.toFixed(0)} ms; ` +
+    `when it ${result.kind === "kill" ? "restarted" : "resumed"}: longest gap ${result.rejoinGapMs.toFixed(0)} ms` +
     (errors === "" ? "" : `   errors: ${errors}`)
   );
 }
@@ -313,9 +345,9 @@ try {
       const leader = await cluster.waitForLeader(30_000);
       const faultMs = performance.now();
       const elected = newLeaderKnown(cluster, leader, faultMs + outageMs);
-      await injectFault(cluster, kind, leader);
+      const recoverMs = await injectFault(cluster, kind, leader);
       await sleep(RECOVERY_MS);
-      const times = { faultMs, electedMs: await elected, endMs: performance.now() };
+      const times = { faultMs, electedMs: await elected, recoverMs, endMs: performance.now() };
       const result = figures(kind, leader, clients, times);
       results.push(result);
       console.log(describe(result, n));
@@ -324,7 +356,8 @@ try {
     console.log(
       `  median over ${ofKind.length} faults: longest write gap ${median(ofKind.map((r) => r.gapMs)).toFixed(0)} ms, ` +
         `new leader after ${median(ofKind.map((r) => r.electedMs)).toFixed(0)} ms, ` +
-        `first new write ok after ${median(ofKind.map((r) => r.resumedMs)).toFixed(0)} ms`,
+        `first new write ok after ${median(ofKind.map((r) => r.resumedMs)).toFixed(0)} ms; ` +
+        `longest gap when it came back ${median(ofKind.map((r) => r.rejoinGapMs)).toFixed(0)} ms`,
     );
   }
   const elections = (await highestTerm(cluster)) - termAfterSteady;
