@@ -57,8 +57,9 @@ export const nodeDefaults = {
   fsyncBatchIntervalMs: 2,
   // 50 ms ticks and a 5-tick election timeout (randomized to 250-500 ms): a paused or cut-off leader is replaced
   // in about a third of a second plus one PreVote round. Heartbeats every tick leave five per timeout; under a
-  // steady write load on a loaded 2-core machine this caused no elections (npm run bench:failover counts them),
-  // while 10 ticks made every failover last 0.5-1 s. A crashed leader is replaced sooner still: its followers
+  // steady write load on a shared 2-core machine this caused no elections (npm run bench:failover counts them;
+  // about one a minute only with the machine overloaded, load 15-20), while 10 ticks made every failover last
+  // 0.5-1 s. A crashed leader is replaced sooner still: its followers
   // see its port refuse connections and do not wait for the timeout (RaftHost.leaderGone).
   tickMs: 50,
   electionTimeoutTicks: 5,
