@@ -24,6 +24,7 @@ const statusByCode: Record<ErrorCode, number> = {
   UNAVAILABLE: 503,
   PROPOSAL_DROPPED: 503,
   TIMEOUT: 504,
+  UNKNOWN_OUTCOME: 504,
   INTERNAL: 500,
 };
 

@@ -189,6 +189,7 @@ export const errorSchema = {
         "UNAVAILABLE",
         "PROPOSAL_DROPPED",
         "TIMEOUT",
+        "UNKNOWN_OUTCOME",
         "INTERNAL",
       ],
     },

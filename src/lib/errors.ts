@@ -11,6 +11,7 @@ export type ErrorCode =
   | "NOT_LEADER" // this node cannot serve the request; retry against the leader
   | "UNAVAILABLE" // no leader / no quorum right now; retryable
   | "TIMEOUT" // the outcome is unknown (the request may or may not have been applied)
+  | "UNKNOWN_OUTCOME" // the write reached a leader that went away (lost leadership, crashed) before answering
   | "PROPOSAL_DROPPED" // leadership changed before the entry committed; it was not applied
   | "TOO_LARGE" // a value or request exceeds a configured bound
   | "COMPACTED" // a requested revision or log index was compacted away
@@ -29,6 +30,7 @@ const ERROR_CODES: Readonly<Record<ErrorCode, true>> = {
   NOT_LEADER: true,
   UNAVAILABLE: true,
   TIMEOUT: true,
+  UNKNOWN_OUTCOME: true,
   PROPOSAL_DROPPED: true,
   TOO_LARGE: true,
   COMPACTED: true,

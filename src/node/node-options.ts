@@ -60,9 +60,14 @@ export interface NodeOptions {
 export const nodeDefaults = {
   fsync: "always" as FsyncPolicy,
   fsyncBatchIntervalMs: 2,
-  // 50 ms ticks and a 10-tick election timeout: a dead leader is replaced in 0.5-1 s plus one PreVote round.
+  // 50 ms ticks and a 5-tick election timeout (randomized to 250-500 ms): a paused or cut-off leader is replaced
+  // in about a third of a second plus one PreVote round. Heartbeats every tick leave five per timeout; under a
+  // steady write load on a shared 2-core machine this caused no elections (npm run bench:failover counts them;
+  // about one a minute only with the machine overloaded, load 15-20), while 10 ticks made every failover last
+  // 0.5-1 s. A crashed leader is replaced sooner still: its followers
+  // see its port refuse connections and do not wait for the timeout (RaftHost.leaderGone).
   tickMs: 50,
-  electionTimeoutTicks: 10,
+  electionTimeoutTicks: 5,
   heartbeatIntervalTicks: 1,
   snapshotThresholdEntries: 10_000,
   snapshotRetainEntries: 1_000,

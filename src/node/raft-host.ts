@@ -16,7 +16,16 @@ import { ShoalError } from "../lib/errors.js";
 import type { MemoryStorage } from "../raft/memory-storage.js";
 import type { RawNode } from "../raft/raw-node.js";
 import { splitMessagesByDurability } from "../raft/ready-order.js";
-import type { ConfState, Entry, ProposalResult, Ready, Snapshot } from "../raft/types.js";
+import {
+  type ConfState,
+  type Entry,
+  NO_NODE,
+  type NodeId,
+  type ProposalResult,
+  type Ready,
+  type Role,
+  type Snapshot,
+} from "../raft/types.js";
 import type { StateMachineStore, StoreSnapshot } from "../store/state-machine-store.js";
 import { entryRecordBytes, HARD_STATE_RECORD_BYTES } from "../wal/record-encoder.js";
 import type { PeerNetwork, RaftLogWriter, SnapshotFiles } from "./ports.js";
@@ -35,9 +44,15 @@ export interface RaftHostOptions {
   /** Entries kept behind a snapshot so briefly lagging followers catch up from the log. */
   readonly snapshotRetainEntries: number;
   readonly proposalTimeoutMs: number;
+  /** Once this node loses leadership, how long its waiting proposals may still be settled by the log (applied,
+   * or overtaken by a later term) before they fail with UNKNOWN_OUTCOME; about two election timeouts. */
+  readonly lostLeadershipGraceMs: number;
   readonly readTimeoutMs: number;
   /** Entry bytes applied in one synchronous step before the event loop gets a turn (at least one entry). */
   readonly applySliceBytesMax?: number;
+  /** When the leader's process is gone, the followers campaign one after another in id order, this far apart
+   * (see leaderGone): longer than one PreVote round trip and than the spread of the followers' redials. */
+  readonly campaignStaggerMs: number;
   /** Called when an invariant breaks: the node must stop (the real node exits the process). */
   readonly onFatal: (error: Error) => void;
   /** Called after each Ready is handled (metrics, the leader's expiry scan). */
@@ -45,6 +60,9 @@ export interface RaftHostOptions {
   /** Called synchronously right after the store applied entries or installed a snapshot (the watch hub reads
    * the new revisions' events here, before anything else can run). */
   readonly onApplied?: () => void;
+  /** Called when the leader this node knows, or its term, changes (the node fails requests it forwarded to a
+   * former leader and wakes requests waiting for a leader). */
+  readonly onLeadershipChange?: (leaderId: NodeId, term: number) => void;
   readonly metrics?: HostMetrics;
 }
 
@@ -60,7 +78,9 @@ interface ProposalWaiter {
   readonly term: number;
   readonly resolve: (result: CommandResult) => void;
   readonly reject: (error: ShoalError) => void;
-  readonly timer: NodeJS.Timeout;
+  timer: NodeJS.Timeout | undefined;
+  /** performance.now() at which the proposal fails if the log has not settled it. */
+  deadlineMs: number;
 }
 
 /** See RaftHostOptions.applySliceBytesMax. */
@@ -93,10 +113,15 @@ export class RaftHost {
   #proposals = new Map<number, ProposalWaiter>();
   #reads = new Map<string, ReadWaiter>();
   #readSequence = 0;
+  #campaignTimer: NodeJS.Timeout | undefined;
   /** The ReadIndex request readers of this event-loop turn will share; issued at the next setImmediate. */
   #nextBarrier: Promise<void> | undefined;
   #lastSnapshotIndex: number;
-  #leaderId: number;
+  #leaderId: NodeId;
+  #term: number;
+  #role: Role;
+  /** The term of the last entry applied here: a proposal of an earlier term waiting further on can never commit. */
+  #appliedTerm = 0;
   /**
    * Committed entries this node holds durably, waiting to be applied, in log order from #applyHead. Raft already
    * counts them applied (they were handed over before `advance`); the store catches up in bounded slices, each one
@@ -124,7 +149,10 @@ export class RaftHost {
     this.#options = options;
     this.#raw = options.raw;
     this.#lastSnapshotIndex = options.storage.snapshot().metadata.index;
-    this.#leaderId = options.raw.status().leaderId;
+    const status = options.raw.status();
+    this.#leaderId = status.leaderId;
+    this.#term = status.term;
+    this.#role = status.role;
   }
 
   get raw(): RawNode {
@@ -139,6 +167,9 @@ export class RaftHost {
     });
     this.#ticker = setInterval(() => {
       this.#guard(() => this.#raw.tick());
+      // A Ready still in hand (a slow fsync) would hold a leader's heartbeats back until it is done, and a disk
+      // stall longer than the election timeout would then depose a healthy leader: they go now.
+      if (this.#processing) this.#options.network.send(this.#raw.takeHeartbeats());
       this.schedule();
     }, this.#options.tickMs);
     this.schedule();
@@ -147,6 +178,7 @@ export class RaftHost {
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#ticker !== undefined) clearInterval(this.#ticker);
+    clearTimeout(this.#campaignTimer);
     await this.#idle;
     await this.#applyDrain;
     await this.#snapshotTask;
@@ -168,14 +200,64 @@ export class RaftHost {
       return Promise.reject(refusalError(result));
     }
     this.schedule();
+    const { index, term } = result;
     return new Promise<CommandResult>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#proposals.delete(result.index);
-        this.counters.proposalFailures++;
-        reject(new ShoalError("TIMEOUT", `Proposal at index ${result.index} timed out; it may or may not apply`));
-      }, this.#options.proposalTimeoutMs);
-      this.#proposals.set(result.index, { term: result.term, resolve, reject, timer });
+      const waiter: ProposalWaiter = { term, resolve, reject, timer: undefined, deadlineMs: 0 };
+      this.#proposals.set(index, waiter);
+      this.#failProposalAfter(
+        index,
+        waiter,
+        this.#options.proposalTimeoutMs,
+        new ShoalError("TIMEOUT", `Proposal at index ${index} timed out; it may or may not apply`),
+      );
     });
+  }
+
+  /** (Re)arms a waiting proposal's timer: after `delayMs` it fails with `error` unless the log settled it. */
+  #failProposalAfter(index: number, waiter: ProposalWaiter, delayMs: number, error: ShoalError): void {
+    clearTimeout(waiter.timer);
+    waiter.deadlineMs = performance.now() + delayMs;
+    waiter.timer = setTimeout(() => {
+      if (this.#proposals.get(index) !== waiter) return;
+      this.#proposals.delete(index);
+      this.#settleProposal(waiter, error);
+    }, delayMs);
+  }
+
+  /**
+   * The transport reports that `peerId` refuses connections: its process is gone (a crash, kill -9, a stop), not
+   * merely paused or cut off — those keep their connections or time out instead. If it is this node's leader,
+   * waiting out the election timeout would only add to the outage: the follower forgets it (Raft.forgetLeader,
+   * so it grants pre-votes at once) and campaigns. Every follower sees the same refusal within a redial's jitter
+   * and does the same, so to avoid a split vote they go in turn: the voters other than the dead leader, in id
+   * order, the first after `campaignStaggerMs` (by then the others forgot the leader too, or they would ignore
+   * its PreVote) and each next one that much later; a campaign is skipped if a leader became known or the term
+   * moved meanwhile. A follower whose log is behind loses its PreVote harmlessly and the next one wins. Safety
+   * does not depend on any of this (it is PreVote and an ordinary election); a wrong report costs at most a
+   * PreVote round that the members still hearing from the leader ignore.
+   */
+  leaderGone(peerId: NodeId): void {
+    if (this.#stopped) return;
+    const status = this.#raw.status();
+    if (status.role !== "follower" || status.leaderId !== peerId) return;
+    this.#guard(() => this.#raw.forgetLeader());
+    this.schedule();
+    if (this.#raw.status().leaderId !== NO_NODE) return; // refused: lease-based reads keep the lease
+    const turn = status.confState.voters
+      .filter((id) => id !== peerId)
+      .sort((a, b) => a - b)
+      .indexOf(status.id);
+    if (turn < 0) return; // a learner does not campaign
+    clearTimeout(this.#campaignTimer);
+    this.#campaignTimer = setTimeout(
+      () => {
+        const now = this.#raw.status();
+        if (this.#stopped || now.leaderId !== NO_NODE || now.term !== status.term || now.role === "leader") return;
+        this.#guard(() => this.#raw.campaign());
+        this.schedule();
+      },
+      (turn + 1) * this.#options.campaignStaggerMs,
+    );
   }
 
   /** Resolves once this node's state machine reflects every write acknowledged before the call (ReadIndex,
@@ -239,10 +321,16 @@ export class RaftHost {
   }
 
   async #handleReady(ready: Ready): Promise<void> {
-    if (ready.softState !== undefined && ready.softState.leaderId !== this.#leaderId) {
-      this.#leaderId = ready.softState.leaderId;
-      this.#options.metrics?.leaderChanged();
+    const leaderId = ready.softState?.leaderId ?? this.#leaderId;
+    const term = ready.hardState?.term ?? this.#term;
+    const leadershipMoved = leaderId !== this.#leaderId || term !== this.#term;
+    if (leaderId !== this.#leaderId) this.#options.metrics?.leaderChanged();
+    if (this.#role === "leader" && ready.softState !== undefined && ready.softState.role !== "leader") {
+      this.#lostLeadership();
     }
+    this.#leaderId = leaderId;
+    this.#term = term;
+    this.#role = ready.softState?.role ?? this.#role;
     if (ready.snapshot !== undefined) await this.#installSnapshot(ready.snapshot);
     const { storage, wal, network } = this.#options;
     const { beforePersist, afterPersist } = splitMessagesByDurability(ready, storage.hardState());
@@ -271,7 +359,45 @@ export class RaftHost {
       const waiter = this.#reads.get(readState.context);
       if (waiter !== undefined) waiter.index = readState.index;
     }
+    if (leadershipMoved) this.#retryUnconfirmedReads();
     this.#serveReads();
+    if (leadershipMoved) this.#options.onLeadershipChange?.(leaderId, term);
+  }
+
+  /**
+   * A ReadIndex request not yet confirmed when the leader or term changes will never be: the leader it went to
+   * dropped it when its term ended (or is gone). Reads change nothing, so it fails as UNAVAILABLE (retryable)
+   * and the caller asks again — the new leader when one is known. A read already confirmed keeps its index: the
+   * leader confirmed its leadership after the read arrived, so serving at that index stays linearizable.
+   */
+  #retryUnconfirmedReads(): void {
+    const moved = new ShoalError("UNAVAILABLE", "Leadership moved before the read was confirmed; retry");
+    for (const [context, waiter] of this.#reads) {
+      if (waiter.index !== undefined) continue;
+      this.#reads.delete(context);
+      this.#settleRead(waiter, moved);
+    }
+  }
+
+  /**
+   * This node stopped being leader. Its waiting proposals are in its log at its old term and may still commit
+   * (a follower that holds them can win the next election and commit them with its first entry, §5.4.2), so
+   * none can be failed as "not applied" yet. The log settles them as soon as this node learns the new leader's
+   * log: applied with their term (the result), or overtaken by an entry of a later term (PROPOSAL_DROPPED,
+   * retryable; see #apply). A node cut off from the majority learns nothing, so each proposal gets at most
+   * `lostLeadershipGraceMs` more before it fails with UNKNOWN_OUTCOME instead of waiting out its full timeout.
+   */
+  #lostLeadership(): void {
+    const graceMs = this.#options.lostLeadershipGraceMs;
+    const nowMs = performance.now();
+    for (const [index, waiter] of this.#proposals) {
+      if (waiter.deadlineMs - nowMs <= graceMs) continue;
+      const unknown = new ShoalError(
+        "UNKNOWN_OUTCOME",
+        `This node lost leadership before the write at index ${index} was known to commit; it may or may not be applied`,
+      );
+      this.#failProposalAfter(index, waiter, graceMs, unknown);
+    }
   }
 
   /** Queues committed entries (durable here) for applying; the first slice runs at once when none is queued. */
@@ -357,6 +483,27 @@ export class RaftHost {
           new ShoalError("PROPOSAL_DROPPED", "Leadership changed; the write was not applied"),
         );
     });
+    const last = fresh[fresh.length - 1] as Entry;
+    this.#dropProposalsOvertaken(last.term);
+  }
+
+  /**
+   * Entry terms never decrease along a log (leaders append only entries of their own term, and Log Matching,
+   * §5.3), so once an entry of term T is committed, every later index commits with a term >= T: a proposal of an
+   * earlier term waiting at a later index can never commit (§5.4). It fails now as PROPOSAL_DROPPED (retryable)
+   * instead of when the new leader's log reaches its index. Runs only when the applied term grows.
+   */
+  #dropProposalsOvertaken(appliedTerm: number): void {
+    if (appliedTerm <= this.#appliedTerm) return;
+    this.#appliedTerm = appliedTerm;
+    for (const [index, waiter] of this.#proposals) {
+      if (waiter.term >= appliedTerm) continue;
+      this.#proposals.delete(index);
+      this.#settleProposal(
+        waiter,
+        new ShoalError("PROPOSAL_DROPPED", "Leadership changed before the write committed; it was not applied"),
+      );
+    }
   }
 
   #serveReads(): void {
@@ -384,12 +531,14 @@ export class RaftHost {
     await wal.save({ entries: [], snapshot: snapshot.metadata });
     this.#lastSnapshotIndex = snapshot.metadata.index;
     this.#appliedBytesSinceSnapshot = 0;
-    const unknown = new ShoalError("TIMEOUT", "A snapshot replaced the log; the write's outcome is unknown");
+    // A snapshot does not say which entries it holds: a proposal it covers may or may not be in it.
+    const unknown = new ShoalError("UNKNOWN_OUTCOME", "A snapshot replaced the log; the write's outcome is unknown");
     for (const [index, waiter] of this.#proposals) {
       if (index > snapshot.metadata.index) continue;
       this.#proposals.delete(index);
       this.#settleProposal(waiter, unknown);
     }
+    this.#dropProposalsOvertaken(snapshot.metadata.term);
   }
 
   /**

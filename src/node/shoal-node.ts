@@ -89,6 +89,12 @@ const PEER_CHECK_INTERVAL_MS = 2_000;
 /** A member this far behind whose match index has not moved for this long is reported stalled. */
 const REPLICATION_STALL_MS = 10_000;
 
+/** A write this node forwarded to the leader it knew; abandoned when another leader becomes known. */
+interface Forward {
+  readonly leaderId: NodeId;
+  readonly abandon: AbortController;
+}
+
 const PUBSUB_REQUESTS: ReadonlySet<string> = new Set(["publish", "pubsub-channels", "pubsub-numsub", "pubsub-numpat"]);
 
 /** A WATCHed key: its modRevision (0: absent) and the group revision it was read at. */
@@ -140,6 +146,10 @@ export class ShoalNode {
   readonly #answerIdentity: (asker: NodeId) => IdentityAnswer;
   readonly #replication: ReplicationTracker;
   #replicationSampler: NodeJS.Timeout | undefined;
+  /** Writes forwarded to a leader and not answered yet (see #forwardProposal). */
+  readonly #forwards = new Set<Forward>();
+  /** Retries sleeping until their next attempt; woken early when a leader becomes known. */
+  readonly #retrySleepers = new Set<() => void>();
   #httpAddress = "";
 
   private constructor(
@@ -270,9 +280,13 @@ export class ShoalNode {
       snapshotThresholdEntries: options.snapshotThresholdEntries,
       snapshotRetainEntries: options.snapshotRetainEntries,
       proposalTimeoutMs: options.requestTimeoutMs,
+      lostLeadershipGraceMs: 2 * options.tickMs * options.electionTimeoutTicks,
+      campaignStaggerMs: 2 * options.tickMs,
       readTimeoutMs: options.requestTimeoutMs,
       onFatal: (error) => options.onFatal(error),
       onApplied: () => watches.notify(),
+      // `node` is declared below; the host calls this only from its Ready loop, which starts after it exists.
+      onLeadershipChange: (leaderId, term) => node.#leadershipMoved(leaderId, term),
       metrics,
     });
     const node = new ShoalNode(options, {
@@ -288,6 +302,7 @@ export class ShoalNode {
       answerIdentity,
     });
     transport.onRequest((from, payload) => node.#answerPeer(from, payload));
+    transport.onPeerRefused((peerId) => host.leaderGone(peerId));
     host.start();
     node.#expiry.start();
     peerChecks.start();
@@ -436,8 +451,58 @@ export class ShoalNode {
     const status = this.#host.raw.status();
     if (status.role === "leader") return this.#host.propose(data);
     if (status.leaderId === NO_NODE) throw new ShoalError("UNAVAILABLE", "No leader is known yet");
-    const request: PeerRequest = { kind: "propose", data };
-    return (await this.#transport.request(status.leaderId, request, this.options.requestTimeoutMs)) as CommandResult;
+    return this.#forwardProposal(status.leaderId, data);
+  }
+
+  /**
+   * Forwards a write to the leader this node knows and returns the leader's answer. What a failure says about
+   * the write — exactly-once depends on it: an entry a leader accepted can still commit after that leader lost
+   * leadership (a follower holding it may win the next election and commit it with its first entry, §5.4.2), so
+   * only a write that certainly never reached the leader's log may be sent again.
+   * - Never written to the connection (the link is down, the queue is full, or it was abandoned while still
+   *   queued: the transport withdraws it): UNAVAILABLE — not applied, retried (by #withRetry).
+   * - The leader refused it (NOT_LEADER, UNAVAILABLE) or answered that its entry lost to another term's
+   *   (PROPOSAL_DROPPED): not applied, retried.
+   * - Written, and then this node learned of another leader (#leadershipMoved abandons it at once instead of
+   *   waiting out requestTimeoutMs — a paused leader would hold it that long), or the connection dropped (the
+   *   leader crashed): UNKNOWN_OUTCOME — the old leader may have appended it, and the entry may commit under
+   *   the new leader, or the request may still sit unread in a paused leader's socket. Never retried: the
+   *   client is told the outcome is unknown.
+   * - Written and no answer within requestTimeoutMs: TIMEOUT, likewise unknown, never retried.
+   */
+  async #forwardProposal(leaderId: NodeId, data: Uint8Array): Promise<CommandResult> {
+    const forward: Forward = { leaderId, abandon: new AbortController() };
+    this.#forwards.add(forward);
+    try {
+      const request: PeerRequest = { kind: "propose", data };
+      const timeoutMs = this.options.requestTimeoutMs;
+      return (await this.#transport.request(leaderId, request, timeoutMs, forward.abandon.signal)) as CommandResult;
+    } catch (error) {
+      const abandoned = forward.abandon.signal.aborted;
+      if (!(error instanceof ShoalError && error.code === "UNKNOWN_OUTCOME" && abandoned)) throw error;
+      const newLeader = this.#host.raw.status().leaderId;
+      throw new ShoalError(
+        "UNKNOWN_OUTCOME",
+        `Leadership moved from node ${leaderId} to node ${newLeader} while the write was in flight; ` +
+          "it may or may not have been applied",
+        { leaderId: newLeader, formerLeaderId: leaderId },
+      );
+    } finally {
+      this.#forwards.delete(forward);
+    }
+  }
+
+  /** The host learned of a new leader or term: writes forwarded to another node are abandoned (see
+   * #forwardProposal) and retries waiting for a leader go now. A leader unknown (an election running) abandons
+   * nothing: the old one may still answer. */
+  #leadershipMoved(leaderId: NodeId, term: number): void {
+    if (leaderId === NO_NODE) return;
+    this.#logger.info({ leader: leaderId, term }, "Leader known");
+    for (const forward of this.#forwards) {
+      if (forward.leaderId !== leaderId) forward.abandon.abort(new Error(`node ${leaderId} is the leader now`));
+    }
+    for (const wake of this.#retrySleepers) wake();
+    this.#retrySleepers.clear();
   }
 
   async #withRetry<T>(attempt: () => Promise<T>): Promise<T> {
@@ -449,9 +514,22 @@ export class ShoalNode {
       } catch (error) {
         if (!(error instanceof ShoalError) || !error.retryable || Date.now() + delayMs > deadline) throw error;
       }
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      await this.#sleepUntilRetry(delayMs);
       delayMs = Math.min(delayMs * 2, 200);
     }
+  }
+
+  /** Waits `delayMs`, or less when a leader becomes known meanwhile (a new leader answers at once). */
+  #sleepUntilRetry(delayMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#retrySleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, delayMs);
+      this.#retrySleepers.add(wake);
+    });
   }
 
   async #answerPeer(from: NodeId, payload: unknown): Promise<unknown> {

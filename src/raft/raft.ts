@@ -401,6 +401,19 @@ export class Raft {
     }
   }
 
+  /**
+   * etcd's ForgetLeader: the host has strong evidence from outside Raft that the leader is gone (its process
+   * refuses connections). A follower drops the leader it knew, so it no longer counts as within that leader's
+   * lease and grants pre-votes at once (thesis 9.6 with CheckQuorum's lease, 4.2.3): when a majority forgot the
+   * leader, a pre-vote succeeds without waiting out the election timeout. It neither campaigns nor changes its
+   * term or vote (safety is untouched: one vote per term still holds); hearing from the leader again restores it.
+   * Ignored with lease-based reads: a live leader may be serving from its lease, which forgetting would break.
+   */
+  forgetLeader(): void {
+    if (this.role !== "follower" || this.config.readOnlyOption === "leaseBased") return;
+    this.leaderId = NO_NODE;
+  }
+
   #heardFromLeader(leaderId: NodeId): void {
     this.electionElapsed = 0;
     this.leaderId = leaderId;

@@ -157,3 +157,50 @@ test("a term never goes back: stepping a message from an older term changes noth
   assert.equal(cluster.node(2).raw.status().term, before.term);
   assert.equal(cluster.node(2).raw.status().leaderId, 1);
 });
+
+test("followers that forgot a dead leader grant a pre-vote at once; within its lease they ignore it", () => {
+  for (const readOnlyOption of ["safe", "leaseBased"] as const) {
+    const cluster = new MiniCluster([1, 2, 3], { readOnlyOption });
+    cluster.node(1).raw.campaign();
+    cluster.stabilize();
+    const term = cluster.node(1).raw.status().term;
+    cluster.isolate(1); // as if its process died
+    cluster.node(2).raw.campaign();
+    cluster.stabilize();
+    assert.notEqual(cluster.node(2).raw.status().role, "leader", "node 3 still trusts node 1's lease");
+    cluster.node(3).raw.forgetLeader();
+    cluster.node(1).raw.forgetLeader(); // a leader ignores it
+    assert.equal(cluster.node(1).raw.status().role, "leader");
+    assert.equal(cluster.node(3).raw.status().term, term, "forgetting changes neither term nor vote");
+    cluster.node(2).raw.campaign();
+    cluster.stabilize();
+    if (readOnlyOption === "safe") {
+      assert.equal(cluster.node(2).raw.status().role, "leader");
+      assert.equal(cluster.node(2).raw.status().term, term + 1);
+    } else {
+      // A leader serving reads from its lease relies on followers not voting within it: forgetting is refused.
+      assert.notEqual(cluster.node(2).raw.status().role, "leader");
+    }
+  }
+});
+
+test("a leader's heartbeats can leave while a Ready is still being persisted; nothing else can", () => {
+  const cluster = new MiniCluster([1, 2, 3]);
+  cluster.node(1).raw.campaign();
+  cluster.stabilize();
+  const leader = cluster.node(1).raw;
+  assert.deepEqual(leader.takeHeartbeats(), [], "no Ready outstanding: heartbeats go with the next Ready");
+  leader.propose(text("slow to persist"));
+  const outstanding = leader.ready(); // the host is writing it
+  leader.tick(); // a heartbeat interval passes meanwhile
+  const heartbeats = leader.takeHeartbeats();
+  assert.deepEqual(heartbeats.map((m) => [m.type, m.to]).sort(), [
+    ["heartbeat", 2],
+    ["heartbeat", 3],
+  ]);
+  assert.deepEqual(leader.takeHeartbeats(), [], "taken once");
+  leader.advance(outstanding);
+  const next = leader.hasReady() ? leader.ready() : undefined;
+  assert.ok(next === undefined || next.messages.every((m) => m.type !== "heartbeat"));
+  if (next !== undefined) leader.advance(next);
+});

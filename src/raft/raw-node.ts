@@ -84,6 +84,27 @@ export class RawNode {
     this.#raft.transferLeader(target);
   }
 
+  /** The leader is known to be gone (its process refuses connections): forget it, so that pre-votes are granted
+   * at once instead of after the leader's lease (see Raft.forgetLeader). A follower only; no campaign of its own. */
+  forgetLeader(): void {
+    this.#raft.forgetLeader();
+  }
+
+  /**
+   * A leader's heartbeats generated while the host still handles the outstanding Ready (typically waiting on a
+   * slow fsync), to be sent now instead of after that Ready. Safe: a heartbeat carries no entries, only the commit
+   * index the follower is known to hold (min(match, commit)) and the leader's term, which was made durable before
+   * it could win (a candidate persists its term and vote before asking for votes). Without this a leader whose
+   * disk stalls longer than the election timeout falls silent and is needlessly deposed. Empty otherwise.
+   */
+  takeHeartbeats(): Message[] {
+    const raft = this.#raft;
+    if (this.#outstanding === undefined || raft.role !== "leader") return [];
+    const heartbeats = raft.messages.filter((message) => message.type === "heartbeat");
+    if (heartbeats.length > 0) raft.messages = raft.messages.filter((message) => message.type !== "heartbeat");
+    return heartbeats;
+  }
+
   /** Starts an election now (PreVote first when enabled). */
   campaign(): void {
     this.#raft.hup(false);

@@ -26,6 +26,9 @@ export interface PeerLinkEvents {
   onWritten(peerId: NodeId, frames: readonly OutboundFrame[]): void;
   /** A dial failed or the connection dropped; queued requests were already withdrawn from the queue. */
   onDown(peerId: NodeId): void;
+  /** A dial was refused (ECONNREFUSED): nothing listens at the peer's address — its process is gone. A paused or
+   * partitioned peer never causes this, only a dead (or not yet started) one. */
+  onRefused(peerId: NodeId): void;
   onProtocolError(): void;
 }
 
@@ -209,6 +212,9 @@ export class PeerLink {
     this.#logOutage(wasConnected, lastError);
     this.#withdrawRequests();
     this.#options.events.onDown(this.peerId);
+    if ((lastError as NodeJS.ErrnoException | undefined)?.code === "ECONNREFUSED") {
+      this.#options.events.onRefused(this.peerId);
+    }
     const { bounds } = this.#options;
     // A connection that stayed up for a while proves the peer healthy: start the backoff over. One that
     // drops at once (the peer refuses our hello) keeps backing off, so it cannot become a tight loop.

@@ -254,8 +254,58 @@ describe("PeerTransport requests", () => {
     await waitFor("the request to arrive", () => b!.stats().peers["1"]?.requestsReceived === 1);
     const startMs = performance.now();
     await b!.stop();
-    await assert.rejects(pending, hasCode("TIMEOUT")); // it was delivered: the outcome is unknown
+    await assert.rejects(pending, hasCode("UNKNOWN_OUTCOME")); // it was delivered: the outcome is unknown
     assert.ok(performance.now() - startMs < 1000);
+    await a!.stop();
+  });
+
+  it("withdraws an abandoned request that was not written yet: UNAVAILABLE, and the peer never sees it", async () => {
+    const [a, b] = track(await startMesh(2));
+    let received = 0;
+    b!.onRequest(async () => {
+      received++;
+      return "ran";
+    });
+    await waitFor("connected", () => a!.stats().peers["2"]!.connected);
+    const controller = new AbortController();
+    const pending = a!.request(2, "x", 10_000, controller.signal);
+    controller.abort(new Error("leadership moved")); // the writer flushes on the next turn: still queued
+    await assert.rejects(pending, (error: unknown) => hasCode("UNAVAILABLE")(error) && /not sent/.test(`${error}`));
+    assert.equal(await a!.request(2, "after", 2000), "ran"); // the link still works, and carried only this one
+    assert.equal(received, 1);
+    await assert.rejects(a!.request(2, "y", 2000, controller.signal), hasCode("UNAVAILABLE")); // already aborted
+    assert.equal(received, 1);
+    await stopAll([a!, b!]);
+  });
+
+  it("fails an abandoned request that was written with UNKNOWN_OUTCOME at once, not at its timeout", async () => {
+    const [a, b] = track(await startMesh(2));
+    b!.onRequest(() => new Promise(() => {}));
+    const controller = new AbortController();
+    const pending = a!.request(2, "hang", 10_000, controller.signal);
+    await waitFor("the request to arrive", () => b!.stats().peers["1"]?.requestsReceived === 1);
+    const startMs = performance.now();
+    controller.abort(new Error("leadership moved"));
+    await assert.rejects(
+      pending,
+      (error: unknown) => hasCode("UNKNOWN_OUTCOME")(error) && /leadership moved/.test(`${error}`),
+    );
+    assert.ok(performance.now() - startMs < 1000);
+    await stopAll([a!, b!]);
+  });
+
+  it("reports a peer whose process is gone (its port refuses connections), not one that is merely silent", async () => {
+    const [a, b] = track(await startMesh(2));
+    const refused: number[] = [];
+    a!.onPeerRefused((peerId) => refused.push(peerId));
+    b!.onRequest(() => new Promise(() => {})); // alive but never answering
+    await waitFor("connected", () => a!.stats().peers["2"]!.connected);
+    void a!.request(2, "hang", 300).catch(() => {});
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    assert.deepEqual(refused, []);
+    await b!.stop();
+    await waitFor("the refused redial", () => refused.length > 0);
+    assert.equal(refused[0], 2);
     await a!.stop();
   });
 

@@ -40,6 +40,8 @@ export interface PeerTransportOptions extends Partial<TransportBounds> {
 
 /** Receives every Raft message addressed to this node, synchronously, in arrival order per sender. */
 export type MessageHandler = (message: Message) => void;
+/** Told that a peer refused a connection: its process is not running (see PeerLinkEvents.onRefused). */
+export type RefusedHandler = (peerId: NodeId) => void;
 /** Answers a peer's request; a rejection with a ShoalError reaches the requester with the same code. */
 export type RequestHandler = (from: NodeId, payload: unknown) => Promise<unknown>;
 
@@ -66,6 +68,7 @@ export class PeerTransport {
   #messageHandler: MessageHandler | undefined = undefined;
   #requestHandler: RequestHandler | undefined = undefined;
   readonly #onMisdirectedHello: ((from: NodeId, to: NodeId) => void) | undefined;
+  #refusedHandler: RefusedHandler | undefined = undefined;
   #unroutableDrops = 0;
   #unhandledDrops = 0;
   #protocolErrors = 0;
@@ -172,14 +175,23 @@ export class PeerTransport {
     this.#requestHandler = handler;
   }
 
+  /** Called each time a dial to a peer is refused: nothing listens at its address (its process is gone). */
+  onPeerRefused(handler: RefusedHandler): void {
+    this.#refusedHandler = handler;
+  }
+
   /**
    * Sends `payload` (anything msgpack encodes) to node `to` and resolves with its handler's answer. Rejects with
    * ShoalError: UNAVAILABLE when the request certainly did not run there (peer unknown or unreachable, queue
-   * full), TIMEOUT when it was sent but no answer came within `timeoutMs` or the connection dropped first,
-   * TOO_LARGE / BAD_REQUEST when the payload cannot be sent, or the handler's own code.
+   * full, or `signal` aborted before it was written: it is withdrawn), TIMEOUT when it was sent but no answer
+   * came within `timeoutMs`, UNKNOWN_OUTCOME when it was sent and then the connection dropped or `signal`
+   * aborted, TOO_LARGE / BAD_REQUEST when the payload cannot be sent, or the handler's own code.
    */
-  async request(to: NodeId, payload: unknown, timeoutMs: number): Promise<unknown> {
+  async request(to: NodeId, payload: unknown, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
     assert(Number.isFinite(timeoutMs) && timeoutMs > 0, "timeoutMs must be a positive number");
+    if (signal?.aborted === true) {
+      throw new ShoalError("UNAVAILABLE", `${abandonMessage(to, signal.reason)} (it was not sent)`, { to });
+    }
     const link = this.#links.get(to);
     if (this.#state !== "running" || link === undefined) {
       throw new ShoalError("UNAVAILABLE", `No route to node ${to}`, { to });
@@ -197,6 +209,11 @@ export class PeerTransport {
     } else {
       counters.drops++;
       this.#tracker.failUnsent(id, `The queue to node ${to} is full`);
+    }
+    if (signal !== undefined) {
+      const abandon = () => this.#tracker.abandon(id, abandonMessage(to, signal.reason));
+      signal.addEventListener("abort", abandon, { once: true });
+      void promise.catch(() => {}).finally(() => signal.removeEventListener("abort", abandon));
     }
     return promise;
   }
@@ -305,6 +322,7 @@ export class PeerTransport {
     },
     onDown: (peerId: NodeId) =>
       this.#tracker.failPeer(peerId, `Connection to node ${peerId} closed before a response arrived`),
+    onRefused: (peerId: NodeId) => this.#refusedHandler?.(peerId),
     onProtocolError: () => {
       this.#protocolErrors++;
     },
@@ -339,6 +357,11 @@ export class PeerTransport {
     },
     onMisdirected: (from, to) => this.#onMisdirectedHello?.(from, to),
   };
+}
+
+function abandonMessage(to: NodeId, reason: unknown): string {
+  const why = reason instanceof Error ? reason.message : typeof reason === "string" ? reason : "it was abandoned";
+  return `Request to node ${to} abandoned: ${why}`;
 }
 
 function isNodeId(value: unknown): value is NodeId {

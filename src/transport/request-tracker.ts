@@ -3,13 +3,14 @@
  * a timeout, or when its peer goes down — never a hang.
  *
  * The error code tells the caller whether the request may have run on the peer:
- * - never written to a socket (peer unknown, unreachable, queue full, dropped before sending): UNAVAILABLE,
- *   which is safe to retry;
- * - written but unanswered (timeout, or the connection dropped after writing): TIMEOUT, the outcome is unknown.
+ * - never written to a socket (peer unknown, unreachable, queue full, dropped or abandoned before sending):
+ *   UNAVAILABLE, which is safe to retry;
+ * - written but unanswered: the outcome is unknown — TIMEOUT when no answer came in time, UNKNOWN_OUTCOME when
+ *   the answer can no longer come (the connection dropped, or the caller abandoned the request).
  */
 
 import { assert } from "../lib/assert.js";
-import { ShoalError } from "../lib/errors.js";
+import { type ErrorCode, ShoalError } from "../lib/errors.js";
 import type { NodeId } from "../raft/types.js";
 import type { ResponseEnvelope } from "./envelope.js";
 
@@ -19,6 +20,7 @@ interface PendingRequest {
   readonly reject: (error: ShoalError) => void;
   readonly timer: NodeJS.Timeout;
   written: boolean;
+  readonly onTimeout: (id: number) => void;
 }
 
 export class RequestTracker {
@@ -37,7 +39,7 @@ export class RequestTracker {
   }
 
   /** Registers request `id` and returns the promise its caller awaits. `onTimeout` runs after the promise
-   * rejected, so the transport can withdraw the request from the peer's queue. */
+   * rejected (by its timer or by `abandon`), so the transport can withdraw the request from the peer's queue. */
   begin(id: number, to: NodeId, timeoutMs: number, onTimeout: (id: number) => void): Promise<unknown> {
     assert(Number.isFinite(timeoutMs), "timeoutMs must be finite");
     assert(timeoutMs > 0, "timeoutMs must be positive");
@@ -46,10 +48,10 @@ export class RequestTracker {
       const timer = setTimeout(() => {
         const request = this.#pending.get(id);
         if (request === undefined) return;
-        this.#fail(id, request, `Request to node ${to} got no response within ${timeoutMs} ms`);
+        this.#fail(id, request, `Request to node ${to} got no response within ${timeoutMs} ms`, "TIMEOUT");
         onTimeout(id);
       }, timeoutMs);
-      this.#pending.set(id, { to, resolve, reject, timer, written: false });
+      this.#pending.set(id, { to, resolve, reject, timer, written: false, onTimeout });
     });
   }
 
@@ -77,6 +79,15 @@ export class RequestTracker {
     this.#fail(id, request, message);
   }
 
+  /** Ends a request its caller no longer waits for (e.g. the node it went to lost leadership): withdrawn from
+   * the queue if it was not written yet (UNAVAILABLE), otherwise UNKNOWN_OUTCOME. */
+  abandon(id: number, message: string): void {
+    const request = this.#pending.get(id);
+    if (request === undefined) return;
+    this.#fail(id, request, message);
+    request.onTimeout(id);
+  }
+
   /** Fails every request to `to` (its connection is gone, or it was removed). */
   failPeer(to: NodeId, message: string): void {
     for (const [id, request] of this.#pending) {
@@ -88,10 +99,10 @@ export class RequestTracker {
     for (const [id, request] of this.#pending) this.#fail(id, request, message);
   }
 
-  #fail(id: number, request: PendingRequest, message: string): void {
+  #fail(id: number, request: PendingRequest, message: string, writtenCode: ErrorCode = "UNKNOWN_OUTCOME"): void {
     this.#pending.delete(id);
     clearTimeout(request.timer);
-    const code = request.written ? "TIMEOUT" : "UNAVAILABLE";
+    const code = request.written ? writtenCode : "UNAVAILABLE";
     const suffix = request.written ? " (the outcome is unknown)" : " (it was not sent)";
     request.reject(new ShoalError(code, message + suffix, { to: request.to }));
   }

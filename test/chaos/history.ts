@@ -9,8 +9,9 @@
  * - `fail`: it certainly did not take effect (503 UNAVAILABLE / NOT_LEADER / PROPOSAL_DROPPED, connection
  *   refused), or it ran and its condition was false (a CAS answering 412 or `succeeded: false`: `error` says
  *   "compare failed");
- * - `info`: indeterminate — it may or may not have taken effect, at any time after its invocation (504 TIMEOUT,
- *   a client-side timeout, a connection lost after the request was sent). Never counted as a failure.
+ * - `info`: indeterminate — it may or may not have taken effect, at any time after its invocation (504 TIMEOUT or
+ *   UNKNOWN_OUTCOME, a client-side timeout, a connection lost after the request was sent). Never counted as a
+ *   failure.
  */
 import { appendFileSync, closeSync, openSync } from "node:fs";
 

@@ -160,6 +160,12 @@ export class ProcessCluster {
     }
   }
 
+  /** Sends `signal` to node `id` without waiting for it to exit (SIGSTOP / SIGCONT pause and resume it). */
+  signal(id: number, signal: NodeJS.Signals): void {
+    const child = this.#node(id).child;
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill(signal);
+  }
+
   async cluster(id: number): Promise<ClusterStatus> {
     const response = await fetch(`${this.url(id)}/v1/cluster`);
     return (await response.json()) as ClusterStatus;
@@ -185,6 +191,8 @@ export class ProcessCluster {
   }
 
   async stop(): Promise<void> {
+    // A paused node would hold SIGTERM until resumed: resume every node first (harmless for running ones).
+    for (const id of this.nodes.keys()) this.signal(id, "SIGCONT");
     await Promise.all([...this.nodes.keys()].map((id) => this.kill(id, "SIGTERM")));
     if (this.#ownsDataDir) rmSync(this.dataDir, { recursive: true, force: true });
   }

@@ -13,6 +13,9 @@ const PREFIX: Readonly<Record<ErrorCode, string>> = {
   INTERNAL: "ERR",
   // Redis has no "outcome unknown" error; clients treat ERR as final, which is right: retrying may apply twice.
   TIMEOUT: "ERR",
+  // The write reached a leader that lost leadership (or died) before answering; it may still commit. Its own word
+  // (Redis's errors start with their kind) so an application can tell "maybe applied" from a plain failure.
+  UNKNOWN_OUTCOME: "UNCERTAIN",
   NOT_FOUND: "ERR",
   CONFLICT: "ERR",
   COMPACTED: "ERR",

@@ -1,0 +1,209 @@
+import assert from "node:assert/strict";
+import { afterEach, describe, it } from "node:test";
+import { encodeCommand } from "../commands/command-codec.js";
+import { ShoalError } from "../lib/errors.js";
+import { Prng } from "../lib/prng.js";
+import { resolveRaftConfig } from "../raft/config.js";
+import { MemoryStorage } from "../raft/memory-storage.js";
+import { RawNode } from "../raft/raw-node.js";
+import type { Message, NodeId } from "../raft/types.js";
+import { MemoryStore } from "../store/memory-store.js";
+import type { PeerNetwork } from "./ports.js";
+import { RaftHost } from "./raft-host.js";
+
+/** Three hosts in one process over an in-memory network that can cut a node off (as if it were paused or
+ * partitioned: what is sent to or from it is lost). WAL and snapshot files are no-ops: durability is not what
+ * these tests are about. */
+class HostCluster {
+  readonly hosts = new Map<NodeId, RaftHost>();
+  readonly leadershipChanges = new Map<NodeId, NodeId[]>();
+  readonly #handlers = new Map<NodeId, (message: Message) => void>();
+  readonly #isolated = new Set<NodeId>();
+
+  constructor(options: { lostLeadershipGraceMs: number; electionTimeoutTicks?: number }) {
+    const ids = [1, 2, 3];
+    const electionTimeoutTicks = options.electionTimeoutTicks ?? 10;
+    for (const id of ids) {
+      const storage = new MemoryStorage({ voters: ids, learners: [] });
+      const config = resolveRaftConfig({ id, groupId: 1, electionTimeoutTicks, heartbeatIntervalTicks: 1 });
+      const changes: NodeId[] = [];
+      this.leadershipChanges.set(id, changes);
+      const host = new RaftHost({
+        raw: new RawNode(config, storage, new Prng(id * 7919)),
+        storage,
+        wal: { save: async () => {}, compact: async () => {}, close: async () => {} },
+        store: new MemoryStore(),
+        network: this.#network(id),
+        snapshots: { save: async () => {}, load: async () => undefined },
+        tickMs: 10,
+        snapshotThresholdEntries: 1_000_000,
+        snapshotRetainEntries: 1000,
+        // Far beyond anything a test waits: a request settled by its timeout would fail the test.
+        proposalTimeoutMs: 60_000,
+        readTimeoutMs: 60_000,
+        // Turns far apart: a loaded test machine may delay a PreVote round by tens of milliseconds.
+        campaignStaggerMs: 250,
+        lostLeadershipGraceMs: options.lostLeadershipGraceMs,
+        onFatal: (error) => {
+          throw error;
+        },
+        onLeadershipChange: (leaderId) => changes.push(leaderId),
+      });
+      this.hosts.set(id, host);
+    }
+    for (const host of this.hosts.values()) host.start();
+  }
+
+  host(id: NodeId): RaftHost {
+    const host = this.hosts.get(id);
+    assert.ok(host !== undefined);
+    return host;
+  }
+
+  isolate(id: NodeId): void {
+    this.#isolated.add(id);
+  }
+
+  heal(): void {
+    this.#isolated.clear();
+  }
+
+  /** The node every reachable member follows as leader (the isolated ones are not asked). */
+  async leader(excluding?: NodeId): Promise<NodeId> {
+    let found: NodeId | undefined;
+    await waitFor("a leader", () => {
+      const members = [...this.hosts].filter(([id]) => id !== excluding && !this.#isolated.has(id));
+      const leaders = new Set(members.map(([, host]) => host.raw.status().leaderId));
+      const [leader] = leaders;
+      if (leaders.size !== 1 || leader === undefined || leader === 0 || leader === excluding) return false;
+      found = leader;
+      return this.host(leader).raw.status().role === "leader";
+    });
+    return found as NodeId;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.hosts.values()].map((host) => host.stop()));
+  }
+
+  #network(id: NodeId): PeerNetwork {
+    return {
+      send: (messages) => {
+        for (const message of messages) {
+          const copy = structuredClone(message);
+          setImmediate(() => {
+            if (this.#isolated.has(copy.from) || this.#isolated.has(copy.to)) return;
+            this.#handlers.get(copy.to)?.(copy);
+          });
+        }
+      },
+      onMessage: (handler) => this.#handlers.set(id, handler),
+      request: () => Promise.reject(new ShoalError("UNAVAILABLE", "no RPC in these tests")),
+      onRequest: () => {},
+    };
+  }
+}
+
+async function waitFor(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadlineMs = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadlineMs) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+function put(key: string): Uint8Array {
+  return encodeCommand({ op: "put", key: Buffer.from(key), value: Buffer.from("v"), nowMs: Date.now() });
+}
+
+/** How a promise ended: its error code (or "ok") and when, for checks that it ended long before a timeout. */
+async function outcome(promise: Promise<unknown>): Promise<{ code: string; atMs: number }> {
+  try {
+    await promise;
+    return { code: "ok", atMs: performance.now() };
+  } catch (error) {
+    return { code: error instanceof ShoalError ? error.code : String(error), atMs: performance.now() };
+  }
+}
+
+let cluster: HostCluster | undefined;
+afterEach(async () => {
+  await cluster?.stop();
+  cluster = undefined;
+});
+
+describe("RaftHost when leadership moves", () => {
+  it("settles a deposed leader's proposals as PROPOSAL_DROPPED once the new leader's log overtakes them", async () => {
+    cluster = new HostCluster({ lostLeadershipGraceMs: 30_000 });
+    const oldLeader = await cluster.leader();
+    cluster.isolate(oldLeader);
+    // Accepted into the old leader's log at its term; no majority will ever acknowledge them.
+    const proposals = ["a", "b", "c"].map((key) => outcome(cluster!.host(oldLeader).propose(put(key))));
+    const newLeader = await cluster.leader(oldLeader);
+    cluster.heal();
+    // The new leader holds only its no-op past the common prefix: the first proposal's index is overwritten
+    // (settled by apply), the two after it are beyond the new leader's log and settled because an entry of a
+    // later term committed before their indexes (without that rule they would wait for the 30 s grace).
+    const outcomes = await Promise.all(proposals);
+    assert.deepEqual(
+      outcomes.map((o) => o.code),
+      ["PROPOSAL_DROPPED", "PROPOSAL_DROPPED", "PROPOSAL_DROPPED"],
+    );
+    assert.notEqual(newLeader, oldLeader);
+    assert.equal(cluster.host(oldLeader).raw.status().leaderId, newLeader);
+  });
+
+  it("fails a cut-off leader's proposals as UNKNOWN_OUTCOME after the grace, not at their timeout", async () => {
+    cluster = new HostCluster({ lostLeadershipGraceMs: 200 });
+    const leader = await cluster.leader();
+    cluster.isolate(leader);
+    const startMs = performance.now();
+    // CheckQuorum makes it step down after an election timeout; nobody can tell it whether the entry commits.
+    const result = await outcome(cluster.host(leader).propose(put("k")));
+    assert.equal(result.code, "UNKNOWN_OUTCOME");
+    assert.ok(result.atMs - startMs < 30_000, `settled after ${result.atMs - startMs} ms, not by the grace`);
+    assert.notEqual(cluster.host(leader).raw.status().role, "leader");
+  });
+
+  it("retries a follower's unconfirmed read when another leader appears, and reports the change", async () => {
+    cluster = new HostCluster({ lostLeadershipGraceMs: 30_000 });
+    const oldLeader = await cluster.leader();
+    const follower = ([1, 2, 3] as const).find((id) => id !== oldLeader) as NodeId;
+    cluster.isolate(oldLeader); // as if paused: the ReadIndex request it is sent is never answered
+    const read = outcome(cluster.host(follower).readBarrier());
+    const newLeader = await cluster.leader(oldLeader);
+    const result = await read;
+    assert.equal(result.code, "UNAVAILABLE"); // retryable: the node asks again, now the new leader
+    assert.ok(cluster.leadershipChanges.get(follower)?.includes(newLeader));
+    await cluster.host(follower).readBarrier(); // which confirms it
+  });
+
+  it("keeps a leader's proposals that commit in its term and answers them with their results", async () => {
+    cluster = new HostCluster({ lostLeadershipGraceMs: 30_000 });
+    const leader = await cluster.leader();
+    const result = await cluster.host(leader).propose(put("k"));
+    assert.equal(result.kind, "put");
+  });
+
+  it("elects a new leader without waiting for the election timeout once the followers know the leader is gone", async () => {
+    // An election timeout of 10,000 ticks (100 s): within this test only the crash signal can start an election.
+    cluster = new HostCluster({ lostLeadershipGraceMs: 30_000, electionTimeoutTicks: 10_000 });
+    cluster.host(1).raw.campaign();
+    cluster.host(1).schedule();
+    assert.equal(await cluster.leader(), 1);
+    const term = cluster.host(2).raw.status().term;
+    // One follower alone forgetting a leader the other still hears from changes nothing: its PreVote is ignored.
+    cluster.host(3).leaderGone(1);
+    cluster.host(2).leaderGone(3); // not its leader: ignored
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(cluster.host(2).raw.status().leaderId, 1);
+    assert.equal(cluster.host(2).raw.status().term, term);
+    // The leader's process is gone: both followers' dials are refused.
+    cluster.isolate(1);
+    cluster.host(2).leaderGone(1);
+    cluster.host(3).leaderGone(1);
+    const newLeader = await cluster.leader(1);
+    assert.equal(newLeader, 2, "the first in id order campaigns first");
+    assert.equal(cluster.host(3).raw.status().term, term + 1, "one election, no split vote");
+  });
+});
