@@ -16,7 +16,7 @@ import { plainBytes } from "../commands/bytes.js";
 import type { StoredRecord } from "../commands/record.js";
 import { assert } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
-import { decodeRecord, encodeRecord } from "./record-codec.js";
+import { decodeRecord, encodedRecordBytes, encodeRecordInto } from "./record-codec.js";
 import type { HistoryStats } from "./state-machine-store.js";
 
 /** One applied change. `put` carries the key's new record; `delete` is a delete (or a put whose expiry had
@@ -50,16 +50,24 @@ const TYPES_BY_CODE = new Map<number, HistoryEvent["type"]>([
   [4, "flush"],
 ]);
 
-/** type u8 | keyLength u32 | key | (put only) encoded record. */
+/** type u8 | keyLength u32 | key | (put only) encoded record. The record is encoded in place (one buffer, one
+ * copy of the value): `eventRecordBytes` hands that encoding to the data row, so a big value is encoded once. */
 export function encodeEvent(event: HistoryEvent): Uint8Array {
-  const record = event.record === undefined ? undefined : encodeRecord(event.record);
-  assert((event.type === "put") === (record !== undefined), "a put event carries a record, others none");
-  const bytes = new Uint8Array(5 + event.key.byteLength + (record?.byteLength ?? 0));
+  assert((event.type === "put") === (event.record !== undefined), "a put event carries a record, others none");
+  const recordAt = 5 + event.key.byteLength;
+  const bytes = new Uint8Array(recordAt + (event.record === undefined ? 0 : encodedRecordBytes(event.record)));
   bytes[0] = TYPE_CODES[event.type];
   new DataView(bytes.buffer).setUint32(1, event.key.byteLength);
   bytes.set(event.key, 5);
-  if (record !== undefined) bytes.set(record, 5 + event.key.byteLength);
+  if (event.record !== undefined) encodeRecordInto(bytes, recordAt, event.record);
   return bytes;
+}
+
+/** The encoded record inside an encoded put event (a view), or undefined for other events. */
+export function eventRecordBytes(encoded: Uint8Array): Uint8Array | undefined {
+  if (encoded[0] !== TYPE_CODES.put) return undefined;
+  const keyLength = new DataView(encoded.buffer, encoded.byteOffset, encoded.byteLength).getUint32(1);
+  return encoded.subarray(5 + keyLength);
 }
 
 /** Decodes what `encodeEvent` wrote; the revision comes from the row's key. Views into `bytes` (no copy). */

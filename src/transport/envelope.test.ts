@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { ShoalError } from "../lib/errors.js";
 import type { Message } from "../raft/types.js";
-import { decodeEnvelope, encodeEnvelope } from "./envelope.js";
+import { ATTACHMENT_BYTES_MIN, decodeEnvelope, encodeEnvelope, encodeEnvelopeParts, payloadParts } from "./envelope.js";
 import { appendEntries, heartbeat, snapshotChunk } from "./loopback-kit.js";
 
 const SAMPLES: Message[] = [
@@ -88,6 +88,54 @@ describe("envelope", () => {
     for (const value of bad) {
       assert.throws(() => decodeEnvelope(encodeEnvelope(value as never)), isBadRequest, JSON.stringify(value));
     }
+  });
+
+  it("carries big byte fields beside the msgpack head, uncopied, at and around the threshold", () => {
+    for (const size of [ATTACHMENT_BYTES_MIN - 1, ATTACHMENT_BYTES_MIN, ATTACHMENT_BYTES_MIN + 1, 3 << 20]) {
+      const big = Buffer.alloc(size, size & 0xff);
+      const message: Message = {
+        ...appendEntries(1, 2, 5, big),
+        entries: [
+          { term: 1, index: 6, type: "normal", data: new Uint8Array([1]) },
+          { term: 1, index: 7, type: "normal", data: big },
+          { term: 1, index: 8, type: "normal", data: big.subarray(1) },
+        ],
+      };
+      const parts = payloadParts(encodeEnvelopeParts({ k: "raft", m: message }));
+      const attached = [size, size - 1].filter((bytes) => bytes >= ATTACHMENT_BYTES_MIN).length;
+      // Attached: prefix, head, then the entries' own bytes (the same objects, not copies).
+      assert.equal(parts.length, attached > 0 ? 2 + attached : 1, `parts for ${size} B`);
+      if (attached) assert.ok(parts[2] === big, "an attachment is the caller's buffer");
+      const decoded = decodeEnvelope(encodeEnvelope({ k: "raft", m: message }));
+      assert.ok(decoded.k === "raft" && decoded.m.type === "appendEntries");
+      assert.deepEqual(
+        decoded.m.entries.map((e) =>
+          Buffer.from(e.data).equals(Buffer.from((message as typeof decoded.m).entries[e.index - 6]!.data)),
+        ),
+        [true, true, true],
+      );
+    }
+    const request = decodeEnvelope(
+      encodeEnvelope({
+        k: "req",
+        id: 9,
+        p: { kind: "propose", data: Buffer.alloc(1 << 20, 3), small: Buffer.from("x") },
+      }),
+    );
+    assert.ok(request.k === "req");
+    const p = request.p as { kind: string; data: Buffer; small: Buffer };
+    assert.equal(p.kind, "propose");
+    assert.ok(p.data.equals(Buffer.alloc(1 << 20, 3)) && p.small.equals(Buffer.from("x")));
+  });
+
+  it("refuses a damaged attachment frame with BAD_REQUEST", () => {
+    const whole = encodeEnvelope({ k: "req", id: 1, p: { data: Buffer.alloc(ATTACHMENT_BYTES_MIN, 1) } });
+    const damaged = [
+      whole.subarray(0, 3), // shorter than its header
+      Buffer.concat([Buffer.from([0xc1, 0xff, 0xff, 0xff, 0xff]), whole.subarray(5)]), // head beyond the frame
+      whole.subarray(0, whole.length - 1), // an attachment cut short
+    ];
+    for (const bytes of damaged) assert.throws(() => decodeEnvelope(bytes), isBadRequest);
   });
 
   it("never throws anything but BAD_REQUEST on arbitrary bytes", () => {

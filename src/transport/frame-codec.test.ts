@@ -81,4 +81,26 @@ describe("frame codec", () => {
     assert.equal(decoded.length, 2);
     assert.ok(maxBufferedBytes <= (1 << 20) + FRAME_HEADER_BYTES + 4096);
   });
+
+  it("assembles big frames (at and around the assembly threshold) chunk by chunk, byte-exact, in order", () => {
+    const sizes = [256 * 1024 - 1, 256 * 1024, 256 * 1024 + 1, 3 * 1024 * 1024 + 7];
+    const frames = sizes.flatMap((size, i) => [
+      Buffer.from(Array.from({ length: size }, (_, j) => (j * 31 + i) & 0xff)),
+      Buffer.from([i + 1]),
+    ]);
+    const wire = encodeFrames(frames);
+    for (const chunkBytes of [1000, 65536, 300_001]) {
+      const decoder = new FrameDecoder(4 << 20);
+      const decoded: Buffer[] = [];
+      for (let offset = 0; offset < wire.length; offset += chunkBytes) {
+        decoded.push(...decoder.push(wire.subarray(offset, offset + chunkBytes)));
+        // Held at most: one frame (in the chunks, or copied into its own buffer) plus one chunk.
+        assert.ok(decoder.bufferedBytes <= 3 * 1024 * 1024 + 7 + chunkBytes + 2 * FRAME_HEADER_BYTES);
+      }
+      assert.equal(decoded.length, frames.length);
+      for (const [i, payload] of decoded.entries()) {
+        assert.ok(payload.equals(frames[i] as Buffer), `frame ${i} of ${chunkBytes}-byte chunks`);
+      }
+    }
+  });
 });

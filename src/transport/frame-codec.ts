@@ -9,6 +9,9 @@ import { ShoalError } from "../lib/errors.js";
 
 export const FRAME_HEADER_BYTES = 4;
 
+/** Frames this large are assembled chunk by chunk as they arrive (see FrameDecoder). */
+const ASSEMBLE_BYTES_MIN = 256 * 1024;
+
 /** The largest payload the u32 length prefix can describe. */
 export const FRAME_PAYLOAD_BYTES_LIMIT = 0xffff_ffff;
 
@@ -33,6 +36,11 @@ export function encodeFrames(payloads: readonly Uint8Array[]): Buffer {
  * Streaming decoder for one connection. `push` returns the payloads completed by a chunk, in order; the returned
  * buffers may be views of the pushed chunks, so decode them before the chunks are reused.
  *
+ * A frame of ASSEMBLE_BYTES_MIN or more that has not fully arrived gets its own buffer at once, and each chunk is
+ * copied into it as it comes: the copy (and the page faults of a fresh multi-megabyte buffer, tens of milliseconds
+ * here) is spread over the socket reads instead of falling on the event loop in one piece when the last chunk
+ * lands. Such a payload is never a view of a chunk, so what is decoded from it may keep views of it.
+ *
  * A length of zero or above `frameBytesMax` throws ShoalError (TOO_LARGE or BAD_REQUEST) and poisons the decoder:
  * the stream can no longer be resynchronised, so the caller must close the connection.
  */
@@ -45,6 +53,9 @@ export class FrameDecoder {
   #bufferedBytes = 0;
   /** The payload length of the frame being read, or -1 while its header is still incomplete. */
   #payloadBytes = -1;
+  /** The buffer a big frame is being copied into, and how much of it is filled. */
+  #assembly: Buffer | undefined;
+  #assembled = 0;
   #failed = false;
 
   constructor(frameBytesMax: number) {
@@ -55,7 +66,7 @@ export class FrameDecoder {
 
   /** Bytes held but not yet returned: at most frameBytesMax + header + one chunk. */
   get bufferedBytes(): number {
-    return this.#bufferedBytes;
+    return this.#bufferedBytes + (this.#assembly === undefined ? 0 : this.#assembled);
   }
 
   push(chunk: Buffer): Buffer[] {
@@ -65,11 +76,27 @@ export class FrameDecoder {
     this.#chunks.push(chunk);
     this.#bufferedBytes += chunk.length;
     for (;;) {
+      const assembly = this.#assembly;
+      if (assembly !== undefined) {
+        const count = Math.min(this.#bufferedBytes, assembly.length - this.#assembled);
+        this.#copyOut(assembly, this.#assembled, count);
+        this.#assembled += count;
+        if (this.#assembled < assembly.length) break;
+        payloads.push(assembly);
+        this.#assembly = undefined;
+        this.#payloadBytes = -1;
+        continue;
+      }
       if (this.#payloadBytes < 0) {
         if (this.#bufferedBytes < FRAME_HEADER_BYTES) break;
         this.#payloadBytes = this.#checkLength(this.#take(FRAME_HEADER_BYTES).readUInt32BE(0));
       }
-      if (this.#bufferedBytes < this.#payloadBytes) break;
+      if (this.#bufferedBytes < this.#payloadBytes) {
+        if (this.#payloadBytes < ASSEMBLE_BYTES_MIN) break;
+        this.#assembly = Buffer.allocUnsafe(this.#payloadBytes);
+        this.#assembled = 0;
+        continue;
+      }
       payloads.push(this.#take(this.#payloadBytes));
       this.#payloadBytes = -1;
     }
@@ -91,26 +118,33 @@ export class FrameDecoder {
   /** Removes and returns the next `count` buffered bytes (a view when they lie in one chunk, else a copy). */
   #take(count: number): Buffer {
     assert(count <= this.#bufferedBytes, "take beyond buffered bytes");
-    this.#bufferedBytes -= count;
     const first = this.#chunks[this.#head]!;
     const availableInFirst = first.length - this.#consumedInFirst;
     if (count <= availableInFirst) {
+      this.#bufferedBytes -= count;
       const view = first.subarray(this.#consumedInFirst, this.#consumedInFirst + count);
       this.#consumedInFirst += count;
       if (this.#consumedInFirst === first.length) this.#dropFirst();
       return view;
     }
     const out = Buffer.allocUnsafe(count);
+    this.#copyOut(out, 0, count);
+    return out;
+  }
+
+  /** Moves the next `count` buffered bytes into `out` at `at`. */
+  #copyOut(out: Buffer, at: number, count: number): void {
+    assert(count <= this.#bufferedBytes, "copy beyond buffered bytes");
+    this.#bufferedBytes -= count;
     let written = 0;
     while (written < count) {
       const chunk = this.#chunks[this.#head]!;
       const n = Math.min(count - written, chunk.length - this.#consumedInFirst);
-      chunk.copy(out, written, this.#consumedInFirst, this.#consumedInFirst + n);
+      chunk.copy(out, at + written, this.#consumedInFirst, this.#consumedInFirst + n);
       written += n;
       this.#consumedInFirst += n;
       if (this.#consumedInFirst === chunk.length) this.#dropFirst();
     }
-    return out;
   }
 
   #dropFirst(): void {

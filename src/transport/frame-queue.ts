@@ -15,11 +15,12 @@
  */
 
 import { assert } from "../lib/assert.js";
+import type { FramePayload } from "./envelope.js";
 
 export type Lane = "ordinary" | "bulk";
 
 export interface OutboundFrame {
-  readonly payload: Buffer;
+  readonly payload: FramePayload;
   /** True for Raft messages, which the message counters count. */
   readonly isMessage: boolean;
   /** The request id for `req` frames, so an abandoned request can be withdrawn; 0 otherwise. */

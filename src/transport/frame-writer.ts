@@ -13,6 +13,7 @@
 
 import type { Socket } from "node:net";
 import { assert } from "../lib/assert.js";
+import { type FramePayload, payloadParts } from "./envelope.js";
 import { encodeFrames, FRAME_HEADER_BYTES, FRAME_PAYLOAD_BYTES_LIMIT } from "./frame-codec.js";
 import type { FrameQueue, Lane, OutboundFrame } from "./frame-queue.js";
 
@@ -21,8 +22,9 @@ import type { FrameQueue, Lane, OutboundFrame } from "./frame-queue.js";
 const LARGE_PAYLOAD_BYTES = 256 * 1024;
 
 /** Writes each payload with its length prefix beside it, corked into one writev; false when the socket is full.
- * The payloads are not copied, so they must not change afterwards (envelopes are freshly encoded per frame). */
-function writeEach(socket: Socket, payloads: readonly Uint8Array[]): boolean {
+ * The payloads (and their parts) are not copied, so they must not change afterwards: envelopes are freshly encoded
+ * per frame, and an attachment is an entry's or a command's bytes, which nothing mutates once proposed. */
+function writeEach(socket: Socket, payloads: readonly FramePayload[]): boolean {
   socket.cork();
   let accepted = true;
   for (const payload of payloads) {
@@ -30,7 +32,7 @@ function writeEach(socket: Socket, payloads: readonly Uint8Array[]): boolean {
     const head = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
     head.writeUInt32BE(payload.length);
     accepted = socket.write(head) && accepted;
-    accepted = socket.write(payload) && accepted;
+    for (const part of payloadParts(payload)) accepted = socket.write(part) && accepted;
   }
   socket.uncork();
   return accepted;
@@ -99,9 +101,9 @@ export class FrameWriter {
     let large = false;
     for (const payload of payloads) {
       bytes += FRAME_HEADER_BYTES + payload.length;
-      large ||= payload.length >= LARGE_PAYLOAD_BYTES;
+      large ||= payload.length >= LARGE_PAYLOAD_BYTES || !(payload instanceof Uint8Array);
     }
-    const accepted = large ? writeEach(socket, payloads) : socket.write(encodeFrames(payloads));
+    const accepted = large ? writeEach(socket, payloads) : socket.write(encodeFrames(payloads as Buffer[]));
     this.#onWritten(frames, bytes);
     if (accepted) this.#scheduleFlush();
     else this.#awaitDrain(socket);

@@ -8,7 +8,15 @@
 import type { Socket } from "node:net";
 import { ShoalError } from "../lib/errors.js";
 import { type Message, NO_NODE, type NodeId } from "../raft/types.js";
-import { decodeEnvelope, type Envelope, encodeEnvelope, PROTOCOL_VERSION, type ResponseEnvelope } from "./envelope.js";
+import {
+  decodeEnvelope,
+  type Envelope,
+  encodeEnvelope,
+  encodeEnvelopeParts,
+  type FramePayload,
+  PROTOCOL_VERSION,
+  type ResponseEnvelope,
+} from "./envelope.js";
 import { FRAME_HEADER_BYTES, FrameDecoder } from "./frame-codec.js";
 import { FrameQueue } from "./frame-queue.js";
 import { FrameWriter } from "./frame-writer.js";
@@ -187,9 +195,9 @@ export class InboundConnection {
    * from its own connection dropping. */
   #reply(from: NodeId, response: ResponseEnvelope): void {
     if (this.#closed) return;
-    let payload: Buffer;
+    let payload: FramePayload;
     try {
-      payload = encodeEnvelope(response);
+      payload = encodeEnvelopeParts(response);
     } catch (error) {
       const msg = `Cannot encode the response: ${error instanceof Error ? error.message : String(error)}`;
       payload = encodeEnvelope({ k: "res", id: response.id, ok: false, code: "INTERNAL", msg });

@@ -17,7 +17,7 @@ import { assert } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
 import type { Message, NodeId } from "../raft/types.js";
 import { formatPeerAddress, type PeerAddress, parsePeerAddress } from "./address.js";
-import { encodeEnvelope, type ResponseEnvelope } from "./envelope.js";
+import { encodeEnvelopeParts, type FramePayload, type ResponseEnvelope } from "./envelope.js";
 import type { OutboundFrame } from "./frame-queue.js";
 import { InboundConnection, type InboundEvents } from "./inbound-connection.js";
 import { stderrTransportLogger, type TransportLogger } from "./logger.js";
@@ -238,10 +238,10 @@ export class PeerTransport {
     };
   }
 
-  #encodeRequest(id: number, payload: unknown): Buffer {
-    let encoded: Buffer;
+  #encodeRequest(id: number, payload: unknown): FramePayload {
+    let encoded: FramePayload;
     try {
-      encoded = encodeEnvelope({ k: "req", id, p: payload });
+      encoded = encodeEnvelopeParts({ k: "req", id, p: payload });
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       throw new ShoalError("BAD_REQUEST", `Cannot encode the request payload: ${reason}`);
@@ -259,7 +259,7 @@ export class PeerTransport {
       this.#unroutableDrops++;
       return;
     }
-    const payload = encodeEnvelope({ k: "raft", m: message });
+    const payload = encodeEnvelopeParts({ k: "raft", m: message });
     const counters = this.#countersFor(message.to);
     if (payload.length > this.bounds.frameBytesMax) {
       counters.drops++;

@@ -42,6 +42,7 @@ import {
   compactedError,
   decodeEvent,
   encodeEvent,
+  eventRecordBytes,
   type HistoryEvent,
   type HistoryOptions,
   HistoryWindow,
@@ -324,7 +325,7 @@ export class LmdbStore implements StateMachineStore {
       for (const { key, record, previous } of plan.writes) {
         if (previous !== undefined && previous.expiresAtMs !== 0) db.removeSync(expiryKey(previous.expiresAtMs, key));
         if (record === undefined) db.removeSync(dataKey(key));
-        else putRecord(db, key, record);
+        else putRecord(db, key, record, rows.encodedRecords.get(record));
       }
       for (const { collectionId, rowKey, value } of plan.rows) {
         if (value === undefined) db.removeSync(rowStoreKey(collectionId, rowKey));
@@ -404,7 +405,7 @@ export class LmdbStore implements StateMachineStore {
       fresh.db.transactionSync(() => {
         for (const { key, record, previous } of plan.writes) {
           assert(previous === undefined, "nothing stored before a flush survives it");
-          if (record !== undefined) putRecord(fresh.db, key, record);
+          if (record !== undefined) putRecord(fresh.db, key, record, rows.encodedRecords.get(record));
         }
         for (const { collectionId, rowKey, value } of plan.rows) {
           if (value !== undefined) fresh.db.putSync(rowStoreKey(collectionId, rowKey), value);
@@ -538,8 +539,9 @@ function* snapshotEntries(db: LmdbDatabase, transaction: Transaction): Generator
   }
 }
 
-function putRecord(db: LmdbDatabase, key: Uint8Array, record: StoredRecord): void {
-  db.putSync(dataKey(key), encodeRecord(record));
+/** Stores a record; `encoded` is its encoding when one exists already (inside its history event). */
+function putRecord(db: LmdbDatabase, key: Uint8Array, record: StoredRecord, encoded?: Uint8Array): void {
+  db.putSync(dataKey(key), encoded ?? encodeRecord(record));
   if (record.expiresAtMs !== 0) db.putSync(expiryKey(record.expiresAtMs, key), EMPTY_VALUE);
 }
 
@@ -616,12 +618,23 @@ function historyRevision(key: Uint8Array): number {
   return view.getUint32(1) * 2 ** 32 + view.getUint32(5);
 }
 
-function historyRows(events: readonly HistoryEvent[]): { revision: number; key: Buffer; value: Uint8Array }[] {
+interface HistoryRows extends Array<{ revision: number; key: Buffer; value: Uint8Array }> {
+  /** Each put event's record → its encoding inside the event, which the data row stores too: a big value is
+   * encoded once per apply, not once for the row and once for the history (issue 10). */
+  encodedRecords: Map<StoredRecord, Uint8Array>;
+}
+
+function historyRows(events: readonly HistoryEvent[]): HistoryRows {
   let seq = 0;
-  return events.map((event, i) => {
+  const encodedRecords = new Map<StoredRecord, Uint8Array>();
+  const rows = events.map((event, i) => {
     seq = i > 0 && (events[i - 1] as HistoryEvent).revision === event.revision ? seq + 1 : 0;
-    return { revision: event.revision, key: historyKey(event.revision, seq), value: encodeEvent(event) };
+    const value = encodeEvent(event);
+    const encoded = eventRecordBytes(value);
+    if (event.record !== undefined && encoded !== undefined) encodedRecords.set(event.record, encoded);
+    return { revision: event.revision, key: historyKey(event.revision, seq), value };
   });
+  return Object.assign(rows, { encodedRecords });
 }
 
 /** The held revisions, read once when the store opens (bounded by the window). */

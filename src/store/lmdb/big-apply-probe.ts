@@ -1,0 +1,28 @@
+/**
+ * A probe for the cost of applying one big entry (issue 10: a 16 MiB value must not hold the event loop long
+ * enough to cost an election): encode, then apply, a put of a `--mib` MiB value several times, printing each
+ * step's milliseconds. Run: node dist/src/store/lmdb/big-apply-probe.js [mib] [rounds]
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { encodeCommand } from "../../commands/command-codec.js";
+import { LmdbStore } from "./lmdb-store.js";
+
+const mib = Number(process.argv[2] ?? 16);
+const rounds = Number(process.argv[3] ?? 5);
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "shoal-big-apply-"));
+const store = LmdbStore.open(dir, { syncCommits: false });
+const value = new Uint8Array(mib * 1024 * 1024 - 1024).fill(0x61);
+for (let round = 0; round < rounds; round++) {
+  const started = performance.now();
+  const data = encodeCommand({ op: "put", key: new TextEncoder().encode(`big-${round % 2}`), value, nowMs: 1 });
+  const encoded = performance.now();
+  store.applyEntries([{ index: store.appliedIndex() + 1, data }]);
+  const applied = performance.now();
+  console.log(
+    `round ${round}: encode ${(encoded - started).toFixed(1)} ms, apply ${(applied - encoded).toFixed(1)} ms`,
+  );
+}
+await store.close();
+fs.rmSync(dir, { recursive: true, force: true });
