@@ -14,6 +14,7 @@
 
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
+import { nodeDefaults } from "../src/node/node-options.js";
 import { ProcessCluster, sleep } from "../test/support/process-cluster.js";
 
 const PHASES = ["load", "keys", "hgetall", "mget", "bigvalue", "snapshot", "delhash", "flushall"] as const;
@@ -25,8 +26,8 @@ const { values } = parseArgs({
     "value-bytes": { type: "string", default: "100" },
     "hash-fields": { type: "string", default: "1000000" },
     phases: { type: "string", default: "all" },
-    "tick-ms": { type: "string", default: "50" },
-    "election-ticks": { type: "string", default: "10" },
+    "tick-ms": { type: "string", default: String(nodeDefaults.tickMs) },
+    "election-ticks": { type: "string", default: String(nodeDefaults.electionTimeoutTicks) },
   },
 });
 const keyCount = Number(values.keys);

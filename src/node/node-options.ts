@@ -60,14 +60,14 @@ export interface NodeOptions {
 export const nodeDefaults = {
   fsync: "always" as FsyncPolicy,
   fsyncBatchIntervalMs: 2,
-  // 50 ms ticks and a 5-tick election timeout (randomized to 250-500 ms): a paused or cut-off leader is replaced
-  // in about a third of a second plus one PreVote round. Heartbeats every tick leave five per timeout; under a
-  // steady write load on a shared 2-core machine this caused no elections (npm run bench:failover counts them;
-  // about one a minute only with the machine overloaded, load 15-20), while 10 ticks made every failover last
-  // 0.5-1 s. A crashed leader is replaced sooner still: its followers
+  // 50 ms ticks and a 6-tick election timeout (randomized to 300-600 ms): a paused or cut-off leader is replaced in
+  // about 0.4 s (npm run bench:failover: median longest write gap 421 ms), while the longest stall one client
+  // request can cause — applying a 16 MiB value, ~250-300 ms of LMDB work on this VM — stays under the shortest
+  // timeout (npm run bench:stall: 0 elections; with 5 ticks it cost 1-2 elections and the write an UNCERTAIN).
+  // 10 ticks made every pause of the leader cost 0.5-1 s. A crashed leader is replaced sooner still: its followers
   // see its port refuse connections and do not wait for the timeout (RaftHost.leaderGone).
   tickMs: 50,
-  electionTimeoutTicks: 5,
+  electionTimeoutTicks: 6,
   heartbeatIntervalTicks: 1,
   snapshotThresholdEntries: 10_000,
   snapshotRetainEntries: 1_000,

@@ -42,6 +42,9 @@ export const HISTORY_DEFAULTS = {
   historyBytesMax: 64 * 1024 * 1024,
 } as const;
 
+/** See HistoryWindow.plan: rows one batch may drop at least. */
+export const HISTORY_DROP_ROWS_MIN = 4096;
+
 const TYPE_CODES = { put: 1, delete: 2, expire: 3, flush: 4 } as const;
 const TYPES_BY_CODE = new Map<number, HistoryEvent["type"]>([
   [1, "put"],
@@ -142,7 +145,13 @@ export class HistoryWindow {
   }
 
   /** Which held revisions to drop once `added` (consecutive, continuing the window) are written. Costs what
-   * it drops, not the window's size: this runs for every applied batch. */
+   * it drops, not the window's size: this runs for every applied batch.
+   *
+   * The rows dropped in one batch are bounded by HISTORY_DROP_ROWS_MIN or twice the rows the batch adds,
+   * whichever is more (whole revisions, so a revision holding more goes alone): one 16 MiB event would otherwise
+   * evict ~100,000 small events in the same LMDB transaction, ~200 ms on the event loop (issue 10). The window
+   * may then exceed its bounds for a few batches — by about the one big event — and every later batch drops
+   * more than it adds until it is back within them. */
   plan(added: readonly RevisionSummary[]): {
     readonly drop: readonly RevisionSummary[];
     readonly compactedRevision: number;
@@ -152,11 +161,19 @@ export class HistoryWindow {
     const at = (i: number): RevisionSummary =>
       (i < held ? this.#revisions[this.#head + i] : added[i - held]) as RevisionSummary;
     let bytes = this.#bytes;
-    for (const summary of added) bytes += summary.bytes;
+    let addedRows = 0;
+    for (const summary of added) {
+      bytes += summary.bytes;
+      addedRows += summary.count;
+    }
+    const dropRowsMax = Math.max(HISTORY_DROP_ROWS_MIN, 2 * addedRows);
+    let droppedRows = 0;
     const drop: RevisionSummary[] = [];
     while (drop.length < total && (total - drop.length > this.#revisionsMax || bytes > this.#bytesMax)) {
       const oldest = at(drop.length);
+      if (drop.length > 0 && droppedRows + oldest.count > dropRowsMax) break;
       bytes -= oldest.bytes;
+      droppedRows += oldest.count;
       drop.push(oldest);
     }
     if (drop.length === 0) return { drop, compactedRevision: this.#compactedRevision };

@@ -1,7 +1,7 @@
 /**
  * A probe for the cost of applying one big entry (issue 10: a 16 MiB value must not hold the event loop long
  * enough to cost an election): encode, then apply, a put of a `--mib` MiB value several times, printing each
- * step's milliseconds. Run: node dist/src/store/lmdb/big-apply-probe.js [mib] [rounds]
+ * step's milliseconds. Run: node dist/src/store/lmdb/big-apply-probe.js [mib] [rounds] [preloaded keys]
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -11,9 +11,21 @@ import { LmdbStore } from "./lmdb-store.js";
 
 const mib = Number(process.argv[2] ?? 16);
 const rounds = Number(process.argv[3] ?? 5);
+const preload = Number(process.argv[4] ?? 0);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "shoal-big-apply-"));
 const store = LmdbStore.open(dir, { syncCommits: false });
 const value = new Uint8Array(mib * 1024 * 1024 - 1024).fill(0x61);
+// A store already holding `preload` small keys (argument 3), as the stall bench's is.
+const small = new Uint8Array(100).fill(0x62);
+for (let at = 0; at < preload; at += 1000) {
+  const first = store.appliedIndex() + 1;
+  store.applyEntries(
+    Array.from({ length: 1000 }, (_, i) => ({
+      index: first + i,
+      data: encodeCommand({ op: "put", key: new TextEncoder().encode(`key:${at + i}`), value: small, nowMs: 1 }),
+    })),
+  );
+}
 for (let round = 0; round < rounds; round++) {
   const started = performance.now();
   const data = encodeCommand({ op: "put", key: new TextEncoder().encode(`big-${round % 2}`), value, nowMs: 1 });
