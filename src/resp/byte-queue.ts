@@ -90,15 +90,20 @@ export class ByteQueue {
       return view;
     }
     const out = Buffer.allocUnsafe(count);
+    this.takeInto(out, 0, count);
+    return out;
+  }
+
+  /** Removes the first `count` bytes (count <= lengthBytes), copying them into `target` at `offset`. */
+  takeInto(target: Uint8Array, offset: number, count: number): void {
     let written = 0;
     while (written < count) {
       const chunk = this.chunks[0] as Uint8Array;
       const n = Math.min(chunk.length - this.headOffset, count - written);
-      out.set(chunk.subarray(this.headOffset, this.headOffset + n), written);
+      target.set(chunk.subarray(this.headOffset, this.headOffset + n), offset + written);
       written += n;
       this.skip(n);
     }
-    return out;
   }
 
   /** Drops the first `count` bytes (count <= lengthBytes). */

@@ -56,6 +56,36 @@ describe("RequestParser: multibulk", () => {
     assert.equal(parser.bufferedBytes, 0);
   });
 
+  it("assembles big bulks (at and around 256 KiB, and 3 MiB) as chunks arrive, byte-exact, whatever the split", () => {
+    for (const size of [256 * 1024 - 1, 256 * 1024, 256 * 1024 + 1, 3 * 1024 * 1024]) {
+      const body = Buffer.from(Array.from({ length: size }, (_, i) => (i * 7) & 0xff));
+      const stream = Buffer.concat([
+        enc(`*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$${size}\r\n`),
+        body,
+        enc("\r\n*1\r\n$4\r\nPING\r\n"),
+      ]);
+      for (const chunkBytes of [1, 4096, 65536, 1_000_003]) {
+        if (chunkBytes === 1 && size > 300_000) continue; // byte by byte: the small sizes cover it
+        const parser = new RequestParser();
+        const requests: Uint8Array[][] = [];
+        let bufferedMax = 0;
+        for (let at = 0; at < stream.length; at += chunkBytes) {
+          parser.feed(stream.subarray(at, at + chunkBytes));
+          for (let r = parser.next(); r !== undefined; r = parser.next()) {
+            assert.ok(!(r instanceof RespProtocolError), String(r));
+            requests.push(r as Uint8Array[]);
+          }
+          bufferedMax = Math.max(bufferedMax, parser.bufferedBytes);
+        }
+        assert.equal(requests.length, 2, `${size} B in ${chunkBytes}-byte chunks`);
+        assert.ok(Buffer.from(requests[0]?.[2] as Uint8Array).equals(body), `${size} B in ${chunkBytes}-byte chunks`);
+        assert.deepEqual(text(requests[1] as Uint8Array[]), ["PING"]);
+        assert.ok(bufferedMax <= size + chunkBytes + 64, "a bulk being assembled is not held twice");
+        assert.equal(parser.bufferedBytes, 0);
+      }
+    }
+  });
+
   const errors: Array<[string, string, RequestParserOptions?]> = [
     ["*abc\r\n", "Protocol error: invalid multibulk length"],
     ["*01\r\n", "Protocol error: invalid multibulk length"],
