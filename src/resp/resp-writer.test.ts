@@ -171,6 +171,30 @@ describe("RespWriter and ReplyParser", () => {
     assert.equal(new RespWriter(2).mapHeader(3).flush().toString(), "*6\r\n");
   });
 
+  it("keeps big bulks and encoded replies as parts of their own, uncopied, byte-identical around 64 KiB", () => {
+    for (const size of [64 * 1024 - 1, 64 * 1024, 64 * 1024 + 1, 3 << 20]) {
+      const value = new Uint8Array(size).fill(size & 0xff);
+      const encoded = Buffer.from(`$3\r\nabc\r\n${"x".repeat(size)}`);
+      const expected = Buffer.concat([
+        Buffer.from(`+OK\r\n$${size}\r\n`),
+        value,
+        Buffer.from("\r\n:1\r\n"),
+        encoded,
+        Buffer.from("$1\r\nz\r\n"),
+      ]);
+      const write = (w: RespWriter) => w.simple("OK").bulk(value).integer(1).encoded(encoded).bulk("z");
+      const writer = write(new RespWriter(2));
+      assert.equal(writer.lengthBytes, expected.length);
+      const parts = writer.flushParts();
+      assert.ok(Buffer.concat(parts).equals(expected), `parts for ${size} B`);
+      const attached = size >= 64 * 1024;
+      assert.equal(parts.includes(value), attached, "a big value is its own part");
+      assert.equal(parts.includes(encoded), encoded.length >= 64 * 1024, "a big encoded reply is its own part");
+      assert.ok(write(new RespWriter(2)).flush().equals(expected), `flush for ${size} B`);
+      assert.equal(writer.lengthBytes, 0);
+    }
+  });
+
   it("keeps error text on one line", () => {
     assert.equal(new RespWriter().error("ERR bad\r\nthing").flush().toString(), "-ERR bad  thing\r\n");
   });

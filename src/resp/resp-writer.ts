@@ -4,6 +4,11 @@
  * switched by HELLO) decides how RESP3-only types degrade: null → `$-1`, map → flat array, set/push → array,
  * double → bulk string, boolean → integer 1/0, verbatim → bulk string, big number → bulk string.
  * Aggregates are written as a header followed by their elements (`arrayHeader(2); bulk(a); bulk(b)`).
+ *
+ * A bulk value or an encoded reply of ATTACH_BYTES_MIN or more is not copied into the buffer: it is kept as a part
+ * of its own between the bytes before and after it (`flushParts`), so a 16 MiB GET or a 20 MB HGETALL reply from
+ * a read worker costs no copy on the event loop (one fresh multi-megabyte copy is ~50–100 ms here, issue 10).
+ * Such bytes must not change once written; store reads and worker replies are fresh buffers nobody else holds.
  */
 
 import { formatDouble } from "./format-double.js";
@@ -11,11 +16,16 @@ import type { RespValue, RespVersion } from "./resp-value.js";
 
 const CRLF = 0x0d0a;
 const CAPACITY_BYTES_MIN = 256;
+/** Bulk values and encoded replies this large are kept as parts of their own (see the module comment). */
+const ATTACH_BYTES_MIN = 64 * 1024;
 
 export class RespWriter {
   version: RespVersion;
   private buffer: Buffer;
   private lengthBytesValue = 0;
+  /** Output before the current buffer, in order: closed buffer segments and attached bytes. */
+  private parts: Uint8Array[] = [];
+  private partsBytes = 0;
 
   constructor(version: RespVersion = 2, capacityBytes = 4096) {
     this.version = version;
@@ -24,15 +34,41 @@ export class RespWriter {
 
   /** Bytes written since the last flush. */
   get lengthBytes(): number {
-    return this.lengthBytesValue;
+    return this.partsBytes + this.lengthBytesValue;
   }
 
-  /** Returns everything written since the last flush (owned by the caller) and starts a new buffer. */
+  /** Returns everything written since the last flush in one buffer (owned by the caller) and starts anew. */
   flush(): Buffer {
+    if (this.parts.length === 0) return this.takeBuffer();
+    const length = this.lengthBytes;
+    return Buffer.concat(this.flushParts(), length);
+  }
+
+  /** Returns everything written since the last flush as parts to write in order (attached bytes uncopied). */
+  flushParts(): Uint8Array[] {
+    const parts = this.parts;
+    if (this.lengthBytesValue > 0 || parts.length === 0) parts.push(this.takeBuffer());
+    this.parts = [];
+    this.partsBytes = 0;
+    return parts;
+  }
+
+  private takeBuffer(): Buffer {
     const out = this.buffer.subarray(0, this.lengthBytesValue);
     this.buffer = Buffer.allocUnsafe(Math.max(CAPACITY_BYTES_MIN, Math.min(this.buffer.length, 64 * 1024)));
     this.lengthBytesValue = 0;
     return out;
+  }
+
+  /** Appends `bytes` as a part of its own, after what the buffer holds. */
+  private attach(bytes: Uint8Array): void {
+    if (this.lengthBytesValue > 0) {
+      const segment = this.takeBuffer();
+      this.parts.push(segment);
+      this.partsBytes += segment.length;
+    }
+    this.parts.push(bytes);
+    this.partsBytes += bytes.length;
   }
 
   simple(text: string): this {
@@ -52,6 +88,13 @@ export class RespWriter {
     if (value === null) return this.null();
     const length = typeof value === "string" ? Buffer.byteLength(value) : value.length;
     this.line(0x24, String(length));
+    if (typeof value !== "string" && length >= ATTACH_BYTES_MIN) {
+      this.attach(value);
+      this.reserve(2);
+      this.buffer.writeUInt16BE(CRLF, this.lengthBytesValue);
+      this.lengthBytesValue += 2;
+      return this;
+    }
     this.reserve(length + 2);
     if (typeof value === "string") this.buffer.write(value, this.lengthBytesValue, "utf8");
     else this.buffer.set(value, this.lengthBytesValue);
@@ -161,7 +204,9 @@ export class RespWriter {
 
   /** Appends a reply already encoded in this writer's protocol version (one computed on a read worker). */
   encoded(bytes: Uint8Array): this {
-    return this.raw(bytes);
+    if (bytes.length < ATTACH_BYTES_MIN) return this.raw(bytes);
+    this.attach(bytes);
+    return this;
   }
 
   /** Writes `<prefix><text>\r\n`; `text` is ASCII or UTF-8 without CR/LF. */

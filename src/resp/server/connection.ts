@@ -318,7 +318,15 @@ export class Connection implements ClientDescription {
 
   #flush(): void {
     if (this.#closed || this.#writer.lengthBytes === 0) return;
-    const ok = this.#socket.write(this.#writer.flush());
+    const parts = this.#writer.flushParts();
+    let ok = true;
+    if (parts.length === 1) ok = this.#socket.write(parts[0] as Uint8Array);
+    else {
+      // Big values and worker replies come as parts of their own (not copied): one corked writev.
+      this.#socket.cork();
+      for (const part of parts) ok = this.#socket.write(part) && ok;
+      this.#socket.uncork();
+    }
     if (!ok) {
       this.#writeBlocked = true;
       this.#updateFlow();
