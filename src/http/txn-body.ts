@@ -8,8 +8,8 @@
  *     "failure": [{ "op": "get", "key": "a" }] }
  */
 import type { CommandResult, Compare, CompareOp, TxnCommand, TxnOp, TxnOpResult } from "../commands/command.js";
-import type { KeyValue } from "../commands/record.js";
 import { ShoalError } from "../lib/errors.js";
+import type { KeyValue } from "../store/record.js";
 import { recordValueJson } from "./record-json.js";
 
 const encoder = new TextEncoder();
