@@ -16,9 +16,11 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import type { CommandResult } from "../src/commands/command.js";
 import { encodeCommand } from "../src/commands/command-codec.js";
 import { Prng } from "../src/lib/prng.js";
-import { LmdbStore } from "../src/store/lmdb/lmdb-store.js";
+import { openLmdbCommandStore } from "../src/node/command-store.js";
+import type { LmdbStore } from "../src/store/lmdb/lmdb-store.js";
 import { RECLAIM_ROWS_PER_STEP_DEFAULT } from "../src/store/reclaimer.js";
 import type { ApplyEntry } from "../src/store/state-machine-store.js";
 
@@ -48,7 +50,7 @@ function cpuMs(): number {
 
 /** Applies each argv list as one entry, `perApply` entries per applyEntries call; answers CPU ms taken. */
 function applyEach(
-  store: LmdbStore,
+  store: LmdbStore<CommandResult>,
   entries: readonly (readonly Uint8Array[][])[],
   perApply = ENTRIES_PER_APPLY,
 ): number {
@@ -67,7 +69,7 @@ function applyEach(
 }
 
 /** The CPU µs per command of the cheapest of ROUNDS rounds over `entries`. */
-function perCommandUs(store: LmdbStore, entries: readonly (readonly Uint8Array[][])[]): number {
+function perCommandUs(store: LmdbStore<CommandResult>, entries: readonly (readonly Uint8Array[][])[]): number {
   const roundSize = Math.ceil(entries.length / ROUNDS);
   let best = Number.POSITIVE_INFINITY;
   for (let at = 0; at < entries.length; at += roundSize) {
@@ -77,7 +79,7 @@ function perCommandUs(store: LmdbStore, entries: readonly (readonly Uint8Array[]
   return best;
 }
 
-function build(store: LmdbStore, size: number): number {
+function build(store: LmdbStore<CommandResult>, size: number): number {
   const entries: Uint8Array[][][] = [];
   for (let from = 0; from < size; from += BUILD_FIELDS_PER_HSET * BUILD_HSETS_PER_ENTRY) {
     const entry: Uint8Array[][] = [];
@@ -111,7 +113,7 @@ interface Row {
 
 function measure(size: number): Row {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "shoal-collections-bench-"));
-  const store = LmdbStore.open(dir, { syncCommits, reclaim: "manual" });
+  const store = openLmdbCommandStore(dir, { syncCommits, reclaim: "manual" });
   try {
     const buildMs = build(store, size);
     const random = new Prng(size);

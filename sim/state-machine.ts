@@ -6,9 +6,9 @@
  * ship in a handful of 16–64-byte chunks, checked so that a badly reassembled snapshot cannot go unnoticed.
  */
 import { applyEntryData } from "../src/commands/apply-command.js";
-import { EMPTY_KEYSPACE } from "../src/commands/write-set.js";
 import { assert } from "../src/lib/assert.js";
 import type { Entry } from "../src/raft/types.js";
+import { EMPTY_KEYSPACE } from "../src/store/write-set.js";
 import { HASH_SEED, hashBytes, hashUint32 } from "./random.js";
 
 export const REGISTER_COUNT = 16;

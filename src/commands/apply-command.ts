@@ -4,11 +4,16 @@
  * every replica that applies the same entries to the same state reaches the same state and the same results.
  *
  * Revisions: a command that changes anything takes revision `state.revision + 1` for all of its writes (a txn
- * is one revision, as in etcd); a command that changes nothing leaves the revision alone.
+ * is one revision, as in etcd); a command that changes nothing leaves the revision alone. Every read and write
+ * goes through the keyspace (keyspace/keyspace.ts), which stamps that revision on what it writes and owns the
+ * expiry and size rules, for these commands exactly as for the Redis families.
  */
 import { assert, unreachable } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
 import { Prng } from "../lib/prng.js";
+import type { ApplyState, EntryOutcome } from "../store/entry-applier.js";
+import type { KeyValue } from "../store/record.js";
+import { type KeyspaceReader, WriteSet } from "../store/write-set.js";
 import type {
   Command,
   CommandResult,
@@ -23,35 +28,18 @@ import type {
 } from "./command.js";
 import { decodeCommand } from "./command-codec.js";
 import { compareHolds } from "./compare.js";
+import { expiryOf, Keyspace } from "./keyspace/keyspace.js";
 import { COMMAND_LIMITS } from "./limits.js";
-import { isLive, type KeyValue, type StoredRecord, toKeyValue } from "./record.js";
 import type { ScanCursors } from "./redis/command-spec.js";
 import { executeCommands } from "./redis/execute.js";
-import { type KeyspaceReader, type Mutation, type RowMutation, WriteSet } from "./write-set.js";
 
-/** The replicated scalars a command reads and advances besides the keys. */
-export interface ApplyState {
-  /** The group's revision: bumped once by every command that changes something. */
-  readonly revision: number;
-  /** The replicated clock: the highest `nowMs` applied so far (0 before any). Never decreases. */
-  readonly clockMs: number;
-  /** The id the next table-encoded collection takes (commands/collection.ts). Never decreases; starts at 1. */
-  readonly nextCollectionId: number;
-}
+export type { ApplyState } from "../store/entry-applier.js";
 
-export interface CommandOutcome {
-  /** In order; the caller applies them all or none. A key may appear twice (the later one wins). */
-  readonly mutations: readonly Mutation[];
-  /** The collection rows written, in order, applied together with `mutations`. */
-  readonly rowMutations: readonly RowMutation[];
-  /** True when the command emptied the keyspace (FLUSHALL) before its `mutations` (see WriteSet.clear). */
-  readonly flushed: boolean;
-  readonly result: CommandResult;
-  readonly state: ApplyState;
-}
+/** What one command produced: the store's entry outcome with a command result. */
+export type CommandOutcome = EntryOutcome<CommandResult>;
 
 /** The outcome's writes when a command changes nothing. */
-const NOTHING = { mutations: [], rowMutations: [], flushed: false } as const;
+const NOTHING = { mutations: [], rowMutations: [], flushed: false, expiredKeys: false } as const;
 
 /**
  * Applies one entry's data: empty data is a no-op entry. Total for any bytes a client can cause: data that does
@@ -59,7 +47,7 @@ const NOTHING = { mutations: [], rowMutations: [], flushed: false } as const;
  * `error` result and changes nothing — every replica decodes the same bytes, so every replica refuses it alike —
  * and a Redis command's own failure is its error reply (execute.ts). Anything else thrown (an AssertionError, a
  * storage failure) is not the entry's fault and propagates: turning it into a result on one replica would let
- * that replica skip what the others applied.
+ * that replica skip what the others applied. This is the `EntryApplier` a node gives its store.
  */
 export function applyEntryData(
   reader: KeyspaceReader,
@@ -72,11 +60,16 @@ export function applyEntryData(
   try {
     command = decodeCommand(data);
   } catch (error) {
-    if (!(error instanceof ShoalError)) throw error;
-    const result: CommandResult = { kind: "error", revision: state.revision, code: error.code, message: error.message };
-    return { ...NOTHING, result, state };
+    return refused(error, state);
   }
   return applyCommand(reader, command, state, repliesWanted);
+}
+
+/** A deterministic refusal (a ShoalError): an `error` result that changes nothing. Anything else propagates. */
+function refused(error: unknown, state: ApplyState): CommandOutcome {
+  if (!(error instanceof ShoalError)) throw error;
+  const result: CommandResult = { kind: "error", revision: state.revision, code: error.code, message: error.message };
+  return { ...NOTHING, result, state };
 }
 
 /** Applies a decoded, validated command (`decodeCommand` validates; call `validateCommand` on others). */
@@ -89,34 +82,39 @@ export function applyCommand(
   repliesWanted = true,
 ): CommandOutcome {
   assert(Number.isSafeInteger(state.revision) && state.revision >= 0, "revision is a non-negative integer");
-  const context: Context = {
-    writes: new WriteSet(reader, state.nextCollectionId),
-    nowMs: Math.max(state.clockMs, command.nowMs),
-    revision: state.revision + 1,
-    repliesWanted,
-  };
-  const result = applyTo(context, command);
+  const writes = new WriteSet(reader, state.nextCollectionId);
+  const nowMs = Math.max(state.clockMs, command.nowMs);
+  const revision = state.revision + 1;
+  const context: Context = { writes, keyspace: new Keyspace(writes, writes, nowMs, revision), repliesWanted };
+  let result: CommandResult;
+  try {
+    result = applyTo(context, command);
+  } catch (error) {
+    // A bound the keyspace enforces at write (validateCommand refuses such a command before it is proposed, so
+    // only an entry a buggy proposer logged gets here): refused alike on every replica, nothing written.
+    return refused(error, state);
+  }
   const { mutations, rowMutations, cleared: flushed } = context.writes;
   const changed = mutations.length > 0 || flushed;
   assert(changed || rowMutations.length === 0, "a command that writes rows writes their header too");
-  const revision = changed ? context.revision : state.revision;
-  assert(result.revision === revision, "the result reports the revision after the command");
+  const revisionAfter = changed ? revision : state.revision;
+  assert(result.revision === revisionAfter, "the result reports the revision after the command");
   const nextCollectionId = context.writes.nextCollectionId();
   return {
     mutations,
     rowMutations,
     flushed,
+    expiredKeys: command.op === "expire",
     result,
-    state: { revision, clockMs: context.nowMs, nextCollectionId },
+    state: { revision: revisionAfter, clockMs: nowMs, nextCollectionId },
   };
 }
 
 interface Context {
+  /** The command's writes; the keyspace writes into them. */
   readonly writes: WriteSet;
-  /** The entry's time on the replicated clock. */
-  readonly nowMs: number;
-  /** The revision the command's writes take, if it writes. */
-  readonly revision: number;
+  /** Every read and write of the command, at the entry's time and revision. */
+  readonly keyspace: Keyspace;
   readonly repliesWanted: boolean;
 }
 
@@ -138,15 +136,12 @@ function applyTo(context: Context, command: Command): CommandResult {
 }
 
 function applyPut(context: Context, command: PutCommand): CommandResult {
-  const current = liveRecord(context, command.key);
-  const currentModRevision = current === undefined ? 0 : current.modRevision;
+  const current = context.keyspace.keyValue(command.key);
   const conflict =
     (command.ifAbsent === true && current !== undefined) ||
     (command.ifPresent === true && current === undefined) ||
-    (command.ifModRevision !== undefined && command.ifModRevision !== currentModRevision);
-  if (conflict) {
-    return { kind: "conflict", revision: context.revision - 1, current: keyValueOf(command.key, current) };
-  }
+    (command.ifModRevision !== undefined && command.ifModRevision !== context.keyspace.modRevision(command.key));
+  if (conflict) return { kind: "conflict", revision: revisionBefore(context), current };
   const prev = writePut(context, command.key, command.value, command);
   return { kind: "put", revision: revisionAfter(context), prev };
 }
@@ -158,17 +153,12 @@ function applyDelete(context: Context, command: DeleteCommand): CommandResult {
 
 function applyExpire(context: Context, command: ExpireCommand): CommandResult {
   let expiredCount = 0;
-  for (const key of command.keys) {
-    const record = context.writes.getRecord(key);
-    if (record === undefined || isLive(record, context.nowMs)) continue;
-    context.writes.delete(key);
-    expiredCount++;
-  }
+  for (const key of command.keys) if (context.keyspace.removeExpired(key)) expiredCount++;
   return { kind: "expire", revision: revisionAfter(context), expiredCount };
 }
 
 function applyTxn(context: Context, command: TxnCommand): CommandResult {
-  const succeeded = command.compares.every((compare) => compareHolds(compare, liveRecord(context, compare.key)));
+  const succeeded = command.compares.every((compare) => compareHolds(compare, context.keyspace.lookup(compare.key)));
   const ops = succeeded ? command.success : command.failure;
   const responses = ops.map((op) => applyTxnOp(context, op));
   return { kind: "txn", revision: revisionAfter(context), succeeded, responses };
@@ -187,18 +177,18 @@ const NO_CURSORS_IN_LOG: ScanCursors = {
 };
 
 function applyRedis(context: Context, command: RedisCommand): CommandResult {
+  const { keyspace } = context;
   for (const watch of command.watches ?? []) {
-    const current = liveRecord(context, watch.key);
-    if ((current?.modRevision ?? 0) !== watch.modRevision) {
-      return { kind: "redis", revision: context.revision - 1, aborted: true, replies: [] };
+    if (keyspace.modRevision(watch.key) !== watch.modRevision) {
+      return { kind: "redis", revision: revisionBefore(context), aborted: true, replies: [] };
     }
   }
   // Randomness (HRANDFIELD, RANDOMKEY) seeded by the entry and the command's position, so every replica draws the same.
-  const seed = (context.revision * 2654435761) ^ context.nowMs;
+  const seed = (keyspace.revision * 2654435761) ^ keyspace.nowMs;
   const random = (commandIndex: number): Prng => new Prng(seed + commandIndex * 0x9e3779b9);
   const replies = executeCommands(context.writes, context.writes, command.argvs, {
-    nowMs: context.nowMs,
-    revision: context.revision,
+    nowMs: keyspace.nowMs,
+    revision: keyspace.revision,
     random,
     cursors: NO_CURSORS_IN_LOG,
     skipReads: !context.repliesWanted,
@@ -210,7 +200,7 @@ function applyRedis(context: Context, command: RedisCommand): CommandResult {
 function applyTxnOp(context: Context, op: TxnOp): TxnOpResult {
   switch (op.op) {
     case "get":
-      return { op: "get", kv: keyValueOf(op.key, liveRecord(context, op.key)) };
+      return { op: "get", kv: context.keyspace.keyValue(op.key) };
     case "put":
       return { op: "put", prev: writePut(context, op.key, op.value, op) };
     case "delete":
@@ -220,50 +210,27 @@ function applyTxnOp(context: Context, op: TxnOp): TxnOpResult {
   }
 }
 
-/** Writes a value (a new version of a live key, or a new key) and returns the live key it replaced. */
+/** Writes a string (a new version of a live key, or a new key) and returns the live key it replaced. */
 function writePut(context: Context, key: Uint8Array, value: Uint8Array, expiry: ExpiryOptions): KeyValue | undefined {
-  const current = liveRecord(context, key);
-  const expiresAtMs = expiryOf(context, expiry, current);
-  if (expiresAtMs !== 0 && expiresAtMs <= context.nowMs) {
-    // Redis semantics for an expiry already past (SET ... PXAT <past>): the key ends up absent.
-    return writeDelete(context, key);
-  }
-  const record: StoredRecord = {
-    type: "string",
-    value,
-    createRevision: current === undefined ? context.revision : current.createRevision,
-    modRevision: context.revision,
-    version: current === undefined ? 1 : current.version + 1,
-    expiresAtMs,
-  };
-  context.writes.put(key, record);
-  return keyValueOf(key, current);
+  const prev = context.keyspace.keyValue(key);
+  context.keyspace.setString(key, value, expiryOf(expiry, context.keyspace.nowMs));
+  return prev;
 }
 
 /** Deletes a live key and returns it; an absent or already expired key is left to the leader's `expire`. */
 function writeDelete(context: Context, key: Uint8Array): KeyValue | undefined {
-  const current = liveRecord(context, key);
-  if (current === undefined) return undefined;
-  context.writes.delete(key);
-  return keyValueOf(key, current);
+  const prev = context.keyspace.keyValue(key);
+  if (prev !== undefined) context.keyspace.delete(key);
+  return prev;
 }
 
-function expiryOf(context: Context, expiry: ExpiryOptions, current: StoredRecord | undefined): number {
-  if (expiry.ttlMs !== undefined) return context.nowMs + expiry.ttlMs;
-  if (expiry.expiresAtMs !== undefined) return expiry.expiresAtMs;
-  if (expiry.keepTtl === true && current !== undefined) return current.expiresAtMs;
-  return 0;
-}
-
-function liveRecord(context: Context, key: Uint8Array): StoredRecord | undefined {
-  const record = context.writes.getRecord(key);
-  return record !== undefined && isLive(record, context.nowMs) ? record : undefined;
-}
-
-function keyValueOf(key: Uint8Array, record: StoredRecord | undefined): KeyValue | undefined {
-  return record === undefined ? undefined : toKeyValue(key, record);
+/** The group's revision before the command (what a command that changed nothing reports). */
+function revisionBefore(context: Context): number {
+  return context.keyspace.revision - 1;
 }
 
 function revisionAfter(context: Context): number {
-  return context.writes.mutations.length > 0 || context.writes.cleared ? context.revision : context.revision - 1;
+  return context.writes.mutations.length > 0 || context.writes.cleared
+    ? context.keyspace.revision
+    : revisionBefore(context);
 }

@@ -6,8 +6,8 @@
  * An EMPTY entry is not a command (a new leader's no-op); `decodeCommand` is only for non-empty data.
  */
 import { type Options, Packr, RESET_BUFFER_MODE, Unpackr } from "msgpackr";
+import { plainBytes } from "../lib/bytes.js";
 import { ShoalError } from "../lib/errors.js";
-import { plainBytes } from "./bytes.js";
 import type { Command, Compare, CompareOp, ExpiryOptions, TxnOp } from "./command.js";
 import { COMMAND_LIMITS, entryTooLarge } from "./limits.js";
 import { validateCommand } from "./validate-command.js";

@@ -7,7 +7,7 @@
  * backwards even when a new leader's clock is behind the old one's). So expiry is identical on every replica.
  */
 import type { ErrorCode } from "../lib/errors.js";
-import type { KeyValue } from "./record.js";
+import type { KeyValue } from "../store/record.js";
 import type { Reply } from "./redis/reply.js";
 
 /** Expiry options shared by `put` and a txn's put. At most one of the three may be set; none clears any TTL. */

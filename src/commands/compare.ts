@@ -1,9 +1,9 @@
 /**
  * @module A txn's compares (etcd's semantics): pure functions of one key's current record.
  */
-import { compareBytes } from "./bytes.js";
+import { compareBytes } from "../lib/bytes.js";
+import type { StoredRecord } from "../store/record.js";
 import type { Compare, CompareOp } from "./command.js";
-import type { StoredRecord } from "./record.js";
 
 /** Evaluates `compare` against `record`, which is undefined when the key is absent or expired. */
 export function compareHolds(compare: Compare, record: StoredRecord | undefined): boolean {

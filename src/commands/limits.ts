@@ -12,13 +12,13 @@
  */
 import { assert } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
+import { STORED_KEY_BYTES_MAX } from "../store/key-range.js";
 
 const MiB = 1024 * 1024;
 
 export const COMMAND_LIMITS = {
-  /** LMDB's default maximum key is 1978 bytes and the store adds up to 9 bytes of prefix (its expiry index):
-   * 1024 leaves room, is what the HTTP API has always documented, and Redis keys are rarely longer. */
-  keySizeBytesMax: 1024,
+  /** The longest key a store holds (store/key-range.ts says why it is 1024). */
+  keySizeBytesMax: STORED_KEY_BYTES_MAX,
   /** A value travels inside one Raft entry, which is replicated and fsynced whole. Exactly 16 MiB is allowed. */
   valueSizeBytesMax: 16 * MiB,
   /** The encoded bytes of one command (one Raft entry's data): one maximal value plus room for its key, the
@@ -69,8 +69,6 @@ assert(
     COMMAND_LIMITS.valueSizeBytesMax + COMMAND_LIMITS.keySizeBytesMax + COMMAND_ENCODING_BYTES_MAX,
   "a maximal value and key fit in one entry",
 );
-// LMDB (default build) takes keys up to 1978 bytes; the store's longest row key is 9 bytes of prefix plus a key.
-assert(COMMAND_LIMITS.keySizeBytesMax + 9 <= 1978, "every stored row key fits LMDB's key size");
 
 /** The `CONFIG GET` names of the bounds clients run into (Redis names its own bounds the same way). */
 export const LIMIT_PARAMETERS = {
@@ -114,5 +112,10 @@ export function checkKeySize(key: Uint8Array): void {
 }
 
 export function checkValueSize(value: Uint8Array, what = "value"): void {
-  if (value.byteLength > COMMAND_LIMITS.valueSizeBytesMax) throw valueTooLong(what);
+  checkValueLength(value.byteLength, what);
+}
+
+/** The value bound for a length, checked before a value that long is built (APPEND, SETRANGE). */
+export function checkValueLength(byteLength: number, what = "value"): void {
+  if (byteLength > COMMAND_LIMITS.valueSizeBytesMax) throw valueTooLong(what);
 }

@@ -4,8 +4,9 @@
  * apply checks again, because the log is the authority and every replica must reject a bad entry the same way
  * rather than crash on it. The size bounds themselves and their error texts are `limits.ts`'s.
  */
+
+import { keyId } from "../lib/bytes.js";
 import { ShoalError } from "../lib/errors.js";
-import { keyId } from "./bytes.js";
 import type { Command, Compare, ExpiryOptions, RedisCommand, TxnCommand, TxnOp } from "./command.js";
 import { COMMAND_LIMITS, checkKeySize, checkValueSize } from "./limits.js";
 import { checkArgvLimits } from "./redis/command-limits.js";

@@ -29,7 +29,7 @@ import {
   txnBody,
   txnQuery,
 } from "./schemas.js";
-import { parseTxnBody, renderKeyValue, renderTxnResult } from "./txn-body.js";
+import { parseTxnBody, renderKeyValue, renderTxnResult, ttlMsOfSeconds } from "./txn-body.js";
 import { invalidParameter } from "./validation-message.js";
 
 const encoder = new TextEncoder();
@@ -235,7 +235,7 @@ function parseTtl(raw: string | undefined): number | undefined {
   if (raw.trim() === "" || !Number.isFinite(seconds) || seconds <= 0 || seconds > TTL_SECONDS_MAX) {
     throw invalidParameter("querystring", "ttl", TTL_ACCEPTS, raw);
   }
-  return Math.max(1, Math.round(seconds * 1000));
+  return ttlMsOfSeconds(seconds);
 }
 
 const rangeDoc: RouteDoc = {

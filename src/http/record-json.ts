@@ -6,10 +6,11 @@
  * would cost more than the write (read its fields over RESP with HSCAN). Exactly one of the three is present. Bytes are shown as UTF-8 text (invalid sequences
  * become U+FFFD); `GET /v1/kv/{key}` is the way to read a string's raw bytes. docs/http-api.md documents it.
  *
- * This is the one place a stored record turns into JSON, so a change in how hashes are stored only changes it.
+ * This is the one place a stored record turns into JSON; it reads values through the keyspace's typed view
+ * (commands/keyspace/value-view.ts), so it never depends on how hashes are encoded.
  */
-import type { StoredRecord } from "../commands/record.js";
-import { summarizeHash } from "../commands/redis/hash-value.js";
+import { valueView } from "../commands/keyspace/value-view.js";
+import type { StoredRecord } from "../store/record.js";
 
 const decoder = new TextDecoder();
 
@@ -19,18 +20,11 @@ export type RecordValueJson =
   | { readonly hashFieldCount: number };
 
 export function recordValueJson(record: StoredRecord): RecordValueJson {
-  switch (record.type) {
-    case "string":
-      return { value: decoder.decode(record.value) };
-    case "hash": {
-      const summary = summarizeHash(record);
-      if (summary.fields === undefined) return { hashFieldCount: summary.fieldCount };
-      // fromEntries defines own properties, so a field named "__proto__" stays a field.
-      return {
-        hash: Object.fromEntries(
-          summary.fields.map(([field, value]) => [decoder.decode(field), decoder.decode(value)]),
-        ),
-      };
-    }
-  }
+  const view = valueView(record);
+  if (view.type === "string") return { value: decoder.decode(view.value) };
+  if (view.fields === undefined) return { hashFieldCount: view.fieldCount };
+  // fromEntries defines own properties, so a field named "__proto__" stays a field.
+  return {
+    hash: Object.fromEntries(view.fields.map(([field, value]) => [decoder.decode(field), decoder.decode(value)])),
+  };
 }

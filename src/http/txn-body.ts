@@ -8,8 +8,8 @@
  *     "failure": [{ "op": "get", "key": "a" }] }
  */
 import type { CommandResult, Compare, CompareOp, TxnCommand, TxnOp, TxnOpResult } from "../commands/command.js";
-import type { KeyValue } from "../commands/record.js";
 import { ShoalError } from "../lib/errors.js";
+import type { KeyValue } from "../store/record.js";
 import { recordValueJson } from "./record-json.js";
 
 const encoder = new TextEncoder();
@@ -55,7 +55,7 @@ function parseOp(item: unknown, where: string): TxnOp {
       if (object.ttl === undefined) return { op: "put", key, value };
       const ttl = object.ttl;
       if (typeof ttl !== "number" || !(ttl > 0)) throw bad(`${where}.ttl must be a positive number of seconds`);
-      return { op: "put", key, value, ttlMs: Math.max(1, Math.round(ttl * 1000)) };
+      return { op: "put", key, value, ttlMs: ttlMsOfSeconds(ttl) };
     }
     case "delete":
       return { op: "delete", key };
@@ -64,6 +64,12 @@ function parseOp(item: unknown, where: string): TxnOp {
     default:
       throw bad(`${where}.op must be put, delete or get`);
   }
+}
+
+/** An HTTP TTL (seconds, positive, fractions allowed) as the milliseconds a put carries: at least 1 ms, so a TTL
+ * under half a millisecond is not rounded to 0 (which a put refuses). Used by `PUT /v1/kv/{key}?ttl=` and a txn's put. */
+export function ttlMsOfSeconds(seconds: number): number {
+  return Math.max(1, Math.round(seconds * 1000));
 }
 
 export function renderKeyValue(kv: KeyValue): Record<string, unknown> {

@@ -1,7 +1,7 @@
 /**
  * @module TTL on a replicated store: the LEADER decides expirations and replicates them as `expire` entries
  * stamped with its clock, so every replica deletes the same keys at the same point of the log. Reads never wait
- * for this: a key past its expiry is already invisible to every read (commands/record.ts `isLive`).
+ * for this: a key past its expiry is already invisible to every read (store/record.ts `isLive`).
  */
 import type { Command, CommandResult } from "../commands/command.js";
 import { COMMAND_LIMITS } from "../commands/limits.js";

@@ -4,8 +4,9 @@
  * deliver to theirs; the reply counts every receiver that answered in time. A peer that is down or slow
  * contributes 0 and its subscribers miss the message — the same guarantee Redis Cluster gives.
  */
-import { keyFromId, keyId } from "../commands/bytes.js";
+
 import { globMatch } from "../commands/redis/glob.js";
+import { keyFromId, keyId } from "../lib/bytes.js";
 import type { NodeId } from "../raft/types.js";
 
 export interface PubSubDelivery {

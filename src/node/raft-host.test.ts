@@ -7,7 +7,7 @@ import { resolveRaftConfig } from "../raft/config.js";
 import { MemoryStorage } from "../raft/memory-storage.js";
 import { RawNode } from "../raft/raw-node.js";
 import type { Message, NodeId } from "../raft/types.js";
-import { MemoryStore } from "../store/memory-store.js";
+import { memoryCommandStore } from "./command-store.js";
 import type { PeerNetwork } from "./ports.js";
 import { RaftHost } from "./raft-host.js";
 
@@ -32,7 +32,7 @@ class HostCluster {
         raw: new RawNode(config, storage, new Prng(id * 7919)),
         storage,
         wal: { save: async () => {}, compact: async () => {}, close: async () => {} },
-        store: new MemoryStore(),
+        store: memoryCommandStore(),
         network: this.#network(id),
         snapshots: { save: async () => {}, load: async () => undefined },
         tickMs: 10,

@@ -7,17 +7,15 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { EMPTY_BYTES, keyId } from "../commands/bytes.js";
 import type { Command, CommandResult, WatchedKey } from "../commands/command.js";
 import { encodeCommand } from "../commands/command-codec.js";
 import { checkKeySize } from "../commands/limits.js";
-import type { KeyValue } from "../commands/record.js";
 import type { ScanCursors } from "../commands/redis/command-spec.js";
 import { executeCommands } from "../commands/redis/execute.js";
 import type { Reply } from "../commands/redis/reply.js";
 import { ScanCursorTable } from "../commands/redis/scan-cursor-table.js";
-import type { KeyspaceReader } from "../commands/write-set.js";
 import { NodeDisk } from "../io/node/disk.js";
+import { EMPTY_BYTES, keyId } from "../lib/bytes.js";
 import { ShoalError } from "../lib/errors.js";
 import { Prng } from "../lib/prng.js";
 import { resolveRaftConfig } from "../raft/config.js";
@@ -25,10 +23,13 @@ import { MemoryStorage } from "../raft/memory-storage.js";
 import { RawNode } from "../raft/raw-node.js";
 import { type Entry, NO_NODE, type NodeId } from "../raft/types.js";
 import { LmdbStore } from "../store/lmdb/lmdb-store.js";
+import type { KeyValue } from "../store/record.js";
 import type { StateMachineStore } from "../store/state-machine-store.js";
+import type { KeyspaceReader } from "../store/write-set.js";
 import { DEFAULT_TRANSPORT_BOUNDS, PeerTransport } from "../transport/index.js";
 import { Wal } from "../wal/wal.js";
 import { type IdentityAnswer, parseIdentityAnswer, resolveIdentity } from "./bootstrap.js";
+import { openLmdbCommandStore } from "./command-store.js";
 import { DataDirLock } from "./data-dir-lock.js";
 import { ExpiryScanner } from "./expiry-scanner.js";
 import { type ClusterIdentity, deriveClusterId, MembersSeen, readIdentity } from "./identity.js";
@@ -736,7 +737,7 @@ async function openState(
   options: NodeOptions,
   memberIds: readonly NodeId[],
   undo: (() => Promise<void> | void)[],
-): Promise<{ wal: Wal; storage: MemoryStorage; snapshots: SnapshotFileStore; store: LmdbStore }> {
+): Promise<{ wal: Wal; storage: MemoryStorage; snapshots: SnapshotFileStore; store: LmdbStore<CommandResult> }> {
   const opened = await Wal.open(join(options.dataDir, "wal"), {
     disk: new NodeDisk(),
     fsync: options.fsync,
@@ -750,7 +751,7 @@ async function openState(
   // are in the page cache); a machine crash may roll LMDB back to an older applied index, and recovery then
   // re-applies from the WAL — or, if it fell behind the last snapshot, restores the fsynced snapshot file
   // first. Either way the applied index and the data stay in one transaction, so nothing applies twice.
-  const store = LmdbStore.open(join(options.dataDir, "state"), {
+  const store = openLmdbCommandStore(join(options.dataDir, "state"), {
     syncCommits: false,
     historyRevisionsMax: options.watchHistoryRevisionsMax ?? nodeDefaults.watchHistoryRevisionsMax,
     historyBytesMax: options.watchHistoryBytesMax ?? nodeDefaults.watchHistoryBytesMax,

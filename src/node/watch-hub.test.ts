@@ -1,17 +1,18 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Command } from "../commands/command.js";
+import type { Command, CommandResult } from "../commands/command.js";
 import { ShoalError } from "../lib/errors.js";
 import { Prng } from "../lib/prng.js";
 import type { HistoryEvent } from "../store/history.js";
-import { MemoryStore } from "../store/memory-store.js";
-import { applyCommands, bytes, stateBytes, text } from "../store/store.contract.js";
+import type { MemoryStore } from "../store/memory-store.js";
+import { memoryCommandStore } from "./command-store.js";
+import { applyCommands, bytes, stateBytes, text } from "./testing/command-store-helpers.js";
 import { type Watcher, WatchHub, watchHubDefaults } from "./watch-hub.js";
 
 const put = (key: string, value = "v"): Command => ({ op: "put", key: bytes(key), value: bytes(value), nowMs: 0 });
 
 function setup(options: { bufferEventsMax?: number; historyRevisionsMax?: number; catchUpRevisionsMax?: number } = {}) {
-  const store = new MemoryStore({ historyRevisionsMax: options.historyRevisionsMax ?? 10_000 });
+  const store = memoryCommandStore({ historyRevisionsMax: options.historyRevisionsMax ?? 10_000 });
   const hub = new WatchHub({
     store,
     ...watchHubDefaults,
@@ -93,7 +94,7 @@ describe("WatchHub", () => {
 
   it("tells live watchers when a restore skipped revisions", async () => {
     const { store, hub, apply } = setup();
-    const source = new MemoryStore();
+    const source = memoryCommandStore();
     applyCommands(source, put("x"), put("y"), put("z"));
     apply(put("a"));
     const watcher = hub.watch(new Uint8Array(0), 1);
@@ -163,7 +164,7 @@ describe("WatchHub", () => {
 });
 
 /** The last revision watcher `i` of the interleaving test will see. */
-function lastMatching(store: MemoryStore, i: number): number {
+function lastMatching(store: MemoryStore<CommandResult>, i: number): number {
   const events = store.events(1, store.revision()).filter((event) => i !== 1 || text(event.key)?.startsWith("k1"));
   return events[events.length - 1]?.revision ?? 0;
 }

@@ -3,11 +3,15 @@
  * the results and the new meta, computed over an overlay of the store's current state. A store then writes the
  * plan in one atomic step, so a batch is all-or-nothing whatever happens midway (an assertion, a disk error).
  */
-import { type ApplyState, applyEntryData } from "../commands/apply-command.js";
-import { EMPTY_BYTES, keyId } from "../commands/bytes.js";
-import { collectionOf } from "../commands/collection.js";
-import type { CommandResult } from "../commands/command.js";
-import type { StoredRecord } from "../commands/record.js";
+import { assert } from "../lib/assert.js";
+import { EMPTY_BYTES, keyId } from "../lib/bytes.js";
+import { collectionOf } from "./collection.js";
+import type { ApplyState, EntryApplier } from "./entry-applier.js";
+import type { HistoryEvent } from "./history.js";
+import { isStorableKey } from "./key-range.js";
+import type { StoredRecord } from "./record.js";
+import type { ApplyEntry } from "./state-machine-store.js";
+import type { StoreMeta } from "./store-meta.js";
 import {
   EMPTY_KEYSPACE,
   type KeyspaceReader,
@@ -15,19 +19,14 @@ import {
   type RecordReader,
   type RowMutation,
   WriteSet,
-} from "../commands/write-set.js";
-import { assert } from "../lib/assert.js";
-import type { HistoryEvent } from "./history.js";
-import { isStorableKey } from "./key-range.js";
-import type { ApplyEntry } from "./state-machine-store.js";
-import type { StoreMeta } from "./store-meta.js";
+} from "./write-set.js";
 
 /** A key's final state after the batch, and its state before (for secondary indexes such as expiry). */
 export interface BatchWrite extends Mutation {
   readonly previous: StoredRecord | undefined;
 }
 
-export interface BatchPlan {
+export interface BatchPlan<R> {
   /** One per key the batch touched, in the order of each key's final write. */
   readonly writes: readonly BatchWrite[];
   /** One per collection row the batch touched (its final state), rows of `reclaims` left out. */
@@ -35,7 +34,7 @@ export interface BatchPlan {
   /** Collections that existed before the batch and that no record owns after it (their key was deleted,
    * overwritten or expired): the store queues them for its reclaimer. Their rows stay, unreachable. */
   readonly reclaims: readonly number[];
-  readonly results: CommandResult[];
+  readonly results: R[];
   /**
    * The batch emptied the keyspace (FLUSHALL) before `writes` and `rows`: the store drops its whole state —
    * records, rows, the reclaim queue, the expiry index and the watch history — in one step (O(1), never key by
@@ -47,9 +46,14 @@ export interface BatchPlan {
   readonly events: readonly HistoryEvent[];
 }
 
-export function planBatch(base: KeyspaceReader, meta: StoreMeta, entries: readonly ApplyEntry[]): BatchPlan {
+export function planBatch<R>(
+  applier: EntryApplier<R>,
+  base: KeyspaceReader,
+  meta: StoreMeta,
+  entries: readonly ApplyEntry[],
+): BatchPlan<R> {
   const overlay = new WriteSet(base);
-  const results: CommandResult[] = [];
+  const results: R[] = [];
   const events: HistoryEvent[] = [];
   /** Collections whose owning record was overwritten or deleted during the batch (RENAME may re-own one). */
   const released = new Set<number>();
@@ -59,16 +63,9 @@ export function planBatch(base: KeyspaceReader, meta: StoreMeta, entries: readon
   for (const entry of entries) {
     assert(entry.index > appliedIndex, `Cannot apply entry ${entry.index}: already applied up to ${appliedIndex}`);
     assert(entry.index === appliedIndex + 1, `Cannot apply entry ${entry.index}: entry ${appliedIndex + 1} is next`);
-    const outcome =
-      entry.type === "confChange"
-        ? {
-            mutations: [],
-            rowMutations: [],
-            flushed: false,
-            result: { kind: "noop", revision: state.revision } as const,
-            state,
-          }
-        : applyEntryData(overlay, entry.data, state, entry.repliesWanted ?? true);
+    // A membership change is the host's to apply: the applier sees it as a no-op entry (empty data).
+    const data = entry.type === "confChange" ? EMPTY_BYTES : entry.data;
+    const outcome = applier(overlay, data, state, entry.repliesWanted ?? true);
     if (outcome.flushed) {
       // Everything before the FLUSHALL, stored or planned in this batch, is gone. The history restarts at it.
       overlay.clear();
@@ -80,7 +77,7 @@ export function planBatch(base: KeyspaceReader, meta: StoreMeta, entries: readon
       flushed = true;
     }
     for (const mutation of outcome.mutations) {
-      // Apply refuses every over-long key before it writes (commands/limits.ts): one here is a bug in those
+      // Apply refuses every over-long key before it writes (the keyspace checks sizes): one here is a bug in those
       // checks and must stop the node before a store sees it (LMDB would throw midway through the batch).
       assert(isStorableKey(mutation.key), "apply never writes a key over the key limit");
       const before = overlay.getRecord(mutation.key);
@@ -98,7 +95,7 @@ export function planBatch(base: KeyspaceReader, meta: StoreMeta, entries: readon
     assert(outcome.state.revision >= state.revision, "the revision never decreases");
     const changed = outcome.mutations.length > 0 || outcome.flushed;
     assert(changed === outcome.state.revision > state.revision, "a revision bump is a change");
-    pushEvents(events, outcome.state.revision, outcome.result.kind === "expire", outcome.mutations);
+    pushEvents(events, outcome.state.revision, outcome.expiredKeys, outcome.mutations);
     assert(outcome.state.clockMs >= state.clockMs, "the replicated clock never runs backwards");
     assert(outcome.state.nextCollectionId >= state.nextCollectionId, "collection ids are never reused");
     state = outcome.state;
@@ -126,7 +123,7 @@ export function planBatch(base: KeyspaceReader, meta: StoreMeta, entries: readon
 }
 
 /** The released collections no record owns after the batch. A collection belongs to at most one record
- * (commands/collection.ts), so only the records the batch wrote can own a released one. */
+ * (store/collection.ts), so only the records the batch wrote can own a released one. */
 function droppedCollections(released: ReadonlySet<number>, writes: readonly BatchWrite[]): Set<number> {
   const dropped = new Set(released);
   for (const { record } of writes) {

@@ -12,10 +12,11 @@
  * is unchanged and canonical), and a store restored from a snapshot starts its history at the snapshot's
  * revision — that replica answers COMPACTED for anything older. Different replicas may keep different windows.
  */
-import { plainBytes } from "../commands/bytes.js";
-import type { StoredRecord } from "../commands/record.js";
+
 import { assert } from "../lib/assert.js";
+import { plainBytes } from "../lib/bytes.js";
 import { ShoalError } from "../lib/errors.js";
+import type { StoredRecord } from "./record.js";
 import { decodeRecord, encodedRecordBytes, encodeRecordInto } from "./record-codec.js";
 import type { HistoryStats } from "./state-machine-store.js";
 

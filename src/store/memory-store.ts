@@ -3,16 +3,14 @@
  * against. Nothing is durable; "atomic" means a batch is computed first and then installed in one synchronous
  * step, so a failing batch changes nothing.
  */
-import { keyFromId, keyId } from "../commands/bytes.js";
-import { collectionOf } from "../commands/collection.js";
-import type { CommandResult } from "../commands/command.js";
-import { isLive, type KeyValue, type StoredRecord, toKeyValue } from "../commands/record.js";
-import { SortedIdMap } from "../commands/sorted-ids.js";
-import type { CollectionRow } from "../commands/write-set.js";
 import { assert } from "../lib/assert.js";
+import { keyFromId, keyId } from "../lib/bytes.js";
 import { ShoalError } from "../lib/errors.js";
+import { SortedIdMap } from "../lib/sorted-ids.js";
 import { planBatch } from "./batch-plan.js";
 import { ChunkedSnapshot } from "./chunked-snapshot.js";
+import { collectionOf } from "./collection.js";
+import type { EntryApplier } from "./entry-applier.js";
 import {
   compactedError,
   encodeEvent,
@@ -23,6 +21,7 @@ import {
 } from "./history.js";
 import { rangeStartAfter } from "./key-range.js";
 import { BackgroundReclaimer, RECLAIM_ROWS_PER_STEP_DEFAULT, type ReclaimOptions } from "./reclaimer.js";
+import { isLive, type KeyValue, type StoredRecord, toKeyValue } from "./record.js";
 import { parseSnapshot, SNAPSHOT_CHUNK_SIZE_BYTES_DEFAULT, type SnapshotEntry } from "./snapshot-format.js";
 import type {
   ApplyEntry,
@@ -33,13 +32,17 @@ import type {
   StoreStats,
 } from "./state-machine-store.js";
 import { EMPTY_META, type StoreMeta } from "./store-meta.js";
+import type { CollectionRow } from "./write-set.js";
 
-export interface MemoryStoreOptions extends HistoryOptions, ReclaimOptions {
+export interface MemoryStoreOptions<R> extends HistoryOptions, ReclaimOptions {
+  /** What an entry means (a node's: the command layer's `applyEntryData`). */
+  readonly applier: EntryApplier<R>;
   /** Upper bound of each snapshot chunk. */
   readonly snapshotChunkSizeBytes?: number;
 }
 
-export class MemoryStore implements StateMachineStore {
+export class MemoryStore<R> implements StateMachineStore<R> {
+  readonly #applier: EntryApplier<R>;
   readonly #chunkSizeBytes: number;
   /** By keyId (latin1), so map order is irrelevant and sorting the ids sorts the keys bytewise. */
   #records = new Map<string, StoredRecord>();
@@ -61,7 +64,8 @@ export class MemoryStore implements StateMachineStore {
   #closed = false;
   readonly #snapshots = new Set<ChunkedSnapshot>();
 
-  constructor(options: MemoryStoreOptions = {}) {
+  constructor(options: MemoryStoreOptions<R>) {
+    this.#applier = options.applier;
     this.#chunkSizeBytes = options.snapshotChunkSizeBytes ?? SNAPSHOT_CHUNK_SIZE_BYTES_DEFAULT;
     this.#history = new HistoryWindow(options, 0);
     const rowsPerStep = options.reclaimRowsPerStep ?? RECLAIM_ROWS_PER_STEP_DEFAULT;
@@ -186,7 +190,7 @@ export class MemoryStore implements StateMachineStore {
     return expired.slice(0, limit).map(({ id }) => keyFromId(id));
   }
 
-  applyEntries(entries: readonly ApplyEntry[]): CommandResult[] {
+  applyEntries(entries: readonly ApplyEntry[]): R[] {
     this.#checkOpen();
     assert(!this.#restoring, "Cannot apply entries while a snapshot is being restored");
     const reader = {
@@ -196,7 +200,7 @@ export class MemoryStore implements StateMachineStore {
       getRow: this.getRow.bind(this),
       rowsAfter: this.rowsAfter.bind(this),
     };
-    const plan = planBatch(reader, this.#meta, entries);
+    const plan = planBatch(this.#applier, reader, this.#meta, entries);
     if (plan.flushed) this.#dropAll(plan.events[0]?.revision ?? plan.meta.revision);
     const added = summarize(
       plan.events.map((event) => ({ revision: event.revision, bytes: encodeEvent(event).byteLength })),
@@ -331,7 +335,7 @@ export class MemoryStore implements StateMachineStore {
   }
 }
 
-/** The first index whose id is >= `id`. Latin1 ids compare like their bytes (see commands/bytes.ts). */
+/** The first index whose id is >= `id`. Latin1 ids compare like their bytes (see lib/bytes.ts). */
 function lowerBound(ids: readonly string[], id: string): number {
   let low = 0;
   let high = ids.length;

@@ -5,9 +5,9 @@
  *
  * Integers are stored as float64: exact below 2^53, and revisions and times never get near that.
  */
-import { plainBytes } from "../commands/bytes.js";
-import type { StoredRecord, ValueType } from "../commands/record.js";
+import { plainBytes } from "../lib/bytes.js";
 import { ShoalError } from "../lib/errors.js";
+import type { StoredRecord, ValueType } from "./record.js";
 
 const RECORD_FORMAT_V1 = 1;
 const HEADER_SIZE_BYTES = 2 + 4 * 8;

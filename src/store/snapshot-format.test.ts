@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { EMPTY_BYTES } from "../commands/bytes.js";
-import { collectionRowBytes, encodeCollectionHeader } from "../commands/collection.js";
-import type { StoredRecord } from "../commands/record.js";
+import { EMPTY_BYTES } from "../lib/bytes.js";
 import { ShoalError } from "../lib/errors.js";
+import { collectionRowBytes, encodeCollectionHeader } from "./collection.js";
+import type { StoredRecord } from "./record.js";
 import { parseSnapshot, type SnapshotEntry, type SnapshotItem, snapshotChunks } from "./snapshot-format.js";
 import { EMPTY_META, type StoreMeta } from "./store-meta.js";
 

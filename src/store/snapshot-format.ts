@@ -18,12 +18,12 @@
  * instead of being installed.
  */
 import { crc32c } from "@node-rs/crc32";
-import { compareBytes, plainBytes } from "../commands/bytes.js";
-import { type CollectionHeader, collectionOf, collectionRowBytes } from "../commands/collection.js";
-import type { StoredRecord } from "../commands/record.js";
 import { assert } from "../lib/assert.js";
+import { compareBytes, plainBytes } from "../lib/bytes.js";
 import { ShoalError } from "../lib/errors.js";
 import { recordSizeBytes } from "./batch-plan.js";
+import { type CollectionHeader, collectionOf, collectionRowBytes } from "./collection.js";
+import type { StoredRecord } from "./record.js";
 import { decodeRecord, encodedRecordBytes, encodeRecordInto } from "./record-codec.js";
 import { decodeMeta, encodeMeta, type StoreMeta } from "./store-meta.js";
 

@@ -1,21 +1,22 @@
 /**
  * @module The replicated state machine's storage, as the node's apply loop sees it. Two implementations honour
- * one contract (`store.contract.ts` runs against both): `MemoryStore` for the simulator and tests, and
+ * one contract (`test/store/store.contract.ts` runs against both, under the real command semantics): `MemoryStore` for the simulator and tests, and
  * `LmdbStore` (store/lmdb/) for real nodes.
  *
- * Keys are binary-safe byte strings (any bytes, the empty key included, up to COMMAND_LIMITS.keySizeBytesMax).
+ * Keys are binary-safe byte strings (any bytes, the empty key included, up to STORED_KEY_BYTES_MAX).
+ * A store applies entries through the `EntryApplier` it is given (entry-applier.ts): what a command means is not
+ * the store's business, so the store is generic over the result `R` an applied entry hands back.
  * Returned records and their byte arrays are owned by the caller but must be treated as read-only: a memory
  * store hands out the arrays it keeps.
  */
-import type { CommandResult } from "../commands/command.js";
-import type { KeyValue } from "../commands/record.js";
-import type { CollectionRow } from "../commands/write-set.js";
 import type { HistoryEvent } from "./history.js";
+import type { KeyValue } from "./record.js";
+import type { CollectionRow } from "./write-set.js";
 
 /** The part of a committed Raft entry the state machine needs (structurally a subset of raft's `Entry`). */
 export interface ApplyEntry {
   readonly index: number;
-  /** An encoded command (commands/command-codec.ts); empty for a new leader's no-op entry. */
+  /** The entry's data for the store's applier (a node's: an encoded command); empty for a new leader's no-op. */
   readonly data: Uint8Array;
   /** `confChange` entries are applied by the host (membership); the store only records their index, so the
    * applied index covers every entry of the log. Absent means "normal". */
@@ -67,7 +68,7 @@ export interface StoreSnapshot {
   release(): void;
 }
 
-export interface StateMachineStore {
+export interface StateMachineStore<R = unknown> {
   /** The index of the last applied entry (0 for an empty store). Persisted atomically with the data. */
   appliedIndex(): number;
   /** The group's revision: bumped by every applied command that changed something. */
@@ -89,7 +90,7 @@ export interface StateMachineStore {
    * cost follows the number returned, not the number of keys (in LmdbStore). */
   expiredKeys(nowMs: number, limit: number): Uint8Array[];
 
-  /** A row of a table-encoded collection (commands/collection.ts), reached through its owner's header. */
+  /** A row of a table-encoded collection (store/collection.ts), reached through its owner's header. */
   getRow(collectionId: number, rowKey: Uint8Array): Uint8Array | undefined;
   /** The collection's rows with row keys strictly after `after` (from the first when undefined), in bytewise
    * order, at most `limit` (a positive integer): O(log rows + limit). */
@@ -124,7 +125,7 @@ export interface StateMachineStore {
    * one) and throws AssertionError with nothing applied. Durable when it returns (see each implementation).
    * The batch's history events are written in the same step, and revisions beyond the window dropped.
    */
-  applyEntries(entries: readonly ApplyEntry[]): CommandResult[];
+  applyEntries(entries: readonly ApplyEntry[]): R[];
 
   /** Takes a point-in-time image of the state (cheap for LMDB: a read transaction). */
   snapshot(): StoreSnapshot;

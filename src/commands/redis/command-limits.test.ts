@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Prng } from "../../lib/prng.js";
+import { WriteSet } from "../../store/write-set.js";
 import { applyEntryData } from "../apply-command.js";
 import { encodeCommand } from "../command-codec.js";
 import { COMMAND_LIMITS } from "../limits.js";
 import { MapStateMachine } from "../testing/map-state-machine.js";
 import { encodeUnchecked } from "../testing/unchecked-entry.js";
-import { WriteSet } from "../write-set.js";
 import { checkArgvLimits } from "./command-limits.js";
 import type { CommandSpec } from "./command-spec.js";
 import { executeCommands } from "./execute.js";

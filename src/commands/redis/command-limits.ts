@@ -3,7 +3,7 @@
  * key positions, so MSET's, RENAME's and WATCH's keys alike) is at most COMMAND_LIMITS.keySizeBytesMax, and a
  * write — whose arguments end up in a stored value or in the log — has no argument over the value bound and fits
  * one replicated entry on its own. Values computed at apply (APPEND, SETRANGE, a growing hash) are bounded where
- * they are written (keyspace.ts).
+ * they are written (commands/keyspace/keyspace.ts).
  *
  * Checked before a command is proposed (the RESP connection per command, the MULTI queue, `validateCommand` for
  * every entry) and again wherever it runs (`executeCommands`: inside apply and for reads), so a read of an

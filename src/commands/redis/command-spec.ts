@@ -5,7 +5,7 @@
  * INFO…) are described here too and handled by the RESP server, which owns connection state.
  */
 import type { Random } from "../../lib/prng.js";
-import type { Keyspace } from "./keyspace.js";
+import type { Keyspace } from "../keyspace/keyspace.js";
 import type { Reply } from "./reply.js";
 
 /** Redis's command flags, as COMMAND INFO lists them (lower case). */

@@ -6,10 +6,11 @@
 
 import { ShoalError } from "../../lib/errors.js";
 import type { Random } from "../../lib/prng.js";
-import { type KeyspaceReader, WriteSet } from "../write-set.js";
+import { type KeyspaceReader, WriteSet } from "../../store/write-set.js";
+import { Keyspace } from "../keyspace/keyspace.js";
+import { ListingBudget } from "../keyspace/listing-budget.js";
 import { checkCommandLimits } from "./command-limits.js";
 import type { CommandContext, CommandSpec, ScanCursors } from "./command-spec.js";
-import { Keyspace, ListingBudget } from "./keyspace.js";
 import { errorReply, NULL, type Reply } from "./reply.js";
 import { findCommand } from "./table.js";
 

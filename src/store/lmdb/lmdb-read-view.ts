@@ -10,13 +10,13 @@
  * it open until the reader is done even if a snapshot restore retires it meanwhile.
  */
 import { open } from "lmdb";
-import { plainBytes } from "../../commands/bytes.js";
-import { COMMAND_LIMITS } from "../../commands/limits.js";
-import type { StoredRecord } from "../../commands/record.js";
-import type { CollectionRow, KeyspaceReader } from "../../commands/write-set.js";
 import { assert } from "../../lib/assert.js";
+import { plainBytes } from "../../lib/bytes.js";
+import { isStorableKey } from "../key-range.js";
+import type { StoredRecord } from "../record.js";
 import { decodeRecord } from "../record-codec.js";
 import { decodeMeta, EMPTY_META, type StoreMeta } from "../store-meta.js";
+import type { CollectionRow, KeyspaceReader } from "../write-set.js";
 import type { LmdbDatabase } from "./lmdb-env.js";
 import { DATA_END, DATA_START, dataKey, META_KEY, rowKeyOf, rowPrefix, rowStoreKey, userKey } from "./lmdb-store.js";
 
@@ -65,7 +65,7 @@ function transactionReader(db: LmdbDatabase, transaction: Transaction, meta: Sto
   return {
     getRecord(key: Uint8Array): StoredRecord | undefined {
       // Such a key was never stored (apply refuses it) and is longer than LMDB takes.
-      if (key.byteLength > COMMAND_LIMITS.keySizeBytesMax) return undefined;
+      if (!isStorableKey(key)) return undefined;
       const bytes = db.get(dataKey(key), { transaction });
       return bytes === undefined ? undefined : decodeRecord(bytes);
     },

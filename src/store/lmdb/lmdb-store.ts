@@ -6,7 +6,7 @@
  *   0x01 <key bytes>                      -> the key's record                                    record-codec.ts
  *   0x02 <expiresAtMs u64 BE> <key bytes> -> empty: the expiry index, one row per key with a TTL
  *   0x03 <revision u64 BE> <seq u32 BE>   -> one watch-history event (store/history.ts), seq 0.. per revision
- *   0x04 <collectionId u64 BE> <row key>  -> one row of a table-encoded collection (commands/collection.ts)
+ *   0x04 <collectionId u64 BE> <row key>  -> one row of a table-encoded collection (store/collection.ts)
  *   0x05 <collectionId u64 BE>            -> empty: the reclaim queue, one row per dropped collection
  * The namespace byte leaves room for more kinds of rows and makes the empty Redis key storable (LMDB refuses
  * zero-length keys). The expiry index is derived data: written in the same transaction as the records, left
@@ -29,15 +29,13 @@
 import fs from "node:fs";
 import path from "node:path";
 import { setImmediate as nextMacrotask } from "node:timers/promises";
-import { plainBytes } from "../../commands/bytes.js";
-import { collectionOf } from "../../commands/collection.js";
-import type { CommandResult } from "../../commands/command.js";
-import { isLive, type KeyValue, type StoredRecord, toKeyValue } from "../../commands/record.js";
-import type { CollectionRow } from "../../commands/write-set.js";
 import { assert } from "../../lib/assert.js";
+import { plainBytes } from "../../lib/bytes.js";
 import { ShoalError } from "../../lib/errors.js";
 import { type BatchPlan, planBatch } from "../batch-plan.js";
 import { ChunkedSnapshot } from "../chunked-snapshot.js";
+import { collectionOf } from "../collection.js";
+import type { EntryApplier } from "../entry-applier.js";
 import {
   compactedError,
   decodeEvent,
@@ -51,6 +49,7 @@ import {
 } from "../history.js";
 import { isStorableKey, prefixEnd, rangeStartAfter, storableAfter } from "../key-range.js";
 import { BackgroundReclaimer, RECLAIM_ROWS_PER_STEP_DEFAULT, type ReclaimOptions } from "../reclaimer.js";
+import { isLive, type KeyValue, type StoredRecord, toKeyValue } from "../record.js";
 import { decodeRecord, encodeRecord } from "../record-codec.js";
 import { parseSnapshot, SNAPSHOT_CHUNK_SIZE_BYTES_DEFAULT, type SnapshotEntry } from "../snapshot-format.js";
 import type {
@@ -62,12 +61,15 @@ import type {
   StoreStats,
 } from "../state-machine-store.js";
 import { decodeMeta, EMPTY_META, encodeMeta, type StoreMeta } from "../store-meta.js";
+import type { CollectionRow } from "../write-set.js";
 import { envGeneration, envName, readCurrent, removeStale, writeCurrent } from "./env-dir.js";
 import { type LmdbDatabase, LmdbEnv } from "./lmdb-env.js";
 
 type Transaction = ReturnType<LmdbDatabase["useReadTransaction"]>;
 
-export interface LmdbStoreOptions extends HistoryOptions, ReclaimOptions {
+export interface LmdbStoreOptions<R> extends HistoryOptions, ReclaimOptions {
+  /** What an entry means (a node's: the command layer's `applyEntryData`). */
+  readonly applier: EntryApplier<R>;
   /** Upper bound of each snapshot chunk. */
   readonly snapshotChunkSizeBytes?: number;
   /** Fsync every applied batch before returning (default true). See the module comment before turning it off. */
@@ -93,7 +95,8 @@ const EMPTY_VALUE = new Uint8Array(0);
 /** Collections one reclaim step looks at, at most (each may have no rows left). */
 const RECLAIM_COLLECTIONS_PER_STEP_MAX = 256;
 
-export class LmdbStore implements StateMachineStore {
+export class LmdbStore<R> implements StateMachineStore<R> {
+  readonly #applier: EntryApplier<R>;
   readonly #dir: string;
   readonly #syncCommits: boolean;
   readonly #chunkSizeBytes: number;
@@ -116,7 +119,8 @@ export class LmdbStore implements StateMachineStore {
   /** Every environment ever opened that may not be closed yet (retired ones still read by snapshots). */
   readonly #envs = new Set<LmdbEnv>();
 
-  private constructor(dir: string, options: LmdbStoreOptions, env: LmdbEnv) {
+  private constructor(dir: string, options: LmdbStoreOptions<R>, env: LmdbEnv) {
+    this.#applier = options.applier;
     this.#dir = dir;
     this.#syncCommits = options.syncCommits ?? true;
     this.#chunkSizeBytes = options.snapshotChunkSizeBytes ?? SNAPSHOT_CHUNK_SIZE_BYTES_DEFAULT;
@@ -138,7 +142,7 @@ export class LmdbStore implements StateMachineStore {
   }
 
   /** Opens (creating if needed) the store in directory `dir`, discarding leftovers of an interrupted restore. */
-  static open(dir: string, options: LmdbStoreOptions = {}): LmdbStore {
+  static open<R>(dir: string, options: LmdbStoreOptions<R>): LmdbStore<R> {
     fs.mkdirSync(dir, { recursive: true });
     let name = readCurrent(dir);
     removeStale(dir, name);
@@ -304,7 +308,7 @@ export class LmdbStore implements StateMachineStore {
     return [...rows].map((row) => plainBytes(row.subarray(9)));
   }
 
-  applyEntries(entries: readonly ApplyEntry[]): CommandResult[] {
+  applyEntries(entries: readonly ApplyEntry[]): R[] {
     this.#checkOpen();
     assert(this.#restoring === undefined, "Cannot apply entries while a snapshot is being restored");
     if (entries.length === 0) return [];
@@ -315,7 +319,7 @@ export class LmdbStore implements StateMachineStore {
       getRow: this.getRow.bind(this),
       rowsAfter: this.rowsAfter.bind(this),
     };
-    const plan = planBatch(reader, this.#meta, entries);
+    const plan = planBatch(this.#applier, reader, this.#meta, entries);
     const rows = historyRows(plan.events);
     const added = summarize(rows.map((row) => ({ revision: row.revision, bytes: row.value.byteLength })));
     if (plan.flushed) return this.#applyFlushed(plan, rows, added);
@@ -394,7 +398,7 @@ export class LmdbStore implements StateMachineStore {
    * and history event before the flush, is retired whole and its files deleted in the background. O(1) here,
    * whatever the store held, instead of one delete per key inside this transaction.
    */
-  #applyFlushed(plan: BatchPlan, rows: ReturnType<typeof historyRows>, added: RevisionSummary[]): CommandResult[] {
+  #applyFlushed(plan: BatchPlan<R>, rows: ReturnType<typeof historyRows>, added: RevisionSummary[]): R[] {
     const flush = plan.events[0];
     assert(flush?.type === "flush", "a flushed plan's history starts with the flush");
     assert(plan.reclaims.length === 0, "a flushed plan queues no reclaim: the old environment goes whole");

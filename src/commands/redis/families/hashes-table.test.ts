@@ -6,14 +6,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { EMPTY_BYTES, keyId } from "../../../lib/bytes.js";
 import { Prng } from "../../../lib/prng.js";
-import { EMPTY_BYTES, keyId } from "../../bytes.js";
-import { collectionOf, collectionRowBytes, encodeCollectionHeader, isTableEncoded } from "../../collection.js";
+import { collectionOf, collectionRowBytes, encodeCollectionHeader, isTableEncoded } from "../../../store/collection.js";
+import { WriteSet } from "../../../store/write-set.js";
+import { encodeHash, hashRowKey, rowPosition } from "../../keyspace/hash-value.js";
+import { StoredHash } from "../../keyspace/stored-hash.js";
 import { MapStateMachine } from "../../testing/map-state-machine.js";
-import { WriteSet } from "../../write-set.js";
-import { encodeHash, hashRowKey, rowPosition } from "../hash-value.js";
 import type { Reply } from "../reply.js";
-import { StoredHash } from "../stored-hash.js";
 import { b, type Line, TestRedis } from "./test-harness.js";
 
 const textDecoder = new TextDecoder();

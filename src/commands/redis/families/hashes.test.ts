@@ -6,11 +6,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { keyId } from "../../../lib/bytes.js";
 import { Prng } from "../../../lib/prng.js";
-import { keyId } from "../../bytes.js";
+import { encodeHash } from "../../keyspace/hash-value.js";
 import { MapStateMachine } from "../../testing/map-state-machine.js";
 import { executeCommands } from "../execute.js";
-import { encodeHash } from "../hash-value.js";
 import { array, bulk, NULL, type Reply } from "../reply.js";
 import { findCommand } from "../table.js";
 import { RANDOM_FIELDS_WITH_REPEATS_MAX } from "./hashes.js";

@@ -10,16 +10,17 @@
  * Each handler parses and validates all of its arguments, in Redis's order (so the same bad command gets the
  * same error), before it writes anything.
  */
+
+import { keyId } from "../../../lib/bytes.js";
 import { ShoalError } from "../../../lib/errors.js";
 import type { Random } from "../../../lib/prng.js";
-import { keyId } from "../../bytes.js";
+import type { Keyspace } from "../../keyspace/keyspace.js";
+import type { HashEntry, StoredHash } from "../../keyspace/stored-hash.js";
 import { fitsInt64, int64Arg, isKeyword, parseFloatArg, parseInt64, syntaxError } from "../args.js";
 import { type CommandSpec, ONE_KEY } from "../command-spec.js";
 import { formatHumanFloat } from "../float-format.js";
 import { globMatch } from "../glob.js";
-import type { Keyspace } from "../keyspace.js";
 import { array, bulk, bulkOrNull, integer, NULL, OK, type Reply } from "../reply.js";
-import type { HashEntry, StoredHash } from "../stored-hash.js";
 import { parseScanCursor, parseScanOptions } from "./scan-args.js";
 
 const INT64_MAX = 2n ** 63n - 1n;

@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { keyId } from "../../../lib/bytes.js";
 import { Prng } from "../../../lib/prng.js";
-import { keyId } from "../../bytes.js";
 import { COMMAND_LIMITS } from "../../limits.js";
 import { executeCommands } from "../execute.js";
 import type { Reply } from "../reply.js";

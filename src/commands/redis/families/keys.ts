@@ -2,13 +2,14 @@
  * @module The generic key commands (Redis's db.c and expire.c): deletion, existence, renaming, expiry, listing
  * and flushing, for keys of any type. Metadata is redis-server 7.0's COMMAND INFO / COMMAND DOCS.
  */
+
+import { compareBytes } from "../../../lib/bytes.js";
 import { ShoalError } from "../../../lib/errors.js";
-import { compareBytes } from "../../bytes.js";
+import type { Keyspace } from "../../keyspace/keyspace.js";
 import { isKeyword, syntaxError } from "../args.js";
 import type { CommandSpec, DataHandler, KeyPositions } from "../command-spec.js";
 import { ALL_KEYS, dataCommands, NO_KEYS, ONE_KEY, withDifferences } from "../command-spec.js";
 import { globMatch } from "../glob.js";
-import type { Keyspace } from "../keyspace.js";
 import { array, bulk, integer, NULL, OK, simple } from "../reply.js";
 import { type ExpireUnit, expireCommandAtMs, parseExpireConditions, storedExpiry } from "./expiry-args.js";
 import { parseScanCursor, parseScanOptions } from "./scan-args.js";

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { keyId } from "../../bytes.js";
+import { keyId } from "../../../lib/bytes.js";
 import { integer } from "../reply.js";
 import { stringCommands } from "./strings.js";
 import { b, NOT_INT, session, TestRedis, WRONGTYPE, withHash } from "./test-harness.js";

@@ -3,12 +3,12 @@
  * as decimal text, as Redis does. Metadata is redis-server 7.0's COMMAND INFO / COMMAND DOCS.
  */
 import { ShoalError } from "../../../lib/errors.js";
-import { COMMAND_LIMITS, valueTooLong } from "../../limits.js";
+import type { Keyspace } from "../../keyspace/keyspace.js";
+import { checkValueLength } from "../../limits.js";
 import { fitsInt64, floatArg, int64Arg, NOT_A_FLOAT, NOT_AN_INTEGER, parseFloatArg, parseInt64 } from "../args.js";
 import type { CommandSpec, DataHandler, KeyPositions } from "../command-spec.js";
 import { ALL_KEYS, dataCommands, ONE_KEY, withDifferences } from "../command-spec.js";
 import { formatHumanFloat } from "../float-format.js";
-import type { Keyspace } from "../keyspace.js";
 import { array, bulk, bulkOrNull, integer, NULL, OK, type Reply } from "../reply.js";
 import { type ExpireUnit, parseStringOptions, setExpiryAtMs } from "./expiry-args.js";
 
@@ -31,10 +31,9 @@ function int64Reply(value: bigint): Reply {
 }
 
 /** Redis checks a string's resulting length against `proto-max-bulk-len` (512 MiB by default), before it
- * allocates; our bound is the replicated value limit (16 MiB, `shoal-value-max-bytes`). A documented difference. */
-function checkStringLength(total: number): void {
-  if (total > COMMAND_LIMITS.valueSizeBytesMax) throw valueTooLong();
-}
+ * allocates; our bound is the replicated value limit (16 MiB, `shoal-value-max-bytes`). A documented difference.
+ * The keyspace checks the value it writes again; this only spares building one that cannot be written. */
+const checkStringLength = (total: number): void => checkValueLength(total);
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.byteLength + b.byteLength);

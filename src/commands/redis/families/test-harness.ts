@@ -4,11 +4,11 @@
  * them so expectations can be checked against a real redis-server line by line.
  */
 import assert from "node:assert/strict";
+import { keyId } from "../../../lib/bytes.js";
 import { Prng } from "../../../lib/prng.js";
-import { keyId } from "../../bytes.js";
+import { encodeHash } from "../../keyspace/hash-value.js";
 import { MapStateMachine } from "../../testing/map-state-machine.js";
 import { executeCommands } from "../execute.js";
-import { encodeHash } from "../hash-value.js";
 import type { Reply } from "../reply.js";
 import { ScanCursorTable } from "../scan-cursor-table.js";
 

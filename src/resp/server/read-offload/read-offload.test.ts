@@ -8,12 +8,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Command } from "../../../commands/command.js";
+import type { Command, CommandResult } from "../../../commands/command.js";
 import { executeCommands } from "../../../commands/redis/execute.js";
 import { ScanCursorTable } from "../../../commands/redis/scan-cursor-table.js";
 import { Prng } from "../../../lib/prng.js";
-import { LmdbStore } from "../../../store/lmdb/lmdb-store.js";
-import { applyCommands, bytes, stateBytes } from "../../../store/store.contract.js";
+import { openLmdbCommandStore } from "../../../node/command-store.js";
+import { applyCommands, bytes, stateBytes } from "../../../node/testing/command-store-helpers.js";
+import type { LmdbStore } from "../../../store/lmdb/lmdb-store.js";
 import type { RespVersion } from "../../resp-value.js";
 import { RespWriter } from "../../resp-writer.js";
 import { writeReply } from "../error-reply.js";
@@ -29,7 +30,7 @@ function redis(...lines: string[]): Command {
 }
 
 /** What the event loop would write for `argvs` over the same store. */
-function inline(store: LmdbStore, argvs: Uint8Array[][], protocol: RespVersion): Buffer[] {
+function inline(store: LmdbStore<CommandResult>, argvs: Uint8Array[][], protocol: RespVersion): Buffer[] {
   const reader = {
     getRecord: (key: Uint8Array) => {
       const kv = store.get(key, 0);
@@ -56,10 +57,10 @@ function inline(store: LmdbStore, argvs: Uint8Array[][], protocol: RespVersion):
 }
 
 describe("read offload", () => {
-  let store: LmdbStore;
+  let store: LmdbStore<CommandResult>;
   const offload = new ReadOffload(2);
   before(() => {
-    store = LmdbStore.open(path.join(root, "a"));
+    store = openLmdbCommandStore(path.join(root, "a"));
     const mset = ["MSET"];
     for (let i = 0; i < 2000; i++) mset.push(`key:${i}`, `value-${i}`);
     applyCommands(store, redis(mset.join(" "), "HSET h f1 v1 f2 v2 f3 v3", "SET s hello"));
@@ -117,7 +118,7 @@ describe("read offload", () => {
   });
 
   it("follows the store to the environment a restore installs", async () => {
-    const other = LmdbStore.open(path.join(root, "b"));
+    const other = openLmdbCommandStore(path.join(root, "b"));
     applyCommands(other, redis("SET only-in-b 1"));
     await store.restore([await stateBytes(other)]);
     await other.close();

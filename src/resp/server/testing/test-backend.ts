@@ -4,7 +4,6 @@
  * server maps backend rejections and keeps order while a batch is in flight.
  */
 import { encodeCommand } from "../../../commands/command-codec.js";
-import { isLive } from "../../../commands/record.js";
 import type { ScanCursors } from "../../../commands/redis/command-spec.js";
 import { executeCommands } from "../../../commands/redis/execute.js";
 import { globMatch } from "../../../commands/redis/glob.js";
@@ -14,6 +13,7 @@ import { MapStateMachine } from "../../../commands/testing/map-state-machine.js"
 import { assert } from "../../../lib/assert.js";
 import type { ShoalError } from "../../../lib/errors.js";
 import { Prng } from "../../../lib/prng.js";
+import { isLive } from "../../../store/record.js";
 import type {
   LogOutcome,
   NodeFacts,

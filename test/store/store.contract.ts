@@ -1,55 +1,33 @@
 /**
- * @module The one contract every `StateMachineStore` honours, run against each implementation
+ * @module The one contract every `StateMachineStore` honours (with the real command semantics), run against each implementation
  * (`memory-store.test.ts`, `lmdb/lmdb-store.test.ts`). Not a test file itself: it exports the suite.
  */
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Packr } from "msgpackr";
-import { EMPTY_BYTES } from "../commands/bytes.js";
-import type { Command, CommandResult } from "../commands/command.js";
-import { COMMAND_FORMAT_V1, encodeCommand } from "../commands/command-codec.js";
-import { COMMAND_LIMITS } from "../commands/limits.js";
-import type { Reply } from "../commands/redis/reply.js";
-import { encodeUnchecked } from "../commands/testing/unchecked-entry.js";
-import { AssertionError } from "../lib/assert.js";
-import { ShoalError } from "../lib/errors.js";
+import type { Command, CommandResult } from "../../src/commands/command.js";
+import { COMMAND_FORMAT_V1, encodeCommand } from "../../src/commands/command-codec.js";
+import { COMMAND_LIMITS } from "../../src/commands/limits.js";
+import type { Reply } from "../../src/commands/redis/reply.js";
+import { encodeUnchecked } from "../../src/commands/testing/unchecked-entry.js";
+import { AssertionError } from "../../src/lib/assert.js";
+import { EMPTY_BYTES } from "../../src/lib/bytes.js";
+import { ShoalError } from "../../src/lib/errors.js";
+import type { CommandStore } from "../../src/node/command-store.js";
+import { applyCommands, bytes, entriesFor, stateBytes, text } from "../../src/node/testing/command-store-helpers.js";
+import type { HistoryEvent, HistoryOptions } from "../../src/store/history.js";
+import type { ReclaimOptions } from "../../src/store/reclaimer.js";
 import { collectionRowCases } from "./collection-rows.contract.js";
-import type { HistoryEvent, HistoryOptions } from "./history.js";
-import type { ReclaimOptions } from "./reclaimer.js";
-import type { ApplyEntry, StateMachineStore } from "./state-machine-store.js";
 
 export interface StoreFactoryOptions extends HistoryOptions, ReclaimOptions {
   readonly snapshotChunkSizeBytes?: number;
 }
 
 /** Creates a fresh, empty store. The suite closes every store it creates. */
-export type StoreFactory = (options?: StoreFactoryOptions) => StateMachineStore;
+export type StoreFactory = (options?: StoreFactoryOptions) => CommandStore;
 
-export const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
-export const text = (value: Uint8Array | undefined): string | undefined =>
-  value === undefined ? undefined : new TextDecoder().decode(value);
-
-/** Entries continuing `store`'s log: a command, or "noop" for an empty (new leader) entry. */
-export function entriesFor(store: StateMachineStore, commands: readonly (Command | "noop")[]): ApplyEntry[] {
-  const first = store.appliedIndex() + 1;
-  return commands.map((command, i) => ({
-    index: first + i,
-    data: command === "noop" ? EMPTY_BYTES : encodeCommand(command),
-  }));
-}
-
-export function applyCommands(store: StateMachineStore, ...commands: (Command | "noop")[]): CommandResult[] {
-  return store.applyEntries(entriesFor(store, commands));
-}
-
-/** The whole state (meta and every record, expired ones included) as bytes: the snapshot image is a canonical
- * serialization, so two stores hold the same state exactly when these bytes are equal. */
-export async function stateBytes(store: StateMachineStore): Promise<Buffer> {
-  const parts: Uint8Array[] = [];
-  for await (const chunk of store.snapshot().chunks()) parts.push(chunk);
-  return Buffer.concat(parts);
-}
+export { applyCommands, bytes, entriesFor, stateBytes, text };
 
 export async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
   const out: Uint8Array[] = [];
@@ -61,7 +39,7 @@ const put = (key: string, value: string, nowMs = 0, extra: Partial<Command> = {}
   ({ op: "put", key: bytes(key), value: bytes(value), nowMs, ...extra }) as Command;
 
 /** Fills a store with a mix of state: plain keys, a TTL, a binary and an empty key, a deleted key. */
-function fill(store: StateMachineStore, count: number): void {
+function fill(store: CommandStore, count: number): void {
   const commands: Command[] = [];
   for (let i = 0; i < count; i++) commands.push(put(`key-${String(i).padStart(4, "0")}`, `value-${i}`.repeat(3), 10));
   commands.push(put("ttl", "x", 10, { ttlMs: 1000 }));
@@ -72,7 +50,7 @@ function fill(store: StateMachineStore, count: number): void {
 }
 
 export type WithStore = (
-  test: (store: StateMachineStore) => Promise<void> | void,
+  test: (store: CommandStore) => Promise<void> | void,
   options?: StoreFactoryOptions,
 ) => Promise<void>;
 
@@ -97,7 +75,7 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
 }
 
 /** A redis entry's replies, as `kind:value` text (enough to compare the two stores with the expected answers). */
-export function redisReplies(store: StateMachineStore, nowMs: number, ...lines: string[]): string[] {
+export function redisReplies(store: CommandStore, nowMs: number, ...lines: string[]): string[] {
   return redisArgvReplies(
     store,
     nowMs,
@@ -106,7 +84,7 @@ export function redisReplies(store: StateMachineStore, nowMs: number, ...lines: 
 }
 
 /** `redisReplies` for commands given as arguments (binary or large ones). */
-export function redisArgvReplies(store: StateMachineStore, nowMs: number, argvs: readonly Uint8Array[][]): string[] {
+export function redisArgvReplies(store: CommandStore, nowMs: number, argvs: readonly Uint8Array[][]): string[] {
   const [result] = applyCommands(store, { op: "redis", nowMs, argvs });
   assert.ok(result !== undefined && result.kind === "redis");
   const show = (reply: Reply): string => {
@@ -315,7 +293,7 @@ function commandCases(withStore: WithStore): void {
         put("gone", "v", 0, { ttlMs: 10 }),
         { op: "delete", key: bytes("gone"), nowMs: 0 },
       );
-      const names = (store: StateMachineStore, nowMs: number, limit = 10): (string | undefined)[] =>
+      const names = (store: CommandStore, nowMs: number, limit = 10): (string | undefined)[] =>
         store.expiredKeys(nowMs, limit).map((key) => text(key));
       assert.deepEqual(names(source, 99), []);
       assert.deepEqual(names(source, 100), ["a", "b"]);

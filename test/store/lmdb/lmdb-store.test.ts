@@ -3,25 +3,24 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
-import { collectionOf } from "../../commands/collection.js";
-import { MemoryStore } from "../memory-store.js";
+import { memoryCommandStore, openLmdbCommandStore } from "../../../src/node/command-store.js";
+import { collectionOf } from "../../../src/store/collection.js";
 import { applyCommands, bytes, redisReplies, runStoreContract, stateBytes, text } from "../store.contract.js";
-import { LmdbStore } from "./lmdb-store.js";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "shoal-lmdb-contract-"));
 let storeCount = 0;
 after(() => fs.rmSync(root, { recursive: true, force: true }));
 
-runStoreContract("LmdbStore", (options) => LmdbStore.open(path.join(root, `store-${++storeCount}`), options));
+runStoreContract("LmdbStore", (options) => openLmdbCommandStore(path.join(root, `store-${++storeCount}`), options));
 
 describe("LmdbStore on disk", () => {
   it("reopens with the state, applied index, clock and expiry index it closed with", async () => {
     const dir = path.join(root, "reopen");
-    const store = LmdbStore.open(dir);
+    const store = openLmdbCommandStore(dir);
     applyCommands(store, { op: "put", key: bytes("a"), value: bytes("1"), nowMs: 70, ttlMs: 30 }, "noop");
     const before = await stateBytes(store);
     await store.close();
-    const reopened = LmdbStore.open(dir);
+    const reopened = openLmdbCommandStore(dir);
     try {
       assert.deepEqual([reopened.appliedIndex(), reopened.revision(), reopened.clockMs()], [2, 1, 70]);
       assert.deepEqual(await stateBytes(reopened), before);
@@ -33,10 +32,10 @@ describe("LmdbStore on disk", () => {
 
   it("keeps a restored state across reopen, after failed restores and while old snapshots close", async () => {
     const dir = path.join(root, "restore-reopen");
-    const source = new MemoryStore();
+    const source = memoryCommandStore();
     applyCommands(source, { op: "put", key: bytes("restored"), value: bytes("yes"), nowMs: 1 });
     const image = await stateBytes(source);
-    const store = LmdbStore.open(dir);
+    const store = openLmdbCommandStore(dir);
     applyCommands(store, { op: "put", key: bytes("old"), value: bytes("1"), nowMs: 1 });
     const reading = store.snapshot(); // pins the first environment while it is replaced
     for (let i = 0; i < 3; i++) await assert.rejects(store.restore([image.subarray(0, image.length - 1)]));
@@ -44,7 +43,7 @@ describe("LmdbStore on disk", () => {
     await store.restore([image]); // the second install retires the first restored environment right away
     reading.release();
     await store.close();
-    const reopened = LmdbStore.open(dir);
+    const reopened = openLmdbCommandStore(dir);
     try {
       assert.equal(text(reopened.get(bytes("restored"), 0)?.value), "yes");
       assert.equal(reopened.get(bytes("old"), 0), undefined);
@@ -59,7 +58,7 @@ describe("LmdbStore on disk", () => {
 describe("LmdbStore FLUSHALL on disk", () => {
   it("swaps in a fresh environment: the flushed state is gone after a reopen, a reader keeps its old one", async () => {
     const dir = path.join(root, "flush-reopen");
-    const store = LmdbStore.open(dir);
+    const store = openLmdbCommandStore(dir);
     const mset = ["MSET"];
     for (let i = 0; i < 5000; i++) mset.push(`k${i}`, "v");
     redisReplies(store, 1, mset.join(" "), "SET ttl x PX 100000");
@@ -68,12 +67,12 @@ describe("LmdbStore FLUSHALL on disk", () => {
     const image = await stateBytes(store);
     const chunks: Uint8Array[] = [];
     for await (const chunk of reading.chunks()) chunks.push(chunk);
-    const old = new MemoryStore();
+    const old = memoryCommandStore();
     await old.restore(chunks);
     assert.equal(old.stats().keyCount, 5001, "a snapshot taken before the flush still reads the old state");
     await old.close();
     await store.close();
-    const reopened = LmdbStore.open(dir);
+    const reopened = openLmdbCommandStore(dir);
     try {
       assert.deepEqual(await stateBytes(reopened), image);
       assert.deepEqual(redisReplies(reopened, 3, "DBSIZE", "GET k1", "GET after"), ["1", "null", "1"]);
@@ -90,7 +89,7 @@ describe("LmdbStore collection rows on disk", () => {
     const dir = path.join(root, "rows-reopen");
     const fields = (key: string): string =>
       `HSET ${key} ${Array.from({ length: 300 }, (_, i) => `f${i} ${i}`).join(" ")}`;
-    const store = LmdbStore.open(dir, { reclaim: "manual" });
+    const store = openLmdbCommandStore(dir, { reclaim: "manual" });
     redisReplies(store, 1, fields("kept"), fields("dropped"));
     const dropped = collectionOf(store.get(bytes("dropped"), 1))?.collectionId ?? 0;
     redisReplies(store, 1, "DEL dropped");
@@ -98,7 +97,7 @@ describe("LmdbStore collection rows on disk", () => {
     assert.equal(store.reclaimStats().pendingCollections, 1);
     const before = await stateBytes(store);
     await store.close();
-    const reopened = LmdbStore.open(dir, { reclaim: "background" });
+    const reopened = openLmdbCommandStore(dir, { reclaim: "background" });
     try {
       assert.deepEqual(await stateBytes(reopened), before);
       assert.deepEqual(redisReplies(reopened, 2, "HLEN kept", "HGET kept f299"), ["300", "299"]);
@@ -117,13 +116,13 @@ describe("LmdbStore collection rows on disk", () => {
 describe("LmdbStore history on disk", () => {
   it("reopens with the watch history and its window", async () => {
     const dir = path.join(root, "history-reopen");
-    const store = LmdbStore.open(dir, { historyRevisionsMax: 2 });
+    const store = openLmdbCommandStore(dir, { historyRevisionsMax: 2 });
     applyCommands(
       store,
       ...["a", "b", "c"].map((k) => ({ op: "put" as const, key: bytes(k), value: bytes(k), nowMs: 1 })),
     );
     await store.close();
-    const reopened = LmdbStore.open(dir, { historyRevisionsMax: 2 });
+    const reopened = openLmdbCommandStore(dir, { historyRevisionsMax: 2 });
     try {
       assert.deepEqual(reopened.historyStats().compactedRevision, 1);
       assert.deepEqual(

@@ -9,17 +9,17 @@
  */
 import fs from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { encodeCommand } from "../../commands/command-codec.js";
-import { Prng } from "../../lib/prng.js";
+import { encodeCommand } from "../../../src/commands/command-codec.js";
+import { Prng } from "../../../src/lib/prng.js";
+import { openLmdbCommandStore } from "../../../src/node/command-store.js";
 import { crashWorkloadCommand } from "./crash-workload.js";
-import { LmdbStore } from "./lmdb-store.js";
 
 function say(line: string): void {
   fs.writeSync(1, `${line}\n`);
 }
 
 async function applyForever(dir: string, seed: number): Promise<void> {
-  const store = LmdbStore.open(dir);
+  const store = openLmdbCommandStore(dir);
   const random = new Prng(seed);
   say(`ready ${store.appliedIndex()}`);
   for (;;) {
@@ -36,7 +36,7 @@ async function applyForever(dir: string, seed: number): Promise<void> {
 }
 
 async function restore(dir: string, imagePath: string, pauseAtChunk: number, delayMs: number): Promise<void> {
-  const store = LmdbStore.open(dir);
+  const store = openLmdbCommandStore(dir);
   const image = fs.readFileSync(imagePath);
   const chunkSizeBytes = 4096;
   async function* chunks(): AsyncGenerator<Uint8Array> {

@@ -5,16 +5,16 @@
  * only iteration is O(n), a bounded page of rows at a time.
  */
 import { assert } from "../../lib/assert.js";
+import { EMPTY_BYTES, keyFromId, keyId } from "../../lib/bytes.js";
 import type { Random } from "../../lib/prng.js";
-import { EMPTY_BYTES, keyFromId, keyId } from "../bytes.js";
 import {
   type CollectionHeader,
   collectionRowBytes,
   decodeCollectionHeader,
   encodeCollectionHeader,
   isTableEncoded,
-} from "../collection.js";
-import type { CollectionRow, CollectionRows, RowReader } from "../write-set.js";
+} from "../../store/collection.js";
+import type { CollectionRow, CollectionRows, RowReader } from "../../store/write-set.js";
 import {
   decodeHash,
   encodeHash,

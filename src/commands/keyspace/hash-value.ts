@@ -8,7 +8,7 @@
  *
  *     count u32 | (fieldLength u32 | field | valueLength u32 | value) * count
  *
- * - table (Redis's hashtable): the record holds a collection header (commands/collection.ts) and each field is
+ * - table (Redis's hashtable): the record holds a collection header (store/collection.ts) and each field is
  *   in a row keyed by the 8-byte big-endian xxHash64 of the field, seeded per hash, so any field size works while
  *   store keys stay short. A row holds the fields sharing that hash (almost always one) in the compact layout
  *   above, so a write costs O(1) rows whatever the hash's size. Fields are then in row-key order: an order that
@@ -17,10 +17,9 @@
  * A hash converts to table once a threshold is crossed and never back, as in Redis.
  */
 import { xxh64 } from "@node-rs/xxhash";
+import { keyFromId, keyId } from "../../lib/bytes.js";
 import { ShoalError } from "../../lib/errors.js";
-import { keyFromId, keyId } from "../bytes.js";
-import { collectionOf, isTableEncoded } from "../collection.js";
-import type { StoredRecord } from "../record.js";
+import { isTableEncoded } from "../../store/collection.js";
 
 /** Field id (latin1 of the field bytes, see bytes.ts) → value, in insertion order. */
 export type HashFields = Map<string, Uint8Array>;
@@ -98,22 +97,4 @@ export function positionRowKey(position: bigint): Uint8Array {
   const rowKey = new Uint8Array(8);
   new DataView(rowKey.buffer).setBigUint64(0, position);
   return rowKey;
-}
-
-/** What the HTTP layer shows of a stored hash without reading its rows. */
-export interface HashSummary {
-  readonly encoding: "compact" | "table";
-  readonly fieldCount: number;
-  /** The fields in order, for a compact hash only (a table hash's fields are rows: read them through the
-   * keyspace, a bounded page at a time). */
-  readonly fields?: readonly (readonly [field: Uint8Array, value: Uint8Array])[];
-}
-
-/** The summary of a stored hash record (type "hash"; throws INTERNAL for another type). */
-export function summarizeHash(record: StoredRecord): HashSummary {
-  if (record.type !== "hash") throw new ShoalError("INTERNAL", `Cannot summarize a ${record.type} as a hash`);
-  const collection = collectionOf(record);
-  if (collection !== undefined) return { encoding: "table", fieldCount: collection.size };
-  const fields = [...decodeHash(record.value)].map(([id, value]) => [keyFromId(id), value] as const);
-  return { encoding: "compact", fieldCount: fields.length, fields };
 }

@@ -3,12 +3,12 @@
  * Redis batch) read through it, so a later op sees an earlier op's write before anything reaches storage.
  * Write sets stack: a Redis command runs in a child write set that is merged into its parent only when the
  * command succeeds, so a command that fails midway leaves nothing behind. The same holds for the rows of
- * table-encoded collections (commands/collection.ts) and for the collection ids a command allocates.
+ * table-encoded collections (store/collection.ts) and for the collection ids a command allocates.
  */
 import { assert } from "../lib/assert.js";
-import { keyFromId, keyId } from "./bytes.js";
+import { keyFromId, keyId } from "../lib/bytes.js";
+import { firstIndexAbove, SortedIdMap } from "../lib/sorted-ids.js";
 import type { StoredRecord } from "./record.js";
-import { firstIndexAbove, SortedIdMap } from "./sorted-ids.js";
 
 /** Read access to the state a command applies against. Returns the stored record even when it has expired:
  * visibility is decided by command semantics (`isLive`), not by storage. The record is read-only. */

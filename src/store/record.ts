@@ -4,7 +4,7 @@
  */
 
 /** The kind of value a key holds. Lists and streams will join this union; an operation against the wrong kind
- * answers WRONG_TYPE. A hash's fields are encoded into `value` by `redis/hash-value.ts`. */
+ * answers WRONG_TYPE. A hash's fields are encoded into `value` by the keyspace (the command layer's keyspace/hash-value.ts). */
 export type ValueType = "string" | "hash";
 
 /** One key's state. Revisions are the group's revision counter (etcd's `mod_revision`), never log indexes. */

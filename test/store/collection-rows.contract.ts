@@ -1,15 +1,15 @@
 /**
- * @module The store contract's cases for collection rows (table-encoded values, commands/collection.ts), run by
+ * @module The store contract's cases for collection rows (table-encoded values, store/collection.ts), run by
  * `runStoreContract` against every store: rows written in the same step as their header, counted in the size,
  * carried by snapshots, and reclaimed in bounded steps after their key is dropped. Not a test file itself.
  */
 import assert from "node:assert/strict";
 import { it } from "node:test";
-import { EMPTY_BYTES } from "../commands/bytes.js";
-import { type CollectionHeader, collectionOf, collectionRowBytes, isTableEncoded } from "../commands/collection.js";
-import { encodeUnchecked } from "../commands/testing/unchecked-entry.js";
-import type { CollectionRow } from "../commands/write-set.js";
-import type { StateMachineStore } from "./state-machine-store.js";
+import { encodeUnchecked } from "../../src/commands/testing/unchecked-entry.js";
+import { EMPTY_BYTES } from "../../src/lib/bytes.js";
+import type { CommandStore } from "../../src/node/command-store.js";
+import { type CollectionHeader, collectionOf, collectionRowBytes, isTableEncoded } from "../../src/store/collection.js";
+import type { CollectionRow } from "../../src/store/write-set.js";
 import {
   applyCommands,
   bytes,
@@ -30,13 +30,13 @@ function hset(key: string, count: number, from = 0): string {
   return `HSET ${key} ${pairs.join(" ")}`;
 }
 
-function headerOf(store: StateMachineStore, key: string): CollectionHeader {
+function headerOf(store: CommandStore, key: string): CollectionHeader {
   const header = collectionOf(store.get(bytes(key), NOW));
   assert.ok(header !== undefined, `${key} is a table-encoded value`);
   return header;
 }
 
-function allRows(store: StateMachineStore, collectionId: number): CollectionRow[] {
+function allRows(store: CommandStore, collectionId: number): CollectionRow[] {
   const out: CollectionRow[] = [];
   for (let page = store.rowsAfter(collectionId, undefined, 100); page.length > 0; ) {
     out.push(...page);
@@ -46,7 +46,7 @@ function allRows(store: StateMachineStore, collectionId: number): CollectionRow[
 }
 
 /** The size the store should report, recomputed from what it holds: keys, values and every live row. */
-function recountedSizeBytes(store: StateMachineStore): number {
+function recountedSizeBytes(store: CommandStore): number {
   let size = 0;
   for (const kv of store.range(EMPTY_BYTES, undefined, 1_000_000, NOW)) {
     size += kv.key.byteLength + kv.value.byteLength;
@@ -61,7 +61,7 @@ function recountedSizeBytes(store: StateMachineStore): number {
 }
 
 /** Runs reclaim steps of `rowsMax` until idle; answers the rows each step deleted. */
-function reclaimAll(store: StateMachineStore, rowsMax: number): number[] {
+function reclaimAll(store: CommandStore, rowsMax: number): number[] {
   const steps: number[] = [];
   while (store.reclaimStats().pendingCollections > 0) {
     steps.push(store.reclaimStep(rowsMax));

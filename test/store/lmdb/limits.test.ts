@@ -16,17 +16,15 @@ import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import fc from "fast-check";
-import { EMPTY_BYTES } from "../../commands/bytes.js";
-import type { CommandResult } from "../../commands/command.js";
-import { encodeCommand } from "../../commands/command-codec.js";
-import { COMMAND_LIMITS } from "../../commands/limits.js";
-import { encodeUnchecked } from "../../commands/testing/unchecked-entry.js";
-import { ShoalError } from "../../lib/errors.js";
-import { recordSizeBytes } from "../batch-plan.js";
-import { MemoryStore } from "../memory-store.js";
-import type { StateMachineStore } from "../state-machine-store.js";
+import type { CommandResult } from "../../../src/commands/command.js";
+import { encodeCommand } from "../../../src/commands/command-codec.js";
+import { COMMAND_LIMITS } from "../../../src/commands/limits.js";
+import { encodeUnchecked } from "../../../src/commands/testing/unchecked-entry.js";
+import { EMPTY_BYTES } from "../../../src/lib/bytes.js";
+import { ShoalError } from "../../../src/lib/errors.js";
+import { type CommandStore, memoryCommandStore, openLmdbCommandStore } from "../../../src/node/command-store.js";
+import { recordSizeBytes } from "../../../src/store/batch-plan.js";
 import { stateBytes } from "../store.contract.js";
-import { LmdbStore } from "./lmdb-store.js";
 
 const MiB = 1024 * 1024;
 const { keySizeBytesMax, valueSizeBytesMax, entrySizeBytesMax } = COMMAND_LIMITS;
@@ -185,7 +183,7 @@ let runCount = 0;
 
 /** Every stored key and value is within its bound, and the counts agree with what is stored (the rows of a
  * table-encoded value are checked against their header's count by the collection-rows contract). */
-function assertStoredWithinBounds(store: StateMachineStore): void {
+function assertStoredWithinBounds(store: CommandStore): void {
   let keys = 0;
   let bytes = 0;
   for (let page = store.range(EMPTY_BYTES, undefined, 100, 0); page.length > 0; ) {
@@ -206,8 +204,8 @@ function assertStoredWithinBounds(store: StateMachineStore): void {
 }
 
 async function runEntries(plans: readonly EntryPlan[]): Promise<void> {
-  const memory = new MemoryStore();
-  const lmdb = LmdbStore.open(path.join(root, `run-${++runCount}`), { syncCommits: false });
+  const memory = memoryCommandStore();
+  const lmdb = openLmdbCommandStore(path.join(root, `run-${++runCount}`), { syncCommits: false });
   try {
     for (const plan of plans) {
       if (plan.kind === "read") {

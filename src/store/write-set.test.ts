@@ -2,17 +2,17 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { AssertionError } from "../lib/assert.js";
-import { keyFromId, keyId } from "./bytes.js";
-import { SortedIdMap } from "./sorted-ids.js";
-import { MapStateMachine } from "./testing/map-state-machine.js";
+import { keyFromId, keyId } from "../lib/bytes.js";
+import { SortedIdMap } from "../lib/sorted-ids.js";
+import { MapKeyspace } from "./testing/map-keyspace.js";
 import { WriteSet } from "./write-set.js";
 
 const COLLECTION = 3;
 /** Row ids from a small alphabet, so puts, deletes and `after` positions collide often. */
 const rowId = fc.string({ unit: fc.constantFrom("a", "b", "c", "\u0000", "\u00ff"), maxLength: 3 });
 
-function baseWith(ids: readonly string[]): MapStateMachine {
-  const base = new MapStateMachine();
+function baseWith(ids: readonly string[]): MapKeyspace {
+  const base = new MapKeyspace();
   const rows = new SortedIdMap<Uint8Array>();
   for (const id of ids) rows.set(id, keyFromId(`base:${id}`));
   base.rows.set(COLLECTION, rows);

@@ -1,19 +1,19 @@
 /**
  * A probe for the cost of applying one big entry (issue 10: a 16 MiB value must not hold the event loop long
  * enough to cost an election): encode, then apply, a put of a `--mib` MiB value several times, printing each
- * step's milliseconds. Run: node dist/src/store/lmdb/big-apply-probe.js [mib] [rounds] [preloaded keys]
+ * step's milliseconds. Run: node dist/bench/big-apply-probe.js [mib] [rounds] [preloaded keys]
  */
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { encodeCommand } from "../../commands/command-codec.js";
-import { LmdbStore } from "./lmdb-store.js";
+import { encodeCommand } from "../src/commands/command-codec.js";
+import { openLmdbCommandStore } from "../src/node/command-store.js";
 
 const mib = Number(process.argv[2] ?? 16);
 const rounds = Number(process.argv[3] ?? 5);
 const preload = Number(process.argv[4] ?? 0);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "shoal-big-apply-"));
-const store = LmdbStore.open(dir, { syncCommits: false });
+const store = openLmdbCommandStore(dir, { syncCommits: false });
 const value = new Uint8Array(mib * 1024 * 1024 - 1024).fill(0x61);
 // A store already holding `preload` small keys (argument 3), as the stall bench's is.
 const small = new Uint8Array(100).fill(0x62);

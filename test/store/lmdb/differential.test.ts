@@ -11,13 +11,12 @@ import path from "node:path";
 import { after, describe, it } from "node:test";
 import fc from "fast-check";
 import { Packr } from "msgpackr";
-import { EMPTY_BYTES } from "../../commands/bytes.js";
-import type { Command, Compare, TxnOp } from "../../commands/command.js";
-import { COMMAND_FORMAT_V1 } from "../../commands/command-codec.js";
-import { MemoryStore } from "../memory-store.js";
-import type { ApplyEntry, StateMachineStore, StoreSnapshot } from "../state-machine-store.js";
+import type { Command, Compare, TxnOp } from "../../../src/commands/command.js";
+import { COMMAND_FORMAT_V1 } from "../../../src/commands/command-codec.js";
+import { EMPTY_BYTES } from "../../../src/lib/bytes.js";
+import { type CommandStore, memoryCommandStore, openLmdbCommandStore } from "../../../src/node/command-store.js";
+import type { ApplyEntry, StoreSnapshot } from "../../../src/store/state-machine-store.js";
 import { stateBytes } from "../store.contract.js";
-import { LmdbStore } from "./lmdb-store.js";
 
 const KEYS = [[], [0x61], [0x61, 0x00], [0x61, 0x62], [0x62], [0xff], [0xff, 0xff]].map((k) => new Uint8Array(k));
 const key = fc.constantFrom(...KEYS);
@@ -126,7 +125,7 @@ async function collect(snapshot: StoreSnapshot): Promise<Uint8Array[]> {
   return out;
 }
 
-function assertSameMeta(memory: StateMachineStore, lmdb: StateMachineStore): void {
+function assertSameMeta(memory: CommandStore, lmdb: CommandStore): void {
   assert.deepStrictEqual(
     [lmdb.appliedIndex(), lmdb.revision(), lmdb.clockMs(), lmdb.stats(), lmdb.historyStats()],
     [memory.appliedIndex(), memory.revision(), memory.clockMs(), memory.stats(), memory.historyStats()],
@@ -140,9 +139,9 @@ function assertSameMeta(memory: StateMachineStore, lmdb: StateMachineStore): voi
 
 async function runSteps(steps: readonly Step[]): Promise<void> {
   // A small history window, so compaction runs often.
-  const memory = new MemoryStore({ snapshotChunkSizeBytes: 50, historyRevisionsMax: 6, historyBytesMax: 400 });
+  const memory = memoryCommandStore({ snapshotChunkSizeBytes: 50, historyRevisionsMax: 6, historyBytesMax: 400 });
   // Sync mode does not change semantics; skipping fsync keeps hundreds of runs fast.
-  const lmdb = LmdbStore.open(path.join(root, `run-${++runCount}`), {
+  const lmdb = openLmdbCommandStore(path.join(root, `run-${++runCount}`), {
     snapshotChunkSizeBytes: 50,
     syncCommits: false,
     historyRevisionsMax: 6,

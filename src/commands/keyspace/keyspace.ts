@@ -1,15 +1,29 @@
 /**
- * @module The keyspace as Redis command handlers see it: typed values (strings, hashes), expiry and key listing
- * over a write set. Handlers never see the storage encoding or revisions: every write here stamps the entry's
- * revision (createRevision/modRevision/version, the etcd view of the same key) and keeps the TTL rules in one
- * place. Pure: time is the entry's time on the replicated clock, randomness the entry's seeded source.
+ * @module THE keyspace: the one typed API through which every front end's semantics read and write keys — the
+ * HTTP commands (put, delete, txn, the leader's expire: apply-command.ts) and the Redis families alike, and later
+ * streams, leases and shards. The rules that must mean the same thing everywhere live here and only here:
+ *
+ * - visibility and TTL: a key past its expiry is absent for every read and compare (`lookup`, via the stored
+ *   record's `isLive`), a write's expiry is resolved here (`ExpiryChoice`, `expiryOf`), a write with an expiry
+ *   already past deletes the key, and only the leader's expire entry removes a stored expired key
+ *   (`removeExpired`);
+ * - revision stamping: every write takes the entry's revision (createRevision/modRevision/version, etcd's view)
+ *   in `#write`;
+ * - size limits: a key or value a command computed is bounded (limits.ts) before it is written, so it fails
+ *   alike on every replica;
+ * - typed values: strings and hashes (the hash encodings of hash-value.ts are read only through `hash` and, for
+ *   renderers, value-view.ts).
+ *
+ * Pure: time is the entry's time on the replicated clock, randomness the entry's seeded source.
  */
 import { assert } from "../../lib/assert.js";
 import { ShoalError } from "../../lib/errors.js";
 import type { Random } from "../../lib/prng.js";
+import { isLive, type KeyValue, type StoredRecord, toKeyValue, type ValueType } from "../../store/record.js";
+import type { KeyspaceReader, WriteSet } from "../../store/write-set.js";
+import type { ExpiryOptions } from "../command.js";
 import { checkKeySize, checkValueSize } from "../limits.js";
-import { isLive, type StoredRecord, type ValueType } from "../record.js";
-import type { KeyspaceReader, WriteSet } from "../write-set.js";
+import type { ListingBudget } from "./listing-budget.js";
 import { randomUint64, StoredHash } from "./stored-hash.js";
 
 export const WRONG_TYPE_MESSAGE = "Operation against a key holding the wrong kind of value";
@@ -18,41 +32,12 @@ export const WRONG_TYPE_MESSAGE = "Operation against a key holding the wrong kin
  * absolute time on the replicated clock, 0 meaning none. */
 export type ExpiryChoice = number | "keep";
 
-/**
- * Bounds the keys and collection rows the commands of one log entry list (COMMAND_LIMITS.logListedCountMax): a
- * KEYS or HGETALL inside MULTI runs in apply, on the leader's event loop, and must not stall it. Past the bound the
- * command answers an error and changes nothing; outside MULTI such reads run off the loop, unbounded.
- */
-export class ListingBudget {
-  readonly #max: number;
-  #listed = 0;
-
-  constructor(max: number) {
-    this.#max = max;
-  }
-
-  /** `reader` with every key and row it lists counted against this budget. */
-  over(reader: KeyspaceReader): KeyspaceReader {
-    return {
-      getRecord: (key) => reader.getRecord(key),
-      keyCount: () => reader.keyCount(),
-      getRow: (collectionId, rowKey) => reader.getRow(collectionId, rowKey),
-      keysAfter: (after, limit) => this.#spend(reader.keysAfter(after, limit)),
-      rowsAfter: (collectionId, after, limit) => this.#spend(reader.rowsAfter(collectionId, after, limit)),
-    };
-  }
-
-  #spend<T>(listed: T[]): T[] {
-    this.#listed += listed.length;
-    if (this.#listed > this.#max) {
-      throw new ShoalError(
-        "TOO_LARGE",
-        `a transaction may list at most ${this.#max} keys or fields (it runs in the replicated log, where more ` +
-          "would stall the node): run this command outside MULTI",
-      );
-    }
-    return listed;
-  }
+/** The expiry a put's options ask for (HTTP put and txn put): a TTL counts from the entry's time; none given
+ * clears any TTL, as Redis's SET does. */
+export function expiryOf(options: ExpiryOptions, nowMs: number): ExpiryChoice {
+  if (options.ttlMs !== undefined) return nowMs + options.ttlMs;
+  if (options.expiresAtMs !== undefined) return options.expiresAtMs;
+  return options.keepTtl === true ? "keep" : 0;
 }
 
 export class Keyspace {
@@ -60,7 +45,8 @@ export class Keyspace {
   readonly #reader: KeyspaceReader;
   /** The entry's time on the replicated clock. */
   readonly nowMs: number;
-  readonly #revision: number;
+  /** The revision this entry's writes take (the group's revision before it, plus one). */
+  readonly revision: number;
   readonly #random: Random | undefined;
 
   /** `writes` undefined makes a read-only keyspace (a read served without the log): a write there is a bug in
@@ -77,7 +63,7 @@ export class Keyspace {
     this.#reader = budget === undefined ? (writes ?? reader) : budget.over(writes ?? reader);
     this.#writes = writes;
     this.nowMs = nowMs;
-    this.#revision = revision;
+    this.revision = revision;
     this.#random = random;
   }
 
@@ -85,6 +71,17 @@ export class Keyspace {
   lookup(key: Uint8Array): StoredRecord | undefined {
     const record = this.#reader.getRecord(key);
     return record !== undefined && isLive(record, this.nowMs) ? record : undefined;
+  }
+
+  /** The live key with its revisions, as reads and results hand it out; undefined when absent or expired. */
+  keyValue(key: Uint8Array): KeyValue | undefined {
+    const record = this.lookup(key);
+    return record === undefined ? undefined : toKeyValue(key, record);
+  }
+
+  /** The live key's modRevision, 0 when absent or expired: what WATCH and compare-and-swap compare. */
+  modRevision(key: Uint8Array): number {
+    return this.lookup(key)?.modRevision ?? 0;
   }
 
   /** Redis TYPE's answer. */
@@ -131,7 +128,7 @@ export class Keyspace {
 
   /** Writes a record of any type as it is (RENAME): `value` in its stored encoding. A table-encoded value's
    * header moves with its rows' ownership (O(1)); the source must be deleted first, since a collection belongs
-   * to one record (commands/collection.ts). */
+   * to one record (store/collection.ts). */
   putRaw(key: Uint8Array, type: ValueType, value: Uint8Array, expiresAtMs: number): void {
     this.#write(key, type, value, expiresAtMs);
   }
@@ -139,6 +136,15 @@ export class Keyspace {
   /** Deletes a live key; false when there was none. */
   delete(key: Uint8Array): boolean {
     if (this.lookup(key) === undefined) return false;
+    this.#mutable().delete(key);
+    return true;
+  }
+
+  /** Removes a key that is stored but past its expiry (the leader's expire entry, which every replica applies
+   * alike); false when it is absent or still live (the leader's view was stale, or the key was rewritten). */
+  removeExpired(key: Uint8Array): boolean {
+    const record = this.#reader.getRecord(key);
+    if (record === undefined || isLive(record, this.nowMs)) return false;
     this.#mutable().delete(key);
     return true;
   }
@@ -202,8 +208,8 @@ export class Keyspace {
     writes.put(key, {
       type,
       value,
-      createRevision: current === undefined ? this.#revision : current.createRevision,
-      modRevision: this.#revision,
+      createRevision: current === undefined ? this.revision : current.createRevision,
+      modRevision: this.revision,
       version: current === undefined ? 1 : current.version + 1,
       expiresAtMs,
     });

@@ -2,7 +2,7 @@
  * @module The deterministic workload of the LMDB crash test: the command of log index `i` is a pure function of
  * `i`, so after a crash the test can rebuild the exact expected state for any applied index in a MemoryStore.
  */
-import type { Command } from "../../commands/command.js";
+import type { Command } from "../../../src/commands/command.js";
 
 const encoder = new TextEncoder();
 

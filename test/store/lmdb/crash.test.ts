@@ -12,14 +12,12 @@ import { createInterface } from "node:readline";
 import { after, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import type { Command } from "../../commands/command.js";
-import { encodeCommand } from "../../commands/command-codec.js";
-import { Prng } from "../../lib/prng.js";
-import { MemoryStore } from "../memory-store.js";
-import type { StateMachineStore } from "../state-machine-store.js";
+import type { Command } from "../../../src/commands/command.js";
+import { encodeCommand } from "../../../src/commands/command-codec.js";
+import { Prng } from "../../../src/lib/prng.js";
+import { type CommandStore, memoryCommandStore, openLmdbCommandStore } from "../../../src/node/command-store.js";
 import { applyCommands, bytes, stateBytes } from "../store.contract.js";
 import { crashWorkloadCommand } from "./crash-workload.js";
-import { LmdbStore } from "./lmdb-store.js";
 
 const CHILD = fileURLToPath(new URL("./crash-child.js", import.meta.url));
 const SEED = Number(process.env.SHOAL_SEED ?? Date.now() % 1_000_000);
@@ -64,7 +62,7 @@ function startChild(args: string[]): Child {
 
 /** The state a store reaches by applying the crash workload up to `appliedIndex`, built in memory. */
 async function expectedState(appliedIndex: number): Promise<Buffer> {
-  const memory = new MemoryStore();
+  const memory = memoryCommandStore();
   for (let first = 1; first <= appliedIndex; first += 500) {
     const last = Math.min(appliedIndex, first + 499);
     const entries = [];
@@ -76,8 +74,8 @@ async function expectedState(appliedIndex: number): Promise<Buffer> {
   return state;
 }
 
-async function withLmdb<T>(dir: string, use: (store: StateMachineStore) => Promise<T>): Promise<T> {
-  const store = LmdbStore.open(dir);
+async function withLmdb<T>(dir: string, use: (store: CommandStore) => Promise<T>): Promise<T> {
+  const store = openLmdbCommandStore(dir);
   try {
     return await use(store);
   } finally {
@@ -87,7 +85,7 @@ async function withLmdb<T>(dir: string, use: (store: StateMachineStore) => Promi
 
 /** A snapshot image of `count` keys named `<prefix><i>` with 100-byte values, and the state it installs. */
 async function makeImage(prefix: string, count: number): Promise<{ file: string; state: Buffer }> {
-  const memory = new MemoryStore();
+  const memory = memoryCommandStore();
   const commands: Command[] = [];
   for (let i = 0; i < count; i++) {
     commands.push({ op: "put", key: bytes(`${prefix}${i}`), value: new Uint8Array(100).fill(i % 251), nowMs: 5 });

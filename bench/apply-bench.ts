@@ -6,16 +6,16 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { encodeCommand } from "../../commands/command-codec.js";
-import type { ApplyEntry } from "../state-machine-store.js";
-import { LmdbStore } from "./lmdb-store.js";
+import { encodeCommand } from "../src/commands/command-codec.js";
+import { openLmdbCommandStore } from "../src/node/command-store.js";
+import type { ApplyEntry } from "../src/store/state-machine-store.js";
 
 const secondsPerCase = Number(process.argv[2] ?? 2);
 const value = new Uint8Array(100).fill(7);
 
 function measure(batchSize: number, syncCommits: boolean): number {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "shoal-apply-bench-"));
-  const store = LmdbStore.open(dir, { syncCommits });
+  const store = openLmdbCommandStore(dir, { syncCommits });
   const key = (i: number): Uint8Array => new TextEncoder().encode(`bench-key-${i}`);
   const batches: Uint8Array[][] = [];
   for (let b = 0; b < 64; b++) {

@@ -1,0 +1,4 @@
+import { memoryCommandStore } from "../../src/node/command-store.js";
+import { runStoreContract } from "./store.contract.js";
+
+runStoreContract("MemoryStore", (options) => memoryCommandStore(options));
