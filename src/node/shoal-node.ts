@@ -17,6 +17,7 @@ import { executeCommands } from "../commands/redis/execute.js";
 import type { Reply } from "../commands/redis/reply.js";
 import { ScanCursorTable } from "../commands/redis/scan-cursor-table.js";
 import type { KeyspaceReader } from "../commands/write-set.js";
+import { NODE_CLOCK } from "../io/node/clock.js";
 import { NodeDisk } from "../io/node/disk.js";
 import { ShoalError } from "../lib/errors.js";
 import { Prng } from "../lib/prng.js";
@@ -276,6 +277,7 @@ export class ShoalNode {
       store,
       network: membersOnly(transport, seen, peerChecks),
       snapshots,
+      clock: NODE_CLOCK,
       tickMs: options.tickMs,
       snapshotThresholdEntries: options.snapshotThresholdEntries,
       snapshotRetainEntries: options.snapshotRetainEntries,

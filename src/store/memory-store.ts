@@ -37,10 +37,13 @@ import { EMPTY_META, type StoreMeta } from "./store-meta.js";
 export interface MemoryStoreOptions extends HistoryOptions, ReclaimOptions {
   /** Upper bound of each snapshot chunk. */
   readonly snapshotChunkSizeBytes?: number;
+  /** The yield between two snapshot chunks; the simulator passes its clock's. @default setImmediate */
+  readonly nextTurn?: () => Promise<void>;
 }
 
 export class MemoryStore implements StateMachineStore {
   readonly #chunkSizeBytes: number;
+  readonly #nextTurn: (() => Promise<void>) | undefined;
   /** By keyId (latin1), so map order is irrelevant and sorting the ids sorts the keys bytewise. */
   #records = new Map<string, StoredRecord>();
   /** The ids in ascending order, rebuilt lazily after a key is added or removed. */
@@ -63,6 +66,7 @@ export class MemoryStore implements StateMachineStore {
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#chunkSizeBytes = options.snapshotChunkSizeBytes ?? SNAPSHOT_CHUNK_SIZE_BYTES_DEFAULT;
+    this.#nextTurn = options.nextTurn;
     this.#history = new HistoryWindow(options, 0);
     const rowsPerStep = options.reclaimRowsPerStep ?? RECLAIM_ROWS_PER_STEP_DEFAULT;
     this.#reclaimer = new BackgroundReclaimer(options.reclaim ?? "background", () => {
@@ -253,9 +257,15 @@ export class MemoryStore implements StateMachineStore {
       const collection = collectionOf(record);
       if (collection !== undefined) entries.push(...this.#snapshotRows(collection.collectionId));
     }
-    const snapshot = new ChunkedSnapshot(this.#meta, entries.values(), this.#chunkSizeBytes, () => {
-      this.#snapshots.delete(snapshot);
-    });
+    const snapshot = new ChunkedSnapshot(
+      this.#meta,
+      entries.values(),
+      this.#chunkSizeBytes,
+      () => {
+        this.#snapshots.delete(snapshot);
+      },
+      this.#nextTurn,
+    );
     this.#snapshots.add(snapshot);
     return snapshot;
   }
