@@ -8,7 +8,7 @@
  * call to the second, after a latency drawn from the seed (on the `SimClock`). Directory entries (create, remove,
  * rename) become durable with `syncDirectory` of their directory. On `crash`, for each file, a prefix of its
  * unsynced operations survives (none, some or all); the last surviving write may be torn (only a prefix of its
- * bytes reached the platter) and may carry garbage (a flipped byte); each unsynced directory change survives or
+ * bytes reached the platter) and may end in garbage (a flipped byte in its last bytes); each unsynced directory change survives or
  * not. Synced data is never touched by a crash. `corrupt` flips a byte of synced data (a bad sector), for
  * scenarios that check what the WAL does with corruption in the middle of its log (it refuses to start).
  *
@@ -35,6 +35,11 @@ export const QUIET_DISK: DiskFaults = {
   tornWriteChance: 0,
   garbageChance: 0,
 };
+
+/** Garbage lands in the last bytes of what survived of a write: the sector the power cut left half written. A
+ * flipped byte followed by intact records is corruption in the middle of a log, which the WAL refuses to start
+ * from by design (log-replayer.ts); `corrupt` covers that case. */
+const GARBAGE_SPAN_BYTES = 16;
 
 type PendingOp =
   | { readonly kind: "write"; readonly data: Uint8Array; readonly positionBytes: number }
@@ -153,7 +158,7 @@ export class SimDisk {
     }
     if (data.byteLength > 0 && this.#random.chance(this.#faults.garbageChance)) {
       data = Uint8Array.from(data);
-      const at = this.#random.int(data.byteLength);
+      const at = data.byteLength - 1 - this.#random.int(Math.min(GARBAGE_SPAN_BYTES, data.byteLength));
       data[at] = (data[at] as number) ^ (1 << this.#random.int(8));
       this.stats.garbledWrites++;
     }
