@@ -1,5 +1,5 @@
 /**
- * @module The file system as the WAL (and later the snapshot store) sees it: a handful of whole-file and
+ * @module The file system as the WAL and the snapshot files see it: a handful of whole-file and
  * positioned-write operations, nothing more. `io/node/disk.ts` implements it over `node:fs`; the simulator can
  * implement it in memory with injected faults (lost unsynced writes, torn writes, failing fsyncs).
  *
@@ -30,6 +30,8 @@ export interface Disk {
    * requires that it does. */
   open(path: string, mode: "create" | "existing"): Promise<DiskFile>;
   remove(path: string): Promise<void>;
+  /** Atomically replaces `to` with `from` (rename(2)); durable once `syncDirectory` of the parent resolves. */
+  rename(from: string, to: string): Promise<void>;
   /** Makes the creation and removal of entries in the directory durable (fsync on the directory). */
   syncDirectory(path: string): Promise<void>;
 }

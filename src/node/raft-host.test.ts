@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
 import { encodeCommand } from "../commands/command-codec.js";
+import { NODE_CLOCK } from "../io/node/clock.js";
 import { ShoalError } from "../lib/errors.js";
 import { Prng } from "../lib/prng.js";
 import { resolveRaftConfig } from "../raft/config.js";
@@ -35,6 +36,7 @@ class HostCluster {
         store: memoryCommandStore(),
         network: this.#network(id),
         snapshots: { save: async () => {}, load: async () => undefined },
+        clock: NODE_CLOCK,
         tickMs: 10,
         snapshotThresholdEntries: 1_000_000,
         snapshotRetainEntries: 1000,

@@ -9,8 +9,8 @@
  * holding the data and the applied index). A client is answered only after its entry is applied.
  */
 
-import { setImmediate as nextMacrotask } from "node:timers/promises";
 import type { CommandResult } from "../commands/command.js";
+import type { Clock, TimerHandle } from "../io/clock.js";
 import { AssertionError, assert } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
 import type { MemoryStorage } from "../raft/memory-storage.js";
@@ -37,6 +37,8 @@ export interface RaftHostOptions {
   readonly store: StateMachineStore;
   readonly network: PeerNetwork;
   readonly snapshots: SnapshotFiles;
+  /** Every timer, yield and reading of time goes through it (the simulator passes its virtual clock). */
+  readonly clock: Clock;
   readonly tickMs: number;
   /** Take a snapshot and compact the log after this many applied entries — and once the entries applied since the
    * last snapshot add up to half the state's size (see #snapshotDue). */
@@ -78,8 +80,8 @@ interface ProposalWaiter {
   readonly term: number;
   readonly resolve: (result: CommandResult) => void;
   readonly reject: (error: ShoalError) => void;
-  timer: NodeJS.Timeout | undefined;
-  /** performance.now() at which the proposal fails if the log has not settled it. */
+  timer: TimerHandle | undefined;
+  /** clock.now() at which the proposal fails if the log has not settled it. */
   deadlineMs: number;
 }
 
@@ -100,21 +102,22 @@ interface ReadWaiter {
   index: number | undefined;
   readonly resolve: () => void;
   readonly reject: (error: ShoalError) => void;
-  readonly timer: NodeJS.Timeout;
+  readonly timer: TimerHandle;
 }
 
 export class RaftHost {
   readonly #options: RaftHostOptions;
   readonly #raw: RawNode;
-  #ticker: NodeJS.Timeout | undefined;
+  readonly #clock: Clock;
+  #ticker: TimerHandle | undefined;
   #processing = false;
   #stopped = false;
   #idle: Promise<void> = Promise.resolve();
   #proposals = new Map<number, ProposalWaiter>();
   #reads = new Map<string, ReadWaiter>();
   #readSequence = 0;
-  #campaignTimer: NodeJS.Timeout | undefined;
-  /** The ReadIndex request readers of this event-loop turn will share; issued at the next setImmediate. */
+  #campaignTimer: TimerHandle | undefined;
+  /** The ReadIndex request readers of this event-loop turn will share; issued at the next turn. */
   #nextBarrier: Promise<void> | undefined;
   #lastSnapshotIndex: number;
   #leaderId: NodeId;
@@ -148,6 +151,7 @@ export class RaftHost {
   constructor(options: RaftHostOptions) {
     this.#options = options;
     this.#raw = options.raw;
+    this.#clock = options.clock;
     this.#lastSnapshotIndex = options.storage.snapshot().metadata.index;
     const status = options.raw.status();
     this.#leaderId = status.leaderId;
@@ -165,7 +169,7 @@ export class RaftHost {
       this.#guard(() => this.#raw.step(message));
       this.schedule();
     });
-    this.#ticker = setInterval(() => {
+    this.#ticker = this.#clock.setInterval(() => {
       this.#guard(() => this.#raw.tick());
       // A Ready still in hand (a slow fsync) would hold a leader's heartbeats back until it is done, and a disk
       // stall longer than the election timeout would then depose a healthy leader: they go now.
@@ -177,8 +181,8 @@ export class RaftHost {
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    if (this.#ticker !== undefined) clearInterval(this.#ticker);
-    clearTimeout(this.#campaignTimer);
+    this.#clock.clearInterval(this.#ticker);
+    this.#clock.clearTimeout(this.#campaignTimer);
     await this.#idle;
     await this.#applyDrain;
     await this.#snapshotTask;
@@ -215,9 +219,9 @@ export class RaftHost {
 
   /** (Re)arms a waiting proposal's timer: after `delayMs` it fails with `error` unless the log settled it. */
   #failProposalAfter(index: number, waiter: ProposalWaiter, delayMs: number, error: ShoalError): void {
-    clearTimeout(waiter.timer);
-    waiter.deadlineMs = performance.now() + delayMs;
-    waiter.timer = setTimeout(() => {
+    this.#clock.clearTimeout(waiter.timer);
+    waiter.deadlineMs = this.#clock.now() + delayMs;
+    waiter.timer = this.#clock.setTimeout(() => {
       if (this.#proposals.get(index) !== waiter) return;
       this.#proposals.delete(index);
       this.#settleProposal(waiter, error);
@@ -248,8 +252,8 @@ export class RaftHost {
       .sort((a, b) => a - b)
       .indexOf(status.id);
     if (turn < 0) return; // a learner does not campaign
-    clearTimeout(this.#campaignTimer);
-    this.#campaignTimer = setTimeout(
+    this.#clock.clearTimeout(this.#campaignTimer);
+    this.#campaignTimer = this.#clock.setTimeout(
       () => {
         const now = this.#raw.status();
         if (this.#stopped || now.leaderId !== NO_NODE || now.term !== status.term || now.role === "leader") return;
@@ -269,7 +273,7 @@ export class RaftHost {
     // its index covers every write acknowledged before any of them was called (Raft thesis §6.4).
     if (this.#nextBarrier === undefined) {
       const barrier = new Promise<void>((resolve, reject) => {
-        setImmediate(() => {
+        this.#clock.setImmediate(() => {
           this.#nextBarrier = undefined;
           this.#issueReadIndex().then(resolve, reject);
         });
@@ -287,7 +291,7 @@ export class RaftHost {
     }
     this.schedule();
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.#clock.setTimeout(() => {
         this.#reads.delete(context);
         reject(new ShoalError("TIMEOUT", "Read could not be confirmed by a quorum in time"));
       }, this.#options.readTimeoutMs);
@@ -300,7 +304,7 @@ export class RaftHost {
     if (this.#processing || this.#stopped) return;
     if (!this.#raw.hasReady()) return;
     this.#processing = true;
-    this.#idle = new Promise((done) => setImmediate(() => void this.#process().finally(done)));
+    this.#idle = new Promise((done) => this.#clock.setImmediate(() => void this.#process().finally(done)));
   }
 
   async #process(): Promise<void> {
@@ -346,9 +350,9 @@ export class RaftHost {
     this.#enqueueApply(applyNow);
     if (ready.entries.length > 0 || (ready.hardState !== undefined && ready.mustSync)) {
       // Durability point for the Raft log: no vote or acknowledgement is sent before this resolves.
-      const started = performance.now();
+      const started = this.#clock.now();
       await wal.save({ hardState: ready.hardState ?? storage.hardState(), entries: ready.entries });
-      this.#options.metrics?.walSaved((performance.now() - started) / 1000, walSaveBytes(ready));
+      this.#options.metrics?.walSaved((this.#clock.now() - started) / 1000, walSaveBytes(ready));
     }
     storage.append(ready.entries);
     // A commit-only change is not fsynced: the commit index is a lower bound that Raft re-learns after a crash.
@@ -389,7 +393,7 @@ export class RaftHost {
    */
   #lostLeadership(): void {
     const graceMs = this.#options.lostLeadershipGraceMs;
-    const nowMs = performance.now();
+    const nowMs = this.#clock.now();
     for (const [index, waiter] of this.#proposals) {
       if (waiter.deadlineMs - nowMs <= graceMs) continue;
       const unknown = new ShoalError(
@@ -422,7 +426,7 @@ export class RaftHost {
         this.#apply(slice);
         this.#serveReads();
         if (this.#applyHead === this.#applyQueue.length) return;
-        await nextMacrotask();
+        await this.#clock.nextTurn();
       }
     } catch (error) {
       this.#fatal(error);
@@ -573,7 +577,7 @@ export class RaftHost {
     const index = image.appliedIndex;
     let data: Uint8Array | undefined;
     try {
-      data = await assembleImage(image, () => this.#stopped);
+      data = await assembleImage(image, this.#clock, () => this.#stopped);
     } finally {
       image.release();
     }
@@ -594,7 +598,7 @@ export class RaftHost {
   }
 
   #settleProposal(waiter: ProposalWaiter, outcome: CommandResult | ShoalError): void {
-    clearTimeout(waiter.timer);
+    this.#clock.clearTimeout(waiter.timer);
     if (outcome instanceof ShoalError) {
       this.counters.proposalFailures++;
       waiter.reject(outcome);
@@ -604,7 +608,7 @@ export class RaftHost {
   }
 
   #settleRead(waiter: ReadWaiter, error: ShoalError | undefined): void {
-    clearTimeout(waiter.timer);
+    this.#clock.clearTimeout(waiter.timer);
     if (error === undefined) waiter.resolve();
     else waiter.reject(error);
   }
@@ -620,14 +624,18 @@ export class RaftHost {
   #fatal(error: unknown): void {
     const failure = error instanceof Error ? error : new AssertionError(String(error));
     this.#stopped = true;
-    if (this.#ticker !== undefined) clearInterval(this.#ticker);
+    this.#clock.clearInterval(this.#ticker);
     this.#options.onFatal(failure);
   }
 }
 
 /** The image's chunks copied into one buffer (the Raft storage keeps a snapshot as one), a slice per event-loop
  * turn: a big state is hundreds of megabytes, and one synchronous copy of it would stall heartbeats. */
-async function assembleImage(image: StoreSnapshot, abandoned: () => boolean): Promise<Uint8Array | undefined> {
+async function assembleImage(
+  image: StoreSnapshot,
+  clock: Clock,
+  abandoned: () => boolean,
+): Promise<Uint8Array | undefined> {
   const chunks: Uint8Array[] = [];
   let total = 0;
   for await (const chunk of image.chunks()) {
@@ -645,7 +653,7 @@ async function assembleImage(image: StoreSnapshot, abandoned: () => boolean): Pr
     sinceYield += chunk.byteLength;
     if (sinceYield >= SNAPSHOT_COPY_SLICE_BYTES) {
       sinceYield = 0;
-      await nextMacrotask();
+      await clock.nextTurn();
     }
   }
   return data;

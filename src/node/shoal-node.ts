@@ -14,6 +14,7 @@ import type { ScanCursors } from "../commands/redis/command-spec.js";
 import { executeCommands } from "../commands/redis/execute.js";
 import type { Reply } from "../commands/redis/reply.js";
 import { ScanCursorTable } from "../commands/redis/scan-cursor-table.js";
+import { NODE_CLOCK } from "../io/node/clock.js";
 import { NodeDisk } from "../io/node/disk.js";
 import { EMPTY_BYTES, keyId } from "../lib/bytes.js";
 import { ShoalError } from "../lib/errors.js";
@@ -277,6 +278,7 @@ export class ShoalNode {
       store,
       network: membersOnly(transport, seen, peerChecks),
       snapshots,
+      clock: NODE_CLOCK,
       tickMs: options.tickMs,
       snapshotThresholdEntries: options.snapshotThresholdEntries,
       snapshotRetainEntries: options.snapshotRetainEntries,

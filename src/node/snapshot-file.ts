@@ -2,11 +2,13 @@
  * @module Raft snapshots on disk: `<dir>/snapshot-<index>.bin`, a msgpack of {metadata, data} followed by a
  * CRC32C. The WAL records a marker pointing at the snapshot index only AFTER the file is durable, so the marker
  * never names a snapshot that a crash could lose. Older files are removed once a newer one is written.
+ * Everything goes through an `io/disk.ts` Disk, so the simulator runs this file over its simulated disk.
  */
-import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { crc32c } from "@node-rs/crc32";
 import { pack, unpack } from "msgpackr";
+import type { Disk } from "../io/disk.js";
+import { NodeDisk } from "../io/node/disk.js";
 import { assert } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
 import type { Snapshot } from "../raft/types.js";
@@ -33,52 +35,60 @@ function bodyHead(snapshot: Snapshot): Buffer {
   return head;
 }
 
+function fileName(index: number): string {
+  return `${PREFIX}${String(index).padStart(16, "0")}${SUFFIX}`;
+}
+
 export class SnapshotFileStore implements SnapshotFiles {
   readonly #dir: string;
+  readonly #disk: Disk;
 
-  constructor(dir: string) {
+  constructor(dir: string, disk: Disk = new NodeDisk()) {
     this.#dir = dir;
+    this.#disk = disk;
   }
 
   /** Writes the file a slice at a time (checksummed as it goes), so a snapshot of hundreds of megabytes never
    * holds the event loop for one big encode or checksum. */
   async save(snapshot: Snapshot): Promise<void> {
-    await mkdir(this.#dir, { recursive: true });
+    const disk = this.#disk;
+    await disk.makeDirectory(this.#dir);
     const head = bodyHead(snapshot);
     let crc = crc32c(head);
-    const name = `${PREFIX}${String(snapshot.metadata.index).padStart(16, "0")}${SUFFIX}`;
+    const name = fileName(snapshot.metadata.index);
     const temporary = join(this.#dir, `${name}.tmp`);
-    const handle = await open(temporary, "w");
+    // A temporary file left by a crash mid-save is garbage: start it again.
+    if ((await disk.list(this.#dir)).includes(`${name}.tmp`)) await disk.remove(temporary);
+    const file = await disk.open(temporary, "create");
     try {
-      await handle.write(head);
+      let at = 0;
+      await file.write(head, at);
+      at += head.byteLength;
       const data = snapshot.data;
-      for (let at = 0; at < data.byteLength; at += WRITE_SLICE_BYTES) {
-        const slice = data.subarray(at, Math.min(data.byteLength, at + WRITE_SLICE_BYTES));
+      for (let offset = 0; offset < data.byteLength; offset += WRITE_SLICE_BYTES) {
+        const slice = data.subarray(offset, Math.min(data.byteLength, offset + WRITE_SLICE_BYTES));
         crc = crc32c(slice, crc);
-        await handle.write(slice);
+        await file.write(slice, at);
+        at += slice.byteLength;
       }
       const checksum = Buffer.alloc(4);
       checksum.writeUInt32LE(crc >>> 0);
-      await handle.write(checksum);
-      await handle.sync(); // durable before it becomes visible under its final name
+      await file.write(checksum, at);
+      await file.sync(); // durable before it becomes visible under its final name
     } finally {
-      await handle.close();
+      await file.close();
     }
-    await rename(temporary, join(this.#dir, name));
-    await this.#syncDir();
-    for (const other of await readdir(this.#dir)) {
-      if (other.startsWith(PREFIX) && other !== name) await rm(join(this.#dir, other), { force: true });
+    await disk.rename(temporary, join(this.#dir, name));
+    await disk.syncDirectory(this.#dir);
+    for (const other of await disk.list(this.#dir)) {
+      if (other.startsWith(PREFIX) && other !== name) await disk.remove(join(this.#dir, other));
     }
   }
 
   async load(index: number): Promise<Snapshot | undefined> {
-    const name = `${PREFIX}${String(index).padStart(16, "0")}${SUFFIX}`;
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(join(this.#dir, name));
-    } catch {
-      return undefined;
-    }
+    const name = fileName(index);
+    if (!(await this.#list()).includes(name)) return undefined;
+    const bytes = Buffer.from(await this.#disk.readFile(join(this.#dir, name)));
     const body = bytes.subarray(0, bytes.length - 4);
     if (bytes.length < 4 || bytes.readUInt32LE(bytes.length - 4) !== crc32c(body) >>> 0) {
       throw new ShoalError("INTERNAL", `Cannot load snapshot: checksum mismatch in ${join(this.#dir, name)}`);
@@ -87,12 +97,11 @@ export class SnapshotFileStore implements SnapshotFiles {
     return { metadata: decoded.metadata, data: new Uint8Array(decoded.data) };
   }
 
-  async #syncDir(): Promise<void> {
-    const handle = await open(this.#dir, "r");
+  async #list(): Promise<string[]> {
     try {
-      await handle.sync();
-    } finally {
-      await handle.close();
+      return await this.#disk.list(this.#dir);
+    } catch {
+      return []; // no directory yet: no snapshot
     }
   }
 }

@@ -17,17 +17,26 @@ export class ChunkedSnapshot implements StoreSnapshot {
   readonly #entries: Iterator<SnapshotEntry>;
   readonly #chunkSizeBytes: number;
   readonly #onRelease: () => void;
+  readonly #nextTurn: () => Promise<void>;
   #started = false;
   #released = false;
 
-  /** Takes ownership of `entries` (closed on release) and calls `onRelease` exactly once. */
-  constructor(meta: StoreMeta, entries: Iterator<SnapshotEntry>, chunkSizeBytes: number, onRelease: () => void) {
+  /** Takes ownership of `entries` (closed on release) and calls `onRelease` exactly once. `nextTurn` is the yield
+   * between chunks (the simulator passes its clock's). */
+  constructor(
+    meta: StoreMeta,
+    entries: Iterator<SnapshotEntry>,
+    chunkSizeBytes: number,
+    onRelease: () => void,
+    nextTurn: () => Promise<void> = nextMacrotask,
+  ) {
     this.appliedIndex = meta.appliedIndex;
     this.revision = meta.revision;
     this.#meta = meta;
     this.#entries = entries;
     this.#chunkSizeBytes = chunkSizeBytes;
     this.#onRelease = onRelease;
+    this.#nextTurn = nextTurn;
   }
 
   get released(): boolean {
@@ -42,7 +51,7 @@ export class ChunkedSnapshot implements StoreSnapshot {
         this.#checkUsable();
         yield chunk;
         // Producing a large image must not starve Raft's timers: one chunk per event-loop turn at most.
-        await nextMacrotask();
+        await this.#nextTurn();
       }
     } finally {
       this.release();

@@ -39,11 +39,14 @@ export interface MemoryStoreOptions<R> extends HistoryOptions, ReclaimOptions {
   readonly applier: EntryApplier<R>;
   /** Upper bound of each snapshot chunk. */
   readonly snapshotChunkSizeBytes?: number;
+  /** The yield between two snapshot chunks; the simulator passes its clock's. @default setImmediate */
+  readonly nextTurn?: () => Promise<void>;
 }
 
 export class MemoryStore<R> implements StateMachineStore<R> {
   readonly #applier: EntryApplier<R>;
   readonly #chunkSizeBytes: number;
+  readonly #nextTurn: (() => Promise<void>) | undefined;
   /** By keyId (latin1), so map order is irrelevant and sorting the ids sorts the keys bytewise. */
   #records = new Map<string, StoredRecord>();
   /** The ids in ascending order, rebuilt lazily after a key is added or removed. */
@@ -67,6 +70,7 @@ export class MemoryStore<R> implements StateMachineStore<R> {
   constructor(options: MemoryStoreOptions<R>) {
     this.#applier = options.applier;
     this.#chunkSizeBytes = options.snapshotChunkSizeBytes ?? SNAPSHOT_CHUNK_SIZE_BYTES_DEFAULT;
+    this.#nextTurn = options.nextTurn;
     this.#history = new HistoryWindow(options, 0);
     const rowsPerStep = options.reclaimRowsPerStep ?? RECLAIM_ROWS_PER_STEP_DEFAULT;
     this.#reclaimer = new BackgroundReclaimer(options.reclaim ?? "background", () => {
@@ -257,9 +261,15 @@ export class MemoryStore<R> implements StateMachineStore<R> {
       const collection = collectionOf(record);
       if (collection !== undefined) entries.push(...this.#snapshotRows(collection.collectionId));
     }
-    const snapshot = new ChunkedSnapshot(this.#meta, entries.values(), this.#chunkSizeBytes, () => {
-      this.#snapshots.delete(snapshot);
-    });
+    const snapshot = new ChunkedSnapshot(
+      this.#meta,
+      entries.values(),
+      this.#chunkSizeBytes,
+      () => {
+        this.#snapshots.delete(snapshot);
+      },
+      this.#nextTurn,
+    );
     this.#snapshots.add(snapshot);
     return snapshot;
   }

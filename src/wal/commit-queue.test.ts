@@ -29,6 +29,9 @@ class RecordingDisk implements Disk {
   remove(path: string) {
     return this.#inner.remove(path);
   }
+  rename(from: string, to: string) {
+    return this.#inner.rename(from, to);
+  }
   async syncDirectory(path: string) {
     this.events.push("syncDirectory");
     await this.#inner.syncDirectory(path);

@@ -15,29 +15,10 @@
  */
 import { appendFileSync, closeSync, openSync } from "node:fs";
 
-export type Outcome = "ok" | "fail" | "info";
+export type { ClientName, HistoryOp, Outcome } from "../../sim/checkers/history-op.js";
+export { clientOps } from "../../sim/checkers/history-op.js";
 
-/** "final": the reads after everything healed; "setup": preparing the data; "nemesis": a fault. */
-export type ClientName = number | "final" | "setup" | "nemesis";
-
-export interface HistoryOp {
-  /** Invocation order, from 0. */
-  readonly index: number;
-  readonly client: ClientName;
-  /** The node the client sent the request to (0 for nemesis events). */
-  readonly node: number;
-  readonly op: string;
-  readonly key: string | null;
-  /** What was written, or what was read (when ok). */
-  readonly value: unknown;
-  /** A CAS's expected value; null otherwise. */
-  readonly expected: unknown;
-  readonly outcome: Outcome;
-  /** Why a fail or info happened: an error code, "compare failed", "timeout", "ECONNREFUSED"... */
-  readonly error?: string;
-  readonly invokeNs: number;
-  readonly completeNs: number;
-}
+import type { ClientName, HistoryOp, Outcome } from "../../sim/checkers/history-op.js";
 
 export interface Invocation {
   readonly client: ClientName;
@@ -126,10 +107,6 @@ export class HistoryRecorder {
 }
 
 /** Client operations only, sorted by invocation. */
-export function clientOps(history: readonly HistoryOp[]): HistoryOp[] {
-  return history.filter((op) => op.client !== "nemesis").sort((a, b) => a.invokeNs - b.invokeNs || a.index - b.index);
-}
-
 /** "12.345s" for a run-relative nanosecond time. */
 export function formatSeconds(ns: number): string {
   return Number.isFinite(ns) ? `${(ns / 1e9).toFixed(3)}s` : "never";

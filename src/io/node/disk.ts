@@ -2,7 +2,7 @@
  * @module The real `Disk` over `node:fs/promises`. Writes go through a `FileHandle` at explicit positions
  * (pwrite), syncs are fdatasync: on Linux that flushes the data and the size, which is all a reader needs.
  */
-import { type FileHandle, mkdir, open, readdir, readFile, rm } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import type { Disk, DiskFile } from "../disk.js";
 
 class NodeDiskFile implements DiskFile {
@@ -58,6 +58,10 @@ export class NodeDisk implements Disk {
 
   remove(path: string): Promise<void> {
     return rm(path);
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    return rename(from, to);
   }
 
   async syncDirectory(path: string): Promise<void> {

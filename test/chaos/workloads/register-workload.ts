@@ -9,7 +9,7 @@
  *   (Jepsen's "independent" keys), which keeps every key's history short for the search.
  */
 
-import { checkRegisterHistory, type KeyFailure } from "../checkers/register-checker.js";
+import { checkRegisterHistory, type KeyFailure } from "../../../sim/checkers/register-checker.js";
 import type { Completion, HistoryOp } from "../history.js";
 import { formatSeconds } from "../history.js";
 import { errorCode, type HttpAnswer, kvPath, transportCompletion, writeCompletion } from "../node-client.js";

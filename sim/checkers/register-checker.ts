@@ -20,7 +20,7 @@
  *    as indeterminate companions: they may have been linearized among the window's operations, so dropping them
  *    could make a linearizable history look broken.
  */
-import { clientOps, type HistoryOp } from "../history.js";
+import { clientOps, type HistoryOp } from "./history-op.js";
 import { type Operation, type SearchResult, searchLinearization } from "./linearizability.js";
 import { type RegisterInput, type RegisterOutput, registerModel } from "./register-model.js";
 

@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { Prng } from "../../../src/lib/prng.js";
-import type { HistoryOp, Outcome } from "../history.js";
+import { Prng } from "../../src/lib/prng.js";
+import type { HistoryOp, Outcome } from "./history-op.js";
 import { searchLinearization } from "./linearizability.js";
 import { checkRegisterHistory } from "./register-checker.js";
 import { registerModel, stepRegister } from "./register-model.js";
