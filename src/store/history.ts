@@ -18,7 +18,6 @@ import { plainBytes } from "../lib/bytes.js";
 import { ShoalError } from "../lib/errors.js";
 import type { StoredRecord } from "./record.js";
 import { decodeRecord, encodedRecordBytes, encodeRecordInto } from "./record-codec.js";
-import type { HistoryStats } from "./state-machine-store.js";
 
 /** One applied change. `put` carries the key's new record; `delete` is a delete (or a put whose expiry had
  * already passed); `expire` is the leader's expiry sweep removing a key past its TTL; `flush` is FLUSHALL, every
@@ -97,6 +96,13 @@ export interface RevisionSummary {
  * can decide which to drop without reading them. A store calls `plan` before its atomic write and `commit`
  * after it succeeded.
  */
+export interface HistoryStats {
+  /** The newest revision whose events are gone; every later revision up to the store's `revision()` is held. */
+  readonly compactedRevision: number;
+  readonly revisionCount: number;
+  readonly sizeBytes: number;
+}
+
 export class HistoryWindow {
   readonly #revisionsMax: number;
   readonly #bytesMax: number;

@@ -9,7 +9,7 @@
  * Returned records and their byte arrays are owned by the caller but must be treated as read-only: a memory
  * store hands out the arrays it keeps.
  */
-import type { HistoryEvent } from "./history.js";
+import type { HistoryEvent, HistoryStats } from "./history.js";
 import type { KeyValue } from "./record.js";
 import type { CollectionRow } from "./write-set.js";
 
@@ -45,12 +45,8 @@ export interface ReclaimStats {
 }
 
 /** The watch history's window (store/history.ts). */
-export interface HistoryStats {
-  /** The newest revision whose events are gone; every later revision up to `revision()` is held. */
-  readonly compactedRevision: number;
-  readonly revisionCount: number;
-  readonly sizeBytes: number;
-}
+// The watch history's figures are defined beside the history (history.ts), which must not import this module.
+export type { HistoryStats } from "./history.js";
 
 /**
  * A consistent point-in-time image of the store, taken by `snapshot()`. It does not change when later entries
