@@ -697,7 +697,7 @@ async function joinCluster(
     listenHost,
     listenPort,
     peers,
-    logger: transportLogger(options.logger),
+    logger: options.logger,
     onMisdirectedHello: (from, to) => checks?.misdirected(from, to),
   });
   // Until the node is built it answers only who it is (other members may be bootstrapping and asking).
@@ -799,16 +799,4 @@ function splitHostPort(address: string): [string, number] {
     throw new ShoalError("BAD_REQUEST", `Cannot parse address "${address}": expected host:port`);
   }
   return [address.slice(0, colon), port];
-}
-
-function transportLogger(logger: Logger): {
-  warn(message: string): void;
-  error(message: string): void;
-  info(message: string): void;
-} {
-  return {
-    info: (message) => logger.info(message),
-    warn: (message) => logger.warn(message),
-    error: (message) => logger.error(message),
-  };
 }

@@ -19,5 +19,4 @@ export type {
   Subscriber,
 } from "./server/backend.js";
 export { CLIENTS_MAX_DEFAULT, RespServer, type RespServerOptions } from "./server/resp-server.js";
-export type { RespLogger } from "./server/server-context.js";
 export { splitInlineArgs } from "./split-inline-args.js";

@@ -6,6 +6,7 @@
  */
 
 import type { Socket } from "node:net";
+import type { Logger } from "../io/logger.js";
 import { ShoalError } from "../lib/errors.js";
 import { type Message, NO_NODE, type NodeId } from "../raft/types.js";
 import {
@@ -20,7 +21,6 @@ import {
 import { FRAME_HEADER_BYTES, FrameDecoder } from "./frame-codec.js";
 import { FrameQueue } from "./frame-queue.js";
 import { FrameWriter } from "./frame-writer.js";
-import type { TransportLogger } from "./logger.js";
 import type { TransportBounds } from "./transport-config.js";
 import type { CountersLookup } from "./transport-stats.js";
 
@@ -43,7 +43,7 @@ export interface InboundOptions {
   readonly selfId: NodeId;
   readonly bounds: TransportBounds;
   readonly events: InboundEvents;
-  readonly logger: TransportLogger;
+  readonly logger: Logger;
   readonly countersFor: CountersLookup;
 }
 
@@ -187,7 +187,7 @@ export class InboundConnection {
   #errorResponse(id: number, error: unknown): ResponseEnvelope {
     if (error instanceof ShoalError) return { k: "res", id, ok: false, code: error.code, msg: error.message };
     const message = error instanceof Error ? error.message : String(error);
-    this.#options.logger.error("Request handler failed", { peer: this.#peerId, error: message });
+    this.#options.logger.error({ peer: this.#peerId, error: message }, "Request handler failed");
     return { k: "res", id, ok: false, code: "INTERNAL", msg: `Request handler failed: ${message}` };
   }
 
@@ -208,17 +208,20 @@ export class InboundConnection {
     }
     if (!this.#writer.enqueue({ payload, isMessage: false, requestId: 0 }, "ordinary")) {
       this.#options.countersFor(from).drops++;
-      this.#options.logger.warn("Dropping a response: the connection's queue is full", { peer: from });
+      this.#options.logger.warn({ peer: from }, "Dropping a response: the connection's queue is full");
     }
   }
 
   #protocolError(error: unknown): void {
     if (this.#closed) return;
-    this.#options.logger.error("Closing inbound connection after a protocol error", {
-      peer: this.#peerId,
-      remote: `${this.#socket.remoteAddress}:${this.#socket.remotePort}`,
-      error: error instanceof Error ? error.message : String(error),
-    });
+    this.#options.logger.error(
+      {
+        peer: this.#peerId,
+        remote: `${this.#socket.remoteAddress}:${this.#socket.remotePort}`,
+        error: error instanceof Error ? error.message : String(error),
+      },
+      "Closing inbound connection after a protocol error",
+    );
     this.#options.events.onProtocolError();
     this.#closed = true;
     this.#socket.destroy();

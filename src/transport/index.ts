@@ -2,7 +2,6 @@
 
 export { type PeerAddress, parsePeerAddress } from "./address.js";
 export { encodeFrames, FrameDecoder } from "./frame-codec.js";
-export { silentTransportLogger, stderrTransportLogger, type TransportLogger } from "./logger.js";
 export {
   type MessageHandler,
   PeerTransport,

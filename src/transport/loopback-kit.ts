@@ -3,8 +3,8 @@
  * capturing logger, message builders and polling. Not a test file itself (the name avoids node:test's patterns).
  */
 
+import type { Logger } from "../io/logger.js";
 import type { AppendEntriesMessage, HeartbeatMessage, InstallSnapshotMessage, Message, NodeId } from "../raft/types.js";
-import type { TransportLogger } from "./logger.js";
 import { PeerTransport, type PeerTransportOptions } from "./peer-transport.js";
 import type { TransportBounds } from "./transport-config.js";
 
@@ -14,7 +14,7 @@ export interface LogLine {
   readonly detail: Readonly<Record<string, unknown>> | undefined;
 }
 
-export interface CapturingLogger extends TransportLogger {
+export interface CapturingLogger extends Logger {
   readonly lines: LogLine[];
 }
 
@@ -22,9 +22,9 @@ export function capturingLogger(): CapturingLogger {
   const lines: LogLine[] = [];
   return {
     lines,
-    info: (message, detail) => lines.push({ level: "info", message, detail }),
-    warn: (message, detail) => lines.push({ level: "warn", message, detail }),
-    error: (message, detail) => lines.push({ level: "error", message, detail }),
+    info: (detail, message) => lines.push({ level: "info", message, detail }),
+    warn: (detail, message) => lines.push({ level: "warn", message, detail }),
+    error: (detail, message) => lines.push({ level: "error", message, detail }),
   };
 }
 
@@ -37,7 +37,7 @@ export const TEST_BOUNDS: Partial<TransportBounds> = {
 };
 
 export interface StartOptions extends Partial<Omit<PeerTransportOptions, "selfId">> {
-  readonly logger?: TransportLogger;
+  readonly logger?: Logger;
 }
 
 export async function startTransport(selfId: NodeId, options: StartOptions = {}): Promise<PeerTransport> {

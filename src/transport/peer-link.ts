@@ -8,6 +8,7 @@
  */
 
 import { connect, type Socket } from "node:net";
+import type { Logger } from "../io/logger.js";
 import { assert } from "../lib/assert.js";
 import type { NodeId } from "../raft/types.js";
 import { formatPeerAddress, type PeerAddress } from "./address.js";
@@ -16,7 +17,6 @@ import { decodeEnvelope, encodeEnvelope, PROTOCOL_VERSION, type ResponseEnvelope
 import { encodeFrames, FrameDecoder } from "./frame-codec.js";
 import { FrameQueue, type Lane, type OutboundFrame } from "./frame-queue.js";
 import { FrameWriter } from "./frame-writer.js";
-import type { TransportLogger } from "./logger.js";
 import type { TransportBounds } from "./transport-config.js";
 import type { PeerCounters } from "./transport-stats.js";
 
@@ -39,7 +39,7 @@ export interface PeerLinkOptions {
   readonly bounds: TransportBounds;
   readonly counters: PeerCounters;
   readonly events: PeerLinkEvents;
-  readonly logger: TransportLogger;
+  readonly logger: Logger;
   /** A draw in [0, 1) for backoff jitter. */
   readonly random: () => number;
 }
@@ -176,7 +176,7 @@ export class PeerLink {
     if (this.#everConnected) options.counters.reconnects++;
     this.#everConnected = true;
     this.#outageLogged = false;
-    options.logger.info("Connected to peer", { peer: this.peerId, address: formatPeerAddress(this.#address) });
+    options.logger.info({ peer: this.peerId, address: formatPeerAddress(this.#address) }, "Connected to peer");
     const hello = encodeFrames([
       encodeEnvelope({ k: "hello", v: PROTOCOL_VERSION, from: options.selfId, to: this.peerId }),
     ]);
@@ -194,10 +194,13 @@ export class PeerLink {
         this.#options.events.onResponse(this.peerId, envelope);
       }
     } catch (error) {
-      this.#options.logger.error("Closing connection to peer after a protocol error", {
-        peer: this.peerId,
-        error: error instanceof Error ? error.message : String(error),
-      });
+      this.#options.logger.error(
+        {
+          peer: this.peerId,
+          error: error instanceof Error ? error.message : String(error),
+        },
+        "Closing connection to peer after a protocol error",
+      );
       this.#options.events.onProtocolError();
       socket.destroy();
     }
@@ -231,8 +234,8 @@ export class PeerLink {
       address: formatPeerAddress(this.#address),
       error: lastError?.message ?? "closed by peer",
     };
-    if (wasConnected) this.#options.logger.warn("Lost connection to peer; reconnecting", detail);
-    else if (!this.#outageLogged) this.#options.logger.warn("Cannot connect to peer; retrying with backoff", detail);
+    if (wasConnected) this.#options.logger.warn(detail, "Lost connection to peer; reconnecting");
+    else if (!this.#outageLogged) this.#options.logger.warn(detail, "Cannot connect to peer; retrying with backoff");
     this.#outageLogged = true;
   }
 

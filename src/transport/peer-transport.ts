@@ -13,6 +13,8 @@
  */
 
 import { createServer, type Server, type Socket } from "node:net";
+import type { Logger } from "../io/logger.js";
+import { stderrLogger } from "../io/node/logger.js";
 import { assert } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
 import type { Message, NodeId } from "../raft/types.js";
@@ -20,7 +22,6 @@ import { formatPeerAddress, type PeerAddress, parsePeerAddress } from "./address
 import { encodeEnvelopeParts, type FramePayload, type ResponseEnvelope } from "./envelope.js";
 import type { OutboundFrame } from "./frame-queue.js";
 import { InboundConnection, type InboundEvents } from "./inbound-connection.js";
-import { stderrTransportLogger, type TransportLogger } from "./logger.js";
 import { PeerLink, type PeerLinkEvents } from "./peer-link.js";
 import { RequestTracker } from "./request-tracker.js";
 import { resolveTransportBounds, type TransportBounds } from "./transport-config.js";
@@ -33,7 +34,7 @@ export interface PeerTransportOptions extends Partial<TransportBounds> {
   readonly listenPort: number;
   /** The other members' addresses, "host:port". An entry for `selfId` is ignored. */
   readonly peers: ReadonlyMap<NodeId, string>;
-  readonly logger?: TransportLogger;
+  readonly logger?: Logger;
   /** Node `from` dialled us under node `to`'s id: its address for `to` is wrong (the connection is refused). */
   readonly onMisdirectedHello?: (from: NodeId, to: NodeId) => void;
 }
@@ -53,7 +54,7 @@ const DROP_LOG_INTERVAL_MS = 10_000;
 export class PeerTransport {
   readonly selfId: NodeId;
   readonly bounds: TransportBounds;
-  readonly #logger: TransportLogger;
+  readonly #logger: Logger;
   readonly #listenHost: string;
   readonly #listenPort: number;
   #state: TransportState = "new";
@@ -77,7 +78,7 @@ export class PeerTransport {
     if (!isNodeId(options.selfId)) throw new ShoalError("BAD_REQUEST", "selfId must be a positive integer");
     this.selfId = options.selfId;
     this.bounds = resolveTransportBounds(options);
-    this.#logger = options.logger ?? stderrTransportLogger;
+    this.#logger = options.logger ?? stderrLogger("transport");
     this.#listenHost = options.listenHost;
     this.#listenPort = options.listenPort;
     this.#onMisdirectedHello = options.onMisdirectedHello;
@@ -104,7 +105,7 @@ export class PeerTransport {
       throw new ShoalError("UNAVAILABLE", `Cannot listen on ${this.#listenHost}:${this.#listenPort}: ${reason}`);
     }
     if (this.#state !== "starting") return; // stop() ran while we were binding; it closes the server
-    server.on("error", (error) => this.#logger.error("Listener error", { error: error.message }));
+    server.on("error", (error) => this.#logger.error({ error: error.message }, "Listener error"));
     this.#state = "running";
     for (const link of this.#links.values()) link.start();
   }
@@ -280,11 +281,14 @@ export class PeerTransport {
     if (lastMs !== undefined && nowMs - lastMs < DROP_LOG_INTERVAL_MS) return;
     this.#dropLoggedAtMs.set(peerId, nowMs);
     const link = this.#links.get(peerId);
-    this.#logger.warn(`Dropping messages: ${reason}`, {
-      peer: peerId,
-      address: link === undefined ? undefined : formatPeerAddress(link.address),
-      drops: this.#countersFor(peerId).drops,
-    });
+    this.#logger.warn(
+      {
+        peer: peerId,
+        address: link === undefined ? undefined : formatPeerAddress(link.address),
+        drops: this.#countersFor(peerId).drops,
+      },
+      `Dropping messages: ${reason}`,
+    );
   }
 
   #countersFor(id: NodeId): PeerCounters {
@@ -298,10 +302,13 @@ export class PeerTransport {
 
   #accept(socket: Socket): void {
     if (this.#state !== "running" || this.#inbound.size >= this.bounds.inboundConnectionCountMax) {
-      this.#logger.warn("Refusing an inbound connection", {
-        remote: `${socket.remoteAddress}:${socket.remotePort}`,
-        reason: this.#state === "running" ? "inboundConnectionCountMax reached" : "not running",
-      });
+      this.#logger.warn(
+        {
+          remote: `${socket.remoteAddress}:${socket.remotePort}`,
+          reason: this.#state === "running" ? "inboundConnectionCountMax reached" : "not running",
+        },
+        "Refusing an inbound connection",
+      );
       socket.destroy();
       return;
     }

@@ -8,8 +8,8 @@
  */
 
 import { parseArgs } from "node:util";
+import { silentLogger } from "../io/node/logger.js";
 import type { Message } from "../raft/types.js";
-import { silentTransportLogger } from "./logger.js";
 import { appendEntries, startMesh, stopAll } from "./loopback-kit.js";
 
 const { values } = parseArgs({
@@ -25,7 +25,7 @@ const batchCount = Number(values.batch);
 const windowCount = Number(values.window);
 const data = new Uint8Array(Number(values["entry-bytes"]));
 
-const [a, b] = await startMesh(2, { logger: silentTransportLogger });
+const [a, b] = await startMesh(2, { logger: silentLogger });
 let received = 0;
 b!.onMessage(() => {
   received++;

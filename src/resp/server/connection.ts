@@ -109,7 +109,7 @@ export class Connection implements ClientDescription {
     if (this.#closing || this.#closed) return;
     this.#parser.feed(chunk);
     if (this.#parser.bufferedBytes > QUERY_BUFFER_BYTES_MAX) {
-      this.#context.logger?.warn("closing a RESP client over the query buffer limit", { id: this.id });
+      this.#context.logger?.warn({ id: this.id }, "closing a RESP client over the query buffer limit");
       this.kill();
       return;
     }
@@ -171,7 +171,7 @@ export class Connection implements ClientDescription {
         if (this.#pending.length - this.#head < PENDING_REQUESTS_MAX / 2) this.#readRequests();
       }
     } catch (error) {
-      this.#context.logger?.warn("RESP connection failed", { id: this.id, error: String(error) });
+      this.#context.logger?.warn({ id: this.id, error: String(error) }, "RESP connection failed");
       this.kill();
     } finally {
       this.#pumping = false;

@@ -5,13 +5,14 @@
  */
 
 import { createServer, type Server, type Socket } from "node:net";
+import type { Logger } from "../../io/logger.js";
 import { listenOn } from "../../lib/listen.js";
 import { REQUEST_LIMITS_DEFAULT, type RequestParserOptions } from "../request-parser.js";
 import type { RedisBackend } from "./backend.js";
 import { closeAfterReply } from "./close-after-reply.js";
 import { CommandLatency } from "./command-latency.js";
 import { Connection } from "./connection.js";
-import type { RespLogger, ServerContext } from "./server-context.js";
+import type { ServerContext } from "./server-context.js";
 import type { ServerFigures } from "./server-info.js";
 import { RESP_SOCKET_OPTIONS } from "./starting-listener.js";
 
@@ -29,7 +30,7 @@ export interface RespServerOptions {
   readonly limits?: RequestParserOptions;
   /** Connections beyond this are refused with Redis's "-ERR max number of clients reached". */
   readonly clientsMax?: number;
-  readonly logger?: RespLogger;
+  readonly logger?: Logger;
   /** A listener already bound (starting-listener.ts) to take over instead of listening on host:port. */
   readonly listener?: Server;
 }

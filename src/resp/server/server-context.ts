@@ -4,13 +4,11 @@
  */
 
 import type { ScanCursorTable } from "../../commands/redis/scan-cursor-table.js";
+import type { Logger } from "../../io/logger.js";
 import type { RedisBackend } from "./backend.js";
 import type { ServerFigures } from "./server-info.js";
 
 /** The few events worth a line in the node's log. */
-export interface RespLogger {
-  warn(message: string, fields?: Record<string, unknown>): void;
-}
 
 /** One line of CLIENT LIST, asked of each connection. */
 export interface ClientDescription {
@@ -27,7 +25,7 @@ export interface ServerContext {
   readonly requirePass: string | undefined;
   readonly cursors: ScanCursorTable;
   readonly clients: ReadonlyMap<number, ClientDescription>;
-  readonly logger: RespLogger | undefined;
+  readonly logger: Logger | undefined;
   figures(): ServerFigures;
   countCommands(count: number): void;
   /** `count` commands were processed (replies written) in `seconds`: the latency histogram. */

@@ -146,7 +146,7 @@ export class Session implements Subscriber {
     }
     this.writer.bulk(message.channel).bulk(message.message);
     if (this.#hooks.pubsubOverflow()) {
-      this.context.logger?.warn("closing a RESP subscriber over the pub/sub output limit", { id: this.id });
+      this.context.logger?.warn({ id: this.id }, "closing a RESP subscriber over the pub/sub output limit");
       this.#hooks.kill();
       return;
     }
