@@ -32,9 +32,12 @@ test("shoal cluster says what is wrong while no leader is elected, and announces
       String(respBase),
       "--fsync",
       "never",
-      // Slow ticks: the first election comes 4-8 s after a node starts, so the 1 s wait sees none first.
+      // Slow ticks and a long election timeout: the first election comes 4.8-9.6 s after a node starts, so the
+      // 1 s wait sees none first, however long the three processes take to start.
       "--tick-ms",
       "400",
+      "--election-ticks",
+      "12",
       "--leader-wait",
       "1",
     ],

@@ -176,6 +176,12 @@ describe("RaftHost when leadership moves", () => {
     const newLeader = await cluster.leader(oldLeader);
     const result = await read;
     assert.equal(result.code, "UNAVAILABLE"); // retryable: the node asks again, now the new leader
+    // The read fails as soon as the follower sees the term move (it may first learn only that there is no leader);
+    // the new leader's first message reaches it soon after.
+    for (let waitedMs = 0; waitedMs < 2000; waitedMs += 10) {
+      if (cluster.leadershipChanges.get(follower)?.includes(newLeader)) break;
+      await new Promise((done) => setTimeout(done, 10));
+    }
     assert.ok(cluster.leadershipChanges.get(follower)?.includes(newLeader));
     await cluster.host(follower).readBarrier(); // which confirms it
   });
