@@ -155,7 +155,8 @@ function replaceBigBytes(value: unknown, attachments: Uint8Array[], area: { offs
   }
   if (Object.getPrototypeOf(value) !== Object.prototype) return value;
   let copy: Record<string, unknown> | undefined;
-  for (const [key, field] of Object.entries(value)) {
+  for (const key in value) {
+    const field = (value as Record<string, unknown>)[key];
     const replaced = replaceBigBytes(field, attachments, area, depth - 1);
     if (replaced !== field) {
       copy ??= { ...(value as Record<string, unknown>) };

@@ -36,8 +36,8 @@ export function encodeFrames(payloads: readonly Uint8Array[]): Buffer {
  * Streaming decoder for one connection. `push` returns the payloads completed by a chunk, in order; the returned
  * buffers may be views of the pushed chunks, so decode them before the chunks are reused.
  *
- * A frame of ASSEMBLE_BYTES_MIN or more that has not fully arrived gets its own buffer at once, and each chunk is
- * copied into it as it comes: the copy (and the page faults of a fresh multi-megabyte buffer, tens of milliseconds
+ * A frame of ASSEMBLE_BYTES_MIN or more that has not fully arrived gets its own buffer once half of it is here,
+ * and each later chunk is copied into it as it comes: the copy (and the page faults of a fresh multi-megabyte buffer, tens of milliseconds
  * here) is spread over the socket reads instead of falling on the event loop in one piece when the last chunk
  * lands. Such a payload is never a view of a chunk, so what is decoded from it may keep views of it.
  *
@@ -92,7 +92,8 @@ export class FrameDecoder {
         this.#payloadBytes = this.#checkLength(this.#take(FRAME_HEADER_BYTES).readUInt32BE(0));
       }
       if (this.#bufferedBytes < this.#payloadBytes) {
-        if (this.#payloadBytes < ASSEMBLE_BYTES_MIN) break;
+        // Only once half the frame is here, so what is held stays within twice what was received.
+        if (this.#payloadBytes < ASSEMBLE_BYTES_MIN || this.#bufferedBytes * 2 < this.#payloadBytes) break;
         this.#assembly = Buffer.allocUnsafe(this.#payloadBytes);
         this.#assembled = 0;
         continue;
