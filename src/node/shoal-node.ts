@@ -20,9 +20,9 @@ import { EMPTY_BYTES, keyId } from "../lib/bytes.js";
 import { ShoalError } from "../lib/errors.js";
 import { Prng } from "../lib/prng.js";
 import { resolveRaftConfig } from "../raft/config.js";
-import { MemoryStorage } from "../raft/memory-storage.js";
+import type { MemoryStorage } from "../raft/memory-storage.js";
 import { RawNode } from "../raft/raw-node.js";
-import { type Entry, NO_NODE, type NodeId } from "../raft/types.js";
+import { NO_NODE, type NodeId } from "../raft/types.js";
 import { LmdbStore } from "../store/lmdb/lmdb-store.js";
 import type { KeyValue } from "../store/record.js";
 import type { StateMachineStore } from "../store/state-machine-store.js";
@@ -41,6 +41,7 @@ import { PeerChecks } from "./peer-checks.js";
 import type { PeerNetwork } from "./ports.js";
 import { PubSubHub, type PubSubRequest } from "./pubsub-hub.js";
 import { RaftHost } from "./raft-host.js";
+import { recoverRaftStorage } from "./recover-state.js";
 import { type ReplicationState, ReplicationTracker } from "./replication-tracker.js";
 import { SnapshotFileStore } from "./snapshot-file.js";
 import { WatchHub, watchHubDefaults } from "./watch-hub.js";
@@ -747,32 +748,16 @@ async function openState(
   });
   const { wal, state } = opened;
   undo.push(() => wal.close());
-  const storage = new MemoryStorage({ voters: memberIds, learners: [] });
   const snapshots = new SnapshotFileStore(join(options.dataDir, "snapshots"));
-  // LMDB commits are not fsynced: the WAL is the durable log. A process crash loses nothing (committed pages
-  // are in the page cache); a machine crash may roll LMDB back to an older applied index, and recovery then
-  // re-applies from the WAL — or, if it fell behind the last snapshot, restores the fsynced snapshot file
-  // first. Either way the applied index and the data stay in one transaction, so nothing applies twice.
+  // LMDB commits are not fsynced: the WAL is the durable log (recover-state.ts says how a store that lost its
+  // latest commits catches up).
   const store = openLmdbCommandStore(join(options.dataDir, "state"), {
     syncCommits: false,
     historyRevisionsMax: options.watchHistoryRevisionsMax ?? nodeDefaults.watchHistoryRevisionsMax,
     historyBytesMax: options.watchHistoryBytesMax ?? nodeDefaults.watchHistoryBytesMax,
   });
   undo.push(() => store.close());
-  if (state.snapshot !== undefined) {
-    const snapshot = await snapshots.load(state.snapshot.index);
-    if (snapshot === undefined) {
-      throw new ShoalError(
-        "INTERNAL",
-        `Cannot start: the WAL names snapshot ${state.snapshot.index} but its file is missing`,
-      );
-    }
-    storage.applySnapshot(snapshot);
-    // The store is normally at or past the snapshot; it is behind only if a crash hit a snapshot install.
-    if (store.appliedIndex() < snapshot.metadata.index) await store.restore([snapshot.data]);
-  }
-  storage.append(state.entries.filter((entry: Entry) => entry.index >= storage.firstIndex()));
-  storage.setHardState(state.hardState);
+  const storage = await recoverRaftStorage(state, snapshots, store, memberIds);
   return { wal, storage, snapshots, store };
 }
 
