@@ -51,9 +51,13 @@ export class SimNetwork {
   #stormTick = -1;
   #sentInTick = 0;
 
-  constructor(random: Prng, faults: NetworkFaults) {
+  /** Called when the first message due at a tick is queued (the node simulation schedules its delivery). */
+  readonly #onNewDueTick: ((dueTick: number) => void) | undefined;
+
+  constructor(random: Prng, faults: NetworkFaults, onNewDueTick?: (dueTick: number) => void) {
     this.#random = random;
     this.#faults = faults;
+    this.#onNewDueTick = onNewDueTick;
   }
 
   get faults(): NetworkFaults {
@@ -92,8 +96,10 @@ export class SimNetwork {
     const { delayTicksMin, delayTicksMax } = this.#faults;
     const dueTick = nowTick + this.#random.between(delayTicksMin, delayTicksMax);
     const bucket = this.#due.get(dueTick);
-    if (bucket === undefined) this.#due.set(dueTick, [message]);
-    else bucket.push(message);
+    if (bucket === undefined) {
+      this.#due.set(dueTick, [message]);
+      this.#onNewDueTick?.(dueTick);
+    } else bucket.push(message);
   }
 
   /** Removes and returns the messages due at `nowTick` whose link is still up. A partition that starts while a

@@ -7,7 +7,6 @@
  */
 import type { Message, NodeId } from "../../src/raft/types.js";
 import type { HostObserver } from "../observer.js";
-import type { SimHost } from "../sim-host.js";
 import { SimViolation } from "./violation.js";
 
 const LEADER_ONLY = new Set<Message["type"]>([
@@ -18,12 +17,19 @@ const LEADER_ONLY = new Set<Message["type"]>([
   "readIndexResponse",
 ]);
 
+/** What this checker needs of a host: the model host and the real node's (sim/node/) both have it. */
+export interface ElectedHost {
+  readonly id: NodeId;
+  /** Counts restarts. */
+  readonly incarnation: number;
+}
+
 export class ElectionSafetyChecker implements HostObserver {
   readonly #leaders = new Map<number, NodeId>();
   /** The incarnation of the node that was elected in each term. */
   readonly #incarnations = new Map<number, number>();
 
-  leaderElected(host: SimHost, term: number): void {
+  leaderElected(host: ElectedHost, term: number): void {
     this.#note(host.id, term, "became leader");
     const incarnation = this.#incarnations.get(term);
     if (incarnation === undefined) this.#incarnations.set(term, host.incarnation);

@@ -58,6 +58,11 @@ class H {
       return this.#add("cas", value, expected, "fail", at, { ...extra, error: "compare failed" });
     return this.#add("cas", value, expected, outcome, at, extra);
   }
+
+  /** INCR answering `value` (the new count); undefined with outcome "info" when unknown. */
+  incr(value: string | undefined, at: [number, number], extra: { key?: string; outcome?: Outcome } = {}): this {
+    return this.#add("incr", value ?? null, null, extra.outcome ?? "ok", at, extra);
+  }
 }
 
 function verdict(h: H): boolean | "unknown" {
@@ -162,6 +167,30 @@ describe("linearizability checker: known-bad histories fail", () => {
 
   test("a CAS that failed although the value was the expected one", () => {
     assert.equal(verdict(new H().write("a", [0, 1]).cas("a", "b", [2, 3], "compare-failed")), false);
+  });
+});
+
+describe("linearizability checker: INCR", () => {
+  test("sequential and concurrent increments from an absent key pass", () => {
+    assert.equal(verdict(new H().incr("1", [0, 1]).incr("2", [2, 3]).read("2", [4, 5])), true);
+    assert.equal(verdict(new H().incr("2", [0, 5]).incr("1", [1, 4])), true);
+  });
+
+  test("an indeterminate INCR explains a count it skipped, or nothing", () => {
+    assert.equal(verdict(new H().incr(undefined, [0, Infinity], { outcome: "info" }).incr("2", [1, 2])), true);
+    assert.equal(verdict(new H().incr(undefined, [0, Infinity], { outcome: "info" }).incr("1", [1, 2])), true);
+  });
+
+  test("two increments answering the same count fail", () => {
+    assert.equal(verdict(new H().incr("1", [0, 1]).incr("1", [2, 3])), false);
+  });
+
+  test("a lost increment fails (a read below the count already answered)", () => {
+    assert.equal(verdict(new H().incr("1", [0, 1]).incr("2", [2, 3]).read("1", [4, 5])), false);
+  });
+
+  test("INCR of a value that is not an integer cannot answer a count", () => {
+    assert.equal(verdict(new H().write("a", [0, 1]).incr("1", [2, 3])), false);
   });
 });
 

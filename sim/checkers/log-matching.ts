@@ -6,9 +6,9 @@
  * whole property, at the cost of one map lookup per persisted entry. Also checked: a node's log has no gaps
  * and its terms never decrease.
  */
-import type { Entry } from "../../src/raft/types.js";
+import type { MemoryStorage } from "../../src/raft/memory-storage.js";
+import type { Entry, NodeId } from "../../src/raft/types.js";
 import type { HostObserver } from "../observer.js";
-import type { SimHost } from "../sim-host.js";
 import { payloadKey } from "../state-machine.js";
 import { SimViolation } from "./violation.js";
 
@@ -18,10 +18,17 @@ interface SeenEntry {
   readonly node: number;
 }
 
+/** What this checker needs of a host: its id and its durable log before the write (the model host's disk, the
+ * real host's Raft storage, which it updates only after the WAL save). */
+export interface PersistingHost {
+  readonly id: NodeId;
+  readonly disk: Pick<MemoryStorage, "firstIndex" | "lastIndex" | "term">;
+}
+
 export class LogMatchingChecker implements HostObserver {
   readonly #seen = new Map<string, SeenEntry>();
 
-  willPersist(host: SimHost, entries: readonly Entry[]): void {
+  willPersist(host: PersistingHost, entries: readonly Entry[]): void {
     const first = entries[0];
     if (first === undefined) return;
     const disk = host.disk;
@@ -44,7 +51,7 @@ export class LogMatchingChecker implements HostObserver {
     }
   }
 
-  #match(host: SimHost, entry: Entry, prevTerm: number): void {
+  #match(host: PersistingHost, entry: Entry, prevTerm: number): void {
     const key = `${entry.index}:${entry.term}`;
     const payload = payloadKey(entry);
     const seen = this.#seen.get(key);

@@ -94,6 +94,11 @@ function toOperation(record: HistoryOp): RegisterOperation | undefined {
       if (record.outcome === "info") return { ...unknown, input };
       return record.error === "compare failed" ? { ...known, input, output: { f: "cas", ok: false } } : undefined;
     }
+    case "incr": {
+      const input: RegisterInput = { f: "incr" };
+      if (record.outcome === "ok") return { ...known, input, output: { f: "incr", value: record.value as string } };
+      return record.outcome === "info" ? { ...unknown, input } : undefined;
+    }
     default:
       return undefined;
   }

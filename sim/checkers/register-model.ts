@@ -1,5 +1,6 @@
 /**
- * @module The sequential specification of one register (one key): read, write, and compare-and-swap.
+ * @module The sequential specification of one register (one key): read, write, compare-and-swap, and Redis INCR
+ * (the value as a decimal integer, absent counting as 0; INCR answers the new value).
  *
  * States: a string value, `null` for an absent key, or `undefined` for "unknown" — the initial state of a
  * window cut out of the middle of a history (see register-checker.ts). From "unknown", a read learns the value,
@@ -15,12 +16,14 @@ export type RegisterState = string | null | undefined;
 export type RegisterInput =
   | { readonly f: "read" }
   | { readonly f: "write"; readonly value: string }
-  | { readonly f: "cas"; readonly expected: string; readonly value: string };
+  | { readonly f: "cas"; readonly expected: string; readonly value: string }
+  | { readonly f: "incr" };
 
 export type RegisterOutput =
   | { readonly f: "read"; readonly value: string | null }
   | { readonly f: "write" }
-  | { readonly f: "cas"; readonly ok: boolean };
+  | { readonly f: "cas"; readonly ok: boolean }
+  | { readonly f: "incr"; readonly value: string };
 
 /** The register starting absent (a fresh key), or in the unknown state (a window cut from a history). */
 export function registerModel(
@@ -54,7 +57,20 @@ export function stepRegister(
       if (state === undefined) return [undefined];
       return state !== input.expected ? [state] : [];
     }
+    case "incr": {
+      const answered = output === undefined ? undefined : (output as { value: string }).value;
+      if (state === undefined) return [answered];
+      const current = state === null ? 0n : integerOf(state);
+      // INCR on a value that is not an integer answers an error and changes nothing.
+      if (current === undefined) return answered === undefined ? [state] : [];
+      const next = String(current + 1n);
+      return answered === undefined || answered === next ? [next] : [];
+    }
   }
+}
+
+function integerOf(value: string): bigint | undefined {
+  return /^-?\d+$/.test(value) ? BigInt(value) : undefined;
 }
 
 function registerStateKey(state: RegisterState): string {

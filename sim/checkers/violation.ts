@@ -11,7 +11,11 @@ export type CheckerName =
   | "committedDurability"
   | "readLinearizability"
   | "disruption"
-  | "liveness";
+  | "liveness"
+  /** Node simulation: a resolved WAL save lost or garbled by a crash (sim/node/node-checks.ts). */
+  | "walDurability"
+  /** Node simulation: the clients' history is not linearizable (checkers/register-checker.ts). */
+  | "linearizability";
 
 /** Every checker that runs during a randomized run (disruption has its own scenario). */
 export const SAFETY_CHECKERS: readonly CheckerName[] = [

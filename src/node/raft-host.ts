@@ -66,6 +66,17 @@ export interface RaftHostOptions {
    * former leader and wakes requests waiting for a leader). */
   readonly onLeadershipChange?: (leaderId: NodeId, term: number) => void;
   readonly metrics?: HostMetrics;
+  /** UNSAFE: mutation switches for the simulator's mutation tests (sim/README.md); never set in production. */
+  readonly unsafe?: RaftHostUnsafe;
+}
+
+/** Each switches one safety mechanism of the host loop off, so the simulator can prove its checkers notice. */
+export interface RaftHostUnsafe {
+  /** Send every message of a Ready (votes, append acknowledgements) before its entries and hard state are
+   * durable, instead of only the leader's own AppendEntries (raft/ready-order.ts). */
+  readonly sendBeforePersist?: boolean;
+  /** Serve linearizable reads from the local state at once, without a ReadIndex round (thesis 6.4). */
+  readonly readsWithoutBarrier?: boolean;
 }
 
 /** What the host reports as it works (node-metrics.ts turns it into Prometheus series). */
@@ -268,6 +279,7 @@ export class RaftHost {
    * thesis 6.4). Throws UNAVAILABLE when no leader is known, TIMEOUT when leadership is not confirmed in time. */
   readBarrier(): Promise<void> {
     if (this.#stopped) return Promise.reject(new ShoalError("UNAVAILABLE", "Node is shutting down"));
+    if (this.#options.unsafe?.readsWithoutBarrier === true) return Promise.resolve();
     // Readers arriving in the same event-loop turn share one ReadIndex round (one heartbeat broadcast instead
     // of one per read). Still linearizable: the shared request is issued after every one of them arrived, so
     // its index covers every write acknowledged before any of them was called (Raft thesis §6.4).
@@ -338,7 +350,8 @@ export class RaftHost {
     if (ready.snapshot !== undefined) await this.#installSnapshot(ready.snapshot);
     const { storage, wal, network } = this.#options;
     const { beforePersist, afterPersist } = splitMessagesByDurability(ready, storage.hardState());
-    network.send(beforePersist);
+    const sendEarly = this.#options.unsafe?.sendBeforePersist === true;
+    network.send(sendEarly ? ready.messages : beforePersist);
     // Committed entries this node already holds durably are applied (and answered) now, not after the fsync of
     // this Ready's new entries: under load that halves a write's latency (one fsync instead of two). Committed
     // entries are never truncated, and these are on this node's disk, so a crash cannot leave the store ahead of
@@ -357,7 +370,7 @@ export class RaftHost {
     storage.append(ready.entries);
     // A commit-only change is not fsynced: the commit index is a lower bound that Raft re-learns after a crash.
     if (ready.hardState !== undefined) storage.setHardState(ready.hardState);
-    network.send(afterPersist);
+    if (!sendEarly) network.send(afterPersist);
     this.#enqueueApply(applyAfterPersist);
     for (const readState of ready.readStates) {
       const waiter = this.#reads.get(readState.context);

@@ -47,6 +47,11 @@ export class LogReplayer {
   /** Where the first entry was replayed (entries before it may be missing after compaction). */
   #firstEntryAt: Place | undefined = undefined;
   #lastHardStateAt: Place | undefined = undefined;
+  readonly #verifyChecksums: boolean;
+
+  constructor(verifyChecksums = true) {
+    this.#verifyChecksums = verifyChecksums;
+  }
 
   /** Replays one segment's bytes. Returns the segment and the length of its valid prefix, which is shorter
    * than `bytes` only for the last segment's torn tail. Throws a ShoalError naming the file and offset. */
@@ -58,7 +63,7 @@ export class LogReplayer {
   ): { segment: Segment; validBytes: number } {
     const segment = newSegment(seq, 0);
     if (bytes.byteLength === 0 && !isLast) throw corruptionError(name, 0, "empty segment");
-    const cursor = new FrameCursor();
+    const cursor = new FrameCursor(this.#verifyChecksums);
     let offset = 0;
     while (offset < bytes.byteLength) {
       const problem = cursor.read(bytes, offset);

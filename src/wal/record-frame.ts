@@ -69,6 +69,12 @@ export class FrameCursor {
   payloadStart = 0;
   /** The offset just past the payload: where the next record starts. */
   end = 0;
+  readonly #verifyChecksum: boolean;
+
+  /** `verifyChecksum` is false only under a simulator mutation (wal-options.ts WalUnsafe.skipChecksum). */
+  constructor(verifyChecksum = true) {
+    this.#verifyChecksum = verifyChecksum;
+  }
 
   /** Reads the frame at `offset` of `bytes[0, limit)`; undefined when it is valid, else what is wrong. */
   read(bytes: Uint8Array, offset: number, limit = bytes.byteLength): FrameProblem | undefined {
@@ -80,7 +86,9 @@ export class FrameCursor {
     const payloadStart = offset + RECORD_HEADER_BYTES;
     const end = payloadStart + lengthBytes;
     if (end > limit) return "incomplete record";
-    if (readU32(bytes, offset + 5) !== recordChecksum(type, bytes, payloadStart, end)) return "checksum mismatch";
+    if (this.#verifyChecksum && readU32(bytes, offset + 5) !== recordChecksum(type, bytes, payloadStart, end)) {
+      return "checksum mismatch";
+    }
     this.type = type;
     this.payloadStart = payloadStart;
     this.end = end;

@@ -17,13 +17,14 @@ export interface Recovery {
   readonly segments: Segment[];
 }
 
-export async function recoverWal(disk: Disk, dir: string): Promise<Recovery> {
+/** `verifyChecksums` is false only under the simulator's `wal-no-checksum` mutation (WalUnsafe). */
+export async function recoverWal(disk: Disk, dir: string, verifyChecksums = true): Promise<Recovery> {
   const seqs = (await disk.list(dir))
     .map(parseSegmentName)
     .filter((seq): seq is number => seq !== undefined)
     .sort((a, b) => a - b);
   const liveFrom = firstLiveSegment(seqs);
-  const replayer = new LogReplayer();
+  const replayer = new LogReplayer(verifyChecksums);
   const segments: Segment[] = [];
   for (let i = liveFrom; i < seqs.length; i++) {
     const seq = seqs[i] as number;

@@ -18,6 +18,16 @@ export interface WalOptions {
   readonly segmentBytesMax?: number;
   /** How the batch policy waits; the simulator passes its clock's. @default setTimeout */
   readonly delay?: (ms: number) => Promise<void>;
+  /** UNSAFE: mutation switches for the simulator's mutation tests (sim/README.md); never set in production. */
+  readonly unsafe?: WalUnsafe;
+}
+
+/** Each switches one durability mechanism off, so the simulator can prove that its checkers notice. */
+export interface WalUnsafe {
+  /** A save resolves without the fsync that makes it durable. */
+  readonly skipSync?: boolean;
+  /** Replay accepts a record whose checksum does not match. */
+  readonly skipChecksum?: boolean;
 }
 
 export type ResolvedWalOptions = Required<WalOptions>;
@@ -32,6 +42,7 @@ export function resolveWalOptions(options: WalOptions): ResolvedWalOptions {
     batchIntervalMs: options.batchIntervalMs ?? 2,
     segmentBytesMax: options.segmentBytesMax ?? 64 * 1024 * 1024,
     delay: options.delay ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+    unsafe: options.unsafe ?? {},
   };
   const { fsync, batchIntervalMs, segmentBytesMax } = resolved;
   assert(fsync === "always" || fsync === "batch" || fsync === "never", `Unknown fsync policy ${String(fsync)}`);

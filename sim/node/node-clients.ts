@@ -1,0 +1,212 @@
+/**
+ * @module The clients of the node simulation: each loops over real commands through the command layer — SET
+ * (a put), GET (a ReadIndex barrier, then the store), a compare-and-swap (a txn comparing the value) and Redis
+ * INCR — against the member it believes leads (reads go to any member), and records every operation in a
+ * Jepsen-style history (../checkers/history-op.ts) that the linearizability checker judges at the end of the run.
+ *
+ * Outcomes: `ok` when answered; `fail` when certainly not applied (refused before the log: NOT_LEADER, the
+ * member is down, overloaded; or PROPOSAL_DROPPED, which the host promises only for entries overtaken in the
+ * log; or a CAS whose compare failed); `info` when unknown (TIMEOUT, UNKNOWN_OUTCOME, the member crashed, the
+ * client gave up). Time in the history is a global sequence number, so real-time order is exact.
+ */
+import type { Command, CommandResult } from "../../src/commands/command.js";
+import { encodeCommand } from "../../src/commands/command-codec.js";
+import { ShoalError } from "../../src/lib/errors.js";
+import type { Prng } from "../../src/lib/prng.js";
+import type { NodeId } from "../../src/raft/types.js";
+import type { HistoryOp, Outcome } from "../checkers/history-op.js";
+import type { ClockScope } from "../sim-clock.js";
+import type { SimMember } from "./sim-member.js";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export const REGISTER_KEYS = ["r0", "r1", "r2"];
+export const COUNTER_KEYS = ["c0"];
+
+interface Invocation {
+  readonly client: number | "final";
+  readonly node: NodeId;
+  readonly op: string;
+  readonly key: string;
+  readonly value: unknown;
+  readonly expected: unknown;
+}
+
+export class SimClients {
+  readonly history: HistoryOp[] = [];
+  /** Operations invoked and not yet recorded as completed. */
+  inFlight = 0;
+  #sequence = 0;
+  #stopped = false;
+  readonly #members: readonly SimMember[];
+  readonly #scope: ClockScope;
+  readonly #random: Prng;
+  readonly #timeoutMs: number;
+  /** Per client: the member it believes leads. */
+  readonly #leaderGuess = new Map<number, NodeId>();
+  /** The last value each register was seen with (CAS expectations). */
+  readonly #lastSeen = new Map<string, string>();
+
+  constructor(members: readonly SimMember[], scope: ClockScope, random: Prng, timeoutMs: number) {
+    this.#members = members;
+    this.#scope = scope;
+    this.#random = random;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /** Starts `count` clients, each waiting up to `thinkMsMax` between operations. */
+  start(count: number, thinkMsMax: number): void {
+    for (let client = 1; client <= count; client++) this.#loop(client, thinkMsMax);
+  }
+
+  /** No client invokes anything new; operations in flight still complete. */
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  /** A linearizable read of `key` by the "final" client from `member` (after the cluster healed). */
+  finalRead(member: SimMember, key: string): Promise<Outcome> {
+    return this.#invoke({ client: "final", node: member.id, op: "read", key, value: null, expected: null });
+  }
+
+  #loop(client: number, thinkMsMax: number): void {
+    if (this.#stopped) return;
+    void this.#invoke(this.#nextOperation(client)).then(() => {
+      this.#scope.setTimeout(() => this.#loop(client, thinkMsMax), this.#random.between(0, thinkMsMax));
+    });
+  }
+
+  #nextOperation(client: number): Invocation {
+    const random = this.#random;
+    const roll = random.int(100);
+    const guess = this.#leaderGuess.get(client) ?? (this.#members[random.int(this.#members.length)] as SimMember).id;
+    const anyNode = (this.#members[random.int(this.#members.length)] as SimMember).id;
+    const value = `v${client}.${this.#sequence}`;
+    if (roll < 15) {
+      const key = COUNTER_KEYS[random.int(COUNTER_KEYS.length)] as string;
+      return roll < 10
+        ? { client, node: guess, op: "incr", key, value: null, expected: null }
+        : { client, node: anyNode, op: "read", key, value: null, expected: null };
+    }
+    const key = REGISTER_KEYS[random.int(REGISTER_KEYS.length)] as string;
+    if (roll < 50) return { client, node: guess, op: "write", key, value, expected: null };
+    if (roll < 65) {
+      const expected = this.#lastSeen.get(key) ?? "none";
+      return { client, node: guess, op: "cas", key, value, expected };
+    }
+    return { client, node: anyNode, op: "read", key, value: null, expected: null };
+  }
+
+  async #invoke(invocation: Invocation): Promise<Outcome> {
+    const index = this.history.length;
+    const invokeNs = this.#sequence++;
+    this.inFlight++;
+    // A placeholder keeps the history in invocation order; it is replaced when the operation completes.
+    this.history.push({ ...invocation, index, outcome: "info", invokeNs, completeNs: Number.POSITIVE_INFINITY });
+    let outcome: { outcome: Outcome; value?: unknown; error?: string };
+    try {
+      outcome = await this.#withTimeout(this.#perform(invocation));
+    } catch (error) {
+      outcome = this.#failure(invocation, error);
+    }
+    const completeNs = this.#sequence++;
+    const value = outcome.value === undefined ? invocation.value : outcome.value;
+    this.history[index] = {
+      ...invocation,
+      index,
+      value,
+      outcome: outcome.outcome,
+      invokeNs,
+      completeNs: outcome.outcome === "info" ? Number.POSITIVE_INFINITY : completeNs,
+      ...(outcome.error === undefined ? {} : { error: outcome.error }),
+    };
+    if (outcome.outcome === "ok" && typeof value === "string" && invocation.op !== "incr") {
+      this.#lastSeen.set(invocation.key, value);
+    }
+    this.inFlight--;
+    return outcome.outcome;
+  }
+
+  async #perform(invocation: Invocation): Promise<{ outcome: Outcome; value?: unknown; error?: string }> {
+    const member = this.#members.find((m) => m.id === invocation.node) as SimMember;
+    const key = encoder.encode(invocation.key);
+    const nowMs = this.#scope.now();
+    switch (invocation.op) {
+      case "read": {
+        const kv = await member.call(async (host, store) => {
+          await host.readBarrier();
+          return store.get(key, store.clockMs());
+        });
+        return { outcome: "ok", value: kv === undefined ? null : decoder.decode(kv.value) };
+      }
+      case "write": {
+        const command: Command = { op: "put", key, value: encoder.encode(invocation.value as string), nowMs };
+        const result = await this.#propose(member, command);
+        return result.kind === "put" ? { outcome: "ok" } : { outcome: "fail", error: result.kind };
+      }
+      case "cas": {
+        const command: Command = {
+          op: "txn",
+          nowMs,
+          compares: [{ key, target: "value", op: "==", value: encoder.encode(invocation.expected as string) }],
+          success: [{ op: "put", key, value: encoder.encode(invocation.value as string) }],
+          failure: [],
+        };
+        const result = await this.#propose(member, command);
+        if (result.kind !== "txn") return { outcome: "fail", error: result.kind };
+        return result.succeeded ? { outcome: "ok" } : { outcome: "fail", error: "compare failed" };
+      }
+      case "incr": {
+        const command: Command = { op: "redis", nowMs, argvs: [[encoder.encode("INCR"), key]] };
+        const result = await this.#propose(member, command);
+        const reply = result.kind === "redis" ? result.replies[0] : undefined;
+        if (reply?.kind !== "integer") return { outcome: "fail", error: `INCR answered ${reply?.kind ?? result.kind}` };
+        return { outcome: "ok", value: String(reply.value) };
+      }
+      default:
+        throw new Error(`Unknown operation ${invocation.op}`);
+    }
+  }
+
+  #propose(member: SimMember, command: Command): Promise<CommandResult> {
+    return member.call((host) => host.propose(encodeCommand(command)));
+  }
+
+  #withTimeout<T>(work: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = this.#scope.setTimeout(
+        () => reject(new ShoalError("TIMEOUT", "The client gave up waiting")),
+        this.#timeoutMs,
+      );
+      work.then(
+        (value) => {
+          this.#scope.clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.#scope.clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  #failure(invocation: Invocation, error: unknown): { outcome: Outcome; error: string } {
+    if (!(error instanceof ShoalError)) throw error;
+    if (error.code === "NOT_LEADER" && typeof invocation.client === "number") {
+      const leaderId = error.detail?.leaderId;
+      if (typeof leaderId === "number" && leaderId > 0) this.#leaderGuess.set(invocation.client, leaderId);
+      else this.#leaderGuess.delete(invocation.client);
+    } else if (typeof invocation.client === "number" && error.code !== "TIMEOUT") {
+      this.#leaderGuess.delete(invocation.client);
+    }
+    const certain =
+      error.code === "NOT_LEADER" ||
+      error.code === "UNAVAILABLE" ||
+      error.code === "PROPOSAL_DROPPED" ||
+      error.code === "TOO_LARGE" ||
+      error.code === "BAD_REQUEST";
+    return { outcome: certain ? "fail" : "info", error: error.code };
+  }
+}

@@ -1,0 +1,354 @@
+/**
+ * @module One run of the node simulation (the default tier of `npm run sim`): 3 or 5 members, each the production
+ * `RaftHost` over the real WAL on a simulated disk (sim-member.ts), clients issuing real commands (node-clients.ts)
+ * and a nemesis that crashes members (power loss: unsynced writes lost, torn or garbled), restarts them,
+ * partitions and degrades the network. A SAFETY phase with faults and every checker watching every step, then a
+ * LIVENESS phase with the faults healed in which the cluster must converge: one leader followed by all, every
+ * member applied to the commit index with the same keyspace, every client operation answered, a final read of
+ * every key. Last, the whole client history goes to the linearizability checker. Everything is drawn from the
+ * one seed and runs in virtual time (../sim-clock.ts), so a failing seed replays exactly.
+ */
+import { ShoalError } from "../../src/lib/errors.js";
+import type { Prng } from "../../src/lib/prng.js";
+import type { NodeId } from "../../src/raft/types.js";
+import { type ElectedHost, ElectionSafetyChecker } from "../checkers/election-safety.js";
+import { LogMatchingChecker } from "../checkers/log-matching.js";
+import { checkRegisterHistory } from "../checkers/register-checker.js";
+import { type FailureKind, SimViolation } from "../checkers/violation.js";
+import { QUIET_NETWORK } from "../network.js";
+import { derivePrng, HASH_SEED, hashString, hashUint32 } from "../random.js";
+import type { SeedResult } from "../run-seed.js";
+import { SimClock } from "../sim-clock.js";
+import { QUIET_DISK, SimDisk } from "../sim-disk.js";
+import { NodeChecks } from "./node-checks.js";
+import { COUNTER_KEYS, REGISTER_KEYS, SimClients } from "./node-clients.js";
+import { findNodeMutation } from "./node-mutations.js";
+import { NodeNetwork } from "./node-network.js";
+import { chooseNodeProfile, type NodeProfile, TICK_MS } from "./node-profile.js";
+import { SimMember } from "./sim-member.js";
+
+export interface NodeRunOptions {
+  readonly nodes: number | undefined;
+  /** Length of the safety phase, in ticks of TICK_MS virtual milliseconds. */
+  readonly ticks: number;
+  /** Bound on the liveness phase, in ticks. */
+  readonly livenessTicks: number;
+  readonly mutation: string | undefined;
+}
+
+interface Failure {
+  readonly kind: FailureKind;
+  readonly atMs: number;
+  readonly message: string;
+}
+
+/** Thrown out of the event loop once a failure is recorded: the run stops at the first broken invariant. */
+class RunStopped extends Error {}
+
+export async function runNodeSeed(
+  seed: number,
+  options: NodeRunOptions,
+  print: (line: string) => void = () => {},
+): Promise<SeedResult> {
+  const run = new NodeRun(seed, options, print);
+  return run.execute();
+}
+
+class NodeRun {
+  readonly #seed: number;
+  readonly #options: NodeRunOptions;
+  readonly #print: (line: string) => void;
+  readonly #clock = new SimClock();
+  readonly #nodeCount: number;
+  readonly #profile: NodeProfile;
+  readonly #members: SimMember[];
+  readonly #network: NodeNetwork;
+  readonly #clients: SimClients;
+  readonly #nemesisRandom: Prng;
+  readonly #electionSafety = new ElectionSafetyChecker();
+  #failure: Failure | undefined;
+  #crashes = 0;
+  #elections = 0;
+  #nemesisOn = true;
+
+  constructor(seed: number, options: NodeRunOptions, print: (line: string) => void) {
+    this.#seed = seed;
+    this.#options = options;
+    this.#print = print;
+    this.#nodeCount = options.nodes ?? (seed % 2 === 1 ? 5 : 3);
+    this.#profile = chooseNodeProfile(derivePrng(seed, "profile"), this.#nodeCount);
+    const ids: NodeId[] = Array.from({ length: this.#nodeCount }, (_, i) => i + 1);
+    const mutation = options.mutation === undefined ? undefined : findNodeMutation(options.mutation);
+    if (options.mutation !== undefined && mutation === undefined)
+      throw new RangeError(`Unknown node mutation ${options.mutation}`);
+    this.#network = new NodeNetwork(this.#clock, derivePrng(seed, "network"), this.#profile.network, (message) =>
+      this.#guard(() => this.#electionSafety.messageSent(message)),
+    );
+    const checks = new NodeChecks(ids);
+    const logMatching = new LogMatchingChecker();
+    const world = {
+      clock: this.#clock,
+      network: this.#network,
+      checks,
+      logMatching,
+      leaderElected: (host: ElectedHost, term: number) => {
+        this.#elections++;
+        this.#trace(`node ${host.id} leads term ${term}`);
+        this.#guard(() => this.#electionSafety.leaderElected(host, term));
+      },
+      fatal: (id: NodeId, error: unknown) => this.#fail(error, `node ${id}: `),
+      trace: (line: string) => this.#trace(line),
+    };
+    this.#members = ids.map(
+      (id) =>
+        new SimMember(
+          id,
+          new SimDisk(this.#clock, derivePrng(seed, `disk-${id}`), this.#profile.disk),
+          { ...this.#profile.member, voters: ids, mutation },
+          world,
+          derivePrng(seed, `node-${id}`),
+        ),
+    );
+    this.#clients = new SimClients(
+      this.#members,
+      this.#clock.scope(),
+      derivePrng(seed, "clients"),
+      2 * this.#profile.member.requestTimeoutMs,
+    );
+    this.#nemesisRandom = derivePrng(seed, "nemesis");
+  }
+
+  async execute(): Promise<SeedResult> {
+    try {
+      for (const member of this.#members) member.start();
+      this.#clients.start(this.#profile.clients, this.#profile.thinkMsMax);
+      this.#scheduleNemesis();
+      await this.#advance(this.#options.ticks * TICK_MS);
+      this.#trace("liveness phase: faults healed");
+      await this.#liveness();
+      this.#checkHistory();
+    } catch (error) {
+      if (!(error instanceof RunStopped)) this.#fail(error, "");
+    }
+    return this.#result();
+  }
+
+  /** Runs virtual time forward by `ms`, stopping at the first failure. */
+  async #advance(ms: number): Promise<void> {
+    await this.#clock.advanceTo(this.#clock.now() + ms, () => {
+      if (this.#failure !== undefined) throw new RunStopped();
+    });
+  }
+
+  #scheduleNemesis(): void {
+    const scope = this.#clock.scope();
+    const act = (): void => {
+      if (!this.#nemesisOn) return;
+      this.#guard(() => this.#nemesisStep());
+      scope.setTimeout(act, this.#nemesisRandom.between(10, this.#profile.nemesisGapMsMax));
+    };
+    scope.setTimeout(act, this.#nemesisRandom.between(50, this.#profile.nemesisGapMsMax));
+  }
+
+  #nemesisStep(): void {
+    const random = this.#nemesisRandom;
+    const links = this.#network.links;
+    const ids = this.#members.map((m) => m.id);
+    const roll = random.int(100);
+    const down = this.#members.filter((m) => m.down);
+    const running = this.#members.filter((m) => !m.down);
+    if (roll < 30 && running.length > 0 && down.length < this.#profile.downMax) {
+      const leader = running.find((m) => m.role() === "leader");
+      const victim = leader !== undefined && random.chance(0.5) ? leader : (random.pick(running) as SimMember);
+      this.#crash(victim);
+    } else if (roll < 55 && down.length > 0) {
+      const member = random.pick(down);
+      this.#trace(`restart node ${member.id}`);
+      member.start();
+    } else if (roll < 70) {
+      const victim = random.pick(ids);
+      this.#trace(`isolate node ${victim}`);
+      links.isolate(victim, ids);
+    } else if (roll < 80) {
+      const shuffled = [...ids].sort(() => random.next() - 0.5);
+      const cut = random.between(1, ids.length - 1);
+      this.#trace(`partition ${shuffled.slice(0, cut).join(",")} | ${shuffled.slice(cut).join(",")}`);
+      links.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
+    } else if (roll < 95) {
+      this.#trace("heal network");
+      links.healAll();
+    } else {
+      const a = random.pick(ids);
+      const b = random.pick(ids.filter((id) => id !== a));
+      this.#trace(`cut ${a} -> ${b}`);
+      links.cutOneWay(a, b);
+    }
+  }
+
+  #crash(victim: SimMember): void {
+    this.#trace(`crash node ${victim.id}`);
+    this.#crashes++;
+    victim.crash();
+    if (!this.#nemesisRandom.chance(this.#profile.refusalChance)) return;
+    // Its peers' connections to it are refused from now on (the transport's onPeerRefused → RaftHost.leaderGone).
+    const scope = this.#clock.scope();
+    scope.setTimeout(
+      () => {
+        for (const member of this.#members) if (member.id !== victim.id) member.host?.leaderGone(victim.id);
+      },
+      this.#nemesisRandom.between(1, 20),
+    );
+  }
+
+  async #liveness(): Promise<void> {
+    this.#nemesisOn = false;
+    this.#clients.stop();
+    this.#network.links.healAll();
+    this.#network.links.setFaults({ ...QUIET_NETWORK, delayTicksMax: this.#profile.network.delayTicksMax });
+    for (const member of this.#members) {
+      member.disk.setFaults(QUIET_DISK);
+      if (member.down) member.start();
+    }
+    const deadline = this.#clock.now() + this.#options.livenessTicks * TICK_MS;
+    while (!this.#converged()) {
+      if (this.#clock.now() >= deadline) {
+        this.#fail(
+          new SimViolation(
+            "liveness",
+            `no convergence within ${this.#options.livenessTicks} ticks after healing: ${this.#gap()}`,
+          ),
+          "",
+        );
+        throw new RunStopped();
+      }
+      await this.#advance(5 * TICK_MS);
+    }
+    const leader = this.#members.find((m) => m.role() === "leader") as SimMember;
+    const reads = [...REGISTER_KEYS, ...COUNTER_KEYS].map((key) => this.#clients.finalRead(leader, key));
+    let settled = false;
+    const outcomes = Promise.all(reads).finally(() => {
+      settled = true;
+    });
+    while (!settled && this.#clock.now() < deadline + 5000) await this.#advance(5 * TICK_MS);
+    if (!settled || (await outcomes).some((outcome) => outcome !== "ok")) {
+      this.#fail(new SimViolation("liveness", "a final read on the healed cluster did not succeed"), "");
+      throw new RunStopped();
+    }
+    this.#checkSameState();
+  }
+
+  /** One leader followed by all, everything applied everywhere, no client operation waiting. */
+  #converged(): boolean {
+    return this.#gap() === "";
+  }
+
+  #gap(): string {
+    if (this.#clients.inFlight > 0) return `${this.#clients.inFlight} client operations in flight`;
+    const statuses = this.#members.map((m) => ({ member: m, status: m.host?.raw.status() }));
+    const leaders = statuses.filter((s) => s.status?.role === "leader");
+    if (leaders.length !== 1) return `${leaders.length} leaders`;
+    const leader = leaders[0]?.status;
+    if (leader === undefined) return "no leader";
+    for (const { member, status } of statuses) {
+      if (status === undefined) return `node ${member.id} is not up`;
+      if (status.leaderId !== leader.id || status.term !== leader.term) {
+        return `node ${member.id} follows ${status.leaderId} in term ${status.term}, not ${leader.id} in ${leader.term}`;
+      }
+      const applied = member.store?.appliedIndex() ?? -1;
+      if (applied !== leader.commitIndex)
+        return `node ${member.id} applied ${applied} of commit index ${leader.commitIndex}`;
+    }
+    return "";
+  }
+
+  /** Every member holds the same keyspace at the same applied index (the replicated state machine). */
+  #checkSameState(): void {
+    let reference: { id: NodeId; digest: number } | undefined;
+    for (const member of this.#members) {
+      const store = member.store;
+      if (store === undefined) continue;
+      let digest = hashUint32(HASH_SEED, store.appliedIndex());
+      digest = hashUint32(digest, store.revision());
+      for (const kv of store.range(new Uint8Array(0), undefined, 100_000, store.clockMs())) {
+        digest = hashString(digest, `${new TextDecoder().decode(kv.key)}=${new TextDecoder().decode(kv.value)}`);
+        digest = hashUint32(hashUint32(hashUint32(digest, kv.createRevision), kv.modRevision), kv.version);
+      }
+      if (reference === undefined) reference = { id: member.id, digest };
+      else if (reference.digest !== digest) {
+        this.#fail(
+          new SimViolation(
+            "stateMachineSafety",
+            `node ${member.id}'s keyspace differs from node ${reference.id}'s at the same applied index`,
+          ),
+          "",
+        );
+        throw new RunStopped();
+      }
+    }
+  }
+
+  #checkHistory(): void {
+    const check = checkRegisterHistory(this.#clients.history, { configurationsMax: 2_000_000 });
+    if (check.linearizable !== false) return;
+    const failure = check.failures[0];
+    const window =
+      failure?.window
+        .map(
+          (op) =>
+            `#${op.index} c${String(op.client)}@${op.node} ${op.op}(${String(op.expected ?? "")}→${String(op.value)}) ${op.outcome}${op.error === undefined ? "" : `:${op.error}`}`,
+        )
+        .join("; ") ?? "";
+    this.#fail(
+      new SimViolation("linearizability", `key ${failure?.key ?? "?"} is not linearizable; window: ${window}`),
+      "",
+    );
+  }
+
+  #guard(action: () => void): void {
+    try {
+      action();
+    } catch (error) {
+      this.#fail(error, "");
+    }
+  }
+
+  #fail(error: unknown, prefix: string): void {
+    if (this.#failure !== undefined) return;
+    const kind: FailureKind = error instanceof SimViolation ? error.checker : "exception";
+    const text =
+      error instanceof Error
+        ? error instanceof SimViolation || error instanceof ShoalError
+          ? error.message
+          : (error.stack ?? error.message)
+        : String(error);
+    this.#failure = { kind, atMs: this.#clock.now(), message: prefix + text };
+    this.#trace(`FAILURE ${kind}: ${prefix}${text}`);
+  }
+
+  #trace(line: string): void {
+    this.#print(`[${String(this.#clock.now()).padStart(6)} ms] ${line}`);
+  }
+
+  #result(): SeedResult {
+    const history = this.#clients.history;
+    let digest = hashUint32(HASH_SEED, this.#clock.eventsRun);
+    for (const op of history)
+      digest = hashString(digest, `${op.op}:${op.key}:${String(op.value)}:${op.outcome}:${op.completeNs}`);
+    const counts = { ok: 0, fail: 0, info: 0 };
+    for (const op of history) counts[op.outcome]++;
+    const failure = this.#failure;
+    return {
+      seed: this.#seed,
+      nodeCount: this.#nodeCount,
+      failure:
+        failure === undefined
+          ? undefined
+          : { kind: failure.kind, tick: Math.floor(failure.atMs / TICK_MS), message: failure.message },
+      ticks: Math.floor(this.#clock.now() / TICK_MS),
+      digest: (digest >>> 0).toString(16).padStart(8, "0"),
+      summary:
+        `${this.#nodeCount} nodes, ${history.length} client ops (${counts.ok} ok, ${counts.fail} fail, ${counts.info} unknown), ` +
+        `${this.#elections} elections, ${this.#crashes} crashes, ${this.#clock.eventsRun} events, ${this.#network.links.stats.sent} messages`,
+    };
+  }
+}
