@@ -17,7 +17,7 @@ import type { Random } from "../../../lib/prng.js";
 import type { Keyspace } from "../../keyspace/keyspace.js";
 import type { HashEntry, StoredHash } from "../../keyspace/stored-hash.js";
 import { fitsInt64, int64Arg, isKeyword, parseFloatArg, parseInt64, syntaxError } from "../args.js";
-import { type CommandSpec, dataCommands, ONE_KEY, withDifferences } from "../command-spec.js";
+import { commandFamily, type DataCommand, type DataHandler, ONE_KEY, withDifferences } from "../command-spec.js";
 import { formatHumanFloat } from "../float-format.js";
 import { globMatch } from "../glob.js";
 import { array, bulk, bulkOrNull, integer, NULL, OK, type Reply } from "../reply.js";
@@ -257,9 +257,9 @@ function hscan(keyspace: Keyspace, argv: readonly Uint8Array[]): Reply {
 // ---------------------------------------------------------------------------------------------------------
 // The table: metadata from redis-server 7.0.15's COMMAND INFO and COMMAND DOCS.
 
-const command = dataCommands("hash");
+const command = commandFamily<DataHandler>("hash");
 
-const commands: readonly CommandSpec[] = [
+const commands: readonly DataCommand[] = [
   command(
     "hset",
     -4,
@@ -456,7 +456,7 @@ const commands: readonly CommandSpec[] = [
   ),
 ];
 
-export const hashCommands: readonly CommandSpec[] = withDifferences(commands, {
+export const hashCommands: readonly DataCommand[] = withDifferences(commands, {
   hgetall:
     "Beyond 128 fields or 64-byte values, fields come in Shoal's hash order, not redis-server's hashtable order.",
   hincrbyfloat: "Computes in double, not long double (see INCRBYFLOAT).",
