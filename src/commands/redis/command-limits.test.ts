@@ -11,7 +11,7 @@ import { checkArgvLimits } from "./command-limits.js";
 import type { CommandSpec } from "./command-spec.js";
 import { executeCommands } from "./execute.js";
 import type { Reply } from "./reply.js";
-import { COMMAND_TABLE, commandKeys } from "./table.js";
+import { commandKeys, DATA_COMMAND_TABLE } from "./table.js";
 
 const { keySizeBytesMax, valueSizeBytesMax } = COMMAND_LIMITS;
 const b = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -30,7 +30,7 @@ function runBothWays(argv: Uint8Array[]): { writes: Reply; read: Reply | undefin
   const writes = new WriteSet(machine);
   const execution = { nowMs: 1, revision: 1, random: new Prng(1), cursors: NO_CURSORS };
   const [inApply] = executeCommands(machine, writes, [argv], execution);
-  const spec = COMMAND_TABLE.find((s) => s.name === new TextDecoder().decode(argv[0]));
+  const spec = DATA_COMMAND_TABLE.entries.find((s) => s.name === new TextDecoder().decode(argv[0]));
   const read = spec?.flags.includes("readonly") ? executeCommands(machine, undefined, [argv], execution)[0] : undefined;
   return { writes: inApply as Reply, read, written: writes.mutations.length };
 }
@@ -45,7 +45,7 @@ const NO_CURSORS = {
   issue: () => 1n,
 };
 
-const dataCommands = COMMAND_TABLE.filter((spec) => spec.handler !== undefined);
+const dataCommands = DATA_COMMAND_TABLE.entries;
 
 describe("the store's bounds on Redis commands", () => {
   it("refuses an over-long key in every key position of every command, in apply and in reads, writing nothing", () => {

@@ -18,7 +18,7 @@ import {
   entryTooLarge,
 } from "../limits.js";
 import type { CommandSpec } from "./command-spec.js";
-import { commandKeys, findCommand } from "./table.js";
+import { commandKeys, DATA_COMMAND_TABLE } from "./table.js";
 
 /** Throws the ShoalError (TOO_LARGE) of the first bound `argv` breaks as a command of `spec`. */
 export function checkCommandLimits(spec: CommandSpec, argv: readonly Uint8Array[]): void {
@@ -33,7 +33,7 @@ export function checkCommandLimits(spec: CommandSpec, argv: readonly Uint8Array[
 export function checkArgvLimits(argv: readonly Uint8Array[]): void {
   const name = argv[0];
   if (name === undefined || name.byteLength > COMMAND_NAME_BYTES_MAX) return;
-  const spec = findCommand(Buffer.from(name).toString("latin1"));
+  const spec = DATA_COMMAND_TABLE.find(Buffer.from(name).toString("latin1"));
   if (spec === undefined) return;
   const sub = spec.subcommands?.find((s) => argv.length > 1 && s.name === subName(spec.name, argv[1] as Uint8Array));
   checkCommandLimits(sub ?? spec, argv);

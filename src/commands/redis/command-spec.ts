@@ -1,8 +1,9 @@
 /**
- * @module One Redis command described once (Redis's `src/commands/*.json`): arity checks, key extraction for
- * routing, read/write handling, MULTI queueing and the COMMAND / COMMAND INFO / COMMAND DOCS answers all read
- * this description. Data commands carry a pure handler; connection and server commands (AUTH, MULTI, SUBSCRIBE,
- * INFO…) are described here too and handled by the RESP server, which owns connection state.
+ * @module One Redis command described once (Redis's `src/commands/*.json`), together with what runs it: arity
+ * checks, key extraction for routing, read/write handling, MULTI queueing and the COMMAND / COMMAND INFO /
+ * COMMAND DOCS answers all read this description. Every family builds its entries with `commandFamily`: data
+ * commands (here, in families/) carry a pure DataHandler; the connection and server commands (AUTH, MULTI,
+ * SUBSCRIBE, INFO…) are built the same way by the RESP server, with handlers over its connection state.
  */
 import type { Random } from "../../lib/prng.js";
 import type { Keyspace } from "../keyspace/keyspace.js";
@@ -82,9 +83,18 @@ export interface CommandSpec {
   readonly differences?: string;
   /** Subcommands (CLIENT ID, CONFIG GET…), each with its own arity; the name is "parent|sub". */
   readonly subcommands?: readonly CommandSpec[];
-  /** Data commands only; connection/server commands are dispatched by the RESP server. */
-  readonly handler?: DataHandler;
 }
+
+/** A command and what runs it: a handler of type H (a DataHandler, or the RESP server's session handler), or —
+ * for a container such as CLIENT or CONFIG — none of its own, each subcommand carrying its handler. That every
+ * entry has exactly one reachable handler is checked by `handlerProblems` (command-table.ts). */
+export interface CommandEntry<H> extends CommandSpec {
+  readonly handler?: H;
+  readonly subcommands?: readonly CommandEntry<H>[];
+}
+
+/** A data command: run by the executor (execute.ts) in the log and for reads. */
+export type DataCommand = CommandEntry<DataHandler>;
 
 /** The documentation part of a spec (Redis's COMMAND DOCS fields), and optionally a group other than the family's. */
 export interface CommandDoc {
@@ -95,8 +105,19 @@ export interface CommandDoc {
   readonly group?: CommandGroup;
 }
 
-/** A family's spec builder: `dataCommands("string")` gives `(name, arity, flags, keys, doc, handler) => spec`. */
-export function dataCommands(
+/** The last argument of a container command (CLIENT, CONFIG…) in place of a handler: its subcommands, each
+ * built by the same family builder with its own handler. */
+export class Subcommands<H> {
+  constructor(readonly entries: readonly CommandEntry<H>[]) {}
+}
+
+export function subcommands<H>(...entries: CommandEntry<H>[]): Subcommands<H> {
+  return new Subcommands(entries);
+}
+
+/** A family's builder: `commandFamily<DataHandler>("string")` gives
+ * `(name, arity, flags, keys, doc, handler) => entry`; a container passes `subcommands(…)` as its handler. */
+export function commandFamily<H>(
   familyGroup: CommandGroup,
 ): (
   name: string,
@@ -104,34 +125,33 @@ export function dataCommands(
   flags: readonly CommandFlag[],
   keys: KeyPositions,
   doc: CommandDoc,
-  handler: DataHandler,
-) => CommandSpec {
-  return (name, arity, flags, keys, doc, handler) => ({
-    name,
-    arity,
-    flags,
-    keys,
-    ...doc,
-    group: doc.group ?? familyGroup,
-    handler,
-  });
+  handler: H | Subcommands<H>,
+) => CommandEntry<H> {
+  return (name, arity, flags, keys, doc, handler) => {
+    const spec = { name, arity, flags, keys, ...doc, group: doc.group ?? familyGroup };
+    return handler instanceof Subcommands ? { ...spec, subcommands: handler.entries } : { ...spec, handler };
+  };
 }
 
 export const NO_KEYS: KeyPositions = { first: 0, last: 0, step: 0 };
 export const ONE_KEY: KeyPositions = { first: 1, last: 1, step: 1 };
 export const ALL_KEYS: KeyPositions = { first: 1, last: -1, step: 1 };
 
-/** `specs` with each named command's `differences` set (a family lists its differences from Redis in one place,
- * next to its table). Throws on a name the family does not have, so a renamed command cannot drop its note. */
-export function withDifferences(
-  specs: readonly CommandSpec[],
+/** `entries` with each named command's `differences` set (a family lists its differences from Redis in one place,
+ * next to its table); a subcommand is named "parent|sub". Throws on a name the family does not have, so a renamed
+ * command cannot drop its note. */
+export function withDifferences<H>(
+  entries: readonly CommandEntry<H>[],
   differences: Readonly<Record<string, string>>,
-): readonly CommandSpec[] {
+): readonly CommandEntry<H>[] {
+  const known = new Set(entries.flatMap((entry) => [entry.name, ...(entry.subcommands ?? []).map((sub) => sub.name)]));
   for (const name of Object.keys(differences)) {
-    if (!specs.some((spec) => spec.name === name)) throw new Error(`withDifferences: no command '${name}'`);
+    if (!known.has(name)) throw new Error(`withDifferences: no command '${name}'`);
   }
-  return specs.map((spec) => {
-    const text = differences[spec.name];
-    return text === undefined ? spec : { ...spec, differences: text };
-  });
+  const noted = (entry: CommandEntry<H>): CommandEntry<H> => {
+    const text = differences[entry.name];
+    const withText = text === undefined ? entry : { ...entry, differences: text };
+    return entry.subcommands === undefined ? withText : { ...withText, subcommands: entry.subcommands.map(noted) };
+  };
+  return entries.map(noted);
 }

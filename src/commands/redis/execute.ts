@@ -10,11 +10,9 @@ import { type KeyspaceReader, WriteSet } from "../../store/write-set.js";
 import { Keyspace } from "../keyspace/keyspace.js";
 import { ListingBudget } from "../keyspace/listing-budget.js";
 import { checkCommandLimits } from "./command-limits.js";
-import type { CommandContext, CommandSpec, ScanCursors } from "./command-spec.js";
+import type { CommandContext, ScanCursors } from "./command-spec.js";
 import { errorReply, NULL, type Reply } from "./reply.js";
-import { findCommand } from "./table.js";
-
-const textDecoder = new TextDecoder();
+import { DATA_COMMAND_TABLE } from "./table.js";
 
 export interface ExecutionContext {
   /** The entry's time on the replicated clock (or the reading node's clock for a read). */
@@ -30,31 +28,6 @@ export interface ExecutionContext {
   /** Keys and rows the run's commands may list, together (COMMAND_LIMITS.logListedCountMax in the log); none
    * when absent. */
   readonly listedCountMax?: number;
-}
-
-/**
- * The spec for `argv`, or a ShoalError with Redis's message: unknown command, unknown subcommand, wrong number
- * of arguments. Returns the subcommand's spec for a container command given a known subcommand.
- */
-export function resolveCommand(argv: readonly Uint8Array[]): CommandSpec {
-  const name = textDecoder.decode(argv[0] ?? new Uint8Array(0));
-  const spec = findCommand(name);
-  if (spec === undefined) throw unknownCommand(name, argv);
-  if (spec.subcommands === undefined || spec.subcommands.length === 0) {
-    checkArity(spec, argv.length);
-    return spec;
-  }
-  if (argv.length < 2) throw arityError(spec.name);
-  const subName = textDecoder.decode(argv[1]).toLowerCase();
-  const sub = spec.subcommands.find((s) => s.name === `${spec.name}|${subName}`);
-  if (sub === undefined) {
-    throw new ShoalError(
-      "BAD_REQUEST",
-      `unknown subcommand '${truncate(textDecoder.decode(argv[1]))}'. Try ${spec.name.toUpperCase()} HELP.`,
-    );
-  }
-  checkArity(sub, argv.length);
-  return sub;
 }
 
 /** Runs data commands in order. `writes` undefined runs them read-only over `reader` (every command must then
@@ -78,11 +51,12 @@ function executeOne(
   budget: ListingBudget | undefined,
 ): Reply {
   try {
-    const spec = resolveCommand(argv);
+    // Only data commands run here: a connection command (MULTI, AUTH…) is an unknown command to the executor.
+    const spec = DATA_COMMAND_TABLE.resolve(argv);
     // The store's bounds, again at apply: an entry from any proposer is refused alike on every replica.
     checkCommandLimits(spec, argv);
     if (spec.handler === undefined) {
-      throw new ShoalError("BAD_REQUEST", `'${spec.name}' cannot run here (only on a client connection)`);
+      throw new ShoalError("INTERNAL", `'${spec.name}' has no handler`); // handlerProblems rules this out
     }
     if (execution.skipReads === true && spec.flags.includes("readonly")) return NULL;
     const child = writes === undefined ? undefined : new WriteSet(writes);
@@ -96,26 +70,4 @@ function executeOne(
     if (error instanceof ShoalError) return errorReply(error.code, error.message);
     throw error;
   }
-}
-
-function checkArity(spec: CommandSpec, argc: number): void {
-  const ok = spec.arity >= 0 ? argc === spec.arity : argc >= -spec.arity;
-  if (!ok) throw arityError(spec.name);
-}
-
-function arityError(name: string): ShoalError {
-  return new ShoalError("BAD_REQUEST", `wrong number of arguments for '${name}' command`);
-}
-
-/** Redis 7: `unknown command 'foo', with args beginning with: 'a' 'b' ` (each argument truncated to 128). */
-function unknownCommand(name: string, argv: readonly Uint8Array[]): ShoalError {
-  const args = argv
-    .slice(1)
-    .map((arg) => `'${truncate(textDecoder.decode(arg))}' `)
-    .join("");
-  return new ShoalError("BAD_REQUEST", `unknown command '${truncate(name)}', with args beginning with: ${args}`);
-}
-
-function truncate(text: string): string {
-  return text.length > 128 ? text.slice(0, 128) : text;
 }

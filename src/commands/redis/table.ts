@@ -1,25 +1,15 @@
 /**
- * @module THE command table: every Redis command Shoal knows, by family. Lookups are case-insensitive.
+ * @module The data command table: every Redis data command Shoal knows, by family, each with its handler. The
+ * RESP server adds the commands it answers itself (connection, transactions, pub/sub, server) to make the full
+ * table (resp/server/command-table.ts).
  */
-import type { CommandSpec } from "./command-spec.js";
-import { connectionCommands } from "./families/connection.js";
+import type { CommandSpec, DataCommand } from "./command-spec.js";
+import { CommandTable } from "./command-table.js";
 import { hashCommands } from "./families/hashes.js";
 import { keyCommands } from "./families/keys.js";
 import { stringCommands } from "./families/strings.js";
 
-export const COMMAND_TABLE: readonly CommandSpec[] = [
-  ...stringCommands,
-  ...keyCommands,
-  ...hashCommands,
-  ...connectionCommands,
-];
-
-const byName = new Map<string, CommandSpec>(COMMAND_TABLE.map((spec) => [spec.name, spec]));
-
-/** The command named `name` (any case), or undefined. */
-export function findCommand(name: string): CommandSpec | undefined {
-  return byName.get(name.toLowerCase());
-}
+export const DATA_COMMAND_TABLE = new CommandTable<DataCommand>([...stringCommands, ...keyCommands, ...hashCommands]);
 
 /** The key arguments of `argv` for `spec` (routing, WATCH, COMMAND GETKEYS). */
 export function commandKeys(spec: CommandSpec, argv: readonly Uint8Array[]): Uint8Array[] {

@@ -6,10 +6,10 @@
  * (the table keeps the syntax as text).
  */
 import { type CommandSpec, NO_KEYS } from "../../commands/redis/command-spec.js";
-import { resolveCommand } from "../../commands/redis/execute.js";
+import type { CommandTable } from "../../commands/redis/command-table.js";
 import { globMatch } from "../../commands/redis/glob.js";
 import { array, bulk, integer, NULL, type Reply, simple } from "../../commands/redis/reply.js";
-import { COMMAND_TABLE, commandKeys, findCommand } from "../../commands/redis/table.js";
+import { commandKeys } from "../../commands/redis/table.js";
 import { ShoalError } from "../../lib/errors.js";
 
 const textDecoder = new TextDecoder();
@@ -152,48 +152,51 @@ export function commandDocs(spec: CommandSpec): Reply {
   return { kind: "map", entries };
 }
 
+/** The full command table (resp/server/command-table.ts), as COMMAND reads it. */
+type Table = CommandTable<CommandSpec>;
+
 /** A command or "parent|sub" subcommand by name (COMMAND INFO client|id). */
-export function lookupCommand(name: string): CommandSpec | undefined {
+export function lookupCommand(table: Table, name: string): CommandSpec | undefined {
   const bar = name.indexOf("|");
-  if (bar < 0) return findCommand(name);
-  const parent = findCommand(name.slice(0, bar));
+  if (bar < 0) return table.find(name);
+  const parent = table.find(name.slice(0, bar));
   const full = name.toLowerCase();
   return parent?.subcommands?.find((sub) => sub.name === full);
 }
 
-function allNames(): string[] {
+function allNames(table: Table): string[] {
   const names: string[] = [];
-  for (const spec of COMMAND_TABLE) {
+  for (const spec of table.entries) {
     names.push(spec.name);
     for (const sub of spec.subcommands ?? []) names.push(sub.name);
   }
   return names;
 }
 
-/** COMMAND and its subcommands; argv[0] is "command". Throws ShoalError for Redis's errors. */
-export function commandCommand(argv: readonly Uint8Array[]): Reply {
-  if (argv.length === 1) return array(COMMAND_TABLE.map(commandInfo));
+/** COMMAND and its subcommands over `table`; argv[0] is "command". Throws ShoalError for Redis's errors. */
+export function commandCommand(table: Table, argv: readonly Uint8Array[]): Reply {
+  if (argv.length === 1) return array(table.entries.map(commandInfo));
   const sub = textDecoder.decode(argv[1]).toLowerCase();
   const names = argv.slice(2).map((arg) => textDecoder.decode(arg));
   switch (sub) {
     case "count":
-      return integer(COMMAND_TABLE.length);
+      return integer(table.entries.length);
     case "info":
-      if (names.length === 0) return array(COMMAND_TABLE.map(commandInfo));
+      if (names.length === 0) return array(table.entries.map(commandInfo));
       return array(
         names.map((name) => {
-          const spec = lookupCommand(name);
+          const spec = lookupCommand(table, name);
           return spec === undefined ? NULL : commandInfo(spec);
         }),
       );
     case "docs": {
-      const specs = names.length === 0 ? COMMAND_TABLE : names.flatMap((name) => lookupCommand(name) ?? []);
+      const specs = names.length === 0 ? table.entries : names.flatMap((name) => lookupCommand(table, name) ?? []);
       return { kind: "map", entries: specs.map((spec) => [bulk(spec.name), commandDocs(spec)] as const) };
     }
     case "list":
-      return array(listNames(argv.slice(2)).map((name) => bulk(name)));
+      return array(listNames(table, argv.slice(2)).map((name) => bulk(name)));
     case "getkeys":
-      return getKeys(argv.slice(2));
+      return getKeys(table, argv.slice(2));
     case "help":
       return array(COMMAND_HELP.map(simple));
     default:
@@ -201,8 +204,8 @@ export function commandCommand(argv: readonly Uint8Array[]): Reply {
   }
 }
 
-function listNames(filter: readonly Uint8Array[]): string[] {
-  if (filter.length === 0) return allNames();
+function listNames(table: Table, filter: readonly Uint8Array[]): string[] {
+  if (filter.length === 0) return allNames(table);
   const [by, kind, value] = filter.map((arg) => textDecoder.decode(arg));
   if (filter.length !== 3 || by?.toLowerCase() !== "filterby" || value === undefined) {
     throw new ShoalError("BAD_REQUEST", "syntax error");
@@ -210,12 +213,12 @@ function listNames(filter: readonly Uint8Array[]): string[] {
   switch (kind?.toLowerCase()) {
     case "pattern": {
       const pattern = textEncoder.encode(value);
-      return allNames().filter((name) => globMatch(pattern, textEncoder.encode(name), true));
+      return allNames(table).filter((name) => globMatch(pattern, textEncoder.encode(name), true));
     }
     case "aclcat": {
       const category = `@${value.toLowerCase()}`;
-      return allNames().filter((name) => {
-        const spec = lookupCommand(name);
+      return allNames(table).filter((name) => {
+        const spec = lookupCommand(table, name);
         return spec !== undefined && aclCategories(spec).includes(category);
       });
     }
@@ -226,13 +229,13 @@ function listNames(filter: readonly Uint8Array[]): string[] {
   }
 }
 
-function getKeys(argv: readonly Uint8Array[]): Reply {
+function getKeys(table: Table, argv: readonly Uint8Array[]): Reply {
   let spec: CommandSpec;
   try {
-    spec = resolveCommand(argv);
+    spec = table.resolve(argv);
   } catch {
     // Redis: an unknown command and a wrong argument count get their own texts here.
-    const known = findCommand(textDecoder.decode(argv[0]));
+    const known = table.find(textDecoder.decode(argv[0]));
     throw new ShoalError(
       "BAD_REQUEST",
       known === undefined ? "Invalid command specified" : "Invalid number of arguments specified for command",

@@ -16,11 +16,11 @@ import type { Socket } from "node:net";
 import { argvEncodedBytesMax, COMMAND_ENCODING_BYTES_MAX, COMMAND_LIMITS } from "../../commands/limits.js";
 import { checkCommandLimits } from "../../commands/redis/command-limits.js";
 import type { CommandSpec } from "../../commands/redis/command-spec.js";
-import { resolveCommand } from "../../commands/redis/execute.js";
 import type { Reply } from "../../commands/redis/reply.js";
 import { RequestParser, type RequestParserOptions, RespProtocolError } from "../request-parser.js";
 import { RespWriter } from "../resp-writer.js";
 import { closeAfterReply } from "./close-after-reply.js";
+import { isDataCommand, type RespCommand, resolveCommand } from "./command-table.js";
 import { errorFromException, errorText, writeReply } from "./error-reply.js";
 import { costFollowsData } from "./read-offload/read-offload.js";
 import type { ClientDescription, ServerContext } from "./server-context.js";
@@ -200,7 +200,7 @@ export class Connection implements ClientDescription {
     }
     this.#context.countCommands(1);
     const session = this.session;
-    let spec: CommandSpec;
+    let spec: RespCommand;
     try {
       spec = resolveCommand(request);
     } catch (error) {
@@ -221,14 +221,14 @@ export class Connection implements ClientDescription {
     session.noteCommand(spec.name);
     // Redis's order: NOAUTH and the subscribe-mode restriction, then the store's bounds (an over-long key, an
     // oversized value), which a data command meets before it is queued or proposed (WATCH checks its own keys).
-    const refusal = session.refusal(spec) ?? (spec.handler === undefined ? undefined : limitRefusal(spec, request));
+    const refusal = session.refusal(spec) ?? (isDataCommand(spec) ? limitRefusal(spec, request) : undefined);
     if (refusal !== undefined) {
       if (session.multi !== undefined) session.multi.dirty = true;
       writeReply(this.#writer, refusal);
       return undefined;
     }
     if (session.multi !== undefined && !isMultiControl(spec.name)) {
-      if (spec.handler === undefined && !QUEUEABLE_LOCALLY.has(spec.name)) {
+      if (!isDataCommand(spec) && !QUEUEABLE_LOCALLY.has(spec.name)) {
         // Deliberate difference: Redis would queue AUTH, SUBSCRIBE, CLIENT… and run them at EXEC; Shoal runs an
         // EXEC block as one replicated entry, which can hold only data commands (and PING/ECHO/TIME, answered
         // at their position), so the others are refused at queue time.
@@ -241,7 +241,7 @@ export class Connection implements ClientDescription {
       writeReply(this.#writer, queued);
       return undefined;
     }
-    if (spec.handler !== undefined) return this.#runData(spec, request);
+    if (isDataCommand(spec)) return this.#runData(spec, request);
     const result = handleSessionCommand(session, spec, request);
     if (result === undefined) return this.#afterSessionCommand();
     return result.then(() => this.#afterSessionCommand());
@@ -270,7 +270,7 @@ export class Connection implements ClientDescription {
       const next = this.#pending[this.#head] as Pending;
       if (next instanceof RespProtocolError) break;
       const spec = resolveQuietly(next);
-      if (spec?.handler === undefined || (isRead && !spec.flags.includes("readonly"))) break;
+      if (spec === undefined || !isDataCommand(spec) || (isRead && !spec.flags.includes("readonly"))) break;
       // A read whose cost follows the data (KEYS, HGETALL, SCAN…) never joins a write run: inside the entry it
       // would run in apply, on the leader's event loop. It starts the next run, a read run served after the
       // writes are applied (so it still sees them) and off the loop (read-offload/).
@@ -371,7 +371,7 @@ export class Connection implements ClientDescription {
   }
 }
 
-function resolveQuietly(argv: readonly Uint8Array[]): CommandSpec | undefined {
+function resolveQuietly(argv: readonly Uint8Array[]): RespCommand | undefined {
   try {
     return resolveCommand(argv);
   } catch {

@@ -12,7 +12,7 @@ import { encodeHash } from "../../keyspace/hash-value.js";
 import { MapStateMachine } from "../../testing/map-state-machine.js";
 import { executeCommands } from "../execute.js";
 import { array, bulk, NULL, type Reply } from "../reply.js";
-import { findCommand } from "../table.js";
+import { DATA_COMMAND_TABLE } from "../table.js";
 import { RANDOM_FIELDS_WITH_REPEATS_MAX } from "./hashes.js";
 import { b, type Line, NOT_INT, session, TestRedis, toArgv, WRONGTYPE } from "./test-harness.js";
 
@@ -58,7 +58,7 @@ describe("hash command table", () => {
 
   it("describes every hash command like COMMAND INFO", () => {
     for (const [name, arity, flags] of expected) {
-      const spec = findCommand(name.toUpperCase());
+      const spec = DATA_COMMAND_TABLE.find(name.toUpperCase());
       assert.ok(spec, name);
       assert.equal(spec.name, name);
       assert.equal(spec.arity, arity, name);

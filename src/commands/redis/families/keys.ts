@@ -7,8 +7,8 @@ import { compareBytes } from "../../../lib/bytes.js";
 import { ShoalError } from "../../../lib/errors.js";
 import type { Keyspace } from "../../keyspace/keyspace.js";
 import { isKeyword, syntaxError } from "../args.js";
-import type { CommandSpec, DataHandler, KeyPositions } from "../command-spec.js";
-import { ALL_KEYS, dataCommands, NO_KEYS, ONE_KEY, withDifferences } from "../command-spec.js";
+import type { DataCommand, DataHandler, KeyPositions } from "../command-spec.js";
+import { ALL_KEYS, commandFamily, NO_KEYS, ONE_KEY, withDifferences } from "../command-spec.js";
 import { globMatch } from "../glob.js";
 import { array, bulk, integer, NULL, OK, simple } from "../reply.js";
 import { type ExpireUnit, expireCommandAtMs, parseExpireConditions, storedExpiry } from "./expiry-args.js";
@@ -155,16 +155,16 @@ const flush: DataHandler = ({ keyspace }, argv) => {
 
 // ---- the table --------------------------------------------------------------------------------------------
 
-const command = dataCommands("generic");
+const command = commandFamily<DataHandler>("generic");
 
 const O1 = "O(1)";
 const EXPIRE_CONDITIONS = "[NX | XX | GT | LT]";
 
-function readOnlyKeyCommand(name: string, summary: string, since: string, handler: DataHandler): CommandSpec {
+function readOnlyKeyCommand(name: string, summary: string, since: string, handler: DataHandler): DataCommand {
   return command(name, 2, ["readonly", "fast"], ONE_KEY, { summary, since, complexity: O1, syntax: "key" }, handler);
 }
 
-const commands: readonly CommandSpec[] = [
+const commands: readonly DataCommand[] = [
   command(
     "del",
     -2,
@@ -377,7 +377,7 @@ const commands: readonly CommandSpec[] = [
   ),
 ];
 
-export const keyCommands: readonly CommandSpec[] = withDifferences(commands, {
+export const keyCommands: readonly DataCommand[] = withDifferences(commands, {
   keys: "Answers in bytewise key order (Redis: hash-table order).",
   scan: "Bytewise key order; the cursor names the issuing node and a position in its cursor table (10,000 newest kept), valid on every node (another node asks the issuer); a cursor never issued, evicted, or whose node is down answers -ERR invalid cursor. Inside MULTI a SCAN must finish in one call.",
   randomkey: "Reads every key (O(keys)).",

@@ -6,8 +6,8 @@ import { ShoalError } from "../../../lib/errors.js";
 import type { Keyspace } from "../../keyspace/keyspace.js";
 import { checkValueLength } from "../../limits.js";
 import { fitsInt64, floatArg, int64Arg, NOT_A_FLOAT, NOT_AN_INTEGER, parseFloatArg, parseInt64 } from "../args.js";
-import type { CommandSpec, DataHandler, KeyPositions } from "../command-spec.js";
-import { ALL_KEYS, dataCommands, ONE_KEY, withDifferences } from "../command-spec.js";
+import type { DataCommand, DataHandler, KeyPositions } from "../command-spec.js";
+import { ALL_KEYS, commandFamily, ONE_KEY, withDifferences } from "../command-spec.js";
 import { formatHumanFloat } from "../float-format.js";
 import { array, bulk, bulkOrNull, integer, NULL, OK, type Reply } from "../reply.js";
 import { type ExpireUnit, parseStringOptions, setExpiryAtMs } from "./expiry-args.js";
@@ -212,13 +212,13 @@ const incrbyfloat: DataHandler = ({ keyspace }, argv) => {
 
 // ---- the table --------------------------------------------------------------------------------------------
 
-const command = dataCommands("string");
+const command = commandFamily<DataHandler>("string");
 
 const RANGE_COMPLEXITY =
   "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.";
 const O1 = "O(1)";
 
-const commands: readonly CommandSpec[] = [
+const commands: readonly DataCommand[] = [
   command(
     "get",
     2,
@@ -467,7 +467,7 @@ const commands: readonly CommandSpec[] = [
   ),
 ];
 
-export const stringCommands: readonly CommandSpec[] = withDifferences(commands, {
+export const stringCommands: readonly DataCommand[] = withDifferences(commands, {
   incrbyfloat:
     "Computes in double, not long double: ordinary results print alike (10.5 + 0.1 = 10.6); results that need the extra precision may differ in the last digits (10.6 + 5000 prints 5010.6, Redis 5010.60000000000000009), and sums beyond the double range are refused.",
   setrange: "Values are limited to 16 MiB (Redis: 512 MiB); the error names `shoal-value-max-bytes`.",

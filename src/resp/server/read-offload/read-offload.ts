@@ -9,7 +9,7 @@
  */
 import { Worker } from "node:worker_threads";
 import type { CommandSpec } from "../../../commands/redis/command-spec.js";
-import { resolveCommand } from "../../../commands/redis/execute.js";
+import { DATA_COMMAND_TABLE } from "../../../commands/redis/table.js";
 import { ShoalError } from "../../../lib/errors.js";
 import type { RespVersion } from "../../resp-value.js";
 import type { ReadRequest, ReadResponse } from "./read-protocol.js";
@@ -30,11 +30,11 @@ export function worthOffloading(argvs: readonly (readonly Uint8Array[])[]): bool
   for (const argv of argvs) {
     let spec: CommandSpec;
     try {
-      spec = resolveCommand(argv);
+      spec = DATA_COMMAND_TABLE.resolve(argv);
     } catch {
       return false;
     }
-    if (CURSOR_COMMANDS.has(spec.name) || spec.handler === undefined) return false;
+    if (CURSOR_COMMANDS.has(spec.name)) return false;
     if (costFollowsData(spec, argv)) heavy = true;
   }
   return heavy;
