@@ -101,13 +101,17 @@ describe("embedded members", { timeout: 60_000 }, () => {
     }
   });
 
-  it("refuses options that name no member of its own", async () => {
+  it("refuses peers that do not list it, or whose address is not host:port with a real port", async () => {
     await assert.rejects(
       startNode({ id: 4, dataDir: path.join(tmpdir(), "never-created"), peers: { 1: "127.0.0.1:1" } }),
       (error: unknown) => error instanceof ShoalError && error.code === "BAD_REQUEST",
     );
     await assert.rejects(
       startNode({ id: 1, dataDir: path.join(tmpdir(), "never-created"), peers: { 1: "no-port" } }),
+      (error: unknown) => error instanceof ShoalError && error.code === "BAD_REQUEST",
+    );
+    await assert.rejects(
+      startNode({ id: 1, dataDir: path.join(tmpdir(), "never-created"), peers: new Map([[1, "127.0.0.1:0"]]) }),
       (error: unknown) => error instanceof ShoalError && error.code === "BAD_REQUEST",
     );
   });

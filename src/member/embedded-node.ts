@@ -184,8 +184,10 @@ function memberAddresses(options: EmbeddedNodeOptions): Map<NodeId, MemberAddres
   const members = new Map<NodeId, MemberAddress>();
   for (const [id, address] of entries) {
     if (!Number.isInteger(id) || id < 1) throw new ShoalError("BAD_REQUEST", `Peer id ${id} is not a positive integer`);
-    if (typeof address !== "string" || !/^.+:\d{1,5}$/.test(address)) {
-      throw new ShoalError("BAD_REQUEST", `Peer ${id}'s address "${address}" is not host:port`);
+    // Port 0 cannot be a peer address: the other members could not know which port it picked.
+    const port = typeof address === "string" ? Number(/^.+:(\d{1,5})$/.exec(address)?.[1]) : Number.NaN;
+    if (!(port >= 1 && port <= 65535)) {
+      throw new ShoalError("BAD_REQUEST", `Peer ${id}'s address "${address}" is not host:port (port 1-65535)`);
     }
     members.set(id, { peer: address, http: "" });
   }
