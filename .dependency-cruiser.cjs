@@ -2,8 +2,10 @@
  * The layering of docs/architecture.md ("Layers"), checked by `npm run lint` (dependency-cruiser). A layer imports
  * only the layers below it:
  *
- *   lib → io → raft → wal | store | commands | transport → node → resp | http | client → cli
+ *   lib → io → raft → wal | store | commands | transport → node → resp | http | client → member → cli
  *
+ * (`member` starts a node with its front ends: what `shoal start` and the embedded API share. `src/index.ts`, the
+ * package's entry point, sits above all of them and nothing under src/ imports it.)
  * (`io` holds interfaces plus their real implementations in io/node; `commands` sits on `store`'s record shapes;
  * nothing under src/ imports sim/, test/ or bench/.) A rule names what a layer must NOT import.
  */
@@ -34,17 +36,25 @@ module.exports = {
       from: { path: "^src/" },
       to: { path: "^(sim|test|bench)/" },
     },
-    upward("lib", ["io", "raft", "wal", "store", "commands", "transport", "node", "resp", "http", "client", "cli"], "lib imports nothing of ours."),
-    upward("io", ["raft", "wal", "store", "commands", "transport", "node", "resp", "http", "client", "cli"], "io is interfaces and their real implementations: only lib below it."),
-    upward("raft", ["io", "wal", "store", "commands", "transport", "node", "resp", "http", "client", "cli"], "The Raft core is pure: lib only."),
-    upward("wal", ["store", "commands", "transport", "node", "resp", "http", "client", "cli"], "The WAL sits on lib, io and raft's types."),
-    upward("store", ["commands", "transport", "wal", "node", "resp", "http", "client", "cli"], "The store knows nothing of commands (it applies entries through an injected EntryApplier)."),
-    upward("commands", ["transport", "wal", "node", "resp", "http", "client", "cli"], "Command semantics are pure: lib, raft types and the store's record shapes."),
-    upward("transport", ["store", "commands", "wal", "node", "resp", "http", "client", "cli"], "The transport frames Raft messages and requests: lib, io, raft types."),
-    upward("node", ["resp", "http", "client", "cli"], "node joins the layers below it; the front ends sit on it."),
-    upward("resp", ["http", "client", "cli"], "The RESP server is a front end: nothing beside or above it."),
-    upward("http", ["resp", "client", "cli"], "The HTTP server is a front end: nothing beside or above it."),
-    upward("client", ["node", "resp", "store", "wal", "raft", "transport", "cli"], "The client library talks over the network; it never reaches into a node."),
+    upward("lib", ["io", "raft", "wal", "store", "commands", "transport", "node", "resp", "http", "client", "member", "cli"], "lib imports nothing of ours."),
+    upward("io", ["raft", "wal", "store", "commands", "transport", "node", "resp", "http", "client", "member", "cli"], "io is interfaces and their real implementations: only lib below it."),
+    upward("raft", ["io", "wal", "store", "commands", "transport", "node", "resp", "http", "client", "member", "cli"], "The Raft core is pure: lib only."),
+    upward("wal", ["store", "commands", "transport", "node", "resp", "http", "client", "member", "cli"], "The WAL sits on lib, io and raft's types."),
+    upward("store", ["commands", "transport", "wal", "node", "resp", "http", "client", "member", "cli"], "The store knows nothing of commands (it applies entries through an injected EntryApplier)."),
+    upward("commands", ["transport", "wal", "node", "resp", "http", "client", "member", "cli"], "Command semantics are pure: lib, raft types and the store's record shapes."),
+    upward("transport", ["store", "commands", "wal", "node", "resp", "http", "client", "member", "cli"], "The transport frames Raft messages and requests: lib, io, raft types."),
+    upward("node", ["resp", "http", "client", "member", "cli"], "node joins the layers below it; the front ends sit on it."),
+    upward("resp", ["http", "client", "member", "cli"], "The RESP server is a front end: nothing beside or above it."),
+    upward("http", ["resp", "client", "member", "cli"], "The HTTP server is a front end: nothing beside or above it."),
+    upward("client", ["node", "resp", "store", "wal", "raft", "transport", "member", "cli"], "The client library talks over the network; it never reaches into a node."),
+    upward("member", ["cli"], "A member is started by the CLI or the embedded API, never the other way round."),
+    {
+      name: "no-entry-point-import",
+      comment: "src/index.ts is the package's public entry: code inside the package imports the module it needs.",
+      severity: "error",
+      from: { path: "^src/" },
+      to: { path: "^src/index\\.ts$" },
+    },
     {
       name: "raft-no-node-builtins",
       comment: "The Raft core does no I/O: no node: built-ins.",

@@ -4,15 +4,9 @@
 import { accessSync, constants, existsSync, mkdirSync, openSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import pino, { type Logger } from "pino";
-import { createHttpServer } from "../http/server.js";
-import { bindStartingHttpServer } from "../http/starting-server.js";
+import { MemberStartError, startMember } from "../member/start-member.js";
 import { type FsyncPolicy, type MemberAddress, nodeDefaults } from "../node/node-options.js";
-import { ShoalNode } from "../node/shoal-node.js";
 import { DataLossError } from "../raft/data-loss.js";
-import { nodeBackend } from "../resp/node-backend.js";
-import { registerRespMetrics } from "../resp/server/resp-metrics.js";
-import { RespServer } from "../resp/server/resp-server.js";
-import { bindStartingRespListener } from "../resp/server/starting-listener.js";
 import { CliError } from "./cli-error.js";
 import { choiceFlag, integerFlag, parseFlags } from "./parse-flags.js";
 
@@ -85,83 +79,53 @@ export async function runStart(argv: string[]): Promise<number> {
   const requirePass = typeof flags.requirepass === "string" ? flags.requirepass : undefined;
   const bulkLengthBytesMax = integerFlag(flags, "proto-max-bulk-len", 512 * 1024 * 1024, 1024, 512 * 1024 * 1024);
   const clientsMax = integerFlag(flags, "maxclients", 10_000, 1, 1_000_000);
-  members.set(id, { peer: self.peer, http: `${httpHost}:${httpPort}` });
   checkDataDir(dataDir);
   const clusterName = typeof flags["cluster-name"] === "string" ? flags["cluster-name"] : nodeDefaults.clusterName;
   const logger = makeLogger(flags);
-  // The ports come first: a second node started on the same ports (a second `npm start`) fails here, before it
-  // locks, reads or writes anything in a data directory. Until the node is up they answer "starting".
-  let startup = `Node ${id} is starting`;
-  const httpServer = await bindStartingHttpServer(httpHost, httpPort, () => startup).catch((error: unknown) => {
-    throw new CliError(`Cannot listen for HTTP on ${httpHost}:${httpPort}: ${(error as Error).message}`, 1);
-  });
-  const respListener = await bindStartingRespListener(respHost, respPort, () => startup).catch(
-    async (error: unknown) => {
-      await closeServer(httpServer);
-      throw new CliError(`Cannot listen for RESP on ${respHost}:${respPort}: ${(error as Error).message}`, 1);
+  const member = await startMember({
+    http: { host: httpHost, port: httpPort },
+    resp: {
+      host: respHost,
+      port: respPort,
+      bulkLengthBytesMax,
+      clientsMax,
+      ...(requirePass === undefined ? {} : { requirePass }),
     },
-  );
-  const node = await ShoalNode.start({
-    ...nodeDefaults,
-    id,
-    dataDir: resolve(dataDir),
-    members,
-    fsync: choiceFlag<FsyncPolicy>(flags, "fsync", ["always", "batch", "never"], "always"),
-    tickMs: integerFlag(flags, "tick-ms", nodeDefaults.tickMs, 1, 10_000),
-    electionTimeoutTicks: integerFlag(flags, "election-ticks", nodeDefaults.electionTimeoutTicks, 2, 10_000),
-    snapshotThresholdEntries: integerFlag(flags, "snapshot-entries", nodeDefaults.snapshotThresholdEntries, 1),
-    snapshotRetainEntries: integerFlag(flags, "snapshot-retain", nodeDefaults.snapshotRetainEntries, 0),
-    ...(typeof flags["peer-listen"] === "string" ? { peerListen: flags["peer-listen"] } : {}),
-    ...(choiceFlag(flags, "unsafe", ["none", "stale-reads"], "none") === "stale-reads"
-      ? { unsafe: { staleReads: true } }
-      : {}),
-    clusterName,
-    onStartupProgress: (message) => {
-      startup = message;
+    node: {
+      ...nodeDefaults,
+      id,
+      dataDir: resolve(dataDir),
+      members,
+      fsync: choiceFlag<FsyncPolicy>(flags, "fsync", ["always", "batch", "never"], "always"),
+      tickMs: integerFlag(flags, "tick-ms", nodeDefaults.tickMs, 1, 10_000),
+      electionTimeoutTicks: integerFlag(flags, "election-ticks", nodeDefaults.electionTimeoutTicks, 2, 10_000),
+      snapshotThresholdEntries: integerFlag(flags, "snapshot-entries", nodeDefaults.snapshotThresholdEntries, 1),
+      snapshotRetainEntries: integerFlag(flags, "snapshot-retain", nodeDefaults.snapshotRetainEntries, 0),
+      ...(typeof flags["peer-listen"] === "string" ? { peerListen: flags["peer-listen"] } : {}),
+      ...(choiceFlag(flags, "unsafe", ["none", "stale-reads"], "none") === "stale-reads"
+        ? { unsafe: { staleReads: true } }
+        : {}),
+      clusterName,
+      logger,
+      onFatal: (error) => {
+        const what = error instanceof DataLossError ? "Data loss detected" : "Invariant violated";
+        logger.fatal({ err: error }, `${what}; stopping the node`);
+        process.stderr.write(`shoal: node ${id} stopped: ${error.message}\n`);
+        process.exit(70);
+      },
     },
-    logger,
-    onFatal: (error) => {
-      const what = error instanceof DataLossError ? "Data loss detected" : "Invariant violated";
-      logger.fatal({ err: error }, `${what}; stopping the node`);
-      process.stderr.write(`shoal: node ${id} stopped: ${error.message}\n`);
-      process.exit(70);
-    },
-  }).catch(async (error: unknown) => {
-    await Promise.all([closeServer(httpServer), closeServer(respListener)]);
-    throw new CliError(`Cannot start node ${id}: ${(error as Error).message}`, 1);
+  }).catch((error: unknown) => {
+    if (error instanceof MemberStartError) throw new CliError(error.message, 1);
+    throw error;
   });
-  const http = createHttpServer(node, { server: httpServer });
-  await http.ready();
-  const address = httpServer.address();
-  const boundPort = typeof address === "object" && address !== null ? address.port : httpPort;
-  node.setHttpAddress(`${httpHost}:${boundPort}`);
-  const resp = await RespServer.start({
-    host: respHost,
-    port: respPort,
-    listener: respListener,
-    backend: nodeBackend(node),
-    limits: { bulkLengthBytesMax },
-    clientsMax,
-    ...(requirePass === undefined ? {} : { requirePass }),
-    logger,
-  });
-  registerRespMetrics(node.metrics.registry, () => resp.figures());
-  process.stdout.write(
-    `node ${id} ready: http://${httpHost}:${boundPort} redis://${respHost}:${resp.port} peer ${self.peer}\n`,
-  );
+  process.stdout.write(`node ${id} ready: http://${member.http} redis://${member.resp} peer ${self.peer}\n`);
   await new Promise<void>((done) => {
     const shutdown = () => done();
     process.once("SIGINT", shutdown);
     process.once("SIGTERM", shutdown);
   });
-  await resp.close();
-  await http.close();
-  await node.stop();
+  await member.stop();
   return 0;
-}
-
-function closeServer(server: { close(done: () => void): unknown }): Promise<void> {
-  return new Promise((resolve) => server.close(() => resolve()));
 }
 
 function requireString(flags: Record<string, unknown>, name: string): string {

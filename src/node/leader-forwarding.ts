@@ -1,0 +1,139 @@
+/**
+ * @module Getting a client's write into the log from any member, and a read barrier from any member: the leader
+ * proposes its own writes, a follower forwards them to the leader it knows, and both retry only what certainly did
+ * not apply (no leader yet, leadership moved, the entry was dropped) within the request timeout.
+ */
+import type { Logger } from "pino";
+import type { CommandResult } from "../commands/command.js";
+import { ShoalError } from "../lib/errors.js";
+import type { RaftStatus } from "../raft/raw-node.js";
+import { NO_NODE, type NodeId } from "../raft/types.js";
+import { type PeerRequest, peerRequest } from "./peer-rpc.js";
+
+/** What forwarding needs of the Raft host: its view of the group, and proposing and confirming reads locally. */
+export interface LocalLog {
+  status(): Pick<RaftStatus, "role" | "leaderId">;
+  propose(data: Uint8Array): Promise<CommandResult>;
+  readBarrier(): Promise<void>;
+}
+
+/** Asks another member (the peer transport's request, abandonable while still queued). */
+export type AskPeer = (to: NodeId, request: PeerRequest, timeoutMs: number, abandon?: AbortSignal) => Promise<unknown>;
+
+/** A write this node forwarded to the leader it knew; abandoned when another leader becomes known. */
+interface Forward {
+  readonly leaderId: NodeId;
+  readonly abandon: AbortController;
+}
+
+export class LeaderForwarding {
+  readonly #log: LocalLog;
+  readonly #ask: AskPeer;
+  readonly #requestTimeoutMs: number;
+  readonly #logger: Logger;
+  /** Writes forwarded to a leader and not answered yet (see #forwardProposal). */
+  readonly #forwards = new Set<Forward>();
+  /** Retries sleeping until their next attempt; woken early when a leader becomes known. */
+  readonly #retrySleepers = new Set<() => void>();
+
+  constructor(options: { log: LocalLog; ask: AskPeer; requestTimeoutMs: number; logger: Logger }) {
+    this.#log = options.log;
+    this.#ask = options.ask;
+    this.#requestTimeoutMs = options.requestTimeoutMs;
+    this.#logger = options.logger;
+  }
+
+  /** Replicates an encoded command through the leader (forwarding from a follower) and returns its result. */
+  submit(data: Uint8Array): Promise<CommandResult> {
+    return this.#withRetry(() => this.#proposeAnywhere(data));
+  }
+
+  /** Waits until this node's state reflects every write acknowledged before the call (ReadIndex). */
+  readBarrier(): Promise<void> {
+    return this.#withRetry(() => this.#log.readBarrier());
+  }
+
+  /** The host learned of a new leader or term: writes forwarded to another node are abandoned (see
+   * #forwardProposal) and retries waiting for a leader go now. A leader unknown (an election running) abandons
+   * nothing: the old one may still answer. */
+  leadershipMoved(leaderId: NodeId, term: number): void {
+    if (leaderId === NO_NODE) return;
+    this.#logger.info({ leader: leaderId, term }, "Leader known");
+    for (const forward of this.#forwards) {
+      if (forward.leaderId !== leaderId) forward.abandon.abort(new Error(`node ${leaderId} is the leader now`));
+    }
+    for (const wake of this.#retrySleepers) wake();
+    this.#retrySleepers.clear();
+  }
+
+  async #proposeAnywhere(data: Uint8Array): Promise<CommandResult> {
+    const status = this.#log.status();
+    if (status.role === "leader") return this.#log.propose(data);
+    if (status.leaderId === NO_NODE) throw new ShoalError("UNAVAILABLE", "No leader is known yet");
+    return this.#forwardProposal(status.leaderId, data);
+  }
+
+  /**
+   * Forwards a write to the leader this node knows and returns the leader's answer. What a failure says about
+   * the write — exactly-once depends on it: an entry a leader accepted can still commit after that leader lost
+   * leadership (a follower holding it may win the next election and commit it with its first entry, §5.4.2), so
+   * only a write that certainly never reached the leader's log may be sent again.
+   * - Never written to the connection (the link is down, the queue is full, or it was abandoned while still
+   *   queued: the transport withdraws it): UNAVAILABLE — not applied, retried (by #withRetry).
+   * - The leader refused it (NOT_LEADER, UNAVAILABLE) or answered that its entry lost to another term's
+   *   (PROPOSAL_DROPPED): not applied, retried.
+   * - Written, and then this node learned of another leader (leadershipMoved abandons it at once instead of
+   *   waiting out requestTimeoutMs — a paused leader would hold it that long), or the connection dropped (the
+   *   leader crashed): UNKNOWN_OUTCOME — the old leader may have appended it, and the entry may commit under
+   *   the new leader, or the request may still sit unread in a paused leader's socket. Never retried: the
+   *   client is told the outcome is unknown.
+   * - Written and no answer within requestTimeoutMs: TIMEOUT, likewise unknown, never retried.
+   */
+  async #forwardProposal(leaderId: NodeId, data: Uint8Array): Promise<CommandResult> {
+    const forward: Forward = { leaderId, abandon: new AbortController() };
+    this.#forwards.add(forward);
+    try {
+      const request = peerRequest.propose(data);
+      return (await this.#ask(leaderId, request, this.#requestTimeoutMs, forward.abandon.signal)) as CommandResult;
+    } catch (error) {
+      const abandoned = forward.abandon.signal.aborted;
+      if (!(error instanceof ShoalError && error.code === "UNKNOWN_OUTCOME" && abandoned)) throw error;
+      const newLeader = this.#log.status().leaderId;
+      throw new ShoalError(
+        "UNKNOWN_OUTCOME",
+        `Leadership moved from node ${leaderId} to node ${newLeader} while the write was in flight; ` +
+          "it may or may not have been applied",
+        { leaderId: newLeader, formerLeaderId: leaderId },
+      );
+    } finally {
+      this.#forwards.delete(forward);
+    }
+  }
+
+  async #withRetry<T>(attempt: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.#requestTimeoutMs;
+    let delayMs = 10;
+    for (;;) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (!(error instanceof ShoalError) || !error.retryable || Date.now() + delayMs > deadline) throw error;
+      }
+      await this.#sleepUntilRetry(delayMs);
+      delayMs = Math.min(delayMs * 2, 200);
+    }
+  }
+
+  /** Waits `delayMs`, or less when a leader becomes known meanwhile (a new leader answers at once). */
+  #sleepUntilRetry(delayMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#retrySleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, delayMs);
+      this.#retrySleepers.add(wake);
+    });
+  }
+}

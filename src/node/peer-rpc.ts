@@ -1,0 +1,68 @@
+/**
+ * @module The requests members make of each other beside Raft's own messages, and how a member answers them:
+ * a forwarded write (leader-forwarding.ts), "who are you" for status and readiness (member-status.ts), a SCAN
+ * cursor's position (redis-operations.ts), the cluster identity (bootstrap.ts) and pub/sub delivery (pubsub-hub.ts).
+ * A payload comes off the wire, so every field is checked before it is used.
+ */
+import type { Logger } from "pino";
+import type { CommandResult } from "../commands/command.js";
+import { ShoalError } from "../lib/errors.js";
+import type { NodeId } from "../raft/types.js";
+import type { IdentityAnswer } from "./bootstrap.js";
+import type { PubSubRequest } from "./pubsub-hub.js";
+
+export type PeerRequest =
+  | { readonly kind: "propose"; readonly data: Uint8Array }
+  | { readonly kind: "info" }
+  | { readonly kind: "scan-cursor"; readonly cursor: string }
+  | { readonly kind: "identity" }
+  | PubSubRequest;
+
+/** The requests this node sends, built in one place so their shapes match what `answerPeerRequest` checks. */
+export const peerRequest = {
+  propose: (data: Uint8Array): PeerRequest => ({ kind: "propose", data }),
+  info: (): PeerRequest => ({ kind: "info" }),
+  scanCursor: (cursor: bigint): PeerRequest => ({ kind: "scan-cursor", cursor: cursor.toString() }),
+  identity: (): PeerRequest => ({ kind: "identity" }),
+};
+
+const PUBSUB_REQUESTS: ReadonlySet<string> = new Set(["publish", "pubsub-channels", "pubsub-numsub", "pubsub-numpat"]);
+
+/** What a running member answers with. */
+export interface PeerAnswers {
+  /** Proposes a forwarded write on this node (never forwarded again: a node that lost leadership answers
+   * NOT_LEADER and the sender retries). */
+  propose(data: Uint8Array): Promise<CommandResult>;
+  info(): unknown;
+  scanCursorPosition(cursor: bigint): Uint8Array | undefined;
+  identity(asker: NodeId): IdentityAnswer;
+  pubsub(request: PubSubRequest): unknown;
+}
+
+/** Routes one peer request to its answer; an unknown or malformed one is refused with BAD_REQUEST. */
+export function answerPeerRequest(
+  answers: PeerAnswers,
+  logger: Logger,
+  from: NodeId,
+  payload: unknown,
+): Promise<unknown> | unknown {
+  const request = payload as PeerRequest | undefined;
+  if (request?.kind === "propose" && request.data instanceof Uint8Array) {
+    return answers.propose(new Uint8Array(request.data));
+  }
+  if (request?.kind === "info") return answers.info();
+  if (request?.kind === "scan-cursor" && typeof request.cursor === "string" && /^\d{1,20}$/.test(request.cursor)) {
+    return answers.scanCursorPosition(BigInt(request.cursor)) ?? null;
+  }
+  if (request?.kind === "identity") return answers.identity(from);
+  if (typeof request?.kind === "string" && PUBSUB_REQUESTS.has(request.kind)) {
+    return answers.pubsub(request as PubSubRequest);
+  }
+  logger.warn({ from }, "Unknown peer request");
+  throw new ShoalError("BAD_REQUEST", "Unknown peer request");
+}
+
+/** True when a payload asks who this node is (the one request a starting node answers). */
+export function isIdentityRequest(payload: unknown): boolean {
+  return (payload as PeerRequest | undefined)?.kind === "identity";
+}
