@@ -5,7 +5,7 @@
  */
 import { runSeeds } from "./parallel.js";
 import type { SeedResult } from "./run-seed.js";
-import { runSeed } from "./seed-runner.js";
+import { runAnySeed } from "./seed-runner.js";
 import { parseArgs, replayCommand, type SimOptions, USAGE } from "./sim-options.js";
 
 function report(options: SimOptions, results: readonly SeedResult[], seconds: number): number {
@@ -35,8 +35,9 @@ async function main(): Promise<void> {
   }
   const started = performance.now();
   const results = options.verbose
-    ? [runSeed(options.start, options, (line) => console.log(line))]
+    ? [await runAnySeed(options.start, options, (line) => console.log(line))]
     : await runSeeds(options);
+  if (options.verbose) for (const r of results) console.log(`seed ${r.seed}: ${r.summary}; digest ${r.digest}`);
   const failed = report(options, results, (performance.now() - started) / 1000);
   process.exitCode = failed > 0 ? 1 : 0;
 }

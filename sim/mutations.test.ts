@@ -18,7 +18,7 @@ import type { MutationName } from "./mutation.js";
 import type { SeedResult } from "./run-seed.js";
 import type { FaultMix } from "./seed-profile.js";
 import { runSeed } from "./seed-runner.js";
-import { DEFAULT_OPTIONS, replayCommand, type SimOptions } from "./sim-options.js";
+import { CORE_OPTIONS, replayCommand, type SimOptions } from "./sim-options.js";
 
 /** Seeds tried before a mutation counts as missed. */
 const SEEDS_MAX = 200;
@@ -60,10 +60,10 @@ for (const c of CASES) {
   const only = c.checkers === undefined ? "all checkers" : `only ${c.checkers.join(", ")}`;
   test(`${c.mutation} is caught by ${c.expected} within ${SEEDS_MAX} seeds (${only}, ${c.mix ?? "default"} mix)`, (t) => {
     const options: SimOptions = {
-      ...DEFAULT_OPTIONS,
+      ...CORE_OPTIONS,
       mutation: c.mutation,
       mix: c.mix ?? "default",
-      checkers: c.checkers ?? DEFAULT_OPTIONS.checkers,
+      checkers: c.checkers ?? CORE_OPTIONS.checkers,
     };
     const { caught, tried, other } = firstCatch(options, c.expected);
     if (other.length > 0) t.diagnostic(`caught first by other checkers: ${other.join("; ")}`);
@@ -72,7 +72,7 @@ for (const c of CASES) {
       `caught at seed ${caught.seed} (${tried} seeds), tick ${caught.failure.tick}: ${caught.failure.message}`,
     );
     t.diagnostic(`replay: ${replayCommand(options, caught.seed)}`);
-    const safeOptions: SimOptions = { ...options, mutation: undefined, checkers: DEFAULT_OPTIONS.checkers };
+    const safeOptions: SimOptions = { ...options, mutation: undefined, checkers: CORE_OPTIONS.checkers };
     const safe = runSeed(
       caught.seed,
       c.mutation === "no-prevote-checkquorum" ? { ...safeOptions, scenario: "disruption" } : safeOptions,

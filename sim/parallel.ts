@@ -4,12 +4,16 @@
  */
 import { Worker } from "node:worker_threads";
 import type { SeedResult } from "./run-seed.js";
-import { runSeed } from "./seed-runner.js";
+import { runAnySeed } from "./seed-runner.js";
 import type { SimOptions } from "./sim-options.js";
 
 export async function runSeeds(options: SimOptions): Promise<SeedResult[]> {
   const seeds = Array.from({ length: options.seeds }, (_, i) => options.start + i);
-  if (options.workers <= 1 || seeds.length < 2) return seeds.map((seed) => runSeed(seed, options));
+  if (options.workers <= 1 || seeds.length < 2) {
+    const results: SeedResult[] = [];
+    for (const seed of seeds) results.push(await runAnySeed(seed, options));
+    return results;
+  }
   const queue = [...seeds];
   const results: SeedResult[] = [];
   const workerCount = Math.min(options.workers, seeds.length);

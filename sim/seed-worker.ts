@@ -3,12 +3,12 @@
  * does not leave the other core idle).
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { runSeed } from "./seed-runner.js";
+import { runAnySeed } from "./seed-runner.js";
 import type { SimOptions } from "./sim-options.js";
 
 const options = workerData as SimOptions;
 const port = parentPort;
 if (port === null) throw new Error("seed-worker must run as a worker thread");
 port.on("message", (seed: number) => {
-  port.postMessage(runSeed(seed, options));
+  void runAnySeed(seed, options).then((result) => port.postMessage(result));
 });

@@ -4,11 +4,19 @@
  */
 import { type CheckerName, SAFETY_CHECKERS } from "./checkers/violation.js";
 import { findMutation, type MutationName } from "./mutation.js";
+import { findNodeMutation, NODE_MUTATIONS, type NodeMutationName } from "./node/node-mutations.js";
 import type { FaultMix } from "./seed-profile.js";
 
 export type ScenarioName = "random" | "disruption";
 
+/** `node` (default): the real node (RaftHost, WAL, store, codec) in virtual time, sim/node/. `core`: the Raft
+ * core alone under the model host (sim-host.ts), synchronous and several times faster, with its own mutations. */
+export type SimTier = "node" | "core";
+
 export interface SimOptions {
+  readonly tier: SimTier;
+  /** A node-level mutation (sim/node/node-mutations.ts); implies the node tier. */
+  readonly nodeMutation: NodeMutationName | undefined;
   /** The first seed, and how many consecutive seeds. */
   readonly start: number;
   readonly seeds: number;
@@ -32,7 +40,12 @@ export interface SimOptions {
 export const DEFAULT_TICKS = 3000;
 export const DEFAULT_LIVENESS_TICKS = 2000;
 
+/** The node tier's safety phase: 800 ticks of 10 virtual ms. */
+export const NODE_DEFAULT_TICKS = 800;
+
 export const DEFAULT_OPTIONS: SimOptions = {
+  tier: "node",
+  nodeMutation: undefined,
   start: 1,
   seeds: 200,
   nodes: undefined,
@@ -57,7 +70,9 @@ export function replayCommand(options: SimOptions, seed: number): string {
   if (options.nodes !== undefined) parts.push("--nodes", String(options.nodes));
   if (options.ticks !== DEFAULT_TICKS) parts.push("--ticks", String(options.ticks));
   if (options.livenessTicks !== DEFAULT_LIVENESS_TICKS) parts.push("--liveness-ticks", String(options.livenessTicks));
+  if (options.tier === "core" && options.mutation === undefined && options.scenario === undefined) parts.push("--core");
   if (options.mutation !== undefined) parts.push("--unsafe", options.mutation);
+  if (options.nodeMutation !== undefined) parts.push("--unsafe", options.nodeMutation);
   if (options.scenario !== undefined) parts.push("--scenario", options.scenario);
   if (options.mix !== "default") parts.push("--mix", options.mix);
   if (options.leaseReads) parts.push("--lease-reads");
@@ -72,9 +87,10 @@ export const USAGE = `Usage: npm run sim -- [options]
   --nodes 3|5          cluster size (default: 5 for odd seeds, 3 for even)
   --ticks T            safety-phase ticks (default ${DEFAULT_TICKS})
   --liveness-ticks T   bound on the liveness phase (default ${DEFAULT_LIVENESS_TICKS})
-  --unsafe NAME        switch a safety mechanism off: commit-prior-term, vote-not-persisted,
-                       no-prevote-checkquorum, vote-without-log-check, skip-append-check,
-                       local-reads, ack-before-persist
+  --core               run the Raft core under the model host instead of the real node
+  --unsafe NAME        switch a safety mechanism off. Node tier: ${NODE_MUTATIONS.map((m) => m.name).join(", ")}.
+                       Core tier: commit-prior-term, vote-not-persisted, no-prevote-checkquorum,
+                       vote-without-log-check, skip-append-check, local-reads, ack-before-persist
   --scenario NAME      random (default) or disruption
   --mix NAME           fault mix: default, or churn (leader churn, small messages)
   --lease-reads        lease-based reads (readOnlyOption leaseBased, CheckQuorum on)
@@ -113,21 +129,27 @@ function applyFlag(options: SimOptions, flag: string, value: () => string): SimO
       return { ...options, ticks: positiveInt(flag, value()) };
     case "--liveness-ticks":
       return { ...options, livenessTicks: positiveInt(flag, value()) };
-    case "--unsafe":
-      return { ...options, mutation: findMutation(value()).name };
+    case "--unsafe": {
+      const name = value();
+      const nodeMutation = findNodeMutation(name);
+      if (nodeMutation !== undefined) return { ...options, tier: "node", nodeMutation: nodeMutation.name };
+      return { ...options, tier: "core", mutation: findMutation(name).name };
+    }
+    case "--core":
+      return { ...options, tier: "core" };
     case "--scenario":
-      return { ...options, scenario: scenarioName(value()) };
+      return { ...options, tier: "core", scenario: scenarioName(value()) };
     case "--mix": {
       const mix = value();
       if (mix !== "default" && mix !== "churn") throw new RangeError(`Unknown fault mix ${mix}`);
-      return { ...options, mix };
+      return { ...options, tier: "core", mix };
     }
     case "--checkers":
       return { ...options, checkers: checkerNames(value()) };
     case "--workers":
       return { ...options, workers: positiveInt(flag, value()) };
     case "--lease-reads":
-      return { ...options, leaseReads: true };
+      return { ...options, tier: "core", leaseReads: true };
     case "--quiet":
       return { ...options, verbose: false };
     default:
@@ -159,3 +181,6 @@ function checkerNames(text: string): CheckerName[] {
   }
   return names as CheckerName[];
 }
+
+/** The defaults with the core tier (the model host): its tests and mutation tests. */
+export const CORE_OPTIONS: SimOptions = { ...DEFAULT_OPTIONS, tier: "core" };

@@ -9,7 +9,7 @@ import { test } from "node:test";
 import { runSeeds } from "./parallel.js";
 import type { SeedResult } from "./run-seed.js";
 import { runSeed } from "./seed-runner.js";
-import { DEFAULT_OPTIONS, replayCommand, type SimOptions } from "./sim-options.js";
+import { CORE_OPTIONS, replayCommand, type SimOptions } from "./sim-options.js";
 
 function failures(options: SimOptions, results: readonly SeedResult[]): string[] {
   return results
@@ -21,26 +21,26 @@ function failures(options: SimOptions, results: readonly SeedResult[]): string[]
 }
 
 test("300 seeds of the default fault mix pass (3 and 5 nodes, 2 workers)", async () => {
-  const options: SimOptions = { ...DEFAULT_OPTIONS, start: 1, seeds: 300, workers: 2 };
+  const options: SimOptions = { ...CORE_OPTIONS, start: 1, seeds: 300, workers: 2 };
   const results = await runSeeds(options);
   assert.equal(results.length, 300);
   assert.deepEqual(failures(options, results), []);
 });
 
 test("100 seeds of the leader-churn mix pass", async () => {
-  const options: SimOptions = { ...DEFAULT_OPTIONS, start: 1, seeds: 100, mix: "churn", workers: 2 };
+  const options: SimOptions = { ...CORE_OPTIONS, start: 1, seeds: 100, mix: "churn", workers: 2 };
   assert.deepEqual(failures(options, await runSeeds(options)), []);
 });
 
 test("50 seeds of the disruption scenario pass with PreVote and CheckQuorum", async () => {
-  const options: SimOptions = { ...DEFAULT_OPTIONS, start: 1, seeds: 50, scenario: "disruption", workers: 2 };
+  const options: SimOptions = { ...CORE_OPTIONS, start: 1, seeds: 50, scenario: "disruption", workers: 2 };
   assert.deepEqual(failures(options, await runSeeds(options)), []);
 });
 
 test("a seed replays exactly: same trace, same digest", () => {
   const trace = (): { lines: string[]; digest: string } => {
     const lines: string[] = [];
-    const result = runSeed(5, DEFAULT_OPTIONS, (line) => lines.push(line));
+    const result = runSeed(5, CORE_OPTIONS, (line) => lines.push(line));
     return { lines, digest: result.digest };
   };
   const first = trace();
@@ -51,6 +51,6 @@ test("a seed replays exactly: same trace, same digest", () => {
 });
 
 test("different seeds take different paths", () => {
-  const digests = new Set([1, 2, 3, 4].map((seed) => runSeed(seed, DEFAULT_OPTIONS).digest));
+  const digests = new Set([1, 2, 3, 4].map((seed) => runSeed(seed, CORE_OPTIONS).digest));
   assert.equal(digests.size, 4);
 });

@@ -72,8 +72,11 @@ export class SimClients {
 
   #loop(client: number, thinkMsMax: number): void {
     if (this.#stopped) return;
-    void this.#invoke(this.#nextOperation(client)).then(() => {
-      this.#scope.setTimeout(() => this.#loop(client, thinkMsMax), this.#random.between(0, thinkMsMax));
+    void this.#invoke(this.#nextOperation(client)).then((outcome) => {
+      // Virtual time must move between two operations (a client refused at once would otherwise spin at one
+      // instant forever), and a refused client backs off as a real one does.
+      const backoffMs = outcome === "ok" ? 0 : this.#random.between(5, 20);
+      this.#scope.setTimeout(() => this.#loop(client, thinkMsMax), 1 + backoffMs + this.#random.between(0, thinkMsMax));
     });
   }
 
