@@ -22,8 +22,11 @@ export interface PeerNetwork {
 }
 
 export interface SnapshotFiles {
-  /** Writes the snapshot durably (fsync) before resolving; keeps only the newest. */
+  /** Writes the snapshot durably (fsync) before resolving. Older files stay until `prune`. */
   save(snapshot: Snapshot): Promise<void>;
+  /** Removes every snapshot file but the one at `keepIndex`. Called only once the WAL's marker naming
+   * `keepIndex` is durable: until then, after a crash, the WAL still names an older file, which must exist. */
+  prune(keepIndex: number): Promise<void>;
   /** The snapshot at exactly `index`, or undefined. */
   load(index: number): Promise<Snapshot | undefined>;
 }

@@ -35,7 +35,7 @@ class HostCluster {
         wal: { save: async () => {}, compact: async () => {}, close: async () => {} },
         store: memoryCommandStore(),
         network: this.#network(id),
-        snapshots: { save: async () => {}, load: async () => undefined },
+        snapshots: { save: async () => {}, load: async () => undefined, prune: async () => {} },
         clock: NODE_CLOCK,
         tickMs: 10,
         snapshotThresholdEntries: 1_000_000,

@@ -546,6 +546,7 @@ export class RaftHost {
     this.#options.onApplied?.();
     storage.applySnapshot(snapshot);
     await wal.save({ entries: [], snapshot: snapshot.metadata });
+    await snapshots.prune(snapshot.metadata.index);
     this.#lastSnapshotIndex = snapshot.metadata.index;
     this.#appliedBytesSinceSnapshot = 0;
     // A snapshot does not say which entries it holds: a proposal it covers may or may not be in it.
@@ -601,6 +602,7 @@ export class RaftHost {
     await snapshots.save(snapshot);
     if (this.#stopped) return;
     await wal.save({ entries: [], snapshot: snapshot.metadata });
+    await snapshots.prune(index);
     this.#lastSnapshotIndex = Math.max(this.#lastSnapshotIndex, index);
     this.#appliedBytesSinceSnapshot = Math.max(0, this.#appliedBytesSinceSnapshot - appliedBytesAtImage);
     const compactTo = index - snapshotRetainEntries;

@@ -22,6 +22,16 @@ function snapshotOf(size: number, index: number): Snapshot {
 }
 
 describe("snapshot files", () => {
+  it("keeps the older file until prune (the WAL may still name it after a crash)", async () => {
+    const files = new SnapshotFileStore(path.join(root, "prune"));
+    await files.save(snapshotOf(16, 10));
+    await files.save(snapshotOf(16, 20));
+    assert.ok((await files.load(10)) !== undefined, "the older snapshot survives a newer save");
+    await files.prune(20);
+    assert.equal(await files.load(10), undefined);
+    assert.ok((await files.load(20)) !== undefined);
+  });
+
   it("round-trip at every bin header size and across write slices", async () => {
     const files = new SnapshotFileStore(path.join(root, "sizes"));
     for (const size of [0, 1, 255, 256, 65_535, 65_536, 4 * 1024 * 1024 + 3, 9_000_001]) {

@@ -1,7 +1,8 @@
 /**
  * @module Raft snapshots on disk: `<dir>/snapshot-<index>.bin`, a msgpack of {metadata, data} followed by a
  * CRC32C. The WAL records a marker pointing at the snapshot index only AFTER the file is durable, so the marker
- * never names a snapshot that a crash could lose. Older files are removed once a newer one is written.
+ * never names a snapshot that a crash could lose; older files are removed (`prune`) only once that marker is
+ * durable, so the file the WAL names after any crash still exists.
  * Everything goes through an `io/disk.ts` Disk, so the simulator runs this file over its simulated disk.
  */
 import { join } from "node:path";
@@ -80,8 +81,16 @@ export class SnapshotFileStore implements SnapshotFiles {
     }
     await disk.rename(temporary, join(this.#dir, name));
     await disk.syncDirectory(this.#dir);
-    for (const other of await disk.list(this.#dir)) {
-      if (other.startsWith(PREFIX) && other !== name) await disk.remove(join(this.#dir, other));
+  }
+
+  /** See SnapshotFiles.prune. (Removing the older files in `save` lost the file a crash-recovered WAL still named:
+   * the node simulation found it.) */
+  async prune(keepIndex: number): Promise<void> {
+    const keep = fileName(keepIndex);
+    for (const other of await this.#list()) {
+      if (other.startsWith(PREFIX) && !other.endsWith(".tmp") && other !== keep) {
+        await this.#disk.remove(join(this.#dir, other));
+      }
     }
   }
 
