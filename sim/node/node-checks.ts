@@ -37,7 +37,7 @@ interface DurableLog {
 export interface SaveBatch {
   readonly hardState?: HardState;
   readonly entries: readonly Entry[];
-  readonly snapshot?: { readonly index: number };
+  readonly snapshot?: { readonly index: number; readonly term: number };
 }
 
 function entryKey(entry: Pick<Entry, "type" | "data">): string {
@@ -87,7 +87,16 @@ export class NodeChecks {
       for (const index of [...log.entries.keys()]) if (index >= first.index) log.entries.delete(index);
       for (const entry of batch.entries) log.entries.set(entry.index, `${entry.term}/${entryKey(entry)}`);
     }
-    if (batch.snapshot !== undefined) log.snapshotIndex = Math.max(log.snapshotIndex, batch.snapshot.index);
+    const snapshot = batch.snapshot;
+    if (snapshot !== undefined) {
+      // A snapshot whose last entry this log does not hold (one installed from the leader) replaces the whole log,
+      // as Raft's storage and the WAL's replay do; one this log agrees with keeps the entries after it.
+      const held = log.entries.get(snapshot.index);
+      if (held === undefined || !held.startsWith(`${snapshot.term}/`)) {
+        for (const index of [...log.entries.keys()]) if (index > snapshot.index) log.entries.delete(index);
+      }
+      log.snapshotIndex = Math.max(log.snapshotIndex, snapshot.index);
+    }
     if (batch.hardState !== undefined) log.hardState = batch.hardState;
   }
 
