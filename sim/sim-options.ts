@@ -133,7 +133,15 @@ function applyFlag(options: SimOptions, flag: string, value: () => string): SimO
       const name = value();
       const nodeMutation = findNodeMutation(name);
       if (nodeMutation !== undefined) return { ...options, tier: "node", nodeMutation: nodeMutation.name };
-      return { ...options, tier: "core", mutation: findMutation(name).name };
+      try {
+        return { ...options, tier: "core", mutation: findMutation(name).name };
+      } catch {
+        throw new RangeError(
+          `Unknown mutation ${name}; node tier: ${NODE_MUTATIONS.map((m) => m.name).join(", ")}; core tier: ` +
+            "commit-prior-term, vote-not-persisted, no-prevote-checkquorum, vote-without-log-check, " +
+            "skip-append-check, local-reads, ack-before-persist",
+        );
+      }
     }
     case "--core":
       return { ...options, tier: "core" };
