@@ -16,8 +16,17 @@ import { encodeUnchecked } from "../src/commands/testing/unchecked-entry.js";
 import { AssertionError } from "../src/lib/assert.js";
 import { ShoalError } from "../src/lib/errors.js";
 import type { Prng } from "../src/lib/prng.js";
-import type { SimCluster } from "./cluster.js";
 import { isWriteData } from "./state-machine.js";
+
+/** Where hostile entries go: a live member chosen with `random`, as a function that proposes one entry there and
+ * says whether the member took it; undefined when no member is up. Each tier supplies its own (the core tier's
+ * model hosts, the node tier's real `RaftHost`s). */
+export interface HostileTarget {
+  pickProposer(random: Prng): ((data: Uint8Array) => boolean) | undefined;
+}
+
+/** The one key every hostile command also writes beside its bad part: it must never exist on any replica. */
+export const HOSTILE_SHORT_KEY = "k";
 
 const enc = (text: string): Uint8Array => new TextEncoder().encode(text);
 
@@ -30,27 +39,26 @@ export interface HostileStats {
 }
 
 export class SimHostileClient {
-  readonly #cluster: SimCluster;
+  readonly #target: HostileTarget;
   readonly #random: Prng;
   /** Chance per tick of one hostile proposal (drawn per seed: some runs have none, some many). */
   readonly #chance: number;
   draining = false;
   readonly stats: HostileStats = { proposed: 0, accepted: 0 };
 
-  constructor(cluster: SimCluster, random: Prng) {
-    this.#cluster = cluster;
+  constructor(target: HostileTarget, random: Prng) {
+    this.#target = target;
     this.#random = random;
     this.#chance = random.pick([0, 0.01, 0.03]);
   }
 
   step(): void {
     if (this.draining || !this.#random.chance(this.#chance)) return;
-    const live = this.#cluster.liveHosts();
-    if (live.length === 0) return;
-    const host = this.#random.pick(live);
+    const propose = this.#target.pickProposer(this.#random);
+    if (propose === undefined) return;
     const data = this.#entry();
     this.stats.proposed++;
-    if (host.propose(data).accepted) this.stats.accepted++;
+    if (propose(data)) this.stats.accepted++;
   }
 
   #entry(): Uint8Array {
@@ -60,7 +68,7 @@ export class SimHostileClient {
   /** A command over the key limit, checked to be refused by the proposer's own validation first. */
   #command(): Uint8Array {
     const long = new Uint8Array(this.#random.pick(LONG_KEY_BYTES)).fill(0x6b);
-    const short = enc("k");
+    const short = enc(HOSTILE_SHORT_KEY);
     const redis = (argv: Uint8Array[], watched?: Uint8Array) => ({
       op: "redis",
       nowMs: 1,

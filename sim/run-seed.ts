@@ -110,7 +110,17 @@ function buildRandomRun(seed: number, options: RunOptions, print: (line: string)
   const nemesis = new SimNemesis(cluster, derivePrng(seed, "nemesis"), profile.nemesis, trace);
   const workload = new SimWorkload(cluster, derivePrng(seed, "workload"), profile.workload, checkers.clientHistory);
   const admin = new SimAdmin(cluster, derivePrng(seed, "admin"), profile.admin, trace);
-  const hostile = new SimHostileClient(cluster, derivePrng(seed, "hostile"));
+  const hostile = new SimHostileClient(
+    {
+      pickProposer: (random) => {
+        const live = cluster.liveHosts();
+        if (live.length === 0) return undefined;
+        const host = random.pick(live);
+        return (data) => host.propose(data).accepted;
+      },
+    },
+    derivePrng(seed, "hostile"),
+  );
   const stats = new RunStats();
   // Observers may be added until the cluster starts. Checkers observe first, so a violation is reported
   // before the workload or the trace acts on the step.

@@ -15,6 +15,7 @@ import { type ElectedHost, ElectionSafetyChecker } from "../checkers/election-sa
 import { LogMatchingChecker } from "../checkers/log-matching.js";
 import { checkRegisterHistory } from "../checkers/register-checker.js";
 import { type FailureKind, SimViolation } from "../checkers/violation.js";
+import { HOSTILE_SHORT_KEY, SimHostileClient } from "../hostile-client.js";
 import { QUIET_NETWORK } from "../network.js";
 import { derivePrng, HASH_SEED, hashString, hashUint32 } from "../random.js";
 import type { SeedResult } from "../run-seed.js";
@@ -65,6 +66,7 @@ class NodeRun {
   readonly #network: NodeNetwork;
   readonly #clients: SimClients;
   readonly #nemesisRandom: Prng;
+  readonly #hostile: SimHostileClient;
   readonly #electionSafety = new ElectionSafetyChecker();
   #failure: Failure | undefined;
   #crashes = 0;
@@ -116,6 +118,32 @@ class NodeRun {
       2 * this.#profile.member.requestTimeoutMs,
     );
     this.#nemesisRandom = derivePrng(seed, "nemesis");
+    this.#hostile = new SimHostileClient(
+      { pickProposer: (random) => this.#hostileProposer(random) },
+      derivePrng(seed, "hostile"),
+    );
+  }
+
+  /** A running member's real `RaftHost` takes the hostile entry straight into its log, skipping the front ends'
+   * checks (as a buggy or older proposer could); every replica must then refuse it in apply without throwing. */
+  #hostileProposer(random: Prng): ((data: Uint8Array) => boolean) | undefined {
+    const running = this.#members.filter((m) => m.host !== undefined);
+    if (running.length === 0) return undefined;
+    const host = (random.pick(running) as SimMember).host as NonNullable<SimMember["host"]>;
+    return (data) => {
+      host.propose(data).catch(() => {});
+      return true;
+    };
+  }
+
+  #scheduleHostile(): void {
+    const scope = this.#clock.scope();
+    const act = (): void => {
+      if (this.#hostile.draining) return;
+      this.#guard(() => this.#hostile.step());
+      scope.setTimeout(act, TICK_MS);
+    };
+    scope.setTimeout(act, TICK_MS);
   }
 
   async execute(): Promise<SeedResult> {
@@ -123,6 +151,7 @@ class NodeRun {
       for (const member of this.#members) member.start();
       this.#clients.start(this.#profile.clients, this.#profile.thinkMsMax);
       this.#scheduleNemesis();
+      this.#scheduleHostile();
       await this.#advance(this.#options.ticks * TICK_MS);
       this.#trace("liveness phase: faults healed");
       await this.#liveness();
@@ -202,6 +231,7 @@ class NodeRun {
 
   async #liveness(): Promise<void> {
     this.#nemesisOn = false;
+    this.#hostile.draining = true;
     this.#clients.stop();
     this.#network.links.healAll();
     this.#network.links.setFaults({ ...QUIET_NETWORK, delayTicksMax: this.#profile.network.delayTicksMax });
@@ -267,6 +297,16 @@ class NodeRun {
     for (const member of this.#members) {
       const store = member.store;
       if (store === undefined) continue;
+      if (store.get(new TextEncoder().encode(HOSTILE_SHORT_KEY), store.clockMs()) !== undefined) {
+        this.#fail(
+          new SimViolation(
+            "stateMachineSafety",
+            `node ${member.id} holds key "${HOSTILE_SHORT_KEY}": a refused hostile entry wrote part of itself`,
+          ),
+          "",
+        );
+        throw new RunStopped();
+      }
       let digest = hashUint32(HASH_SEED, store.appliedIndex());
       digest = hashUint32(digest, store.revision());
       for (const kv of store.range(new Uint8Array(0), undefined, 100_000, store.clockMs())) {
@@ -348,7 +388,7 @@ class NodeRun {
       digest: (digest >>> 0).toString(16).padStart(8, "0"),
       summary:
         `${this.#nodeCount} nodes, ${history.length} client ops (${counts.ok} ok, ${counts.fail} fail, ${counts.info} unknown), ` +
-        `${this.#elections} elections, ${this.#crashes} crashes, ${this.#clock.eventsRun} events, ${this.#network.links.stats.sent} messages`,
+        `${this.#elections} elections, ${this.#crashes} crashes, hostile entries ${this.#hostile.stats.proposed}, ${this.#clock.eventsRun} events, ${this.#network.links.stats.sent} messages`,
     };
   }
 }

@@ -14,6 +14,8 @@
 import { crc32c } from "@node-rs/crc32";
 
 export const RECORD_HEADER_BYTES = 9;
+/** The length field is a u32: the one hard bound on a record's payload. */
+export const RECORD_PAYLOAD_BYTES_MAX = 0xffff_ffff;
 
 export const RecordType = {
   /** A Raft log entry; a later entry at the same index replaces it and every later one. */

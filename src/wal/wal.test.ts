@@ -251,16 +251,26 @@ describe("Wal segments", () => {
     });
   });
 
-  it("refuses an entry too large for any segment with TOO_LARGE, and nothing changes", async () => {
-    await withTempDir("wal-too-large", async (dir) => {
+  it("gives an entry larger than a segment a segment of its own, and replays it", async () => {
+    await withTempDir("wal-big-entry", async (dir) => {
       const { wal } = await open(dir, { segmentBytesMax: 1024 });
-      const huge = { index: 1, term: 1, type: "normal" as const, data: new Uint8Array(2000) };
-      await assert.rejects(wal.save({ entries: [huge] }), (error: unknown) => {
-        return error instanceof ShoalError && error.code === "TOO_LARGE";
-      });
-      assert.equal(wal.lastIndex, 0);
       await wal.save({ entries: [entry(1, 1)] });
+      const huge = { index: 2, term: 1, type: "normal" as const, data: new Uint8Array(3000).fill(7) };
+      await wal.save({ entries: [huge] });
+      await wal.save({ entries: [entry(3, 1)] });
       await wal.close();
+      assert.equal((await segmentFiles(dir)).length, 3, "the big entry sits alone in the middle segment");
+      const { wal: again, state } = await open(dir);
+      assert.deepEqual(
+        state.entries.map((e) => [e.index, e.data.byteLength]),
+        [
+          [1, entry(1, 1).data.byteLength],
+          [2, 3000],
+          [3, entry(3, 1).data.byteLength],
+        ],
+      );
+      assert.ok(state.entries[1]?.data.every((byte) => byte === 7));
+      await again.close();
     });
   });
 

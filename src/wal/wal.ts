@@ -24,6 +24,7 @@ import type { WalState } from "./log-replayer.js";
 import type { LogShape } from "./log-shape.js";
 import { encodeSnapshotPayload } from "./payload-codec.js";
 import { entryRecordBytes, HARD_STATE_RECORD_BYTES, RecordEncoder, snapshotRecordBytes } from "./record-encoder.js";
+import { RECORD_HEADER_BYTES, RECORD_PAYLOAD_BYTES_MAX } from "./record-frame.js";
 import { recoverWal } from "./recover-wal.js";
 import { newSegment, type Segment, segmentPath } from "./segment.js";
 import { type ResolvedWalOptions, resolveWalOptions, type WalOptions } from "./wal-options.js";
@@ -107,7 +108,7 @@ export class Wal {
    * bytes are encoded, checked and ordered synchronously, so saves may be issued without awaiting earlier
    * ones, and the caller may reuse the entries' buffers as soon as this returns. Throws an AssertionError
    * (synchronously) when `save` breaks the log's rules — a bug in the caller; rejects with TOO_LARGE for an
-   * entry that cannot fit a segment, and with INTERNAL once an I/O error has poisoned the WAL.
+   * entry whose payload exceeds the record frame's u32 length (an entry larger than a segment gets one of its own), and with INTERNAL once an I/O error has poisoned the WAL.
    */
   save(save: WalSave): Promise<void> {
     assert(!this.#closed, "Cannot save to a closed WAL");
@@ -168,11 +169,14 @@ export class Wal {
   #measure(save: WalSave, snapshotPayload: Uint8Array | undefined): number | ShoalError {
     let bytes = snapshotPayload === undefined ? 0 : snapshotRecordBytes(snapshotPayload);
     if (save.hardState !== undefined) bytes += HARD_STATE_RECORD_BYTES;
-    const entryBytesMax = this.#options.segmentBytesMax;
+    // segmentBytesMax is where a segment is closed, not a bound on one record: an entry larger than it is written
+    // into a fresh segment of its own (as etcd's WAL does), because by the time Raft hands an entry to the WAL it
+    // is already in the leader's log, and refusing it would stop the node. The only hard bound is the record
+    // frame's u32 length.
     for (const entry of save.entries) {
       const entryBytes = entryRecordBytes(entry);
-      if (entryBytes > entryBytesMax) {
-        const message = `Cannot save entry ${entry.index}: its record of ${entryBytes} bytes exceeds ${entryBytesMax}`;
+      if (entryBytes - RECORD_HEADER_BYTES > RECORD_PAYLOAD_BYTES_MAX) {
+        const message = `Cannot save entry ${entry.index}: its record of ${entryBytes} bytes exceeds the record frame's ${RECORD_PAYLOAD_BYTES_MAX}`;
         return new ShoalError("TOO_LARGE", message);
       }
       bytes += entryBytes;
