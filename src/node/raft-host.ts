@@ -96,6 +96,8 @@ interface ProposalWaiter {
   deadlineMs: number;
 }
 
+/** A slice of at least this many bytes is applied with the store's applyEntriesOffLoop when it has one. */
+const APPLY_OFF_LOOP_BYTES_MIN = 1024 * 1024;
 /** See RaftHostOptions.applySliceBytesMax. */
 const APPLY_SLICE_BYTES_MAX_DEFAULT = 256 * 1024;
 /** Entries applied in one synchronous step at most. */
@@ -436,7 +438,7 @@ export class RaftHost {
         if (this.#stopped) return;
         const slice = this.#takeApplySlice(bytesMax);
         if (slice.length === 0) return;
-        this.#apply(slice);
+        await this.#apply(slice);
         this.#serveReads();
         if (this.#applyHead === this.#applyQueue.length) return;
         await this.#clock.nextTurn();
@@ -476,15 +478,27 @@ export class RaftHost {
     while (this.#draining) await this.#applyDrain;
   }
 
-  #apply(entries: readonly Entry[]): void {
+  async #apply(entries: readonly Entry[]): Promise<void> {
     const { store } = this.#options;
     // After a restart Raft re-delivers entries since its snapshot; the store already holds those up to its
     // applied index (kept in the same LMDB transaction as the data), so they are skipped, never re-applied.
     const fresh = entries.filter((entry) => entry.index > store.appliedIndex());
     if (fresh.length === 0) return;
-    const results = store.applyEntries(
-      fresh.map((e) => ({ index: e.index, data: e.data, type: e.type, repliesWanted: this.#proposals.has(e.index) })),
-    );
+    const batch = fresh.map((e) => ({
+      index: e.index,
+      data: e.data,
+      type: e.type,
+      repliesWanted: this.#proposals.has(e.index),
+    }));
+    let bytes = 0;
+    for (const entry of fresh) bytes += entry.data.byteLength;
+    // A batch with a big value is copied into the store off the event loop (issue 10: a 16 MiB value held the
+    // loop for ~300-400 ms and could cost an election); the drain waits for it, so slices still apply in order.
+    const results =
+      bytes >= APPLY_OFF_LOOP_BYTES_MIN && store.applyEntriesOffLoop !== undefined
+        ? await store.applyEntriesOffLoop(batch)
+        : store.applyEntries(batch);
+    if (this.#stopped) return;
     assert(results.length === fresh.length, "The store must answer one result per applied entry");
     this.counters.applied += fresh.length;
     for (const entry of fresh) this.#appliedBytesSinceSnapshot += entry.data.byteLength;

@@ -123,6 +123,13 @@ export interface StateMachineStore<R = unknown> {
    */
   applyEntries(entries: readonly ApplyEntry[]): R[];
 
+  /**
+   * Optional: applyEntries with the copying and writing done off the event loop (for batches holding big values).
+   * Same contract and atomicity; until it settles, reads see the state before the batch and the caller makes no
+   * other write (no applyEntries, restore or reclaimStep of its own).
+   */
+  applyEntriesOffLoop?(entries: readonly ApplyEntry[]): Promise<R[]>;
+
   /** Takes a point-in-time image of the state (cheap for LMDB: a read transaction). */
   snapshot(): StoreSnapshot;
   /**

@@ -114,6 +114,8 @@ export class LmdbStore<R> implements StateMachineStore<R> {
   #meta: StoreMeta;
   readonly #history: HistoryWindow;
   #restoring: Promise<void> | undefined;
+  /** The meta of a batch lmdb-js's write thread is committing (applyEntriesOffLoop), until it has. */
+  #committing: { readonly meta: StoreMeta; readonly written: Promise<unknown> } | undefined;
   #closed = false;
   readonly #snapshots = new Set<ChunkedSnapshot>();
   /** Every environment ever opened that may not be closed yet (retired ones still read by snapshots). */
@@ -246,6 +248,8 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     this.#checkOpen();
     assert(Number.isSafeInteger(rowsMax) && rowsMax > 0, "reclaimStep's rowsMax is a positive integer");
     if (this.#pendingReclaims === 0) return 0;
+    // A synchronous transaction would wait here, on the event loop, for the write thread's commit.
+    if (this.#committing !== undefined) return 0;
     const db = this.#env.db;
     const outcome = db.transactionSync(() => {
       let deleted = 0;
@@ -309,9 +313,43 @@ export class LmdbStore<R> implements StateMachineStore<R> {
   }
 
   applyEntries(entries: readonly ApplyEntry[]): R[] {
+    const batch = this.#prepare(entries);
+    if (batch === undefined) return [];
+    if (batch.plan.flushed) return this.#applyFlushed(batch.plan, batch.rows, batch.added);
+    const db = this.#env.db;
+    db.transactionSync(() => writeBatch(syncWriter(db), batch));
+    return this.#committed(batch);
+  }
+
+  /**
+   * applyEntries with the batch's rows copied into LMDB and committed by lmdb-js's write thread, in one
+   * asynchronous transaction (`db.batch`): lmdb-js hands LMDB the addresses of the value buffers, so a 16 MiB
+   * value is copied (twice: its row and its history event) and written off the event loop instead of holding it
+   * for hundreds of milliseconds (issue 10). Atomic like the synchronous path — data, history and the applied index
+   * commit together or not at all. Until it settles, reads see the state before the batch (appliedIndex()
+   * included), and the caller calls no other writing method (the host applies one slice at a time).
+   */
+  async applyEntriesOffLoop(entries: readonly ApplyEntry[]): Promise<R[]> {
+    const batch = this.#prepare(entries);
+    if (batch === undefined) return [];
+    if (batch.plan.flushed) return this.#applyFlushed(batch.plan, batch.rows, batch.added);
+    const db = this.#env.db;
+    const written = db.batch(() => writeBatch(asyncWriter(db), batch));
+    this.#committing = { meta: batch.plan.meta, written };
+    try {
+      await written;
+    } finally {
+      this.#committing = undefined;
+    }
+    return this.#committed(batch);
+  }
+
+  /** Plans a batch (pure: the command semantics over the current state) without writing anything. */
+  #prepare(entries: readonly ApplyEntry[]): PreparedBatch<R> | undefined {
     this.#checkOpen();
     assert(this.#restoring === undefined, "Cannot apply entries while a snapshot is being restored");
-    if (entries.length === 0) return [];
+    assert(this.#committing === undefined, "Cannot apply entries while an earlier batch is being committed");
+    if (entries.length === 0) return undefined;
     const reader = {
       getRecord: (key: Uint8Array) => this.#getRecord(key),
       keysAfter: this.#keysAfter.bind(this),
@@ -322,26 +360,14 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     const plan = planBatch(this.#applier, reader, this.#meta, entries);
     const rows = historyRows(plan.events);
     const added = summarize(rows.map((row) => ({ revision: row.revision, bytes: row.value.byteLength })));
-    if (plan.flushed) return this.#applyFlushed(plan, rows, added);
-    const historyPlan = this.#history.plan(added);
-    const db = this.#env.db;
-    db.transactionSync(() => {
-      for (const { key, record, previous } of plan.writes) {
-        if (previous !== undefined && previous.expiresAtMs !== 0) db.removeSync(expiryKey(previous.expiresAtMs, key));
-        if (record === undefined) db.removeSync(dataKey(key));
-        else putRecord(db, key, record, rows.encodedRecords.get(record));
-      }
-      for (const { collectionId, rowKey, value } of plan.rows) {
-        if (value === undefined) db.removeSync(rowStoreKey(collectionId, rowKey));
-        else db.putSync(rowStoreKey(collectionId, rowKey), value);
-      }
-      for (const collectionId of plan.reclaims) db.putSync(reclaimKey(collectionId), EMPTY_VALUE);
-      for (const row of rows) db.putSync(row.key, row.value);
-      for (const { revision, count } of historyPlan.drop) {
-        for (let seq = 0; seq < count; seq++) db.removeSync(historyKey(revision, seq));
-      }
-      db.putSync(META_KEY, encodeMeta(plan.meta));
-    });
+    const historyPlan = plan.flushed ? undefined : this.#history.plan(added);
+    return { plan, rows, added, historyPlan };
+  }
+
+  /** Once a batch's transaction has committed: the in-memory view follows it. */
+  #committed(batch: PreparedBatch<R>): R[] {
+    const { plan, added, historyPlan } = batch;
+    assert(historyPlan !== undefined, "a batch that is not a flush has a history plan");
     this.#meta = plan.meta;
     this.#history.commit(added, historyPlan);
     this.#pendingReclaims += plan.reclaims.length;
@@ -356,7 +382,12 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     const transaction = env.db.useReadTransaction();
     const metaBytes = env.db.get(META_KEY, { transaction });
     const meta = metaBytes === undefined ? EMPTY_META : decodeMeta(metaBytes);
-    assert(meta.appliedIndex === this.#meta.appliedIndex, "a snapshot's read transaction sees the latest commit");
+    // While an off-loop batch commits, the read transaction may already see it (its meta says so, and the image
+    // is consistent with that meta either way).
+    assert(
+      meta.appliedIndex === this.#meta.appliedIndex || meta.appliedIndex === this.#committing?.meta.appliedIndex,
+      "a snapshot's read transaction sees the latest commit",
+    );
     const entries = snapshotEntries(env.db, transaction);
     const snapshot = new ChunkedSnapshot(meta, entries, this.#chunkSizeBytes, () => {
       // Cursors before transaction: LMDB must not see a transaction end under an open cursor.
@@ -386,6 +417,7 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     this.#closed = true;
     this.#reclaimer.stop();
     await this.#restoring;
+    await this.#committing?.written.catch(() => undefined);
     for (const snapshot of [...this.#snapshots]) snapshot.release();
     this.#env.unref();
     await Promise.all([...this.#envs].map((env) => env.closed()));
@@ -650,4 +682,58 @@ function readHistorySummaries(db: LmdbDatabase): RevisionSummary[] {
 export function userKey(stored: Uint8Array): Uint8Array {
   assert(stored[0] === DATA_PREFIX, "a data row's key starts with the data prefix");
   return plainBytes(stored.subarray(1));
+}
+
+/** A planned batch, ready to be written. */
+interface PreparedBatch<R> {
+  readonly plan: BatchPlan<R>;
+  readonly rows: HistoryRows;
+  readonly added: RevisionSummary[];
+  /** Undefined for a flush (its history restarts). */
+  readonly historyPlan: ReturnType<HistoryWindow["plan"]> | undefined;
+}
+
+/** Where a batch's rows go: synchronous writes inside `transactionSync`, or lmdb-js asynchronous writes inside
+ * `db.batch` (one transaction, committed by the write thread). */
+interface RowWriter {
+  put(key: Buffer, value: Uint8Array): void;
+  remove(key: Buffer): void;
+}
+
+function syncWriter(db: LmdbDatabase): RowWriter {
+  return { put: (key, value) => db.putSync(key, value), remove: (key) => db.removeSync(key) };
+}
+
+function asyncWriter(db: LmdbDatabase): RowWriter {
+  return {
+    put: (key, value) => {
+      db.put(key, value as Buffer);
+    },
+    remove: (key) => {
+      db.remove(key);
+    },
+  };
+}
+
+/** Every row a batch (not a flush) writes, with the new meta last. */
+function writeBatch<R>(writer: RowWriter, batch: PreparedBatch<R>): void {
+  const { plan, rows, historyPlan } = batch;
+  for (const { key, record, previous } of plan.writes) {
+    if (previous !== undefined && previous.expiresAtMs !== 0) writer.remove(expiryKey(previous.expiresAtMs, key));
+    if (record === undefined) writer.remove(dataKey(key));
+    else {
+      writer.put(dataKey(key), rows.encodedRecords.get(record) ?? encodeRecord(record));
+      if (record.expiresAtMs !== 0) writer.put(expiryKey(record.expiresAtMs, key), EMPTY_VALUE);
+    }
+  }
+  for (const { collectionId, rowKey, value } of plan.rows) {
+    if (value === undefined) writer.remove(rowStoreKey(collectionId, rowKey));
+    else writer.put(rowStoreKey(collectionId, rowKey), value);
+  }
+  for (const collectionId of plan.reclaims) writer.put(reclaimKey(collectionId), EMPTY_VALUE);
+  for (const row of rows) writer.put(row.key, row.value);
+  for (const { revision, count } of historyPlan?.drop ?? []) {
+    for (let seq = 0; seq < count; seq++) writer.remove(historyKey(revision, seq));
+  }
+  writer.put(META_KEY, encodeMeta(plan.meta));
 }

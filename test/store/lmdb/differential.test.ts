@@ -78,7 +78,7 @@ const entryData = fc.oneof(
 );
 
 type Step =
-  | { readonly kind: "apply"; readonly data: Uint8Array[] }
+  | { readonly kind: "apply"; readonly data: Uint8Array[]; readonly offLoop: boolean }
   | { readonly kind: "get"; readonly key: Uint8Array; readonly nowMs: number }
   | {
       readonly kind: "range";
@@ -94,7 +94,9 @@ type Step =
 const step: fc.Arbitrary<Step> = fc.oneof(
   {
     weight: 10,
-    arbitrary: fc.array(entryData, { minLength: 1, maxLength: 8 }).map((data) => ({ kind: "apply" as const, data })),
+    arbitrary: fc
+      .tuple(fc.array(entryData, { minLength: 1, maxLength: 8 }), fc.boolean())
+      .map(([data, offLoop]) => ({ kind: "apply" as const, data, offLoop })),
   },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant("get" as const), key, nowMs: time }) },
   {
@@ -137,6 +139,11 @@ function assertSameMeta(memory: CommandStore, lmdb: CommandStore): void {
   assert.equal(new Set(events.map((event) => event.revision)).size, memory.revision() - from + 1);
 }
 
+function lmdbOffLoop(lmdb: CommandStore, entries: ApplyEntry[]): Promise<unknown[]> {
+  assert.ok(lmdb.applyEntriesOffLoop !== undefined, "the LMDB store applies off the loop");
+  return lmdb.applyEntriesOffLoop(entries);
+}
+
 async function runSteps(steps: readonly Step[]): Promise<void> {
   // A small history window, so compaction runs often.
   const memory = memoryCommandStore({ snapshotChunkSizeBytes: 50, historyRevisionsMax: 6, historyBytesMax: 400 });
@@ -152,7 +159,9 @@ async function runSteps(steps: readonly Step[]): Promise<void> {
     for (const s of steps) {
       if (s.kind === "apply") {
         const entries: ApplyEntry[] = s.data.map((data, i) => ({ index: memory.appliedIndex() + 1 + i, data }));
-        assert.deepStrictEqual(lmdb.applyEntries(entries), memory.applyEntries(entries));
+        // Half the batches go through the off-loop path (lmdb-js's write thread commits them): same results.
+        const results = s.offLoop ? await lmdbOffLoop(lmdb, entries) : lmdb.applyEntries(entries);
+        assert.deepStrictEqual(results, memory.applyEntries(entries));
       } else if (s.kind === "get") {
         assert.deepStrictEqual(lmdb.get(s.key, s.nowMs), memory.get(s.key, s.nowMs));
       } else if (s.kind === "range") {
