@@ -9,7 +9,7 @@ import { collectionOf } from "./collection.js";
 import type { ApplyState, EntryApplier } from "./entry-applier.js";
 import type { HistoryEvent } from "./history.js";
 import { isStorableKey } from "./key-range.js";
-import type { StoredRecord } from "./record.js";
+import { type StoredRecord, valueBytes } from "./record.js";
 import type { ApplyEntry } from "./state-machine-store.js";
 import type { StoreMeta } from "./store-meta.js";
 import {
@@ -157,7 +157,7 @@ function pushEvents(events: HistoryEvent[], revision: number, expired: boolean, 
 /** What `StoreStats.sizeBytes` counts for one key: its key and value, and the rows its collection owns. */
 export function recordSizeBytes(key: Uint8Array, record: StoredRecord | undefined): number {
   if (record === undefined) return 0;
-  return key.byteLength + record.value.byteLength + (collectionOf(record)?.rowBytes ?? 0);
+  return key.byteLength + valueBytes(record) + (collectionOf(record)?.rowBytes ?? 0);
 }
 
 function lastWritePerKey(base: RecordReader, mutations: readonly Mutation[]): BatchWrite[] {

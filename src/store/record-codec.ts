@@ -46,24 +46,35 @@ export function encodeRecordInto(target: Uint8Array, offset: number, record: Sto
  * Throws BAD_REQUEST when the bytes are not a valid record (a corrupt snapshot; in LMDB, a bug).
  */
 export function decodeRecord(bytes: Uint8Array): StoredRecord {
+  return { ...decodeRecordHeader(bytes), value: plainBytes(bytes.subarray(HEADER_SIZE_BYTES)) };
+}
+
+/** A record without its value. */
+export type RecordHeader = Omit<StoredRecord, "value">;
+
+/** Decodes the header of a stored record (`bytes` may be its first RECORD_HEADER_BYTES only); nothing of `bytes`
+ * is kept. Throws like decodeRecord. */
+export function decodeRecordHeader(bytes: Uint8Array): RecordHeader {
   const fail = (why: string): never => {
     throw new ShoalError("BAD_REQUEST", `Cannot decode record: ${why}`);
   };
   if (bytes.length < HEADER_SIZE_BYTES) fail("shorter than its header");
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, HEADER_SIZE_BYTES);
   if (view.getUint8(0) !== RECORD_FORMAT_V1) fail(`unknown format ${view.getUint8(0)}`);
   const type = TYPES_BY_CODE.get(view.getUint8(1)) ?? fail(`unknown type ${view.getUint8(1)}`);
-  const record: StoredRecord = {
+  const header: RecordHeader = {
     type,
-    value: plainBytes(bytes.subarray(HEADER_SIZE_BYTES)),
     createRevision: view.getFloat64(2),
     modRevision: view.getFloat64(10),
     version: view.getFloat64(18),
     expiresAtMs: view.getFloat64(26),
   };
-  const integers = [record.createRevision, record.modRevision, record.version, record.expiresAtMs];
+  const integers = [header.createRevision, header.modRevision, header.version, header.expiresAtMs];
   if (!integers.every((n) => Number.isSafeInteger(n) && n >= 0)) fail("a field is not a non-negative integer");
-  if (record.createRevision < 1 || record.createRevision > record.modRevision) fail("revisions out of order");
-  if (record.version < 1) fail("version below 1");
-  return record;
+  if (header.createRevision < 1 || header.createRevision > header.modRevision) fail("revisions out of order");
+  if (header.version < 1) fail("version below 1");
+  return header;
 }
+
+/** The size of a record's header: its value starts here. */
+export const RECORD_HEADER_BYTES = HEADER_SIZE_BYTES;

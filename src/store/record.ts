@@ -21,6 +21,15 @@ export interface StoredRecord {
   readonly expiresAtMs: number;
 }
 
+/** Set (not enumerable) on a record whose value a store reads only when used (lmdb-store.ts): its length, so
+ * sizing the record does not read it. */
+export const VALUE_BYTES: unique symbol = Symbol("valueBytes");
+
+/** The length of `record.value`, without reading a lazily read value. */
+export function valueBytes(record: StoredRecord): number {
+  return (record as { readonly [VALUE_BYTES]?: number })[VALUE_BYTES] ?? record.value.byteLength;
+}
+
 /** A record together with its key: what reads and results hand out. */
 export interface KeyValue extends StoredRecord {
   readonly key: Uint8Array;

@@ -49,8 +49,8 @@ import {
 } from "../history.js";
 import { isStorableKey, prefixEnd, rangeStartAfter, storableAfter } from "../key-range.js";
 import { BackgroundReclaimer, RECLAIM_ROWS_PER_STEP_DEFAULT, type ReclaimOptions } from "../reclaimer.js";
-import { isLive, type KeyValue, type StoredRecord, toKeyValue } from "../record.js";
-import { decodeRecord, encodeRecord } from "../record-codec.js";
+import { isLive, type KeyValue, type StoredRecord, toKeyValue, VALUE_BYTES } from "../record.js";
+import { decodeRecord, decodeRecordHeader, encodeRecord, RECORD_HEADER_BYTES } from "../record-codec.js";
 import { parseSnapshot, SNAPSHOT_CHUNK_SIZE_BYTES_DEFAULT, type SnapshotEntry } from "../snapshot-format.js";
 import type {
   ApplyEntry,
@@ -92,6 +92,8 @@ const RECLAIM_PREFIX = 0x05;
 const RECLAIM_START = Buffer.from([RECLAIM_PREFIX]);
 const RECLAIM_END = Buffer.from([RECLAIM_PREFIX + 1]);
 const EMPTY_VALUE = new Uint8Array(0);
+/** A stored record at least this big is read with its value left in LMDB until a command uses it (#getRecord). */
+const LAZY_VALUE_BYTES_MIN = 64 * 1024;
 /** Collections one reclaim step looks at, at most (each may have no rows left). */
 const RECLAIM_COLLECTIONS_PER_STEP_MAX = 256;
 
@@ -115,6 +117,8 @@ export class LmdbStore<R> implements StateMachineStore<R> {
   readonly #history: HistoryWindow;
   #restoring: Promise<void> | undefined;
   /** The meta of a batch lmdb-js's write thread is committing (applyEntriesOffLoop), until it has. */
+  /** Moves whenever a write to the store begins: a lazily read value must be read before it moves. */
+  #writeEpoch = 0;
   #committing: { readonly meta: StoreMeta; readonly written: Promise<unknown> } | undefined;
   #closed = false;
   readonly #snapshots = new Set<ChunkedSnapshot>();
@@ -317,6 +321,7 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     if (batch === undefined) return [];
     if (batch.plan.flushed) return this.#applyFlushed(batch.plan, batch.rows, batch.added);
     const db = this.#env.db;
+    this.#writeEpoch++;
     db.transactionSync(() => writeBatch(syncWriter(db), batch));
     return this.#committed(batch);
   }
@@ -334,6 +339,7 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     if (batch === undefined) return [];
     if (batch.plan.flushed) return this.#applyFlushed(batch.plan, batch.rows, batch.added);
     const db = this.#env.db;
+    this.#writeEpoch++;
     const written = db.batch(() => writeBatch(asyncWriter(db), batch));
     this.#committing = { meta: batch.plan.meta, written };
     try {
@@ -434,6 +440,7 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     const flush = plan.events[0];
     assert(flush?.type === "flush", "a flushed plan's history starts with the flush");
     assert(plan.reclaims.length === 0, "a flushed plan queues no reclaim: the old environment goes whole");
+    this.#writeEpoch++;
     this.#history.reset(flush.revision - 1);
     const historyPlan = this.#history.plan(added);
     const fresh = this.#freshEnvironment();
@@ -485,6 +492,7 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     try {
       meta = await fillEnvironment(staging.db, chunks, this.#restoreBatchSizeBytes);
       if (this.#closed) throw new ShoalError("UNAVAILABLE", "Cannot restore snapshot: the store was closed");
+      this.#writeEpoch++;
       writeCurrent(this.#dir, name); // The commit point: from here on a reopen finds the new state.
     } catch (error) {
       staging.retire();
@@ -511,8 +519,31 @@ export class LmdbStore<R> implements StateMachineStore<R> {
 
   #getRecord(key: Uint8Array): StoredRecord | undefined {
     if (!isStorableKey(key)) return undefined; // never stored; and LMDB may throw on it
-    const bytes = this.#env.db.getBinary(dataKey(key));
-    return bytes === undefined ? undefined : decodeRecord(bytes);
+    const db = this.#env.db;
+    const storedKey = dataKey(key);
+    // lmdb-js's reusable read buffer (or a view of the map): valid until the next read, so nothing of it is kept.
+    const fast = db.getBinaryFast(storedKey);
+    if (fast === undefined) return undefined;
+    const size = fast.length; // lmdb-js sets the length of its reusable buffer to the value's size
+    if (size < LAZY_VALUE_BYTES_MIN) return decodeRecord(Uint8Array.prototype.slice.call(fast, 0, size));
+    // A big value (a 16 MiB string) is read only if the command uses it: a SET or DEL over it needs the header
+    // alone, and copying the value out cost ~100 ms of the event loop per write (issue 10). The value must be read
+    // before the store changes: the records the planner reads live only while it plans the batch.
+    const header = decodeRecordHeader(fast.subarray(0, RECORD_HEADER_BYTES));
+    const epoch = this.#writeEpoch;
+    let value: Uint8Array | undefined;
+    Object.defineProperty(header, VALUE_BYTES, { value: size - RECORD_HEADER_BYTES });
+    return Object.defineProperty(header, "value", {
+      enumerable: true,
+      get: (): Uint8Array => {
+        if (value !== undefined) return value;
+        assert(this.#writeEpoch === epoch, "a big record's value was first read after the store changed");
+        const bytes = db.getBinary(storedKey);
+        assert(bytes !== undefined, "a record read in this batch is still stored");
+        value = plainBytes(bytes.subarray(RECORD_HEADER_BYTES));
+        return value;
+      },
+    }) as StoredRecord;
   }
 
   #checkOpen(): void {

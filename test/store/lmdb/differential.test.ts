@@ -20,7 +20,17 @@ import { stateBytes } from "../store.contract.js";
 
 const KEYS = [[], [0x61], [0x61, 0x00], [0x61, 0x62], [0x62], [0xff], [0xff, 0xff]].map((k) => new Uint8Array(k));
 const key = fc.constantFrom(...KEYS);
-const value = fc.uint8Array({ maxLength: 6 });
+// Now and then a value around 64 KiB, where the LMDB store starts reading a record's value only when a command
+// uses it (lmdb-store.ts #getRecord).
+const value = fc.oneof(
+  { weight: 12, arbitrary: fc.uint8Array({ maxLength: 6 }) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.integer({ min: 0, max: 255 }), fc.constantFrom(65_497, 65_500, 65_536, 70_000))
+      .map(([byte, length]) => new Uint8Array(length).fill(byte)),
+  },
+);
 const time = fc.integer({ min: 0, max: 1000 });
 
 const expiry = fc.oneof(
