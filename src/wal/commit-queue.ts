@@ -35,7 +35,8 @@ interface Settle {
 
 interface WriteJob extends Settle {
   readonly kind: "write";
-  readonly bytes: Uint8Array;
+  /** Written one after the other from positionBytes (a big entry's data is a part of its own). */
+  readonly parts: readonly Uint8Array[];
   readonly positionBytes: number;
   /** Set when this write starts a new segment file (its bytes begin with the segment header). */
   readonly newSegmentName: string | undefined;
@@ -85,9 +86,9 @@ export class CommitQueue {
 
   /** Queues `bytes` for writing at `positionBytes` of the current segment, or of the new segment
    * `newSegmentName`, which is created first. Resolves once durable per the policy (see the module comment). */
-  write(bytes: Uint8Array, positionBytes: number, newSegmentName: string | undefined): Promise<void> {
+  write(parts: readonly Uint8Array[], positionBytes: number, newSegmentName: string | undefined): Promise<void> {
     assert(!this.#closed, "Cannot write through a closed commit queue");
-    return this.#enqueue((settle) => ({ kind: "write", bytes, positionBytes, newSegmentName, ...settle }));
+    return this.#enqueue((settle) => ({ kind: "write", parts, positionBytes, newSegmentName, ...settle }));
   }
 
   /** Queues `run` to start once every earlier write is durable, whatever the policy. */
@@ -186,8 +187,12 @@ export class CommitQueue {
   async #writeAll(jobs: readonly WriteJob[]): Promise<void> {
     for (const job of jobs) {
       if (job.newSegmentName !== undefined) await this.#startSegment(job.newSegmentName);
-      if (job.bytes.byteLength === 0) continue;
-      await this.#file.write(job.bytes, job.positionBytes);
+      let positionBytes = job.positionBytes;
+      for (const part of job.parts) {
+        if (part.byteLength === 0) continue;
+        await this.#file.write(part, positionBytes);
+        positionBytes += part.byteLength;
+      }
       this.#fileDirty = true;
     }
   }

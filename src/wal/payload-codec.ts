@@ -42,11 +42,17 @@ export function readU64(bytes: Uint8Array, offset: number): number {
 
 /** Writes an entry's payload at `offset`; returns the offset past it. */
 export function writeEntryPayload(bytes: Uint8Array, offset: number, entry: Entry): number {
+  const fixedEnd = writeEntryFixed(bytes, offset, entry);
+  bytes.set(entry.data, fixedEnd);
+  return fixedEnd + entry.data.byteLength;
+}
+
+/** Writes the fixed fields that open an entry's payload (its data follows them); returns the offset past them. */
+export function writeEntryFixed(bytes: Uint8Array, offset: number, entry: Entry): number {
   writeU64(bytes, offset, entry.term);
   writeU64(bytes, offset + 8, entry.index);
   bytes[offset + 16] = entry.type === "normal" ? 0 : 1;
-  bytes.set(entry.data, offset + ENTRY_FIXED_BYTES);
-  return offset + ENTRY_FIXED_BYTES + entry.data.byteLength;
+  return offset + ENTRY_FIXED_BYTES;
 }
 
 /** Decodes `bytes[start, end)`; undefined when malformed. `data` is a copy, so the caller may drop `bytes`. */

@@ -3,17 +3,41 @@ import { describe, it } from "node:test";
 import { crc32c } from "@node-rs/crc32";
 import { Prng } from "../lib/prng.js";
 import { encodeSnapshotPayload } from "./payload-codec.js";
-import { entryRecordBytes, RecordEncoder } from "./record-encoder.js";
+import { ENTRY_DATA_PART_BYTES_MIN, entryPartBytes, entryRecordBytes, RecordEncoder } from "./record-encoder.js";
 import { FrameCursor, findValidFrame, RECORD_HEADER_BYTES, RecordType, readU32 } from "./record-frame.js";
 
 function oneEntryRecord(data: Uint8Array): Uint8Array {
   const entry = { term: 7, index: 42, type: "normal" as const, data };
-  const encoder = new RecordEncoder(entryRecordBytes(entry));
+  const encoder = new RecordEncoder(entryRecordBytes(entry) - entryPartBytes([entry]));
   encoder.appendEntry(entry);
-  return encoder.finish();
+  return Buffer.concat(encoder.finish());
 }
 
 describe("record frame", () => {
+  it("writes a big entry's data as a part of its own, framed exactly as if it were copied in", () => {
+    for (const size of [ENTRY_DATA_PART_BYTES_MIN - 1, ENTRY_DATA_PART_BYTES_MIN, ENTRY_DATA_PART_BYTES_MIN + 1]) {
+      const big = { term: 3, index: 9, type: "normal" as const, data: new Uint8Array(size).fill(size % 251) };
+      const small = { term: 3, index: 10, type: "normal" as const, data: Uint8Array.of(5) };
+      const entries = [small, big, small, big];
+      const total = entries.reduce((sum, e) => sum + entryRecordBytes(e), 0);
+      const encoder = new RecordEncoder(total - entryPartBytes(entries));
+      for (const entry of entries) encoder.appendEntry(entry);
+      const parts = encoder.finish();
+      const inline = size < ENTRY_DATA_PART_BYTES_MIN;
+      assert.equal(parts.length, inline ? 1 : 4, `${size} bytes: [small + head, data, small + head, data]`);
+      if (!inline) assert.equal(parts[1], big.data, "the entry's own bytes, not a copy");
+      const bytes = Buffer.concat(parts);
+      assert.equal(bytes.length, total);
+      const cursor = new FrameCursor();
+      const indexes: number[] = [];
+      for (let offset = 0; offset < bytes.length; offset = cursor.end) {
+        assert.equal(cursor.read(bytes, offset), undefined, `the record at ${offset} reads back`);
+        indexes.push(Number(bytes.readBigUInt64LE(cursor.payloadStart + 8)));
+      }
+      assert.deepEqual(indexes, [10, 9, 10, 9]);
+    }
+  });
+
   it("lays a record out as [length u32][type u8][crc32c over type+payload][payload]", () => {
     const bytes = oneEntryRecord(Uint8Array.of(1, 2, 3));
     const lengthBytes = readU32(bytes, 0);
@@ -69,7 +93,7 @@ describe("record frame", () => {
     encoder.appendSnapshot(snapshot);
     encoder.appendEntry(entry);
     encoder.appendHardState({ term: 2, vote: 1, commit: 6 });
-    const bytes = encoder.finish();
+    const bytes = Buffer.concat(encoder.finish());
     const cursor = new FrameCursor();
     const types: number[] = [];
     for (let offset = 0; offset < bytes.length; offset = cursor.end) {

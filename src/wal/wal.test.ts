@@ -7,6 +7,7 @@ import { AssertionError } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
 import { Prng } from "../lib/prng.js";
 import type { Entry } from "../raft/types.js";
+import { ENTRY_DATA_PART_BYTES_MIN } from "./record-encoder.js";
 import { FrameCursor, RecordType } from "./record-frame.js";
 import { Wal, type WalOptions } from "./wal.js";
 import { ModelLog, randomSave, stateKey, withTempDir } from "./wal-fixtures.js";
@@ -251,27 +252,30 @@ describe("Wal segments", () => {
     });
   });
 
-  it("gives an entry larger than a segment a segment of its own, and replays it", async () => {
-    await withTempDir("wal-big-entry", async (dir) => {
-      const { wal } = await open(dir, { segmentBytesMax: 1024 });
-      await wal.save({ entries: [entry(1, 1)] });
-      const huge = { index: 2, term: 1, type: "normal" as const, data: new Uint8Array(3000).fill(7) };
-      await wal.save({ entries: [huge] });
-      await wal.save({ entries: [entry(3, 1)] });
-      await wal.close();
-      assert.equal((await segmentFiles(dir)).length, 3, "the big entry sits alone in the middle segment");
-      const { wal: again, state } = await open(dir);
-      assert.deepEqual(
-        state.entries.map((e) => [e.index, e.data.byteLength]),
-        [
-          [1, entry(1, 1).data.byteLength],
-          [2, 3000],
-          [3, entry(3, 1).data.byteLength],
-        ],
-      );
-      assert.ok(state.entries[1]?.data.every((byte) => byte === 7));
-      await again.close();
-    });
+  it("gives an entry larger than a segment a segment of its own, and replays it (inline or as a part)", async () => {
+    for (const size of [3000, ENTRY_DATA_PART_BYTES_MIN + 7]) {
+      await withTempDir("wal-big-entry", async (dir) => {
+        const { wal } = await open(dir, { segmentBytesMax: 1024 });
+        await wal.save({ entries: [entry(1, 1)] });
+        const huge = { index: 2, term: 1, type: "normal" as const, data: new Uint8Array(size).fill(7) };
+        await wal.save({ entries: [huge], hardState: { term: 1, vote: 1, commit: 1 } });
+        await wal.save({ entries: [entry(3, 1)] });
+        await wal.close();
+        assert.equal((await segmentFiles(dir)).length, 3, "the big entry sits alone in the middle segment");
+        const { wal: again, state } = await open(dir);
+        assert.deepEqual(
+          state.entries.map((e) => [e.index, e.data.byteLength]),
+          [
+            [1, entry(1, 1).data.byteLength],
+            [2, size],
+            [3, entry(3, 1).data.byteLength],
+          ],
+        );
+        assert.ok(state.entries[1]?.data.every((byte) => byte === 7));
+        assert.equal(state.hardState.commit, 1);
+        await again.close();
+      });
+    }
   });
 
   it("asserts on saves that break the log's rules", async () => {

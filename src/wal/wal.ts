@@ -23,7 +23,13 @@ import { planCompaction, removeSegments } from "./compaction.js";
 import type { WalState } from "./log-replayer.js";
 import type { LogShape } from "./log-shape.js";
 import { encodeSnapshotPayload } from "./payload-codec.js";
-import { entryRecordBytes, HARD_STATE_RECORD_BYTES, RecordEncoder, snapshotRecordBytes } from "./record-encoder.js";
+import {
+  entryPartBytes,
+  entryRecordBytes,
+  HARD_STATE_RECORD_BYTES,
+  RecordEncoder,
+  snapshotRecordBytes,
+} from "./record-encoder.js";
 import { RECORD_HEADER_BYTES, RECORD_PAYLOAD_BYTES_MAX } from "./record-frame.js";
 import { recoverWal } from "./recover-wal.js";
 import { newSegment, type Segment, segmentPath } from "./segment.js";
@@ -125,7 +131,7 @@ export class Wal {
       segment.sizeBytes > segment.headerBytes &&
       segment.sizeBytes + saveBytes > this.#options.segmentBytesMax;
     const headerBytes = opensSegment ? segmentHeaderBytes(this.#headerSnapshotPayload) : 0;
-    const encoder = new RecordEncoder(headerBytes + saveBytes);
+    const encoder = new RecordEncoder(headerBytes + saveBytes - entryPartBytes(save.entries));
     if (opensSegment) {
       // The header carries the state as it was before this save; the save's own records follow it.
       encodeSegmentHeader(encoder, this.#shape.hardState, this.#headerSnapshotPayload);
@@ -133,12 +139,12 @@ export class Wal {
       this.#segments.push(segment);
     }
     this.#apply(save, keep, snapshotPayload, encoder);
-    const bytes = encoder.finish();
+    const parts = encoder.finish();
     const positionBytes = segment.sizeBytes;
-    segment.sizeBytes += bytes.byteLength;
+    segment.sizeBytes += headerBytes + saveBytes;
     const lastEntry = save.entries[save.entries.length - 1];
     if (lastEntry !== undefined) segment.maxEntryIndex = Math.max(segment.maxEntryIndex, lastEntry.index);
-    return this.#queue.write(bytes, positionBytes, opensSegment ? segment.name : undefined);
+    return this.#queue.write(parts, positionBytes, opensSegment ? segment.name : undefined);
   }
 
   /**
@@ -260,7 +266,9 @@ async function openLastSegment(
   if (last === undefined) segments.push(segment);
   else segments[segments.length - 1] = segment;
   const file = await disk.open(segmentPath(dir, segment.name), last === undefined ? "create" : "existing");
-  await file.write(encoder.finish(), 0);
+  const [headerRecords] = encoder.finish(); // a segment header has no entries: one part
+  assert(headerRecords !== undefined, "a segment header encodes to one part");
+  await file.write(headerRecords, 0);
   await file.sync();
   await disk.syncDirectory(dir);
   // A fresh WAL directory must itself survive a crash, not only the file in it.
