@@ -17,7 +17,7 @@ import { assert } from "../lib/assert.js";
 import { plainBytes } from "../lib/bytes.js";
 import { ShoalError } from "../lib/errors.js";
 import type { StoredRecord } from "./record.js";
-import { decodeRecord, encodedRecordBytes, encodeRecordInto } from "./record-codec.js";
+import { type DeferredCopy, decodeRecord, encodedRecordBytes, encodeRecordInto } from "./record-codec.js";
 
 /** One applied change. `put` carries the key's new record; `delete` is a delete (or a put whose expiry had
  * already passed); `expire` is the leader's expiry sweep removing a key past its TTL; `flush` is FLUSHALL, every
@@ -55,14 +55,14 @@ const TYPES_BY_CODE = new Map<number, HistoryEvent["type"]>([
 
 /** type u8 | keyLength u32 | key | (put only) encoded record. The record is encoded in place (one buffer, one
  * copy of the value): `eventRecordBytes` hands that encoding to the data row, so a big value is encoded once. */
-export function encodeEvent(event: HistoryEvent): Uint8Array {
+export function encodeEvent(event: HistoryEvent, deferred?: DeferredCopy[]): Uint8Array {
   assert((event.type === "put") === (event.record !== undefined), "a put event carries a record, others none");
   const recordAt = 5 + event.key.byteLength;
   const bytes = new Uint8Array(recordAt + (event.record === undefined ? 0 : encodedRecordBytes(event.record)));
   bytes[0] = TYPE_CODES[event.type];
   new DataView(bytes.buffer).setUint32(1, event.key.byteLength);
   bytes.set(event.key, 5);
-  if (event.record !== undefined) encodeRecordInto(bytes, recordAt, event.record);
+  if (event.record !== undefined) encodeRecordInto(bytes, recordAt, event.record, deferred);
   return bytes;
 }
 

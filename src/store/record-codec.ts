@@ -30,7 +30,22 @@ export function encodedRecordBytes(record: StoredRecord): number {
 
 /** Writes `encodeRecord(record)` into `target` at `offset` (which has room: encodedRecordBytes), without an
  * intermediate buffer: snapshots encode every record of the store. */
-export function encodeRecordInto(target: Uint8Array, offset: number, record: StoredRecord): void {
+/** A copy of a big value into its encoding, left for the caller to make (in slices, off the hot turn). */
+export interface DeferredCopy {
+  readonly target: Uint8Array;
+  readonly offset: number;
+  readonly source: Uint8Array;
+}
+
+/** Values at least this big are left to a DeferredCopy when the caller collects them. */
+export const DEFERRED_COPY_BYTES_MIN = 1024 * 1024;
+
+export function encodeRecordInto(
+  target: Uint8Array,
+  offset: number,
+  record: StoredRecord,
+  deferred?: DeferredCopy[],
+): void {
   const view = new DataView(target.buffer, target.byteOffset + offset, HEADER_SIZE_BYTES);
   view.setUint8(0, RECORD_FORMAT_V1);
   view.setUint8(1, TYPE_CODES[record.type]);
@@ -38,7 +53,10 @@ export function encodeRecordInto(target: Uint8Array, offset: number, record: Sto
   view.setFloat64(10, record.modRevision);
   view.setFloat64(18, record.version);
   view.setFloat64(26, record.expiresAtMs);
-  target.set(record.value, offset + HEADER_SIZE_BYTES);
+  const value = record.value;
+  if (deferred !== undefined && value.byteLength >= DEFERRED_COPY_BYTES_MIN) {
+    deferred.push({ target, offset: offset + HEADER_SIZE_BYTES, source: value });
+  } else target.set(value, offset + HEADER_SIZE_BYTES);
 }
 
 /**

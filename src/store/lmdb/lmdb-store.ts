@@ -50,7 +50,13 @@ import {
 import { isStorableKey, prefixEnd, rangeStartAfter, storableAfter } from "../key-range.js";
 import { BackgroundReclaimer, RECLAIM_ROWS_PER_STEP_DEFAULT, type ReclaimOptions } from "../reclaimer.js";
 import { isLive, type KeyValue, type StoredRecord, toKeyValue, VALUE_BYTES } from "../record.js";
-import { decodeRecord, decodeRecordHeader, encodeRecord, RECORD_HEADER_BYTES } from "../record-codec.js";
+import {
+  type DeferredCopy,
+  decodeRecord,
+  decodeRecordHeader,
+  encodeRecord,
+  RECORD_HEADER_BYTES,
+} from "../record-codec.js";
 import { parseSnapshot, SNAPSHOT_CHUNK_SIZE_BYTES_DEFAULT, type SnapshotEntry } from "../snapshot-format.js";
 import type {
   ApplyEntry,
@@ -92,6 +98,8 @@ const RECLAIM_PREFIX = 0x05;
 const RECLAIM_START = Buffer.from([RECLAIM_PREFIX]);
 const RECLAIM_END = Buffer.from([RECLAIM_PREFIX + 1]);
 const EMPTY_VALUE = new Uint8Array(0);
+/** Bytes of a big value copied per event-loop turn (applyEntriesOffLoop). */
+const COPY_SLICE_BYTES = 1024 * 1024;
 /** A stored record at least this big is read with its value left in LMDB until a command uses it (#getRecord). */
 const LAZY_VALUE_BYTES_MIN = 64 * 1024;
 /** Collections one reclaim step looks at, at most (each may have no rows left). */
@@ -335,12 +343,14 @@ export class LmdbStore<R> implements StateMachineStore<R> {
    * included), and the caller calls no other writing method (the host applies one slice at a time).
    */
   async applyEntriesOffLoop(entries: readonly ApplyEntry[]): Promise<R[]> {
-    const batch = this.#prepare(entries);
+    const deferred: DeferredCopy[] = [];
+    const batch = this.#prepare(entries, deferred);
     if (batch === undefined) return [];
-    if (batch.plan.flushed) return this.#applyFlushed(batch.plan, batch.rows, batch.added);
-    const db = this.#env.db;
-    this.#writeEpoch++;
-    const written = db.batch(() => writeBatch(asyncWriter(db), batch));
+    if (batch.plan.flushed) {
+      for (const { target, offset, source } of deferred) target.set(source, offset);
+      return this.#applyFlushed(batch.plan, batch.rows, batch.added);
+    }
+    const written = this.#writeOffLoop(batch, deferred);
     this.#committing = { meta: batch.plan.meta, written };
     try {
       await written;
@@ -350,8 +360,22 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     return this.#committed(batch);
   }
 
+  /** Copies the batch's big values into their encodings a slice per turn (a 16 MiB copy into fresh memory held the
+   * loop ~50-150 ms here, page faults mostly), then hands the rows to lmdb-js's write thread. */
+  async #writeOffLoop(batch: PreparedBatch<R>, deferred: readonly DeferredCopy[]): Promise<void> {
+    for (const { target, offset, source } of deferred) {
+      for (let at = 0; at < source.byteLength; at += COPY_SLICE_BYTES) {
+        target.set(source.subarray(at, at + COPY_SLICE_BYTES), offset + at);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
+    const db = this.#env.db;
+    this.#writeEpoch++;
+    await db.batch(() => writeBatch(asyncWriter(db), batch));
+  }
+
   /** Plans a batch (pure: the command semantics over the current state) without writing anything. */
-  #prepare(entries: readonly ApplyEntry[]): PreparedBatch<R> | undefined {
+  #prepare(entries: readonly ApplyEntry[], deferred?: DeferredCopy[]): PreparedBatch<R> | undefined {
     this.#checkOpen();
     assert(this.#restoring === undefined, "Cannot apply entries while a snapshot is being restored");
     assert(this.#committing === undefined, "Cannot apply entries while an earlier batch is being committed");
@@ -364,7 +388,7 @@ export class LmdbStore<R> implements StateMachineStore<R> {
       rowsAfter: this.rowsAfter.bind(this),
     };
     const plan = planBatch(this.#applier, reader, this.#meta, entries);
-    const rows = historyRows(plan.events);
+    const rows = historyRows(plan.events, deferred);
     const added = summarize(rows.map((row) => ({ revision: row.revision, bytes: row.value.byteLength })));
     const historyPlan = plan.flushed ? undefined : this.#history.plan(added);
     return { plan, rows, added, historyPlan };
@@ -691,12 +715,12 @@ interface HistoryRows extends Array<{ revision: number; key: Buffer; value: Uint
   encodedRecords: Map<StoredRecord, Uint8Array>;
 }
 
-function historyRows(events: readonly HistoryEvent[]): HistoryRows {
+function historyRows(events: readonly HistoryEvent[], deferred?: DeferredCopy[]): HistoryRows {
   let seq = 0;
   const encodedRecords = new Map<StoredRecord, Uint8Array>();
   const rows = events.map((event, i) => {
     seq = i > 0 && (events[i - 1] as HistoryEvent).revision === event.revision ? seq + 1 : 0;
-    const value = encodeEvent(event);
+    const value = encodeEvent(event, deferred);
     const encoded = eventRecordBytes(value);
     if (event.record !== undefined && encoded !== undefined) encodedRecords.set(event.record, encoded);
     return { revision: event.revision, key: historyKey(event.revision, seq), value };

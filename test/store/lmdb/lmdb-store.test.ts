@@ -5,7 +5,15 @@ import path from "node:path";
 import { after, describe, it } from "node:test";
 import { memoryCommandStore, openLmdbCommandStore } from "../../../src/node/command-store.js";
 import { collectionOf } from "../../../src/store/collection.js";
-import { applyCommands, bytes, redisReplies, runStoreContract, stateBytes, text } from "../store.contract.js";
+import {
+  applyCommands,
+  bytes,
+  entriesFor,
+  redisReplies,
+  runStoreContract,
+  stateBytes,
+  text,
+} from "../store.contract.js";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "shoal-lmdb-contract-"));
 let storeCount = 0;
@@ -51,6 +59,35 @@ describe("LmdbStore on disk", () => {
       assert.equal(fs.readdirSync(dir).filter((name) => name.startsWith("env-")).length, 1);
     } finally {
       await reopened.close();
+    }
+  });
+});
+
+describe("LmdbStore applying big values off the event loop", () => {
+  it("commits what the synchronous path commits: values copied in slices, results, history and state", async () => {
+    const offLoop = openLmdbCommandStore(path.join(root, "off-loop"), { syncCommits: false });
+    const reference = memoryCommandStore();
+    try {
+      // Around the slice (1 MiB) and the lazy-read (64 KiB) boundaries, overwritten, read back, GETSET and deleted.
+      const sizes = [1024 * 1024 - 1, 1024 * 1024, 3 * 1024 * 1024 + 5, 64 * 1024];
+      const commands = sizes.flatMap((size, i) => {
+        const value = new Uint8Array(size).map((_, at) => (at * 7 + i) & 0xff);
+        return [
+          { op: "put" as const, key: bytes("big"), value, nowMs: 1 },
+          { op: "redis" as const, nowMs: 1, argvs: [[bytes("GETSET"), bytes("big"), value.subarray(1)]] },
+        ];
+      });
+      commands.push({ op: "delete" as const, key: bytes("big"), nowMs: 2 } as never);
+      for (const command of commands) {
+        const entries = entriesFor(reference, [command]);
+        assert.ok(offLoop.applyEntriesOffLoop !== undefined);
+        const results = await offLoop.applyEntriesOffLoop(entries);
+        assert.deepStrictEqual(results, reference.applyEntries(entries));
+        assert.deepStrictEqual(offLoop.events(1, offLoop.revision()), reference.events(1, reference.revision()));
+      }
+      assert.deepEqual(await stateBytes(offLoop), await stateBytes(reference));
+    } finally {
+      await offLoop.close();
     }
   });
 });
