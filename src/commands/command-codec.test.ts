@@ -3,7 +3,14 @@ import { describe, it } from "node:test";
 import { Packr } from "msgpackr";
 import { ShoalError } from "../lib/errors.js";
 import type { Command } from "./command.js";
-import { COMMAND_FORMAT_V1, decodeCommand, encodeCommand } from "./command-codec.js";
+import {
+  COMMAND_FORMAT_V1,
+  decodeCommand,
+  encodeCommand,
+  encodeCommandInSlices,
+  holdsBigField,
+  SLICED_FIELD_BYTES_MIN,
+} from "./command-codec.js";
 import { argvEncodedBytesMax, COMMAND_ENCODING_BYTES_MAX, COMMAND_LIMITS, watchEncodedBytesMax } from "./limits.js";
 import { encodeUnchecked } from "./testing/unchecked-entry.js";
 
@@ -151,5 +158,59 @@ describe("command codec", () => {
     const wide = Array.from({ length: 65_536 }, () => new Uint8Array(0));
     const data = encodeUnchecked({ op: "redis", nowMs: 1, argvs: [wide] });
     assert.ok(data.byteLength <= COMMAND_ENCODING_BYTES_MAX + argvEncodedBytesMax(wide));
+  });
+});
+
+describe("encodeCommandInSlices", () => {
+  const big = (size: number, seed: number) => new Uint8Array(size).map((_, i) => (i * 31 + seed) & 0xff);
+  const enc = (text: string) => new TextEncoder().encode(text);
+  let turns = 0;
+  const nextTurn = async () => {
+    turns++;
+  };
+
+  it("produces exactly encodeCommand's bytes, copying big fields a slice per turn", async () => {
+    const at = SLICED_FIELD_BYTES_MIN;
+    const commands: Command[] = [
+      { op: "put", key: enc("k"), value: big(at - 1, 1), nowMs: 5 },
+      { op: "put", key: enc("k"), value: big(at, 2), nowMs: 5, ttlMs: 100 },
+      { op: "put", key: enc("k"), value: big(3 * at + 7, 3), nowMs: 2 ** 40 },
+      {
+        op: "redis",
+        nowMs: 9,
+        argvs: [
+          [enc("MSET"), enc("a"), big(at + 1, 4), enc("b"), enc("small"), enc("c"), big(at, 5)],
+          [enc("GET"), enc("a")],
+        ],
+      },
+      { op: "txn", nowMs: 1, compares: [], success: [{ op: "put", key: enc("x"), value: big(at, 6) }], failure: [] },
+    ];
+    for (const command of commands) {
+      turns = 0;
+      const sliced = await encodeCommandInSlices(command, nextTurn);
+      assert.deepEqual(Buffer.from(sliced), Buffer.from(encodeCommand(command)));
+      assert.deepEqual(decodeCommand(sliced), decodeCommand(encodeCommand(command)));
+      if (holdsBigField(command)) assert.ok(turns >= 1, "the big fields were copied across turns");
+      else assert.equal(turns, 0);
+    }
+  });
+
+  it("falls back to a plain encoding when a client's bytes look like a placeholder", async () => {
+    // The first placeholder of a command: the magic, then counter 0.
+    const lookalike = Uint8Array.from([...enc("SHOAL-BIG-v1"), 0, 0, 0, 0]);
+    const command: Command = { op: "put", key: lookalike, value: big(SLICED_FIELD_BYTES_MIN, 7), nowMs: 1 };
+    assert.deepEqual(Buffer.from(await encodeCommandInSlices(command, nextTurn)), Buffer.from(encodeCommand(command)));
+  });
+
+  it("refuses what encodeCommand refuses", async () => {
+    const tooBig: Command = {
+      op: "put",
+      key: enc("k"),
+      value: new Uint8Array(COMMAND_LIMITS.valueSizeBytesMax + 1),
+      nowMs: 1,
+    };
+    await assert.rejects(encodeCommandInSlices(tooBig, nextTurn), ShoalError);
+    const bad = { op: "put", key: enc(""), value: big(SLICED_FIELD_BYTES_MIN, 1), nowMs: -1 } as Command;
+    await assert.rejects(encodeCommandInSlices(bad, nextTurn), ShoalError);
   });
 });

@@ -45,6 +45,97 @@ export function encodeCommand(command: Command): Uint8Array {
   return data;
 }
 
+/** A byte field at least this big is spliced into the entry by encodeCommandInSlices instead of packed. */
+export const SLICED_FIELD_BYTES_MIN = 1024 * 1024;
+/** Bytes of a big field copied per turn by encodeCommandInSlices. */
+const SLICE_BYTES = 1024 * 1024;
+/** msgpack's bin 8 header of a 16-byte placeholder, and the bin 32 header that replaces it. */
+const BIN8 = 0xc4;
+const BIN32 = 0xc6;
+const PLACEHOLDER_BYTES = 16;
+/** Placeholders start with these bytes; a counter makes each one of a command unique. */
+const PLACEHOLDER_MAGIC = Uint8Array.from([0x53, 0x48, 0x4f, 0x41, 0x4c, 0x2d, 0x42, 0x49, 0x47, 0x2d, 0x76, 0x31]);
+
+/** True when `command` holds a byte field that encodeCommandInSlices would splice in. */
+export function holdsBigField(command: Command): boolean {
+  let found = false;
+  substituteBigFields(command, (bytes) => {
+    found = true;
+    return bytes;
+  });
+  return found;
+}
+
+/**
+ * encodeCommand for a command holding big byte fields (a 16 MiB SET), the same bytes without holding the event
+ * loop: the command is packed with each big field replaced by a unique 16-byte placeholder, and the entry is then
+ * assembled around them — the small parts at once, each big field a SLICE_BYTES slice per `nextTurn`. msgpackr
+ * copying a 16 MiB value, then the copy into the entry, held the leader's loop ~160 ms (issue 10). If a
+ * placeholder's bytes also occur elsewhere in the packed command (a client's key made to look like one), it falls
+ * back to encodeCommand.
+ */
+export async function encodeCommandInSlices(command: Command, nextTurn: () => Promise<void>): Promise<Uint8Array> {
+  validateCommand(command);
+  const bigFields: { readonly placeholder: Uint8Array; readonly bytes: Uint8Array }[] = [];
+  const substituted = substituteBigFields(command, (bytes) => {
+    const placeholder = new Uint8Array(PLACEHOLDER_BYTES);
+    placeholder.set(PLACEHOLDER_MAGIC);
+    new DataView(placeholder.buffer).setUint32(PLACEHOLDER_MAGIC.length, bigFields.length);
+    bigFields.push({ placeholder, bytes });
+    return placeholder;
+  });
+  if (bigFields.length === 0) return encodeCommand(command);
+  const body = Buffer.from(packr.pack(substituted, RESET_BUFFER_MODE)); // msgpackr's shared buffer: read it now
+  const at: number[] = [];
+  for (const { placeholder } of bigFields) {
+    const found = body.indexOf(placeholder);
+    const unique = found >= 2 && body.indexOf(placeholder, found + 1) === -1;
+    if (!unique || body[found - 2] !== BIN8 || body[found - 1] !== PLACEHOLDER_BYTES) return encodeCommand(command);
+    at.push(found);
+  }
+  let size = 1 + body.length;
+  for (const { bytes } of bigFields) size += bytes.byteLength + 5 - (2 + PLACEHOLDER_BYTES);
+  if (size > COMMAND_LIMITS.entrySizeBytesMax) throw entryTooLarge();
+  const data = new Uint8Array(size);
+  data[0] = COMMAND_FORMAT_V1;
+  // The small parts first: `body` is ours, but the big fields are copied across turns.
+  const copies: { readonly offset: number; readonly bytes: Uint8Array }[] = [];
+  let from = 0;
+  let offset = 1;
+  bigFields.forEach(({ bytes }, i) => {
+    const headerAt = (at[i] as number) - 2;
+    data.set(body.subarray(from, headerAt), offset);
+    offset += headerAt - from;
+    data[offset] = BIN32;
+    new DataView(data.buffer).setUint32(offset + 1, bytes.byteLength);
+    offset += 5;
+    copies.push({ offset, bytes });
+    offset += bytes.byteLength;
+    from = headerAt + 2 + PLACEHOLDER_BYTES;
+  });
+  data.set(body.subarray(from), offset);
+  for (const copy of copies) {
+    for (let done = 0; done < copy.bytes.byteLength; done += SLICE_BYTES) {
+      await nextTurn();
+      data.set(copy.bytes.subarray(done, done + SLICE_BYTES), copy.offset + done);
+    }
+  }
+  return data;
+}
+
+/** A copy of `value` (a command) with every byte field of SLICED_FIELD_BYTES_MIN or more replaced by `replace`'s
+ * answer; smaller fields and other values are kept as they are. */
+function substituteBigFields(value: unknown, replace: (bytes: Uint8Array) => Uint8Array): unknown {
+  if (value instanceof Uint8Array) return value.byteLength >= SLICED_FIELD_BYTES_MIN ? replace(value) : value;
+  if (Array.isArray(value)) return value.map((item) => substituteBigFields(item, replace));
+  if (value !== null && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [name, field] of Object.entries(value)) out[name] = substituteBigFields(field, replace);
+    return out;
+  }
+  return value;
+}
+
 /** Decodes and validates an entry's data. Throws ShoalError (BAD_REQUEST, TOO_LARGE) when it is not a valid
  * command; apply turns that into an `error` result, identically on every replica. */
 export function decodeCommand(data: Uint8Array): Command {

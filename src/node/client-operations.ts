@@ -3,8 +3,10 @@
  * log (leader-forwarding.ts gets them there from any member); reads are linearizable through a ReadIndex barrier
  * unless the caller asks for a stale read, and are then served from this member's state machine.
  */
+
+import { setImmediate as nextMacrotask } from "node:timers/promises";
 import type { Command, CommandResult } from "../commands/command.js";
-import { encodeCommand } from "../commands/command-codec.js";
+import { encodeCommand, encodeCommandInSlices, holdsBigField } from "../commands/command-codec.js";
 import { checkKeySize } from "../commands/limits.js";
 import type { KeyValue } from "../store/record.js";
 import type { StateMachineStore } from "../store/state-machine-store.js";
@@ -51,8 +53,12 @@ export class ClientOperations {
 
   /** Replicates a command through the leader (forwarding from a follower) and returns its result. Retries only
    * failures that certainly did not apply (no leader yet, leadership moved, the entry was dropped). */
-  submit(command: Command): Promise<CommandResult> {
-    return this.#forwarding.submit(encodeCommand(command));
+  async submit(command: Command): Promise<CommandResult> {
+    // A big value (a 16 MiB SET) is copied into its entry a slice per turn, so the event loop keeps its heartbeats.
+    const data = holdsBigField(command)
+      ? await encodeCommandInSlices(command, () => nextMacrotask())
+      : encodeCommand(command);
+    return this.#forwarding.submit(data);
   }
 
   /** Waits until this node's state reflects every write acknowledged before the call (ReadIndex). */

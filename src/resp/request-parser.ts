@@ -88,6 +88,8 @@ export class RequestParser {
   /** A big bulk being copied into its own buffer as its bytes arrive, and how much of it is filled (see step). */
   private bulkAssembly: Buffer | undefined;
   private bulkAssembled = 0;
+  /** Bytes a big bulk's assembly may still copy before the next chunk arrives (set by feed). */
+  private assemblyBudgetBytes = 0;
   /** Where the search for the current line's terminator resumes (linear work on byte-by-byte input). */
   private scanFrom = 0;
   private failed: RespProtocolError | undefined;
@@ -107,6 +109,8 @@ export class RequestParser {
   }
 
   feed(chunk: Uint8Array): void {
+    // What a big bulk's assembly may copy until the next chunk (readBulkBody).
+    this.assemblyBudgetBytes = 2 * chunk.length;
     if (this.failed === undefined) this.queue.push(chunk);
   }
 
@@ -196,7 +200,12 @@ export class RequestParser {
       this.bulkAssembled = 0;
     }
     const assembly = this.bulkAssembly;
-    const count = Math.min(this.queue.lengthBytes, length - this.bulkAssembled);
+    // The half held when the assembly began is copied at most twice a chunk's size per chunk, so no read copies
+    // megabytes at once; once the whole body is here, the rest goes at once.
+    const remaining = length - this.bulkAssembled;
+    const available = Math.min(this.queue.lengthBytes, remaining);
+    const count = available === remaining ? available : Math.min(available, this.assemblyBudgetBytes);
+    this.assemblyBudgetBytes -= count;
     this.queue.takeInto(assembly, this.bulkAssembled, count);
     this.bulkAssembled += count;
     if (this.bulkAssembled < length || this.queue.lengthBytes < 2) return undefined;

@@ -78,7 +78,13 @@ export class FrameDecoder {
     for (;;) {
       const assembly = this.#assembly;
       if (assembly !== undefined) {
-        const count = Math.min(this.#bufferedBytes, assembly.length - this.#assembled);
+        // The bytes held when the assembly began (half the frame) are copied a little per chunk, not all at once:
+        // at most twice the chunk that arrived, so the backlog is gone as the frame's second half arrives, and the
+        // event loop never copies megabytes (page faults included) in one turn (issue 10). The frame's last chunk
+        // takes whatever remains.
+        const remaining = assembly.length - this.#assembled;
+        const available = Math.min(this.#bufferedBytes, remaining);
+        const count = available === remaining ? available : Math.min(available, 2 * chunk.length);
         this.#copyOut(assembly, this.#assembled, count);
         this.#assembled += count;
         if (this.#assembled < assembly.length) break;
