@@ -21,7 +21,8 @@ export function nodeBackend(node: ShoalNode): RedisBackend {
       // never go to a read worker: their table lives on this thread.)
       const foreign = foreignScanCursors(argvs, node.scanCursors);
       if (foreign.length > 0) await node.resolveScanCursors(foreign);
-      if (worthOffloading(argvs)) {
+      const store = node.store;
+      if (worthOffloading(argvs, (key) => store.holdsBigValue?.(key) ?? false)) {
         const lent = await node.lendStateForRead(stale);
         if (lent !== undefined) {
           try {

@@ -130,6 +130,9 @@ export interface StateMachineStore<R = unknown> {
    */
   applyEntriesOffLoop?(entries: readonly ApplyEntry[]): Promise<R[]>;
 
+  /** Optional: true when reading `key`'s value would copy megabytes (a front end then reads it off the loop). */
+  holdsBigValue?(key: Uint8Array): boolean;
+
   /** Takes a point-in-time image of the state (cheap for LMDB: a read transaction). */
   snapshot(): StoreSnapshot;
   /**

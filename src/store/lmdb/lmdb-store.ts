@@ -30,7 +30,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { setImmediate as nextMacrotask } from "node:timers/promises";
 import { assert } from "../../lib/assert.js";
-import { plainBytes } from "../../lib/bytes.js";
+import { keyId, plainBytes } from "../../lib/bytes.js";
 import { ShoalError } from "../../lib/errors.js";
 import { type BatchPlan, planBatch } from "../batch-plan.js";
 import { ChunkedSnapshot } from "../chunked-snapshot.js";
@@ -49,7 +49,7 @@ import {
 } from "../history.js";
 import { isStorableKey, prefixEnd, rangeStartAfter, storableAfter } from "../key-range.js";
 import { BackgroundReclaimer, RECLAIM_ROWS_PER_STEP_DEFAULT, type ReclaimOptions } from "../reclaimer.js";
-import { isLive, type KeyValue, type StoredRecord, toKeyValue, VALUE_BYTES } from "../record.js";
+import { isLive, type KeyValue, type StoredRecord, toKeyValue, VALUE_BYTES, valueBytes } from "../record.js";
 import {
   type DeferredCopy,
   decodeRecord,
@@ -95,6 +95,13 @@ const HISTORY_START = Buffer.from([HISTORY_PREFIX]);
 const HISTORY_END = Buffer.from([HISTORY_PREFIX + 1]);
 const ROW_PREFIX = 0x04;
 const RECLAIM_PREFIX = 0x05;
+/** 0x06 <key> -> empty: the keys whose value is BIG_VALUE_BYTES_MIN or more (derived from the records, written in
+ * the same transaction, never in a snapshot), so a read of one can be sent to a read worker (holdsBigValue). */
+const BIG_VALUE_PREFIX = 0x06;
+const BIG_VALUE_START = Buffer.from([BIG_VALUE_PREFIX]);
+const BIG_VALUE_END = Buffer.from([BIG_VALUE_PREFIX + 1]);
+/** See BIG_VALUE_PREFIX. */
+export const BIG_VALUE_BYTES_MIN = 1024 * 1024;
 const RECLAIM_START = Buffer.from([RECLAIM_PREFIX]);
 const RECLAIM_END = Buffer.from([RECLAIM_PREFIX + 1]);
 const EMPTY_VALUE = new Uint8Array(0);
@@ -125,6 +132,8 @@ export class LmdbStore<R> implements StateMachineStore<R> {
   readonly #history: HistoryWindow;
   #restoring: Promise<void> | undefined;
   /** The meta of a batch lmdb-js's write thread is committing (applyEntriesOffLoop), until it has. */
+  /** The keys (as keyId) of BIG_VALUE_PREFIX rows in the live environment. */
+  #bigKeys = new Set<string>();
   /** Moves whenever a write to the store begins: a lazily read value must be read before it moves. */
   #writeEpoch = 0;
   #committing: { readonly meta: StoreMeta; readonly written: Promise<unknown> } | undefined;
@@ -143,6 +152,7 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     this.#generation = envGeneration(env.name);
     this.#envs.add(env);
     this.#meta = readMeta(env.db);
+    this.#bigKeys = readBigKeys(env.db);
     this.#history = new HistoryWindow(options, 0);
     const held = readHistorySummaries(env.db);
     this.#history.reset(held.length === 0 ? this.#meta.revision : (held[0] as RevisionSummary).revision - 1, held);
@@ -232,6 +242,12 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     const out: HistoryEvent[] = [];
     for (const { key, value } of rows) out.push(decodeEvent(historyRevision(key), value));
     return out;
+  }
+
+  /** True when `key` holds a value of BIG_VALUE_BYTES_MIN or more (expired or not): reading it copies megabytes,
+   * so a front end sends the read to a read worker. */
+  holdsBigValue(key: Uint8Array): boolean {
+    return this.#bigKeys.size > 0 && this.#bigKeys.has(keyId(key));
   }
 
   getRow(collectionId: number, rowKey: Uint8Array): Uint8Array | undefined {
@@ -399,6 +415,10 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     const { plan, added, historyPlan } = batch;
     assert(historyPlan !== undefined, "a batch that is not a flush has a history plan");
     this.#meta = plan.meta;
+    for (const { key, record } of plan.writes) {
+      if (record !== undefined && isBigValue(record)) this.#bigKeys.add(keyId(key));
+      else this.#bigKeys.delete(keyId(key));
+    }
     this.#history.commit(added, historyPlan);
     this.#pendingReclaims += plan.reclaims.length;
     if (plan.reclaims.length > 0) this.#reclaimer.wake();
@@ -491,6 +511,7 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     const old = this.#env;
     this.#env = fresh;
     this.#meta = plan.meta;
+    this.#bigKeys = readBigKeys(fresh.db);
     this.#history.commit(added, historyPlan);
     this.#pendingReclaims = 0;
     old.retire();
@@ -525,6 +546,7 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     const old = this.#env;
     this.#env = staging;
     this.#meta = meta;
+    this.#bigKeys = readBigKeys(staging.db);
     this.#history.reset(meta.revision);
     this.#pendingReclaims = 0; // the old environment's queue goes with it; an image holds no dropped collection
     old.retire();
@@ -634,6 +656,26 @@ function* snapshotEntries(db: LmdbDatabase, transaction: Transaction): Generator
 function putRecord(db: LmdbDatabase, key: Uint8Array, record: StoredRecord, encoded?: Uint8Array): void {
   db.putSync(dataKey(key), encoded ?? encodeRecord(record));
   if (record.expiresAtMs !== 0) db.putSync(expiryKey(record.expiresAtMs, key), EMPTY_VALUE);
+  if (isBigValue(record)) db.putSync(bigValueKey(key), EMPTY_VALUE);
+}
+
+function isBigValue(record: StoredRecord): boolean {
+  return valueBytes(record) >= BIG_VALUE_BYTES_MIN;
+}
+
+function bigValueKey(key: Uint8Array): Buffer {
+  const bytes = Buffer.allocUnsafe(key.byteLength + 1);
+  bytes[0] = BIG_VALUE_PREFIX;
+  bytes.set(key, 1);
+  return bytes;
+}
+
+function readBigKeys(db: LmdbDatabase): Set<string> {
+  const keys = new Set<string>();
+  for (const stored of db.getKeys({ start: BIG_VALUE_START, end: BIG_VALUE_END })) {
+    keys.add(keyId((stored as Uint8Array).subarray(1)));
+  }
+  return keys;
 }
 
 function readMeta(db: LmdbDatabase): StoreMeta {
@@ -780,6 +822,9 @@ function writeBatch<R>(writer: RowWriter, batch: PreparedBatch<R>): void {
       writer.put(dataKey(key), rows.encodedRecords.get(record) ?? encodeRecord(record));
       if (record.expiresAtMs !== 0) writer.put(expiryKey(record.expiresAtMs, key), EMPTY_VALUE);
     }
+    const big = record !== undefined && isBigValue(record);
+    if (big) writer.put(bigValueKey(key), EMPTY_VALUE);
+    else if (previous !== undefined && isBigValue(previous)) writer.remove(bigValueKey(key));
   }
   for (const { collectionId, rowKey, value } of plan.rows) {
     if (value === undefined) writer.remove(rowStoreKey(collectionId, rowKey));

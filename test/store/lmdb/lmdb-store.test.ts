@@ -5,6 +5,7 @@ import path from "node:path";
 import { after, describe, it } from "node:test";
 import { memoryCommandStore, openLmdbCommandStore } from "../../../src/node/command-store.js";
 import { collectionOf } from "../../../src/store/collection.js";
+import { BIG_VALUE_BYTES_MIN } from "../../../src/store/lmdb/lmdb-store.js";
 import {
   applyCommands,
   bytes,
@@ -88,6 +89,45 @@ describe("LmdbStore applying big values off the event loop", () => {
       assert.deepEqual(await stateBytes(offLoop), await stateBytes(reference));
     } finally {
       await offLoop.close();
+    }
+  });
+});
+
+describe("LmdbStore's index of big values", () => {
+  it("knows which keys hold 1 MiB or more, across overwrites, deletes, reopen, restore and FLUSHALL", async () => {
+    const dir = path.join(root, "big-index");
+    const at = BIG_VALUE_BYTES_MIN;
+    const put = (key: string, size: number) => ({
+      op: "put" as const,
+      key: bytes(key),
+      value: new Uint8Array(size),
+      nowMs: 1,
+    });
+    let store = openLmdbCommandStore(dir, { syncCommits: false });
+    const holds = (key: string) => store.holdsBigValue(bytes(key));
+    try {
+      applyCommands(store, put("edge", at - 1), put("big", at), put("gone", at + 1), put("shrinks", at));
+      assert.deepEqual([holds("edge"), holds("big"), holds("gone"), holds("shrinks")], [false, true, true, true]);
+      applyCommands(store, { op: "delete", key: bytes("gone"), nowMs: 2 }, put("shrinks", 3));
+      assert.ok(store.applyEntriesOffLoop !== undefined);
+      await store.applyEntriesOffLoop(entriesFor(store, [put("offloop", at)]));
+      assert.deepEqual([holds("big"), holds("gone"), holds("shrinks"), holds("offloop")], [true, false, false, true]);
+      await store.close();
+      store = openLmdbCommandStore(dir, { syncCommits: false });
+      assert.deepEqual([holds("big"), holds("gone"), holds("shrinks"), holds("offloop")], [true, false, false, true]);
+      // A restored image brings its own big values (the index is derived, never in the image).
+      const source = memoryCommandStore();
+      applyCommands(source, put("restored", at), put("small", 10));
+      await store.restore([await stateBytes(source)]);
+      assert.deepEqual([holds("big"), holds("restored"), holds("small")], [false, true, false]);
+      applyCommands(store, {
+        op: "redis",
+        nowMs: 3,
+        argvs: [[bytes("FLUSHALL")], [bytes("SET"), bytes("after"), new Uint8Array(at)]],
+      });
+      assert.deepEqual([holds("restored"), holds("after")], [false, true]);
+    } finally {
+      await store.close();
     }
   });
 });

@@ -77,6 +77,13 @@ describe("read offload", () => {
     assert.equal(worthOffloading([["MGET", ...Array.from({ length: 300 }, (_, i) => `k${i}`)].map(bytes)]), true);
     assert.equal(worthOffloading([argv("KEYS *"), argv("SCAN 0")]), false);
     assert.equal(worthOffloading([argv("KEYS *"), argv("NOSUCHCOMMAND x")]), false);
+    // A read of a key the store says holds a big value goes too; other keys of fast commands stay.
+    const big = (key: Uint8Array) => new TextDecoder().decode(key) === "huge";
+    assert.equal(worthOffloading([argv("GET huge")], big), true);
+    assert.equal(worthOffloading([argv("GET a")], big), false);
+    assert.equal(worthOffloading([argv("MGET a huge")], big), true);
+    assert.equal(worthOffloading([argv("STRLEN huge")], big), true);
+    assert.equal(worthOffloading([argv("GET huge"), argv("SCAN 0")], big), false);
   });
 
   for (const protocol of [2, 3] as const) {

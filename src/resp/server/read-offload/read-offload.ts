@@ -9,7 +9,7 @@
  */
 import { Worker } from "node:worker_threads";
 import type { CommandSpec } from "../../../commands/redis/command-spec.js";
-import { DATA_COMMAND_TABLE } from "../../../commands/redis/table.js";
+import { commandKeys, DATA_COMMAND_TABLE } from "../../../commands/redis/table.js";
 import { ShoalError } from "../../../lib/errors.js";
 import type { RespVersion } from "../../resp-value.js";
 import type { ReadRequest, ReadResponse } from "./read-protocol.js";
@@ -25,7 +25,10 @@ const CURSOR_COMMANDS: ReadonlySet<string> = new Set(["scan", "hscan", "sscan", 
  * many arguments), and none needs the cursor table. Commands that do not resolve are left to the inline path,
  * which answers their errors.
  */
-export function worthOffloading(argvs: readonly (readonly Uint8Array[])[]): boolean {
+export function worthOffloading(
+  argvs: readonly (readonly Uint8Array[])[],
+  holdsBigValue: (key: Uint8Array) => boolean = () => false,
+): boolean {
   let heavy = false;
   for (const argv of argvs) {
     let spec: CommandSpec;
@@ -35,7 +38,8 @@ export function worthOffloading(argvs: readonly (readonly Uint8Array[])[]): bool
       return false;
     }
     if (CURSOR_COMMANDS.has(spec.name)) return false;
-    if (costFollowsData(spec, argv)) heavy = true;
+    // A GET of a 16 MiB value copies it out of LMDB: ~100-200 ms of page faults on this event loop (issue 10).
+    if (costFollowsData(spec, argv) || commandKeys(spec, argv).some(holdsBigValue)) heavy = true;
   }
   return heavy;
 }
