@@ -144,13 +144,10 @@ export class RecordEncoder {
   }
 }
 
-/** Checks an entry record whose data is a part of its own; returns where the buffer's next record starts. */
+/** Checks the framing of an entry record whose data is a part of its own; returns where the buffer's next record
+ * starts. Its checksum is not computed a second time over megabytes of data: the record frame tests check it. */
 function verifyPartRecord(bytes: Uint8Array, start: number, data: Uint8Array): number {
-  const payloadStart = start + RECORD_HEADER_BYTES;
-  const fixedEnd = payloadStart + ENTRY_FIXED_BYTES;
   assert(readU32(bytes, start) === ENTRY_FIXED_BYTES + data.byteLength, "Cannot verify a part record's length");
   assert(bytes[start + 4] === RecordType.entry, "Cannot verify a part record's type");
-  const checksum = crc32c(data, recordChecksum(RecordType.entry, bytes, payloadStart, fixedEnd));
-  assert(readU32(bytes, start + 5) === checksum, "Cannot verify a part record's checksum");
-  return fixedEnd;
+  return start + RECORD_HEADER_BYTES + ENTRY_FIXED_BYTES;
 }
