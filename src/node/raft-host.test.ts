@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
+import type { CommandResult } from "../commands/command.js";
 import { encodeCommand } from "../commands/command-codec.js";
 import { NODE_CLOCK } from "../io/node/clock.js";
 import { ShoalError } from "../lib/errors.js";
@@ -8,6 +9,7 @@ import { resolveRaftConfig } from "../raft/config.js";
 import { MemoryStorage } from "../raft/memory-storage.js";
 import { RawNode } from "../raft/raw-node.js";
 import type { Message, NodeId } from "../raft/types.js";
+import type { ApplyEntry, StateMachineStore } from "../store/state-machine-store.js";
 import { memoryCommandStore } from "./command-store.js";
 import type { PeerNetwork } from "./ports.js";
 import { RaftHost } from "./raft-host.js";
@@ -21,7 +23,11 @@ class HostCluster {
   readonly #handlers = new Map<NodeId, (message: Message) => void>();
   readonly #isolated = new Set<NodeId>();
 
-  constructor(options: { lostLeadershipGraceMs: number; electionTimeoutTicks?: number }) {
+  constructor(options: {
+    lostLeadershipGraceMs: number;
+    electionTimeoutTicks?: number;
+    store?: () => StateMachineStore<CommandResult>;
+  }) {
     const ids = [1, 2, 3];
     const electionTimeoutTicks = options.electionTimeoutTicks ?? 10;
     for (const id of ids) {
@@ -33,7 +39,7 @@ class HostCluster {
         raw: new RawNode(config, storage, new Prng(id * 7919)),
         storage,
         wal: { save: async () => {}, compact: async () => {}, close: async () => {} },
-        store: memoryCommandStore(),
+        store: options.store?.() ?? memoryCommandStore(),
         network: this.#network(id),
         snapshots: { save: async () => {}, load: async () => undefined, prune: async () => {} },
         clock: NODE_CLOCK,
@@ -213,5 +219,45 @@ describe("RaftHost when leadership moves", () => {
     const newLeader = await cluster.leader(1);
     assert.equal(newLeader, 2, "the first in id order campaigns first");
     assert.equal(cluster.host(3).raw.status().term, term + 1, "one election, no split vote");
+  });
+});
+
+describe("RaftHost apply slices", () => {
+  it("shrinks its slices when entries apply slowly, so one slice holds the loop about 10 ms", async () => {
+    const slicesByStore: number[][] = [];
+    const stores: StateMachineStore<CommandResult>[] = [];
+    /** A store whose apply costs ~1 ms of busy work per entry (as a just-restarted node's cold code can). */
+    const slowStore = (): StateMachineStore<CommandResult> => {
+      const store = memoryCommandStore();
+      const slices: number[] = [];
+      slicesByStore.push(slices);
+      stores.push(store);
+      const applyEntries = store.applyEntries.bind(store);
+      store.applyEntries = (entries: readonly ApplyEntry[]) => {
+        slices.push(entries.length);
+        const until = performance.now() + entries.length;
+        while (performance.now() < until) {}
+        return applyEntries(entries);
+      };
+      return store;
+    };
+    const hosts = new HostCluster({ lostLeadershipGraceMs: 1000, store: slowStore });
+    cluster = hosts;
+    const leaderId = await hosts.leader();
+    // A follower cut off while 300 entries commit, then healed: it finds them all queued at once.
+    const followerId = ([1, 2, 3] as NodeId[]).find((id) => id !== leaderId) as NodeId;
+    hosts.isolate(followerId);
+    await Promise.all(Array.from({ length: 300 }, (_, i) => hosts.host(leaderId).propose(put(`k${i}`))));
+    const backlogFrom = (slicesByStore[followerId - 1] as number[]).length;
+    hosts.heal();
+    const follower = stores[followerId - 1] as StateMachineStore<CommandResult>;
+    const target = (stores[leaderId - 1] as StateMachineStore<CommandResult>).appliedIndex();
+    await waitFor("the follower to catch up", () => follower.appliedIndex() >= target, 30_000);
+    const slices = (slicesByStore[followerId - 1] as number[]).slice(backlogFrom);
+    // It starts at 64 entries and halves per overrun (1 ms entries: 16 take 16 ms, an overrun too), so at most
+    // two slices above 16 entries; without adaptation every slice of the backlog would hold 64.
+    const big = slices.filter((n) => n > 16);
+    assert.ok(slices.length >= 10, `the backlog applied in slices: ${slices.join(", ")}`);
+    assert.ok(big.length <= 2, `slices over 16 entries: ${big.join(", ")} (all: ${slices.join(", ")})`);
   });
 });

@@ -103,6 +103,12 @@ const APPLY_SLICE_BYTES_MAX_DEFAULT = 256 * 1024;
 /** Entries applied in one synchronous step at most. */
 const APPLY_SLICE_ENTRIES_MAX = 1024;
 /**
+ * What one apply slice should take. The entries per slice adapt to it (halved when a slice overran, doubled when
+ * one took under half of it, between 1 and APPLY_SLICE_ENTRIES_MAX): a node that just restarted applies with cold
+ * code — ~0.4 ms per Redis SET here, so 1,024 entries held its loop 430 ms while it caught up (issue 10).
+ */
+const APPLY_SLICE_TARGET_MS = 10;
+/**
  * A snapshot serializes the whole state, so taking one every N entries would cost O(state) per N writes — on a big
  * store more than the writes themselves. Like Redis's auto-aof-rewrite-percentage, a snapshot is also due only
  * once the log since the last one is this fraction of the state's size: the cost per write stays O(1).
@@ -154,6 +160,8 @@ export class RaftHost {
   #snapshotTask: Promise<void> | undefined;
   /** Entry bytes applied since the last snapshot (for #snapshotDue). */
   #appliedBytesSinceSnapshot = 0;
+  /** Entries per apply slice (APPLY_SLICE_TARGET_MS). */
+  #applySliceEntries = 64;
   /** Counters for metrics and status. */
   readonly counters = {
     proposals: 0,
@@ -438,7 +446,9 @@ export class RaftHost {
         if (this.#stopped) return;
         const slice = this.#takeApplySlice(bytesMax);
         if (slice.length === 0) return;
-        await this.#apply(slice);
+        const startedMs = this.#clock.now();
+        const offLoop = await this.#apply(slice);
+        if (!offLoop) this.#adaptApplySlice(slice.length, this.#clock.now() - startedMs);
         this.#serveReads();
         if (this.#applyHead === this.#applyQueue.length) return;
         await this.#clock.nextTurn();
@@ -451,12 +461,20 @@ export class RaftHost {
     this.#maybeSnapshot();
   }
 
-  /** The next entries to apply: at least one, then while within `bytesMax` and APPLY_SLICE_ENTRIES_MAX. */
+  /** See APPLY_SLICE_TARGET_MS (slices applied off the loop are not counted: their time is mostly waiting). */
+  #adaptApplySlice(entries: number, elapsedMs: number): void {
+    if (entries < this.#applySliceEntries) return; // cut short by bytes or the queue's end: says nothing
+    if (elapsedMs > APPLY_SLICE_TARGET_MS) this.#applySliceEntries = Math.max(1, this.#applySliceEntries >> 1);
+    else if (elapsedMs * 2 < APPLY_SLICE_TARGET_MS)
+      this.#applySliceEntries = Math.min(APPLY_SLICE_ENTRIES_MAX, this.#applySliceEntries * 2);
+  }
+
+  /** The next entries to apply: at least one, then while within `bytesMax` and the adaptive entry count. */
   #takeApplySlice(bytesMax: number): Entry[] {
     const queue = this.#applyQueue;
     const slice: Entry[] = [];
     let bytes = 0;
-    while (this.#applyHead < queue.length && slice.length < APPLY_SLICE_ENTRIES_MAX) {
+    while (this.#applyHead < queue.length && slice.length < this.#applySliceEntries) {
       const entry = queue[this.#applyHead] as Entry;
       if (slice.length > 0 && bytes + entry.data.byteLength > bytesMax) break;
       slice.push(entry);
@@ -478,12 +496,13 @@ export class RaftHost {
     while (this.#draining) await this.#applyDrain;
   }
 
-  async #apply(entries: readonly Entry[]): Promise<void> {
+  /** Applies `entries` (those not applied yet); true when the store applied them off the event loop. */
+  async #apply(entries: readonly Entry[]): Promise<boolean> {
     const { store } = this.#options;
     // After a restart Raft re-delivers entries since its snapshot; the store already holds those up to its
     // applied index (kept in the same LMDB transaction as the data), so they are skipped, never re-applied.
     const fresh = entries.filter((entry) => entry.index > store.appliedIndex());
-    if (fresh.length === 0) return;
+    if (fresh.length === 0) return false;
     const batch = fresh.map((e) => ({
       index: e.index,
       data: e.data,
@@ -494,11 +513,10 @@ export class RaftHost {
     for (const entry of fresh) bytes += entry.data.byteLength;
     // A batch with a big value is copied into the store off the event loop (issue 10: a 16 MiB value held the
     // loop for ~300-400 ms and could cost an election); the drain waits for it, so slices still apply in order.
-    const results =
-      bytes >= APPLY_OFF_LOOP_BYTES_MIN && store.applyEntriesOffLoop !== undefined
-        ? await store.applyEntriesOffLoop(batch)
-        : store.applyEntries(batch);
-    if (this.#stopped) return;
+    const applyOffLoop = bytes >= APPLY_OFF_LOOP_BYTES_MIN ? store.applyEntriesOffLoop?.bind(store) : undefined;
+    const offLoop = applyOffLoop !== undefined;
+    const results = applyOffLoop !== undefined ? await applyOffLoop(batch) : store.applyEntries(batch);
+    if (this.#stopped) return offLoop;
     assert(results.length === fresh.length, "The store must answer one result per applied entry");
     this.counters.applied += fresh.length;
     for (const entry of fresh) this.#appliedBytesSinceSnapshot += entry.data.byteLength;
@@ -516,6 +534,7 @@ export class RaftHost {
     });
     const last = fresh[fresh.length - 1] as Entry;
     this.#dropProposalsOvertaken(last.term);
+    return offLoop;
   }
 
   /**
