@@ -103,11 +103,18 @@ const APPLY_SLICE_BYTES_MAX_DEFAULT = 256 * 1024;
 /** Entries applied in one synchronous step at most. */
 const APPLY_SLICE_ENTRIES_MAX = 1024;
 /**
- * What one apply slice should take. The entries per slice adapt to it (halved when a slice overran, doubled when
- * one took under half of it, between 1 and APPLY_SLICE_ENTRIES_MAX): a node that just restarted applies with cold
- * code — ~0.4 ms per Redis SET here, so 1,024 entries held its loop 430 ms while it caught up (issue 10).
+ * What one apply slice should take. A slice holds as many bytes of entries as the measured cost per byte allows
+ * (#applyMsPerByte, learned from every slice applied on the loop: a slowdown counts at once, a speed-up by halves),
+ * at least one entry and at most applySliceBytesMax and APPLY_SLICE_ENTRIES_MAX. A count of entries alone would not
+ * do: one entry may carry a pipeline of 100 SETs (~60 µs each here, more with a just-restarted node's cold code) —
+ * 82 such entries held a catching-up follower's loop 339 ms, 1,024 small ones 430 ms (issue 10).
  */
 const APPLY_SLICE_TARGET_MS = 10;
+/** The least cost per byte assumed (a slice of at most 40 KB): after cheap entries, a slice of costly ones (a
+ * pipeline of SETs is ~1.3 µs per byte here) must not start from a budget of hundreds of kilobytes. */
+const APPLY_MS_PER_BYTE_MIN = 0.00025;
+/** What an entry costs to apply beyond its bytes, counted as bytes (an empty entry still decodes and commits). */
+const APPLY_ENTRY_OVERHEAD_BYTES = 64;
 /**
  * A snapshot serializes the whole state, so taking one every N entries would cost O(state) per N writes — on a big
  * store more than the writes themselves. Like Redis's auto-aof-rewrite-percentage, a snapshot is also due only
@@ -160,8 +167,8 @@ export class RaftHost {
   #snapshotTask: Promise<void> | undefined;
   /** Entry bytes applied since the last snapshot (for #snapshotDue). */
   #appliedBytesSinceSnapshot = 0;
-  /** Entries per apply slice (APPLY_SLICE_TARGET_MS). */
-  #applySliceEntries = 64;
+  /** See APPLY_SLICE_TARGET_MS: the apply cost per byte of entry data. */
+  #applyMsPerByte = APPLY_MS_PER_BYTE_MIN;
   /** Counters for metrics and status. */
   readonly counters = {
     proposals: 0,
@@ -447,8 +454,8 @@ export class RaftHost {
         const slice = this.#takeApplySlice(bytesMax);
         if (slice.length === 0) return;
         const startedMs = this.#clock.now();
-        const offLoop = await this.#apply(slice);
-        if (!offLoop) this.#adaptApplySlice(slice.length, this.#clock.now() - startedMs);
+        const applied = await this.#apply(slice);
+        if (applied.length > 0) this.#learnApplyCost(applied, this.#clock.now() - startedMs);
         this.#serveReads();
         if (this.#applyHead === this.#applyQueue.length) return;
         await this.#clock.nextTurn();
@@ -461,24 +468,28 @@ export class RaftHost {
     this.#maybeSnapshot();
   }
 
-  /** See APPLY_SLICE_TARGET_MS (slices applied off the loop are not counted: their time is mostly waiting). */
-  #adaptApplySlice(entries: number, elapsedMs: number): void {
-    if (entries < this.#applySliceEntries) return; // cut short by bytes or the queue's end: says nothing
-    if (elapsedMs > APPLY_SLICE_TARGET_MS) this.#applySliceEntries = Math.max(1, this.#applySliceEntries >> 1);
-    else if (elapsedMs * 2 < APPLY_SLICE_TARGET_MS)
-      this.#applySliceEntries = Math.min(APPLY_SLICE_ENTRIES_MAX, this.#applySliceEntries * 2);
+  /** See APPLY_SLICE_TARGET_MS. `applied`: the entries this slice applied on the loop (none when it skipped
+   * entries applied before a restart, or applied off the loop, whose time is mostly waiting). */
+  #learnApplyCost(applied: readonly Entry[], elapsedMs: number): void {
+    let bytes = 0;
+    for (const entry of applied) bytes += entry.data.byteLength + APPLY_ENTRY_OVERHEAD_BYTES;
+    const latest = elapsedMs / bytes;
+    this.#applyMsPerByte = Math.max(APPLY_MS_PER_BYTE_MIN, latest, (this.#applyMsPerByte + latest) / 2);
   }
 
-  /** The next entries to apply: at least one, then while within `bytesMax` and the adaptive entry count. */
-  #takeApplySlice(bytesMax: number): Entry[] {
+  /** The next entries to apply: at least one, then while within the bytes the measured cost allows
+   * (APPLY_SLICE_TARGET_MS, at most `bytesLimit`) and APPLY_SLICE_ENTRIES_MAX. */
+  #takeApplySlice(bytesLimit: number): Entry[] {
+    const bytesMax = Math.min(bytesLimit, APPLY_SLICE_TARGET_MS / Math.max(this.#applyMsPerByte, 1e-9));
+    const entriesMax = APPLY_SLICE_ENTRIES_MAX;
     const queue = this.#applyQueue;
     const slice: Entry[] = [];
     let bytes = 0;
-    while (this.#applyHead < queue.length && slice.length < this.#applySliceEntries) {
+    while (this.#applyHead < queue.length && (slice.length === 0 || slice.length < entriesMax)) {
       const entry = queue[this.#applyHead] as Entry;
-      if (slice.length > 0 && bytes + entry.data.byteLength > bytesMax) break;
+      if (slice.length > 0 && bytes + entry.data.byteLength + APPLY_ENTRY_OVERHEAD_BYTES > bytesMax) break;
       slice.push(entry);
-      bytes += entry.data.byteLength;
+      bytes += entry.data.byteLength + APPLY_ENTRY_OVERHEAD_BYTES;
       this.#applyHead++;
     }
     if (this.#applyHead === queue.length) {
@@ -496,13 +507,13 @@ export class RaftHost {
     while (this.#draining) await this.#applyDrain;
   }
 
-  /** Applies `entries` (those not applied yet); true when the store applied them off the event loop. */
-  async #apply(entries: readonly Entry[]): Promise<boolean> {
+  /** Applies `entries` (those not applied yet); returns the ones it applied on the event loop. */
+  async #apply(entries: readonly Entry[]): Promise<readonly Entry[]> {
     const { store } = this.#options;
     // After a restart Raft re-delivers entries since its snapshot; the store already holds those up to its
     // applied index (kept in the same LMDB transaction as the data), so they are skipped, never re-applied.
     const fresh = entries.filter((entry) => entry.index > store.appliedIndex());
-    if (fresh.length === 0) return false;
+    if (fresh.length === 0) return [];
     const batch = fresh.map((e) => ({
       index: e.index,
       data: e.data,
@@ -516,7 +527,7 @@ export class RaftHost {
     const applyOffLoop = bytes >= APPLY_OFF_LOOP_BYTES_MIN ? store.applyEntriesOffLoop?.bind(store) : undefined;
     const offLoop = applyOffLoop !== undefined;
     const results = applyOffLoop !== undefined ? await applyOffLoop(batch) : store.applyEntries(batch);
-    if (this.#stopped) return offLoop;
+    if (this.#stopped) return [];
     assert(results.length === fresh.length, "The store must answer one result per applied entry");
     this.counters.applied += fresh.length;
     for (const entry of fresh) this.#appliedBytesSinceSnapshot += entry.data.byteLength;
@@ -534,7 +545,7 @@ export class RaftHost {
     });
     const last = fresh[fresh.length - 1] as Entry;
     this.#dropProposalsOvertaken(last.term);
-    return offLoop;
+    return offLoop ? [] : fresh;
   }
 
   /**
