@@ -2,7 +2,7 @@
  * The layering of docs/architecture.md ("Layers"), checked by `npm run lint` (dependency-cruiser). A layer imports
  * only the layers below it:
  *
- *   lib → io → raft → wal | store | commands | transport → node → resp | http | client → member → cli
+ *   lib → io → raft → wal | store | slots | commands | transport → node → resp | http | client → member → cli
  *
  * (`member` starts a node with its front ends: what `shoal start` and the embedded API share. `src/index.ts`, the
  * package's entry point, sits above all of them and nothing under src/ imports it.)
@@ -41,6 +41,7 @@ module.exports = {
     upward("raft", ["io", "wal", "store", "commands", "transport", "node", "resp", "http", "client", "member", "cli"], "The Raft core is pure: lib only."),
     upward("wal", ["store", "commands", "transport", "node", "resp", "http", "client", "member", "cli"], "The WAL sits on lib, io and raft's types."),
     upward("store", ["commands", "transport", "wal", "node", "resp", "http", "client", "member", "cli"], "The store knows nothing of commands (it applies entries through an injected EntryApplier)."),
+    upward("slots", ["io", "raft", "wal", "store", "commands", "transport", "node", "resp", "http", "client", "member", "cli"], "Hash slots are pure: lib only."),
     upward("commands", ["transport", "wal", "node", "resp", "http", "client", "member", "cli"], "Command semantics are pure: lib, raft types and the store's record shapes."),
     upward("transport", ["store", "commands", "wal", "node", "resp", "http", "client", "member", "cli"], "The transport frames Raft messages and requests: lib, io, raft types."),
     upward("node", ["resp", "http", "client", "member", "cli"], "node joins the layers below it; the front ends sit on it."),

@@ -212,6 +212,41 @@ describe("RespServer: connection commands", () => {
     client.close();
   });
 
+  it("CLUSTER KEYSLOT answers Redis's slots, hash tags included; other CLUSTER subcommands are unknown", async () => {
+    const client = await RawClient.connect(server.port);
+    assert.deepEqual(
+      await calls(
+        client,
+        ["CLUSTER", "KEYSLOT", "foo"],
+        ["CLUSTER", "KEYSLOT", "{user1000}.following"],
+        ["CLUSTER", "KEYSLOT", "{user1000}.followers"],
+        ["CLUSTER", "KEYSLOT", "foo{}{bar}"],
+        ["CLUSTER", "KEYSLOT", "foo{{bar}}zap"],
+        ["CLUSTER", "KEYSLOT", "foo{bar}{zap}"],
+        ["CLUSTER", "KEYSLOT", ""],
+        ["CLUSTER", "KEYSLOT"],
+        ["CLUSTER", "KEYSLOT", "a", "b"],
+        ["CLUSTER", "SLOTS"],
+        ["CLUSTER"],
+      ),
+      // As a cluster-enabled redis-server 7 answers them.
+      [
+        ":12182",
+        ":3443",
+        ":3443",
+        ":8363",
+        ":4015",
+        ":5061",
+        ":0",
+        "-ERR wrong number of arguments for 'cluster|keyslot' command",
+        "-ERR wrong number of arguments for 'cluster|keyslot' command",
+        "-ERR unknown subcommand 'SLOTS'. Try CLUSTER HELP.",
+        "-ERR wrong number of arguments for 'cluster' command",
+      ],
+    );
+    client.close();
+  });
+
   it("READONLY makes the connection's reads stale", async () => {
     const client = await RawClient.connect(server.port);
     const before = backend.readBatches.length;
