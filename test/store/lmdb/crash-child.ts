@@ -12,7 +12,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { encodeCommand } from "../../../src/commands/command-codec.js";
 import { Prng } from "../../../src/lib/prng.js";
 import { openLmdbCommandStore } from "../../../src/node/command-store.js";
-import { crashWorkloadCommand } from "./crash-workload.js";
+import { BIG_EVERY, crashWorkloadCommand } from "./crash-workload.js";
 
 function say(line: string): void {
   fs.writeSync(1, `${line}\n`);
@@ -29,7 +29,9 @@ async function applyForever(dir: string, seed: number): Promise<void> {
       index: first + i,
       data: encodeCommand(crashWorkloadCommand(first + i)),
     }));
-    store.applyEntries(entries);
+    const big = entries.some((entry) => entry.index % BIG_EVERY === 0);
+    if (big && store.applyEntriesOffLoop !== undefined) await store.applyEntriesOffLoop(entries);
+    else store.applyEntries(entries);
     say(`applied ${store.appliedIndex()}`);
     if (random.chance(0.1)) await sleep(1);
   }
