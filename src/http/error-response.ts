@@ -23,6 +23,7 @@ const statusByCode: Record<ErrorCode, number> = {
   NOT_LEADER: 503,
   UNAVAILABLE: 503,
   PROPOSAL_DROPPED: 503,
+  CLUSTER_DOWN: 503,
   TIMEOUT: 504,
   UNKNOWN_OUTCOME: 504,
   INTERNAL: 500,

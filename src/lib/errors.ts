@@ -20,6 +20,7 @@ export type ErrorCode =
   | "WRONG_PASSWORD" // AUTH with a wrong password (Redis WRONGPASS)
   | "EXEC_ABORTED" // EXEC of a transaction that queued a bad command (Redis EXECABORT)
   | "UNSUPPORTED_PROTOCOL" // HELLO asked for a RESP version we do not speak (Redis NOPROTO)
+  | "CLUSTER_DOWN" // the slots asked about have no serving leader right now (Redis Cluster CLUSTERDOWN); retryable
   | "INTERNAL"; // a bug; the message says where
 
 /** Every code, for validating a code read from the wire (HTTP bodies, peer RPC answers). */
@@ -39,6 +40,7 @@ const ERROR_CODES: Readonly<Record<ErrorCode, true>> = {
   WRONG_PASSWORD: true,
   EXEC_ABORTED: true,
   UNSUPPORTED_PROTOCOL: true,
+  CLUSTER_DOWN: true,
   INTERNAL: true,
 };
 

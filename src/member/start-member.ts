@@ -97,11 +97,12 @@ export async function startMember(options: MemberOptions): Promise<RunningMember
     });
     opened.push(respListener);
   }
-  // Once bound, the HTTP port is known (even when 0 was asked for): the member advertises it to its peers.
+  // Once bound, the ports are known (even when 0 was asked for): the member advertises them to its peers.
   const httpAddress = http === undefined ? undefined : `${http.host}:${boundPort(httpListener, http.port)}`;
+  const respAddress = resp === undefined ? undefined : `${resp.host}:${boundPort(respListener, resp.port)}`;
   const node = await ShoalNode.start({
     ...nodeOptions,
-    members: withHttpAddress(nodeOptions, httpAddress),
+    members: withOwnAddresses(nodeOptions, httpAddress, respAddress),
     onStartupProgress: (message) => {
       startup = message;
       nodeOptions.onStartupProgress?.(message);
@@ -161,14 +162,22 @@ async function stopAll(
   await node.stop();
 }
 
-/** The members, with this member's HTTP address filled in (what /v1/cluster shows its peers). */
-function withHttpAddress(options: NodeOptions, httpAddress: string | undefined): NodeOptions["members"] {
+/** The members, with this member's HTTP and RESP addresses filled in (what /v1/cluster and CLUSTER SLOTS show). */
+function withOwnAddresses(
+  options: NodeOptions,
+  httpAddress: string | undefined,
+  respAddress: string | undefined,
+): NodeOptions["members"] {
   const self = options.members.get(options.id);
-  if (httpAddress === undefined || self === undefined) return options.members;
-  return new Map(options.members).set(options.id, { ...self, http: httpAddress });
+  if (self === undefined) return options.members;
+  return new Map(options.members).set(options.id, {
+    ...self,
+    ...(httpAddress === undefined ? {} : { http: httpAddress }),
+    ...(respAddress === undefined ? {} : { resp: respAddress }),
+  });
 }
 
-function boundPort(listener: HttpListener | undefined, asked: number): number {
+function boundPort(listener: HttpListener | NetListener | undefined, asked: number): number {
   const address = listener?.address();
   return typeof address === "object" && address !== null ? address.port : asked;
 }

@@ -21,6 +21,8 @@ export interface MemberInfo {
   readonly appliedIndex: number;
   readonly peer: string;
   readonly http: string;
+  /** host:port of its Redis server, when it runs one. */
+  readonly resp?: string;
   /** The leader's view of replication (present when `role` is leader): each member's match index. */
   readonly lastIndex?: number;
   readonly matchIndex?: Readonly<Record<string, number>>;
@@ -115,6 +117,7 @@ export class MemberStatus {
       appliedIndex: this.#sources.appliedIndex(),
       peer: self?.peer ?? "",
       http: this.#httpAddress || (self?.http ?? ""),
+      ...(self?.resp === undefined ? {} : { resp: self.resp }),
       clusterId: this.#sources.clusterId(),
       problems: this.#sources.problems(),
     };

@@ -12,6 +12,8 @@ export interface MemberAddress {
   readonly peer: string;
   /** host:port of the HTTP API, when known. */
   readonly http: string;
+  /** host:port of the Redis (RESP) server, when this member runs one (what CLUSTER SLOTS names). */
+  readonly resp?: string;
 }
 
 export interface NodeOptions {

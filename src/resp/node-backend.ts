@@ -5,15 +5,45 @@
  */
 import { foreignScanCursors } from "../commands/redis/scan-cursor-table.js";
 import type { ShoalNode } from "../node/shoal-node.js";
-import type { NodeFacts, RedisBackend } from "./server/backend.js";
+import type { ClusterTopology, NodeFacts, RedisBackend } from "./server/backend.js";
 import { ReadOffload, worthOffloading } from "./server/read-offload/read-offload.js";
 
 /** Read worker threads per node: one keeps a KEYS off the event loop; a second lets another heavy read (or a
  * client's second KEYS) proceed meanwhile. */
 const READ_WORKERS = 2;
 
+/** How long a member's answer may take for CLUSTER SLOTS & co. (an unreachable one is shown as failed). */
+const TOPOLOGY_PEER_TIMEOUT_MS = 300;
+/** How long one view of the members serves CLUSTER SLOTS & co.: cluster clients ask on every (re)connect. */
+const TOPOLOGY_CACHE_MS = 1000;
+
 export function nodeBackend(node: ShoalNode): RedisBackend {
   const offload = new ReadOffload(READ_WORKERS);
+  let topology: { readonly atMs: number; readonly view: Promise<ClusterTopology> } | undefined;
+  const readTopology = async (): Promise<ClusterTopology> => {
+    const status = node.raftStatus();
+    const self = node.memberInfo();
+    const ids = [...node.options.members.keys()].sort((a, b) => a - b);
+    const infos = await Promise.all(
+      ids.map((id) => (id === self.id ? Promise.resolve(self) : node.peerInfo(id, TOPOLOGY_PEER_TIMEOUT_MS))),
+    );
+    return {
+      selfId: self.id,
+      clusterId: self.clusterId ?? "",
+      leaderId: status.leaderId,
+      term: status.term,
+      members: ids.map((id, i) => {
+        const info = infos[i];
+        return {
+          id,
+          resp: info?.resp,
+          peer: node.options.members.get(id)?.peer ?? "",
+          reachable: info !== undefined,
+          appliedIndex: info?.appliedIndex ?? 0,
+        };
+      }),
+    };
+  };
   return {
     runInLog: (argvs, watches) => node.runRedis(argvs, watches),
     runReads: async (argvs, stale, cursors, protocol) => {
@@ -39,6 +69,13 @@ export function nodeBackend(node: ShoalNode): RedisBackend {
     watchRevisions: (keys, stale) => node.watchRevisions(keys, stale),
     pubsub: node.pubsub,
     role: () => node.raftStatus().role,
+    clusterTopology: () => {
+      const nowMs = Date.now();
+      if (topology === undefined || nowMs - topology.atMs > TOPOLOGY_CACHE_MS) {
+        topology = { atMs: nowMs, view: readTopology() };
+      }
+      return topology.view;
+    },
     close: () => offload.close(),
     facts: (): NodeFacts => {
       const status = node.raftStatus();

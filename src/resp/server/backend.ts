@@ -72,6 +72,29 @@ export interface NodeFacts {
   readonly fsync: string;
 }
 
+/** The cluster as the Redis Cluster commands show it (CLUSTER SLOTS, SHARDS, NODES, INFO, MYID): one shard owning
+ * every slot, led by the Raft leader, its other members as replicas. Sharding will give it more shards. */
+export interface ClusterTopology {
+  readonly selfId: number;
+  /** The cluster's id (identity.ts): node names are derived from it, so they are stable and cluster-unique. */
+  readonly clusterId: string;
+  /** The Raft leader, 0 while none is known. */
+  readonly leaderId: number;
+  readonly term: number;
+  readonly members: readonly ClusterMember[];
+}
+
+export interface ClusterMember {
+  readonly id: number;
+  /** host:port of its Redis server; undefined when unknown (it did not answer, or it runs none). */
+  readonly resp: string | undefined;
+  /** host:port of its peer transport (CLUSTER NODES shows it as the cluster bus port). */
+  readonly peer: string;
+  /** False when it did not answer just now. */
+  readonly reachable: boolean;
+  readonly appliedIndex: number;
+}
+
 export interface RedisBackend {
   /** Replicates `argvs` as one entry (a pipelined run of writes, or an EXEC block with its watches) and resolves
    * with the replies once it is applied. Rejects with a ShoalError (UNAVAILABLE, TIMEOUT…) when it cannot. */
@@ -94,4 +117,6 @@ export interface RedisBackend {
   close?(): Promise<void>;
   /** This node's Raft role, cheaply (HELLO reports it on every connection; facts() counts keys). */
   role(): string;
+  /** The members and who leads, for the Redis Cluster commands (may ask the other members). */
+  clusterTopology(): Promise<ClusterTopology>;
 }

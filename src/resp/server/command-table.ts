@@ -7,7 +7,8 @@
 import type { DataCommand } from "../../commands/redis/command-spec.js";
 import { CommandTable } from "../../commands/redis/command-table.js";
 import { DATA_COMMAND_TABLE } from "../../commands/redis/table.js";
-import { clusterCommands, connectionCommands } from "./commands/connection.js";
+import { clusterCommands } from "./commands/cluster.js";
+import { connectionCommands } from "./commands/connection.js";
 import { pubsubCommands } from "./commands/pubsub.js";
 import { serverCommands } from "./commands/server.js";
 import { transactionCommands } from "./commands/transactions.js";

@@ -30,6 +30,7 @@ const PREFIX: Readonly<Record<ErrorCode, string>> = {
   NOT_LEADER: "TRYAGAIN",
   UNAVAILABLE: "TRYAGAIN",
   PROPOSAL_DROPPED: "TRYAGAIN",
+  CLUSTER_DOWN: "CLUSTERDOWN",
 };
 
 /** The error line's text without the leading '-', e.g. "WRONGTYPE Operation against a key…". */

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ShoalError } from "../../lib/errors.js";
+import { clusterNodeName } from "./commands/cluster.js";
 import { RespServer } from "./resp-server.js";
 import { RawClient, show } from "./testing/raw-client.js";
 import { TestBackend } from "./testing/test-backend.js";
@@ -212,7 +213,7 @@ describe("RespServer: connection commands", () => {
     client.close();
   });
 
-  it("CLUSTER KEYSLOT answers Redis's slots, hash tags included; other CLUSTER subcommands are unknown", async () => {
+  it("CLUSTER KEYSLOT answers Redis's slots, hash tags included; slot management is unknown", async () => {
     const client = await RawClient.connect(server.port);
     assert.deepEqual(
       await calls(
@@ -226,7 +227,7 @@ describe("RespServer: connection commands", () => {
         ["CLUSTER", "KEYSLOT", ""],
         ["CLUSTER", "KEYSLOT"],
         ["CLUSTER", "KEYSLOT", "a", "b"],
-        ["CLUSTER", "SLOTS"],
+        ["CLUSTER", "SETSLOT", "1"],
         ["CLUSTER"],
       ),
       // As a cluster-enabled redis-server 7 answers them.
@@ -240,10 +241,48 @@ describe("RespServer: connection commands", () => {
         ":0",
         "-ERR wrong number of arguments for 'cluster|keyslot' command",
         "-ERR wrong number of arguments for 'cluster|keyslot' command",
-        "-ERR unknown subcommand 'SLOTS'. Try CLUSTER HELP.",
+        "-ERR unknown subcommand 'SETSLOT'. Try CLUSTER HELP.",
         "-ERR wrong number of arguments for 'cluster' command",
       ],
     );
+    client.close();
+  });
+
+  it("CLUSTER SLOTS, SHARDS, NODES, INFO and MYID show one shard of every slot, led by the Raft leader", async () => {
+    const client = await RawClient.connect(server.port);
+    const name = (id: number) => clusterNodeName("test-cluster", id);
+    const [slots, shards, nodes, info, myid] = await calls(
+      client,
+      ["CLUSTER", "SLOTS"],
+      ["CLUSTER", "SHARDS"],
+      ["CLUSTER", "NODES"],
+      ["CLUSTER", "INFO"],
+      ["CLUSTER", "MYID"],
+    );
+    // The leader first, then the replica that answered; the unreachable one is left out.
+    assert.equal(slots, `[[:0, :16383, [$127.0.0.1, :7001, $${name(1)}, []], [$127.0.0.1, :7002, $${name(2)}, []]]]`);
+    assert.match(shards ?? "", /\$slots, \[:0, :16383\], \$nodes, /);
+    assert.match(shards ?? "", new RegExp(`\\$id, \\$${name(2)}, \\$port, :7002, .*\\$role, \\$replica`));
+    assert.match(shards ?? "", /\$health, \$fail/);
+    assert.equal(
+      nodes,
+      `$${name(1)} 127.0.0.1:7001@7101 myself,master - 0 0 3 connected 0-16383\n` +
+        `${name(2)} 127.0.0.1:7002@7102 slave ${name(1)} 0 0 3 connected\n` +
+        `${name(3)} 127.0.0.1:0@7103 slave,fail ${name(1)} 0 0 3 disconnected\n`,
+    );
+    assert.match(info ?? "", /^\$cluster_state:ok\r\ncluster_slots_assigned:16384\r\n.*cluster_known_nodes:3\r\n/s);
+    assert.equal(myid, `$${name(1)}`);
+    assert.match(name(1), /^[0-9a-f]{40}$/);
+    // No leader known: SLOTS says the cluster is down, INFO says fail.
+    const saved = backend.topology;
+    backend.topology = { ...saved, leaderId: 0 };
+    try {
+      const [downSlots, downInfo] = await calls(client, ["CLUSTER", "SLOTS"], ["CLUSTER", "INFO"]);
+      assert.equal(downSlots, "-CLUSTERDOWN The cluster is down: no leader is known right now");
+      assert.match(downInfo ?? "", /^\$cluster_state:fail\r\n/);
+    } finally {
+      backend.topology = saved;
+    }
     client.close();
   });
 

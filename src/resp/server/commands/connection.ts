@@ -1,17 +1,16 @@
 /**
- * @module The connection commands (PING, ECHO, HELLO, AUTH, SELECT, QUIT, RESET, CLIENT) and the cluster group's
- * READONLY/READWRITE: each one entry, spec and handler, over the session's state. Names, arities, flags,
+ * @module The connection commands (PING, ECHO, HELLO, AUTH, SELECT, QUIT, RESET, CLIENT): each one entry, spec and
+ * handler, over the session's state. Names, arities, flags,
  * summaries and syntax are Redis 7.0.15's (`COMMAND INFO` / `COMMAND DOCS`).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { int64Arg, isKeyword, SYNTAX_ERROR } from "../../../commands/redis/args.js";
-import { commandFamily, NO_KEYS, subcommands, withDifferences } from "../../../commands/redis/command-spec.js";
+import { commandFamily, NO_KEYS, withDifferences } from "../../../commands/redis/command-spec.js";
 import { array, bulk, errorReply, integer, OK, type Reply, simple } from "../../../commands/redis/reply.js";
 import { ShoalError } from "../../../lib/errors.js";
-import { hashSlot } from "../../../slots/hash-slot.js";
 import { REDIS_VERSION } from "../server-info.js";
 import { decodeText, type Session } from "../session.js";
-import { helpReply, type SessionCommand, type SessionHandler } from "../session-commands.js";
+import type { SessionCommand, SessionHandler } from "../session-commands.js";
 import { clientCommand, clientName } from "./client.js";
 
 /** PING's reply outside MULTI; inside, EXEC answers it at its position (transactions.ts). */
@@ -210,100 +209,3 @@ export const connectionCommands: readonly SessionCommand[] = withDifferences(com
     "Answers server redis, version 7.0.15, mode standalone, role master on the Raft leader and replica on the other nodes.",
   client: "ID, SETNAME, GETNAME, LIST, INFO, SETINFO, NO-EVICT, NO-TOUCH, HELP; no KILL, PAUSE, TRACKING, REPLY.",
 });
-
-const cluster = commandFamily<SessionHandler>("cluster");
-
-// Shoal's own wording of the CLUSTER subcommands it answers.
-const CLUSTER_HELP = [
-  "CLUSTER <subcommand> [<arg> ...]. Subcommands are:",
-  "KEYSLOT <key>",
-  "    The hash slot of <key> (CRC16 of the key or of its {hash tag}, mod 16384).",
-  "HELP",
-  "    This text.",
-];
-
-/** READONLY/READWRITE: Redis Cluster's replica reads, here this connection's choice of stale local reads.
- * CLUSTER: the subcommands that need no slot map yet (KEYSLOT). */
-export const clusterCommands: readonly SessionCommand[] = withDifferences(
-  [
-    cluster(
-      "cluster",
-      -2,
-      [],
-      NO_KEYS,
-      {
-        summary: "A container for Redis Cluster commands",
-        since: "3.0.0",
-        complexity: "Depends on subcommand.",
-        syntax: "",
-      },
-      subcommands(
-        cluster(
-          "cluster|keyslot",
-          3,
-          ["stale"],
-          NO_KEYS,
-          {
-            summary: "Returns the hash slot for a key",
-            since: "3.0.0",
-            complexity: "O(N) where N is the number of bytes in the key",
-            syntax: "key",
-          },
-          (_session, argv) => integer(hashSlot(argv[2] as Uint8Array)),
-        ),
-        cluster(
-          "cluster|help",
-          2,
-          ["loading", "stale"],
-          NO_KEYS,
-          {
-            summary: "Returns helpful text about the different subcommands",
-            since: "5.0.0",
-            complexity: "O(1)",
-            syntax: "",
-          },
-          () => helpReply(CLUSTER_HELP),
-        ),
-      ),
-    ),
-    cluster(
-      "readonly",
-      1,
-      ["loading", "stale", "fast"],
-      NO_KEYS,
-      {
-        summary: "Enables read queries for a connection to a cluster replica node",
-        since: "3.0.0",
-        complexity: "O(1)",
-        syntax: "",
-      },
-      (session) => {
-        session.readonlyStale = true;
-        return OK;
-      },
-    ),
-    cluster(
-      "readwrite",
-      1,
-      ["loading", "stale", "fast"],
-      NO_KEYS,
-      {
-        summary: "Disables read queries for a connection to a cluster replica node",
-        since: "3.0.0",
-        complexity: "O(1)",
-        syntax: "",
-      },
-      (session) => {
-        session.readonlyStale = false;
-        return OK;
-      },
-    ),
-  ],
-  {
-    cluster:
-      "KEYSLOT and HELP, computed exactly as Redis Cluster does; the slot map and redirects (SLOTS, SHARDS, NODES, -MOVED) arrive with sharding.",
-    readonly:
-      "Opts this connection's reads into the node's local state without a ReadIndex check (faster, possibly stale); writes still go through the leader.",
-    readwrite: "Turns READONLY off: reads are linearizable again.",
-  },
-);

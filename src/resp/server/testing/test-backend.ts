@@ -15,6 +15,7 @@ import type { ShoalError } from "../../../lib/errors.js";
 import { Prng } from "../../../lib/prng.js";
 import { isLive } from "../../../store/record.js";
 import type {
+  ClusterTopology,
   LogOutcome,
   NodeFacts,
   PubSub,
@@ -157,6 +158,23 @@ export class TestBackend implements RedisBackend {
 
   /** The Raft role facts() and role() report (a test turns this node into a follower). */
   raftRole = "leader";
+
+  /** What clusterTopology() answers: this node (1) leads two replicas, one of them unreachable. */
+  topology: ClusterTopology = {
+    selfId: 1,
+    clusterId: "test-cluster",
+    leaderId: 1,
+    term: 3,
+    members: [
+      { id: 1, resp: "127.0.0.1:7001", peer: "127.0.0.1:7101", reachable: true, appliedIndex: 10 },
+      { id: 2, resp: "127.0.0.1:7002", peer: "127.0.0.1:7102", reachable: true, appliedIndex: 9 },
+      { id: 3, resp: undefined, peer: "127.0.0.1:7103", reachable: false, appliedIndex: 0 },
+    ],
+  };
+
+  async clusterTopology(): Promise<ClusterTopology> {
+    return this.topology;
+  }
 
   role(): string {
     return this.raftRole;

@@ -1,0 +1,256 @@
+/**
+ * @module The cluster group: READONLY/READWRITE and CLUSTER (KEYSLOT, SLOTS, SHARDS, NODES, INFO, MYID, HELP), so
+ * Redis Cluster clients (ioredis `Cluster`, node-redis `createCluster`, `redis-cli -c`) can use Shoal. Until sharding
+ * arrives the cluster is one shard owning all 16384 slots: its master is the Raft leader, its replicas the other
+ * members, and since every member serves every key (a follower forwards writes to the leader) no -MOVED is ever
+ * needed. Replies follow Redis 7.0's shapes (the Redis Cluster specification; `CLUSTER SLOTS`/`SHARDS`/`NODES`).
+ */
+import { createHash } from "node:crypto";
+import { commandFamily, NO_KEYS, subcommands, withDifferences } from "../../../commands/redis/command-spec.js";
+import { array, bulk, integer, OK, type Reply } from "../../../commands/redis/reply.js";
+import { ShoalError } from "../../../lib/errors.js";
+import { hashSlot, SLOT_COUNT } from "../../../slots/hash-slot.js";
+import type { ClusterMember, ClusterTopology } from "../backend.js";
+import type { Session } from "../session.js";
+import { helpReply, type SessionCommand, type SessionHandler } from "../session-commands.js";
+
+const cluster = commandFamily<SessionHandler>("cluster");
+
+// Shoal's own wording of the CLUSTER subcommands it answers.
+const CLUSTER_HELP = [
+  "CLUSTER <subcommand> [<arg> ...]. Subcommands are:",
+  "KEYSLOT <key>",
+  "    The hash slot of <key> (CRC16 of the key or of its {hash tag}, mod 16384).",
+  "SLOTS",
+  "    Slot ranges with the nodes serving them, the leader first.",
+  "SHARDS",
+  "    The shards, their slots and their nodes.",
+  "NODES",
+  "    Every node, in CLUSTER NODES's text format.",
+  "INFO",
+  "    The cluster's state.",
+  "MYID",
+  "    This node's 40-character name.",
+  "HELP",
+  "    This text.",
+];
+
+/** A node's Redis Cluster name: 40 hex characters, stable for the cluster and the node id. */
+export function clusterNodeName(clusterId: string, id: number): string {
+  return createHash("sha1").update(`shoal:${clusterId}:${id}`).digest("hex");
+}
+
+function topologyOf(session: Session): Promise<ClusterTopology> {
+  return session.context.backend.clusterTopology();
+}
+
+/** host and port of a "host:port" address (the port 0 when there is none). */
+function split(address: string | undefined): { host: string; port: number } {
+  if (address === undefined) return { host: "", port: 0 };
+  const at = address.lastIndexOf(":");
+  return { host: address.slice(0, at), port: Number(address.slice(at + 1)) || 0 };
+}
+
+/** The members that serve the one shard: the leader first, then the replicas that answered with a RESP address. */
+function servingMembers(topology: ClusterTopology): ClusterMember[] {
+  const leader = topology.members.find((m) => m.id === topology.leaderId && m.reachable && m.resp !== undefined);
+  if (leader === undefined) {
+    throw new ShoalError("CLUSTER_DOWN", "The cluster is down: no leader is known right now");
+  }
+  const replicas = topology.members.filter((m) => m !== leader && m.reachable && m.resp !== undefined);
+  return [leader, ...replicas];
+}
+
+function slotsReply(topology: ClusterTopology): Reply {
+  const nodes = servingMembers(topology).map((member) => {
+    const { host, port } = split(member.resp);
+    // Redis 7 adds a map of extra networking metadata (hostname): none here.
+    return array([bulk(host), integer(port), bulk(clusterNodeName(topology.clusterId, member.id)), array([])]);
+  });
+  return array([array([integer(0), integer(SLOT_COUNT - 1), ...nodes])]);
+}
+
+function shardsReply(topology: ClusterTopology): Reply {
+  const leaderId = topology.leaderId;
+  const nodes = topology.members
+    .filter((m) => m.resp !== undefined || !m.reachable)
+    .map((member) => {
+      const { host, port } = split(member.resp ?? member.peer);
+      const field = (name: string, value: Reply): [Reply, Reply] => [bulk(name), value];
+      return {
+        kind: "map",
+        entries: [
+          field("id", bulk(clusterNodeName(topology.clusterId, member.id))),
+          field("port", integer(member.resp === undefined ? 0 : port)),
+          field("ip", bulk(host)),
+          field("endpoint", bulk(host)),
+          field("role", bulk(member.id === leaderId ? "master" : "replica")),
+          field("replication-offset", integer(member.appliedIndex)),
+          field("health", bulk(member.reachable ? "online" : "fail")),
+        ],
+      } satisfies Reply;
+    });
+  const shard: Reply = {
+    kind: "map",
+    entries: [
+      [bulk("slots"), array([integer(0), integer(SLOT_COUNT - 1)])],
+      [bulk("nodes"), array(nodes)],
+    ],
+  };
+  return array([shard]);
+}
+
+/** CLUSTER NODES: `<name> <ip:port@bus-port> <flags> <master> <ping-sent> <pong-recv> <epoch> <link> <slots>`. */
+function nodesText(topology: ClusterTopology): string {
+  const leaderName = topology.leaderId === 0 ? "-" : clusterNodeName(topology.clusterId, topology.leaderId);
+  return topology.members
+    .map((member) => {
+      const name = clusterNodeName(topology.clusterId, member.id);
+      const { host, port } = split(member.resp ?? member.peer);
+      const bus = split(member.peer).port;
+      const isLeader = member.id === topology.leaderId;
+      const flags = [
+        ...(member.id === topology.selfId ? ["myself"] : []),
+        isLeader ? "master" : "slave",
+        ...(member.reachable ? [] : ["fail"]),
+      ].join(",");
+      const link = member.reachable ? "connected" : "disconnected";
+      const slots = isLeader ? ` 0-${SLOT_COUNT - 1}` : "";
+      return `${name} ${host}:${member.resp === undefined ? 0 : port}@${bus} ${flags} ${isLeader ? "-" : leaderName} 0 0 ${topology.term} ${link}${slots}\n`;
+    })
+    .join("");
+}
+
+function infoText(topology: ClusterTopology): string {
+  const up = topology.members.some((m) => m.id === topology.leaderId && m.reachable);
+  const fields: [string, string | number][] = [
+    ["cluster_state", up ? "ok" : "fail"],
+    ["cluster_slots_assigned", SLOT_COUNT],
+    ["cluster_slots_ok", up ? SLOT_COUNT : 0],
+    ["cluster_slots_pfail", 0],
+    ["cluster_slots_fail", up ? 0 : SLOT_COUNT],
+    ["cluster_known_nodes", topology.members.length],
+    ["cluster_size", 1],
+    ["cluster_current_epoch", topology.term],
+    ["cluster_my_epoch", topology.term],
+    ["cluster_stats_messages_sent", 0],
+    ["cluster_stats_messages_received", 0],
+    ["total_cluster_links_buffer_limit_exceeded", 0],
+  ];
+  return fields.map(([name, value]) => `${name}:${value}\r\n`).join("");
+}
+
+const STALE_FAST = ["loading", "stale"] as const;
+
+function subcommand(
+  name: string,
+  arity: number,
+  summary: string,
+  since: string,
+  answer: (topology: ClusterTopology) => Reply,
+): SessionCommand {
+  return cluster(
+    `cluster|${name}`,
+    arity,
+    [...STALE_FAST],
+    NO_KEYS,
+    { summary, since, complexity: "O(N) where N is the total number of Cluster nodes", syntax: "" },
+    async (session) => answer(await topologyOf(session)),
+  );
+}
+
+/** READONLY/READWRITE: Redis Cluster's replica reads, here this connection's choice of stale local reads. */
+export const clusterCommands: readonly SessionCommand[] = withDifferences(
+  [
+    cluster(
+      "cluster",
+      -2,
+      [],
+      NO_KEYS,
+      {
+        summary: "A container for Redis Cluster commands",
+        since: "3.0.0",
+        complexity: "Depends on subcommand.",
+        syntax: "",
+      },
+      subcommands(
+        cluster(
+          "cluster|keyslot",
+          3,
+          ["stale"],
+          NO_KEYS,
+          {
+            summary: "Returns the hash slot for a key",
+            since: "3.0.0",
+            complexity: "O(N) where N is the number of bytes in the key",
+            syntax: "key",
+          },
+          (_session, argv) => integer(hashSlot(argv[2] as Uint8Array)),
+        ),
+        subcommand("slots", 2, "Returns the mapping of cluster slots to nodes", "3.0.0", slotsReply),
+        subcommand("shards", 2, "Returns the mapping of cluster slots to shards", "7.0.0", shardsReply),
+        subcommand("nodes", 2, "Returns the cluster configuration for a node", "3.0.0", (t) => ({
+          kind: "verbatim",
+          value: nodesText(t),
+        })),
+        subcommand("info", 2, "Returns information about the state of a node", "3.0.0", (t) => ({
+          kind: "verbatim",
+          value: infoText(t),
+        })),
+        subcommand("myid", 2, "Returns the ID of a node", "3.0.0", (t) => bulk(clusterNodeName(t.clusterId, t.selfId))),
+        cluster(
+          "cluster|help",
+          2,
+          [...STALE_FAST],
+          NO_KEYS,
+          {
+            summary: "Returns helpful text about the different subcommands",
+            since: "5.0.0",
+            complexity: "O(1)",
+            syntax: "",
+          },
+          () => helpReply(CLUSTER_HELP),
+        ),
+      ),
+    ),
+    cluster(
+      "readonly",
+      1,
+      ["loading", "stale", "fast"],
+      NO_KEYS,
+      {
+        summary: "Enables read queries for a connection to a cluster replica node",
+        since: "3.0.0",
+        complexity: "O(1)",
+        syntax: "",
+      },
+      (session) => {
+        session.readonlyStale = true;
+        return OK;
+      },
+    ),
+    cluster(
+      "readwrite",
+      1,
+      ["loading", "stale", "fast"],
+      NO_KEYS,
+      {
+        summary: "Disables read queries for a connection to a cluster replica node",
+        since: "3.0.0",
+        complexity: "O(1)",
+        syntax: "",
+      },
+      (session) => {
+        session.readonlyStale = false;
+        return OK;
+      },
+    ),
+  ],
+  {
+    cluster:
+      "One shard owns all 16384 slots until sharding arrives: SLOTS/SHARDS/NODES name the Raft leader as its master and the other members as replicas; every member serves every key (followers forward writes), so there is no -MOVED. KEYSLOT, SLOTS, SHARDS, NODES, INFO, MYID, HELP; not the slot-management subcommands (ADDSLOTS, SETSLOT, MEET, FAILOVER, COUNTKEYSINSLOT, GETKEYSINSLOT…).",
+    readonly:
+      "Opts this connection's reads into the node's local state without a ReadIndex check (faster, possibly stale); writes still go through the leader.",
+    readwrite: "Turns READONLY off: reads are linearizable again.",
+  },
+);
