@@ -22,6 +22,8 @@ const HELP = `Usage: shoal start --id N --data-dir DIR --peers ID=HOST:PORT,... 
   --requirepass PASS     clients must AUTH with this password (Redis's requirepass)
   --proto-max-bulk-len N largest RESP bulk argument in bytes (default and most 512 MiB, as Redis)
   --maxclients N         RESP connections beyond this are refused (default 10000)
+  --cluster-redirects    Redis Cluster's strict mode: a member that does not lead answers -MOVED (and a
+                         multi-key command over several slots -CROSSSLOT) instead of forwarding
   --fsync POLICY         always | batch | never (default always)
   --tick-ms MS           Raft tick (default ${nodeDefaults.tickMs})
   --election-ticks N     election timeout in ticks (default ${nodeDefaults.electionTimeoutTicks})
@@ -56,6 +58,7 @@ const FLAGS = {
   requirepass: { type: "string" },
   "proto-max-bulk-len": { type: "string" },
   maxclients: { type: "string" },
+  "cluster-redirects": { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -90,6 +93,7 @@ export async function runStart(argv: string[]): Promise<number> {
       bulkLengthBytesMax,
       clientsMax,
       ...(requirePass === undefined ? {} : { requirePass }),
+      ...(flags["cluster-redirects"] === true ? { clusterRedirects: true } : {}),
     },
     node: {
       ...nodeDefaults,

@@ -24,6 +24,8 @@ const statusByCode: Record<ErrorCode, number> = {
   UNAVAILABLE: 503,
   PROPOSAL_DROPPED: 503,
   CLUSTER_DOWN: 503,
+  MOVED: 421,
+  CROSS_SLOT: 400,
   TIMEOUT: 504,
   UNKNOWN_OUTCOME: 504,
   INTERNAL: 500,

@@ -21,6 +21,8 @@ export type ErrorCode =
   | "EXEC_ABORTED" // EXEC of a transaction that queued a bad command (Redis EXECABORT)
   | "UNSUPPORTED_PROTOCOL" // HELLO asked for a RESP version we do not speak (Redis NOPROTO)
   | "CLUSTER_DOWN" // the slots asked about have no serving leader right now (Redis Cluster CLUSTERDOWN); retryable
+  | "MOVED" // another member serves this key's slot: the message names the slot and its address (Redis Cluster)
+  | "CROSS_SLOT" // a multi-key request over keys of different slots (Redis Cluster CROSSSLOT)
   | "INTERNAL"; // a bug; the message says where
 
 /** Every code, for validating a code read from the wire (HTTP bodies, peer RPC answers). */
@@ -41,6 +43,8 @@ const ERROR_CODES: Readonly<Record<ErrorCode, true>> = {
   EXEC_ABORTED: true,
   UNSUPPORTED_PROTOCOL: true,
   CLUSTER_DOWN: true,
+  MOVED: true,
+  CROSS_SLOT: true,
   INTERNAL: true,
 };
 

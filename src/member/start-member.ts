@@ -33,6 +33,8 @@ export interface RespOptions extends ListenAddress {
   readonly bulkLengthBytesMax?: number;
   /** Connections beyond this are refused (Redis's maxclients; default 10,000). */
   readonly clientsMax?: number;
+  /** Strict Redis Cluster redirects (-MOVED, -CROSSSLOT) instead of forwarding to the leader. */
+  readonly clusterRedirects?: boolean;
 }
 
 export interface MemberOptions {
@@ -128,6 +130,7 @@ export async function startMember(options: MemberOptions): Promise<RunningMember
         ...(resp.bulkLengthBytesMax === undefined ? {} : { limits: { bulkLengthBytesMax: resp.bulkLengthBytesMax } }),
         ...(resp.clientsMax === undefined ? {} : { clientsMax: resp.clientsMax }),
         ...(resp.requirePass === undefined ? {} : { requirePass: resp.requirePass }),
+        ...(resp.clusterRedirects === true ? { clusterRedirects: true } : {}),
         logger: nodeOptions.logger,
       });
       const server = redis;

@@ -124,3 +124,54 @@ function spawnSlot(key: string): number {
   }
   return crc % 16384;
 }
+
+describe("Redis Cluster clients with strict redirects (--cluster-redirects)", { timeout: 240_000 }, () => {
+  let cluster: ProcessCluster;
+
+  before(async () => {
+    cluster = await ProcessCluster.start({ nodes: 3, extraArgs: ["--cluster-redirects"] });
+    await cluster.waitForLeader(30_000);
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  test("a follower answers -MOVED to the leader; redis-cli -c and ioredis Cluster follow it", async () => {
+    const leader = await cluster.waitForLeader();
+    const follower = [1, 2, 3].find((id) => id !== leader) as number;
+    const plain = new Redis(cluster.respPort(follower), { maxRetriesPerRequest: 0 });
+    try {
+      let error = "";
+      for (let i = 0; i < 40 && !error.startsWith("MOVED"); i++) {
+        error = await plain.get("foo").then(
+          () => "",
+          (e: Error) => e.message,
+        );
+        if (!error.startsWith("MOVED")) await sleep(100);
+      }
+      assert.equal(error, `MOVED 12182 127.0.0.1:${cluster.respPort(leader)}`);
+      await assert.rejects(plain.mset("a", "1", "b", "2"), /CROSSSLOT/);
+    } finally {
+      plain.disconnect();
+    }
+    if (existsSync(REDIS_CLI)) {
+      const cli = (port: number, ...args: string[]) =>
+        spawnSync(REDIS_CLI, ["-c", "-p", String(port), ...args], { encoding: "utf8" }).stdout.trim();
+      assert.equal(cli(cluster.respPort(follower), "SET", "strict:key", "v"), "OK");
+      assert.equal(cli(cluster.respPort(follower), "GET", "strict:key"), "v");
+    }
+    const client = new Cluster(
+      [1, 2, 3].map((id) => ({ host: "127.0.0.1", port: cluster.respPort(id) })),
+      { redisOptions: { maxRetriesPerRequest: 3 } },
+    );
+    try {
+      const pipeline = client.pipeline();
+      for (let i = 0; i < 500; i++) pipeline.set(`strict:${i}`, String(i));
+      const results = await pipeline.exec();
+      assert.ok(results?.every(([err, reply]) => err === null && reply === "OK"));
+      assert.equal(await client.get("strict:499"), "499");
+    } finally {
+      client.disconnect();
+    }
+  });
+});

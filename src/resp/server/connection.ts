@@ -221,7 +221,11 @@ export class Connection implements ClientDescription {
     session.noteCommand(spec.name);
     // Redis's order: NOAUTH and the subscribe-mode restriction, then the store's bounds (an over-long key, an
     // oversized value), which a data command meets before it is queued or proposed (WATCH checks its own keys).
-    const refusal = session.refusal(spec) ?? (isDataCommand(spec) ? limitRefusal(spec, request) : undefined);
+    const refusal =
+      session.refusal(spec) ??
+      (isDataCommand(spec)
+        ? (limitRefusal(spec, request) ?? this.#context.redirects?.refusal(spec, request, session.readonlyStale))
+        : undefined);
     if (refusal !== undefined) {
       if (session.multi !== undefined) session.multi.dirty = true;
       writeReply(this.#writer, refusal);
@@ -277,6 +281,7 @@ export class Connection implements ClientDescription {
       if (!isRead && spec.flags.includes("readonly") && costFollowsData(spec, next)) break;
       // A command refused on its own, or one the entry has no room for, starts the next step instead.
       if (this.session.refusal(spec) !== undefined || limitRefusal(spec, next) !== undefined) break;
+      if (this.#context.redirects?.refusal(spec, next, this.session.readonlyStale) !== undefined) break;
       const nextBytes = argvEncodedBytesMax(next);
       if (!isRead && bytes + nextBytes > COMMAND_LIMITS.entrySizeBytesMax) break;
       this.#take();

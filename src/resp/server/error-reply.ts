@@ -31,6 +31,8 @@ const PREFIX: Readonly<Record<ErrorCode, string>> = {
   UNAVAILABLE: "TRYAGAIN",
   PROPOSAL_DROPPED: "TRYAGAIN",
   CLUSTER_DOWN: "CLUSTERDOWN",
+  MOVED: "MOVED",
+  CROSS_SLOT: "CROSSSLOT",
 };
 
 /** The error line's text without the leading '-', e.g. "WRONGTYPE Operation against a key…". */

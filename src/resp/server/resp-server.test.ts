@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ShoalError } from "../../lib/errors.js";
+import { hashSlot } from "../../slots/hash-slot.js";
 import { clusterNodeName } from "./commands/cluster.js";
 import { RespServer } from "./resp-server.js";
 import { RawClient, show } from "./testing/raw-client.js";
 import { TestBackend } from "./testing/test-backend.js";
 
 async function startServer(
-  options: { requirePass?: string } = {},
+  options: { requirePass?: string; clusterRedirects?: boolean } = {},
 ): Promise<{ server: RespServer; backend: TestBackend }> {
   const backend = new TestBackend();
   const server = await RespServer.start({ host: "127.0.0.1", port: 0, backend, ...options });
@@ -579,3 +580,66 @@ describe("RespServer: pub/sub", () => {
     pub.close();
   });
 });
+
+describe("RespServer with strict Redis Cluster redirects", () => {
+  let server: RespServer;
+  let backend: TestBackend;
+  before(async () => {
+    ({ server, backend } = await startServer({ clusterRedirects: true }));
+  });
+  after(() => server.close());
+
+  it("a follower answers -MOVED with the leader's address, -CROSSSLOT across slots, and serves READONLY reads", async () => {
+    backend.raftRole = "follower";
+    backend.topology = { ...backend.topology, leaderId: 2 };
+    const client = await RawClient.connect(server.port);
+    // The leader's address is learned in the background; the first answer may still say CLUSTERDOWN.
+    let first = "";
+    for (let i = 0; i < 50 && !first.startsWith("-MOVED"); i++) {
+      [first = ""] = await calls(client, ["GET", "foo"]);
+      await new Promise((resolve) => setTimeout(resolve, 1100 * Number(i === 0)));
+    }
+    assert.equal(first, "-MOVED 12182 127.0.0.1:7002");
+    assert.deepEqual(
+      await calls(
+        client,
+        ["SET", "{user1000}.a", "1"],
+        ["MSET", "a", "1", "b", "2"],
+        ["MSET", "{t}a", "1", "{t}b", "2"],
+        ["PING"],
+        ["DBSIZE"],
+        ["READONLY"],
+        ["GET", "foo"],
+        ["SET", "foo", "1"],
+      ),
+      [
+        "-MOVED 3443 127.0.0.1:7002",
+        "-CROSSSLOT Keys in request don't hash to the same slot",
+        `-MOVED ${hashSlotOf("t")} 127.0.0.1:7002`,
+        "+PONG",
+        ":0", // no key: served here
+        "+OK",
+        "(nil)", // a replica read after READONLY
+        "-MOVED 12182 127.0.0.1:7002",
+      ],
+    );
+    // Inside MULTI a redirect is a queue-time error: EXEC aborts.
+    assert.deepEqual(await calls(client, ["READWRITE"], ["MULTI"], ["GET", "foo"], ["EXEC"]), [
+      "+OK",
+      "+OK",
+      "-MOVED 12182 127.0.0.1:7002",
+      "-EXECABORT Transaction discarded because of previous errors.",
+    ]);
+    // The leader serves everything of one slot, and still refuses CROSSSLOT.
+    backend.raftRole = "leader";
+    assert.deepEqual(await calls(client, ["SET", "foo", "1"], ["MSET", "a", "1", "b", "2"]), [
+      "+OK",
+      "-CROSSSLOT Keys in request don't hash to the same slot",
+    ]);
+    client.close();
+  });
+});
+
+function hashSlotOf(key: string): number {
+  return hashSlot(new TextEncoder().encode(key));
+}

@@ -10,6 +10,7 @@ import { listenOn } from "../../lib/listen.js";
 import { REQUEST_LIMITS_DEFAULT, type RequestParserOptions } from "../request-parser.js";
 import type { RedisBackend } from "./backend.js";
 import { closeAfterReply } from "./close-after-reply.js";
+import { ClusterRedirects } from "./cluster-redirects.js";
 import { CommandLatency } from "./command-latency.js";
 import { Connection } from "./connection.js";
 import type { ServerContext } from "./server-context.js";
@@ -31,6 +32,8 @@ export interface RespServerOptions {
   /** Connections beyond this are refused with Redis's "-ERR max number of clients reached". */
   readonly clientsMax?: number;
   readonly logger?: Logger;
+  /** Strict Redis Cluster redirects (-MOVED, -CROSSSLOT) instead of forwarding (cluster-redirects.ts). */
+  readonly clusterRedirects?: boolean;
   /** A listener already bound (starting-listener.ts) to take over instead of listening on host:port. */
   readonly listener?: Server;
 }
@@ -60,6 +63,7 @@ export class RespServer {
       cursors: options.backend.cursors,
       clients: this.#connections,
       logger: options.logger,
+      redirects: options.clusterRedirects === true ? new ClusterRedirects(options.backend) : undefined,
       figures: () => this.#figures(requirePass !== undefined),
       countCommands: (count) => {
         this.#totalCommands += count;

@@ -3,6 +3,8 @@
  * live connections (CLIENT LIST) and the counters INFO prints.
  */
 
+import type { CommandSpec } from "../../commands/redis/command-spec.js";
+import type { Reply } from "../../commands/redis/reply.js";
 import type { ScanCursorTable } from "../../commands/redis/scan-cursor-table.js";
 import type { Logger } from "../../io/logger.js";
 import type { RedisBackend } from "./backend.js";
@@ -19,6 +21,11 @@ export interface ClientDescription {
   kill(): void;
 }
 
+/** Whether a data command is served here or refused with a redirect (cluster-redirects.ts). */
+export interface RedirectCheck {
+  refusal(spec: CommandSpec, argv: readonly Uint8Array[], readonlyConnection: boolean): Reply | undefined;
+}
+
 export interface ServerContext {
   readonly backend: RedisBackend;
   /** undefined: no password (AUTH answers Redis's "called without any password configured" error). */
@@ -26,6 +33,8 @@ export interface ServerContext {
   readonly cursors: ScanCursorTable;
   readonly clients: ReadonlyMap<number, ClientDescription>;
   readonly logger: Logger | undefined;
+  /** Set with strict Redis Cluster redirects (cluster-redirects.ts). */
+  readonly redirects: RedirectCheck | undefined;
   figures(): ServerFigures;
   countCommands(count: number): void;
   /** `count` commands were processed (replies written) in `seconds`: the latency histogram. */

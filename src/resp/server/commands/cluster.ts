@@ -248,7 +248,7 @@ export const clusterCommands: readonly SessionCommand[] = withDifferences(
   ],
   {
     cluster:
-      "One shard owns all 16384 slots until sharding arrives: SLOTS/SHARDS/NODES name the Raft leader as its master and the other members as replicas; every member serves every key (followers forward writes), so there is no -MOVED. KEYSLOT, SLOTS, SHARDS, NODES, INFO, MYID, HELP; not the slot-management subcommands (ADDSLOTS, SETSLOT, MEET, FAILOVER, COUNTKEYSINSLOT, GETKEYSINSLOT…).",
+      "One shard owns all 16384 slots until sharding arrives: SLOTS/SHARDS/NODES name the Raft leader as its master and the other members as replicas; every member serves every key (followers forward writes) unless started with --cluster-redirects, which makes a follower answer -MOVED (and any member -CROSSSLOT for keys of several slots) as Redis Cluster does. KEYSLOT, SLOTS, SHARDS, NODES, INFO, MYID, HELP; not the slot-management subcommands (ADDSLOTS, SETSLOT, MEET, FAILOVER, COUNTKEYSINSLOT, GETKEYSINSLOT…).",
     readonly:
       "Opts this connection's reads into the node's local state without a ReadIndex check (faster, possibly stale); writes still go through the leader.",
     readwrite: "Turns READONLY off: reads are linearizable again.",

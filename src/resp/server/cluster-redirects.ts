@@ -1,0 +1,62 @@
+/**
+ * @module Strict Redis Cluster redirects (`--cluster-redirects`): instead of forwarding, a member that does not lead
+ * a key's shard answers `-MOVED <slot> <leader's host:port>` (the Redis Cluster specification, "Redirection and
+ * resharding"), and a multi-key command over several slots answers `-CROSSSLOT`, as Redis Cluster does; a READONLY
+ * connection's reads are served by the replica (Redis's replica reads). Off by default: then every member serves
+ * every key, which plain clients (redis-cli without -c, curl) need.
+ *
+ * The check is synchronous (it runs before a command joins a pipelined run); the leader's RESP address comes from
+ * the backend's topology, refreshed in the background at most once a second, so a redirect may name a leader that
+ * just stepped down — which then redirects again, as a Redis master that lost its slots does.
+ */
+import type { CommandSpec } from "../../commands/redis/command-spec.js";
+import { errorReply, type Reply } from "../../commands/redis/reply.js";
+import { commandKeys } from "../../commands/redis/table.js";
+import { commonSlot } from "../../slots/hash-slot.js";
+import type { RedisBackend } from "./backend.js";
+import type { RedirectCheck } from "./server-context.js";
+
+const REFRESH_MS = 1000;
+
+export class ClusterRedirects implements RedirectCheck {
+  readonly #backend: RedisBackend;
+  #leaderAddress: string | undefined;
+  #refreshedAtMs = Number.NEGATIVE_INFINITY;
+  #refreshing = false;
+
+  constructor(backend: RedisBackend) {
+    this.#backend = backend;
+    this.#refresh();
+  }
+
+  /** The reply that refuses data command `argv` here (MOVED, CROSSSLOT, CLUSTERDOWN), or undefined when this
+   * member serves it. */
+  refusal(spec: CommandSpec, argv: readonly Uint8Array[], readonlyConnection: boolean): Reply | undefined {
+    const keys = commandKeys(spec, argv);
+    if (keys.length === 0) return undefined;
+    const slot = commonSlot(keys);
+    if (slot === undefined) return errorReply("CROSS_SLOT", "Keys in request don't hash to the same slot");
+    if (this.#backend.role() === "leader") return undefined;
+    if (readonlyConnection && spec.flags.includes("readonly")) return undefined;
+    if (Date.now() - this.#refreshedAtMs > REFRESH_MS) this.#refresh();
+    const leader = this.#leaderAddress;
+    if (leader === undefined) return errorReply("CLUSTER_DOWN", "The cluster is down: no leader is known right now");
+    return errorReply("MOVED", `${slot} ${leader}`);
+  }
+
+  #refresh(): void {
+    if (this.#refreshing) return;
+    this.#refreshing = true;
+    this.#backend.clusterTopology().then(
+      (topology) => {
+        this.#refreshing = false;
+        this.#refreshedAtMs = Date.now();
+        const leader = topology.members.find((m) => m.id === topology.leaderId && m.id !== topology.selfId);
+        this.#leaderAddress = leader?.resp;
+      },
+      () => {
+        this.#refreshing = false;
+      },
+    );
+  }
+}
