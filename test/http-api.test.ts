@@ -237,6 +237,16 @@ describe("the HTTP API on a 3-node cluster", { timeout: 120_000 }, () => {
         }
         assert.match(member.role, /^(leader|follower)$/);
       }
+      // One shard of every slot, led by the Raft leader, the other members its replicas.
+      assert.deepEqual(view.body.shards, [
+        {
+          id: 1,
+          slots: [[0, 16383]],
+          leader: view.body.leader,
+          replicas: [1, 2, 3].filter((member) => member !== view.body.leader),
+          epoch: view.body.term,
+        },
+      ]);
     }
   });
 

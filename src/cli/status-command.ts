@@ -51,9 +51,15 @@ export function renderStatus(status: ClusterStatus & { endpoint: string }, style
     style,
   );
   const note = quorumNote(status);
+  const shards = (status.shards ?? []).map(
+    (shard) =>
+      `shard ${shard.id}: slots ${shard.slots.map(([first, last]) => `${first}-${last}`).join(",")}, ` +
+      `leader ${shard.leader === 0 ? "none" : shard.leader}, replicas ${shard.replicas.join(",") || "none"}`,
+  );
   return (
     header +
     table +
+    (shards.length === 0 ? "" : `\n${shards.join("\n")}\n`) +
     (note === undefined ? "" : `\n${note.lost ? style.red(note.text) : style.yellow(note.text)}\n`) +
     problemNotes(status, style)
   );

@@ -57,6 +57,18 @@ export interface ClusterStatus {
   /** What the members find wrong with their peers (another cluster, other members, a wrong address). */
   readonly problems?: readonly string[];
   readonly members: readonly MemberStatus[];
+  /** The shards (one of every slot until sharding arrives). */
+  readonly shards?: readonly ShardStatus[];
+}
+
+export interface ShardStatus {
+  readonly id: number;
+  /** Slot ranges, [first, last] each. */
+  readonly slots: readonly (readonly [number, number])[];
+  /** 0 when no leader is known. */
+  readonly leader: number;
+  readonly replicas: readonly number[];
+  readonly epoch: number;
 }
 
 export type TxnCompare =

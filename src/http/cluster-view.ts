@@ -6,12 +6,14 @@
  *
  * Field names are stable (the CLI's `shoal status`, the dashboard and tests read them): id, leader, term, role,
  * commitIndex, appliedIndex, lastIndex, revision, clusterId, problems, members[{id, role, peer, http,
- * reachable, term?, commitIndex?, appliedIndex?, lag?, replication?}]. `replication` is the leader's judgement
+ * reachable, term?, commitIndex?, appliedIndex?, lag?, replication?}], shards[{id, slots: [[first, last]…], leader,
+ * replicas, epoch}]. `replication` is the leader's judgement
  * of the member (node/replication-tracker.ts): a lag figure cannot tell catching up from never catching up.
  * `problems` lists what this node and every member that answered find wrong with their peers (a peer of
  * another cluster, other members, a wrong address; node/peer-checks.ts), one sentence each.
  */
 import type { MemberInfo, ShoalNode } from "../node/shoal-node.js";
+import { SLOT_COUNT } from "../slots/hash-slot.js";
 
 const PEER_INFO_TIMEOUT_MS = 500;
 
@@ -73,6 +75,17 @@ export async function clusterView(node: ShoalNode): Promise<Record<string, unkno
     clusterId: node.identity.clusterId,
     problems: problemsOf(infos, status.id),
     members,
+    // One shard of every slot until sharding arrives (the shape sharding will fill with more shards): the Raft
+    // group's leader and its other members, under the term as its epoch.
+    shards: [
+      {
+        id: 1,
+        slots: [[0, SLOT_COUNT - 1]],
+        leader: status.leaderId,
+        replicas: ids.filter((id) => id !== status.leaderId).sort((a, b) => a - b),
+        epoch: status.term,
+      },
+    ],
   };
 }
 

@@ -111,6 +111,24 @@ const clusterDoc: RouteDoc = {
               "What the members find wrong with their peers (another cluster, other members, a wrong address)",
           },
           members: { type: "array", items: member },
+          shards: {
+            type: "array",
+            description: "The shards: one of every slot until sharding arrives",
+            items: {
+              type: "object",
+              properties: {
+                id: { type: "integer" },
+                slots: {
+                  type: "array",
+                  items: { type: "array", items: { type: "integer" } },
+                  description: "Slot ranges [first, last]",
+                },
+                leader: { type: "integer", description: "0 when no leader is known" },
+                replicas: { type: "array", items: { type: "integer" } },
+                epoch: { type: "integer" },
+              },
+            },
+          },
         },
       }),
     },
