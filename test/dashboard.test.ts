@@ -83,6 +83,12 @@ test("the dashboard shows members, history, resources; marks a dead one unreacha
   assert.equal(await page.locator("body").getAttribute("data-quorum"), "ok");
   assert.equal(await page.locator("#quorum-banner").isVisible(), false);
   // Every member's keys, memory and disk, each asked of the member itself.
+  // One shard of every slot, led by the leader the members table shows.
+  const shard = (await page.locator('#shards tr[data-shard-id="1"] td').allTextContents()).map((t) => t.trim());
+  const leaderId = await page.locator('#members tbody tr[data-role="leader"]').getAttribute("data-member-id");
+  assert.equal(shard[1], "0–16383");
+  assert.equal(shard[2], `node ${leaderId}`);
+  assert.equal(shard[3]?.split(", ").length, 2, `two replicas: ${shard[3]}`);
   await page.locator('#resources tr[data-known="yes"]').nth(2).waitFor({ timeout: 10_000 });
   const node1 = (await page.locator('#resources tr[data-member-id="1"] td').allTextContents()).slice(1);
   assert.match(node1[0] ?? "", /^\d[\d,]*$/, `keys: ${node1}`);

@@ -112,6 +112,7 @@ function onStatus(status, now, samples) {
   renderSummary(status, committedRate);
   renderQuorum(status);
   renderMembers(status);
+  renderShards(status);
   if (samples !== undefined) recordSamples(samples.samples);
   recordLag(now, status);
   if (!state.lagSeeded) seedLagHistory(status);
@@ -224,6 +225,37 @@ function renderMembers(status) {
   const tbody = $("members").tBodies[0];
   const rows = [...status.members].sort((a, b) => a.id - b.id).map((member) => memberRow(member, status));
   tbody.replaceChildren(...rows);
+}
+
+/** One row per shard (one of every slot until sharding arrives): its slot ranges, leader, replicas and their lag. */
+function renderShards(status) {
+  const tbody = $("shards").tBodies[0];
+  const rows = (status.shards ?? []).map((shard) => {
+    const row = document.createElement("tr");
+    row.dataset.shardId = String(shard.id);
+    const lags = shard.replicas.map((id) => {
+      const member = status.members.find((m) => m.id === id);
+      return member === undefined ? null : memberLag(member, status);
+    });
+    const known = lags.filter((lag) => lag !== null);
+    const worst = known.length === 0 ? null : Math.max(...known);
+    const unknown = lags.length - known.length;
+    const lagText = worst === null ? "unknown" : unknown > 0 ? `${worst} · ${unknown} unknown` : String(worst);
+    const lagCell = cell(lagText, "num");
+    if (worst !== null) lagCell.classList.add(worst >= LAG_BAD ? "lag-bad" : worst >= LAG_WARN ? "lag-warn" : "ok");
+    if (unknown > 0) lagCell.title = "Some replicas do not answer: their lag is unknown";
+    row.append(
+      cell(String(shard.id)),
+      cell(shard.slots.map(([first, last]) => `${first}–${last}`).join(", ")),
+      cell(shard.leader === 0 ? "none" : `node ${shard.leader}`),
+      cell(shard.replicas.map((id) => `node ${id}`).join(", ") || "none"),
+      lagCell,
+      cell(String(shard.epoch), "num"),
+    );
+    if (shard.leader === 0) row.classList.add("lag-bad");
+    return row;
+  });
+  if (rows.length > 0) tbody.replaceChildren(...rows);
 }
 
 function memberRow(member, status) {
