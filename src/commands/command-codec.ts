@@ -58,12 +58,18 @@ const PLACEHOLDER_MAGIC = Uint8Array.from([0x53, 0x48, 0x4f, 0x41, 0x4c, 0x2d, 0
 
 /** True when `command` holds a byte field that encodeCommandInSlices would splice in. */
 export function holdsBigField(command: Command): boolean {
-  let found = false;
-  substituteBigFields(command, (bytes) => {
-    found = true;
-    return bytes;
-  });
-  return found;
+  return someBigField(command);
+}
+
+/** Whether `value` (a command) holds a byte field substituteBigFields would replace: a walk that allocates nothing,
+ * since every write asks it. */
+function someBigField(value: unknown): boolean {
+  if (value instanceof Uint8Array) return value.byteLength >= SLICED_FIELD_BYTES_MIN;
+  if (Array.isArray(value)) return value.some(someBigField);
+  if (value !== null && typeof value === "object") {
+    for (const name in value) if (someBigField((value as Record<string, unknown>)[name])) return true;
+  }
+  return false;
 }
 
 /**
