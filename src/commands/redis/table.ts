@@ -13,10 +13,24 @@ export const DATA_COMMAND_TABLE = new CommandTable<DataCommand>([...stringComman
 
 /** The key arguments of `argv` for `spec` (routing, WATCH, COMMAND GETKEYS). */
 export function commandKeys(spec: CommandSpec, argv: readonly Uint8Array[]): Uint8Array[] {
-  const { first, last, step } = spec.keys;
-  if (first === 0) return [];
-  const end = last < 0 ? argv.length + last : last;
   const keys: Uint8Array[] = [];
-  for (let i = first; i <= end && i < argv.length; i += step) keys.push(argv[i] as Uint8Array);
+  someCommandKey(spec, argv, (key) => {
+    keys.push(key);
+    return false;
+  });
   return keys;
+}
+
+/** Whether `test` holds for a key argument of `argv`; stops at the first that does, allocates nothing (the RESP
+ * server asks it of every read). */
+export function someCommandKey(
+  spec: CommandSpec,
+  argv: readonly Uint8Array[],
+  test: (key: Uint8Array) => boolean,
+): boolean {
+  const { first, last, step } = spec.keys;
+  if (first === 0) return false;
+  const end = last < 0 ? argv.length + last : last;
+  for (let i = first; i <= end && i < argv.length; i += step) if (test(argv[i] as Uint8Array)) return true;
+  return false;
 }

@@ -9,7 +9,7 @@
  */
 import { Worker } from "node:worker_threads";
 import type { CommandSpec } from "../../../commands/redis/command-spec.js";
-import { commandKeys, DATA_COMMAND_TABLE } from "../../../commands/redis/table.js";
+import { DATA_COMMAND_TABLE, someCommandKey } from "../../../commands/redis/table.js";
 import { ShoalError } from "../../../lib/errors.js";
 import type { RespVersion } from "../../resp-value.js";
 import type { ReadRequest, ReadResponse } from "./read-protocol.js";
@@ -39,7 +39,7 @@ export function worthOffloading(
     }
     if (CURSOR_COMMANDS.has(spec.name)) return false;
     // A GET of a 16 MiB value copies it out of LMDB: ~100-200 ms of page faults on this event loop (issue 10).
-    if (costFollowsData(spec, argv) || commandKeys(spec, argv).some(holdsBigValue)) heavy = true;
+    if (costFollowsData(spec, argv) || someCommandKey(spec, argv, holdsBigValue)) heavy = true;
   }
   return heavy;
 }
