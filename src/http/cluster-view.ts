@@ -36,13 +36,9 @@ export interface ClusterMemberView {
 
 export async function clusterView(node: ShoalNode): Promise<Record<string, unknown>> {
   const status = node.raftStatus();
-  const self = node.memberInfo();
-  const ids = [...node.options.members.keys()];
-  const infos = new Map<number, MemberInfo | undefined>(
-    await Promise.all(
-      ids.map(async (id) => [id, id === status.id ? self : await node.peerInfo(id, PEER_INFO_TIMEOUT_MS)] as const),
-    ),
-  );
+  const infos = await node.memberInfos(PEER_INFO_TIMEOUT_MS);
+  const self = infos.get(status.id) ?? node.memberInfo();
+  const ids = [...infos.keys()];
   const leaderInfo = [...infos.values()].find((info) => info?.role === "leader" && info.matchIndex !== undefined);
   const members: ClusterMemberView[] = ids.map((id) => {
     const address = node.options.members.get(id) ?? { peer: "", http: "" };

@@ -331,6 +331,18 @@ export class ShoalNode {
     return this.status.peerInfo(id, timeoutMs);
   }
 
+  /** Every member's info by id — this node's own, the others' as they answer within `timeoutMs` (undefined when
+   * they do not): what /v1/cluster and the Redis Cluster commands show. */
+  async memberInfos(timeoutMs: number): Promise<Map<NodeId, MemberInfo | undefined>> {
+    const self = this.memberInfo();
+    const ids = [...this.options.members.keys()];
+    return new Map(
+      await Promise.all(
+        ids.map(async (id) => [id, id === self.id ? self : await this.peerInfo(id, timeoutMs)] as const),
+      ),
+    );
+  }
+
   readiness(): Promise<Readiness> {
     return this.status.readiness();
   }

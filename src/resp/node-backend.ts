@@ -22,18 +22,15 @@ export function nodeBackend(node: ShoalNode): RedisBackend {
   let topology: { readonly atMs: number; readonly view: Promise<ClusterTopology> } | undefined;
   const readTopology = async (): Promise<ClusterTopology> => {
     const status = node.raftStatus();
-    const self = node.memberInfo();
-    const ids = [...node.options.members.keys()].sort((a, b) => a - b);
-    const infos = await Promise.all(
-      ids.map((id) => (id === self.id ? Promise.resolve(self) : node.peerInfo(id, TOPOLOGY_PEER_TIMEOUT_MS))),
-    );
+    const infos = await node.memberInfos(TOPOLOGY_PEER_TIMEOUT_MS);
+    const ids = [...infos.keys()].sort((a, b) => a - b);
     return {
-      selfId: self.id,
-      clusterId: self.clusterId ?? "",
+      selfId: status.id,
+      clusterId: node.identity.clusterId,
       leaderId: status.leaderId,
       term: status.term,
-      members: ids.map((id, i) => {
-        const info = infos[i];
+      members: ids.map((id) => {
+        const info = infos.get(id);
         return {
           id,
           resp: info?.resp,
