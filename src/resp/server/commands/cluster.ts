@@ -159,6 +159,21 @@ function subcommand(
   );
 }
 
+/** READONLY or READWRITE: sets whether this connection's reads are served stale from local state. */
+function readMode(name: "readonly" | "readwrite", summary: string, stale: boolean): SessionCommand {
+  return cluster(
+    name,
+    1,
+    ["loading", "stale", "fast"],
+    NO_KEYS,
+    { summary, since: "3.0.0", complexity: "O(1)", syntax: "" },
+    (session) => {
+      session.readonlyStale = stale;
+      return OK;
+    },
+  );
+}
+
 /** READONLY/READWRITE: Redis Cluster's replica reads, here this connection's choice of stale local reads. */
 export const clusterCommands: readonly SessionCommand[] = withDifferences(
   [
@@ -213,38 +228,8 @@ export const clusterCommands: readonly SessionCommand[] = withDifferences(
         ),
       ),
     ),
-    cluster(
-      "readonly",
-      1,
-      ["loading", "stale", "fast"],
-      NO_KEYS,
-      {
-        summary: "Enables read queries for a connection to a cluster replica node",
-        since: "3.0.0",
-        complexity: "O(1)",
-        syntax: "",
-      },
-      (session) => {
-        session.readonlyStale = true;
-        return OK;
-      },
-    ),
-    cluster(
-      "readwrite",
-      1,
-      ["loading", "stale", "fast"],
-      NO_KEYS,
-      {
-        summary: "Disables read queries for a connection to a cluster replica node",
-        since: "3.0.0",
-        complexity: "O(1)",
-        syntax: "",
-      },
-      (session) => {
-        session.readonlyStale = false;
-        return OK;
-      },
-    ),
+    readMode("readonly", "Enables read queries for a connection to a cluster replica node", true),
+    readMode("readwrite", "Disables read queries for a connection to a cluster replica node", false),
   ],
   {
     cluster:
