@@ -7,6 +7,7 @@
 
 import type { Socket } from "node:net";
 import type { Logger } from "../io/logger.js";
+import { ReadPacer } from "../io/node/read-pacer.js";
 import { ShoalError } from "../lib/errors.js";
 import { type Message, NO_NODE, type NodeId } from "../raft/types.js";
 import {
@@ -53,6 +54,7 @@ export class InboundConnection {
   readonly #decoder: FrameDecoder;
   readonly #writer: FrameWriter;
   readonly #helloTimer: NodeJS.Timeout;
+  readonly #pacer: ReadPacer;
   /** The sender, once its hello arrived. */
   #peerId: NodeId | undefined = undefined;
   #requestsInFlight = 0;
@@ -78,6 +80,9 @@ export class InboundConnection {
       bounds.helloTimeoutMs,
     );
     this.#writer.attach(socket);
+    this.#pacer = new ReadPacer(() => {
+      if (!this.#closed) socket.resume();
+    });
     socket.on("data", (chunk: Buffer) => this.#onData(chunk));
     socket.on("error", () => {}); // the 'close' that follows does the cleanup
     socket.once("close", () => this.#onClose());
@@ -93,6 +98,7 @@ export class InboundConnection {
 
   #onData(chunk: Buffer): void {
     if (this.#closed) return;
+    if (this.#pacer.consumed(chunk.length)) this.#socket.pause();
     let payloads: Buffer[];
     try {
       payloads = this.#decoder.push(chunk);

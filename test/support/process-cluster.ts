@@ -3,7 +3,7 @@
  * driven over real HTTP. Used by the integration tests and the cluster benchmark.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort } from "./free-port.js";
@@ -125,6 +125,9 @@ export class ProcessCluster {
     child.stderr?.on("data", (chunk: Buffer) => {
       node.stderr += chunk.toString();
     });
+    // SHOAL_NODE_STDOUT_DIR keeps each node's stdout (e.g. with SHOAL_NODE_ARGS="--trace-gc") in <dir>/node-<id>.log.
+    const stdoutDir = process.env.SHOAL_NODE_STDOUT_DIR;
+    if (stdoutDir) child.stdout?.pipe(createWriteStream(join(stdoutDir, `node-${id}.log`), { flags: "a" }));
     await new Promise<void>((done, fail) => {
       child.stdout?.on("data", (chunk: Buffer) => {
         if (chunk.toString().includes("ready")) done();

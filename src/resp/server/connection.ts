@@ -17,6 +17,7 @@ import { argvEncodedBytesMax, COMMAND_ENCODING_BYTES_MAX, COMMAND_LIMITS } from 
 import { checkCommandLimits } from "../../commands/redis/command-limits.js";
 import type { CommandSpec } from "../../commands/redis/command-spec.js";
 import type { Reply } from "../../commands/redis/reply.js";
+import { ReadPacer } from "../../io/node/read-pacer.js";
 import { RequestParser, type RequestParserOptions, RespProtocolError } from "../request-parser.js";
 import { RespWriter } from "../resp-writer.js";
 import { closeAfterReply } from "./close-after-reply.js";
@@ -61,6 +62,7 @@ export class Connection implements ClientDescription {
   #closed = false;
   #flushScheduled = false;
   readonly #onClosed: (connection: Connection) => void;
+  readonly #pacer: ReadPacer;
 
   constructor(
     id: number,
@@ -80,6 +82,7 @@ export class Connection implements ClientDescription {
       kill: () => this.kill(),
     });
     this.#parser.unauthenticated = !this.session.authenticated;
+    this.#pacer = new ReadPacer(() => this.#updateFlow());
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.#onData(chunk));
     socket.on("drain", () => this.#onDrain());
@@ -107,6 +110,7 @@ export class Connection implements ClientDescription {
 
   #onData(chunk: Buffer): void {
     if (this.#closing || this.#closed) return;
+    this.#pacer.consumed(chunk.length); // #readRequests → #updateFlow pauses reading once the turn's budget is spent
     this.#parser.feed(chunk);
     if (this.#parser.bufferedBytes > QUERY_BUFFER_BYTES_MAX) {
       this.#context.logger?.warn({ id: this.id }, "closing a RESP client over the query buffer limit");
@@ -131,7 +135,10 @@ export class Connection implements ClientDescription {
 
   #updateFlow(): void {
     const shouldPause =
-      this.#closing || this.#writeBlocked || this.#pending.length - this.#head >= PENDING_REQUESTS_MAX;
+      this.#closing ||
+      this.#writeBlocked ||
+      this.#pacer.exhausted ||
+      this.#pending.length - this.#head >= PENDING_REQUESTS_MAX;
     if (shouldPause && !this.#paused) {
       this.#paused = true;
       this.#socket.pause();
