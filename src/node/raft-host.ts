@@ -113,6 +113,10 @@ const APPLY_SLICE_TARGET_MS = 10;
 /** The least cost per byte assumed (a slice of at most 40 KB): after cheap entries, a slice of costly ones (a
  * pipeline of SETs is ~1.3 µs per byte here) must not start from a budget of hundreds of kilobytes. */
 const APPLY_MS_PER_BYTE_MIN = 0.00025;
+/** The cost per byte assumed before the first slice is measured: a just-started process runs the apply path cold
+ * (interpreted, ~50x its warm cost), so its first slice is about one entry and the estimate comes down from there
+ * by halves — a restarted follower catching up held its loop ~100 ms on the first 40 KB slice (issue 10). */
+const APPLY_MS_PER_BYTE_COLD = 0.01;
 /** What an entry costs to apply beyond its bytes, counted as bytes (an empty entry still decodes and commits). */
 const APPLY_ENTRY_OVERHEAD_BYTES = 64;
 /**
@@ -168,7 +172,7 @@ export class RaftHost {
   /** Entry bytes applied since the last snapshot (for #snapshotDue). */
   #appliedBytesSinceSnapshot = 0;
   /** See APPLY_SLICE_TARGET_MS: the apply cost per byte of entry data. */
-  #applyMsPerByte = APPLY_MS_PER_BYTE_MIN;
+  #applyMsPerByte = APPLY_MS_PER_BYTE_COLD;
   /** Counters for metrics and status. */
   readonly counters = {
     proposals: 0,

@@ -100,6 +100,13 @@ const RECLAIM_PREFIX = 0x05;
 const BIG_VALUE_PREFIX = 0x06;
 const BIG_VALUE_START = Buffer.from([BIG_VALUE_PREFIX]);
 const BIG_VALUE_END = Buffer.from([BIG_VALUE_PREFIX + 1]);
+/** 0x07 <revision u64> -> count u32 | bytes f64: each held history revision's summary (RevisionSummary), written and
+ * dropped with its events, so opening a store reads one small row per revision (at most historyRevisionsMax)
+ * instead of every event of the window — 300,000 events took 1.5 s at start before (issue 10). Local like the
+ * history: never in a snapshot. */
+const HISTORY_SUMMARY_PREFIX = 0x07;
+const HISTORY_SUMMARY_START = Buffer.from([HISTORY_SUMMARY_PREFIX]);
+const HISTORY_SUMMARY_END = Buffer.from([HISTORY_SUMMARY_PREFIX + 1]);
 /** See BIG_VALUE_PREFIX. */
 export const BIG_VALUE_BYTES_MIN = 1024 * 1024;
 const RECLAIM_START = Buffer.from([RECLAIM_PREFIX]);
@@ -107,6 +114,9 @@ const RECLAIM_END = Buffer.from([RECLAIM_PREFIX + 1]);
 const EMPTY_VALUE = new Uint8Array(0);
 /** Bytes of a big value copied per event-loop turn (applyEntriesOffLoop). */
 const COPY_SLICE_BYTES = 1024 * 1024;
+/** See #adaptReclaimRows. */
+const RECLAIM_STEP_TARGET_MS = 5;
+const RECLAIM_ROWS_PER_STEP_MIN = 64;
 /** A stored record at least this big is read with its value left in LMDB until a command uses it (#getRecord). */
 const LAZY_VALUE_BYTES_MIN = 64 * 1024;
 /** Collections one reclaim step looks at, at most (each may have no rows left). */
@@ -119,6 +129,9 @@ export class LmdbStore<R> implements StateMachineStore<R> {
   readonly #chunkSizeBytes: number;
   readonly #restoreBatchSizeBytes: number;
   readonly #reclaimRowsPerStep: number;
+  /** Rows the next background reclaim step may delete: within [RECLAIM_ROWS_PER_STEP_MIN, #reclaimRowsPerStep],
+   * steered by the measured time of each step (#adaptReclaimRows). */
+  #reclaimRows: number;
   readonly #reclaimer: BackgroundReclaimer;
   /** Invariant: the number of rows in the live environment's reclaim queue. */
   #pendingReclaims: number;
@@ -158,8 +171,11 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     this.#history.reset(held.length === 0 ? this.#meta.revision : (held[0] as RevisionSummary).revision - 1, held);
     this.#reclaimRowsPerStep = options.reclaimRowsPerStep ?? RECLAIM_ROWS_PER_STEP_DEFAULT;
     this.#pendingReclaims = env.db.getKeysCount({ start: RECLAIM_START, end: RECLAIM_END });
+    this.#reclaimRows = this.#reclaimRowsPerStep;
     this.#reclaimer = new BackgroundReclaimer(options.reclaim ?? "background", () => {
-      this.reclaimStep(this.#reclaimRowsPerStep);
+      const started = performance.now();
+      const rows = this.reclaimStep(this.#reclaimRows);
+      this.#adaptReclaimRows(rows, performance.now() - started);
       return this.#pendingReclaims > 0;
     });
     if (this.#pendingReclaims > 0) this.#reclaimer.wake(); // left over from before a restart
@@ -270,6 +286,19 @@ export class LmdbStore<R> implements StateMachineStore<R> {
 
   reclaimStats(): ReclaimStats {
     return { pendingCollections: this.#pendingReclaims, reclaimedRows: this.#reclaimedRows };
+  }
+
+  /** A background step should hold the loop about RECLAIM_STEP_TARGET_MS: LMDB deletes cost more on a big, cold
+   * or busy environment (a step of 2,048 rows took 2–4 ms on a small store and tens on a 1 M-key one, issue 10), so
+   * the next step's rows follow the last step's measured cost per row. */
+  #adaptReclaimRows(rows: number, ms: number): void {
+    if (rows === 0) return;
+    const fitting = Math.floor((RECLAIM_STEP_TARGET_MS * rows) / Math.max(ms, 0.001));
+    const next = Math.min(fitting, 2 * this.#reclaimRows); // grow by doubling at most, shrink at once
+    this.#reclaimRows = Math.max(
+      Math.min(RECLAIM_ROWS_PER_STEP_MIN, this.#reclaimRowsPerStep),
+      Math.min(this.#reclaimRowsPerStep, next),
+    );
   }
 
   reclaimStep(rowsMax: number): number {
@@ -497,10 +526,7 @@ export class LmdbStore<R> implements StateMachineStore<R> {
         for (const { collectionId, rowKey, value } of plan.rows) {
           if (value !== undefined) fresh.db.putSync(rowStoreKey(collectionId, rowKey), value);
         }
-        for (const row of rows) fresh.db.putSync(row.key, row.value);
-        for (const { revision, count } of historyPlan.drop) {
-          for (let seq = 0; seq < count; seq++) fresh.db.removeSync(historyKey(revision, seq));
-        }
+        writeHistory(syncWriter(fresh.db), rows, added, historyPlan.drop);
         fresh.db.putSync(META_KEY, encodeMeta(plan.meta));
       });
       writeCurrent(this.#dir, fresh.name); // The commit point.
@@ -770,10 +796,54 @@ function historyRows(events: readonly HistoryEvent[], deferred?: DeferredCopy[])
   return Object.assign(rows, { encodedRecords });
 }
 
-/** The held revisions, read once when the store opens (bounded by the window). */
+/** A batch's history: its events and their revisions' summaries in, the dropped revisions' out. */
+function writeHistory(
+  writer: RowWriter,
+  rows: HistoryRows,
+  added: readonly RevisionSummary[],
+  drop: readonly RevisionSummary[],
+): void {
+  for (const row of rows) writer.put(row.key, row.value);
+  for (const summary of added) writer.put(historySummaryKey(summary.revision), encodeHistorySummary(summary));
+  for (const { revision, count } of drop) {
+    for (let seq = 0; seq < count; seq++) writer.remove(historyKey(revision, seq));
+    writer.remove(historySummaryKey(revision));
+  }
+}
+
+function historySummaryKey(revision: number): Buffer {
+  return writeU64(Buffer.allocUnsafe(9), HISTORY_SUMMARY_PREFIX, revision);
+}
+
+function encodeHistorySummary(summary: RevisionSummary): Buffer {
+  const bytes = Buffer.allocUnsafe(12);
+  bytes.writeUInt32BE(summary.count, 0);
+  bytes.writeDoubleBE(summary.bytes, 4);
+  return bytes;
+}
+
+/** The held revisions, read once when the store opens: one summary row per revision (bounded by the window). A
+ * store written before summary rows existed has history rows and no summaries: its events are summed once and the
+ * summaries written, so every held revision has one from then on (a revision without one would never be dropped). */
 function readHistorySummaries(db: LmdbDatabase): RevisionSummary[] {
+  const summaries: RevisionSummary[] = [];
+  for (const { key, value } of db.getRange({ start: HISTORY_SUMMARY_START, end: HISTORY_SUMMARY_END })) {
+    const keyView = new DataView(key.buffer, key.byteOffset, key.byteLength);
+    const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
+    const revision = keyView.getUint32(1) * 2 ** 32 + keyView.getUint32(5);
+    summaries.push({ revision, count: view.getUint32(0), bytes: view.getFloat64(4) });
+  }
+  if (summaries.length > 0) return summaries;
   const rows = db.getRange({ start: HISTORY_START, end: HISTORY_END });
-  return summarize([...rows].map(({ key, value }) => ({ revision: historyRevision(key), bytes: value.byteLength })));
+  const summed = summarize(
+    [...rows].map(({ key, value }) => ({ revision: historyRevision(key), bytes: value.byteLength })),
+  );
+  if (summed.length > 0) {
+    db.transactionSync(() => {
+      for (const summary of summed) db.putSync(historySummaryKey(summary.revision), encodeHistorySummary(summary));
+    });
+  }
+  return summed;
 }
 
 export function userKey(stored: Uint8Array): Uint8Array {
@@ -831,9 +901,6 @@ function writeBatch<R>(writer: RowWriter, batch: PreparedBatch<R>): void {
     else writer.put(rowStoreKey(collectionId, rowKey), value);
   }
   for (const collectionId of plan.reclaims) writer.put(reclaimKey(collectionId), EMPTY_VALUE);
-  for (const row of rows) writer.put(row.key, row.value);
-  for (const { revision, count } of historyPlan?.drop ?? []) {
-    for (let seq = 0; seq < count; seq++) writer.remove(historyKey(revision, seq));
-  }
+  writeHistory(writer, rows, batch.added, historyPlan?.drop ?? []);
   writer.put(META_KEY, encodeMeta(plan.meta));
 }
