@@ -13,6 +13,7 @@ import { type StoredRecord, valueBytes } from "./record.js";
 import type { ApplyEntry } from "./state-machine-store.js";
 import type { StoreMeta } from "./store-meta.js";
 import {
+  type CollectionRow,
   EMPTY_KEYSPACE,
   type KeyspaceReader,
   type Mutation,
@@ -52,7 +53,8 @@ export function planBatch<R>(
   meta: StoreMeta,
   entries: readonly ApplyEntry[],
 ): BatchPlan<R> {
-  const overlay = new WriteSet(base);
+  const reader = new BaseRecordCache(base);
+  const overlay = new WriteSet(reader);
   const results: R[] = [];
   const events: HistoryEvent[] = [];
   /** Collections whose owning record was overwritten or deleted during the batch (RENAME may re-own one). */
@@ -113,7 +115,7 @@ export function planBatch<R>(
     nextCollectionId: state.nextCollectionId,
   };
   // After a flush nothing stored before the batch survives: no write replaces a stored record.
-  const writes = lastWritePerKey(flushed ? EMPTY_KEYSPACE : base, overlay.mutations);
+  const writes = lastWritePerKey(flushed ? EMPTY_KEYSPACE : reader, overlay.mutations);
   const dropped = droppedCollections(released, writes);
   const rows = lastWritePerRow(overlay.rowMutations).filter((row) => !dropped.has(row.collectionId));
   // A collection made and dropped within the batch never reached the store: nothing to reclaim. After a flush the
@@ -121,6 +123,47 @@ export function planBatch<R>(
   const reclaims = flushed ? [] : [...dropped].filter((id) => id < meta.nextCollectionId).sort((a, b) => a - b);
   return { writes, rows, reclaims, results, flushed, meta: newMeta, events };
 }
+
+/** Records read from the base while a batch is planned: a command reads a key, the plan reads it again for the
+ * key count and size ("before"), and once more for the write's `previous` — each an LMDB read and decode, a third
+ * of the apply cost of an MSET (issue 10). The base does not change while a batch is planned. Bounded, so a
+ * command that reads many keys (KEYS inside MULTI) does not pin them all: past BASE_CACHE_KEYS_MAX it reads
+ * through. */
+class BaseRecordCache implements KeyspaceReader {
+  readonly #base: KeyspaceReader;
+  readonly #records = new Map<string, StoredRecord | undefined>();
+
+  constructor(base: KeyspaceReader) {
+    this.#base = base;
+  }
+
+  getRecord(key: Uint8Array): StoredRecord | undefined {
+    const id = keyId(key);
+    const cached = this.#records.get(id);
+    if (cached !== undefined || this.#records.has(id)) return cached;
+    const record = this.#base.getRecord(key);
+    if (this.#records.size < BASE_CACHE_KEYS_MAX) this.#records.set(id, record);
+    return record;
+  }
+
+  keysAfter(after: Uint8Array | undefined, limit: number): Uint8Array[] {
+    return this.#base.keysAfter(after, limit);
+  }
+
+  keyCount(): number {
+    return this.#base.keyCount();
+  }
+
+  getRow(collectionId: number, rowKey: Uint8Array): Uint8Array | undefined {
+    return this.#base.getRow(collectionId, rowKey);
+  }
+
+  rowsAfter(collectionId: number, after: Uint8Array | undefined, limit: number): CollectionRow[] {
+    return this.#base.rowsAfter(collectionId, after, limit);
+  }
+}
+
+const BASE_CACHE_KEYS_MAX = 65_536;
 
 /** The released collections no record owns after the batch. A collection belongs to at most one record
  * (store/collection.ts), so only the records the batch wrote can own a released one. */
