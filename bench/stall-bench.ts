@@ -10,7 +10,8 @@
  *
  *   npm run bench:stall -- [--keys 1000000] [--value-bytes 100] [--hash-fields 1000000] [--phases all]
  *
- * Phases (comma separated, in this order): load, keys, hgetall, mget, bigvalue, snapshot, delhash, flushall.
+ * Phases (comma separated, in this order): load, keys, hgetall, mget, bigvalue, bigmset, snapshot, delhash, flushall.
+ * bigmset is one MSET of --mset-keys keys: one entry, applied atomically.
  */
 
 import { spawn } from "node:child_process";
@@ -19,7 +20,7 @@ import { Redis } from "ioredis";
 import { nodeDefaults } from "../src/node/node-options.js";
 import { ProcessCluster, sleep } from "../test/support/process-cluster.js";
 
-const PHASES = ["load", "keys", "hgetall", "mget", "bigvalue", "snapshot", "delhash", "flushall"] as const;
+const PHASES = ["load", "keys", "hgetall", "mget", "bigvalue", "bigmset", "snapshot", "delhash", "flushall"] as const;
 type Phase = (typeof PHASES)[number];
 
 const { values } = parseArgs({
@@ -29,6 +30,8 @@ const { values } = parseArgs({
     "hash-fields": { type: "string", default: "1000000" },
     phases: { type: "string", default: "all" },
     "tick-ms": { type: "string", default: String(nodeDefaults.tickMs) },
+    "mset-keys": { type: "string", default: "100000" },
+    "mset-repeat": { type: "string", default: "1" },
     "election-ticks": { type: "string", default: String(nodeDefaults.electionTimeoutTicks) },
   },
 });
@@ -322,6 +325,17 @@ async function main(): Promise<void> {
       await redis.set("bigvalue", big);
       const back = await redis.getBuffer("bigvalue");
       return `SET/GET of ${big.length} B (${back?.length === big.length ? "round trip ok" : "MISMATCH"})`;
+    });
+    await run("bigmset", async () => {
+      const count = Number(values["mset-keys"]);
+      const args: string[] = [];
+      for (let i = 0; i < count; i++) args.push(`mset:${i}`, "v");
+      try {
+        for (let warm = 1; warm < Number(values["mset-repeat"]); warm++) await redis.mset(...args);
+        return `MSET of ${count} keys answered ${await redis.mset(...args)}`;
+      } catch (error) {
+        return `MSET of ${count} keys refused: ${(error as Error).message}`;
+      }
     });
     await run("snapshot", async () => {
       // A follower misses enough entries that the leader compacts past it, then catches up by snapshot.

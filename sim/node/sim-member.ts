@@ -8,7 +8,7 @@
  * garbled last write), and the in-memory store is gone, so a restart rebuilds the state machine from the snapshot
  * file and the WAL alone — the path a machine crash takes under LMDB without fsync.
  */
-import { applyEntryData } from "../../src/commands/apply-command.js";
+import { applyEntrySteps } from "../../src/commands/apply-command.js";
 import type { CommandResult } from "../../src/commands/command.js";
 import { assert } from "../../src/lib/assert.js";
 import { ShoalError } from "../../src/lib/errors.js";
@@ -171,7 +171,7 @@ export class SimMember implements ElectedHost {
     });
     const snapshots = new SnapshotFileStore("/snapshots", disk);
     const store = new MemoryStore<CommandResult>({
-      applier: applyEntryData,
+      applier: applyEntrySteps,
       nextTurn: () => scope.nextTurn(),
       snapshotChunkSizeBytes: 4096,
     });

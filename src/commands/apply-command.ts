@@ -11,6 +11,7 @@
 import { assert, unreachable } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
 import { Prng } from "../lib/prng.js";
+import { runSteps, type Steps } from "../lib/steps.js";
 import type { ApplyState, EntryOutcome } from "../store/entry-applier.js";
 import type { KeyValue } from "../store/record.js";
 import { type KeyspaceReader, WriteSet } from "../store/write-set.js";
@@ -31,7 +32,7 @@ import { compareHolds } from "./compare.js";
 import { expiryOf, Keyspace } from "./keyspace/keyspace.js";
 import { COMMAND_LIMITS } from "./limits.js";
 import type { ScanCursors } from "./redis/command-spec.js";
-import { executeCommands } from "./redis/execute.js";
+import { executeCommandSteps } from "./redis/execute.js";
 
 export type { ApplyState } from "../store/entry-applier.js";
 
@@ -55,6 +56,17 @@ export function applyEntryData(
   state: ApplyState,
   repliesWanted = true,
 ): CommandOutcome {
+  return runSteps(applyEntrySteps(reader, data, state, repliesWanted));
+}
+
+/** applyEntryData as steps (lib/steps.ts): pauses between the commands of a Redis entry and between the chunks
+ * of a long command. This is the `EntryApplier` a node gives its store. */
+export function* applyEntrySteps(
+  reader: KeyspaceReader,
+  data: Uint8Array,
+  state: ApplyState,
+  repliesWanted = true,
+): Steps<CommandOutcome> {
   if (data.length === 0) return { ...NOTHING, result: { kind: "noop", revision: state.revision }, state };
   let command: Command;
   try {
@@ -62,7 +74,7 @@ export function applyEntryData(
   } catch (error) {
     return refused(error, state);
   }
-  return applyCommand(reader, command, state, repliesWanted);
+  return yield* applyCommandSteps(reader, command, state, repliesWanted);
 }
 
 /** A deterministic refusal (a ShoalError): an `error` result that changes nothing. Anything else propagates. */
@@ -81,6 +93,15 @@ export function applyCommand(
   state: ApplyState,
   repliesWanted = true,
 ): CommandOutcome {
+  return runSteps(applyCommandSteps(reader, command, state, repliesWanted));
+}
+
+function* applyCommandSteps(
+  reader: KeyspaceReader,
+  command: Command,
+  state: ApplyState,
+  repliesWanted: boolean,
+): Steps<CommandOutcome> {
   assert(Number.isSafeInteger(state.revision) && state.revision >= 0, "revision is a non-negative integer");
   const writes = new WriteSet(reader, state.nextCollectionId);
   const nowMs = Math.max(state.clockMs, command.nowMs);
@@ -88,7 +109,7 @@ export function applyCommand(
   const context: Context = { writes, keyspace: new Keyspace(writes, writes, nowMs, revision), repliesWanted };
   let result: CommandResult;
   try {
-    result = applyTo(context, command);
+    result = command.op === "redis" ? yield* applyRedis(context, command) : applyTo(context, command);
   } catch (error) {
     // A bound the keyspace enforces at write (validateCommand refuses such a command before it is proposed, so
     // only an entry a buggy proposer logged gets here): refused alike on every replica, nothing written.
@@ -129,7 +150,7 @@ function applyTo(context: Context, command: Command): CommandResult {
     case "txn":
       return applyTxn(context, command);
     case "redis":
-      return applyRedis(context, command);
+      return runSteps(applyRedis(context, command));
     default:
       return unreachable(command, "Unknown command op");
   }
@@ -176,7 +197,7 @@ const NO_CURSORS_IN_LOG: ScanCursors = {
   },
 };
 
-function applyRedis(context: Context, command: RedisCommand): CommandResult {
+function* applyRedis(context: Context, command: RedisCommand): Steps<CommandResult> {
   const { keyspace } = context;
   for (const watch of command.watches ?? []) {
     if (keyspace.modRevision(watch.key) !== watch.modRevision) {
@@ -186,7 +207,7 @@ function applyRedis(context: Context, command: RedisCommand): CommandResult {
   // Randomness (HRANDFIELD, RANDOMKEY) seeded by the entry and the command's position, so every replica draws the same.
   const seed = (keyspace.revision * 2654435761) ^ keyspace.nowMs;
   const random = (commandIndex: number): Prng => new Prng(seed + commandIndex * 0x9e3779b9);
-  const replies = executeCommands(context.writes, context.writes, command.argvs, {
+  const replies = yield* executeCommandSteps(context.writes, context.writes, command.argvs, {
     nowMs: keyspace.nowMs,
     revision: keyspace.revision,
     random,

@@ -2,7 +2,7 @@
  * @module The replicated state machine a node runs: a store (store/) applying the replicated commands
  * (commands/apply-command.ts `applyEntryData`). The store knows nothing of commands; this is where the two meet.
  */
-import { applyEntryData } from "../commands/apply-command.js";
+import { applyEntrySteps } from "../commands/apply-command.js";
 import type { CommandResult } from "../commands/command.js";
 import { LmdbStore, type LmdbStoreOptions } from "../store/lmdb/lmdb-store.js";
 import { MemoryStore, type MemoryStoreOptions } from "../store/memory-store.js";
@@ -15,7 +15,7 @@ export type CommandStore = StateMachineStore<CommandResult>;
 export function memoryCommandStore(
   options: Omit<MemoryStoreOptions<CommandResult>, "applier"> = {},
 ): MemoryStore<CommandResult> {
-  return new MemoryStore({ ...options, applier: applyEntryData });
+  return new MemoryStore({ ...options, applier: applyEntrySteps });
 }
 
 /** Opens (creating if needed) an LMDB command store in `dir` (LmdbStore.open). */
@@ -23,5 +23,5 @@ export function openLmdbCommandStore(
   dir: string,
   options: Omit<LmdbStoreOptions<CommandResult>, "applier"> = {},
 ): LmdbStore<CommandResult> {
-  return LmdbStore.open(dir, { ...options, applier: applyEntryData });
+  return LmdbStore.open(dir, { ...options, applier: applyEntrySteps });
 }

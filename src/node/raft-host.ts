@@ -98,6 +98,9 @@ interface ProposalWaiter {
 
 /** A slice of at least this many bytes is applied with the store's applyEntriesOffLoop when it has one. */
 const APPLY_OFF_LOOP_BYTES_MIN = 1024 * 1024;
+/** An entry this big may carry thousands of commands or keys (an MSET of 5,000 keys held a leader ~400 ms and cost
+ * an election, issue 10): its slice goes to applyEntriesOffLoop, which plans it over several event-loop turns. */
+const APPLY_STEPPED_ENTRY_BYTES_MIN = 8 * 1024;
 /** See RaftHostOptions.applySliceBytesMax. */
 const APPLY_SLICE_BYTES_MAX_DEFAULT = 256 * 1024;
 /** Entries applied in one synchronous step at most. */
@@ -528,7 +531,9 @@ export class RaftHost {
     for (const entry of fresh) bytes += entry.data.byteLength;
     // A batch with a big value is copied into the store off the event loop (issue 10: a 16 MiB value held the
     // loop for ~300-400 ms and could cost an election); the drain waits for it, so slices still apply in order.
-    const applyOffLoop = bytes >= APPLY_OFF_LOOP_BYTES_MIN ? store.applyEntriesOffLoop?.bind(store) : undefined;
+    const big =
+      bytes >= APPLY_OFF_LOOP_BYTES_MIN || fresh.some((e) => e.data.byteLength >= APPLY_STEPPED_ENTRY_BYTES_MIN);
+    const applyOffLoop = big ? store.applyEntriesOffLoop?.bind(store) : undefined;
     const offLoop = applyOffLoop !== undefined;
     const results = applyOffLoop !== undefined ? await applyOffLoop(batch) : store.applyEntries(batch);
     if (this.#stopped) return [];

@@ -5,6 +5,7 @@
  */
 import { assert } from "../lib/assert.js";
 import { EMPTY_BYTES, keyId } from "../lib/bytes.js";
+import { runSteps, type Steps } from "../lib/steps.js";
 import { collectionOf } from "./collection.js";
 import type { ApplyState, EntryApplier } from "./entry-applier.js";
 import type { HistoryEvent } from "./history.js";
@@ -53,6 +54,16 @@ export function planBatch<R>(
   meta: StoreMeta,
   entries: readonly ApplyEntry[],
 ): BatchPlan<R> {
+  return runSteps(planBatchSteps(applier, base, meta, entries));
+}
+
+/** planBatch as steps: pauses where the applier does and after each entry (see EntryApplier). */
+export function* planBatchSteps<R>(
+  applier: EntryApplier<R>,
+  base: KeyspaceReader,
+  meta: StoreMeta,
+  entries: readonly ApplyEntry[],
+): Steps<BatchPlan<R>> {
   const reader = new BaseRecordCache(base);
   const overlay = new WriteSet(reader);
   const results: R[] = [];
@@ -67,7 +78,7 @@ export function planBatch<R>(
     assert(entry.index === appliedIndex + 1, `Cannot apply entry ${entry.index}: entry ${appliedIndex + 1} is next`);
     // A membership change is the host's to apply: the applier sees it as a no-op entry (empty data).
     const data = entry.type === "confChange" ? EMPTY_BYTES : entry.data;
-    const outcome = applier(overlay, data, state, entry.repliesWanted ?? true);
+    const outcome = yield* applier(overlay, data, state, entry.repliesWanted ?? true);
     if (outcome.flushed) {
       // Everything before the FLUSHALL, stored or planned in this batch, is gone. The history restarts at it.
       overlay.clear();
@@ -78,7 +89,9 @@ export function planBatch<R>(
       events.push({ revision: outcome.state.revision, type: "flush", key: EMPTY_BYTES, record: undefined });
       flushed = true;
     }
+    let done = 0;
     for (const mutation of outcome.mutations) {
+      if (++done % STEP_ITEMS === 0) yield;
       // Apply refuses every over-long key before it writes (the keyspace checks sizes): one here is a bug in those
       // checks and must stop the node before a store sees it (LMDB would throw midway through the batch).
       assert(isStorableKey(mutation.key), "apply never writes a key over the key limit");
@@ -91,18 +104,20 @@ export function planBatch<R>(
       else overlay.put(mutation.key, mutation.record);
     }
     for (const { collectionId, rowKey, value } of outcome.rowMutations) {
+      if (++done % STEP_ITEMS === 0) yield;
       if (value === undefined) overlay.deleteRow(collectionId, rowKey);
       else overlay.putRow(collectionId, rowKey, value);
     }
     assert(outcome.state.revision >= state.revision, "the revision never decreases");
     const changed = outcome.mutations.length > 0 || outcome.flushed;
     assert(changed === outcome.state.revision > state.revision, "a revision bump is a change");
-    pushEvents(events, outcome.state.revision, outcome.expiredKeys, outcome.mutations);
+    yield* pushEvents(events, outcome.state.revision, outcome.expiredKeys, outcome.mutations);
     assert(outcome.state.clockMs >= state.clockMs, "the replicated clock never runs backwards");
     assert(outcome.state.nextCollectionId >= state.nextCollectionId, "collection ids are never reused");
     state = outcome.state;
     appliedIndex = entry.index;
     results.push(outcome.result);
+    yield;
   }
   assert(keyCount >= 0, "the key count stays non-negative");
   assert(sizeBytes >= 0, "the size stays non-negative");
@@ -115,9 +130,9 @@ export function planBatch<R>(
     nextCollectionId: state.nextCollectionId,
   };
   // After a flush nothing stored before the batch survives: no write replaces a stored record.
-  const writes = lastWritePerKey(flushed ? EMPTY_KEYSPACE : reader, overlay.mutations);
+  const writes = yield* lastWritePerKey(flushed ? EMPTY_KEYSPACE : reader, overlay.mutations);
   const dropped = droppedCollections(released, writes);
-  const rows = lastWritePerRow(overlay.rowMutations).filter((row) => !dropped.has(row.collectionId));
+  const rows = (yield* lastWritePerRow(overlay.rowMutations)).filter((row) => !dropped.has(row.collectionId));
   // A collection made and dropped within the batch never reached the store: nothing to reclaim. After a flush the
   // store drops every older collection whole.
   const reclaims = flushed ? [] : [...dropped].filter((id) => id < meta.nextCollectionId).sort((a, b) => a - b);
@@ -165,6 +180,9 @@ class BaseRecordCache implements KeyspaceReader {
 
 const BASE_CACHE_KEYS_MAX = 65_536;
 
+/** Items (mutations, events) a planning loop handles between pause points. */
+const STEP_ITEMS = 1024;
+
 /** The released collections no record owns after the batch. A collection belongs to at most one record
  * (store/collection.ts), so only the records the batch wrote can own a released one. */
 function droppedCollections(released: ReadonlySet<number>, writes: readonly BatchWrite[]): Set<number> {
@@ -176,17 +194,28 @@ function droppedCollections(released: ReadonlySet<number>, writes: readonly Batc
   return dropped;
 }
 
-function lastWritePerRow(mutations: readonly RowMutation[]): RowMutation[] {
+function* lastWritePerRow(mutations: readonly RowMutation[]): Steps<RowMutation[]> {
   const last = new Map<string, RowMutation>();
-  for (const mutation of mutations) last.set(`${mutation.collectionId}:${keyId(mutation.rowKey)}`, mutation);
+  let done = 0;
+  for (const mutation of mutations) {
+    if (++done % STEP_ITEMS === 0) yield;
+    last.set(`${mutation.collectionId}:${keyId(mutation.rowKey)}`, mutation);
+  }
   return [...last.values()];
 }
 
 /** One event per key a command wrote, its final write (a txn branch writes a key at most once; an expire entry
  * may name a key twice), in the order of those final writes. */
-function pushEvents(events: HistoryEvent[], revision: number, expired: boolean, mutations: readonly Mutation[]): void {
+function* pushEvents(
+  events: HistoryEvent[],
+  revision: number,
+  expired: boolean,
+  mutations: readonly Mutation[],
+): Steps<void> {
   const last = new Map<string, Mutation>();
+  let done = 0;
   for (const mutation of mutations) {
+    if (++done % STEP_ITEMS === 0) yield;
     const id = keyId(mutation.key);
     last.delete(id);
     last.set(id, mutation);
@@ -203,12 +232,19 @@ export function recordSizeBytes(key: Uint8Array, record: StoredRecord | undefine
   return key.byteLength + valueBytes(record) + (collectionOf(record)?.rowBytes ?? 0);
 }
 
-function lastWritePerKey(base: RecordReader, mutations: readonly Mutation[]): BatchWrite[] {
+function* lastWritePerKey(base: RecordReader, mutations: readonly Mutation[]): Steps<BatchWrite[]> {
   const last = new Map<string, Mutation>();
+  let done = 0;
   for (const mutation of mutations) {
+    if (++done % STEP_ITEMS === 0) yield;
     const id = keyId(mutation.key);
     last.delete(id); // re-insert so the map keeps the order of each key's final write
     last.set(id, mutation);
   }
-  return [...last.values()].map((mutation) => ({ ...mutation, previous: base.getRecord(mutation.key) }));
+  const writes: BatchWrite[] = [];
+  for (const mutation of last.values()) {
+    if (++done % STEP_ITEMS === 0) yield;
+    writes.push({ ...mutation, previous: base.getRecord(mutation.key) });
+  }
+  return writes;
 }

@@ -5,6 +5,7 @@
  * applier's (the command layer's `applyEntryData`, which a node hands to its store). So the store never imports
  * the command layer, and the simulator or a test can run a store under the real semantics or under its own.
  */
+import type { Steps } from "../lib/steps.js";
 import type { KeyspaceReader, Mutation, RowMutation } from "./write-set.js";
 
 /** The replicated scalars an entry reads and advances besides the keys. */
@@ -38,10 +39,14 @@ export interface EntryOutcome<R> {
  * a no-op entry (a new leader's empty entry; the store passes it for membership changes too, which the host
  * applies). Must be deterministic and total for any bytes a client can cause; anything it throws stops the batch
  * with nothing applied. `repliesWanted` false lets it skip work whose only product is the result.
+ *
+ * Written as steps (lib/steps.ts): it yields where it may pause (between the commands of an entry, between chunks of
+ * a long command), so a store can spread one big entry over event-loop turns; pausing never changes the outcome, and
+ * the store changes nothing the applier reads until the outcome is returned.
  */
 export type EntryApplier<R> = (
   reader: KeyspaceReader,
   data: Uint8Array,
   state: ApplyState,
   repliesWanted: boolean,
-) => EntryOutcome<R>;
+) => Steps<EntryOutcome<R>>;

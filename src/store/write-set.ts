@@ -8,6 +8,7 @@
 import { assert } from "../lib/assert.js";
 import { keyFromId, keyId } from "../lib/bytes.js";
 import { firstIndexAbove, SortedIdMap } from "../lib/sorted-ids.js";
+import { runSteps, type Steps } from "../lib/steps.js";
 import type { StoredRecord } from "./record.js";
 
 /** Read access to the state a command applies against. Returns the stored record even when it has expired:
@@ -38,6 +39,8 @@ export interface CollectionRows extends RowReader {
   /** A collection id never used before on any replica (the replicated counter, advanced). */
   allocateCollectionId(): number;
 }
+
+const MERGE_STEP_ITEMS = 1024;
 
 /** Row keys are short (a hash's is 8 bytes); the bound keeps a store key (prefix, id, row key) within LMDB's. */
 export const ROW_KEY_SIZE_BYTES_MAX = 1024;
@@ -221,12 +224,22 @@ export class WriteSet implements KeyspaceReader, CollectionRows {
   /** Replays `child`'s mutations here (a child write set whose command succeeded), row writes and collection
    * allocations included. */
   merge(child: WriteSet): void {
+    runSteps(this.mergeSteps(child));
+  }
+
+  /** merge as steps: a pause point every MERGE_STEP_ITEMS writes (a chunked MSET's write set holds all its keys). */
+  *mergeSteps(child: WriteSet): Steps<void> {
     if (child.#cleared) this.clear();
+    let done = 0;
     for (const { key, record } of child.mutations) {
+      if (++done % MERGE_STEP_ITEMS === 0) yield;
       if (record === undefined) this.delete(key);
       else this.put(key, record);
     }
-    for (const { collectionId, rowKey, value } of child.rowMutations) this.#setRow(collectionId, rowKey, value);
+    for (const { collectionId, rowKey, value } of child.rowMutations) {
+      if (++done % MERGE_STEP_ITEMS === 0) yield;
+      this.#setRow(collectionId, rowKey, value);
+    }
     if (child.#nextCollectionId !== undefined) {
       assert(
         this.#nextCollectionId !== undefined && child.#nextCollectionId >= this.#nextCollectionId,

@@ -32,7 +32,8 @@ import { setImmediate as nextMacrotask } from "node:timers/promises";
 import { assert } from "../../lib/assert.js";
 import { keyId, plainBytes } from "../../lib/bytes.js";
 import { ShoalError } from "../../lib/errors.js";
-import { type BatchPlan, planBatch } from "../batch-plan.js";
+import { runSteps, runStepsInSlices, type Steps } from "../../lib/steps.js";
+import { type BatchPlan, planBatchSteps } from "../batch-plan.js";
 import { ChunkedSnapshot } from "../chunked-snapshot.js";
 import { collectionOf } from "../collection.js";
 import type { EntryApplier } from "../entry-applier.js";
@@ -112,6 +113,11 @@ export const BIG_VALUE_BYTES_MIN = 1024 * 1024;
 const RECLAIM_START = Buffer.from([RECLAIM_PREFIX]);
 const RECLAIM_END = Buffer.from([RECLAIM_PREFIX + 1]);
 const EMPTY_VALUE = new Uint8Array(0);
+/** Work applyEntriesOffLoop does in one event-loop turn while it plans a batch (see lib/steps.ts). */
+const APPLY_STEP_BUDGET_MS = 5;
+/** A planned batch that writes this many rows or more (data, collection and history rows) is written by lmdb-js's
+ * write thread (applyEntriesOffLoop): each synchronous put costs ~2-7 µs on the loop here. */
+const OFF_LOOP_WRITE_ROWS_MIN = 4096;
 /** Bytes of a big value copied per event-loop turn (applyEntriesOffLoop). */
 const COPY_SLICE_BYTES = 1024 * 1024;
 /** See #adaptReclaimRows. */
@@ -150,6 +156,8 @@ export class LmdbStore<R> implements StateMachineStore<R> {
   /** Moves whenever a write to the store begins: a lazily read value must be read before it moves. */
   #writeEpoch = 0;
   #committing: { readonly meta: StoreMeta; readonly written: Promise<unknown> } | undefined;
+  /** An applyEntriesOffLoop in progress (planning or writing), settled or not; undefined otherwise. */
+  #applyingOffLoop: Promise<unknown> | undefined;
   #closed = false;
   readonly #snapshots = new Set<ChunkedSnapshot>();
   /** Every environment ever opened that may not be closed yet (retired ones still read by snapshots). */
@@ -306,7 +314,7 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     assert(Number.isSafeInteger(rowsMax) && rowsMax > 0, "reclaimStep's rowsMax is a positive integer");
     if (this.#pendingReclaims === 0) return 0;
     // A synchronous transaction would wait here, on the event loop, for the write thread's commit.
-    if (this.#committing !== undefined) return 0;
+    if (this.#committing !== undefined || this.#applyingOffLoop !== undefined) return 0;
     const db = this.#env.db;
     const outcome = db.transactionSync(() => {
       let deleted = 0;
@@ -370,31 +378,46 @@ export class LmdbStore<R> implements StateMachineStore<R> {
   }
 
   applyEntries(entries: readonly ApplyEntry[]): R[] {
-    const batch = this.#prepare(entries);
+    this.#checkCanApply();
+    const batch = runSteps(this.#prepareSteps(entries));
     if (batch === undefined) return [];
     if (batch.plan.flushed) return this.#applyFlushed(batch.plan, batch.rows, batch.added);
-    const db = this.#env.db;
-    this.#writeEpoch++;
-    db.transactionSync(() => writeBatch(syncWriter(db), batch));
-    return this.#committed(batch);
+    return this.#writeOnLoop(batch);
   }
 
   /**
-   * applyEntries with the batch's rows copied into LMDB and committed by lmdb-js's write thread, in one
-   * asynchronous transaction (`db.batch`): lmdb-js hands LMDB the addresses of the value buffers, so a 16 MiB
-   * value is copied (twice: its row and its history event) and written off the event loop instead of holding it
-   * for hundreds of milliseconds (issue 10). Atomic like the synchronous path — data, history and the applied index
+   * applyEntries spread over event-loop turns, for a slice with a big entry (issue 10). Planning runs the applier's
+   * steps (lib/steps.ts) in slices of APPLY_STEP_BUDGET_MS: an MSET of 100,000 keys or a MULTI of 10,000 commands
+   * is planned between heartbeats instead of in one turn of hundreds of milliseconds. A big plan's rows are then
+   * copied into LMDB and committed by lmdb-js's write thread in one asynchronous transaction (`db.batch`): lmdb-js
+   * hands LMDB the addresses of the value buffers, so a 16 MiB value is copied and written off the event loop. A
+   * small plan is written as applyEntries writes it. Atomic like applyEntries — data, history and the applied index
    * commit together or not at all. Until it settles, reads see the state before the batch (appliedIndex()
-   * included), and the caller calls no other writing method (the host applies one slice at a time).
+   * included), nothing else writes (background reclaim waits), and the caller calls no other writing method (the
+   * host applies one slice at a time).
    */
   async applyEntriesOffLoop(entries: readonly ApplyEntry[]): Promise<R[]> {
+    this.#checkCanApply();
+    const applying = this.#applySliced(entries);
+    this.#applyingOffLoop = applying.catch(() => undefined);
+    try {
+      return await applying;
+    } finally {
+      this.#applyingOffLoop = undefined;
+    }
+  }
+
+  async #applySliced(entries: readonly ApplyEntry[]): Promise<R[]> {
     const deferred: DeferredCopy[] = [];
-    const batch = this.#prepare(entries, deferred);
+    const batch = await runStepsInSlices(this.#prepareSteps(entries, deferred), APPLY_STEP_BUDGET_MS);
+    this.#checkOpen();
     if (batch === undefined) return [];
     if (batch.plan.flushed) {
       for (const { target, offset, source } of deferred) target.set(source, offset);
       return this.#applyFlushed(batch.plan, batch.rows, batch.added);
     }
+    const rowCount = batch.plan.writes.length + batch.plan.rows.length + batch.rows.length;
+    if (deferred.length === 0 && rowCount < OFF_LOOP_WRITE_ROWS_MIN) return this.#writeOnLoop(batch);
     const written = this.#writeOffLoop(batch, deferred);
     this.#committing = { meta: batch.plan.meta, written };
     try {
@@ -402,6 +425,13 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     } finally {
       this.#committing = undefined;
     }
+    return this.#committed(batch);
+  }
+
+  #writeOnLoop(batch: PreparedBatch<R>): R[] {
+    const db = this.#env.db;
+    this.#writeEpoch++;
+    db.transactionSync(() => writeBatch(syncWriter(db), batch));
     return this.#committed(batch);
   }
 
@@ -419,11 +449,15 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     await db.batch(() => writeBatch(asyncWriter(db), batch));
   }
 
-  /** Plans a batch (pure: the command semantics over the current state) without writing anything. */
-  #prepare(entries: readonly ApplyEntry[], deferred?: DeferredCopy[]): PreparedBatch<R> | undefined {
+  #checkCanApply(): void {
     this.#checkOpen();
     assert(this.#restoring === undefined, "Cannot apply entries while a snapshot is being restored");
     assert(this.#committing === undefined, "Cannot apply entries while an earlier batch is being committed");
+    assert(this.#applyingOffLoop === undefined, "Cannot apply entries while an earlier batch is being applied");
+  }
+
+  /** Plans a batch (pure: the command semantics over the current state) without writing anything. */
+  *#prepareSteps(entries: readonly ApplyEntry[], deferred?: DeferredCopy[]): Steps<PreparedBatch<R> | undefined> {
     if (entries.length === 0) return undefined;
     const reader = {
       getRecord: (key: Uint8Array) => this.#getRecord(key),
@@ -432,8 +466,8 @@ export class LmdbStore<R> implements StateMachineStore<R> {
       getRow: this.getRow.bind(this),
       rowsAfter: this.rowsAfter.bind(this),
     };
-    const plan = planBatch(this.#applier, reader, this.#meta, entries);
-    const rows = historyRows(plan.events, deferred);
+    const plan = yield* planBatchSteps(this.#applier, reader, this.#meta, entries);
+    const rows = yield* historyRowSteps(plan.events, deferred);
     const added = summarize(rows.map((row) => ({ revision: row.revision, bytes: row.value.byteLength })));
     const historyPlan = plan.flushed ? undefined : this.#history.plan(added);
     return { plan, rows, added, historyPlan };
@@ -446,7 +480,7 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     this.#meta = plan.meta;
     for (const { key, record } of plan.writes) {
       if (record !== undefined && isBigValue(record)) this.#bigKeys.add(keyId(key));
-      else this.#bigKeys.delete(keyId(key));
+      else if (this.#bigKeys.size > 0) this.#bigKeys.delete(keyId(key));
     }
     this.#history.commit(added, historyPlan);
     this.#pendingReclaims += plan.reclaims.length;
@@ -496,6 +530,7 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     this.#closed = true;
     this.#reclaimer.stop();
     await this.#restoring;
+    await this.#applyingOffLoop;
     await this.#committing?.written.catch(() => undefined);
     for (const snapshot of [...this.#snapshots]) snapshot.release();
     this.#env.unref();
@@ -509,7 +544,7 @@ export class LmdbStore<R> implements StateMachineStore<R> {
    * and history event before the flush, is retired whole and its files deleted in the background. O(1) here,
    * whatever the store held, instead of one delete per key inside this transaction.
    */
-  #applyFlushed(plan: BatchPlan<R>, rows: ReturnType<typeof historyRows>, added: RevisionSummary[]): R[] {
+  #applyFlushed(plan: BatchPlan<R>, rows: HistoryRows, added: RevisionSummary[]): R[] {
     const flush = plan.events[0];
     assert(flush?.type === "flush", "a flushed plan's history starts with the flush");
     assert(plan.reclaims.length === 0, "a flushed plan queues no reclaim: the old environment goes whole");
@@ -783,18 +818,25 @@ interface HistoryRows extends Array<{ revision: number; key: Buffer; value: Uint
   encodedRecords: Map<StoredRecord, Uint8Array>;
 }
 
-function historyRows(events: readonly HistoryEvent[], deferred?: DeferredCopy[]): HistoryRows {
+/** A batch's history rows, one per event, with a pause point every STEP_EVENTS events (an MSET of 100,000 keys has
+ * as many). */
+function* historyRowSteps(events: readonly HistoryEvent[], deferred?: DeferredCopy[]): Steps<HistoryRows> {
   let seq = 0;
   const encodedRecords = new Map<StoredRecord, Uint8Array>();
-  const rows = events.map((event, i) => {
+  const rows: { revision: number; key: Buffer; value: Uint8Array }[] = [];
+  for (let i = 0; i < events.length; i++) {
+    if (i % STEP_EVENTS === STEP_EVENTS - 1) yield;
+    const event = events[i] as HistoryEvent;
     seq = i > 0 && (events[i - 1] as HistoryEvent).revision === event.revision ? seq + 1 : 0;
     const value = encodeEvent(event, deferred);
     const encoded = eventRecordBytes(value);
     if (event.record !== undefined && encoded !== undefined) encodedRecords.set(event.record, encoded);
-    return { revision: event.revision, key: historyKey(event.revision, seq), value };
-  });
+    rows.push({ revision: event.revision, key: historyKey(event.revision, seq), value });
+  }
   return Object.assign(rows, { encodedRecords });
 }
+
+const STEP_EVENTS = 1024;
 
 /** A batch's history: its events and their revisions' summaries in, the dropped revisions' out. */
 function writeHistory(
