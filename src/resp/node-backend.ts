@@ -73,6 +73,8 @@ export function nodeBackend(node: ShoalNode): RedisBackend {
       }
       return topology.view;
     },
+    countKeysInSlot: (slot) => node.store.countKeysInSlot(slot),
+    keysInSlot: (slot, limit) => node.store.keysInSlot(slot, limit),
     close: () => offload.close(),
     facts: (): NodeFacts => {
       const status = node.raftStatus();

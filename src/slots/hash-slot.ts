@@ -11,6 +11,8 @@
  * against an independent bitwise one.
  */
 
+import { keyFromId } from "../lib/bytes.js";
+
 /** Redis Cluster's slot count: slots are 0 … SLOT_COUNT - 1. */
 export const SLOT_COUNT = 16384;
 
@@ -53,4 +55,12 @@ export function commonSlot(keys: readonly Uint8Array[]): number | undefined {
     slot = next;
   }
   return slot;
+}
+
+/** The keys among `ids` (key ids, lib/bytes.ts `keyId`) whose slot is `slot`, in bytewise order: a scan for the
+ * stores that keep no slot index (the memory store, test backends). O(ids). */
+export function keysInSlotOf(ids: Iterable<string>, slot: number): Uint8Array[] {
+  const matching: string[] = [];
+  for (const id of ids) if (hashSlot(keyFromId(id)) === slot) matching.push(id);
+  return matching.sort().map((id) => keyFromId(id));
 }

@@ -7,6 +7,7 @@ import { assert } from "../lib/assert.js";
 import { keyFromId, keyId } from "../lib/bytes.js";
 import { ShoalError } from "../lib/errors.js";
 import { SortedIdMap } from "../lib/sorted-ids.js";
+import { keysInSlotOf } from "../slots/hash-slot.js";
 import { planBatch } from "./batch-plan.js";
 import { ChunkedSnapshot } from "./chunked-snapshot.js";
 import { collectionOf } from "./collection.js";
@@ -97,6 +98,15 @@ export class MemoryStore<R> implements StateMachineStore<R> {
 
   expiringKeyCount(): number {
     return this.#expiring.size;
+  }
+
+  /** O(keys): no slot index here. */
+  countKeysInSlot(slot: number): number {
+    return keysInSlotOf(this.#records.keys(), slot).length;
+  }
+
+  keysInSlot(slot: number, limit: number): Uint8Array[] {
+    return keysInSlotOf(this.#records.keys(), slot).slice(0, limit);
   }
 
   historyStats(): HistoryStats {

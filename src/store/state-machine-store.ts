@@ -75,6 +75,10 @@ export interface StateMachineStore<R = unknown> {
   /** Stored keys that carry an expiry (Redis INFO's `expires=`). O(expiring keys) in LmdbStore: for INFO, not
    * for hot paths. */
   expiringKeyCount(): number;
+  /** Stored keys (expired ones not yet removed included, like DBSIZE) whose Redis Cluster hash slot is `slot`. */
+  countKeysInSlot(slot: number): number;
+  /** Up to `limit` of those keys, in bytewise order (CLUSTER GETKEYSINSLOT). */
+  keysInSlot(slot: number, limit: number): Uint8Array[];
 
   /** The live key, or undefined when absent or expired at max(nowMs, clockMs()). */
   get(key: Uint8Array, nowMs: number): KeyValue | undefined;

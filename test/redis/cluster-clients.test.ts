@@ -83,6 +83,15 @@ describe("Redis Cluster clients against a 3-node Shoal cluster", { timeout: 240_
     assert.equal(cli(cluster.respPort(2), "SET", "cli:key", "hello"), "OK");
     assert.equal(cli(cluster.respPort(3), "GET", "cli:key"), "hello");
     assert.match(cli(cluster.respPort(1), "CLUSTER", "INFO"), /cluster_state:ok/);
+    // Every member indexes its keys by slot as it applies them: a follower counts and lists them too.
+    assert.equal(cli(cluster.respPort(2), "MSET", "{cli}x", "1", "{cli}y", "2"), "OK");
+    const slot = cli(cluster.respPort(1), "CLUSTER", "KEYSLOT", "{cli}");
+    for (const id of [1, 2, 3]) {
+      const deadline = Date.now() + 5000;
+      while (cli(cluster.respPort(id), "CLUSTER", "COUNTKEYSINSLOT", slot) !== "2" && Date.now() < deadline) {}
+      assert.equal(cli(cluster.respPort(id), "CLUSTER", "COUNTKEYSINSLOT", slot), "2", `node ${id}`);
+      assert.equal(cli(cluster.respPort(id), "CLUSTER", "GETKEYSINSLOT", slot, "10"), "{cli}x\n{cli}y");
+    }
   });
 
   test("ioredis Cluster keeps serving across a kill -9 of the leader", async () => {

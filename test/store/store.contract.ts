@@ -16,6 +16,7 @@ import { EMPTY_BYTES } from "../../src/lib/bytes.js";
 import { ShoalError } from "../../src/lib/errors.js";
 import type { CommandStore } from "../../src/node/command-store.js";
 import { applyCommands, bytes, entriesFor, stateBytes, text } from "../../src/node/testing/command-store-helpers.js";
+import { hashSlot } from "../../src/slots/hash-slot.js";
 import type { HistoryEvent, HistoryOptions } from "../../src/store/history.js";
 import type { ReclaimOptions } from "../../src/store/reclaimer.js";
 import { collectionRowCases } from "./collection-rows.contract.js";
@@ -71,6 +72,7 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
     describe("redis entries", () => redisCases(withStore));
     describe("keys over the key limit", () => longKeyCases(withStore));
     describe("collection rows", () => collectionRowCases(withStore));
+    describe("keys by hash slot", () => slotCases(withStore, factory));
   });
 }
 
@@ -106,6 +108,51 @@ export function redisArgvReplies(store: CommandStore, nowMs: number, argvs: read
     }
   };
   return result.replies.map(show);
+}
+
+/** Every stored key grouped by slot, from a full listing: what the slot index must answer. */
+function slotsOf(store: CommandStore): Map<number, string[]> {
+  const bySlot = new Map<number, string[]>();
+  for (const kv of store.range(EMPTY_BYTES, undefined, 100_000, 0)) {
+    const slot = hashSlot(kv.key);
+    bySlot.set(slot, [...(bySlot.get(slot) ?? []), text(kv.key) ?? ""].sort());
+  }
+  return bySlot;
+}
+
+function assertSlotIndex(store: CommandStore, expected: Map<number, string[]>, probe: readonly number[]): void {
+  for (const slot of new Set([...expected.keys(), ...probe])) {
+    const keys = expected.get(slot) ?? [];
+    assert.equal(store.countKeysInSlot(slot), keys.length, `keys in slot ${slot}`);
+    assert.deepEqual(store.keysInSlot(slot, 1000).map(text), keys, `the keys of slot ${slot}`);
+    if (keys.length > 1) assert.deepEqual(store.keysInSlot(slot, 1).map(text), keys.slice(0, 1));
+  }
+}
+
+function slotCases(withStore: WithStore, factory: StoreFactory): void {
+  it("counts and lists the keys of a slot through writes, deletes, renames, a flush and a restore", () =>
+    withStore(async (store) => {
+      // {t} tags put several keys in one slot; foo is slot 12182 as in Redis Cluster.
+      redisReplies(store, 1000, "MSET {t}a 1 {t}b 2 {t}c 3 foo 1 bar 2", "HSET {t}h f v", "SET gone x");
+      redisReplies(store, 1000, "DEL gone {t}b", "RENAME bar {t}bar", "SET {t}a again");
+      const expected = slotsOf(store);
+      assert.deepEqual(expected.get(hashSlot(bytes("{t}"))), ["{t}a", "{t}bar", "{t}c", "{t}h"]);
+      assert.deepEqual(expected.get(12182), ["foo"]);
+      assertSlotIndex(store, expected, [0, 16383, hashSlot(bytes("bar")), hashSlot(bytes("gone"))]);
+      assert.deepEqual(store.keysInSlot(hashSlot(bytes("{t}")), 0), []);
+
+      const copy = factory();
+      try {
+        await copy.restore(store.snapshot().chunks());
+        assertSlotIndex(copy, expected, [hashSlot(bytes("gone"))]);
+      } finally {
+        await copy.close();
+      }
+
+      redisReplies(store, 1000, "SET before 1", "FLUSHALL", "SET {t}new 1");
+      assertSlotIndex(store, slotsOf(store), [hashSlot(bytes("foo")), hashSlot(bytes("before"))]);
+      assert.equal(store.countKeysInSlot(hashSlot(bytes("{t}"))), 1);
+    }));
 }
 
 function redisCases(withStore: WithStore): void {

@@ -119,4 +119,8 @@ export interface RedisBackend {
   role(): string;
   /** The members and who leads, for the Redis Cluster commands (may ask the other members). */
   clusterTopology(): Promise<ClusterTopology>;
+  /** This node's stored keys in hash slot `slot` (CLUSTER COUNTKEYSINSLOT): local state, like Redis. */
+  countKeysInSlot(slot: number): number;
+  /** Up to `limit` of them, in bytewise order (CLUSTER GETKEYSINSLOT). */
+  keysInSlot(slot: number, limit: number): Uint8Array[];
 }

@@ -249,6 +249,49 @@ describe("RespServer: connection commands", () => {
     client.close();
   });
 
+  it("CLUSTER COUNTKEYSINSLOT and GETKEYSINSLOT list a slot's keys, with Redis's errors", async () => {
+    const client = await RawClient.connect(server.port);
+    assert.deepEqual(
+      await calls(
+        client,
+        ["MSET", "{s}b", "1", "{s}a", "2", "{s}c", "3", "foo", "4"],
+        ["CLUSTER", "KEYSLOT", "{s}"],
+        ["CLUSTER", "COUNTKEYSINSLOT", "12182"],
+        ["CLUSTER", "GETKEYSINSLOT", "12182", "10"],
+        ["CLUSTER", "COUNTKEYSINSLOT", "0"],
+        ["CLUSTER", "GETKEYSINSLOT", "0", "0"],
+        ["CLUSTER", "COUNTKEYSINSLOT", "16384"],
+        ["CLUSTER", "COUNTKEYSINSLOT", "-1"],
+        ["CLUSTER", "COUNTKEYSINSLOT", "x"],
+        ["CLUSTER", "GETKEYSINSLOT", "16384", "1"],
+        ["CLUSTER", "GETKEYSINSLOT", "1", "-1"],
+        ["CLUSTER", "GETKEYSINSLOT", "1"],
+      ),
+      // Error texts as redis-server 7's cluster.c words them.
+      [
+        "+OK",
+        ":3828",
+        ":1",
+        "[$foo]",
+        ":0",
+        "[]",
+        "-ERR Invalid slot",
+        "-ERR Invalid slot",
+        "-ERR value is not an integer or out of range",
+        "-ERR Invalid slot or number of keys",
+        "-ERR Invalid slot or number of keys",
+        "-ERR wrong number of arguments for 'cluster|getkeysinslot' command",
+      ],
+    );
+    const [count, keys] = await calls(
+      client,
+      ["CLUSTER", "COUNTKEYSINSLOT", "3828"],
+      ["CLUSTER", "GETKEYSINSLOT", "3828", "2"],
+    );
+    assert.deepEqual([count, keys], [":3", "[${s}a, ${s}b]"]);
+    client.close();
+  });
+
   it("CLUSTER SLOTS, SHARDS, NODES, INFO and MYID show one shard of every slot, led by the Raft leader", async () => {
     const client = await RawClient.connect(server.port);
     const name = (id: number) => clusterNodeName("test-cluster", id);

@@ -33,6 +33,7 @@ import { assert } from "../../lib/assert.js";
 import { keyId, plainBytes } from "../../lib/bytes.js";
 import { ShoalError } from "../../lib/errors.js";
 import { runSteps, runStepsInSlices, type Steps } from "../../lib/steps.js";
+import { hashSlot, SLOT_COUNT } from "../../slots/hash-slot.js";
 import { type BatchPlan, planBatchSteps } from "../batch-plan.js";
 import { ChunkedSnapshot } from "../chunked-snapshot.js";
 import { collectionOf } from "../collection.js";
@@ -108,6 +109,10 @@ const BIG_VALUE_END = Buffer.from([BIG_VALUE_PREFIX + 1]);
 const HISTORY_SUMMARY_PREFIX = 0x07;
 const HISTORY_SUMMARY_START = Buffer.from([HISTORY_SUMMARY_PREFIX]);
 const HISTORY_SUMMARY_END = Buffer.from([HISTORY_SUMMARY_PREFIX + 1]);
+/** 0x08 <slot u16> <key> -> empty: every stored key under its Redis Cluster hash slot (slots/hash-slot.ts), written
+ * and removed with the key's data row, so CLUSTER COUNTKEYSINSLOT and GETKEYSINSLOT (and, with issue 13, moving a
+ * slot) cost the slot's keys, not the store's. Derived from the records: never in a snapshot, rebuilt on restore. */
+const SLOT_PREFIX = 0x08;
 /** See BIG_VALUE_PREFIX. */
 export const BIG_VALUE_BYTES_MIN = 1024 * 1024;
 const RECLAIM_START = Buffer.from([RECLAIM_PREFIX]);
@@ -174,6 +179,7 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     this.#envs.add(env);
     this.#meta = readMeta(env.db);
     this.#bigKeys = readBigKeys(env.db);
+    indexSlotsIfMissing(env.db, this.#meta.keyCount);
     this.#history = new HistoryWindow(options, 0);
     const held = readHistorySummaries(env.db);
     this.#history.reset(held.length === 0 ? this.#meta.revision : (held[0] as RevisionSummary).revision - 1, held);
@@ -218,6 +224,17 @@ export class LmdbStore<R> implements StateMachineStore<R> {
 
   stats(): StoreStats {
     return { keyCount: this.#meta.keyCount, sizeBytes: this.#meta.sizeBytes };
+  }
+
+  countKeysInSlot(slot: number): number {
+    this.#checkOpen();
+    return this.#env.db.getKeysCount(slotRange(slot));
+  }
+
+  keysInSlot(slot: number, limit: number): Uint8Array[] {
+    this.#checkOpen();
+    if (limit === 0) return [];
+    return [...this.#env.db.getKeys({ ...slotRange(slot), limit })].map((row) => plainBytes(row.subarray(3)));
   }
 
   expiringKeyCount(): number {
@@ -716,8 +733,40 @@ function* snapshotEntries(db: LmdbDatabase, transaction: Transaction): Generator
 /** Stores a record; `encoded` is its encoding when one exists already (inside its history event). */
 function putRecord(db: LmdbDatabase, key: Uint8Array, record: StoredRecord, encoded?: Uint8Array): void {
   db.putSync(dataKey(key), encoded ?? encodeRecord(record));
+  db.putSync(slotKey(key), EMPTY_VALUE);
   if (record.expiresAtMs !== 0) db.putSync(expiryKey(record.expiresAtMs, key), EMPTY_VALUE);
   if (isBigValue(record)) db.putSync(bigValueKey(key), EMPTY_VALUE);
+}
+
+function slotKey(key: Uint8Array): Buffer {
+  const bytes = Buffer.allocUnsafe(key.byteLength + 3);
+  bytes[0] = SLOT_PREFIX;
+  bytes.writeUInt16BE(hashSlot(key), 1);
+  bytes.set(key, 3);
+  return bytes;
+}
+
+function slotStart(slot: number): Buffer {
+  const bytes = Buffer.allocUnsafe(3);
+  bytes[0] = SLOT_PREFIX;
+  bytes.writeUInt16BE(slot, 1);
+  return bytes;
+}
+
+/** The slot index's range for `slot` (the last slot's end is the next prefix). */
+function slotRange(slot: number): { start: Buffer; end: Buffer } {
+  return { start: slotStart(slot), end: slot + 1 < SLOT_COUNT ? slotStart(slot + 1) : Buffer.from([SLOT_PREFIX + 1]) };
+}
+
+/** A store written before the slot index existed holds keys and no index rows: index them once, at open (one pass
+ * over the keys, before the node serves). */
+function indexSlotsIfMissing(db: LmdbDatabase, keyCount: number): void {
+  if (keyCount === 0) return;
+  const indexed = db.getKeys({ start: Buffer.from([SLOT_PREFIX]), end: Buffer.from([SLOT_PREFIX + 1]), limit: 1 });
+  for (const _ of indexed) return;
+  db.transactionSync(() => {
+    for (const key of db.getKeys({ start: DATA_START, end: DATA_END })) db.putSync(slotKey(userKey(key)), EMPTY_VALUE);
+  });
 }
 
 function isBigValue(record: StoredRecord): boolean {
@@ -929,9 +978,12 @@ function writeBatch<R>(writer: RowWriter, batch: PreparedBatch<R>): void {
   const { plan, rows, historyPlan } = batch;
   for (const { key, record, previous } of plan.writes) {
     if (previous !== undefined && previous.expiresAtMs !== 0) writer.remove(expiryKey(previous.expiresAtMs, key));
-    if (record === undefined) writer.remove(dataKey(key));
-    else {
+    if (record === undefined) {
+      writer.remove(dataKey(key));
+      if (previous !== undefined) writer.remove(slotKey(key));
+    } else {
       writer.put(dataKey(key), rows.encodedRecords.get(record) ?? encodeRecord(record));
+      if (previous === undefined) writer.put(slotKey(key), EMPTY_VALUE);
       if (record.expiresAtMs !== 0) writer.put(expiryKey(record.expiresAtMs, key), EMPTY_VALUE);
     }
     const big = record !== undefined && isBigValue(record);

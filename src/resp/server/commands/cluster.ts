@@ -1,11 +1,13 @@
 /**
- * @module The cluster group: READONLY/READWRITE and CLUSTER (KEYSLOT, SLOTS, SHARDS, NODES, INFO, MYID, HELP), so
+ * @module The cluster group: READONLY/READWRITE and CLUSTER (KEYSLOT, SLOTS, SHARDS, NODES, INFO, MYID,
+ * COUNTKEYSINSLOT, GETKEYSINSLOT, HELP), so
  * Redis Cluster clients (ioredis `Cluster`, node-redis `createCluster`, `redis-cli -c`) can use Shoal. Until sharding
  * arrives the cluster is one shard owning all 16384 slots: its master is the Raft leader, its replicas the other
  * members, and since every member serves every key (a follower forwards writes to the leader) no -MOVED is ever
  * needed. Replies follow Redis 7.0's shapes (the Redis Cluster specification; `CLUSTER SLOTS`/`SHARDS`/`NODES`).
  */
 import { createHash } from "node:crypto";
+import { safeIntArg } from "../../../commands/redis/args.js";
 import { commandFamily, NO_KEYS, subcommands, withDifferences } from "../../../commands/redis/command-spec.js";
 import { array, bulk, integer, OK, type Reply } from "../../../commands/redis/reply.js";
 import { ShoalError } from "../../../lib/errors.js";
@@ -31,6 +33,10 @@ const CLUSTER_HELP = [
   "    The cluster's state.",
   "MYID",
   "    This node's 40-character name.",
+  "COUNTKEYSINSLOT <slot>",
+  "    The number of keys this node stores in <slot>.",
+  "GETKEYSINSLOT <slot> <count>",
+  "    Up to <count> of the keys this node stores in <slot>.",
   "HELP",
   "    This text.",
 ];
@@ -202,6 +208,43 @@ export const clusterCommands: readonly SessionCommand[] = withDifferences(
           },
           (_session, argv) => integer(hashSlot(argv[2] as Uint8Array)),
         ),
+        cluster(
+          "cluster|countkeysinslot",
+          3,
+          ["stale"],
+          NO_KEYS,
+          {
+            summary: "Returns the number of keys in a hash slot",
+            since: "3.0.0",
+            complexity: "O(N) where N is the number of keys in the slot",
+            syntax: "slot",
+          },
+          (session, argv) => {
+            const slot = safeIntArg(argv[2] as Uint8Array);
+            if (slot < 0 || slot >= SLOT_COUNT) throw new ShoalError("BAD_REQUEST", "Invalid slot");
+            return integer(session.context.backend.countKeysInSlot(slot));
+          },
+        ),
+        cluster(
+          "cluster|getkeysinslot",
+          4,
+          ["stale"],
+          NO_KEYS,
+          {
+            summary: "Returns the key names in a hash slot",
+            since: "3.0.0",
+            complexity: "O(N) where N is the number of requested keys",
+            syntax: "slot count",
+          },
+          (session, argv) => {
+            const slot = safeIntArg(argv[2] as Uint8Array);
+            const count = safeIntArg(argv[3] as Uint8Array);
+            if (slot < 0 || slot >= SLOT_COUNT || count < 0) {
+              throw new ShoalError("BAD_REQUEST", "Invalid slot or number of keys");
+            }
+            return array(session.context.backend.keysInSlot(slot, count).map((key) => bulk(key)));
+          },
+        ),
         subcommand("slots", 2, "Returns the mapping of cluster slots to nodes", "3.0.0", slotsReply),
         subcommand("shards", 2, "Returns the mapping of cluster slots to shards", "7.0.0", shardsReply),
         subcommand("nodes", 2, "Returns the cluster configuration for a node", "3.0.0", (t) => ({
@@ -233,7 +276,7 @@ export const clusterCommands: readonly SessionCommand[] = withDifferences(
   ],
   {
     cluster:
-      "One shard owns all 16384 slots until sharding arrives: SLOTS/SHARDS/NODES name the Raft leader as its master and the other members as replicas; every member serves every key (followers forward writes) unless started with --cluster-redirects, which makes a follower answer -MOVED (and any member -CROSSSLOT for keys of several slots) as Redis Cluster does. KEYSLOT, SLOTS, SHARDS, NODES, INFO, MYID, HELP; not the slot-management subcommands (ADDSLOTS, SETSLOT, MEET, FAILOVER, COUNTKEYSINSLOT, GETKEYSINSLOT…).",
+      "One shard owns all 16384 slots until sharding arrives: SLOTS/SHARDS/NODES name the Raft leader as its master and the other members as replicas; every member serves every key (followers forward writes) unless started with --cluster-redirects, which makes a follower answer -MOVED (and any member -CROSSSLOT for keys of several slots) as Redis Cluster does. KEYSLOT, SLOTS, SHARDS, NODES, INFO, MYID, COUNTKEYSINSLOT, GETKEYSINSLOT (from a (slot, key) index), HELP; not the slot-management subcommands (ADDSLOTS, SETSLOT, MEET, FAILOVER…).",
     readonly:
       "Opts this connection's reads into the node's local state without a ReadIndex check (faster, possibly stale); writes still go through the leader.",
     readwrite: "Turns READONLY off: reads are linearizable again.",

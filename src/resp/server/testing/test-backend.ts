@@ -13,6 +13,7 @@ import { MapStateMachine } from "../../../commands/testing/map-state-machine.js"
 import { assert } from "../../../lib/assert.js";
 import type { ShoalError } from "../../../lib/errors.js";
 import { Prng } from "../../../lib/prng.js";
+import { keysInSlotOf } from "../../../slots/hash-slot.js";
 import { isLive } from "../../../store/record.js";
 import type {
   ClusterTopology,
@@ -174,6 +175,15 @@ export class TestBackend implements RedisBackend {
 
   async clusterTopology(): Promise<ClusterTopology> {
     return this.topology;
+  }
+
+  /** O(keys): no slot index here. */
+  countKeysInSlot(slot: number): number {
+    return keysInSlotOf(this.machine.records.keys(), slot).length;
+  }
+
+  keysInSlot(slot: number, limit: number): Uint8Array[] {
+    return keysInSlotOf(this.machine.records.keys(), slot).slice(0, limit);
   }
 
   role(): string {
