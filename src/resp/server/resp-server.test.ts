@@ -288,7 +288,8 @@ describe("RespServer: connection commands", () => {
       ["CLUSTER", "COUNTKEYSINSLOT", "3828"],
       ["CLUSTER", "GETKEYSINSLOT", "3828", "2"],
     );
-    assert.deepEqual([count, keys], [":3", "[${s}a, ${s}b]"]);
+    // `show` prefixes a bulk string with $: the keys are {s}a and {s}b.
+    assert.deepEqual([count, keys], [":3", ["[$", "{s}a, $", "{s}b]"].join("")]);
     client.close();
   });
 
