@@ -494,10 +494,14 @@ export class RaftHost {
     let bytes = 0;
     while (this.#applyHead < queue.length && (slice.length === 0 || slice.length < entriesMax)) {
       const entry = queue[this.#applyHead] as Entry;
-      if (slice.length > 0 && bytes + entry.data.byteLength + APPLY_ENTRY_OVERHEAD_BYTES > bytesMax) break;
+      const stepped = entry.data.byteLength >= APPLY_STEPPED_ENTRY_BYTES_MIN;
+      // A big entry is a slice of its own: its apply is spread over turns, but its write is one LMDB transaction,
+      // so twenty 1,000-key MSETs in one slice would hand lmdb-js 40,000 rows in one turn.
+      if (slice.length > 0 && (stepped || bytes + entry.data.byteLength + APPLY_ENTRY_OVERHEAD_BYTES > bytesMax)) break;
       slice.push(entry);
       bytes += entry.data.byteLength + APPLY_ENTRY_OVERHEAD_BYTES;
       this.#applyHead++;
+      if (stepped) break;
     }
     if (this.#applyHead === queue.length) {
       this.#applyQueue = [];

@@ -12,7 +12,7 @@ import type { CommandSpec } from "../../../commands/redis/command-spec.js";
 import { DATA_COMMAND_TABLE, someCommandKey } from "../../../commands/redis/table.js";
 import { ShoalError } from "../../../lib/errors.js";
 import type { RespVersion } from "../../resp-value.js";
-import type { ReadRequest, ReadResponse } from "./read-protocol.js";
+import { packArgvs, packedTransfer, type ReadRequest, type ReadResponse } from "./read-protocol.js";
 
 /** A command with more arguments than this (MGET, EXISTS, HMGET of many) is worth a worker. */
 const INLINE_ARGUMENTS_MAX = 256;
@@ -85,14 +85,14 @@ export class ReadOffload {
     const request: ReadRequest = {
       id,
       envPath,
-      argvs,
+      argvs: packArgvs(argvs),
       nowMs,
       seed: Math.floor(Math.random() * 0x100000000),
       protocol,
     };
     return new Promise<Uint8Array[]>((resolve, reject) => {
       worker.pending.set(id, { resolve, reject });
-      worker.thread.postMessage(request);
+      worker.thread.postMessage(request, packedTransfer(request.argvs));
     });
   }
 

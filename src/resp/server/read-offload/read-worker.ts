@@ -14,7 +14,7 @@ import { Prng } from "../../../lib/prng.js";
 import { LmdbReadView } from "../../../store/lmdb/lmdb-read-view.js";
 import { RespWriter } from "../../resp-writer.js";
 import { writeReply } from "../error-reply.js";
-import type { ReadRequest, ReadResponse } from "./read-protocol.js";
+import { type ReadRequest, type ReadResponse, unpackArgvs } from "./read-protocol.js";
 
 /** Cursor commands stay on the event loop (read-offload.ts never sends them): their cursors live in the
  * server's table. */
@@ -38,7 +38,7 @@ function answer(request: ReadRequest): ReadResponse {
     view = LmdbReadView.open(request.envPath);
   }
   return view.read((reader, meta) => {
-    const replies = executeCommands(reader, undefined, request.argvs, {
+    const replies = executeCommands(reader, undefined, unpackArgvs(request.argvs), {
       nowMs: Math.max(request.nowMs, meta.clockMs),
       revision: meta.revision,
       random: new Prng(request.seed),
