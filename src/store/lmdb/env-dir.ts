@@ -61,6 +61,33 @@ export function writeCurrent(dir: string, name: string): void {
   syncDirectory(dir);
 }
 
+/**
+ * writeCurrent for a store whose commits are not fsynced (syncCommits false: the node's WAL is the durable log and a
+ * store that lost commits catches up from it), without holding the event loop for two fsyncs (~10–20 ms here, a
+ * FLUSHALL's whole cost on this disk, issue 10): the same steps on the thread pool. Until they finish, a reopen finds
+ * the environment before — a store behind its log, which recovery catches up (the store's commits are not durable
+ * anyway). Resolves once CURRENT durably names `name`: the environment it replaces may be deleted only then, or a
+ * power loss could leave CURRENT naming a deleted environment. Calls must not overlap (the store chains them).
+ */
+export async function writeCurrentDeferred(dir: string, name: string): Promise<void> {
+  const tmp = path.join(dir, CURRENT_TMP);
+  const file = await fs.promises.open(tmp, "w");
+  try {
+    await file.writeFile(`${name}\n`);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await fs.promises.rename(tmp, path.join(dir, CURRENT));
+  if (process.platform === "win32") return;
+  const directory = await fs.promises.open(dir, "r");
+  try {
+    await directory.sync();
+  } finally {
+    await directory.close();
+  }
+}
+
 /** Removes every environment other than `keep` and any half-written CURRENT.tmp. */
 export function removeStale(dir: string, keep: string | undefined): void {
   for (const entry of fs.readdirSync(dir)) {

@@ -8,6 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { open, type RootDatabase } from "lmdb";
 import { assert } from "../../lib/assert.js";
+import { closeOffLoop } from "./env-closer.js";
 
 export type LmdbDatabase = RootDatabase<Uint8Array, Buffer>;
 
@@ -25,6 +26,8 @@ export class LmdbEnv {
   #retired = false;
   #closed: Promise<void> | undefined;
   #closeSettled = false;
+  /** See retire: the files stay until this settles (CURRENT durably names another environment). */
+  #filesRemovableAfter: Promise<void> | undefined;
 
   private constructor(name: string, envPath: string, db: LmdbDatabase) {
     this.name = name;
@@ -73,8 +76,9 @@ export class LmdbEnv {
   }
 
   /** Drops the store's reference to an environment that is no longer live; its files go when it closes. */
-  retire(): void {
+  retire(filesRemovableAfter?: Promise<void>): void {
     this.#retired = true;
+    this.#filesRemovableAfter = filesRemovableAfter;
     this.unref();
   }
 
@@ -85,8 +89,17 @@ export class LmdbEnv {
 
   async #close(): Promise<void> {
     try {
-      await this.db.close();
-      if (this.#retired) await fs.promises.rm(this.path, { recursive: true, force: true });
+      // A retired environment (FLUSHALL, a snapshot install) is unmapped on a helper thread (env-closer.ts).
+      if (this.#retired) await closeOffLoop(this.path, () => this.db.close());
+      else await this.db.close();
+      // Kept when CURRENT could not be made to name another environment durably (a failing disk): the next open
+      // removes whichever environment CURRENT does not name.
+      const removable =
+        (await this.#filesRemovableAfter?.then(
+          () => true,
+          () => false,
+        )) ?? true;
+      if (this.#retired && removable) await fs.promises.rm(this.path, { recursive: true, force: true });
     } finally {
       this.#closeSettled = true;
     }

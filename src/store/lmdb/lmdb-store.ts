@@ -70,7 +70,8 @@ import type {
 } from "../state-machine-store.js";
 import { decodeMeta, EMPTY_META, encodeMeta, type StoreMeta } from "../store-meta.js";
 import type { CollectionRow } from "../write-set.js";
-import { envGeneration, envName, readCurrent, removeStale, writeCurrent } from "./env-dir.js";
+import { startEnvCloser } from "./env-closer.js";
+import { envGeneration, envName, readCurrent, removeStale, writeCurrent, writeCurrentDeferred } from "./env-dir.js";
 import { type LmdbDatabase, LmdbEnv } from "./lmdb-env.js";
 
 type Transaction = ReturnType<LmdbDatabase["useReadTransaction"]>;
@@ -163,6 +164,8 @@ export class LmdbStore<R> implements StateMachineStore<R> {
   #committing: { readonly meta: StoreMeta; readonly written: Promise<unknown> } | undefined;
   /** An applyEntriesOffLoop in progress (planning or writing), settled or not; undefined otherwise. */
   #applyingOffLoop: Promise<unknown> | undefined;
+  /** The last CURRENT write without syncCommits (#makeCurrent), settled or not. */
+  #currentWritten: Promise<void> = Promise.resolve();
   #closed = false;
   readonly #snapshots = new Set<ChunkedSnapshot>();
   /** Every environment ever opened that may not be closed yet (retired ones still read by snapshots). */
@@ -180,6 +183,7 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     this.#meta = readMeta(env.db);
     this.#bigKeys = readBigKeys(env.db);
     indexSlotsIfMissing(env.db, this.#meta.keyCount);
+    startEnvCloser(); // FLUSHALL and snapshot installs retire environments: see env-closer.ts
     this.#history = new HistoryWindow(options, 0);
     const held = readHistorySummaries(env.db);
     this.#history.reset(held.length === 0 ? this.#meta.revision : (held[0] as RevisionSummary).revision - 1, held);
@@ -549,6 +553,7 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     await this.#restoring;
     await this.#applyingOffLoop;
     await this.#committing?.written.catch(() => undefined);
+    await this.#currentWritten.catch(() => undefined);
     for (const snapshot of [...this.#snapshots]) snapshot.release();
     this.#env.unref();
     await Promise.all([...this.#envs].map((env) => env.closed()));
@@ -581,19 +586,36 @@ export class LmdbStore<R> implements StateMachineStore<R> {
         writeHistory(syncWriter(fresh.db), rows, added, historyPlan.drop);
         fresh.db.putSync(META_KEY, encodeMeta(plan.meta));
       });
-      writeCurrent(this.#dir, fresh.name); // The commit point.
     } catch (error) {
       fresh.retire();
       throw error;
     }
+    const durable = this.#makeCurrent(fresh.name); // The commit point (see #makeCurrent).
     const old = this.#env;
     this.#env = fresh;
     this.#meta = plan.meta;
     this.#bigKeys = readBigKeys(fresh.db);
     this.#history.commit(added, historyPlan);
     this.#pendingReclaims = 0;
-    old.retire();
+    old.retire(durable);
     return plan.results;
+  }
+
+  /**
+   * Makes environment `name` the live one on disk. With syncCommits the rename is durable before this returns, as
+   * every commit is. Without (the node: its WAL is the durable log) the fsyncs run off the event loop, chained so
+   * CURRENT is written in order (writeCurrentDeferred); the promise says when the environment it replaces may be
+   * deleted; if it fails (the disk did), that environment's files are kept, and the next open removes whichever
+   * environment CURRENT does not name.
+   */
+  #makeCurrent(name: string): Promise<void> {
+    if (this.#syncCommits) {
+      writeCurrent(this.#dir, name);
+      return Promise.resolve();
+    }
+    const written = this.#currentWritten.then(() => writeCurrentDeferred(this.#dir, name));
+    this.#currentWritten = written.catch(() => undefined); // the next write still goes (and fails if the disk does)
+    return written;
   }
 
   /** A new, empty environment under the next generation's name (never a name used before in this process). */
@@ -616,7 +638,7 @@ export class LmdbStore<R> implements StateMachineStore<R> {
       meta = await fillEnvironment(staging.db, chunks, this.#restoreBatchSizeBytes);
       if (this.#closed) throw new ShoalError("UNAVAILABLE", "Cannot restore snapshot: the store was closed");
       this.#writeEpoch++;
-      writeCurrent(this.#dir, name); // The commit point: from here on a reopen finds the new state.
+      await this.#makeCurrent(name); // The commit point: from here on a reopen finds the new state.
     } catch (error) {
       staging.retire();
       throw error;

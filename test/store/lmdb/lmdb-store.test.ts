@@ -133,32 +133,45 @@ describe("LmdbStore's index of big values", () => {
 });
 
 describe("LmdbStore FLUSHALL on disk", () => {
-  it("swaps in a fresh environment: the flushed state is gone after a reopen, a reader keeps its old one", async () => {
-    const dir = path.join(root, "flush-reopen");
-    const store = openLmdbCommandStore(dir);
-    const mset = ["MSET"];
-    for (let i = 0; i < 5000; i++) mset.push(`k${i}`, "v");
-    redisReplies(store, 1, mset.join(" "), "SET ttl x PX 100000");
-    const reading = store.snapshot(); // pins the environment the flush retires
-    assert.deepEqual(redisReplies(store, 2, "FLUSHALL", "SET after 1", "DBSIZE"), ["OK", "OK", "1"]);
-    const image = await stateBytes(store);
-    const chunks: Uint8Array[] = [];
-    for await (const chunk of reading.chunks()) chunks.push(chunk);
-    const old = memoryCommandStore();
-    await old.restore(chunks);
-    assert.equal(old.stats().keyCount, 5001, "a snapshot taken before the flush still reads the old state");
-    await old.close();
-    await store.close();
-    const reopened = openLmdbCommandStore(dir);
-    try {
-      assert.deepEqual(await stateBytes(reopened), image);
-      assert.deepEqual(redisReplies(reopened, 3, "DBSIZE", "GET k1", "GET after"), ["1", "null", "1"]);
-      assert.deepEqual(reopened.expiredKeys(10_000_000, 10), []);
-      assert.equal(fs.readdirSync(dir).filter((name) => name.startsWith("env-")).length, 1, "the old one is deleted");
-    } finally {
-      await reopened.close();
-    }
-  });
+  for (const syncCommits of [true, false]) {
+    // Without syncCommits (the node's setting) CURRENT is made durable off the event loop, and the retired
+    // environment's files wait for it (env-dir.ts writeCurrentDeferred).
+    it(`swaps in a fresh environment: the flushed state is gone after a reopen, a reader keeps its old one (syncCommits ${syncCommits})`, async () => {
+      const dir = path.join(root, `flush-reopen-${syncCommits}`);
+      const store = openLmdbCommandStore(dir, { syncCommits });
+      const mset = ["MSET"];
+      for (let i = 0; i < 5000; i++) mset.push(`k${i}`, "v");
+      redisReplies(store, 1, mset.join(" "), "SET ttl x PX 100000");
+      const reading = store.snapshot(); // pins the environment the flush retires
+      assert.deepEqual(redisReplies(store, 2, "FLUSHALL", "SET after 1", "DBSIZE"), ["OK", "OK", "1"]);
+      const image = await stateBytes(store);
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of reading.chunks()) chunks.push(chunk);
+      const old = memoryCommandStore();
+      await old.restore(chunks);
+      assert.equal(old.stats().keyCount, 5001, "a snapshot taken before the flush still reads the old state");
+      await old.close();
+      await store.close();
+      assert.equal(
+        fs.readdirSync(dir).filter((name) => name.startsWith("env-")).length,
+        1,
+        "closing deleted the old one",
+      );
+      assert.equal(
+        fs.readFileSync(path.join(dir, "CURRENT"), "utf8").trim(),
+        fs.readdirSync(dir).find((n) => n.startsWith("env-")),
+      );
+      const reopened = openLmdbCommandStore(dir, { syncCommits });
+      try {
+        assert.deepEqual(await stateBytes(reopened), image);
+        assert.deepEqual(redisReplies(reopened, 3, "DBSIZE", "GET k1", "GET after"), ["1", "null", "1"]);
+        assert.deepEqual(reopened.expiredKeys(10_000_000, 10), []);
+        assert.equal(fs.readdirSync(dir).filter((name) => name.startsWith("env-")).length, 1, "the old one is deleted");
+      } finally {
+        await reopened.close();
+      }
+    });
+  }
 });
 
 describe("LmdbStore collection rows on disk", () => {
