@@ -123,7 +123,7 @@ const EMPTY_VALUE = new Uint8Array(0);
 const APPLY_STEP_BUDGET_MS = 5;
 /** A planned batch that writes this many rows or more (data, collection and history rows) is written by lmdb-js's
  * write thread (applyEntriesOffLoop): each synchronous put costs ~2-7 µs on the loop here. */
-const OFF_LOOP_WRITE_ROWS_MIN = 4096;
+const OFF_LOOP_WRITE_ROWS_MIN = 1024;
 /** Bytes of a big value copied per event-loop turn (applyEntriesOffLoop). */
 const COPY_SLICE_BYTES = 1024 * 1024;
 /** See #adaptReclaimRows. */
