@@ -9,6 +9,10 @@
  * p99 event-loop delay under a tenth of the election timeout (30 ms with the defaults: 6 ticks of 50 ms).
  *
  *   npm run bench:stall -- [--keys 1000000] [--value-bytes 100] [--hash-fields 1000000] [--phases all]
+ *                          [--mset-keys 100000] [--repeat 1]
+ *
+ * --repeat R runs each phase that leaves the state unchanged (keys, hgetall, mget, bigvalue, bigmset) R times and
+ * prints the median of the repeats' figures (the "med" line), the form to quote on this shared machine.
  *
  * Phases (comma separated, in this order): load, keys, hgetall, mget, bigvalue, bigmset, snapshot, delhash, flushall.
  * bigmset is one MSET of --mset-keys keys: one entry, applied atomically.
@@ -32,6 +36,7 @@ const { values } = parseArgs({
     "tick-ms": { type: "string", default: String(nodeDefaults.tickMs) },
     "mset-keys": { type: "string", default: "100000" },
     "mset-repeat": { type: "string", default: "1" },
+    repeat: { type: "string", default: "1" },
     "election-ticks": { type: "string", default: String(nodeDefaults.electionTimeoutTicks) },
   },
 });
@@ -284,8 +289,24 @@ async function main(): Promise<void> {
     const leader = await cluster.waitForLeader();
     const follower = leader === 1 ? 2 : 1;
     const redis = new Redis(cluster.respPort(leader), { maxRetriesPerRequest: 0, commandTimeout: 600_000 });
-    const run = async (phase: Phase, body: () => Promise<string>): Promise<void> => {
+    // A phase that leaves the state as it found it runs --repeat times; the machine is noisy, so the summary line
+    // gives the median of the repeats' figures (elections summed).
+    const repeatable = new Set<Phase>(["keys", "hgetall", "mget", "bigvalue", "bigmset"]);
+    const repeats = Math.max(1, Number(values.repeat));
+    const run = async (phase: Phase, body: (repeat: number) => Promise<string>): Promise<void> => {
       if (!phases.has(phase)) return;
+      const count = repeatable.has(phase) ? repeats : 1;
+      const own: PhaseResult[] = [];
+      for (let repeat = 0; repeat < count; repeat++) {
+        const result = await runOnce(count > 1 ? `${phase}#${repeat + 1}` : phase, () => body(repeat));
+        own.push(result);
+        process.stdout.write(`${line(result)}\n`);
+      }
+      const summary = own.length === 1 ? (own[0] as PhaseResult) : medianOf(phase, own);
+      if (own.length > 1) process.stdout.write(`${line(summary)}\n`);
+      results.push(summary);
+    };
+    const runOnce = async (phase: string, body: () => Promise<string>): Promise<PhaseResult> => {
       await settle(cluster);
       const before = counters(await monitor.scrapeAll(cluster));
       const end = monitor.window();
@@ -299,9 +320,7 @@ async function main(): Promise<void> {
       const seconds = (performance.now() - started) / 1000;
       await settle(cluster);
       await monitor.scrapeAll(cluster); // covers the phase's tail on every node, however long a node was stuck
-      const result = summarize(phase, seconds, end(), before, control.worst(started, performance.now()), note);
-      results.push(result);
-      process.stdout.write(`${line(result)}\n`);
+      return summarize(phase, seconds, end(), before, control.worst(started, performance.now()), note);
     };
     process.stdout.write(
       `stall bench: 3 nodes, ${keyCount} keys of ${valueBytes} B, hash of ${hashFields} fields; election timeout ${electionTimeoutMs} ms (goal: 0 elections, p99 < ${electionTimeoutMs / 10} ms)\n`,
@@ -326,10 +345,10 @@ async function main(): Promise<void> {
       const back = await redis.getBuffer("bigvalue");
       return `SET/GET of ${big.length} B (${back?.length === big.length ? "round trip ok" : "MISMATCH"})`;
     });
-    await run("bigmset", async () => {
+    await run("bigmset", async (repeat) => {
       const count = Number(values["mset-keys"]);
       const args: string[] = [];
-      for (let i = 0; i < count; i++) args.push(`mset:${i}`, "v");
+      for (let i = 0; i < count; i++) args.push(`mset:${repeat}:${i}`, "v"); // new keys each repeat
       try {
         for (let warm = 1; warm < Number(values["mset-repeat"]); warm++) await redis.mset(...args);
         return `MSET of ${count} keys answered ${await redis.mset(...args)}`;
@@ -378,16 +397,35 @@ async function main(): Promise<void> {
   const controlP99 = Math.max(0, ...worst.map((r) => r.control.p99Ms));
   process.stdout.write(
     `\nall phases after load: ${elections} election(s), worst one-second p99 event-loop delay ${p99.toFixed(0)} ms (goal < ${electionTimeoutMs / 10} ms); an idle control process saw ${controlP99.toFixed(0)} ms at worst\n` +
-      `reproduce: npm run bench:stall -- --keys ${keyCount} --value-bytes ${valueBytes} --hash-fields ${hashFields}\n`,
+      `reproduce: npm run bench:stall -- --keys ${keyCount} --value-bytes ${valueBytes} --hash-fields ${hashFields} --mset-keys ${values["mset-keys"]} --repeat ${values.repeat}\n`,
   );
 }
 
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)] as number;
+}
+
+function medianOf(phase: string, runs: readonly PhaseResult[]): PhaseResult {
+  return {
+    phase: `${phase} med`,
+    seconds: median(runs.map((r) => r.seconds)),
+    elections: runs.reduce((sum, r) => sum + r.elections, 0),
+    leaderChanges: runs.reduce((sum, r) => sum + r.leaderChanges, 0),
+    worstNode: 0,
+    maxMs: median(runs.map((r) => r.maxMs)),
+    p99Ms: median(runs.map((r) => r.p99Ms)),
+    control: { maxMs: median(runs.map((r) => r.control.maxMs)), p99Ms: median(runs.map((r) => r.control.p99Ms)) },
+    note: `median of ${runs.length} runs (elections summed)`,
+  };
+}
+
 function header(): string {
-  return `${"phase".padEnd(10)} ${"seconds".padStart(8)} ${"elections".padStart(9)} ${"leader chg".padStart(10)} ${"max ms".padStart(8)} ${"on node".padStart(7)} ${"p99 ms".padStart(8)} ${"ctl max".padStart(8)} ${"ctl p99".padStart(8)}  note`;
+  return `${"phase".padEnd(12)} ${"seconds".padStart(8)} ${"elections".padStart(9)} ${"leader chg".padStart(10)} ${"max ms".padStart(8)} ${"on node".padStart(7)} ${"p99 ms".padStart(8)} ${"ctl max".padStart(8)} ${"ctl p99".padStart(8)}  note`;
 }
 
 function line(r: PhaseResult): string {
-  return `${r.phase.padEnd(10)} ${r.seconds.toFixed(1).padStart(8)} ${String(r.elections).padStart(9)} ${String(r.leaderChanges).padStart(10)} ${r.maxMs.toFixed(0).padStart(8)} ${String(r.worstNode).padStart(7)} ${r.p99Ms.toFixed(0).padStart(8)} ${r.control.maxMs.toFixed(0).padStart(8)} ${r.control.p99Ms.toFixed(0).padStart(8)}  ${r.note}`;
+  return `${r.phase.padEnd(12)} ${r.seconds.toFixed(1).padStart(8)} ${String(r.elections).padStart(9)} ${String(r.leaderChanges).padStart(10)} ${r.maxMs.toFixed(0).padStart(8)} ${String(r.worstNode).padStart(7)} ${r.p99Ms.toFixed(0).padStart(8)} ${r.control.maxMs.toFixed(0).padStart(8)} ${r.control.p99Ms.toFixed(0).padStart(8)}  ${r.note}`;
 }
 
 await main();
