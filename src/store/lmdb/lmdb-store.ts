@@ -103,10 +103,11 @@ const RECLAIM_PREFIX = 0x05;
 const BIG_VALUE_PREFIX = 0x06;
 const BIG_VALUE_START = Buffer.from([BIG_VALUE_PREFIX]);
 const BIG_VALUE_END = Buffer.from([BIG_VALUE_PREFIX + 1]);
-/** 0x07 <revision u64> -> count u32 | bytes f64: each held history revision's summary (RevisionSummary), written and
- * dropped with its events, so opening a store reads one small row per revision (at most historyRevisionsMax)
- * instead of every event of the window — 300,000 events took 1.5 s at start before (issue 10). Local like the
- * history: never in a snapshot. */
+/** 0x07 <revision u64> -> count u32 | bytes f64: the summary (RevisionSummary) of each held history revision of more
+ * than one event, written and dropped with its events, so opening a store reads at most two small rows per revision
+ * (at most historyRevisionsMax) instead of every event of the window — 300,000 events took 1.5 s at start (issue
+ * 10). A revision of one event (the common write) has none: its one row says its size, and an extra put and delete
+ * per write cost ~5% of a SET's apply. Local like the history: never in a snapshot. */
 const HISTORY_SUMMARY_PREFIX = 0x07;
 const HISTORY_SUMMARY_START = Buffer.from([HISTORY_SUMMARY_PREFIX]);
 const HISTORY_SUMMARY_END = Buffer.from([HISTORY_SUMMARY_PREFIX + 1]);
@@ -156,11 +157,11 @@ export class LmdbStore<R> implements StateMachineStore<R> {
   #meta: StoreMeta;
   readonly #history: HistoryWindow;
   #restoring: Promise<void> | undefined;
-  /** The meta of a batch lmdb-js's write thread is committing (applyEntriesOffLoop), until it has. */
   /** The keys (as keyId) of BIG_VALUE_PREFIX rows in the live environment. */
   #bigKeys = new Set<string>();
   /** Moves whenever a write to the store begins: a lazily read value must be read before it moves. */
   #writeEpoch = 0;
+  /** The meta of a batch lmdb-js's write thread is committing (applyEntriesOffLoop), until it has. */
   #committing: { readonly meta: StoreMeta; readonly written: Promise<unknown> } | undefined;
   /** An applyEntriesOffLoop in progress (planning or writing), settled or not; undefined otherwise. */
   #applyingOffLoop: Promise<unknown> | undefined;
@@ -185,7 +186,7 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     indexSlotsIfMissing(env.db, this.#meta.keyCount);
     startEnvCloser(); // FLUSHALL and snapshot installs retire environments: see env-closer.ts
     this.#history = new HistoryWindow(options, 0);
-    const held = readHistorySummaries(env.db);
+    const held = readHistorySummaries(env.db, this.#meta.revision);
     this.#history.reset(held.length === 0 ? this.#meta.revision : (held[0] as RevisionSummary).revision - 1, held);
     this.#reclaimRowsPerStep = options.reclaimRowsPerStep ?? RECLAIM_ROWS_PER_STEP_DEFAULT;
     this.#pendingReclaims = env.db.getKeysCount({ start: RECLAIM_START, end: RECLAIM_END });
@@ -917,10 +918,12 @@ function writeHistory(
   drop: readonly RevisionSummary[],
 ): void {
   for (const row of rows) writer.put(row.key, row.value);
-  for (const summary of added) writer.put(historySummaryKey(summary.revision), encodeHistorySummary(summary));
+  for (const summary of added) {
+    if (summary.count > 1) writer.put(historySummaryKey(summary.revision), encodeHistorySummary(summary));
+  }
   for (const { revision, count } of drop) {
     for (let seq = 0; seq < count; seq++) writer.remove(historyKey(revision, seq));
-    writer.remove(historySummaryKey(revision));
+    if (count > 1) writer.remove(historySummaryKey(revision));
   }
 }
 
@@ -935,28 +938,41 @@ function encodeHistorySummary(summary: RevisionSummary): Buffer {
   return bytes;
 }
 
-/** The held revisions, read once when the store opens: one summary row per revision (bounded by the window). A
- * store written before summary rows existed has history rows and no summaries: its events are summed once and the
- * summaries written, so every held revision has one from then on (a revision without one would never be dropped). */
-function readHistorySummaries(db: LmdbDatabase): RevisionSummary[] {
-  const summaries: RevisionSummary[] = [];
+/** The held revisions, read once when the store opens: revision `lastRevision` back to the first held one. A
+ * revision with a summary row takes it; one without has one event, whose row gives its size — unless a second row
+ * exists (a store written before summary rows), and then its rows are summed. At most two point reads per revision,
+ * never a scan of the window's events. */
+function readHistorySummaries(db: LmdbDatabase, lastRevision: number): RevisionSummary[] {
+  const summarized = new Map<number, RevisionSummary>();
   for (const { key, value } of db.getRange({ start: HISTORY_SUMMARY_START, end: HISTORY_SUMMARY_END })) {
     const keyView = new DataView(key.buffer, key.byteOffset, key.byteLength);
     const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
     const revision = keyView.getUint32(1) * 2 ** 32 + keyView.getUint32(5);
-    summaries.push({ revision, count: view.getUint32(0), bytes: view.getFloat64(4) });
+    summarized.set(revision, { revision, count: view.getUint32(0), bytes: view.getFloat64(4) });
   }
-  if (summaries.length > 0) return summaries;
-  const rows = db.getRange({ start: HISTORY_START, end: HISTORY_END });
-  const summed = summarize(
-    [...rows].map(({ key, value }) => ({ revision: historyRevision(key), bytes: value.byteLength })),
-  );
-  if (summed.length > 0) {
-    db.transactionSync(() => {
-      for (const summary of summed) db.putSync(historySummaryKey(summary.revision), encodeHistorySummary(summary));
-    });
+  let first: number | undefined;
+  for (const key of db.getKeys({ start: HISTORY_START, end: HISTORY_END, limit: 1 })) {
+    first = historyRevision(key as Uint8Array);
   }
-  return summed;
+  if (first === undefined) return [];
+  const held: RevisionSummary[] = [];
+  for (let revision = first; revision <= lastRevision; revision++) {
+    const known = summarized.get(revision);
+    if (known !== undefined) {
+      held.push(known);
+      continue;
+    }
+    const only = db.getBinaryFast(historyKey(revision, 0));
+    assert(only !== undefined, `held history revision ${revision} has its events`);
+    const bytes = only.length; // lmdb-js sets its reusable buffer's length to the value's size
+    if (db.getBinaryFast(historyKey(revision, 1)) === undefined) {
+      held.push({ revision, count: 1, bytes });
+      continue;
+    }
+    const rows = db.getRange({ start: historyKey(revision, 0), end: historyKey(revision + 1, 0) });
+    held.push(...summarize([...rows].map(({ value }) => ({ revision, bytes: value.byteLength }))));
+  }
+  return held;
 }
 
 export function userKey(stored: Uint8Array): Uint8Array {

@@ -204,6 +204,36 @@ describe("LmdbStore collection rows on disk", () => {
 });
 
 describe("LmdbStore history on disk", () => {
+  it("reopens with the window's exact figures: revisions of one event and of many, after drops", async () => {
+    const dir = path.join(root, "history-figures");
+    const options = { historyRevisionsMax: 4 };
+    const store = openLmdbCommandStore(dir, options);
+    // One entry (one revision) per command.
+    for (const line of ["SET a 1", "MSET b 22 c 333 d 4444", "SET e 55555", "HSET h f v g w", "DEL b c", "SET a 6"]) {
+      redisReplies(store, 1, line);
+    }
+    const before = store.historyStats();
+    await store.close();
+    const reopened = openLmdbCommandStore(dir, options);
+    try {
+      assert.deepEqual(reopened.historyStats(), before);
+      // The window keeps dropping whole revisions by the figures it reopened with.
+      redisReplies(reopened, 2, "MSET x 1 y 2");
+      redisReplies(reopened, 2, "SET z 3");
+      const dropped = reopened.historyStats();
+      assert.equal(dropped.revisionCount, 4);
+      await reopened.close();
+      const again = openLmdbCommandStore(dir, options);
+      try {
+        assert.deepEqual(again.historyStats(), dropped);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await reopened.close(); // idempotent
+    }
+  });
+
   it("reopens with the watch history and its window", async () => {
     const dir = path.join(root, "history-reopen");
     const store = openLmdbCommandStore(dir, { historyRevisionsMax: 2 });
