@@ -288,6 +288,18 @@ describe("RespServer: connection commands", () => {
       ["CLUSTER", "COUNTKEYSINSLOT", "3828"],
       ["CLUSTER", "GETKEYSINSLOT", "3828", "2"],
     );
+    // More than 10,000 keys in one answer is refused (it would be listed on the event loop); asking for fewer works.
+    const many: string[] = [];
+    for (let i = 0; i < 10_001; i++) many.push(`{s}m${i}`, "v");
+    const [set, big, within] = await calls(
+      client,
+      ["MSET", ...many],
+      ["CLUSTER", "GETKEYSINSLOT", "3828", "20000"],
+      ["CLUSTER", "GETKEYSINSLOT", "3828", "10000"],
+    );
+    assert.equal(set, "+OK");
+    assert.equal(big, "-ERR GETKEYSINSLOT would list 10004 keys; at most 10000 per call (ask for fewer)");
+    assert.match(within ?? "", /^\[/);
     // `show` prefixes a bulk string with $: the keys are {s}a and {s}b.
     assert.deepEqual([count, keys], [":3", ["[$", "{s}a, $", "{s}b]"].join("")]);
     client.close();

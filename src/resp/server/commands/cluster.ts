@@ -18,6 +18,10 @@ import { helpReply, type SessionCommand, type SessionHandler } from "../session-
 
 const cluster = commandFamily<SessionHandler>("cluster");
 
+/** Keys one CLUSTER GETKEYSINSLOT lists at most (Redis has no bound): the listing runs on the event loop, ~1 µs per
+ * key, so a bigger answer is refused rather than stall Raft's heartbeats. redis-cli --cluster asks for 10 at a time. */
+const SLOT_KEYS_LISTED_MAX = 10_000;
+
 // Shoal's own wording of the CLUSTER subcommands it answers.
 const CLUSTER_HELP = [
   "CLUSTER <subcommand> [<arg> ...]. Subcommands are:",
@@ -242,7 +246,16 @@ export const clusterCommands: readonly SessionCommand[] = withDifferences(
             if (slot < 0 || slot >= SLOT_COUNT || count < 0) {
               throw new ShoalError("BAD_REQUEST", "Invalid slot or number of keys");
             }
-            return array(session.context.backend.keysInSlot(slot, count).map((key) => bulk(key)));
+            const { backend } = session.context;
+            // Listed on the event loop: a slot of a million hash-tagged keys must not be listed in one call.
+            const listed = Math.min(count, backend.countKeysInSlot(slot));
+            if (listed > SLOT_KEYS_LISTED_MAX) {
+              throw new ShoalError(
+                "BAD_REQUEST",
+                `GETKEYSINSLOT would list ${listed} keys; at most ${SLOT_KEYS_LISTED_MAX} per call (ask for fewer)`,
+              );
+            }
+            return array(backend.keysInSlot(slot, listed).map((key) => bulk(key)));
           },
         ),
         subcommand("slots", 2, "Returns the mapping of cluster slots to nodes", "3.0.0", slotsReply),
@@ -276,7 +289,7 @@ export const clusterCommands: readonly SessionCommand[] = withDifferences(
   ],
   {
     cluster:
-      "One shard owns all 16384 slots until sharding arrives: SLOTS/SHARDS/NODES name the Raft leader as its master and the other members as replicas; every member serves every key (followers forward writes) unless started with --cluster-redirects, which makes a follower answer -MOVED (and any member -CROSSSLOT for keys of several slots) as Redis Cluster does. KEYSLOT, SLOTS, SHARDS, NODES, INFO, MYID, COUNTKEYSINSLOT, GETKEYSINSLOT (from a (slot, key) index), HELP; not the slot-management subcommands (ADDSLOTS, SETSLOT, MEET, FAILOVER…).",
+      "One shard owns all 16384 slots until sharding arrives: SLOTS/SHARDS/NODES name the Raft leader as its master and the other members as replicas; every member serves every key (followers forward writes) unless started with --cluster-redirects, which makes a follower answer -MOVED (and any member -CROSSSLOT for keys of several slots) as Redis Cluster does. KEYSLOT, SLOTS, SHARDS, NODES, INFO, MYID, COUNTKEYSINSLOT, GETKEYSINSLOT (from a (slot, key) index; GETKEYSINSLOT refuses to list more than 10,000 keys in one call), HELP; not the slot-management subcommands (ADDSLOTS, SETSLOT, MEET, FAILOVER…).",
     readonly:
       "Opts this connection's reads into the node's local state without a ReadIndex check (faster, possibly stale); writes still go through the leader.",
     readwrite: "Turns READONLY off: reads are linearizable again.",
