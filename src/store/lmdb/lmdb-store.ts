@@ -24,7 +24,10 @@
  * (LMDB noSync, for fsync=never cache mode) a machine crash may roll the store back to an older applied index
  * (still consistent if the file system keeps write order, which LMDB needs); recovery then re-applies the
  * entries after it from the WAL, so the host must never compact the WAL past the store's durable applied index.
- * A process crash (SIGKILL) loses nothing in either mode: committed pages are in the OS page cache.
+ * A process crash (SIGKILL) loses no commit in either mode: committed pages are in the OS page cache. One exception
+ * without syncCommits: a FLUSHALL or snapshot install makes its new environment live by renaming CURRENT a few
+ * milliseconds later, off the event loop (#makeCurrent); a SIGKILL in between reopens the environment before it —
+ * whole, at its own applied index — and recovery re-applies the rest from the WAL, or restores the snapshot.
  */
 import fs from "node:fs";
 import path from "node:path";
