@@ -25,9 +25,10 @@
  * (still consistent if the file system keeps write order, which LMDB needs); recovery then re-applies the
  * entries after it from the WAL, so the host must never compact the WAL past the store's durable applied index.
  * A process crash (SIGKILL) loses no commit in either mode: committed pages are in the OS page cache. One exception
- * without syncCommits: a FLUSHALL or snapshot install makes its new environment live by renaming CURRENT a few
- * milliseconds later, off the event loop (#makeCurrent); a SIGKILL in between reopens the environment before it —
- * whole, at its own applied index — and recovery re-applies the rest from the WAL, or restores the snapshot.
+ * without syncCommits: a FLUSHALL's new environment is live at once but named by CURRENT a few milliseconds later,
+ * off the event loop (#makeCurrent; a snapshot install waits for it); a SIGKILL in between reopens the environment
+ * before it — whole, at its own applied index — and recovery re-applies the rest from the WAL or restores the
+ * snapshot.
  */
 import fs from "node:fs";
 import path from "node:path";
