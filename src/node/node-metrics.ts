@@ -28,6 +28,13 @@ export interface MetricsSource {
 /** fsync latency spans sub-millisecond (page cache, NVMe) to a slow disk's hundreds of milliseconds. */
 const WAL_SAVE_BUCKETS_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 
+/**
+ * The period of the timer behind `nodejs_eventloop_lag_*` (perf_hooks.monitorEventLoopDelay). Node records the
+ * whole interval between two firings of that timer, so an idle loop reports about this much (min ≈ p99 ≈ 10 ms):
+ * a reader that wants the delay itself — how late the loop ran the timer — subtracts it (bench/stall-bench.ts).
+ */
+export const EVENT_LOOP_MONITOR_RESOLUTION_MS = 10;
+
 export class NodeMetrics implements HostMetrics {
   readonly registry = new Registry();
   readonly #leaderChanges: Counter;
@@ -37,7 +44,7 @@ export class NodeMetrics implements HostMetrics {
   constructor(source: MetricsSource, labels: { readonly node: string }) {
     const registers = [this.registry];
     this.registry.setDefaultLabels(labels);
-    collectDefaultMetrics({ register: this.registry });
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_MONITOR_RESOLUTION_MS });
     this.#leaderChanges = new Counter({
       name: "shoal_raft_leader_changes_total",
       help: "Times the leader this node knows changed (to another node or to none)",

@@ -240,6 +240,35 @@ describe("RequestParser: properties", () => {
     );
   });
 
+  it("parses any stream identically when each call may read only a few arguments, and never reads more", () => {
+    fc.assert(
+      fc.property(
+        fc.array(request, { maxLength: 20 }),
+        fc.array(fc.nat(), { maxLength: 30 }),
+        fc.integer({ min: 1, max: 4 }),
+        (requests, cuts, argsMax) => {
+          const parser = new RequestParser();
+          const parsed: string[][] = [];
+          for (const chunk of splitAt(Buffer.concat(requests.map(encodeRequest)), cuts)) {
+            parser.feed(chunk);
+            for (;;) {
+              const r = parser.next(argsMax);
+              assert.ok(parser.argsParsed <= argsMax, `${parser.argsParsed} arguments read in one call`);
+              if (r instanceof RespProtocolError) assert.fail(r.message);
+              if (r !== undefined) parsed.push(text(r));
+              else if (parser.argsParsed < argsMax) break; // needs more input, not more budget
+            }
+          }
+          assert.deepEqual(
+            parsed,
+            requests.map((r) => text(r.args)),
+          );
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
   const limits = { bulkLengthBytesMax: 64, arrayLengthMax: 8, inlineLengthBytesMax: 32 };
   const protocolish = fc.array(
     fc.oneof(

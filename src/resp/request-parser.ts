@@ -93,6 +93,9 @@ export class RequestParser {
   /** Where the search for the current line's terminator resumes (linear work on byte-by-byte input). */
   private scanFrom = 0;
   private failed: RespProtocolError | undefined;
+  /** The arguments the last `next` call may read, and has read. */
+  private argsBudget = Number.POSITIVE_INFINITY;
+  argsParsed = 0;
   /**
    * While true (the server sets it when a password is required and clears it after AUTH), Redis's stricter
    * pre-authentication limits apply: at most 10 arguments and 16 KiB per argument.
@@ -114,8 +117,15 @@ export class RequestParser {
     if (this.failed === undefined) this.queue.push(chunk);
   }
 
-  /** The next complete request, a protocol error (final), or undefined when more input is needed. */
-  next(): Uint8Array[] | RespProtocolError | undefined {
+  /**
+   * The next complete request, a protocol error (final), or undefined when more input is needed — or when
+   * `argsMax` arguments were read in this call without completing a request (`argsParsed` says how many were
+   * read; the rest stays buffered for the next call). Each argument costs about a microsecond, so an MGET of
+   * 100,000 keys parsed at once held the event loop ~100 ms (issue 10); the connection bounds it per turn.
+   */
+  next(argsMax = Number.POSITIVE_INFINITY): Uint8Array[] | RespProtocolError | undefined {
+    this.argsParsed = 0;
+    this.argsBudget = argsMax;
     if (this.failed !== undefined) return this.failed;
     for (;;) {
       const result = this.step();
@@ -137,6 +147,7 @@ export class RequestParser {
       return this.queue.byteAt(0) === 0x2a ? this.readArrayHeader() : this.readInline();
     }
     while (this.argsLeft > 0) {
+      if (this.argsParsed >= this.argsBudget) return "more";
       if (this.bulkLengthBytes < 0) {
         const header = this.readBulkHeader();
         if (header !== undefined) return header;
@@ -147,6 +158,7 @@ export class RequestParser {
       this.queue.skip(2); // like Redis, the two bytes after the body are not checked
       this.bulkLengthBytes = -1;
       this.argsLeft--;
+      this.argsParsed++;
     }
     const args = this.args;
     this.args = [];

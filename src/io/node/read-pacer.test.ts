@@ -25,6 +25,10 @@ async function mostBytesInOneTurn(totalBytes: number, budget: number | undefined
           : new ReadPacer(() => {
               if (!socket.destroyed) socket.resume();
             }, budget);
+      // Read only once the client has filled the kernel's buffers, so a poll finds far more than one chunk
+      // waiting whatever the machine's load (otherwise the unpaced control can see one chunk per turn).
+      socket.pause();
+      setTimeout(() => socket.resume(), 100);
       socket.on("data", (chunk: Buffer) => {
         perTurn.set(turn, (perTurn.get(turn) ?? 0) + chunk.length);
         received += chunk.length;
@@ -60,4 +64,19 @@ test("a paced socket hands its data handler at most the budget (plus what was al
 test("the same load unpaced takes several chunks in one turn (so the paced bound above is not vacuous)", async () => {
   const most = await mostBytesInOneTurn(16 * 1024 * 1024, undefined);
   assert.ok(most > 128 * 1024 + 2 * CHUNK_BYTES, `unpaced, the most in one turn was only ${most} bytes`);
+});
+
+test("parsed arguments spend a turn's budget too, and the next turn restores it", async () => {
+  let turns = 0;
+  const pacer = new ReadPacer(() => turns++, 1024 * 1024, 100);
+  assert.equal(pacer.argsLeft, 100);
+  assert.equal(pacer.parsed(60), false);
+  assert.equal(pacer.argsLeft, 40);
+  assert.equal(pacer.parsed(40), true);
+  assert.equal(pacer.exhausted, true);
+  assert.equal(pacer.argsLeft, 1, "a request always moves by at least one argument");
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  assert.equal(turns, 1);
+  assert.equal(pacer.exhausted, false);
+  assert.equal(pacer.argsLeft, 100);
 });

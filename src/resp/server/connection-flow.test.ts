@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { connect, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Prng } from "../../lib/prng.js";
+import type { RespValue } from "../resp-value.js";
 import { PENDING_REQUESTS_MAX, PUBSUB_OUTPUT_BYTES_MAX } from "./connection.js";
 import { RespServer } from "./resp-server.js";
 import { encodeCommand, RawClient, show } from "./testing/raw-client.js";
@@ -32,6 +33,17 @@ describe("RespServer: connection flow", () => {
     const replies = (await client.read(10_000, 20_000)).map(show);
     for (const [i, reply] of replies.entries()) assert.equal(reply, i % 3 === 2 ? `$v${i - 1}` : "+OK", `reply ${i}`);
     for (const entry of backend.entries.slice(before)) assert.ok(entry.length <= PENDING_REQUESTS_MAX);
+    client.close();
+  });
+
+  it("answers requests of tens of thousands of arguments, parsed over several turns, whole and in order", async () => {
+    const client = await RawClient.connect(server.port);
+    const keys = Array.from({ length: 30_000 }, (_, i) => `many:${i}`);
+    client.send(["MSET", ...keys.flatMap((key, i) => [key, `v${i}`])], ["MGET", ...keys, "many:absent"], ["PING"]);
+    const [mset, mget, ping] = await client.read(3, 20_000);
+    assert.equal(show(mset as RespValue), "+OK");
+    assert.equal(show(mget as RespValue), `[${keys.map((_, i) => `$v${i}`).join(", ")}, (nil)]`);
+    assert.equal(show(ping as RespValue), "+PONG");
     client.close();
   });
 

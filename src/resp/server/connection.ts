@@ -82,7 +82,11 @@ export class Connection implements ClientDescription {
       kill: () => this.kill(),
     });
     this.#parser.unauthenticated = !this.session.authenticated;
-    this.#pacer = new ReadPacer(() => this.#updateFlow());
+    this.#pacer = new ReadPacer(() => {
+      // A new turn: parse what the last one left buffered (#readRequests resumes reading), and process it.
+      this.#readRequests();
+      if (!this.#pumping) void this.#pump();
+    });
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.#onData(chunk));
     socket.on("drain", () => this.#onDrain());
@@ -121,14 +125,17 @@ export class Connection implements ClientDescription {
     if (!this.#pumping) void this.#pump();
   }
 
-  /** Moves parsed requests into the queue, up to its bound, then pauses or resumes reading to match. */
+  /** Moves parsed requests into the queue, up to its bound and this turn's parsing budget (ReadPacer), then
+   * pauses or resumes reading to match. */
   #readRequests(): void {
     while (this.#pending.length - this.#head < PENDING_REQUESTS_MAX) {
       const last = this.#pending[this.#pending.length - 1];
       if (last instanceof RespProtocolError) break; // final: nothing after it is read
-      const request = this.#parser.next();
+      const request = this.#parser.next(this.#pacer.argsLeft);
+      const spent = this.#pacer.parsed(this.#parser.argsParsed);
       if (request === undefined) break;
       this.#pending.push(request);
+      if (spent) break;
     }
     this.#updateFlow();
   }

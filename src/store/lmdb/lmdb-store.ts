@@ -62,6 +62,7 @@ import {
   decodeRecordHeader,
   encodeRecord,
   RECORD_HEADER_BYTES,
+  type RecordHeader,
 } from "../record-codec.js";
 import { parseSnapshot, SNAPSHOT_CHUNK_SIZE_BYTES_DEFAULT, type SnapshotEntry } from "../snapshot-format.js";
 import type {
@@ -161,8 +162,10 @@ export class LmdbStore<R> implements StateMachineStore<R> {
   #meta: StoreMeta;
   readonly #history: HistoryWindow;
   #restoring: Promise<void> | undefined;
-  /** The keys (as keyId) of BIG_VALUE_PREFIX rows in the live environment. */
-  #bigKeys = new Set<string>();
+  /** The keys (as keyId) of BIG_VALUE_PREFIX rows in the live environment, each with its record's header once
+   * known: a SET or DEL over a big value needs only the header, and lmdb-js copies the whole value out of the map
+   * on any read of its row (a 16 MiB copy into fresh memory held the loop ~60 ms, issue 10). */
+  #bigKeys = new Map<string, BigRecordHeader | undefined>();
   /** Moves whenever a write to the store begins: a lazily read value must be read before it moves. */
   #writeEpoch = 0;
   /** The meta of a batch lmdb-js's write thread is committing (applyEntriesOffLoop), until it has. */
@@ -505,7 +508,7 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     assert(historyPlan !== undefined, "a batch that is not a flush has a history plan");
     this.#meta = plan.meta;
     for (const { key, record } of plan.writes) {
-      if (record !== undefined && isBigValue(record)) this.#bigKeys.add(keyId(key));
+      if (record !== undefined && isBigValue(record)) this.#bigKeys.set(keyId(key), bigRecordHeader(record));
       else if (this.#bigKeys.size > 0) this.#bigKeys.delete(keyId(key));
     }
     this.#history.commit(added, historyPlan);
@@ -672,18 +675,33 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     if (!isStorableKey(key)) return undefined; // never stored; and LMDB may throw on it
     const db = this.#env.db;
     const storedKey = dataKey(key);
+    const bigId = this.#bigKeys.size > 0 && this.#bigKeys.has(keyId(key)) ? keyId(key) : undefined;
+    const known = bigId === undefined ? undefined : this.#bigKeys.get(bigId);
+    if (known !== undefined) return this.#lazyRecord(storedKey, known);
     // lmdb-js's reusable read buffer (or a view of the map): valid until the next read, so nothing of it is kept.
     const fast = db.getBinaryFast(storedKey);
     if (fast === undefined) return undefined;
     const size = fast.length; // lmdb-js sets the length of its reusable buffer to the value's size
     if (size < LAZY_VALUE_BYTES_MIN) return decodeRecord(Uint8Array.prototype.slice.call(fast, 0, size));
-    // A big value (a 16 MiB string) is read only if the command uses it: a SET or DEL over it needs the header
-    // alone, and copying the value out cost ~100 ms of the event loop per write (issue 10). The value must be read
-    // before the store changes: the records the planner reads live only while it plans the batch.
-    const header = decodeRecordHeader(fast.subarray(0, RECORD_HEADER_BYTES));
+    const header = {
+      ...decodeRecordHeader(fast.subarray(0, RECORD_HEADER_BYTES)),
+      valueBytes: size - RECORD_HEADER_BYTES,
+    };
+    if (bigId !== undefined) this.#bigKeys.set(bigId, header); // read at most once per key and environment
+    return this.#lazyRecord(storedKey, header);
+  }
+
+  /**
+   * A big value (a 16 MiB string) is read only if the command uses it: a SET or DEL over it needs the header
+   * alone, and copying the value out cost ~100 ms of the event loop per write (issue 10). The value must be read
+   * before the store changes: the records the planner reads live only while it plans the batch.
+   */
+  #lazyRecord(storedKey: Buffer, big: BigRecordHeader): StoredRecord {
+    const db = this.#env.db;
+    const { valueBytes: size, ...header } = big;
     const epoch = this.#writeEpoch;
     let value: Uint8Array | undefined;
-    Object.defineProperty(header, VALUE_BYTES, { value: size - RECORD_HEADER_BYTES });
+    Object.defineProperty(header, VALUE_BYTES, { value: size });
     return Object.defineProperty(header, "value", {
       enumerable: true,
       get: (): Uint8Array => {
@@ -807,10 +825,21 @@ function bigValueKey(key: Uint8Array): Buffer {
   return bytes;
 }
 
-function readBigKeys(db: LmdbDatabase): Set<string> {
-  const keys = new Set<string>();
+/** A big value's record without its value: what #getRecord hands a command that may not read the value. */
+interface BigRecordHeader extends RecordHeader {
+  readonly valueBytes: number;
+}
+
+function bigRecordHeader(record: StoredRecord): BigRecordHeader {
+  const { type, createRevision, modRevision, version, expiresAtMs } = record;
+  return { type, createRevision, modRevision, version, expiresAtMs, valueBytes: valueBytes(record) };
+}
+
+/** The big keys of an environment; their headers are read when first needed (#getRecord). */
+function readBigKeys(db: LmdbDatabase): Map<string, BigRecordHeader | undefined> {
+  const keys = new Map<string, BigRecordHeader | undefined>();
   for (const stored of db.getKeys({ start: BIG_VALUE_START, end: BIG_VALUE_END })) {
-    keys.add(keyId((stored as Uint8Array).subarray(1)));
+    keys.set(keyId((stored as Uint8Array).subarray(1)), undefined);
   }
   return keys;
 }

@@ -3,6 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
+import type { Command } from "../../../src/commands/command.js";
 import { memoryCommandStore, openLmdbCommandStore } from "../../../src/node/command-store.js";
 import { collectionOf } from "../../../src/store/collection.js";
 import { BIG_VALUE_BYTES_MIN } from "../../../src/store/lmdb/lmdb-store.js";
@@ -126,6 +127,73 @@ describe("LmdbStore's index of big values", () => {
         argvs: [[bytes("FLUSHALL")], [bytes("SET"), bytes("after"), new Uint8Array(at)]],
       });
       assert.deepEqual([holds("restored"), holds("after")], [false, true]);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe("LmdbStore writes over big values", () => {
+  it("see the header a write left (cached) or the row holds (after reopen), exactly as a memory store does", async () => {
+    const dir = path.join(root, "big-headers");
+    const at = BIG_VALUE_BYTES_MIN;
+    const big = (fill: number) => new Uint8Array(at).fill(fill);
+    const steps: Command[][] = [
+      [
+        {
+          op: "redis",
+          nowMs: 1,
+          argvs: [
+            [bytes("SET"), bytes("b"), big(1)],
+            [bytes("SET"), bytes("c"), big(2)],
+          ],
+        },
+      ],
+      [{ op: "redis", nowMs: 2, argvs: [[bytes("SET"), bytes("b"), big(3), bytes("PX"), bytes("100000")]] }],
+      [], // reopen: the headers are read from the rows once
+      [
+        {
+          op: "redis",
+          nowMs: 3,
+          argvs: [
+            [bytes("SET"), bytes("b"), big(4), bytes("KEEPTTL")],
+            [bytes("APPEND"), bytes("c"), bytes("x")],
+          ],
+        },
+      ],
+      [
+        {
+          op: "redis",
+          nowMs: 4,
+          argvs: [
+            [bytes("SET"), bytes("c"), big(5), bytes("GET")],
+            [bytes("DEL"), bytes("b")],
+          ],
+        },
+      ],
+      [
+        {
+          op: "redis",
+          nowMs: 5,
+          argvs: [
+            [bytes("SET"), bytes("b"), big(6), bytes("NX")],
+            [bytes("GETDEL"), bytes("c")],
+          ],
+        },
+      ],
+    ];
+    const memory = memoryCommandStore();
+    let store = openLmdbCommandStore(dir, { syncCommits: false });
+    try {
+      for (const commands of steps) {
+        if (commands.length === 0) {
+          await store.close();
+          store = openLmdbCommandStore(dir, { syncCommits: false });
+          continue;
+        }
+        assert.deepEqual(applyCommands(store, ...commands), applyCommands(memory, ...commands));
+        assert.deepEqual(await stateBytes(store), await stateBytes(memory));
+      }
     } finally {
       await store.close();
     }

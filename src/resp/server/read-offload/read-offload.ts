@@ -11,11 +11,14 @@ import { Worker } from "node:worker_threads";
 import type { CommandSpec } from "../../../commands/redis/command-spec.js";
 import { DATA_COMMAND_TABLE, someCommandKey } from "../../../commands/redis/table.js";
 import { ShoalError } from "../../../lib/errors.js";
+import { runStepsInSlices } from "../../../lib/steps.js";
 import type { RespVersion } from "../../resp-value.js";
-import { packArgvs, packedTransfer, type ReadRequest, type ReadResponse } from "./read-protocol.js";
+import { packArgvsSteps, packedTransfer, type ReadRequest, type ReadResponse } from "./read-protocol.js";
 
 /** A command with more arguments than this (MGET, EXISTS, HMGET of many) is worth a worker. */
 const INLINE_ARGUMENTS_MAX = 256;
+/** How long packing a request's arguments may hold the loop before it yields (packArgvsSteps). */
+const PACK_SLICE_MS = 4;
 /** Cursor commands keep their cursors in the server's table on the event loop. */
 const CURSOR_COMMANDS: ReadonlySet<string> = new Set(["scan", "hscan", "sscan", "zscan"]);
 
@@ -73,19 +76,21 @@ export class ReadOffload {
 
   /** Runs `argvs` on a worker against the environment at `envPath` (kept open by the caller until this
    * settles); resolves with each command's reply encoded in `protocol`. */
-  run(
+  async run(
     envPath: string,
     argvs: readonly (readonly Uint8Array[])[],
     nowMs: number,
     protocol: RespVersion,
   ): Promise<Uint8Array[]> {
-    if (this.#closed) return Promise.reject(new ShoalError("UNAVAILABLE", "Node is shutting down"));
+    if (this.#closed) throw new ShoalError("UNAVAILABLE", "Node is shutting down");
+    const packed = await runStepsInSlices(packArgvsSteps(argvs), PACK_SLICE_MS);
+    if (this.#closed) throw new ShoalError("UNAVAILABLE", "Node is shutting down");
     const worker = this.#leastBusy();
     const id = this.#nextId++;
     const request: ReadRequest = {
       id,
       envPath,
-      argvs: packArgvs(argvs),
+      argvs: packed,
       nowMs,
       seed: Math.floor(Math.random() * 0x100000000),
       protocol,
