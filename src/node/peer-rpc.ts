@@ -7,14 +7,14 @@
 import type { Logger } from "pino";
 import type { CommandResult } from "../commands/command.js";
 import { ShoalError } from "../lib/errors.js";
-import type { NodeId } from "../raft/types.js";
+import type { GroupId, NodeId } from "../raft/types.js";
 import type { IdentityAnswer } from "./bootstrap.js";
 import type { PubSubRequest } from "./pubsub-hub.js";
 
 export type PeerRequest =
-  | { readonly kind: "propose"; readonly data: Uint8Array }
+  | { readonly kind: "propose"; readonly data: Uint8Array; readonly group?: GroupId }
   | { readonly kind: "info" }
-  | { readonly kind: "scan-cursor"; readonly cursor: string }
+  | { readonly kind: "scan-cursor"; readonly cursor: string; readonly group?: GroupId }
   | { readonly kind: "identity" }
   | PubSubRequest;
 
@@ -26,15 +26,28 @@ export const peerRequest = {
   identity: (): PeerRequest => ({ kind: "identity" }),
 };
 
+/** `request` addressed to group `groupId` where it names a group (a write, a SCAN cursor); group 1 is left
+ * unnamed, the form a node hosting one group always sent. */
+export function withGroup(request: PeerRequest, groupId: GroupId): PeerRequest {
+  if (groupId === 1 || (request.kind !== "propose" && request.kind !== "scan-cursor")) return request;
+  return { ...request, group: groupId };
+}
+
+/** The group a request names: 1 when it names none; undefined when the field is malformed. */
+function groupOf(request: { readonly group?: unknown }): GroupId | undefined {
+  if (request.group === undefined) return 1;
+  return Number.isSafeInteger(request.group) && (request.group as number) >= 1 ? (request.group as number) : undefined;
+}
+
 const PUBSUB_REQUESTS: ReadonlySet<string> = new Set(["publish", "pubsub-channels", "pubsub-numsub", "pubsub-numpat"]);
 
 /** What a running member answers with. */
 export interface PeerAnswers {
   /** Proposes a forwarded write on this node (never forwarded again: a node that lost leadership answers
    * NOT_LEADER and the sender retries). */
-  propose(data: Uint8Array): Promise<CommandResult>;
+  propose(data: Uint8Array, groupId: GroupId): Promise<CommandResult>;
   info(): unknown;
-  scanCursorPosition(cursor: bigint): Uint8Array | undefined;
+  scanCursorPosition(cursor: bigint, groupId: GroupId): Uint8Array | undefined;
   identity(asker: NodeId): IdentityAnswer;
   pubsub(request: PubSubRequest): unknown;
 }
@@ -47,12 +60,18 @@ export function answerPeerRequest(
   payload: unknown,
 ): Promise<unknown> | unknown {
   const request = payload as PeerRequest | undefined;
-  if (request?.kind === "propose" && request.data instanceof Uint8Array) {
-    return answers.propose(new Uint8Array(request.data));
+  const groupId = request === undefined ? undefined : groupOf(request as { readonly group?: unknown });
+  if (request?.kind === "propose" && request.data instanceof Uint8Array && groupId !== undefined) {
+    return answers.propose(new Uint8Array(request.data), groupId);
   }
   if (request?.kind === "info") return answers.info();
-  if (request?.kind === "scan-cursor" && typeof request.cursor === "string" && /^\d{1,20}$/.test(request.cursor)) {
-    return answers.scanCursorPosition(BigInt(request.cursor)) ?? null;
+  if (
+    request?.kind === "scan-cursor" &&
+    typeof request.cursor === "string" &&
+    /^\d{1,20}$/.test(request.cursor) &&
+    groupId !== undefined
+  ) {
+    return answers.scanCursorPosition(BigInt(request.cursor), groupId) ?? null;
   }
   if (request?.kind === "identity") return answers.identity(from);
   if (typeof request?.kind === "string" && PUBSUB_REQUESTS.has(request.kind)) {

@@ -35,7 +35,7 @@ export interface RaftHostOptions {
   readonly storage: MemoryStorage;
   readonly wal: RaftLogWriter;
   readonly store: StateMachineStore;
-  readonly network: PeerNetwork;
+  readonly network: Pick<PeerNetwork, "send" | "onMessage">;
   readonly snapshots: SnapshotFiles;
   /** Every timer, yield and reading of time goes through it (the simulator passes its virtual clock). */
   readonly clock: Clock;

@@ -8,45 +8,35 @@
  * leader, linearizable reads on a follower are confirmed through ReadIndex and served from the local state machine.
  */
 import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Command, CommandResult } from "../commands/command.js";
-import { encodeCommand } from "../commands/command-codec.js";
 import type { ScanCursors } from "../commands/redis/command-spec.js";
 import type { Reply } from "../commands/redis/reply.js";
 import type { ScanCursorTable } from "../commands/redis/scan-cursor-table.js";
-import { NODE_CLOCK } from "../io/node/clock.js";
-import { NodeDisk } from "../io/node/disk.js";
-import { Prng } from "../lib/prng.js";
-import { resolveRaftConfig } from "../raft/config.js";
-import type { MemoryStorage } from "../raft/memory-storage.js";
-import { RawNode } from "../raft/raw-node.js";
-import type { NodeId } from "../raft/types.js";
-import type { LmdbStore } from "../store/lmdb/lmdb-store.js";
+import { assert } from "../lib/assert.js";
+import { ShoalError } from "../lib/errors.js";
+import type { RawNode } from "../raft/raw-node.js";
+import type { GroupId, NodeId } from "../raft/types.js";
 import type { KeyValue } from "../store/record.js";
 import type { StateMachineStore } from "../store/state-machine-store.js";
-import { DEFAULT_TRANSPORT_BOUNDS, type PeerTransport } from "../transport/index.js";
-import { Wal } from "../wal/wal.js";
-import { ClientOperations } from "./client-operations.js";
-import { openLmdbCommandStore } from "./command-store.js";
+import type { PeerTransport } from "../transport/index.js";
+import type { ClientOperations } from "./client-operations.js";
 import { DataDirLock } from "./data-dir-lock.js";
-import { ExpiryScanner } from "./expiry-scanner.js";
+import { GroupRouter, groupTagged } from "./group-router.js";
 import type { ClusterIdentity } from "./identity.js";
 import { joinCluster, membersOnly } from "./join-cluster.js";
-import { type AskPeer, LeaderForwarding } from "./leader-forwarding.js";
-import { checkLimitRelations } from "./limit-relations.js";
+import type { AskPeer, LeaderForwarding } from "./leader-forwarding.js";
 import { type MemberInfo, MemberStatus, type Readiness } from "./member-status.js";
 import { NodeMetrics } from "./node-metrics.js";
-import { type NodeOptions, nodeDefaults } from "./node-options.js";
+import type { NodeOptions } from "./node-options.js";
 import type { PeerChecks } from "./peer-checks.js";
 import { answerPeerRequest } from "./peer-rpc.js";
 import { PubSubHub } from "./pubsub-hub.js";
-import { RaftHost } from "./raft-host.js";
-import { recoverRaftStorage } from "./recover-state.js";
-import { RedisOperations, type RedisOutcome } from "./redis-operations.js";
+import type { RaftHost } from "./raft-host.js";
+import type { RedisOperations, RedisOutcome } from "./redis-operations.js";
 import type { WatchTicket } from "./redis-watch.js";
-import { SnapshotFileStore } from "./snapshot-file.js";
-import { WatchHub, watchHubDefaults } from "./watch-hub.js";
+import { ShardReplica } from "./shard-replica.js";
+import type { WatchHub } from "./watch-hub.js";
 
 export type { MemberInfo, Readiness } from "./member-status.js";
 export type { RedisOutcome } from "./redis-operations.js";
@@ -54,19 +44,22 @@ export type { WatchTicket } from "./redis-watch.js";
 
 /** The parts #open builds before the node itself. */
 interface NodeParts {
-  readonly host: RaftHost;
+  readonly replicas: ReadonlyMap<GroupId, ShardReplica>;
   readonly transport: PeerTransport;
-  readonly wal: Wal;
-  readonly store: StateMachineStore;
-  readonly watches: WatchHub;
   readonly metrics: NodeMetrics;
   readonly lock: DataDirLock;
   readonly identity: ClusterIdentity;
   readonly peerChecks: PeerChecks;
+  readonly ask: AskPeer;
 }
+
+/** The group every node hosts today: the whole keyspace (shards by hash slot come next, issue 12). */
+const FIRST_GROUP: GroupId = 1;
 
 export class ShoalNode {
   readonly options: NodeOptions;
+  /** This node's replica of each Raft group it hosts, by group id. */
+  readonly replicas: ReadonlyMap<GroupId, ShardReplica>;
   readonly store: StateMachineStore;
   /** Every watch this node serves, fed by the host after each apply. */
   readonly watches: WatchHub;
@@ -80,46 +73,36 @@ export class ShoalNode {
   readonly client: ClientOperations;
   readonly redis: RedisOperations;
   readonly status: MemberStatus;
-  readonly #host: RaftHost;
+  readonly #primary: ShardReplica;
   readonly #transport: PeerTransport;
-  readonly #wal: Wal;
-  readonly #expiry: ExpiryScanner;
   readonly #lock: DataDirLock;
   readonly #peerChecks: PeerChecks;
 
   private constructor(options: NodeOptions, parts: NodeParts) {
     this.options = options;
-    this.store = parts.store;
-    this.watches = parts.watches;
+    this.replicas = parts.replicas;
+    const primary = parts.replicas.get(FIRST_GROUP);
+    assert(primary !== undefined, "a node hosts the first group");
+    this.#primary = primary;
+    this.store = primary.store;
+    this.watches = primary.watches;
+    this.forwarding = primary.forwarding;
+    this.client = primary.client;
+    this.redis = primary.redis;
     this.metrics = parts.metrics;
     this.identity = parts.identity;
-    this.#host = parts.host;
     this.#transport = parts.transport;
-    this.#wal = parts.wal;
     this.#lock = parts.lock;
     this.#peerChecks = parts.peerChecks;
     const transport = parts.transport;
-    const ask: AskPeer = (to, request, timeoutMs, abandon) => transport.request(to, request, timeoutMs, abandon);
-    const host = parts.host;
-    this.forwarding = new LeaderForwarding({
-      log: {
-        status: () => host.raw.status(),
-        propose: (data) => host.propose(data),
-        readBarrier: () => host.readBarrier(),
-      },
-      ask,
-      requestTimeoutMs: options.requestTimeoutMs,
-      logger: options.logger,
-    });
-    this.client = new ClientOperations(options, parts.store, this.forwarding);
-    this.redis = new RedisOperations(options, parts.store, this.client, ask);
+    const host = primary.host;
     this.status = new MemberStatus({
       options,
       raftStatus: () => host.raw.status(),
-      appliedIndex: () => parts.store.appliedIndex(),
+      appliedIndex: () => primary.store.appliedIndex(),
       clusterId: () => parts.identity.clusterId,
       problems: () => parts.peerChecks.problems(),
-      ask,
+      ask: parts.ask,
     });
     this.pubsub = new PubSubHub(
       {
@@ -128,20 +111,14 @@ export class ShoalNode {
       },
       Math.min(options.requestTimeoutMs, 1000),
     );
-    this.#expiry = new ExpiryScanner({
-      store: parts.store,
-      isLeader: () => host.raw.status().role === "leader",
-      propose: (command) => host.propose(encodeCommand(command)),
-      intervalMs: options.expiryScanIntervalMs,
-      keysPerScanMax: options.expiryKeysPerScanMax,
-    });
   }
 
   /**
    * Opens (or recovers) the node's data directory and joins the cluster. In this order: the directory's lock
    * (data-dir-lock.ts; nothing in the directory is read before it), the peer port, the directory's identity
-   * (bootstrap.ts: a new member may wait here for the others), then the WAL, snapshots and LMDB. A failure at
-   * any step undoes the steps before it, so a refused start leaves nothing running and nothing locked.
+   * (bootstrap.ts: a new member may wait here for the others), then each group's WAL, snapshots and LMDB
+   * (shard-replica.ts). A failure at any step undoes the steps before it, so a refused start leaves nothing
+   * running and nothing locked.
    */
   static async start(options: NodeOptions): Promise<ShoalNode> {
     await mkdir(options.dataDir, { recursive: true });
@@ -168,79 +145,62 @@ export class ShoalNode {
       checks: peerChecks,
       answerIdentity,
     } = await joinCluster(options, memberIds, undo);
-    const { wal, storage, snapshots, store } = await openState(options, memberIds, undo);
-    const config = resolveRaftConfig({
-      id: options.id,
-      groupId: 1,
-      electionTimeoutTicks: options.electionTimeoutTicks,
-      heartbeatIntervalTicks: options.heartbeatIntervalTicks,
-      ...options.raft,
-    });
-    checkLimitRelations(config, DEFAULT_TRANSPORT_BOUNDS);
-    const raw = new RawNode(config, storage, new Prng(options.randomSeed ?? Date.now() ^ (options.id * 7919)));
-    const watches = new WatchHub({
-      store,
-      bufferEventsMax: options.watchBufferEventsMax ?? watchHubDefaults.bufferEventsMax,
-      bufferBytesMax: options.watchBufferBytesMax ?? watchHubDefaults.bufferBytesMax,
-      catchUpRevisionsMax: watchHubDefaults.catchUpRevisionsMax,
-      watchersMax: options.watchersMax ?? watchHubDefaults.watchersMax,
-    });
-    // The gauges close over `host`, declared below: they run only when scraped, long after it exists.
+    const groups = new GroupRouter(membersOnly(transport, seen, peerChecks), options.logger);
+    const ask: AskPeer = (to, request, timeoutMs, abandon) => transport.request(to, request, timeoutMs, abandon);
+    // The gauges read the first group's replica, opened below: they run only when scraped, long after it exists.
+    let first: ShardReplica | undefined;
+    const primary = (): ShardReplica => {
+      assert(first !== undefined, "metrics are scraped once the node is open");
+      return first;
+    };
     const metrics = new NodeMetrics(
       {
-        raftStatus: () => raw.status(),
-        hostCounters: () => host.counters,
-        storeStats: () => ({
-          ...store.stats(),
-          revision: store.revision(),
-          appliedIndex: store.appliedIndex(),
-          fileSizeBytes: store.fileSizeBytes(),
-        }),
-        historyStats: () => store.historyStats(),
-        watchStats: () => watches.stats(),
-        walSizeBytes: () => wal.sizeBytes,
+        raftStatus: () => primary().host.raw.status(),
+        hostCounters: () => primary().host.counters,
+        storeStats: () => {
+          const store = primary().store;
+          return {
+            ...store.stats(),
+            revision: store.revision(),
+            appliedIndex: store.appliedIndex(),
+            fileSizeBytes: store.fileSizeBytes(),
+          };
+        },
+        historyStats: () => primary().store.historyStats(),
+        watchStats: () => primary().watches.stats(),
+        walSizeBytes: () => primary().walSizeBytes,
       },
       { node: String(options.id) },
     );
-    const host = new RaftHost({
-      raw,
-      storage,
-      wal,
-      store,
-      network: membersOnly(transport, seen, peerChecks),
-      snapshots,
-      clock: NODE_CLOCK,
-      tickMs: options.tickMs,
-      snapshotThresholdEntries: options.snapshotThresholdEntries,
-      snapshotRetainEntries: options.snapshotRetainEntries,
-      proposalTimeoutMs: options.requestTimeoutMs,
-      lostLeadershipGraceMs: 2 * options.tickMs * options.electionTimeoutTicks,
-      campaignStaggerMs: 2 * options.tickMs,
-      readTimeoutMs: options.requestTimeoutMs,
-      onFatal: (error) => options.onFatal(error),
-      onApplied: () => watches.notify(),
-      // `node` is declared below; the host calls this only from its Ready loop, which starts after it exists.
-      onLeadershipChange: (leaderId, term) => node.forwarding.leadershipMoved(leaderId, term),
-      metrics,
-    });
-    const node = new ShoalNode(options, {
-      host,
-      transport,
-      wal,
-      store,
-      watches,
-      metrics,
-      lock,
-      identity,
-      peerChecks,
-    });
+    const replicas = new Map<GroupId, ShardReplica>();
+    for (const groupId of [FIRST_GROUP]) {
+      const replica = await ShardReplica.open(
+        {
+          options,
+          groupId,
+          network: groups.networkOf(groupId),
+          ask: groupTagged(ask, groupId),
+          ...(groupId === FIRST_GROUP ? { metrics } : {}),
+        },
+        memberIds,
+        undo,
+      );
+      replicas.set(groupId, replica);
+    }
+    first = replicas.get(FIRST_GROUP);
+    const node = new ShoalNode(options, { replicas, transport, metrics, lock, identity, peerChecks, ask });
     const logger: Logger = options.logger;
+    const replicaOf = (groupId: GroupId): ShardReplica => {
+      const replica = replicas.get(groupId);
+      if (replica === undefined) throw new ShoalError("BAD_REQUEST", `Node ${options.id} hosts no group ${groupId}`);
+      return replica;
+    };
     transport.onRequest(async (from, payload) =>
       answerPeerRequest(
         {
-          propose: (data) => host.propose(data),
+          propose: (data, groupId) => replicaOf(groupId).host.propose(data),
           info: () => node.status.memberInfo(),
-          scanCursorPosition: (cursor) => node.redis.scanCursors.positionOf(cursor),
+          scanCursorPosition: (cursor, groupId) => replicaOf(groupId).redis.scanCursors.positionOf(cursor),
           identity: answerIdentity,
           pubsub: (request) => node.pubsub.answer(request),
         },
@@ -249,23 +209,21 @@ export class ShoalNode {
         payload,
       ),
     );
-    transport.onPeerRefused((peerId) => host.leaderGone(peerId));
-    host.start();
-    node.#expiry.start();
+    transport.onPeerRefused((peerId) => {
+      for (const replica of replicas.values()) replica.host.leaderGone(peerId);
+    });
+    for (const replica of replicas.values()) replica.start();
     peerChecks.start();
     node.status.start();
     return node;
   }
 
   async stop(): Promise<void> {
-    this.watches.close();
-    this.#expiry.stop();
     this.#peerChecks.stop();
     this.status.stop();
-    await this.#host.stop();
+    for (const replica of this.replicas.values()) await replica.stop();
     await this.#transport.stop();
-    await this.#wal.close();
-    await this.store.close();
+    for (const replica of this.replicas.values()) await replica.close();
     this.#lock.release();
   }
 
@@ -348,37 +306,10 @@ export class ShoalNode {
   }
 
   raftStatus(): ReturnType<RawNode["status"]> {
-    return this.#host.raw.status();
+    return this.#primary.host.raw.status();
   }
 
   hostCounters(): RaftHost["counters"] {
-    return this.#host.counters;
+    return this.#primary.host.counters;
   }
-}
-
-/** Opens the WAL, the snapshot files and LMDB, and rebuilds the Raft log from them (after a crash too). Each
- * opened part is pushed on `undo`, for a start that fails later. */
-async function openState(
-  options: NodeOptions,
-  memberIds: readonly NodeId[],
-  undo: (() => Promise<void> | void)[],
-): Promise<{ wal: Wal; storage: MemoryStorage; snapshots: SnapshotFileStore; store: LmdbStore<CommandResult> }> {
-  const opened = await Wal.open(join(options.dataDir, "wal"), {
-    disk: new NodeDisk(),
-    fsync: options.fsync,
-    batchIntervalMs: options.fsyncBatchIntervalMs,
-  });
-  const { wal, state } = opened;
-  undo.push(() => wal.close());
-  const snapshots = new SnapshotFileStore(join(options.dataDir, "snapshots"));
-  // LMDB commits are not fsynced: the WAL is the durable log (recover-state.ts says how a store that lost its
-  // latest commits catches up).
-  const store = openLmdbCommandStore(join(options.dataDir, "state"), {
-    syncCommits: false,
-    historyRevisionsMax: options.watchHistoryRevisionsMax ?? nodeDefaults.watchHistoryRevisionsMax,
-    historyBytesMax: options.watchHistoryBytesMax ?? nodeDefaults.watchHistoryBytesMax,
-  });
-  undo.push(() => store.close());
-  const storage = await recoverRaftStorage(state, snapshots, store, memberIds);
-  return { wal, storage, snapshots, store };
 }

@@ -1,0 +1,52 @@
+/**
+ * @module One peer transport, many Raft groups: every Raft message carries its group id (raft/raft.ts asserts it
+ * on arrival), and the router hands each to the group's host. A message for a group this node does not host (a
+ * peer configured with more shards, or a group being created) is dropped — Raft treats it as lost — and logged
+ * once per group.
+ */
+import type { Logger } from "../io/logger.js";
+import type { GroupId, Message } from "../raft/types.js";
+import type { AskPeer } from "./leader-forwarding.js";
+import { type PeerRequest, withGroup } from "./peer-rpc.js";
+import type { PeerNetwork } from "./ports.js";
+
+/** What a group's host needs of the network: sending its messages and receiving its own. */
+export type GroupNetwork = Pick<PeerNetwork, "send" | "onMessage">;
+
+export class GroupRouter {
+  readonly #network: PeerNetwork;
+  readonly #handlers = new Map<GroupId, (message: Message) => void>();
+  readonly #unknownLogged = new Set<GroupId>();
+
+  constructor(network: PeerNetwork, logger: Logger) {
+    this.#network = network;
+    network.onMessage((message) => {
+      const handler = this.#handlers.get(message.groupId);
+      if (handler !== undefined) {
+        handler(message);
+        return;
+      }
+      if (this.#unknownLogged.has(message.groupId) || this.#unknownLogged.size >= 64) return;
+      this.#unknownLogged.add(message.groupId);
+      logger.warn(
+        { group: message.groupId, from: message.from },
+        "Dropping Raft messages for a group this node does not host",
+      );
+    });
+  }
+
+  /** The network as group `groupId`'s host sees it. */
+  networkOf(groupId: GroupId): GroupNetwork {
+    return {
+      send: (messages) => this.#network.send(messages),
+      onMessage: (handler) => {
+        this.#handlers.set(groupId, handler);
+      },
+    };
+  }
+}
+
+/** `ask` with each request that names a group (a forwarded write, a SCAN cursor) naming `groupId`. */
+export function groupTagged(ask: AskPeer, groupId: GroupId): AskPeer {
+  return (to, request: PeerRequest, timeoutMs, abandon) => ask(to, withGroup(request, groupId), timeoutMs, abandon);
+}
