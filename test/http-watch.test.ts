@@ -229,7 +229,13 @@ test("/readyz and a linearizable watch answer 503 JSON while there is no leader"
   const dir = mkdtempSync(join(tmpdir(), "shoal-http-noleader-"));
   // Two members of an existing cluster, one of which never starts: no quorum, no leader. (A new directory would
   // wait for the other member before starting at all: node/bootstrap.ts.)
-  writeIdentity(dir, { clusterId: "test", nodeId: 1, memberIds: [1, 2], createdAt: new Date().toISOString() });
+  writeIdentity(dir, {
+    clusterId: "test",
+    nodeId: 1,
+    memberIds: [1, 2],
+    createdAt: new Date().toISOString(),
+    shardCount: 1,
+  });
   const { node, http, url } = await startNode(dir, { peers: 2, requestTimeoutMs: 300 });
   try {
     await sleep(300);

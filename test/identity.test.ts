@@ -190,7 +190,13 @@ describe("a data directory of another node, cluster or size", () => {
   test("shoal start refuses another node's directory, or other members, in one line", async () => {
     const dir = join(base, "node-1");
     mkdirSync(dir);
-    writeIdentity(dir, { clusterId: "c0ffee", nodeId: 1, memberIds: [1, 2, 3], createdAt: new Date().toISOString() });
+    writeIdentity(dir, {
+      clusterId: "c0ffee",
+      nodeId: 1,
+      memberIds: [1, 2, 3],
+      createdAt: new Date().toISOString(),
+      shardCount: 1,
+    });
     // Ports are bound before the directory is read: free ones, never the defaults (npm test holds those).
     const ports = ["--http-port", String(await freePort()), "--resp-port", String(await freePort())];
     assertOneLine(
@@ -212,6 +218,7 @@ describe("a data directory of another node, cluster or size", () => {
         nodeId: id,
         memberIds: [1, 2, 3],
         createdAt: new Date().toISOString(),
+        shardCount: 1,
       });
     }
     assertOneLine(

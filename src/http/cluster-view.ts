@@ -13,7 +13,6 @@
  * another cluster, other members, a wrong address; node/peer-checks.ts), one sentence each.
  */
 import type { MemberInfo, ShoalNode } from "../node/shoal-node.js";
-import { SLOT_COUNT } from "../slots/hash-slot.js";
 
 const PEER_INFO_TIMEOUT_MS = 500;
 
@@ -71,17 +70,15 @@ export async function clusterView(node: ShoalNode): Promise<Record<string, unkno
     clusterId: node.identity.clusterId,
     problems: problemsOf(infos, status.id),
     members,
-    // One shard of every slot until sharding arrives (the shape sharding will fill with more shards): the Raft
-    // group's leader and its other members, under the term as its epoch.
-    shards: [
-      {
-        id: 1,
-        slots: [[0, SLOT_COUNT - 1]],
-        leader: status.leaderId,
-        replicas: ids.filter((id) => id !== status.leaderId).sort((a, b) => a - b),
-        epoch: status.term,
-      },
-    ],
+    // Each shard as this node's replica of it sees it: its group's leader and other members, under the group's
+    // term as its epoch (the meta group's epoch will replace it when slots can move).
+    shards: node.shardStatuses().map(({ id, slots, raft }) => ({
+      id,
+      slots: slots.map(({ from, to }) => [from, to]),
+      leader: raft.leaderId,
+      replicas: raft.confState.voters.filter((voter) => voter !== raft.leaderId).sort((a, b) => a - b),
+      epoch: raft.term,
+    })),
   };
 }
 

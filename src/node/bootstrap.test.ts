@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,6 +30,7 @@ function context(dataDir: string, ask: BootstrapContext["ask"], logs: string[] =
     nodeId: 3,
     memberIds: MEMBERS,
     clusterName: "shoal",
+    shardCount: 1,
     ask,
     log: (message) => logs.push(message),
     retryIntervalMs: 1,
@@ -98,18 +100,41 @@ test("other member lists, another name, or a cluster without us: one-line refusa
 test("an existing identity must be this node's and list the same members", async () => {
   const d = dir();
   const never = async (): Promise<IdentityAnswer> => assert.fail("an existing member asks nobody");
-  writeIdentity(d, { clusterId: "c", nodeId: 2, memberIds: MEMBERS, createdAt: "t" });
+  writeIdentity(d, { clusterId: "c", nodeId: 2, memberIds: MEMBERS, createdAt: "t", shardCount: 1 });
   await assert.rejects(
     resolveIdentity(context(d, never)),
     /belongs to node 2 of cluster c, not node 3: start it with --id 2/,
   );
-  writeIdentity(d, { clusterId: "c", nodeId: 3, memberIds: [1, 2, 3, 4], createdAt: "t" });
+  writeIdentity(d, { clusterId: "c", nodeId: 3, memberIds: [1, 2, 3, 4], createdAt: "t", shardCount: 1 });
   await assert.rejects(
     resolveIdentity(context(d, never)),
     /--peers lists members 1, 2, 3, but data directory .* belongs to cluster c with members 1, 2, 3, 4/,
   );
-  writeIdentity(d, { clusterId: "c", nodeId: 3, memberIds: MEMBERS, createdAt: "t" });
+  writeIdentity(d, { clusterId: "c", nodeId: 3, memberIds: MEMBERS, createdAt: "t", shardCount: 1 });
   assert.equal((await resolveIdentity(context(d, never))).clusterId, "c");
+});
+
+test("an existing identity must have the shard count the node was started with; a file from before shards has 1", async () => {
+  const d = dir();
+  const never = async (): Promise<IdentityAnswer> => assert.fail("an existing member asks nobody");
+  writeIdentity(d, { clusterId: "c", nodeId: 3, memberIds: MEMBERS, createdAt: "t", shardCount: 3 });
+  await assert.rejects(
+    resolveIdentity(context(d, never)),
+    /belongs to cluster c of 3 shard\(s\), but this node was started with --shards 1: start every member with --shards 3/,
+  );
+  assert.equal((await resolveIdentity({ ...context(d, never), shardCount: 3 })).shardCount, 3);
+  writeFileSync(
+    join(d, "identity.json"),
+    JSON.stringify({ format: 1, clusterId: "c", nodeId: 3, memberIds: MEMBERS, createdAt: "t" }),
+  );
+  assert.equal(readIdentity(d)?.shardCount, 1);
+  // The count is part of the cluster id, so members started with different counts do not take each other for one
+  // cluster; one shard derives the id it always had.
+  assert.notEqual(deriveClusterId(MEMBERS, "shoal", 3), deriveClusterId(MEMBERS, "shoal", 1));
+  const beforeShards = createHash("sha256")
+    .update(`shoal-cluster\nshoal\n${MEMBERS.join(",")}`)
+    .digest("hex");
+  assert.equal(deriveClusterId(MEMBERS, "shoal", 1), beforeShards.slice(0, 16));
 });
 
 test("a directory with data from before identities gets one without asking", async () => {

@@ -45,6 +45,8 @@ export interface BootstrapContext {
   /** Every member's id, this node's included (from --peers). */
   readonly memberIds: readonly NodeId[];
   readonly clusterName: string;
+  /** The shards this node was started with (--shards). */
+  readonly shardCount: number;
   /** Asks a peer for its IdentityAnswer; rejects when it cannot be reached. */
   readonly ask: (peer: NodeId) => Promise<IdentityAnswer>;
   readonly log: (message: string) => void;
@@ -67,7 +69,7 @@ export async function resolveIdentity(context: BootstrapContext): Promise<Cluste
     return existing;
   }
   if (holdsState(dataDir)) {
-    const adopted = newIdentity(context, deriveClusterId(memberIds, context.clusterName));
+    const adopted = newIdentity(context, deriveClusterId(memberIds, context.clusterName, context.shardCount));
     writeIdentity(dataDir, adopted);
     context.log(`Data directory ${dataDir} predates cluster identities; recorded it as cluster ${adopted.clusterId}`);
     return adopted;
@@ -81,7 +83,13 @@ export async function resolveIdentity(context: BootstrapContext): Promise<Cluste
 
 function newIdentity(context: BootstrapContext, clusterId: string): ClusterIdentity {
   const memberIds = [...context.memberIds].sort((a, b) => a - b);
-  return { clusterId, nodeId: context.nodeId, memberIds, createdAt: new Date().toISOString() };
+  return {
+    clusterId,
+    nodeId: context.nodeId,
+    memberIds,
+    createdAt: new Date().toISOString(),
+    shardCount: context.shardCount,
+  };
 }
 
 function checkExisting(context: BootstrapContext, identity: ClusterIdentity): void {
@@ -99,6 +107,14 @@ function checkExisting(context: BootstrapContext, identity: ClusterIdentity): vo
       `--peers lists members ${formatIds(memberIds)}, but data directory ${dataDir} belongs to cluster ` +
         `${identity.clusterId} with members ${formatIds(identity.memberIds)}: start every member with the same ` +
         "member ids (adding and removing members comes with membership changes, in a later release)",
+    );
+  }
+  if (identity.shardCount !== context.shardCount) {
+    throw new ShoalError(
+      "BAD_REQUEST",
+      `Data directory ${dataDir} belongs to cluster ${identity.clusterId} of ${identity.shardCount} shard(s), but ` +
+        `this node was started with --shards ${context.shardCount}: start every member with --shards ` +
+        `${identity.shardCount} (changing the shard count of a cluster comes with slot moves, in a later release)`,
     );
   }
 }
@@ -167,7 +183,7 @@ function clusterIdFrom(context: BootstrapContext, answers: ReadonlyMap<NodeId, I
   }
   const [adopted] = existing;
   if (adopted !== undefined) return adopted;
-  const proposed = deriveClusterId(context.memberIds, context.clusterName);
+  const proposed = deriveClusterId(context.memberIds, context.clusterName, context.shardCount);
   for (const [peer, answer] of answers) {
     if (answer.proposedClusterId !== proposed) {
       throw new ShoalError(

@@ -24,7 +24,13 @@ test("the cluster id is derived from the member ids and the name, in any order",
 test("an identity is written atomically and read back; none in a new directory", () => {
   const d = dir();
   assert.equal(readIdentity(d), undefined);
-  const identity = { clusterId: "abc", nodeId: 2, memberIds: [1, 2, 3], createdAt: "2025-01-01T00:00:00.000Z" };
+  const identity = {
+    clusterId: "abc",
+    nodeId: 2,
+    memberIds: [1, 2, 3],
+    createdAt: "2025-01-01T00:00:00.000Z",
+    shardCount: 1,
+  };
   writeIdentity(d, identity);
   assert.deepEqual(readIdentity(d), identity);
   assert.match(readFileSync(join(d, IDENTITY_FILE_NAME), "utf8"), /"format": 1/);

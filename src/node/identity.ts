@@ -29,6 +29,8 @@ export interface ClusterIdentity {
   readonly memberIds: readonly NodeId[];
   /** When this directory joined the cluster (ISO 8601); for people reading the file. */
   readonly createdAt: string;
+  /** The shards (Raft groups by hash slot) the cluster was bootstrapped with; 1 in a file written before shards. */
+  readonly shardCount: number;
 }
 
 /**
@@ -38,9 +40,12 @@ export interface ClusterIdentity {
  * (`--cluster-name`; `shoal cluster` picks a random one for each new local cluster). Addresses are left out:
  * behind proxies or NAT, members may know each other under different ones.
  */
-export function deriveClusterId(memberIds: readonly NodeId[], name: string): string {
+export function deriveClusterId(memberIds: readonly NodeId[], name: string, shardCount = 1): string {
   const members = [...memberIds].sort((a, b) => a - b).join(",");
-  return createHash("sha256").update(`shoal-cluster\n${name}\n${members}`).digest("hex").slice(0, 16);
+  // The shard count is part of what members must agree on: nodes started with different counts are different
+  // clusters to each other (peer-checks.ts reports and ignores them). One shard hashes as before shards existed.
+  const shards = shardCount === 1 ? "" : `\nshards ${shardCount}`;
+  return createHash("sha256").update(`shoal-cluster\n${name}\n${members}${shards}`).digest("hex").slice(0, 16);
 }
 
 /** The directory's identity, or undefined when it has none; throws when the file exists but cannot be read. */
@@ -49,13 +54,16 @@ export function readIdentity(dataDir: string): ClusterIdentity | undefined {
   if (value === undefined) return undefined;
   const record = value as Partial<ClusterIdentity> & { format?: unknown };
   const ids = record.memberIds;
+  const shardCount = record.shardCount ?? 1;
   if (
     record.format !== FORMAT ||
     typeof record.clusterId !== "string" ||
     !isNodeId(record.nodeId) ||
     !Array.isArray(ids) ||
     !ids.every(isNodeId) ||
-    typeof record.createdAt !== "string"
+    typeof record.createdAt !== "string" ||
+    !Number.isSafeInteger(shardCount) ||
+    shardCount < 1
   ) {
     throw new ShoalError("INTERNAL", `Cannot read ${join(dataDir, IDENTITY_FILE_NAME)}: not a Shoal identity file`);
   }
@@ -64,6 +72,7 @@ export function readIdentity(dataDir: string): ClusterIdentity | undefined {
     nodeId: record.nodeId,
     memberIds: [...ids].sort((a, b) => a - b),
     createdAt: record.createdAt,
+    shardCount,
   };
 }
 

@@ -38,7 +38,7 @@ export async function joinCluster(
   const answerIdentity = (asker: NodeId): IdentityAnswer => ({
     nodeId: options.id,
     clusterId: identity?.clusterId,
-    proposedClusterId: deriveClusterId(memberIds, clusterName),
+    proposedClusterId: deriveClusterId(memberIds, clusterName, options.shards ?? 1),
     memberIds,
     hasSeenYou: seen.has(asker),
   });
@@ -69,6 +69,7 @@ export async function joinCluster(
     nodeId: options.id,
     memberIds,
     clusterName,
+    shardCount: options.shards ?? 1,
     ask: askIdentity,
     log: (message) => {
       options.logger.info(message);

@@ -44,6 +44,9 @@ export interface NodeOptions {
    * the apply of a just-committed batch is always a moment behind, and readiness must not flap with it. */
   readonly readyApplyLagEntriesMax?: number;
   readonly raft?: Partial<Omit<RaftConfig, "id" | "groupId">>;
+  /** Shards: Raft groups, each owning a range of hash slots (slots/slot-map.ts) and replicated on every member;
+   * default 1. Fixed when the cluster is bootstrapped (identity.ts). */
+  readonly shards?: number;
   /** Where the peer transport listens; defaults to this node's own entry in `members`. A chaos harness sets it
    * to put a fault-injecting proxy between the advertised address and the real one. */
   readonly peerListen?: string;

@@ -275,6 +275,13 @@ export class RaftHost {
    * does not depend on any of this (it is PreVote and an ordinary election); a wrong report costs at most a
    * PreVote round that the members still hearing from the leader ignore.
    */
+  /** Hands leadership to `target` once it holds the whole log (thesis §3.10); a no-op unless this node leads. */
+  transferLeader(target: NodeId): void {
+    if (this.#stopped) return;
+    this.#guard(() => this.#raw.transferLeader(target));
+    this.schedule();
+  }
+
   leaderGone(peerId: NodeId): void {
     if (this.#stopped) return;
     const status = this.#raw.status();

@@ -28,7 +28,7 @@ export interface RedisOutcome {
 }
 
 /** The store's live keys as a KeyspaceReader for reads served outside the log. */
-function liveReader(store: StateMachineStore, nowMs: number): KeyspaceReader {
+export function liveReader(store: StateMachineStore, nowMs: number): KeyspaceReader {
   return {
     getRecord: (key) => store.get(key, nowMs),
     keysAfter: (after, limit) => store.range(EMPTY_BYTES, after, limit, nowMs).map((kv) => kv.key),

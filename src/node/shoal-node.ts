@@ -11,12 +11,17 @@ import { mkdir } from "node:fs/promises";
 import type { Logger } from "pino";
 import type { Command, CommandResult } from "../commands/command.js";
 import type { ScanCursors } from "../commands/redis/command-spec.js";
+import { executeCommands } from "../commands/redis/execute.js";
 import type { Reply } from "../commands/redis/reply.js";
 import type { ScanCursorTable } from "../commands/redis/scan-cursor-table.js";
 import { assert } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
-import type { RawNode } from "../raft/raw-node.js";
+import { Prng } from "../lib/prng.js";
+import type { RaftStatus, RawNode } from "../raft/raw-node.js";
 import type { GroupId, NodeId } from "../raft/types.js";
+import { hashSlot } from "../slots/hash-slot.js";
+import { SlotMap, type SlotRange } from "../slots/slot-map.js";
+import { mergedKeyspaceReader } from "../store/merged-keyspace-reader.js";
 import type { KeyValue } from "../store/record.js";
 import type { StateMachineStore } from "../store/state-machine-store.js";
 import type { PeerTransport } from "../transport/index.js";
@@ -25,6 +30,7 @@ import { DataDirLock } from "./data-dir-lock.js";
 import { GroupRouter, groupTagged } from "./group-router.js";
 import type { ClusterIdentity } from "./identity.js";
 import { joinCluster, membersOnly } from "./join-cluster.js";
+import { LeaderBalancer } from "./leader-balancer.js";
 import type { AskPeer, LeaderForwarding } from "./leader-forwarding.js";
 import { type MemberInfo, MemberStatus, type Readiness } from "./member-status.js";
 import { NodeMetrics } from "./node-metrics.js";
@@ -33,9 +39,10 @@ import type { PeerChecks } from "./peer-checks.js";
 import { answerPeerRequest } from "./peer-rpc.js";
 import { PubSubHub } from "./pubsub-hub.js";
 import type { RaftHost } from "./raft-host.js";
-import type { RedisOperations, RedisOutcome } from "./redis-operations.js";
+import { liveReader, type RedisOperations, type RedisOutcome } from "./redis-operations.js";
 import type { WatchTicket } from "./redis-watch.js";
 import { ShardReplica } from "./shard-replica.js";
+import { onlyFlushes, routeBatch } from "./shard-routing.js";
 import type { WatchHub } from "./watch-hub.js";
 
 export type { MemberInfo, Readiness } from "./member-status.js";
@@ -51,15 +58,20 @@ interface NodeParts {
   readonly identity: ClusterIdentity;
   readonly peerChecks: PeerChecks;
   readonly ask: AskPeer;
+  readonly slotMap: SlotMap;
 }
 
-/** The group every node hosts today: the whole keyspace (shards by hash slot come next, issue 12). */
+/** The first shard's group: the one the node's metrics, status and single-group callers use. */
 const FIRST_GROUP: GroupId = 1;
+/** How often the leader balancer looks (leader-balancer.ts). */
+const LEADER_BALANCE_INTERVAL_MS = 1_000;
 
 export class ShoalNode {
   readonly options: NodeOptions;
-  /** This node's replica of each Raft group it hosts, by group id. */
+  /** This node's replica of each Raft group it hosts, by group id: shard s is group s. */
   readonly replicas: ReadonlyMap<GroupId, ShardReplica>;
+  /** Which shard owns each hash slot. */
+  readonly slotMap: SlotMap;
   readonly store: StateMachineStore;
   /** Every watch this node serves, fed by the host after each apply. */
   readonly watches: WatchHub;
@@ -77,10 +89,14 @@ export class ShoalNode {
   readonly #transport: PeerTransport;
   readonly #lock: DataDirLock;
   readonly #peerChecks: PeerChecks;
+  readonly #balancer: LeaderBalancer | undefined;
 
   private constructor(options: NodeOptions, parts: NodeParts) {
     this.options = options;
     this.replicas = parts.replicas;
+    this.slotMap = parts.slotMap;
+    const hosts = new Map([...parts.replicas].map(([groupId, replica]) => [groupId, replica.host] as const));
+    this.#balancer = hosts.size > 1 ? new LeaderBalancer(hosts, LEADER_BALANCE_INTERVAL_MS) : undefined;
     const primary = parts.replicas.get(FIRST_GROUP);
     assert(primary !== undefined, "a node hosts the first group");
     this.#primary = primary;
@@ -172,8 +188,9 @@ export class ShoalNode {
       },
       { node: String(options.id) },
     );
+    const slotMap = new SlotMap(options.shards ?? 1);
     const replicas = new Map<GroupId, ShardReplica>();
-    for (const groupId of [FIRST_GROUP]) {
+    for (const groupId of slotMap.shards()) {
       const replica = await ShardReplica.open(
         {
           options,
@@ -188,7 +205,7 @@ export class ShoalNode {
       replicas.set(groupId, replica);
     }
     first = replicas.get(FIRST_GROUP);
-    const node = new ShoalNode(options, { replicas, transport, metrics, lock, identity, peerChecks, ask });
+    const node = new ShoalNode(options, { replicas, transport, metrics, lock, identity, peerChecks, ask, slotMap });
     const logger: Logger = options.logger;
     const replicaOf = (groupId: GroupId): ShardReplica => {
       const replica = replicas.get(groupId);
@@ -213,18 +230,40 @@ export class ShoalNode {
       for (const replica of replicas.values()) replica.host.leaderGone(peerId);
     });
     for (const replica of replicas.values()) replica.start();
+    node.#balancer?.start();
     peerChecks.start();
     node.status.start();
     return node;
   }
 
   async stop(): Promise<void> {
+    this.#balancer?.stop();
     this.#peerChecks.stop();
     this.status.stop();
     for (const replica of this.replicas.values()) await replica.stop();
     await this.#transport.stop();
     for (const replica of this.replicas.values()) await replica.close();
     this.#lock.release();
+  }
+
+  /** This node's replica of the shard that owns `key`'s hash slot. */
+  replicaOfKey(key: Uint8Array): ShardReplica {
+    return this.replicaOfSlot(hashSlot(key));
+  }
+
+  /** Each shard as this node's replica of it sees it: its slots and its group's Raft status (leader, term…). */
+  shardStatuses(): { readonly id: GroupId; readonly slots: SlotRange[]; readonly raft: RaftStatus }[] {
+    return [...this.replicas].map(([id, replica]) => ({
+      id,
+      slots: this.slotMap.rangesOf(id),
+      raft: replica.host.raw.status(),
+    }));
+  }
+
+  replicaOfSlot(slot: number): ShardReplica {
+    const replica = this.replicas.get(this.slotMap.shardOf(slot));
+    assert(replica !== undefined, "every node hosts every shard");
+    return replica;
   }
 
   // ---- What the front ends call: each is one of the parts above (kept here so they take one object). ----
@@ -257,20 +296,95 @@ export class ShoalNode {
     return this.redis.scanCursors;
   }
 
-  runRedis(argvs: readonly (readonly Uint8Array[])[], watches?: readonly WatchTicket[]): Promise<RedisOutcome> {
-    return this.redis.runRedis(argvs, watches);
+  /** The shard a key's slot belongs to. */
+  shardOfKey(key: Uint8Array): number {
+    return this.slotMap.shardOf(hashSlot(key));
   }
 
-  readRedis(argvs: readonly (readonly Uint8Array[])[], stale: boolean, cursors: ScanCursors): Promise<Reply[]> {
-    return this.redis.readRedis(argvs, stale, cursors);
+  /** The replica a batch addresses (shard-routing.ts), or undefined when every command of it is keyless and the
+   * node has several shards (answered by all of them). Throws CROSS_SLOT for a batch over several shards. */
+  #route(argvs: readonly (readonly Uint8Array[])[], watchedKeys: readonly Uint8Array[] = []): ShardReplica | undefined {
+    if (this.replicas.size === 1) return this.#primary;
+    const { shard } = routeBatch(argvs, watchedKeys, (key) => this.shardOfKey(key));
+    return shard === undefined ? undefined : this.replicas.get(shard);
   }
 
-  lendStateForRead(stale: boolean): Promise<{ readonly path: string; release(): void } | undefined> {
-    return this.redis.lendStateForRead(stale);
+  async runRedis(argvs: readonly (readonly Uint8Array[])[], watches?: readonly WatchTicket[]): Promise<RedisOutcome> {
+    const replica = this.#route(
+      argvs,
+      (watches ?? []).map((watch) => watch.key),
+    );
+    if (replica !== undefined) return replica.redis.runRedis(argvs, watches);
+    if (!onlyFlushes(argvs)) {
+      throw new ShoalError(
+        "CROSS_SLOT",
+        "Commands without a key (KEYS, SCAN, DBSIZE, FLUSHALL…) cannot run in a transaction on a cluster of several shards",
+      );
+    }
+    // FLUSHALL on several shards: each shard empties atomically, in its own log; together they are not one step.
+    const outcomes = await Promise.all([...this.replicas.values()].map((shard) => shard.redis.runRedis(argvs)));
+    return outcomes[0] as RedisOutcome;
   }
 
-  watchRevisions(keys: readonly Uint8Array[], stale: boolean): Promise<WatchTicket[]> {
-    return this.redis.watchRevisions(keys, stale);
+  async readRedis(argvs: readonly (readonly Uint8Array[])[], stale: boolean, cursors: ScanCursors): Promise<Reply[]> {
+    const replica = this.#route(argvs);
+    if (replica !== undefined) return replica.redis.readRedis(argvs, stale, cursors);
+    // Keyless reads (KEYS, SCAN, RANDOMKEY, DBSIZE) over every shard read as one keyspace, each behind its own
+    // ReadIndex barrier: every shard's part is linearizable, the whole is not one snapshot (as on Redis Cluster,
+    // where each node answers for its own slots).
+    const shards = [...this.replicas.values()];
+    await Promise.all(shards.map((shard) => shard.client.linearize(stale)));
+    const nowMs = Math.max(Date.now(), ...shards.map((shard) => shard.store.clockMs()));
+    const reader = mergedKeyspaceReader(
+      shards.map((shard) => liveReader(shard.store, nowMs)),
+      (key) => this.shardOfKey(key) - 1,
+    );
+    return executeCommands(reader, undefined, argvs, {
+      nowMs,
+      revision: this.#primary.store.revision(),
+      random: new Prng(Math.floor(Math.random() * 0x100000000)),
+      cursors,
+    });
+  }
+
+  /**
+   * For a read served on a read worker: after the ReadIndex barrier (unless `stale`), lends the LMDB environment of
+   * the shard `argvs` address — or, for keyless reads on a node of several shards, every shard's, in shard order —
+   * pinned open until `release`.
+   */
+  async lendStateForRead(
+    argvs: readonly (readonly Uint8Array[])[],
+    stale: boolean,
+  ): Promise<{ readonly paths: readonly string[]; release(): void } | undefined> {
+    const replica = this.#route(argvs);
+    const shards = replica === undefined ? [...this.replicas.values()] : [replica];
+    const lent = await Promise.all(shards.map((shard) => shard.redis.lendStateForRead(stale)));
+    const release = (): void => {
+      for (const one of lent) one?.release();
+    };
+    if (lent.some((one) => one === undefined)) {
+      release();
+      return undefined;
+    }
+    return { paths: lent.map((one) => (one as { readonly path: string }).path), release };
+  }
+
+  /** WATCH's tokens, each asked of the shard that owns its key, in the order of `keys`. */
+  async watchRevisions(keys: readonly Uint8Array[], stale: boolean): Promise<WatchTicket[]> {
+    if (this.replicas.size === 1) return this.redis.watchRevisions(keys, stale);
+    const byShard = new Map<number, Uint8Array[]>();
+    for (const key of keys) {
+      const shard = this.shardOfKey(key);
+      byShard.set(shard, [...(byShard.get(shard) ?? []), key]);
+    }
+    const tickets = new Map<Uint8Array, WatchTicket>();
+    await Promise.all(
+      [...byShard].map(async ([shard, shardKeys]) => {
+        const got = await this.replicas.get(shard)?.redis.watchRevisions(shardKeys, stale);
+        for (const [i, ticket] of (got ?? []).entries()) tickets.set(shardKeys[i] as Uint8Array, ticket);
+      }),
+    );
+    return keys.map((key) => tickets.get(key) as WatchTicket);
   }
 
   resolveScanCursors(cursors: readonly bigint[]): Promise<void> {

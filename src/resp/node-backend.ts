@@ -18,7 +18,7 @@ const TOPOLOGY_PEER_TIMEOUT_MS = 300;
 const TOPOLOGY_CACHE_MS = 1000;
 
 export function nodeBackend(node: ShoalNode): RedisBackend {
-  const offload = new ReadOffload(READ_WORKERS);
+  const offload = new ReadOffload(READ_WORKERS, node.slotMap.shardCount);
   let topology: { readonly atMs: number; readonly view: Promise<ClusterTopology> } | undefined;
   const readTopology = async (): Promise<ClusterTopology> => {
     const status = node.raftStatus();
@@ -48,12 +48,11 @@ export function nodeBackend(node: ShoalNode): RedisBackend {
       // never go to a read worker: their table lives on this thread.)
       const foreign = foreignScanCursors(argvs, node.scanCursors);
       if (foreign.length > 0) await node.resolveScanCursors(foreign);
-      const store = node.store;
-      if (worthOffloading(argvs, (key) => store.holdsBigValue?.(key) ?? false)) {
-        const lent = await node.lendStateForRead(stale);
+      if (worthOffloading(argvs, (key) => node.replicaOfKey(key).store.holdsBigValue(key))) {
+        const lent = await node.lendStateForRead(argvs, stale);
         if (lent !== undefined) {
           try {
-            const encoded = await offload.run(lent.path, argvs, Date.now(), protocol);
+            const encoded = await offload.run(lent.paths, argvs, Date.now(), protocol);
             return encoded.map((bytes) => ({ kind: "encoded", bytes }) as const);
           } finally {
             lent.release();
@@ -73,12 +72,13 @@ export function nodeBackend(node: ShoalNode): RedisBackend {
       }
       return topology.view;
     },
-    countKeysInSlot: (slot) => node.store.countKeysInSlot(slot),
-    keysInSlot: (slot, limit) => node.store.keysInSlot(slot, limit),
+    countKeysInSlot: (slot) => node.replicaOfSlot(slot).store.countKeysInSlot(slot),
+    keysInSlot: (slot, limit) => node.replicaOfSlot(slot).store.keysInSlot(slot, limit),
+    ...(node.slotMap.shardCount > 1 ? { shardOf: (key: Uint8Array) => node.shardOfKey(key) } : {}),
     close: () => offload.close(),
     facts: (): NodeFacts => {
       const status = node.raftStatus();
-      const stats = node.store.stats();
+      const keyCount = [...node.replicas.values()].reduce((sum, replica) => sum + replica.store.stats().keyCount, 0);
       return {
         nodeId: node.options.id,
         role: status.role,
@@ -89,8 +89,8 @@ export function nodeBackend(node: ShoalNode): RedisBackend {
         appliedIndex: node.store.appliedIndex(),
         lastIndex: status.lastIndex,
         memberCount: node.options.members.size,
-        keyCount: stats.keyCount,
-        expiresCount: node.store.expiringKeyCount(),
+        keyCount,
+        expiresCount: [...node.replicas.values()].reduce((sum, replica) => sum + replica.store.expiringKeyCount(), 0),
         revision: node.store.revision(),
         fsync: node.options.fsync,
       };

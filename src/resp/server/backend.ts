@@ -123,4 +123,7 @@ export interface RedisBackend {
   countKeysInSlot(slot: number): number;
   /** Up to `limit` of them, in bytewise order (CLUSTER GETKEYSINSLOT). */
   keysInSlot(slot: number, limit: number): Uint8Array[];
+  /** On a node of several shards, the shard that owns `key` (a run of commands stays within one shard, and a
+   * command's keys must share one); absent when the node has a single shard. */
+  shardOf?(key: Uint8Array): number;
 }

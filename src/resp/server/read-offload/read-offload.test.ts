@@ -14,6 +14,8 @@ import { ScanCursorTable } from "../../../commands/redis/scan-cursor-table.js";
 import { Prng } from "../../../lib/prng.js";
 import { openLmdbCommandStore } from "../../../node/command-store.js";
 import { applyCommands, bytes, stateBytes } from "../../../node/testing/command-store-helpers.js";
+import { hashSlot } from "../../../slots/hash-slot.js";
+import { SlotMap } from "../../../slots/slot-map.js";
 import type { LmdbStore } from "../../../store/lmdb/lmdb-store.js";
 import type { RespVersion } from "../../resp-value.js";
 import { RespWriter } from "../../resp-writer.js";
@@ -98,7 +100,7 @@ describe("read offload", () => {
       ];
       const lent = store.lendEnvironment();
       try {
-        const got = await offload.run(lent.path, argvs, 0, protocol);
+        const got = await offload.run([lent.path], argvs, 0, protocol);
         const want = inline(store, argvs, protocol);
         assert.equal(got.length, want.length);
         for (const [i, reply] of got.entries()) assert.deepEqual(Buffer.from(reply), want[i], `reply ${i}`);
@@ -113,7 +115,7 @@ describe("read offload", () => {
       applyCommands(store, redis(`SET fresh:${round} ${round}`));
       const lent = store.lendEnvironment();
       try {
-        const [reply] = await offload.run(lent.path, [argv(`KEYS fresh:${round}`)], 0, 2);
+        const [reply] = await offload.run([lent.path], [argv(`KEYS fresh:${round}`)], 0, 2);
         assert.equal(
           Buffer.from(reply as Uint8Array).toString(),
           `*1\r\n$${`fresh:${round}`.length}\r\nfresh:${round}\r\n`,
@@ -131,7 +133,7 @@ describe("read offload", () => {
     await other.close();
     const lent = store.lendEnvironment();
     try {
-      const [reply] = await offload.run(lent.path, [argv("KEYS *")], 0, 2);
+      const [reply] = await offload.run([lent.path], [argv("KEYS *")], 0, 2);
       assert.equal(Buffer.from(reply as Uint8Array).toString(), "*1\r\n$9\r\nonly-in-b\r\n");
     } finally {
       lent.release();
@@ -139,15 +141,56 @@ describe("read offload", () => {
   });
 
   it("reports a failure as an error, and the next request still runs", async () => {
-    await assert.rejects(offload.run(path.join(root, "no-such-environment"), [argv("KEYS *")], 0, 2), (error: Error) =>
-      error.message.startsWith("internal error"),
+    await assert.rejects(
+      offload.run([path.join(root, "no-such-environment")], [argv("KEYS *")], 0, 2),
+      (error: Error) => error.message.startsWith("internal error"),
     );
     const lent = store.lendEnvironment();
     try {
-      const [reply] = await offload.run(lent.path, [argv("DBSIZE")], 0, 2);
+      const [reply] = await offload.run([lent.path], [argv("DBSIZE")], 0, 2);
       assert.match(Buffer.from(reply as Uint8Array).toString(), /^:\d+\r\n$/);
     } finally {
       lent.release();
+    }
+  });
+});
+
+describe("read offload over several shards", () => {
+  it("reads every shard's environment as one keyspace, as one store holding all the keys answers", async () => {
+    const shardCount = 3;
+    const map = new SlotMap(shardCount);
+    const shards = Array.from({ length: shardCount }, (_, i) => openLmdbCommandStore(path.join(root, `shard-${i}`)));
+    const whole = openLmdbCommandStore(path.join(root, "whole"));
+    const offload = new ReadOffload(1, shardCount);
+    try {
+      const keys = Array.from({ length: 500 }, (_, i) => `k:${i}`);
+      for (const key of keys) {
+        const shard = shards[map.shardOf(hashSlot(bytes(key))) - 1];
+        assert.ok(shard !== undefined);
+        applyCommands(shard, redis(`SET ${key} v-${key}`));
+        applyCommands(whole, redis(`SET ${key} v-${key}`));
+      }
+      assert.ok(
+        shards.every((shard) => shard.stats().keyCount > 100),
+        "the keys spread over every shard",
+      );
+      const argvs = [argv("KEYS *"), argv("KEYS k:1*"), argv("DBSIZE"), argv("EXISTS k:1 k:2 nope")];
+      const lent = shards.map((shard) => shard.lendEnvironment());
+      const got = await offload.run(
+        lent.map((l) => l.path),
+        argvs,
+        0,
+        2,
+      );
+      for (const l of lent) l.release();
+      assert.deepEqual(
+        got.map((b) => Buffer.from(b).toString()),
+        inline(whole, argvs, 2).map((b) => b.toString()),
+      );
+    } finally {
+      await offload.close();
+      for (const shard of shards) await shard.close();
+      await whole.close();
     }
   });
 });

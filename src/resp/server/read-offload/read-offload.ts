@@ -65,19 +65,22 @@ interface ReadWorker {
 
 export class ReadOffload {
   readonly #workerCount: number;
+  readonly #shardCount: number;
   readonly #workers: ReadWorker[] = [];
   #nextId = 1;
   #closed = false;
 
-  constructor(workerCount: number) {
+  constructor(workerCount: number, shardCount = 1) {
     if (!Number.isSafeInteger(workerCount) || workerCount < 1) throw new RangeError("workerCount must be >= 1");
     this.#workerCount = workerCount;
+    this.#shardCount = shardCount;
   }
 
-  /** Runs `argvs` on a worker against the environment at `envPath` (kept open by the caller until this
-   * settles); resolves with each command's reply encoded in `protocol`. */
+  /** Runs `argvs` on a worker against the environment at `envPaths` (one shard's, or every shard's read as one
+   * keyspace; kept open by the caller until this settles); resolves with each command's reply encoded in
+   * `protocol`. */
   async run(
-    envPath: string,
+    envPaths: readonly string[],
     argvs: readonly (readonly Uint8Array[])[],
     nowMs: number,
     protocol: RespVersion,
@@ -89,7 +92,8 @@ export class ReadOffload {
     const id = this.#nextId++;
     const request: ReadRequest = {
       id,
-      envPath,
+      envPaths,
+      shardCount: this.#shardCount,
       argvs: packed,
       nowMs,
       seed: Math.floor(Math.random() * 0x100000000),

@@ -8,8 +8,12 @@ import type { RespVersion } from "../../resp-value.js";
 
 export interface ReadRequest {
   readonly id: number;
-  /** The LMDB environment to read (LmdbStore.lendEnvironment), pinned open by the sender until answered. */
-  readonly envPath: string;
+  /** The LMDB environments to read (LmdbStore.lendEnvironment), pinned open by the sender until answered: one
+   * shard's, or — for a command without a key (KEYS) on a node of several shards — every shard's, in shard order,
+   * read as one keyspace (store/merged-keyspace-reader.ts). */
+  readonly envPaths: readonly string[];
+  /** The cluster's shard count, which maps a key to its shard among `envPaths` when there are several. */
+  readonly shardCount: number;
   readonly argvs: PackedArgvs;
   /** The reading node's clock; the worker takes the later of it and the store's replicated clock. */
   readonly nowMs: number;

@@ -11,7 +11,12 @@ import type { ScanCursors } from "../../../commands/redis/command-spec.js";
 import { executeCommands } from "../../../commands/redis/execute.js";
 import { ShoalError } from "../../../lib/errors.js";
 import { Prng } from "../../../lib/prng.js";
+import { hashSlot } from "../../../slots/hash-slot.js";
+import { SlotMap } from "../../../slots/slot-map.js";
 import { LmdbReadView } from "../../../store/lmdb/lmdb-read-view.js";
+import { mergedKeyspaceReader } from "../../../store/merged-keyspace-reader.js";
+import type { StoreMeta } from "../../../store/store-meta.js";
+import type { KeyspaceReader } from "../../../store/write-set.js";
 import { RespWriter } from "../../resp-writer.js";
 import { writeReply } from "../error-reply.js";
 import { type ReadRequest, type ReadResponse, unpackArgvs } from "./read-protocol.js";
@@ -27,20 +32,48 @@ const NO_CURSORS: ScanCursors = {
   },
 };
 
-let view: LmdbReadView | undefined;
+/** Open views by path, least recently used first. A restore replaces a shard's environment and later requests
+ * name the new one: views no request has named for a while are closed (lmdb-js shares the native environment with
+ * the node's own handle, so closing ours never closes theirs). */
+const views = new Map<string, LmdbReadView>();
+let slotMap: SlotMap | undefined;
+
+function viewOf(path: string, shardCount: number): LmdbReadView {
+  const view = views.get(path) ?? LmdbReadView.open(path);
+  views.delete(path);
+  views.set(path, view);
+  for (const [stale, old] of views) {
+    if (views.size <= 2 * shardCount + 1) break;
+    views.delete(stale);
+    void old.close();
+  }
+  return view;
+}
+
+/** Runs `body` inside one read transaction of each view (each shard's own consistent state). */
+function readAll<T>(
+  open: readonly LmdbReadView[],
+  body: (readers: KeyspaceReader[], metas: StoreMeta[]) => T,
+  readers: KeyspaceReader[] = [],
+  metas: StoreMeta[] = [],
+): T {
+  const next = open[readers.length];
+  if (next === undefined) return body(readers, metas);
+  return next.read((reader, meta) => readAll(open, body, [...readers, reader], [...metas, meta]));
+}
 
 function answer(request: ReadRequest): ReadResponse {
-  if (view?.path !== request.envPath) {
-    // A restore replaced the environment: later requests name the new one. lmdb-js shares the native
-    // environment with the node's own handle, so closing ours never closes theirs.
-    void view?.close();
-    view = undefined;
-    view = LmdbReadView.open(request.envPath);
-  }
-  return view.read((reader, meta) => {
+  const open = request.envPaths.map((path) => viewOf(path, request.shardCount));
+  return readAll(open, (readers, metas) => {
+    let reader = readers[0] as KeyspaceReader;
+    if (readers.length > 1) {
+      if (slotMap?.shardCount !== request.shardCount) slotMap = new SlotMap(request.shardCount);
+      const map = slotMap;
+      reader = mergedKeyspaceReader(readers, (key) => map.shardOf(hashSlot(key)) - 1);
+    }
     const replies = executeCommands(reader, undefined, unpackArgvs(request.argvs), {
-      nowMs: Math.max(request.nowMs, meta.clockMs),
-      revision: meta.revision,
+      nowMs: Math.max(request.nowMs, ...metas.map((meta) => meta.clockMs)),
+      revision: (metas[0] as StoreMeta).revision,
       random: new Prng(request.seed),
       cursors: NO_CURSORS,
     });

@@ -1,0 +1,48 @@
+/**
+ * @module Spreads the leadership of a node's groups over the members, so that with S shards on N nodes every
+ * node's core does a share of the work (issue 12: balanced within one). Each group has a preferred leader —
+ * the member at position (group − 1) mod N of the sorted member ids — and a leader that is not its group's
+ * preferred one hands leadership over (RaftHost.transferLeader) once the preferred member holds the whole log.
+ * Only the current leader acts, so there is nothing to coordinate: a preferred member that is down or behind is
+ * simply not chosen, and the check repeats. The meta group's balancer (placement with R < N) replaces this later.
+ */
+import type { GroupId, NodeId } from "../raft/types.js";
+import type { RaftHost } from "./raft-host.js";
+
+/** The member that should lead `groupId` when it is up and caught up. */
+export function preferredLeader(groupId: GroupId, memberIds: readonly NodeId[]): NodeId {
+  const sorted = [...memberIds].sort((a, b) => a - b);
+  return sorted[(groupId - 1) % sorted.length] as NodeId;
+}
+
+export class LeaderBalancer {
+  readonly #hosts: ReadonlyMap<GroupId, Pick<RaftHost, "raw" | "transferLeader">>;
+  readonly #intervalMs: number;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(hosts: ReadonlyMap<GroupId, Pick<RaftHost, "raw" | "transferLeader">>, intervalMs: number) {
+    this.#hosts = hosts;
+    this.#intervalMs = intervalMs;
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => this.balance(), this.#intervalMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  /** One round: each group this node leads but should not goes to its preferred member if that one is caught up. */
+  balance(): void {
+    for (const [groupId, host] of this.#hosts) {
+      const status = host.raw.status();
+      if (status.role !== "leader") continue;
+      const preferred = preferredLeader(groupId, status.confState.voters);
+      if (preferred === status.id) continue;
+      if ((status.matchIndex.get(preferred) ?? 0) < status.lastIndex) continue; // behind or down: keep leading
+      host.transferLeader(preferred);
+    }
+  }
+}

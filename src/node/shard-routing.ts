@@ -1,0 +1,68 @@
+/**
+ * @module Which shard a batch of Redis commands addresses (issue 12). A command with keys goes to the shard that
+ * owns its keys' hash slot, and all its keys must share one shard (a Raft group applies an entry atomically; two
+ * groups cannot); a command without a key (KEYS, SCAN, RANDOMKEY, DBSIZE, FLUSHALL, FLUSHDB) is answered by every
+ * shard together. The RESP server splits a pipeline into runs of one shard each, so only an EXEC block can mix
+ * shards, and it is refused the way Redis Cluster refuses one: -CROSSSLOT.
+ */
+import { commandKeys, DATA_COMMAND_TABLE } from "../commands/redis/table.js";
+import { ShoalError } from "../lib/errors.js";
+
+/** Where a batch goes: the one shard its keys name, or none (every command of it is keyless). */
+export interface BatchRoute {
+  readonly shard: number | undefined;
+  /** True when some command of the batch names no key. */
+  readonly keyless: boolean;
+}
+
+/** The route of `argvs` (and of the WATCHed keys of an EXEC block); throws CROSS_SLOT when their keys span
+ * shards, or when keyless commands share a batch with keyed ones on a cluster of several shards. */
+export function routeBatch(
+  argvs: readonly (readonly Uint8Array[])[],
+  watchedKeys: readonly Uint8Array[],
+  shardOfKey: (key: Uint8Array) => number,
+): BatchRoute {
+  let shard: number | undefined;
+  let keyless = false;
+  const visit = (key: Uint8Array): void => {
+    const owner = shardOfKey(key);
+    if (shard === undefined) shard = owner;
+    else if (owner !== shard) throw crossShard();
+  };
+  for (const argv of argvs) {
+    const keys = keysOf(argv);
+    if (keys.length === 0) keyless = true;
+    for (const key of keys) visit(key);
+  }
+  for (const key of watchedKeys) visit(key);
+  if (keyless && shard !== undefined) {
+    throw new ShoalError(
+      "CROSS_SLOT",
+      "Commands without a key (KEYS, SCAN, DBSIZE, FLUSHALL…) cannot share a transaction with keyed ones on a cluster of several shards",
+    );
+  }
+  return { shard, keyless };
+}
+
+function keysOf(argv: readonly Uint8Array[]): Uint8Array[] {
+  let spec: ReturnType<typeof DATA_COMMAND_TABLE.resolve>;
+  try {
+    spec = DATA_COMMAND_TABLE.resolve(argv);
+  } catch {
+    return []; // refused before it reaches a batch; answered with its own error where it runs
+  }
+  return commandKeys(spec, argv);
+}
+
+function crossShard(): ShoalError {
+  return new ShoalError("CROSS_SLOT", "Keys in request don't hash to the same slot");
+}
+
+/** True when every command of `argvs` empties the keyspace (FLUSHALL, FLUSHDB): the one keyless write, which a
+ * node of several shards applies on each shard (each atomically, not all at once). */
+export function onlyFlushes(argvs: readonly (readonly Uint8Array[])[]): boolean {
+  return argvs.every((argv) => {
+    const name = new TextDecoder().decode(argv[0]).toLowerCase();
+    return name === "flushall" || name === "flushdb";
+  });
+}

@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import fc from "fast-check";
+import { SLOT_COUNT } from "./hash-slot.js";
+import { SHARD_COUNT_MAX, SlotMap } from "./slot-map.js";
+
+test("one shard owns every slot", () => {
+  const map = new SlotMap(1);
+  assert.deepEqual(map.rangesOf(1), [{ from: 0, to: SLOT_COUNT - 1 }]);
+  assert.equal(map.shardOf(0), 1);
+  assert.equal(map.shardOf(SLOT_COUNT - 1), 1);
+});
+
+test("three shards split the slots as Redis's create-cluster does for three masters", () => {
+  const map = new SlotMap(3);
+  assert.deepEqual(
+    map.shards().map((s) => map.rangesOf(s)),
+    [[{ from: 0, to: 5460 }], [{ from: 5461, to: 10922 }], [{ from: 10923, to: 16383 }]],
+  );
+});
+
+test("any shard count: every slot has exactly one shard, ranges are contiguous, in order and within one slot of even", () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: SHARD_COUNT_MAX }), (count) => {
+      const map = new SlotMap(count);
+      let next = 0;
+      const sizes: number[] = [];
+      for (const shard of map.shards()) {
+        const ranges = map.rangesOf(shard);
+        assert.equal(ranges.length, 1);
+        const [range] = ranges as [{ from: number; to: number }];
+        assert.equal(range.from, next);
+        for (const slot of [range.from, range.to]) assert.equal(map.shardOf(slot), shard);
+        sizes.push(range.to - range.from + 1);
+        next = range.to + 1;
+      }
+      assert.equal(next, SLOT_COUNT);
+      assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1);
+    }),
+    { numRuns: 200 },
+  );
+});
+
+test("refuses shard counts outside 1 … SHARD_COUNT_MAX and slots outside the table", () => {
+  for (const bad of [0, -1, 1.5, SHARD_COUNT_MAX + 1, Number.NaN]) assert.throws(() => new SlotMap(bad), RangeError);
+  const map = new SlotMap(2);
+  for (const bad of [-1, SLOT_COUNT, 0.5]) assert.throws(() => map.shardOf(bad), RangeError);
+});

@@ -1,0 +1,116 @@
+/**
+ * End-to-end: a 3-node cluster of 3 shards (`--shards 3`, child processes). Each shard is a Raft group on every
+ * node, its leadership handed to a different node (node/leader-balancer.ts); keys go to the shard of their hash
+ * slot, commands over several shards answer CROSSSLOT, and the commands without a key see every shard.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { Redis } from "ioredis";
+import { hashSlot } from "../src/slots/hash-slot.js";
+import { SlotMap } from "../src/slots/slot-map.js";
+import { ProcessCluster, sleep } from "./support/process-cluster.js";
+
+interface ShardView {
+  readonly id: number;
+  readonly slots: [number, number][];
+  readonly leader: number;
+  readonly replicas: number[];
+}
+
+describe("a 3-node cluster of 3 shards", { timeout: 240_000 }, () => {
+  let cluster: ProcessCluster;
+  const map = new SlotMap(3);
+  const shardOf = (key: string): number => map.shardOf(hashSlot(Buffer.from(key)));
+
+  before(async () => {
+    cluster = await ProcessCluster.start({ nodes: 3, extraArgs: ["--shards", "3"] });
+    await cluster.waitForLeader(30_000);
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  const shardViews = async (id: number): Promise<ShardView[]> =>
+    ((await cluster.cluster(id)) as unknown as { shards: ShardView[] }).shards;
+
+  test("each shard owns a third of the slots, and the three leaders settle on three different nodes", async () => {
+    let views: ShardView[] = [];
+    for (let attempt = 0; attempt < 100; attempt++) {
+      views = await shardViews(1);
+      if (new Set(views.map((v) => v.leader)).size === 3 && views.every((v) => v.leader > 0)) break;
+      await sleep(200);
+    }
+    assert.deepEqual(
+      views.map((v) => v.slots),
+      [[[0, 5460]], [[5461, 10922]], [[10923, 16383]]],
+    );
+    assert.deepEqual(
+      views.map((v) => v.leader),
+      [1, 2, 3],
+      "shard s is led by node s once every node is caught up",
+    );
+    for (const view of views) assert.deepEqual([view.leader, ...view.replicas].sort(), [1, 2, 3]);
+  });
+
+  test("keys of every shard are written and read through any node; multi-key commands stay within a shard", async () => {
+    const clients = [1, 2, 3].map((id) => new Redis(cluster.respPort(id), { maxRetriesPerRequest: 1 }));
+    const [c1, c2, c3] = clients as [Redis, Redis, Redis];
+    try {
+      const keys = Array.from({ length: 300 }, (_, i) => `shard:key:${i}`);
+      assert.deepEqual(new Set(keys.map(shardOf)), new Set([1, 2, 3]), "the keys cover every shard");
+      const pipeline = c1.pipeline();
+      for (const key of keys) pipeline.set(key, `v:${key}`);
+      pipeline.incr("{shard}:counter");
+      const results = await pipeline.exec();
+      assert.ok(results?.every(([error]) => error === null));
+      for (const client of clients) {
+        assert.equal(await client.get(keys[7] as string), `v:${keys[7]}`);
+        assert.equal(await client.dbsize(), keys.length + 1);
+      }
+      // Each key lives in its own shard's store: CLUSTER COUNTKEYSINSLOT reads the store of the slot's shard.
+      for (const shard of [1, 2, 3]) {
+        const key = keys.find((k) => shardOf(k) === shard) as string;
+        const count = await c1.call("CLUSTER", "COUNTKEYSINSLOT", hashSlot(Buffer.from(key)));
+        assert.ok((count as number) >= 1, `shard ${shard}'s store holds ${key}`);
+      }
+      // Keys of one shard (a hash tag), in one command and in a transaction.
+      assert.equal(await c2.mset("{user1}:a", "1", "{user1}:b", "2"), "OK");
+      assert.deepEqual(await c3.mget("{user1}:a", "{user1}:b"), ["1", "2"]);
+      const multi = await c1.multi().incr("{user1}:a").get("{user1}:b").exec();
+      assert.deepEqual(
+        multi?.map(([, value]) => value),
+        [2, "2"],
+      );
+      // Keys of different shards: refused as Redis Cluster refuses keys of different slots.
+      const [a, b] = [keys.find((k) => shardOf(k) === 1), keys.find((k) => shardOf(k) === 3)] as [string, string];
+      await assert.rejects(c1.mset(a, "x", b, "y"), /CROSSSLOT/);
+      await assert.rejects(c1.multi().set(a, "x").set(b, "y").exec(), /CROSSSLOT/);
+      assert.equal(await c1.get(a), `v:${a}`, "the refused write changed nothing");
+      // The keyless commands see every shard.
+      const all = (await c3.keys("shard:key:*")) ?? [];
+      assert.deepEqual([...all].sort(), [...keys].sort());
+      let cursor = "0";
+      const scanned: string[] = [];
+      do {
+        const [next, batch] = (await c2.scan(cursor, "MATCH", "shard:key:*", "COUNT", 50)) as [string, string[]];
+        scanned.push(...batch);
+        cursor = next;
+      } while (cursor !== "0");
+      assert.deepEqual(scanned.sort(), [...keys].sort());
+      const stored = new Set([...keys, "{shard}:counter", "{user1}:a", "{user1}:b"]);
+      for (let i = 0; i < 5; i++) assert.ok(stored.has((await c1.randomkey()) as string));
+      assert.equal(await c2.flushall(), "OK");
+      for (const client of clients) assert.equal(await client.dbsize(), 0);
+    } finally {
+      for (const client of clients) client.disconnect();
+    }
+  });
+
+  test("a node restarted with another shard count refuses to start, with a one-line error", async () => {
+    await cluster.kill(3);
+    await cluster.startNode(3, ["--shards", "2"]).catch(() => undefined);
+    const { code, stderr } = await cluster.exited(3);
+    assert.notEqual(code, 0);
+    assert.match(stderr, /started with --shards 2: start every member with --shards 3/);
+  });
+});
