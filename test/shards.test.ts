@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { Redis } from "ioredis";
+import { Cluster, Redis } from "ioredis";
 import { hashSlot } from "../src/slots/hash-slot.js";
 import { SlotMap } from "../src/slots/slot-map.js";
 import { ProcessCluster, sleep } from "./support/process-cluster.js";
@@ -103,6 +103,41 @@ describe("a 3-node cluster of 3 shards", { timeout: 240_000 }, () => {
       for (const client of clients) assert.equal(await client.dbsize(), 0);
     } finally {
       for (const client of clients) client.disconnect();
+    }
+  });
+
+  test("CLUSTER SLOTS names each shard's leader first, and an ioredis Cluster client spreads keys over them", async () => {
+    const probe = new Redis(cluster.respPort(2), { maxRetriesPerRequest: 1 });
+    try {
+      const slots = (await probe.call("CLUSTER", "SLOTS")) as [number, number, [string, number, string]][];
+      assert.deepEqual(
+        slots.map(([from, to, master]) => [from, to, master[1]]),
+        [
+          [0, 5460, cluster.respPort(1)],
+          [5461, 10922, cluster.respPort(2)],
+          [10923, 16383, cluster.respPort(3)],
+        ],
+      );
+      const info = String(await probe.call("CLUSTER", "INFO"));
+      assert.match(info, /cluster_state:ok\r\ncluster_slots_assigned:16384\r\ncluster_slots_ok:16384\r\n/);
+      assert.match(info, /cluster_size:3\r\n/);
+    } finally {
+      probe.disconnect();
+    }
+    const client = new Cluster(
+      [1, 2, 3].map((id) => ({ host: "127.0.0.1", port: cluster.respPort(id) })),
+      { redisOptions: { maxRetriesPerRequest: 3 } },
+    );
+    try {
+      const keys = Array.from({ length: 1000 }, (_, i) => `cluster:${i}`);
+      await Promise.all(keys.map((key) => client.set(key, key)));
+      const values = await Promise.all(keys.map((key) => client.get(key)));
+      assert.deepEqual(values, keys);
+      assert.deepEqual(await client.mget("{tag}:1", "{tag}:2"), [null, null]);
+      const masters = new Set(client.nodes("master").map((node) => node.options.port));
+      assert.equal(masters.size, 3, "the client talks to three masters, one per shard");
+    } finally {
+      client.disconnect();
     }
   });
 

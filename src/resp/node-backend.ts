@@ -39,6 +39,9 @@ export function nodeBackend(node: ShoalNode): RedisBackend {
           appliedIndex: info?.appliedIndex ?? 0,
         };
       }),
+      shards: node
+        .shardStatuses()
+        .map(({ id, slots, raft }) => ({ id, slots, leaderId: raft.leaderId, term: raft.term })),
     };
   };
   return {
@@ -65,6 +68,7 @@ export function nodeBackend(node: ShoalNode): RedisBackend {
     watchRevisions: (keys, stale) => node.watchRevisions(keys, stale),
     pubsub: node.pubsub,
     role: () => node.raftStatus().role,
+    leadsSlot: (slot) => node.replicaOfSlot(slot).host.raw.status().role === "leader",
     clusterTopology: () => {
       const nowMs = Date.now();
       if (topology === undefined || nowMs - topology.atMs > TOPOLOGY_CACHE_MS) {

@@ -72,16 +72,28 @@ export interface NodeFacts {
   readonly fsync: string;
 }
 
-/** The cluster as the Redis Cluster commands show it (CLUSTER SLOTS, SHARDS, NODES, INFO, MYID): one shard owning
- * every slot, led by the Raft leader, its other members as replicas. Sharding will give it more shards. */
+/** The cluster as the Redis Cluster commands show it (CLUSTER SLOTS, SHARDS, NODES, INFO, MYID): its shards,
+ * each owning slot ranges and led by its Raft group's leader, the group's other members as its replicas. */
 export interface ClusterTopology {
   readonly selfId: number;
   /** The cluster's id (identity.ts): node names are derived from it, so they are stable and cluster-unique. */
   readonly clusterId: string;
-  /** The Raft leader, 0 while none is known. */
+  /** The first shard's leader, 0 while none is known. */
   readonly leaderId: number;
   readonly term: number;
   readonly members: readonly ClusterMember[];
+  /** Every shard in shard order (one owning every slot on a node of a single shard). */
+  readonly shards: readonly ClusterShard[];
+}
+
+export interface ClusterShard {
+  readonly id: number;
+  /** Slot ranges, both ends included. */
+  readonly slots: readonly { readonly from: number; readonly to: number }[];
+  /** The shard's Raft leader as this node knows it, 0 while none is known. */
+  readonly leaderId: number;
+  /** The shard's Raft term (its configuration epoch here). */
+  readonly term: number;
 }
 
 export interface ClusterMember {
@@ -117,6 +129,9 @@ export interface RedisBackend {
   close?(): Promise<void>;
   /** This node's Raft role, cheaply (HELLO reports it on every connection; facts() counts keys). */
   role(): string;
+  /** True when this node leads the shard that owns `slot` (strict cluster redirects answer -MOVED otherwise);
+   * absent: `role()` decides, as for a single shard. */
+  leadsSlot?(slot: number): boolean;
   /** The members and who leads, for the Redis Cluster commands (may ask the other members). */
   clusterTopology(): Promise<ClusterTopology>;
   /** This node's stored keys in hash slot `slot` (CLUSTER COUNTKEYSINSLOT): local state, like Redis. */

@@ -13,14 +13,14 @@ import type { CommandSpec } from "../../commands/redis/command-spec.js";
 import { errorReply, type Reply } from "../../commands/redis/reply.js";
 import { commandKeys } from "../../commands/redis/table.js";
 import { commonSlot } from "../../slots/hash-slot.js";
-import type { RedisBackend } from "./backend.js";
+import type { ClusterTopology, RedisBackend } from "./backend.js";
 import type { RedirectCheck } from "./server-context.js";
 
 const REFRESH_MS = 1000;
 
 export class ClusterRedirects implements RedirectCheck {
   readonly #backend: RedisBackend;
-  #leaderAddress: string | undefined;
+  #topology: ClusterTopology | undefined;
   #refreshedAtMs = Number.NEGATIVE_INFINITY;
   #refreshing = false;
 
@@ -36,12 +36,21 @@ export class ClusterRedirects implements RedirectCheck {
     if (keys.length === 0) return undefined;
     const slot = commonSlot(keys);
     if (slot === undefined) return errorReply("CROSS_SLOT", "Keys in request don't hash to the same slot");
-    if (this.#backend.role() === "leader") return undefined;
+    if (this.#backend.leadsSlot?.(slot) ?? this.#backend.role() === "leader") return undefined;
     if (readonlyConnection && spec.flags.includes("readonly")) return undefined;
     if (Date.now() - this.#refreshedAtMs > REFRESH_MS) this.#refresh();
-    const leader = this.#leaderAddress;
+    const leader = this.#leaderAddressOf(slot);
     if (leader === undefined) return errorReply("CLUSTER_DOWN", "The cluster is down: no leader is known right now");
     return errorReply("MOVED", `${slot} ${leader}`);
+  }
+
+  /** The RESP address of the leader of the shard that owns `slot`, as last seen (never this node's own). */
+  #leaderAddressOf(slot: number): string | undefined {
+    const topology = this.#topology;
+    if (topology === undefined) return undefined;
+    const shard = topology.shards.find((s) => s.slots.some(({ from, to }) => from <= slot && slot <= to));
+    const leader = topology.members.find((m) => m.id === shard?.leaderId && m.id !== topology.selfId);
+    return leader?.resp;
   }
 
   #refresh(): void {
@@ -51,8 +60,7 @@ export class ClusterRedirects implements RedirectCheck {
       (topology) => {
         this.#refreshing = false;
         this.#refreshedAtMs = Date.now();
-        const leader = topology.members.find((m) => m.id === topology.leaderId && m.id !== topology.selfId);
-        this.#leaderAddress = leader?.resp;
+        this.#topology = topology;
       },
       () => {
         this.#refreshing = false;

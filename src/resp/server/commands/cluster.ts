@@ -1,10 +1,11 @@
 /**
  * @module The cluster group: READONLY/READWRITE and CLUSTER (KEYSLOT, SLOTS, SHARDS, NODES, INFO, MYID,
- * COUNTKEYSINSLOT, GETKEYSINSLOT, HELP), so
- * Redis Cluster clients (ioredis `Cluster`, node-redis `createCluster`, `redis-cli -c`) can use Shoal. Until sharding
- * arrives the cluster is one shard owning all 16384 slots: its master is the Raft leader, its replicas the other
- * members, and since every member serves every key (a follower forwards writes to the leader) no -MOVED is ever
- * needed. Replies follow Redis 7.0's shapes (the Redis Cluster specification; `CLUSTER SLOTS`/`SHARDS`/`NODES`).
+ * COUNTKEYSINSLOT, GETKEYSINSLOT, HELP), so Redis Cluster clients (ioredis `Cluster`, node-redis `createCluster`,
+ * `redis-cli -c`) can use Shoal. Each shard (one Raft group, `--shards`) owns slot ranges: its master is the group's
+ * leader, its replicas the group's other members — every member replicates every shard, so every member is a
+ * replica of the shards it does not lead. Every member serves every key (it forwards to the shard's leader) unless
+ * started with `--cluster-redirects` (cluster-redirects.ts: -MOVED). Replies follow Redis 7.0's shapes (the Redis
+ * Cluster specification; `CLUSTER SLOTS`/`SHARDS`/`NODES`).
  */
 import { createHash } from "node:crypto";
 import { safeIntArg } from "../../../commands/redis/args.js";
@@ -12,7 +13,7 @@ import { commandFamily, NO_KEYS, subcommands, withDifferences } from "../../../c
 import { array, bulk, integer, OK, type Reply } from "../../../commands/redis/reply.js";
 import { ShoalError } from "../../../lib/errors.js";
 import { hashSlot, SLOT_COUNT } from "../../../slots/hash-slot.js";
-import type { ClusterMember, ClusterTopology } from "../backend.js";
+import type { ClusterMember, ClusterShard, ClusterTopology } from "../backend.js";
 import type { Session } from "../session.js";
 import { helpReply, type SessionCommand, type SessionHandler } from "../session-commands.js";
 
@@ -61,9 +62,9 @@ function split(address: string | undefined): { host: string; port: number } {
   return { host: address.slice(0, at), port: Number(address.slice(at + 1)) || 0 };
 }
 
-/** The members that serve the one shard: the leader first, then the replicas that answered with a RESP address. */
-function servingMembers(topology: ClusterTopology): ClusterMember[] {
-  const leader = topology.members.find((m) => m.id === topology.leaderId && m.reachable && m.resp !== undefined);
+/** The members that serve `shard`: its leader first, then the replicas that answered with a RESP address. */
+function servingMembers(topology: ClusterTopology, shard: ClusterShard): ClusterMember[] {
+  const leader = topology.members.find((m) => m.id === shard.leaderId && m.reachable && m.resp !== undefined);
   if (leader === undefined) {
     throw new ShoalError("CLUSTER_DOWN", "The cluster is down: no leader is known right now");
   }
@@ -71,77 +72,95 @@ function servingMembers(topology: ClusterTopology): ClusterMember[] {
   return [leader, ...replicas];
 }
 
+/** CLUSTER SLOTS: one entry per slot range, its shard's leader first (where a cluster client sends the range). */
 function slotsReply(topology: ClusterTopology): Reply {
-  const nodes = servingMembers(topology).map((member) => {
-    const { host, port } = split(member.resp);
-    // Redis 7 adds a map of extra networking metadata (hostname): none here.
-    return array([bulk(host), integer(port), bulk(clusterNodeName(topology.clusterId, member.id)), array([])]);
-  });
-  return array([array([integer(0), integer(SLOT_COUNT - 1), ...nodes])]);
+  const ranges: Reply[] = [];
+  for (const shard of topology.shards) {
+    const nodes = servingMembers(topology, shard).map((member) => {
+      const { host, port } = split(member.resp);
+      // Redis 7 adds a map of extra networking metadata (hostname): none here.
+      return array([bulk(host), integer(port), bulk(clusterNodeName(topology.clusterId, member.id)), array([])]);
+    });
+    for (const { from, to } of shard.slots) ranges.push(array([integer(from), integer(to), ...nodes]));
+  }
+  return array(ranges);
 }
 
 function shardsReply(topology: ClusterTopology): Reply {
-  const leaderId = topology.leaderId;
-  const nodes = topology.members
-    .filter((m) => m.resp !== undefined || !m.reachable)
-    .map((member) => {
-      const { host, port } = split(member.resp ?? member.peer);
-      const field = (name: string, value: Reply): [Reply, Reply] => [bulk(name), value];
+  return array(
+    topology.shards.map((shard): Reply => {
+      const nodes = topology.members
+        .filter((m) => m.resp !== undefined || !m.reachable)
+        .map((member) => {
+          const { host, port } = split(member.resp ?? member.peer);
+          const field = (name: string, value: Reply): [Reply, Reply] => [bulk(name), value];
+          return {
+            kind: "map",
+            entries: [
+              field("id", bulk(clusterNodeName(topology.clusterId, member.id))),
+              field("port", integer(member.resp === undefined ? 0 : port)),
+              field("ip", bulk(host)),
+              field("endpoint", bulk(host)),
+              field("role", bulk(member.id === shard.leaderId ? "master" : "replica")),
+              field("replication-offset", integer(member.appliedIndex)),
+              field("health", bulk(member.reachable ? "online" : "fail")),
+            ],
+          } satisfies Reply;
+        });
       return {
         kind: "map",
         entries: [
-          field("id", bulk(clusterNodeName(topology.clusterId, member.id))),
-          field("port", integer(member.resp === undefined ? 0 : port)),
-          field("ip", bulk(host)),
-          field("endpoint", bulk(host)),
-          field("role", bulk(member.id === leaderId ? "master" : "replica")),
-          field("replication-offset", integer(member.appliedIndex)),
-          field("health", bulk(member.reachable ? "online" : "fail")),
+          [bulk("slots"), array(shard.slots.flatMap(({ from, to }) => [integer(from), integer(to)]))],
+          [bulk("nodes"), array(nodes)],
         ],
-      } satisfies Reply;
-    });
-  const shard: Reply = {
-    kind: "map",
-    entries: [
-      [bulk("slots"), array([integer(0), integer(SLOT_COUNT - 1)])],
-      [bulk("nodes"), array(nodes)],
-    ],
-  };
-  return array([shard]);
+      };
+    }),
+  );
 }
 
-/** CLUSTER NODES: `<name> <ip:port@bus-port> <flags> <master> <ping-sent> <pong-recv> <epoch> <link> <slots>`. */
+/**
+ * CLUSTER NODES: `<name> <ip:port@bus-port> <flags> <master> <ping-sent> <pong-recv> <epoch> <link> <slots>`. A
+ * member leading shards is a master of their slots; one leading none is shown as a replica of the first shard's
+ * leader (Redis has no form for a node that replicates several masters, as every Shoal member does).
+ */
 function nodesText(topology: ClusterTopology): string {
-  const leaderName = topology.leaderId === 0 ? "-" : clusterNodeName(topology.clusterId, topology.leaderId);
+  const firstLeader = topology.shards[0]?.leaderId ?? 0;
+  const leaderName = firstLeader === 0 ? "-" : clusterNodeName(topology.clusterId, firstLeader);
   return topology.members
     .map((member) => {
       const name = clusterNodeName(topology.clusterId, member.id);
       const { host, port } = split(member.resp ?? member.peer);
       const bus = split(member.peer).port;
-      const isLeader = member.id === topology.leaderId;
+      const led = topology.shards.filter((shard) => shard.leaderId === member.id);
+      const isLeader = led.length > 0;
       const flags = [
         ...(member.id === topology.selfId ? ["myself"] : []),
         isLeader ? "master" : "slave",
         ...(member.reachable ? [] : ["fail"]),
       ].join(",");
       const link = member.reachable ? "connected" : "disconnected";
-      const slots = isLeader ? ` 0-${SLOT_COUNT - 1}` : "";
-      return `${name} ${host}:${member.resp === undefined ? 0 : port}@${bus} ${flags} ${isLeader ? "-" : leaderName} 0 0 ${topology.term} ${link}${slots}\n`;
+      const slots = led.flatMap((shard) => shard.slots.map(({ from, to }) => ` ${from}-${to}`)).join("");
+      const epoch = Math.max(0, ...led.map((shard) => shard.term), isLeader ? 0 : topology.term);
+      return `${name} ${host}:${member.resp === undefined ? 0 : port}@${bus} ${flags} ${isLeader ? "-" : leaderName} 0 0 ${epoch} ${link}${slots}\n`;
     })
     .join("");
 }
 
 function infoText(topology: ClusterTopology): string {
-  const up = topology.members.some((m) => m.id === topology.leaderId && m.reachable);
+  const reachable = (id: number): boolean => topology.members.some((m) => m.id === id && m.reachable);
+  const slotsOf = (shard: ClusterShard): number => shard.slots.reduce((sum, { from, to }) => sum + to - from + 1, 0);
+  const served = topology.shards.filter((shard) => reachable(shard.leaderId));
+  const slotsOk = served.reduce((sum, shard) => sum + slotsOf(shard), 0);
   const fields: [string, string | number][] = [
-    ["cluster_state", up ? "ok" : "fail"],
+    // Redis answers fail while any slot is unserved (cluster-require-full-coverage yes).
+    ["cluster_state", slotsOk === SLOT_COUNT ? "ok" : "fail"],
     ["cluster_slots_assigned", SLOT_COUNT],
-    ["cluster_slots_ok", up ? SLOT_COUNT : 0],
+    ["cluster_slots_ok", slotsOk],
     ["cluster_slots_pfail", 0],
-    ["cluster_slots_fail", up ? 0 : SLOT_COUNT],
+    ["cluster_slots_fail", SLOT_COUNT - slotsOk],
     ["cluster_known_nodes", topology.members.length],
-    ["cluster_size", 1],
-    ["cluster_current_epoch", topology.term],
+    ["cluster_size", new Set(served.map((shard) => shard.leaderId)).size],
+    ["cluster_current_epoch", Math.max(topology.term, ...topology.shards.map((shard) => shard.term))],
     ["cluster_my_epoch", topology.term],
     ["cluster_stats_messages_sent", 0],
     ["cluster_stats_messages_received", 0],
@@ -289,7 +308,7 @@ export const clusterCommands: readonly SessionCommand[] = withDifferences(
   ],
   {
     cluster:
-      "One shard owns all 16384 slots until sharding arrives: SLOTS/SHARDS/NODES name the Raft leader as its master and the other members as replicas; every member serves every key (followers forward writes) unless started with --cluster-redirects, which makes a follower answer -MOVED (and any member -CROSSSLOT for keys of several slots) as Redis Cluster does. KEYSLOT, SLOTS, SHARDS, NODES, INFO, MYID, COUNTKEYSINSLOT, GETKEYSINSLOT (from a (slot, key) index; GETKEYSINSLOT refuses to list more than 10,000 keys in one call), HELP; not the slot-management subcommands (ADDSLOTS, SETSLOT, MEET, FAILOVER…).",
+      "The 16384 slots are split over --shards shards (one by default), each a Raft group on every member: SLOTS/SHARDS/NODES name each shard's leader as its master and the other members as its replicas (NODES shows a member that leads no shard as a replica of the first shard's leader); every member serves every key (it forwards to the shard's leader) unless started with --cluster-redirects, which makes a member answer -MOVED for a shard it does not lead (and -CROSSSLOT for keys of several slots) as Redis Cluster does; without it, keys of several shards in one command or transaction answer -CROSSSLOT. KEYSLOT, SLOTS, SHARDS, NODES, INFO, MYID, COUNTKEYSINSLOT, GETKEYSINSLOT (from a (slot, key) index; GETKEYSINSLOT refuses to list more than 10,000 keys in one call), HELP; not the slot-management subcommands (ADDSLOTS, SETSLOT, MEET, FAILOVER…).",
     readonly:
       "Opts this connection's reads into the node's local state without a ReadIndex check (faster, possibly stale); writes still go through the leader.",
     readwrite: "Turns READONLY off: reads are linearizable again.",

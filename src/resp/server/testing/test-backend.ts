@@ -161,7 +161,7 @@ export class TestBackend implements RedisBackend {
   raftRole = "leader";
 
   /** What clusterTopology() answers: this node (1) leads two replicas, one of them unreachable. */
-  topology: ClusterTopology = {
+  topology: Omit<ClusterTopology, "shards"> & { shards?: ClusterTopology["shards"] } = {
     selfId: 1,
     clusterId: "test-cluster",
     leaderId: 1,
@@ -173,8 +173,13 @@ export class TestBackend implements RedisBackend {
     ],
   };
 
+  /** One shard of every slot, led by `topology.leaderId`, unless a test sets `topology.shards`. */
   async clusterTopology(): Promise<ClusterTopology> {
-    return this.topology;
+    const { leaderId, term } = this.topology;
+    return {
+      ...this.topology,
+      shards: this.topology.shards ?? [{ id: 1, slots: [{ from: 0, to: 16383 }], leaderId, term }],
+    };
   }
 
   /** O(keys): no slot index here. */
