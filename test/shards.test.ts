@@ -141,6 +141,51 @@ describe("a 3-node cluster of 3 shards", { timeout: 240_000 }, () => {
     }
   });
 
+  test("HTTP: keys route to their shard from any node, ranges merge the shards, a txn stays within one shard", async () => {
+    const keys = Array.from({ length: 60 }, (_, i) => `http/${String(i).padStart(2, "0")}`);
+    assert.deepEqual(new Set(keys.map(shardOf)), new Set([1, 2, 3]));
+    for (const [i, key] of keys.entries()) {
+      const put = await fetch(`${cluster.url((i % 3) + 1)}/v1/kv/${key}`, { method: "PUT", body: `v${i}` });
+      assert.equal(put.status, 200, await put.text());
+    }
+    for (const [i, key] of keys.entries()) {
+      const got = await fetch(`${cluster.url(((i + 1) % 3) + 1)}/v1/kv/${key}`);
+      assert.equal(await got.text(), `v${i}`);
+    }
+    const listed: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = (await (
+        await fetch(`${cluster.url(2)}/v1/kv?prefix=http/&limit=7${after === undefined ? "" : `&after=${after}`}`)
+      ).json()) as { kvs: { key: string }[]; more: boolean; next?: string };
+      listed.push(...page.kvs.map((kv) => kv.key));
+      if (!page.more) break;
+      after = page.next;
+    }
+    assert.deepEqual(listed, keys, "every shard's keys, once each, in key order");
+    const [a, b] = [keys.find((k) => shardOf(k) === 1), keys.find((k) => shardOf(k) === 2)] as [string, string];
+    const txn = (ops: string[]) =>
+      fetch(`${cluster.url(1)}/v1/txn`, {
+        method: "POST",
+        body: JSON.stringify({ success: ops.map((key) => ({ op: "put", key, value: "t" })) }),
+      });
+    const across = await txn([a, b]);
+    assert.equal(across.status, 409);
+    assert.equal(((await across.json()) as { code: string }).code, "CROSS_SHARD");
+    assert.equal((await txn(["{t}x", "{t}y"])).status, 200);
+    const unwatchable = await fetch(`${cluster.url(1)}/v1/watch?prefix=http/`);
+    assert.equal(unwatchable.status, 501);
+    assert.match(((await unwatchable.json()) as { message: string }).message, /starts with a \{hash tag\}/);
+    // A prefix with a hash tag lies in one shard: its watch sees that shard's writes.
+    const watch = await fetch(`${cluster.url(3)}/v1/watch?prefix={t}`);
+    assert.equal(watch.status, 200);
+    const reader = (watch.body as ReadableStream<Uint8Array>).getReader();
+    await fetch(`${cluster.url(2)}/v1/kv/{t}z`, { method: "PUT", body: "watched" });
+    let text = "";
+    while (!text.includes("{t}z")) text += new TextDecoder().decode((await reader.read()).value);
+    await reader.cancel();
+  });
+
   test("a node restarted with another shard count refuses to start, with a one-line error", async () => {
     await cluster.kill(3);
     await cluster.startNode(3, ["--shards", "2"]).catch(() => undefined);

@@ -26,6 +26,8 @@ const statusByCode: Record<ErrorCode, number> = {
   CLUSTER_DOWN: 503,
   MOVED: 421,
   CROSS_SLOT: 400,
+  CROSS_SHARD: 409,
+  NOT_IMPLEMENTED: 501,
   TIMEOUT: 504,
   UNKNOWN_OUTCOME: 504,
   INTERNAL: 500,

@@ -68,12 +68,14 @@ export function registerWatchRoute(app: FastifyInstance, node: ShoalNode, metric
       if (fromText !== undefined && Number(fromText) < 1) {
         throw invalidParameter("querystring", "from_revision", FROM_REVISION_ACCEPTS, fromText);
       }
-      await node.readBarrier();
-      const now = node.store.revision();
+      // Revisions are per shard: a watch follows the one shard that holds every key of its prefix.
+      const shard = node.replicaOfPrefix(prefix);
+      await shard.client.readBarrier();
+      const now = shard.store.revision();
       // EventSource resends the original URL with Last-Event-ID on reconnect: the header wins.
       const from =
         typeof lastEventId === "string" ? Number(lastEventId) + 1 : fromText !== undefined ? Number(fromText) : now + 1;
-      const watcher = node.watches.watch(prefix, from);
+      const watcher = shard.watches.watch(prefix, from);
       open.add(watcher);
       void watcher.done.then(() => open.delete(watcher));
       reply.hijack();

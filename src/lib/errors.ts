@@ -23,6 +23,8 @@ export type ErrorCode =
   | "CLUSTER_DOWN" // the slots asked about have no serving leader right now (Redis Cluster CLUSTERDOWN); retryable
   | "MOVED" // another member serves this key's slot: the message names the slot and its address (Redis Cluster)
   | "CROSS_SLOT" // a multi-key request over keys of different slots (Redis Cluster CROSSSLOT)
+  | "CROSS_SHARD" // one atomic request (an HTTP txn) over keys of different shards
+  | "NOT_IMPLEMENTED" // a valid request Shoal cannot serve yet (the message says what works instead)
   | "INTERNAL"; // a bug; the message says where
 
 /** Every code, for validating a code read from the wire (HTTP bodies, peer RPC answers). */
@@ -45,6 +47,8 @@ const ERROR_CODES: Readonly<Record<ErrorCode, true>> = {
   CLUSTER_DOWN: true,
   MOVED: true,
   CROSS_SLOT: true,
+  CROSS_SHARD: true,
+  NOT_IMPLEMENTED: true,
   INTERNAL: true,
 };
 

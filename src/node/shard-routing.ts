@@ -5,6 +5,7 @@
  * shard together. The RESP server splits a pipeline into runs of one shard each, so only an EXEC block can mix
  * shards, and it is refused the way Redis Cluster refuses one: -CROSSSLOT.
  */
+import type { Command } from "../commands/command.js";
 import { commandKeys, DATA_COMMAND_TABLE } from "../commands/redis/table.js";
 import { ShoalError } from "../lib/errors.js";
 
@@ -56,6 +57,31 @@ function keysOf(argv: readonly Uint8Array[]): Uint8Array[] {
 
 function crossShard(): ShoalError {
   return new ShoalError("CROSS_SLOT", "Keys in request don't hash to the same slot");
+}
+
+/** The shard a key-value command (HTTP's put, delete, txn; the leader's expire sweep) writes: the one its keys
+ * share. Throws CROSS_SHARD when they span shards (a txn is atomic in one Raft group only). A Redis command goes
+ * through `routeBatch`. */
+export function shardOfCommand(command: Command, shardOfKey: (key: Uint8Array) => number): number | undefined {
+  if (command.op === "redis") return routeBatch(command.argvs, [], shardOfKey).shard;
+  const keys =
+    command.op === "txn"
+      ? [...command.compares, ...command.success, ...command.failure].map((part) => part.key)
+      : command.op === "expire"
+        ? command.keys
+        : [command.key];
+  let shard: number | undefined;
+  for (const key of keys) {
+    const owner = shardOfKey(key);
+    if (shard === undefined) shard = owner;
+    else if (owner !== shard) {
+      throw new ShoalError(
+        "CROSS_SHARD",
+        "The transaction's keys lie in different shards; a transaction is atomic within one shard (keys sharing a {hash tag} share a shard)",
+      );
+    }
+  }
+  return shard;
 }
 
 /** True when every command of `argvs` empties the keyspace (FLUSHALL, FLUSHDB): the one keyless write, which a

@@ -15,6 +15,7 @@ import { executeCommands } from "../commands/redis/execute.js";
 import type { Reply } from "../commands/redis/reply.js";
 import type { ScanCursorTable } from "../commands/redis/scan-cursor-table.js";
 import { assert } from "../lib/assert.js";
+import { compareBytes } from "../lib/bytes.js";
 import { ShoalError } from "../lib/errors.js";
 import { Prng } from "../lib/prng.js";
 import type { RaftStatus, RawNode } from "../raft/raw-node.js";
@@ -42,7 +43,7 @@ import type { RaftHost } from "./raft-host.js";
 import { liveReader, type RedisOperations, type RedisOutcome } from "./redis-operations.js";
 import type { WatchTicket } from "./redis-watch.js";
 import { ShardReplica } from "./shard-replica.js";
-import { onlyFlushes, routeBatch } from "./shard-routing.js";
+import { onlyFlushes, routeBatch, shardOfCommand } from "./shard-routing.js";
 import type { WatchHub } from "./watch-hub.js";
 
 export type { MemberInfo, Readiness } from "./member-status.js";
@@ -260,6 +261,23 @@ export class ShoalNode {
     }));
   }
 
+  /**
+   * The shard holding every key that starts with `prefix`: the only one on a node of a single shard; on several,
+   * the one of the prefix's hash slot when the prefix begins with a whole `{hash tag}` (every such key shares the
+   * tag's slot). Any other prefix spans shards, whose revisions are separate: NOT_IMPLEMENTED (a watch merged
+   * over shards comes later, issue 12).
+   */
+  replicaOfPrefix(prefix: Uint8Array): ShardReplica {
+    if (this.replicas.size === 1) return this.#primary;
+    const open = prefix.indexOf(0x7b);
+    const close = open === 0 ? prefix.indexOf(0x7d, 1) : -1;
+    if (close > 1) return this.replicaOfKey(prefix.subarray(0, close + 1));
+    throw new ShoalError(
+      "NOT_IMPLEMENTED",
+      "On a cluster of several shards a watch follows one shard: watch a prefix that starts with a {hash tag} (e.g. {app}:), whose keys share a shard",
+    );
+  }
+
   replicaOfSlot(slot: number): ShardReplica {
     const replica = this.replicas.get(this.slotMap.shardOf(slot));
     assert(replica !== undefined, "every node hosts every shard");
@@ -269,27 +287,42 @@ export class ShoalNode {
   // ---- What the front ends call: each is one of the parts above (kept here so they take one object). ----
 
   put(key: Uint8Array, value: Uint8Array, ttlMs?: number): Promise<CommandResult> {
-    return this.client.put(key, value, ttlMs);
+    return this.replicaOfKey(key).client.put(key, value, ttlMs);
   }
 
   delete(key: Uint8Array): Promise<CommandResult> {
-    return this.client.delete(key);
+    return this.replicaOfKey(key).client.delete(key);
   }
 
   get(key: Uint8Array, stale = false): Promise<KeyValue | undefined> {
-    return this.client.get(key, stale);
+    return this.replicaOfKey(key).client.get(key, stale);
   }
 
-  range(prefix: Uint8Array, after: Uint8Array | undefined, limit: number, stale = false): Promise<KeyValue[]> {
-    return this.client.range(prefix, after, limit, stale);
+  /** Keys with `prefix` after `after`, in bytewise order across every shard (each shard's part linearizable unless
+   * `stale`; on several shards the page is not one snapshot). */
+  async range(prefix: Uint8Array, after: Uint8Array | undefined, limit: number, stale = false): Promise<KeyValue[]> {
+    if (this.replicas.size === 1) return this.client.range(prefix, after, limit, stale);
+    const parts = await Promise.all(
+      [...this.replicas.values()].map((replica) => replica.client.range(prefix, after, limit, stale)),
+    );
+    return parts
+      .flat()
+      .sort((a, b) => compareBytes(a.key, b.key))
+      .slice(0, limit);
   }
 
+  /** Submits a key-value command to the shard its keys share (CROSS_SHARD when they span several). */
   submit(command: Command): Promise<CommandResult> {
-    return this.client.submit(command);
+    if (this.replicas.size === 1) return this.client.submit(command);
+    const shard = shardOfCommand(command, (key) => this.shardOfKey(key));
+    const replica = shard === undefined ? this.#primary : this.replicas.get(shard);
+    assert(replica !== undefined, "every node hosts every shard");
+    return replica.client.submit(command);
   }
 
-  readBarrier(): Promise<void> {
-    return this.client.readBarrier();
+  /** Waits until every shard's state here reflects every write acknowledged before the call. */
+  async readBarrier(): Promise<void> {
+    await Promise.all([...this.replicas.values()].map((replica) => replica.client.readBarrier()));
   }
 
   get scanCursors(): ScanCursorTable {

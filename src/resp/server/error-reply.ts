@@ -33,6 +33,8 @@ const PREFIX: Readonly<Record<ErrorCode, string>> = {
   CLUSTER_DOWN: "CLUSTERDOWN",
   MOVED: "MOVED",
   CROSS_SLOT: "CROSSSLOT",
+  CROSS_SHARD: "CROSSSLOT",
+  NOT_IMPLEMENTED: "ERR",
 };
 
 /** The error line's text without the leading '-', e.g. "WRONGTYPE Operation against a key…". */
