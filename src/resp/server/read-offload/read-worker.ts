@@ -6,6 +6,7 @@
  * election (issue 10). The replies come back encoded so the event loop does not pay for a million-element reply
  * either: it only writes the bytes.
  */
+import { dirname } from "node:path";
 import { parentPort } from "node:worker_threads";
 import type { ScanCursors } from "../../../commands/redis/command-spec.js";
 import { executeCommands } from "../../../commands/redis/execute.js";
@@ -32,21 +33,23 @@ const NO_CURSORS: ScanCursors = {
   },
 };
 
-/** Open views by path, least recently used first. A restore replaces a shard's environment and later requests
- * name the new one: views no request has named for a while are closed (lmdb-js shares the native environment with
- * the node's own handle, so closing ours never closes theirs). */
+/** Open views by path: one per shard's store. A restore (or FLUSHALL) replaces a store's environment with a new
+ * generation in the same directory, and later requests name it: the view of the retired one is closed at once, so
+ * this thread does not keep its map alive (lmdb-js shares the native environment with the node's own handle, so
+ * closing ours never closes theirs). */
 const views = new Map<string, LmdbReadView>();
 let slotMap: SlotMap | undefined;
 
-function viewOf(path: string, shardCount: number): LmdbReadView {
-  const view = views.get(path) ?? LmdbReadView.open(path);
-  views.delete(path);
-  views.set(path, view);
-  for (const [stale, old] of views) {
-    if (views.size <= 2 * shardCount + 1) break;
-    views.delete(stale);
-    void old.close();
+function viewOf(path: string): LmdbReadView {
+  const open = views.get(path);
+  if (open !== undefined) return open;
+  for (const [other, retired] of views) {
+    if (dirname(other) !== dirname(path)) continue;
+    views.delete(other);
+    void retired.close();
   }
+  const view = LmdbReadView.open(path);
+  views.set(path, view);
   return view;
 }
 
@@ -63,7 +66,7 @@ function readAll<T>(
 }
 
 function answer(request: ReadRequest): ReadResponse {
-  const open = request.envPaths.map((path) => viewOf(path, request.shardCount));
+  const open = request.envPaths.map((path) => viewOf(path));
   return readAll(open, (readers, metas) => {
     let reader = readers[0] as KeyspaceReader;
     if (readers.length > 1) {
