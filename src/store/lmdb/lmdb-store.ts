@@ -77,7 +77,9 @@ import { decodeMeta, EMPTY_META, encodeMeta, type StoreMeta } from "../store-met
 import type { CollectionRow } from "../write-set.js";
 import { startEnvCloser } from "./env-closer.js";
 import { envGeneration, envName, readCurrent, removeStale, writeCurrent, writeCurrentDeferred } from "./env-dir.js";
+import { startEnvWriter, writeRowsOffThread } from "./env-writer.js";
 import { type LmdbDatabase, LmdbEnv } from "./lmdb-env.js";
+import { PackedRowsBuilder } from "./packed-rows.js";
 
 type Transaction = ReturnType<LmdbDatabase["useReadTransaction"]>;
 
@@ -192,6 +194,7 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     this.#bigKeys = readBigKeys(env.db);
     indexSlotsIfMissing(env.db, this.#meta.keyCount);
     startEnvCloser(); // FLUSHALL and snapshot installs retire environments: see env-closer.ts
+    startEnvWriter(); // big batches commit on it: see env-writer.ts
     this.#history = new HistoryWindow(options, 0);
     const held = readHistorySummaries(env.db, this.#meta.revision);
     this.#history.reset(held.length === 0 ? this.#meta.revision : (held[0] as RevisionSummary).revision - 1, held);
@@ -464,8 +467,10 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     return this.#committed(batch);
   }
 
-  /** Copies the batch's big values into their encodings a slice per turn (a 16 MiB copy into fresh memory held the
-   * loop ~50-150 ms here, page faults mostly), then hands the rows to lmdb-js's write thread. */
+  /** A batch of many rows and no big value: its rows are collected and packed a slice per turn and committed by the
+   * writer thread (env-writer.ts). A batch with big values: they are copied into their encodings a slice per turn
+   * (a 16 MiB copy into fresh memory held the loop ~50-150 ms here, page faults mostly), then its rows go to
+   * lmdb-js's write thread, which takes the values' addresses instead of copying them again on the loop. */
   async #writeOffLoop(batch: PreparedBatch<R>, deferred: readonly DeferredCopy[]): Promise<void> {
     for (const { target, offset, source } of deferred) {
       for (let at = 0; at < source.byteLength; at += COPY_SLICE_BYTES) {
@@ -473,7 +478,20 @@ export class LmdbStore<R> implements StateMachineStore<R> {
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
     }
-    const db = this.#env.db;
+    const env = this.#env;
+    if (deferred.length === 0) {
+      // No big value: the rows are collected and packed a slice per turn, and the writer thread commits them.
+      const packer = new PackedRowsBuilder();
+      await runStepsInSlices(writeBatchSteps(packer, batch), APPLY_STEP_BUDGET_MS);
+      const packed = await runStepsInSlices(packer.packSteps(), APPLY_STEP_BUDGET_MS);
+      this.#checkOpen();
+      this.#writeEpoch++;
+      await writeRowsOffThread(env.path, !this.#syncCommits, packed);
+      // The commit was made by another thread: this thread's cached read snapshot predates it.
+      env.db.resetReadTxn();
+      return;
+    }
+    const db = env.db;
     this.#writeEpoch++;
     await db.batch(() => writeBatch(asyncWriter(db), batch));
   }
@@ -950,7 +968,20 @@ function writeHistory(
   added: readonly RevisionSummary[],
   drop: readonly RevisionSummary[],
 ): void {
-  for (const row of rows) writer.put(row.key, row.value);
+  runSteps(writeHistorySteps(writer, rows, added, drop));
+}
+
+function* writeHistorySteps(
+  writer: RowWriter,
+  rows: HistoryRows,
+  added: readonly RevisionSummary[],
+  drop: readonly RevisionSummary[],
+): Steps<void> {
+  let done = 0;
+  for (const row of rows) {
+    if (++done % WRITES_PER_STEP === 0) yield;
+    writer.put(row.key, row.value);
+  }
   for (const summary of added) {
     if (summary.count > 1) writer.put(historySummaryKey(summary.revision), encodeHistorySummary(summary));
   }
@@ -1046,8 +1077,19 @@ function asyncWriter(db: LmdbDatabase): RowWriter {
 
 /** Every row a batch (not a flush) writes, with the new meta last. */
 function writeBatch<R>(writer: RowWriter, batch: PreparedBatch<R>): void {
+  runSteps(writeBatchSteps(writer, batch));
+}
+
+/** Rows handed to a writer between pauses of writeBatchSteps. */
+const WRITES_PER_STEP = 1024;
+
+/** writeBatch as steps: a pause every WRITES_PER_STEP keys, rows and history events (for a writer that only
+ * collects, so nothing is visible before the batch commits; packed-rows.ts). */
+function* writeBatchSteps<R>(writer: RowWriter, batch: PreparedBatch<R>): Steps<void> {
   const { plan, rows, historyPlan } = batch;
+  let done = 0;
   for (const { key, record, previous } of plan.writes) {
+    if (++done % WRITES_PER_STEP === 0) yield;
     if (previous !== undefined && previous.expiresAtMs !== 0) writer.remove(expiryKey(previous.expiresAtMs, key));
     if (record === undefined) {
       writer.remove(dataKey(key));
@@ -1062,10 +1104,11 @@ function writeBatch<R>(writer: RowWriter, batch: PreparedBatch<R>): void {
     else if (previous !== undefined && isBigValue(previous)) writer.remove(bigValueKey(key));
   }
   for (const { collectionId, rowKey, value } of plan.rows) {
+    if (++done % WRITES_PER_STEP === 0) yield;
     if (value === undefined) writer.remove(rowStoreKey(collectionId, rowKey));
     else writer.put(rowStoreKey(collectionId, rowKey), value);
   }
   for (const collectionId of plan.reclaims) writer.put(reclaimKey(collectionId), EMPTY_VALUE);
-  writeHistory(writer, rows, batch.added, historyPlan?.drop ?? []);
+  yield* writeHistorySteps(writer, rows, batch.added, historyPlan?.drop ?? []);
   writer.put(META_KEY, encodeMeta(plan.meta));
 }

@@ -94,6 +94,59 @@ describe("LmdbStore applying big values off the event loop", () => {
   });
 });
 
+describe("LmdbStore committing big batches on its writer thread", () => {
+  for (const syncCommits of [false, true]) {
+    it(`commits what the synchronous path commits, visible to reads at once and after a reopen (syncCommits ${syncCommits})`, async () => {
+      const dir = path.join(root, `writer-thread-${syncCommits}`);
+      let offThread = openLmdbCommandStore(dir, { syncCommits });
+      const reference = memoryCommandStore();
+      try {
+        // Thousands of rows per entry (keys, slot index, expiry and history rows), overwrites, deletes, a hash.
+        const mset = (from: number, count: number, value: string): Command => ({
+          op: "redis",
+          nowMs: 1,
+          argvs: [
+            [bytes("MSET"), ...Array.from({ length: count }, (_, i) => [bytes(`k${from + i}`), bytes(value)]).flat()],
+          ],
+        });
+        const steps: Command[] = [
+          mset(0, 3000, "a"),
+          mset(1500, 3000, "b"),
+          {
+            op: "redis",
+            nowMs: 2,
+            argvs: [
+              [bytes("DEL"), ...Array.from({ length: 2000 }, (_, i) => bytes(`k${i * 2}`))],
+              [bytes("SET"), bytes("ttl"), bytes("x"), bytes("PX"), bytes("100000")],
+              [
+                bytes("HSET"),
+                bytes("h"),
+                ...Array.from({ length: 600 }, (_, i) => [bytes(`f${i}`), bytes("v")]).flat(),
+              ],
+            ],
+          },
+        ];
+        for (const command of steps) {
+          const entries = entriesFor(reference, [command]);
+          assert.ok(offThread.applyEntriesOffLoop !== undefined);
+          const results = await offThread.applyEntriesOffLoop(entries);
+          assert.deepStrictEqual(results, reference.applyEntries(entries));
+          assert.equal(offThread.appliedIndex(), reference.appliedIndex());
+          assert.deepEqual(offThread.get(bytes("k4499"), 1)?.value, reference.get(bytes("k4499"), 1)?.value);
+          assert.deepStrictEqual(offThread.events(1, offThread.revision()), reference.events(1, reference.revision()));
+        }
+        assert.deepEqual(await stateBytes(offThread), await stateBytes(reference));
+        await offThread.close();
+        offThread = openLmdbCommandStore(dir, { syncCommits });
+        assert.deepEqual(await stateBytes(offThread), await stateBytes(reference));
+        assert.equal(offThread.stats().keyCount, reference.stats().keyCount);
+      } finally {
+        await offThread.close();
+      }
+    });
+  }
+});
+
 describe("LmdbStore's index of big values", () => {
   it("knows which keys hold 1 MiB or more, across overwrites, deletes, reopen, restore and FLUSHALL", async () => {
     const dir = path.join(root, "big-index");

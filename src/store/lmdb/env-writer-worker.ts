@@ -1,0 +1,64 @@
+/**
+ * @module The thread that commits big batches into LMDB (env-writer.ts): it opens the store's environment —
+ * lmdb-js shares one native environment per path within the process, so this is another handle to the same one —
+ * and writes a batch's packed rows (packed-rows.ts) in one synchronous transaction. LMDB's writer lock serializes
+ * it with every other writer; the store sends it a batch only while nothing else writes.
+ */
+import { dirname } from "node:path";
+import { parentPort } from "node:worker_threads";
+import { open, type RootDatabase } from "lmdb";
+import type { WriterRequest, WriterResponse } from "./env-writer.js";
+import { unpackRows } from "./packed-rows.js";
+
+const port = parentPort;
+if (port === null) throw new Error("env-writer-worker.js runs as a worker thread");
+/** One handle per store directory: a request naming a new generation of it (after a FLUSHALL or a snapshot
+ * install) closes the handle to the retired one. */
+const handles = new Map<string, RootDatabase<Uint8Array, Buffer>>();
+
+function handleOf(path: string, noSync: boolean): RootDatabase<Uint8Array, Buffer> {
+  const open_ = handles.get(path);
+  if (open_ !== undefined) return open_;
+  for (const [other, retired] of handles) {
+    if (dirname(other) !== dirname(path)) continue;
+    handles.delete(other);
+    void retired.close();
+  }
+  // The options the store opens with (lmdb-env.ts): a shared native environment must be opened alike.
+  const db = open<Uint8Array, Buffer>({
+    path,
+    keyEncoding: "binary",
+    encoding: "binary",
+    overlappingSync: false,
+    noSync,
+  });
+  handles.set(path, db);
+  return db;
+}
+
+/** A Buffer view of the same bytes (no copy). */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+port.on("message", (request: WriterRequest) => {
+  let response: WriterResponse;
+  try {
+    const db = handleOf(request.path, request.noSync);
+    let rows = 0;
+    db.transactionSync(() => {
+      rows = unpackRows(request.rows, {
+        put: (key, value) => {
+          db.putSync(asBuffer(key), asBuffer(value));
+        },
+        remove: (key) => {
+          db.removeSync(asBuffer(key));
+        },
+      });
+    });
+    response = { id: request.id, rows };
+  } catch (error) {
+    response = { id: request.id, error: error instanceof Error ? error.message : String(error) };
+  }
+  port.postMessage(response);
+});
