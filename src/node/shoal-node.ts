@@ -1,11 +1,12 @@
 /**
- * @module A Shoal node: one Raft group (this version runs a single group; sharding comes later) with its WAL,
- * LMDB state machine and peer transport. This file is the wiring: it opens the parts in order and hands the front
- * ends one object. What the node does lives beside it, one concern each: the key-value operations
+ * @module A Shoal node: a replica of every shard's Raft group (shard-replica.ts: its WAL, LMDB state machine, host
+ * loop) over one peer transport (group-router.ts). This file is the wiring: it opens the parts in order, routes each
+ * request to the shard its keys hash to (shard-routing.ts; keyless reads see every shard) and hands the front ends
+ * one object. What a replica does lives beside it, one concern each: the key-value operations
  * (client-operations.ts), getting writes and read barriers to the leader from any member (leader-forwarding.ts),
  * Redis commands and WATCH (redis-operations.ts, redis-watch.ts), requests between members (peer-rpc.ts), and
  * status and readiness (member-status.ts). Any node accepts any request: writes on a follower are forwarded to the
- * leader, linearizable reads on a follower are confirmed through ReadIndex and served from the local state machine.
+ * shard's leader, linearizable reads on a follower are confirmed through ReadIndex and served from the local state.
  */
 import { mkdir } from "node:fs/promises";
 import type { Logger } from "pino";
