@@ -11,6 +11,7 @@
 
 import type { CommandResult } from "../commands/command.js";
 import type { Clock, TimerHandle } from "../io/clock.js";
+import type { Logger } from "../io/logger.js";
 import { AssertionError, assert } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
 import type { MemoryStorage } from "../raft/memory-storage.js";
@@ -65,6 +66,9 @@ export interface RaftHostOptions {
   /** Called when the leader this node knows, or its term, changes (the node fails requests it forwarded to a
    * former leader and wakes requests waiting for a leader). */
   readonly onLeadershipChange?: (leaderId: NodeId, term: number) => void;
+  /** Told why leadership moves: this node campaigning (how long since it last heard from the leader) or
+   * stepping down as leader. */
+  readonly logger?: Logger;
   readonly metrics?: HostMetrics;
   /** UNSAFE: mutation switches for the simulator's mutation tests (sim/README.md); never set in production. */
   readonly unsafe?: RaftHostUnsafe;
@@ -150,6 +154,8 @@ export class RaftHost {
   #reads = new Map<string, ReadWaiter>();
   #readSequence = 0;
   #campaignTimer: TimerHandle | undefined;
+  /** When a message from the known leader last arrived (clock time), for the campaign log line. */
+  #heardFromLeaderMs = 0;
   /** The ReadIndex request readers of this event-loop turn will share; issued at the next turn. */
   #nextBarrier: Promise<void> | undefined;
   #lastSnapshotIndex: number;
@@ -201,6 +207,7 @@ export class RaftHost {
   start(): void {
     this.#options.network.onMessage((message) => {
       if (this.#stopped) return;
+      if (message.from === this.#leaderId) this.#heardFromLeaderMs = this.#clock.now();
       this.#guard(() => this.#raw.step(message));
       this.schedule();
     });
@@ -373,7 +380,25 @@ export class RaftHost {
     const leadershipMoved = leaderId !== this.#leaderId || term !== this.#term;
     if (leaderId !== this.#leaderId) this.#options.metrics?.leaderChanged();
     if (this.#role === "leader" && ready.softState !== undefined && ready.softState.role !== "leader") {
+      this.#options.logger?.warn(
+        { group: this.#raw.status().groupId, term, newTerm: ready.hardState?.term, leader: leaderId },
+        "Stepped down as leader",
+      );
       this.#lostLeadership();
+    }
+    const campaigning = ready.softState?.role === "preCandidate" || ready.softState?.role === "candidate";
+    if (campaigning && this.#role !== ready.softState?.role && this.#role === "follower") {
+      // Why a follower stops following: the election timeout passed without a message from the leader (a stalled
+      // or cut-off leader, or its heartbeats queued behind something), or the leader was reported gone.
+      this.#options.logger?.warn(
+        {
+          group: this.#raw.status().groupId,
+          term,
+          leader: this.#leaderId,
+          silentMs: Math.round(this.#clock.now() - this.#heardFromLeaderMs),
+        },
+        "Campaigning: no word from the leader",
+      );
     }
     this.#leaderId = leaderId;
     this.#term = term;

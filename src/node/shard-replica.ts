@@ -111,6 +111,7 @@ export class ShardReplica {
       readTimeoutMs: options.requestTimeoutMs,
       onFatal: (error) => options.onFatal(error),
       onApplied: () => watches.notify(),
+      logger: options.logger,
       onLeadershipChange: (leaderId, term) => {
         this.forwarding.leadershipMoved(leaderId, term);
         context.onLeadershipChange?.(leaderId, term);
