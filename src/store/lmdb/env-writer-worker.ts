@@ -4,7 +4,6 @@
  * and writes a batch's packed rows (packed-rows.ts) in one synchronous transaction. LMDB's writer lock serializes
  * it with every other writer; the store sends it a batch only while nothing else writes.
  */
-import { dirname } from "node:path";
 import { parentPort } from "node:worker_threads";
 import { open, type RootDatabase } from "lmdb";
 import type { WriterRequest, WriterResponse } from "./env-writer.js";
@@ -12,18 +11,12 @@ import { unpackRows } from "./packed-rows.js";
 
 const port = parentPort;
 if (port === null) throw new Error("env-writer-worker.js runs as a worker thread");
-/** One handle per store directory: a request naming a new generation of it (after a FLUSHALL or a snapshot
- * install) closes the handle to the retired one. */
+/** A handle per environment written, until the store closes that environment (a `release` request). */
 const handles = new Map<string, RootDatabase<Uint8Array, Buffer>>();
 
 function handleOf(path: string, noSync: boolean): RootDatabase<Uint8Array, Buffer> {
-  const open_ = handles.get(path);
-  if (open_ !== undefined) return open_;
-  for (const [other, retired] of handles) {
-    if (dirname(other) !== dirname(path)) continue;
-    handles.delete(other);
-    void retired.close();
-  }
+  const held = handles.get(path);
+  if (held !== undefined) return held;
   // The options the store opens with (lmdb-env.ts): a shared native environment must be opened alike.
   const db = open<Uint8Array, Buffer>({
     path,
@@ -42,6 +35,15 @@ function asBuffer(bytes: Uint8Array): Buffer {
 }
 
 port.on("message", (request: WriterRequest) => {
+  if ("release" in request) {
+    const db = handles.get(request.release);
+    handles.delete(request.release);
+    void (db?.close() ?? Promise.resolve()).then(
+      () => port.postMessage({ id: request.id, rows: 0 } satisfies WriterResponse),
+      (error: unknown) => port.postMessage({ id: request.id, error: String(error) } satisfies WriterResponse),
+    );
+    return;
+  }
   let response: WriterResponse;
   try {
     const db = handleOf(request.path, request.noSync);

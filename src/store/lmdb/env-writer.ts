@@ -10,21 +10,25 @@
  */
 import { Worker } from "node:worker_threads";
 
-/** The messages to and from env-writer-worker.ts. */
-export interface WriterRequest {
-  readonly id: number;
-  /** The environment to write (the store's live one). */
-  readonly path: string;
-  readonly noSync: boolean;
-  /** Packed rows (packed-rows.ts), transferred. */
-  readonly rows: ArrayBuffer;
-}
+/** The messages to and from env-writer-worker.ts: a batch to write, or an environment to let go of. */
+export type WriterRequest =
+  | {
+      readonly id: number;
+      /** The environment to write (the store's live one). */
+      readonly path: string;
+      readonly noSync: boolean;
+      /** Packed rows (packed-rows.ts), transferred. */
+      readonly rows: ArrayBuffer;
+    }
+  | { readonly id: number; readonly release: string };
 export type WriterResponse =
   | { readonly id: number; readonly rows: number; readonly error?: undefined }
   | { readonly id: number; readonly error: string };
 
 let helper: { readonly thread: Worker; readonly pending: Map<number, (response: WriterResponse) => void> } | undefined;
 let nextId = 1;
+/** The environments the helper holds a handle to (it opened them to write). */
+const written = new Set<string>();
 
 /** Starts the helper thread now (creating a worker holds the event loop a few ms), not at the first big batch. */
 export function startEnvWriter(): void {
@@ -57,15 +61,25 @@ function helperThread(): NonNullable<typeof helper> {
 /** Writes `rows` (packed, transferred) into the environment at `path` in one transaction; resolves with the row
  * count once committed, rejects if the transaction failed (then nothing of it was written). */
 export function writeRowsOffThread(path: string, noSync: boolean, rows: ArrayBuffer): Promise<number> {
+  written.add(path);
+  return request({ id: nextId++, path, noSync, rows }, [rows]);
+}
+
+/** Drops the helper's handle to the environment at `path`, if it took one, so closing the store's own handle
+ * really closes (and, for a retired environment, unmaps) it. Requests are answered in order: after any write. */
+export async function releaseFromWriter(path: string): Promise<void> {
+  if (!written.delete(path)) return;
+  await request({ id: nextId++, release: path }, []).catch(() => undefined); // a dead helper holds nothing
+}
+
+function request(message: WriterRequest, transfer: ArrayBuffer[]): Promise<number> {
   const { thread, pending } = helperThread();
-  const id = nextId++;
-  thread.ref(); // a batch in flight keeps the process up until committed
+  thread.ref(); // a request in flight keeps the process up until answered
   return new Promise<number>((resolve, reject) => {
-    pending.set(id, (response) => {
+    pending.set(message.id, (response) => {
       if (response.error === undefined) resolve(response.rows);
       else reject(new Error(`LMDB writer thread: ${response.error}`));
     });
-    const request: WriterRequest = { id, path, noSync, rows };
-    thread.postMessage(request, [rows]);
+    thread.postMessage(message, transfer);
   });
 }

@@ -9,6 +9,7 @@ import path from "node:path";
 import { open, type RootDatabase } from "lmdb";
 import { assert } from "../../lib/assert.js";
 import { closeOffLoop } from "./env-closer.js";
+import { releaseFromWriter } from "./env-writer.js";
 
 export type LmdbDatabase = RootDatabase<Uint8Array, Buffer>;
 
@@ -89,6 +90,8 @@ export class LmdbEnv {
 
   async #close(): Promise<void> {
     try {
+      // The writer thread's handle goes first, or ours would not be the last (env-writer.ts).
+      await releaseFromWriter(this.path);
       // A retired environment (FLUSHALL, a snapshot install) is unmapped on a helper thread (env-closer.ts).
       if (this.#retired) await closeOffLoop(this.path, () => this.db.close());
       else await this.db.close();

@@ -129,8 +129,8 @@ const RECLAIM_END = Buffer.from([RECLAIM_PREFIX + 1]);
 const EMPTY_VALUE = new Uint8Array(0);
 /** Work applyEntriesOffLoop does in one event-loop turn while it plans a batch (see lib/steps.ts). */
 const APPLY_STEP_BUDGET_MS = 5;
-/** A planned batch that writes this many rows or more (data, collection and history rows) is written by lmdb-js's
- * write thread (applyEntriesOffLoop): each synchronous put costs ~2-7 µs on the loop here. */
+/** A planned batch that writes this many rows or more (data, collection and history rows) is written off the event
+ * loop (applyEntriesOffLoop, #writeOffLoop): each synchronous put costs ~2-7 µs on the loop here. */
 const OFF_LOOP_WRITE_ROWS_MIN = 1024;
 /** Bytes of a big value copied per event-loop turn (applyEntriesOffLoop). */
 const COPY_SLICE_BYTES = 1024 * 1024;
@@ -170,7 +170,7 @@ export class LmdbStore<R> implements StateMachineStore<R> {
   #bigKeys = new Map<string, BigRecordHeader | undefined>();
   /** Moves whenever a write to the store begins: a lazily read value must be read before it moves. */
   #writeEpoch = 0;
-  /** The meta of a batch lmdb-js's write thread is committing (applyEntriesOffLoop), until it has. */
+  /** The meta of a batch being committed off the event loop (applyEntriesOffLoop), until it has. */
   #committing: { readonly meta: StoreMeta; readonly written: Promise<unknown> } | undefined;
   /** An applyEntriesOffLoop in progress (planning or writing), settled or not; undefined otherwise. */
   #applyingOffLoop: Promise<unknown> | undefined;
@@ -420,10 +420,9 @@ export class LmdbStore<R> implements StateMachineStore<R> {
   /**
    * applyEntries spread over event-loop turns, for a slice with a big entry (issue 10). Planning runs the applier's
    * steps (lib/steps.ts) in slices of APPLY_STEP_BUDGET_MS: an MSET of 100,000 keys or a MULTI of 10,000 commands
-   * is planned between heartbeats instead of in one turn of hundreds of milliseconds. A big plan's rows are then
-   * copied into LMDB and committed by lmdb-js's write thread in one asynchronous transaction (`db.batch`): lmdb-js
-   * hands LMDB the addresses of the value buffers, so a 16 MiB value is copied and written off the event loop. A
-   * small plan is written as applyEntries writes it. Atomic like applyEntries — data, history and the applied index
+   * is planned between heartbeats instead of in one turn of hundreds of milliseconds. A big plan is then committed
+   * off the event loop in one transaction (#writeOffLoop: by the writer thread, or by lmdb-js's write thread when it
+   * holds big values). A small plan is written as applyEntries writes it. Atomic like applyEntries — data, history and the applied index
    * commit together or not at all. Until it settles, reads see the state before the batch (appliedIndex()
    * included), nothing else writes (background reclaim waits), and the caller calls no other writing method (the
    * host applies one slice at a time).
@@ -693,7 +692,8 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     if (!isStorableKey(key)) return undefined; // never stored; and LMDB may throw on it
     const db = this.#env.db;
     const storedKey = dataKey(key);
-    const bigId = this.#bigKeys.size > 0 && this.#bigKeys.has(keyId(key)) ? keyId(key) : undefined;
+    const id = this.#bigKeys.size > 0 ? keyId(key) : undefined;
+    const bigId = id !== undefined && this.#bigKeys.has(id) ? id : undefined;
     const known = bigId === undefined ? undefined : this.#bigKeys.get(bigId);
     if (known !== undefined) return this.#lazyRecord(storedKey, known);
     // lmdb-js's reusable read buffer (or a view of the map): valid until the next read, so nothing of it is kept.

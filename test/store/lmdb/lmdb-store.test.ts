@@ -147,6 +147,28 @@ describe("LmdbStore committing big batches on its writer thread", () => {
   }
 });
 
+describe("LmdbStore's writer thread lets go", () => {
+  it("of an environment it wrote once the store closes it: nothing of it stays mapped", {
+    skip: !fs.existsSync("/proc/self/maps"),
+  }, async () => {
+    const store = openLmdbCommandStore(path.join(root, "writer-release"), { syncCommits: false });
+    const lent = store.lendEnvironment();
+    const envPath = lent.path;
+    lent.release();
+    const mset: Command = {
+      op: "redis",
+      nowMs: 1,
+      argvs: [[bytes("MSET"), ...Array.from({ length: 2000 }, (_, i) => [bytes(`k${i}`), bytes("v")]).flat()]],
+    };
+    assert.ok(store.applyEntriesOffLoop !== undefined);
+    await store.applyEntriesOffLoop(entriesFor(store, [mset]));
+    const mapped = () => fs.readFileSync("/proc/self/maps", "utf8").includes(path.join(envPath, "data.mdb"));
+    assert.ok(mapped(), "the environment is mapped while open");
+    await store.close();
+    assert.equal(mapped(), false, "closed on every thread");
+  });
+});
+
 describe("LmdbStore's index of big values", () => {
   it("knows which keys hold 1 MiB or more, across overwrites, deletes, reopen, restore and FLUSHALL", async () => {
     const dir = path.join(root, "big-index");
