@@ -9,40 +9,67 @@ import type { Command } from "../commands/command.js";
 import { commandKeys, DATA_COMMAND_TABLE } from "../commands/redis/table.js";
 import { ShoalError } from "../lib/errors.js";
 
-/** Where a batch goes: the one shard its keys name, or none (every command of it is keyless). */
-export interface BatchRoute {
-  readonly shard: number | undefined;
-  /** True when some command of the batch names no key. */
-  readonly keyless: boolean;
-}
-
-/** The route of `argvs` (and of the WATCHed keys of an EXEC block); throws CROSS_SLOT when their keys span
- * shards, or when keyless commands share a batch with keyed ones on a cluster of several shards. */
+/** The route of `argvs` (and of the WATCHed keys of an EXEC block): the one shard their keys share, or undefined
+ * when every command is keyless. Throws CROSS_SLOT when the keys span shards, or when keyless commands share a batch
+ * with keyed ones on a cluster of several shards. */
 export function routeBatch(
   argvs: readonly (readonly Uint8Array[])[],
   watchedKeys: readonly Uint8Array[],
   shardOfKey: (key: Uint8Array) => number,
-): BatchRoute {
-  let shard: number | undefined;
+): number | undefined {
   let keyless = false;
-  const visit = (key: Uint8Array): void => {
-    const owner = shardOfKey(key);
-    if (shard === undefined) shard = owner;
-    else if (owner !== shard) throw crossShard();
-  };
-  for (const argv of argvs) {
-    const keys = keysOf(argv);
-    if (keys.length === 0) keyless = true;
-    for (const key of keys) visit(key);
+  function* keys(): Generator<Uint8Array> {
+    for (const argv of argvs) {
+      const own = keysOf(argv);
+      if (own.length === 0) keyless = true;
+      yield* own;
+    }
+    yield* watchedKeys;
   }
-  for (const key of watchedKeys) visit(key);
+  const shard = sharedShard(keys(), shardOfKey, "CROSS_SLOT", "Keys in request don't hash to the same slot");
   if (keyless && shard !== undefined) {
     throw new ShoalError(
       "CROSS_SLOT",
       "Commands without a key (KEYS, SCAN, DBSIZE, FLUSHALL…) cannot share a transaction with keyed ones on a cluster of several shards",
     );
   }
-  return { shard, keyless };
+  return shard;
+}
+
+/** The shard a key-value command (HTTP's put, delete, txn; the leader's expire sweep) writes: the one its keys
+ * share. Throws CROSS_SHARD when they span shards (a txn is atomic in one Raft group only). A Redis command goes
+ * through `routeBatch`. */
+export function shardOfCommand(command: Command, shardOfKey: (key: Uint8Array) => number): number | undefined {
+  if (command.op === "redis") return routeBatch(command.argvs, [], shardOfKey);
+  const keys =
+    command.op === "txn"
+      ? [...command.compares, ...command.success, ...command.failure].map((part) => part.key)
+      : command.op === "expire"
+        ? command.keys
+        : [command.key];
+  return sharedShard(
+    keys,
+    shardOfKey,
+    "CROSS_SHARD",
+    "The transaction's keys lie in different shards; a transaction is atomic within one shard (keys sharing a {hash tag} share a shard)",
+  );
+}
+
+/** The one shard every key of `keys` belongs to (undefined for no key); a ShoalError of `code` when they span
+ * several. */
+function sharedShard(
+  keys: Iterable<Uint8Array>,
+  shardOfKey: (key: Uint8Array) => number,
+  code: "CROSS_SLOT" | "CROSS_SHARD",
+  message: string,
+): number | undefined {
+  let shard: number | undefined;
+  for (const key of keys) {
+    const owner = shardOfKey(key);
+    if (shard === undefined) shard = owner;
+    else if (owner !== shard) throw new ShoalError(code, message);
+  }
+  return shard;
 }
 
 function keysOf(argv: readonly Uint8Array[]): Uint8Array[] {
@@ -55,40 +82,13 @@ function keysOf(argv: readonly Uint8Array[]): Uint8Array[] {
   return commandKeys(spec, argv);
 }
 
-function crossShard(): ShoalError {
-  return new ShoalError("CROSS_SLOT", "Keys in request don't hash to the same slot");
-}
-
-/** The shard a key-value command (HTTP's put, delete, txn; the leader's expire sweep) writes: the one its keys
- * share. Throws CROSS_SHARD when they span shards (a txn is atomic in one Raft group only). A Redis command goes
- * through `routeBatch`. */
-export function shardOfCommand(command: Command, shardOfKey: (key: Uint8Array) => number): number | undefined {
-  if (command.op === "redis") return routeBatch(command.argvs, [], shardOfKey).shard;
-  const keys =
-    command.op === "txn"
-      ? [...command.compares, ...command.success, ...command.failure].map((part) => part.key)
-      : command.op === "expire"
-        ? command.keys
-        : [command.key];
-  let shard: number | undefined;
-  for (const key of keys) {
-    const owner = shardOfKey(key);
-    if (shard === undefined) shard = owner;
-    else if (owner !== shard) {
-      throw new ShoalError(
-        "CROSS_SHARD",
-        "The transaction's keys lie in different shards; a transaction is atomic within one shard (keys sharing a {hash tag} share a shard)",
-      );
-    }
-  }
-  return shard;
-}
+const decoder = new TextDecoder();
 
 /** True when every command of `argvs` empties the keyspace (FLUSHALL, FLUSHDB): the one keyless write, which a
  * node of several shards applies on each shard (each atomically, not all at once). */
 export function onlyFlushes(argvs: readonly (readonly Uint8Array[])[]): boolean {
   return argvs.every((argv) => {
-    const name = new TextDecoder().decode(argv[0]).toLowerCase();
+    const name = decoder.decode(argv[0]).toLowerCase();
     return name === "flushall" || name === "flushdb";
   });
 }

@@ -339,7 +339,7 @@ export class ShoalNode {
    * node has several shards (answered by all of them). Throws CROSS_SLOT for a batch over several shards. */
   #route(argvs: readonly (readonly Uint8Array[])[], watchedKeys: readonly Uint8Array[] = []): ShardReplica | undefined {
     if (this.replicas.size === 1) return this.#primary;
-    const { shard } = routeBatch(argvs, watchedKeys, (key) => this.shardOfKey(key));
+    const shard = routeBatch(argvs, watchedKeys, (key) => this.shardOfKey(key));
     return shard === undefined ? undefined : this.replicas.get(shard);
   }
 

@@ -27,7 +27,7 @@ import { costFollowsData } from "./read-offload/read-offload.js";
 import type { ClientDescription, ServerContext } from "./server-context.js";
 import { Session } from "./session.js";
 import { handleSessionCommand, isMultiControl, QUEUEABLE_LOCALLY } from "./session-commands.js";
-import { crossShardRefusal, runShardOf } from "./shard-runs.js";
+import { CROSS_SHARD, commandShard, crossShardReply } from "./shard-runs.js";
 
 /** Requests parsed ahead of processing; beyond this the socket is paused. Also the longest run of one batch. */
 export const PENDING_REQUESTS_MAX = 1000;
@@ -283,7 +283,7 @@ export class Connection implements ClientDescription {
    */
   #shardRefusal(spec: CommandSpec, argv: readonly Uint8Array[]): Reply | undefined {
     const shardOf = this.#context.backend.shardOf?.bind(this.#context.backend);
-    return shardOf === undefined ? undefined : crossShardRefusal(shardOf, spec, argv);
+    return shardOf !== undefined && commandShard(shardOf, spec, argv) === CROSS_SHARD ? crossShardReply() : undefined;
   }
 
   async #runData(first: CommandSpec, firstArgv: Uint8Array[]): Promise<void> {
@@ -291,7 +291,7 @@ export class Connection implements ClientDescription {
     // On a node of several shards, a run holds one shard's commands (or only keyless ones): it is one entry of
     // one Raft group, or one read of one group's state (shard-runs.ts).
     const shardOf = this.#context.backend.shardOf?.bind(this.#context.backend);
-    const runShard = shardOf === undefined ? 0 : runShardOf(shardOf, first, firstArgv);
+    const runShard = shardOf === undefined ? 0 : commandShard(shardOf, first, firstArgv);
     const argvs: Uint8Array[][] = [firstArgv];
     // An upper bound of the run's entry encoding: a write run is one entry and must fit one (the first command
     // alone does: its bounds were checked in #step).
@@ -308,9 +308,8 @@ export class Connection implements ClientDescription {
       // A command refused on its own, or one the entry has no room for, starts the next step instead.
       if (this.session.refusal(spec) !== undefined || limitRefusal(spec, next) !== undefined) break;
       if (this.#context.redirects?.refusal(spec, next, this.session.readonlyStale) !== undefined) break;
-      if (shardOf !== undefined && (runShardOf(shardOf, spec, next) !== runShard || this.#shardRefusal(spec, next))) {
-        break;
-      }
+      // A refused command (CROSS_SHARD) never equals the run's shard: it starts the next step, which refuses it.
+      if (shardOf !== undefined && commandShard(shardOf, spec, next) !== runShard) break;
       const nextBytes = argvEncodedBytesMax(next);
       if (!isRead && bytes + nextBytes > COMMAND_LIMITS.entrySizeBytesMax) break;
       this.#take();

@@ -8,29 +8,24 @@ import type { CommandSpec } from "../../commands/redis/command-spec.js";
 import { errorReply, type Reply } from "../../commands/redis/reply.js";
 import { commandKeys } from "../../commands/redis/table.js";
 
-/** The run a command belongs to: its keys' shard, or 0 for a command without keys. */
-export function runShardOf(
+/** A command whose keys lie in different shards (commandShard). */
+export const CROSS_SHARD = -1;
+
+/** The run a command belongs to: its keys' shard, 0 for a command without keys, CROSS_SHARD when its keys lie in
+ * different shards. */
+export function commandShard(
   shardOf: (key: Uint8Array) => number,
   spec: CommandSpec,
   argv: readonly Uint8Array[],
 ): number {
   const keys = commandKeys(spec, argv);
-  return keys.length === 0 ? 0 : shardOf(keys[0] as Uint8Array);
+  if (keys.length === 0) return 0;
+  const first = shardOf(keys[0] as Uint8Array);
+  for (let i = 1; i < keys.length; i++) if (shardOf(keys[i] as Uint8Array) !== first) return CROSS_SHARD;
+  return first;
 }
 
-/** `-CROSSSLOT` when the command's keys lie in different shards; undefined otherwise. */
-export function crossShardRefusal(
-  shardOf: (key: Uint8Array) => number,
-  spec: CommandSpec,
-  argv: readonly Uint8Array[],
-): Reply | undefined {
-  const keys = commandKeys(spec, argv);
-  if (keys.length < 2) return undefined;
-  const first = shardOf(keys[0] as Uint8Array);
-  for (let i = 1; i < keys.length; i++) {
-    if (shardOf(keys[i] as Uint8Array) !== first) {
-      return errorReply("CROSS_SLOT", "Keys in request don't hash to the same slot");
-    }
-  }
-  return undefined;
+/** Redis Cluster's answer to a command over several slots, here over several shards. */
+export function crossShardReply(): Reply {
+  return errorReply("CROSS_SLOT", "Keys in request don't hash to the same slot");
 }
