@@ -250,6 +250,7 @@ export class ShoalNode {
 
   /** This node's replica of the shard that owns `key`'s hash slot. */
   replicaOfKey(key: Uint8Array): ShardReplica {
+    if (this.replicas.size === 1) return this.#primary; // no CRC16 per key on the read path of a single shard
     return this.replicaOfSlot(hashSlot(key));
   }
 
@@ -409,7 +410,9 @@ export class ShoalNode {
     const byShard = new Map<number, Uint8Array[]>();
     for (const key of keys) {
       const shard = this.shardOfKey(key);
-      byShard.set(shard, [...(byShard.get(shard) ?? []), key]);
+      const shardKeys = byShard.get(shard);
+      if (shardKeys === undefined) byShard.set(shard, [key]);
+      else shardKeys.push(key); // WATCH takes up to 100,000 keys: never copy the list per key
     }
     const tickets = new Map<Uint8Array, WatchTicket>();
     await Promise.all(

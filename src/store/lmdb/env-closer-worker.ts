@@ -6,7 +6,8 @@
  */
 import { parentPort } from "node:worker_threads";
 import { open, type RootDatabase } from "lmdb";
-import type { CloserRequest, CloserResponse } from "./env-closer.js";
+import type { CloserRequest } from "./env-closer.js";
+import type { HelperAnswer } from "./helper-thread.js";
 
 const port = parentPort;
 if (port === null) throw new Error("env-closer-worker.js runs as a worker thread");
@@ -14,8 +15,8 @@ const held = new Map<string, RootDatabase<Uint8Array, Buffer>>();
 
 port.on("message", (request: CloserRequest) => {
   void handle(request).then(
-    () => port.postMessage({ id: request.id } satisfies CloserResponse),
-    (error: unknown) => port.postMessage({ id: request.id, error: String(error) } satisfies CloserResponse),
+    () => port.postMessage({ id: request.id } satisfies HelperAnswer),
+    (error: unknown) => port.postMessage({ id: request.id, error: String(error) } satisfies HelperAnswer),
   );
 });
 

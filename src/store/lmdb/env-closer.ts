@@ -8,58 +8,23 @@
  * Best effort: if the helper cannot take a reference (it failed to start or to open), the store closes as before.
  * One helper per process, started on first use and never keeping the process alive.
  */
-import { Worker } from "node:worker_threads";
+import { type HelperAnswer, HelperThread } from "./helper-thread.js";
 
-/** The messages to and from env-closer-worker.ts. */
+/** The messages to env-closer-worker.ts (numbered by HelperThread); it answers a HelperAnswer. */
 export type CloserRequest =
   | { readonly id: number; readonly adopt: string }
   | { readonly id: number; readonly close: string };
-export interface CloserResponse {
-  readonly id: number;
-  readonly error?: string;
-}
 
-let helper: { readonly thread: Worker; readonly pending: Map<number, (error: string | undefined) => void> } | undefined;
-let nextId = 1;
+const helper = new HelperThread<HelperAnswer>(new URL("./env-closer-worker.js", import.meta.url), "LMDB closer");
 
 /** Starts the helper thread now (creating a worker holds the event loop ~5 ms here), so the first retirement does
  * not pay for it. A store that will retire environments calls this when it opens. */
 export function startEnvCloser(): void {
-  helperThread();
+  helper.start();
 }
 
-function helperThread(): NonNullable<typeof helper> {
-  if (helper === undefined) {
-    const thread = new Worker(new URL("./env-closer-worker.js", import.meta.url));
-    const pending = new Map<number, (error: string | undefined) => void>();
-    const failAll = (why: string): void => {
-      for (const settle of pending.values()) settle(why);
-      pending.clear();
-      if (helper?.thread === thread) helper = undefined;
-    };
-    thread.on("message", (response: CloserResponse) => {
-      const settle = pending.get(response.id);
-      pending.delete(response.id);
-      settle?.(response.error);
-      if (pending.size === 0) thread.unref();
-    });
-    thread.on("error", (error) => failAll(String(error)));
-    thread.on("exit", (code) => failAll(`exit ${code}`));
-    helper = { thread, pending };
-    thread.unref();
-  }
-  return helper;
-}
-
-function request(message: { readonly adopt: string } | { readonly close: string }): Promise<void> {
-  const { thread, pending } = helperThread();
-  const id = nextId++;
-  thread.ref(); // a request in flight keeps the process up until answered
-  return new Promise<void>((resolve, reject) => {
-    pending.set(id, (error) => (error === undefined ? resolve() : reject(new Error(error))));
-    const full: CloserRequest = { ...message, id };
-    thread.postMessage(full);
-  });
+function request(message: { readonly adopt: string } | { readonly close: string }): Promise<HelperAnswer> {
+  return helper.request(message);
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { parentPort } from "node:worker_threads";
 import { open, type RootDatabase } from "lmdb";
-import type { WriterRequest, WriterResponse } from "./env-writer.js";
+import type { WriterAnswer, WriterRequest } from "./env-writer.js";
 import { unpackRows } from "./packed-rows.js";
 
 const port = parentPort;
@@ -39,12 +39,12 @@ port.on("message", (request: WriterRequest) => {
     const db = handles.get(request.release);
     handles.delete(request.release);
     void (db?.close() ?? Promise.resolve()).then(
-      () => port.postMessage({ id: request.id, rows: 0 } satisfies WriterResponse),
-      (error: unknown) => port.postMessage({ id: request.id, error: String(error) } satisfies WriterResponse),
+      () => port.postMessage({ id: request.id, rows: 0 } satisfies WriterAnswer),
+      (error: unknown) => port.postMessage({ id: request.id, error: String(error) } satisfies WriterAnswer),
     );
     return;
   }
-  let response: WriterResponse;
+  let response: WriterAnswer;
   try {
     const db = handleOf(request.path, request.noSync);
     let rows = 0;

@@ -8,9 +8,10 @@
  *
  * One helper per process, started when a store opens, never keeping the process alive while idle.
  */
-import { Worker } from "node:worker_threads";
+import { type HelperAnswer, HelperThread } from "./helper-thread.js";
 
-/** The messages to and from env-writer-worker.ts: a batch to write, or an environment to let go of. */
+/** The messages to env-writer-worker.ts (numbered by HelperThread): a batch to write, or an environment to let go
+ * of. It answers with the rows written. */
 export type WriterRequest =
   | {
       readonly id: number;
@@ -21,65 +22,29 @@ export type WriterRequest =
       readonly rows: ArrayBuffer;
     }
   | { readonly id: number; readonly release: string };
-export type WriterResponse =
-  | { readonly id: number; readonly rows: number; readonly error?: undefined }
-  | { readonly id: number; readonly error: string };
+export interface WriterAnswer extends HelperAnswer {
+  readonly rows?: number;
+}
 
-let helper: { readonly thread: Worker; readonly pending: Map<number, (response: WriterResponse) => void> } | undefined;
-let nextId = 1;
+const helper = new HelperThread<WriterAnswer>(new URL("./env-writer-worker.js", import.meta.url), "LMDB writer thread");
 /** The environments the helper holds a handle to (it opened them to write). */
 const written = new Set<string>();
 
 /** Starts the helper thread now (creating a worker holds the event loop a few ms), not at the first big batch. */
 export function startEnvWriter(): void {
-  helperThread();
+  helper.start();
 }
 
-function helperThread(): NonNullable<typeof helper> {
-  if (helper === undefined) {
-    const thread = new Worker(new URL("./env-writer-worker.js", import.meta.url));
-    const pending = new Map<number, (response: WriterResponse) => void>();
-    const failAll = (why: string): void => {
-      for (const [id, settle] of pending) settle({ id, error: why });
-      pending.clear();
-      if (helper?.thread === thread) helper = undefined;
-    };
-    thread.on("message", (response: WriterResponse) => {
-      const settle = pending.get(response.id);
-      pending.delete(response.id);
-      settle?.(response);
-      if (pending.size === 0) thread.unref();
-    });
-    thread.on("error", (error) => failAll(String(error)));
-    thread.on("exit", (code) => failAll(`the LMDB writer thread exited (${code})`));
-    helper = { thread, pending };
-    thread.unref();
-  }
-  return helper;
-}
-
-/** Writes `rows` (packed, transferred) into the environment at `path` in one transaction; resolves with the row
- * count once committed, rejects if the transaction failed (then nothing of it was written). */
-export function writeRowsOffThread(path: string, noSync: boolean, rows: ArrayBuffer): Promise<number> {
+/** Writes `rows` (packed, transferred) into the environment at `path` in one transaction; resolves once committed,
+ * rejects if the transaction failed (then nothing of it was written). */
+export async function writeRowsOffThread(path: string, noSync: boolean, rows: ArrayBuffer): Promise<void> {
   written.add(path);
-  return request({ id: nextId++, path, noSync, rows }, [rows]);
+  await helper.request({ path, noSync, rows }, [rows]);
 }
 
 /** Drops the helper's handle to the environment at `path`, if it took one, so closing the store's own handle
  * really closes (and, for a retired environment, unmaps) it. Requests are answered in order: after any write. */
 export async function releaseFromWriter(path: string): Promise<void> {
   if (!written.delete(path)) return;
-  await request({ id: nextId++, release: path }, []).catch(() => undefined); // a dead helper holds nothing
-}
-
-function request(message: WriterRequest, transfer: ArrayBuffer[]): Promise<number> {
-  const { thread, pending } = helperThread();
-  thread.ref(); // a request in flight keeps the process up until answered
-  return new Promise<number>((resolve, reject) => {
-    pending.set(message.id, (response) => {
-      if (response.error === undefined) resolve(response.rows);
-      else reject(new Error(`LMDB writer thread: ${response.error}`));
-    });
-    thread.postMessage(message, transfer);
-  });
+  await helper.request({ release: path }).catch(() => undefined); // a dead helper holds nothing
 }
