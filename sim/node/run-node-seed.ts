@@ -152,6 +152,7 @@ class NodeRun {
       this.#clients.start(this.#profile.clients, this.#profile.thinkMsMax);
       this.#scheduleNemesis();
       this.#scheduleHostile();
+      this.#scheduleDiskStalls();
       await this.#advance(this.#options.ticks * TICK_MS);
       this.#trace("liveness phase: faults healed");
       await this.#liveness();
@@ -177,6 +178,35 @@ class NodeRun {
       scope.setTimeout(act, this.#nemesisRandom.between(10, this.#profile.nemesisGapMsMax));
     };
     scope.setTimeout(act, this.#nemesisRandom.between(50, this.#profile.nemesisGapMsMax));
+  }
+
+  /**
+   * In half the seeds, now and then every member's disk (or a random subset) stalls: each fsync issued in the window
+   * takes up to three election timeouts, as when kernel writeback holds every node's fsync at once (issue 10). The
+   * members keep stepping messages meanwhile, and what they send before their Ready is durable
+   * (RawNode.takeEarlyMessages) must keep every checker quiet — a crash inside a stall included. Drawn from its own
+   * stream, so the nemesis and the clients draw as before.
+   */
+  #scheduleDiskStalls(): void {
+    const random = derivePrng(this.#seed, "disk-stalls");
+    if (!random.chance(0.5)) return;
+    const scope = this.#clock.scope();
+    const electionTimeoutMs = (this.#profile.member.raft.electionTimeoutTicks ?? 10) * TICK_MS;
+    const stall = (): void => {
+      if (!this.#nemesisOn) return;
+      const stalled = random.chance(0.5) ? this.#members : this.#members.filter(() => random.chance(0.5));
+      const lengthMs = random.between(electionTimeoutMs, 3 * electionTimeoutMs);
+      this.#trace(`disk stall ${lengthMs} ms on ${stalled.map((m) => m.id).join(",") || "none"}`);
+      for (const member of stalled) {
+        member.disk.setFaults({ ...this.#profile.disk, syncLatencyMsMin: lengthMs >> 1, syncLatencyMsMax: lengthMs });
+      }
+      scope.setTimeout(() => {
+        if (!this.#nemesisOn) return; // the liveness phase set quiet disks already
+        for (const member of stalled) member.disk.setFaults(this.#profile.disk);
+        scope.setTimeout(stall, random.between(200, 1500));
+      }, lengthMs);
+    };
+    scope.setTimeout(stall, random.between(200, 1500));
   }
 
   #nemesisStep(): void {

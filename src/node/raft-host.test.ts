@@ -22,6 +22,8 @@ class HostCluster {
   readonly leadershipChanges = new Map<NodeId, NodeId[]>();
   readonly #handlers = new Map<NodeId, (message: Message) => void>();
   readonly #isolated = new Set<NodeId>();
+  /** While set, every member's WAL saves wait for it: a disk stall on all of them at once. */
+  #diskStall: Promise<void> | undefined;
 
   constructor(options: {
     lostLeadershipGraceMs: number;
@@ -38,7 +40,13 @@ class HostCluster {
       const host = new RaftHost({
         raw: new RawNode(config, storage, new Prng(id * 7919)),
         storage,
-        wal: { save: async () => {}, compact: async () => {}, close: async () => {} },
+        wal: {
+          save: async () => {
+            await this.#diskStall;
+          },
+          compact: async () => {},
+          close: async () => {},
+        },
         store: options.store?.() ?? memoryCommandStore(),
         network: this.#network(id),
         snapshots: { save: async () => {}, load: async () => undefined, prune: async () => {} },
@@ -66,6 +74,18 @@ class HostCluster {
     const host = this.hosts.get(id);
     assert.ok(host !== undefined);
     return host;
+  }
+
+  /** Stalls every member's WAL saves until the returned function is called. */
+  stallDisks(): () => void {
+    let release = (): void => {};
+    this.#diskStall = new Promise((resolve) => {
+      release = () => {
+        this.#diskStall = undefined;
+        resolve();
+      };
+    });
+    return release;
   }
 
   isolate(id: NodeId): void {
@@ -219,6 +239,28 @@ describe("RaftHost when leadership moves", () => {
     const newLeader = await cluster.leader(1);
     assert.equal(newLeader, 2, "the first in id order campaigns first");
     assert.equal(cluster.host(3).raw.status().term, term + 1, "one election, no split vote");
+  });
+});
+
+describe("RaftHost through a slow disk", () => {
+  it("keeps its leader while every member's fsync stalls for many election timeouts (heartbeats answered meanwhile)", async () => {
+    cluster = new HostCluster({ lostLeadershipGraceMs: 30_000 });
+    const leader = await cluster.leader();
+    const term = cluster.host(leader).raw.status().term;
+    const release = cluster.stallDisks();
+    // The write's Ready stalls on the leader and on each follower that receives it: no member can finish a Ready,
+    // as when kernel writeback holds every node's fsync for a second (issue 10).
+    const write = outcome(cluster.host(leader).propose(put("k")));
+    await new Promise((resolve) => setTimeout(resolve, 800)); // election timeout: 10 ticks of 10 ms (up to 2x)
+    release();
+    assert.equal((await write).code, "ok");
+    for (const [id, host] of cluster.hosts) {
+      assert.deepEqual(
+        [host.raw.status().leaderId, host.raw.status().term],
+        [leader, term],
+        `node ${id} still follows the leader of term ${term}`,
+      );
+    }
   });
 });
 

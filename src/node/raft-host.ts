@@ -209,16 +209,22 @@ export class RaftHost {
       if (this.#stopped) return;
       if (message.from === this.#leaderId) this.#heardFromLeaderMs = this.#clock.now();
       this.#guard(() => this.#raw.step(message));
+      this.#sendEarlyMessages();
       this.schedule();
     });
     this.#ticker = this.#clock.setInterval(() => {
       this.#guard(() => this.#raw.tick());
-      // A Ready still in hand (a slow fsync) would hold a leader's heartbeats back until it is done, and a disk
-      // stall longer than the election timeout would then depose a healthy leader: they go now.
-      if (this.#processing) this.#options.network.send(this.#raw.takeHeartbeats());
+      this.#sendEarlyMessages();
       this.schedule();
     }, this.#options.tickMs);
     this.schedule();
+  }
+
+  /** A Ready still in hand (a slow fsync) would hold a leader's heartbeats and a follower's answers to them back
+   * until it is done, and a disk stall longer than the election timeout would then depose a healthy leader: those
+   * go now (RawNode.takeEarlyMessages says why that is safe). */
+  #sendEarlyMessages(): void {
+    if (this.#processing) this.#options.network.send(this.#raw.takeEarlyMessages());
   }
 
   async stop(): Promise<void> {

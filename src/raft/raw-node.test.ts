@@ -189,18 +189,56 @@ test("a leader's heartbeats can leave while a Ready is still being persisted; no
   cluster.node(1).raw.campaign();
   cluster.stabilize();
   const leader = cluster.node(1).raw;
-  assert.deepEqual(leader.takeHeartbeats(), [], "no Ready outstanding: heartbeats go with the next Ready");
+  assert.deepEqual(leader.takeEarlyMessages(), [], "no Ready outstanding: heartbeats go with the next Ready");
   leader.propose(text("slow to persist"));
   const outstanding = leader.ready(); // the host is writing it
   leader.tick(); // a heartbeat interval passes meanwhile
-  const heartbeats = leader.takeHeartbeats();
+  const heartbeats = leader.takeEarlyMessages();
   assert.deepEqual(heartbeats.map((m) => [m.type, m.to]).sort(), [
     ["heartbeat", 2],
     ["heartbeat", 3],
   ]);
-  assert.deepEqual(leader.takeHeartbeats(), [], "taken once");
+  assert.deepEqual(leader.takeEarlyMessages(), [], "taken once");
   leader.advance(outstanding);
   const next = leader.hasReady() ? leader.ready() : undefined;
   assert.ok(next === undefined || next.messages.every((m) => m.type !== "heartbeat"));
   if (next !== undefined) leader.advance(next);
+});
+
+test("a follower answers heartbeats while its Ready is persisted, but acknowledges entries only after", () => {
+  const cluster = new MiniCluster([1, 2, 3]);
+  cluster.node(1).raw.campaign();
+  cluster.stabilize();
+  const leader = cluster.node(1).raw;
+  const follower = cluster.node(2).raw;
+  const { term } = leader.status();
+  leader.propose(text("slow to persist on the follower"));
+  const leaderReady = leader.ready();
+  const append = leaderReady.messages.find((m) => m.type === "appendEntries" && m.to === 2);
+  assert.ok(append !== undefined);
+  follower.step(append);
+  const outstanding = follower.ready(); // its fsync stalls
+  assert.deepEqual(
+    outstanding.messages.map((m) => m.type),
+    ["appendEntriesResponse"],
+  );
+  const heartbeat = { type: "heartbeat", from: 1, to: 2, groupId: 1, term, commit: 0, readContext: "r1" } as const;
+  follower.step(heartbeat);
+  assert.deepEqual(
+    follower.takeEarlyMessages().map((m) => [m.type, m.to, m.term]),
+    [["heartbeatResponse", 1, term]],
+    "the answer to the heartbeat leaves now",
+  );
+  follower.advance(outstanding);
+
+  // A heartbeat of a newer term while a Ready is out: the new term is not durable here yet, so the answer waits.
+  const later = follower.ready();
+  follower.step({ ...heartbeat, term: term + 1, readContext: "r2" });
+  assert.deepEqual(follower.takeEarlyMessages(), [], "its term is not durable yet");
+  follower.advance(later);
+  const withTerm = follower.ready();
+  assert.equal(withTerm.hardState?.term, term + 1);
+  assert.ok(withTerm.messages.some((m) => m.type === "heartbeatResponse" && m.term === term + 1));
+  follower.advance(withTerm);
+  leader.advance(leaderReady);
 });

@@ -50,11 +50,14 @@ export class RawNode {
   #previousHardState: HardState;
   /** The Ready handed out and not yet advanced; at most one at a time. */
   #outstanding: Ready | undefined;
+  /** The term in the hard state the host last made durable (see takeEarlyMessages). */
+  #durableTerm: number;
 
   constructor(config: RaftConfig, storage: RaftStorage, random: Random, bootstrap?: ConfState) {
     this.#raft = new Raft(config, storage, random, bootstrap);
     this.#previousSoftState = this.#softState();
     this.#previousHardState = storage.initialState().hardState;
+    this.#durableTerm = this.#previousHardState.term;
   }
 
   tick(): void {
@@ -91,18 +94,31 @@ export class RawNode {
   }
 
   /**
-   * A leader's heartbeats generated while the host still handles the outstanding Ready (typically waiting on a
-   * slow fsync), to be sent now instead of after that Ready. Safe: a heartbeat carries no entries, only the commit
-   * index the follower is known to hold (min(match, commit)) and the leader's term, which was made durable before
-   * it could win (a candidate persists its term and vote before asking for votes). Without this a leader whose
-   * disk stalls longer than the election timeout falls silent and is needlessly deposed. Empty otherwise.
+   * Messages generated while the host still handles the outstanding Ready (typically waiting on a slow fsync) that
+   * are safe to send now instead of after that Ready: a leader's heartbeats, and any member's heartbeat responses.
+   * Neither acknowledges an entry or grants a vote — the two promises that must wait for the disk (paper, Figure 2;
+   * etcd raft sends only MsgAppResp and vote responses after the append). A heartbeat carries only the commit index
+   * the follower is known to hold (min(match, commit)) and a term made durable before its sender could lead (a
+   * candidate persists its term and vote before asking for votes). A heartbeat response states what this member
+   * knows now — no higher term seen, so no vote given in one — which is what CheckQuorum and ReadIndex count; it is
+   * held back anyway while its term is not yet durable here, so nothing it says can be forgotten by a crash.
+   * Without this, a disk stall longer than the election timeout on a majority (kernel writeback can stall every
+   * node's fsync at once) silences the followers and the leader steps down by CheckQuorum although every member
+   * still hears it (issue 10). Each message is taken once; empty when no Ready is outstanding.
    */
-  takeHeartbeats(): Message[] {
+  takeEarlyMessages(): Message[] {
     const raft = this.#raft;
-    if (this.#outstanding === undefined || raft.role !== "leader") return [];
-    const heartbeats = raft.messages.filter((message) => message.type === "heartbeat");
-    if (heartbeats.length > 0) raft.messages = raft.messages.filter((message) => message.type !== "heartbeat");
-    return heartbeats;
+    if (this.#outstanding === undefined || raft.messages.length === 0) return [];
+    const early: Message[] = [];
+    const rest: Message[] = [];
+    for (const message of raft.messages) {
+      const isEarly =
+        (message.type === "heartbeat" && raft.role === "leader") ||
+        (message.type === "heartbeatResponse" && message.term === this.#durableTerm);
+      (isEarly ? early : rest).push(message);
+    }
+    if (early.length > 0) raft.messages = rest;
+    return early;
   }
 
   /** Starts an election now (PreVote first when enabled). */
@@ -167,6 +183,7 @@ export class RawNode {
   advance(ready: Ready): void {
     assert(ready === this.#outstanding, "advance() must be given the Ready last returned by ready()");
     this.#outstanding = undefined;
+    if (ready.hardState !== undefined) this.#durableTerm = ready.hardState.term;
     const raft = this.#raft;
     const log = raft.log;
     if (ready.snapshot !== undefined) {
