@@ -184,7 +184,7 @@ describe("watches on one node", { timeout: 60_000 }, () => {
     }
     const names = (path: string, method: string) =>
       (doc.paths[path]?.[method]?.parameters ?? []).map((p) => p.name).sort();
-    assert.deepEqual(names("/v1/watch", "get"), ["from_revision", "last-event-id", "prefix"]);
+    assert.deepEqual(names("/v1/watch", "get"), ["cursor", "from_revision", "last-event-id", "prefix"]);
     assert.deepEqual(names("/v1/kv", "get"), ["after", "consistency", "limit", "prefix"]);
     assert.deepEqual(names("/v1/kv/{key}", "put"), ["if-match", "if-none-match", "key", "ttl"]);
   });

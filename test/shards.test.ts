@@ -6,9 +6,47 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Cluster, Redis } from "ioredis";
+import { ShoalClient } from "../src/client/shoal-client.js";
+import type { WatchEvent } from "../src/client/types.js";
 import { hashSlot } from "../src/slots/hash-slot.js";
 import { SlotMap } from "../src/slots/slot-map.js";
 import { ProcessCluster, sleep } from "./support/process-cluster.js";
+
+/** Reads a watch's Server-Sent Events: the change events, and the id of the last one that carried an id. */
+class SseReader {
+  lastId = "";
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #buffer = "";
+
+  constructor(response: Response) {
+    assert.equal(response.status, 200);
+    this.#reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  }
+
+  async events(count: number): Promise<{ key: string; shard?: number }[]> {
+    const out: { key: string; shard?: number }[] = [];
+    const decoder = new TextDecoder();
+    while (out.length < count) {
+      const blocks = this.#buffer.split("\n\n");
+      this.#buffer = blocks.pop() ?? "";
+      for (const block of blocks) {
+        for (const line of block.split("\n")) {
+          if (line.startsWith("data: ")) out.push(JSON.parse(line.slice(6)) as { key: string; shard?: number });
+          if (line.startsWith("id: ")) this.lastId = line.slice(4);
+        }
+      }
+      if (out.length >= count) break;
+      const chunk = await this.#reader.read();
+      if (chunk.done) throw new Error(`the stream ended after ${out.length} events`);
+      this.#buffer += decoder.decode(chunk.value, { stream: true });
+    }
+    return out;
+  }
+
+  cancel(): Promise<void> {
+    return this.#reader.cancel();
+  }
+}
 
 interface ShardView {
   readonly id: number;
@@ -173,17 +211,86 @@ describe("a 3-node cluster of 3 shards", { timeout: 240_000 }, () => {
     assert.equal(across.status, 409);
     assert.equal(((await across.json()) as { code: string }).code, "CROSS_SHARD");
     assert.equal((await txn(["{t}x", "{t}y"])).status, 200);
-    const unwatchable = await fetch(`${cluster.url(1)}/v1/watch?prefix=http/`);
-    assert.equal(unwatchable.status, 501);
-    assert.match(((await unwatchable.json()) as { message: string }).message, /starts with a \{hash tag\}/);
-    // A prefix with a hash tag lies in one shard: its watch sees that shard's writes.
+    // A prefix with a hash tag lies in one shard: its watch follows that shard alone, with plain revisions.
     const watch = await fetch(`${cluster.url(3)}/v1/watch?prefix={t}`);
     assert.equal(watch.status, 200);
+    assert.equal(watch.headers.get("x-shoal-shards"), String(shardOf("{t}")));
     const reader = (watch.body as ReadableStream<Uint8Array>).getReader();
     await fetch(`${cluster.url(2)}/v1/kv/{t}z`, { method: "PUT", body: "watched" });
     let text = "";
     while (!text.includes("{t}z")) text += new TextDecoder().decode((await reader.read()).value);
     await reader.cancel();
+    assert.doesNotMatch(text, /"shard"/);
+  });
+
+  test("HTTP: a watch over every shard merges their events, each once, and resumes from its cursor on any node", async () => {
+    const keys = Array.from({ length: 30 }, (_, i) => `w/${i}`);
+    assert.deepEqual(new Set(keys.map(shardOf)), new Set([1, 2, 3]));
+    const watch = await fetch(`${cluster.url(2)}/v1/watch?prefix=w/`);
+    assert.equal(watch.status, 200);
+    assert.equal(watch.headers.get("x-shoal-shards"), "1,2,3");
+    assert.match(watch.headers.get("x-shoal-cursor") ?? "", /^\d+\.\d+\.\d+$/);
+    const stream = new SseReader(watch);
+    for (const key of keys) await fetch(`${cluster.url(1)}/v1/kv/${key}`, { method: "PUT", body: key });
+    const first = await stream.events(keys.length);
+    assert.deepEqual(first.map((e) => e.key).sort(), [...keys].sort(), "every key once");
+    for (const event of first) assert.equal(event.shard, shardOf(event.key), `${event.key} is tagged with its shard`);
+    const cursor = stream.lastId;
+    assert.match(cursor, /^\d+\.\d+\.\d+$/);
+    await stream.cancel();
+
+    const later = Array.from({ length: 12 }, (_, i) => `w/later/${i}`);
+    for (const key of later) await fetch(`${cluster.url(3)}/v1/kv/${key}`, { method: "PUT", body: key });
+    const resumed = new SseReader(await fetch(`${cluster.url(3)}/v1/watch?prefix=w/&cursor=${cursor}`));
+    const again = await resumed.events(later.length);
+    assert.deepEqual(again.map((e) => e.key).sort(), [...later].sort(), "only what came after the cursor");
+    await resumed.cancel();
+    // EventSource's way: the same cursor as Last-Event-ID.
+    const byHeader = new SseReader(
+      await fetch(`${cluster.url(1)}/v1/watch?prefix=w/`, { headers: { "last-event-id": cursor } }),
+    );
+    assert.deepEqual((await byHeader.events(later.length)).map((e) => e.key).sort(), [...later].sort());
+    await byHeader.cancel();
+
+    const fromRevision = await fetch(`${cluster.url(1)}/v1/watch?prefix=w/&from_revision=1`);
+    assert.equal(fromRevision.status, 400);
+    assert.match(((await fromRevision.json()) as { message: string }).message, /numbered per shard.*cursor=/);
+    const shortCursor = await fetch(`${cluster.url(1)}/v1/watch?prefix=w/&cursor=3.4`);
+    assert.equal(shortCursor.status, 400);
+    assert.match(((await shortCursor.json()) as { message: string }).message, /names 2 shards; this cluster has 3/);
+  });
+
+  test("the TS client's watch follows every shard and resumes without a repeat when its node stops", async () => {
+    const client = new ShoalClient({ endpoints: [cluster.url(2), cluster.url(1)] });
+    const stop = new AbortController();
+    const reconnects: string[] = [];
+    const seen: WatchEvent[] = [];
+    const events = client.watch({
+      prefix: "c/",
+      signal: stop.signal,
+      onReconnect: (_revision, _reason, cursor) => reconnects.push(cursor ?? "none"),
+    });
+    const iterator = events[Symbol.asyncIterator]();
+    const keys = Array.from({ length: 40 }, (_, i) => `c/${i}`);
+    const reading = (async () => {
+      while (seen.length < keys.length) {
+        const next = await iterator.next();
+        if (next.done === true) break;
+        seen.push(next.value);
+      }
+    })();
+    await sleep(300); // the stream is open
+    for (const key of keys.slice(0, 20)) await fetch(`${cluster.url(1)}/v1/kv/${key}`, { method: "PUT", body: key });
+    while (seen.length < 20) await sleep(20);
+    await cluster.kill(2); // the client's node: it reconnects to node 1 and resumes from its cursor
+    for (const key of keys.slice(20)) await fetch(`${cluster.url(1)}/v1/kv/${key}`, { method: "PUT", body: key });
+    await reading;
+    stop.abort();
+    assert.deepEqual(seen.map((e) => e.key).sort(), [...keys].sort(), "each key once, none lost");
+    assert.ok(reconnects.length >= 1, "the client said it resumed");
+    for (const cursor of reconnects) assert.match(cursor, /^\d+\.\d+\.\d+$/, "from a cursor over the 3 shards");
+    await cluster.startNode(2);
+    await cluster.waitForLeader(30_000);
   });
 
   test("a node restarted with another shard count refuses to start, with a one-line error", async () => {

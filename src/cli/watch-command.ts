@@ -53,10 +53,9 @@ export async function runWatch(argv: string[]): Promise<number> {
       ...(typeof flags.prefix === "string" ? { prefix: flags.prefix } : {}),
       ...(fromRevision === undefined ? {} : { fromRevision }),
       signal: stop.signal,
-      onReconnect: (revision, reason) => {
-        process.stderr.write(
-          errStyle.yellow(`shoal: watch interrupted (${reason}); resuming from revision ${revision}\n`),
-        );
+      onReconnect: (revision, reason, cursor) => {
+        const from = cursor === undefined ? `revision ${revision}` : `cursor ${cursor}`;
+        process.stderr.write(errStyle.yellow(`shoal: watch interrupted (${reason}); resuming from ${from}\n`));
       },
     });
     for await (const event of events) {

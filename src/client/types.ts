@@ -128,7 +128,10 @@ export interface WatchEvent {
   readonly hash?: HashFieldsJson;
   /** For a put of a hash too big to show whole (more than 128 fields or 64-byte ones): its field count. */
   readonly hashFieldCount?: number;
+  /** The revision, numbered per shard: on a watch over several shards, `shard` says whose. */
   readonly revision: number;
+  /** The shard of the key, when the watch spans several shards (absent on one). */
+  readonly shard?: number;
 }
 
 export interface WatchOptions {
@@ -140,6 +143,7 @@ export interface WatchOptions {
   readonly signal?: AbortSignal;
   /** Reconnect when the stream is silent this long (default 45000: three of Shoal's 15 s heartbeats). */
   readonly idleTimeoutMs?: number;
-  /** Told when the stream broke and the watch is about to resume from `revision`. */
-  readonly onReconnect?: (revision: number, reason: string) => void;
+  /** Told when the stream broke and the watch is about to resume from `revision` (0: from now) — over several
+   * shards, from `cursor` (per shard, the last revision delivered whole) and `revision` is 0. */
+  readonly onReconnect?: (revision: number, reason: string, cursor?: string) => void;
 }

@@ -8,7 +8,7 @@ import type { EndpointPool } from "./endpoint-pool.js";
 import { describeFetchFailure, errorFromBody, errorFromResponse } from "./http-errors.js";
 import { SseParser } from "./sse-parser.js";
 import type { WatchEvent, WatchOptions } from "./types.js";
-import { parseWatchEvent, WatchCursor } from "./watch-cursor.js";
+import { parseWatchEvent, ShardedWatchCursor } from "./watch-cursor.js";
 
 /** Consecutive failed connection attempts after which the watch gives up (about a minute of backoff). */
 const RECONNECT_ATTEMPTS_MAX = 40;
@@ -22,14 +22,14 @@ export async function* watchStream(
   options: WatchOptions,
   discover: () => Promise<void>,
 ): AsyncGenerator<WatchEvent> {
-  const cursor = new WatchCursor(options.fromRevision);
+  const cursor = new ShardedWatchCursor(options.fromRevision);
   const signal = options.signal;
   let failures = 0;
   let everConnected = false;
   const unreachable = new Map<string, string>();
   while (!aborted(signal)) {
     const endpoint = pool.current();
-    const connected = await connect(endpoint, options.prefix, cursor.resumeRevision(), signal);
+    const connected = await connect(endpoint, options.prefix, cursor.resumeQuery(), signal);
     if (aborted(signal)) return;
     if (!(connected instanceof Response)) {
       pool.failed(endpoint);
@@ -46,7 +46,7 @@ export async function* watchStream(
           `Cannot keep watching: ${failures} reconnects failed, last: ${connected.reason}`,
         );
       }
-      if (everConnected) options.onReconnect?.(cursor.resumeRevision() ?? 0, `${endpoint}: ${connected.reason}`);
+      if (everConnected) reportReconnect(options, cursor, `${endpoint}: ${connected.reason}`);
       await pause(Math.min(RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN * 2 ** failures), signal);
       continue;
     }
@@ -56,12 +56,26 @@ export async function* watchStream(
       everConnected = true;
       discover().catch(() => undefined); // learn the other members now, while a node answers
     }
-    const pinned = Number(connected.headers.get("x-shoal-revision") ?? "0");
-    if (Number.isSafeInteger(pinned)) cursor.pin(pinned);
+    cursor.connected(
+      numbers(connected.headers.get("x-shoal-shards")),
+      numbers(connected.headers.get("x-shoal-cursor")),
+    );
     const reason = yield* readEvents(connected, cursor, signal, options.idleTimeoutMs ?? IDLE_TIMEOUT_MS);
     if (aborted(signal)) return;
-    options.onReconnect?.(cursor.resumeRevision() ?? 0, reason);
+    reportReconnect(options, cursor, reason);
   }
+}
+
+function reportReconnect(options: WatchOptions, cursor: ShardedWatchCursor, reason: string): void {
+  const { revision, cursor: text } = cursor.resumePosition();
+  if (text === undefined) options.onReconnect?.(revision, reason);
+  else options.onReconnect?.(revision, reason, text);
+}
+
+/** A header's list of integers ("1,2,3" or "12.40.7"); empty when absent or malformed. */
+function numbers(header: string | null): number[] {
+  if (header === null || !/^\d{1,15}([.,]\d{1,15})*$/.test(header)) return [];
+  return header.split(/[.,]/).map(Number);
 }
 
 function unreachableError(reasons: ReadonlyMap<string, string>): ShoalError {
@@ -74,12 +88,12 @@ function unreachableError(reasons: ReadonlyMap<string, string>): ShoalError {
 async function connect(
   endpoint: string,
   prefix: string | undefined,
-  fromRevision: number | undefined,
+  resume: Readonly<Record<string, string>>,
   signal: AbortSignal | undefined,
 ): Promise<Response | { reason: string; unreachable: boolean }> {
   const query = new URLSearchParams();
   if (prefix !== undefined && prefix !== "") query.set("prefix", prefix);
-  if (fromRevision !== undefined) query.set("from_revision", String(fromRevision));
+  for (const [name, value] of Object.entries(resume)) query.set(name, value);
   const url = `${endpoint}/v1/watch${query.size > 0 ? `?${query}` : ""}`;
   let response: Response;
   try {
@@ -101,7 +115,7 @@ async function connect(
 /** Yields the stream's new events until it ends; returns why it ended. */
 async function* readEvents(
   response: Response,
-  cursor: WatchCursor,
+  cursor: ShardedWatchCursor,
   signal: AbortSignal | undefined,
   idleTimeoutMs: number,
 ): AsyncGenerator<WatchEvent, string> {

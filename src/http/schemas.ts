@@ -18,6 +18,7 @@ export const TTL_SECONDS_MAX = 10 * 365 * 24 * 3600;
 export const TTL_ACCEPTS = `a positive number of seconds (up to 3 decimals, at most ${TTL_SECONDS_MAX})`;
 export const RANGE_LIMIT_ACCEPTS = `an integer from 1 to ${RANGE_LIMIT_MAX}`;
 export const FROM_REVISION_ACCEPTS = "a revision, 1 or more (omit it to watch from now)";
+export const WATCH_CURSOR_ACCEPTS = "the id of the last event received (revisions joined by dots)";
 
 const unsignedInteger = (accepts: string) =>
   ({ type: "string", pattern: "^[0-9]{1,15}$", [ACCEPTS]: accepts }) as const;
@@ -79,7 +80,14 @@ export const watchQuery = query({
   prefix: { type: "string", description: "Only keys starting with this (default: every key)" },
   from_revision: {
     ...unsignedInteger(FROM_REVISION_ACCEPTS),
-    description: "Replay from this revision (inclusive); default: from now",
+    description: "Replay from this revision (inclusive); default: from now. One shard only: see cursor",
+  },
+  cursor: {
+    type: "string",
+    pattern: "^[0-9]{1,15}(\\.[0-9]{1,15}){0,63}$",
+    [ACCEPTS]: WATCH_CURSOR_ACCEPTS,
+    description:
+      "Resume after this cursor: the `id:` of the last event received (revisions of every shard watched, joined by dots)",
   },
 });
 
@@ -94,8 +102,10 @@ export const watchHeaders = {
   type: "object",
   properties: {
     "last-event-id": {
-      ...unsignedInteger("the revision of the last event received"),
-      description: "Resume after this revision (sent by EventSource on reconnect)",
+      type: "string",
+      pattern: "^[0-9]{1,15}(\\.[0-9]{1,15}){0,63}$",
+      [ACCEPTS]: WATCH_CURSOR_ACCEPTS,
+      description: "Resume after this event id (sent by EventSource on reconnect); as `cursor`",
     },
   },
 } as const;

@@ -21,6 +21,11 @@
  * `oldestRevision`) when it fell behind the history's window. A watch that cannot start answers plain JSON
  * errors instead: 410 COMPACTED for a revision already compacted, 400 for bad parameters.
  *
+ * Over several shards a `{tag}` prefix follows its one shard as above; any other prefix follows every shard,
+ * merged (node/merged-watcher.ts): events carry `shard`, and each `id:` is a cursor — per shard, the last revision
+ * delivered whole, joined by dots (`12.40.7`; the plain revision on one shard) — that `Last-Event-ID` or
+ * `?cursor=` resumes from on any node. `from_revision` then answers 400: a revision means nothing across shards.
+ *
  * The node confirms it is part of a working cluster (a ReadIndex barrier) before streaming, so a watch "from
  * now" starts after every write acknowledged before it was opened, and a partitioned node answers an error
  * instead of a silent stream.
@@ -28,8 +33,9 @@
 import type { ServerResponse } from "node:http";
 import type { FastifyInstance } from "fastify";
 import { checkKeySize } from "../commands/limits.js";
+import { ShoalError } from "../lib/errors.js";
+import { MergedWatcher, WatchCursorVector } from "../node/merged-watcher.js";
 import type { ShoalNode } from "../node/shoal-node.js";
-import type { Watcher } from "../node/watch-hub.js";
 import type { HistoryEvent } from "../store/history.js";
 import { httpError } from "./error-response.js";
 import type { HttpMetrics } from "./http-metrics.js";
@@ -46,14 +52,14 @@ const HEARTBEAT_MS = 15_000;
 const CLOSE_GRACE_MS = 5_000;
 
 export function registerWatchRoute(app: FastifyInstance, node: ShoalNode, metrics: HttpMetrics): void {
-  const open = new Set<Watcher>();
+  const open = new Set<MergedWatcher>();
   // A server closing waits for its connections; streams never end on their own, so end them first.
   app.addHook("preClose", (done) => {
     for (const watcher of open) watcher.close(undefined);
     done();
   });
 
-  app.get<{ Querystring: { prefix?: string; from_revision?: string } }>(
+  app.get<{ Querystring: { prefix?: string; from_revision?: string; cursor?: string } }>(
     "/v1/watch",
     {
       schema: { querystring: watchQuery, headers: watchHeaders },
@@ -63,29 +69,55 @@ export function registerWatchRoute(app: FastifyInstance, node: ShoalNode, metric
     async (request, reply) => {
       const prefix = encoder.encode(request.query.prefix ?? "");
       checkKeySize(prefix); // no key is longer, so no key could match: refused like an over-long key
-      const lastEventId = request.headers["last-event-id"];
       const fromText = request.query.from_revision;
       if (fromText !== undefined && Number(fromText) < 1) {
         throw invalidParameter("querystring", "from_revision", FROM_REVISION_ACCEPTS, fromText);
       }
-      // Revisions are per shard: a watch follows the one shard that holds every key of its prefix.
-      const shard = node.replicaOfPrefix(prefix);
-      await shard.client.readBarrier();
-      const now = shard.store.revision();
-      // EventSource resends the original URL with Last-Event-ID on reconnect: the header wins.
-      const from =
-        typeof lastEventId === "string" ? Number(lastEventId) + 1 : fromText !== undefined ? Number(fromText) : now + 1;
-      const watcher = shard.watches.watch(prefix, from);
-      open.add(watcher);
-      void watcher.done.then(() => open.delete(watcher));
+      // Revisions are per shard: a watch follows the one shard that holds every key of its prefix, or all of them.
+      const shards = node.replicasOfPrefix(prefix);
+      const resumeAfter = resumeCursor(request.headers["last-event-id"], request.query.cursor, shards.length);
+      if (fromText !== undefined && shards.length > 1) {
+        throw new ShoalError(
+          "BAD_REQUEST",
+          `Revisions are numbered per shard and this watch spans ${shards.length} shards: resume with cursor= (the id of the last event received), or watch a prefix that starts with a {hash tag}`,
+        );
+      }
+      await Promise.all(shards.map((shard) => shard.client.readBarrier()));
+      const now = shards.map((shard) => shard.store.revision());
+      // EventSource resends the original URL with Last-Event-ID on reconnect: the header wins (resumeCursor).
+      const cursor = resumeAfter ?? new WatchCursorVector(fromText !== undefined ? [Number(fromText) - 1] : now);
+      const watchers = new Map(shards.map((shard, i) => [i, shard.watches.watch(prefix, cursor.nextOf(i))] as const));
+      const merged = new MergedWatcher(watchers);
+      open.add(merged);
+      void merged.done.then(() => open.delete(merged));
       reply.hijack();
       metrics.record(request, 200, reply.elapsedTime / 1000);
-      void stream(watcher, reply.raw, from, now);
+      const shardIds = shards.map((shard) => shard.groupId);
+      void stream(merged, reply.raw, cursor, shardIds, now);
     },
   );
 }
 
-async function stream(watcher: Watcher, res: ServerResponse, from: number, now: number): Promise<void> {
+/** Where a reconnect resumes: `Last-Event-ID` (an EventSource's) or the `cursor` parameter, naming `shardCount`
+ * shards; undefined when neither is given. */
+function resumeCursor(
+  lastEventId: string | string[] | undefined,
+  cursorText: string | undefined,
+  shardCount: number,
+): WatchCursorVector | undefined {
+  if (typeof lastEventId === "string") return WatchCursorVector.parse(lastEventId, shardCount, "Last-Event-ID");
+  if (cursorText !== undefined) return WatchCursorVector.parse(cursorText, shardCount, "cursor");
+  return undefined;
+}
+
+async function stream(
+  merged: MergedWatcher,
+  res: ServerResponse,
+  cursor: WatchCursorVector,
+  shardIds: readonly number[],
+  now: readonly number[],
+): Promise<void> {
+  const single = shardIds.length === 1;
   res.writeHead(200, {
     "content-type": "text/event-stream; charset=utf-8",
     "cache-control": "no-cache",
@@ -93,20 +125,32 @@ async function stream(watcher: Watcher, res: ServerResponse, from: number, now: 
     // for a keep-alive connection that turned idle after it started closing.
     connection: "close",
     "x-accel-buffering": "no",
-    "x-shoal-revision": String(now),
+    // Where this watch stands before its first event: a client resumes from it if the stream breaks first.
+    "x-shoal-cursor": cursor.toString(),
+    "x-shoal-shards": shardIds.join(","),
+    ...(single ? { "x-shoal-revision": String(now[0]) } : {}),
   });
-  res.on("error", () => watcher.close(undefined));
-  const onClose = (): void => watcher.close(undefined);
+  res.on("error", () => merged.close(undefined));
+  const onClose = (): void => merged.close(undefined);
   res.once("close", onClose);
   const heartbeat = setInterval(() => res.write(": heartbeat\n\n"), HEARTBEAT_MS);
   heartbeat.unref();
-  res.write(`retry: 1000\n: watching from revision ${from}\n\n`);
+  res.write(`retry: 1000\n: watching from ${single ? "revision" : "cursor"} ${single ? cursor.nextOf(0) : cursor}\n\n`);
   try {
     for (;;) {
-      const batch = await watcher.take();
+      const batch = await merged.take();
       if (batch === undefined) break;
-      // Backpressure: the watcher buffers (boundedly) or drops back to the history while the client reads.
-      if (!res.write(formatEvents(batch))) await drainedOrClosed(res, watcher);
+      const index = batch.shard;
+      const text = formatEvents(
+        batch.events,
+        (revision) => {
+          cursor.delivered(index, revision);
+          return cursor.toString();
+        },
+        single ? undefined : shardIds[index],
+      );
+      // Backpressure: the watchers buffer (boundedly) or drop back to the history while the client reads.
+      if (!res.write(text)) await drainedOrClosed(res, merged);
     }
     res.end();
   } catch (error) {
@@ -116,11 +160,11 @@ async function stream(watcher: Watcher, res: ServerResponse, from: number, now: 
   } finally {
     clearInterval(heartbeat);
     res.off("close", onClose);
-    watcher.close(undefined);
+    merged.close(undefined);
   }
 }
 
-async function drainedOrClosed(res: ServerResponse, watcher: Watcher): Promise<void> {
+async function drainedOrClosed(res: ServerResponse, watcher: MergedWatcher): Promise<void> {
   let settle = (): void => undefined;
   const writable = new Promise<void>((resolve) => {
     settle = resolve;
@@ -135,13 +179,21 @@ async function drainedOrClosed(res: ServerResponse, watcher: Watcher): Promise<v
   }
 }
 
-/** Whole revisions in; `id:` on the last event of each revision. */
-export function formatEvents(events: readonly HistoryEvent[]): string {
+/**
+ * Whole revisions of one shard in; `id:` on the last event of each revision: the cursor once that revision is
+ * delivered (`idAfter` records it). `shard` tags each event when the watch spans several shards.
+ */
+export function formatEvents(
+  events: readonly HistoryEvent[],
+  idAfter: (revision: number) => string = String,
+  shard?: number,
+): string {
   let out = "";
   events.forEach((event, i) => {
     const data = renderEvent(event);
     const lastOfRevision = i === events.length - 1 || (events[i + 1] as HistoryEvent).revision !== event.revision;
-    out += `event: ${data.type}\ndata: ${JSON.stringify(data)}\n${lastOfRevision ? `id: ${event.revision}\n` : ""}\n`;
+    const json = JSON.stringify(shard === undefined ? data : { ...data, shard });
+    out += `event: ${data.type}\ndata: ${json}\n${lastOfRevision ? `id: ${idAfter(event.revision)}\n` : ""}\n`;
   });
   return out;
 }

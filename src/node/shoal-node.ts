@@ -264,20 +264,16 @@ export class ShoalNode {
   }
 
   /**
-   * The shard holding every key that starts with `prefix`: the only one on a node of a single shard; on several,
+   * The shards a watch on `prefix` follows, in shard order: the only one on a node of a single shard; on several,
    * the one of the prefix's hash slot when the prefix begins with a whole `{hash tag}` (every such key shares the
-   * tag's slot). Any other prefix spans shards, whose revisions are separate: NOT_IMPLEMENTED (a watch merged
-   * over shards comes later, issue 12).
+   * tag's slot), else every shard (their events are merged: node/merged-watcher.ts).
    */
-  replicaOfPrefix(prefix: Uint8Array): ShardReplica {
-    if (this.replicas.size === 1) return this.#primary;
+  replicasOfPrefix(prefix: Uint8Array): ShardReplica[] {
+    if (this.replicas.size === 1) return [this.#primary];
     const open = prefix.indexOf(0x7b);
     const close = open === 0 ? prefix.indexOf(0x7d, 1) : -1;
-    if (close > 1) return this.replicaOfKey(prefix.subarray(0, close + 1));
-    throw new ShoalError(
-      "NOT_IMPLEMENTED",
-      "On a cluster of several shards a watch follows one shard: watch a prefix that starts with a {hash tag} (e.g. {app}:), whose keys share a shard",
-    );
+    if (close > 1) return [this.replicaOfKey(prefix.subarray(0, close + 1))];
+    return [...this.replicas.values()].sort((a, b) => a.groupId - b.groupId);
   }
 
   replicaOfSlot(slot: number): ShardReplica {
