@@ -23,7 +23,8 @@ const HELP = `Usage: shoal cluster [--nodes 3] [--data-dir ./data] [options]
   --http-port-base P   node i serves HTTP on P + i - 1 (default 8001)
   --resp-port-base P   node i speaks the Redis protocol on P + i - 1 (default 7001)
   --fsync POLICY       always | batch | never (default always)
-  --shards N           hash-slot shards, each a Raft group on every node (1-64; shoal start's default 1)
+  --shards N           hash-slot shards, each a Raft group on every node, their leaders spread over the
+                       nodes (1-64; default 3 for a new cluster, an existing one keeps its own)
   --tick-ms MS         each node's Raft tick (shoal start's default when absent)
   --election-ticks N   each node's election timeout in ticks (shoal start's default when absent)
   --leader-wait S      say what is wrong if no leader is elected within S seconds (default 20)
@@ -31,6 +32,9 @@ const HELP = `Usage: shoal cluster [--nodes 3] [--data-dir ./data] [options]
 Every node serves the live dashboard at its HTTP address (http://127.0.0.1:8001/ by default);
 shoal status, get, put, del, watch and bench talk to these nodes.
 `;
+
+/** Shards of a new local cluster: one per node of the default 3, so each node leads one (issue 12). */
+const DEFAULT_LOCAL_SHARDS = 3;
 
 /** Elections take 0.5-1 s with the default timing; this long without a leader means something is wrong. */
 const LEADER_WAIT_S = 20;
@@ -62,13 +66,17 @@ export async function runCluster(argv: string[]): Promise<number> {
   const respBase = integerFlag(flags, "resp-port-base", 7001, 1, 65500);
   const fsync = typeof flags.fsync === "string" ? flags.fsync : "always";
   // Passed through to every node when given (shoal start checks them); raise the timing on a slow machine.
-  const timing = (["tick-ms", "election-ticks", "shards"] as const).flatMap((name) => {
+  const timing = (["tick-ms", "election-ticks"] as const).flatMap((name) => {
     const value = flags[name];
     return typeof value === "string" ? [`--${name}`, value] : [];
   });
   const leaderWaitMs = numberFlag(flags, "leader-wait", LEADER_WAIT_S, 0.1, 3600) * 1000;
   const ids = Array.from({ length: count }, (_, i) => i + 1);
-  const existing = existingMembers(dataDir, ids);
+  const recorded = existingCluster(dataDir, ids);
+  const existing = recorded?.members;
+  // A new local cluster is sharded, so its leaders (and the work) spread over the nodes; an existing one keeps the
+  // count it was created with (shoal start refuses another). A given --shards is passed on as is, to be checked.
+  const shards = typeof flags.shards === "string" ? flags.shards : String(recorded?.shardCount ?? DEFAULT_LOCAL_SHARDS);
   const peers = ids.map((id) => `${id}=127.0.0.1:${peerBase + id - 1}`).join(",");
   // A new cluster gets a name of its own, so its id differs from any other local cluster's (node/identity.ts).
   const clusterName = existing === undefined ? `local-${randomBytes(6).toString("hex")}` : undefined;
@@ -98,6 +106,8 @@ export async function runCluster(argv: string[]): Promise<number> {
       "--fsync",
       fsync,
       ...timing,
+      "--shards",
+      shards,
       "--log-file",
       join(nodeDir, "node.log"),
       ...(clusterName === undefined ? [] : ["--cluster-name", clusterName]),
@@ -132,15 +142,17 @@ export async function runCluster(argv: string[]): Promise<number> {
   }
   for (const id of failed) process.stdout.write(`node ${id} did not start; the others run without it\n`);
   const httpUrls = new Map(ids.map((id) => [id, `http://127.0.0.1:${httpBase + id - 1}`] as const));
-  const announce = ({ leader, term }: ElectedLeader): void => {
-    process.stdout.write(
-      `Shoal cluster of ${count} node(s) is up, node ${leader} leads (term ${term}); data in ${dataDir}:\n`,
-    );
+  const announce = async ({ leader, term }: ElectedLeader): Promise<void> => {
+    // With shards, leadership moves once more as they spread: the lines below name where it settled.
+    const shardLines = shards === "1" ? [] : await settledShards(httpUrls.get(leader) as string, count);
+    const what = shards === "1" ? `node ${leader} leads (term ${term})` : `${shards} shards`;
+    process.stdout.write(`Shoal cluster of ${count} node(s) is up, ${what}; data in ${dataDir}:\n`);
     for (const id of ids) {
       process.stdout.write(
         `  node ${id}: redis://127.0.0.1:${respBase + id - 1}  http://127.0.0.1:${httpBase + id - 1}  (peer 127.0.0.1:${peerBase + id - 1})\n`,
       );
     }
+    for (const line of shardLines) process.stdout.write(`  ${line}\n`);
     process.stdout.write(
       `Dashboard: http://127.0.0.1:${httpBase}/\n` +
         `Try: redis-cli -p ${respBase} set greeting hello && redis-cli -p ${respBase + 1} get greeting\n` +
@@ -150,7 +162,7 @@ export async function runCluster(argv: string[]): Promise<number> {
   };
   const waited = await awaitLeader(httpUrls, leaderWaitMs);
   if ("leader" in waited) {
-    announce(waited);
+    await announce(waited);
   } else {
     process.stdout.write(
       `No leader elected within ${leaderWaitMs / 1000} s; the nodes keep running (Ctrl-C stops them). Each says:\n` +
@@ -160,7 +172,7 @@ export async function runCluster(argv: string[]): Promise<number> {
         `Their logs: ${join(dataDir, "<id>", "node.log")}\n`,
     );
     void awaitLeader(httpUrls, Number.POSITIVE_INFINITY, () => stopping).then((later) => {
-      if ("leader" in later && !stopping) announce(later);
+      if ("leader" in later && !stopping) return announce(later);
     });
   }
   await new Promise<void>((done) => {
@@ -172,10 +184,48 @@ export async function runCluster(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** The members recorded in the node directories (undefined when none has an identity or any data: a new
- * cluster). Fails when they are not `ids`: `--nodes 4` over a 3-node directory would leave every node waiting. */
-function existingMembers(dataDir: string, ids: readonly number[]): readonly number[] | undefined {
+interface ShardView {
+  readonly id: number;
+  readonly slots: readonly (readonly [number, number])[];
+  readonly leader: number;
+}
+
+/** How long the announcement waits for the shards' leaders to spread (each hand-over takes a heartbeat or two). */
+const SHARDS_SETTLE_MS = 5000;
+
+/** One line per shard — its slots and leader — once every shard has a leader and they sit on as many nodes as
+ * they can (node/leader-balancer.ts), or as they are after SHARDS_SETTLE_MS. */
+async function settledShards(url: string, nodeCount: number): Promise<string[]> {
+  const deadline = Date.now() + SHARDS_SETTLE_MS;
+  let views: readonly ShardView[] = [];
+  for (;;) {
+    try {
+      const response = await fetch(`${url}/v1/cluster`);
+      views = ((await response.json()) as { shards?: ShardView[] }).shards ?? views;
+    } catch {
+      // The node is busy starting; the next poll asks again.
+    }
+    const leaders = new Set(views.map((view) => view.leader));
+    const spread = leaders.size === Math.min(views.length, nodeCount) && !leaders.has(0);
+    if ((views.length > 0 && spread) || Date.now() >= deadline) break;
+    await new Promise((wake) => setTimeout(wake, 100));
+  }
+  return views.map(
+    (view) =>
+      `shard ${view.id}: slots ${view.slots.map(([first, last]) => `${first}-${last}`).join(",")}, ` +
+      `leader ${view.leader === 0 ? "not elected yet" : `node ${view.leader}`}`,
+  );
+}
+
+/** The members and shard count recorded in the node directories (undefined when none has an identity or any
+ * data: a new cluster; data without an identity predates shards: one). Fails when the members are not `ids`:
+ * `--nodes 4` over a 3-node directory would leave every node waiting. */
+function existingCluster(
+  dataDir: string,
+  ids: readonly number[],
+): { readonly members: readonly number[]; readonly shardCount: number } | undefined {
   let members: readonly number[] | undefined;
+  let shardCount = 1;
   let holdsData = false;
   for (const id of ids) {
     const nodeDir = join(dataDir, String(id));
@@ -184,6 +234,7 @@ function existingMembers(dataDir: string, ids: readonly number[]): readonly numb
     const identity = readIdentity(nodeDir);
     if (identity === undefined) continue;
     members = identity.memberIds;
+    shardCount = identity.shardCount;
     if (!sameIds(identity.memberIds, ids)) {
       throw new CliError(
         `${dataDir} holds a cluster of ${identity.memberIds.length} members (${formatIds(identity.memberIds)}; ` +
@@ -193,5 +244,6 @@ function existingMembers(dataDir: string, ids: readonly number[]): readonly numb
       );
     }
   }
-  return members ?? (holdsData ? ids : undefined);
+  const found = members ?? (holdsData ? ids : undefined);
+  return found === undefined ? undefined : { members: found, shardCount };
 }

@@ -13,10 +13,12 @@ const HELP = `Usage: shoal watch [options]
 Prints every put and delete as it happens, one per line, until Ctrl-C:
   <revision> PUT <key> <value>
   <revision> DELETE <key>
+Over several shards each shard numbers its own revisions, and a line starts <shard>:<revision>.
 
 ${ENDPOINT_HELP}
   --prefix P           only keys starting with P (default: every key)
-  --from REV           first replay the changes since revision REV (inclusive)
+  --from REV           first replay the changes since revision REV (inclusive; over several shards,
+                       each shard's own revision REV: --from 1 replays everything held)
   --count N            stop after N events
   --json               print each event as a JSON object
   -h, --help           show this help
@@ -70,9 +72,10 @@ export async function runWatch(argv: string[]): Promise<number> {
 }
 
 export function formatEvent(event: WatchEvent, style: Style): string {
+  const at = style.dim(event.shard === undefined ? String(event.revision) : `${event.shard}:${event.revision}`);
   const key = JSON.stringify(event.key).slice(1, -1); // escapes newlines and control characters: one event, one line
-  if (event.type === "delete") return `${style.dim(String(event.revision))} ${style.red("DELETE")} ${key}\n`;
-  if (event.type === "flush") return `${style.dim(String(event.revision))} ${style.red("FLUSH")} (every key deleted)\n`;
+  if (event.type === "delete") return `${at} ${style.red("DELETE")} ${key}\n`;
+  if (event.type === "flush") return `${at} ${style.red("FLUSH")} (every key deleted)\n`;
   // A hash (written over RESP) prints as its fields in JSON; a string as its text, escaped onto one line.
   const value =
     event.hash !== undefined
@@ -80,5 +83,5 @@ export function formatEvent(event: WatchEvent, style: Style): string {
       : event.hashFieldCount !== undefined
         ? `(hash of ${event.hashFieldCount} fields)`
         : JSON.stringify(event.value ?? "").slice(1, -1);
-  return `${style.dim(String(event.revision))} ${style.green("PUT")} ${key} ${value}\n`;
+  return `${at} ${style.green("PUT")} ${key} ${value}\n`;
 }

@@ -24,7 +24,8 @@
  * Over several shards a `{tag}` prefix follows its one shard as above; any other prefix follows every shard,
  * merged (node/merged-watcher.ts): events carry `shard`, and each `id:` is a cursor — per shard, the last revision
  * delivered whole, joined by dots (`12.40.7`; the plain revision on one shard) — that `Last-Event-ID` or
- * `?cursor=` resumes from on any node. `from_revision` then answers 400: a revision means nothing across shards.
+ * `?cursor=` resumes from on any node. `from_revision` then starts every shard at that revision of its own
+ * numbering (1 replays every change each shard holds).
  *
  * The node confirms it is part of a working cluster (a ReadIndex barrier) before streaming, so a watch "from
  * now" starts after every write acknowledged before it was opened, and a partitioned node answers an error
@@ -33,7 +34,6 @@
 import type { ServerResponse } from "node:http";
 import type { FastifyInstance } from "fastify";
 import { checkKeySize } from "../commands/limits.js";
-import { ShoalError } from "../lib/errors.js";
 import { MergedWatcher, WatchCursorVector } from "../node/merged-watcher.js";
 import type { ShoalNode } from "../node/shoal-node.js";
 import type { HistoryEvent } from "../store/history.js";
@@ -76,16 +76,12 @@ export function registerWatchRoute(app: FastifyInstance, node: ShoalNode, metric
       // Revisions are per shard: a watch follows the one shard that holds every key of its prefix, or all of them.
       const shards = node.replicasOfPrefix(prefix);
       const resumeAfter = resumeCursor(request.headers["last-event-id"], request.query.cursor, shards.length);
-      if (fromText !== undefined && shards.length > 1) {
-        throw new ShoalError(
-          "BAD_REQUEST",
-          `Revisions are numbered per shard and this watch spans ${shards.length} shards: resume with cursor= (the id of the last event received), or watch a prefix that starts with a {hash tag}`,
-        );
-      }
       await Promise.all(shards.map((shard) => shard.client.readBarrier()));
       const now = shards.map((shard) => shard.store.revision());
       // EventSource resends the original URL with Last-Event-ID on reconnect: the header wins (resumeCursor).
-      const cursor = resumeAfter ?? new WatchCursorVector(fromText !== undefined ? [Number(fromText) - 1] : now);
+      // from_revision over several shards starts each at that revision of its own numbering (1: every change held).
+      const cursor =
+        resumeAfter ?? new WatchCursorVector(fromText !== undefined ? now.map(() => Number(fromText) - 1) : now);
       const watchers = new Map(shards.map((shard, i) => [i, shard.watches.watch(prefix, cursor.nextOf(i))] as const));
       const merged = new MergedWatcher(watchers);
       open.add(merged);
