@@ -5,6 +5,11 @@
  * stopped at the end. Prints ops/s per target and the ratios Shoal/redis. A figure, not an assertion.
  *
  *   npm run bench:resp -- [--requests N] [--seconds S] [--runs K] [--targets shoal-1,shoal-3,redis-always,redis-none]
+ *   npm run bench:resp -- --cluster [--runs K]   (issue 12: sharded Shoal vs a Redis Cluster)
+ *
+ * --cluster compares the sharded 3-node Shoal (3 shards, `redis-benchmark --cluster`, each shard's leader on its
+ * own node) with the single-group 3-node Shoal (through its leader) and with a 3-master Redis Cluster started
+ * here (`redis-cli --cluster create`), appendfsync always and without persistence.
  *
  * --requests N: requests per redis-benchmark run; without it each target is calibrated with a short run so
  * that one run of its slower test (SET or GET) takes about --seconds (default 10). --runs K: the median of K.
@@ -19,6 +24,7 @@ import { respPing, startRedisServer } from "../test/redis-diff/redis-server.js";
 import { ProcessCluster } from "../test/support/process-cluster.js";
 
 const REDIS_BENCHMARK = "/usr/bin/redis-benchmark";
+const REDIS_CLI = "/usr/bin/redis-cli";
 const PIPELINES = [1, 16] as const;
 const TESTS = ["SET", "GET"] as const;
 const CLIENTS = 50;
@@ -32,17 +38,26 @@ const TARGETS = {
   "shoal-3": "Shoal, 3 nodes (leader)",
   "redis-always": "redis, appendfsync always",
   "redis-none": "redis, no persistence",
+  "shoal-3x3": "Shoal, 3 nodes, 3 shards (--cluster)",
+  "redis-cluster-always": "Redis Cluster, 3 masters, appendfsync always",
+  "redis-cluster-none": "Redis Cluster, 3 masters, no persistence",
 } as const;
 type TargetId = keyof typeof TARGETS;
+/** Targets redis-benchmark drives with --cluster (it learns the slots with CLUSTER SLOTS). */
+const CLUSTER_TARGETS: readonly TargetId[] = ["shoal-3x3", "redis-cluster-always", "redis-cluster-none"];
+const DEFAULT_TARGETS = ["shoal-1", "shoal-3", "redis-always", "redis-none"];
+const CLUSTER_RUN_TARGETS = ["shoal-3", "shoal-3x3", "redis-cluster-always", "redis-cluster-none"];
 
 const { values } = parseArgs({
   options: {
     requests: { type: "string" },
     seconds: { type: "string", default: "10" },
     runs: { type: "string", default: "1" },
-    targets: { type: "string", default: Object.keys(TARGETS).join(",") },
+    cluster: { type: "boolean", default: false },
+    targets: { type: "string" },
   },
 });
+values.targets ??= (values.cluster ? CLUSTER_RUN_TARGETS : DEFAULT_TARGETS).join(",");
 const fixedRequests = values.requests === undefined ? undefined : Number(values.requests);
 const seconds = Number(values.seconds);
 const runs = Number(values.runs);
@@ -73,6 +88,19 @@ async function startTarget(id: TargetId): Promise<Started | string> {
       return startRedisServer(["--appendonly", "yes", "--appendfsync", "always"]);
     case "redis-none":
       return startRedisServer();
+    case "redis-cluster-always":
+      return startRedisCluster(["--appendonly", "yes", "--appendfsync", "always"]);
+    case "redis-cluster-none":
+      return startRedisCluster([]);
+    case "shoal-3x3": {
+      const cluster = await ProcessCluster.start({ nodes: 3, extraArgs: ["--shards", "3"] });
+      await cluster.waitForLeader();
+      if (!(await shardLeadersSpread(cluster))) {
+        await cluster.stop();
+        return "the shards' leaders did not spread over the nodes";
+      }
+      return { port: cluster.respPort(1), stop: () => cluster.stop() };
+    }
     case "shoal-1":
     case "shoal-3": {
       const cluster = await ProcessCluster.start({ nodes: id === "shoal-1" ? 1 : 3 });
@@ -87,6 +115,62 @@ async function startTarget(id: TargetId): Promise<Started | string> {
   }
 }
 
+/** True once each of the 3 shards has its leader on another node (node/leader-balancer.ts), within 30 s. */
+async function shardLeadersSpread(cluster: ProcessCluster): Promise<boolean> {
+  for (let attempt = 0; attempt < 300; attempt++) {
+    const view = (await cluster.cluster(1)) as unknown as { shards?: { leader: number }[] };
+    const leaders = (view.shards ?? []).map((shard) => shard.leader);
+    if (leaders.length === 3 && !leaders.includes(0) && new Set(leaders).size === 3) return true;
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  return false;
+}
+
+/** Three cluster-enabled redis-servers made one Redis Cluster of 3 masters by `redis-cli --cluster create`. */
+async function startRedisCluster(extraArgs: readonly string[]): Promise<Started> {
+  const servers = await Promise.all(
+    [0, 1, 2].map(() => startRedisServer(["--cluster-enabled", "yes", "--cluster-node-timeout", "5000", ...extraArgs])),
+  );
+  const stop = async (): Promise<void> => {
+    await Promise.all(servers.map((server) => server.stop()));
+  };
+  const created = await run(REDIS_CLI, [
+    "--cluster",
+    "create",
+    ...servers.map((server) => `127.0.0.1:${server.port}`),
+    "--cluster-yes",
+  ]);
+  if (created.code !== 0) {
+    await stop();
+    throw new Error(`redis-cli --cluster create failed: ${created.output.trim().split("\n").pop()}`);
+  }
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const states = await Promise.all(
+      servers.map(async (server) => (await run(REDIS_CLI, ["-p", String(server.port), "cluster", "info"])).output),
+    );
+    if (states.every((state) => state.includes("cluster_state:ok"))) {
+      return { port: (servers[0] as { port: number }).port, stop };
+    }
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  await stop();
+  throw new Error("the Redis Cluster did not reach cluster_state:ok");
+}
+
+function run(command: string, args: readonly string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((done) => {
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.once("exit", (code) => done({ code, output }));
+  });
+}
+
 async function waitForPong(port: number): Promise<boolean> {
   for (let attempt = 0; attempt < 50; attempt++) {
     if (await respPing(port)) return true;
@@ -95,16 +179,32 @@ async function waitForPong(port: number): Promise<boolean> {
   return false;
 }
 
-function benchmarkArgs(port: number, requests: number, pipeline: number): string[] {
+function benchmarkArgs(port: number, requests: number, pipeline: number, cluster = false): string[] {
   const n = String(requests);
   const common = ["-h", "127.0.0.1", "-p", String(port), "-t", "set,get", "-c", String(CLIENTS)];
-  return [...common, "-d", String(VALUE_BYTES), "-n", n, "-P", String(pipeline), "--csv"];
+  return [
+    ...common,
+    "-d",
+    String(VALUE_BYTES),
+    "-n",
+    n,
+    "-P",
+    String(pipeline),
+    "--csv",
+    ...(cluster ? ["--cluster"] : []),
+  ];
 }
 
 /** One redis-benchmark run: ops/s per test. Killed if it runs far past its expected time (it hangs on refusal). */
-function runBenchmark(port: number, requests: number, pipeline: number, timeoutMs: number): Promise<Map<Test, number>> {
+function runBenchmark(
+  port: number,
+  requests: number,
+  pipeline: number,
+  timeoutMs: number,
+  cluster: boolean,
+): Promise<Map<Test, number>> {
   return new Promise((done, fail) => {
-    const child = spawn(REDIS_BENCHMARK, benchmarkArgs(port, requests, pipeline), {
+    const child = spawn(REDIS_BENCHMARK, benchmarkArgs(port, requests, pipeline, cluster), {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
@@ -133,15 +233,18 @@ function runBenchmark(port: number, requests: number, pipeline: number, timeoutM
 /** The key redis-benchmark's SET and GET use without -r. */
 const BENCH_KEY = "key:__rand_int__";
 
-/** The header line of GET's reply to the benchmark key, e.g. "$100". */
+/** The header line of GET's reply to the benchmark key, e.g. "$100" (following a Redis Cluster's -MOVED once). */
 async function storedValue(port: number): Promise<string> {
   const connection = await RawConnection.open({ label: "check", host: "127.0.0.1", port });
+  let header: string;
   try {
     const reply = await connection.command(["GET", BENCH_KEY]);
-    return reply.toString("latin1", 0, reply.indexOf("\r\n"));
+    header = reply.toString("latin1", 0, reply.indexOf("\r\n"));
   } finally {
     connection.close();
   }
+  const moved = /^-MOVED \d+ [\d.]+:(\d+)$/.exec(header);
+  return moved === null ? header : storedValue(Number(moved[1]));
 }
 
 function median(values: readonly number[]): number {
@@ -153,9 +256,9 @@ function median(values: readonly number[]): number {
 }
 
 /** Requests for one run of `pipeline`: fixed, or calibrated so the slower test takes about `seconds`. */
-async function requestsFor(port: number, pipeline: number): Promise<number> {
+async function requestsFor(port: number, pipeline: number, cluster: boolean): Promise<number> {
   if (fixedRequests !== undefined) return fixedRequests;
-  const probe = await runBenchmark(port, CALIBRATION_REQUESTS * pipeline, pipeline, 120_000);
+  const probe = await runBenchmark(port, CALIBRATION_REQUESTS * pipeline, pipeline, 120_000, cluster);
   const slowest = Math.min(...probe.values());
   return Math.max(REQUESTS_MIN, Math.min(REQUESTS_MAX, Math.round((slowest * seconds) / 1000) * 1000));
 }
@@ -167,15 +270,16 @@ async function measure(id: TargetId): Promise<TargetResult> {
   if (typeof started === "string") return { label, opsPerSecond: {}, requests: {}, note: started };
   const opsPerSecond: Partial<Record<Cell, number>> = {};
   const requests: Partial<Record<Pipeline, number>> = {};
+  const cluster = CLUSTER_TARGETS.includes(id);
   try {
     for (const pipeline of PIPELINES) {
-      const n = await requestsFor(started.port, pipeline);
+      const n = await requestsFor(started.port, pipeline, cluster);
       requests[pipeline] = n;
       const samples = new Map<Test, number[]>(TESTS.map((t) => [t, []]));
       for (let run = 0; run < runs; run++) {
         process.stderr.write(`${label}: -P ${pipeline}, ${n} requests, run ${run + 1} of ${runs}\n`);
         // A generous bound: calibration aims at `seconds` per test, slow runs get 10x that plus a minute.
-        const rates = await runBenchmark(started.port, n, pipeline, (seconds * 20 + 60) * 1000);
+        const rates = await runBenchmark(started.port, n, pipeline, (seconds * 20 + 60) * 1000, cluster);
         for (const test of TESTS) samples.get(test)?.push(rates.get(test) as number);
       }
       for (const test of TESTS) opsPerSecond[`${test} P${pipeline}`] = median(samples.get(test) ?? []);
@@ -208,7 +312,7 @@ if (!existsSync(REDIS_BENCHMARK)) {
 const results = new Map<TargetId, TargetResult>();
 for (const id of targetIds) results.set(id, await measure(id));
 
-const LABEL_WIDTH = 62;
+const LABEL_WIDTH = 86;
 const header = `${"".padEnd(LABEL_WIDTH)}${CELLS.map((c) => c.padStart(12)).join("")}`;
 console.log(
   `redis-benchmark -t set,get -c ${CLIENTS} -d ${VALUE_BYTES}, loopback, ops/s (median of ${runs} run${runs > 1 ? "s" : ""})`,
@@ -217,8 +321,10 @@ console.log(header);
 for (const result of results.values()) {
   console.log(`${result.label.padEnd(LABEL_WIDTH)}${CELLS.map((c) => formatRate(result.opsPerSecond[c])).join("")}`);
 }
-const shoals = (["shoal-1", "shoal-3"] as const).filter((id) => results.has(id));
-const redises = (["redis-always", "redis-none"] as const).filter((id) => results.has(id));
+const shoals = (["shoal-1", "shoal-3", "shoal-3x3"] as const).filter((id) => results.has(id));
+const redises = (["redis-always", "redis-none", "redis-cluster-always", "redis-cluster-none"] as const).filter((id) =>
+  results.has(id),
+);
 if (shoals.length > 0 && redises.length > 0) {
   console.log("\nRatio Shoal / redis");
   for (const shoal of shoals) {
@@ -232,13 +338,24 @@ if (shoals.length > 0 && redises.length > 0) {
     }
   }
 }
+const sharded = results.get("shoal-3x3");
+const oneGroup = results.get("shoal-3");
+if (sharded !== undefined && oneGroup !== undefined) {
+  console.log("\nRatio sharded / one group (goal SET >= 2x)");
+  const label = `${sharded.label} / ${oneGroup.label}`;
+  console.log(
+    `${label.padEnd(LABEL_WIDTH)}${CELLS.map((c) => formatRatio(sharded.opsPerSecond[c], oneGroup.opsPerSecond[c])).join("")}`,
+  );
+}
 console.log("");
 for (const result of results.values()) {
   const perPipeline = PIPELINES.map((p) => `-P ${p}: -n ${result.requests[p] ?? "?"}`).join(", ");
   console.log(`${result.label}: ${perPipeline}${result.note ? `  (not measured: ${result.note})` : ""}`);
 }
 const requestsFlag = fixedRequests === undefined ? `--seconds ${seconds}` : `--requests ${fixedRequests}`;
-console.log(`Reproduce: npm run bench:resp -- ${requestsFlag} --runs ${runs} --targets ${targetIds.join(",")}`);
+console.log(
+  `Reproduce: npm run bench:resp -- ${requestsFlag} --runs ${runs}${values.cluster ? " --cluster" : ""} --targets ${targetIds.join(",")}`,
+);
 console.log(
   `Each cell: ${REDIS_BENCHMARK} ${benchmarkArgs(0, 0, 1).join(" ").replace("-p 0", "-p <port>").replace("-n 0", "-n <N>").replace("-P 1", "-P <1|16>")}`,
 );

@@ -28,6 +28,8 @@ export interface ChaosOptions {
   readonly readShare: number | undefined;
   readonly faultsAtOnce: number;
   readonly nodeArgs: readonly string[];
+  /** Hash-slot shards of the cluster (each a Raft group on every node); keys spread over all of them. */
+  readonly shards: number;
 }
 
 export const HELP = `Usage: npm run chaos -- [options]
@@ -55,6 +57,8 @@ then checks the history. The last line is the verdict: "linearizable: true|false
   --ops-per-key N      register: operations before a slot moves to a fresh key (default 200)
   --read-share X       chance an operation is a read (default register and redis-register 0.5, set 0.1,
                        bank 0.3)
+  --shards N           hash-slot shards, each a Raft group on every node (default 1); the workloads' keys
+                       spread over every shard (bank's accounts share a {hash tag}: its transactions need one)
   --node-arg ARG       one more flag for every node's "shoal start" (repeatable), e.g. --node-arg=--fsync=batch
 `;
 
@@ -83,6 +87,7 @@ export function parseChaosOptions(argv: readonly string[], now = new Date()): Ch
       "ops-per-key": { type: "string" },
       "read-share": { type: "string" },
       "node-arg": { type: "string", multiple: true },
+      shards: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -121,6 +126,7 @@ export function parseChaosOptions(argv: readonly string[], now = new Date()): Ch
     readShare,
     faultsAtOnce: number(values["faults-at-once"], "--faults-at-once", 1, 1, 15),
     nodeArgs: values["node-arg"] ?? [],
+    shards: number(values.shards, "--shards", 1, 1, 64),
   };
 }
 
@@ -144,6 +150,7 @@ export function replayCommand(options: ChaosOptions): string {
   if (options.opsPerKey !== 200) parts.push(`--ops-per-key ${options.opsPerKey}`);
   if (options.readShare !== undefined) parts.push(`--read-share ${options.readShare}`);
   if (options.faultsAtOnce !== 1) parts.push(`--faults-at-once ${options.faultsAtOnce}`);
+  if (options.shards !== 1) parts.push(`--shards ${options.shards}`);
   for (const arg of options.nodeArgs) parts.push(`--node-arg=${arg}`);
   return parts.join(" ");
 }

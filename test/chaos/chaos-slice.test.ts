@@ -1,8 +1,8 @@
 /**
  * A short slice of chaos testing on every `npm test`: `npm run chaos` (its compiled entry, as a user runs it)
- * against a real 5-node cluster for each workload under a different fault mix, and the unsafe stale-reads mode,
- * which the linearizability checker must catch, through HTTP and through RESP (redis-register). Seeds are random each time (more ground covered over many
- * runs); a failure prints the run's output, including its replay command, and keeps its results directory.
+ * against a real 5-node cluster for each workload under a different fault mix, one of them over 3 shards, and
+ * the unsafe stale-reads mode, which the linearizability checker must catch, through HTTP (over 3 shards) and
+ * through RESP (redis-register, one shard). Seeds are random each time (more ground covered over many runs); a failure prints the run's output, including its replay command, and keeps its results directory.
  *
  * CHAOS_SLICE_SECONDS scales the runs (default 15 s each).
  */
@@ -54,6 +54,14 @@ describe("chaos slice (5 nodes, real processes, fault proxy)", { concurrency: 1,
     expectVerdict(await chaos("--workload", "register", "--nemesis", "kill,pause,partition"), "linearizable: true", 0);
   });
 
+  test("register over 3 shards (keys in every shard) under kill, pause and partition is linearizable", async () => {
+    expectVerdict(
+      await chaos("--workload", "register", "--shards", "3", "--keys", "9", "--nemesis", "kill,pause,partition"),
+      "linearizable: true",
+      0,
+    );
+  });
+
   test("set under kill and partition loses no acknowledged add", async () => {
     expectVerdict(await chaos("--workload", "set", "--nemesis", "kill,partition"), "lost: 0", 0);
   });
@@ -96,7 +104,7 @@ describe("chaos slice (5 nodes, real processes, fault proxy)", { concurrency: 1,
     await expectStaleReadsCaught("redis-register", "--time", String(Math.max(5, Math.round(SECONDS / 2))));
   });
 
-  test("the unsafe stale-reads mode is caught: linearizable: false", async () => {
-    await expectStaleReadsCaught("register");
+  test("the unsafe stale-reads mode is caught over 3 shards: linearizable: false", async () => {
+    await expectStaleReadsCaught("register", "--shards", "3", "--keys", "9");
   });
 });

@@ -87,7 +87,7 @@ export async function runChaos(options: ChaosOptions, print: (line: string) => v
       nodes: options.nodes,
       dir,
       ...(options.unsafe === undefined ? {} : { unsafe: options.unsafe }),
-      nodeArgs: options.nodeArgs,
+      nodeArgs: [...(options.shards === 1 ? [] : ["--shards", String(options.shards)]), ...options.nodeArgs],
     });
     const context: WorkloadContext = { cluster, recorder, opTimeoutMs: options.opTimeoutMs };
     print(`cluster up: ${options.nodes} nodes behind the fault proxy, leader ${await waitForLeader(cluster)}`);

@@ -42,7 +42,8 @@ export class BankWorkload implements Workload {
 
   constructor(options: BankWorkloadOptions) {
     this.#options = options;
-    this.accounts = Array.from({ length: options.accounts }, (_, i) => `acct${i}`);
+    // One {hash tag}: a transfer is one transaction, which must stay within one shard on a sharded cluster.
+    this.accounts = Array.from({ length: options.accounts }, (_, i) => `{bank}acct${i}`);
   }
 
   get total(): number {
