@@ -247,6 +247,16 @@ async function storedValue(port: number): Promise<string> {
   return moved === null ? header : storedValue(Number(moved[1]));
 }
 
+/** storedValue for `redis-benchmark --cluster`, whose keys carry a hash tag per master (`key:{06S}:__rand_int__`):
+ * one of them found by SCAN on the first node, its length read with redis-cli -c (which follows -MOVED). */
+async function storedClusterValue(port: number): Promise<string> {
+  const scanned = await run(REDIS_CLI, ["-p", String(port), "--scan", "--pattern", "key:*"]);
+  const key = scanned.output.split("\n")[0]?.trim() ?? "";
+  if (key === "") return "no key:* found by SCAN";
+  const length = (await run(REDIS_CLI, ["-c", "-p", String(port), "STRLEN", key])).output.trim();
+  return `$${length}`;
+}
+
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
@@ -285,7 +295,7 @@ async function measure(id: TargetId): Promise<TargetResult> {
       for (const test of TESTS) opsPerSecond[`${test} P${pipeline}`] = median(samples.get(test) ?? []);
     }
     // redis-benchmark counts error replies as operations: check that its SETs really stored the value.
-    const stored = await storedValue(started.port);
+    const stored = cluster ? await storedClusterValue(started.port) : await storedValue(started.port);
     if (stored !== `$${VALUE_BYTES}`)
       return { label, opsPerSecond, requests, note: `GET ${BENCH_KEY} answered ${stored}` };
     return { label, opsPerSecond, requests };

@@ -260,19 +260,20 @@ export class RaftHost {
         index,
         waiter,
         this.#options.proposalTimeoutMs,
-        new ShoalError("TIMEOUT", `Proposal at index ${index} timed out; it may or may not apply`),
+        () => new ShoalError("TIMEOUT", `Proposal at index ${index} timed out; it may or may not apply`),
       );
     });
   }
 
-  /** (Re)arms a waiting proposal's timer: after `delayMs` it fails with `error` unless the log settled it. */
-  #failProposalAfter(index: number, waiter: ProposalWaiter, delayMs: number, error: ShoalError): void {
+  /** (Re)arms a waiting proposal's timer: after `delayMs` it fails with `error()` unless the log settled it. The
+   * error is made only then: capturing a stack trace for every proposal cost ~2 % of a loaded leader's CPU. */
+  #failProposalAfter(index: number, waiter: ProposalWaiter, delayMs: number, error: () => ShoalError): void {
     this.#clock.clearTimeout(waiter.timer);
     waiter.deadlineMs = this.#clock.now() + delayMs;
     waiter.timer = this.#clock.setTimeout(() => {
       if (this.#proposals.get(index) !== waiter) return;
       this.#proposals.delete(index);
-      this.#settleProposal(waiter, error);
+      this.#settleProposal(waiter, error());
     }, delayMs);
   }
 
@@ -471,10 +472,11 @@ export class RaftHost {
     const nowMs = this.#clock.now();
     for (const [index, waiter] of this.#proposals) {
       if (waiter.deadlineMs - nowMs <= graceMs) continue;
-      const unknown = new ShoalError(
-        "UNKNOWN_OUTCOME",
-        `This node lost leadership before the write at index ${index} was known to commit; it may or may not be applied`,
-      );
+      const unknown = (): ShoalError =>
+        new ShoalError(
+          "UNKNOWN_OUTCOME",
+          `This node lost leadership before the write at index ${index} was known to commit; it may or may not be applied`,
+        );
       this.#failProposalAfter(index, waiter, graceMs, unknown);
     }
   }
