@@ -154,7 +154,11 @@ export function decodeCommand(data: Uint8Array): Command {
   try {
     // Views only when the entry owns its buffer (not a slice of, say, a WAL segment read whole).
     const view = data.length >= VIEW_BYTES_MIN && data.byteLength * 2 >= data.buffer.byteLength;
-    raw = (view ? viewingUnpackr : unpackr).unpack(data.subarray(1));
+    // A plain Uint8Array over the body, not a Buffer: msgpackr's byte fields then come out plain too (it slices its
+    // input), so `plainBytes` has nothing to wrap — one object per field instead of two, 200,000 fewer for an MSET
+    // of 100,000 keys (issue 10: their garbage collection held a replica's loop for ~150 ms).
+    const body = new Uint8Array(data.buffer, data.byteOffset + 1, data.byteLength - 1);
+    raw = (view ? viewingUnpackr : unpackr).unpack(body);
   } catch (error) {
     throw new ShoalError("BAD_REQUEST", `Cannot decode command: ${(error as Error).message}`);
   }
@@ -191,15 +195,24 @@ function readCommand(f: Fields): Command {
         failure: f.array("failure").map((o, i) => readTxnOp(new Fields(o, `failure[${i}]`))),
       };
     case "redis": {
-      const argvs = f.array("argvs").map((argv, i) => {
+      // In place and without a label per argument: an MSET of 100,000 keys decodes 200,000 of them on every
+      // replica, and a template string for each (made only for an error that never comes) cost tens of ms.
+      const argvs = f.array("argvs") as unknown[][];
+      for (let i = 0; i < argvs.length; i++) {
+        const argv = argvs[i];
         if (!Array.isArray(argv)) throw f.error(`argvs[${i}] is not an array`);
-        return argv.map((arg, j) => bytesOf(arg, `argvs[${i}][${j}]`));
-      });
+        for (let j = 0; j < argv.length; j++) {
+          const arg: unknown = argv[j];
+          if (!(arg instanceof Uint8Array)) throw notBytes(`argvs[${i}][${j}]`);
+          argv[j] = plainBytes(arg);
+        }
+      }
       const watches = f.optionalArray("watches")?.map((w, i) => {
         const watch = new Fields(w, `watches[${i}]`);
         return { key: watch.bytes("key"), modRevision: watch.number("modRevision") };
       });
-      return { op, nowMs, argvs, ...optional("watches", watches) };
+      // Every element was checked (and made plain bytes) above.
+      return { op, nowMs, argvs: argvs as Uint8Array[][], ...optional("watches", watches) };
     }
     default:
       throw new ShoalError("BAD_REQUEST", `Cannot decode command: unknown op ${JSON.stringify(op)}`);
@@ -252,9 +265,12 @@ function optional<N extends string, T>(name: N, value: T | undefined): { [K in N
 }
 
 function bytesOf(value: unknown, what: string): Uint8Array {
-  if (!(value instanceof Uint8Array))
-    throw new ShoalError("BAD_REQUEST", `Cannot decode command: ${what} is not bytes`);
+  if (!(value instanceof Uint8Array)) throw notBytes(what);
   return plainBytes(value);
+}
+
+function notBytes(what: string): ShoalError {
+  return new ShoalError("BAD_REQUEST", `Cannot decode command: ${what} is not bytes`);
 }
 
 /** Typed access to one decoded msgpack map; every failure is a BAD_REQUEST naming the field. */

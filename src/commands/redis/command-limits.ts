@@ -18,11 +18,17 @@ import {
   entryTooLarge,
 } from "../limits.js";
 import type { CommandSpec } from "./command-spec.js";
-import { commandKeys, DATA_COMMAND_TABLE } from "./table.js";
+import { DATA_COMMAND_TABLE, someCommandKey } from "./table.js";
+
+/** For someCommandKey: throws for an over-long key, else goes on to the next. */
+function checkEachKey(key: Uint8Array): boolean {
+  checkKeySize(key);
+  return false;
+}
 
 /** Throws the ShoalError (TOO_LARGE) of the first bound `argv` breaks as a command of `spec`. */
 export function checkCommandLimits(spec: CommandSpec, argv: readonly Uint8Array[]): void {
-  for (const key of commandKeys(spec, argv)) checkKeySize(key);
+  someCommandKey(spec, argv, checkEachKey); // no list of the keys: an MSET may hold 100,000
   if (!spec.flags.includes("write")) return;
   for (let i = 1; i < argv.length; i++) checkValueSize(argv[i] as Uint8Array);
   if (COMMAND_ENCODING_BYTES_MAX + argvEncodedBytesMax(argv) > COMMAND_LIMITS.entrySizeBytesMax) throw entryTooLarge();
