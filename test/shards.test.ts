@@ -53,6 +53,7 @@ interface ShardView {
   readonly slots: [number, number][];
   readonly leader: number;
   readonly replicas: number[];
+  readonly lag?: Record<string, number>;
 }
 
 describe("a 3-node cluster of 3 shards", { timeout: 240_000 }, () => {
@@ -88,6 +89,11 @@ describe("a 3-node cluster of 3 shards", { timeout: 240_000 }, () => {
       "shard s is led by node s once every node is caught up",
     );
     for (const view of views) assert.deepEqual([view.leader, ...view.replicas].sort(), [1, 2, 3]);
+    // Each shard's leader reports its replicas' lag, whichever node is asked.
+    for (const view of await shardViews(2)) {
+      assert.deepEqual(Object.keys(view.lag ?? {}).sort(), view.replicas.map(String), `shard ${view.id}`);
+      assert.ok(Object.values(view.lag ?? {}).every((lag) => Number.isSafeInteger(lag) && lag >= 0));
+    }
   });
 
   test("keys of every shard are written and read through any node; multi-key commands stay within a shard", async () => {

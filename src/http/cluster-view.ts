@@ -7,7 +7,8 @@
  * Field names are stable (the CLI's `shoal status`, the dashboard and tests read them): id, leader, term, role,
  * commitIndex, appliedIndex, lastIndex, revision, clusterId, problems, members[{id, role, peer, http,
  * reachable, term?, commitIndex?, appliedIndex?, lag?, replication?}], shards[{id, slots: [[first, last]…], leader,
- * replicas, epoch}]. `replication` is the leader's judgement
+ * replicas, epoch, lag?: {memberId: entries behind}}] (a shard's lag as its leader reports it; absent on one shard,
+ * where the members' lag says it). `replication` is the leader's judgement
  * of the member (node/replication-tracker.ts): a lag figure cannot tell catching up from never catching up.
  * `problems` lists what this node and every member that answered find wrong with their peers (a peer of
  * another cluster, other members, a wrong address; node/peer-checks.ts), one sentence each.
@@ -72,14 +73,21 @@ export async function clusterView(node: ShoalNode): Promise<Record<string, unkno
     members,
     // Each shard as this node's replica of it sees it: its group's leader and other members, under the group's
     // term as its epoch (the meta group's epoch will replace it when slots can move).
+    // `lag`: the shard leader's view of each other replica (from its member info), when it answered.
     shards: node.shardStatuses().map(({ id, slots, raft }) => ({
       id,
       slots: slots.map(({ from, to }) => [from, to]),
       leader: raft.leaderId,
       replicas: raft.confState.voters.filter((voter) => voter !== raft.leaderId).sort((a, b) => a - b),
       epoch: raft.term,
+      ...shardLagView(raft.leaderId === status.id ? self : infos.get(raft.leaderId), id),
     })),
   };
+}
+
+function shardLagView(leader: MemberInfo | undefined, shard: number): { lag?: Readonly<Record<string, number>> } {
+  const lag = leader?.shardLag?.[String(shard)];
+  return lag === undefined ? {} : { lag };
 }
 
 function replicationOf(leader: MemberInfo | undefined, id: number): { replication?: string } {

@@ -32,6 +32,25 @@ export interface MemberInfo {
   readonly clusterId?: string;
   /** What this node finds wrong with its peers (peer-checks.ts), one sentence each. */
   readonly problems?: readonly string[];
+  /** For each shard this node leads (by shard id), each other replica's lag: the leader's last index minus the
+   * replica's match index; a replica not heard from yet is left out (its lag is unknown). */
+  readonly shardLag?: Readonly<Record<string, Readonly<Record<string, number>>>>;
+}
+
+/** MemberInfo.shardLag of a node: the shards it leads among `shards` (each its group's Raft status). */
+export function shardLagOf(
+  shards: readonly { readonly id: number; readonly raft: RaftStatus }[],
+): Record<string, Record<string, number>> {
+  const lag: Record<string, Record<string, number>> = {};
+  for (const { id, raft } of shards) {
+    if (raft.role !== "leader") continue;
+    const replicas: Record<string, number> = {};
+    for (const [member, match] of raft.matchIndex) {
+      if (member !== raft.id && match > 0) replicas[String(member)] = Math.max(0, raft.lastIndex - match);
+    }
+    lag[String(id)] = replicas;
+  }
+  return lag;
 }
 
 /** What `/readyz` reports. */
@@ -60,6 +79,8 @@ export interface MemberStatusSources {
   appliedIndex(): number;
   clusterId(): string;
   problems(): readonly string[];
+  /** MemberInfo.shardLag (shardLagOf), or undefined on a node of one shard (members' lag already says it). */
+  shardLag(): MemberInfo["shardLag"];
   ask: AskPeer;
 }
 
@@ -120,6 +141,7 @@ export class MemberStatus {
       ...(self?.resp === undefined ? {} : { resp: self.resp }),
       clusterId: this.#sources.clusterId(),
       problems: this.#sources.problems(),
+      ...optionalShardLag(this.#sources.shardLag()),
     };
   }
 
@@ -170,4 +192,8 @@ export class MemberStatus {
       reason: `Leader ${status.leaderId} reports this member ${replication} (${lag} entries behind)`,
     };
   }
+}
+
+function optionalShardLag(shardLag: MemberInfo["shardLag"]): Pick<MemberInfo, "shardLag"> {
+  return shardLag === undefined ? {} : { shardLag };
 }

@@ -34,7 +34,7 @@ import type { ClusterIdentity } from "./identity.js";
 import { joinCluster, membersOnly } from "./join-cluster.js";
 import { LeaderBalancer } from "./leader-balancer.js";
 import type { AskPeer, LeaderForwarding } from "./leader-forwarding.js";
-import { type MemberInfo, MemberStatus, type Readiness } from "./member-status.js";
+import { type MemberInfo, MemberStatus, type Readiness, shardLagOf } from "./member-status.js";
 import { NodeMetrics } from "./node-metrics.js";
 import type { NodeOptions } from "./node-options.js";
 import type { PeerChecks } from "./peer-checks.js";
@@ -120,6 +120,7 @@ export class ShoalNode {
       appliedIndex: () => primary.store.appliedIndex(),
       clusterId: () => parts.identity.clusterId,
       problems: () => parts.peerChecks.problems(),
+      shardLag: () => (this.replicas.size === 1 ? undefined : shardLagOf(this.shardStatuses())),
       ask: parts.ask,
     });
     this.pubsub = new PubSubHub(

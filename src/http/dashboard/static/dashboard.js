@@ -227,13 +227,15 @@ function renderMembers(status) {
   tbody.replaceChildren(...rows);
 }
 
-/** One row per shard (one of every slot until sharding arrives): its slot ranges, leader, replicas and their lag. */
+/** One row per shard: its slot ranges, leader, replicas and their worst lag. */
 function renderShards(status) {
   const tbody = $("shards").tBodies[0];
   const rows = (status.shards ?? []).map((shard) => {
     const row = document.createElement("tr");
     row.dataset.shardId = String(shard.id);
+    // Over several shards each leader reports its own replicas' lag (shard.lag); on one, the members' lag is it.
     const lags = shard.replicas.map((id) => {
+      if (shard.lag !== undefined) return shard.lag[String(id)] ?? null;
       const member = status.members.find((m) => m.id === id);
       return member === undefined ? null : memberLag(member, status);
     });
