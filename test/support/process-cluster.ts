@@ -85,6 +85,11 @@ export class ProcessCluster {
     return this.#node(id).respPort;
   }
 
+  /** The process id of node `id` while it runs. */
+  pid(id: number): number | undefined {
+    return this.#node(id).child?.pid;
+  }
+
   /** The `--peers` list every node gets. */
   get peers(): string {
     return this.#peers;
