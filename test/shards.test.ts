@@ -89,6 +89,10 @@ describe("a 3-node cluster of 3 shards", { timeout: 240_000 }, () => {
       "shard s is led by node s once every node is caught up",
     );
     for (const view of views) assert.deepEqual([view.leader, ...view.replicas].sort(), [1, 2, 3]);
+    for (const id of [1, 2, 3]) {
+      const ready = await fetch(`${cluster.url(id)}/readyz`);
+      assert.equal(ready.status, 200, `node ${id}: ${await ready.text()}`);
+    }
     // Each shard's leader reports its replicas' lag, whichever node is asked.
     for (const view of await shardViews(2)) {
       assert.deepEqual(Object.keys(view.lag ?? {}).sort(), view.replicas.map(String), `shard ${view.id}`);

@@ -81,7 +81,17 @@ export interface MemberStatusSources {
   problems(): readonly string[];
   /** MemberInfo.shardLag (shardLagOf), or undefined on a node of one shard (members' lag already says it). */
   shardLag(): MemberInfo["shardLag"];
+  /** The shards other than the first (whose group `raftStatus` is), each as this node's replica of it stands. */
+  otherShards(): readonly ShardReplicaState[];
   ask: AskPeer;
+}
+
+/** One shard as this node's replica of it stands, for readiness. */
+export interface ShardReplicaState {
+  readonly id: number;
+  readonly leaderId: NodeId;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
 }
 
 export class MemberStatus {
@@ -171,6 +181,19 @@ export class MemberStatus {
         ready: false,
         reason: `Applied index ${appliedIndex} trails the commit index ${status.commitIndex}`,
       };
+    }
+    // Every other shard this node hosts must have a leader and be applied about as far as it committed, so a
+    // balancer never sends traffic to a node one of whose shards cannot serve. (Their leaders' view of this
+    // replica is not asked for: one round trip per shard would make /readyz as slow as the shard count.)
+    for (const shard of this.#sources.otherShards()) {
+      if (shard.leaderId === NO_NODE) return { ...base, ready: false, reason: `Shard ${shard.id} has no leader` };
+      if (shard.appliedIndex + this.#lagMax < shard.commitIndex) {
+        return {
+          ...base,
+          ready: false,
+          reason: `Shard ${shard.id}: applied index ${shard.appliedIndex} trails the commit index ${shard.commitIndex}`,
+        };
+      }
     }
     if (status.role === "leader") return { ...base, ready: true };
     const leader = await this.peerInfo(status.leaderId, READINESS_LEADER_TIMEOUT_MS);

@@ -121,6 +121,18 @@ export class ShoalNode {
       clusterId: () => parts.identity.clusterId,
       problems: () => parts.peerChecks.problems(),
       shardLag: () => (this.replicas.size === 1 ? undefined : shardLagOf(this.shardStatuses())),
+      otherShards: () =>
+        [...this.replicas.values()]
+          .filter((replica) => replica !== primary)
+          .map((replica) => {
+            const raft = replica.host.raw.status();
+            return {
+              id: replica.groupId,
+              leaderId: raft.leaderId,
+              commitIndex: raft.commitIndex,
+              appliedIndex: replica.store.appliedIndex(),
+            };
+          }),
       ask: parts.ask,
     });
     this.pubsub = new PubSubHub(
