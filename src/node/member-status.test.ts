@@ -1,24 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { RaftStatus } from "../raft/raw-node.js";
 import { MemberStatus, type ShardReplicaState } from "./member-status.js";
+import { leaderStatus } from "./testing/leader-status.js";
 
 /** A leader of shard 1 whose other shards are `others`. */
 function leaderWith(others: readonly ShardReplicaState[]): MemberStatus {
-  const raft: RaftStatus = {
-    id: 1,
-    groupId: 1,
-    role: "leader",
-    leaderId: 1,
-    term: 2,
-    vote: 1,
-    commitIndex: 10,
-    appliedIndex: 10,
-    lastIndex: 10,
-    confState: { voters: [1, 2, 3], learners: [] },
-    matchIndex: new Map([[1, 10]]),
-    claimedIndex: new Map(),
-  };
+  const raft = leaderStatus(10, { 1: 10 });
   return new MemberStatus({
     options: { id: 1, members: new Map(), readyApplyLagEntriesMax: 100 },
     raftStatus: () => raft,

@@ -1,28 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { RaftStatus } from "../raft/raw-node.js";
 import { ReplicationTracker } from "./replication-tracker.js";
-
-function leaderStatus(
-  lastIndex: number,
-  match: Record<number, number>,
-  claimed: Record<number, number> = {},
-): RaftStatus {
-  return {
-    id: 1,
-    groupId: 1,
-    role: "leader",
-    leaderId: 1,
-    term: 2,
-    vote: 1,
-    commitIndex: lastIndex,
-    appliedIndex: lastIndex,
-    lastIndex,
-    confState: { voters: [1, 2, 3], learners: [] },
-    matchIndex: new Map(Object.entries(match).map(([id, m]) => [Number(id), m])),
-    claimedIndex: new Map(Object.entries(claimed).map(([id, m]) => [Number(id), m])),
-  };
-}
+import { leaderStatus } from "./testing/leader-status.js";
 
 test("caught up, catching up, stalled and diverged are told apart by the match index's history", () => {
   const tracker = new ReplicationTracker({ laggingEntriesMin: 10, stallMs: 1000 });
