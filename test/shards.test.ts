@@ -309,6 +309,23 @@ describe("a 3-node cluster of 3 shards", { timeout: 240_000 }, () => {
     await cluster.waitForLeader(30_000);
   });
 
+  test("the TS client sends a key's requests to the leader of the key's shard", async () => {
+    const client = new ShoalClient({ endpoints: [cluster.url(1)] });
+    let views: ShardView[] = [];
+    for (let attempt = 0; attempt < 100; attempt++) {
+      views = await shardViews(1);
+      if (views.every((view) => view.leader > 0)) break;
+      await sleep(100);
+    }
+    await client.cluster(); // learns the members and where each shard's leader is
+    for (const view of views) {
+      const key = Array.from({ length: 100 }, (_, i) => `routed:${i}`).find((k) => shardOf(k) === view.id) as string;
+      await client.put(key, "v");
+      assert.equal(client.endpoints()[0], cluster.url(view.leader), `shard ${view.id}'s write answered by its leader`);
+      assert.equal(new TextDecoder().decode((await client.get(key))?.value), "v");
+    }
+  });
+
   test("a node restarted with another shard count refuses to start, with a one-line error", async () => {
     await cluster.kill(3);
     await cluster.startNode(3, ["--shards", "2"]).catch(() => undefined);

@@ -11,10 +11,16 @@
  * endpoint; a read also moves on after a timeout or reset; a write whose outcome is unknown fails with TIMEOUT
  * rather than being sent twice. A 503 (no leader yet) is retried with backoff within `retryBudgetMs`. Members
  * learnt from `/v1/cluster` join the endpoint list.
+ *
+ * Shards: a request for one key goes first to the leader of the key's shard (slot-router.ts, learnt from
+ * `/v1/cluster` and refreshed in the background every ROUTES_REFRESH_MS), saving the hop a node makes to forward
+ * it; the other endpoints follow as before. The HTTP API forwards rather than redirects, so there is no redirect
+ * to follow: a stale route costs one forward.
  */
 import { ShoalError } from "../lib/errors.js";
 import { EndpointPool } from "./endpoint-pool.js";
 import { describeFetchFailure, errorFromResponse } from "./http-errors.js";
+import { SlotRouter } from "./slot-router.js";
 import type {
   ClusterStatus,
   KeyValue,
@@ -42,16 +48,24 @@ interface RequestSpec {
   readonly headers?: Record<string, string>;
   /** May be sent again after an answer was lost (reads). */
   readonly idempotent: boolean;
+  /** The one key the request is about: it goes first to the leader of the key's shard. */
+  readonly key?: string;
 }
 
 const encoder = new TextEncoder();
 const RETRY_DELAY_MS_MIN = 25;
 const RETRY_DELAY_MS_MAX = 500;
+/** How old the shard routes may grow before a key request refreshes them (in the background). */
+const ROUTES_REFRESH_MS = 10_000;
 
 export class ShoalClient {
   readonly #pool: EndpointPool;
   readonly #requestTimeoutMs: number;
   readonly #retryBudgetMs: number;
+  readonly #router = new SlotRouter();
+  /** When the routes were last asked for (0: never); a refresh is under way while #refreshing. */
+  #routesAskedAtMs = 0;
+  #refreshing = false;
 
   constructor(options: ShoalClientOptions) {
     this.#pool = new EndpointPool(options.endpoints);
@@ -67,7 +81,10 @@ export class ShoalClient {
   /** The key's value and revisions, or undefined when it does not exist. */
   async get(key: string, options: { stale?: boolean } = {}): Promise<KeyValue | undefined> {
     const query = options.stale === true ? "?consistency=stale" : "";
-    const { response } = await this.#send({ method: "GET", path: `${kvPath(key)}${query}`, idempotent: true }, [404]);
+    const { response } = await this.#send(
+      { method: "GET", path: `${kvPath(key)}${query}`, idempotent: true, key },
+      [404],
+    );
     if (response.status === 404) {
       await response.arrayBuffer();
       return undefined;
@@ -97,13 +114,14 @@ export class ShoalClient {
       body,
       headers,
       idempotent: false,
+      key,
     });
     return { revision: ((await response.json()) as { revision: number }).revision };
   }
 
   /** Deletes the key; resolves to undefined when there was no such key. */
   async delete(key: string): Promise<{ revision: number } | undefined> {
-    const { response } = await this.#send({ method: "DELETE", path: kvPath(key), idempotent: false }, [404]);
+    const { response } = await this.#send({ method: "DELETE", path: kvPath(key), idempotent: false, key }, [404]);
     const body = (await response.json()) as { revision?: number };
     return response.status === 404 ? undefined : { revision: body.revision ?? 0 };
   }
@@ -120,7 +138,27 @@ export class ShoalClient {
     const { response, endpoint } = await this.#send({ method: "GET", path: "/v1/cluster", idempotent: true });
     const status = (await response.json()) as ClusterStatus;
     this.#pool.learn(status.members.map((member) => member.http));
+    this.#router.learn(status);
     return { ...status, endpoint };
+  }
+
+  /** The endpoints to try for `spec`, in order: the leader of its key's shard first when known. */
+  #endpointsFor(spec: RequestSpec): readonly string[] {
+    const ordered = this.#pool.ordered();
+    if (spec.key === undefined) return [...ordered];
+    if (!this.#refreshing && Date.now() - this.#routesAskedAtMs >= ROUTES_REFRESH_MS) {
+      this.#refreshing = true;
+      this.#routesAskedAtMs = Date.now();
+      void this.cluster()
+        .catch(() => undefined) // a hint only: the requests go on without it
+        .finally(() => {
+          this.#refreshing = false;
+        });
+    }
+    const routed = this.#router.endpointFor(spec.key);
+    return routed === undefined || !ordered.includes(routed)
+      ? [...ordered]
+      : [routed, ...ordered.filter((endpoint) => endpoint !== routed)];
   }
 
   /**
@@ -140,7 +178,7 @@ export class ShoalClient {
     for (let attempt = 0; ; attempt++) {
       const unreachable: string[] = [];
       let retryable: ShoalError | undefined;
-      for (const endpoint of [...this.#pool.ordered()]) {
+      for (const endpoint of this.#endpointsFor(spec)) {
         const outcome = await this.#tryOnce(endpoint, spec);
         if (typeof outcome === "string") {
           unreachable.push(`${endpoint} (${outcome})`);
@@ -180,6 +218,8 @@ export class ShoalClient {
         );
       }
       this.#pool.failed(endpoint);
+      this.#router.forget(endpoint);
+      this.#routesAskedAtMs = 0; // learn where the shards' leaders are now
       return failure.reason;
     }
   }
