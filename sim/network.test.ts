@@ -5,7 +5,7 @@ import { SimNetwork } from "./network.js";
 import { derivePrng } from "./random.js";
 
 function heartbeat(from: number, to: number, commit = 0): HeartbeatMessage {
-  return { type: "heartbeat", groupId: 1, from, to, term: 1, commit, readContext: "" };
+  return { type: "heartbeat", groupId: 1, from, to, term: 1, commit, readContext: "", quiesce: false };
 }
 
 test("messages arrive after their delay, and only then", () => {

@@ -101,12 +101,15 @@ class NodeRun {
       fatal: (id: NodeId, error: unknown) => this.#fail(error, `node ${id}: `),
       trace: (line: string) => this.#trace(line),
     };
+    // Half the seeds run quiescence (idle groups quiet, woken by node-level liveness), drawn from its own stream so
+    // the profile and everything else draw as before.
+    const quiesce = derivePrng(seed, "quiesce").chance(0.5);
     this.#members = ids.map(
       (id) =>
         new SimMember(
           id,
           new SimDisk(this.#clock, derivePrng(seed, `disk-${id}`), this.#profile.disk),
-          { ...this.#profile.member, voters: ids, mutation },
+          { ...this.#profile.member, raft: { ...this.#profile.member.raft, quiesce }, voters: ids, mutation },
           world,
           derivePrng(seed, `node-${id}`),
         ),

@@ -13,7 +13,8 @@ import type { CommandResult } from "../../src/commands/command.js";
 import { assert } from "../../src/lib/assert.js";
 import { ShoalError } from "../../src/lib/errors.js";
 import { Prng } from "../../src/lib/prng.js";
-import type { RaftLogWriter } from "../../src/node/ports.js";
+import { LIVENESS_GROUP_ID, NodeLiveness } from "../../src/node/node-liveness.js";
+import type { PeerNetwork, RaftLogWriter } from "../../src/node/ports.js";
 import { RaftHost } from "../../src/node/raft-host.js";
 import { recoverRaftStorage } from "../../src/node/recover-state.js";
 import { SnapshotFileStore } from "../../src/node/snapshot-file.js";
@@ -180,12 +181,25 @@ export class SimMember implements ElectedHost {
     if (this.incarnation > 0) world.checks.recovered(this.id, storage);
     const config = resolveRaftConfig({ ...settings.raft, id: this.id, groupId: 1 });
     const raw = new RawNode(config, storage, new Prng(this.#random.int(2 ** 31)));
+    let readyTerm = storage.initialState().hardState.term;
+    const network = world.network.attach(this.id);
+    // Quiet idle groups need node-level liveness (node-liveness.ts), as the real node runs it.
+    const liveness = config.quiesce
+      ? new NodeLiveness({
+          selfId: this.id,
+          peerIds: settings.voters.filter((id) => id !== this.id),
+          clock: scope,
+          pingIntervalMs: settings.tickMs * config.heartbeatIntervalTicks,
+          silentAfterMs: settings.tickMs * config.electionTimeoutTicks,
+          send: (messages) => network.send(messages),
+        })
+      : undefined;
     const host = new RaftHost({
       raw,
       storage,
       wal: recordingWal(this.id, wal, storage, world),
       store,
-      network: world.network.attach(this.id),
+      network: liveness === undefined ? network : livenessFiltered(network, liveness),
       snapshots,
       clock: scope,
       tickMs: settings.tickMs,
@@ -198,15 +212,34 @@ export class SimMember implements ElectedHost {
       applySliceBytesMax: settings.applySliceBytesMax,
       onFatal: (error) => world.fatal(this.id, error),
       onReady: (ready) => {
-        if (ready.softState?.role === "leader") world.leaderElected(this, raw.status().term);
+        // The term the Ready was made in: the last hard state handed out up to it. Not raw.status().term — onReady
+        // runs after the Ready was persisted, and a slow disk gives the term time to move on (a leader of term 44
+        // seen as leading 45 once it stepped down to a vote request: a false "two leaders" found this way).
+        if (ready.hardState !== undefined) readyTerm = ready.hardState.term;
+        if (ready.softState?.role === "leader") world.leaderElected(this, readyTerm);
       },
       unsafe: settings.mutation?.host ?? {},
+      ...(liveness === undefined ? {} : { peerLive: (id: NodeId) => liveness.isLive(id) }),
     });
+    liveness?.start();
     world.trace(
       `node ${this.id} started (incarnation ${this.incarnation}), log ${storage.firstIndex()}..${storage.lastIndex()}`,
     );
     return { scope, host, store, storage };
   }
+}
+
+/** The network as a host sees it behind node-level liveness: every arrival is heard, pings go no further (what
+ * the real node's GroupRouter does). */
+function livenessFiltered(network: PeerNetwork, liveness: NodeLiveness): PeerNetwork {
+  return {
+    ...network,
+    onMessage: (handler) =>
+      network.onMessage((message) => {
+        liveness.heard(message.from);
+        if (message.groupId !== LIVENESS_GROUP_ID) handler(message);
+      }),
+  };
 }
 
 /** The WAL as the host sees it, with the checkers told before a save is written and once it is durable. */

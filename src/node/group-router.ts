@@ -7,6 +7,7 @@
 import type { Logger } from "../io/logger.js";
 import type { GroupId, Message } from "../raft/types.js";
 import type { AskPeer } from "./leader-forwarding.js";
+import { LIVENESS_GROUP_ID, type NodeLiveness } from "./node-liveness.js";
 import { type PeerRequest, withGroup } from "./peer-rpc.js";
 import type { PeerNetwork } from "./ports.js";
 
@@ -18,9 +19,12 @@ export class GroupRouter {
   readonly #handlers = new Map<GroupId, (message: Message) => void>();
   readonly #unknownLogged = new Set<GroupId>();
 
-  constructor(network: PeerNetwork, logger: Logger) {
+  /** `liveness` hears of every inbound message's sender and consumes the liveness pings (node-liveness.ts). */
+  constructor(network: PeerNetwork, logger: Logger, liveness?: NodeLiveness) {
     this.#network = network;
     network.onMessage((message) => {
+      liveness?.heard(message.from);
+      if (message.groupId === LIVENESS_GROUP_ID) return;
       const handler = this.#handlers.get(message.groupId);
       if (handler !== undefined) {
         handler(message);

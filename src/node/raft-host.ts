@@ -41,6 +41,9 @@ export interface RaftHostOptions {
   /** Every timer, yield and reading of time goes through it (the simulator passes its virtual clock). */
   readonly clock: Clock;
   readonly tickMs: number;
+  /** Node-level liveness of a member (node-liveness.ts), for waking a quiet group whose leader's node (or, on a
+   * quiet leader, whose majority) went silent. Needed with RaftConfig.quiesce. */
+  readonly peerLive?: (id: NodeId) => boolean;
   /** Take a snapshot and compact the log after this many applied entries — and once the entries applied since the
    * last snapshot add up to half the state's size (see #snapshotDue). */
   readonly snapshotThresholdEntries: number;
@@ -214,10 +217,27 @@ export class RaftHost {
     });
     this.#ticker = this.#clock.setInterval(() => {
       this.#guard(() => this.#raw.tick());
+      this.#wakeIfSilent();
       this.#sendEarlyMessages();
       this.schedule();
     }, this.#options.tickMs);
     this.schedule();
+  }
+
+  /**
+   * A quiet group has no heartbeats to miss: a follower whose leader's node went silent, or a leader that can no
+   * longer hear a majority, wakes (Raft.unquiesce) and then behaves as any group — the follower's election timer
+   * runs, the leader's CheckQuorum judges it within an election timeout.
+   */
+  #wakeIfSilent(): void {
+    const live = this.#options.peerLive;
+    if (live === undefined || !this.#raw.quiesced) return;
+    const status = this.#raw.status();
+    const silent =
+      status.role === "leader"
+        ? status.confState.voters.filter((id) => live(id)).length * 2 <= status.confState.voters.length
+        : status.leaderId === NO_NODE || !live(status.leaderId);
+    if (silent) this.#guard(() => this.#raw.unquiesce());
   }
 
   /** A Ready still in hand (a slow fsync) would hold a leader's heartbeats and a follower's answers to them back
@@ -300,6 +320,7 @@ export class RaftHost {
     if (this.#stopped) return;
     const status = this.#raw.status();
     if (status.role !== "follower" || status.leaderId !== peerId) return;
+    this.#guard(() => this.#raw.unquiesce());
     this.#guard(() => this.#raw.forgetLeader());
     this.schedule();
     if (this.#raw.status().leaderId !== NO_NODE) return; // refused: lease-based reads keep the lease

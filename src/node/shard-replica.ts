@@ -52,6 +52,8 @@ export interface ReplicaContext {
   readonly metrics?: HostMetrics;
   /** Called once the node exists, when the group's leader or term changes. */
   readonly onLeadershipChange?: (leaderId: NodeId, term: number) => void;
+  /** Node-level liveness (node-liveness.ts): with it, the group goes quiet while idle (RaftConfig.quiesce). */
+  readonly peerLive?: (id: NodeId) => boolean;
 }
 
 export class ShardReplica {
@@ -81,6 +83,8 @@ export class ShardReplica {
       groupId,
       electionTimeoutTicks: options.electionTimeoutTicks,
       heartbeatIntervalTicks: options.heartbeatIntervalTicks,
+      // Idle groups go quiet when the node can tell a silent leader apart (lease-based reads need heartbeats).
+      quiesce: context.peerLive !== undefined && options.raft?.readOnlyOption !== "leaseBased",
       ...options.raft,
     });
     checkLimitRelations(config, DEFAULT_TRANSPORT_BOUNDS);
@@ -117,6 +121,7 @@ export class ShardReplica {
         context.onLeadershipChange?.(leaderId, term);
       },
       ...(context.metrics === undefined ? {} : { metrics: context.metrics }),
+      ...(context.peerLive === undefined ? {} : { peerLive: context.peerLive }),
     });
     const host = this.host;
     this.forwarding = new LeaderForwarding({

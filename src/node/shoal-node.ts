@@ -15,6 +15,7 @@ import type { ScanCursors } from "../commands/redis/command-spec.js";
 import { executeCommands } from "../commands/redis/execute.js";
 import type { Reply } from "../commands/redis/reply.js";
 import type { ScanCursorTable } from "../commands/redis/scan-cursor-table.js";
+import { NODE_CLOCK } from "../io/node/clock.js";
 import { assert } from "../lib/assert.js";
 import { compareBytes } from "../lib/bytes.js";
 import { ShoalError } from "../lib/errors.js";
@@ -35,6 +36,7 @@ import { joinCluster, membersOnly } from "./join-cluster.js";
 import { LeaderBalancer } from "./leader-balancer.js";
 import type { AskPeer, LeaderForwarding } from "./leader-forwarding.js";
 import { type MemberInfo, MemberStatus, type Readiness, shardLagOf } from "./member-status.js";
+import { NodeLiveness } from "./node-liveness.js";
 import { NodeMetrics } from "./node-metrics.js";
 import type { NodeOptions } from "./node-options.js";
 import type { PeerChecks } from "./peer-checks.js";
@@ -61,6 +63,7 @@ interface NodeParts {
   readonly peerChecks: PeerChecks;
   readonly ask: AskPeer;
   readonly slotMap: SlotMap;
+  readonly liveness: NodeLiveness;
 }
 
 /** The first shard's group: the one the node's metrics, status and single-group callers use. */
@@ -91,6 +94,7 @@ export class ShoalNode {
   readonly #transport: PeerTransport;
   readonly #lock: DataDirLock;
   readonly #peerChecks: PeerChecks;
+  readonly #liveness: NodeLiveness;
   readonly #balancer: LeaderBalancer | undefined;
 
   private constructor(options: NodeOptions, parts: NodeParts) {
@@ -112,6 +116,7 @@ export class ShoalNode {
     this.#transport = parts.transport;
     this.#lock = parts.lock;
     this.#peerChecks = parts.peerChecks;
+    this.#liveness = parts.liveness;
     const transport = parts.transport;
     const host = primary.host;
     this.status = new MemberStatus({
@@ -176,7 +181,16 @@ export class ShoalNode {
       checks: peerChecks,
       answerIdentity,
     } = await joinCluster(options, memberIds, undo);
-    const groups = new GroupRouter(membersOnly(transport, seen, peerChecks), options.logger);
+    const peerNetwork = membersOnly(transport, seen, peerChecks);
+    const liveness = new NodeLiveness({
+      selfId: options.id,
+      peerIds: memberIds.filter((id) => id !== options.id),
+      clock: NODE_CLOCK,
+      pingIntervalMs: options.tickMs * options.heartbeatIntervalTicks,
+      silentAfterMs: options.tickMs * options.electionTimeoutTicks,
+      send: (messages) => peerNetwork.send(messages),
+    });
+    const groups = new GroupRouter(peerNetwork, options.logger, liveness);
     const ask: AskPeer = (to, request, timeoutMs, abandon) => transport.request(to, request, timeoutMs, abandon);
     // The gauges read the first group's replica, opened below: they run only when scraped, long after it exists.
     let first: ShardReplica | undefined;
@@ -212,6 +226,7 @@ export class ShoalNode {
           groupId,
           network: groups.networkOf(groupId),
           ask: groupTagged(ask, groupId),
+          peerLive: (id) => liveness.isLive(id),
           ...(groupId === FIRST_GROUP ? { metrics } : {}),
         },
         memberIds,
@@ -220,7 +235,17 @@ export class ShoalNode {
       replicas.set(groupId, replica);
     }
     first = replicas.get(FIRST_GROUP);
-    const node = new ShoalNode(options, { replicas, transport, metrics, lock, identity, peerChecks, ask, slotMap });
+    const node = new ShoalNode(options, {
+      replicas,
+      transport,
+      metrics,
+      lock,
+      identity,
+      peerChecks,
+      ask,
+      slotMap,
+      liveness,
+    });
     const logger: Logger = options.logger;
     const replicaOf = (groupId: GroupId): ShardReplica => {
       const replica = replicas.get(groupId);
@@ -244,6 +269,7 @@ export class ShoalNode {
     transport.onPeerRefused((peerId) => {
       for (const replica of replicas.values()) replica.host.leaderGone(peerId);
     });
+    liveness.start();
     for (const replica of replicas.values()) replica.start();
     node.#balancer?.start();
     peerChecks.start();
@@ -252,6 +278,7 @@ export class ShoalNode {
   }
 
   async stop(): Promise<void> {
+    this.#liveness.stop();
     this.#balancer?.stop();
     this.#peerChecks.stop();
     this.status.stop();

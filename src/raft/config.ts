@@ -36,6 +36,14 @@ export interface RaftConfig {
   readonly snapshotChunksInflightMax: number;
   /** Entries per Ready handed to the host for applying (bounds one apply step of the event loop). */
   readonly committedEntriesPerReadyMax: number;
+  /**
+   * Idle groups go quiet (CockroachDB's quiescence): a leader whose followers hold its whole log, with nothing in
+   * flight, sends one last heartbeat marked `quiesce` and then no more; its followers stop their election timers
+   * until the leader speaks again. Only for a host that learns when a leader's node goes silent by other means
+   * (a node-level liveness ping) and then calls `unquiesce` — without one, a quiesced follower would never notice
+   * its leader's death. Incompatible with lease-based reads, whose lease heartbeats renew.
+   */
+  readonly quiesce: boolean;
   /** Test-only switches that break a safety mechanism, so the simulator's checkers can be proven. */
   readonly unsafe: UnsafeRaftOptions;
 }
@@ -64,6 +72,7 @@ export const defaultRaftConfig: Omit<RaftConfig, "id" | "groupId"> = {
   snapshotChunkBytesMax: 1024 * 1024,
   snapshotChunksInflightMax: 4,
   committedEntriesPerReadyMax: 4096,
+  quiesce: false,
   unsafe: {},
 };
 
@@ -77,6 +86,9 @@ export function resolveRaftConfig(config: Partial<RaftConfig> & Pick<RaftConfig,
   }
   if (resolved.readOnlyOption === "leaseBased" && !resolved.checkQuorum) {
     throw new RangeError("Lease-based reads need checkQuorum");
+  }
+  if (resolved.readOnlyOption === "leaseBased" && resolved.quiesce) {
+    throw new RangeError("Lease-based reads need heartbeats: they cannot be combined with quiescence");
   }
   if (resolved.inflightMessagesMax < 1) throw new RangeError("Inflight message bound must be at least one");
   if (resolved.snapshotChunkBytesMax < 1) throw new RangeError("Snapshot chunk size must be positive");

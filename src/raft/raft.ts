@@ -76,6 +76,8 @@ export class Raft {
 
   electionElapsed = 0;
   heartbeatElapsed = 0;
+  /** Quiet while idle (RaftConfig.quiesce): a leader sends no heartbeats, a follower's election timer stands. */
+  quiesced = false;
   randomizedElectionTimeout = 0;
   leadTransferee: NodeId = NO_NODE;
   /** A conf change may be proposed only once the log is applied past this index (one change at a time). */
@@ -107,6 +109,7 @@ export class Raft {
   // ---- Time ----
 
   tick(): void {
+    if (this.quiesced) return; // nothing to send, no leader to miss: the host wakes us (unquiesce)
     if (this.role === "leader") this.#tickLeader();
     else this.#tickElection();
   }
@@ -133,7 +136,51 @@ export class Raft {
     }
     if (this.heartbeatElapsed >= this.config.heartbeatIntervalTicks) {
       this.heartbeatElapsed = 0;
-      this.#broadcastHeartbeat(this.readOnly.lastContext());
+      const quiesce = this.#canQuiesce();
+      this.#broadcastHeartbeat(this.readOnly.lastContext(), quiesce);
+      if (quiesce) this.quiesced = true;
+    }
+  }
+
+  /**
+   * Whether this leader may go quiet after this heartbeat: quiescence is on, nothing is in flight (every member
+   * holds the whole log, which is committed; no read, transfer or configuration change pending) and every member
+   * answered within the last election timeout — so each follower receiving the `quiesce` heartbeat can be
+   * told that nothing will follow until something happens.
+   */
+  #canQuiesce(): boolean {
+    if (!this.config.quiesce || this.role !== "leader") return false;
+    const last = this.log.lastIndex();
+    if (this.log.committed !== last || this.log.term(last) !== this.term) return false;
+    if (this.readOnly.size() > 0 || this.#readsAwaitingCommit.length > 0) return false;
+    if (this.leadTransferee !== NO_NODE || this.pendingConfIndex > this.log.committed || this.broadcastPending) {
+      return false;
+    }
+    for (const [id, progress] of this.progress) {
+      if (id === this.id) continue;
+      if (progress.match !== last || !progress.recentActive) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Wakes a quiet group. A leader resumes heartbeats at once and gives every member a fresh election timeout to
+   * answer before CheckQuorum judges it (none was expected to speak meanwhile); the core calls this itself on any
+   * activity (a proposal, a read, a transfer, a message other than a heartbeat's answer), and the host when the
+   * leader no longer hears a majority's nodes. A follower is woken only by its host, when node-level liveness
+   * says its leader's node has been silent for an election timeout: that is the silence an election timer
+   * measures, so the timer resumes as expired — the leader's lease is over, votes are granted, and this member
+   * campaigns within its randomized timeout, as if it had been counting all along.
+   */
+  unquiesce(): void {
+    if (!this.quiesced) return;
+    this.quiesced = false;
+    if (this.role === "leader") {
+      this.electionElapsed = 0;
+      this.heartbeatElapsed = this.config.heartbeatIntervalTicks;
+      for (const progress of this.progress.values()) progress.recentActive = true;
+    } else {
+      this.electionElapsed = this.config.electionTimeoutTicks;
     }
   }
 
@@ -156,6 +203,7 @@ export class Raft {
     this.leaderId = NO_NODE;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
+    this.quiesced = false;
     const timeout = this.config.electionTimeoutTicks;
     this.randomizedElectionTimeout = timeout + this.#random.int(timeout);
     this.leadTransferee = NO_NODE;
@@ -222,6 +270,7 @@ export class Raft {
   /** Starts an election (PreVote first unless this is a leadership transfer). */
   hup(leadershipTransfer: boolean): void {
     if (this.role === "leader") return;
+    this.quiesced = false; // a campaign needs its election timer (a pre-candidate keeps its term: no #reset)
     if (!this.#promotable()) return;
     if (this.#hasUnappliedConfChange()) return; // etcd: the membership it would campaign under may be stale
     this.#campaign(this.config.preVote && !leadershipTransfer ? "preVote" : "vote", leadershipTransfer);
@@ -298,6 +347,9 @@ export class Raft {
   step(m: Message): void {
     assert(m.groupId === this.config.groupId, `Message for group ${m.groupId} reached group ${this.config.groupId}`);
     if (m.to !== this.id) return;
+    // A quiet leader wakes for anything but the answers to its own heartbeats: a vote request from a member that
+    // restarted and knows no leader, a follower asking for entries.
+    if (this.quiesced && this.role === "leader" && m.type !== "heartbeatResponse") this.unquiesce();
     if (m.term > this.term) {
       if (!this.#acceptHigherTerm(m)) return;
     } else if (m.term < this.term) {
@@ -380,14 +432,19 @@ export class Raft {
     switch (m.type) {
       case "appendEntries":
         this.#heardFromLeader(m.from);
+        this.quiesced = false;
         this.#handleAppend(m);
         break;
       case "heartbeat":
         this.#heardFromLeader(m.from);
         this.#handleHeartbeat(m);
+        // Quiet only when the leader says so and this member holds everything it committed (else the leader
+        // would not have: a heartbeat overtaken by entries is superseded by them).
+        this.quiesced = m.quiesce && this.config.quiesce && m.commit === this.log.lastIndex();
         break;
       case "installSnapshot":
         this.#heardFromLeader(m.from);
+        this.quiesced = false;
         this.#handleSnapshotChunk(m);
         break;
       case "timeoutNow":
@@ -412,6 +469,7 @@ export class Raft {
   forgetLeader(): void {
     if (this.role !== "follower" || this.config.readOnlyOption === "leaseBased") return;
     this.leaderId = NO_NODE;
+    this.quiesced = false; // no leader to wait for: the election timer runs again
   }
 
   #heardFromLeader(leaderId: NodeId): void {
@@ -739,12 +797,12 @@ export class Raft {
     this.broadcastPending = false;
   }
 
-  #broadcastHeartbeat(readContext: string): void {
+  #broadcastHeartbeat(readContext: string, quiesce = false): void {
     for (const [id, progress] of this.progress) {
       if (id === this.id) continue;
       // Never tell a follower to commit past what it is known to hold.
       const commit = Math.min(progress.match, this.log.committed);
-      this.#send({ type: "heartbeat", to: id, term: this.term, commit, readContext });
+      this.#send({ type: "heartbeat", to: id, term: this.term, commit, readContext, quiesce });
     }
   }
 
@@ -797,6 +855,7 @@ export class Raft {
   }
 
   #appendEntry(type: EntryType, data: Uint8Array): number {
+    this.unquiesce();
     const index = this.log.lastIndex() + 1;
     const entry: Entry = { term: this.term, index, type, data };
     this.log.append([entry]);
@@ -810,6 +869,7 @@ export class Raft {
   /** ReadIndex (thesis 6.4): serve at the current commit index once leadership is confirmed. */
   handleReadIndex(context: string, from: NodeId): void {
     if (this.role !== "leader") return;
+    this.unquiesce();
     if (this.log.term(this.log.committed) !== this.term) {
       // Until it commits an entry of its term, a new leader does not know the latest commit index.
       this.#readsAwaitingCommit.push({ context, from });
@@ -850,6 +910,7 @@ export class Raft {
 
   transferLeader(target: NodeId): void {
     if (this.role !== "leader") return;
+    this.unquiesce();
     if (target === this.id || !this.voters.has(target) || target === this.leadTransferee) return;
     this.leadTransferee = target;
     this.electionElapsed = 0;

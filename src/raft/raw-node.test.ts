@@ -153,7 +153,9 @@ test("a term never goes back: stepping a message from an older term changes noth
   cluster.node(1).raw.campaign();
   cluster.stabilize();
   const before = cluster.node(2).raw.status();
-  cluster.node(2).raw.step({ type: "heartbeat", groupId: 1, from: 3, to: 2, term: 0, commit: 0, readContext: "" });
+  cluster
+    .node(2)
+    .raw.step({ type: "heartbeat", groupId: 1, from: 3, to: 2, term: 0, commit: 0, readContext: "", quiesce: false });
   assert.equal(cluster.node(2).raw.status().term, before.term);
   assert.equal(cluster.node(2).raw.status().leaderId, 1);
 });
@@ -222,7 +224,16 @@ test("a follower answers heartbeats while its Ready is persisted, but acknowledg
     outstanding.messages.map((m) => m.type),
     ["appendEntriesResponse"],
   );
-  const heartbeat = { type: "heartbeat", from: 1, to: 2, groupId: 1, term, commit: 0, readContext: "r1" } as const;
+  const heartbeat = {
+    type: "heartbeat",
+    from: 1,
+    to: 2,
+    groupId: 1,
+    term,
+    commit: 0,
+    readContext: "r1",
+    quiesce: false,
+  } as const;
   follower.step(heartbeat);
   assert.deepEqual(
     follower.takeEarlyMessages().map((m) => [m.type, m.to, m.term]),

@@ -35,6 +35,8 @@ export interface RaftStatus {
   /** Leader only: members whose last answer claimed an index past our log (they hold entries we lack, so they
    * cannot be caught up; see DataLossError). */
   readonly claimedIndex: ReadonlyMap<NodeId, number>;
+  /** The group is quiet (RaftConfig.quiesce): no heartbeats from a leader, no election timer on a follower. */
+  readonly quiesced: boolean;
 }
 
 /**
@@ -119,6 +121,17 @@ export class RawNode {
     }
     if (early.length > 0) raft.messages = rest;
     return early;
+  }
+
+  /** Whether the group is quiet (RaftConfig.quiesce); cheaper than `status()` for a check every tick. */
+  get quiesced(): boolean {
+    return this.#raft.quiesced;
+  }
+
+  /** Wakes a quiet group (Raft.unquiesce): the host calls it when the leader's node (for a follower) or a majority
+   * of the members (for a leader) went silent by its node-level liveness. */
+  unquiesce(): void {
+    this.#raft.unquiesce();
   }
 
   /** Starts an election now (PreVote first when enabled). */
@@ -227,6 +240,7 @@ export class RawNode {
       confState: raft.currentConfState(),
       matchIndex,
       claimedIndex,
+      quiesced: raft.quiesced,
     };
   }
 

@@ -112,11 +112,13 @@ export interface RequestVoteResponseMessage extends MessageHeader {
 }
 
 /** Leader → follower: keeps followers' election timers quiet, advances commit up to what the follower has,
- * and confirms leadership for ReadIndex when it carries a `readContext`. */
+ * and confirms leadership for ReadIndex when it carries a `readContext`. `quiesce`: the leader's last heartbeat
+ * before it goes quiet (RaftConfig.quiesce). */
 export interface HeartbeatMessage extends MessageHeader {
   readonly type: "heartbeat";
   readonly commit: number;
   readonly readContext: string;
+  readonly quiesce: boolean;
 }
 
 export interface HeartbeatResponseMessage extends MessageHeader {

@@ -83,7 +83,7 @@ export async function waitFor(what: string, condition: () => boolean, timeoutMs 
 }
 
 export function heartbeat(from: NodeId, to: NodeId, commit: number, groupId = 1): HeartbeatMessage {
-  return { type: "heartbeat", groupId, from, to, term: 3, commit, readContext: "" };
+  return { type: "heartbeat", groupId, from, to, term: 3, commit, readContext: "", quiesce: false };
 }
 
 export function appendEntries(from: NodeId, to: NodeId, index: number, data: Uint8Array): AppendEntriesMessage {

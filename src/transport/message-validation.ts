@@ -19,7 +19,7 @@ const BODY_FIELDS: { readonly [T in MessageType]: BodyFields<T> } = {
   appendEntriesResponse: { reject: "boolean", index: "index", hintIndex: "index", hintTerm: "index" },
   requestVote: { preVote: "boolean", lastLogIndex: "index", lastLogTerm: "index", leadershipTransfer: "boolean" },
   requestVoteResponse: { preVote: "boolean", granted: "boolean" },
-  heartbeat: { commit: "index", readContext: "string" },
+  heartbeat: { commit: "index", readContext: "string", quiesce: "boolean" },
   heartbeatResponse: { readContext: "string" },
   installSnapshot: { metadata: "snapshotMetadata", offset: "index", totalBytes: "index", chunk: "bytes" },
   installSnapshotResponse: { snapshotIndex: "index", offset: "index", done: "boolean" },

@@ -19,5 +19,6 @@ export function leaderStatus(
     confState: { voters: [1, 2, 3], learners: [] },
     matchIndex: new Map(Object.entries(match).map(([id, m]) => [Number(id), m])),
     claimedIndex: new Map(Object.entries(claimed).map(([id, m]) => [Number(id), m])),
+    quiesced: false,
   };
 }
