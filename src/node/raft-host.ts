@@ -231,13 +231,7 @@ export class RaftHost {
    */
   #wakeIfSilent(): void {
     const live = this.#options.peerLive;
-    if (live === undefined || !this.#raw.quiesced) return;
-    const status = this.#raw.status();
-    const silent =
-      status.role === "leader"
-        ? status.confState.voters.filter((id) => live(id)).length * 2 <= status.confState.voters.length
-        : status.leaderId === NO_NODE || !live(status.leaderId);
-    if (silent) this.#guard(() => this.#raw.unquiesce());
+    if (live !== undefined && this.#raw.quietButSilent(live)) this.#guard(() => this.#raw.unquiesce());
   }
 
   /** A Ready still in hand (a slow fsync) would hold a leader's heartbeats and a follower's answers to them back

@@ -99,3 +99,35 @@ test("quiescence and lease-based reads do not go together", () => {
     /Lease-based reads need heartbeats/,
   );
 });
+
+test("quietButSilent: a quiet follower wakes when its leader is silent, a quiet leader when it hears no majority", () => {
+  const cluster = quietCluster();
+  const everyone = () => true;
+  assert.equal(cluster.node(2).raw.quietButSilent(everyone), false);
+  assert.equal(
+    cluster.node(2).raw.quietButSilent((id) => id !== 1),
+    true,
+    "its leader's node is silent",
+  );
+  assert.equal(
+    cluster.node(2).raw.quietButSilent((id) => id !== 3),
+    false,
+    "another member's silence is no matter",
+  );
+  assert.equal(
+    cluster.node(1).raw.quietButSilent((id) => id !== 3),
+    false,
+    "a leader hearing 2 of 3",
+  );
+  assert.equal(
+    cluster.node(1).raw.quietButSilent((id) => id === 1),
+    true,
+    "a leader hearing only itself",
+  );
+  cluster.node(1).raw.propose(text("busy"));
+  assert.equal(
+    cluster.node(1).raw.quietButSilent((id) => id === 1),
+    false,
+    "not quiet: nothing to wake",
+  );
+});

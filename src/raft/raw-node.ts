@@ -5,18 +5,20 @@
 import { assert } from "../lib/assert.js";
 import type { Random } from "../lib/prng.js";
 import type { RaftConfig } from "./config.js";
+import { hasQuorum } from "./quorum.js";
 import { Raft } from "./raft.js";
 import type { RaftStorage } from "./storage.js";
-import type {
-  ConfChange,
-  ConfState,
-  HardState,
-  Message,
-  NodeId,
-  ProposalResult,
-  Ready,
-  Role,
-  SoftState,
+import {
+  type ConfChange,
+  type ConfState,
+  type HardState,
+  type Message,
+  NO_NODE,
+  type NodeId,
+  type ProposalResult,
+  type Ready,
+  type Role,
+  type SoftState,
 } from "./types.js";
 
 export interface RaftStatus {
@@ -132,6 +134,15 @@ export class RawNode {
    * of the members (for a leader) went silent by its node-level liveness. */
   unquiesce(): void {
     this.#raft.unquiesce();
+  }
+
+  /** Whether this quiet group should wake by `live` (node-level liveness): a follower whose leader is unknown or
+   * silent, a leader that hears less than a majority. False when not quiet. Allocates nothing: asked every tick. */
+  quietButSilent(live: (id: NodeId) => boolean): boolean {
+    const raft = this.#raft;
+    if (!raft.quiesced) return false;
+    if (raft.role === "leader") return !hasQuorum(raft.voters, live);
+    return raft.leaderId === NO_NODE || !live(raft.leaderId);
   }
 
   /** Starts an election now (PreVote first when enabled). */
