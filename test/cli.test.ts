@@ -52,6 +52,13 @@ test("bad flags give one line and exit 2", async () => {
     /does not list this node's id 2/,
   );
   assertOneLineError(shoal("cluster", "--nodes", "12"), 2, /Cannot parse --nodes "12"/);
+  for (const shards of ["0", "257", "3.5"]) {
+    assertOneLineError(
+      shoal("start", "--id", "1", "--data-dir", "d", "--peers", "1=127.0.0.1:7101", "--shards", shards),
+      2,
+      new RegExp(`Cannot parse --shards "${shards.replace(".", "\\.")}": expected an integer from 1 to 256`),
+    );
+  }
   // Flags read late once left a started node running after the error (spawnSync would time out here).
   const dir = mkdtempSync(join(tmpdir(), "shoal-cli-"));
   const { args } = await singleNodePorts();

@@ -24,7 +24,7 @@ const HELP = `Usage: shoal cluster [--nodes 3] [--data-dir ./data] [options]
   --resp-port-base P   node i speaks the Redis protocol on P + i - 1 (default 7001)
   --fsync POLICY       always | batch | never (default always)
   --shards N           hash-slot shards, each a Raft group on every node, their leaders spread over the
-                       nodes (1-64; default 3 for a new cluster, an existing one keeps its own)
+                       nodes (1-256; default 3 for a new cluster, an existing one keeps its own)
   --tick-ms MS         each node's Raft tick (shoal start's default when absent)
   --election-ticks N   each node's election timeout in ticks (shoal start's default when absent)
   --leader-wait S      say what is wrong if no leader is elected within S seconds (default 20)
@@ -210,12 +210,24 @@ async function settledShards(url: string, nodeCount: number): Promise<string[]> 
     if ((views.length > 0 && spread) || Date.now() >= deadline) break;
     await new Promise((wake) => setTimeout(wake, 100));
   }
+  if (views.length > SHARD_LINES_MAX) {
+    // Hundreds of lines would bury the addresses: how many shards each node leads says whether they spread.
+    const led = new Map<number, number>();
+    for (const view of views) led.set(view.leader, (led.get(view.leader) ?? 0) + 1);
+    const counts = [...led]
+      .sort(([a], [b]) => a - b)
+      .map(([id, n]) => (id === 0 ? `${n} not elected yet` : `node ${id} leads ${n}`));
+    return [`shards: ${counts.join(", ")} (shoal status lists each)`];
+  }
   return views.map(
     (view) =>
       `shard ${view.id}: slots ${view.slots.map(([first, last]) => `${first}-${last}`).join(",")}, ` +
       `leader ${view.leader === 0 ? "not elected yet" : `node ${view.leader}`}`,
   );
 }
+
+/** More shards than this are summed up in one line when the cluster is announced. */
+const SHARD_LINES_MAX = 8;
 
 /** The members and shard count recorded in the node directories (undefined when none has an identity or any
  * data: a new cluster; data without an identity predates shards: one). Fails when the members are not `ids`:

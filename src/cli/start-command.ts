@@ -24,7 +24,7 @@ const HELP = `Usage: shoal start --id N --data-dir DIR --peers ID=HOST:PORT,... 
   --maxclients N         RESP connections beyond this are refused (default 10000)
   --cluster-redirects    Redis Cluster's strict mode: a member that does not lead answers -MOVED (and a
                          multi-key command over several slots -CROSSSLOT) instead of forwarding
-  --shards N             Raft groups (1-64) the 16384 hash slots are split over, each on every member (default 1;
+  --shards N             Raft groups (1-256) the 16384 hash slots are split over, each on every member (default 1;
                          fixed when the cluster is created; every member must be started with the same N)
   --fsync POLICY         always | batch | never (default always)
   --tick-ms MS           Raft tick (default ${nodeDefaults.tickMs})
@@ -41,7 +41,7 @@ const HELP = `Usage: shoal start --id N --data-dir DIR --peers ID=HOST:PORT,... 
 
 /** Each shard is a Raft group with its own WAL, LMDB environment and timers on every member (until the shared
  * WAL, docs/architecture.md): a node of hundreds would spend its file descriptors and fsyncs on them. */
-const SHARDS_PER_NODE_MAX = 64;
+const SHARDS_PER_NODE_MAX = 256;
 
 const FLAGS = {
   id: { type: "string" },
