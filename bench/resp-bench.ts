@@ -7,9 +7,9 @@
  *   npm run bench:resp -- [--requests N] [--seconds S] [--runs K] [--targets shoal-1,shoal-3,redis-always,redis-none]
  *   npm run bench:resp -- --cluster [--runs K]   (issue 12: sharded Shoal vs a Redis Cluster)
  *
- * --cluster compares the sharded 3-node Shoal (3 shards, `redis-benchmark --cluster`, each shard's leader on its
- * own node) with the single-group 3-node Shoal (through its leader) and with a 3-master Redis Cluster started
- * here (`redis-cli --cluster create`), appendfsync always and without persistence.
+ * --cluster compares the sharded 3-node Shoal (3 and 9 shards, `redis-benchmark --cluster`, the shards' leaders
+ * spread over the nodes) with the single-group 3-node Shoal (through its leader) and with a 3-master Redis
+ * Cluster started here (`redis-cli --cluster create`), appendfsync always and without persistence.
  *
  * --requests N: requests per redis-benchmark run; without it each target is calibrated with a short run so
  * that one run of its slower test (SET or GET) takes about --seconds (default 10). --runs K: the median of K.
@@ -39,14 +39,15 @@ const TARGETS = {
   "redis-always": "redis, appendfsync always",
   "redis-none": "redis, no persistence",
   "shoal-3x3": "Shoal, 3 nodes, 3 shards (--cluster)",
+  "shoal-3x9": "Shoal, 3 nodes, 9 shards (--cluster)",
   "redis-cluster-always": "Redis Cluster, 3 masters, appendfsync always",
   "redis-cluster-none": "Redis Cluster, 3 masters, no persistence",
 } as const;
 type TargetId = keyof typeof TARGETS;
 /** Targets redis-benchmark drives with --cluster (it learns the slots with CLUSTER SLOTS). */
-const CLUSTER_TARGETS: readonly TargetId[] = ["shoal-3x3", "redis-cluster-always", "redis-cluster-none"];
+const CLUSTER_TARGETS: readonly TargetId[] = ["shoal-3x3", "shoal-3x9", "redis-cluster-always", "redis-cluster-none"];
 const DEFAULT_TARGETS = ["shoal-1", "shoal-3", "redis-always", "redis-none"];
-const CLUSTER_RUN_TARGETS = ["shoal-3", "shoal-3x3", "redis-cluster-always", "redis-cluster-none"];
+const CLUSTER_RUN_TARGETS = ["shoal-3", "shoal-3x3", "shoal-3x9", "redis-cluster-always", "redis-cluster-none"];
 
 const { values } = parseArgs({
   options: {
@@ -92,10 +93,12 @@ async function startTarget(id: TargetId): Promise<Started | string> {
       return startRedisCluster(["--appendonly", "yes", "--appendfsync", "always"]);
     case "redis-cluster-none":
       return startRedisCluster([]);
-    case "shoal-3x3": {
-      const cluster = await ProcessCluster.start({ nodes: 3, extraArgs: ["--shards", "3"] });
+    case "shoal-3x3":
+    case "shoal-3x9": {
+      const shards = id === "shoal-3x3" ? 3 : 9;
+      const cluster = await ProcessCluster.start({ nodes: 3, extraArgs: ["--shards", String(shards)] });
       await cluster.waitForLeader();
-      if (!(await shardLeadersSpread(cluster))) {
+      if (!(await shardLeadersSpread(cluster, shards))) {
         await cluster.stop();
         return "the shards' leaders did not spread over the nodes";
       }
@@ -115,12 +118,12 @@ async function startTarget(id: TargetId): Promise<Started | string> {
   }
 }
 
-/** True once each of the 3 shards has its leader on another node (node/leader-balancer.ts), within 30 s. */
-async function shardLeadersSpread(cluster: ProcessCluster): Promise<boolean> {
+/** True once every shard has a leader and they sit on all 3 nodes (node/leader-balancer.ts), within 30 s. */
+async function shardLeadersSpread(cluster: ProcessCluster, shards: number): Promise<boolean> {
   for (let attempt = 0; attempt < 300; attempt++) {
     const view = (await cluster.cluster(1)) as unknown as { shards?: { leader: number }[] };
     const leaders = (view.shards ?? []).map((shard) => shard.leader);
-    if (leaders.length === 3 && !leaders.includes(0) && new Set(leaders).size === 3) return true;
+    if (leaders.length === shards && !leaders.includes(0) && new Set(leaders).size === 3) return true;
     await new Promise((done) => setTimeout(done, 100));
   }
   return false;
@@ -331,7 +334,7 @@ console.log(header);
 for (const result of results.values()) {
   console.log(`${result.label.padEnd(LABEL_WIDTH)}${CELLS.map((c) => formatRate(result.opsPerSecond[c])).join("")}`);
 }
-const shoals = (["shoal-1", "shoal-3", "shoal-3x3"] as const).filter((id) => results.has(id));
+const shoals = (["shoal-1", "shoal-3", "shoal-3x3", "shoal-3x9"] as const).filter((id) => results.has(id));
 const redises = (["redis-always", "redis-none", "redis-cluster-always", "redis-cluster-none"] as const).filter((id) =>
   results.has(id),
 );
@@ -348,14 +351,16 @@ if (shoals.length > 0 && redises.length > 0) {
     }
   }
 }
-const sharded = results.get("shoal-3x3");
 const oneGroup = results.get("shoal-3");
-if (sharded !== undefined && oneGroup !== undefined) {
+const shardedRuns = (["shoal-3x3", "shoal-3x9"] as const).flatMap((id) => results.get(id) ?? []);
+if (oneGroup !== undefined && shardedRuns.length > 0) {
   console.log("\nRatio sharded / one group (goal SET >= 2x)");
-  const label = `${sharded.label} / ${oneGroup.label}`;
-  console.log(
-    `${label.padEnd(LABEL_WIDTH)}${CELLS.map((c) => formatRatio(sharded.opsPerSecond[c], oneGroup.opsPerSecond[c])).join("")}`,
-  );
+  for (const sharded of shardedRuns) {
+    const label = `${sharded.label} / ${oneGroup.label}`;
+    console.log(
+      `${label.padEnd(LABEL_WIDTH)}${CELLS.map((c) => formatRatio(sharded.opsPerSecond[c], oneGroup.opsPerSecond[c])).join("")}`,
+    );
+  }
 }
 console.log("");
 for (const result of results.values()) {
