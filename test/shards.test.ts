@@ -93,6 +93,16 @@ describe("a 3-node cluster of 3 shards", { timeout: 240_000 }, () => {
       const ready = await fetch(`${cluster.url(id)}/readyz`);
       assert.equal(ready.status, 200, `node ${id}: ${await ready.text()}`);
     }
+    // /metrics has a series per shard: across the nodes, each shard has exactly one leader.
+    const leads = new Map<string, number>();
+    for (const id of [1, 2, 3]) {
+      const text = await (await fetch(`${cluster.url(id)}/metrics`)).text();
+      for (const [, shard, value] of text.matchAll(/^shoal_shard_is_leader\{shard="(\d+)"[^}]*\} (\d)$/gm)) {
+        leads.set(shard as string, (leads.get(shard as string) ?? 0) + Number(value));
+      }
+      assert.match(text, /^shoal_shard_keys\{shard="3"[^}]*\} \d+$/m);
+    }
+    assert.deepEqual(Object.fromEntries(leads), { 1: 1, 2: 1, 3: 1 });
     // Each shard's leader reports its replicas' lag, whichever node is asked.
     for (const view of await shardViews(2)) {
       assert.deepEqual(Object.keys(view.lag ?? {}).sort(), view.replicas.map(String), `shard ${view.id}`);

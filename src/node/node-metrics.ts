@@ -23,6 +23,16 @@ export interface MetricsSource {
   watchStats(): WatchHubStats;
   /** Bytes in the WAL's segment files. */
   walSizeBytes(): number;
+  /** Every shard this node hosts, for the `shoal_shard_*` series (the unlabelled series are the first shard's). */
+  shards(): readonly ShardMetricsSource[];
+}
+
+/** One shard as its replica on this node stands. */
+export interface ShardMetricsSource {
+  readonly id: number;
+  readonly raft: RaftStatus;
+  readonly appliedIndex: number;
+  readonly keyCount: number;
 }
 
 /** fsync latency spans sub-millisecond (page cache, NVMe) to a slow disk's hundreds of milliseconds. */
@@ -66,6 +76,7 @@ export class NodeMetrics implements HostMetrics {
     );
     registerRaftGauges(registers, source);
     registerStoreGauges(registers, source);
+    registerShardGauges(registers, source);
   }
 
   walSaved(seconds: number, bytes: number): void {
@@ -140,6 +151,67 @@ function registerRaftGauges(registers: Registers, source: MetricsSource): void {
     "shoal_raft_applied_entries_total",
     "Log entries applied to the store",
     () => source.hostCounters().applied,
+  );
+}
+
+/** One series per shard (label `shard`), read from every shard at scrape time. */
+function shardGauge(
+  registers: Registers,
+  name: string,
+  help: string,
+  source: MetricsSource,
+  read: (shard: ShardMetricsSource) => number,
+): void {
+  new Gauge({
+    name,
+    help,
+    labelNames: ["shard"],
+    registers,
+    collect() {
+      for (const shard of source.shards()) this.set({ shard: String(shard.id) }, read(shard));
+    },
+  });
+}
+
+function registerShardGauges(registers: Registers, source: MetricsSource): void {
+  shardGauge(registers, "shoal_shard_is_leader", "1 when this node leads the shard", source, (shard) =>
+    shard.raft.role === "leader" ? 1 : 0,
+  );
+  shardGauge(
+    registers,
+    "shoal_shard_leader_id",
+    "The shard's leader this node knows (0: none)",
+    source,
+    (shard) => shard.raft.leaderId,
+  );
+  shardGauge(registers, "shoal_shard_term", "The shard's Raft term", source, (shard) => shard.raft.term);
+  shardGauge(
+    registers,
+    "shoal_shard_commit_index",
+    "The shard's highest index known committed",
+    source,
+    (shard) => shard.raft.commitIndex,
+  );
+  shardGauge(
+    registers,
+    "shoal_shard_applied_index",
+    "The shard's highest index applied here",
+    source,
+    (shard) => shard.appliedIndex,
+  );
+  shardGauge(
+    registers,
+    "shoal_shard_quiesced",
+    "1 while the shard's group is quiet (idle: no heartbeats, no election timer)",
+    source,
+    (shard) => (shard.raft.quiesced ? 1 : 0),
+  );
+  shardGauge(
+    registers,
+    "shoal_shard_keys",
+    "Keys this node's replica of the shard holds",
+    source,
+    (shard) => shard.keyCount,
   );
 }
 

@@ -202,6 +202,13 @@ export class ShoalNode {
       {
         raftStatus: () => primary().host.raw.status(),
         hostCounters: () => primary().host.counters,
+        shards: () =>
+          [...replicas.values()].map((replica) => ({
+            id: replica.groupId,
+            raft: replica.host.raw.status(),
+            appliedIndex: replica.store.appliedIndex(),
+            keyCount: replica.store.stats().keyCount,
+          })),
         storeStats: () => {
           const store = primary().store;
           return {
