@@ -100,7 +100,14 @@ describe("a 3-node cluster of 3 shards", { timeout: 240_000 }, () => {
       for (const [, shard, value] of text.matchAll(/^shoal_shard_is_leader\{shard="(\d+)"[^}]*\} (\d)$/gm)) {
         leads.set(shard as string, (leads.get(shard as string) ?? 0) + Number(value));
       }
-      assert.match(text, /^shoal_shard_keys\{shard="3"[^}]*\} \d+$/m);
+      const perShard = [...text.matchAll(/^shoal_shard_keys\{shard="\d+"[^}]*\} (\d+)$/gm)].map(([, n]) => Number(n));
+      assert.equal(perShard.length, 3);
+      const total = Number(/^shoal_store_keys\{[^}]*\} (\d+)$/m.exec(text)?.[1]);
+      assert.equal(
+        total,
+        perShard.reduce((a, b) => a + b, 0),
+        "the node's keys are its shards' keys",
+      );
     }
     assert.deepEqual(Object.fromEntries(leads), { 1: 1, 2: 1, 3: 1 });
     // Each shard's leader reports its replicas' lag, whichever node is asked.

@@ -209,18 +209,24 @@ export class ShoalNode {
             appliedIndex: replica.store.appliedIndex(),
             keyCount: replica.store.stats().keyCount,
           })),
+        // Sizes are the node's, summed over its shards (a dashboard's "keys on this node"); positions (revision,
+        // applied index) are the first shard's — they count in one group only (shoal_shard_* has every shard's).
         storeStats: () => {
           const store = primary().store;
-          return {
-            ...store.stats(),
-            revision: store.revision(),
-            appliedIndex: store.appliedIndex(),
-            fileSizeBytes: store.fileSizeBytes(),
-          };
+          let keyCount = 0;
+          let sizeBytes = 0;
+          let fileSizeBytes = 0;
+          for (const replica of replicas.values()) {
+            const stats = replica.store.stats();
+            keyCount += stats.keyCount;
+            sizeBytes += stats.sizeBytes;
+            fileSizeBytes += replica.store.fileSizeBytes();
+          }
+          return { keyCount, sizeBytes, revision: store.revision(), appliedIndex: store.appliedIndex(), fileSizeBytes };
         },
         historyStats: () => primary().store.historyStats(),
         watchStats: () => primary().watches.stats(),
-        walSizeBytes: () => primary().walSizeBytes,
+        walSizeBytes: () => [...replicas.values()].reduce((sum, replica) => sum + replica.walSizeBytes, 0),
       },
       { node: String(options.id) },
     );
