@@ -236,7 +236,9 @@ describe("a 3-node cluster of 3 shards", { timeout: 240_000 }, () => {
       });
     const across = await txn([a, b]);
     assert.equal(across.status, 409);
-    assert.equal(((await across.json()) as { code: string }).code, "CROSS_SHARD");
+    const refusal = (await across.json()) as { code: string; message: string };
+    assert.equal(refusal.code, "CROSS_SHARD");
+    assert.ok(refusal.message.includes(`"${a}" in shard 1 and "${b}" in shard 2`), refusal.message);
     assert.equal((await txn(["{t}x", "{t}y"])).status, 200);
     // A prefix with a hash tag lies in one shard: its watch follows that shard alone, with plain revisions.
     const watch = await fetch(`${cluster.url(3)}/v1/watch?prefix={t}`);

@@ -51,7 +51,8 @@ export function shardOfCommand(command: Command, shardOfKey: (key: Uint8Array) =
     keys,
     shardOfKey,
     "CROSS_SHARD",
-    "The transaction's keys lie in different shards; a transaction is atomic within one shard (keys sharing a {hash tag} share a shard)",
+    (first, other) =>
+      `The transaction's keys lie in different shards (${first} and ${other}); a transaction is atomic within one shard (keys sharing a {hash tag} share a shard)`,
   );
 }
 
@@ -61,15 +62,30 @@ function sharedShard(
   keys: Iterable<Uint8Array>,
   shardOfKey: (key: Uint8Array) => number,
   code: "CROSS_SLOT" | "CROSS_SHARD",
-  message: string,
+  message: string | ((first: string, other: string) => string),
 ): number | undefined {
   let shard: number | undefined;
+  let firstKey: Uint8Array | undefined;
   for (const key of keys) {
     const owner = shardOfKey(key);
-    if (shard === undefined) shard = owner;
-    else if (owner !== shard) throw new ShoalError(code, message);
+    if (shard === undefined) {
+      shard = owner;
+      firstKey = key;
+    } else if (owner !== shard) {
+      const text =
+        typeof message === "string"
+          ? message
+          : message(`${keyText(firstKey as Uint8Array)} in shard ${shard}`, `${keyText(key)} in shard ${owner}`);
+      throw new ShoalError(code, text);
+    }
   }
   return shard;
+}
+
+/** A key for a message: quoted, at most 64 bytes of it. */
+function keyText(key: Uint8Array): string {
+  const shown = Buffer.from(key.buffer, key.byteOffset, Math.min(key.byteLength, 64)).toString("utf8");
+  return JSON.stringify(shown) + (key.byteLength > 64 ? "…" : "");
 }
 
 function keysOf(argv: readonly Uint8Array[]): Uint8Array[] {

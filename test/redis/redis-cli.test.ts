@@ -42,6 +42,8 @@ function redisCli(port: number, args: readonly string[], stdin?: string | Buffer
     });
     child.once("error", fail);
     child.once("close", (code) => done({ stdout, stderr, code }));
+    // redis-cli reads stdin only for some commands and may exit before we close it: an EPIPE then means nothing.
+    child.stdin.on("error", () => undefined);
     child.stdin.end(stdin ?? "");
   });
 }
