@@ -214,6 +214,7 @@ function* applyRedis(context: Context, command: RedisCommand): Steps<CommandResu
     cursors: NO_CURSORS_IN_LOG,
     skipReads: !context.repliesWanted,
     listedCountMax: COMMAND_LIMITS.logListedCountMax,
+    limitsChecked: true, // applyCommand's contract: the command was validated (decodeCommand does it)
   });
   return { kind: "redis", revision: revisionAfter(context), aborted: false, replies };
 }
