@@ -186,6 +186,8 @@ const STEP_ITEMS = 1024;
 /** The released collections no record owns after the batch. A collection belongs to at most one record
  * (store/collection.ts), so only the records the batch wrote can own a released one. */
 function droppedCollections(released: ReadonlySet<number>, writes: readonly BatchWrite[]): Set<number> {
+  // Nothing released, nothing dropped — and no look at 100,000 records of a big MSET (33 ms on the loop).
+  if (released.size === 0) return new Set();
   const dropped = new Set(released);
   for (const { record } of writes) {
     const owned = collectionOf(record)?.collectionId;
