@@ -131,3 +131,16 @@ test("quietButSilent: a quiet follower wakes when its leader is silent, a quiet 
     "not quiet: nothing to wake",
   );
 });
+
+test("a quiet leader woken because its majority went silent steps down, instead of going back to sleep", () => {
+  const cluster = quietCluster();
+  const leader = cluster.node(1).raw;
+  cluster.isolate(1); // nodes 2 and 3 are gone, as far as node 1 can tell
+  const live = (id: number) => id === 1;
+  for (let i = 0; i < 60 && leader.status().role === "leader"; i++) {
+    // What RaftHost does every tick with node-level liveness.
+    if (leader.quietButSilent(live)) leader.unquiesce();
+    cluster.tick();
+  }
+  assert.notEqual(leader.status().role, "leader", "CheckQuorum deposed it within a few election timeouts");
+});

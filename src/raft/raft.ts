@@ -164,7 +164,7 @@ export class Raft {
   }
 
   /**
-   * Wakes a quiet group. A leader resumes heartbeats at once and gives every member a fresh election timeout to
+   * Wakes a quiet group. A leader resumes heartbeats at once and gives the members a fresh election timeout to
    * answer before CheckQuorum judges it (none was expected to speak meanwhile); the core calls this itself on any
    * activity (a proposal, a read, a transfer, a message other than a heartbeat's answer), and the host when the
    * leader no longer hears a majority's nodes. A follower is woken only by its host, when node-level liveness
@@ -176,9 +176,12 @@ export class Raft {
     if (!this.quiesced) return;
     this.quiesced = false;
     if (this.role === "leader") {
+      // A fresh CheckQuorum window from now, in which only real answers count: marking the members active here
+      // would let the next heartbeat find the group idle again and go straight back to sleep — a leader woken
+      // because its majority went silent would never step down (found by the quorum-lost CLI test).
       this.electionElapsed = 0;
       this.heartbeatElapsed = this.config.heartbeatIntervalTicks;
-      for (const progress of this.progress.values()) progress.recentActive = true;
+      for (const [id, progress] of this.progress) progress.recentActive = id === this.id;
     } else {
       this.electionElapsed = this.config.electionTimeoutTicks;
     }
