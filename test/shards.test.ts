@@ -293,6 +293,11 @@ describe("a 3-node cluster of 3 shards", { timeout: 240_000 }, () => {
     const shortCursor = await fetch(`${cluster.url(1)}/v1/watch?prefix=w/&cursor=3.4`);
     assert.equal(shortCursor.status, 400);
     assert.match(((await shortCursor.json()) as { message: string }).message, /names 2 shards; this cluster has 3/);
+    // A cursor of as many shards as a node may host passes the schema and is judged by its count.
+    const long = Array.from({ length: 300 }, () => "1").join(".");
+    const longCursor = await fetch(`${cluster.url(1)}/v1/watch?prefix=w/&cursor=${long}`);
+    assert.equal(longCursor.status, 400);
+    assert.match(((await longCursor.json()) as { message: string }).message, /names 300 shards; this cluster has 3/);
   });
 
   test("the TS client's watch follows every shard and resumes without a repeat when its node stops", async () => {

@@ -8,6 +8,7 @@
  * The annotation also appears in the OpenAPI document (an `x-` extension is valid there).
  */
 import { COMMAND_LIMITS } from "../commands/limits.js";
+import { SHARD_COUNT_MAX } from "../slots/slot-map.js";
 import { ACCEPTS } from "./validation-message.js";
 
 export const RANGE_LIMIT_DEFAULT = 100;
@@ -19,6 +20,9 @@ export const TTL_ACCEPTS = `a positive number of seconds (up to 3 decimals, at m
 export const RANGE_LIMIT_ACCEPTS = `an integer from 1 to ${RANGE_LIMIT_MAX}`;
 export const FROM_REVISION_ACCEPTS = "a revision, 1 or more (omit it to watch from now)";
 export const WATCH_CURSOR_ACCEPTS = "the id of the last event received (revisions joined by dots)";
+/** A watch cursor: one revision per shard watched, joined by dots (node/merged-watcher.ts); a node may host up to
+ * SHARD_COUNT_MAX shards, and the handler checks the count against the shards actually watched. */
+const WATCH_CURSOR_PATTERN = `^[0-9]{1,15}(\\.[0-9]{1,15}){0,${SHARD_COUNT_MAX - 1}}$`;
 
 const unsignedInteger = (accepts: string) =>
   ({ type: "string", pattern: "^[0-9]{1,15}$", [ACCEPTS]: accepts }) as const;
@@ -80,11 +84,12 @@ export const watchQuery = query({
   prefix: { type: "string", description: "Only keys starting with this (default: every key)" },
   from_revision: {
     ...unsignedInteger(FROM_REVISION_ACCEPTS),
-    description: "Replay from this revision (inclusive); default: from now. One shard only: see cursor",
+    description:
+      "Replay from this revision (inclusive); over several shards, each shard from its own revision N; default: from now",
   },
   cursor: {
     type: "string",
-    pattern: "^[0-9]{1,15}(\\.[0-9]{1,15}){0,63}$",
+    pattern: WATCH_CURSOR_PATTERN,
     [ACCEPTS]: WATCH_CURSOR_ACCEPTS,
     description:
       "Resume after this cursor: the `id:` of the last event received (revisions of every shard watched, joined by dots)",
@@ -103,7 +108,7 @@ export const watchHeaders = {
   properties: {
     "last-event-id": {
       type: "string",
-      pattern: "^[0-9]{1,15}(\\.[0-9]{1,15}){0,63}$",
+      pattern: WATCH_CURSOR_PATTERN,
       [ACCEPTS]: WATCH_CURSOR_ACCEPTS,
       description: "Resume after this event id (sent by EventSource on reconnect); as `cursor`",
     },

@@ -291,6 +291,13 @@ export class RaftHost {
     }, delayMs);
   }
 
+  /** Hands leadership to `target` once it holds the whole log (thesis §3.10); a no-op unless this node leads. */
+  transferLeader(target: NodeId): void {
+    if (this.#stopped) return;
+    this.#guard(() => this.#raw.transferLeader(target));
+    this.schedule();
+  }
+
   /**
    * The transport reports that `peerId` refuses connections: its process is gone (a crash, kill -9, a stop), not
    * merely paused or cut off — those keep their connections or time out instead. If it is this node's leader,
@@ -303,19 +310,11 @@ export class RaftHost {
    * does not depend on any of this (it is PreVote and an ordinary election); a wrong report costs at most a
    * PreVote round that the members still hearing from the leader ignore.
    */
-  /** Hands leadership to `target` once it holds the whole log (thesis §3.10); a no-op unless this node leads. */
-  transferLeader(target: NodeId): void {
-    if (this.#stopped) return;
-    this.#guard(() => this.#raw.transferLeader(target));
-    this.schedule();
-  }
-
   leaderGone(peerId: NodeId): void {
     if (this.#stopped) return;
     const status = this.#raw.status();
     if (status.role !== "follower" || status.leaderId !== peerId) return;
-    this.#guard(() => this.#raw.unquiesce());
-    this.#guard(() => this.#raw.forgetLeader());
+    this.#guard(() => this.#raw.forgetLeader()); // wakes a quiet follower too (Raft.forgetLeader)
     this.schedule();
     if (this.#raw.status().leaderId !== NO_NODE) return; // refused: lease-based reads keep the lease
     const turn = status.confState.voters

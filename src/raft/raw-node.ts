@@ -112,17 +112,20 @@ export class RawNode {
    */
   takeEarlyMessages(): Message[] {
     const raft = this.#raft;
-    if (this.#outstanding === undefined || raft.messages.length === 0) return [];
+    // Asked on every tick and every message that arrives while a Ready is out: no copy unless one is early.
+    if (this.#outstanding === undefined || !raft.messages.some((message) => this.#isEarly(message))) return [];
     const early: Message[] = [];
     const rest: Message[] = [];
-    for (const message of raft.messages) {
-      const isEarly =
-        (message.type === "heartbeat" && raft.role === "leader") ||
-        (message.type === "heartbeatResponse" && message.term === this.#durableTerm);
-      (isEarly ? early : rest).push(message);
-    }
-    if (early.length > 0) raft.messages = rest;
+    for (const message of raft.messages) (this.#isEarly(message) ? early : rest).push(message);
+    raft.messages = rest;
     return early;
+  }
+
+  #isEarly(message: Message): boolean {
+    return (
+      (message.type === "heartbeat" && this.#raft.role === "leader") ||
+      (message.type === "heartbeatResponse" && message.term === this.#durableTerm)
+    );
   }
 
   /** Whether the group is quiet (RaftConfig.quiesce); cheaper than `status()` for a check every tick. */
