@@ -18,11 +18,20 @@ export function preferredLeader(groupId: GroupId, memberIds: readonly NodeId[]):
 export class LeaderBalancer {
   readonly #hosts: ReadonlyMap<GroupId, Pick<RaftHost, "raw" | "transferLeader">>;
   readonly #intervalMs: number;
+  readonly #live: (id: NodeId) => boolean;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(hosts: ReadonlyMap<GroupId, Pick<RaftHost, "raw" | "transferLeader">>, intervalMs: number) {
+  /** `live`: node-level liveness (node-liveness.ts). A dead member's match index stays where it was, so in an idle
+   * group it still looks caught up: without this the leader would try every round to hand over to it, refusing
+   * proposals while each attempt lasts (an election timeout). */
+  constructor(
+    hosts: ReadonlyMap<GroupId, Pick<RaftHost, "raw" | "transferLeader">>,
+    intervalMs: number,
+    live: (id: NodeId) => boolean,
+  ) {
     this.#hosts = hosts;
     this.#intervalMs = intervalMs;
+    this.#live = live;
   }
 
   start(): void {
@@ -40,8 +49,8 @@ export class LeaderBalancer {
       const status = host.raw.status();
       if (status.role !== "leader") continue;
       const preferred = preferredLeader(groupId, status.confState.voters);
-      if (preferred === status.id) continue;
-      if ((status.matchIndex.get(preferred) ?? 0) < status.lastIndex) continue; // behind or down: keep leading
+      if (preferred === status.id || !this.#live(preferred)) continue; // down: keep leading
+      if ((status.matchIndex.get(preferred) ?? 0) < status.lastIndex) continue; // behind: keep leading
       host.transferLeader(preferred);
     }
   }

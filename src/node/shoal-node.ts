@@ -102,7 +102,9 @@ export class ShoalNode {
     this.replicas = parts.replicas;
     this.slotMap = parts.slotMap;
     const hosts = new Map([...parts.replicas].map(([groupId, replica]) => [groupId, replica.host] as const));
-    this.#balancer = hosts.size > 1 ? new LeaderBalancer(hosts, LEADER_BALANCE_INTERVAL_MS) : undefined;
+    const liveness = parts.liveness;
+    this.#balancer =
+      hosts.size > 1 ? new LeaderBalancer(hosts, LEADER_BALANCE_INTERVAL_MS, (id) => liveness.isLive(id)) : undefined;
     const primary = parts.replicas.get(FIRST_GROUP);
     assert(primary !== undefined, "a node hosts the first group");
     this.#primary = primary;
