@@ -11,13 +11,13 @@
 import { mkdir } from "node:fs/promises";
 import type { Logger } from "pino";
 import type { Command, CommandResult } from "../commands/command.js";
+import { checkKeySize } from "../commands/limits.js";
 import type { ScanCursors } from "../commands/redis/command-spec.js";
 import { executeCommands } from "../commands/redis/execute.js";
 import type { Reply } from "../commands/redis/reply.js";
 import type { ScanCursorTable } from "../commands/redis/scan-cursor-table.js";
 import { NODE_CLOCK } from "../io/node/clock.js";
 import { assert } from "../lib/assert.js";
-import { compareBytes } from "../lib/bytes.js";
 import { ShoalError } from "../lib/errors.js";
 import { Prng } from "../lib/prng.js";
 import type { RaftStatus, RawNode } from "../raft/raw-node.js";
@@ -25,6 +25,7 @@ import type { GroupId, NodeId } from "../raft/types.js";
 import { hashSlot } from "../slots/hash-slot.js";
 import { SlotMap, type SlotRange } from "../slots/slot-map.js";
 import { mergedKeyspaceReader } from "../store/merged-keyspace-reader.js";
+import { mergedRange } from "../store/merged-range.js";
 import type { KeyValue } from "../store/record.js";
 import type { StateMachineStore } from "../store/state-machine-store.js";
 import type { PeerTransport } from "../transport/index.js";
@@ -355,13 +356,17 @@ export class ShoalNode {
    * `stale`; on several shards the page is not one snapshot). */
   async range(prefix: Uint8Array, after: Uint8Array | undefined, limit: number, stale = false): Promise<KeyValue[]> {
     if (this.replicas.size === 1) return this.client.range(prefix, after, limit, stale);
-    const parts = await Promise.all(
-      [...this.replicas.values()].map((replica) => replica.client.range(prefix, after, limit, stale)),
+    checkKeySize(prefix);
+    if (after !== undefined) checkKeySize(after);
+    const shards = [...this.replicas.values()];
+    await Promise.all(shards.map((shard) => shard.client.linearize(stale)));
+    return mergedRange(
+      shards.map((shard) => shard.store),
+      prefix,
+      after,
+      limit,
+      Date.now(),
     );
-    return parts
-      .flat()
-      .sort((a, b) => compareBytes(a.key, b.key))
-      .slice(0, limit);
   }
 
   /** Submits a key-value command to the shard its keys share (CROSS_SHARD when they span several). */
