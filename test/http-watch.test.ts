@@ -235,6 +235,7 @@ test("/readyz and a linearizable watch answer 503 JSON while there is no leader"
     memberIds: [1, 2],
     createdAt: new Date().toISOString(),
     shardCount: 1,
+    replicationFactor: 2,
   });
   const { node, http, url } = await startNode(dir, { peers: 2, requestTimeoutMs: 300 });
   try {

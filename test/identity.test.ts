@@ -196,6 +196,7 @@ describe("a data directory of another node, cluster or size", () => {
       memberIds: [1, 2, 3],
       createdAt: new Date().toISOString(),
       shardCount: 1,
+      replicationFactor: 3,
     });
     // Ports are bound before the directory is read: free ones, never the defaults (npm test holds those).
     const ports = ["--http-port", String(await freePort()), "--resp-port", String(await freePort())];
@@ -219,6 +220,7 @@ describe("a data directory of another node, cluster or size", () => {
         memberIds: [1, 2, 3],
         createdAt: new Date().toISOString(),
         shardCount: 1,
+        replicationFactor: 3,
       });
     }
     assertOneLine(

@@ -23,8 +23,9 @@ const HELP = `Usage: shoal cluster [--nodes 3] [--data-dir ./data] [options]
   --http-port-base P   node i serves HTTP on P + i - 1 (default 8001)
   --resp-port-base P   node i speaks the Redis protocol on P + i - 1 (default 7001)
   --fsync POLICY       always | batch | never (default always)
-  --shards N           hash-slot shards, each a Raft group on every node, their leaders spread over the
-                       nodes (1-256; default 3 for a new cluster, an existing one keeps its own)
+  --shards N           hash-slot shards, each a Raft group, their leaders spread over the nodes (1-256;
+                       default 3 for a new cluster, an existing one keeps its own)
+  --replicas R         nodes holding each shard (default 3, at most --nodes; fixed when the cluster is created)
   --tick-ms MS         each node's Raft tick (shoal start's default when absent)
   --election-ticks N   each node's election timeout in ticks (shoal start's default when absent)
   --leader-wait S      say what is wrong if no leader is elected within S seconds (default 20)
@@ -49,6 +50,7 @@ const FLAGS = {
   "tick-ms": { type: "string" },
   "election-ticks": { type: "string" },
   shards: { type: "string" },
+  replicas: { type: "string" },
   "leader-wait": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -65,8 +67,9 @@ export async function runCluster(argv: string[]): Promise<number> {
   const httpBase = integerFlag(flags, "http-port-base", 8001, 1, 65500);
   const respBase = integerFlag(flags, "resp-port-base", 7001, 1, 65500);
   const fsync = typeof flags.fsync === "string" ? flags.fsync : "always";
-  // Passed through to every node when given (shoal start checks them); raise the timing on a slow machine.
-  const timing = (["tick-ms", "election-ticks"] as const).flatMap((name) => {
+  // Passed through to every node when given (shoal start checks them; an existing cluster keeps its replica
+  // count when none is given); raise the timing on a slow machine.
+  const timing = (["tick-ms", "election-ticks", "replicas"] as const).flatMap((name) => {
     const value = flags[name];
     return typeof value === "string" ? [`--${name}`, value] : [];
   });

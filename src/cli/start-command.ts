@@ -7,6 +7,7 @@ import pino, { type Logger } from "pino";
 import { MemberStartError, startMember } from "../member/start-member.js";
 import { type FsyncPolicy, type MemberAddress, nodeDefaults } from "../node/node-options.js";
 import { DataLossError } from "../raft/data-loss.js";
+import { REPLICATION_FACTOR_MAX } from "../slots/placement.js";
 import { CliError } from "./cli-error.js";
 import { choiceFlag, integerFlag, parseFlags } from "./parse-flags.js";
 
@@ -24,8 +25,10 @@ const HELP = `Usage: shoal start --id N --data-dir DIR --peers ID=HOST:PORT,... 
   --maxclients N         RESP connections beyond this are refused (default 10000)
   --cluster-redirects    Redis Cluster's strict mode: a member that does not lead answers -MOVED (and a
                          multi-key command over several slots -CROSSSLOT) instead of forwarding
-  --shards N             Raft groups (1-256) the 16384 hash slots are split over, each on every member (default 1;
-                         fixed when the cluster is created; every member must be started with the same N)
+  --shards N             Raft groups (1-256) the 16384 hash slots are split over (default 1; fixed when the
+                         cluster is created; every member must be started with the same N)
+  --replicas R           members holding each shard (default 3, at most the member count; fixed when the
+                         cluster is created): with fewer than the members, each node stores only some shards
   --fsync POLICY         always | batch | never (default always)
   --tick-ms MS           Raft tick (default ${nodeDefaults.tickMs})
   --election-ticks N     election timeout in ticks (default ${nodeDefaults.electionTimeoutTicks})
@@ -51,6 +54,7 @@ const FLAGS = {
   "http-port": { type: "string" },
   fsync: { type: "string" },
   shards: { type: "string" },
+  replicas: { type: "string" },
   "tick-ms": { type: "string" },
   "election-ticks": { type: "string" },
   "snapshot-entries": { type: "string" },
@@ -109,6 +113,9 @@ export async function runStart(argv: string[]): Promise<number> {
       members,
       fsync: choiceFlag<FsyncPolicy>(flags, "fsync", ["always", "batch", "never"], "always"),
       shards: integerFlag(flags, "shards", 1, 1, SHARDS_PER_NODE_MAX),
+      ...(flags.replicas === undefined
+        ? {}
+        : { replicas: integerFlag(flags, "replicas", 0, 1, Math.min(members.size, REPLICATION_FACTOR_MAX)) }),
       tickMs: integerFlag(flags, "tick-ms", nodeDefaults.tickMs, 1, 10_000),
       electionTimeoutTicks: integerFlag(flags, "election-ticks", nodeDefaults.electionTimeoutTicks, 2, 10_000),
       snapshotThresholdEntries: integerFlag(flags, "snapshot-entries", nodeDefaults.snapshotThresholdEntries, 1),

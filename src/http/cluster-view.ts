@@ -71,16 +71,16 @@ export async function clusterView(node: ShoalNode): Promise<Record<string, unkno
     clusterId: node.identity.clusterId,
     problems: problemsOf(infos, status.id),
     members,
-    // Each shard as this node's replica of it sees it: its group's leader and other members, under the group's
-    // term as its epoch (the meta group's epoch will replace it when slots can move).
+    // Each shard as this node sees it: its leader and other replicas, under its group's term as its epoch (the
+    // meta group's epoch will replace it when slots can move; 0 for a shard this node holds no replica of).
     // `lag`: the shard leader's view of each other replica (from its member info), when it answered.
-    shards: node.shardStatuses().map(({ id, slots, raft }) => ({
+    shards: node.shardStatuses().map(({ id, slots, replicaIds, leaderId, term }) => ({
       id,
       slots: slots.map(({ from, to }) => [from, to]),
-      leader: raft.leaderId,
-      replicas: raft.confState.voters.filter((voter) => voter !== raft.leaderId).sort((a, b) => a - b),
-      epoch: raft.term,
-      ...shardLagView(raft.leaderId === status.id ? self : infos.get(raft.leaderId), id),
+      leader: leaderId,
+      replicas: replicaIds.filter((replica) => replica !== leaderId).sort((a, b) => a - b),
+      epoch: term,
+      ...shardLagView(leaderId === status.id ? self : infos.get(leaderId), id),
     })),
   };
 }

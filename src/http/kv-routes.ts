@@ -84,7 +84,9 @@ export function registerKvRoutes(app: FastifyInstance, node: ShoalNode): void {
     async (request, reply) => {
       const key = parseKey(request.params["*"]);
       const kv = await node.get(key, request.query.consistency === "stale");
-      void reply.header("x-shoal-revision", String(node.replicaOfKey(key).store.revision()));
+      // The shard's revision, when this node holds a replica of it (a shard held elsewhere answers without it).
+      const revision = node.replicaOfKey(key)?.store.revision();
+      if (revision !== undefined) void reply.header("x-shoal-revision", String(revision));
       if (kv === undefined) throw new ShoalError("NOT_FOUND", "Key not found");
       // A hash written over RESP has no single value to return (the raw bytes are its storage encoding).
       if (kv.type !== "string") throw new ShoalError("WRONG_TYPE", `Key holds a ${kv.type}, not a string`);

@@ -100,24 +100,52 @@ test("other member lists, another name, or a cluster without us: one-line refusa
 test("an existing identity must be this node's and list the same members", async () => {
   const d = dir();
   const never = async (): Promise<IdentityAnswer> => assert.fail("an existing member asks nobody");
-  writeIdentity(d, { clusterId: "c", nodeId: 2, memberIds: MEMBERS, createdAt: "t", shardCount: 1 });
+  writeIdentity(d, {
+    clusterId: "c",
+    nodeId: 2,
+    memberIds: MEMBERS,
+    createdAt: "t",
+    shardCount: 1,
+    replicationFactor: 3,
+  });
   await assert.rejects(
     resolveIdentity(context(d, never)),
     /belongs to node 2 of cluster c, not node 3: start it with --id 2/,
   );
-  writeIdentity(d, { clusterId: "c", nodeId: 3, memberIds: [1, 2, 3, 4], createdAt: "t", shardCount: 1 });
+  writeIdentity(d, {
+    clusterId: "c",
+    nodeId: 3,
+    memberIds: [1, 2, 3, 4],
+    createdAt: "t",
+    shardCount: 1,
+    replicationFactor: 4,
+  });
   await assert.rejects(
     resolveIdentity(context(d, never)),
     /--peers lists members 1, 2, 3, but data directory .* belongs to cluster c with members 1, 2, 3, 4/,
   );
-  writeIdentity(d, { clusterId: "c", nodeId: 3, memberIds: MEMBERS, createdAt: "t", shardCount: 1 });
+  writeIdentity(d, {
+    clusterId: "c",
+    nodeId: 3,
+    memberIds: MEMBERS,
+    createdAt: "t",
+    shardCount: 1,
+    replicationFactor: 3,
+  });
   assert.equal((await resolveIdentity(context(d, never))).clusterId, "c");
 });
 
 test("an existing identity must have the shard count the node was started with; a file from before shards has 1", async () => {
   const d = dir();
   const never = async (): Promise<IdentityAnswer> => assert.fail("an existing member asks nobody");
-  writeIdentity(d, { clusterId: "c", nodeId: 3, memberIds: MEMBERS, createdAt: "t", shardCount: 3 });
+  writeIdentity(d, {
+    clusterId: "c",
+    nodeId: 3,
+    memberIds: MEMBERS,
+    createdAt: "t",
+    shardCount: 3,
+    replicationFactor: 3,
+  });
   await assert.rejects(
     resolveIdentity(context(d, never)),
     /belongs to cluster c of 3 shard\(s\), but this node was started with --shards 1: start every member with --shards 3/,

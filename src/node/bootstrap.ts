@@ -17,6 +17,7 @@
  */
 import { ShoalError } from "../lib/errors.js";
 import type { NodeId } from "../raft/types.js";
+import { defaultReplicationFactor } from "../slots/placement.js";
 import {
   type ClusterIdentity,
   deriveClusterId,
@@ -47,6 +48,9 @@ export interface BootstrapContext {
   readonly clusterName: string;
   /** The shards this node was started with (--shards). */
   readonly shardCount: number;
+  /** Replicas per shard this node was started with (--replicas); undefined: the directory's own, or for a new
+   * cluster the default (slots/placement.ts). */
+  readonly replicationFactor?: number | undefined;
   /** Asks a peer for its IdentityAnswer; rejects when it cannot be reached. */
   readonly ask: (peer: NodeId) => Promise<IdentityAnswer>;
   readonly log: (message: string) => void;
@@ -69,7 +73,11 @@ export async function resolveIdentity(context: BootstrapContext): Promise<Cluste
     return existing;
   }
   if (holdsState(dataDir)) {
-    const adopted = newIdentity(context, deriveClusterId(memberIds, context.clusterName, context.shardCount));
+    // Written before placement: every member held every shard.
+    const adopted = newIdentity(
+      { ...context, replicationFactor: memberIds.length },
+      deriveClusterId(memberIds, context.clusterName, context.shardCount),
+    );
     writeIdentity(dataDir, adopted);
     context.log(`Data directory ${dataDir} predates cluster identities; recorded it as cluster ${adopted.clusterId}`);
     return adopted;
@@ -89,7 +97,13 @@ function newIdentity(context: BootstrapContext, clusterId: string): ClusterIdent
     memberIds,
     createdAt: new Date().toISOString(),
     shardCount: context.shardCount,
+    replicationFactor: replicationFactorOf(context),
   };
+}
+
+/** The replicas per shard a new cluster gets: the one asked for, else the default. */
+export function replicationFactorOf(context: Pick<BootstrapContext, "memberIds" | "replicationFactor">): number {
+  return context.replicationFactor ?? defaultReplicationFactor(context.memberIds.length);
 }
 
 function checkExisting(context: BootstrapContext, identity: ClusterIdentity): void {
@@ -115,6 +129,14 @@ function checkExisting(context: BootstrapContext, identity: ClusterIdentity): vo
       `Data directory ${dataDir} belongs to cluster ${identity.clusterId} of ${identity.shardCount} shard(s), but ` +
         `this node was started with --shards ${context.shardCount}: start every member with --shards ` +
         `${identity.shardCount} (changing the shard count of a cluster comes with slot moves, in a later release)`,
+    );
+  }
+  if (context.replicationFactor !== undefined && identity.replicationFactor !== context.replicationFactor) {
+    throw new ShoalError(
+      "BAD_REQUEST",
+      `Data directory ${dataDir} belongs to cluster ${identity.clusterId} of ${identity.replicationFactor} ` +
+        `replica(s) per shard, but this node was started with --replicas ${context.replicationFactor}: start it ` +
+        `with --replicas ${identity.replicationFactor}, or without the flag`,
     );
   }
 }
@@ -183,7 +205,12 @@ function clusterIdFrom(context: BootstrapContext, answers: ReadonlyMap<NodeId, I
   }
   const [adopted] = existing;
   if (adopted !== undefined) return adopted;
-  const proposed = deriveClusterId(context.memberIds, context.clusterName, context.shardCount);
+  const proposed = deriveClusterId(
+    context.memberIds,
+    context.clusterName,
+    context.shardCount,
+    replicationFactorOf(context),
+  );
   for (const [peer, answer] of answers) {
     if (answer.proposedClusterId !== proposed) {
       throw new ShoalError(

@@ -13,6 +13,12 @@ import type { StateMachineStore } from "../store/state-machine-store.js";
 import type { LeaderForwarding } from "./leader-forwarding.js";
 import type { NodeOptions } from "./node-options.js";
 
+/** `command` as a log entry's bytes. A big value (a 16 MiB SET) is copied into its entry a slice per turn, so the
+ * event loop keeps its heartbeats. */
+export async function encodeForLog(command: Command): Promise<Uint8Array> {
+  return holdsBigField(command) ? await encodeCommandInSlices(command, () => nextMacrotask()) : encodeCommand(command);
+}
+
 export class ClientOperations {
   readonly #store: StateMachineStore;
   readonly #forwarding: LeaderForwarding;
@@ -54,11 +60,7 @@ export class ClientOperations {
   /** Replicates a command through the leader (forwarding from a follower) and returns its result. Retries only
    * failures that certainly did not apply (no leader yet, leadership moved, the entry was dropped). */
   async submit(command: Command): Promise<CommandResult> {
-    // A big value (a 16 MiB SET) is copied into its entry a slice per turn, so the event loop keeps its heartbeats.
-    const data = holdsBigField(command)
-      ? await encodeCommandInSlices(command, () => nextMacrotask())
-      : encodeCommand(command);
-    return this.#forwarding.submit(data);
+    return this.#forwarding.submit(await encodeForLog(command));
   }
 
   /** Waits until this node's state reflects every write acknowledged before the call (ReadIndex). */

@@ -30,6 +30,7 @@ test("an identity is written atomically and read back; none in a new directory",
     memberIds: [1, 2, 3],
     createdAt: "2025-01-01T00:00:00.000Z",
     shardCount: 1,
+    replicationFactor: 3,
   };
   writeIdentity(d, identity);
   assert.deepEqual(readIdentity(d), identity);

@@ -31,6 +31,9 @@ export interface ClusterIdentity {
   readonly createdAt: string;
   /** The shards (Raft groups by hash slot) the cluster was bootstrapped with; 1 in a file written before shards. */
   readonly shardCount: number;
+  /** Replicas per shard (slots/placement.ts); the member count in a file written before placement, when every
+   * member held every shard. */
+  readonly replicationFactor: number;
 }
 
 /**
@@ -40,12 +43,22 @@ export interface ClusterIdentity {
  * (`--cluster-name`; `shoal cluster` picks a random one for each new local cluster). Addresses are left out:
  * behind proxies or NAT, members may know each other under different ones.
  */
-export function deriveClusterId(memberIds: readonly NodeId[], name: string, shardCount = 1): string {
+export function deriveClusterId(
+  memberIds: readonly NodeId[],
+  name: string,
+  shardCount = 1,
+  replicationFactor = memberIds.length,
+): string {
   const members = [...memberIds].sort((a, b) => a - b).join(",");
-  // The shard count is part of what members must agree on: nodes started with different counts are different
-  // clusters to each other (peer-checks.ts reports and ignores them). One shard hashes as before shards existed.
+  // The shard count and placement are part of what members must agree on: nodes started with different ones are
+  // different clusters to each other (peer-checks.ts reports and ignores them). One shard on every member hashes
+  // as before shards and placement existed.
   const shards = shardCount === 1 ? "" : `\nshards ${shardCount}`;
-  return createHash("sha256").update(`shoal-cluster\n${name}\n${members}${shards}`).digest("hex").slice(0, 16);
+  const replicas = replicationFactor === memberIds.length ? "" : `\nreplicas ${replicationFactor}`;
+  return createHash("sha256")
+    .update(`shoal-cluster\n${name}\n${members}${shards}${replicas}`)
+    .digest("hex")
+    .slice(0, 16);
 }
 
 /** The directory's identity, or undefined when it has none; throws when the file exists but cannot be read. */
@@ -55,6 +68,7 @@ export function readIdentity(dataDir: string): ClusterIdentity | undefined {
   const record = value as Partial<ClusterIdentity> & { format?: unknown };
   const ids = record.memberIds;
   const shardCount = record.shardCount ?? 1;
+  const replicationFactor = record.replicationFactor ?? (Array.isArray(ids) ? ids.length : 0);
   if (
     record.format !== FORMAT ||
     typeof record.clusterId !== "string" ||
@@ -63,7 +77,10 @@ export function readIdentity(dataDir: string): ClusterIdentity | undefined {
     !ids.every(isNodeId) ||
     typeof record.createdAt !== "string" ||
     !Number.isSafeInteger(shardCount) ||
-    shardCount < 1
+    shardCount < 1 ||
+    !Number.isSafeInteger(replicationFactor) ||
+    replicationFactor < 1 ||
+    replicationFactor > ids.length
   ) {
     throw new ShoalError("INTERNAL", `Cannot read ${join(dataDir, IDENTITY_FILE_NAME)}: not a Shoal identity file`);
   }
@@ -73,6 +90,7 @@ export function readIdentity(dataDir: string): ClusterIdentity | undefined {
     memberIds: [...ids].sort((a, b) => a - b),
     createdAt: record.createdAt,
     shardCount,
+    replicationFactor,
   };
 }
 

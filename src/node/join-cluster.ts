@@ -7,7 +7,7 @@
 import { ShoalError } from "../lib/errors.js";
 import type { NodeId } from "../raft/types.js";
 import { PeerTransport } from "../transport/index.js";
-import { type IdentityAnswer, parseIdentityAnswer, resolveIdentity } from "./bootstrap.js";
+import { type IdentityAnswer, parseIdentityAnswer, replicationFactorOf, resolveIdentity } from "./bootstrap.js";
 import { type ClusterIdentity, deriveClusterId, MembersSeen, readIdentity } from "./identity.js";
 import { type NodeOptions, nodeDefaults } from "./node-options.js";
 import { PeerChecks } from "./peer-checks.js";
@@ -38,7 +38,12 @@ export async function joinCluster(
   const answerIdentity = (asker: NodeId): IdentityAnswer => ({
     nodeId: options.id,
     clusterId: identity?.clusterId,
-    proposedClusterId: deriveClusterId(memberIds, clusterName, options.shards ?? 1),
+    proposedClusterId: deriveClusterId(
+      memberIds,
+      clusterName,
+      options.shards ?? 1,
+      replicationFactorOf({ memberIds, replicationFactor: options.replicas }),
+    ),
     memberIds,
     hasSeenYou: seen.has(asker),
   });
@@ -70,6 +75,7 @@ export async function joinCluster(
     memberIds,
     clusterName,
     shardCount: options.shards ?? 1,
+    replicationFactor: options.replicas,
     ask: askIdentity,
     log: (message) => {
       options.logger.info(message);

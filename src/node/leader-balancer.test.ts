@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { RawNode } from "../raft/raw-node.js";
-import { LeaderBalancer, preferredLeader } from "./leader-balancer.js";
+import { Placement } from "../slots/placement.js";
+import { LeaderBalancer } from "./leader-balancer.js";
 import { leaderStatus } from "./testing/leader-status.js";
 
 test("a leader hands each group to its preferred member once that one is live and caught up", () => {
+  const placement = new Placement([3, 1, 2], 4, 3);
   assert.deepEqual(
-    [1, 2, 3, 4].map((group) => preferredLeader(group, [3, 1, 2])),
+    [1, 2, 3, 4].map((group) => placement.preferredLeader(group)),
     [1, 2, 3, 1],
   );
   const transfers: string[] = [];
@@ -24,6 +26,7 @@ test("a leader hands each group to its preferred member once that one is live an
     ]),
     1000,
     (id) => id !== 2 || node2Live,
+    (groupId) => placement.preferredLeader(groupId),
   );
   balancer.balance();
   assert.deepEqual(transfers, [], "node 2 is down (its match index is only what it last had): keep leading");

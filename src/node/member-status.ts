@@ -39,11 +39,11 @@ export interface MemberInfo {
 
 /** MemberInfo.shardLag of a node: the shards it leads among `shards` (each its group's Raft status). */
 export function shardLagOf(
-  shards: readonly { readonly id: number; readonly raft: RaftStatus }[],
+  shards: readonly { readonly id: number; readonly raft: RaftStatus | undefined }[],
 ): Record<string, Record<string, number>> {
   const lag: Record<string, Record<string, number>> = {};
   for (const { id, raft } of shards) {
-    if (raft.role !== "leader") continue;
+    if (raft?.role !== "leader") continue;
     const replicas: Record<string, number> = {};
     for (const [member, match] of raft.matchIndex) {
       if (member !== raft.id && match > 0) replicas[String(member)] = Math.max(0, raft.lastIndex - match);

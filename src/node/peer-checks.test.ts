@@ -5,7 +5,14 @@ import type { NodeId } from "../raft/types.js";
 import type { IdentityAnswer } from "./bootstrap.js";
 import { PeerChecks } from "./peer-checks.js";
 
-const identity = { clusterId: "ours", nodeId: 1, memberIds: [1, 2, 3], createdAt: "t", shardCount: 1 };
+const identity = {
+  clusterId: "ours",
+  nodeId: 1,
+  memberIds: [1, 2, 3],
+  createdAt: "t",
+  shardCount: 1,
+  replicationFactor: 3,
+};
 
 function checks(answers: Map<NodeId, IdentityAnswer | undefined>, logs: string[]): PeerChecks {
   return new PeerChecks({

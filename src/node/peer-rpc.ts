@@ -1,7 +1,8 @@
 /**
  * @module The requests members make of each other beside Raft's own messages, and how a member answers them:
  * a forwarded write (leader-forwarding.ts), "who are you" for status and readiness (member-status.ts), a SCAN
- * cursor's position (redis-operations.ts), the cluster identity (bootstrap.ts) and pub/sub delivery (pubsub-hub.ts).
+ * cursor's position (redis-operations.ts), the cluster identity (bootstrap.ts), pub/sub delivery (pubsub-hub.ts) and
+ * calls for a shard the asking node holds no replica of (remote-shard.ts).
  * A payload comes off the wire, so every field is checked before it is used.
  */
 import type { Logger } from "pino";
@@ -10,12 +11,38 @@ import { ShoalError } from "../lib/errors.js";
 import type { GroupId, NodeId } from "../raft/types.js";
 import type { IdentityAnswer } from "./bootstrap.js";
 import type { PubSubRequest } from "./pubsub-hub.js";
+import type { WatchTicket } from "./redis-watch.js";
+
+/** The calls a member answers for a shard it holds. */
+export type ShardCall =
+  | { readonly call: "get"; readonly key: Uint8Array; readonly stale: boolean }
+  | {
+      readonly call: "range";
+      readonly prefix: Uint8Array;
+      readonly after?: Uint8Array;
+      readonly limit: number;
+      readonly stale: boolean;
+    }
+  | { readonly call: "submit"; readonly data: Uint8Array }
+  | { readonly call: "barrier" }
+  | { readonly call: "redis-run"; readonly argvs: Uint8Array[][]; readonly watches?: WatchTicket[] }
+  | { readonly call: "redis-read"; readonly argvs: Uint8Array[][]; readonly stale: boolean }
+  | { readonly call: "keyless"; readonly argv: Uint8Array[]; readonly stale: boolean; readonly scanAfter?: Uint8Array }
+  | { readonly call: "watch-revisions"; readonly keys: Uint8Array[]; readonly stale: boolean };
+
+/** The peer request that carries a call for group `group`. */
+export interface ShardRequest {
+  readonly kind: "shard";
+  readonly group: GroupId;
+  readonly request: ShardCall;
+}
 
 export type PeerRequest =
   | { readonly kind: "propose"; readonly data: Uint8Array; readonly group?: GroupId }
   | { readonly kind: "info" }
   | { readonly kind: "scan-cursor"; readonly cursor: string; readonly group?: GroupId }
   | { readonly kind: "identity" }
+  | ShardRequest
   | PubSubRequest;
 
 /** The requests this node sends, built in one place so their shapes match what `answerPeerRequest` checks. */
@@ -50,6 +77,8 @@ export interface PeerAnswers {
   scanCursorPosition(cursor: bigint, groupId: GroupId): Uint8Array | undefined;
   identity(asker: NodeId): IdentityAnswer;
   pubsub(request: PubSubRequest): unknown;
+  /** A call for shard `groupId` (remote-shard.ts checks the call itself). */
+  shard(groupId: GroupId, call: unknown): Promise<unknown>;
 }
 
 /** Routes one peer request to its answer; an unknown or malformed one is refused with BAD_REQUEST. */
@@ -74,6 +103,9 @@ export function answerPeerRequest(
     return answers.scanCursorPosition(BigInt(request.cursor), groupId) ?? null;
   }
   if (request?.kind === "identity") return answers.identity(from);
+  if (request?.kind === "shard" && Number.isSafeInteger(request.group) && request.group >= 1) {
+    return answers.shard(request.group, request.request);
+  }
   if (typeof request?.kind === "string" && PUBSUB_REQUESTS.has(request.kind)) {
     return answers.pubsub(request as PubSubRequest);
   }

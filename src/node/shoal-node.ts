@@ -1,8 +1,9 @@
 /**
- * @module A Shoal node: a replica of every shard's Raft group (shard-replica.ts: its WAL, LMDB state machine, host
- * loop) over one peer transport (group-router.ts). This file is the wiring: it opens the parts in order, routes each
- * request to the shard its keys hash to (shard-routing.ts; keyless reads see every shard) and hands the front ends
- * one object. What a replica does lives beside it, one concern each: the key-value operations
+ * @module A Shoal node: a replica of each shard's Raft group that placement gives it (slots/placement.ts; every
+ * shard when each is replicated on every member) — shard-replica.ts: its WAL, LMDB state machine, host loop — over
+ * one peer transport (group-router.ts). This file is the wiring: it opens the parts in order, routes each request
+ * to the shard its keys hash to (shard-routing.ts; keyless reads see every shard) — answered by this node's replica
+ * or asked of a member holding one (shard-access.ts, remote-shard.ts) — and hands the front ends one object. What a replica does lives beside it, one concern each: the key-value operations
  * (client-operations.ts), getting writes and read barriers to the leader from any member (leader-forwarding.ts),
  * Redis commands and WATCH (redis-operations.ts, redis-watch.ts), requests between members (peer-rpc.ts), and
  * status and readiness (member-status.ts). Any node accepts any request: writes on a follower are forwarded to the
@@ -21,8 +22,9 @@ import { assert } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
 import { Prng } from "../lib/prng.js";
 import type { RaftStatus, RawNode } from "../raft/raw-node.js";
-import type { GroupId, NodeId } from "../raft/types.js";
+import { type GroupId, NO_NODE, type NodeId } from "../raft/types.js";
 import { hashSlot } from "../slots/hash-slot.js";
+import { Placement } from "../slots/placement.js";
 import { SlotMap, type SlotRange } from "../slots/slot-map.js";
 import { mergedKeyspaceReader } from "../store/merged-keyspace-reader.js";
 import { mergedRange } from "../store/merged-range.js";
@@ -34,6 +36,7 @@ import { DataDirLock } from "./data-dir-lock.js";
 import { GroupRouter, groupTagged } from "./group-router.js";
 import type { ClusterIdentity } from "./identity.js";
 import { joinCluster, membersOnly } from "./join-cluster.js";
+import { keylessReadOverShards } from "./keyless-reads.js";
 import { LeaderBalancer } from "./leader-balancer.js";
 import type { AskPeer, LeaderForwarding } from "./leader-forwarding.js";
 import { type MemberInfo, MemberStatus, type Readiness, shardLagOf } from "./member-status.js";
@@ -46,6 +49,8 @@ import { PubSubHub } from "./pubsub-hub.js";
 import type { RaftHost } from "./raft-host.js";
 import { liveReader, type RedisOperations, type RedisOutcome } from "./redis-operations.js";
 import type { WatchTicket } from "./redis-watch.js";
+import { answerShardCall, assertMajorityLive, RemoteShard } from "./remote-shard.js";
+import { LocalShard, type ShardAccess } from "./shard-access.js";
 import { ShardReplica } from "./shard-replica.js";
 import { onlyFlushes, routeBatch, shardOfCommand } from "./shard-routing.js";
 import type { WatchHub } from "./watch-hub.js";
@@ -64,11 +69,39 @@ interface NodeParts {
   readonly peerChecks: PeerChecks;
   readonly ask: AskPeer;
   readonly slotMap: SlotMap;
+  readonly placement: Placement;
   readonly liveness: NodeLiveness;
 }
+/** A shard as this node sees it (ShoalNode.shardStatuses). */
+export interface ShardStatus {
+  readonly id: GroupId;
+  readonly slots: SlotRange[];
+  /** The members holding it (placement). */
+  readonly replicaIds: readonly NodeId[];
+  /** Its leader as this node knows it, 0 when unknown. */
+  readonly leaderId: NodeId;
+  /** Its group's term; 0 when this node holds no replica of it. */
+  readonly term: number;
+  /** Its group's Raft status, when this node holds a replica. */
+  readonly raft: RaftStatus | undefined;
+}
 
-/** The first shard's group: the one the node's metrics, status and single-group callers use. */
-const FIRST_GROUP: GroupId = 1;
+/** The cluster's placement; refused when it leaves a member without any shard (it could not answer for itself,
+ * nor tell its status). */
+function placementOf(memberIds: readonly NodeId[], shardCount: number, replicationFactor: number): Placement {
+  const placement = new Placement(memberIds, shardCount, replicationFactor);
+  const idle = placement.memberIds.filter((id) => placement.shardsOf(id).length === 0);
+  if (idle.length > 0) {
+    throw new ShoalError(
+      "BAD_REQUEST",
+      `${shardCount} shard(s) of ${replicationFactor} replica(s) leave members ${idle.join(", ")} of ` +
+        `${placement.memberIds.length} without a shard: create the cluster with at least ` +
+        `${Math.ceil(placement.memberIds.length / replicationFactor)} shards`,
+    );
+  }
+  return placement;
+}
+
 /** How often the leader balancer looks (leader-balancer.ts). */
 const LEADER_BALANCE_INTERVAL_MS = 1_000;
 
@@ -78,6 +111,10 @@ export class ShoalNode {
   readonly replicas: ReadonlyMap<GroupId, ShardReplica>;
   /** Which shard owns each hash slot. */
   readonly slotMap: SlotMap;
+  /** Which members hold each shard. */
+  readonly placement: Placement;
+  /** Every shard, by id: this node's replica of it, or the members that hold it (shard-access.ts). */
+  readonly shards: ReadonlyMap<GroupId, ShardAccess>;
   readonly store: StateMachineStore;
   /** Every watch this node serves, fed by the host after each apply. */
   readonly watches: WatchHub;
@@ -102,12 +139,36 @@ export class ShoalNode {
     this.options = options;
     this.replicas = parts.replicas;
     this.slotMap = parts.slotMap;
+    this.placement = parts.placement;
     const hosts = new Map([...parts.replicas].map(([groupId, replica]) => [groupId, replica.host] as const));
     const liveness = parts.liveness;
+    const placement = parts.placement;
     this.#balancer =
-      hosts.size > 1 ? new LeaderBalancer(hosts, LEADER_BALANCE_INTERVAL_MS, (id) => liveness.isLive(id)) : undefined;
-    const primary = parts.replicas.get(FIRST_GROUP);
-    assert(primary !== undefined, "a node hosts the first group");
+      placement.shardCount > 1
+        ? new LeaderBalancer(
+            hosts,
+            LEADER_BALANCE_INTERVAL_MS,
+            (id) => liveness.isLive(id),
+            (groupId) => placement.preferredLeader(groupId),
+          )
+        : undefined;
+    const primary = [...parts.replicas.values()].sort((a, b) => a.groupId - b.groupId)[0];
+    assert(primary !== undefined, "a node hosts at least one group");
+    this.shards = new Map(
+      parts.slotMap.shards().map((id): [GroupId, ShardAccess] => {
+        const replica = parts.replicas.get(id);
+        if (replica !== undefined) return [id, new LocalShard(replica)];
+        const remote = new RemoteShard({
+          id,
+          replicaIds: placement.replicasOf(id),
+          ask: parts.ask,
+          isLive: (member) => liveness.isLive(member),
+          requestTimeoutMs: options.requestTimeoutMs,
+          slotsText: () => this.#slotsText(id),
+        });
+        return [id, remote];
+      }),
+    );
     this.#primary = primary;
     this.store = primary.store;
     this.watches = primary.watches;
@@ -128,7 +189,7 @@ export class ShoalNode {
       appliedIndex: () => primary.store.appliedIndex(),
       clusterId: () => parts.identity.clusterId,
       problems: () => parts.peerChecks.problems(),
-      shardLag: () => (this.replicas.size === 1 ? undefined : shardLagOf(this.shardStatuses())),
+      shardLag: () => (this.placement.shardCount === 1 ? undefined : shardLagOf(this.shardStatuses())),
       otherShards: () =>
         [...this.replicas.values()]
           .filter((replica) => replica !== primary)
@@ -233,9 +294,11 @@ export class ShoalNode {
       },
       { node: String(options.id) },
     );
-    const slotMap = new SlotMap(options.shards ?? 1);
+    const slotMap = new SlotMap(identity.shardCount);
+    const placement = placementOf(identity.memberIds, identity.shardCount, identity.replicationFactor);
+    const hosted = placement.shardsOf(options.id);
     const replicas = new Map<GroupId, ShardReplica>();
-    for (const groupId of slotMap.shards()) {
+    for (const groupId of hosted) {
       const replica = await ShardReplica.open(
         {
           options,
@@ -243,14 +306,14 @@ export class ShoalNode {
           network: groups.networkOf(groupId),
           ask: groupTagged(ask, groupId),
           peerLive: (id) => liveness.isLive(id),
-          ...(groupId === FIRST_GROUP ? { metrics } : {}),
+          ...(groupId === hosted[0] ? { metrics } : {}),
         },
-        memberIds,
+        [...placement.replicasOf(groupId)].sort((a, b) => a - b),
         undo,
       );
       replicas.set(groupId, replica);
     }
-    first = replicas.get(FIRST_GROUP);
+    first = replicas.get(hosted[0] as GroupId);
     const node = new ShoalNode(options, {
       replicas,
       transport,
@@ -260,6 +323,7 @@ export class ShoalNode {
       peerChecks,
       ask,
       slotMap,
+      placement,
       liveness,
     });
     const logger: Logger = options.logger;
@@ -273,9 +337,16 @@ export class ShoalNode {
         {
           propose: (data, groupId) => replicaOf(groupId).host.propose(data),
           info: () => node.status.memberInfo(),
-          scanCursorPosition: (cursor, groupId) => replicaOf(groupId).redis.scanCursors.positionOf(cursor),
+          // One table per node issues SCAN cursors (the first hosted group's), whatever group a request names.
+          scanCursorPosition: (cursor) => node.scanCursors.positionOf(cursor),
           identity: answerIdentity,
           pubsub: (request) => node.pubsub.answer(request),
+          shard: (groupId, call) => {
+            const shard = node.shards.get(groupId);
+            if (!(shard instanceof LocalShard))
+              throw new ShoalError("BAD_REQUEST", `Node ${options.id} hosts no group ${groupId}`);
+            return answerShardCall(shard, call);
+          },
         },
         logger,
         from,
@@ -304,83 +375,146 @@ export class ShoalNode {
     this.#lock.release();
   }
 
-  /** This node's replica of the shard that owns `key`'s hash slot. */
-  replicaOfKey(key: Uint8Array): ShardReplica {
-    if (this.replicas.size === 1) return this.#primary; // no CRC16 per key on the read path of a single shard
+  /** This node's replica of the shard that owns `key`'s hash slot; undefined when it holds none of that shard. */
+  replicaOfKey(key: Uint8Array): ShardReplica | undefined {
+    if (this.replicas.size === 1 && this.placement.shardCount === 1) return this.#primary; // no CRC16 per key
     return this.replicaOfSlot(hashSlot(key));
   }
 
-  /** Each shard as this node's replica of it sees it: its slots and its group's Raft status (leader, term…). */
-  shardStatuses(): { readonly id: GroupId; readonly slots: SlotRange[]; readonly raft: RaftStatus }[] {
-    return [...this.replicas].map(([id, replica]) => ({
-      id,
-      slots: this.slotMap.rangesOf(id),
-      raft: replica.host.raw.status(),
-    }));
+  /** Each shard: its slots, its replicas, its leader and term as this node knows them, and its Raft status when
+   * this node holds a replica (a shard held elsewhere shows the leader last heard of, term unknown: 0). */
+  shardStatuses(): ShardStatus[] {
+    return [...this.shards.values()].map((shard) => {
+      const raft = shard.replica?.host.raw.status();
+      return {
+        id: shard.id,
+        slots: this.slotMap.rangesOf(shard.id),
+        replicaIds: this.placement.replicasOf(shard.id),
+        leaderId: raft?.leaderId ?? shard.leaderId(),
+        term: raft?.term ?? 0,
+        raft,
+      };
+    });
   }
 
   /**
    * The shards a watch on `prefix` follows, in shard order: the only one on a node of a single shard; on several,
    * the one of the prefix's hash slot when the prefix begins with a whole `{hash tag}` (every such key shares the
-   * tag's slot), else every shard (their events are merged: node/merged-watcher.ts).
+   * tag's slot), else every shard (their events are merged: node/merged-watcher.ts). Each must be held here:
+   * a watch streams from a replica's own history (NOT_IMPLEMENTED names the nodes to watch on otherwise).
    */
   replicasOfPrefix(prefix: Uint8Array): ShardReplica[] {
-    if (this.replicas.size === 1) return [this.#primary];
+    if (this.placement.shardCount === 1) return [this.#primary];
     const open = prefix.indexOf(0x7b);
     const close = open === 0 ? prefix.indexOf(0x7d, 1) : -1;
-    if (close > 1) return [this.replicaOfKey(prefix.subarray(0, close + 1))];
-    return [...this.replicas.values()].sort((a, b) => a.groupId - b.groupId);
+    const ids = close > 1 ? [this.shardOfKey(prefix.subarray(0, close + 1))] : this.slotMap.shards();
+    const missing = ids.filter((id) => !this.replicas.has(id));
+    if (missing.length > 0) {
+      const holders = missing.map((id) => `shard ${id} on nodes ${this.placement.replicasOf(id).join(", ")}`);
+      throw new ShoalError(
+        "NOT_IMPLEMENTED",
+        `Node ${this.options.id} holds no replica of ${holders.join("; ")}: a watch streams from a replica, so ` +
+          "watch this prefix on a node that holds its shards (a prefix starting with a {hash tag} lies in one shard)",
+      );
+    }
+    return ids.map((id) => this.replicas.get(id) as ShardReplica);
   }
 
-  replicaOfSlot(slot: number): ShardReplica {
-    const replica = this.replicas.get(this.slotMap.shardOf(slot));
-    assert(replica !== undefined, "every node hosts every shard");
-    return replica;
+  /** This node's replica of the shard owning `slot`; undefined when it holds none of that shard. */
+  replicaOfSlot(slot: number): ShardReplica | undefined {
+    return this.replicas.get(this.slotMap.shardOf(slot));
+  }
+
+  /** Shard `id`, refused at once with CLUSTER_DOWN when a majority of its replicas is unreachable (on a cluster of
+   * several shards: the others keep serving; one shard answers as a single group always did). */
+  #shard(id: GroupId): ShardAccess {
+    const shard = this.shards.get(id);
+    assert(shard !== undefined, "every shard has an access");
+    if (this.placement.shardCount > 1) {
+      assertMajorityLive(
+        id,
+        this.placement.replicasOf(id),
+        (member) => this.#liveness.isLive(member),
+        () => this.#slotsText(id),
+      );
+    }
+    return shard;
+  }
+
+  #shardOfKeyAccess(key: Uint8Array): ShardAccess {
+    return this.#shard(this.placement.shardCount === 1 ? 1 : this.shardOfKey(key));
+  }
+
+  /** Every shard, in order (each checked as #shard does). */
+  #allShards(): ShardAccess[] {
+    return this.slotMap.shards().map((id) => this.#shard(id));
+  }
+
+  /** Shard `id`'s slots as text, for messages: "0-5460" or "0-10, 20-30". */
+  #slotsText(id: GroupId): string {
+    return this.slotMap
+      .rangesOf(id)
+      .map(({ from, to }) => (from === to ? String(from) : `${from}-${to}`))
+      .join(", ");
   }
 
   // ---- What the front ends call: each is one of the parts above (kept here so they take one object). ----
 
   put(key: Uint8Array, value: Uint8Array, ttlMs?: number): Promise<CommandResult> {
-    return this.replicaOfKey(key).client.put(key, value, ttlMs);
+    const command: Command =
+      ttlMs === undefined
+        ? { op: "put", key, value, nowMs: Date.now() }
+        : { op: "put", key, value, nowMs: Date.now(), ttlMs };
+    return this.#shardOfKeyAccess(key).submit(command);
   }
 
   delete(key: Uint8Array): Promise<CommandResult> {
-    return this.replicaOfKey(key).client.delete(key);
+    return this.#shardOfKeyAccess(key).submit({ op: "delete", key, nowMs: Date.now() });
   }
 
   get(key: Uint8Array, stale = false): Promise<KeyValue | undefined> {
-    return this.replicaOfKey(key).client.get(key, stale);
+    checkKeySize(key); // a key no write can store is refused, as every front end refuses it
+    return this.#shardOfKeyAccess(key).get(key, stale);
   }
 
   /** Keys with `prefix` after `after`, in bytewise order across every shard (each shard's part linearizable unless
    * `stale`; on several shards the page is not one snapshot). */
   async range(prefix: Uint8Array, after: Uint8Array | undefined, limit: number, stale = false): Promise<KeyValue[]> {
-    if (this.replicas.size === 1) return this.client.range(prefix, after, limit, stale);
+    if (this.placement.shardCount === 1) return this.client.range(prefix, after, limit, stale);
     checkKeySize(prefix);
     if (after !== undefined) checkKeySize(after);
-    const shards = [...this.replicas.values()];
-    await Promise.all(shards.map((shard) => shard.client.linearize(stale)));
+    const shards = this.#allShards();
+    if (this.#holdsEveryShard()) {
+      await Promise.all(shards.map((shard) => shard.replica?.client.linearize(stale)));
+      const stores = shards.map((shard) => (shard.replica as ShardReplica).store);
+      const nowMs = Date.now();
+      return mergedRange(
+        stores.map((store) => ({ range: async (p, a, l) => store.range(p, a, l, nowMs) })),
+        prefix,
+        after,
+        limit,
+      );
+    }
+    // Shards held elsewhere answer page by page, each page behind its shard's ReadIndex unless `stale`.
     return mergedRange(
-      shards.map((shard) => shard.store),
+      shards.map((shard) => ({ range: (p, a, l) => shard.range(p, a, l, stale) })),
       prefix,
       after,
       limit,
-      Date.now(),
     );
   }
 
   /** Submits a key-value command to the shard its keys share (CROSS_SHARD when they span several). */
   submit(command: Command): Promise<CommandResult> {
-    if (this.replicas.size === 1) return this.client.submit(command);
+    if (this.placement.shardCount === 1) return this.client.submit(command);
     const shard = shardOfCommand(command, (key) => this.shardOfKey(key));
-    const replica = shard === undefined ? this.#primary : this.replicas.get(shard);
-    assert(replica !== undefined, "every node hosts every shard");
-    return replica.client.submit(command);
+    return this.#shard(shard ?? 1).submit(command);
   }
 
-  /** Waits until every shard's state here reflects every write acknowledged before the call. */
+  /** Waits until every shard's state reflects every write acknowledged before the call (here, or on the member
+   * that answers for a shard held elsewhere). */
   async readBarrier(): Promise<void> {
-    await Promise.all([...this.replicas.values()].map((replica) => replica.client.readBarrier()));
+    await Promise.all(this.#allShards().map((shard) => shard.readBarrier()));
   }
 
   get scanCursors(): ScanCursorTable {
@@ -392,20 +526,25 @@ export class ShoalNode {
     return this.slotMap.shardOf(hashSlot(key));
   }
 
-  /** The replica a batch addresses (shard-routing.ts), or undefined when every command of it is keyless and the
-   * node has several shards (answered by all of them). Throws CROSS_SLOT for a batch over several shards. */
-  #route(argvs: readonly (readonly Uint8Array[])[], watchedKeys: readonly Uint8Array[] = []): ShardReplica | undefined {
-    if (this.replicas.size === 1) return this.#primary;
+  /** Whether this node holds a replica of every shard (then keyless reads merge local stores in one pass). */
+  #holdsEveryShard(): boolean {
+    return this.replicas.size === this.placement.shardCount;
+  }
+
+  /** The shard a batch addresses (shard-routing.ts), or undefined when every command of it is keyless and the
+   * cluster has several shards (answered by all of them). Throws CROSS_SLOT for a batch over several shards. */
+  #route(argvs: readonly (readonly Uint8Array[])[], watchedKeys: readonly Uint8Array[] = []): ShardAccess | undefined {
+    if (this.placement.shardCount === 1) return this.#shard(1);
     const shard = routeBatch(argvs, watchedKeys, (key) => this.shardOfKey(key));
-    return shard === undefined ? undefined : this.replicas.get(shard);
+    return shard === undefined ? undefined : this.#shard(shard);
   }
 
   async runRedis(argvs: readonly (readonly Uint8Array[])[], watches?: readonly WatchTicket[]): Promise<RedisOutcome> {
-    const replica = this.#route(
+    const shard = this.#route(
       argvs,
       (watches ?? []).map((watch) => watch.key),
     );
-    if (replica !== undefined) return replica.redis.runRedis(argvs, watches);
+    if (shard !== undefined) return shard.runRedis(argvs, watches);
     if (!onlyFlushes(argvs)) {
       throw new ShoalError(
         "CROSS_SLOT",
@@ -413,21 +552,32 @@ export class ShoalNode {
       );
     }
     // FLUSHALL on several shards: each shard empties atomically, in its own log; together they are not one step.
-    const outcomes = await Promise.all([...this.replicas.values()].map((shard) => shard.redis.runRedis(argvs)));
+    const outcomes = await Promise.all(this.#allShards().map((each) => each.runRedis(argvs)));
     return outcomes[0] as RedisOutcome;
   }
 
   async readRedis(argvs: readonly (readonly Uint8Array[])[], stale: boolean, cursors: ScanCursors): Promise<Reply[]> {
-    const replica = this.#route(argvs);
-    if (replica !== undefined) return replica.redis.readRedis(argvs, stale, cursors);
+    const shard = this.#route(argvs);
+    if (shard !== undefined) {
+      return shard.replica === undefined
+        ? shard.readRedis(argvs, stale)
+        : shard.replica.redis.readRedis(argvs, stale, cursors);
+    }
+    const shards = this.#allShards();
+    if (!this.#holdsEveryShard()) {
+      // Shards held elsewhere: each answers for its own keys and the answers are combined (keyless-reads.ts).
+      const replies: Reply[] = [];
+      for (const argv of argvs) replies.push(await keylessReadOverShards(argv, shards, stale, this.scanCursors));
+      return replies;
+    }
     // Keyless reads (KEYS, SCAN, RANDOMKEY, DBSIZE) over every shard read as one keyspace, each behind its own
     // ReadIndex barrier: every shard's part is linearizable, the whole is not one snapshot (as on Redis Cluster,
     // where each node answers for its own slots).
-    const shards = [...this.replicas.values()];
-    await Promise.all(shards.map((shard) => shard.client.linearize(stale)));
-    const nowMs = Math.max(Date.now(), ...shards.map((shard) => shard.store.clockMs()));
+    const replicas = shards.map((each) => each.replica as ShardReplica);
+    await Promise.all(replicas.map((replica) => replica.client.linearize(stale)));
+    const nowMs = Math.max(Date.now(), ...replicas.map((replica) => replica.store.clockMs()));
     const reader = mergedKeyspaceReader(
-      shards.map((shard) => liveReader(shard.store, nowMs)),
+      replicas.map((replica) => liveReader(replica.store, nowMs)),
       (key) => this.shardOfKey(key) - 1,
     );
     return executeCommands(reader, undefined, argvs, {
@@ -441,15 +591,16 @@ export class ShoalNode {
   /**
    * For a read served on a read worker: after the ReadIndex barrier (unless `stale`), lends the LMDB environment of
    * the shard `argvs` address — or, for keyless reads on a node of several shards, every shard's, in shard order —
-   * pinned open until `release`.
+   * pinned open until `release`. Undefined when a shard it needs is held elsewhere (read through readRedis then).
    */
   async lendStateForRead(
     argvs: readonly (readonly Uint8Array[])[],
     stale: boolean,
   ): Promise<{ readonly paths: readonly string[]; release(): void } | undefined> {
-    const replica = this.#route(argvs);
-    const shards = replica === undefined ? [...this.replicas.values()] : [replica];
-    const lent = await Promise.all(shards.map((shard) => shard.redis.lendStateForRead(stale)));
+    const shard = this.#route(argvs);
+    const shards = shard === undefined ? this.#allShards() : [shard];
+    if (shards.some((each) => each.replica === undefined)) return undefined;
+    const lent = await Promise.all(shards.map((each) => each.replica?.redis.lendStateForRead(stale)));
     const release = (): void => {
       for (const one of lent) one?.release();
     };
@@ -462,7 +613,7 @@ export class ShoalNode {
 
   /** WATCH's tokens, each asked of the shard that owns its key, in the order of `keys`. */
   async watchRevisions(keys: readonly Uint8Array[], stale: boolean): Promise<WatchTicket[]> {
-    if (this.replicas.size === 1) return this.redis.watchRevisions(keys, stale);
+    if (this.placement.shardCount === 1) return this.redis.watchRevisions(keys, stale);
     const byShard = new Map<number, Uint8Array[]>();
     for (const key of keys) {
       const shard = this.shardOfKey(key);
@@ -473,8 +624,8 @@ export class ShoalNode {
     const tickets = new Map<Uint8Array, WatchTicket>();
     await Promise.all(
       [...byShard].map(async ([shard, shardKeys]) => {
-        const got = await this.replicas.get(shard)?.redis.watchRevisions(shardKeys, stale);
-        for (const [i, ticket] of (got ?? []).entries()) tickets.set(shardKeys[i] as Uint8Array, ticket);
+        const got = await this.#shard(shard).watchRevisions(shardKeys, stale);
+        for (const [i, ticket] of got.entries()) tickets.set(shardKeys[i] as Uint8Array, ticket);
       }),
     );
     return keys.map((key) => tickets.get(key) as WatchTicket);
@@ -501,11 +652,23 @@ export class ShoalNode {
   async memberInfos(timeoutMs: number): Promise<Map<NodeId, MemberInfo | undefined>> {
     const self = this.memberInfo();
     const ids = [...this.options.members.keys()];
-    return new Map(
+    const infos = new Map(
       await Promise.all(
         ids.map(async (id) => [id, id === self.id ? self : await this.peerInfo(id, timeoutMs)] as const),
       ),
     );
+    // A member names the shards it leads (shardLag's keys): where a shard held elsewhere is led now. A leader that
+    // did not answer is forgotten until another claims the shard.
+    for (const shard of this.shards.values()) {
+      if (shard instanceof RemoteShard && infos.get(shard.leaderId()) === undefined) shard.leaderHeard(NO_NODE);
+    }
+    for (const [id, info] of infos) {
+      for (const shardId of Object.keys(info?.shardLag ?? {})) {
+        const shard = this.shards.get(Number(shardId));
+        if (shard instanceof RemoteShard) shard.leaderHeard(id);
+      }
+    }
+    return infos;
   }
 
   readiness(): Promise<Readiness> {

@@ -41,7 +41,7 @@ export function nodeBackend(node: ShoalNode): RedisBackend {
       }),
       shards: node
         .shardStatuses()
-        .map(({ id, slots, raft }) => ({ id, slots, leaderId: raft.leaderId, term: raft.term })),
+        .map(({ id, slots, leaderId, term, replicaIds }) => ({ id, slots, leaderId, term, replicaIds })),
     };
   };
   return {
@@ -51,7 +51,7 @@ export function nodeBackend(node: ShoalNode): RedisBackend {
       // never go to a read worker: their table lives on this thread.)
       const foreign = foreignScanCursors(argvs, node.scanCursors);
       if (foreign.length > 0) await node.resolveScanCursors(foreign);
-      if (worthOffloading(argvs, (key) => node.replicaOfKey(key).store.holdsBigValue(key))) {
+      if (worthOffloading(argvs, (key) => node.replicaOfKey(key)?.store.holdsBigValue(key) === true)) {
         const lent = await node.lendStateForRead(argvs, stale);
         if (lent !== undefined) {
           try {
@@ -68,7 +68,7 @@ export function nodeBackend(node: ShoalNode): RedisBackend {
     watchRevisions: (keys, stale) => node.watchRevisions(keys, stale),
     pubsub: node.pubsub,
     role: () => node.raftStatus().role,
-    leadsSlot: (slot) => node.replicaOfSlot(slot).host.raw.status().role === "leader",
+    leadsSlot: (slot) => node.replicaOfSlot(slot)?.host.raw.status().role === "leader",
     clusterTopology: () => {
       const nowMs = Date.now();
       if (topology === undefined || nowMs - topology.atMs > TOPOLOGY_CACHE_MS) {
@@ -76,8 +76,9 @@ export function nodeBackend(node: ShoalNode): RedisBackend {
       }
       return topology.view;
     },
-    countKeysInSlot: (slot) => node.replicaOfSlot(slot).store.countKeysInSlot(slot),
-    keysInSlot: (slot, limit) => node.replicaOfSlot(slot).store.keysInSlot(slot, limit),
+    // A slot of a shard held elsewhere has no keys here (Redis answers for the node's own slots only).
+    countKeysInSlot: (slot) => node.replicaOfSlot(slot)?.store.countKeysInSlot(slot) ?? 0,
+    keysInSlot: (slot, limit) => node.replicaOfSlot(slot)?.store.keysInSlot(slot, limit) ?? [],
     ...(node.slotMap.shardCount > 1 ? { shardOf: (key: Uint8Array) => node.shardOfKey(key) } : {}),
     close: () => offload.close(),
     facts: (): NodeFacts => {

@@ -92,6 +92,8 @@ export interface ClusterShard {
   readonly slots: readonly { readonly from: number; readonly to: number }[];
   /** The shard's Raft leader as this node knows it, 0 while none is known. */
   readonly leaderId: number;
+  /** The members holding the shard (its leader among them). */
+  readonly replicaIds: readonly number[];
   /** The shard's Raft term (its configuration epoch here). */
   readonly term: number;
 }

@@ -2,8 +2,7 @@
  * @module The cluster group: READONLY/READWRITE and CLUSTER (KEYSLOT, SLOTS, SHARDS, NODES, INFO, MYID,
  * COUNTKEYSINSLOT, GETKEYSINSLOT, HELP), so Redis Cluster clients (ioredis `Cluster`, node-redis `createCluster`,
  * `redis-cli -c`) can use Shoal. Each shard (one Raft group, `--shards`) owns slot ranges: its master is the group's
- * leader, its replicas the group's other members — every member replicates every shard, so every member is a
- * replica of the shards it does not lead. Every member serves every key (it forwards to the shard's leader) unless
+ * leader, its replicas the group's other members (placement: every member, or R of them with --replicas). Every member serves every key (it forwards to the shard's leader) unless
  * started with `--cluster-redirects` (cluster-redirects.ts: -MOVED). Replies follow Redis 7.0's shapes (the Redis
  * Cluster specification; `CLUSTER SLOTS`/`SHARDS`/`NODES`).
  */
@@ -68,7 +67,9 @@ function servingMembers(topology: ClusterTopology, shard: ClusterShard): Cluster
   if (leader === undefined) {
     throw new ShoalError("CLUSTER_DOWN", "The cluster is down: no leader is known right now");
   }
-  const replicas = topology.members.filter((m) => m !== leader && m.reachable && m.resp !== undefined);
+  const replicas = topology.members.filter(
+    (m) => m !== leader && shard.replicaIds.includes(m.id) && m.reachable && m.resp !== undefined,
+  );
   return [leader, ...replicas];
 }
 
@@ -90,7 +91,7 @@ function shardsReply(topology: ClusterTopology): Reply {
   return array(
     topology.shards.map((shard): Reply => {
       const nodes = topology.members
-        .filter((m) => m.resp !== undefined || !m.reachable)
+        .filter((m) => shard.replicaIds.includes(m.id) && (m.resp !== undefined || !m.reachable))
         .map((member) => {
           const { host, port } = split(member.resp ?? member.peer);
           const field = (name: string, value: Reply): [Reply, Reply] => [bulk(name), value];
@@ -120,12 +121,14 @@ function shardsReply(topology: ClusterTopology): Reply {
 
 /**
  * CLUSTER NODES: `<name> <ip:port@bus-port> <flags> <master> <ping-sent> <pong-recv> <epoch> <link> <slots>`. A
- * member leading shards is a master of their slots; one leading none is shown as a replica of the first shard's
- * leader (Redis has no form for a node that replicates several masters, as every Shoal member does).
+ * member leading shards is a master of their slots; one leading none is shown as a replica of the leader of the
+ * first shard it holds (Redis has no form for a node that replicates several masters, as a Shoal member does).
  */
 function nodesText(topology: ClusterTopology): string {
-  const firstLeader = topology.shards[0]?.leaderId ?? 0;
-  const leaderName = firstLeader === 0 ? "-" : clusterNodeName(topology.clusterId, firstLeader);
+  const masterOf = (id: number): string => {
+    const leader = topology.shards.find((shard) => shard.replicaIds.includes(id))?.leaderId ?? 0;
+    return leader === 0 ? "-" : clusterNodeName(topology.clusterId, leader);
+  };
   return topology.members
     .map((member) => {
       const name = clusterNodeName(topology.clusterId, member.id);
@@ -141,7 +144,7 @@ function nodesText(topology: ClusterTopology): string {
       const link = member.reachable ? "connected" : "disconnected";
       const slots = led.flatMap((shard) => shard.slots.map(({ from, to }) => ` ${from}-${to}`)).join("");
       const epoch = Math.max(0, ...led.map((shard) => shard.term), isLeader ? 0 : topology.term);
-      return `${name} ${host}:${member.resp === undefined ? 0 : port}@${bus} ${flags} ${isLeader ? "-" : leaderName} 0 0 ${epoch} ${link}${slots}\n`;
+      return `${name} ${host}:${member.resp === undefined ? 0 : port}@${bus} ${flags} ${isLeader ? "-" : masterOf(member.id)} 0 0 ${epoch} ${link}${slots}\n`;
     })
     .join("");
 }

@@ -178,7 +178,9 @@ export class TestBackend implements RedisBackend {
     const { leaderId, term } = this.topology;
     return {
       ...this.topology,
-      shards: this.topology.shards ?? [{ id: 1, slots: [{ from: 0, to: 16383 }], leaderId, term }],
+      shards: this.topology.shards ?? [
+        { id: 1, slots: [{ from: 0, to: 16383 }], leaderId, term, replicaIds: this.topology.members.map((m) => m.id) },
+      ],
     };
   }
 

@@ -1,0 +1,103 @@
+/**
+ * @module Keyless reads (KEYS, SCAN, RANDOMKEY, DBSIZE) on a cluster whose nodes hold only some shards
+ * (placement with R < N): each shard answers for its own keys wherever it lives (shard-access.ts), and the asking
+ * node combines the answers. (A node that holds every shard merges the shards' keyspaces in one pass instead:
+ * store/merged-keyspace-reader.ts.)
+ *
+ * - KEYS: every shard's matches, merged in bytewise order (the order a single keyspace answers in).
+ * - DBSIZE: the sum.
+ * - RANDOMKEY: one of the shards' own random keys, the shard drawn uniformly among those with keys — not
+ *   uniform over keys when shards differ in size (Redis's RANDOMKEY is not uniform either).
+ * - SCAN: shard after shard. The cursor's position (in this node's cursor table, valid on every node:
+ *   scan-cursor-table.ts) is the shard's index and the key to resume after in it; a call examines COUNT keys of
+ *   one shard, so it may answer none with a non-zero cursor, which SCAN allows. Every key present for the whole
+ *   iteration is returned exactly once, as Redis guarantees.
+ */
+import { parseScanCursor } from "../commands/redis/families/scan-args.js";
+import { array, bulk, integer, NULL, type Reply } from "../commands/redis/reply.js";
+import type { ScanCursorTable } from "../commands/redis/scan-cursor-table.js";
+import { compareBytes } from "../lib/bytes.js";
+import { ShoalError } from "../lib/errors.js";
+import type { ShardAccess } from "./shard-access.js";
+
+const decoder = new TextDecoder();
+
+export async function keylessReadOverShards(
+  argv: readonly Uint8Array[],
+  shards: readonly ShardAccess[],
+  stale: boolean,
+  cursors: ScanCursorTable,
+): Promise<Reply> {
+  const name = decoder.decode(argv[0]).toLowerCase();
+  if (name === "scan") return scanOverShards(argv, shards, stale, cursors);
+  const answers = await Promise.all(shards.map((shard) => shard.keylessRead(argv, stale)));
+  const replies = answers.map((answer) => answer.reply);
+  const failed = replies.find((reply) => reply.kind === "error");
+  if (failed !== undefined) return failed; // a wrong argument: every shard answers the same error
+  switch (name) {
+    case "keys":
+      return array(
+        replies
+          .flatMap((reply) => (reply.kind === "array" ? reply.items : []))
+          .sort((a, b) => compareBytes(bulkBytes(a), bulkBytes(b))),
+      );
+    case "dbsize":
+      return integer(replies.reduce((sum, reply) => sum + (reply.kind === "integer" ? Number(reply.value) : 0), 0));
+    case "randomkey": {
+      const found = replies.filter((reply) => reply.kind === "bulk");
+      return found[Math.floor(Math.random() * found.length)] ?? NULL;
+    }
+    default:
+      throw new ShoalError("INTERNAL", `${name} is not a keyless read`);
+  }
+}
+
+async function scanOverShards(
+  argv: readonly Uint8Array[],
+  shards: readonly ShardAccess[],
+  stale: boolean,
+  cursors: ScanCursorTable,
+): Promise<Reply> {
+  const cursor = parseScanCursor(argv[1] ?? new Uint8Array());
+  const { index, after } = decodePosition(cursors.resume(cursor), shards.length);
+  const shard = shards[index] as ShardAccess;
+  // The shard resumes after `after` when there is one (its cursor 1 stands for it), else from its start.
+  const shardArgv = [argv[0] as Uint8Array, bulkText(after === undefined ? "0" : "1"), ...argv.slice(2)];
+  const answer = await shard.keylessRead(shardArgv, stale, after);
+  if (answer.reply.kind !== "array") return answer.reply; // an error: a bad option
+  const found = answer.reply.items[1] ?? array([]);
+  let next = 0n;
+  if (answer.scanNext !== undefined) next = cursors.issue(encodePosition(index, answer.scanNext));
+  else if (index + 1 < shards.length) next = cursors.issue(encodePosition(index + 1, undefined));
+  return array([bulk(next.toString()), found]);
+}
+
+/** A SCAN position: the shard's index (2 bytes), then 1 and the key to resume after, or 0 for the shard's start. */
+export function encodePosition(index: number, after: Uint8Array | undefined): Uint8Array {
+  const position = new Uint8Array(3 + (after?.byteLength ?? 0));
+  position[0] = index >> 8;
+  position[1] = index & 0xff;
+  if (after !== undefined) {
+    position[2] = 1;
+    position.set(after, 3);
+  }
+  return position;
+}
+
+export function decodePosition(
+  position: Uint8Array | undefined,
+  shardCount: number,
+): { readonly index: number; readonly after: Uint8Array | undefined } {
+  if (position === undefined) return { index: 0, after: undefined }; // cursor 0: the start
+  const index = position.byteLength >= 3 ? ((position[0] as number) << 8) | (position[1] as number) : shardCount;
+  if (index >= shardCount) throw new ShoalError("BAD_REQUEST", "invalid cursor");
+  return { index, after: position[2] === 1 ? position.subarray(3) : undefined };
+}
+
+function bulkBytes(reply: Reply): Uint8Array {
+  return reply.kind === "bulk" ? reply.value : new Uint8Array();
+}
+
+function bulkText(text: string): Uint8Array {
+  return new TextEncoder().encode(text);
+}

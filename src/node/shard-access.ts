@@ -1,0 +1,115 @@
+/**
+ * @module What a node asks of a shard, whether it holds a replica of it or not (placement with R < N,
+ * slots/placement.ts). A shard this node holds answers from its own replica (LocalShard: writes through the
+ * group's leader, reads behind its ReadIndex); one it does not hold is asked of a member that does
+ * (remote-shard.ts), which answers from its replica the same way. Either way the answer is the shard's, so the
+ * node's routing (shoal-node.ts) does not care where the shard lives.
+ */
+import type { Command, CommandResult } from "../commands/command.js";
+import type { ScanCursors } from "../commands/redis/command-spec.js";
+import { executeCommands } from "../commands/redis/execute.js";
+import type { Reply } from "../commands/redis/reply.js";
+import { Prng } from "../lib/prng.js";
+import type { GroupId, NodeId } from "../raft/types.js";
+import type { KeyValue } from "../store/record.js";
+import { liveReader, type RedisOutcome } from "./redis-operations.js";
+import type { WatchTicket } from "./redis-watch.js";
+import type { ShardReplica } from "./shard-replica.js";
+
+/** A keyless read of one shard (KEYS, SCAN, RANDOMKEY, DBSIZE): its reply, and for SCAN the key a next call
+ * resumes after (undefined when the shard has no more keys). */
+export interface KeylessAnswer {
+  readonly reply: Reply;
+  readonly scanNext?: Uint8Array | undefined;
+}
+
+export interface ShardAccess {
+  readonly id: GroupId;
+  /** This node's replica of the shard, when it holds one. */
+  readonly replica: ShardReplica | undefined;
+  /** The shard's leader as this node last heard, 0 when unknown. */
+  leaderId(): NodeId;
+  get(key: Uint8Array, stale: boolean): Promise<KeyValue | undefined>;
+  range(prefix: Uint8Array, after: Uint8Array | undefined, limit: number, stale: boolean): Promise<KeyValue[]>;
+  /** A key-value command (put, delete, txn, expire) through the shard's log. */
+  submit(command: Command): Promise<CommandResult>;
+  readBarrier(): Promise<void>;
+  /** Redis data commands through the shard's log as one entry (a pipeline run, an EXEC). */
+  runRedis(argvs: readonly (readonly Uint8Array[])[], watches?: readonly WatchTicket[]): Promise<RedisOutcome>;
+  /** Readonly Redis commands with keys, all in this shard. */
+  readRedis(argvs: readonly (readonly Uint8Array[])[], stale: boolean): Promise<Reply[]>;
+  /** One keyless read over this shard's keys only; for SCAN, resuming after `scanAfter`. */
+  keylessRead(argv: readonly Uint8Array[], stale: boolean, scanAfter?: Uint8Array): Promise<KeylessAnswer>;
+  watchRevisions(keys: readonly Uint8Array[], stale: boolean): Promise<WatchTicket[]>;
+}
+
+/** A shard this node holds a replica of. */
+export class LocalShard implements ShardAccess {
+  readonly id: GroupId;
+  readonly replica: ShardReplica;
+
+  constructor(replica: ShardReplica) {
+    this.id = replica.groupId;
+    this.replica = replica;
+  }
+
+  leaderId(): NodeId {
+    return this.replica.host.raw.status().leaderId;
+  }
+
+  get(key: Uint8Array, stale: boolean): Promise<KeyValue | undefined> {
+    return this.replica.client.get(key, stale);
+  }
+
+  range(prefix: Uint8Array, after: Uint8Array | undefined, limit: number, stale: boolean): Promise<KeyValue[]> {
+    return this.replica.client.range(prefix, after, limit, stale);
+  }
+
+  submit(command: Command): Promise<CommandResult> {
+    return this.replica.client.submit(command);
+  }
+
+  /** A command another member encoded (remote-shard.ts), through this shard's log. */
+  submitEncoded(data: Uint8Array): Promise<CommandResult> {
+    return this.replica.forwarding.submit(data);
+  }
+
+  readBarrier(): Promise<void> {
+    return this.replica.client.readBarrier();
+  }
+
+  runRedis(argvs: readonly (readonly Uint8Array[])[], watches?: readonly WatchTicket[]): Promise<RedisOutcome> {
+    return this.replica.redis.runRedis(argvs, watches);
+  }
+
+  readRedis(argvs: readonly (readonly Uint8Array[])[], stale: boolean): Promise<Reply[]> {
+    return this.replica.redis.readRedis(argvs, stale, this.replica.redis.scanCursors);
+  }
+
+  async keylessRead(argv: readonly Uint8Array[], stale: boolean, scanAfter?: Uint8Array): Promise<KeylessAnswer> {
+    await this.replica.client.linearize(stale);
+    const store = this.replica.store;
+    const nowMs = Math.max(Date.now(), store.clockMs());
+    // SCAN's cursor here is the key to resume after, handed in; the next one is handed back (the asking node
+    // keeps the cursor table: keyless-reads.ts).
+    let scanNext: Uint8Array | undefined;
+    const cursors: ScanCursors = {
+      resume: (cursor) => (cursor === 0n ? undefined : scanAfter),
+      issue: (lastKey) => {
+        scanNext = lastKey;
+        return 1n;
+      },
+    };
+    const [reply] = executeCommands(liveReader(store, nowMs), undefined, [argv], {
+      nowMs,
+      revision: store.revision(),
+      random: new Prng(Math.floor(Math.random() * 0x100000000)),
+      cursors,
+    });
+    return { reply: reply as Reply, scanNext };
+  }
+
+  watchRevisions(keys: readonly Uint8Array[], stale: boolean): Promise<WatchTicket[]> {
+    return this.replica.redis.watchRevisions(keys, stale);
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * @module Which members hold a replica of each shard (issue 12: placement with R < N). A shard's Raft group has R
+ * voters; with N members and R < N each node holds only some shards, so a cluster of five stores each key three
+ * times, not five, and two nodes down take out only the shards that had both of them.
+ *
+ * Today's placement is computed the same way on every node from the member ids, the shard count and R alone
+ * (members agree without a round of agreement, like the slot map). Deal the sorted members round-robin into S·R
+ * seats: shard s gets seats (s − 1)·R … s·R − 1, so every member holds ⌊S·R/N⌋ or ⌈S·R/N⌉ replicas and no shard
+ * holds a member twice (R ≤ N). Each shard then prefers as leader the one of its replicas that leads the fewest
+ * shards so far (in shard order; ties to the earlier seat), which keeps leadership within one too — the property
+ * test checks both. Moving replicas
+ * (issue 13) will record placement in the meta group under an epoch; this module's shape is what the node asks
+ * of it either way. Pure: numbers in, numbers out.
+ */
+
+/** A member's id (raft/types.ts's NodeId; slots/ is below raft/ and imports nothing). */
+type NodeId = number;
+
+/** Replicas per shard when none is asked for (capped by the member count): a majority survives one failure. */
+export const REPLICATION_FACTOR_DEFAULT = 3;
+/** A Raft group larger than this only slows every write; Redis and etcd clusters stop short of it too. */
+export const REPLICATION_FACTOR_MAX = 7;
+
+export class Placement {
+  /** Every member, ascending. */
+  readonly memberIds: readonly NodeId[];
+  readonly shardCount: number;
+  /** Voters per shard (≤ the member count). */
+  readonly replicationFactor: number;
+
+  constructor(memberIds: readonly NodeId[], shardCount: number, replicationFactor: number) {
+    if (memberIds.length === 0) throw new RangeError("A cluster has at least one member");
+    if (!Number.isSafeInteger(replicationFactor) || replicationFactor < 1 || replicationFactor > memberIds.length) {
+      throw new RangeError(
+        `A shard has 1 to ${memberIds.length} replicas on ${memberIds.length} members, not ${replicationFactor}`,
+      );
+    }
+    this.memberIds = [...memberIds].sort((a, b) => a - b);
+    this.shardCount = shardCount;
+    this.replicationFactor = replicationFactor;
+  }
+
+  /** The members holding shard `shard` (1-based), in seat order. */
+  replicasOf(shard: number): NodeId[] {
+    const n = this.memberIds.length;
+    const first = (shard - 1) * this.replicationFactor;
+    return Array.from({ length: this.replicationFactor }, (_, i) => this.memberIds[(first + i) % n] as NodeId);
+  }
+
+  /** The member that should lead `shard` when it is up and caught up. */
+  preferredLeader(shard: number): NodeId {
+    const leaders = this.#leaders();
+    const leader = leaders[shard - 1];
+    if (leader === undefined) throw new RangeError(`No shard ${shard}`);
+    return leader;
+  }
+
+  /** The shards `member` holds a replica of, ascending. */
+  shardsOf(member: NodeId): number[] {
+    const shards: number[] = [];
+    for (let shard = 1; shard <= this.shardCount; shard++) {
+      if (this.replicasOf(shard).includes(member)) shards.push(shard);
+    }
+    return shards;
+  }
+
+  #leaderList: NodeId[] | undefined;
+
+  /** Every shard's preferred leader, by shard − 1 (computed once: each depends on the shards before it). */
+  #leaders(): NodeId[] {
+    if (this.#leaderList !== undefined) return this.#leaderList;
+    const led = new Map<NodeId, number>(this.memberIds.map((id) => [id, 0]));
+    const leaders: NodeId[] = [];
+    for (let shard = 1; shard <= this.shardCount; shard++) {
+      let best: NodeId | undefined;
+      for (const id of this.replicasOf(shard)) {
+        if (best === undefined || (led.get(id) ?? 0) < (led.get(best) ?? 0)) best = id;
+      }
+      const leader = best as NodeId;
+      led.set(leader, (led.get(leader) ?? 0) + 1);
+      leaders.push(leader);
+    }
+    this.#leaderList = leaders;
+    return leaders;
+  }
+
+  /** Whether every member holds every shard (R = N): the cluster as it was before placement. */
+  get fullyReplicated(): boolean {
+    return this.replicationFactor === this.memberIds.length;
+  }
+}
+
+/** The replication factor a cluster of `memberCount` gets when none is asked for. */
+export function defaultReplicationFactor(memberCount: number): number {
+  return Math.min(REPLICATION_FACTOR_DEFAULT, memberCount);
+}
