@@ -37,7 +37,13 @@ export async function runStatus(argv: string[]): Promise<number> {
 }
 
 export function renderStatus(status: ClusterStatus & { endpoint: string }, style: Style): string {
-  const leader = status.leader === 0 ? style.yellow("no leader") : `leader ${style.bold(String(status.leader))}`;
+  const shardsLed = (status.shards ?? []).filter((shard) => shard.leader !== 0).length;
+  const leader =
+    (status.shards?.length ?? 0) > 1
+      ? `${shardsLed} of ${status.shards?.length} shards led`
+      : status.leader === 0
+        ? style.yellow("no leader")
+        : `leader ${style.bold(String(status.leader))}`;
   const reachable = status.members.filter((member) => member.reachable).length;
   const header =
     `Cluster of ${status.members.length} members, ${reachable} reachable; ${leader}, term ${status.term}` +
@@ -71,6 +77,7 @@ export function renderStatus(status: ClusterStatus & { endpoint: string }, style
  * Counted from the answering node's view; a member is down when it did not answer that node in time.
  */
 export function quorumNote(status: ClusterStatus): { lost: boolean; text: string } | undefined {
+  if ((status.shards?.length ?? 0) > 1) return shardQuorumNote(status);
   const total = status.members.length;
   const majority = Math.floor(total / 2) + 1;
   const down = [...status.members].filter((member) => !member.reachable).sort((a, b) => a.id - b.id);
@@ -89,6 +96,39 @@ export function quorumNote(status: ClusterStatus): { lost: boolean; text: string
     return {
       lost: false,
       text: "No leader yet: an election is under way; writes and linearizable reads wait until one is elected.",
+    };
+  }
+  return undefined;
+}
+
+/** quorumNote on a cluster of several shards: each shard is its own Raft group over its own replicas, so a shard
+ * fails (its slots answer CLUSTERDOWN) when a majority of *its* replicas is down, and the others keep serving. */
+function shardQuorumNote(status: ClusterStatus): { lost: boolean; text: string } | undefined {
+  const down = new Set(status.members.filter((member) => !member.reachable).map((member) => member.id));
+  const lost: string[] = [];
+  for (const shard of status.shards ?? []) {
+    const replicas = [...new Set([...(shard.leader === 0 ? [] : [shard.leader]), ...shard.replicas])].sort(
+      (a, b) => a - b,
+    );
+    const gone = replicas.filter((id) => down.has(id));
+    if (gone.length * 2 >= replicas.length && replicas.length > 0) {
+      lost.push(`shard ${shard.id} (nodes ${listOf(gone.map(String))} of ${replicas.join(", ")} down)`);
+    }
+  }
+  if (lost.length > 0) {
+    const serving = (status.shards?.length ?? 0) - lost.length;
+    return {
+      lost: true,
+      text:
+        `Quorum lost in ${lost.length === 1 ? "a shard" : `${lost.length} shards`}: ${listOf(lost)}. Their slots ` +
+        `answer CLUSTERDOWN until a majority of their replicas is back; ` +
+        `${serving === 0 ? "no shard serves" : `the other ${serving} shard${serving === 1 ? "" : "s"} serve${serving === 1 ? "s" : ""}`}.`,
+    };
+  }
+  if ((status.shards ?? []).some((shard) => shard.leader === 0)) {
+    return {
+      lost: false,
+      text: "A shard has no leader yet: an election is under way; its slots wait until one is elected.",
     };
   }
   return undefined;

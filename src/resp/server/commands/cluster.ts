@@ -152,7 +152,11 @@ function nodesText(topology: ClusterTopology): string {
 function infoText(topology: ClusterTopology): string {
   const reachable = (id: number): boolean => topology.members.some((m) => m.id === id && m.reachable);
   const slotsOf = (shard: ClusterShard): number => shard.slots.reduce((sum, { from, to }) => sum + to - from + 1, 0);
-  const served = topology.shards.filter((shard) => reachable(shard.leaderId));
+  // Served: its leader answers and a majority of its replicas is up (an idle leader cut off from the others still
+  // calls itself leader until it next needs them).
+  const served = topology.shards.filter(
+    (shard) => reachable(shard.leaderId) && shard.replicaIds.filter(reachable).length * 2 > shard.replicaIds.length,
+  );
   const slotsOk = served.reduce((sum, shard) => sum + slotsOf(shard), 0);
   const fields: [string, string | number][] = [
     // Redis answers fail while any slot is unserved (cluster-require-full-coverage yes).
