@@ -25,7 +25,8 @@ const HELP = `Usage: shoal cluster [--nodes 3] [--data-dir ./data] [options]
   --fsync POLICY       always | batch | never (default always)
   --shards N           hash-slot shards, each a Raft group, their leaders spread over the nodes (1-256;
                        default 3 for a new cluster, an existing one keeps its own)
-  --replicas R         nodes holding each shard (default 3, at most --nodes; fixed when the cluster is created)
+  --replicas R         nodes holding each shard (default 3, or more when fewer shards would leave a node
+                       without one; at most --nodes; fixed when the cluster is created)
   --tick-ms MS         each node's Raft tick (shoal start's default when absent)
   --election-ticks N   each node's election timeout in ticks (shoal start's default when absent)
   --leader-wait S      say what is wrong if no leader is elected within S seconds (default 20)

@@ -27,8 +27,9 @@ const HELP = `Usage: shoal start --id N --data-dir DIR --peers ID=HOST:PORT,... 
                          multi-key command over several slots -CROSSSLOT) instead of forwarding
   --shards N             Raft groups (1-256) the 16384 hash slots are split over (default 1; fixed when the
                          cluster is created; every member must be started with the same N)
-  --replicas R           members holding each shard (default 3, at most the member count; fixed when the
-                         cluster is created): with fewer than the members, each node stores only some shards
+  --replicas R           members holding each shard (default 3, or more when fewer shards would leave a member
+                         without one; at most the member count; fixed when the cluster is created): with fewer
+                         than the members, each node stores only some shards
   --fsync POLICY         always | batch | never (default always)
   --tick-ms MS           Raft tick (default ${nodeDefaults.tickMs})
   --election-ticks N     election timeout in ticks (default ${nodeDefaults.electionTimeoutTicks})

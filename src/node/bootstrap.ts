@@ -102,8 +102,10 @@ function newIdentity(context: BootstrapContext, clusterId: string): ClusterIdent
 }
 
 /** The replicas per shard a new cluster gets: the one asked for, else the default. */
-export function replicationFactorOf(context: Pick<BootstrapContext, "memberIds" | "replicationFactor">): number {
-  return context.replicationFactor ?? defaultReplicationFactor(context.memberIds.length);
+export function replicationFactorOf(
+  context: Pick<BootstrapContext, "memberIds" | "replicationFactor" | "shardCount">,
+): number {
+  return context.replicationFactor ?? defaultReplicationFactor(context.memberIds.length, context.shardCount);
 }
 
 function checkExisting(context: BootstrapContext, identity: ClusterIdentity): void {

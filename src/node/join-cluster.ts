@@ -42,7 +42,7 @@ export async function joinCluster(
       memberIds,
       clusterName,
       options.shards ?? 1,
-      replicationFactorOf({ memberIds, replicationFactor: options.replicas }),
+      replicationFactorOf({ memberIds, replicationFactor: options.replicas, shardCount: options.shards ?? 1 }),
     ),
     memberIds,
     hasSeenYou: seen.has(asker),

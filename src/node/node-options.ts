@@ -48,7 +48,7 @@ export interface NodeOptions {
    * default 1. Fixed when the cluster is bootstrapped (identity.ts). */
   readonly shards?: number;
   /** Replicas per shard (slots/placement.ts): with fewer than the members, each node holds only some shards.
-   * Default: the data directory's own, or for a new cluster 3 capped by the member count. */
+   * Default: the data directory's own, or for a new cluster placement's default (defaultReplicationFactor). */
   readonly replicas?: number;
   /** Where the peer transport listens; defaults to this node's own entry in `members`. A chaos harness sets it
    * to put a fault-injecting proxy between the advertised address and the real one. */

@@ -60,8 +60,26 @@ test("replicas and preferred leaders spread within one over the members, replica
   );
 });
 
-test("a replication factor outside 1…members is refused; the default is three, capped by the members", () => {
+test("a replication factor outside 1…members is refused; the default is three, capped by the members, more when a member would hold nothing", () => {
   assert.throws(() => new Placement([1, 2], 1, 3), /1 to 2 replicas/);
   assert.throws(() => new Placement([1, 2], 1, 0), /1 to 2 replicas/);
-  assert.deepEqual([1, 2, 3, 5, 9].map(defaultReplicationFactor), [1, 2, 3, 3, 3]);
+  assert.deepEqual(
+    [1, 2, 3, 5, 9].map((members) => defaultReplicationFactor(members, 3)),
+    [1, 2, 3, 3, 3],
+  );
+  // Fewer shards than would give every member one: more replicas, so no member sits idle.
+  assert.deepEqual(
+    [1, 2, 4].map((shards) => defaultReplicationFactor(5, shards)),
+    [5, 3, 3],
+  );
+  for (let members = 1; members <= 9; members++) {
+    for (let shards = 1; shards <= 12; shards++) {
+      const placement = new Placement(
+        Array.from({ length: members }, (_, i) => i + 1),
+        shards,
+        defaultReplicationFactor(members, shards),
+      );
+      for (const id of placement.memberIds) assert.ok(placement.shardsOf(id).length > 0, `${members}/${shards}`);
+    }
+  }
 });

@@ -90,7 +90,9 @@ export class Placement {
   }
 }
 
-/** The replication factor a cluster of `memberCount` gets when none is asked for. */
-export function defaultReplicationFactor(memberCount: number): number {
-  return Math.min(REPLICATION_FACTOR_DEFAULT, memberCount);
+/** The replication factor a cluster of `memberCount` members and `shardCount` shards gets when none is asked for:
+ * 3 (capped by the members), or more where fewer would leave a member without any shard (one shard on five
+ * members is held by all five, as before placement). */
+export function defaultReplicationFactor(memberCount: number, shardCount: number): number {
+  return Math.min(memberCount, Math.max(REPLICATION_FACTOR_DEFAULT, Math.ceil(memberCount / shardCount)));
 }
