@@ -39,6 +39,18 @@ export interface NodeStatus {
   readonly role: string;
   readonly commitIndex: number;
   readonly appliedIndex: number;
+  /** Each shard as this node sees it (several when the cluster is sharded). */
+  readonly shards?: readonly ShardView[];
+}
+
+interface ShardView {
+  readonly id: number;
+  readonly leader: number;
+  readonly replicas: readonly number[];
+  /** The shard's term on a node holding a replica; 0 elsewhere. */
+  readonly epoch: number;
+  /** From the shard leader's member info: each other replica's lag. */
+  readonly lag?: Readonly<Record<string, number>>;
 }
 
 export interface UnexpectedExit {
@@ -244,6 +256,11 @@ export class ChaosCluster {
     while (Date.now() < deadline) {
       const views = await Promise.all(this.ids.map((id) => this.status(id)));
       const first = views[0];
+      if ((first?.shards?.length ?? 0) > 1) {
+        if (shardsConverged(views)) return true;
+        await sleep(200);
+        continue;
+      }
       const agreed =
         first !== undefined &&
         first.leader !== 0 &&
@@ -292,4 +309,22 @@ function readTail(path: string): string {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((done) => setTimeout(done, ms));
+}
+
+/**
+ * On several shards each shard is its own group, on its own replicas (placement): converged when every node names
+ * the same leader for every shard, every node holding a replica agrees on its term, and the leader reports each
+ * other replica caught up (lag 0).
+ */
+function shardsConverged(views: readonly (NodeStatus | undefined)[]): boolean {
+  const first = views[0];
+  if (first?.shards === undefined || views.some((view) => view === undefined)) return false;
+  return first.shards.every((shard) => {
+    if (shard.leader === 0) return false;
+    const seen = views.map((view) => view?.shards?.find((other) => other.id === shard.id));
+    if (seen.some((other) => other?.leader !== shard.leader)) return false;
+    const terms = new Set(seen.flatMap((other) => (other === undefined || other.epoch === 0 ? [] : [other.epoch])));
+    if (terms.size !== 1) return false;
+    return shard.replicas.every((replica) => shard.lag?.[String(replica)] === 0);
+  });
 }

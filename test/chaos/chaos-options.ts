@@ -28,7 +28,7 @@ export interface ChaosOptions {
   readonly readShare: number | undefined;
   readonly faultsAtOnce: number;
   readonly nodeArgs: readonly string[];
-  /** Hash-slot shards of the cluster (each a Raft group on every node); keys spread over all of them. */
+  /** Hash-slot shards of the cluster (each a Raft group on its placed nodes); keys spread over all of them. */
   readonly shards: number;
 }
 
@@ -57,8 +57,9 @@ then checks the history. The last line is the verdict: "linearizable: true|false
   --ops-per-key N      register: operations before a slot moves to a fresh key (default 200)
   --read-share X       chance an operation is a read (default register and redis-register 0.5, set 0.1,
                        bank 0.3)
-  --shards N           hash-slot shards, each a Raft group on every node (default 1); the workloads' keys
-                       spread over every shard (bank's accounts share a {hash tag}: its transactions need one)
+  --shards N           hash-slot shards (default 1), each a Raft group on 3 of the nodes by default (more when
+                       fewer shards would leave a node without one; --node-arg=--replicas=R to choose); the
+                       workloads' keys spread over every shard (bank's accounts share a {hash tag})
   --node-arg ARG       one more flag for every node's "shoal start" (repeatable), e.g. --node-arg=--fsync=batch
 `;
 
