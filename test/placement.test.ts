@@ -27,6 +27,7 @@ describe("4 nodes, 4 shards of 3 replicas", { timeout: 240_000 }, () => {
   const placement = new Placement(NODES, 4, 3);
   const shardOf = (key: string): number => map.shardOf(hashSlot(Buffer.from(key)));
   const keys = Array.from({ length: 2_000 }, (_, i) => `placed:${i}`);
+  const watched = Array.from({ length: 40 }, (_, i) => `watched:${i}`);
 
   const shardViews = async (id: number): Promise<ShardView[]> =>
     ((await cluster.cluster(id)) as unknown as { shards: ShardView[] }).shards;
@@ -117,6 +118,51 @@ describe("4 nodes, 4 shards of 3 replicas", { timeout: 240_000 }, () => {
     );
   });
 
+  test("a watch over every shard on a node lacking one streams that shard's events too, and resumes by cursor", async () => {
+    const held = NODES.filter((id) => placement.shardsOf(id).length < 4);
+    const node = held[0] as number;
+    const missing = [1, 2, 3, 4].find((s) => !placement.replicasOf(s).includes(node)) as number;
+    assert.ok(watched.some((key) => shardOf(key) === missing));
+    const controller = new AbortController();
+    const response = await fetch(`${cluster.url(node)}/v1/watch?prefix=watched:`, { signal: controller.signal });
+    assert.equal(response.status, 200);
+    const startCursor = response.headers.get("x-shoal-cursor") as string;
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const writer = new Redis(cluster.respPort(NODES.find((id) => id !== node) as number), { maxRetriesPerRequest: 1 });
+    const seen = new Map<string, number>();
+    try {
+      for (const key of watched) await writer.set(key, "w");
+      const decoder = new TextDecoder();
+      let buffer = "";
+      while (seen.size < watched.length) {
+        const chunk = await reader.read();
+        assert.ok(!chunk.done, `the stream ended after ${seen.size} events`);
+        buffer += decoder.decode(chunk.value, { stream: true });
+        const lines = buffer.split("\n");
+        buffer = lines.pop() ?? "";
+        for (const line of lines) {
+          if (!line.startsWith("data: ")) continue;
+          const event = JSON.parse(line.slice(6)) as { key: string; shard: number };
+          assert.equal(event.shard, shardOf(event.key));
+          seen.set(event.key, (seen.get(event.key) ?? 0) + 1);
+        }
+      }
+      assert.deepEqual([...seen.keys()].sort(), [...watched].sort());
+      assert.ok(
+        [...seen.values()].every((count) => count === 1),
+        "each event exactly once",
+      );
+    } finally {
+      controller.abort();
+      await reader.cancel().catch(() => undefined);
+      writer.disconnect();
+    }
+    // Resumed from the cursor it started at, on the same node: every event again, from history.
+    const again = await fetch(`${cluster.url(node)}/v1/watch?prefix=watched:&cursor=${startCursor}`);
+    const text = await readUntil(again, (body) => (body.match(/^data: /gm) ?? []).length >= watched.length);
+    assert.equal((text.match(/^data: /gm) ?? []).length, watched.length);
+  });
+
   test("a Redis Cluster client reaches every shard through the shards' own replicas", async () => {
     const client = new Cluster(
       NODES.map((id) => ({ host: "127.0.0.1", port: cluster.respPort(id) })),
@@ -185,10 +231,10 @@ describe("4 nodes, 4 shards of 3 replicas", { timeout: 240_000 }, () => {
       let dbsize = 0;
       for (let attempt = 0; attempt < 100; attempt++) {
         dbsize = await client.dbsize().catch(() => 0);
-        if (dbsize === keys.length) break;
+        if (dbsize === keys.length + watched.length) break;
         await sleep(200);
       }
-      assert.equal(dbsize, keys.length);
+      assert.equal(dbsize, keys.length + watched.length);
       const serving = keys.filter((k) => !lost.includes(shardOf(k))).slice(0, 100);
       for (const key of serving) assert.equal(await client.get(key), `after:${key}`);
       const lostKey = keys.find((k) => lost.includes(shardOf(k))) as string;
@@ -198,3 +244,21 @@ describe("4 nodes, 4 shards of 3 replicas", { timeout: 240_000 }, () => {
     }
   });
 });
+
+/** Reads an SSE response until `enough` holds for what arrived (or 10 s pass), then cancels it. */
+async function readUntil(response: Response, enough: (body: string) => boolean): Promise<string> {
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let body = "";
+  const deadline = Date.now() + 10_000;
+  try {
+    while (!enough(body) && Date.now() < deadline) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      body += decoder.decode(chunk.value, { stream: true });
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  return body;
+}

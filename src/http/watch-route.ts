@@ -74,21 +74,20 @@ export function registerWatchRoute(app: FastifyInstance, node: ShoalNode, metric
         throw invalidParameter("querystring", "from_revision", FROM_REVISION_ACCEPTS, fromText);
       }
       // Revisions are per shard: a watch follows the one shard that holds every key of its prefix, or all of them.
-      const shards = node.replicasOfPrefix(prefix);
+      const shards = node.shardsOfPrefix(prefix);
       const resumeAfter = resumeCursor(request.headers["last-event-id"], request.query.cursor, shards.length);
-      await Promise.all(shards.map((shard) => shard.client.readBarrier()));
-      const now = shards.map((shard) => shard.store.revision());
+      const now = await Promise.all(shards.map((shard) => shard.watchStart()));
       // EventSource resends the original URL with Last-Event-ID on reconnect: the header wins (resumeCursor).
       // from_revision over several shards starts each at that revision of its own numbering (1: every change held).
       const cursor =
         resumeAfter ?? new WatchCursorVector(fromText !== undefined ? now.map(() => Number(fromText) - 1) : now);
-      const watchers = new Map(shards.map((shard, i) => [i, shard.watches.watch(prefix, cursor.nextOf(i))] as const));
+      const watchers = new Map(shards.map((shard, i) => [i, shard.watch(prefix, cursor.nextOf(i))] as const));
       const merged = new MergedWatcher(watchers);
       open.add(merged);
       void merged.done.then(() => open.delete(merged));
       reply.hijack();
       metrics.record(request, 200, reply.elapsedTime / 1000);
-      const shardIds = shards.map((shard) => shard.groupId);
+      const shardIds = shards.map((shard) => shard.id);
       void stream(merged, reply.raw, cursor, shardIds, now);
     },
   );

@@ -12,6 +12,10 @@ import { ShoalError } from "../lib/errors.js";
 import type { HistoryEvent } from "../store/history.js";
 import type { Watcher } from "./watch-hub.js";
 
+/** What the merge needs of a shard's watcher: a local replica's (watch-hub.ts) or one polling a member that holds
+ * the shard (remote-watcher.ts). */
+export type ShardWatcher = Pick<Watcher, "take" | "close" | "done">;
+
 export interface ShardBatch {
   readonly shard: number;
   /** Whole revisions of that shard, in order, never empty. */
@@ -23,7 +27,7 @@ type Taken =
   | { readonly shard: number; readonly error: unknown };
 
 export class MergedWatcher {
-  readonly #watchers: ReadonlyMap<number, Watcher>;
+  readonly #watchers: ReadonlyMap<number, ShardWatcher>;
   /** Shards with a take() under way or a result waiting in #ready: at most one each. */
   readonly #pulling = new Set<number>();
   readonly #ready: Taken[] = [];
@@ -34,7 +38,7 @@ export class MergedWatcher {
 
   /** `watchers` under the caller's key for each shard (ShardBatch.shard); the merged watch owns them (closing it
    * closes them). */
-  constructor(watchers: ReadonlyMap<number, Watcher>) {
+  constructor(watchers: ReadonlyMap<number, ShardWatcher>) {
     this.#watchers = watchers;
     // The first shard watcher to close (with an error or without: the node is shutting down) ends the whole watch.
     this.done = Promise.race([...watchers.values()].map((watcher) => watcher.done));
@@ -77,7 +81,7 @@ export class MergedWatcher {
     this.#signal();
   }
 
-  #pull(shard: number, watcher: Watcher): void {
+  #pull(shard: number, watcher: ShardWatcher): void {
     this.#pulling.add(shard);
     watcher.take().then(
       (events) => this.#arrive({ shard, events }),

@@ -28,7 +28,9 @@ export type ShardCall =
   | { readonly call: "redis-run"; readonly argvs: Uint8Array[][]; readonly watches?: WatchTicket[] }
   | { readonly call: "redis-read"; readonly argvs: Uint8Array[][]; readonly stale: boolean }
   | { readonly call: "keyless"; readonly argv: Uint8Array[]; readonly stale: boolean; readonly scanAfter?: Uint8Array }
-  | { readonly call: "watch-revisions"; readonly keys: Uint8Array[]; readonly stale: boolean };
+  | { readonly call: "watch-revisions"; readonly keys: Uint8Array[]; readonly stale: boolean }
+  | { readonly call: "revision" }
+  | { readonly call: "watch-poll"; readonly prefix: Uint8Array; readonly from: number; readonly waitMs: number };
 
 /** The peer request that carries a call for group `group`. */
 export interface ShardRequest {

@@ -19,9 +19,11 @@ import { type GroupId, NO_NODE, type NodeId } from "../raft/types.js";
 import type { KeyValue } from "../store/record.js";
 import { encodeForLog } from "./client-operations.js";
 import type { AskPeer } from "./leader-forwarding.js";
+import type { ShardWatcher } from "./merged-watcher.js";
 import type { ShardCall, ShardRequest } from "./peer-rpc.js";
 import type { RedisOutcome } from "./redis-operations.js";
 import type { WatchTicket } from "./redis-watch.js";
+import { RemoteWatcher, WATCH_POLL_WAIT_MS, type WatchPoll } from "./remote-watcher.js";
 import type { KeylessAnswer, LocalShard, ShardAccess } from "./shard-access.js";
 
 /** A member's answer: the value, and the shard's leader as the member knows it. */
@@ -112,6 +114,19 @@ export class RemoteShard implements ShardAccess {
     return (await this.#call({ call: "watch-revisions", keys: keys as Uint8Array[], stale })) as WatchTicket[];
   }
 
+  async watchStart(): Promise<number> {
+    return (await this.#call({ call: "revision" })) as number;
+  }
+
+  watch(prefix: Uint8Array, fromRevision: number): ShardWatcher {
+    return new RemoteWatcher(async (from, waitMs) => {
+      const answer = (await this.#call({ call: "watch-poll", prefix, from, waitMs })) as WatchPoll;
+      // msgpack turns an absent record into null: absent again, as a local event has it.
+      const events = answer.events.map((event) => ({ ...event, record: event.record ?? undefined }));
+      return { events, next: answer.next };
+    }, fromRevision);
+  }
+
   /** The replicas to try, in order: the known leader, then the others from a rotating start; only live ones. */
   #targets(): NodeId[] {
     const { replicaIds, isLive } = this.#options;
@@ -194,6 +209,10 @@ function runCall(shard: LocalShard, r: Record<string, unknown> | undefined): Pro
         flag(r.stale),
         r.scanAfter === undefined ? undefined : bytes(r.scanAfter),
       );
+    case "revision":
+      return shard.watchStart();
+    case "watch-poll":
+      return shard.watchPoll(bytes(r.prefix), count(r.from), Math.min(count(r.waitMs), WATCH_POLL_WAIT_MS));
     case "watch-revisions":
       return shard.watchRevisions(argvOf(r.keys), flag(r.stale));
     default:

@@ -12,8 +12,10 @@ import type { Reply } from "../commands/redis/reply.js";
 import { Prng } from "../lib/prng.js";
 import type { GroupId, NodeId } from "../raft/types.js";
 import type { KeyValue } from "../store/record.js";
+import type { ShardWatcher } from "./merged-watcher.js";
 import { liveReader, type RedisOutcome } from "./redis-operations.js";
 import type { WatchTicket } from "./redis-watch.js";
+import type { WatchPoll } from "./remote-watcher.js";
 import type { ShardReplica } from "./shard-replica.js";
 
 /** A keyless read of one shard (KEYS, SCAN, RANDOMKEY, DBSIZE): its reply, and for SCAN the key a next call
@@ -41,6 +43,10 @@ export interface ShardAccess {
   /** One keyless read over this shard's keys only; for SCAN, resuming after `scanAfter`. */
   keylessRead(argv: readonly Uint8Array[], stale: boolean, scanAfter?: Uint8Array): Promise<KeylessAnswer>;
   watchRevisions(keys: readonly Uint8Array[], stale: boolean): Promise<WatchTicket[]>;
+  /** Where a new watch starts: the shard's revision once every write acknowledged before the call is applied. */
+  watchStart(): Promise<number>;
+  /** A watch on `prefix` from `fromRevision`, owned by the caller (close it). */
+  watch(prefix: Uint8Array, fromRevision: number): ShardWatcher;
 }
 
 /** A shard this node holds a replica of. */
@@ -111,5 +117,33 @@ export class LocalShard implements ShardAccess {
 
   watchRevisions(keys: readonly Uint8Array[], stale: boolean): Promise<WatchTicket[]> {
     return this.replica.redis.watchRevisions(keys, stale);
+  }
+
+  async watchStart(): Promise<number> {
+    await this.replica.client.readBarrier();
+    return this.replica.store.revision();
+  }
+
+  watch(prefix: Uint8Array, fromRevision: number): ShardWatcher {
+    return this.replica.watches.watch(prefix, fromRevision);
+  }
+
+  /** A poll of another member's watch on this shard (remote-watcher.ts): the events from `from`, waiting up to
+   * `waitMs` for the first, and the revision to ask from next. */
+  async watchPoll(prefix: Uint8Array, from: number, waitMs: number): Promise<WatchPoll> {
+    const watcher = this.replica.watches.watch(prefix, from);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const events = await Promise.race([
+        watcher.take(),
+        new Promise<undefined>((resolve) => {
+          timer = setTimeout(() => resolve(undefined), waitMs);
+        }),
+      ]);
+      return { events: events ?? [], next: watcher.next };
+    } finally {
+      clearTimeout(timer);
+      watcher.close(undefined);
+    }
   }
 }

@@ -400,24 +400,15 @@ export class ShoalNode {
   /**
    * The shards a watch on `prefix` follows, in shard order: the only one on a node of a single shard; on several,
    * the one of the prefix's hash slot when the prefix begins with a whole `{hash tag}` (every such key shares the
-   * tag's slot), else every shard (their events are merged: node/merged-watcher.ts). Each must be held here:
-   * a watch streams from a replica's own history (NOT_IMPLEMENTED names the nodes to watch on otherwise).
+   * tag's slot), else every shard (their events are merged: node/merged-watcher.ts; a shard held elsewhere is
+   * long-polled from a member holding it: node/remote-watcher.ts).
    */
-  replicasOfPrefix(prefix: Uint8Array): ShardReplica[] {
-    if (this.placement.shardCount === 1) return [this.#primary];
+  shardsOfPrefix(prefix: Uint8Array): ShardAccess[] {
+    if (this.placement.shardCount === 1) return [this.#shard(1)];
     const open = prefix.indexOf(0x7b);
     const close = open === 0 ? prefix.indexOf(0x7d, 1) : -1;
-    const ids = close > 1 ? [this.shardOfKey(prefix.subarray(0, close + 1))] : this.slotMap.shards();
-    const missing = ids.filter((id) => !this.replicas.has(id));
-    if (missing.length > 0) {
-      const holders = missing.map((id) => `shard ${id} on nodes ${this.placement.replicasOf(id).join(", ")}`);
-      throw new ShoalError(
-        "NOT_IMPLEMENTED",
-        `Node ${this.options.id} holds no replica of ${holders.join("; ")}: a watch streams from a replica, so ` +
-          "watch this prefix on a node that holds its shards (a prefix starting with a {hash tag} lies in one shard)",
-      );
-    }
-    return ids.map((id) => this.replicas.get(id) as ShardReplica);
+    if (close > 1) return [this.#shardOfKeyAccess(prefix.subarray(0, close + 1))];
+    return this.#allShards();
   }
 
   /** This node's replica of the shard owning `slot`; undefined when it holds none of that shard. */
