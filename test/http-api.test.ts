@@ -244,7 +244,9 @@ describe("the HTTP API on a 3-node cluster", { timeout: 120_000 }, () => {
           slots: [[0, 16383]],
           leader: view.body.leader,
           replicas: [1, 2, 3].filter((member) => member !== view.body.leader),
-          epoch: view.body.term,
+          epoch: view.body.mapEpoch,
+          term: view.body.term,
+          ...(view.body.shards[0]?.lag === undefined ? {} : { lag: view.body.shards[0].lag }),
         },
       ]);
     }

@@ -59,6 +59,8 @@ export interface ClusterStatus {
   readonly members: readonly MemberStatus[];
   /** The shards (one of every slot until sharding arrives). */
   readonly shards?: readonly ShardStatus[];
+  /** The cluster map's epoch in the meta group; 0 until recorded. */
+  readonly mapEpoch?: number;
 }
 
 export interface ShardStatus {
@@ -68,7 +70,10 @@ export interface ShardStatus {
   /** 0 when no leader is known. */
   readonly leader: number;
   readonly replicas: readonly number[];
+  /** The cluster map's epoch (the meta group's version of slots and replicas); 0 until recorded. */
   readonly epoch: number;
+  /** The shard's Raft term on the answering node; 0 when it holds no replica of the shard. */
+  readonly term?: number;
 }
 
 export type TxnCompare =

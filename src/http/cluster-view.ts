@@ -71,15 +71,18 @@ export async function clusterView(node: ShoalNode): Promise<Record<string, unkno
     clusterId: node.identity.clusterId,
     problems: problemsOf(infos, status.id),
     members,
-    // Each shard as this node sees it: its leader and other replicas, under its group's term as its epoch (the
-    // meta group's epoch will replace it when slots can move; 0 for a shard this node holds no replica of).
+    // The cluster map's epoch in the meta group (0 until recorded): the version of every shard's slots and replicas.
+    mapEpoch: node.mapEpoch,
+    // Each shard as this node sees it: its leader and other replicas, its slots at the map's epoch, and its
+    // group's term (0 for a shard this node holds no replica of).
     // `lag`: the shard leader's view of each other replica (from its member info), when it answered.
     shards: node.shardStatuses().map(({ id, slots, replicaIds, leaderId, term }) => ({
       id,
       slots: slots.map(({ from, to }) => [from, to]),
       leader: leaderId,
       replicas: replicaIds.filter((replica) => replica !== leaderId).sort((a, b) => a - b),
-      epoch: term,
+      epoch: node.mapEpoch,
+      term,
       ...shardLagView(leaderId === status.id ? self : infos.get(leaderId), id),
     })),
   };

@@ -111,9 +111,14 @@ const clusterDoc: RouteDoc = {
               "What the members find wrong with their peers (another cluster, other members, a wrong address)",
           },
           members: { type: "array", items: member },
+          mapEpoch: {
+            type: "integer",
+            description:
+              "The cluster map's epoch in the meta group (the version of slots and replicas); 0 until recorded",
+          },
           shards: {
             type: "array",
-            description: "The shards: one of every slot until sharding arrives",
+            description: "The shards (--shards), each its slot ranges, leader and other replicas",
             items: {
               type: "object",
               properties: {
@@ -124,8 +129,14 @@ const clusterDoc: RouteDoc = {
                   description: "Slot ranges [first, last]",
                 },
                 leader: { type: "integer", description: "0 when no leader is known" },
-                replicas: { type: "array", items: { type: "integer" } },
-                epoch: { type: "integer" },
+                replicas: { type: "array", items: { type: "integer" }, description: "Its other replicas" },
+                epoch: { type: "integer", description: "The cluster map's epoch these slots and replicas are of" },
+                term: { type: "integer", description: "Its Raft term here; 0 on a node holding no replica of it" },
+                lag: {
+                  type: "object",
+                  additionalProperties: { type: "integer" },
+                  description: "Each other replica's lag in entries, as the shard's leader sees it",
+                },
               },
             },
           },

@@ -44,7 +44,7 @@ test("each group's host receives its own Raft messages only; a message for a gro
   );
 });
 
-test("a forwarded write names its group (group 1 unnamed, as before groups), and is answered by that group", async () => {
+test("a forwarded write names its group (group 1 unnamed, as before groups; the meta group 0 named), and is answered by that group", async () => {
   const asked: PeerRequest[] = [];
   const ask: AskPeer = async (_to, request) => {
     asked.push(request);
@@ -66,8 +66,11 @@ test("a forwarded write names its group (group 1 unnamed, as before groups), and
     },
   } as unknown as PeerAnswers;
   for (const request of asked.slice(0, 2)) await answerPeerRequest(answers, silentLogger, 2, request);
-  assert.deepEqual(proposedTo, [1, 7]);
-  for (const group of [0, -1, 1.5, "2", null]) {
+  // The meta group is group 0: named, and answered by it.
+  await groupTagged(ask, 0)(2, peerRequest.propose(data), 100);
+  await answerPeerRequest(answers, silentLogger, 2, asked[asked.length - 1]);
+  assert.deepEqual(proposedTo, [1, 7, 0]);
+  for (const group of [-1, 1.5, "2", null]) {
     assert.throws(
       () => answerPeerRequest(answers, silentLogger, 2, { kind: "propose", data, group }),
       /Unknown peer request/,

@@ -12,7 +12,7 @@
 import type { Clock, TimerHandle } from "../io/clock.js";
 import type { Message, NodeId } from "../raft/types.js";
 
-/** The group id of liveness pings: never a shard's (shards count from 1, the planned meta group is 0). */
+/** The group id of liveness pings: never a shard's (shards count from 1, the meta group is 0). */
 export const LIVENESS_GROUP_ID = 0x7fffffff;
 
 export interface NodeLivenessOptions {

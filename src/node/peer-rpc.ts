@@ -62,10 +62,11 @@ export function withGroup(request: PeerRequest, groupId: GroupId): PeerRequest {
   return { ...request, group: groupId };
 }
 
-/** The group a request names: 1 when it names none; undefined when the field is malformed. */
+/** The group a request names: 1 when it names none; undefined when the field is malformed. (0 is the meta
+ * group.) */
 function groupOf(request: { readonly group?: unknown }): GroupId | undefined {
   if (request.group === undefined) return 1;
-  return Number.isSafeInteger(request.group) && (request.group as number) >= 1 ? (request.group as number) : undefined;
+  return Number.isSafeInteger(request.group) && (request.group as number) >= 0 ? (request.group as number) : undefined;
 }
 
 const PUBSUB_REQUESTS: ReadonlySet<string> = new Set(["publish", "pubsub-channels", "pubsub-numsub", "pubsub-numpat"]);

@@ -23,6 +23,7 @@ import { ShoalError } from "../lib/errors.js";
 import { Prng } from "../lib/prng.js";
 import type { RaftStatus, RawNode } from "../raft/raw-node.js";
 import { type GroupId, NO_NODE, type NodeId } from "../raft/types.js";
+import { initialClusterMap } from "../slots/cluster-map.js";
 import { hashSlot } from "../slots/hash-slot.js";
 import { Placement } from "../slots/placement.js";
 import { SlotMap, type SlotRange } from "../slots/slot-map.js";
@@ -32,6 +33,7 @@ import type { KeyValue } from "../store/record.js";
 import type { StateMachineStore } from "../store/state-machine-store.js";
 import type { PeerTransport } from "../transport/index.js";
 import type { ClientOperations } from "./client-operations.js";
+import { ClusterMapKeeper, META_GROUP_ID } from "./cluster-map-keeper.js";
 import { DataDirLock } from "./data-dir-lock.js";
 import { GroupRouter, groupTagged } from "./group-router.js";
 import type { ClusterIdentity } from "./identity.js";
@@ -61,6 +63,8 @@ export type { WatchTicket } from "./redis-watch.js";
 
 /** The parts #open builds before the node itself. */
 interface NodeParts {
+  readonly meta: ShardReplica;
+  readonly mapKeeper: ClusterMapKeeper;
   readonly replicas: ReadonlyMap<GroupId, ShardReplica>;
   readonly transport: PeerTransport;
   readonly metrics: NodeMetrics;
@@ -134,12 +138,16 @@ export class ShoalNode {
   readonly #peerChecks: PeerChecks;
   readonly #liveness: NodeLiveness;
   readonly #balancer: LeaderBalancer | undefined;
+  readonly #meta: ShardReplica;
+  readonly #mapKeeper: ClusterMapKeeper;
 
   private constructor(options: NodeOptions, parts: NodeParts) {
     this.options = options;
     this.replicas = parts.replicas;
     this.slotMap = parts.slotMap;
     this.placement = parts.placement;
+    this.#meta = parts.meta;
+    this.#mapKeeper = parts.mapKeeper;
     const hosts = new Map([...parts.replicas].map(([groupId, replica]) => [groupId, replica.host] as const));
     const liveness = parts.liveness;
     const placement = parts.placement;
@@ -188,7 +196,7 @@ export class ShoalNode {
       raftStatus: () => host.raw.status(),
       appliedIndex: () => primary.store.appliedIndex(),
       clusterId: () => parts.identity.clusterId,
-      problems: () => parts.peerChecks.problems(),
+      problems: () => [...parts.peerChecks.problems(), ...parts.mapKeeper.problems()],
       shardLag: () => (this.placement.shardCount === 1 ? undefined : shardLagOf(this.shardStatuses())),
       otherShards: () =>
         [...this.replicas.values()]
@@ -314,7 +322,22 @@ export class ShoalNode {
       replicas.set(groupId, replica);
     }
     first = replicas.get(hosted[0] as GroupId);
+    // The meta group: a replica on every member, holding the cluster map (cluster-map-keeper.ts).
+    const meta = await ShardReplica.open(
+      {
+        options,
+        groupId: META_GROUP_ID,
+        network: groups.networkOf(META_GROUP_ID),
+        ask: groupTagged(ask, META_GROUP_ID),
+        peerLive: (id) => liveness.isLive(id),
+      },
+      memberIds,
+      undo,
+    );
+    const mapKeeper = new ClusterMapKeeper(meta, initialClusterMap(slotMap, placement), options.logger);
     const node = new ShoalNode(options, {
+      meta,
+      mapKeeper,
       replicas,
       transport,
       metrics,
@@ -328,7 +351,7 @@ export class ShoalNode {
     });
     const logger: Logger = options.logger;
     const replicaOf = (groupId: GroupId): ShardReplica => {
-      const replica = replicas.get(groupId);
+      const replica = groupId === META_GROUP_ID ? meta : replicas.get(groupId);
       if (replica === undefined) throw new ShoalError("BAD_REQUEST", `Node ${options.id} hosts no group ${groupId}`);
       return replica;
     };
@@ -355,9 +378,12 @@ export class ShoalNode {
     );
     transport.onPeerRefused((peerId) => {
       for (const replica of replicas.values()) replica.host.leaderGone(peerId);
+      meta.host.leaderGone(peerId);
     });
     liveness.start();
     for (const replica of replicas.values()) replica.start();
+    meta.start();
+    mapKeeper.start();
     node.#balancer?.start();
     peerChecks.start();
     node.status.start();
@@ -369,10 +395,23 @@ export class ShoalNode {
     this.#balancer?.stop();
     this.#peerChecks.stop();
     this.status.stop();
+    this.#mapKeeper.stop();
     for (const replica of this.replicas.values()) await replica.stop();
+    await this.#meta.stop();
     await this.#transport.stop();
     for (const replica of this.replicas.values()) await replica.close();
+    await this.#meta.close();
     this.#lock.release();
+  }
+
+  /** The cluster map's epoch as the meta group recorded it; 0 until this node's replica holds it. */
+  get mapEpoch(): number {
+    return this.#mapKeeper.epoch;
+  }
+
+  /** The meta group's Raft status as this node's replica sees it. */
+  metaStatus(): RaftStatus {
+    return this.#meta.host.raw.status();
   }
 
   /** This node's replica of the shard that owns `key`'s hash slot; undefined when it holds none of that shard. */

@@ -48,7 +48,7 @@ interface ShardView {
   readonly leader: number;
   readonly replicas: readonly number[];
   /** The shard's term on a node holding a replica; 0 elsewhere. */
-  readonly epoch: number;
+  readonly term: number;
   /** From the shard leader's member info: each other replica's lag. */
   readonly lag?: Readonly<Record<string, number>>;
 }
@@ -323,7 +323,7 @@ function shardsConverged(views: readonly (NodeStatus | undefined)[]): boolean {
     if (shard.leader === 0) return false;
     const seen = views.map((view) => view?.shards?.find((other) => other.id === shard.id));
     if (seen.some((other) => other?.leader !== shard.leader)) return false;
-    const terms = new Set(seen.flatMap((other) => (other === undefined || other.epoch === 0 ? [] : [other.epoch])));
+    const terms = new Set(seen.flatMap((other) => (other === undefined || other.term === 0 ? [] : [other.term])));
     if (terms.size !== 1) return false;
     return shard.replicas.every((replica) => shard.lag?.[String(replica)] === 0);
   });

@@ -252,7 +252,7 @@ function renderShards(status) {
       cell(shard.leader === 0 ? "none" : `node ${shard.leader}`),
       cell(shard.replicas.map((id) => `node ${id}`).join(", ") || "none"),
       lagCell,
-      cell(String(shard.epoch), "num"),
+      cell(shard.term ? String(shard.term) : "–", "num"),
     );
     if (shard.leader === 0) row.classList.add("lag-bad");
     return row;
