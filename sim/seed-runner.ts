@@ -23,7 +23,13 @@ export function runAnySeed(
   const ticks = options.ticks === DEFAULT_TICKS ? NODE_DEFAULT_TICKS : options.ticks;
   return runNodeSeed(
     seed,
-    { nodes: options.nodes, ticks, livenessTicks: options.livenessTicks, mutation: options.nodeMutation },
+    {
+      nodes: options.nodes,
+      ticks,
+      livenessTicks: options.livenessTicks,
+      mutation: options.nodeMutation,
+      groups: options.groups,
+    },
     print,
   );
 }

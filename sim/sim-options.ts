@@ -22,6 +22,8 @@ export interface SimOptions {
   readonly seeds: number;
   /** 3 or 5; undefined: odd seeds run 5 nodes and even seeds 3. */
   readonly nodes: number | undefined;
+  /** Node tier: Raft groups per member, 1 to 3; undefined: drawn per seed. */
+  readonly groups: number | undefined;
   /** Length of the safety phase. */
   readonly ticks: number;
   /** Bound on the liveness phase. */
@@ -49,6 +51,7 @@ export const DEFAULT_OPTIONS: SimOptions = {
   start: 1,
   seeds: 200,
   nodes: undefined,
+  groups: undefined,
   ticks: DEFAULT_TICKS,
   livenessTicks: DEFAULT_LIVENESS_TICKS,
   mutation: undefined,
@@ -68,6 +71,7 @@ export function nodeCountFor(options: Pick<SimOptions, "nodes">, seed: number): 
 export function replayCommand(options: SimOptions, seed: number): string {
   const parts = ["npm run sim -- --seed", String(seed)];
   if (options.nodes !== undefined) parts.push("--nodes", String(options.nodes));
+  if (options.groups !== undefined) parts.push("--groups", String(options.groups));
   if (options.ticks !== DEFAULT_TICKS) parts.push("--ticks", String(options.ticks));
   if (options.livenessTicks !== DEFAULT_LIVENESS_TICKS) parts.push("--liveness-ticks", String(options.livenessTicks));
   if (options.tier === "core" && options.mutation === undefined && options.scenario === undefined) parts.push("--core");
@@ -85,6 +89,7 @@ export const USAGE = `Usage: npm run sim -- [options]
   --start S            first seed (default 1)
   --seed S             run the one seed S with a trace
   --nodes 3|5          cluster size (default: 5 for odd seeds, 3 for even)
+  --groups 1|2|3       node tier: Raft groups (shards) each member hosts (default: drawn per seed, 1 in half)
   --ticks T            safety-phase ticks (default ${DEFAULT_TICKS})
   --liveness-ticks T   bound on the liveness phase (default ${DEFAULT_LIVENESS_TICKS})
   --core               run the Raft core under the model host instead of the real node
@@ -124,6 +129,11 @@ function applyFlag(options: SimOptions, flag: string, value: () => string): SimO
       const nodes = positiveInt(flag, value());
       if (nodes !== 3 && nodes !== 5) throw new RangeError("--nodes must be 3 or 5");
       return { ...options, nodes };
+    }
+    case "--groups": {
+      const groups = positiveInt(flag, value());
+      if (groups > 3) throw new RangeError("--groups must be 1, 2 or 3");
+      return { ...options, tier: "node", groups };
     }
     case "--ticks":
       return { ...options, ticks: positiveInt(flag, value()) };

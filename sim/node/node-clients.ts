@@ -1,7 +1,8 @@
 /**
  * @module The clients of the node simulation: each loops over real commands through the command layer — SET
  * (a put), GET (a ReadIndex barrier, then the store), a compare-and-swap (a txn comparing the value) and Redis
- * INCR — against the member it believes leads (reads go to any member), and records every operation in a
+ * INCR — against the member it believes leads the key's group (reads go to any member; with several groups a key
+ * belongs to one, as a key's hash slot picks its shard), and records every operation in a
  * Jepsen-style history (../checkers/history-op.ts) that the linearizability checker judges at the end of the run.
  *
  * Outcomes: `ok` when answered; `fail` when certainly not applied (refused before the log: NOT_LEADER, the
@@ -13,7 +14,7 @@ import type { Command, CommandResult } from "../../src/commands/command.js";
 import { encodeCommand } from "../../src/commands/command-codec.js";
 import { ShoalError } from "../../src/lib/errors.js";
 import type { Prng } from "../../src/lib/prng.js";
-import type { NodeId } from "../../src/raft/types.js";
+import type { GroupId, NodeId } from "../../src/raft/types.js";
 import type { HistoryOp, Outcome } from "../checkers/history-op.js";
 import type { ClockScope } from "../sim-clock.js";
 import type { SimMember } from "./sim-member.js";
@@ -43,16 +44,24 @@ export class SimClients {
   readonly #scope: ClockScope;
   readonly #random: Prng;
   readonly #timeoutMs: number;
-  /** Per client: the member it believes leads. */
-  readonly #leaderGuess = new Map<number, NodeId>();
+  readonly #groupOfKey: (key: string) => GroupId;
+  /** Per client and group ("client:group"): the member it believes leads. */
+  readonly #leaderGuess = new Map<string, NodeId>();
   /** The last value each register was seen with (CAS expectations). */
   readonly #lastSeen = new Map<string, string>();
 
-  constructor(members: readonly SimMember[], scope: ClockScope, random: Prng, timeoutMs: number) {
+  constructor(
+    members: readonly SimMember[],
+    scope: ClockScope,
+    random: Prng,
+    timeoutMs: number,
+    groupOfKey: (key: string) => GroupId,
+  ) {
     this.#members = members;
     this.#scope = scope;
     this.#random = random;
     this.#timeoutMs = timeoutMs;
+    this.#groupOfKey = groupOfKey;
   }
 
   /** Starts `count` clients, each waiting up to `thinkMsMax` between operations. */
@@ -83,16 +92,19 @@ export class SimClients {
   #nextOperation(client: number): Invocation {
     const random = this.#random;
     const roll = random.int(100);
-    const guess = this.#leaderGuess.get(client) ?? (this.#members[random.int(this.#members.length)] as SimMember).id;
+    const someNode = (this.#members[random.int(this.#members.length)] as SimMember).id;
     const anyNode = (this.#members[random.int(this.#members.length)] as SimMember).id;
     const value = `v${client}.${this.#sequence}`;
+    const guessFor = (key: string): NodeId => this.#leaderGuess.get(`${client}:${this.#groupOfKey(key)}`) ?? someNode;
     if (roll < 15) {
       const key = COUNTER_KEYS[random.int(COUNTER_KEYS.length)] as string;
+      const guess = guessFor(key);
       return roll < 10
         ? { client, node: guess, op: "incr", key, value: null, expected: null }
         : { client, node: anyNode, op: "read", key, value: null, expected: null };
     }
     const key = REGISTER_KEYS[random.int(REGISTER_KEYS.length)] as string;
+    const guess = guessFor(key);
     if (roll < 50) return { client, node: guess, op: "write", key, value, expected: null };
     if (roll < 65) {
       const expected = this.#lastSeen.get(key) ?? "none";
@@ -133,11 +145,12 @@ export class SimClients {
 
   async #perform(invocation: Invocation): Promise<{ outcome: Outcome; value?: unknown; error?: string }> {
     const member = this.#members.find((m) => m.id === invocation.node) as SimMember;
+    const group = this.#groupOfKey(invocation.key);
     const key = encoder.encode(invocation.key);
     const nowMs = this.#scope.now();
     switch (invocation.op) {
       case "read": {
-        const kv = await member.call(async (host, store) => {
+        const kv = await member.call(group, async (host, store) => {
           await host.readBarrier();
           return store.get(key, store.clockMs());
         });
@@ -145,7 +158,7 @@ export class SimClients {
       }
       case "write": {
         const command: Command = { op: "put", key, value: encoder.encode(invocation.value as string), nowMs };
-        const result = await this.#propose(member, command);
+        const result = await this.#propose(member, group, command);
         return result.kind === "put" ? { outcome: "ok" } : { outcome: "fail", error: result.kind };
       }
       case "cas": {
@@ -156,13 +169,13 @@ export class SimClients {
           success: [{ op: "put", key, value: encoder.encode(invocation.value as string) }],
           failure: [],
         };
-        const result = await this.#propose(member, command);
+        const result = await this.#propose(member, group, command);
         if (result.kind !== "txn") return { outcome: "fail", error: result.kind };
         return result.succeeded ? { outcome: "ok" } : { outcome: "fail", error: "compare failed" };
       }
       case "incr": {
         const command: Command = { op: "redis", nowMs, argvs: [[encoder.encode("INCR"), key]] };
-        const result = await this.#propose(member, command);
+        const result = await this.#propose(member, group, command);
         const reply = result.kind === "redis" ? result.replies[0] : undefined;
         if (reply?.kind !== "integer") return { outcome: "fail", error: `INCR answered ${reply?.kind ?? result.kind}` };
         return { outcome: "ok", value: String(reply.value) };
@@ -172,8 +185,8 @@ export class SimClients {
     }
   }
 
-  #propose(member: SimMember, command: Command): Promise<CommandResult> {
-    return member.call((host) => host.propose(encodeCommand(command)));
+  #propose(member: SimMember, group: GroupId, command: Command): Promise<CommandResult> {
+    return member.call(group, (host) => host.propose(encodeCommand(command)));
   }
 
   #withTimeout<T>(work: Promise<T>): Promise<T> {
@@ -197,12 +210,13 @@ export class SimClients {
 
   #failure(invocation: Invocation, error: unknown): { outcome: Outcome; error: string } {
     if (!(error instanceof ShoalError)) throw error;
+    const guessKey = `${String(invocation.client)}:${this.#groupOfKey(invocation.key)}`;
     if (error.code === "NOT_LEADER" && typeof invocation.client === "number") {
       const leaderId = error.detail?.leaderId;
-      if (typeof leaderId === "number" && leaderId > 0) this.#leaderGuess.set(invocation.client, leaderId);
-      else this.#leaderGuess.delete(invocation.client);
+      if (typeof leaderId === "number" && leaderId > 0) this.#leaderGuess.set(guessKey, leaderId);
+      else this.#leaderGuess.delete(guessKey);
     } else if (typeof invocation.client === "number" && error.code !== "TIMEOUT") {
-      this.#leaderGuess.delete(invocation.client);
+      this.#leaderGuess.delete(guessKey);
     }
     const certain =
       error.code === "NOT_LEADER" ||

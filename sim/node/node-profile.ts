@@ -11,7 +11,7 @@ import type { DiskFaults } from "../sim-disk.js";
 import type { MemberSettings } from "./sim-member.js";
 
 export interface NodeProfile {
-  readonly member: Omit<MemberSettings, "voters" | "mutation">;
+  readonly member: Omit<MemberSettings, "voters" | "mutation" | "groups">;
   readonly network: NetworkFaults;
   readonly disk: DiskFaults;
   readonly clients: number;

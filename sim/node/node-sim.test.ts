@@ -1,6 +1,7 @@
 /**
  * The node simulation (the real RaftHost, WAL, command semantics and codec in virtual time) as part of `npm test`:
- * a slice of seeds must pass every checker and converge; a seed replays exactly; and each node-level mutation
+ * a slice of seeds must pass every checker and converge (members hosting 1–3 Raft groups, drawn per seed, and a
+ * slice with 3 each); a seed replays exactly; and each node-level mutation
  * (node-mutations.ts) must be caught — the long runs are `npm run sim -- --seeds 1000` and
  * `npm run sim -- --seeds 200 --unsafe <name>`.
  */
@@ -26,6 +27,18 @@ test("60 seeds of the node simulation pass (3 and 5 real nodes, 2 workers)", asy
   const results = await runSeeds(options);
   assert.equal(results.length, 60);
   assert.deepEqual(failures(options, results), []);
+});
+
+test("20 seeds of members hosting 3 Raft groups each pass, and a mutation is caught there too", async () => {
+  const options: SimOptions = { ...DEFAULT_OPTIONS, start: 1, seeds: 20, workers: 2, groups: 3 };
+  const results = await runSeeds(options);
+  assert.deepEqual(failures(options, results), []);
+  assert.ok(results.every((r) => r.summary.includes("× 3 groups")));
+  // Each group's checkers watch their own log: switching off the WAL's fsync is caught with 3 groups as with one.
+  const unsafe: SimOptions = { ...options, seeds: 1, nodeMutation: "wal-no-fsync" };
+  let caught = false;
+  for (let seed = 1; seed <= 10 && !caught; seed++) caught = (await runAnySeed(seed, unsafe)).failure !== undefined;
+  assert.ok(caught, "wal-no-fsync with 3 groups per member was not caught in 10 seeds");
 });
 
 test("a node-simulation seed replays exactly: same trace, same digest", async () => {

@@ -7,10 +7,15 @@
  * member applied to the commit index with the same keyspace, every client operation answered, a final read of
  * every key. Last, the whole client history goes to the linearizability checker. Everything is drawn from the
  * one seed and runs in virtual time (../sim-clock.ts), so a failing seed replays exactly.
+ *
+ * In half the seeds every member hosts 2 or 3 Raft groups (shards), as a real node does (src/node/shoal-node.ts):
+ * each group has its own WAL, snapshots and store on the member's one disk, its own checkers (each group is its
+ * own log, with its own terms and indexes), and the clients' keys are spread over the groups; the members share one
+ * network attachment and one node-level liveness, and a crash takes every group of the member down at once.
  */
 import { ShoalError } from "../../src/lib/errors.js";
 import type { Prng } from "../../src/lib/prng.js";
-import type { NodeId } from "../../src/raft/types.js";
+import type { GroupId, NodeId } from "../../src/raft/types.js";
 import { type ElectedHost, ElectionSafetyChecker } from "../checkers/election-safety.js";
 import { LogMatchingChecker } from "../checkers/log-matching.js";
 import { checkRegisterHistory } from "../checkers/register-checker.js";
@@ -35,6 +40,8 @@ export interface NodeRunOptions {
   /** Bound on the liveness phase, in ticks. */
   readonly livenessTicks: number;
   readonly mutation: string | undefined;
+  /** Raft groups per member; drawn per seed (1, 2 or 3) when undefined. */
+  readonly groups?: number | undefined;
 }
 
 interface Failure {
@@ -67,7 +74,9 @@ class NodeRun {
   readonly #clients: SimClients;
   readonly #nemesisRandom: Prng;
   readonly #hostile: SimHostileClient;
-  readonly #electionSafety = new ElectionSafetyChecker();
+  readonly #groups: readonly GroupId[];
+  /** Election Safety per group: terms count in each group separately. */
+  readonly #electionSafety = new Map<GroupId, ElectionSafetyChecker>();
   #failure: Failure | undefined;
   #crashes = 0;
   #elections = 0;
@@ -83,21 +92,31 @@ class NodeRun {
     const mutation = options.mutation === undefined ? undefined : findNodeMutation(options.mutation);
     if (options.mutation !== undefined && mutation === undefined)
       throw new RangeError(`Unknown node mutation ${options.mutation}`);
+    // Groups per member: drawn from its own stream, so everything else draws as before.
+    const groupRandom = derivePrng(seed, "groups");
+    const groupCount = options.groups ?? (groupRandom.chance(0.5) ? 1 : groupRandom.between(2, 3));
+    this.#groups = Array.from({ length: groupCount }, (_, i) => i + 1);
+    for (const group of this.#groups) this.#electionSafety.set(group, new ElectionSafetyChecker());
     this.#network = new NodeNetwork(this.#clock, derivePrng(seed, "network"), this.#profile.network, (message) =>
-      this.#guard(() => this.#electionSafety.messageSent(message)),
+      this.#guard(() => this.#electionSafety.get(message.groupId)?.messageSent(message)),
     );
-    const checks = new NodeChecks(ids);
-    const logMatching = new LogMatchingChecker();
     const world = {
       clock: this.#clock,
       network: this.#network,
-      checks,
-      logMatching,
-      leaderElected: (host: ElectedHost, term: number) => {
-        this.#elections++;
-        this.#trace(`node ${host.id} leads term ${term}`);
-        this.#guard(() => this.#electionSafety.leaderElected(host, term));
-      },
+      groups: new Map(
+        this.#groups.map((group) => [
+          group,
+          {
+            checks: new NodeChecks(ids),
+            logMatching: new LogMatchingChecker(),
+            leaderElected: (host: ElectedHost, term: number) => {
+              this.#elections++;
+              this.#trace(`node ${host.id} leads group ${group} term ${term}`);
+              this.#guard(() => this.#electionSafety.get(group)?.leaderElected(host, term));
+            },
+          },
+        ]),
+      ),
       fatal: (id: NodeId, error: unknown) => this.#fail(error, `node ${id}: `),
       trace: (line: string) => this.#trace(line),
     };
@@ -109,7 +128,13 @@ class NodeRun {
         new SimMember(
           id,
           new SimDisk(this.#clock, derivePrng(seed, `disk-${id}`), this.#profile.disk),
-          { ...this.#profile.member, raft: { ...this.#profile.member.raft, quiesce }, voters: ids, mutation },
+          {
+            ...this.#profile.member,
+            raft: { ...this.#profile.member.raft, quiesce },
+            voters: ids,
+            groups: this.#groups,
+            mutation,
+          },
           world,
           derivePrng(seed, `node-${id}`),
         ),
@@ -119,12 +144,20 @@ class NodeRun {
       this.#clock.scope(),
       derivePrng(seed, "clients"),
       2 * this.#profile.member.requestTimeoutMs,
+      (key) => this.#groupOfKey(key),
     );
     this.#nemesisRandom = derivePrng(seed, "nemesis");
     this.#hostile = new SimHostileClient(
       { pickProposer: (random) => this.#hostileProposer(random) },
       derivePrng(seed, "hostile"),
     );
+  }
+
+  /** The group a client key belongs to (as a key's hash slot picks its shard on a real node): the keys are dealt
+   * round-robin, so every group has some. */
+  #groupOfKey(key: string): GroupId {
+    const index = [...REGISTER_KEYS, ...COUNTER_KEYS].indexOf(key);
+    return this.#groups[Math.max(0, index) % this.#groups.length] as GroupId;
   }
 
   /** A running member's real `RaftHost` takes the hostile entry straight into its log, skipping the front ends'
@@ -256,7 +289,9 @@ class NodeRun {
     const scope = this.#clock.scope();
     scope.setTimeout(
       () => {
-        for (const member of this.#members) if (member.id !== victim.id) member.host?.leaderGone(victim.id);
+        for (const member of this.#members) {
+          if (member.id !== victim.id) for (const host of member.hosts()) host.leaderGone(victim.id);
+        }
       },
       this.#nemesisRandom.between(1, 20),
     );
@@ -286,8 +321,11 @@ class NodeRun {
       }
       await this.#advance(5 * TICK_MS);
     }
-    const leader = this.#members.find((m) => m.role() === "leader") as SimMember;
-    const reads = [...REGISTER_KEYS, ...COUNTER_KEYS].map((key) => this.#clients.finalRead(leader, key));
+    const reads = [...REGISTER_KEYS, ...COUNTER_KEYS].map((key) => {
+      const group = this.#groupOfKey(key);
+      const leader = this.#members.find((m) => m.roleOf(group) === "leader") as SimMember;
+      return this.#clients.finalRead(leader, key);
+    });
     let settled = false;
     const outcomes = Promise.all(reads).finally(() => {
       settled = true;
@@ -307,7 +345,15 @@ class NodeRun {
 
   #gap(): string {
     if (this.#clients.inFlight > 0) return `${this.#clients.inFlight} client operations in flight`;
-    const statuses = this.#members.map((m) => ({ member: m, status: m.host?.raw.status() }));
+    for (const group of this.#groups) {
+      const gap = this.#groupGap(group);
+      if (gap !== "") return this.#groups.length === 1 ? gap : `group ${group}: ${gap}`;
+    }
+    return "";
+  }
+
+  #groupGap(group: GroupId): string {
+    const statuses = this.#members.map((m) => ({ member: m, status: m.hostOf(group)?.raw.status() }));
     const leaders = statuses.filter((s) => s.status?.role === "leader");
     if (leaders.length !== 1) return `${leaders.length} leaders`;
     const leader = leaders[0]?.status;
@@ -317,18 +363,23 @@ class NodeRun {
       if (status.leaderId !== leader.id || status.term !== leader.term) {
         return `node ${member.id} follows ${status.leaderId} in term ${status.term}, not ${leader.id} in ${leader.term}`;
       }
-      const applied = member.store?.appliedIndex() ?? -1;
+      const applied = member.storeOf(group)?.appliedIndex() ?? -1;
       if (applied !== leader.commitIndex)
         return `node ${member.id} applied ${applied} of commit index ${leader.commitIndex}`;
     }
     return "";
   }
 
-  /** Every member holds the same keyspace at the same applied index (the replicated state machine). */
+  /** In every group, every member holds the same keyspace at the same applied index (the replicated state
+   * machine). */
   #checkSameState(): void {
+    for (const group of this.#groups) this.#checkSameGroupState(group);
+  }
+
+  #checkSameGroupState(group: GroupId): void {
     let reference: { id: NodeId; digest: number } | undefined;
     for (const member of this.#members) {
-      const store = member.store;
+      const store = member.storeOf(group);
       if (store === undefined) continue;
       if (store.get(new TextEncoder().encode(HOSTILE_SHORT_KEY), store.clockMs()) !== undefined) {
         this.#fail(
@@ -351,7 +402,7 @@ class NodeRun {
         this.#fail(
           new SimViolation(
             "stateMachineSafety",
-            `node ${member.id}'s keyspace differs from node ${reference.id}'s at the same applied index`,
+            `node ${member.id}'s keyspace of group ${group} differs from node ${reference.id}'s at the same applied index`,
           ),
           "",
         );
@@ -420,7 +471,7 @@ class NodeRun {
       ticks: Math.floor(this.#clock.now() / TICK_MS),
       digest: (digest >>> 0).toString(16).padStart(8, "0"),
       summary:
-        `${this.#nodeCount} nodes, ${history.length} client ops (${counts.ok} ok, ${counts.fail} fail, ${counts.info} unknown), ` +
+        `${this.#nodeCount} nodes${this.#groups.length === 1 ? "" : ` × ${this.#groups.length} groups`}, ${history.length} client ops (${counts.ok} ok, ${counts.fail} fail, ${counts.info} unknown), ` +
         `${this.#elections} elections, ${this.#crashes} crashes, hostile entries ${this.#hostile.stats.proposed}, ${this.#clock.eventsRun} events, ${this.#network.links.stats.sent} messages`,
     };
   }
