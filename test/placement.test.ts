@@ -124,6 +124,15 @@ describe("4 nodes, 4 shards of 3 replicas", { timeout: 240_000 }, () => {
       } while (cursor !== "0");
       assert.equal(scanned.length, keys.length);
       assert.deepEqual([...scanned].sort(), [...keys].sort());
+      // A heavy read of a shard held elsewhere (HGETALL of a 5,000-field hash) runs on the holder's read worker
+      // and comes back encoded for this client.
+      const hashKey = Array.from({ length: 100 }, (_, i) => `bighash:${i}`).find(
+        (k) => !placement.replicasOf(shardOf(k)).includes(1),
+      ) as string;
+      const fields = Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`f${i}`, `v${i}`]));
+      await (clients[1] as Redis).hset(hashKey, fields);
+      assert.deepEqual(await (clients[0] as Redis).hgetall(hashKey), fields);
+      await (clients[1] as Redis).del(hashKey);
       // A cursor handed to another node resumes there (cursors are valid on every node).
       const [first] = (await (clients[0] as Redis).scan("0", "COUNT", 10)) as [string, string[]];
       const [, resumed] = (await (clients[2] as Redis).scan(first, "COUNT", 10)) as [string, string[]];

@@ -6,7 +6,7 @@ import { ScanCursorTable } from "../commands/redis/scan-cursor-table.js";
 import { compareBytes } from "../lib/bytes.js";
 import { Prng } from "../lib/prng.js";
 import type { KeyspaceReader } from "../store/write-set.js";
-import { decodePosition, encodePosition, keylessReadOverShards } from "./keyless-reads.js";
+import { decodePosition, encodePosition, KEYS_PAGE_KEYS, keylessReadOverShards } from "./keyless-reads.js";
 import type { KeylessAnswer, ShardAccess } from "./shard-access.js";
 
 const encoder = new TextEncoder();
@@ -88,4 +88,27 @@ test("a SCAN position names its shard and key; one beyond the shards is an inval
   assert.deepEqual(decodePosition(encodePosition(2, undefined), 3), { index: 2, after: undefined });
   assert.deepEqual(decodePosition(undefined, 3), { index: 0, after: undefined });
   assert.throws(() => decodePosition(encodePosition(3, undefined), 3), /invalid cursor/);
+});
+
+test("KEYS lists a shard page by page (no call examines more than a page), every key once, in order", async () => {
+  const many = Array.from({ length: 2 * KEYS_PAGE_KEYS + 7 }, (_, i) => `k${String(i).padStart(6, "0")}`);
+  const big = shard(many);
+  let calls = 0;
+  const counted: ShardAccess = {
+    ...big,
+    keylessRead: (command, stale, after) => {
+      calls++;
+      return big.keylessRead(command, stale, after);
+    },
+  } as ShardAccess;
+  const table = new ScanCursorTable();
+  const listed = texts(await keylessReadOverShards(argv("KEYS", "*"), [counted, shard(["a"])], false, table));
+  assert.deepEqual(listed, ["a", ...many]);
+  assert.equal(calls, 3, "three pages of the big shard");
+  assert.deepEqual(texts(await keylessReadOverShards(argv("KEYS", "k00000?"), [big], false, table)), many.slice(0, 10));
+  for (let i = 0; i < 5; i++) {
+    const random = await keylessReadOverShards(argv("RANDOMKEY"), [big, shard([])], false, table);
+    assert.ok(random.kind === "bulk" && many.includes(decoder.decode(random.value)));
+  }
+  assert.deepEqual(await keylessReadOverShards(argv("RANDOMKEY"), [shard([])], false, table), { kind: "null" });
 });

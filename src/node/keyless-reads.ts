@@ -4,10 +4,13 @@
  * node combines the answers. (A node that holds every shard merges the shards' keyspaces in one pass instead:
  * store/merged-keyspace-reader.ts.)
  *
- * - KEYS: every shard's matches, merged in bytewise order (the order a single keyspace answers in).
+ * - KEYS: every shard's matches, merged in bytewise order (the order a single keyspace answers in), each shard
+ *   listed page by page — a SCAN of KEYS_PAGE_KEYS keys per call — so no call holds a holder's event loop for
+ *   longer than one page (a KEYS over a million keys in one call would stall its heartbeats: issue 10).
  * - DBSIZE: the sum.
- * - RANDOMKEY: one of the shards' own random keys, the shard drawn uniformly among those with keys — not
- *   uniform over keys when shards differ in size (Redis's RANDOMKEY is not uniform either).
+ * - RANDOMKEY: a shard drawn by its key count, then the first key after random bytes in it (wrapping to its
+ *   first key): two bounded reads, not a pass over every key. Not uniform over keys (keys after a wide gap are
+ *   drawn more often); Redis's RANDOMKEY is not uniform either.
  * - SCAN: shard after shard. The cursor's position (in this node's cursor table, valid on every node:
  *   scan-cursor-table.ts) is the shard's index and the key to resume after in it; a call examines COUNT keys of
  *   one shard, so it may answer none with a non-zero cursor, which SCAN allows. Every key present for the whole
@@ -30,6 +33,8 @@ export async function keylessReadOverShards(
 ): Promise<Reply> {
   const name = decoder.decode(argv[0]).toLowerCase();
   if (name === "scan") return scanOverShards(argv, shards, stale, cursors);
+  if (name === "keys" && argv.length === 2) return keysOverShards(argv[1] as Uint8Array, shards, stale);
+  if (name === "randomkey" && argv.length === 1) return randomKeyOverShards(shards, stale);
   const answers = await Promise.all(shards.map((shard) => shard.keylessRead(argv, stale)));
   const replies = answers.map((answer) => answer.reply);
   const failed = replies.find((reply) => reply.kind === "error");
@@ -70,6 +75,61 @@ async function scanOverShards(
   if (answer.scanNext !== undefined) next = cursors.issue(encodePosition(index, answer.scanNext));
   else if (index + 1 < shards.length) next = cursors.issue(encodePosition(index + 1, undefined));
   return array([bulk(next.toString()), found]);
+}
+
+/** Keys one page of a shard's KEYS examines (a few milliseconds of the holder's event loop). */
+export const KEYS_PAGE_KEYS = 10_000;
+
+async function keysOverShards(pattern: Uint8Array, shards: readonly ShardAccess[], stale: boolean): Promise<Reply> {
+  // A lone "*" lists every key without matching (Redis's rule: so the empty key too), as KEYS does.
+  const every = pattern.byteLength === 1 && pattern[0] === 0x2a;
+  const options = every ? [] : [bulkText("MATCH"), pattern];
+  const perShard = await Promise.all(
+    shards.map(async (shard) => {
+      const found: Reply[] = [];
+      let after: Uint8Array | undefined;
+      for (;;) {
+        const argv = [
+          bulkText("SCAN"),
+          bulkText(after === undefined ? "0" : "1"),
+          bulkText("COUNT"),
+          bulkText(String(KEYS_PAGE_KEYS)),
+          ...options,
+        ];
+        const answer = await shard.keylessRead(argv, stale, after);
+        if (answer.reply.kind !== "array") throw new ShoalError("INTERNAL", "A shard's SCAN answered no array");
+        const page = answer.reply.items[1];
+        if (page?.kind === "array") found.push(...page.items);
+        if (answer.scanNext === undefined) return found;
+        after = answer.scanNext;
+      }
+    }),
+  );
+  return array(perShard.flat().sort((a, b) => compareBytes(bulkBytes(a), bulkBytes(b))));
+}
+
+async function randomKeyOverShards(shards: readonly ShardAccess[], stale: boolean): Promise<Reply> {
+  const sizes = await Promise.all(
+    shards.map(async (shard) => {
+      const reply = (await shard.keylessRead([bulkText("DBSIZE")], stale)).reply;
+      return reply.kind === "integer" ? Number(reply.value) : 0;
+    }),
+  );
+  const total = sizes.reduce((sum, size) => sum + size, 0);
+  if (total === 0) return NULL;
+  let draw = Math.floor(Math.random() * total);
+  let index = 0;
+  while (draw >= (sizes[index] ?? 0)) draw -= sizes[index++] ?? 0;
+  const shard = shards[index] as ShardAccess;
+  const probe = new Uint8Array(8).map(() => Math.floor(Math.random() * 256));
+  for (const after of [probe, undefined]) {
+    const argv = [bulkText("SCAN"), bulkText(after === undefined ? "0" : "1"), bulkText("COUNT"), bulkText("1")];
+    const reply = (await shard.keylessRead(argv, stale, after)).reply;
+    const page = reply.kind === "array" ? reply.items[1] : undefined;
+    const key = page?.kind === "array" ? page.items[0] : undefined;
+    if (key !== undefined) return key;
+  }
+  return NULL; // emptied meanwhile
 }
 
 /** A SCAN position: the shard's index (2 bytes), then 1 and the key to resume after, or 0 for the shard's start. */

@@ -26,7 +26,13 @@ export type ShardCall =
   | { readonly call: "submit"; readonly data: Uint8Array }
   | { readonly call: "barrier" }
   | { readonly call: "redis-run"; readonly argvs: Uint8Array[][]; readonly watches?: WatchTicket[] }
-  | { readonly call: "redis-read"; readonly argvs: Uint8Array[][]; readonly stale: boolean }
+  | {
+      readonly call: "redis-read";
+      readonly argvs: Uint8Array[][];
+      readonly stale: boolean;
+      /** The asking client's RESP version: a heavy read's replies come back encoded for it. */
+      readonly protocol?: 2 | 3;
+    }
   | { readonly call: "keyless"; readonly argv: Uint8Array[]; readonly stale: boolean; readonly scanAfter?: Uint8Array }
   | { readonly call: "watch-revisions"; readonly keys: Uint8Array[]; readonly stale: boolean }
   | { readonly call: "revision" }

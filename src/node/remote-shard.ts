@@ -24,7 +24,7 @@ import type { ShardCall, ShardRequest } from "./peer-rpc.js";
 import type { RedisOutcome } from "./redis-operations.js";
 import type { WatchTicket } from "./redis-watch.js";
 import { RemoteWatcher, WATCH_POLL_WAIT_MS, type WatchPoll } from "./remote-watcher.js";
-import type { KeylessAnswer, LocalShard, ShardAccess } from "./shard-access.js";
+import type { KeylessAnswer, LocalShard, ReplyProtocol, ShardAccess } from "./shard-access.js";
 
 /** A member's answer: the value, and the shard's leader as the member knows it. */
 interface ShardReply {
@@ -97,8 +97,16 @@ export class RemoteShard implements ShardAccess {
     return (await this.#call(call)) as RedisOutcome;
   }
 
-  async readRedis(argvs: readonly (readonly Uint8Array[])[], stale: boolean): Promise<Reply[]> {
-    return (await this.#call({ call: "redis-read", argvs: argvs as Uint8Array[][], stale })) as Reply[];
+  async readRedis(
+    argvs: readonly (readonly Uint8Array[])[],
+    stale: boolean,
+    protocol?: ReplyProtocol,
+  ): Promise<Reply[]> {
+    const call: ShardCall =
+      protocol === undefined
+        ? { call: "redis-read", argvs: argvs as Uint8Array[][], stale }
+        : { call: "redis-read", argvs: argvs as Uint8Array[][], stale, protocol };
+    return (await this.#call(call)) as Reply[];
   }
 
   async keylessRead(argv: readonly Uint8Array[], stale: boolean, scanAfter?: Uint8Array): Promise<KeylessAnswer> {
@@ -202,7 +210,11 @@ function runCall(shard: LocalShard, r: Record<string, unknown> | undefined): Pro
     case "redis-run":
       return shard.runRedis(argvList(r.argvs), r.watches === undefined ? undefined : tickets(r.watches));
     case "redis-read":
-      return shard.readRedis(argvList(r.argvs), flag(r.stale));
+      return shard.readRedis(
+        argvList(r.argvs),
+        flag(r.stale),
+        r.protocol === 2 || r.protocol === 3 ? r.protocol : undefined,
+      );
     case "keyless":
       return shard.keylessRead(
         argvOf(r.argv),

@@ -18,6 +18,18 @@ import type { WatchTicket } from "./redis-watch.js";
 import type { WatchPoll } from "./remote-watcher.js";
 import type { ShardReplica } from "./shard-replica.js";
 
+/** RESP's protocol version, for replies computed already encoded. */
+export type ReplyProtocol = 2 | 3;
+
+/** Runs readonly commands of one replica off the event loop when their cost follows the data (the RESP server's
+ * read workers, resp/node-backend.ts), each reply encoded for `protocol`; undefined: not worth it, run them inline. */
+export type HeavyReadRunner = (
+  replica: ShardReplica,
+  argvs: readonly (readonly Uint8Array[])[],
+  stale: boolean,
+  protocol: ReplyProtocol,
+) => Promise<Reply[] | undefined>;
+
 /** A keyless read of one shard (KEYS, SCAN, RANDOMKEY, DBSIZE): its reply, and for SCAN the key a next call
  * resumes after (undefined when the shard has no more keys). */
 export interface KeylessAnswer {
@@ -38,8 +50,9 @@ export interface ShardAccess {
   readBarrier(): Promise<void>;
   /** Redis data commands through the shard's log as one entry (a pipeline run, an EXEC). */
   runRedis(argvs: readonly (readonly Uint8Array[])[], watches?: readonly WatchTicket[]): Promise<RedisOutcome>;
-  /** Readonly Redis commands with keys, all in this shard. */
-  readRedis(argvs: readonly (readonly Uint8Array[])[], stale: boolean): Promise<Reply[]>;
+  /** Readonly Redis commands with keys, all in this shard. With `protocol`, a heavy read (a big hash's HGETALL)
+   * may come back encoded for it, computed on the holder's read worker. */
+  readRedis(argvs: readonly (readonly Uint8Array[])[], stale: boolean, protocol?: ReplyProtocol): Promise<Reply[]>;
   /** One keyless read over this shard's keys only; for SCAN, resuming after `scanAfter`. */
   keylessRead(argv: readonly Uint8Array[], stale: boolean, scanAfter?: Uint8Array): Promise<KeylessAnswer>;
   watchRevisions(keys: readonly Uint8Array[], stale: boolean): Promise<WatchTicket[]>;
@@ -53,10 +66,12 @@ export interface ShardAccess {
 export class LocalShard implements ShardAccess {
   readonly id: GroupId;
   readonly replica: ShardReplica;
+  readonly #heavyReads: () => HeavyReadRunner | undefined;
 
-  constructor(replica: ShardReplica) {
+  constructor(replica: ShardReplica, heavyReads: () => HeavyReadRunner | undefined = () => undefined) {
     this.id = replica.groupId;
     this.replica = replica;
+    this.#heavyReads = heavyReads;
   }
 
   leaderId(): NodeId {
@@ -88,7 +103,16 @@ export class LocalShard implements ShardAccess {
     return this.replica.redis.runRedis(argvs, watches);
   }
 
-  readRedis(argvs: readonly (readonly Uint8Array[])[], stale: boolean): Promise<Reply[]> {
+  async readRedis(
+    argvs: readonly (readonly Uint8Array[])[],
+    stale: boolean,
+    protocol?: ReplyProtocol,
+  ): Promise<Reply[]> {
+    const heavy = this.#heavyReads();
+    if (protocol !== undefined && heavy !== undefined) {
+      const replies = await heavy(this.replica, argvs, stale, protocol);
+      if (replies !== undefined) return replies;
+    }
     return this.replica.redis.readRedis(argvs, stale, this.replica.redis.scanCursors);
   }
 

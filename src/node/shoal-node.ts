@@ -52,7 +52,7 @@ import type { RaftHost } from "./raft-host.js";
 import { liveReader, type RedisOperations, type RedisOutcome } from "./redis-operations.js";
 import type { WatchTicket } from "./redis-watch.js";
 import { answerShardCall, assertMajorityLive, RemoteShard } from "./remote-shard.js";
-import { LocalShard, type ShardAccess } from "./shard-access.js";
+import { type HeavyReadRunner, LocalShard, type ReplyProtocol, type ShardAccess } from "./shard-access.js";
 import { ShardReplica } from "./shard-replica.js";
 import { onlyFlushes, routeBatch, shardOfCommand } from "./shard-routing.js";
 import type { WatchHub } from "./watch-hub.js";
@@ -140,6 +140,7 @@ export class ShoalNode {
   readonly #balancer: LeaderBalancer | undefined;
   readonly #meta: ShardReplica;
   readonly #mapKeeper: ClusterMapKeeper;
+  #heavyReads: HeavyReadRunner | undefined;
 
   private constructor(options: NodeOptions, parts: NodeParts) {
     this.options = options;
@@ -165,7 +166,7 @@ export class ShoalNode {
     this.shards = new Map(
       parts.slotMap.shards().map((id): [GroupId, ShardAccess] => {
         const replica = parts.replicas.get(id);
-        if (replica !== undefined) return [id, new LocalShard(replica)];
+        if (replica !== undefined) return [id, new LocalShard(replica, () => this.#heavyReads)];
         const remote = new RemoteShard({
           id,
           replicaIds: placement.replicasOf(id),
@@ -404,6 +405,11 @@ export class ShoalNode {
     this.#lock.release();
   }
 
+  /** How this node runs heavy reads asked by members that lack the shard (the RESP server's read workers). */
+  setHeavyReads(runner: HeavyReadRunner): void {
+    this.#heavyReads = runner;
+  }
+
   /** The cluster map's epoch as the meta group recorded it; 0 until this node's replica holds it. */
   get mapEpoch(): number {
     return this.#mapKeeper.epoch;
@@ -586,11 +592,18 @@ export class ShoalNode {
     return outcomes[0] as RedisOutcome;
   }
 
-  async readRedis(argvs: readonly (readonly Uint8Array[])[], stale: boolean, cursors: ScanCursors): Promise<Reply[]> {
+  /** Readonly Redis commands (after the ReadIndex barrier unless `stale`). `protocol`: the client's RESP version,
+   * for a heavy read a member holding the shard computes on its read worker (its replies come back encoded). */
+  async readRedis(
+    argvs: readonly (readonly Uint8Array[])[],
+    stale: boolean,
+    cursors: ScanCursors,
+    protocol?: ReplyProtocol,
+  ): Promise<Reply[]> {
     const shard = this.#route(argvs);
     if (shard !== undefined) {
       return shard.replica === undefined
-        ? shard.readRedis(argvs, stale)
+        ? shard.readRedis(argvs, stale, protocol)
         : shard.replica.redis.readRedis(argvs, stale, cursors);
     }
     const shards = this.#allShards();

@@ -19,6 +19,18 @@ const TOPOLOGY_CACHE_MS = 1000;
 
 export function nodeBackend(node: ShoalNode): RedisBackend {
   const offload = new ReadOffload(READ_WORKERS, node.slotMap.shardCount);
+  // A member lacking a shard asks this node for its heavy reads: they run on the same read workers.
+  node.setHeavyReads(async (replica, argvs, stale, protocol) => {
+    if (!worthOffloading(argvs, (key) => replica.store.holdsBigValue(key))) return undefined;
+    const lent = await replica.redis.lendStateForRead(stale);
+    if (lent === undefined) return undefined;
+    try {
+      const encoded = await offload.run([lent.path], argvs, Date.now(), protocol);
+      return encoded.map((bytes) => ({ kind: "encoded", bytes }) as const);
+    } finally {
+      lent.release();
+    }
+  });
   let topology: { readonly atMs: number; readonly view: Promise<ClusterTopology> } | undefined;
   const readTopology = async (): Promise<ClusterTopology> => {
     const status = node.raftStatus();
@@ -62,7 +74,7 @@ export function nodeBackend(node: ShoalNode): RedisBackend {
           }
         }
       }
-      return node.readRedis(argvs, stale, cursors);
+      return node.readRedis(argvs, stale, cursors, protocol);
     },
     cursors: node.scanCursors,
     watchRevisions: (keys, stale) => node.watchRevisions(keys, stale),

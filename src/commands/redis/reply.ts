@@ -27,7 +27,8 @@ export type Reply =
   /** RESP3 `=txt:`; RESP2 a bulk string (INFO, CLIENT INFO). */
   | { readonly kind: "verbatim"; readonly value: string }
   /** A reply already encoded for the connection's protocol version: computed off the event loop by a read
-   * worker (resp/server/read-offload/), handed to the socket as it is. Never crosses the peer transport. */
+   * worker (resp/server/read-offload/), handed to the socket as it is — also when a member holding the shard
+   * computed it for the asking node (node/remote-shard.ts, in the protocol that node named). */
   | { readonly kind: "encoded"; readonly bytes: Uint8Array };
 
 const textEncoder = new TextEncoder();
