@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { ClusterStatus } from "../client/types.js";
-import { quorumNote } from "./status-command.js";
+import { quorumNote, renderStatus } from "./status-command.js";
+import { makeStyle } from "./terminal.js";
 
 /** Four members, four shards of three replicas (placement's seats), nodes `down` unreachable. */
 function fourNodes(down: readonly number[], leaders: readonly number[]): ClusterStatus {
@@ -45,4 +46,20 @@ test("on several shards, one node down of four loses no shard; a shard without a
   const electing = quorumNote(fourNodes([4], [1, 0, 3, 2]));
   assert.equal(electing?.lost, false);
   assert.match(electing?.text ?? "", /election is under way/);
+});
+
+test("on several shards the member table says which shards each member leads and holds, and its worst lag", () => {
+  const status = fourNodes([4], [1, 2, 3, 2]);
+  const withLag = {
+    ...status,
+    endpoint: "http://x",
+    shards: status.shards?.map((shard) => (shard.id === 1 ? { ...shard, lag: { 2: 5, 3: 0 } } : shard)),
+  };
+  const lines = renderStatus(withLag, makeStyle(false)).split("\n");
+  assert.match(lines[0] ?? "", /4 reachable|3 reachable; 4 of 4 shards led/);
+  assert.match(lines[2] ?? "", /^ID\s+STATE\s+LEADS\s+HOLDS\s+LAG\s+HTTP\s+PEER$/);
+  const row = (id: number) => (lines.find((line) => line.startsWith(`${id} `)) ?? "").split(/\s{2,}/);
+  assert.deepEqual(row(1).slice(0, 4), ["1", "up", "1", "1,2,3"]);
+  assert.deepEqual(row(2).slice(0, 5), ["2", "up", "2,4", "1,2,4", "5"], "2 leads shards 2 and 4, is 5 behind in 1");
+  assert.deepEqual(row(4).slice(0, 4), ["4", "unreachable", "-", "2,3,4"]);
 });

@@ -49,13 +49,22 @@ export function renderStatus(status: ClusterStatus & { endpoint: string }, style
     `Cluster of ${status.members.length} members, ${reachable} reachable; ${leader}, term ${status.term}` +
     `${status.revision === undefined ? "" : `, revision ${status.revision}`} ` +
     `(answered by node ${status.id} at ${status.endpoint})\n\n`;
-  const rows = [...status.members].sort((a, b) => a.id - b.id).map((member) => memberRow(member, status, style));
-  const table = renderTable(
-    ["ID", "ROLE", "TERM", "COMMIT", "APPLIED", "LAG", "HTTP", "PEER"],
-    rows,
-    new Set([2, 3, 4, 5]),
-    style,
-  );
+  const members = [...status.members].sort((a, b) => a.id - b.id);
+  // On several shards a member has a role per shard: the table says which it leads and holds, and its worst lag.
+  const table =
+    (status.shards?.length ?? 0) > 1
+      ? renderTable(
+          ["ID", "STATE", "LEADS", "HOLDS", "LAG", "HTTP", "PEER"],
+          members.map((member) => shardedMemberRow(member, status, style)),
+          new Set([4]),
+          style,
+        )
+      : renderTable(
+          ["ID", "ROLE", "TERM", "COMMIT", "APPLIED", "LAG", "HTTP", "PEER"],
+          members.map((member) => memberRow(member, status, style)),
+          new Set([2, 3, 4, 5]),
+          style,
+        );
   const note = quorumNote(status);
   const shards = (status.shards ?? []).map(
     (shard) =>
@@ -166,6 +175,35 @@ function memberRow(member: MemberStatus, status: ClusterStatus, style: Style): s
     optional(member.appliedIndex),
     // A member that does not answer has no lag to show: a leader elected since it died counts its whole log.
     member.id === status.leader ? "-" : paintLag(member.reachable ? member.lag : undefined, member.replication, style),
+    member.http || "-",
+    member.peer || "-",
+  ];
+}
+
+/** A member of a sharded cluster: up or not, the shards it leads and holds, the most entries it is behind in a
+ * shard it follows (its leader's view; "?" when that leader did not say). */
+function shardedMemberRow(member: MemberStatus, status: ClusterStatus, style: Style): string[] {
+  const shards = status.shards ?? [];
+  const leads = shards.filter((shard) => shard.leader === member.id).map((shard) => shard.id);
+  const follows = shards.filter((shard) => shard.replicas.includes(member.id));
+  const holds = [...leads, ...follows.map((shard) => shard.id)].sort((a, b) => a - b);
+  const lags = follows.map((shard) => (shard as { lag?: Readonly<Record<string, number>> }).lag?.[String(member.id)]);
+  const known = lags.filter((lag): lag is number => lag !== undefined);
+  const worst = known.length === 0 ? undefined : Math.max(...known);
+  const lag =
+    follows.length === 0
+      ? "-"
+      : member.reachable && known.length === lags.length
+        ? paintLag(worst, undefined, style)
+        : worst === undefined
+          ? "?"
+          : `${paintLag(worst, undefined, style)} · ?`;
+  return [
+    String(member.id),
+    (member.reachable ? "up" : style.red("unreachable")) + (member.id === status.id ? style.dim(" (this)") : ""),
+    leads.length === 0 ? "-" : style.green(leads.join(",")),
+    holds.join(",") || "-",
+    lag,
     member.http || "-",
     member.peer || "-",
   ];
