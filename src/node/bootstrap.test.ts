@@ -165,6 +165,39 @@ test("an existing identity must have the shard count the node was started with; 
   assert.equal(deriveClusterId(MEMBERS, "shoal", 1), beforeShards.slice(0, 16));
 });
 
+test("replicas per shard: recorded for a new cluster, kept when no flag is given, refused when another is", async () => {
+  const five = [1, 2, 3, 4, 5];
+  const never = async (): Promise<IdentityAnswer> => assert.fail("an existing member asks nobody");
+  const fresh = dir();
+  const asked = async (peer: number): Promise<IdentityAnswer> => ({
+    ...answer(peer),
+    memberIds: five,
+    proposedClusterId: deriveClusterId(five, "shoal", 5, 3),
+  });
+  const made = await resolveIdentity({ ...context(fresh, asked), memberIds: five, shardCount: 5 });
+  assert.equal(made.replicationFactor, 3, "the default on five members with five shards");
+  assert.notEqual(made.clusterId, deriveClusterId(five, "shoal", 5), "R < N is part of the cluster id");
+  const kept = await resolveIdentity({ ...context(fresh, never), memberIds: five, shardCount: 5 });
+  assert.equal(kept.replicationFactor, 3);
+  await assert.rejects(
+    resolveIdentity({ ...context(fresh, never), memberIds: five, shardCount: 5, replicationFactor: 5 }),
+    /of 3 replica\(s\) per shard, but this node was started with --replicas 5/,
+  );
+  // A placement leaving a member without a shard is refused before anything is written.
+  const idle = dir();
+  await assert.rejects(
+    resolveIdentity({ ...context(idle, asked), memberIds: five, shardCount: 1, replicationFactor: 3 }),
+    /1 shard\(s\) of 3 replica\(s\) leave members 4, 5 of 5 without a shard: use at least 2 shards/,
+  );
+  assert.equal(readIdentity(idle), undefined);
+  // A file from before placement: every member held every shard.
+  writeFileSync(
+    join(idle, "identity.json"),
+    JSON.stringify({ format: 1, clusterId: "c", nodeId: 3, memberIds: five, createdAt: "t", shardCount: 2 }),
+  );
+  assert.equal(readIdentity(idle)?.replicationFactor, 5);
+});
+
 test("a directory with data from before identities gets one without asking", async () => {
   const d = dir();
   mkdirSync(join(d, "wal"));

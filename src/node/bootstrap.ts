@@ -17,7 +17,7 @@
  */
 import { ShoalError } from "../lib/errors.js";
 import type { NodeId } from "../raft/types.js";
-import { defaultReplicationFactor } from "../slots/placement.js";
+import { defaultReplicationFactor, placementProblem } from "../slots/placement.js";
 import {
   type ClusterIdentity,
   deriveClusterId,
@@ -82,6 +82,9 @@ export async function resolveIdentity(context: BootstrapContext): Promise<Cluste
     context.log(`Data directory ${dataDir} predates cluster identities; recorded it as cluster ${adopted.clusterId}`);
     return adopted;
   }
+  // Before anything is recorded: a placement that cannot run must not become this directory's.
+  const problem = placementProblem(memberIds, context.shardCount, replicationFactorOf(context));
+  if (problem !== undefined) throw new ShoalError("BAD_REQUEST", problem);
   const clusterId = await agreeOnNewMember(context);
   const identity = newIdentity(context, clusterId);
   writeIdentity(dataDir, identity);

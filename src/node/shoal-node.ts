@@ -3,8 +3,8 @@
  * shard when each is replicated on every member) — shard-replica.ts: its WAL, LMDB state machine, host loop — over
  * one peer transport (group-router.ts). This file is the wiring: it opens the parts in order, routes each request
  * to the shard its keys hash to (shard-routing.ts; keyless reads see every shard) — answered by this node's replica
- * or asked of a member holding one (shard-access.ts, remote-shard.ts) — and hands the front ends one object. What a replica does lives beside it, one concern each: the key-value operations
- * (client-operations.ts), getting writes and read barriers to the leader from any member (leader-forwarding.ts),
+ * or asked of a member holding one (shard-access.ts, remote-shard.ts) — and hands the front ends one object. What a
+ * replica does lives beside it, one concern each: the key-value operations (client-operations.ts), getting writes and read barriers to the leader from any member (leader-forwarding.ts),
  * Redis commands and WATCH (redis-operations.ts, redis-watch.ts), requests between members (peer-rpc.ts), and
  * status and readiness (member-status.ts). Any node accepts any request: writes on a follower are forwarded to the
  * shard's leader, linearizable reads on a follower are confirmed through ReadIndex and served from the local state.
@@ -25,7 +25,7 @@ import type { RaftStatus, RawNode } from "../raft/raw-node.js";
 import { type GroupId, NO_NODE, type NodeId } from "../raft/types.js";
 import { initialClusterMap } from "../slots/cluster-map.js";
 import { hashSlot } from "../slots/hash-slot.js";
-import { Placement } from "../slots/placement.js";
+import { Placement, placementProblem } from "../slots/placement.js";
 import { SlotMap, type SlotRange } from "../slots/slot-map.js";
 import { mergedKeyspaceReader } from "../store/merged-keyspace-reader.js";
 import { mergedRange } from "../store/merged-range.js";
@@ -90,20 +90,11 @@ export interface ShardStatus {
   readonly raft: RaftStatus | undefined;
 }
 
-/** The cluster's placement; refused when it leaves a member without any shard (it could not answer for itself,
- * nor tell its status). */
+/** The cluster's placement (bootstrap.ts refused one that leaves a member without a shard before recording it). */
 function placementOf(memberIds: readonly NodeId[], shardCount: number, replicationFactor: number): Placement {
-  const placement = new Placement(memberIds, shardCount, replicationFactor);
-  const idle = placement.memberIds.filter((id) => placement.shardsOf(id).length === 0);
-  if (idle.length > 0) {
-    throw new ShoalError(
-      "BAD_REQUEST",
-      `${shardCount} shard(s) of ${replicationFactor} replica(s) leave members ${idle.join(", ")} of ` +
-        `${placement.memberIds.length} without a shard: create the cluster with at least ` +
-        `${Math.ceil(placement.memberIds.length / replicationFactor)} shards`,
-    );
-  }
-  return placement;
+  const problem = placementProblem(memberIds, shardCount, replicationFactor);
+  if (problem !== undefined) throw new ShoalError("BAD_REQUEST", problem);
+  return new Placement(memberIds, shardCount, replicationFactor);
 }
 
 /** How often the leader balancer looks (leader-balancer.ts). */

@@ -90,6 +90,23 @@ export class Placement {
   }
 }
 
+/** Why this placement cannot run — a member left without any shard could neither answer for itself nor tell
+ * its status — or undefined when it can. */
+export function placementProblem(
+  memberIds: readonly NodeId[],
+  shardCount: number,
+  replicationFactor: number,
+): string | undefined {
+  const placement = new Placement(memberIds, shardCount, replicationFactor);
+  const idle = placement.memberIds.filter((id) => placement.shardsOf(id).length === 0);
+  if (idle.length === 0) return undefined;
+  return (
+    `${shardCount} shard(s) of ${replicationFactor} replica(s) leave members ${idle.join(", ")} of ` +
+    `${placement.memberIds.length} without a shard: use at least ` +
+    `${Math.ceil(placement.memberIds.length / replicationFactor)} shards, or more replicas`
+  );
+}
+
 /** The replication factor a cluster of `memberCount` members and `shardCount` shards gets when none is asked for:
  * 3 (capped by the members), or more where fewer would leave a member without any shard (one shard on five
  * members is held by all five, as before placement). */
