@@ -144,6 +144,7 @@ describe("4 nodes, 4 shards of 3 replicas", { timeout: 240_000 }, () => {
     const key = keys.find((k) => !placement.replicasOf(shardOf(k)).includes(1)) as string;
     const response = await fetch(`${cluster.url(1)}/v1/kv/${key}`);
     assert.equal(await response.text(), `v:${key}`);
+    assert.ok(Number(response.headers.get("x-shoal-revision")) > 0, "the holder's revision of the key's shard");
     const page = (await (await fetch(`${cluster.url(2)}/v1/kv?prefix=placed:&limit=50`)).json()) as {
       kvs: { key: string }[];
     };

@@ -83,10 +83,9 @@ export function registerKvRoutes(app: FastifyInstance, node: ShoalNode): void {
     { schema: { params: keyParams, querystring: kvGetQuery }, config: { command: "kv.get", doc: getDoc } },
     async (request, reply) => {
       const key = parseKey(request.params["*"]);
-      const kv = await node.get(key, request.query.consistency === "stale");
-      // The shard's revision, when this node holds a replica of it (a shard held elsewhere answers without it).
-      const revision = node.replicaOfKey(key)?.store.revision();
-      if (revision !== undefined) void reply.header("x-shoal-revision", String(revision));
+      const { kv, revision } = await node.getWithRevision(key, request.query.consistency === "stale");
+      // The revision of the key's shard the read saw (answered by a member holding it when this node does not).
+      void reply.header("x-shoal-revision", String(revision));
       if (kv === undefined) throw new ShoalError("NOT_FOUND", "Key not found");
       // A hash written over RESP has no single value to return (the raw bytes are its storage encoding).
       if (kv.type !== "string") throw new ShoalError("WRONG_TYPE", `Key holds a ${kv.type}, not a string`);

@@ -61,10 +61,10 @@ test("a shard with a majority of its replicas unreachable answers CLUSTERDOWN wi
   assert.deepEqual(asked, []);
   // One of three down still serves, from the live ones only.
   const one = shardWith(
-    () => ({ leader: 3, value: null }),
+    () => ({ leader: 3, value: { kv: null, revision: 12 } }),
     (id) => id !== 2,
   );
-  assert.equal(await one.shard.get(new Uint8Array([1]), false), undefined);
+  assert.deepEqual(await one.shard.get(new Uint8Array([1]), false), { kv: undefined, revision: 12 });
   assert.ok(!one.asked.includes(2));
 });
 

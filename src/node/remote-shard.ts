@@ -24,7 +24,7 @@ import type { ShardCall, ShardRequest } from "./peer-rpc.js";
 import type { RedisOutcome } from "./redis-operations.js";
 import type { WatchTicket } from "./redis-watch.js";
 import { RemoteWatcher, WATCH_POLL_WAIT_MS, type WatchPoll } from "./remote-watcher.js";
-import type { KeylessAnswer, LocalShard, ReplyProtocol, ShardAccess } from "./shard-access.js";
+import type { KeylessAnswer, KeyRead, LocalShard, ReplyProtocol, ShardAccess } from "./shard-access.js";
 
 /** A member's answer: the value, and the shard's leader as the member knows it. */
 interface ShardReply {
@@ -71,8 +71,9 @@ export class RemoteShard implements ShardAccess {
     if (id === NO_NODE || this.#options.replicaIds.includes(id)) this.#leaderHint = id;
   }
 
-  async get(key: Uint8Array, stale: boolean): Promise<KeyValue | undefined> {
-    return ((await this.#call({ call: "get", key, stale })) ?? undefined) as KeyValue | undefined;
+  async get(key: Uint8Array, stale: boolean): Promise<KeyRead> {
+    const read = (await this.#call({ call: "get", key, stale })) as { kv: KeyValue | null; revision: number };
+    return { kv: read.kv ?? undefined, revision: read.revision };
   }
 
   async range(prefix: Uint8Array, after: Uint8Array | undefined, limit: number, stale: boolean): Promise<KeyValue[]> {
@@ -195,7 +196,7 @@ export async function answerShardCall(shard: LocalShard, payload: unknown): Prom
 function runCall(shard: LocalShard, r: Record<string, unknown> | undefined): Promise<unknown> {
   switch (r?.call) {
     case "get":
-      return shard.get(bytes(r.key), flag(r.stale));
+      return shard.get(bytes(r.key), flag(r.stale)).then(({ kv, revision }) => ({ kv: kv ?? null, revision }));
     case "range":
       return shard.range(
         bytes(r.prefix),

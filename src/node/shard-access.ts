@@ -18,6 +18,12 @@ import type { WatchTicket } from "./redis-watch.js";
 import type { WatchPoll } from "./remote-watcher.js";
 import type { ShardReplica } from "./shard-replica.js";
 
+/** A read of one key: its record, and the shard's revision the read saw. */
+export interface KeyRead {
+  readonly kv: KeyValue | undefined;
+  readonly revision: number;
+}
+
 /** RESP's protocol version, for replies computed already encoded. */
 export type ReplyProtocol = 2 | 3;
 
@@ -43,7 +49,8 @@ export interface ShardAccess {
   readonly replica: ShardReplica | undefined;
   /** The shard's leader as this node last heard, 0 when unknown. */
   leaderId(): NodeId;
-  get(key: Uint8Array, stale: boolean): Promise<KeyValue | undefined>;
+  /** The key's record (undefined when absent), and the shard's revision it was read at. */
+  get(key: Uint8Array, stale: boolean): Promise<KeyRead>;
   range(prefix: Uint8Array, after: Uint8Array | undefined, limit: number, stale: boolean): Promise<KeyValue[]>;
   /** A key-value command (put, delete, txn, expire) through the shard's log. */
   submit(command: Command): Promise<CommandResult>;
@@ -78,8 +85,9 @@ export class LocalShard implements ShardAccess {
     return this.replica.host.raw.status().leaderId;
   }
 
-  get(key: Uint8Array, stale: boolean): Promise<KeyValue | undefined> {
-    return this.replica.client.get(key, stale);
+  async get(key: Uint8Array, stale: boolean): Promise<KeyRead> {
+    const kv = await this.replica.client.get(key, stale);
+    return { kv, revision: this.replica.store.revision() };
   }
 
   range(prefix: Uint8Array, after: Uint8Array | undefined, limit: number, stale: boolean): Promise<KeyValue[]> {

@@ -52,7 +52,13 @@ import type { RaftHost } from "./raft-host.js";
 import { liveReader, type RedisOperations, type RedisOutcome } from "./redis-operations.js";
 import type { WatchTicket } from "./redis-watch.js";
 import { answerShardCall, assertMajorityLive, RemoteShard } from "./remote-shard.js";
-import { type HeavyReadRunner, LocalShard, type ReplyProtocol, type ShardAccess } from "./shard-access.js";
+import {
+  type HeavyReadRunner,
+  type KeyRead,
+  LocalShard,
+  type ReplyProtocol,
+  type ShardAccess,
+} from "./shard-access.js";
 import { ShardReplica } from "./shard-replica.js";
 import { onlyFlushes, routeBatch, shardOfCommand } from "./shard-routing.js";
 import type { WatchHub } from "./watch-hub.js";
@@ -499,7 +505,12 @@ export class ShoalNode {
     return this.#shardOfKeyAccess(key).submit({ op: "delete", key, nowMs: Date.now() });
   }
 
-  get(key: Uint8Array, stale = false): Promise<KeyValue | undefined> {
+  async get(key: Uint8Array, stale = false): Promise<KeyValue | undefined> {
+    return (await this.getWithRevision(key, stale)).kv;
+  }
+
+  /** `get`, with the revision of the key's shard the read saw (wherever the shard is held). */
+  getWithRevision(key: Uint8Array, stale = false): Promise<KeyRead> {
     checkKeySize(key); // a key no write can store is refused, as every front end refuses it
     return this.#shardOfKeyAccess(key).get(key, stale);
   }
