@@ -5,12 +5,13 @@
  */
 
 import { Agent, request } from "node:http";
-import { parseArgs } from "node:util";
 import { ProcessCluster } from "../test/support/process-cluster.js";
+import { benchArgs } from "./bench-args.js";
 
-const { values } = parseArgs({
-  options: { seconds: { type: "string", default: "5" }, concurrency: { type: "string", default: "64" } },
-});
+const { values } = benchArgs(
+  { seconds: { type: "string", default: "5" }, concurrency: { type: "string", default: "64" } },
+  "npm run bench:cluster -- [--seconds 5] [--concurrency 64]",
+);
 const seconds = Number(values.seconds);
 const concurrency = Number(values.concurrency);
 const agent = new Agent({ keepAlive: true, maxSockets: concurrency });

@@ -17,12 +17,12 @@
  */
 
 import { Agent, request } from "node:http";
-import { parseArgs } from "node:util";
 import { RespClient } from "../test/chaos/resp-client.js";
 import { ProcessCluster, sleep } from "../test/support/process-cluster.js";
+import { benchArgs } from "./bench-args.js";
 
-const { values } = parseArgs({
-  options: {
+const { values } = benchArgs(
+  {
     faults: { type: "string", default: "5" },
     kinds: { type: "string", default: "kill,pause" },
     clients: { type: "string", default: "2" },
@@ -32,7 +32,8 @@ const { values } = parseArgs({
     "node-args": { type: "string", default: "" },
     "data-dir": { type: "string" },
   },
-});
+  "npm run bench:failover -- [--faults 5] [--kinds kill,pause] [--clients 2] [--outage-ms 3000]",
+);
 const faultsPerKind = Number(values.faults);
 const kinds = values.kinds.split(",").filter((kind): kind is FaultKind => kind === "kill" || kind === "pause");
 const clientsPerProtocol = Number(values.clients);

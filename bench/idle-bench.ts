@@ -8,15 +8,16 @@
  *   npm run bench:idle -- [--shards 1,16,64] [--seconds 10]
  */
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { ProcessCluster, sleep } from "../test/support/process-cluster.js";
+import { benchArgs } from "./bench-args.js";
 
-const { values } = parseArgs({
-  options: {
+const { values } = benchArgs(
+  {
     shards: { type: "string", default: "1,16,64" },
     seconds: { type: "string", default: "10" },
   },
-});
+  "npm run bench:idle -- [--shards 1,16,64] [--seconds 10]",
+);
 const shardCounts = values.shards.split(",").map(Number);
 const seconds = Number(values.seconds);
 /** USER_HZ: the unit of /proc/<pid>/stat's times (100 on every Linux this runs on). */

@@ -18,10 +18,10 @@
 
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { RawConnection } from "../test/redis-diff/raw-connection.js";
 import { respPing, startRedisServer } from "../test/redis-diff/redis-server.js";
 import { ProcessCluster } from "../test/support/process-cluster.js";
+import { benchArgs } from "./bench-args.js";
 
 const REDIS_BENCHMARK = "/usr/bin/redis-benchmark";
 const REDIS_CLI = "/usr/bin/redis-cli";
@@ -49,15 +49,16 @@ const CLUSTER_TARGETS: readonly TargetId[] = ["shoal-3x3", "shoal-3x9", "redis-c
 const DEFAULT_TARGETS = ["shoal-1", "shoal-3", "redis-always", "redis-none"];
 const CLUSTER_RUN_TARGETS = ["shoal-3", "shoal-3x3", "shoal-3x9", "redis-cluster-always", "redis-cluster-none"];
 
-const { values } = parseArgs({
-  options: {
+const { values } = benchArgs(
+  {
     requests: { type: "string" },
     seconds: { type: "string", default: "10" },
     runs: { type: "string", default: "1" },
     cluster: { type: "boolean", default: false },
     targets: { type: "string" },
   },
-});
+  "npm run bench:resp -- [--requests N] [--seconds S] [--runs K] [--targets shoal-1,shoal-3,redis-always,redis-none] | --cluster [--runs K]",
+);
 values.targets ??= (values.cluster ? CLUSTER_RUN_TARGETS : DEFAULT_TARGETS).join(",");
 const fixedRequests = values.requests === undefined ? undefined : Number(values.requests);
 const seconds = Number(values.seconds);

@@ -22,17 +22,17 @@
  */
 
 import { spawn } from "node:child_process";
-import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import { EVENT_LOOP_MONITOR_RESOLUTION_MS } from "../src/node/node-metrics.js";
 import { nodeDefaults } from "../src/node/node-options.js";
 import { ProcessCluster, sleep } from "../test/support/process-cluster.js";
+import { benchArgs } from "./bench-args.js";
 
 const PHASES = ["load", "keys", "hgetall", "mget", "bigvalue", "bigmset", "snapshot", "delhash", "flushall"] as const;
 type Phase = (typeof PHASES)[number];
 
-const { values } = parseArgs({
-  options: {
+const { values } = benchArgs(
+  {
     keys: { type: "string", default: "1000000" },
     "value-bytes": { type: "string", default: "100" },
     "hash-fields": { type: "string", default: "1000000" },
@@ -43,7 +43,8 @@ const { values } = parseArgs({
     repeat: { type: "string", default: "1" },
     "election-ticks": { type: "string", default: String(nodeDefaults.electionTimeoutTicks) },
   },
-});
+  "npm run bench:stall -- [--keys 1000000] [--value-bytes 100] [--hash-fields 1000000] [--phases all] [--mset-keys 100000] [--repeat 1]",
+);
 const keyCount = Number(values.keys);
 const valueBytes = Number(values["value-bytes"]);
 const hashFields = Number(values["hash-fields"]);
