@@ -564,7 +564,9 @@ function parsePrometheus(text: string): Sample[] {
       }
       continue;
     }
-    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.e+-]+|NaN|[+-]Inf)$/.exec(line);
+    // prom-client writes NaN as "Nan" (the event-loop lag's mean right after another scrape reset its histogram);
+    // Prometheus parses floats case-insensitively, so it reads that as NaN too.
+    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.e+-]+|[Nn]a[Nn]|[+-]Inf)$/.exec(line);
     assert.ok(sample !== null, `not a Prometheus sample line: ${line}`);
     const name = sample[1] as string;
     const labels: Record<string, string> = {};
