@@ -6,6 +6,7 @@
  * over HTTP); the other shards keep serving reads and writes, and nothing acknowledged is lost once the two return.
  */
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { Cluster, Redis } from "ioredis";
 import { hashSlot } from "../src/slots/hash-slot.js";
@@ -20,6 +21,7 @@ interface ShardView {
 }
 
 const NODES = [1, 2, 3, 4];
+const CHROMIUM = "/usr/bin/chromium";
 
 describe("4 nodes, 4 shards of 3 replicas", { timeout: 240_000 }, () => {
   let cluster: ProcessCluster;
@@ -256,6 +258,25 @@ describe("4 nodes, 4 shards of 3 replicas", { timeout: 240_000 }, () => {
       const http = await fetch(`${cluster.url(4)}/v1/kv/${keys.find((k) => lost.includes(shardOf(k)))}`);
       assert.equal(http.status, 503);
       assert.equal(((await http.json()) as { code: string }).code, "CLUSTER_DOWN");
+      // The dashboard's banner names the shards that lost quorum, not the whole cluster.
+      if (existsSync(CHROMIUM)) {
+        const { chromium } = await import("playwright-core");
+        const browser = await chromium.launch({
+          executablePath: CHROMIUM,
+          args: ["--headless", "--no-sandbox", "--disable-gpu"],
+        });
+        try {
+          const page = await browser.newPage();
+          await page.goto(`${cluster.url(3)}/`);
+          const banner = page.locator("#quorum-banner:not([hidden])");
+          await banner.waitFor({ timeout: 15_000 });
+          const text = (await banner.textContent()) ?? "";
+          assert.match(text, new RegExp(`^Quorum lost in shards? ${lost.join(".*")}`), text);
+          assert.match(text, new RegExp(`The other ${4 - lost.length} shards? serves?\\.`), text);
+        } finally {
+          await browser.close();
+        }
+      }
     } finally {
       survivor.disconnect();
     }

@@ -456,6 +456,10 @@ async function seedLagHistory(status) {
  */
 function renderQuorum(status) {
   const banner = $("quorum-banner");
+  if ((status.shards ?? []).length > 1) {
+    renderShardQuorum(status, banner);
+    return;
+  }
   const total = status.members.length;
   const majority = Math.floor(total / 2) + 1;
   const down = status.members
@@ -470,6 +474,28 @@ function renderQuorum(status) {
   banner.textContent =
     `Quorum lost — writes are failing. ${down.length} of ${total} members are down (${who}); ` +
     `a leader needs ${majority} of ${total}. Reads that must be linearizable fail too.`;
+}
+
+/**
+ * On several shards each shard is its own Raft group over its own replicas: a shard fails (its slots answer
+ * CLUSTERDOWN) when a majority of *its* replicas is down, and the other shards keep serving.
+ */
+function renderShardQuorum(status, banner) {
+  const down = new Set(status.members.filter((m) => !m.reachable).map((m) => m.id));
+  const lost = status.shards.filter((shard) => {
+    const replicas = [...new Set([...(shard.leader === 0 ? [] : [shard.leader]), ...shard.replicas])];
+    return replicas.length > 0 && replicas.filter((id) => down.has(id)).length * 2 >= replicas.length;
+  });
+  document.body.dataset.quorum = lost.length > 0 ? "lost" : "ok";
+  banner.hidden = lost.length === 0;
+  if (lost.length === 0) return;
+  const ids = lost.map((shard) => shard.id);
+  const which = ids.length === 1 ? `shard ${ids[0]}` : `shards ${ids.slice(0, -1).join(", ")} and ${ids.at(-1)}`;
+  const serving = status.shards.length - lost.length;
+  banner.textContent =
+    `Quorum lost in ${which} — a majority of ${ids.length === 1 ? "its" : "their"} replicas is down ` +
+    `(nodes ${[...down].sort((a, b) => a - b).join(", ")}): ${ids.length === 1 ? "its" : "their"} slots are failing. ` +
+    (serving === 0 ? "No shard serves." : `The other ${serving} shard${serving === 1 ? "" : "s"} serve.`);
 }
 
 // ---- Nodes: keys, memory, disk ----
