@@ -61,29 +61,42 @@ function split(address: string | undefined): { host: string; port: number } {
   return { host: address.slice(0, at), port: Number(address.slice(at + 1)) || 0 };
 }
 
-/** The members that serve `shard`: its leader first, then the replicas that answered with a RESP address. */
+/** Whether a majority of `shard`'s replicas answers: a shard's leader cut off from the others is no leader (an
+ * idle one still calls itself leader until it next needs them). */
+function majorityReachable(topology: ClusterTopology, shard: ClusterShard): boolean {
+  const up = shard.replicaIds.filter((id) => topology.members.some((m) => m.id === id && m.reachable));
+  return up.length * 2 > shard.replicaIds.length;
+}
+
+/** The members that serve `shard`: its leader first, then the replicas that answered with a RESP address; none
+ * while no reachable leader is known. */
 function servingMembers(topology: ClusterTopology, shard: ClusterShard): ClusterMember[] {
   const leader = topology.members.find((m) => m.id === shard.leaderId && m.reachable && m.resp !== undefined);
-  if (leader === undefined) {
-    throw new ShoalError("CLUSTER_DOWN", "The cluster is down: no leader is known right now");
-  }
+  if (leader === undefined || !majorityReachable(topology, shard)) return [];
   const replicas = topology.members.filter(
     (m) => m !== leader && shard.replicaIds.includes(m.id) && m.reachable && m.resp !== undefined,
   );
   return [leader, ...replicas];
 }
 
-/** CLUSTER SLOTS: one entry per slot range, its shard's leader first (where a cluster client sends the range). */
+/**
+ * CLUSTER SLOTS: one entry per slot range, its shard's leader first (where a cluster client sends the range). A
+ * shard with no reachable leader (it lost its majority, or is electing one) is left out, as Redis leaves out slots
+ * nobody serves, so cluster clients keep the ranges the other shards serve; CLUSTERDOWN only when no shard serves.
+ */
 function slotsReply(topology: ClusterTopology): Reply {
   const ranges: Reply[] = [];
   for (const shard of topology.shards) {
-    const nodes = servingMembers(topology, shard).map((member) => {
+    const serving = servingMembers(topology, shard);
+    if (serving.length === 0) continue;
+    const nodes = serving.map((member) => {
       const { host, port } = split(member.resp);
       // Redis 7 adds a map of extra networking metadata (hostname): none here.
       return array([bulk(host), integer(port), bulk(clusterNodeName(topology.clusterId, member.id)), array([])]);
     });
     for (const { from, to } of shard.slots) ranges.push(array([integer(from), integer(to), ...nodes]));
   }
+  if (ranges.length === 0) throw new ShoalError("CLUSTER_DOWN", "The cluster is down: no leader is known right now");
   return array(ranges);
 }
 
@@ -152,15 +165,13 @@ function nodesText(topology: ClusterTopology): string {
 function infoText(topology: ClusterTopology): string {
   const reachable = (id: number): boolean => topology.members.some((m) => m.id === id && m.reachable);
   const slotsOf = (shard: ClusterShard): number => shard.slots.reduce((sum, { from, to }) => sum + to - from + 1, 0);
-  // Served: its leader answers and a majority of its replicas is up (an idle leader cut off from the others still
-  // calls itself leader until it next needs them).
-  const served = topology.shards.filter(
-    (shard) => reachable(shard.leaderId) && shard.replicaIds.filter(reachable).length * 2 > shard.replicaIds.length,
-  );
+  const served = topology.shards.filter((shard) => reachable(shard.leaderId) && majorityReachable(topology, shard));
   const slotsOk = served.reduce((sum, shard) => sum + slotsOf(shard), 0);
   const fields: [string, string | number][] = [
-    // Redis answers fail while any slot is unserved (cluster-require-full-coverage yes).
-    ["cluster_state", slotsOk === SLOT_COUNT ? "ok" : "fail"],
+    // Shoal serves the slots of every shard that has a majority while others are down, as Redis does with
+    // cluster-require-full-coverage no: ok while any shard serves (cluster clients such as ioredis drop a cluster
+    // that reports fail, which would take the serving shards from them too); cluster_slots_fail says what is down.
+    ["cluster_state", slotsOk > 0 ? "ok" : "fail"],
     ["cluster_slots_assigned", SLOT_COUNT],
     ["cluster_slots_ok", slotsOk],
     ["cluster_slots_pfail", 0],
@@ -315,7 +326,7 @@ export const clusterCommands: readonly SessionCommand[] = withDifferences(
   ],
   {
     cluster:
-      "The 16384 slots are split over --shards shards (one by default), each a Raft group on --replicas members (3 by default, capped by the members): SLOTS/SHARDS/NODES name each shard's leader as its master and its other replicas as replicas (NODES shows a member that leads no shard as a replica of the leader of the first shard it holds); a shard whose replicas are mostly down answers -CLUSTERDOWN for its slots only, and COUNTKEYSINSLOT/GETKEYSINSLOT answer for the slots this node stores (0 keys elsewhere, as Redis); every member serves every key (it forwards to the shard's leader) unless started with --cluster-redirects, which makes a member answer -MOVED for a shard it does not lead (and -CROSSSLOT for keys of several slots) as Redis Cluster does; without it, keys of several shards in one command or transaction answer -CROSSSLOT. KEYSLOT, SLOTS, SHARDS, NODES, INFO, MYID, COUNTKEYSINSLOT, GETKEYSINSLOT (from a (slot, key) index; GETKEYSINSLOT refuses to list more than 10,000 keys in one call), HELP; not the slot-management subcommands (ADDSLOTS, SETSLOT, MEET, FAILOVER…).",
+      "The 16384 slots are split over --shards shards (one by default), each a Raft group on --replicas members (3 by default, capped by the members): SLOTS/SHARDS/NODES name each shard's leader as its master and its other replicas as replicas (NODES shows a member that leads no shard as a replica of the leader of the first shard it holds); a shard whose replicas are mostly down answers -CLUSTERDOWN for its slots only and is left out of SLOTS, while INFO stays cluster_state:ok as long as some shard serves (Redis's cluster-require-full-coverage no; cluster_slots_fail counts the rest), and COUNTKEYSINSLOT/GETKEYSINSLOT answer for the slots this node stores (0 keys elsewhere, as Redis); every member serves every key (it forwards to the shard's leader) unless started with --cluster-redirects, which makes a member answer -MOVED for a shard it does not lead (and -CROSSSLOT for keys of several slots) as Redis Cluster does; without it, keys of several shards in one command or transaction answer -CROSSSLOT. KEYSLOT, SLOTS, SHARDS, NODES, INFO, MYID, COUNTKEYSINSLOT, GETKEYSINSLOT (from a (slot, key) index; GETKEYSINSLOT refuses to list more than 10,000 keys in one call), HELP; not the slot-management subcommands (ADDSLOTS, SETSLOT, MEET, FAILOVER…).",
     readonly:
       "Opts this connection's reads into the node's local state without a ReadIndex check (faster, possibly stale); writes still go through the leader.",
     readwrite: "Turns READONLY off: reads are linearizable again.",
