@@ -69,10 +69,12 @@ test("SCAN over shards returns every key exactly once, shard after shard, whatev
   }
 });
 
-test("KEYS merges in bytewise order, DBSIZE sums, a bad option answers the shards' error", async () => {
+test("KEYS lists shard after shard (bytewise within each), DBSIZE sums, a bad option answers the shards' error", async () => {
   const shards = [shard(["b", "d"]), shard(["a", "c"])];
   const table = new ScanCursorTable();
-  assert.deepEqual(texts(await keylessReadOverShards(argv("KEYS", "*"), shards, false, table)), ["a", "b", "c", "d"]);
+  assert.deepEqual(texts(await keylessReadOverShards(argv("KEYS", "*"), shards, false, table)), ["b", "d", "a", "c"]);
+  const arity = await keylessReadOverShards(argv("KEYS", "*", "extra"), shards, false, table);
+  assert.equal(arity.kind, "error");
   assert.deepEqual(await keylessReadOverShards(argv("DBSIZE"), shards, false, table), { kind: "integer", value: 4 });
   const bad = await keylessReadOverShards(argv("SCAN", "0", "COUNT", "zero"), shards, false, table);
   assert.equal(bad.kind, "error");
@@ -103,7 +105,7 @@ test("KEYS lists a shard page by page (no call examines more than a page), every
   } as ShardAccess;
   const table = new ScanCursorTable();
   const listed = texts(await keylessReadOverShards(argv("KEYS", "*"), [counted, shard(["a"])], false, table));
-  assert.deepEqual(listed, ["a", ...many]);
+  assert.deepEqual(listed, [...many, "a"]);
   assert.equal(calls, 3, "three pages of the big shard");
   assert.deepEqual(texts(await keylessReadOverShards(argv("KEYS", "k00000?"), [big], false, table)), many.slice(0, 10));
   for (let i = 0; i < 5; i++) {
@@ -111,4 +113,15 @@ test("KEYS lists a shard page by page (no call examines more than a page), every
     assert.ok(random.kind === "bulk" && many.includes(decoder.decode(random.value)));
   }
   assert.deepEqual(await keylessReadOverShards(argv("RANDOMKEY"), [shard([])], false, table), { kind: "null" });
+});
+
+test("SCAN over shards examines at most a page of a shard per call, whatever COUNT a client asks", async () => {
+  const many = Array.from({ length: KEYS_PAGE_KEYS + 5 }, (_, i) => `k${String(i).padStart(6, "0")}`);
+  const table = new ScanCursorTable();
+  const first = await keylessReadOverShards(argv("SCAN", "0", "COUNT", "100000000"), [shard(many)], false, table);
+  const [cursor, page] = (first as { readonly items: readonly Reply[] }).items as [Reply, Reply];
+  assert.equal(texts(page).length, KEYS_PAGE_KEYS);
+  assert.ok(cursor.kind === "bulk" && decoder.decode(cursor.value) !== "0", "more to come");
+  const bad = await keylessReadOverShards(argv("SCAN", "0", "COUNT", "x"), [shard(many)], false, table);
+  assert.equal(bad.kind, "error");
 });

@@ -4,22 +4,23 @@
  * node combines the answers. (A node that holds every shard merges the shards' keyspaces in one pass instead:
  * store/merged-keyspace-reader.ts.)
  *
- * - KEYS: every shard's matches, merged in bytewise order (the order a single keyspace answers in), each shard
+ * - KEYS: every shard's matches, shard after shard (bytewise within a shard, as SCAN walks them), each shard
  *   listed page by page — a SCAN of KEYS_PAGE_KEYS keys per call — so no call holds a holder's event loop for
- *   longer than one page (a KEYS over a million keys in one call would stall its heartbeats: issue 10).
+ *   longer than one page (a KEYS over a million keys in one call would stall its heartbeats: issue 10). Not
+ *   merged into one bytewise order: sorting a million keys here held this node's loop ~200 ms.
  * - DBSIZE: the sum.
  * - RANDOMKEY: a shard drawn by its key count, then the first key after random bytes in it (wrapping to its
  *   first key): two bounded reads, not a pass over every key. Not uniform over keys (keys after a wide gap are
  *   drawn more often); Redis's RANDOMKEY is not uniform either.
  * - SCAN: shard after shard. The cursor's position (in this node's cursor table, valid on every node:
  *   scan-cursor-table.ts) is the shard's index and the key to resume after in it; a call examines COUNT keys of
- *   one shard, so it may answer none with a non-zero cursor, which SCAN allows. Every key present for the whole
+ *   one shard (at most KEYS_PAGE_KEYS: COUNT is a hint, and a bigger one would hold the holder's loop for the
+ *   whole shard), so it may answer none with a non-zero cursor, which SCAN allows. Every key present for the whole
  *   iteration is returned exactly once, as Redis guarantees.
  */
 import { parseScanCursor } from "../commands/redis/families/scan-args.js";
 import { array, bulk, integer, NULL, type Reply } from "../commands/redis/reply.js";
 import type { ScanCursorTable } from "../commands/redis/scan-cursor-table.js";
-import { compareBytes } from "../lib/bytes.js";
 import { ShoalError } from "../lib/errors.js";
 import type { ShardAccess } from "./shard-access.js";
 
@@ -35,26 +36,13 @@ export async function keylessReadOverShards(
   if (name === "scan") return scanOverShards(argv, shards, stale, cursors);
   if (name === "keys" && argv.length === 2) return keysOverShards(argv[1] as Uint8Array, shards, stale);
   if (name === "randomkey" && argv.length === 1) return randomKeyOverShards(shards, stale);
+  // DBSIZE, and KEYS or RANDOMKEY with a wrong argument count (every shard answers the same arity error).
   const answers = await Promise.all(shards.map((shard) => shard.keylessRead(argv, stale)));
   const replies = answers.map((answer) => answer.reply);
   const failed = replies.find((reply) => reply.kind === "error");
-  if (failed !== undefined) return failed; // a wrong argument: every shard answers the same error
-  switch (name) {
-    case "keys":
-      return array(
-        replies
-          .flatMap((reply) => (reply.kind === "array" ? reply.items : []))
-          .sort((a, b) => compareBytes(bulkBytes(a), bulkBytes(b))),
-      );
-    case "dbsize":
-      return integer(replies.reduce((sum, reply) => sum + (reply.kind === "integer" ? Number(reply.value) : 0), 0));
-    case "randomkey": {
-      const found = replies.filter((reply) => reply.kind === "bulk");
-      return found[Math.floor(Math.random() * found.length)] ?? NULL;
-    }
-    default:
-      throw new ShoalError("INTERNAL", `${name} is not a keyless read`);
-  }
+  if (failed !== undefined) return failed;
+  if (name !== "dbsize") throw new ShoalError("INTERNAL", `${name} is not a keyless read`);
+  return integer(replies.reduce((sum, reply) => sum + (reply.kind === "integer" ? Number(reply.value) : 0), 0));
 }
 
 async function scanOverShards(
@@ -67,7 +55,7 @@ async function scanOverShards(
   const { index, after } = decodePosition(cursors.resume(cursor), shards.length);
   const shard = shards[index] as ShardAccess;
   // The shard resumes after `after` when there is one (its cursor 1 stands for it), else from its start.
-  const shardArgv = [argv[0] as Uint8Array, bulkText(after === undefined ? "0" : "1"), ...argv.slice(2)];
+  const shardArgv = [argv[0] as Uint8Array, bulkText(after === undefined ? "0" : "1"), ...boundedCount(argv.slice(2))];
   const answer = await shard.keylessRead(shardArgv, stale, after);
   if (answer.reply.kind !== "array") return answer.reply; // an error: a bad option
   const found = answer.reply.items[1] ?? array([]);
@@ -105,7 +93,7 @@ async function keysOverShards(pattern: Uint8Array, shards: readonly ShardAccess[
       }
     }),
   );
-  return array(perShard.flat().sort((a, b) => compareBytes(bulkBytes(a), bulkBytes(b))));
+  return array(perShard.flat());
 }
 
 async function randomKeyOverShards(shards: readonly ShardAccess[], stale: boolean): Promise<Reply> {
@@ -132,6 +120,18 @@ async function randomKeyOverShards(shards: readonly ShardAccess[], stale: boolea
   return NULL; // emptied meanwhile
 }
 
+/** SCAN's options with COUNT at most KEYS_PAGE_KEYS (options come in pairs: MATCH p, COUNT n, TYPE t). A COUNT
+ * that is not a number is left for the shard to refuse with Redis's error. */
+function boundedCount(options: readonly Uint8Array[]): Uint8Array[] {
+  const bounded = [...options];
+  for (let i = 0; i + 1 < bounded.length; i += 2) {
+    if (decoder.decode(bounded[i]).toLowerCase() !== "count") continue;
+    const count = Number(decoder.decode(bounded[i + 1]));
+    if (Number.isSafeInteger(count) && count > KEYS_PAGE_KEYS) bounded[i + 1] = bulkText(String(KEYS_PAGE_KEYS));
+  }
+  return bounded;
+}
+
 /** A SCAN position: the shard's index (2 bytes), then 1 and the key to resume after, or 0 for the shard's start. */
 export function encodePosition(index: number, after: Uint8Array | undefined): Uint8Array {
   const position = new Uint8Array(3 + (after?.byteLength ?? 0));
@@ -152,10 +152,6 @@ export function decodePosition(
   const index = position.byteLength >= 3 ? ((position[0] as number) << 8) | (position[1] as number) : shardCount;
   if (index >= shardCount) throw new ShoalError("BAD_REQUEST", "invalid cursor");
   return { index, after: position[2] === 1 ? position.subarray(3) : undefined };
-}
-
-function bulkBytes(reply: Reply): Uint8Array {
-  return reply.kind === "bulk" ? reply.value : new Uint8Array();
 }
 
 function bulkText(text: string): Uint8Array {
