@@ -36,6 +36,8 @@ export class ClusterMapKeeper {
   #recorded: ClusterMap | undefined;
   #problem: string | undefined;
   #proposing = false;
+  /** The modRevision of the map key last read. */
+  #learnedRevision = 0;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(meta: MetaReplica, running: ClusterMap, logger: Pick<Logger, "info" | "debug" | "error">) {
@@ -73,7 +75,9 @@ export class ClusterMapKeeper {
   check(): void {
     const record = this.#meta.store.get(CLUSTER_MAP_KEY, Date.now());
     if (record !== undefined && record.type === "string") {
-      this.#learn(record.value);
+      // Parsed and checked once per change of the key, not once a second.
+      if (record.modRevision !== this.#learnedRevision) this.#learn(record.value);
+      this.#learnedRevision = record.modRevision;
       return;
     }
     if (record !== undefined || this.#proposing || this.#meta.host.raw.status().role !== "leader") return;

@@ -12,7 +12,7 @@
  * Every answer names the replying member's view of the shard's leader, which is how a node that holds no replica
  * learns where a shard's leader is (for the next call, and for CLUSTER SLOTS).
  */
-import type { Command, CommandResult, WatchedKey } from "../commands/command.js";
+import type { Command, CommandResult } from "../commands/command.js";
 import type { Reply } from "../commands/redis/reply.js";
 import { ShoalError } from "../lib/errors.js";
 import { type GroupId, NO_NODE, type NodeId } from "../raft/types.js";
@@ -177,8 +177,10 @@ export function assertMajorityLive(
   isLive: (id: NodeId) => boolean,
   slotsText: () => string,
 ): void {
+  let downCount = 0;
+  for (const replica of replicaIds) if (!isLive(replica)) downCount++;
+  if (downCount * 2 < replicaIds.length) return; // every request asks: the list is built only to fail
   const down = replicaIds.filter((replica) => !isLive(replica));
-  if (down.length * 2 < replicaIds.length) return;
   throw new ShoalError(
     "CLUSTER_DOWN",
     `The cluster is down for slots ${slotsText()}: shard ${id} has lost a majority of its replicas (nodes ` +
@@ -264,12 +266,11 @@ function argvList(value: unknown): Uint8Array[][] {
 
 function tickets(value: unknown): WatchTicket[] {
   if (!Array.isArray(value)) throw malformed();
-  return value.map((item: Partial<WatchTicket> | undefined): WatchTicket => {
-    const ticket: WatchedKey & { watchedAtRevision: number } = {
+  return value.map(
+    (item: Partial<WatchTicket> | undefined): WatchTicket => ({
       key: bytes(item?.key),
       modRevision: count(item?.modRevision),
       watchedAtRevision: count(item?.watchedAtRevision),
-    };
-    return ticket;
-  });
+    }),
+  );
 }

@@ -27,6 +27,10 @@ export class Placement {
   readonly shardCount: number;
   /** Voters per shard (≤ the member count). */
   readonly replicationFactor: number;
+  /** Each shard's replicas in seat order, and its preferred leader, by shard − 1 (computed once: routing asks
+   * them on every request). */
+  readonly #replicas: (readonly NodeId[])[] = [];
+  readonly #leaders: NodeId[] = [];
 
   constructor(memberIds: readonly NodeId[], shardCount: number, replicationFactor: number) {
     if (memberIds.length === 0) throw new RangeError("A cluster has at least one member");
@@ -38,19 +42,30 @@ export class Placement {
     this.memberIds = [...memberIds].sort((a, b) => a - b);
     this.shardCount = shardCount;
     this.replicationFactor = replicationFactor;
+    const n = this.memberIds.length;
+    const led = new Map<NodeId, number>(this.memberIds.map((id) => [id, 0]));
+    for (let shard = 1; shard <= shardCount; shard++) {
+      const first = (shard - 1) * replicationFactor;
+      const replicas = Array.from({ length: replicationFactor }, (_, i) => this.memberIds[(first + i) % n] as NodeId);
+      // The replica leading the fewest shards so far, the earlier seat on a tie.
+      let leader = replicas[0] as NodeId;
+      for (const id of replicas) if ((led.get(id) ?? 0) < (led.get(leader) ?? 0)) leader = id;
+      led.set(leader, (led.get(leader) ?? 0) + 1);
+      this.#replicas.push(replicas);
+      this.#leaders.push(leader);
+    }
   }
 
   /** The members holding shard `shard` (1-based), in seat order. */
-  replicasOf(shard: number): NodeId[] {
-    const n = this.memberIds.length;
-    const first = (shard - 1) * this.replicationFactor;
-    return Array.from({ length: this.replicationFactor }, (_, i) => this.memberIds[(first + i) % n] as NodeId);
+  replicasOf(shard: number): readonly NodeId[] {
+    const replicas = this.#replicas[shard - 1];
+    if (replicas === undefined) throw new RangeError(`No shard ${shard}`);
+    return replicas;
   }
 
   /** The member that should lead `shard` when it is up and caught up. */
   preferredLeader(shard: number): NodeId {
-    const leaders = this.#leaders();
-    const leader = leaders[shard - 1];
+    const leader = this.#leaders[shard - 1];
     if (leader === undefined) throw new RangeError(`No shard ${shard}`);
     return leader;
   }
@@ -62,31 +77,6 @@ export class Placement {
       if (this.replicasOf(shard).includes(member)) shards.push(shard);
     }
     return shards;
-  }
-
-  #leaderList: NodeId[] | undefined;
-
-  /** Every shard's preferred leader, by shard − 1 (computed once: each depends on the shards before it). */
-  #leaders(): NodeId[] {
-    if (this.#leaderList !== undefined) return this.#leaderList;
-    const led = new Map<NodeId, number>(this.memberIds.map((id) => [id, 0]));
-    const leaders: NodeId[] = [];
-    for (let shard = 1; shard <= this.shardCount; shard++) {
-      let best: NodeId | undefined;
-      for (const id of this.replicasOf(shard)) {
-        if (best === undefined || (led.get(id) ?? 0) < (led.get(best) ?? 0)) best = id;
-      }
-      const leader = best as NodeId;
-      led.set(leader, (led.get(leader) ?? 0) + 1);
-      leaders.push(leader);
-    }
-    this.#leaderList = leaders;
-    return leaders;
-  }
-
-  /** Whether every member holds every shard (R = N): the cluster as it was before placement. */
-  get fullyReplicated(): boolean {
-    return this.replicationFactor === this.memberIds.length;
   }
 }
 
