@@ -27,7 +27,7 @@ import type {
   TxnOp,
   TxnOpResult,
 } from "./command.js";
-import { decodeCommand } from "./command-codec.js";
+import { decodeCommandSteps } from "./command-codec.js";
 import { compareHolds } from "./compare.js";
 import { expiryOf, Keyspace } from "./keyspace/keyspace.js";
 import { COMMAND_LIMITS } from "./limits.js";
@@ -70,7 +70,7 @@ export function* applyEntrySteps(
   if (data.length === 0) return { ...NOTHING, result: { kind: "noop", revision: state.revision }, state };
   let command: Command;
   try {
-    command = decodeCommand(data);
+    command = yield* decodeCommandSteps(data);
   } catch (error) {
     return refused(error, state);
   }

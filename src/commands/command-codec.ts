@@ -8,9 +8,16 @@
 import { type Options, Packr, RESET_BUFFER_MODE, Unpackr } from "msgpackr";
 import { plainBytes } from "../lib/bytes.js";
 import { ShoalError } from "../lib/errors.js";
-import type { Command, Compare, CompareOp, ExpiryOptions, TxnOp } from "./command.js";
+import { runSteps, type Steps } from "../lib/steps.js";
+import type { Command, Compare, CompareOp, ExpiryOptions, RedisCommand, TxnOp } from "./command.js";
 import { COMMAND_LIMITS, entryTooLarge } from "./limits.js";
-import { validateCommand } from "./validate-command.js";
+import {
+  COMMAND_FORMAT_PACKED_ARGVS,
+  decodePackedArgvsSteps,
+  encodePackedArgvsSteps,
+  manyArguments,
+} from "./packed-redis-entry.js";
+import { validateCommand, validateCommandSteps } from "./validate-command.js";
 
 /** Bumped when the encoding changes incompatibly; apply rejects formats it does not know. */
 export const COMMAND_FORMAT_V1 = 1;
@@ -34,6 +41,7 @@ const VIEW_BYTES_MIN = 64 * 1024;
 /** Validates `command` (throws ShoalError BAD_REQUEST / TOO_LARGE) and encodes it for a Raft entry; an encoding
  * over COMMAND_LIMITS.entrySizeBytesMax is refused (TOO_LARGE), so every proposal fits the Raft proposal limit. */
 export function encodeCommand(command: Command): Uint8Array {
+  if (command.op === "redis" && manyArguments(command.argvs)) return runSteps(encodeCommandSteps(command));
   validateCommand(command);
   // Packed into msgpackr's shared buffer, which the next pack reuses (RESET_BUFFER_MODE), and copied out once with
   // the format byte: one fresh allocation per entry, not two.
@@ -43,6 +51,22 @@ export function encodeCommand(command: Command): Uint8Array {
   data[0] = COMMAND_FORMAT_V1;
   data.set(body, 1);
   return data;
+}
+
+/** Whether encodeCommandSteps pauses while it encodes `command`: a Redis command with many arguments. */
+export function encodesInSteps(command: Command): boolean {
+  return command.op === "redis" && manyArguments(command.argvs);
+}
+
+/** encodeCommand as steps (lib/steps.ts): a Redis command with many arguments (an MSET of 100,000 keys) is
+ * validated and written in format 2 a bounded number of arguments per step (packed-redis-entry.ts); msgpack
+ * packed it in one call that held the leader's loop (issue 10). Any other command is encoded at once. */
+export function* encodeCommandSteps(command: Command): Steps<Uint8Array> {
+  if (command.op !== "redis" || !manyArguments(command.argvs)) return encodeCommand(command);
+  yield* validateCommandSteps(command);
+  const { argvs, ...rest } = command;
+  const header = Uint8Array.from(packr.pack(rest, RESET_BUFFER_MODE)); // msgpackr's shared buffer: copy it now
+  return yield* encodePackedArgvsSteps(header, argvs, COMMAND_LIMITS.entrySizeBytesMax);
 }
 
 /** A byte field at least this big is spliced into the entry by encodeCommandInSlices instead of packed. */
@@ -145,26 +169,58 @@ function substituteBigFields(value: unknown, replace: (bytes: Uint8Array) => Uin
 /** Decodes and validates an entry's data. Throws ShoalError (BAD_REQUEST, TOO_LARGE) when it is not a valid
  * command; apply turns that into an `error` result, identically on every replica. */
 export function decodeCommand(data: Uint8Array): Command {
+  return runSteps(decodeCommandSteps(data));
+}
+
+/** decodeCommand as steps: an entry in format 2 (many arguments) is read and validated a bounded number of
+ * arguments per step. */
+export function* decodeCommandSteps(data: Uint8Array): Steps<Command> {
   if (data.length === 0) throw new ShoalError("BAD_REQUEST", "Cannot decode command: entry is empty");
   if (data.length > COMMAND_LIMITS.entrySizeBytesMax) throw entryTooLarge();
+  if (data[0] === COMMAND_FORMAT_PACKED_ARGVS) return yield* decodePackedCommandSteps(data);
   if (data[0] !== COMMAND_FORMAT_V1) {
     throw new ShoalError("BAD_REQUEST", `Cannot decode command: unknown format ${data[0]}`);
   }
-  let raw: unknown;
+  // Views only when the entry owns its buffer (not a slice of, say, a WAL segment read whole).
+  const view = data.length >= VIEW_BYTES_MIN && ownsBuffer(data);
+  // A plain Uint8Array over the body, not a Buffer: msgpackr's byte fields then come out plain too (it slices its
+  // input), so `plainBytes` has nothing to wrap — one object per field instead of two, 200,000 fewer for an MSET
+  // of 100,000 keys (issue 10: their garbage collection held a replica's loop for ~150 ms).
+  const body = new Uint8Array(data.buffer, data.byteOffset + 1, data.byteLength - 1);
+  const command = readCommand(new Fields(unpackOrRefuse(view ? viewingUnpackr : unpackr, body), "command"));
+  yield* validateCommandSteps(command);
+  return command;
+}
+
+function* decodePackedCommandSteps(data: Uint8Array): Steps<Command> {
+  // The arguments stay views of the entry: copy it first if it is a slice of a bigger buffer, which they would pin.
+  const own = ownsBuffer(data) ? data : Uint8Array.prototype.slice.call(data);
+  const { header, argvs } = yield* decodePackedArgvsSteps(own, COMMAND_LIMITS.redisCommandsCountMax);
+  const f = new Fields(unpackOrRefuse(unpackr, header), "command");
+  if (f.string("op") !== "redis") throw f.error("format 2 holds only redis commands");
+  const command: RedisCommand = { op: "redis", nowMs: f.number("nowMs"), argvs, ...readWatches(f) };
+  yield* validateCommandSteps(command);
+  return command;
+}
+
+function ownsBuffer(data: Uint8Array): boolean {
+  return data.byteLength * 2 >= data.buffer.byteLength;
+}
+
+function unpackOrRefuse(unpacker: Unpackr, bytes: Uint8Array): unknown {
   try {
-    // Views only when the entry owns its buffer (not a slice of, say, a WAL segment read whole).
-    const view = data.length >= VIEW_BYTES_MIN && data.byteLength * 2 >= data.buffer.byteLength;
-    // A plain Uint8Array over the body, not a Buffer: msgpackr's byte fields then come out plain too (it slices its
-    // input), so `plainBytes` has nothing to wrap — one object per field instead of two, 200,000 fewer for an MSET
-    // of 100,000 keys (issue 10: their garbage collection held a replica's loop for ~150 ms).
-    const body = new Uint8Array(data.buffer, data.byteOffset + 1, data.byteLength - 1);
-    raw = (view ? viewingUnpackr : unpackr).unpack(body);
+    return unpacker.unpack(bytes);
   } catch (error) {
     throw new ShoalError("BAD_REQUEST", `Cannot decode command: ${(error as Error).message}`);
   }
-  const command = readCommand(new Fields(raw, "command"));
-  validateCommand(command);
-  return command;
+}
+
+function readWatches(f: Fields): Pick<RedisCommand, "watches"> {
+  const watches = f.optionalArray("watches")?.map((w, i) => {
+    const watch = new Fields(w, `watches[${i}]`);
+    return { key: watch.bytes("key"), modRevision: watch.number("modRevision") };
+  });
+  return optional("watches", watches);
 }
 
 function readCommand(f: Fields): Command {
@@ -207,12 +263,8 @@ function readCommand(f: Fields): Command {
           argv[j] = plainBytes(arg);
         }
       }
-      const watches = f.optionalArray("watches")?.map((w, i) => {
-        const watch = new Fields(w, `watches[${i}]`);
-        return { key: watch.bytes("key"), modRevision: watch.number("modRevision") };
-      });
       // Every element was checked (and made plain bytes) above.
-      return { op, nowMs, argvs: argvs as Uint8Array[][], ...optional("watches", watches) };
+      return { op, nowMs, argvs: argvs as Uint8Array[][], ...readWatches(f) };
     }
     default:
       throw new ShoalError("BAD_REQUEST", `Cannot decode command: unknown op ${JSON.stringify(op)}`);

@@ -50,8 +50,13 @@ export const COMMAND_ENCODING_BYTES_MAX = 4096;
  */
 export function argvEncodedBytesMax(argv: readonly Uint8Array[]): number {
   let bytes = MSGPACK_HEADER_BYTES_MAX;
-  for (const arg of argv) bytes += MSGPACK_HEADER_BYTES_MAX + arg.byteLength;
+  for (const arg of argv) bytes += argumentEncodedBytesMax(arg);
   return bytes;
+}
+
+/** What one argument adds to argvEncodedBytesMax. */
+export function argumentEncodedBytesMax(arg: Uint8Array): number {
+  return MSGPACK_HEADER_BYTES_MAX + arg.byteLength;
 }
 
 export function watchEncodedBytesMax(key: Uint8Array): number {

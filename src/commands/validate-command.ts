@@ -7,12 +7,19 @@
 
 import { keyId } from "../lib/bytes.js";
 import { ShoalError } from "../lib/errors.js";
+import { runSteps, type Steps } from "../lib/steps.js";
 import type { Command, Compare, ExpiryOptions, RedisCommand, TxnCommand, TxnOp } from "./command.js";
 import { COMMAND_LIMITS, checkKeySize, checkValueSize } from "./limits.js";
-import { checkArgvLimits } from "./redis/command-limits.js";
+import { checkArgvLimitsSteps } from "./redis/command-limits.js";
 
 /** Throws a ShoalError (BAD_REQUEST or TOO_LARGE) naming the first rule `command` breaks. */
 export function validateCommand(command: Command): void {
+  runSteps(validateCommandSteps(command));
+}
+
+/** validateCommand as steps (lib/steps.ts): a Redis command with many arguments is checked a bounded number of
+ * arguments per step, so apply can pause inside an MSET of 100,000 keys (issue 10). */
+export function* validateCommandSteps(command: Command): Steps<void> {
   checkTime(command.nowMs, "nowMs");
   switch (command.op) {
     case "put":
@@ -37,12 +44,12 @@ export function validateCommand(command: Command): void {
       checkTxn(command);
       return;
     case "redis":
-      checkRedis(command);
+      yield* checkRedisSteps(command);
       return;
   }
 }
 
-function checkRedis(command: RedisCommand): void {
+function* checkRedisSteps(command: RedisCommand): Steps<void> {
   const { redisCommandsCountMax, redisArgumentsCountMax } = COMMAND_LIMITS;
   // No commands is valid: an EXEC holding only PING/ECHO/TIME still checks its WATCHed keys in log order.
   if (command.argvs.length > redisCommandsCountMax) {
@@ -54,7 +61,7 @@ function checkRedis(command: RedisCommand): void {
       throw new ShoalError("TOO_LARGE", `Cannot run redis command: more than ${redisArgumentsCountMax} arguments`);
     }
     // Key and value sizes, by the command table's key positions (an unknown command is left to apply's error).
-    checkArgvLimits(argv);
+    yield* checkArgvLimitsSteps(argv);
   }
   for (const watch of command.watches ?? []) {
     checkKeySize(watch.key);

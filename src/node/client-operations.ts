@@ -6,18 +6,30 @@
 
 import { setImmediate as nextMacrotask } from "node:timers/promises";
 import type { Command, CommandResult } from "../commands/command.js";
-import { encodeCommand, encodeCommandInSlices, holdsBigField } from "../commands/command-codec.js";
+import {
+  encodeCommand,
+  encodeCommandInSlices,
+  encodeCommandSteps,
+  encodesInSteps,
+  holdsBigField,
+} from "../commands/command-codec.js";
 import { checkKeySize } from "../commands/limits.js";
+import { runStepsInSlices } from "../lib/steps.js";
 import type { KeyValue } from "../store/record.js";
 import type { StateMachineStore } from "../store/state-machine-store.js";
 import type { LeaderForwarding } from "./leader-forwarding.js";
 import type { NodeOptions } from "./node-options.js";
 
-/** `command` as a log entry's bytes. A big value (a 16 MiB SET) is copied into its entry a slice per turn, so the
+/** `command` as a log entry's bytes. A big value (a 16 MiB SET) is copied into its entry a slice per turn, and a
+ * command with many arguments (an MSET of 100,000 keys) is validated and written a few milliseconds per turn, so the
  * event loop keeps its heartbeats. */
 export async function encodeForLog(command: Command): Promise<Uint8Array> {
+  if (encodesInSteps(command)) return await runStepsInSlices(encodeCommandSteps(command), ENCODE_STEP_BUDGET_MS);
   return holdsBigField(command) ? await encodeCommandInSlices(command, () => nextMacrotask()) : encodeCommand(command);
 }
+
+/** How long encoding may hold the loop before it yields. */
+const ENCODE_STEP_BUDGET_MS = 4;
 
 export class ClientOperations {
   readonly #store: StateMachineStore;
