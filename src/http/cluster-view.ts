@@ -76,11 +76,12 @@ export async function clusterView(node: ShoalNode): Promise<Record<string, unkno
     // Each shard as this node sees it: its leader and other replicas, its slots at the map's epoch, and its
     // group's term (0 for a shard this node holds no replica of).
     // `lag`: the shard leader's view of each other replica (from its member info), when it answered.
-    shards: node.shardStatuses().map(({ id, slots, replicaIds, leaderId, term }) => ({
+    shards: node.shardStatuses().map(({ id, slots, replicaIds, leavingIds, leaderId, term }) => ({
       id,
       slots: slots.map(({ from, to }) => [from, to]),
       leader: leaderId,
       replicas: replicaIds.filter((replica) => replica !== leaderId).sort((a, b) => a - b),
+      ...(leavingIds.length === 0 ? {} : { leaving: leavingIds }),
       epoch: node.mapEpoch,
       term,
       ...shardLagView(leaderId === status.id ? self : infos.get(leaderId), id),

@@ -11,6 +11,7 @@ import type { CommandResult, PutCommand } from "../commands/command.js";
 import { COMMAND_LIMITS } from "../commands/limits.js";
 import { ShoalError } from "../lib/errors.js";
 import type { ShoalNode } from "../node/shoal-node.js";
+import { parseBodiesAsJson } from "./json-body.js";
 import type { RouteDoc } from "./openapi.js";
 import {
   errorSchema,
@@ -145,27 +146,7 @@ export function registerKvRoutes(app: FastifyInstance, node: ShoalNode): void {
 /** `POST /v1/txn`, in a scope whose body parser reads JSON whatever the content type (curl -d sends a form
  * type). The body must be UTF-8: bytes that are not are refused rather than replaced. */
 export function registerTxnRoute(app: FastifyInstance, node: ShoalNode): void {
-  const parseJson = app.getDefaultJsonParser("error", "error");
-  const utf8 = new TextDecoder("utf-8", { fatal: true });
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser("*", { parseAs: "buffer" }, (request, body, done) => {
-    let text: string;
-    try {
-      text = utf8.decode(body as Buffer);
-    } catch {
-      done(new ShoalError("BAD_REQUEST", "Cannot parse txn: the body is not valid UTF-8"), undefined);
-      return;
-    }
-    if (text.trim() === "") {
-      done(new ShoalError("BAD_REQUEST", "Cannot parse txn: the body is empty"), undefined);
-      return;
-    }
-    parseJson(request, text, (error, parsed) => {
-      // (fastify's own message blames the content type, which may not even be JSON's.)
-      if (error) done(new ShoalError("BAD_REQUEST", "Cannot parse txn: the body is not valid JSON"), undefined);
-      else done(null, parsed);
-    });
-  });
+  parseBodiesAsJson(app, "txn");
   app.post(
     "/v1/txn",
     // The body becomes one entry (plus JSON's quoting): no bigger body could fit one.

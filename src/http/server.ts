@@ -11,6 +11,7 @@ import type { IncomingMessage, Server } from "node:http";
 import Fastify, { type FastifyInstance, type FastifyServerFactory } from "fastify";
 import { COMMAND_LIMITS } from "../commands/limits.js";
 import type { ShoalNode } from "../node/shoal-node.js";
+import { registerAdminRoutes } from "./admin-routes.js";
 import { registerDashboard } from "./dashboard/register.js";
 import { bodyTooLarge, httpError, methodNotAllowed, rawClientError } from "./error-response.js";
 import { HttpMetrics } from "./http-metrics.js";
@@ -120,6 +121,7 @@ export function createHttpServer(node: ShoalNode, options: HttpServerOptions = {
   // Each body format in its own scope: content-type parsers are per scope.
   void app.register(async (scope) => registerKvRoutes(scope, node));
   void app.register(async (scope) => registerTxnRoute(scope, node));
+  void app.register(async (scope) => registerAdminRoutes(scope, node));
   void app.register(async (scope) => {
     // The dashboard's routes declare no command; name them for the request metrics.
     scope.addHook("onRoute", (route) => {

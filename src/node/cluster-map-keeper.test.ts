@@ -1,19 +1,31 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Command, CommandResult } from "../commands/command.js";
-import { type ClusterMap, encodeClusterMap, initialClusterMap, parseClusterMap } from "../slots/cluster-map.js";
+import { ShoalError } from "../lib/errors.js";
+import { ClusterLayout } from "../slots/cluster-layout.js";
+import {
+  type ClusterMap,
+  encodeClusterMap,
+  initialClusterMap,
+  parseClusterMap,
+  withReplicaLeft,
+  withReplicaMoved,
+} from "../slots/cluster-map.js";
 import { Placement } from "../slots/placement.js";
 import { SlotMap } from "../slots/slot-map.js";
 import type { KeyValue } from "../store/record.js";
 import { CLUSTER_MAP_KEY, ClusterMapKeeper, type MetaReplica } from "./cluster-map-keeper.js";
 
-const running = initialClusterMap(new SlotMap(4), new Placement([1, 2, 3, 4], 4, 3));
+const placement = new Placement([1, 2, 3, 4], 4, 3);
+const running = initialClusterMap(new SlotMap(4), placement);
+const layout = (): ClusterLayout => new ClusterLayout(new SlotMap(4), placement);
 const quiet = { info: () => undefined, debug: () => undefined, error: () => undefined };
 
 /** A meta replica holding `map` (or nothing), in `role`; records what is submitted. */
 function metaWith(map: Uint8Array | undefined, role: string) {
   const submitted: Command[] = [];
   let held = map;
+  let modRevision = 1;
   const meta: MetaReplica = {
     store: {
       get: () =>
@@ -24,7 +36,7 @@ function metaWith(map: Uint8Array | undefined, role: string) {
               type: "string",
               value: held,
               createRevision: 1,
-              modRevision: 1,
+              modRevision,
               version: 1,
             } as KeyValue),
     },
@@ -32,20 +44,31 @@ function metaWith(map: Uint8Array | undefined, role: string) {
     client: {
       submit: async (command: Command): Promise<CommandResult> => {
         submitted.push(command);
-        if (command.op === "put") held = command.value;
-        return { kind: "put", revision: 1, prev: undefined };
+        if (command.op !== "put") throw new Error("only puts");
+        if (command.ifModRevision !== undefined && command.ifModRevision !== modRevision) {
+          return { kind: "conflict", revision: modRevision, current: undefined };
+        }
+        held = command.value;
+        modRevision++;
+        return { kind: "put", revision: modRevision, prev: undefined };
       },
+      linearize: async () => {},
     },
   };
-  return { meta, submitted };
+  /** Another member changes the map behind this one's back. */
+  const changeElsewhere = (next: ClusterMap): void => {
+    held = encodeClusterMap(next);
+    modRevision++;
+  };
+  return { meta, submitted, changeElsewhere };
 }
 
 test("the meta group's leader records the first map only if absent; a follower waits for it", async () => {
   const follower = metaWith(undefined, "follower");
-  new ClusterMapKeeper(follower.meta, running, quiet).check();
+  new ClusterMapKeeper(follower.meta, layout(), quiet).check();
   assert.equal(follower.submitted.length, 0);
   const leader = metaWith(undefined, "leader");
-  const keeper = new ClusterMapKeeper(leader.meta, running, quiet);
+  const keeper = new ClusterMapKeeper(leader.meta, layout(), quiet);
   keeper.check();
   keeper.check(); // one proposal at a time
   assert.equal(leader.submitted.length, 1);
@@ -57,19 +80,57 @@ test("the meta group's leader records the first map only if absent; a follower w
   assert.deepEqual(keeper.problems(), []);
 });
 
-test("a recorded map that places shards otherwise than this node runs them is a problem it reports", () => {
-  const other: ClusterMap = {
-    ...running,
-    epoch: 3,
-    shards: running.shards.map((s) => ({ ...s, replicas: [1, 2, 3] })),
-  };
-  const keeper = new ClusterMapKeeper(metaWith(encodeClusterMap(other), "follower").meta, running, quiet);
+test("a recorded map that places shards otherwise than this node computed is a problem it reports", () => {
+  const other: ClusterMap = { ...running, shards: running.shards.map((s) => ({ ...s, replicas: [1, 2, 3] })) };
+  const keeper = new ClusterMapKeeper(metaWith(encodeClusterMap(other), "follower").meta, layout(), quiet);
   keeper.check();
-  assert.equal(keeper.epoch, 3);
-  assert.match(keeper.problems()[0] ?? "", /cluster map \(epoch 3\) places slots or replicas otherwise/);
-  const unreadable = new ClusterMapKeeper(metaWith(new Uint8Array([0x7b]), "follower").meta, running, quiet);
+  assert.equal(keeper.epoch, 1);
+  assert.match(keeper.problems()[0] ?? "", /cluster map \(epoch 1\) places slots or replicas otherwise/);
+  const fewer: ClusterMap = { ...running, epoch: 3, members: [1, 2, 3, 4, 5] };
+  const later = new ClusterMapKeeper(metaWith(encodeClusterMap(fewer), "follower").meta, layout(), quiet);
+  later.check();
+  assert.match(later.problems()[0] ?? "", /epoch 3/);
+  const unreadable = new ClusterMapKeeper(metaWith(new Uint8Array([0x7b]), "follower").meta, layout(), quiet);
   unreadable.check();
   assert.match(unreadable.problems()[0] ?? "", /cannot be read: The cluster map is not JSON/);
+});
+
+test("a node follows a newer map with moved replicas, never an older one", () => {
+  const moved = withReplicaMoved(running, 1, running.shards[0]?.replicas[0] ?? 0, 4);
+  const { meta, changeElsewhere } = metaWith(encodeClusterMap(moved), "follower");
+  const followed: number[] = [];
+  const own = layout();
+  const keeper = new ClusterMapKeeper(meta, own, quiet, (map) => followed.push(map.epoch));
+  keeper.check();
+  assert.deepEqual(keeper.problems(), []);
+  assert.deepEqual(followed, [2]);
+  assert.deepEqual(own.replicasOf(1), moved.shards[0]?.replicas);
+  assert.deepEqual(own.leavingOf(1), moved.shards[0]?.leaving);
+  changeElsewhere({ ...running, epoch: 1 });
+  keeper.check();
+  assert.deepEqual(followed, [2], "an older epoch is not followed");
+  assert.equal(own.epoch, 2);
+});
+
+test("a map change is a compare-and-set: one made elsewhere first is a CONFLICT, a refused one BAD_REQUEST", async () => {
+  const { meta, changeElsewhere } = metaWith(encodeClusterMap(running), "follower");
+  const own = layout();
+  const keeper = new ClusterMapKeeper(meta, own, quiet);
+  keeper.check();
+  const from = running.shards[0]?.replicas[0] ?? 0;
+  const next = await keeper.update((map) => withReplicaMoved(map, 1, from, 4));
+  assert.equal(next.epoch, 2);
+  assert.equal(own.epoch, 2);
+  // Another member records epoch 3 after this one last read: its own change must not overwrite it blindly.
+  const stale = keeper.update((map) => {
+    changeElsewhere(withReplicaLeft(map, 1, from));
+    return withReplicaLeft(map, 1, from);
+  });
+  await assert.rejects(stale, (error: unknown) => error instanceof ShoalError && error.code === "CONFLICT");
+  await assert.rejects(
+    keeper.update((map) => withReplicaMoved(map, 1, 4, 4)),
+    (error: unknown) => error instanceof ShoalError && error.code === "BAD_REQUEST",
+  );
 });
 
 test("a cluster map must own every slot once and place shards on members only", () => {

@@ -5,11 +5,15 @@
  *
  * A new cluster records the map its nodes computed from their identity (slots/cluster-map.ts, epoch 1): the meta
  * group's leader proposes it with "only if absent" until it is there, so exactly one proposal applies however many
- * leaders try in turn. Each node then reads its own replica of the map (a local read, once a second: the map
- * changes rarely) and reports, among its problems, a recorded map that places shards otherwise than the layout it
- * runs — nothing changes the map yet; the slot and replica moves of issue 13 will, and nodes will follow it.
+ * leaders try in turn. Each node then reads its own replica of the map (a local read, once a second and after each
+ * change it makes: the map changes rarely) and follows every newer epoch (its ClusterLayout, and the node opens or
+ * closes replicas: shoal-node.ts). A change (`update`) is a compare-and-set on the key's revision, so two changes
+ * made at once from different members never both apply to the same map. A recorded epoch-1 map that places shards
+ * otherwise than this node computed is reported among its problems (a member started with other flags).
  */
 import type { Logger } from "pino";
+import { ShoalError } from "../lib/errors.js";
+import type { ClusterLayout } from "../slots/cluster-layout.js";
 import { type ClusterMap, encodeClusterMap, parseClusterMap, sameLayout } from "../slots/cluster-map.js";
 import type { StateMachineStore } from "../store/state-machine-store.js";
 import type { ClientOperations } from "./client-operations.js";
@@ -17,8 +21,8 @@ import type { ClientOperations } from "./client-operations.js";
 /** What the keeper needs of this node's meta group replica (a ShardReplica). */
 export interface MetaReplica {
   readonly store: Pick<StateMachineStore, "get">;
+  readonly client: Pick<ClientOperations, "submit" | "linearize">;
   readonly host: { readonly raw: { status(): { readonly role: string } } };
-  readonly client: Pick<ClientOperations, "submit">;
 }
 
 /** The meta group's id: below every shard's (shards count from 1). */
@@ -30,9 +34,12 @@ const READ_INTERVAL_MS = 1_000;
 
 export class ClusterMapKeeper {
   readonly #meta: MetaReplica;
-  /** The layout this node runs: the map computed from its identity. */
-  readonly #running: ClusterMap;
+  /** The layout this node runs: the map computed from its identity, then every newer one recorded. */
+  readonly #layout: ClusterLayout;
+  /** The map this node computed from its identity (epoch 1). */
+  readonly #initial: ClusterMap;
   readonly #logger: Pick<Logger, "info" | "debug" | "error">;
+  readonly #onChange: (map: ClusterMap) => void;
   #recorded: ClusterMap | undefined;
   #problem: string | undefined;
   #proposing = false;
@@ -40,10 +47,17 @@ export class ClusterMapKeeper {
   #learnedRevision = 0;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(meta: MetaReplica, running: ClusterMap, logger: Pick<Logger, "info" | "debug" | "error">) {
+  constructor(
+    meta: MetaReplica,
+    layout: ClusterLayout,
+    logger: Pick<Logger, "info" | "debug" | "error">,
+    onChange: (map: ClusterMap) => void = () => {},
+  ) {
     this.#meta = meta;
-    this.#running = running;
+    this.#layout = layout;
+    this.#initial = layout.map;
     this.#logger = logger;
+    this.#onChange = onChange;
   }
 
   start(): void {
@@ -75,9 +89,12 @@ export class ClusterMapKeeper {
   check(): void {
     const record = this.#meta.store.get(CLUSTER_MAP_KEY, Date.now());
     if (record !== undefined && record.type === "string") {
-      // Parsed and checked once per change of the key, not once a second.
-      if (record.modRevision !== this.#learnedRevision) this.#learn(record.value);
-      this.#learnedRevision = record.modRevision;
+      // Parsed and checked once per change of the key, not once a second; a replica still behind a map this node
+      // recorded itself (update) is not read back.
+      if (record.modRevision > this.#learnedRevision) {
+        this.#learn(record.value);
+        this.#learnedRevision = record.modRevision;
+      }
       return;
     }
     if (record !== undefined || this.#proposing || this.#meta.host.raw.status().role !== "leader") return;
@@ -88,13 +105,13 @@ export class ClusterMapKeeper {
       .submit({
         op: "put",
         key: CLUSTER_MAP_KEY,
-        value: encodeClusterMap(this.#running),
+        value: encodeClusterMap(this.#initial),
         nowMs: Date.now(),
         ifAbsent: true,
       })
       .then(
         (result) => {
-          if (result.kind === "put") this.#logger.info({ epoch: this.#running.epoch }, "Recorded the cluster map");
+          if (result.kind === "put") this.#logger.info({ epoch: this.#initial.epoch }, "Recorded the cluster map");
         },
         (error: unknown) => this.#logger.debug({ err: error }, "Recording the cluster map failed; retrying"),
       )
@@ -113,16 +130,71 @@ export class ClusterMapKeeper {
     }
     if (map.epoch !== this.#recorded?.epoch) this.#logger.info({ epoch: map.epoch }, "Cluster map");
     this.#recorded = map;
-    this.#report(
-      sameLayout(map, this.#running)
-        ? undefined
-        : `The cluster map (epoch ${map.epoch}) places slots or replicas otherwise than this node runs them: ` +
-            "its members, --shards and --replicas must be every member's",
+    const problem = this.#mismatch(map);
+    this.#report(problem);
+    if (problem === undefined && this.#layout.adopt(map)) this.#onChange(map);
+  }
+
+  /** Why this node cannot follow `map`: one that was not made from the cluster this node computed. */
+  #mismatch(map: ClusterMap): string | undefined {
+    const initial = this.#initial;
+    if (map.epoch === 1 ? sameLayout(map, initial) : sameShape(map, initial)) return undefined;
+    return (
+      `The cluster map (epoch ${map.epoch}) places slots or replicas otherwise than this node runs them: ` +
+      "its members, --shards and --replicas must be every member's"
     );
+  }
+
+  /**
+   * Records the map `change` makes of the newest one this node's replica holds, if that is still the newest when
+   * the change applies (a compare-and-set on the key's revision, behind a ReadIndex barrier so the map changed is
+   * the latest committed one). Resolves with the map recorded, which this node follows at once. Throws
+   * BAD_REQUEST with `change`'s reason when it refuses (a RangeError), UNAVAILABLE before the first map is
+   * recorded, CONFLICT when another change got in first (the caller may retry).
+   */
+  async update(change: (map: ClusterMap) => ClusterMap): Promise<ClusterMap> {
+    await this.#meta.client.linearize(false);
+    this.check();
+    const current = this.#recorded;
+    if (current === undefined)
+      throw new ShoalError("UNAVAILABLE", "The cluster map is not recorded yet; retry shortly");
+    let next: ClusterMap;
+    try {
+      next = change(current);
+    } catch (error) {
+      if (error instanceof RangeError) throw new ShoalError("BAD_REQUEST", error.message);
+      throw error;
+    }
+    const result = await this.#meta.client.submit({
+      op: "put",
+      key: CLUSTER_MAP_KEY,
+      value: encodeClusterMap(next),
+      nowMs: Date.now(),
+      ifModRevision: this.#learnedRevision,
+    });
+    if (result.kind === "conflict") {
+      throw new ShoalError("CONFLICT", "The cluster map changed meanwhile; retry against the new one");
+    }
+    if (result.kind !== "put") throw new ShoalError("INTERNAL", `Recording the cluster map answered ${result.kind}`);
+    this.#logger.info({ epoch: next.epoch }, "Recorded a new cluster map");
+    // Committed: followed now, though this node's replica of the meta group may apply it a little later.
+    if (this.#learnedRevision < result.revision) {
+      this.#recorded = next;
+      this.#learnedRevision = result.revision;
+    }
+    if (this.#layout.adopt(next)) this.#onChange(next);
+    return next;
   }
 
   #report(problem: string | undefined): void {
     if (problem !== undefined && problem !== this.#problem) this.#logger.error(problem);
     this.#problem = problem;
   }
+}
+
+/** Whether `map` keeps `initial`'s members and shards with the same slots (replicas may have moved). */
+function sameShape(map: ClusterMap, initial: ClusterMap): boolean {
+  const shape = (m: ClusterMap): string =>
+    JSON.stringify({ members: m.members, shards: m.shards.map(({ id, slots }) => ({ id, slots })) });
+  return shape(map) === shape(initial);
 }

@@ -10,7 +10,7 @@ import type { GroupId, NodeId } from "../raft/types.js";
 import type { RaftHost } from "./raft-host.js";
 
 export class LeaderBalancer {
-  readonly #hosts: ReadonlyMap<GroupId, Pick<RaftHost, "raw" | "transferLeader">>;
+  readonly #hosts: Iterable<readonly [GroupId, Pick<RaftHost, "raw" | "transferLeader">]>;
   readonly #intervalMs: number;
   readonly #live: (id: NodeId) => boolean;
   readonly #preferred: (groupId: GroupId) => NodeId;
@@ -21,7 +21,7 @@ export class LeaderBalancer {
    * proposals while each attempt lasts (an election timeout). `preferred`: the member that should lead a group
    * when it is up and caught up. */
   constructor(
-    hosts: ReadonlyMap<GroupId, Pick<RaftHost, "raw" | "transferLeader">>,
+    hosts: Iterable<readonly [GroupId, Pick<RaftHost, "raw" | "transferLeader">]>,
     intervalMs: number,
     live: (id: NodeId) => boolean,
     preferred: (groupId: GroupId) => NodeId,

@@ -18,6 +18,7 @@ import type { MemoryStorage } from "../raft/memory-storage.js";
 import type { RawNode } from "../raft/raw-node.js";
 import { splitMessagesByDurability } from "../raft/ready-order.js";
 import {
+  type ConfChange,
   type ConfState,
   type Entry,
   NO_NODE,
@@ -259,7 +260,19 @@ export class RaftHost {
    * leader's id) on a follower, UNAVAILABLE when refused for now, TIMEOUT when the outcome is unknown. */
   propose(data: Uint8Array): Promise<CommandResult> {
     if (this.#stopped) return Promise.reject(new ShoalError("UNAVAILABLE", "Node is shutting down"));
-    const result = this.#raw.propose(data);
+    return this.#awaitApplied(this.#raw.propose(data));
+  }
+
+  /** Proposes a membership change (one server at a time, thesis §4.1; it takes effect when applied); resolves once
+   * applied here. Throws as `propose` does, and BAD_REQUEST when Raft refuses the change (another one is pending,
+   * or it would remove the last voter). */
+  async proposeConfChange(change: ConfChange): Promise<void> {
+    if (this.#stopped) throw new ShoalError("UNAVAILABLE", "Node is shutting down");
+    await this.#awaitApplied(this.#raw.proposeConfChange(change));
+  }
+
+  /** Waits for an accepted proposal's entry to be applied here (rejects at once for a refused one). */
+  #awaitApplied(result: ProposalResult): Promise<CommandResult> {
     this.counters.proposals++;
     if (!result.accepted) {
       this.counters.proposalFailures++;

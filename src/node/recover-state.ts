@@ -5,7 +5,7 @@
  */
 import { ShoalError } from "../lib/errors.js";
 import { MemoryStorage } from "../raft/memory-storage.js";
-import type { Entry, NodeId } from "../raft/types.js";
+import type { ConfState, Entry, NodeId } from "../raft/types.js";
 import type { StateMachineStore } from "../store/state-machine-store.js";
 import type { WalState } from "../wal/wal.js";
 import type { SnapshotFiles } from "./ports.js";
@@ -21,9 +21,14 @@ export async function recoverRaftStorage<R>(
   walState: WalState,
   snapshots: SnapshotFiles,
   store: StateMachineStore<R>,
-  memberIds: readonly NodeId[],
+  membership: readonly NodeId[] | ConfState,
 ): Promise<MemoryStorage> {
-  const storage = new MemoryStorage({ voters: [...memberIds], learners: [] });
+  // The membership an empty log starts from (the voters, or a ConfState with learners); a snapshot replaces it.
+  const storage = new MemoryStorage(
+    isConfState(membership)
+      ? { voters: [...membership.voters], learners: [...membership.learners] }
+      : { voters: [...membership], learners: [] },
+  );
   if (walState.snapshot !== undefined) {
     const snapshot = await snapshots.load(walState.snapshot.index);
     if (snapshot === undefined) {
@@ -40,4 +45,8 @@ export async function recoverRaftStorage<R>(
   storage.append(walState.entries.filter((entry: Entry) => entry.index >= storage.firstIndex()));
   storage.setHardState(walState.hardState);
   return storage;
+}
+
+function isConfState(membership: readonly NodeId[] | ConfState): membership is ConfState {
+  return !Array.isArray(membership);
 }

@@ -16,7 +16,7 @@ function shardWith(answer: (to: NodeId) => unknown, live: (id: NodeId) => boolea
   };
   const shard = new RemoteShard({
     id: 7,
-    replicaIds: [2, 3, 4],
+    replicaIds: () => [2, 3, 4],
     ask,
     isLive: live,
     requestTimeoutMs: 1000,

@@ -34,8 +34,8 @@ interface ShardReply {
 
 export interface RemoteShardOptions {
   readonly id: GroupId;
-  /** The members holding the shard. */
-  readonly replicaIds: readonly NodeId[];
+  /** The members holding the shard now (they change as replicas move: slots/cluster-layout.ts). */
+  readonly replicaIds: () => readonly NodeId[];
   readonly ask: AskPeer;
   /** Node-level liveness (node-liveness.ts). */
   readonly isLive: (id: NodeId) => boolean;
@@ -68,7 +68,7 @@ export class RemoteShard implements ShardAccess {
   /** Member `id` says it leads the shard (its member info, read for the cluster's status); NO_NODE: the one
    * known did not answer. */
   leaderHeard(id: NodeId): void {
-    if (id === NO_NODE || this.#options.replicaIds.includes(id)) this.#leaderHint = id;
+    if (id === NO_NODE || this.#options.replicaIds().includes(id)) this.#leaderHint = id;
   }
 
   async get(key: Uint8Array, stale: boolean): Promise<KeyRead> {
@@ -138,7 +138,8 @@ export class RemoteShard implements ShardAccess {
 
   /** The replicas to try, in order: the known leader, then the others from a rotating start; only live ones. */
   #targets(): NodeId[] {
-    const { replicaIds, isLive } = this.#options;
+    const { isLive } = this.#options;
+    const replicaIds = this.#options.replicaIds();
     assertMajorityLive(this.id, replicaIds, isLive, this.#options.slotsText);
     const live = replicaIds.filter(isLive);
     const start = this.#next++ % live.length;
@@ -155,7 +156,7 @@ export class RemoteShard implements ShardAccess {
       const timeoutMs = Math.max(1, deadline - Date.now()) + ANSWER_GRACE_MS;
       try {
         const reply = (await this.#options.ask(target, payload, timeoutMs)) as ShardReply;
-        if (this.#options.replicaIds.includes(reply.leader)) this.#leaderHint = reply.leader;
+        if (this.#options.replicaIds().includes(reply.leader)) this.#leaderHint = reply.leader;
         return reply.value;
       } catch (error) {
         // Certainly not run there (never sent, or refused before it ran): another replica may serve it.

@@ -17,7 +17,7 @@ import { Prng } from "../lib/prng.js";
 import { resolveRaftConfig } from "../raft/config.js";
 import type { MemoryStorage } from "../raft/memory-storage.js";
 import { RawNode } from "../raft/raw-node.js";
-import type { GroupId, NodeId } from "../raft/types.js";
+import type { ConfState, GroupId, NodeId } from "../raft/types.js";
 import type { LmdbStore } from "../store/lmdb/lmdb-store.js";
 import { DEFAULT_TRANSPORT_BOUNDS } from "../transport/index.js";
 import { Wal } from "../wal/wal.js";
@@ -149,7 +149,7 @@ export class ShardReplica {
    * Each opened part is pushed on `undo`, for a start that fails later. */
   static async open(
     context: ReplicaContext,
-    memberIds: readonly NodeId[],
+    membership: readonly NodeId[] | ConfState,
     undo: (() => Promise<void> | void)[],
   ): Promise<ShardReplica> {
     const { options, groupId } = context;
@@ -170,7 +170,7 @@ export class ShardReplica {
       historyBytesMax: options.watchHistoryBytesMax ?? nodeDefaults.watchHistoryBytesMax,
     });
     undo.push(() => store.close());
-    const storage = await recoverRaftStorage(state, snapshots, store, memberIds);
+    const storage = await recoverRaftStorage(state, snapshots, store, membership);
     return new ShardReplica(context, { wal, storage, snapshots, store });
   }
 

@@ -23,7 +23,8 @@ import { ShoalError } from "../lib/errors.js";
 import { Prng } from "../lib/prng.js";
 import type { RaftStatus, RawNode } from "../raft/raw-node.js";
 import { type GroupId, NO_NODE, type NodeId } from "../raft/types.js";
-import { initialClusterMap } from "../slots/cluster-map.js";
+import { ClusterLayout } from "../slots/cluster-layout.js";
+import { type ClusterMap, withReplicaLeft, withReplicaMoved } from "../slots/cluster-map.js";
 import { hashSlot } from "../slots/hash-slot.js";
 import { Placement, placementProblem } from "../slots/placement.js";
 import { SlotMap, type SlotRange } from "../slots/slot-map.js";
@@ -52,6 +53,7 @@ import type { RaftHost } from "./raft-host.js";
 import { liveReader, type RedisOperations, type RedisOutcome } from "./redis-operations.js";
 import type { WatchTicket } from "./redis-watch.js";
 import { answerShardCall, assertMajorityLive, RemoteShard } from "./remote-shard.js";
+import { ReplicaMover } from "./replica-mover.js";
 import {
   type HeavyReadRunner,
   type KeyRead,
@@ -61,6 +63,7 @@ import {
 } from "./shard-access.js";
 import { ShardReplica } from "./shard-replica.js";
 import { onlyFlushes, routeBatch, shardOfCommand } from "./shard-routing.js";
+import { ShardSet } from "./shard-set.js";
 import type { WatchHub } from "./watch-hub.js";
 
 export type { MemberInfo, Readiness } from "./member-status.js";
@@ -71,7 +74,11 @@ export type { WatchTicket } from "./redis-watch.js";
 interface NodeParts {
   readonly meta: ShardReplica;
   readonly mapKeeper: ClusterMapKeeper;
-  readonly replicas: ReadonlyMap<GroupId, ShardReplica>;
+  readonly layout: ClusterLayout;
+  /** The replicas opened at start. */
+  readonly replicas: Map<GroupId, ShardReplica>;
+  /** Opens (or recovers) this node's replica of a shard, not started. */
+  readonly openReplica: (groupId: GroupId) => Promise<ShardReplica>;
   readonly transport: PeerTransport;
   readonly metrics: NodeMetrics;
   readonly lock: DataDirLock;
@@ -86,14 +93,22 @@ interface NodeParts {
 export interface ShardStatus {
   readonly id: GroupId;
   readonly slots: SlotRange[];
-  /** The members holding it (placement). */
+  /** The members that should hold it (the cluster map). */
   readonly replicaIds: readonly NodeId[];
+  /** Members being moved off it, still holding a replica. */
+  readonly leavingIds: readonly NodeId[];
   /** Its leader as this node knows it, 0 when unknown. */
   readonly leaderId: NodeId;
   /** Its group's term; 0 when this node holds no replica of it. */
   readonly term: number;
   /** Its group's Raft status, when this node holds a replica. */
   readonly raft: RaftStatus | undefined;
+}
+
+/** The members holding shard `id` now: those it should have and those still leaving it. */
+function holdersOf(layout: ClusterLayout, id: GroupId): readonly NodeId[] {
+  const leaving = layout.leavingOf(id);
+  return leaving.length === 0 ? layout.replicasOf(id) : [...layout.replicasOf(id), ...leaving];
 }
 
 /** The cluster's placement (bootstrap.ts refused one that leaves a member without a shard before recording it). */
@@ -105,31 +120,25 @@ function placementOf(memberIds: readonly NodeId[], shardCount: number, replicati
 
 /** How often the leader balancer looks (leader-balancer.ts). */
 const LEADER_BALANCE_INTERVAL_MS = 1_000;
+/** How often the replica mover looks (replica-mover.ts). */
+const REPLICA_MOVE_INTERVAL_MS = 250;
 
 export class ShoalNode {
   readonly options: NodeOptions;
-  /** This node's replica of each Raft group it hosts, by group id: shard s is group s. */
-  readonly replicas: ReadonlyMap<GroupId, ShardReplica>;
   /** Which shard owns each hash slot. */
   readonly slotMap: SlotMap;
-  /** Which members hold each shard. */
+  /** Which members held each shard when the cluster was created (epoch 1). */
   readonly placement: Placement;
-  /** Every shard, by id: this node's replica of it, or the members that hold it (shard-access.ts). */
-  readonly shards: ReadonlyMap<GroupId, ShardAccess>;
-  readonly store: StateMachineStore;
-  /** Every watch this node serves, fed by the host after each apply. */
-  readonly watches: WatchHub;
+  /** Which members hold each shard now: the newest cluster map this node follows. */
+  readonly layout: ClusterLayout;
   readonly metrics: NodeMetrics;
   /** Redis pub/sub: this node's subscribers, and delivery to every peer's. */
   readonly pubsub: PubSubHub;
   /** The cluster and member this node's data directory belongs to (identity.ts). */
   readonly identity: ClusterIdentity;
-  /** Writes and read barriers from any member (the host's leadership changes reach it first). */
-  readonly forwarding: LeaderForwarding;
-  readonly client: ClientOperations;
-  readonly redis: RedisOperations;
   readonly status: MemberStatus;
-  readonly #primary: ShardReplica;
+  readonly #shardSet: ShardSet;
+  readonly #mover: ReplicaMover;
   readonly #transport: PeerTransport;
   readonly #lock: DataDirLock;
   readonly #peerChecks: PeerChecks;
@@ -141,46 +150,55 @@ export class ShoalNode {
 
   private constructor(options: NodeOptions, parts: NodeParts) {
     this.options = options;
-    this.replicas = parts.replicas;
     this.slotMap = parts.slotMap;
     this.placement = parts.placement;
+    this.layout = parts.layout;
     this.#meta = parts.meta;
     this.#mapKeeper = parts.mapKeeper;
-    const hosts = new Map([...parts.replicas].map(([groupId, replica]) => [groupId, replica.host] as const));
     const liveness = parts.liveness;
-    const placement = parts.placement;
+    const layout = parts.layout;
+    this.#shardSet = new ShardSet(
+      {
+        selfId: options.id,
+        dataDir: options.dataDir,
+        layout,
+        open: parts.openReplica,
+        local: (replica) => new LocalShard(replica, () => this.#heavyReads),
+        remote: (id) =>
+          new RemoteShard({
+            id,
+            replicaIds: () => holdersOf(layout, id),
+            ask: parts.ask,
+            isLive: (member) => liveness.isLive(member),
+            requestTimeoutMs: options.requestTimeoutMs,
+            slotsText: () => this.#slotsText(id),
+          }),
+        logger: options.logger,
+      },
+      parts.replicas,
+    );
+    const shardSet = this.#shardSet;
+    const hosts = {
+      *[Symbol.iterator](): Generator<readonly [GroupId, RaftHost]> {
+        for (const [groupId, replica] of shardSet.replicas) yield [groupId, replica.host];
+      },
+    };
     this.#balancer =
-      placement.shardCount > 1
+      layout.shardCount > 1
         ? new LeaderBalancer(
             hosts,
             LEADER_BALANCE_INTERVAL_MS,
             (id) => liveness.isLive(id),
-            (groupId) => placement.preferredLeader(groupId),
+            (groupId) => layout.preferredLeader(groupId),
           )
         : undefined;
-    const primary = [...parts.replicas.values()].sort((a, b) => a.groupId - b.groupId)[0];
-    assert(primary !== undefined, "a node hosts at least one group");
-    this.shards = new Map(
-      parts.slotMap.shards().map((id): [GroupId, ShardAccess] => {
-        const replica = parts.replicas.get(id);
-        if (replica !== undefined) return [id, new LocalShard(replica, () => this.#heavyReads)];
-        const remote = new RemoteShard({
-          id,
-          replicaIds: placement.replicasOf(id),
-          ask: parts.ask,
-          isLive: (member) => liveness.isLive(member),
-          requestTimeoutMs: options.requestTimeoutMs,
-          slotsText: () => this.#slotsText(id),
-        });
-        return [id, remote];
-      }),
-    );
-    this.#primary = primary;
-    this.store = primary.store;
-    this.watches = primary.watches;
-    this.forwarding = primary.forwarding;
-    this.client = primary.client;
-    this.redis = primary.redis;
+    this.#mover = new ReplicaMover({
+      layout,
+      hosts: () => hosts,
+      markLeft: (shardId, member) => this.#mapKeeper.update((map) => withReplicaLeft(map, shardId, member)),
+      intervalMs: REPLICA_MOVE_INTERVAL_MS,
+      logger: options.logger,
+    });
     this.metrics = parts.metrics;
     this.identity = parts.identity;
     this.#transport = parts.transport;
@@ -188,17 +206,16 @@ export class ShoalNode {
     this.#peerChecks = parts.peerChecks;
     this.#liveness = parts.liveness;
     const transport = parts.transport;
-    const host = primary.host;
     this.status = new MemberStatus({
       options,
-      raftStatus: () => host.raw.status(),
-      appliedIndex: () => primary.store.appliedIndex(),
+      raftStatus: () => this.#primary.host.raw.status(),
+      appliedIndex: () => this.#primary.store.appliedIndex(),
       clusterId: () => parts.identity.clusterId,
       problems: () => [...parts.peerChecks.problems(), ...parts.mapKeeper.problems()],
-      shardLag: () => (this.placement.shardCount === 1 ? undefined : shardLagOf(this.shardStatuses())),
+      shardLag: () => (this.layout.shardCount === 1 ? undefined : shardLagOf(this.shardStatuses())),
       otherShards: () =>
         [...this.replicas.values()]
-          .filter((replica) => replica !== primary)
+          .filter((replica) => replica !== this.#primary)
           .map((replica) => {
             const raft = replica.host.raw.status();
             return {
@@ -262,11 +279,11 @@ export class ShoalNode {
     });
     const groups = new GroupRouter(peerNetwork, options.logger, liveness);
     const ask: AskPeer = (to, request, timeoutMs, abandon) => transport.request(to, request, timeoutMs, abandon);
-    // The gauges read the first group's replica, opened below: they run only when scraped, long after it exists.
-    let first: ShardReplica | undefined;
+    // The gauges read the node's primary replica, opened below: they run only when scraped, long after it exists.
+    let built: ShoalNode | undefined;
     const primary = (): ShardReplica => {
-      assert(first !== undefined, "metrics are scraped once the node is open");
-      return first;
+      assert(built !== undefined, "metrics are scraped once the node is open");
+      return built.#primary;
     };
     const metrics = new NodeMetrics(
       {
@@ -302,25 +319,9 @@ export class ShoalNode {
     );
     const slotMap = new SlotMap(identity.shardCount);
     const placement = placementOf(identity.memberIds, identity.shardCount, identity.replicationFactor);
-    const hosted = placement.shardsOf(options.id);
-    const replicas = new Map<GroupId, ShardReplica>();
-    for (const groupId of hosted) {
-      const replica = await ShardReplica.open(
-        {
-          options,
-          groupId,
-          network: groups.networkOf(groupId),
-          ask: groupTagged(ask, groupId),
-          peerLive: (id) => liveness.isLive(id),
-          ...(groupId === hosted[0] ? { metrics } : {}),
-        },
-        [...placement.replicasOf(groupId)].sort((a, b) => a - b),
-        undo,
-      );
-      replicas.set(groupId, replica);
-    }
-    first = replicas.get(hosted[0] as GroupId);
-    // The meta group: a replica on every member, holding the cluster map (cluster-map-keeper.ts).
+    const layout = new ClusterLayout(slotMap, placement);
+    // The meta group first: a replica on every member, holding the cluster map (cluster-map-keeper.ts), which says
+    // which shards this node holds now — replicas may have moved since the cluster was created.
     const meta = await ShardReplica.open(
       {
         options,
@@ -332,11 +333,44 @@ export class ShoalNode {
       memberIds,
       undo,
     );
-    const mapKeeper = new ClusterMapKeeper(meta, initialClusterMap(slotMap, placement), options.logger);
+    const mapKeeper = new ClusterMapKeeper(meta, layout, options.logger, () => {
+      if (built !== undefined) void built.#shardSet.follow();
+    });
+    mapKeeper.check(); // the map as this node's meta replica last applied it (it catches up once started)
+    const openReplica = (groupId: GroupId, opening: (() => Promise<void> | void)[], first = false) =>
+      ShardReplica.open(
+        {
+          options,
+          groupId,
+          network: groups.networkOf(groupId),
+          ask: groupTagged(ask, groupId),
+          peerLive: (id) => liveness.isLive(id),
+          ...(first ? { metrics } : {}),
+        },
+        // The membership an empty replica starts from: the group's at creation for a member it was created with,
+        // else one that makes this node a learner until the group's own log says otherwise (cluster-layout.ts).
+        layout.createdWith(groupId, options.id)
+          ? { voters: [...placement.replicasOf(groupId)].sort((a, b) => a - b), learners: [] }
+          : layout.joiningMembership(groupId, options.id),
+        opening,
+      );
+    const hosted = layout.shardsOf(options.id);
+    const replicas = new Map<GroupId, ShardReplica>();
+    for (const groupId of hosted) replicas.set(groupId, await openReplica(groupId, undo, groupId === hosted[0]));
     const node = new ShoalNode(options, {
       meta,
       mapKeeper,
+      layout,
       replicas,
+      openReplica: async (groupId) => {
+        const opening: (() => Promise<void> | void)[] = [];
+        try {
+          return await openReplica(groupId, opening);
+        } catch (error) {
+          for (const step of opening.reverse()) await step();
+          throw error;
+        }
+      },
       transport,
       metrics,
       lock,
@@ -347,9 +381,10 @@ export class ShoalNode {
       placement,
       liveness,
     });
+    built = node;
     const logger: Logger = options.logger;
     const replicaOf = (groupId: GroupId): ShardReplica => {
-      const replica = groupId === META_GROUP_ID ? meta : replicas.get(groupId);
+      const replica = groupId === META_GROUP_ID ? meta : node.replicas.get(groupId);
       if (replica === undefined) throw new ShoalError("BAD_REQUEST", `Node ${options.id} hosts no group ${groupId}`);
       return replica;
     };
@@ -375,7 +410,7 @@ export class ShoalNode {
       ),
     );
     transport.onPeerRefused((peerId) => {
-      for (const replica of replicas.values()) replica.host.leaderGone(peerId);
+      for (const replica of node.replicas.values()) replica.host.leaderGone(peerId);
       meta.host.leaderGone(peerId);
     });
     liveness.start();
@@ -383,6 +418,8 @@ export class ShoalNode {
     meta.start();
     mapKeeper.start();
     node.#balancer?.start();
+    node.#mover.start();
+    void node.#shardSet.follow(); // a map learnt at start that gives or takes a shard
     peerChecks.start();
     node.status.start();
     return node;
@@ -394,12 +431,66 @@ export class ShoalNode {
     this.#peerChecks.stop();
     this.status.stop();
     this.#mapKeeper.stop();
+    this.#mover.stop();
+    await this.#shardSet.stop();
     for (const replica of this.replicas.values()) await replica.stop();
     await this.#meta.stop();
     await this.#transport.stop();
     for (const replica of this.replicas.values()) await replica.close();
     await this.#meta.close();
     this.#lock.release();
+  }
+
+  /** This node's replica of each Raft group it hosts, by group id: shard s is group s (changes as replicas move). */
+  get replicas(): ReadonlyMap<GroupId, ShardReplica> {
+    return this.#shardSet.replicas;
+  }
+
+  /** Every shard, by id: this node's replica of it, or the members that hold it (shard-access.ts). */
+  get shards(): ReadonlyMap<GroupId, ShardAccess> {
+    return this.#shardSet.shards;
+  }
+
+  /** The replica the node-wide parts use (SCAN cursors, the single-shard paths, the first group's figures): this
+   * node's replica of its lowest shard, or the meta group's when replica moves left it none. */
+  get #primary(): ShardReplica {
+    let primary: ShardReplica | undefined;
+    for (const [groupId, replica] of this.#shardSet.replicas) {
+      if (primary === undefined || groupId < primary.groupId) primary = replica;
+    }
+    return primary ?? this.#meta;
+  }
+
+  get store(): StateMachineStore {
+    return this.#primary.store;
+  }
+
+  /** Every watch this node serves on a single shard, fed by the host after each apply. */
+  get watches(): WatchHub {
+    return this.#primary.watches;
+  }
+
+  /** Writes and read barriers from any member (the host's leadership changes reach it first). */
+  get forwarding(): LeaderForwarding {
+    return this.#primary.forwarding;
+  }
+
+  get client(): ClientOperations {
+    return this.#primary.client;
+  }
+
+  get redis(): RedisOperations {
+    return this.#primary.redis;
+  }
+
+  /**
+   * Moves shard `shardId`'s replica from member `from` to member `to`: records the move in the cluster map (the
+   * next epoch), after which `to` opens an empty replica and the shard's leader takes it through learner, catch-up
+   * and promotion before it removes `from` (replica-mover.ts). Resolves with the map recorded, before the move is
+   * done. Throws BAD_REQUEST for a move that makes no sense (slots/cluster-map.ts withReplicaMoved says why).
+   */
+  moveReplica(shardId: GroupId, from: NodeId, to: NodeId): Promise<ClusterMap> {
+    return this.#mapKeeper.update((map) => withReplicaMoved(map, shardId, from, to));
   }
 
   /** How this node runs heavy reads asked by members that lack the shard (the RESP server's read workers). */
@@ -431,7 +522,8 @@ export class ShoalNode {
       return {
         id: shard.id,
         slots: this.slotMap.rangesOf(shard.id),
-        replicaIds: this.placement.replicasOf(shard.id),
+        replicaIds: this.layout.replicasOf(shard.id),
+        leavingIds: this.layout.leavingOf(shard.id),
         leaderId: raft?.leaderId ?? shard.leaderId(),
         term: raft?.term ?? 0,
         raft,
@@ -466,7 +558,7 @@ export class ShoalNode {
     if (this.placement.shardCount > 1) {
       assertMajorityLive(
         id,
-        this.placement.replicasOf(id),
+        holdersOf(this.layout, id),
         (member) => this.#liveness.isLive(member),
         () => this.#slotsText(id),
       );

@@ -15,8 +15,19 @@ type NodeId = number;
 export interface ShardLayout {
   readonly id: number;
   readonly slots: readonly SlotRange[];
-  /** The members holding it, in placement's seat order. */
+  /** The members that should hold it: its Raft group's voters once every move of it is done (placement's seat
+   * order at epoch 1; a moved replica takes the seat of the one it replaces). */
   readonly replicas: readonly NodeId[];
+  /** Members being moved off it: they keep their replica until its group no longer counts them
+   * (node/replica-mover.ts), then the map drops them here and they delete it. Absent when none. */
+  readonly leaving?: readonly NodeId[];
+  /** The members that took the leaving members' seats, in the same order (absent when none leave). */
+  readonly arriving?: readonly NodeId[];
+  /** Members that held it once and were moved off: never moved onto it again under the same id, because a Raft
+   * group must not take back a member id whose earlier replica it removed — a stale member that never learnt of
+   * the removal could count the new, empty replica's vote (CockroachDB gives each replica a fresh id for the same
+   * reason). Absent when none. */
+  readonly retired?: readonly NodeId[];
 }
 
 export interface ClusterMap {
@@ -43,6 +54,12 @@ export function sameLayout(a: ClusterMap, b: ClusterMap): boolean {
 
 export function encodeClusterMap(map: ClusterMap): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(map));
+}
+
+/** Whether `ids` is absent or a list of member ids that each pass `test`. */
+function optionalIds(ids: unknown, test: (id: NodeId) => boolean): boolean {
+  if (ids === undefined) return true;
+  return Array.isArray(ids) && ids.every((id) => Number.isSafeInteger(id) && id >= 1 && test(id));
 }
 
 /** A recorded map, checked: every slot owned by exactly one shard, every replica a member, no shard without
@@ -74,6 +91,10 @@ export function parseClusterMap(bytes: Uint8Array): ClusterMap {
       !Array.isArray(shard.replicas) ||
       shard.replicas.length === 0 ||
       !shard.replicas.every((id) => map.members?.includes(id)) ||
+      new Set(shard.replicas).size !== shard.replicas.length ||
+      !optionalIds(shard.leaving, (id) => !shard.replicas?.includes(id)) ||
+      !optionalIds(shard.retired, () => true) ||
+      !optionalIds(shard.arriving, (id) => shard.replicas?.includes(id) === true) ||
       !Array.isArray(shard.slots)
     ) {
       throw new RangeError(`The cluster map's shard ${String(shard.id)} is malformed`);
@@ -92,4 +113,50 @@ export function parseClusterMap(bytes: Uint8Array): ClusterMap {
   const unowned = owner.indexOf(-1);
   if (unowned !== -1) throw new RangeError(`Slot ${unowned} has no owner in the cluster map`);
   return map as ClusterMap;
+}
+
+/**
+ * The map after moving shard `shardId`'s replica from member `from` to member `to` (the next epoch): `to` takes
+ * `from`'s seat among the replicas and `from` is listed as leaving until the move is done. Throws a RangeError
+ * saying why when the move makes no sense: an unknown shard or member, `from` not holding it, `to` already
+ * holding it, or a move of that shard still in progress (one at a time per shard, so no step of one can cost the
+ * group its majority while another runs).
+ */
+export function withReplicaMoved(map: ClusterMap, shardId: number, from: NodeId, to: NodeId): ClusterMap {
+  const shard = map.shards.find((each) => each.id === shardId);
+  if (shard === undefined) throw new RangeError(`There is no shard ${shardId}`);
+  if (!map.members.includes(to)) throw new RangeError(`Node ${to} is not a member`);
+  if (!shard.replicas.includes(from)) throw new RangeError(`Node ${from} holds no replica of shard ${shardId}`);
+  if (shard.replicas.includes(to)) throw new RangeError(`Node ${to} already holds a replica of shard ${shardId}`);
+  const leaving = shard.leaving ?? [];
+  // While a move runs, only its reverse may start (the replica back from the member it went to, to the member
+  // still leaving): the way out of a move whose new member cannot catch up.
+  const reverse = leaving.length === 1 && leaving[0] === to && shard.arriving?.[0] === from;
+  if (leaving.length > 0 && !reverse) {
+    throw new RangeError(`Shard ${shardId} is still moving a replica off node ${leaving.join(", ")}`);
+  }
+  if (shard.retired?.includes(to) === true) {
+    throw new RangeError(`Node ${to} held shard ${shardId} before; a member id is not given a shard back`);
+  }
+  const moved: ShardLayout = {
+    ...shard,
+    replicas: shard.replicas.map((id) => (id === from ? to : id)),
+    leaving: [from],
+    arriving: [to],
+  };
+  return { ...map, epoch: map.epoch + 1, shards: map.shards.map((each) => (each.id === shardId ? moved : each)) };
+}
+
+/** The map once shard `shardId`'s group no longer counts `member` (a leaving replica): the next epoch. */
+export function withReplicaLeft(map: ClusterMap, shardId: number, member: NodeId): ClusterMap {
+  const shards = map.shards.map((shard) => {
+    if (shard.id !== shardId || shard.leaving?.includes(member) !== true) return shard;
+    const { leaving, arriving, ...rest } = shard;
+    const at = leaving.indexOf(member);
+    const retired = [...(shard.retired ?? []), member];
+    const still = leaving.filter((_, i) => i !== at);
+    if (still.length === 0) return { ...rest, retired };
+    return { ...rest, leaving: still, arriving: (arriving ?? []).filter((_, i) => i !== at), retired };
+  });
+  return { ...map, epoch: map.epoch + 1, shards };
 }

@@ -1,0 +1,98 @@
+/**
+ * @module The layout a node runs: which members hold each shard, as the newest cluster map it has learnt says
+ * (slots/cluster-map.ts). It starts as the map every node computes from its identity (epoch 1: the slot map and
+ * placement) and follows the maps the meta group records after it (replica moves, issue 13); a node never goes
+ * back to an older epoch. Pure: the node opens and closes replicas from what it says.
+ */
+import { type ClusterMap, initialClusterMap, type ShardLayout } from "./cluster-map.js";
+import type { Placement } from "./placement.js";
+import type { SlotMap } from "./slot-map.js";
+
+type NodeId = number;
+
+export class ClusterLayout {
+  readonly #placement: Placement;
+  #map: ClusterMap;
+  #byId = new Map<number, ShardLayout>();
+
+  constructor(slotMap: SlotMap, placement: Placement) {
+    this.#placement = placement;
+    this.#map = initialClusterMap(slotMap, placement);
+    this.#index();
+  }
+
+  get map(): ClusterMap {
+    return this.#map;
+  }
+
+  get epoch(): number {
+    return this.#map.epoch;
+  }
+
+  get shardCount(): number {
+    return this.#map.shards.length;
+  }
+
+  /** Follows `map` if it is newer than the one run now; returns whether it did. */
+  adopt(map: ClusterMap): boolean {
+    if (map.epoch <= this.#map.epoch) return false;
+    this.#map = map;
+    this.#index();
+    return true;
+  }
+
+  /** The members that should hold shard `id` (its voters once its moves are done). */
+  replicasOf(id: number): readonly NodeId[] {
+    return this.#shard(id).replicas;
+  }
+
+  /** The members being moved off shard `id` (they still hold a replica until the move is done). */
+  leavingOf(id: number): readonly NodeId[] {
+    return this.#shard(id).leaving ?? [];
+  }
+
+  /** The shards `member` runs a replica of: those it holds or is still leaving, ascending. */
+  shardsOf(member: NodeId): number[] {
+    return this.#map.shards
+      .filter((shard) => shard.replicas.includes(member) || shard.leaving?.includes(member) === true)
+      .map((shard) => shard.id)
+      .sort((a, b) => a - b);
+  }
+
+  /** The member that should lead shard `id`: placement's choice while it still holds the shard, else the replica
+   * that took its seat. */
+  preferredLeader(id: number): NodeId {
+    const replicas = this.replicasOf(id);
+    const placed = this.#placement.preferredLeader(id);
+    if (replicas.includes(placed)) return placed;
+    const seat = this.#placement.replicasOf(id).indexOf(placed);
+    return replicas[seat] ?? (replicas[0] as NodeId);
+  }
+
+  /** The voters a replica of shard `id` opened empty starts from: the shard's members at epoch 1 except `self`,
+   * with `self` a learner. Replaying the group's log from its first entry turns that into the group's membership
+   * today (each conf change sets one member's role), and a snapshot replaces it whole; a member that starts as a
+   * learner never campaigns or votes before the group's own entries say it may. */
+  joiningMembership(id: number, self: NodeId): { voters: NodeId[]; learners: NodeId[] } {
+    const voters = this.#placement
+      .replicasOf(id)
+      .filter((member) => member !== self)
+      .sort((a, b) => a - b);
+    return { voters, learners: [self] };
+  }
+
+  /** Whether `member` is among shard `id`'s members at epoch 1 (its group was created with it as a voter). */
+  createdWith(id: number, member: NodeId): boolean {
+    return this.#placement.replicasOf(id).includes(member);
+  }
+
+  #shard(id: number): ShardLayout {
+    const shard = this.#byId.get(id);
+    if (shard === undefined) throw new RangeError(`No shard ${id}`);
+    return shard;
+  }
+
+  #index(): void {
+    this.#byId = new Map(this.#map.shards.map((shard) => [shard.id, shard]));
+  }
+}
