@@ -6,15 +6,29 @@
  * the layout survives restarts, and moves that make no sense are refused with a clear 400.
  */
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
 import type { AdminShardsView } from "../src/http/admin-routes.js";
 import { hashSlot } from "../src/slots/hash-slot.js";
 import { SlotMap } from "../src/slots/slot-map.js";
 import { getKey, inParallel, ProcessCluster, putKey, sleep } from "./support/process-cluster.js";
 
 const NODES = [1, 2, 3, 4];
+const MAIN = resolve("dist/src/cli/main.js");
+
+/** Runs the shoal CLI; resolves with its exit code and output (a non-zero exit is not an error here). */
+async function shoal(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [MAIN, ...args], { timeout: 120_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: failed.code ?? -1, stdout: failed.stdout ?? "", stderr: failed.stderr ?? "" };
+  }
+}
 
 describe("moving a replica of a shard online", { timeout: 240_000 }, () => {
   let cluster: ProcessCluster;
@@ -94,6 +108,22 @@ describe("moving a replica of a shard online", { timeout: 240_000 }, () => {
     writing = false;
     await writer;
     assert.ok(acknowledged.size > 0, "the writer got writes through during the move");
+    // /metrics counts the move where it ran (the shard's leader) and every node follows the new map's epoch.
+    const series = async (id: number, name: string): Promise<number> => {
+      const text = await (await fetch(`${cluster.url(id)}/metrics`)).text();
+      return Number(new RegExp(`^${name}\\{[^}]*\\} (\\d+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+    };
+    let finished = 0;
+    for (const id of NODES) {
+      finished += await series(id, "shoal_replica_moves_finished_total");
+      let epoch = await series(id, "shoal_cluster_map_epoch");
+      for (let attempt = 0; attempt < 30 && epoch !== done.epoch; attempt++) {
+        await sleep(200);
+        epoch = await series(id, "shoal_cluster_map_epoch");
+      }
+      assert.equal(epoch, done.epoch, `node ${id} follows the map's epoch`);
+    }
+    assert.equal(finished, 1, "one move finished");
 
     // The leaving member deleted its replica of shard 1 (group 1 lives in the data directory itself).
     const fromDir = join(cluster.dataDir, String(from));
@@ -135,6 +165,28 @@ describe("moving a replica of a shard online", { timeout: 240_000 }, () => {
     const back = await move(1, 1, { from: to, to: from });
     assert.equal(back.status, 400);
     assert.match(((await back.json()) as { message: string }).message, /held shard 1 before/);
+  });
+
+  test("shoal shards lists the layout; shoal shards move waits for the move and exits 0", async () => {
+    const endpoint = NODES.map((id) => cluster.url(id)).join(",");
+    const listed = await shoal("shards", "-e", endpoint);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /SHARD\s+SLOTS\s+LEADER\s+REPLICAS/);
+    const view = (await shards(1)).shards.find((s) => s.id === 2) as AdminShardsView["shards"][number];
+    const from = view.replicas.find((id) => id !== view.leader) as number;
+    const to = NODES.find((id) => !view.replicas.includes(id)) as number;
+    const moved = await shoal("shards", "move", "2", "--from", String(from), "--to", String(to), "-e", endpoint);
+    assert.equal(moved.code, 0, moved.stderr);
+    assert.match(moved.stdout, new RegExp(`Done: shard 2 is held by .*${to}`));
+    const after = (await shards(1)).shards.find((s) => s.id === 2);
+    assert.deepEqual(after?.leaving, []);
+    assert.ok(after?.replicas.includes(to) && !after.replicas.includes(from));
+    const bad = await shoal("shards", "move", "x", "--from", "1", "--to", "2", "-e", endpoint);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /Cannot parse SHARD "x"/);
+    const refused = await shoal("shards", "move", "2", "--from", String(to), "--to", String(to), "-e", endpoint);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /already holds a replica of shard 2/);
   });
 
   test("moves that make no sense are refused with a 400 that says why", async () => {

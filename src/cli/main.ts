@@ -5,7 +5,7 @@
  * 1: anything else that failed).
  *   shoal start --id 1 --data-dir ./data/1 --peers 1=127.0.0.1:7101,2=127.0.0.1:7102,3=127.0.0.1:7103
  *   shoal cluster --nodes 3
- *   shoal status | get KEY | put KEY VALUE | del KEY | watch | bench
+ *   shoal status | shards [move SHARD --from A --to B] | get KEY | put KEY VALUE | del KEY | watch | bench
  */
 import { readFileSync } from "node:fs";
 import { CliError } from "./cli-error.js";
@@ -25,6 +25,10 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   status: {
     summary: "members, roles, terms, indexes and replication lag",
     load: async () => (await import("./status-command.js")).runStatus,
+  },
+  shards: {
+    summary: "shards, their replicas and leaders; move a replica (shards move)",
+    load: async () => (await import("./shards-command.js")).runShards,
   },
   get: { summary: "print a key's value", load: async () => (await import("./kv-commands.js")).runGet },
   put: { summary: "write a key", load: async () => (await import("./kv-commands.js")).runPut },

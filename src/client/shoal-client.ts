@@ -22,6 +22,8 @@ import { EndpointPool } from "./endpoint-pool.js";
 import { describeFetchFailure, errorFromResponse } from "./http-errors.js";
 import { SlotRouter } from "./slot-router.js";
 import type {
+  AdminShard,
+  AdminShards,
   ClusterStatus,
   KeyValue,
   PutOptions,
@@ -140,6 +142,25 @@ export class ShoalClient {
     this.#pool.learn(status.members.map((member) => member.http));
     this.#router.learn(status);
     return { ...status, endpoint };
+  }
+
+  /** Every shard's slots and replicas, and moves in progress (`GET /v1/admin/shards`). */
+  async shards(): Promise<AdminShards> {
+    const { response } = await this.#send({ method: "GET", path: "/v1/admin/shards", idempotent: true });
+    return (await response.json()) as AdminShards;
+  }
+
+  /** Moves shard `shard`'s replica from member `from` to member `to`; resolves once the move is recorded (it runs
+   * on: `shards()` lists no member leaving the shard when it is done). Not retried once sent. */
+  async moveReplica(shard: number, from: number, to: number): Promise<{ epoch: number; shard: AdminShard }> {
+    const { response } = await this.#send({
+      method: "POST",
+      path: `/v1/admin/shards/${shard}/move`,
+      body: JSON.stringify({ from, to }),
+      headers: { "content-type": "application/json" },
+      idempotent: false,
+    });
+    return (await response.json()) as { epoch: number; shard: AdminShard };
   }
 
   /** The endpoints to try for `spec`, in order: the leader of its key's shard first when known. */

@@ -76,6 +76,10 @@ export interface ShardStatus {
   readonly term?: number;
 }
 
+/** `GET /v1/admin/shards` and one of its shards: the wire contract, defined once beside the route (type-only: no
+ * server code reaches the client). */
+export type { AdminShardsView as AdminShards, AdminShardView as AdminShard } from "../http/admin-routes.js";
+
 export type TxnCompare =
   | { readonly key: string; readonly target: "value"; readonly op: "==" | "!=" | "<" | ">"; readonly value: string }
   | {

@@ -8,6 +8,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 import type { RaftStatus } from "../raft/raw-node.js";
 import type { HistoryStats, StoreStats } from "../store/state-machine-store.js";
 import type { HostMetrics } from "./raft-host.js";
+import type { MoverCounters } from "./replica-mover.js";
 import type { WatchHubStats } from "./watch-hub.js";
 
 /** What the gauges read at scrape time. */
@@ -25,6 +26,8 @@ export interface MetricsSource {
   walSizeBytes(): number;
   /** Every shard this node hosts, for the `shoal_shard_*` series (the unlabelled series are the first shard's). */
   shards(): readonly ShardMetricsSource[];
+  /** The cluster map's epoch this node follows, and what its replica mover did (replica-mover.ts). */
+  layout?(): { readonly epoch: number; readonly moves: MoverCounters };
 }
 
 /** One shard as its replica on this node stands. */
@@ -75,6 +78,7 @@ export class NodeMetrics implements HostMetrics {
       source.walSizeBytes(),
     );
     registerRaftGauges(registers, source);
+    registerLayoutSeries(registers, source);
     registerStoreGauges(registers, source);
     registerShardGauges(registers, source);
   }
@@ -113,6 +117,31 @@ function mirroredCounter(registers: Registers, name: string, help: string, read:
       this.inc(read());
     },
   });
+}
+
+function registerLayoutSeries(registers: Registers, source: MetricsSource): void {
+  const layout = source.layout;
+  if (layout === undefined) return;
+  gauge(registers, "shoal_cluster_map_epoch", "The cluster map's epoch this node follows", () => layout().epoch);
+  const moves = (): MoverCounters => layout().moves;
+  mirroredCounter(
+    registers,
+    "shoal_replica_move_conf_changes_total",
+    "Membership changes this node proposed to move replicas of the shards it leads",
+    () => moves().confChanges,
+  );
+  mirroredCounter(
+    registers,
+    "shoal_replica_move_leader_transfers_total",
+    "Leaderships this node handed away because its replica was moving off a shard",
+    () => moves().transfers,
+  );
+  mirroredCounter(
+    registers,
+    "shoal_replica_moves_finished_total",
+    "Replica moves this node finished as the shard's leader",
+    () => moves().movesFinished,
+  );
 }
 
 function registerRaftGauges(registers: Registers, source: MetricsSource): void {

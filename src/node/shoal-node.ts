@@ -314,6 +314,10 @@ export class ShoalNode {
         historyStats: () => primary().store.historyStats(),
         watchStats: () => primary().watches.stats(),
         walSizeBytes: () => [...replicas.values()].reduce((sum, replica) => sum + replica.walSizeBytes, 0),
+        layout: () => {
+          assert(built !== undefined, "metrics are scraped once the node is open");
+          return { epoch: built.layout.epoch, moves: built.#mover.counters };
+        },
       },
       { node: String(options.id) },
     );
