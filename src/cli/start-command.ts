@@ -12,10 +12,17 @@ import { CliError } from "./cli-error.js";
 import { choiceFlag, integerFlag, parseFlags } from "./parse-flags.js";
 
 const HELP = `Usage: shoal start --id N --data-dir DIR --peers ID=HOST:PORT,... [options]
+       shoal start --id N --data-dir DIR --peer HOST:PORT --join HOST:PORT [options]
 
-  --id N                 this node's id (a positive integer listed in --peers)
+  --id N                 this node's id (a positive integer listed in --peers; with --join, one the cluster
+                         never used)
   --data-dir DIR         where the WAL, snapshots and LMDB state live
-  --peers LIST           every member's peer address, e.g. 1=127.0.0.1:7101,2=127.0.0.1:7102
+  --peers LIST           every member's peer address, e.g. 1=127.0.0.1:7101,2=127.0.0.1:7102 (the members a
+                         cluster is created with)
+  --join HOST:PORT       join a running cluster through this member's peer address: the node becomes a member
+                         (it holds no shard until replicas are moved to it: shoal shards move); restart it with
+                         the same command
+  --peer HOST:PORT       with --join: this node's own peer address
   --http-host HOST       HTTP API host (default 127.0.0.1)
   --http-port PORT       HTTP API port (default 8000 + id); also serves the dashboard at /
   --resp-host HOST       Redis protocol (RESP) host (default 127.0.0.1)
@@ -63,6 +70,8 @@ const FLAGS = {
   "log-level": { type: "string" },
   "log-file": { type: "string" },
   "peer-listen": { type: "string" },
+  peer: { type: "string" },
+  join: { type: "string" },
   "cluster-name": { type: "string" },
   unsafe: { type: "string" },
   "resp-host": { type: "string" },
@@ -83,11 +92,12 @@ export async function runStart(argv: string[]): Promise<number> {
   const id = integerFlag(flags, "id", 0, 1, 1_000_000);
   if (id === 0) throw new CliError("Missing --id (try: shoal start --help)");
   const dataDir = requireString(flags, "data-dir");
-  const members = parsePeers(requireString(flags, "peers"));
-  const self = members.get(id);
-  if (self === undefined) throw new CliError(`--peers does not list this node's id ${id}`);
   const httpHost = typeof flags["http-host"] === "string" ? flags["http-host"] : "127.0.0.1";
   const httpPort = integerFlag(flags, "http-port", 8000 + id, 0, 65535);
+  const join = typeof flags.join === "string" ? peerAddress(flags.join, "--join") : undefined;
+  const members = join === undefined ? parsePeers(requireString(flags, "peers")) : joiningMember(flags, id);
+  if (!members.has(id)) throw new CliError(`--peers does not list this node's id ${id}`);
+  if (join !== undefined) members.set(id, { peer: members.get(id)?.peer ?? "", http: `${httpHost}:${httpPort}` });
   // Every flag is read before the node starts: a bad one must fail fast, not leave a started node behind.
   const respHost = typeof flags["resp-host"] === "string" ? flags["resp-host"] : "127.0.0.1";
   const respPort = integerFlag(flags, "resp-port", 7000 + id, 0, 65535);
@@ -112,6 +122,7 @@ export async function runStart(argv: string[]): Promise<number> {
       id,
       dataDir: resolve(dataDir),
       members,
+      ...(join === undefined ? {} : { join }),
       fsync: choiceFlag<FsyncPolicy>(flags, "fsync", ["always", "batch", "never"], "always"),
       shards: integerFlag(flags, "shards", 1, 1, SHARDS_PER_NODE_MAX),
       ...(flags.replicas === undefined
@@ -138,7 +149,9 @@ export async function runStart(argv: string[]): Promise<number> {
     if (error instanceof MemberStartError) throw new CliError(error.message, 1);
     throw error;
   });
-  process.stdout.write(`node ${id} ready: http://${member.http} redis://${member.resp} peer ${self.peer}\n`);
+  process.stdout.write(
+    `node ${id} ready: http://${member.http} redis://${member.resp} peer ${members.get(id)?.peer}\n`,
+  );
   await new Promise<void>((done) => {
     const shutdown = () => done();
     process.once("SIGINT", shutdown);
@@ -156,6 +169,27 @@ function requireString(flags: Record<string, unknown>, name: string): string {
 }
 
 /** Parses `1=host:port,2=host:port`. */
+/** `--peer` for a node started with `--join` (which takes the cluster's members, shards and replicas). */
+function joiningMember(flags: Record<string, unknown>, id: number): Map<number, MemberAddress> {
+  if (flags.peers !== undefined)
+    throw new CliError("--join and --peers exclude each other: a joining node learns the members");
+  for (const name of ["shards", "replicas"]) {
+    if (flags[name] !== undefined)
+      throw new CliError(`--${name} is the cluster's: a node started with --join takes it`);
+  }
+  if (typeof flags.peer !== "string") throw new CliError("--join needs --peer HOST:PORT, this node's own peer address");
+  return new Map([[id, { peer: peerAddress(flags.peer, "--peer"), http: "" }]]);
+}
+
+/** A HOST:PORT flag value. */
+function peerAddress(value: string, flag: string): string {
+  const match = /^([^:,=\s]+):(\d{1,5})$/.exec(value.trim());
+  const port = Number(match?.[2]);
+  if (match === null || port < 1 || port > 65535)
+    throw new CliError(`Cannot parse ${flag} "${value}": expected HOST:PORT`);
+  return `${match[1]}:${port}`;
+}
+
 export function parsePeers(list: string): Map<number, MemberAddress> {
   const members = new Map<number, MemberAddress>();
   for (const item of list.split(",")) {

@@ -29,12 +29,19 @@ export interface AdminShardView {
 export interface AdminShardsView {
   /** The cluster map's epoch this node follows. */
   readonly epoch: number;
+  /** Every member, as the map lists them. */
+  readonly members: readonly number[];
+  /** The meta group (on every member, holding the map) as this node's replica sees it. */
+  readonly meta: { readonly leader: number; readonly voters: readonly number[]; readonly learners: readonly number[] };
   readonly shards: readonly AdminShardView[];
 }
 
 export function adminShardsView(node: ShoalNode): AdminShardsView {
+  const meta = node.metaStatus();
   return {
     epoch: node.layout.epoch,
+    members: node.layout.members,
+    meta: { leader: meta.leaderId, voters: meta.confState.voters, learners: meta.confState.learners },
     shards: node.shardStatuses().map(({ id, slots, replicaIds, leavingIds, leaderId, raft }) => ({
       id,
       slots: slots.map(({ from, to }) => [from, to] as const),
@@ -101,7 +108,16 @@ const shardsDoc: RouteDoc = {
       description: "The shards",
       content: json({
         type: "object",
-        properties: { epoch: { type: "integer" }, shards: { type: "array", items: shardSchema } },
+        properties: {
+          epoch: { type: "integer" },
+          members: memberIds,
+          meta: {
+            type: "object",
+            description: "The meta group (every member; it holds the cluster map) as the answering node sees it",
+            properties: { leader: { type: "integer" }, voters: memberIds, learners: memberIds },
+          },
+          shards: { type: "array", items: shardSchema },
+        },
       }),
     },
   },

@@ -8,6 +8,7 @@ import {
   encodeClusterMap,
   initialClusterMap,
   parseClusterMap,
+  withMemberJoined,
   withReplicaLeft,
   withReplicaMoved,
 } from "../slots/cluster-map.js";
@@ -86,8 +87,20 @@ test("a recorded map that places shards otherwise than this node computed is a p
   keeper.check();
   assert.equal(keeper.epoch, 1);
   assert.match(keeper.problems()[0] ?? "", /cluster map \(epoch 1\) places slots or replicas otherwise/);
-  const fewer: ClusterMap = { ...running, epoch: 3, members: [1, 2, 3, 4, 5] };
-  const later = new ClusterMapKeeper(metaWith(encodeClusterMap(fewer), "follower").meta, layout(), quiet);
+  // A later epoch may add members and move replicas, not give a shard another's slots (slot moves are not built).
+  const swapped: ClusterMap = {
+    ...running,
+    epoch: 3,
+    shards: running.shards.map((s, i) => ({ ...s, slots: running.shards[i ^ 1]?.slots ?? s.slots })),
+  };
+  const joined = new ClusterMapKeeper(
+    metaWith(encodeClusterMap({ ...running, epoch: 3, members: [1, 2, 3, 4, 5] }), "follower").meta,
+    layout(),
+    quiet,
+  );
+  joined.check();
+  assert.deepEqual(joined.problems(), []);
+  const later = new ClusterMapKeeper(metaWith(encodeClusterMap(swapped), "follower").meta, layout(), quiet);
   later.check();
   assert.match(later.problems()[0] ?? "", /epoch 3/);
   const unreadable = new ClusterMapKeeper(metaWith(new Uint8Array([0x7b]), "follower").meta, layout(), quiet);
@@ -144,4 +157,23 @@ test("a cluster map must own every slot once and place shards on members only", 
   );
   bad((m) => ({ ...m, shards: m.shards.map((s) => ({ ...s, replicas: [7] })) }), /shard 1 is malformed/);
   bad((m) => ({ ...m, epoch: 0 }), /lacks an epoch/);
+});
+
+test("a member joins under an id never used in the cluster, with its addresses in the map", () => {
+  const address = { peer: "127.0.0.1:7105", http: "http://127.0.0.1:8005" };
+  const joined = withMemberJoined(running, 5, address);
+  assert.equal(joined.epoch, running.epoch + 1);
+  assert.deepEqual(joined.members, [1, 2, 3, 4, 5]);
+  assert.deepEqual(joined.joined, { 5: address });
+  assert.deepEqual(joined.shards, running.shards, "a joined member holds nothing until replicas move to it");
+  assert.deepEqual(parseClusterMap(encodeClusterMap(joined)), joined);
+  assert.throws(() => withMemberJoined(joined, 5, address), RangeError, "a member's id");
+  assert.throws(() => withMemberJoined(running, 2, address), RangeError, "a first member's id");
+  // A member moved off a shard and then removed from the members keeps its id retired: it never joins again.
+  const from = running.shards[0]?.replicas[0] ?? 0;
+  const left = withReplicaLeft(withReplicaMoved(joined, 1, from, 5), 1, from);
+  const removed = { ...left, members: left.members.filter((id) => id !== from) };
+  assert.throws(() => withMemberJoined(removed, from, address), /was a member of this cluster before/);
+  const stray = { ...joined, joined: { 9: address } };
+  assert.throws(() => parseClusterMap(encodeClusterMap(stray)), /joined member 9 is malformed/);
 });

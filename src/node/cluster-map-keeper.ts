@@ -192,9 +192,8 @@ export class ClusterMapKeeper {
   }
 }
 
-/** Whether `map` keeps `initial`'s members and shards with the same slots (replicas may have moved). */
+/** Whether `map` keeps `initial`'s shards with the same slots (members may have joined, replicas moved). */
 function sameShape(map: ClusterMap, initial: ClusterMap): boolean {
-  const shape = (m: ClusterMap): string =>
-    JSON.stringify({ members: m.members, shards: m.shards.map(({ id, slots }) => ({ id, slots })) });
+  const shape = (m: ClusterMap): string => JSON.stringify(m.shards.map(({ id, slots }) => ({ id, slots })));
   return shape(map) === shape(initial);
 }

@@ -8,8 +8,16 @@ import { ShoalError } from "../lib/errors.js";
 import type { NodeId } from "../raft/types.js";
 import { PeerTransport } from "../transport/index.js";
 import { type IdentityAnswer, parseIdentityAnswer, replicationFactorOf, resolveIdentity } from "./bootstrap.js";
-import { type ClusterIdentity, deriveClusterId, MembersSeen, readIdentity } from "./identity.js";
-import { type NodeOptions, nodeDefaults } from "./node-options.js";
+import {
+  type ClusterIdentity,
+  deriveClusterId,
+  holdsState,
+  MembersSeen,
+  readIdentity,
+  writeIdentity,
+} from "./identity.js";
+import { askToJoin } from "./join-request.js";
+import { type MemberAddress, type NodeOptions, nodeDefaults } from "./node-options.js";
 import { PeerChecks } from "./peer-checks.js";
 import { isIdentityRequest, peerRequest } from "./peer-rpc.js";
 import type { PeerNetwork } from "./ports.js";
@@ -26,6 +34,8 @@ export async function joinCluster(
 ): Promise<{
   transport: PeerTransport;
   identity: ClusterIdentity;
+  /** Every member's addresses: `options.members`, or what the member a joining node asked answered. */
+  members: ReadonlyMap<NodeId, MemberAddress>;
   seen: MembersSeen;
   checks: PeerChecks;
   answerIdentity: (asker: NodeId) => IdentityAnswer;
@@ -69,6 +79,19 @@ export async function joinCluster(
   undo.push(() => transport.stop());
   const askIdentity = async (peer: NodeId): Promise<IdentityAnswer> =>
     parseIdentityAnswer(await transport.request(peer, peerRequest.identity(), 1000));
+  let members: ReadonlyMap<NodeId, MemberAddress> = options.members;
+  if (options.join !== undefined) {
+    const joined = await joinThrough(options, options.join, transport, identity);
+    identity = joined.identity;
+    members = joined.members;
+    for (const [id, member] of members) {
+      if (id === options.id) continue;
+      peers.set(id, member.peer);
+      transport.setPeer(id, member.peer);
+    }
+    checks = peerChecksOf(options, identity, peers, listenAddress, askIdentity);
+    return { transport, identity, members, seen, checks, answerIdentity };
+  }
   identity = await resolveIdentity({
     dataDir: options.dataDir,
     nodeId: options.id,
@@ -84,15 +107,83 @@ export async function joinCluster(
     retryIntervalMs: 250,
     stopped: () => false,
   });
-  checks = new PeerChecks({
+  checks = peerChecksOf(options, identity, peers, listenAddress, askIdentity);
+  return { transport, identity, members, seen, checks, answerIdentity };
+}
+
+function peerChecksOf(
+  options: NodeOptions,
+  identity: ClusterIdentity,
+  peers: ReadonlyMap<NodeId, string>,
+  listenAddress: string,
+  ask: (peer: NodeId) => Promise<IdentityAnswer>,
+): PeerChecks {
+  return new PeerChecks({
     identity,
     peers,
     listenAddress,
-    ask: askIdentity,
+    ask,
     log: (level, message) => options.logger[level](message),
     intervalMs: PEER_CHECK_INTERVAL_MS,
   });
-  return { transport, identity, seen, checks, answerIdentity };
+}
+
+/**
+ * A node started with `--join`: asks the member at `address` to let it in (join-request.ts) and records the
+ * cluster in its data directory the first time. Throws a one-line ShoalError when it must not start: a directory
+ * of another cluster, or one holding data but no identity.
+ */
+async function joinThrough(
+  options: NodeOptions,
+  address: string,
+  transport: PeerTransport,
+  existing: ClusterIdentity | undefined,
+): Promise<{ identity: ClusterIdentity; members: ReadonlyMap<NodeId, MemberAddress> }> {
+  const self = options.members.get(options.id) as MemberAddress;
+  if (existing === undefined && holdsState(options.dataDir)) {
+    throw new ShoalError(
+      "BAD_REQUEST",
+      `Data directory ${options.dataDir} holds data but no cluster identity: a joining node starts with an empty one`,
+    );
+  }
+  if (existing !== undefined && existing.nodeId !== options.id) {
+    throw new ShoalError(
+      "BAD_REQUEST",
+      `Data directory ${options.dataDir} belongs to node ${existing.nodeId}, not node ${options.id}: start it with ` +
+        `--id ${existing.nodeId}, or give node ${options.id} a directory of its own`,
+    );
+  }
+  const answer = await askToJoin(
+    transport,
+    address,
+    { kind: "join", id: options.id, peer: self.peer, http: self.http, restart: existing !== undefined },
+    (message) => {
+      options.logger.info(message);
+      options.onStartupProgress?.(message);
+    },
+  );
+  if (existing !== undefined && existing.clusterId !== answer.clusterId) {
+    throw new ShoalError(
+      "BAD_REQUEST",
+      `Data directory ${options.dataDir} belongs to cluster ${existing.clusterId}, but the member at ${address} ` +
+        `is of cluster ${answer.clusterId}: --join a member of this node's own cluster`,
+    );
+  }
+  const identity: ClusterIdentity = existing ?? {
+    clusterId: answer.clusterId,
+    nodeId: options.id,
+    memberIds: [...answer.memberIds],
+    createdAt: new Date().toISOString(),
+    shardCount: answer.shardCount,
+    replicationFactor: answer.replicationFactor,
+  };
+  if (existing === undefined) {
+    writeIdentity(options.dataDir, identity);
+    options.logger.info(`Node ${options.id} joined cluster ${identity.clusterId} through ${address}`);
+  }
+  const members = new Map(answer.members.map(({ id, peer, http }) => [id, { peer, http }] as const));
+  members.set(options.id, self);
+  return { identity, members };
 }
 
 /** The peer network Raft sees: messages from a peer found to belong to another cluster are dropped, and a

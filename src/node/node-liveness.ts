@@ -29,12 +29,19 @@ export interface NodeLivenessOptions {
 export class NodeLiveness {
   readonly #options: NodeLivenessOptions;
   readonly #heardAtMs = new Map<NodeId, number>();
+  readonly #peerIds: NodeId[] = [];
   #timer: TimerHandle | undefined;
 
   constructor(options: NodeLivenessOptions) {
     this.#options = options;
-    const now = options.clock.now();
-    for (const id of options.peerIds) this.#heardAtMs.set(id, now);
+    for (const id of options.peerIds) this.addPeer(id);
+  }
+
+  /** Starts pinging `id` too (a member that joined), counted live from now as every peer is at start. */
+  addPeer(id: NodeId): void {
+    if (id === this.#options.selfId || this.#heardAtMs.has(id)) return;
+    this.#heardAtMs.set(id, this.#options.clock.now());
+    this.#peerIds.push(id);
   }
 
   start(): void {
@@ -60,9 +67,9 @@ export class NodeLiveness {
   }
 
   #ping(): void {
-    const { selfId, peerIds, send } = this.#options;
+    const { selfId, send } = this.#options;
     send(
-      peerIds.map((to) => ({
+      this.#peerIds.map((to) => ({
         type: "heartbeatResponse",
         groupId: LIVENESS_GROUP_ID,
         from: selfId,

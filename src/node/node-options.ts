@@ -50,6 +50,9 @@ export interface NodeOptions {
   /** Replicas per shard (slots/placement.ts): with fewer than the members, each node holds only some shards.
    * Default: the data directory's own, or for a new cluster placement's default (defaultReplicationFactor). */
   readonly replicas?: number;
+  /** A member's peer address to join the cluster through (`shoal start --join`): `members` then lists only this
+   * node, and the rest comes from that member's answer (join-request.ts). */
+  readonly join?: string;
   /** Where the peer transport listens; defaults to this node's own entry in `members`. A chaos harness sets it
    * to put a fault-injecting proxy between the advertised address and the real one. */
   readonly peerListen?: string;

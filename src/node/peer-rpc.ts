@@ -50,8 +50,19 @@ export type PeerRequest =
   | { readonly kind: "info" }
   | { readonly kind: "scan-cursor"; readonly cursor: string; readonly group?: GroupId }
   | { readonly kind: "identity" }
+  | JoinRequest
   | ShardRequest
   | PubSubRequest;
+
+/** A node asks to join the cluster (join-request.ts): who it is, where it listens, and whether its data directory
+ * already belongs to the cluster (a restart of a member that joined earlier). */
+export interface JoinRequest {
+  readonly kind: "join";
+  readonly id: NodeId;
+  readonly peer: string;
+  readonly http: string;
+  readonly restart: boolean;
+}
 
 /** The requests this node sends, built in one place so their shapes match what `answerPeerRequest` checks. */
 export const peerRequest = {
@@ -88,6 +99,8 @@ export interface PeerAnswers {
   pubsub(request: PubSubRequest): unknown;
   /** A call for shard `groupId` (remote-shard.ts checks the call itself). */
   shard(groupId: GroupId, call: unknown): Promise<unknown>;
+  /** A node asks to join (its fields checked). */
+  join(request: JoinRequest): Promise<unknown>;
 }
 
 /** Routes one peer request to its answer; an unknown or malformed one is refused with BAD_REQUEST. */
@@ -112,6 +125,13 @@ export function answerPeerRequest(
     return answers.scanCursorPosition(BigInt(request.cursor), groupId) ?? null;
   }
   if (request?.kind === "identity") return answers.identity(from);
+  if (request?.kind === "join") {
+    const { id, peer, http, restart } = request;
+    if (id !== from || typeof peer !== "string" || typeof http !== "string" || typeof restart !== "boolean") {
+      throw new ShoalError("BAD_REQUEST", "Malformed join request");
+    }
+    return answers.join(request);
+  }
   if (request?.kind === "shard" && Number.isSafeInteger(request.group) && request.group >= 1) {
     return answers.shard(request.group, request.request);
   }

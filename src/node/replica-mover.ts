@@ -15,8 +15,8 @@ import type { RaftHost } from "./raft-host.js";
 import { nextMoveStep, type ReplicaMove } from "./replica-move.js";
 
 export interface ReplicaMoverOptions {
-  readonly layout: Pick<ClusterLayout, "replicasOf" | "leavingOf">;
-  /** This node's replicas of the shards (not the meta group), read at each round. */
+  readonly layout: Pick<ClusterLayout, "votersOf" | "leavingOf">;
+  /** This node's replicas of the shards and of the meta group (whose voters are every member), read each round. */
   readonly hosts: () => Iterable<readonly [GroupId, Pick<RaftHost, "raw" | "proposeConfChange" | "transferLeader">]>;
   /** Records in the cluster map that shard `shardId`'s group no longer counts `member`. */
   readonly markLeft: (shardId: GroupId, member: NodeId) => Promise<unknown>;
@@ -61,7 +61,7 @@ export class ReplicaMover {
       if (this.#busy.has(groupId)) continue;
       const status = host.raw.status();
       if (status.role !== "leader") continue;
-      const move = gapOf(layout.replicasOf(groupId), status.confState);
+      const move = gapOf(layout.votersOf(groupId), status.confState);
       if (move === undefined) {
         const { voters, learners } = status.confState;
         const left = layout.leavingOf(groupId).find((id) => !voters.includes(id) && !learners.includes(id));

@@ -39,6 +39,7 @@ import { DataDirLock } from "./data-dir-lock.js";
 import { GroupRouter, groupTagged } from "./group-router.js";
 import type { ClusterIdentity } from "./identity.js";
 import { joinCluster, membersOnly } from "./join-cluster.js";
+import { admitMember } from "./join-request.js";
 import { keylessReadOverShards } from "./keyless-reads.js";
 import { LeaderBalancer } from "./leader-balancer.js";
 import type { AskPeer, LeaderForwarding } from "./leader-forwarding.js";
@@ -192,9 +193,10 @@ export class ShoalNode {
             (groupId) => layout.preferredLeader(groupId),
           )
         : undefined;
+    const meta = parts.meta;
     this.#mover = new ReplicaMover({
       layout,
-      hosts: () => hosts,
+      hosts: () => [[META_GROUP_ID, meta.host] as const, ...hosts],
       markLeft: (shardId, member) => this.#mapKeeper.update((map) => withReplicaLeft(map, shardId, member)),
       intervalMs: REPLICA_MOVE_INTERVAL_MS,
       logger: options.logger,
@@ -255,23 +257,27 @@ export class ShoalNode {
     }
   }
 
-  static async #open(
-    options: NodeOptions,
-    lock: DataDirLock,
-    undo: (() => Promise<void> | void)[],
-  ): Promise<ShoalNode> {
-    const memberIds = [...options.members.keys()].sort((a, b) => a - b);
+  static async #open(given: NodeOptions, lock: DataDirLock, undo: (() => Promise<void> | void)[]): Promise<ShoalNode> {
     const {
       transport,
       identity,
+      members,
       seen,
       checks: peerChecks,
       answerIdentity,
-    } = await joinCluster(options, memberIds, undo);
+    } = await joinCluster(
+      given,
+      [...given.members.keys()].sort((a, b) => a - b),
+      undo,
+    );
+    // The node's own address book: members that join later are added to it (#learnMembers), and every part that
+    // reads `options.members` (status, pub/sub, Redis Cluster replies) sees them.
+    const addressBook = new Map(members);
+    const options: NodeOptions = { ...given, members: addressBook };
     const peerNetwork = membersOnly(transport, seen, peerChecks);
     const liveness = new NodeLiveness({
       selfId: options.id,
-      peerIds: memberIds.filter((id) => id !== options.id),
+      peerIds: [...addressBook.keys()].filter((id) => id !== options.id),
       clock: NODE_CLOCK,
       pingIntervalMs: options.tickMs * options.heartbeatIntervalTicks,
       silentAfterMs: options.tickMs * options.electionTimeoutTicks,
@@ -334,13 +340,28 @@ export class ShoalNode {
         ask: groupTagged(ask, META_GROUP_ID),
         peerLive: (id) => liveness.isLive(id),
       },
-      memberIds,
+      // Every member the cluster was created with; a member that joined later starts as a learner (join-request.ts).
+      identity.memberIds.includes(options.id)
+        ? identity.memberIds
+        : { voters: [...identity.memberIds], learners: [options.id] },
       undo,
     );
+    const learnMembers = (): void => {
+      for (const [key, address] of Object.entries(layout.map.joined ?? {})) {
+        const id = Number(key);
+        if (addressBook.has(id)) continue;
+        addressBook.set(id, address);
+        transport.setPeer(id, address.peer);
+        liveness.addPeer(id);
+        options.logger.info({ member: id, peer: address.peer }, "A member joined");
+      }
+    };
     const mapKeeper = new ClusterMapKeeper(meta, layout, options.logger, () => {
+      learnMembers();
       if (built !== undefined) void built.#shardSet.follow();
     });
     mapKeeper.check(); // the map as this node's meta replica last applied it (it catches up once started)
+    learnMembers();
     const openReplica = (groupId: GroupId, opening: (() => Promise<void> | void)[], first = false) =>
       ShardReplica.open(
         {
@@ -407,6 +428,16 @@ export class ShoalNode {
               throw new ShoalError("BAD_REQUEST", `Node ${options.id} hosts no group ${groupId}`);
             return answerShardCall(shard, call);
           },
+          join: (request) =>
+            admitMember(
+              {
+                identity,
+                map: () => layout.map,
+                addresses: () => addressBook,
+                updateMap: (change) => mapKeeper.update(change),
+              },
+              request,
+            ),
         },
         logger,
         from,
@@ -614,7 +645,7 @@ export class ShoalNode {
   /** Keys with `prefix` after `after`, in bytewise order across every shard (each shard's part linearizable unless
    * `stale`; on several shards the page is not one snapshot). */
   async range(prefix: Uint8Array, after: Uint8Array | undefined, limit: number, stale = false): Promise<KeyValue[]> {
-    if (this.placement.shardCount === 1) return this.client.range(prefix, after, limit, stale);
+    if (this.#holdsTheOnlyShard()) return this.client.range(prefix, after, limit, stale);
     checkKeySize(prefix);
     if (after !== undefined) checkKeySize(after);
     const shards = this.#allShards();
@@ -640,7 +671,7 @@ export class ShoalNode {
 
   /** Submits a key-value command to the shard its keys share (CROSS_SHARD when they span several). */
   submit(command: Command): Promise<CommandResult> {
-    if (this.placement.shardCount === 1) return this.client.submit(command);
+    if (this.#holdsTheOnlyShard()) return this.client.submit(command);
     const shard = shardOfCommand(command, (key) => this.shardOfKey(key));
     return this.#shard(shard ?? 1).submit(command);
   }
@@ -658,6 +689,12 @@ export class ShoalNode {
   /** The shard a key's slot belongs to. */
   shardOfKey(key: Uint8Array): number {
     return this.slotMap.shardOf(hashSlot(key));
+  }
+
+  /** Whether the cluster has one shard and this node holds it: the single-group paths skip routing (a node that
+   * joined and holds no replica goes through the generic one). */
+  #holdsTheOnlyShard(): boolean {
+    return this.layout.shardCount === 1 && this.replicas.has(1);
   }
 
   /** Whether this node holds a replica of every shard (then keyless reads merge local stores in one pass). */
@@ -754,7 +791,7 @@ export class ShoalNode {
 
   /** WATCH's tokens, each asked of the shard that owns its key, in the order of `keys`. */
   async watchRevisions(keys: readonly Uint8Array[], stale: boolean): Promise<WatchTicket[]> {
-    if (this.placement.shardCount === 1) return this.redis.watchRevisions(keys, stale);
+    if (this.#holdsTheOnlyShard()) return this.redis.watchRevisions(keys, stale);
     const byShard = new Map<number, Uint8Array[]>();
     for (const key of keys) {
       const shard = this.shardOfKey(key);

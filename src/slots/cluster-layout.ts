@@ -10,6 +10,9 @@ import type { SlotMap } from "./slot-map.js";
 
 type NodeId = number;
 
+/** The meta group's id (node/cluster-map-keeper.ts): on every member, holding the map itself. */
+const META_GROUP = 0;
+
 export class ClusterLayout {
   readonly #placement: Placement;
   #map: ClusterMap;
@@ -48,7 +51,17 @@ export class ClusterLayout {
 
   /** The members being moved off shard `id` (they still hold a replica until the move is done). */
   leavingOf(id: number): readonly NodeId[] {
-    return this.#shard(id).leaving ?? [];
+    return id === META_GROUP ? [] : (this.#shard(id).leaving ?? []);
+  }
+
+  /** The voters group `groupId` should have: shard `groupId`'s replicas, or every member for the meta group. */
+  votersOf(groupId: number): readonly NodeId[] {
+    return groupId === META_GROUP ? this.#map.members : this.replicasOf(groupId);
+  }
+
+  /** Every member, ascending. */
+  get members(): readonly NodeId[] {
+    return this.#map.members;
   }
 
   /** The shards `member` runs a replica of: those it holds or is still leaving, ascending. */

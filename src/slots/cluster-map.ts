@@ -30,12 +30,21 @@ export interface ShardLayout {
   readonly retired?: readonly NodeId[];
 }
 
+/** Where a member that joined after the cluster was created listens (the first members know each other from
+ * their --peers). */
+export interface JoinedAddress {
+  readonly peer: string;
+  readonly http: string;
+}
+
 export interface ClusterMap {
   /** 1 for the map a cluster is created with; each change records the next. */
   readonly epoch: number;
   /** Every member, ascending. */
   readonly members: readonly NodeId[];
   readonly shards: readonly ShardLayout[];
+  /** The addresses of the members that joined, by id (absent while none has). */
+  readonly joined?: Readonly<Record<string, JoinedAddress>>;
 }
 
 /** The map a cluster starts with: its slot map and placement at epoch 1. */
@@ -83,6 +92,12 @@ export function parseClusterMap(bytes: Uint8Array): ClusterMap {
     !Array.isArray(map.shards)
   ) {
     throw new RangeError("The cluster map lacks an epoch, members or shards");
+  }
+  for (const [id, address] of Object.entries(map.joined ?? {})) {
+    const { peer, http } = (address ?? {}) as Partial<JoinedAddress>;
+    if (!map.members.includes(Number(id)) || typeof peer !== "string" || typeof http !== "string") {
+      throw new RangeError(`The cluster map's address of joined member ${id} is malformed`);
+    }
   }
   const owner = new Int32Array(SLOT_COUNT).fill(-1);
   for (const shard of map.shards as Partial<ShardLayout>[]) {
@@ -159,4 +174,25 @@ export function withReplicaLeft(map: ClusterMap, shardId: number, member: NodeId
     return { ...rest, leaving: still, arriving: (arriving ?? []).filter((_, i) => i !== at), retired };
   });
   return { ...map, epoch: map.epoch + 1, shards };
+}
+
+/** The map with member `id` joined at `address` (the next epoch). Throws a RangeError when `id` is or was a
+ * member: an id is never reused, since a node with an empty disk under a member's id could vote with a log it
+ * lost (issue 10's rule, here for joins). */
+export function withMemberJoined(map: ClusterMap, id: NodeId, address: JoinedAddress): ClusterMap {
+  if (map.members.includes(id)) {
+    throw new RangeError(
+      `Node ${id} is already a member of this cluster: a node that lost its data joins under a new id ` +
+        "(remove the old one first)",
+    );
+  }
+  if (map.shards.some((shard) => shard.retired?.includes(id) === true)) {
+    throw new RangeError(`Node ${id} was a member of this cluster before: join under an id never used in it`);
+  }
+  return {
+    ...map,
+    epoch: map.epoch + 1,
+    members: [...map.members, id].sort((a, b) => a - b),
+    joined: { ...(map.joined ?? {}), [String(id)]: { peer: address.peer, http: address.http } },
+  };
 }

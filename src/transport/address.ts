@@ -32,3 +32,7 @@ export function parsePeerAddress(address: string): PeerAddress {
 export function formatPeerAddress(address: PeerAddress): string {
   return address.host.includes(":") ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
 }
+
+/** The peer id a node that is joining the cluster dials a member's address under: it knows the address, not the
+ * id. Any node accepts a connection for it (inbound-connection.ts); above every real node id. */
+export const ANY_MEMBER_ID = 0x7fffffff;

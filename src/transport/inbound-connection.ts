@@ -10,6 +10,7 @@ import type { Logger } from "../io/logger.js";
 import { ReadPacer } from "../io/node/read-pacer.js";
 import { ShoalError } from "../lib/errors.js";
 import { type Message, NO_NODE, type NodeId } from "../raft/types.js";
+import { ANY_MEMBER_ID } from "./address.js";
 import {
   decodeEnvelope,
   type Envelope,
@@ -158,10 +159,12 @@ export class InboundConnection {
       this.#protocolError(new Error(`unsupported protocol version ${envelope.v}`));
       return;
     }
-    if (envelope.to !== this.#options.selfId && envelope.from !== NO_NODE && envelope.from !== this.#options.selfId) {
+    // A node joining the cluster knows a member's address, not its id: it names ANY_MEMBER_ID instead.
+    const forUs = envelope.to === this.#options.selfId || envelope.to === ANY_MEMBER_ID;
+    if (!forUs && envelope.from !== NO_NODE && envelope.from !== this.#options.selfId) {
       this.#options.events.onMisdirected(envelope.from, envelope.to);
     }
-    if (envelope.to !== this.#options.selfId || envelope.from === NO_NODE || envelope.from === this.#options.selfId) {
+    if (!forUs || envelope.from === NO_NODE || envelope.from === this.#options.selfId) {
       this.#protocolError(
         new Error(`hello from ${envelope.from} for node ${envelope.to} (this is node ${this.#options.selfId})`),
       );

@@ -1,6 +1,6 @@
 /** @module The transport's public surface: PeerTransport and the types a host needs around it. */
 
-export { type PeerAddress, parsePeerAddress } from "./address.js";
+export { ANY_MEMBER_ID, type PeerAddress, parsePeerAddress } from "./address.js";
 export { encodeFrames, FrameDecoder } from "./frame-codec.js";
 export {
   type MessageHandler,

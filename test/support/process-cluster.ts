@@ -2,6 +2,7 @@
  * @module End-to-end harness: real `shoal start` child processes on loopback, each with its own data directory,
  * driven over real HTTP. Used by the integration tests and the cluster benchmark.
  */
+import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -36,6 +37,8 @@ export class ProcessCluster {
   readonly nodes = new Map<number, NodeProcess>();
   readonly #peers: string;
   readonly #extraArgs: readonly string[];
+  /** Nodes added with addNode: their peer address and the member they join through. */
+  readonly #joiners = new Map<number, { readonly peer: string; readonly join: string }>();
   readonly #ownsDataDir: boolean;
 
   private constructor(dataDir: string, ownsDataDir: boolean, peers: string, extraArgs: readonly string[]) {
@@ -54,18 +57,7 @@ export class ProcessCluster {
     const peers = ids.map((id, i) => `${id}=127.0.0.1:${peerPorts[i]}`).join(",");
     const cluster = new ProcessCluster(dataDir, options.dataDir === undefined, peers, options.extraArgs ?? []);
     ids.forEach((id, i) => {
-      const httpPort = httpPorts[i] as number;
-      const respPort = respPorts[i] as number;
-      cluster.nodes.set(id, {
-        id,
-        httpPort,
-        httpUrl: `http://127.0.0.1:${httpPort}`,
-        respPort,
-        respUrl: `redis://127.0.0.1:${respPort}`,
-        child: undefined,
-        stderr: "",
-        exit: Promise.resolve(null),
-      });
+      cluster.#addNodeSeat(id, httpPorts[i] as number, respPorts[i] as number);
     });
     // If one node fails to start, stop the others: left running, their pipes would keep the test process alive.
     const started = await Promise.allSettled(ids.map((id) => cluster.startNode(id)));
@@ -95,9 +87,39 @@ export class ProcessCluster {
     return this.#peers;
   }
 
+  /** Starts a new node `id` that joins the running cluster through node `via`'s peer address (`shoal start
+   * --join`); resolves once it prints its ready line. Later `startNode(id)` restarts it the same way. */
+  async addNode(id: number, via: number): Promise<void> {
+    const [peerPort, httpPort, respPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    const viaPeer = new RegExp(`(?:^|,)${via}=([^,]+)`).exec(this.#peers)?.[1];
+    assert(viaPeer !== undefined, `node ${via} is not among the first members`);
+    this.#joiners.set(id, { peer: `127.0.0.1:${peerPort}`, join: viaPeer });
+    this.#addNodeSeat(id, httpPort, respPort);
+    await this.startNode(id);
+  }
+
+  /** Records node `id` and its client ports, not started yet. */
+  #addNodeSeat(id: number, httpPort: number, respPort: number): void {
+    this.nodes.set(id, {
+      id,
+      httpPort,
+      httpUrl: `http://127.0.0.1:${httpPort}`,
+      respPort,
+      respUrl: `redis://127.0.0.1:${respPort}`,
+      child: undefined,
+      stderr: "",
+      exit: Promise.resolve(null),
+    });
+  }
+
   /** Starts (or restarts) node `id` and resolves once it prints its ready line; `args` go after the usual ones. */
   async startNode(id: number, moreArgs: readonly string[] = []): Promise<void> {
     const node = this.#node(id);
+    const joiner = this.#joiners.get(id);
+    // A joining node takes the cluster's shards and replicas: it is not given them.
+    const clusterArgs = this.#extraArgs.filter(
+      (arg, i, all) => joiner === undefined || !(isClusterFlag(arg) || isClusterFlag(all[i - 1])),
+    );
     const args = [
       MAIN,
       "start",
@@ -105,15 +127,14 @@ export class ProcessCluster {
       String(id),
       "--data-dir",
       join(this.dataDir, String(id)),
-      "--peers",
-      this.#peers,
+      ...(joiner === undefined ? ["--peers", this.#peers] : ["--peer", joiner.peer, "--join", joiner.join]),
       "--http-port",
       String(node.httpPort),
       "--resp-port",
       String(node.respPort),
       "--log-file",
       join(this.dataDir, `node-${id}.log`),
-      ...this.#extraArgs,
+      ...clusterArgs,
       ...moreArgs,
     ];
     // SHOAL_NODE_ARGS passes flags to the node processes' runtime, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
@@ -268,4 +289,9 @@ export async function inParallel(
     }
   });
   await Promise.all(workers);
+}
+
+/** `--shards` and `--replicas`: fixed when a cluster is created, refused from a joining node. */
+function isClusterFlag(arg: string | undefined): boolean {
+  return arg === "--shards" || arg === "--replicas";
 }

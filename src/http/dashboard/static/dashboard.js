@@ -246,11 +246,19 @@ function renderShards(status) {
     const lagCell = cell(lagText, "num");
     if (worst !== null) lagCell.classList.add(worst >= LAG_BAD ? "lag-bad" : worst >= LAG_WARN ? "lag-warn" : "ok");
     if (unknown > 0) lagCell.title = "Some replicas do not answer: their lag is unknown";
+    // A replica move in progress (issue 13): the members leaving still hold a replica until the move is done.
+    const replicasCell = cell(shard.replicas.map((id) => `node ${id}`).join(", ") || "none");
+    if ((shard.leaving ?? []).length > 0) {
+      const moving = document.createElement("span");
+      moving.className = "lag-warn moving";
+      moving.textContent = ` · moving off ${shard.leaving.map((id) => `node ${id}`).join(", ")}`;
+      replicasCell.append(moving);
+    }
     row.append(
       cell(String(shard.id)),
       cell(shard.slots.map(([first, last]) => `${first}–${last}`).join(", ")),
       cell(shard.leader === 0 ? "none" : `node ${shard.leader}`),
-      cell(shard.replicas.map((id) => `node ${id}`).join(", ") || "none"),
+      replicasCell,
       lagCell,
       cell(shard.term ? String(shard.term) : "–", "num"),
     );
