@@ -5,7 +5,7 @@
  * 1: anything else that failed).
  *   shoal start --id 1 --data-dir ./data/1 --peers 1=127.0.0.1:7101,2=127.0.0.1:7102,3=127.0.0.1:7103
  *   shoal cluster --nodes 3
- *   shoal status | shards [move SHARD --from A --to B] | get KEY | put KEY VALUE | del KEY | watch | bench
+ *   shoal status | shards [move SHARD --from A --to B] | nodes | node remove ID | rebalance | get KEY | put KEY VALUE | del KEY | watch | bench
  */
 import { readFileSync } from "node:fs";
 import { CliError } from "./cli-error.js";
@@ -30,6 +30,18 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: "shards, their replicas and leaders; move a replica (shards move)",
     load: async () => (await import("./shards-command.js")).runShards,
   },
+  nodes: {
+    summary: "members, their replicas, leaderships and state",
+    load: async () => (await import("./nodes-command.js")).runNodes,
+  },
+  node: {
+    summary: "node remove ID: drain a member and remove it",
+    load: async () => (await import("./nodes-command.js")).runNode,
+  },
+  rebalance: {
+    summary: "even out replicas and leaders over the members (--dry-run, --pause, --resume)",
+    load: async () => (await import("./nodes-command.js")).runRebalance,
+  },
   get: { summary: "print a key's value", load: async () => (await import("./kv-commands.js")).runGet },
   put: { summary: "write a key", load: async () => (await import("./kv-commands.js")).runPut },
   del: { summary: "delete a key", load: async () => (await import("./kv-commands.js")).runDel },
@@ -46,7 +58,7 @@ const USAGE = `Usage: shoal <command> [options]
 
 Commands:
 ${Object.entries(COMMANDS)
-  .map(([name, command]) => `  ${name.padEnd(9)} ${command.summary}`)
+  .map(([name, command]) => `  ${name.padEnd(10)} ${command.summary}`)
   .join("\n")}
 
 Run shoal <command> --help for a command's options; shoal --version prints the version.

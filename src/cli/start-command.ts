@@ -107,6 +107,13 @@ export async function runStart(argv: string[]): Promise<number> {
   checkDataDir(dataDir);
   const clusterName = typeof flags["cluster-name"] === "string" ? flags["cluster-name"] : nodeDefaults.clusterName;
   const logger = makeLogger(flags);
+  // A node removed from the cluster (shoal node remove) stops like on SIGTERM, exit 0.
+  let stopRemoved: (() => void) | undefined;
+  let removedEarly = false;
+  const removed = (): void => {
+    if (stopRemoved === undefined) removedEarly = true;
+    else stopRemoved();
+  };
   const member = await startMember({
     http: { host: httpHost, port: httpPort },
     resp: {
@@ -138,6 +145,10 @@ export async function runStart(argv: string[]): Promise<number> {
         : {}),
       clusterName,
       logger,
+      onRemoved: () => {
+        process.stdout.write(`node ${id} was removed from the cluster; stopping\n`);
+        removed();
+      },
       onFatal: (error) => {
         const what = error instanceof DataLossError ? "Data loss detected" : "Invariant violated";
         logger.fatal({ err: error }, `${what}; stopping the node`);
@@ -156,6 +167,8 @@ export async function runStart(argv: string[]): Promise<number> {
     const shutdown = () => done();
     process.once("SIGINT", shutdown);
     process.once("SIGTERM", shutdown);
+    stopRemoved = shutdown;
+    if (removedEarly) shutdown();
   });
   await member.stop();
   return 0;

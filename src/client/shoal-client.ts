@@ -22,6 +22,8 @@ import { EndpointPool } from "./endpoint-pool.js";
 import { describeFetchFailure, errorFromResponse } from "./http-errors.js";
 import { SlotRouter } from "./slot-router.js";
 import type {
+  AdminNodes,
+  AdminRebalance,
   AdminShard,
   AdminShards,
   ClusterStatus,
@@ -161,6 +163,37 @@ export class ShoalClient {
       idempotent: false,
     });
     return (await response.json()) as { epoch: number; shard: AdminShard };
+  }
+
+  /** Every member and its share (`GET /v1/admin/nodes`). */
+  async nodes(): Promise<AdminNodes> {
+    const { response } = await this.#send({ method: "GET", path: "/v1/admin/nodes", idempotent: true });
+    return (await response.json()) as AdminNodes;
+  }
+
+  /** Drains member `id` and removes it from the cluster; resolves once that is recorded (`nodes()` no longer lists
+   * it when done). Asking again for a member already draining is harmless. */
+  async removeNode(id: number): Promise<AdminNodes> {
+    const { response } = await this.#send({ method: "DELETE", path: `/v1/admin/nodes/${id}`, idempotent: true });
+    return (await response.json()) as AdminNodes;
+  }
+
+  /** The rebalancer's state and plan (`GET /v1/admin/rebalance`). */
+  async rebalance(): Promise<AdminRebalance> {
+    const { response } = await this.#send({ method: "GET", path: "/v1/admin/rebalance", idempotent: true });
+    return (await response.json()) as AdminRebalance;
+  }
+
+  /** Pauses or resumes the rebalancer. */
+  async pauseRebalance(paused: boolean): Promise<AdminRebalance> {
+    const { response } = await this.#send({
+      method: "POST",
+      path: "/v1/admin/rebalance",
+      body: JSON.stringify({ paused }),
+      headers: { "content-type": "application/json" },
+      idempotent: true,
+    });
+    return (await response.json()) as AdminRebalance;
   }
 
   /** The endpoints to try for `spec`, in order: the leader of its key's shard first when known. */

@@ -76,6 +76,11 @@ export interface ShardStatus {
   readonly term?: number;
 }
 
+export type {
+  AdminNodesView as AdminNodes,
+  AdminNodeView as AdminNode,
+  AdminRebalanceView as AdminRebalance,
+} from "../http/admin-member-routes.js";
 /** `GET /v1/admin/shards` and one of its shards: the wire contract, defined once beside the route (type-only: no
  * server code reaches the client). */
 export type { AdminShardsView as AdminShards, AdminShardView as AdminShard } from "../http/admin-routes.js";

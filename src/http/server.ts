@@ -11,6 +11,7 @@ import type { IncomingMessage, Server } from "node:http";
 import Fastify, { type FastifyInstance, type FastifyServerFactory } from "fastify";
 import { COMMAND_LIMITS } from "../commands/limits.js";
 import type { ShoalNode } from "../node/shoal-node.js";
+import { registerAdminMemberRoutes } from "./admin-member-routes.js";
 import { registerAdminRoutes } from "./admin-routes.js";
 import { registerDashboard } from "./dashboard/register.js";
 import { bodyTooLarge, httpError, methodNotAllowed, rawClientError } from "./error-response.js";
@@ -122,6 +123,7 @@ export function createHttpServer(node: ShoalNode, options: HttpServerOptions = {
   void app.register(async (scope) => registerKvRoutes(scope, node));
   void app.register(async (scope) => registerTxnRoute(scope, node));
   void app.register(async (scope) => registerAdminRoutes(scope, node));
+  void app.register(async (scope) => registerAdminMemberRoutes(scope, node));
   void app.register(async (scope) => {
     // The dashboard's routes declare no command; name them for the request metrics.
     scope.addHook("onRoute", (route) => {

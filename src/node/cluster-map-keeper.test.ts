@@ -8,10 +8,10 @@ import {
   encodeClusterMap,
   initialClusterMap,
   parseClusterMap,
-  withMemberJoined,
   withReplicaLeft,
   withReplicaMoved,
 } from "../slots/cluster-map.js";
+import { withMemberJoined, withMemberRemoved } from "../slots/membership.js";
 import { Placement } from "../slots/placement.js";
 import { SlotMap } from "../slots/slot-map.js";
 import type { KeyValue } from "../store/record.js";
@@ -169,11 +169,11 @@ test("a member joins under an id never used in the cluster, with its addresses i
   assert.deepEqual(parseClusterMap(encodeClusterMap(joined)), joined);
   assert.throws(() => withMemberJoined(joined, 5, address), RangeError, "a member's id");
   assert.throws(() => withMemberJoined(running, 2, address), RangeError, "a first member's id");
-  // A member moved off a shard and then removed from the members keeps its id retired: it never joins again.
-  const from = running.shards[0]?.replicas[0] ?? 0;
-  const left = withReplicaLeft(withReplicaMoved(joined, 1, from, 5), 1, from);
-  const removed = { ...left, members: left.members.filter((id) => id !== from) };
-  assert.throws(() => withMemberJoined(removed, from, address), /was a member of this cluster before/);
+  // A member removed from the cluster never joins again under its id.
+  const removed = withMemberRemoved(joined, 5);
+  assert.deepEqual(removed.removed, [5]);
+  assert.equal(removed.joined, undefined);
+  assert.throws(() => withMemberJoined(removed, 5, address), /was a member of this cluster before/);
   const stray = { ...joined, joined: { 9: address } };
   assert.throws(() => parseClusterMap(encodeClusterMap(stray)), /joined member 9 is malformed/);
 });

@@ -165,6 +165,7 @@ export class ClusterMapKeeper {
       if (error instanceof RangeError) throw new ShoalError("BAD_REQUEST", error.message);
       throw error;
     }
+    if (next === current) return current; // nothing to change (e.g. a member already draining)
     const result = await this.#meta.client.submit({
       op: "put",
       key: CLUSTER_MAP_KEY,

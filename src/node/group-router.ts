@@ -5,6 +5,7 @@
  * once per group.
  */
 import type { Logger } from "../io/logger.js";
+import { memberOfReplica } from "../lib/replica-id.js";
 import type { GroupId, Message } from "../raft/types.js";
 import type { AskPeer } from "./leader-forwarding.js";
 import { LIVENESS_GROUP_ID, type NodeLiveness } from "./node-liveness.js";
@@ -23,7 +24,7 @@ export class GroupRouter {
   constructor(network: PeerNetwork, logger: Logger, liveness?: NodeLiveness) {
     this.#network = network;
     network.onMessage((message) => {
-      liveness?.heard(message.from);
+      liveness?.heard(memberOfReplica(message.from)); // a replica id (lib/replica-id.ts)
       if (message.groupId === LIVENESS_GROUP_ID) return;
       const handler = this.#handlers.get(message.groupId);
       if (handler !== undefined) {

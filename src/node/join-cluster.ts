@@ -5,6 +5,7 @@
  */
 
 import { ShoalError } from "../lib/errors.js";
+import { memberOfReplica } from "../lib/replica-id.js";
 import type { NodeId } from "../raft/types.js";
 import { PeerTransport } from "../transport/index.js";
 import { type IdentityAnswer, parseIdentityAnswer, replicationFactorOf, resolveIdentity } from "./bootstrap.js";
@@ -193,8 +194,9 @@ export function membersOnly(transport: PeerTransport, seen: MembersSeen, checks:
     send: (messages) => transport.send(messages),
     onMessage: (handler) =>
       transport.onMessage((message) => {
-        if (checks.isForeign(message.from)) return;
-        seen.add(message.from);
+        const from = memberOfReplica(message.from); // a replica id (lib/replica-id.ts)
+        if (checks.isForeign(from)) return;
+        seen.add(from);
         handler(message);
       }),
     request: (to, payload, timeoutMs) => transport.request(to, payload, timeoutMs),

@@ -13,7 +13,7 @@
 import { ShoalError } from "../lib/errors.js";
 import type { NodeId } from "../raft/types.js";
 import type { ClusterMap } from "../slots/cluster-map.js";
-import { withMemberJoined } from "../slots/cluster-map.js";
+import { withMemberJoined } from "../slots/membership.js";
 import { ANY_MEMBER_ID, type PeerTransport } from "../transport/index.js";
 import type { ClusterIdentity } from "./identity.js";
 import type { MemberAddress } from "./node-options.js";

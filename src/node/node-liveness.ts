@@ -44,6 +44,13 @@ export class NodeLiveness {
     this.#peerIds.push(id);
   }
 
+  /** Stops pinging `id` (a member removed from the cluster). */
+  removePeer(id: NodeId): void {
+    this.#heardAtMs.delete(id);
+    const at = this.#peerIds.indexOf(id);
+    if (at !== -1) this.#peerIds.splice(at, 1);
+  }
+
   start(): void {
     this.#ping();
     this.#timer = this.#options.clock.setInterval(() => this.#ping(), this.#options.pingIntervalMs);

@@ -8,6 +8,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 import type { RaftStatus } from "../raft/raw-node.js";
 import type { HistoryStats, StoreStats } from "../store/state-machine-store.js";
 import type { HostMetrics } from "./raft-host.js";
+import type { RebalancerCounters } from "./rebalancer.js";
 import type { MoverCounters } from "./replica-mover.js";
 import type { WatchHubStats } from "./watch-hub.js";
 
@@ -27,7 +28,7 @@ export interface MetricsSource {
   /** Every shard this node hosts, for the `shoal_shard_*` series (the unlabelled series are the first shard's). */
   shards(): readonly ShardMetricsSource[];
   /** The cluster map's epoch this node follows, and what its replica mover did (replica-mover.ts). */
-  layout?(): { readonly epoch: number; readonly moves: MoverCounters };
+  layout?(): { readonly epoch: number; readonly moves: MoverCounters; readonly rebalance: RebalancerCounters };
 }
 
 /** One shard as its replica on this node stands. */
@@ -141,6 +142,25 @@ function registerLayoutSeries(registers: Registers, source: MetricsSource): void
     "shoal_replica_moves_finished_total",
     "Replica moves this node finished as the shard's leader",
     () => moves().movesFinished,
+  );
+  const rebalance = (): RebalancerCounters => layout().rebalance;
+  mirroredCounter(
+    registers,
+    "shoal_rebalance_replica_moves_total",
+    "Replica moves this node's rebalancer recorded (drains and balancing) while it led the meta group",
+    () => rebalance().replicaMoves,
+  );
+  mirroredCounter(
+    registers,
+    "shoal_rebalance_leader_changes_total",
+    "Preferred leaders this node's rebalancer chose while it led the meta group",
+    () => rebalance().leaderChanges,
+  );
+  mirroredCounter(
+    registers,
+    "shoal_rebalance_members_removed_total",
+    "Drained members this node's rebalancer removed while it led the meta group",
+    () => rebalance().membersRemoved,
   );
 }
 

@@ -66,6 +66,9 @@ export interface NodeOptions {
   readonly onStartupProgress?: (message: string) => void;
   readonly logger: Logger;
   readonly onFatal: (error: Error) => void;
+  /** Called once this node was removed from the cluster (`shoal node remove`) and the meta group no longer counts
+   * it: it holds nothing and serves no one; the process stops it. */
+  readonly onRemoved?: () => void;
 }
 
 export const nodeDefaults = {

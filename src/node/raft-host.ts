@@ -14,6 +14,7 @@ import type { Clock, TimerHandle } from "../io/clock.js";
 import type { Logger } from "../io/logger.js";
 import { AssertionError, assert } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
+import { memberOfReplica } from "../lib/replica-id.js";
 import type { MemoryStorage } from "../raft/memory-storage.js";
 import type { RawNode } from "../raft/raw-node.js";
 import { splitMessagesByDurability } from "../raft/ready-order.js";
@@ -326,12 +327,13 @@ export class RaftHost {
   leaderGone(peerId: NodeId): void {
     if (this.#stopped) return;
     const status = this.#raw.status();
-    if (status.role !== "follower" || status.leaderId !== peerId) return;
+    // `peerId` is a member; the leader's id is its replica's (lib/replica-id.ts).
+    if (status.role !== "follower" || memberOfReplica(status.leaderId) !== peerId) return;
     this.#guard(() => this.#raw.forgetLeader()); // wakes a quiet follower too (Raft.forgetLeader)
     this.schedule();
     if (this.#raw.status().leaderId !== NO_NODE) return; // refused: lease-based reads keep the lease
     const turn = status.confState.voters
-      .filter((id) => id !== peerId)
+      .filter((id) => memberOfReplica(id) !== peerId)
       .sort((a, b) => a - b)
       .indexOf(status.id);
     if (turn < 0) return; // a learner does not campaign

@@ -9,16 +9,17 @@
  * when a leader fails midway: the next one finds the same gap and takes the step it calls for.
  */
 import type { Logger } from "pino";
+import { memberOfReplica } from "../lib/replica-id.js";
 import type { GroupId, NodeId } from "../raft/types.js";
 import type { ClusterLayout } from "../slots/cluster-layout.js";
 import type { RaftHost } from "./raft-host.js";
 import { nextMoveStep, type ReplicaMove } from "./replica-move.js";
 
 export interface ReplicaMoverOptions {
-  readonly layout: Pick<ClusterLayout, "votersOf" | "leavingOf">;
+  readonly layout: Pick<ClusterLayout, "votersOf" | "leavingReplicasOf">;
   /** This node's replicas of the shards and of the meta group (whose voters are every member), read each round. */
   readonly hosts: () => Iterable<readonly [GroupId, Pick<RaftHost, "raw" | "proposeConfChange" | "transferLeader">]>;
-  /** Records in the cluster map that shard `shardId`'s group no longer counts `member`. */
+  /** Records in the cluster map that shard `shardId`'s group no longer counts `member`'s replica. */
   readonly markLeft: (shardId: GroupId, member: NodeId) => Promise<unknown>;
   readonly intervalMs: number;
   readonly logger: Pick<Logger, "info" | "debug">;
@@ -64,10 +65,10 @@ export class ReplicaMover {
       const move = gapOf(layout.votersOf(groupId), status.confState);
       if (move === undefined) {
         const { voters, learners } = status.confState;
-        const left = layout.leavingOf(groupId).find((id) => !voters.includes(id) && !learners.includes(id));
+        const left = layout.leavingReplicasOf(groupId).find((id) => !voters.includes(id) && !learners.includes(id));
         if (left !== undefined) {
           this.#run(groupId, async () => {
-            await this.#options.markLeft(groupId, left);
+            await this.#options.markLeft(groupId, memberOfReplica(left));
             this.counters.movesFinished++;
             logger.info({ shard: groupId, member: left }, "Replica move finished");
           });

@@ -5,11 +5,13 @@
  * (remote-shard.ts), which answers from its replica the same way. Either way the answer is the shard's, so the
  * node's routing (shoal-node.ts) does not care where the shard lives.
  */
+
 import type { Command, CommandResult } from "../commands/command.js";
 import type { ScanCursors } from "../commands/redis/command-spec.js";
 import { executeCommands } from "../commands/redis/execute.js";
 import type { Reply } from "../commands/redis/reply.js";
 import { Prng } from "../lib/prng.js";
+import { memberOfReplica } from "../lib/replica-id.js";
 import type { GroupId, NodeId } from "../raft/types.js";
 import type { KeyValue } from "../store/record.js";
 import type { ShardWatcher } from "./merged-watcher.js";
@@ -82,7 +84,7 @@ export class LocalShard implements ShardAccess {
   }
 
   leaderId(): NodeId {
-    return this.replica.host.raw.status().leaderId;
+    return memberOfReplica(this.replica.host.raw.status().leaderId); // by member (lib/replica-id.ts)
   }
 
   async get(key: Uint8Array, stale: boolean): Promise<KeyRead> {

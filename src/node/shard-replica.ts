@@ -32,13 +32,9 @@ import type { HostMetrics } from "./raft-host.js";
 import { RaftHost } from "./raft-host.js";
 import { recoverRaftStorage } from "./recover-state.js";
 import { RedisOperations } from "./redis-operations.js";
+import { adoptReplicaId, groupDataDir } from "./replica-files.js";
 import { SnapshotFileStore } from "./snapshot-file.js";
 import { WatchHub, watchHubDefaults } from "./watch-hub.js";
-
-/** Where group `groupId`'s files live in a data directory (see the module comment). */
-export function groupDataDir(dataDir: string, groupId: GroupId): string {
-  return groupId === 1 ? dataDir : join(dataDir, "groups", String(groupId));
-}
 
 /** What a replica needs of its node. */
 export interface ReplicaContext {
@@ -54,10 +50,14 @@ export interface ReplicaContext {
   readonly onLeadershipChange?: (leaderId: NodeId, term: number) => void;
   /** Node-level liveness (node-liveness.ts): with it, the group goes quiet while idle (RaftConfig.quiesce). */
   readonly peerLive?: (id: NodeId) => boolean;
+  /** This replica's Raft id: the member's id, or a later incarnation's (lib/replica-id.ts). */
+  readonly replicaId?: NodeId;
 }
 
 export class ShardReplica {
   readonly groupId: GroupId;
+  /** Its Raft id (lib/replica-id.ts). */
+  readonly replicaId: NodeId;
   readonly store: LmdbStore<CommandResult>;
   /** Every watch this replica serves, fed by the host after each apply. */
   readonly watches: WatchHub;
@@ -78,8 +78,9 @@ export class ShardReplica {
     this.#wal = parts.wal;
     const store = parts.store;
     this.store = store;
+    this.replicaId = context.replicaId ?? options.id;
     const config = resolveRaftConfig({
-      id: options.id,
+      id: this.replicaId,
       groupId,
       electionTimeoutTicks: options.electionTimeoutTicks,
       heartbeatIntervalTicks: options.heartbeatIntervalTicks,
@@ -154,6 +155,10 @@ export class ShardReplica {
   ): Promise<ShardReplica> {
     const { options, groupId } = context;
     const dir = groupDataDir(options.dataDir, groupId);
+    // Files of an earlier incarnation of this member's replica are deleted first (replica-files.ts).
+    if (await adoptReplicaId(options.dataDir, groupId, options.id, context.replicaId ?? options.id)) {
+      options.logger.info({ shard: groupId, replica: context.replicaId }, "Deleted an earlier replica of this shard");
+    }
     const opened = await Wal.open(join(dir, "wal"), {
       disk: new NodeDisk(),
       fsync: options.fsync,

@@ -6,13 +6,12 @@
  * away — once its group no longer counts this node — the replica is stopped, its files are deleted, and requests
  * go to a member holding it. Changes apply one at a time, in map order.
  */
-import { rm } from "node:fs/promises";
-import { join } from "node:path";
 import type { Logger } from "pino";
 import type { GroupId, NodeId } from "../raft/types.js";
 import type { ClusterLayout } from "../slots/cluster-layout.js";
+import { removeReplicaFiles } from "./replica-files.js";
 import type { ShardAccess } from "./shard-access.js";
-import { groupDataDir, type ShardReplica } from "./shard-replica.js";
+import type { ShardReplica } from "./shard-replica.js";
 
 export interface ShardSetOptions {
   readonly selfId: NodeId;
@@ -71,9 +70,25 @@ export class ShardSet {
     await this.#following.catch(() => {});
   }
 
+  /** Stops and deletes this node's replica of `groupId`; the shard is then reached through its holders. */
+  async #drop(groupId: GroupId, replica: ShardReplica): Promise<void> {
+    this.#shards.set(groupId, this.#options.remote(groupId));
+    this.#replicas.delete(groupId);
+    await replica.stop();
+    await replica.close();
+    await removeReplicaFiles(this.#options.dataDir, groupId);
+  }
+
   async #apply(): Promise<void> {
     const { layout, selfId, logger } = this.#options;
     const wanted = new Set(layout.shardsOf(selfId));
+    // A replica of an earlier incarnation (this member left the shard and took it back while this node looked
+    // elsewhere: lib/replica-id.ts) is closed and deleted, then opened anew below under its new id.
+    for (const [groupId, replica] of [...this.#replicas]) {
+      if (this.#stopped || !wanted.has(groupId) || replica.replicaId === layout.replicaIdOf(groupId, selfId)) continue;
+      await this.#drop(groupId, replica);
+      logger.info({ shard: groupId, epoch: layout.epoch }, "Deleted an earlier replica of a shard taken back");
+    }
     for (const groupId of wanted) {
       if (this.#stopped || this.#replicas.has(groupId)) continue;
       try {
@@ -89,19 +104,8 @@ export class ShardSet {
     }
     for (const [groupId, replica] of [...this.#replicas]) {
       if (this.#stopped || wanted.has(groupId)) continue;
-      this.#shards.set(groupId, this.#options.remote(groupId));
-      this.#replicas.delete(groupId);
-      await replica.stop();
-      await replica.close();
-      await removeReplicaFiles(this.#options.dataDir, groupId);
+      await this.#drop(groupId, replica);
       logger.info({ shard: groupId, epoch: layout.epoch }, "Deleted this node's replica of a shard moved away");
     }
   }
-}
-
-/** Deletes a replica's files: its WAL, snapshots and state (group 1 lives in the data directory itself). */
-async function removeReplicaFiles(dataDir: string, groupId: GroupId): Promise<void> {
-  const dir = groupDataDir(dataDir, groupId);
-  for (const part of ["wal", "snapshots", "state"]) await rm(join(dir, part), { recursive: true, force: true });
-  if (dir !== dataDir) await rm(dir, { recursive: true, force: true });
 }

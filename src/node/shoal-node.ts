@@ -21,12 +21,15 @@ import { NODE_CLOCK } from "../io/node/clock.js";
 import { assert } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
 import { Prng } from "../lib/prng.js";
+import { memberOfReplica } from "../lib/replica-id.js";
 import type { RaftStatus, RawNode } from "../raft/raw-node.js";
 import { type GroupId, NO_NODE, type NodeId } from "../raft/types.js";
 import { ClusterLayout } from "../slots/cluster-layout.js";
 import { type ClusterMap, withReplicaLeft, withReplicaMoved } from "../slots/cluster-map.js";
 import { hashSlot } from "../slots/hash-slot.js";
+import { withMemberDraining, withRebalancePaused } from "../slots/membership.js";
 import { Placement, placementProblem } from "../slots/placement.js";
+import { type RebalanceDecision, type RebalancePlan, rebalancePlan } from "../slots/rebalance-plan.js";
 import { SlotMap, type SlotRange } from "../slots/slot-map.js";
 import { mergedKeyspaceReader } from "../store/merged-keyspace-reader.js";
 import { mergedRange } from "../store/merged-range.js";
@@ -44,6 +47,7 @@ import { keylessReadOverShards } from "./keyless-reads.js";
 import { LeaderBalancer } from "./leader-balancer.js";
 import type { AskPeer, LeaderForwarding } from "./leader-forwarding.js";
 import { type MemberInfo, MemberStatus, type Readiness, shardLagOf } from "./member-status.js";
+import { memberView } from "./member-view.js";
 import { NodeLiveness } from "./node-liveness.js";
 import { NodeMetrics } from "./node-metrics.js";
 import type { NodeOptions } from "./node-options.js";
@@ -51,6 +55,7 @@ import type { PeerChecks } from "./peer-checks.js";
 import { answerPeerRequest } from "./peer-rpc.js";
 import { PubSubHub } from "./pubsub-hub.js";
 import type { RaftHost } from "./raft-host.js";
+import { Rebalancer } from "./rebalancer.js";
 import { liveReader, type RedisOperations, type RedisOutcome } from "./redis-operations.js";
 import type { WatchTicket } from "./redis-watch.js";
 import { answerShardCall, assertMajorityLive, RemoteShard } from "./remote-shard.js";
@@ -121,6 +126,12 @@ function placementOf(memberIds: readonly NodeId[], shardCount: number, replicati
 
 /** How often the leader balancer looks (leader-balancer.ts). */
 const LEADER_BALANCE_INTERVAL_MS = 1_000;
+/** How often the rebalancer looks (rebalancer.ts). */
+const REBALANCE_INTERVAL_MS = 1_000;
+/** How often removed members are looked for (ShoalNode.#tidyMembers), and how long a removed node waits for the
+ * meta group to stop counting it before it stops anyway. */
+const MEMBERSHIP_CHECK_MS = 500;
+const REMOVED_GRACE_MS = 10_000;
 /** How often the replica mover looks (replica-mover.ts). */
 const REPLICA_MOVE_INTERVAL_MS = 250;
 
@@ -140,6 +151,9 @@ export class ShoalNode {
   readonly status: MemberStatus;
   readonly #shardSet: ShardSet;
   readonly #mover: ReplicaMover;
+  readonly #rebalancer: Rebalancer;
+  #membershipTimer: NodeJS.Timeout | undefined;
+  #removedAtMs: number | undefined;
   readonly #transport: PeerTransport;
   readonly #lock: DataDirLock;
   readonly #peerChecks: PeerChecks;
@@ -189,8 +203,8 @@ export class ShoalNode {
         ? new LeaderBalancer(
             hosts,
             LEADER_BALANCE_INTERVAL_MS,
-            (id) => liveness.isLive(id),
-            (groupId) => layout.preferredLeader(groupId),
+            (id) => liveness.isLive(memberOfReplica(id)),
+            (groupId) => layout.preferredLeaderReplica(groupId),
           )
         : undefined;
     const meta = parts.meta;
@@ -199,6 +213,14 @@ export class ShoalNode {
       hosts: () => [[META_GROUP_ID, meta.host] as const, ...hosts],
       markLeft: (shardId, member) => this.#mapKeeper.update((map) => withReplicaLeft(map, shardId, member)),
       intervalMs: REPLICA_MOVE_INTERVAL_MS,
+      logger: options.logger,
+    });
+    this.#rebalancer = new Rebalancer({
+      leadsMeta: () => meta.host.raw.status().role === "leader",
+      map: () => layout.map,
+      leaderOf: layout.leaderOf,
+      update: (change) => this.#mapKeeper.update(change),
+      intervalMs: REBALANCE_INTERVAL_MS,
       logger: options.logger,
     });
     this.metrics = parts.metrics;
@@ -210,7 +232,7 @@ export class ShoalNode {
     const transport = parts.transport;
     this.status = new MemberStatus({
       options,
-      raftStatus: () => this.#primary.host.raw.status(),
+      raftStatus: () => memberView(this.#primary.host.raw.status()),
       appliedIndex: () => this.#primary.store.appliedIndex(),
       clusterId: () => parts.identity.clusterId,
       problems: () => [...parts.peerChecks.problems(), ...parts.mapKeeper.problems()],
@@ -219,7 +241,7 @@ export class ShoalNode {
         [...this.replicas.values()]
           .filter((replica) => replica !== this.#primary)
           .map((replica) => {
-            const raft = replica.host.raw.status();
+            const raft = memberView(replica.host.raw.status());
             return {
               id: replica.groupId,
               leaderId: raft.leaderId,
@@ -284,7 +306,10 @@ export class ShoalNode {
       send: (messages) => peerNetwork.send(messages),
     });
     const groups = new GroupRouter(peerNetwork, options.logger, liveness);
-    const ask: AskPeer = (to, request, timeoutMs, abandon) => transport.request(to, request, timeoutMs, abandon);
+    // A leader's id is its replica's (lib/replica-id.ts): requests go to its member.
+    const ask: AskPeer = (to, request, timeoutMs, abandon) =>
+      transport.request(memberOfReplica(to), request, timeoutMs, abandon);
+    const peerLive = (id: NodeId): boolean => liveness.isLive(memberOfReplica(id));
     // The gauges read the node's primary replica, opened below: they run only when scraped, long after it exists.
     let built: ShoalNode | undefined;
     const primary = (): ShardReplica => {
@@ -293,12 +318,12 @@ export class ShoalNode {
     };
     const metrics = new NodeMetrics(
       {
-        raftStatus: () => primary().host.raw.status(),
+        raftStatus: () => memberView(primary().host.raw.status()),
         hostCounters: () => primary().host.counters,
         shards: () =>
           [...replicas.values()].map((replica) => ({
             id: replica.groupId,
-            raft: replica.host.raw.status(),
+            raft: memberView(replica.host.raw.status()),
             appliedIndex: replica.store.appliedIndex(),
             keyCount: replica.store.stats().keyCount,
           })),
@@ -322,7 +347,7 @@ export class ShoalNode {
         walSizeBytes: () => [...replicas.values()].reduce((sum, replica) => sum + replica.walSizeBytes, 0),
         layout: () => {
           assert(built !== undefined, "metrics are scraped once the node is open");
-          return { epoch: built.layout.epoch, moves: built.#mover.counters };
+          return { epoch: built.layout.epoch, moves: built.#mover.counters, rebalance: built.#rebalancer.counters };
         },
       },
       { node: String(options.id) },
@@ -338,7 +363,7 @@ export class ShoalNode {
         groupId: META_GROUP_ID,
         network: groups.networkOf(META_GROUP_ID),
         ask: groupTagged(ask, META_GROUP_ID),
-        peerLive: (id) => liveness.isLive(id),
+        peerLive,
       },
       // Every member the cluster was created with; a member that joined later starts as a learner (join-request.ts).
       identity.memberIds.includes(options.id)
@@ -361,6 +386,13 @@ export class ShoalNode {
       if (built !== undefined) void built.#shardSet.follow();
     });
     mapKeeper.check(); // the map as this node's meta replica last applied it (it catches up once started)
+    if (layout.map.removed?.includes(options.id) === true) {
+      throw new ShoalError(
+        "BAD_REQUEST",
+        `Node ${options.id} was removed from this cluster: its data directory cannot serve again. Start a new node ` +
+          "with an empty data directory and a new --id, with --join",
+      );
+    }
     learnMembers();
     const openReplica = (groupId: GroupId, opening: (() => Promise<void> | void)[], first = false) =>
       ShardReplica.open(
@@ -369,8 +401,9 @@ export class ShoalNode {
           groupId,
           network: groups.networkOf(groupId),
           ask: groupTagged(ask, groupId),
-          peerLive: (id) => liveness.isLive(id),
+          peerLive,
           ...(first ? { metrics } : {}),
+          replicaId: layout.replicaIdOf(groupId, options.id),
         },
         // The membership an empty replica starts from: the group's at creation for a member it was created with,
         // else one that makes this node a learner until the group's own log says otherwise (cluster-layout.ts).
@@ -454,6 +487,9 @@ export class ShoalNode {
     mapKeeper.start();
     node.#balancer?.start();
     node.#mover.start();
+    node.#rebalancer.start();
+    node.#membershipTimer = setInterval(() => node.#tidyMembers(), MEMBERSHIP_CHECK_MS);
+    node.#membershipTimer.unref();
     void node.#shardSet.follow(); // a map learnt at start that gives or takes a shard
     peerChecks.start();
     node.status.start();
@@ -467,6 +503,8 @@ export class ShoalNode {
     this.status.stop();
     this.#mapKeeper.stop();
     this.#mover.stop();
+    this.#rebalancer.stop();
+    clearInterval(this.#membershipTimer);
     await this.#shardSet.stop();
     for (const replica of this.replicas.values()) await replica.stop();
     await this.#meta.stop();
@@ -528,6 +566,51 @@ export class ShoalNode {
     return this.#mapKeeper.update((map) => withReplicaMoved(map, shardId, from, to));
   }
 
+  /** Marks member `id` for removal (`shoal node remove`): the rebalancer moves its replicas away, then removes it
+   * (rebalancer.ts). Resolves with the map recorded. Throws BAD_REQUEST when the others could not hold every
+   * shard (slots/membership.ts withMemberDraining says why). */
+  removeMember(id: NodeId): Promise<ClusterMap> {
+    return this.#mapKeeper.update((map) => withMemberDraining(map, id));
+  }
+
+  /** Pauses or resumes the rebalancer (drains go on while paused). */
+  setRebalancePaused(paused: boolean): Promise<ClusterMap> {
+    return this.#mapKeeper.update((map) => withRebalancePaused(map, paused));
+  }
+
+  /** What the rebalancer does next and the whole plan from the map this node follows. */
+  rebalanceStatus(): { readonly decision: RebalanceDecision; readonly plan: RebalancePlan } {
+    return { decision: this.#rebalancer.decision(), plan: rebalancePlan(this.layout.map, this.layout.leaderOf) };
+  }
+
+  /**
+   * Members removed from the cluster: once the meta group no longer counts one, this node stops dialling it; and
+   * when this node is the one removed, it asks its process to stop (NodeOptions.onRemoved) once its meta replica
+   * no longer counts it either (or after REMOVED_GRACE_MS, should it never hear of that).
+   */
+  #tidyMembers(): void {
+    const { removed = [] } = this.layout.map;
+    if (removed.length === 0) return;
+    const self = this.options.id;
+    const { voters, learners } = this.#meta.host.raw.status().confState;
+    const counted = (id: NodeId): boolean => voters.includes(id) || learners.includes(id);
+    if (removed.includes(self)) {
+      this.#removedAtMs ??= Date.now();
+      if (counted(self) && Date.now() - this.#removedAtMs < REMOVED_GRACE_MS) return;
+      clearInterval(this.#membershipTimer);
+      this.options.logger.warn({ node: self }, "This node was removed from the cluster; stopping");
+      this.options.onRemoved?.();
+      return;
+    }
+    for (const id of removed) {
+      if (counted(id) || !this.options.members.has(id)) continue;
+      (this.options.members as Map<NodeId, unknown>).delete(id);
+      this.#transport.removePeer(id);
+      this.#liveness.removePeer(id);
+      this.options.logger.info({ member: id }, "A member was removed");
+    }
+  }
+
   /** How this node runs heavy reads asked by members that lack the shard (the RESP server's read workers). */
   setHeavyReads(runner: HeavyReadRunner): void {
     this.#heavyReads = runner;
@@ -553,13 +636,14 @@ export class ShoalNode {
    * this node holds a replica (a shard held elsewhere shows the leader last heard of, term unknown: 0). */
   shardStatuses(): ShardStatus[] {
     return [...this.shards.values()].map((shard) => {
-      const raft = shard.replica?.host.raw.status();
+      const own = shard.replica?.host.raw.status();
+      const raft = own === undefined ? undefined : memberView(own);
       return {
         id: shard.id,
         slots: this.slotMap.rangesOf(shard.id),
         replicaIds: this.layout.replicasOf(shard.id),
         leavingIds: this.layout.leavingOf(shard.id),
-        leaderId: raft?.leaderId ?? shard.leaderId(),
+        leaderId: raft?.leaderId ?? memberOfReplica(shard.leaderId()),
         term: raft?.term ?? 0,
         raft,
       };
@@ -853,8 +937,9 @@ export class ShoalNode {
     return this.status.readiness();
   }
 
+  /** The primary replica's Raft status, by member id (member-view.ts). */
   raftStatus(): ReturnType<RawNode["status"]> {
-    return this.#primary.host.raw.status();
+    return memberView(this.#primary.host.raw.status());
   }
 
   hostCounters(): RaftHost["counters"] {

@@ -4,7 +4,7 @@
  * placement) and follows the maps the meta group records after it (replica moves, issue 13); a node never goes
  * back to an older epoch. Pure: the node opens and closes replicas from what it says.
  */
-import { type ClusterMap, initialClusterMap, type ShardLayout } from "./cluster-map.js";
+import { type ClusterMap, initialClusterMap, replicaIdIn, type ShardLayout } from "./cluster-map.js";
 import type { Placement } from "./placement.js";
 import type { SlotMap } from "./slot-map.js";
 
@@ -54,9 +54,25 @@ export class ClusterLayout {
     return id === META_GROUP ? [] : (this.#shard(id).leaving ?? []);
   }
 
-  /** The voters group `groupId` should have: shard `groupId`'s replicas, or every member for the meta group. */
+  /** The Raft id of `member`'s replica of group `groupId` (lib/replica-id.ts): the member id in the meta group
+   * (a removed member never comes back) and in a shard it holds for the first time. */
+  replicaIdOf(groupId: number, member: NodeId): NodeId {
+    return groupId === META_GROUP ? member : replicaIdIn(this.#shard(groupId), member);
+  }
+
+  /** The Raft ids group `groupId` should count as voters: shard `groupId`'s replicas', or every member's for the
+   * meta group. */
   votersOf(groupId: number): readonly NodeId[] {
-    return groupId === META_GROUP ? this.#map.members : this.replicasOf(groupId);
+    if (groupId === META_GROUP) return this.#map.members;
+    const shard = this.#shard(groupId);
+    return shard.replicas.map((member) => replicaIdIn(shard, member));
+  }
+
+  /** The Raft ids of the replicas being moved off group `groupId`. */
+  leavingReplicasOf(groupId: number): readonly NodeId[] {
+    if (groupId === META_GROUP) return [];
+    const shard = this.#shard(groupId);
+    return (shard.leaving ?? []).map((member) => replicaIdIn(shard, member));
   }
 
   /** Every member, ascending. */
@@ -75,11 +91,18 @@ export class ClusterLayout {
   /** The member that should lead shard `id`: placement's choice while it still holds the shard, else the replica
    * that took its seat. */
   preferredLeader(id: number): NodeId {
-    const replicas = this.replicasOf(id);
-    const placed = this.#placement.preferredLeader(id);
-    if (replicas.includes(placed)) return placed;
-    const seat = this.#placement.replicasOf(id).indexOf(placed);
-    return replicas[seat] ?? (replicas[0] as NodeId);
+    return preferredLeaderOf(this.#shard(id), this.#placement);
+  }
+
+  /** The Raft id of shard `id`'s preferred leader's replica (what the leader balancer hands leadership to). */
+  preferredLeaderReplica(id: number): NodeId {
+    const shard = this.#shard(id);
+    return replicaIdIn(shard, preferredLeaderOf(shard, this.#placement));
+  }
+
+  /** `preferredLeader` for shards of any map (the rebalancer plans over maps it has not recorded yet). */
+  get leaderOf(): (shard: ShardLayout) => NodeId {
+    return (shard) => preferredLeaderOf(shard, this.#placement);
   }
 
   /** The voters a replica of shard `id` opened empty starts from: the shard's members at epoch 1 except `self`,
@@ -91,12 +114,13 @@ export class ClusterLayout {
       .replicasOf(id)
       .filter((member) => member !== self)
       .sort((a, b) => a - b);
-    return { voters, learners: [self] };
+    return { voters, learners: [this.replicaIdOf(id, self)] };
   }
 
-  /** Whether `member` is among shard `id`'s members at epoch 1 (its group was created with it as a voter). */
+  /** Whether `member`'s replica of shard `id` is the one the group was created with as a voter (at epoch 1, and
+   * never moved off since). */
   createdWith(id: number, member: NodeId): boolean {
-    return this.#placement.replicasOf(id).includes(member);
+    return this.#placement.replicasOf(id).includes(member) && this.replicaIdOf(id, member) === member;
   }
 
   #shard(id: number): ShardLayout {
@@ -108,4 +132,15 @@ export class ClusterLayout {
   #index(): void {
     this.#byId = new Map(this.#map.shards.map((shard) => [shard.id, shard]));
   }
+}
+
+/** The member that should lead `shard`: the one the rebalancer chose (the map's `leader`), else placement's choice
+ * while it still holds the shard, else the replica that took its seat. */
+export function preferredLeaderOf(shard: ShardLayout, placement: Placement): NodeId {
+  const { replicas } = shard;
+  if (shard.leader !== undefined && replicas.includes(shard.leader)) return shard.leader;
+  const placed = placement.preferredLeader(shard.id);
+  if (replicas.includes(placed)) return placed;
+  const seat = placement.replicasOf(shard.id).indexOf(placed);
+  return replicas[seat] ?? (replicas[0] as NodeId);
 }

@@ -5,6 +5,7 @@
  * (slot-map.ts) and placement (placement.ts) — and changes to it (slot and replica moves, members joining and
  * leaving: issue 13) go through the meta group. Pure: its JSON form and the checks on it.
  */
+import { memberOfReplica, replicaIdOf } from "../lib/replica-id.js";
 import { SLOT_COUNT } from "./hash-slot.js";
 import type { Placement } from "./placement.js";
 import type { SlotMap, SlotRange } from "./slot-map.js";
@@ -23,11 +24,14 @@ export interface ShardLayout {
   readonly leaving?: readonly NodeId[];
   /** The members that took the leaving members' seats, in the same order (absent when none leave). */
   readonly arriving?: readonly NodeId[];
-  /** Members that held it once and were moved off: never moved onto it again under the same id, because a Raft
-   * group must not take back a member id whose earlier replica it removed — a stale member that never learnt of
-   * the removal could count the new, empty replica's vote (CockroachDB gives each replica a fresh id for the same
-   * reason). Absent when none. */
+  /** The replica ids (lib/replica-id.ts) of replicas moved off it. A member that takes the shard back gets the
+   * next incarnation's id, because a Raft group must not take back a server id whose earlier replica it removed —
+   * a stale member that never learnt of the removal could count the new, empty replica's vote (CockroachDB gives
+   * each replica a fresh id for the same reason). Absent when none. */
   readonly retired?: readonly NodeId[];
+  /** The member that should lead it, when the rebalancer chose one (slots/rebalance-plan.ts); absent: placement's
+   * choice while that member holds it, else the replica in its seat (cluster-layout.ts preferredLeaderOf). */
+  readonly leader?: NodeId;
 }
 
 /** Where a member that joined after the cluster was created listens (the first members know each other from
@@ -45,6 +49,13 @@ export interface ClusterMap {
   readonly shards: readonly ShardLayout[];
   /** The addresses of the members that joined, by id (absent while none has). */
   readonly joined?: Readonly<Record<string, JoinedAddress>>;
+  /** Members being drained to be removed (`shoal node remove`): the rebalancer moves every replica off them, then
+   * records them removed. Absent while none is. */
+  readonly draining?: readonly NodeId[];
+  /** Members removed from the cluster: their ids are never given again (withMemberJoined). */
+  readonly removed?: readonly NodeId[];
+  /** Whether the rebalancer is paused (drains still run: slots/rebalance-plan.ts). */
+  readonly rebalancePaused?: boolean;
 }
 
 /** The map a cluster starts with: its slot map and placement at epoch 1. */
@@ -93,6 +104,13 @@ export function parseClusterMap(bytes: Uint8Array): ClusterMap {
   ) {
     throw new RangeError("The cluster map lacks an epoch, members or shards");
   }
+  if (
+    !optionalIds(map.draining, (id) => map.members?.includes(id) === true) ||
+    !optionalIds(map.removed, (id) => map.members?.includes(id) !== true) ||
+    !(map.rebalancePaused === undefined || typeof map.rebalancePaused === "boolean")
+  ) {
+    throw new RangeError("The cluster map's draining, removed or paused members are malformed");
+  }
   for (const [id, address] of Object.entries(map.joined ?? {})) {
     const { peer, http } = (address ?? {}) as Partial<JoinedAddress>;
     if (!map.members.includes(Number(id)) || typeof peer !== "string" || typeof http !== "string") {
@@ -110,6 +128,7 @@ export function parseClusterMap(bytes: Uint8Array): ClusterMap {
       !optionalIds(shard.leaving, (id) => !shard.replicas?.includes(id)) ||
       !optionalIds(shard.retired, () => true) ||
       !optionalIds(shard.arriving, (id) => shard.replicas?.includes(id) === true) ||
+      !(shard.leader === undefined || shard.replicas.includes(shard.leader)) ||
       !Array.isArray(shard.slots)
     ) {
       throw new RangeError(`The cluster map's shard ${String(shard.id)} is malformed`);
@@ -150,16 +169,23 @@ export function withReplicaMoved(map: ClusterMap, shardId: number, from: NodeId,
   if (leaving.length > 0 && !reverse) {
     throw new RangeError(`Shard ${shardId} is still moving a replica off node ${leaving.join(", ")}`);
   }
-  if (shard.retired?.includes(to) === true) {
-    throw new RangeError(`Node ${to} held shard ${shardId} before; a member id is not given a shard back`);
-  }
+  if (map.draining?.includes(to) === true) throw new RangeError(`Node ${to} is being removed`);
   const moved: ShardLayout = {
     ...shard,
     replicas: shard.replicas.map((id) => (id === from ? to : id)),
     leaving: [from],
     arriving: [to],
+    // The member taking the seat takes the leadership the rebalancer gave the one leaving.
+    ...(shard.leader === from ? { leader: to } : {}),
   };
   return { ...map, epoch: map.epoch + 1, shards: map.shards.map((each) => (each.id === shardId ? moved : each)) };
+}
+
+/** The Raft id of `member`'s replica of `shard`: its incarnation counts the replicas it had there before. */
+export function replicaIdIn(shard: ShardLayout, member: NodeId): NodeId {
+  let incarnation = 0;
+  for (const id of shard.retired ?? []) if (memberOfReplica(id) === member) incarnation++;
+  return replicaIdOf(member, incarnation);
 }
 
 /** The map once shard `shardId`'s group no longer counts `member` (a leaving replica): the next epoch. */
@@ -168,31 +194,10 @@ export function withReplicaLeft(map: ClusterMap, shardId: number, member: NodeId
     if (shard.id !== shardId || shard.leaving?.includes(member) !== true) return shard;
     const { leaving, arriving, ...rest } = shard;
     const at = leaving.indexOf(member);
-    const retired = [...(shard.retired ?? []), member];
+    const retired = [...(shard.retired ?? []), replicaIdIn(shard, member)];
     const still = leaving.filter((_, i) => i !== at);
     if (still.length === 0) return { ...rest, retired };
     return { ...rest, leaving: still, arriving: (arriving ?? []).filter((_, i) => i !== at), retired };
   });
   return { ...map, epoch: map.epoch + 1, shards };
-}
-
-/** The map with member `id` joined at `address` (the next epoch). Throws a RangeError when `id` is or was a
- * member: an id is never reused, since a node with an empty disk under a member's id could vote with a log it
- * lost (issue 10's rule, here for joins). */
-export function withMemberJoined(map: ClusterMap, id: NodeId, address: JoinedAddress): ClusterMap {
-  if (map.members.includes(id)) {
-    throw new RangeError(
-      `Node ${id} is already a member of this cluster: a node that lost its data joins under a new id ` +
-        "(remove the old one first)",
-    );
-  }
-  if (map.shards.some((shard) => shard.retired?.includes(id) === true)) {
-    throw new RangeError(`Node ${id} was a member of this cluster before: join under an id never used in it`);
-  }
-  return {
-    ...map,
-    epoch: map.epoch + 1,
-    members: [...map.members, id].sort((a, b) => a - b),
-    joined: { ...(map.joined ?? {}), [String(id)]: { peer: address.peer, http: address.http } },
-  };
 }

@@ -9,6 +9,7 @@ import type { Socket } from "node:net";
 import type { Logger } from "../io/logger.js";
 import { ReadPacer } from "../io/node/read-pacer.js";
 import { ShoalError } from "../lib/errors.js";
+import { memberOfReplica } from "../lib/replica-id.js";
 import { type Message, NO_NODE, type NodeId } from "../raft/types.js";
 import { ANY_MEMBER_ID } from "./address.js";
 import {
@@ -132,7 +133,11 @@ export class InboundConnection {
     counters.bytesReceived += frameBytes;
     switch (envelope.k) {
       case "raft":
-        if (envelope.m.from !== this.#peerId || envelope.m.to !== this.#options.selfId) {
+        // Raft ids are replica ids (lib/replica-id.ts): each must be a replica of this connection's two ends.
+        if (
+          memberOfReplica(envelope.m.from) !== this.#peerId ||
+          memberOfReplica(envelope.m.to) !== this.#options.selfId
+        ) {
           this.#protocolError(new Error(`message from ${envelope.m.from} to ${envelope.m.to} on this connection`));
           return;
         }

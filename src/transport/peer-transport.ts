@@ -17,6 +17,7 @@ import type { Logger } from "../io/logger.js";
 import { stderrLogger } from "../io/node/logger.js";
 import { assert } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
+import { memberOfReplica } from "../lib/replica-id.js";
 import type { Message, NodeId } from "../raft/types.js";
 import { formatPeerAddress, type PeerAddress, parsePeerAddress } from "./address.js";
 import { encodeEnvelopeParts, type FramePayload, type ResponseEnvelope } from "./envelope.js";
@@ -254,24 +255,26 @@ export class PeerTransport {
   }
 
   #sendOne(message: Message): void {
-    assert(message.from === this.selfId, "Message.from must be this node");
-    const link = this.#links.get(message.to);
+    assert(memberOfReplica(message.from) === this.selfId, "Message.from must be a replica of this node");
+    // Raft ids are replica ids (lib/replica-id.ts): the link is the member's.
+    const to = memberOfReplica(message.to);
+    const link = this.#links.get(to);
     if (link === undefined || this.#state === "stopped") {
       this.#unroutableDrops++;
       return;
     }
     const payload = encodeEnvelopeParts({ k: "raft", m: message });
-    const counters = this.#countersFor(message.to);
+    const counters = this.#countersFor(to);
     if (payload.length > this.bounds.frameBytesMax) {
       counters.drops++;
       // A Raft size bound above frameBytesMax is a configuration error: say so loudly, but not per message.
-      this.#logDrop(message.to, `a ${message.type} of ${payload.length} bytes exceeds frameBytesMax`);
+      this.#logDrop(to, `a ${message.type} of ${payload.length} bytes exceeds frameBytesMax`);
       return;
     }
     const lane = message.type === "installSnapshot" ? "bulk" : "ordinary";
     if (!link.enqueue({ payload, isMessage: true, requestId: 0 }, lane)) {
       counters.drops++;
-      this.#logDrop(message.to, `the ${lane} queue to the peer is full`);
+      this.#logDrop(to, `the ${lane} queue to the peer is full`);
     }
   }
 

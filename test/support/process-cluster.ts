@@ -2,11 +2,13 @@
  * @module End-to-end harness: real `shoal start` child processes on loopback, each with its own data directory,
  * driven over real HTTP. Used by the integration tests and the cluster benchmark.
  */
+
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { promisify } from "node:util";
 import { freePort } from "./free-port.js";
 
 const MAIN = resolve("dist/src/cli/main.js");
@@ -219,6 +221,20 @@ export class ProcessCluster {
     throw new Error("No leader elected in time");
   }
 
+  /** Pauses the rebalancer (tests that move replicas by hand), once the meta group can record it. */
+  async pauseRebalancer(via = 1, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const answer = await fetch(`${this.url(via)}/v1/admin/rebalance`, {
+        method: "POST",
+        body: JSON.stringify({ paused: true }),
+      }).catch(() => undefined);
+      if (answer?.status === 200) return;
+      if (Date.now() > deadline) throw new Error(`cannot pause the rebalancer: ${await answer?.text()}`);
+      await sleep(200);
+    }
+  }
+
   async stop(): Promise<void> {
     // A paused node would hold SIGTERM until resumed: resume every node first (harmless for running ones).
     for (const id of this.nodes.keys()) this.signal(id, "SIGCONT");
@@ -294,4 +310,30 @@ export async function inParallel(
 /** `--shards` and `--replicas`: fixed when a cluster is created, refused from a joining node. */
 function isClusterFlag(arg: string | undefined): boolean {
   return arg === "--shards" || arg === "--replicas";
+}
+
+/** Runs the shoal CLI; resolves with its exit code and output (a non-zero exit is not an error here). */
+export async function runShoal(
+  args: readonly string[],
+  timeoutMs = 120_000,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [MAIN, ...args], { timeout: timeoutMs });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: failed.code ?? -1, stdout: failed.stdout ?? "", stderr: failed.stderr ?? "" };
+  }
+}
+
+/** Resolves with `probe`'s first defined answer (a throwing probe counts as not yet), polling every 250 ms; fails
+ * naming `what` after `timeoutMs`. */
+export async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(250);
+  }
 }

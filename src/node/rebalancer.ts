@@ -1,0 +1,111 @@
+/**
+ * @module The rebalancer (issue 13): on the meta group's leader, a round every `intervalMs` asks the pure planner
+ * (slots/rebalance-plan.ts) for the next step — drain a member being removed, even out replicas, even out
+ * preferred leaders, remove a drained member — and records it in the cluster map. The replica mover on the
+ * shard's leader carries a replica move out (replica-mover.ts); the leader balancer moves leadership
+ * (leader-balancer.ts). One step per round, one replica move in the whole cluster at a time: a bounded amount of
+ * work whatever the imbalance.
+ *
+ * It decides from the map it is about to change (inside the compare-and-set), so a step is never taken on a map
+ * another member changed meanwhile; and only the meta group's leader acts, so a leader change loses nothing: the
+ * next leader asks the planner the same question.
+ */
+import type { Logger } from "pino";
+import type { ClusterMap } from "../slots/cluster-map.js";
+import {
+  type LeaderOf,
+  nextRebalanceStep,
+  type RebalanceDecision,
+  type RebalanceStep,
+  withRebalanceStep,
+} from "../slots/rebalance-plan.js";
+
+export interface RebalancerOptions {
+  /** Whether this node leads the meta group now. */
+  readonly leadsMeta: () => boolean;
+  /** The newest map this node follows. */
+  readonly map: () => ClusterMap;
+  readonly leaderOf: LeaderOf;
+  /** Records the map `change` makes of the newest recorded one (ClusterMapKeeper.update). */
+  readonly update: (change: (map: ClusterMap) => ClusterMap) => Promise<ClusterMap>;
+  readonly intervalMs: number;
+  readonly logger: Pick<Logger, "info" | "debug" | "warn">;
+}
+
+/** What the rebalancer did, for /metrics. */
+export interface RebalancerCounters {
+  replicaMoves: number;
+  leaderChanges: number;
+  membersRemoved: number;
+}
+
+export class Rebalancer {
+  readonly counters: RebalancerCounters = { replicaMoves: 0, leaderChanges: 0, membersRemoved: 0 };
+  readonly #options: RebalancerOptions;
+  #busy = false;
+  #timer: NodeJS.Timeout | undefined;
+  #lastBlocked = "";
+
+  constructor(options: RebalancerOptions) {
+    this.#options = options;
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => void this.round(), this.#options.intervalMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  /** What the planner says of the map this node follows (for `GET /v1/admin/rebalance`). */
+  decision(): RebalanceDecision {
+    return nextRebalanceStep(this.#options.map(), this.#options.leaderOf);
+  }
+
+  /** One round: records the next step, if this node leads the meta group and there is one. */
+  async round(): Promise<void> {
+    const { leadsMeta, logger } = this.#options;
+    if (this.#busy || !leadsMeta()) return;
+    const decision = this.decision();
+    if (decision.kind === "blocked" && decision.reason !== this.#lastBlocked) {
+      this.#lastBlocked = decision.reason;
+      logger.warn({ reason: decision.reason }, "The rebalancer cannot go on");
+    }
+    if (decision.kind !== "step") return;
+    this.#busy = true;
+    let taken: RebalanceStep | undefined;
+    try {
+      await this.#options.update((map) => {
+        // Decided again on the map being changed: the one this node follows may be a moment old.
+        const now = nextRebalanceStep(map, this.#options.leaderOf);
+        taken = now.kind === "step" ? now.step : undefined;
+        return taken === undefined ? map : withRebalanceStep(map, taken);
+      });
+      if (taken !== undefined) this.#count(taken);
+    } catch (error) {
+      logger.debug({ err: error }, "Recording a rebalance step failed; the next round tries again");
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  #count(step: RebalanceStep): void {
+    const { logger } = this.#options;
+    switch (step.kind) {
+      case "moveReplica":
+        this.counters.replicaMoves++;
+        logger.info(step, "Rebalancer: moving a replica");
+        break;
+      case "setLeader":
+        this.counters.leaderChanges++;
+        logger.info(step, "Rebalancer: choosing a shard's leader");
+        break;
+      case "removeMember":
+        this.counters.membersRemoved++;
+        logger.info(step, "Rebalancer: removing a drained member");
+        break;
+    }
+  }
+}

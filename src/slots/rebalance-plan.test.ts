@@ -1,0 +1,123 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import fc from "fast-check";
+import { MEMBER_ID_LIMIT, memberOfReplica } from "../lib/replica-id.js";
+import { preferredLeaderOf } from "./cluster-layout.js";
+import { type ClusterMap, initialClusterMap, replicaIdIn, withReplicaLeft, withReplicaMoved } from "./cluster-map.js";
+import {
+  activeMembers,
+  withMemberDraining,
+  withMemberJoined,
+  withMemberRemoved,
+  withRebalancePaused,
+} from "./membership.js";
+import { Placement } from "./placement.js";
+import { nextRebalanceStep, rebalancePlan, withRebalanceStep } from "./rebalance-plan.js";
+import { SlotMap } from "./slot-map.js";
+
+const address = (id: number) => ({ peer: `127.0.0.1:${7100 + id}`, http: `127.0.0.1:${8000 + id}` });
+
+function cluster(members: number, shards: number, replicas: number) {
+  const ids = Array.from({ length: members }, (_, i) => i + 1);
+  const placement = new Placement(ids, shards, replicas);
+  const leaderOf = (shard: ClusterMap["shards"][number]) => preferredLeaderOf(shard, placement);
+  return { map: initialClusterMap(new SlotMap(shards), placement), leaderOf };
+}
+
+function counts(map: ClusterMap, of: (shard: ClusterMap["shards"][number]) => readonly number[]) {
+  const result = new Map(activeMembers(map).map((id) => [id, 0]));
+  for (const shard of map.shards) for (const id of of(shard)) result.set(id, (result.get(id) ?? 0) + 1);
+  return [...result.values()];
+}
+
+/** Applies a whole plan the way the cluster would: each replica move recorded, then finished. */
+function applyPlan(map: ClusterMap, leaderOf: (shard: ClusterMap["shards"][number]) => number): ClusterMap {
+  let at = map;
+  const plan = rebalancePlan(map, leaderOf);
+  assert.equal(plan.blocked, undefined, plan.blocked);
+  for (const step of plan.steps) {
+    at = withRebalanceStep(at, step);
+    if (step.kind === "moveReplica") at = withReplicaLeft(at, step.shard, step.from);
+  }
+  assert.equal(nextRebalanceStep(at, leaderOf).kind, "balanced", "the plan ends balanced");
+  return at;
+}
+
+test("growing 3 nodes of 6 shards to 5: every node holds replicas and leads a shard; a drained node is removed", () => {
+  const { map, leaderOf } = cluster(3, 6, 3);
+  assert.equal(nextRebalanceStep(map, leaderOf).kind, "balanced", "placement starts balanced");
+  const grown = withMemberJoined(withMemberJoined(map, 4, address(4)), 5, address(5));
+  const balanced = applyPlan(grown, leaderOf);
+  assert.deepEqual(
+    counts(balanced, (shard) => shard.replicas),
+    [4, 4, 4, 3, 3],
+  );
+  assert.deepEqual(
+    counts(balanced, (shard) => [leaderOf(shard)]),
+    [2, 1, 1, 1, 1],
+  );
+  const shrunk = applyPlan(withMemberDraining(balanced, 1), leaderOf);
+  assert.deepEqual(shrunk.members, [2, 3, 4, 5]);
+  assert.deepEqual(shrunk.removed, [1]);
+  assert.ok(shrunk.shards.every((shard) => shard.replicas.length === 3 && !shard.replicas.includes(1)));
+  assert.throws(() => withMemberJoined(shrunk, 1, address(1)), /was a member of this cluster before/);
+});
+
+test("any cluster grown and drained ends with every replica on active members, counts within one", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 5 }),
+      fc.integer({ min: 1, max: 12 }),
+      fc.integer({ min: 1, max: 3 }),
+      fc.integer({ min: 0, max: 3 }),
+      fc.array(fc.integer({ min: 1, max: 8 }), { maxLength: 3 }),
+      (members, shards, replicas, joining, drains) => {
+        const r = Math.min(replicas, members);
+        const { map: start, leaderOf } = cluster(members, shards, r);
+        let map = start;
+        for (let id = members + 1; id <= members + joining; id++) map = withMemberJoined(map, id, address(id));
+        for (const id of drains) {
+          if (!map.members.includes(id) || activeMembers(map).length - 1 < r) continue;
+          map = withMemberDraining(map, id);
+        }
+        const draining = map.draining ?? [];
+        const end = applyPlan(map, leaderOf);
+        assert.deepEqual(end.draining, undefined);
+        for (const id of draining) assert.ok(!end.members.includes(id) && end.removed?.includes(id) === true);
+        for (const shard of end.shards) {
+          assert.equal(new Set(shard.replicas).size, r);
+          assert.ok(shard.replicas.every((id) => end.members.includes(id)));
+          assert.ok(shard.replicas.every((id) => shard.retired?.includes(id) !== true));
+        }
+        const replicaCounts = counts(end, (shard) => shard.replicas);
+        assert.ok(Math.max(...replicaCounts) - Math.min(...replicaCounts) <= 1, `replicas ${replicaCounts}`);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test("one replica move at a time; a paused rebalancer still drains; a member takes a shard back under a new id", () => {
+  const { map, leaderOf } = cluster(3, 3, 3);
+  const grown = withMemberJoined(map, 4, address(4));
+  const first = nextRebalanceStep(grown, leaderOf);
+  assert.equal(first.kind, "step");
+  assert.ok(first.kind === "step" && first.step.kind === "moveReplica" && first.step.to === 4);
+  const moving = withRebalanceStep(grown, first.step);
+  assert.deepEqual(nextRebalanceStep(moving, leaderOf), { kind: "moving", shard: first.step.shard });
+  assert.equal(nextRebalanceStep(withRebalancePaused(grown, true), leaderOf).kind, "balanced");
+  const drain = nextRebalanceStep(withRebalancePaused(withMemberDraining(grown, 2), true), leaderOf);
+  assert.ok(drain.kind === "step" && drain.step.kind === "moveReplica" && drain.step.from === 2);
+  // A member that takes back a shard it left holds it as a new replica, under a new Raft id (lib/replica-id.ts).
+  const from = map.shards[0]?.replicas[0] ?? 0;
+  const left = withReplicaLeft(withReplicaMoved(grown, 1, from, 4), 1, from);
+  const shardOf = (m: ClusterMap) => m.shards.find((shard) => shard.id === 1) as ClusterMap["shards"][number];
+  assert.deepEqual(shardOf(left).retired, [from], "its first replica's id was the member id");
+  const back = withReplicaLeft(withReplicaMoved(left, 1, 4, from), 1, 4);
+  assert.deepEqual(shardOf(back).retired, [from, 4]);
+  assert.equal(replicaIdIn(shardOf(back), from), from + MEMBER_ID_LIMIT);
+  assert.equal(memberOfReplica(replicaIdIn(shardOf(back), from)), from);
+  assert.equal(replicaIdIn(shardOf(back), 2), 2);
+  assert.throws(() => withMemberDraining(map, 1), /would leave 2 members for shards of 3 replicas/);
+  assert.throws(() => withMemberRemoved(grown, 1), /still holds replicas/);
+});
