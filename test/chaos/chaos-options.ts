@@ -3,6 +3,10 @@
  */
 import { parseArgs } from "node:util";
 import { FAULT_KINDS, type FaultKind } from "./nemesis.js";
+
+/** The faults a run injects unless --nemesis says otherwise. */
+const DEFAULT_FAULTS: readonly FaultKind[] = ["kill", "pause", "partition"];
+
 import { PARTITION_SHAPES, type PartitionShape } from "./partitions.js";
 
 export const WORKLOADS = ["register", "set", "bank", "redis-register"] as const;
@@ -40,7 +44,8 @@ then checks the history. The last line is the verdict: "linearizable: true|false
 
   --workload NAME      register | set | bank | redis-register (default register); redis-register is the
                        register through the Redis protocol: SET, GET, WATCH/MULTI/EXEC as the CAS
-  --nemesis LIST       comma-separated: kill,pause,partition, or none (default kill,pause,partition)
+  --nemesis LIST       comma-separated: kill,pause,partition,membership, or none (default kill,pause,partition);
+                       membership moves replicas between nodes (needs more nodes than replicas: --shards 3)
   --partitions LIST    partition shapes to draw from: ${PARTITION_SHAPES.join(",")} (default all)
   --time S             seconds of faults and client load (default 60)
   --nodes N            cluster size (default 5)
@@ -96,7 +101,7 @@ export function parseChaosOptions(argv: readonly string[], now = new Date()): Ch
   const workload = (values.workload ?? "register") as WorkloadName;
   if (!WORKLOADS.includes(workload))
     throw new OptionsError(`Unknown --workload "${workload}": expected ${WORKLOADS.join(", ")}`);
-  const nemesis = list(values.nemesis ?? FAULT_KINDS.join(","), "--nemesis", FAULT_KINDS, ["none"]) as FaultKind[];
+  const nemesis = list(values.nemesis ?? DEFAULT_FAULTS.join(","), "--nemesis", FAULT_KINDS, ["none"]) as FaultKind[];
   const shapes = list(
     values.partitions ?? PARTITION_SHAPES.join(","),
     "--partitions",

@@ -1,6 +1,7 @@
 /**
  * A short slice of chaos testing on every `npm test`: `npm run chaos` (its compiled entry, as a user runs it)
- * against a real 5-node cluster for each workload under a different fault mix, one of them over 3 shards, and
+ * against a real 5-node cluster for each workload under a different fault mix, two of them over 3 shards (one
+ * while replicas move between nodes: the membership nemesis), and
  * the unsafe stale-reads mode, which the linearizability checker must catch, through HTTP (over 3 shards) and
  * through RESP (redis-register, one shard). Seeds are random each time (more ground covered over many runs); a failure prints the run's output, including its replay command, and keeps its results directory.
  *
@@ -76,6 +77,28 @@ describe("chaos slice (5 nodes, real processes, fault proxy)", { concurrency: 1,
       "linearizable: true",
       0,
     );
+  });
+
+  test("redis-register over 3 shards while replicas move between nodes (and nodes die) is linearizable", async () => {
+    // Two fault loops, moves back to back with kills (of the shards' leaders too) in between: a move is followed
+    // for a second or two, then the next starts, often while one still runs on another shard.
+    const result = await chaos(
+      "--workload",
+      "redis-register",
+      "--shards",
+      "3",
+      "--keys",
+      "9",
+      "--nemesis",
+      "membership,kill",
+      "--quiet-ms",
+      "200,800",
+      "--fault-ms",
+      "1000,2500",
+      "--faults-at-once",
+      "2",
+    );
+    expectVerdict(result, "linearizable: true", 0);
   });
 
   /** A run in the unsafe stale-reads mode (reads skip ReadIndex) must be caught by the checker. */

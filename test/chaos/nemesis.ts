@@ -5,10 +5,17 @@
  * line of nemesis.log:
  * - `kill`: kill -9 the leader or a random node, restart it after the fault's duration;
  * - `pause`: SIGSTOP the leader or a random node, SIGCONT after the fault's duration;
- * - `partition`: one of the shapes of partitions.ts through the fault proxy, healed after the fault's duration.
+ * - `partition`: one of the shapes of partitions.ts through the fault proxy, healed after the fault's duration;
+ * - `membership`: moves a replica of a random shard (its leader's, half the time) to a member without one, through
+ *   any live node's admin API (POST /v1/admin/shards/{id}/move), and follows it for the fault's duration; the
+ *   cluster's rebalancer may move replicas back meanwhile, which is more of the same. Needs more nodes than
+ *   replicas (e.g. --nodes 5 --shards 3). Adding and removing nodes is not in it yet (the fault proxy would have
+ *   to learn joined members' addresses).
  * Faults alternate with quiet periods. `healAll` undoes everything (resume, restart, heal the network) before the
  * final reads. All choices come from the run's seeded PRNG.
  */
+
+import type { AdminShardsView } from "../../src/http/admin-routes.js";
 import type { Prng } from "../../src/lib/prng.js";
 import type { ChaosCluster } from "./chaos-cluster.js";
 import type { Link } from "./fault-proxy.js";
@@ -16,8 +23,11 @@ import type { HistoryRecorder } from "./history.js";
 import { formatSeconds } from "./history.js";
 import { makePartition, PARTITION_SHAPES, type PartitionShape } from "./partitions.js";
 
-export const FAULT_KINDS = ["kill", "pause", "partition"] as const;
+export const FAULT_KINDS = ["kill", "pause", "partition", "membership"] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** How long the membership fault waits for a node's admin API. */
+const ADMIN_TIMEOUT_MS = 3_000;
 
 export interface NemesisOptions {
   readonly kinds: readonly FaultKind[];
@@ -118,6 +128,7 @@ export class Nemesis {
       await this.#partition(leader, durationMs);
       return true;
     }
+    if (kind === "membership") return this.#moveReplica(durationMs);
     const target = this.#target(leader);
     if (target === undefined) return false;
     this.#busy.add(target);
@@ -183,6 +194,47 @@ export class Nemesis {
     this.#log(this.#partitions.size === 0 ? "healed the network" : `healed the ${shape} partition (others remain)`);
   }
 
+  /** One replica move (see the module comment); false when no move was possible (no live node answered, or no
+   * shard with a member free to take it). */
+  async #moveReplica(durationMs: number): Promise<boolean> {
+    const live = this.#cluster.ids.filter((id) => this.#cluster.state(id) === "running");
+    if (live.length === 0) return false;
+    const via = live[this.#random.int(live.length)]!;
+    const url = `http://127.0.0.1:${this.#cluster.httpPort(via)}/v1/admin/shards`;
+    const view = await adminJson<AdminShardsView>(url);
+    const movable = (view?.shards ?? []).filter(
+      (shard) => shard.leaving.length === 0 && view!.members.some((id) => !shard.replicas.includes(id)),
+    );
+    if (view === undefined || movable.length === 0) return false;
+    const shard = movable[this.#random.int(movable.length)]!;
+    const from =
+      shard.leader !== 0 && this.#random.chance(0.5)
+        ? shard.leader
+        : shard.replicas[this.#random.int(shard.replicas.length)]!;
+    const takers = view.members.filter((id) => !shard.replicas.includes(id));
+    const to = takers[this.#random.int(takers.length)]!;
+    const invokeNs = this.#recorder.nowNs();
+    const answer = await adminJson<{ message?: string }>(`${url}/${shard.id}/move`, { from, to });
+    const error = answer?.message;
+    this.#recorder.nemesis("move", { shard: shard.id, from, to, via, leader: shard.leader }, invokeNs, error);
+    this.#log(
+      `move shard ${shard.id}'s replica from node ${from}${from === shard.leader ? " (leader)" : ""} to node ${to}` +
+        (error === undefined ? ` (following it for ${durationMs} ms)` : `: refused: ${error}`),
+    );
+    if (error !== undefined) return true;
+    const deadline = Date.now() + durationMs;
+    while (!this.#stopped && Date.now() < deadline) {
+      await this.#sleep(500);
+      const now = (await adminJson<AdminShardsView>(url))?.shards.find((each) => each.id === shard.id);
+      if (now !== undefined && now.leaving.length === 0) {
+        this.#log(`shard ${shard.id}'s move done: held by ${now.replicas.join(",")}`);
+        return true;
+      }
+    }
+    this.#log(`shard ${shard.id}'s move still runs`);
+    return true;
+  }
+
   /** The leader (with the configured bias) or a random node, among those no other fault holds. */
   #target(leader: number | undefined): number | undefined {
     const free = this.#cluster.ids.filter((id) => !this.#busy.has(id));
@@ -208,5 +260,19 @@ export class Nemesis {
       const timer = setTimeout(finish, ms);
       this.#wakers.add(finish);
     });
+  }
+}
+
+/** GET (or POST `body` to) a node's admin API; undefined when it does not answer in time. */
+async function adminJson<T>(url: string, body?: unknown): Promise<T | undefined> {
+  try {
+    const response = await fetch(url, {
+      method: body === undefined ? "GET" : "POST",
+      ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
+      signal: AbortSignal.timeout(ADMIN_TIMEOUT_MS),
+    });
+    return (await response.json()) as T;
+  } catch {
+    return undefined;
   }
 }
