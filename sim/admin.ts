@@ -1,12 +1,19 @@
 /**
- * @module SimAdmin: the operator. Now and then it changes the membership through the leader, one server at a
- * time (thesis, section 4.1): it removes a voter, adds the removed node back as a learner, and promotes the
- * learner to voter, so all three kinds of change run under faults. It also asks the leader to transfer
- * leadership (thesis, section 3.10). In the liveness phase it only restores full membership, and the run
- * requires that to finish.
+ * @module SimAdmin: the operator, and the replica mover of src/node/ as the real node runs it. Now and then it
+ * changes the membership it wants — removes a voter (the leader itself now and then), brings a removed node back,
+ * or moves the seat of one voter to the node that is out (a replica move) — and on every look the leader closes
+ * the gap one single-server change at a time (thesis, section 4.1), each step chosen by the node's own pure
+ * planner (`nextMoveStep` with `gapOf`): a learner first, promoted once caught up, leadership handed away before
+ * the leader's own removal, a voter removed only while the voters left hold a caught-up majority. The move-safety
+ * checker (checkers/move-safety.ts) judges each change against the members' actual disks. It also asks the leader
+ * to transfer leadership (thesis, section 3.10). In the liveness phase it only restores full membership, and the
+ * run requires that to finish.
  */
 import type { Prng } from "../src/lib/prng.js";
+import { type MoveRules, nextMoveStep } from "../src/node/replica-move.js";
+import { gapOf } from "../src/node/replica-mover.js";
 import type { ConfChange, ConfState, NodeId } from "../src/raft/types.js";
+import { checkMoveStep } from "./checkers/move-safety.js";
 import type { SimCluster } from "./cluster.js";
 
 export interface AdminSettings {
@@ -25,26 +32,47 @@ export interface AdminSettings {
 export interface AdminStats {
   changesProposed: number;
   transfers: number;
+  /** Replica moves (one voter's seat to the node that was out) started. */
+  moves: number;
 }
+
+/** The mover's catch-up slack in the simulator: small, so a log a few entries behind already counts as behind
+ * (the node's is MOVE_CATCH_UP_SLACK; the rule is the same). */
+export const SIM_MOVE_SLACK = 4;
 
 export class SimAdmin {
   readonly #cluster: SimCluster;
   readonly #random: Prng;
   readonly #settings: AdminSettings;
   readonly #trace: (line: string) => void;
+  readonly #rules: MoveRules;
+  readonly #checkMoves: boolean;
   #pending: { change: ConfChange; tick: number } | undefined;
+  /** The voters the admin wants (the cluster map's part, for this one group). */
+  #desired: NodeId[];
   draining = false;
-  readonly stats: AdminStats = { changesProposed: 0, transfers: 0 };
+  readonly stats: AdminStats = { changesProposed: 0, transfers: 0, moves: 0 };
 
-  constructor(cluster: SimCluster, random: Prng, settings: AdminSettings, trace: (line: string) => void) {
+  constructor(
+    cluster: SimCluster,
+    random: Prng,
+    settings: AdminSettings,
+    trace: (line: string) => void,
+    moves: { readonly unsafe?: MoveRules["unsafe"]; readonly check: boolean } = { check: true },
+  ) {
     this.#cluster = cluster;
     this.#random = random;
     this.#settings = settings;
     this.#trace = trace;
+    this.#rules = { catchUpSlack: SIM_MOVE_SLACK, ...(moves.unsafe === undefined ? {} : { unsafe: moves.unsafe }) };
+    this.#checkMoves = moves.check;
+    this.#desired = [...cluster.nodeIds];
   }
 
   step(tick: number): void {
     if (tick % this.#settings.intervalTicks !== 0) return;
+    if (this.draining && this.#desired.length !== this.#cluster.nodeIds.length)
+      this.#desired = [...this.#cluster.nodeIds];
     const leader = this.#cluster.leader();
     const status = leader?.status();
     if (leader === undefined || status === undefined) return;
@@ -54,13 +82,31 @@ export class SimAdmin {
       if (!done && tick - this.#pending.tick < this.#settings.changeTimeoutTicks) return;
       this.#pending = undefined;
     }
-    const change = this.#nextChange(conf, leader.id);
-    if (change !== undefined) {
-      const result = leader.proposeConfChange(change);
-      if (result.accepted) {
-        this.#pending = { change, tick };
-        this.stats.changesProposed++;
-        this.#trace(`admin: node ${leader.id} accepted ${change.type} ${change.nodeId} at index ${result.index}`);
+    const move = gapOf(this.#desired, conf);
+    if (move === undefined) this.#chooseDesired(conf, leader.id);
+    else {
+      const next = nextMoveStep(status, move, this.#rules);
+      if (next.kind === "confChange") {
+        if (this.#checkMoves) {
+          checkMoveStep(next.change, {
+            status,
+            leaderDisk: leader.disk,
+            diskOf: (id) => this.#cluster.host(id).disk,
+            slack: SIM_MOVE_SLACK,
+          });
+        }
+        const result = leader.proposeConfChange(next.change);
+        if (result.accepted) {
+          this.#pending = { change: next.change, tick };
+          this.stats.changesProposed++;
+          this.#trace(
+            `admin: node ${leader.id} accepted ${next.change.type} ${next.change.nodeId} at index ${result.index}`,
+          );
+        }
+      } else if (next.kind === "transferLeader") {
+        this.stats.transfers++;
+        this.#trace(`admin: moving voter ${move.from} off: transfer leadership ${leader.id} -> ${next.target}`);
+        leader.transferLeader(next.target);
       }
     }
     if (!this.draining && leader.alive && this.#random.chance(this.#settings.transferChance)) {
@@ -74,16 +120,31 @@ export class SimAdmin {
     }
   }
 
-  #nextChange(conf: ConfState, leaderId: NodeId): ConfChange | undefined {
-    const missing = this.#cluster.nodeIds.filter((id) => !conf.voters.includes(id) && !conf.learners.includes(id));
-    const missingId = missing[0];
-    if (missingId !== undefined) return { type: "addLearner", nodeId: missingId };
-    const learner = conf.learners[0];
-    if (learner !== undefined) return { type: "addVoter", nodeId: learner };
-    if (this.draining || !this.#random.chance(this.#settings.removeChance)) return undefined;
-    const others = conf.voters.filter((id) => id !== leaderId);
-    const removeLeader = others.length === 0 || this.#random.chance(this.#settings.removeLeaderChance);
-    return { type: "removeNode", nodeId: removeLeader ? leaderId : this.#random.pick(others) };
+  /** With the membership as wanted: maybe want another (a removal, a return, or a move of a seat). */
+  #chooseDesired(conf: ConfState, leaderId: NodeId): void {
+    if (this.draining) return;
+    const all = this.#cluster.nodeIds;
+    const out = all.filter((id) => !this.#desired.includes(id));
+    if (out.length === 0) {
+      if (!this.#random.chance(this.#settings.removeChance)) return;
+      const others = conf.voters.filter((id) => id !== leaderId);
+      const removeLeader = others.length === 0 || this.#random.chance(this.#settings.removeLeaderChance);
+      const from = removeLeader ? leaderId : this.#random.pick(others);
+      this.#desired = this.#desired.filter((id) => id !== from);
+      this.#trace(`admin: wants voter ${from} removed`);
+      return;
+    }
+    const back = out[0] as NodeId;
+    if (this.#random.chance(0.5)) {
+      this.#desired = [...all];
+      this.#trace(`admin: wants node ${back} back`);
+      return;
+    }
+    // A replica move: one voter's seat goes to the node that is out.
+    const from = this.#random.pick(this.#desired);
+    this.#desired = [...this.#desired.filter((id) => id !== from), back];
+    this.stats.moves++;
+    this.#trace(`admin: wants voter ${from}'s seat moved to node ${back}`);
   }
 
   /** Full membership (every node a voter) and no change in flight: what the liveness phase waits for. */

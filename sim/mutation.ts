@@ -2,6 +2,7 @@
  * @module The safety mechanisms the mutation tests switch off, one at a time, to prove that a checker notices.
  * Each names the checker expected to fire and the scenario that exposes it.
  */
+import type { MoveRules } from "../src/node/replica-move.js";
 import type { CheckerName } from "./checkers/violation.js";
 import type { RaftOverrides } from "./sim-host.js";
 
@@ -12,7 +13,9 @@ export type MutationName =
   | "vote-without-log-check"
   | "skip-append-check"
   | "local-reads"
-  | "ack-before-persist";
+  | "ack-before-persist"
+  | "move-promote-early"
+  | "move-remove-into-minority";
 
 export interface Mutation {
   readonly name: MutationName;
@@ -23,6 +26,8 @@ export interface Mutation {
   readonly persistAfterSend: "nothing" | "hardState" | "all";
   /** The host serves reads from its own state machine without ReadIndex. */
   readonly localReads: boolean;
+  /** The replica mover's safety checks switched off (src/node/replica-move.ts MoveRules.unsafe). */
+  readonly move?: MoveRules["unsafe"];
   readonly scenario: "random" | "disruption";
   /** The checkers that may report it (the first is the one the mutation targets). */
   readonly expected: readonly CheckerName[];
@@ -91,6 +96,26 @@ export const MUTATIONS: readonly Mutation[] = [
     localReads: false,
     scenario: "random",
     expected: ["committedDurability"],
+  },
+  {
+    name: "move-promote-early",
+    description: "the replica mover promotes a learner as soon as it is added, before it holds the log",
+    raft: {},
+    persistAfterSend: "nothing",
+    localReads: false,
+    move: { promoteBeforeCatchUp: true },
+    scenario: "random",
+    expected: ["moveSafety"],
+  },
+  {
+    name: "move-remove-into-minority",
+    description: "the replica mover removes a voter even when the voters left would not hold a caught-up majority",
+    raft: {},
+    persistAfterSend: "nothing",
+    localReads: false,
+    move: { removeIntoMinority: true },
+    scenario: "random",
+    expected: ["moveSafety"],
   },
 ];
 

@@ -10,6 +10,8 @@
  * (e) skip-append-check (5.3 off)       → Log Matching
  * (f) local-reads (host, no ReadIndex)  → read linearizability
  * (g) ack-before-persist (host)         → committed-entry durability (held by too few voters when committed)
+ * (h) move-promote-early (mover)        → move safety (a learner promoted before it holds the log)
+ * (i) move-remove-into-minority (mover) → move safety (a voter removed into a minority of caught-up voters)
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -40,6 +42,8 @@ const CASES: readonly MutationCase[] = [
   { mutation: "skip-append-check", expected: "logMatching", checkers: ["logMatching"] },
   { mutation: "local-reads", expected: "readLinearizability", checkers: ["readLinearizability"] },
   { mutation: "ack-before-persist", expected: "committedDurability", checkers: ["committedDurability"] },
+  { mutation: "move-promote-early", expected: "moveSafety", checkers: ["moveSafety"] },
+  { mutation: "move-remove-into-minority", expected: "moveSafety", checkers: ["moveSafety"] },
 ];
 
 /** The first seed whose run fails with the expected checker (other failures are noted and skipped). */

@@ -77,7 +77,7 @@ export function runRandomSeed(seed: number, options: RunOptions, print: (line: s
     `writes acked ${w.writesAcked}/${w.writesStarted}, reads served ${w.readsServed}/${w.readsIssued}, ` +
     `applied ${stats.appliedEntries}, crashes ${stats.crashes}, snapshot chunks ${stats.snapshotChunks}, ` +
     `snapshots installed ${stats.snapshotsInstalled}, conf changes ${admin.stats.changesProposed}, ` +
-    `transfers ${admin.stats.transfers}, hostile entries ${hostile.stats.accepted}/${hostile.stats.proposed}, ` +
+    `transfers ${admin.stats.transfers}, moves ${admin.stats.moves}, hostile entries ${hostile.stats.accepted}/${hostile.stats.proposed}, ` +
     `messages ${stats.messages}, digest ${stats.digestHex()}`;
   print(`${String(cluster.tickCount).padStart(5)} ${summary}`);
   return { seed, nodeCount: run.nodeCount, failure, ticks: cluster.tickCount, digest: stats.digestHex(), summary };
@@ -109,7 +109,10 @@ function buildRandomRun(seed: number, options: RunOptions, print: (line: string)
   const checkers = createCheckers(options.checkers, () => cluster.hosts);
   const nemesis = new SimNemesis(cluster, derivePrng(seed, "nemesis"), profile.nemesis, trace);
   const workload = new SimWorkload(cluster, derivePrng(seed, "workload"), profile.workload, checkers.clientHistory);
-  const admin = new SimAdmin(cluster, derivePrng(seed, "admin"), profile.admin, trace);
+  const admin = new SimAdmin(cluster, derivePrng(seed, "admin"), profile.admin, trace, {
+    check: options.checkers.includes("moveSafety"),
+    ...(mutation?.move === undefined ? {} : { unsafe: mutation.move }),
+  });
   const hostile = new SimHostileClient(
     {
       pickProposer: (random) => {

@@ -95,7 +95,8 @@ export const USAGE = `Usage: npm run sim -- [options]
   --core               run the Raft core under the model host instead of the real node
   --unsafe NAME        switch a safety mechanism off. Node tier: ${NODE_MUTATIONS.map((m) => m.name).join(", ")}.
                        Core tier: commit-prior-term, vote-not-persisted, no-prevote-checkquorum,
-                       vote-without-log-check, skip-append-check, local-reads, ack-before-persist
+                       vote-without-log-check, skip-append-check, local-reads, ack-before-persist,
+                       move-promote-early, move-remove-into-minority
   --scenario NAME      random (default) or disruption
   --mix NAME           fault mix: default, or churn (leader churn, small messages)
   --lease-reads        lease-based reads (readOnlyOption leaseBased, CheckQuorum on)

@@ -15,7 +15,10 @@ export type CheckerName =
   /** Node simulation: a resolved WAL save lost or garbled by a crash (sim/node/node-checks.ts). */
   | "walDurability"
   /** Node simulation: the clients' history is not linearizable (checkers/register-checker.ts). */
-  | "linearizability";
+  | "linearizability"
+  /** A replica move promoted a learner that lacks the log, or removed a voter into a minority of caught-up voters
+   * (checkers/move-safety.ts). */
+  | "moveSafety";
 
 /** Every checker that runs during a randomized run (disruption has its own scenario). */
 export const SAFETY_CHECKERS: readonly CheckerName[] = [
@@ -25,6 +28,7 @@ export const SAFETY_CHECKERS: readonly CheckerName[] = [
   "stateMachineSafety",
   "committedDurability",
   "readLinearizability",
+  "moveSafety",
 ];
 
 /** A failure that is not a checker's: the Raft core or the storage threw (an assertion of its own). */

@@ -46,15 +46,31 @@ export type MoveStep =
   | { readonly kind: "notLeader" }
   | { readonly kind: "done" };
 
+/** How far behind a member may be and count as caught up, and — for the simulator's mutation tests only — safety
+ * checks switched off (sim/mutation.ts proves a checker notices each). */
+export interface MoveRules {
+  readonly catchUpSlack: number;
+  readonly unsafe?: {
+    /** Promote a learner at once, caught up or not. */
+    readonly promoteBeforeCatchUp?: boolean;
+    /** Remove a voter whatever the voters left hold. */
+    readonly removeIntoMinority?: boolean;
+  };
+}
+
+const DEFAULT_RULES: MoveRules = { catchUpSlack: MOVE_CATCH_UP_SLACK };
+
 /** The next step of `move` given the leader's `status` (see the module comment for the rules). */
-export function nextMoveStep(status: MoveStatus, move: ReplicaMove): MoveStep {
+export function nextMoveStep(status: MoveStatus, move: ReplicaMove, rules: MoveRules = DEFAULT_RULES): MoveStep {
   if (status.role !== "leader") return { kind: "notLeader" };
   const { voters, learners } = status.confState;
   const caughtUp = (id: NodeId): boolean =>
-    id === status.id || (status.matchIndex.get(id) ?? 0) >= status.commitIndex - MOVE_CATCH_UP_SLACK;
+    id === status.id || (status.matchIndex.get(id) ?? 0) >= status.commitIndex - rules.catchUpSlack;
   if (move.to !== 0 && !voters.includes(move.to)) {
     if (!learners.includes(move.to)) return { kind: "confChange", change: { type: "addLearner", nodeId: move.to } };
-    if (!caughtUp(move.to)) return { kind: "wait", reason: `member ${move.to} is catching up` };
+    if (!caughtUp(move.to) && rules.unsafe?.promoteBeforeCatchUp !== true) {
+      return { kind: "wait", reason: `member ${move.to} is catching up` };
+    }
     return { kind: "confChange", change: { type: "addVoter", nodeId: move.to } };
   }
   if (move.from === 0 || (!voters.includes(move.from) && !learners.includes(move.from))) return { kind: "done" };
@@ -68,7 +84,7 @@ export function nextMoveStep(status: MoveStatus, move: ReplicaMove): MoveStep {
       : { kind: "transferLeader", target };
   }
   const upToDate = remaining.filter(caughtUp).length;
-  if (upToDate <= remaining.length / 2) {
+  if (upToDate <= remaining.length / 2 && rules.unsafe?.removeIntoMinority !== true) {
     return { kind: "wait", reason: `only ${upToDate} of the ${remaining.length} voters left would be caught up` };
   }
   return { kind: "confChange", change: { type: "removeNode", nodeId: move.from } };
