@@ -119,4 +119,23 @@ describe("growing a cluster from 3 to 5 nodes and removing one, under a client's
     assert.equal(wrong.code, 1);
     assert.match(wrong.stderr, /Node 9 is not a member/);
   });
+
+  test("a member that is down (its disk lost) is removed all the same: its replicas come from the others", async () => {
+    await cluster.kill(5);
+    const removed = await runShoal(["node", "remove", "5", "--endpoint", cluster.url(3)], 300_000);
+    assert.equal(removed.code, 0, removed.stdout + removed.stderr);
+    const view = await nodes(3);
+    assert.deepEqual(
+      view.nodes.map((node) => node.id),
+      [2, 3, 4],
+    );
+    assert.ok(view.nodes.every((node) => node.replicas === 6 && node.live));
+    for (const [i, key] of keys.entries()) {
+      if (i % 50 === 0) assert.deepEqual(await getKey(cluster.url(2 + (i % 3)), key), { status: 200, value: `v${i}` });
+    }
+    // Three members for shards of three replicas: one more removal is refused, saying why.
+    const tooFew = await runShoal(["node", "remove", "2", "--endpoint", cluster.url(3)]);
+    assert.equal(tooFew.code, 1);
+    assert.match(tooFew.stderr, /would leave 2 members for shards of 3 replicas: add a node first/);
+  });
 });

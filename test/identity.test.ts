@@ -79,7 +79,7 @@ describe("a member whose disk was wiped", { timeout: 180_000 }, () => {
         new RegExp(
           `exited with 1 before ready: shoal: Cannot start node ${follower}: Data directory .* is empty, but node ` +
             `\\d of cluster \\w+ has heard from node ${follower} before: this node lost its data .* Remove member ` +
-            `${follower} and add a new member under a new id`,
+            `${follower} \\(shoal node remove ${follower}\\) and start this node under a new id with --join`,
         ),
       );
       const survivors = [1, 2, 3].filter((id) => id !== follower);

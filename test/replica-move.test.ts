@@ -102,7 +102,7 @@ describe("moving a replica of a shard online", { timeout: 240_000 }, () => {
     // /metrics counts the move where it ran (the shard's leader) and every node follows the new map's epoch.
     const series = async (id: number, name: string): Promise<number> => {
       const text = await (await fetch(`${cluster.url(id)}/metrics`)).text();
-      return Number(new RegExp(`^${name}\\{[^}]*\\} (\\d+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+      return Number(new RegExp(`^${name}\\{[^}]*\\} ([0-9.e+-]+)$`, "m").exec(text)?.[1] ?? Number.NaN);
     };
     let finished = 0;
     for (const id of NODES) {
@@ -115,6 +115,9 @@ describe("moving a replica of a shard online", { timeout: 240_000 }, () => {
       assert.equal(epoch, done.epoch, `node ${id} follows the map's epoch`);
     }
     assert.equal(finished, 1, "one move finished");
+    let seconds = 0;
+    for (const id of NODES) seconds += await series(id, "shoal_replica_move_seconds_total");
+    assert.ok(seconds > 0, "the move's time is counted where it finished");
 
     // The leaving member deleted its replica of shard 1 (group 1 lives in the data directory itself).
     const fromDir = join(cluster.dataDir, String(from));

@@ -255,7 +255,7 @@ function existingCluster(
       throw new CliError(
         `${dataDir} holds a cluster of ${identity.memberIds.length} members (${formatIds(identity.memberIds)}; ` +
           `cluster ${identity.clusterId}): start it with --nodes ${identity.memberIds.length}, or use another ` +
-          "--data-dir (adding members comes with membership changes, in a later release)",
+          "--data-dir (to add members to a running cluster, start them with shoal start --join)",
         1,
       );
     }

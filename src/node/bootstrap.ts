@@ -125,7 +125,7 @@ function checkExisting(context: BootstrapContext, identity: ClusterIdentity): vo
       "BAD_REQUEST",
       `--peers lists members ${formatIds(memberIds)}, but data directory ${dataDir} belongs to cluster ` +
         `${identity.clusterId} with members ${formatIds(identity.memberIds)}: start every member with the same ` +
-        "member ids (adding and removing members comes with membership changes, in a later release)",
+        "member ids (a member added later joins with --join and is not listed in --peers)",
     );
   }
   if (identity.shardCount !== context.shardCount) {
@@ -180,15 +180,15 @@ function refuseIfUnsafe(context: BootstrapContext, peer: NodeId, answer: Identit
       "BAD_REQUEST",
       `Data directory ${dataDir} is empty, but node ${peer}${cluster} has heard from node ${nodeId} before: this ` +
         `node lost its data and must not rejoin as member ${nodeId} (it may have voted and acknowledged writes ` +
-        `it no longer has). Remove member ${nodeId} and add a new member under a new id (membership changes ` +
-        "come in a later release)",
+        `it no longer has). Remove member ${nodeId} (shoal node remove ${nodeId}) and start this node under a new ` +
+        "id with --join",
     );
   }
   if (answer.clusterId !== undefined && !answer.memberIds.includes(nodeId)) {
     throw new ShoalError(
       "BAD_REQUEST",
       `Node ${nodeId} is not a member of cluster ${answer.clusterId} (members ${formatIds(answer.memberIds)}, ` +
-        `as node ${peer} says): adding members comes with membership changes, in a later release`,
+        `as node ${peer} says): a new member joins with shoal start --join`,
     );
   }
   if (!sameIds(answer.memberIds, memberIds)) {

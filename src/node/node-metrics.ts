@@ -28,7 +28,12 @@ export interface MetricsSource {
   /** Every shard this node hosts, for the `shoal_shard_*` series (the unlabelled series are the first shard's). */
   shards(): readonly ShardMetricsSource[];
   /** The cluster map's epoch this node follows, and what its replica mover did (replica-mover.ts). */
-  layout?(): { readonly epoch: number; readonly moves: MoverCounters; readonly rebalance: RebalancerCounters };
+  layout?(): {
+    readonly epoch: number;
+    readonly moves: MoverCounters;
+    readonly rebalance: RebalancerCounters;
+    readonly snapshotBytesSent: number;
+  };
 }
 
 /** One shard as its replica on this node stands. */
@@ -142,6 +147,18 @@ function registerLayoutSeries(registers: Registers, source: MetricsSource): void
     "shoal_replica_moves_finished_total",
     "Replica moves this node finished as the shard's leader",
     () => moves().movesFinished,
+  );
+  mirroredCounter(
+    registers,
+    "shoal_replica_move_seconds_total",
+    "Seconds the replica moves this node finished took, from when it first saw each as the shard's leader",
+    () => moves().moveSeconds,
+  );
+  mirroredCounter(
+    registers,
+    "shoal_snapshot_bytes_sent_total",
+    "Snapshot bytes this node sent to replicas catching up (a moved replica's learner, a follower left behind)",
+    () => layout().snapshotBytesSent,
   );
   const rebalance = (): RebalancerCounters => layout().rebalance;
   mirroredCounter(

@@ -22,6 +22,7 @@ import {
   type ConfChange,
   type ConfState,
   type Entry,
+  type Message,
   NO_NODE,
   type NodeId,
   type ProposalResult,
@@ -192,7 +193,17 @@ export class RaftHost {
     proposals: 0,
     proposalFailures: 0,
     applied: 0,
+    /** Snapshot bytes sent to members catching up (a moved replica's learner, a follower left behind). */
+    snapshotBytesSent: 0,
   };
+
+  /** Hands `messages` to the network, counting the snapshot bytes among them. */
+  #send(messages: readonly Message[]): void {
+    for (const message of messages) {
+      if (message.type === "installSnapshot") this.counters.snapshotBytesSent += message.chunk.length;
+    }
+    this.#options.network.send(messages);
+  }
 
   constructor(options: RaftHostOptions) {
     this.#options = options;
@@ -240,7 +251,7 @@ export class RaftHost {
    * until it is done, and a disk stall longer than the election timeout would then depose a healthy leader: those
    * go now (RawNode.takeEarlyMessages says why that is safe). */
   #sendEarlyMessages(): void {
-    if (this.#processing) this.#options.network.send(this.#raw.takeEarlyMessages());
+    if (this.#processing) this.#send(this.#raw.takeEarlyMessages());
   }
 
   async stop(): Promise<void> {
@@ -440,10 +451,10 @@ export class RaftHost {
     this.#term = term;
     this.#role = ready.softState?.role ?? this.#role;
     if (ready.snapshot !== undefined) await this.#installSnapshot(ready.snapshot);
-    const { storage, wal, network } = this.#options;
+    const { storage, wal } = this.#options;
     const { beforePersist, afterPersist } = splitMessagesByDurability(ready, storage.hardState());
     const sendEarly = this.#options.unsafe?.sendBeforePersist === true;
-    network.send(sendEarly ? ready.messages : beforePersist);
+    this.#send(sendEarly ? ready.messages : beforePersist);
     // Committed entries this node already holds durably are applied (and answered) now, not after the fsync of
     // this Ready's new entries: under load that halves a write's latency (one fsync instead of two). Committed
     // entries are never truncated, and these are on this node's disk, so a crash cannot leave the store ahead of
@@ -462,7 +473,7 @@ export class RaftHost {
     storage.append(ready.entries);
     // A commit-only change is not fsynced: the commit index is a lower bound that Raft re-learns after a crash.
     if (ready.hardState !== undefined) storage.setHardState(ready.hardState);
-    if (!sendEarly) network.send(afterPersist);
+    if (!sendEarly) this.#send(afterPersist);
     this.#enqueueApply(applyAfterPersist);
     for (const readState of ready.readStates) {
       const waiter = this.#reads.get(readState.context);

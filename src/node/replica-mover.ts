@@ -33,10 +33,15 @@ export interface MoverCounters {
   transfers: number;
   /** Replicas whose move finished (the map no longer lists them as leaving). */
   movesFinished: number;
+  /** Seconds those moves took, from when this node (as the shard's leader) first saw the move to the map's record
+   * of its end: a leader that took over midway counts from then. */
+  moveSeconds: number;
 }
 
 export class ReplicaMover {
-  readonly counters: MoverCounters = { confChanges: 0, transfers: 0, movesFinished: 0 };
+  readonly counters: MoverCounters = { confChanges: 0, transfers: 0, movesFinished: 0, moveSeconds: 0 };
+  /** When this node, leading the group, first saw each move in progress. */
+  readonly #startedAtMs = new Map<GroupId, number>();
   readonly #options: ReplicaMoverOptions;
   /** Groups with a step in flight. */
   readonly #busy = new Set<GroupId>();
@@ -61,7 +66,10 @@ export class ReplicaMover {
     for (const [groupId, host] of this.#options.hosts()) {
       if (this.#busy.has(groupId)) continue;
       const status = host.raw.status();
-      if (status.role !== "leader") continue;
+      if (status.role !== "leader") {
+        this.#startedAtMs.delete(groupId); // timed again from when it leads again
+        continue;
+      }
       const move = gapOf(layout.votersOf(groupId), status.confState);
       if (move === undefined) {
         const { voters, learners } = status.confState;
@@ -70,11 +78,15 @@ export class ReplicaMover {
           this.#run(groupId, async () => {
             await this.#options.markLeft(groupId, memberOfReplica(left));
             this.counters.movesFinished++;
+            const started = this.#startedAtMs.get(groupId);
+            this.#startedAtMs.delete(groupId);
+            if (started !== undefined) this.counters.moveSeconds += (Date.now() - started) / 1000;
             logger.info({ shard: groupId, member: left }, "Replica move finished");
           });
         }
         continue;
       }
+      if (!this.#startedAtMs.has(groupId)) this.#startedAtMs.set(groupId, Date.now());
       const step = nextMoveStep(status, move);
       switch (step.kind) {
         case "confChange":

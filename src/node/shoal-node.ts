@@ -347,7 +347,14 @@ export class ShoalNode {
         walSizeBytes: () => [...replicas.values()].reduce((sum, replica) => sum + replica.walSizeBytes, 0),
         layout: () => {
           assert(built !== undefined, "metrics are scraped once the node is open");
-          return { epoch: built.layout.epoch, moves: built.#mover.counters, rebalance: built.#rebalancer.counters };
+          let snapshotBytesSent = built.#meta.host.counters.snapshotBytesSent;
+          for (const replica of replicas.values()) snapshotBytesSent += replica.host.counters.snapshotBytesSent;
+          return {
+            epoch: built.layout.epoch,
+            moves: built.#mover.counters,
+            rebalance: built.#rebalancer.counters,
+            snapshotBytesSent,
+          };
         },
       },
       { node: String(options.id) },
@@ -443,7 +450,10 @@ export class ShoalNode {
     const logger: Logger = options.logger;
     const replicaOf = (groupId: GroupId): ShardReplica => {
       const replica = groupId === META_GROUP_ID ? meta : node.replicas.get(groupId);
-      if (replica === undefined) throw new ShoalError("BAD_REQUEST", `Node ${options.id} hosts no group ${groupId}`);
+      // Not held here (any more, or yet: a replica moved): nothing was written, so the sender may retry elsewhere.
+      if (replica === undefined) {
+        throw new ShoalError("UNAVAILABLE", `Node ${options.id} holds no replica of group ${groupId} now`);
+      }
       return replica;
     };
     transport.onRequest(async (from, payload) =>
@@ -458,7 +468,7 @@ export class ShoalNode {
           shard: (groupId, call) => {
             const shard = node.shards.get(groupId);
             if (!(shard instanceof LocalShard))
-              throw new ShoalError("BAD_REQUEST", `Node ${options.id} hosts no group ${groupId}`);
+              throw new ShoalError("UNAVAILABLE", `Node ${options.id} holds no replica of shard ${groupId} now`);
             return answerShardCall(shard, call);
           },
           join: (request) =>

@@ -188,8 +188,14 @@ export function replicaIdIn(shard: ShardLayout, member: NodeId): NodeId {
   return replicaIdOf(member, incarnation);
 }
 
-/** The map once shard `shardId`'s group no longer counts `member` (a leaving replica): the next epoch. */
+/** The map once shard `shardId`'s group no longer counts `member` (a leaving replica): the next epoch. Throws a
+ * RangeError when `member` is not leaving it. */
 export function withReplicaLeft(map: ClusterMap, shardId: number, member: NodeId): ClusterMap {
+  // Refused when already recorded (another leader of the shard got there first): a move is finished once.
+  const leavingShard = map.shards.find((shard) => shard.id === shardId);
+  if (leavingShard?.leaving?.includes(member) !== true) {
+    throw new RangeError(`Node ${member} is not leaving shard ${shardId}`);
+  }
   const shards = map.shards.map((shard) => {
     if (shard.id !== shardId || shard.leaving?.includes(member) !== true) return shard;
     const { leaving, arriving, ...rest } = shard;
