@@ -67,7 +67,7 @@ test("an empty directory whose node a peer has heard from refuses: it lost its d
     answer(peer, { clusterId: "c1", hasSeenYou: peer === 2 }) satisfies IdentityAnswer;
   await assert.rejects(
     resolveIdentity(context(d, ask)),
-    /is empty, but node 2 of cluster c1 has heard from node 3 before: this node lost its data .* Remove member 3 and add a new member under a new id/,
+    /is empty, but node 2 of cluster c1 has heard from node 3 before: this node lost its data .* Remove member 3 \(shoal node remove 3\) and start this node under a new id with --join/,
   );
   assert.equal(readIdentity(d), undefined, "nothing written");
 });
