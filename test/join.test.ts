@@ -87,6 +87,21 @@ describe("a node joins a running cluster", { timeout: 240_000 }, () => {
     for (const key of shardOne.slice(0, 20)) {
       assert.deepEqual(await getKey(cluster.url(4), key, true), { status: 200, value: `v${keys.indexOf(key)}` });
     }
+
+    // Restarted while the member it joins through is down: after asking for a while it starts with the members
+    // it knew (known-members.json) and serves again.
+    await cluster.kill(4);
+    await cluster.kill(1);
+    await cluster.startNode(4);
+    await eventually("node 4 back without node 1", async () => {
+      const shard = (await shards(4)).shards.find((s) => s.id === 1);
+      return shard?.voters?.includes(4) === true && shard.leader > 0 ? true : undefined;
+    });
+    assert.equal(
+      (await getKey(cluster.url(4), shardOne[0] as string)).value,
+      `v${keys.indexOf(shardOne[0] as string)}`,
+    );
+    await cluster.startNode(1);
   });
 
   test("a node that lost its data cannot join again under its id", async () => {

@@ -140,6 +140,37 @@ export class MembersSeen {
   }
 }
 
+const KNOWN_MEMBERS_FILE_NAME = "known-members.json";
+
+/** Records the members' addresses a node that joined (`--join`) knows, so it restarts even when the member it
+ * joins through does not answer (join-cluster.ts). */
+export function writeKnownMembers(dataDir: string, members: ReadonlyMap<NodeId, MemberAddressRecord>): void {
+  const list = [...members].map(([id, address]) => ({ id, peer: address.peer, http: address.http }));
+  writeJsonAtomically(dataDir, KNOWN_MEMBERS_FILE_NAME, { format: FORMAT, members: list });
+}
+
+/** The addresses `writeKnownMembers` recorded; undefined when there are none. */
+export function readKnownMembers(dataDir: string): Map<NodeId, MemberAddressRecord> | undefined {
+  const path = join(dataDir, KNOWN_MEMBERS_FILE_NAME);
+  const value = readJson(path) as { format?: unknown; members?: unknown } | undefined;
+  if (value === undefined) return undefined;
+  const members = value.members as { id?: unknown; peer?: unknown; http?: unknown }[] | undefined;
+  if (
+    value.format !== FORMAT ||
+    !Array.isArray(members) ||
+    !members.every((m) => isNodeId(m?.id) && typeof m.peer === "string" && typeof m.http === "string")
+  ) {
+    throw new ShoalError("INTERNAL", `Cannot read ${path}: not a Shoal known-members file`);
+  }
+  return new Map(members.map((m) => [m.id as NodeId, { peer: m.peer as string, http: m.http as string }]));
+}
+
+/** A member's addresses as recorded (node-options.ts MemberAddress, which node/ defines above this module). */
+export interface MemberAddressRecord {
+  readonly peer: string;
+  readonly http: string;
+}
+
 function readJson(path: string): unknown {
   let text: string;
   try {

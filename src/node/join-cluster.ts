@@ -15,9 +15,11 @@ import {
   holdsState,
   MembersSeen,
   readIdentity,
+  readKnownMembers,
   writeIdentity,
+  writeKnownMembers,
 } from "./identity.js";
-import { askToJoin } from "./join-request.js";
+import { askToJoin, JOIN_TIMEOUT_MS, type JoinAnswer } from "./join-request.js";
 import { type MemberAddress, type NodeOptions, nodeDefaults } from "./node-options.js";
 import { PeerChecks } from "./peer-checks.js";
 import { isIdentityRequest, peerRequest } from "./peer-rpc.js";
@@ -129,6 +131,10 @@ function peerChecksOf(
   });
 }
 
+/** How long a restarting node that joined asks the member it joins through before it starts with the members it
+ * knew. */
+const RESTART_ASK_MS = 10_000;
+
 /**
  * A node started with `--join`: asks the member at `address` to let it in (join-request.ts) and records the
  * cluster in its data directory the first time. Throws a one-line ShoalError when it must not start: a directory
@@ -154,15 +160,35 @@ async function joinThrough(
         `--id ${existing.nodeId}, or give node ${options.id} a directory of its own`,
     );
   }
-  const answer = await askToJoin(
-    transport,
-    address,
-    { kind: "join", id: options.id, peer: self.peer, http: self.http, restart: existing !== undefined },
-    (message) => {
-      options.logger.info(message);
-      options.onStartupProgress?.(message);
-    },
-  );
+  const log = (message: string): void => {
+    options.logger.info(message);
+    options.onStartupProgress?.(message);
+  };
+  // A restart of a node that joined: the member it joins through may be down. It asks for a while, then starts
+  // with the members it knew (its meta replica then learns the map's members from whichever answers).
+  const known = existing === undefined ? undefined : readKnownMembers(options.dataDir);
+  let answer: JoinAnswer;
+  try {
+    answer = await askToJoin(
+      transport,
+      address,
+      { kind: "join", id: options.id, peer: self.peer, http: self.http, restart: existing !== undefined },
+      log,
+      known === undefined ? JOIN_TIMEOUT_MS : RESTART_ASK_MS,
+    );
+  } catch (error) {
+    if (
+      known === undefined ||
+      existing === undefined ||
+      !(error instanceof ShoalError) ||
+      error.code !== "UNAVAILABLE"
+    ) {
+      throw error;
+    }
+    log(`The member at ${address} does not answer; starting with the ${known.size} members this node knew`);
+    known.set(options.id, self);
+    return { identity: existing, members: known };
+  }
   if (existing !== undefined && existing.clusterId !== answer.clusterId) {
     throw new ShoalError(
       "BAD_REQUEST",
@@ -184,6 +210,7 @@ async function joinThrough(
   }
   const members = new Map(answer.members.map(({ id, peer, http }) => [id, { peer, http }] as const));
   members.set(options.id, self);
+  writeKnownMembers(options.dataDir, members);
   return { identity, members };
 }
 

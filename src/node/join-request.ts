@@ -80,7 +80,7 @@ export async function admitMember(context: AdmissionContext, request: JoinReques
 }
 
 /** How long a joining node keeps asking before it gives up, and how often. */
-const JOIN_TIMEOUT_MS = 60_000;
+export const JOIN_TIMEOUT_MS = 60_000;
 const JOIN_RETRY_MS = 500;
 
 /** The joining node's side: asks the member at `address` (its transport dials it under ANY_MEMBER_ID) until it
@@ -90,9 +90,10 @@ export async function askToJoin(
   address: string,
   request: JoinRequest,
   log: (message: string) => void,
+  timeoutMs = JOIN_TIMEOUT_MS,
 ): Promise<JoinAnswer> {
   transport.setPeer(ANY_MEMBER_ID, address);
-  const deadline = Date.now() + JOIN_TIMEOUT_MS;
+  const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   try {
     for (let attempt = 0; Date.now() < deadline; attempt++) {
@@ -110,7 +111,7 @@ export async function askToJoin(
   }
   throw new ShoalError(
     "UNAVAILABLE",
-    `Cannot join through ${address}: no member answered there within ${JOIN_TIMEOUT_MS / 1000} s ` +
+    `Cannot join through ${address}: no member answered there within ${timeoutMs / 1000} s ` +
       `(${lastError instanceof Error ? lastError.message : String(lastError)})`,
   );
 }

@@ -41,6 +41,7 @@ import { ClusterMapKeeper, META_GROUP_ID } from "./cluster-map-keeper.js";
 import { DataDirLock } from "./data-dir-lock.js";
 import { GroupRouter, groupTagged } from "./group-router.js";
 import type { ClusterIdentity } from "./identity.js";
+import { writeKnownMembers } from "./identity.js";
 import { joinCluster, membersOnly } from "./join-cluster.js";
 import { admitMember } from "./join-request.js";
 import { keylessReadOverShards } from "./keyless-reads.js";
@@ -386,6 +387,8 @@ export class ShoalNode {
         transport.setPeer(id, address.peer);
         liveness.addPeer(id);
         options.logger.info({ member: id, peer: address.peer }, "A member joined");
+        // A node that joined restarts from the members it knows when the one it joins through is down.
+        if (options.join !== undefined) writeKnownMembers(options.dataDir, addressBook);
       }
     };
     const mapKeeper = new ClusterMapKeeper(meta, layout, options.logger, () => {
@@ -618,6 +621,7 @@ export class ShoalNode {
       this.#transport.removePeer(id);
       this.#liveness.removePeer(id);
       this.options.logger.info({ member: id }, "A member was removed");
+      if (this.options.join !== undefined) writeKnownMembers(this.options.dataDir, this.options.members);
     }
   }
 
