@@ -4,14 +4,15 @@
  * have points at once (the node's kept samples), RESP commands are charted, every member's keys, memory and disk
  * are shown. A killed member is marked unreachable with its lag unknown; when node 1 itself dies too, the page
  * moves to node 2's dashboard, which says the quorum is lost. Screenshots go to test-results/. Skips when
- * /usr/bin/chromium is absent (.ci/run installs it).
+ * /usr/bin/chromium is absent (.ci/run installs it). A second test: a replica move in progress shows on the shard's
+ * row, and the new replica once done.
  */
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync } from "node:fs";
 import { connect } from "node:net";
 import { resolve } from "node:path";
 import { test } from "node:test";
-import { ProcessCluster, sleep } from "./support/process-cluster.js";
+import { eventually, ProcessCluster, sleep } from "./support/process-cluster.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const RESULTS_DIR = resolve("test-results");
@@ -127,6 +128,49 @@ test("the dashboard shows members, history, resources; marks a dead one unreacha
   );
   await page.locator('#resources tr[data-member-id="2"][data-known="yes"]').waitFor({ timeout: 5_000 });
   await page.screenshot({ path: `${RESULTS_DIR}/dashboard-failover.png`, fullPage: true });
+  assert.deepEqual(pageErrors, []);
+});
+
+test("the dashboard shows a replica move while it runs, and the new replica once it is done", {
+  skip,
+  timeout: 90_000,
+}, async (t) => {
+  const { chromium } = await import("playwright-core");
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const cluster = await ProcessCluster.start({ nodes: 4, extraArgs: ["--shards", "2", "--replicas", "3"] });
+  t.after(() => cluster.stop());
+  await cluster.pauseRebalancer();
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  t.after(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const pageErrors: string[] = [];
+  page.on("pageerror", (error) => pageErrors.push(error.message));
+  const shard = await eventually("shard 1's leader", async () => {
+    const view = (await (await fetch(`${cluster.url(1)}/v1/admin/shards`)).json()) as {
+      shards: { id: number; replicas: number[]; leader: number }[];
+    };
+    const one = view.shards.find((each) => each.id === 1);
+    return one !== undefined && one.leader > 0 ? one : undefined;
+  });
+  const to = [1, 2, 3, 4].find((id) => !shard.replicas.includes(id)) as number;
+  const from = shard.replicas.find((id) => id !== shard.leader && id !== 1) ?? (shard.replicas[0] as number);
+  const watcher = [1, 2, 3, 4].find((id) => id !== to) as number;
+  // The new member is paused: its learner cannot catch up, so the move stays in progress on the page.
+  cluster.signal(to, "SIGSTOP");
+  const moved = await fetch(`${cluster.url(watcher)}/v1/admin/shards/1/move`, {
+    method: "POST",
+    body: JSON.stringify({ from, to }),
+  });
+  assert.equal(moved.status, 202, await moved.text());
+  await page.goto(`${cluster.url(watcher)}/`);
+  const moving = page.locator('#shards tr[data-shard-id="1"] .moving');
+  await moving.waitFor({ timeout: 15_000 });
+  assert.equal((await moving.textContent())?.trim(), `· moving off node ${from}`);
+  await page.screenshot({ path: `${RESULTS_DIR}/dashboard-move.png`, fullPage: true });
+  cluster.signal(to, "SIGCONT");
+  await moving.waitFor({ state: "detached", timeout: 30_000 });
+  const replicas = (await page.locator('#shards tr[data-shard-id="1"] td').nth(3).textContent()) ?? "";
+  assert.ok(replicas.includes(`node ${to}`) && !replicas.includes(`node ${from}`), replicas);
   assert.deepEqual(pageErrors, []);
 });
 
