@@ -45,7 +45,8 @@ export interface AdminRebalanceView {
   readonly reason?: string;
   /** The shard whose replica is moving, while one is. */
   readonly movingShard?: number;
-  /** Every step from the map the answering node follows to balanced (a running move counted as done). */
+  /** Every step from the map the answering node follows to balanced (a running move counted as done; while
+   * paused, what it would do running). */
   readonly plan: readonly RebalanceStep[];
 }
 

@@ -591,9 +591,11 @@ export class ShoalNode {
     return this.#mapKeeper.update((map) => withRebalancePaused(map, paused));
   }
 
-  /** What the rebalancer does next and the whole plan from the map this node follows. */
+  /** What the rebalancer does next and the whole plan (as if it ran) from the map this node follows. */
   rebalanceStatus(): { readonly decision: RebalanceDecision; readonly plan: RebalancePlan } {
-    return { decision: this.#rebalancer.decision(), plan: rebalancePlan(this.layout.map, this.layout.leaderOf) };
+    // The plan is what the rebalancer would do running: a paused one still shows its work to come.
+    const running = withRebalancePaused(this.layout.map, false);
+    return { decision: this.#rebalancer.decision(), plan: rebalancePlan(running, this.layout.leaderOf) };
   }
 
   /**
