@@ -6,9 +6,8 @@
  * leaving: issue 13) go through the meta group. Pure: its JSON form and the checks on it.
  */
 import { memberOfReplica, replicaIdOf } from "../lib/replica-id.js";
-import { SLOT_COUNT } from "./hash-slot.js";
 import type { Placement } from "./placement.js";
-import type { SlotMap, SlotRange } from "./slot-map.js";
+import { SlotMap, type SlotRange } from "./slot-map.js";
 
 /** A member's id (raft/types.ts's NodeId; slots/ is below raft/ and imports nothing). */
 type NodeId = number;
@@ -117,7 +116,6 @@ export function parseClusterMap(bytes: Uint8Array): ClusterMap {
       throw new RangeError(`The cluster map's address of joined member ${id} is malformed`);
     }
   }
-  const owner = new Int32Array(SLOT_COUNT).fill(-1);
   for (const shard of map.shards as Partial<ShardLayout>[]) {
     if (
       !isId(shard.id) ||
@@ -133,19 +131,13 @@ export function parseClusterMap(bytes: Uint8Array): ClusterMap {
     ) {
       throw new RangeError(`The cluster map's shard ${String(shard.id)} is malformed`);
     }
-    for (const range of shard.slots) {
-      const { from, to } = range as Partial<SlotRange>;
-      if (!Number.isInteger(from) || !Number.isInteger(to) || (from as number) < 0 || (to as number) >= SLOT_COUNT) {
-        throw new RangeError(`The cluster map's shard ${shard.id} has a bad slot range`);
-      }
-      for (let slot = from as number; slot <= (to as number); slot++) {
-        if (owner[slot] !== -1) throw new RangeError(`Slot ${slot} has two owners in the cluster map`);
-        owner[slot] = shard.id;
-      }
-    }
   }
-  const unowned = owner.indexOf(-1);
-  if (unowned !== -1) throw new RangeError(`Slot ${unowned} has no owner in the cluster map`);
+  // Every slot owned by exactly one shard, each range well formed (the table the node routes by: slot-map.ts).
+  try {
+    SlotMap.fromRanges(map.shards as ShardLayout[]);
+  } catch (error) {
+    throw new RangeError(`The cluster map's slots are wrong: ${(error as Error).message}`);
+  }
   return map as ClusterMap;
 }
 

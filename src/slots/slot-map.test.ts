@@ -46,3 +46,45 @@ test("refuses shard counts outside 1 … SHARD_COUNT_MAX and slots outside the t
   const map = new SlotMap(2);
   for (const bad of [-1, SLOT_COUNT, 0.5]) assert.throws(() => map.shardOf(bad), RangeError);
 });
+
+test("a map from a cluster map's ranges: a moved slot changes owner, every slot owned once, none left out", () => {
+  const even = new SlotMap(3);
+  const ranges = even.shards().map((id) => ({ id, slots: even.rangesOf(id) }));
+  const same = SlotMap.fromRanges(ranges);
+  for (let slot = 0; slot < SLOT_COUNT; slot += 97) assert.equal(same.shardOf(slot), even.shardOf(slot));
+  // Slot 100 moved from shard 1 to shard 3: shard 1 owns two ranges around it.
+  const moved = SlotMap.fromRanges([
+    {
+      id: 1,
+      slots: [
+        { from: 0, to: 99 },
+        { from: 101, to: 5460 },
+      ],
+    },
+    { id: 2, slots: [{ from: 5461, to: 10922 }] },
+    {
+      id: 3,
+      slots: [
+        { from: 100, to: 100 },
+        { from: 10923, to: 16383 },
+      ],
+    },
+  ]);
+  assert.equal(moved.shardOf(100), 3);
+  assert.deepEqual(moved.rangesOf(1), [
+    { from: 0, to: 99 },
+    { from: 101, to: 5460 },
+  ]);
+  assert.deepEqual(moved.shards(), [1, 2, 3]);
+  // Shard ids need not be 1 … n once shards are split and merged.
+  const sparse = SlotMap.fromRanges([
+    { id: 2, slots: [{ from: 0, to: 8191 }] },
+    { id: 7, slots: [{ from: 8192, to: 16383 }] },
+  ]);
+  assert.deepEqual(sparse.shards(), [2, 7]);
+  assert.equal(sparse.shardOf(8192), 7);
+  assert.throws(() => SlotMap.fromRanges(ranges.slice(1)), /Slot 0 has no owner/);
+  assert.throws(() => SlotMap.fromRanges([...ranges, { id: 4, slots: [{ from: 5, to: 5 }] }]), /Slot 5 has two owners/);
+  assert.throws(() => SlotMap.fromRanges([...ranges, { id: 4, slots: [] }]), /Shard 4 owns no slot/);
+  assert.throws(() => SlotMap.fromRanges([{ id: 1, slots: [{ from: 0, to: SLOT_COUNT }] }]), /bad slot range/);
+});

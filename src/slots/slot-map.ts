@@ -1,9 +1,9 @@
 /**
- * @module Which shard owns each hash slot. Today's map is static: S shards split the 16384 slots into S contiguous
+ * @module Which shard owns each hash slot. A new cluster's map is the even split: S shards own S contiguous
  * ranges within one slot of equal, as redis-cli splits them among masters (evenRange), computed the same way on
- * every node from the shard count alone, so members agree without a round of agreement. The meta group will hold
- * a versioned map that slot moves change (issues 12 and 13); this module's shape — slot to shard, shard to ranges —
- * is what the rest of the node asks of it either way. Pure: numbers in, numbers out.
+ * every node from the shard count alone. Once slots move between shards (issue 13, docs/architecture.md "Moving
+ * slots"), the cluster map's per-shard ranges are the table (`SlotMap.fromRanges`); this module's shape — slot to
+ * shard, shard to ranges — is what the rest of the node asks of it either way. Pure: numbers in, numbers out.
  */
 import { SLOT_COUNT } from "./hash-slot.js";
 
@@ -20,17 +20,50 @@ export class SlotMap {
   readonly shardCount: number;
   /** shard id (1-based) of each slot. */
   readonly #shardOfSlot: Uint16Array;
+  /** Every shard id, ascending. */
+  readonly #shards: readonly number[];
 
-  constructor(shardCount: number) {
+  /** The even split of the slots over shards 1 … `shardCount` (a new cluster's map). */
+  constructor(shardCount: number, table?: Uint16Array) {
     if (!Number.isSafeInteger(shardCount) || shardCount < 1 || shardCount > SHARD_COUNT_MAX) {
       throw new RangeError(`A cluster has 1 to ${SHARD_COUNT_MAX} shards, not ${shardCount}`);
     }
     this.shardCount = shardCount;
+    if (table !== undefined) {
+      this.#shardOfSlot = table;
+      this.#shards = [...new Set(table)].sort((a, b) => a - b);
+      return;
+    }
     this.#shardOfSlot = new Uint16Array(SLOT_COUNT);
     for (let shard = 1; shard <= shardCount; shard++) {
       const { from, to } = evenRange(shard, shardCount);
       this.#shardOfSlot.fill(shard, from, to + 1);
     }
+    this.#shards = Array.from({ length: shardCount }, (_, i) => i + 1);
+  }
+
+  /**
+   * The map whose shards own `owned` (a cluster map's shards after slot moves: cluster-map.ts). Throws a
+   * RangeError unless every slot has exactly one owner and every shard at least one slot.
+   */
+  static fromRanges(owned: readonly { readonly id: number; readonly slots: readonly SlotRange[] }[]): SlotMap {
+    const table = new Uint16Array(SLOT_COUNT);
+    for (const { id, slots } of owned) {
+      if (!Number.isSafeInteger(id) || id < 1 || id > 0xffff) throw new RangeError(`No shard id ${id}`);
+      if (slots.length === 0) throw new RangeError(`Shard ${id} owns no slot`);
+      for (const { from, to } of slots) {
+        if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to >= SLOT_COUNT || from > to) {
+          throw new RangeError(`Shard ${id} has a bad slot range ${from}-${to}`);
+        }
+        for (let slot = from; slot <= to; slot++) {
+          if (table[slot] !== 0) throw new RangeError(`Slot ${slot} has two owners`);
+          table[slot] = id;
+        }
+      }
+    }
+    const unowned = table.indexOf(0);
+    if (unowned !== -1) throw new RangeError(`Slot ${unowned} has no owner`);
+    return new SlotMap(owned.length, table);
   }
 
   /** The shard (1 … shardCount) that owns `slot`. */
@@ -57,7 +90,7 @@ export class SlotMap {
 
   /** Every shard id, in order. */
   shards(): number[] {
-    return Array.from({ length: this.shardCount }, (_, i) => i + 1);
+    return [...this.#shards];
   }
 }
 
