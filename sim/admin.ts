@@ -13,7 +13,7 @@ import type { Prng } from "../src/lib/prng.js";
 import { type MoveRules, nextMoveStep } from "../src/node/replica-move.js";
 import { gapOf } from "../src/node/replica-mover.js";
 import type { ConfChange, ConfState, NodeId } from "../src/raft/types.js";
-import { checkMoveStep } from "./checkers/move-safety.js";
+import { checkMoveStep, holdsOnDisks } from "./checkers/move-safety.js";
 import type { SimCluster } from "./cluster.js";
 
 export interface AdminSettings {
@@ -90,8 +90,7 @@ export class SimAdmin {
         if (this.#checkMoves) {
           checkMoveStep(next.change, {
             status,
-            leaderDisk: leader.disk,
-            diskOf: (id) => this.#cluster.host(id).disk,
+            holdsThrough: holdsOnDisks(leader.disk, (id) => this.#cluster.host(id).disk),
             slack: SIM_MOVE_SLACK,
           });
         }

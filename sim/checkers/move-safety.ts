@@ -17,33 +17,37 @@ import { SimViolation } from "./violation.js";
 export interface MoveSafetyView {
   /** The leader's status when it proposes the change. */
   readonly status: RaftStatus;
-  /** The leader's disk (its log's terms). */
-  readonly leaderDisk: MemoryStorage;
-  /** Any member's disk, by id. */
-  readonly diskOf: (id: NodeId) => MemoryStorage;
+  /** Whether member `id` holds the log through `index` as the leader does (the checker's own view of the disks). */
+  readonly holdsThrough: (id: NodeId, index: number) => boolean;
   /** How far behind the commit index a member may be and count as caught up (the mover's rule). */
   readonly slack: number;
+}
+
+/** `MoveSafetyView.holdsThrough` from the members' MemoryStorage disks (the core tier). */
+export function holdsOnDisks(
+  leaderDisk: MemoryStorage,
+  diskOf: (id: NodeId) => MemoryStorage,
+): (id: NodeId, index: number) => boolean {
+  return (id, index) => {
+    const disk = diskOf(id);
+    if (disk.lastIndex() < index) return false;
+    if (index < disk.firstIndex()) return true; // inside its snapshot: committed entries only
+    const leaderTerm = leaderDisk.term(index);
+    return leaderTerm === undefined || disk.term(index) === leaderTerm;
+  };
 }
 
 /** Throws a moveSafety violation when `change` breaks the rule above. */
 export function checkMoveStep(change: ConfChange, view: MoveSafetyView): void {
   const { status, slack } = view;
   const position = status.commitIndex - slack;
-  const holds = (id: NodeId): boolean => {
-    if (id === status.id || position <= 0) return true;
-    const disk = view.diskOf(id);
-    if (disk.lastIndex() < position) return false;
-    if (position < disk.firstIndex()) return true; // inside its snapshot: committed entries only
-    const leaderTerm = view.leaderDisk.term(position);
-    return leaderTerm === undefined || disk.term(position) === leaderTerm;
-  };
+  const holds = (id: NodeId): boolean => id === status.id || position <= 0 || view.holdsThrough(id, position);
   const { voters } = status.confState;
   if (change.type === "addVoter" && !holds(change.nodeId)) {
-    const disk = view.diskOf(change.nodeId);
     throw new SimViolation(
       "moveSafety",
-      `node ${status.id} promotes node ${change.nodeId}, whose log ends at ${disk.lastIndex()}, while the commit ` +
-        `index is ${status.commitIndex} (slack ${slack})`,
+      `node ${status.id} promotes node ${change.nodeId}, which does not hold the log through index ${position} ` +
+        `(commit index ${status.commitIndex}, slack ${slack})`,
     );
   }
   if (change.type === "removeNode" && voters.includes(change.nodeId)) {

@@ -184,6 +184,19 @@ export class NodeChecks {
     }
   }
 
+  /** Whether member `id` durably holds the log through `index` as member `leaderId` does (the same entry there,
+   * or a snapshot covering it — snapshots hold committed entries only): what the move-safety checker asks. */
+  holdsThrough(id: NodeId, leaderId: NodeId, index: number): boolean {
+    if (index <= 0) return true;
+    const log = this.#log(id);
+    if (log.snapshotIndex >= index) return true;
+    const mine = log.entries.get(index);
+    if (mine === undefined) return false;
+    const leader = this.#log(leaderId);
+    const theirs = leader.entries.get(index);
+    return theirs === undefined || theirs === mine; // (compacted on the leader: committed, nothing to compare)
+  }
+
   #log(id: NodeId): DurableLog {
     const log = this.#logs.get(id);
     if (log === undefined) throw new Error(`No durable log for node ${id}`);

@@ -28,6 +28,7 @@ import { SimClock } from "../sim-clock.js";
 import { QUIET_DISK, SimDisk } from "../sim-disk.js";
 import { NodeChecks } from "./node-checks.js";
 import { COUNTER_KEYS, REGISTER_KEYS, SimClients } from "./node-clients.js";
+import { NodeMembership } from "./node-membership.js";
 import { findNodeMutation } from "./node-mutations.js";
 import { NodeNetwork } from "./node-network.js";
 import { chooseNodeProfile, type NodeProfile, TICK_MS } from "./node-profile.js";
@@ -81,6 +82,9 @@ class NodeRun {
   #crashes = 0;
   #elections = 0;
   #nemesisOn = true;
+  /** Membership changes through the node's replica mover (node-membership.ts), in half the seeds that run PreVote
+   * and CheckQuorum (without them a removed member that never learnt of its removal disrupts: thesis 4.2.3). */
+  readonly #membership: NodeMembership | undefined;
 
   constructor(seed: number, options: NodeRunOptions, print: (line: string) => void) {
     this.#seed = seed;
@@ -147,6 +151,18 @@ class NodeRun {
       (key) => this.#groupOfKey(key),
     );
     this.#nemesisRandom = derivePrng(seed, "nemesis");
+    const membershipRandom = derivePrng(seed, "membership");
+    this.#membership =
+      this.#profile.member.raft.preVote === true && membershipRandom.chance(0.5)
+        ? new NodeMembership(
+            this.#members,
+            this.#groups,
+            membershipRandom,
+            { changeChance: 0.05, removeLeaderChance: 0.2, slack: 4, check: true },
+            (group) => world.groups.get(group)?.checks as NodeChecks,
+            (line) => this.#trace(line),
+          )
+        : undefined;
     this.#hostile = new SimHostileClient(
       { pickProposer: (random) => this.#hostileProposer(random) },
       derivePrng(seed, "hostile"),
@@ -189,6 +205,7 @@ class NodeRun {
       this.#scheduleNemesis();
       this.#scheduleHostile();
       this.#scheduleDiskStalls();
+      this.#scheduleMembership();
       await this.#advance(this.#options.ticks * TICK_MS);
       this.#trace("liveness phase: faults healed");
       await this.#liveness();
@@ -223,6 +240,18 @@ class NodeRun {
    * (RawNode.takeEarlyMessages) must keep every checker quiet — a crash inside a stall included. Drawn from its own
    * stream, so the nemesis and the clients draw as before.
    */
+  /** The movers look every 10 ticks, in the liveness phase too (where they restore full membership). */
+  #scheduleMembership(): void {
+    const membership = this.#membership;
+    if (membership === undefined) return;
+    const scope = this.#clock.scope();
+    const act = (): void => {
+      this.#guard(() => membership.step());
+      scope.setTimeout(act, 10 * TICK_MS);
+    };
+    scope.setTimeout(act, 10 * TICK_MS);
+  }
+
   #scheduleDiskStalls(): void {
     const random = derivePrng(this.#seed, "disk-stalls");
     if (!random.chance(0.5)) return;
@@ -299,6 +328,7 @@ class NodeRun {
 
   async #liveness(): Promise<void> {
     this.#nemesisOn = false;
+    this.#membership?.restoreAll();
     this.#hostile.draining = true;
     this.#clients.stop();
     this.#network.links.healAll();
@@ -355,9 +385,19 @@ class NodeRun {
   #groupGap(group: GroupId): string {
     const statuses = this.#members.map((m) => ({ member: m, status: m.hostOf(group)?.raw.status() }));
     const leaders = statuses.filter((s) => s.status?.role === "leader");
-    if (leaders.length !== 1) return `${leaders.length} leaders`;
+    if (leaders.length !== 1) {
+      const views = statuses.map(({ member, status }) =>
+        status === undefined
+          ? `${member.id} down`
+          : `${member.id} ${status.role} t${status.term} last ${status.lastIndex} commit ${status.commitIndex} ` +
+            `voters ${status.confState.voters.join(",")}${status.confState.learners.length > 0 ? ` learners ${status.confState.learners.join(",")}` : ""}`,
+      );
+      return `${leaders.length} leaders (${views.join("; ")})`;
+    }
     const leader = leaders[0]?.status;
     if (leader === undefined) return "no leader";
+    const membershipGap = this.#membership?.gap(group, leader.confState.voters, leader.confState.learners) ?? "";
+    if (membershipGap !== "") return membershipGap;
     for (const { member, status } of statuses) {
       if (status === undefined) return `node ${member.id} is not up`;
       if (status.leaderId !== leader.id || status.term !== leader.term) {
@@ -472,7 +512,7 @@ class NodeRun {
       digest: (digest >>> 0).toString(16).padStart(8, "0"),
       summary:
         `${this.#nodeCount} nodes${this.#groups.length === 1 ? "" : ` × ${this.#groups.length} groups`}, ${history.length} client ops (${counts.ok} ok, ${counts.fail} fail, ${counts.info} unknown), ` +
-        `${this.#elections} elections, ${this.#crashes} crashes, hostile entries ${this.#hostile.stats.proposed}, ${this.#clock.eventsRun} events, ${this.#network.links.stats.sent} messages`,
+        `${this.#elections} elections, ${this.#crashes} crashes, ${this.#membership === undefined ? "fixed membership" : `${this.#membership.changes} membership changes`}, hostile entries ${this.#hostile.stats.proposed}, ${this.#clock.eventsRun} events, ${this.#network.links.stats.sent} messages`,
     };
   }
 }

@@ -13,7 +13,7 @@ import { memberOfReplica } from "../lib/replica-id.js";
 import type { GroupId, NodeId } from "../raft/types.js";
 import type { ClusterLayout } from "../slots/cluster-layout.js";
 import type { RaftHost } from "./raft-host.js";
-import { nextMoveStep, type ReplicaMove } from "./replica-move.js";
+import { type MoveRules, nextMoveStep, type ReplicaMove } from "./replica-move.js";
 
 export interface ReplicaMoverOptions {
   readonly layout: Pick<ClusterLayout, "votersOf" | "leavingReplicasOf">;
@@ -23,6 +23,8 @@ export interface ReplicaMoverOptions {
   readonly markLeft: (shardId: GroupId, member: NodeId) => Promise<unknown>;
   readonly intervalMs: number;
   readonly logger: Pick<Logger, "info" | "debug">;
+  /** The planner's rules (replica-move.ts); the default's slack unless a simulator asks for another. */
+  readonly rules?: MoveRules;
 }
 
 /** What the mover did, for /metrics. */
@@ -87,7 +89,7 @@ export class ReplicaMover {
         continue;
       }
       if (!this.#startedAtMs.has(groupId)) this.#startedAtMs.set(groupId, Date.now());
-      const step = nextMoveStep(status, move);
+      const step = nextMoveStep(status, move, this.#options.rules);
       switch (step.kind) {
         case "confChange":
           logger.info({ shard: groupId, change: step.change }, "Replica move: membership change");

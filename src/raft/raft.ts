@@ -382,10 +382,14 @@ export class Raft {
   /** Handles a message from a higher term. Returns false when the message must be ignored. */
   #acceptHigherTerm(m: Message): boolean {
     if (m.type === "requestVote") {
-      // Thesis 4.2.3 / 6.2: while we hear from a live leader, a vote request is from a disruptive server.
+      // Thesis 4.2.3 / 6.2: while we hear from a live leader, a vote request is from a disruptive server — unless
+      // it comes from that leader itself, which therefore no longer leads (it restarted, or stepped down). A quiet
+      // group's follower keeps its lease while the leader's node answers liveness pings, so without this a leader
+      // that restarted could never be replaced by itself when the follower's vote is needed (the node simulation
+      // found it: a group of two voters after a membership change, seed 16).
       const inLease =
         this.config.checkQuorum && this.leaderId !== NO_NODE && this.electionElapsed < this.config.electionTimeoutTicks;
-      if (inLease && !m.leadershipTransfer) return false;
+      if (inLease && !m.leadershipTransfer && m.from !== this.leaderId) return false;
       if (m.preVote) return true; // a pre-vote never changes our term
     }
     if (m.type === "requestVoteResponse" && m.preVote && m.granted) return true; // the term we would campaign in
