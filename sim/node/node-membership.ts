@@ -27,6 +27,8 @@ export interface MembershipSettings {
   readonly slack: number;
   /** Judge each proposed change with the move-safety checker. */
   readonly check: boolean;
+  /** The mover's safety checks switched off (a mutation: node-mutations.ts). */
+  readonly unsafe?: MoveRules["unsafe"];
 }
 
 export class NodeMembership {
@@ -94,7 +96,8 @@ export class NodeMembership {
   #moverOf(member: SimMember): ReplicaMover {
     const known = this.#movers.get(member.id);
     if (known !== undefined && known.incarnation === member.incarnation) return known.mover;
-    const rules: MoveRules = { catchUpSlack: this.#settings.slack };
+    const { slack, unsafe } = this.#settings;
+    const rules: MoveRules = { catchUpSlack: slack, ...(unsafe === undefined ? {} : { unsafe }) };
     const mover = new ReplicaMover({
       layout: {
         votersOf: (group) => this.#desired.get(group) ?? [],

@@ -4,19 +4,23 @@
  * each (node-mutations.test.ts runs a short slice; sim/README.md lists them with the checker that catches them).
  */
 import type { RaftHostUnsafe } from "../../src/node/raft-host.js";
+import type { MoveRules } from "../../src/node/replica-move.js";
 import type { WalUnsafe } from "../../src/wal/wal-options.js";
 
 export type NodeMutationName =
   | "wal-no-fsync"
   | "wal-no-checksum"
   | "host-ack-before-persist"
-  | "host-reads-without-barrier";
+  | "host-reads-without-barrier"
+  | "mover-promote-early";
 
 export interface NodeMutation {
   readonly name: NodeMutationName;
   readonly description: string;
   readonly host: RaftHostUnsafe;
   readonly wal: WalUnsafe;
+  /** The replica mover's safety checks switched off (the seed then changes membership: node-membership.ts). */
+  readonly move?: MoveRules["unsafe"];
 }
 
 export const NODE_MUTATIONS: readonly NodeMutation[] = [
@@ -44,6 +48,13 @@ export const NODE_MUTATIONS: readonly NodeMutation[] = [
     description: "the host answers linearizable reads from its own state without ReadIndex (src/node/raft-host.ts)",
     host: { readsWithoutBarrier: true },
     wal: {},
+  },
+  {
+    name: "mover-promote-early",
+    description: "the replica mover promotes a learner before it holds the log (src/node/replica-move.ts)",
+    host: {},
+    wal: {},
+    move: { promoteBeforeCatchUp: true },
   },
 ];
 

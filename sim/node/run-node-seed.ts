@@ -152,13 +152,21 @@ class NodeRun {
     );
     this.#nemesisRandom = derivePrng(seed, "nemesis");
     const membershipRandom = derivePrng(seed, "membership");
+    // A mover mutation runs membership changes in every seed that may (drawn all the same: the stream is the same).
+    const changesMembership = membershipRandom.chance(0.5) || mutation?.move !== undefined;
     this.#membership =
-      this.#profile.member.raft.preVote === true && membershipRandom.chance(0.5)
+      this.#profile.member.raft.preVote === true && changesMembership
         ? new NodeMembership(
             this.#members,
             this.#groups,
             membershipRandom,
-            { changeChance: 0.05, removeLeaderChance: 0.2, slack: 4, check: true },
+            {
+              changeChance: 0.05,
+              removeLeaderChance: 0.2,
+              slack: 4,
+              check: true,
+              ...(mutation?.move === undefined ? {} : { unsafe: mutation.move }),
+            },
             (group) => world.groups.get(group)?.checks as NodeChecks,
             (line) => this.#trace(line),
           )

@@ -11,7 +11,7 @@ import { connect, type Socket } from "node:net";
 import type { Logger } from "../io/logger.js";
 import { assert } from "../lib/assert.js";
 import type { NodeId } from "../raft/types.js";
-import { formatPeerAddress, type PeerAddress } from "./address.js";
+import { ANY_MEMBER_ID, formatPeerAddress, type PeerAddress } from "./address.js";
 import { reconnectDelayMs } from "./backoff.js";
 import { decodeEnvelope, encodeEnvelope, PROTOCOL_VERSION, type ResponseEnvelope } from "./envelope.js";
 import { encodeFrames, FrameDecoder } from "./frame-codec.js";
@@ -176,7 +176,10 @@ export class PeerLink {
     if (this.#everConnected) options.counters.reconnects++;
     this.#everConnected = true;
     this.#outageLogged = false;
-    options.logger.info({ peer: this.peerId, address: formatPeerAddress(this.#address) }, "Connected to peer");
+    options.logger.info(
+      { peer: peerName(this.peerId), address: formatPeerAddress(this.#address) },
+      "Connected to peer",
+    );
     const hello = encodeFrames([
       encodeEnvelope({ k: "hello", v: PROTOCOL_VERSION, from: options.selfId, to: this.peerId }),
     ]);
@@ -230,7 +233,7 @@ export class PeerLink {
 
   #logOutage(wasConnected: boolean, lastError: Error | undefined): void {
     const detail = {
-      peer: this.peerId,
+      peer: peerName(this.peerId),
       address: formatPeerAddress(this.#address),
       error: lastError?.message ?? "closed by peer",
     };
@@ -251,4 +254,9 @@ export class PeerLink {
   #withdrawRequests(): void {
     this.#writer.queue.removeWhere((frame) => frame.requestId !== 0);
   }
+}
+
+/** A peer as logs name it: its id, or "any member" for the link a joining node opens before it knows one. */
+function peerName(peerId: NodeId): NodeId | string {
+  return peerId === ANY_MEMBER_ID ? "any member" : peerId;
 }
