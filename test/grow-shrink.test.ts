@@ -75,6 +75,7 @@ describe("growing a cluster from 3 to 5 nodes and removing one, under a client's
       const removed = await runShoal(["node", "remove", "1", "--endpoint", cluster.url(2)], 300_000);
       assert.equal(removed.code, 0, removed.stderr);
       assert.match(removed.stdout, /Done: node 1 is removed/);
+      assert.match(removed.stdout, /replicas moved off node 1, \d+(\.\d)? (B|KiB|MiB) streamed/);
       const exit = await cluster.exited(1, 30_000);
       assert.equal(exit.code, 0, exit.stderr);
       const after = await nodes(2);

@@ -87,6 +87,7 @@ export async function runNode(argv: string[]): Promise<number> {
   process.stdout.write(`Removing node ${id}: moving its ${total} replica${total === 1 ? "" : "s"} away first\n`);
   if (flags["no-wait"] === true) return 0;
   const progress = progressLine(total);
+  const streamed = await bytesStreamed(recorded);
   const deadline = Date.now() + waitMs;
   for (;;) {
     const now = await client.nodes().catch(() => undefined);
@@ -97,7 +98,8 @@ export async function runNode(argv: string[]): Promise<number> {
       return 0;
     }
     const left = node?.replicas ?? total;
-    progress.draw(total - left, `${total - left}/${total} replicas moved off node ${id}`);
+    const bytes = now === undefined ? "" : `, ${formatBytes((await bytesStreamed(now)) - streamed)} streamed`;
+    progress.draw(total - left, `${total - left}/${total} replicas moved off node ${id}${bytes}`);
     if (Date.now() >= deadline) {
       progress.done();
       process.stderr.write(`shoal: node ${id} still holds ${left} replicas after ${waitMs} ms\n`);
@@ -128,6 +130,8 @@ export async function runRebalance(argv: string[]): Promise<number> {
   const waitMs = integerFlag(flags, "wait-ms", 3_600_000, 0, 86_400_000);
   const total = Math.max(1, before.plan.length);
   const progress = progressLine(total);
+  const members = await client.nodes().catch(() => undefined);
+  const streamed = members === undefined ? 0 : await bytesStreamed(members);
   const deadline = Date.now() + waitMs;
   for (;;) {
     const now = await client.rebalance().catch(() => undefined);
@@ -143,10 +147,9 @@ export async function runRebalance(argv: string[]): Promise<number> {
     }
     const left = now === undefined ? total : now.plan.length;
     const doneSteps = Math.max(0, total - left);
-    progress.draw(
-      doneSteps,
-      `${doneSteps}/${total} steps${now?.movingShard === undefined ? "" : `, moving shard ${now.movingShard}`}`,
-    );
+    const bytes = members === undefined ? "" : `, ${formatBytes((await bytesStreamed(members)) - streamed)} streamed`;
+    const moving = now?.movingShard === undefined ? "" : `, moving shard ${now.movingShard}`;
+    progress.draw(doneSteps, `${doneSteps}/${total} steps${moving}${bytes}`);
     if (Date.now() >= deadline) {
       progress.done();
       process.stderr.write(`shoal: ${left} rebalance steps left after ${waitMs} ms\n`);
@@ -154,6 +157,35 @@ export async function runRebalance(argv: string[]): Promise<number> {
     }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
+}
+
+/** Snapshot bytes the members have sent to replicas catching up (each one's /metrics,
+ * shoal_snapshot_bytes_sent_total), summed; a member that does not answer counts 0. */
+async function bytesStreamed(view: AdminNodes): Promise<number> {
+  const sent = await Promise.all(
+    view.nodes.map(async (node) => {
+      if (node.http === "") return 0;
+      try {
+        const response = await fetch(`http://${node.http}/metrics`, { signal: AbortSignal.timeout(2_000) });
+        const text = await response.text();
+        return Number(/^shoal_snapshot_bytes_sent_total(?:\{[^}]*\})? ([0-9.e+]+)$/m.exec(text)?.[1] ?? 0);
+      } catch {
+        return 0;
+      }
+    }),
+  );
+  return sent.reduce((sum, bytes) => sum + bytes, 0);
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = Math.max(0, bytes);
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
 /** A progress bar with an ETA on a terminal; one line per change of the count otherwise. */
@@ -168,7 +200,7 @@ function progressLine(total: number): { draw(done: number, label: string): void;
       if (tty) {
         redraw(process.stdout, renderProgressBar(done / total, `${label}${eta}`, process.stdout.columns ?? 80));
       } else if (done !== lastDone) {
-        process.stdout.write(`${label}${eta}\n`);
+        process.stdout.write(`${label}${eta}\n`); // a log or a pipe: a line per step, not per poll
       }
       lastDone = done;
     },
