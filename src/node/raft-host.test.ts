@@ -193,6 +193,18 @@ describe("RaftHost when leadership moves", () => {
     assert.notEqual(cluster.host(leader).raw.status().role, "leader");
   });
 
+  it("fails a leader's waiting proposals as UNKNOWN_OUTCOME when it stops (its entry may still commit), reads as UNAVAILABLE", async () => {
+    cluster = new HostCluster({ lostLeadershipGraceMs: 60_000 });
+    const leader = await cluster.leader();
+    cluster.isolate(leader); // the entry is appended but cannot commit
+    const write = outcome(cluster.host(leader).propose(put("k")));
+    const read = outcome(cluster.host(leader).readBarrier());
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await cluster.host(leader).stop();
+    assert.equal((await write).code, "UNKNOWN_OUTCOME", "a retry could apply it twice");
+    assert.equal((await read).code, "UNAVAILABLE");
+  });
+
   it("retries a follower's unconfirmed read when another leader appears, and reports the change", async () => {
     cluster = new HostCluster({ lostLeadershipGraceMs: 30_000 });
     const oldLeader = await cluster.leader();

@@ -261,8 +261,14 @@ export class RaftHost {
     await this.#idle;
     await this.#applyDrain;
     await this.#snapshotTask;
+    // A proposal still waiting is in this node's log: it may yet commit under another leader, so its outcome is
+    // unknown (never UNAVAILABLE, which a forwarding member would retry: applied twice). A read changes nothing.
+    const unknown = new ShoalError(
+      "UNKNOWN_OUTCOME",
+      "The node stopped (shut down, or its replica moved away) before the write was applied; it may or may not be",
+    );
+    for (const waiter of this.#proposals.values()) this.#settleProposal(waiter, unknown);
     const stopping = new ShoalError("UNAVAILABLE", "Node is shutting down");
-    for (const waiter of this.#proposals.values()) this.#settleProposal(waiter, stopping);
     for (const waiter of this.#reads.values()) this.#settleRead(waiter, stopping);
     this.#proposals.clear();
     this.#reads.clear();
