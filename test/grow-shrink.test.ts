@@ -53,6 +53,20 @@ describe("growing a cluster from 3 to 5 nodes and removing one, under a client's
           }
         }
       })();
+      // A reader too: every read of a loaded key answers its value, while replicas move under it.
+      const readFailures: string[] = [];
+      const reader = (async () => {
+        for (let n = 0; writing; n++) {
+          const i = (n * 7919) % keys.length;
+          try {
+            const value = await client.get(keys[i] as string);
+            if (value !== `v${i}`) readFailures.push(`${keys[i]}: read ${value}`);
+          } catch (error) {
+            readFailures.push(`${keys[i]}: ${(error as Error).message}`);
+            await sleep(50);
+          }
+        }
+      })();
 
       await cluster.addNode(4, 1);
       await cluster.addNode(5, 2);
@@ -71,8 +85,29 @@ describe("growing a cluster from 3 to 5 nodes and removing one, under a client's
       );
       assert.deepEqual(grown.nodes.map((node) => node.replicas).sort(), [3, 3, 4, 4, 4], "18 replicas over 5 nodes");
 
-      // Node 1 drained and removed with the CLI; it then stops by itself (exit 0).
+      // Node 1 drained and removed with the CLI; it then stops by itself (exit 0). Meanwhile HTTP reads through
+      // node 1 itself: a read waiting on one of its replicas when that replica is deleted (it moved away) is
+      // read again where the shard is now, never answered with an error (a refused connection once node 1 has
+      // stopped is not the node's answer, and ends the loop).
+      let draining = true;
+      const drainReadErrors: string[] = [];
+      const drainReaders = Array.from({ length: 8 }, async (_, worker) => {
+        for (let n = worker; draining; n += 8) {
+          const i = (n * 104729) % keys.length;
+          const answer = await fetch(`${cluster.url(1)}/v1/kv/${keys[i]}`).catch(() => undefined);
+          if (answer === undefined) return;
+          const body = await answer.text();
+          if (answer.status !== 200 || body !== `v${i}`) drainReadErrors.push(`${answer.status} ${body}`);
+        }
+      });
       const removed = await runShoal(["node", "remove", "1", "--endpoint", cluster.url(2)], 300_000);
+      draining = false;
+      await Promise.all(drainReaders);
+      assert.deepEqual(
+        drainReadErrors.slice(0, 3),
+        [],
+        `${drainReadErrors.length} reads through the drained node failed`,
+      );
       assert.equal(removed.code, 0, removed.stderr);
       assert.match(removed.stdout, /Done: node 1 is removed/);
       assert.match(removed.stdout, /replicas moved off node 1, \d+(\.\d)? (B|KiB|MiB) streamed/);
@@ -88,6 +123,8 @@ describe("growing a cluster from 3 to 5 nodes and removing one, under a client's
 
       writing = false;
       await writer;
+      await reader;
+      assert.deepEqual(readFailures, [], "every read answered its key's value while replicas moved");
       // Every key reads its last acknowledged value through any member.
       for (const [i, key] of keys.entries()) {
         if (i % 10 !== 0) continue;

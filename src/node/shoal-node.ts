@@ -739,7 +739,27 @@ export class ShoalNode {
   /** `get`, with the revision of the key's shard the read saw (wherever the shard is held). */
   getWithRevision(key: Uint8Array, stale = false): Promise<KeyRead> {
     checkKeySize(key); // a key no write can store is refused, as every front end refuses it
-    return this.#shardOfKeyAccess(key).get(key, stale);
+    return this.#readWhereHeld(
+      () => this.#shardOfKeyAccess(key),
+      (shard) => shard.get(key, stale),
+    );
+  }
+
+  /**
+   * Runs a read on the shard `locate` finds, and once more on the shard's new access when it fails UNAVAILABLE
+   * because this node's replica was deleted under it (it moved away: shard-set.ts swaps the access first, then stops
+   * the replica, failing what waits on it). Reads only: a write's outcome may be unknown, never retried here.
+   */
+  async #readWhereHeld<T>(locate: () => ShardAccess, read: (shard: ShardAccess) => Promise<T>): Promise<T> {
+    const shard = locate();
+    try {
+      return await read(shard);
+    } catch (error) {
+      if (!(error instanceof ShoalError && error.code === "UNAVAILABLE")) throw error;
+      const now = locate();
+      if (now === shard) throw error;
+      return read(now);
+    }
   }
 
   /** Keys with `prefix` after `after`, in bytewise order across every shard (each shard's part linearizable unless
@@ -835,11 +855,15 @@ export class ShoalNode {
     cursors: ScanCursors,
     protocol?: ReplyProtocol,
   ): Promise<Reply[]> {
-    const shard = this.#route(argvs);
-    if (shard !== undefined) {
-      return shard.replica === undefined
-        ? shard.readRedis(argvs, stale, protocol)
-        : shard.replica.redis.readRedis(argvs, stale, cursors);
+    const routed = this.#route(argvs);
+    if (routed !== undefined) {
+      return this.#readWhereHeld(
+        () => this.#route(argvs) as ShardAccess,
+        (shard) =>
+          shard.replica === undefined
+            ? shard.readRedis(argvs, stale, protocol)
+            : shard.replica.redis.readRedis(argvs, stale, cursors),
+      );
     }
     const shards = this.#allShards();
     if (!this.#holdsEveryShard()) {
