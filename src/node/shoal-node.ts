@@ -688,6 +688,11 @@ export class ShoalNode {
   /** Shard `id`, refused at once with CLUSTER_DOWN when a majority of its replicas is unreachable (on a cluster of
    * several shards: the others keep serving; one shard answers as a single group always did). */
   #shard(id: GroupId): ShardAccess {
+    // A node removed from the cluster holds nothing and hears from no one while it stops: its clients go elsewhere
+    // (UNAVAILABLE: nothing was done, any other member answers), never to its view of who is down.
+    if (this.layout.map.removed?.includes(this.options.id) === true) {
+      throw new ShoalError("UNAVAILABLE", `Node ${this.options.id} was removed from the cluster; ask another member`);
+    }
     const shard = this.shards.get(id);
     assert(shard !== undefined, "every shard has an access");
     if (this.placement.shardCount > 1) {
