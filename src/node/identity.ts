@@ -17,6 +17,7 @@ import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, 
 import { join } from "node:path";
 import { ShoalError } from "../lib/errors.js";
 import type { NodeId } from "../raft/types.js";
+import type { MemberAddress } from "./node-options.js";
 
 export const IDENTITY_FILE_NAME = "identity.json";
 export const MEMBERS_SEEN_FILE_NAME = "members-seen.json";
@@ -144,13 +145,13 @@ const KNOWN_MEMBERS_FILE_NAME = "known-members.json";
 
 /** Records the members' addresses a node that joined (`--join`) knows, so it restarts even when the member it
  * joins through does not answer (join-cluster.ts). */
-export function writeKnownMembers(dataDir: string, members: ReadonlyMap<NodeId, MemberAddressRecord>): void {
+export function writeKnownMembers(dataDir: string, members: ReadonlyMap<NodeId, MemberAddress>): void {
   const list = [...members].map(([id, address]) => ({ id, peer: address.peer, http: address.http }));
   writeJsonAtomically(dataDir, KNOWN_MEMBERS_FILE_NAME, { format: FORMAT, members: list });
 }
 
 /** The addresses `writeKnownMembers` recorded; undefined when there are none. */
-export function readKnownMembers(dataDir: string): Map<NodeId, MemberAddressRecord> | undefined {
+export function readKnownMembers(dataDir: string): Map<NodeId, MemberAddress> | undefined {
   const path = join(dataDir, KNOWN_MEMBERS_FILE_NAME);
   const value = readJson(path) as { format?: unknown; members?: unknown } | undefined;
   if (value === undefined) return undefined;
@@ -163,12 +164,6 @@ export function readKnownMembers(dataDir: string): Map<NodeId, MemberAddressReco
     throw new ShoalError("INTERNAL", `Cannot read ${path}: not a Shoal known-members file`);
   }
   return new Map(members.map((m) => [m.id as NodeId, { peer: m.peer as string, http: m.http as string }]));
-}
-
-/** A member's addresses as recorded (node-options.ts MemberAddress, which node/ defines above this module). */
-export interface MemberAddressRecord {
-  readonly peer: string;
-  readonly http: string;
 }
 
 function readJson(path: string): unknown {
@@ -186,23 +181,28 @@ function readJson(path: string): unknown {
   }
 }
 
-/** temp file + fsync + rename + directory fsync. */
 function writeJsonAtomically(dataDir: string, name: string, value: unknown): void {
-  const path = join(dataDir, name);
+  writeFileDurably(dataDir, name, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Replaces `dir/name` with `text` so a crash leaves the old file or the new one, never a part, and the new one
+ * survives a power loss once this returns: temp file + fsync + rename + directory fsync. */
+export function writeFileDurably(dir: string, name: string, text: string): void {
+  const path = join(dir, name);
   const temporary = `${path}.tmp`;
   const fd = openSync(temporary, "w");
   try {
-    writeSync(fd, `${JSON.stringify(value, null, 2)}\n`);
+    writeSync(fd, text);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
   renameSync(temporary, path);
-  const dir = openSync(dataDir, "r");
+  const directory = openSync(dir, "r");
   try {
-    fsyncSync(dir);
+    fsyncSync(directory);
   } finally {
-    closeSync(dir);
+    closeSync(directory);
   }
 }
 

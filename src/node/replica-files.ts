@@ -1,20 +1,23 @@
 /**
- * @module Where a replica's files live, and which incarnation of this member's replica a group's files on disk are (lib/replica-id.ts says why a
- * replica id changes when a member takes a shard back): the id is recorded in `replica-id` beside the replica's
- * files, and files of another incarnation are deleted before the replica opens — that incarnation was removed
- * from the group (the cluster map gave this member a later one only after), so nothing in them is needed, and
- * replaying them under the new id would bring back a log and votes the group has forgotten.
+ * @module Where a replica's files live, and which incarnation of this member's replica they are (lib/replica-id.ts
+ * says why a replica id changes when a member takes a shard back): the id is recorded in `replica-id` beside the
+ * replica's files, and files of another incarnation are deleted before the replica opens — that incarnation was
+ * removed from the group (the cluster map gave this member a later one only after), so nothing in them is needed,
+ * and replaying them under the new id would bring back a log and votes the group has forgotten.
  *
- * Crash safety: the old files are deleted before the new id is written (fsynced), and the WAL is created after
- * it; a crash in between leaves no WAL and no id file, which opens as a new replica. Files without an id file are
- * the member's first incarnation (written before replica ids existed).
+ * Crash safety: the old files are deleted first, then the new id is written durably (temp file, fsync, rename,
+ * directory fsync: a crash leaves the old id or the new one, never part of one), and the WAL is created after it.
+ * A crash in between leaves no WAL and no id file, which opens as a new replica. Files without an id file are the
+ * member's first incarnation (written before replica ids existed).
  */
 import { existsSync } from "node:fs";
-import { mkdir, open, readFile, rm } from "node:fs/promises";
+import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { GroupId, NodeId } from "../raft/types.js";
+import { writeFileDurably } from "./identity.js";
 
 const ID_FILE = "replica-id";
+const PARTS = ["wal", "snapshots", "state"] as const;
 
 /** Where group `groupId`'s files live in a data directory: group 1 keeps the directory's top-level `wal/`,
  * `snapshots/` and `state/` (a node written before groups existed opens unchanged); group g ≠ 1 lives under
@@ -22,7 +25,6 @@ const ID_FILE = "replica-id";
 export function groupDataDir(dataDir: string, groupId: GroupId): string {
   return groupId === 1 ? dataDir : join(dataDir, "groups", String(groupId));
 }
-const PARTS = ["wal", "snapshots", "state"] as const;
 
 /** The replica id the files of group `groupId` in `dataDir` were written under, undefined when there are none. */
 export async function recordedReplicaId(
@@ -56,13 +58,7 @@ export async function adoptReplicaId(
   if (stale) await removeReplicaFiles(dataDir, groupId);
   const dir = groupDataDir(dataDir, groupId);
   await mkdir(dir, { recursive: true });
-  const file = await open(join(dir, ID_FILE), "w");
-  try {
-    await file.writeFile(`${replicaId}\n`);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
+  writeFileDurably(dir, ID_FILE, `${replicaId}\n`);
   return stale;
 }
 
