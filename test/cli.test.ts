@@ -47,6 +47,22 @@ test("bad flags give one line and exit 2", async () => {
   assertOneLineError(shoal("start", "--id", "x"), 2, /Cannot parse --id "x"/);
   assertOneLineError(shoal("start", "--id", "1", "--data-dir", "d", "--peers", "1=localhost"), 2, /Cannot parse peer/);
   assertOneLineError(
+    shoal("start", "--id", "1", "--data-dir", "d", "--peers", "1=127.0.0.1:7101,1048577=127.0.0.1:7102"),
+    2,
+    /Cannot parse peer "1048577=127.0.0.1:7102": id \(1-1000000\) or port out of range/,
+  );
+  assertOneLineError(shoal("start", "--id", "1000001"), 2, /Cannot parse --id "1000001"/);
+  assertOneLineError(
+    shoal("start", "--id", "4", "--data-dir", "d", "--peers", "1=127.0.0.1:7101", "--peer", "127.0.0.1:7104"),
+    2,
+    /--peer is this node's address for --join/,
+  );
+  assertOneLineError(
+    shoal("start", "--id", "4", "--data-dir", "d", "--peer", "127.0.0.1:7104", "--join", "nowhere"),
+    2,
+    /Cannot parse --join "nowhere": expected HOST:PORT/,
+  );
+  assertOneLineError(
     shoal("start", "--id", "2", "--data-dir", "d", "--peers", "1=127.0.0.1:7101"),
     2,
     /does not list this node's id 2/,

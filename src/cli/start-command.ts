@@ -1,9 +1,11 @@
 /**
  * @module `shoal start`: runs one node in this process until SIGINT/SIGTERM.
  */
+
 import { accessSync, constants, existsSync, mkdirSync, openSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import pino, { type Logger } from "pino";
+import { isMemberId, MEMBER_ID_MAX } from "../lib/replica-id.js";
 import { MemberStartError, startMember } from "../member/start-member.js";
 import { type FsyncPolicy, type MemberAddress, nodeDefaults } from "../node/node-options.js";
 import { DataLossError } from "../raft/data-loss.js";
@@ -20,8 +22,7 @@ const HELP = `Usage: shoal start --id N --data-dir DIR --peers ID=HOST:PORT,... 
   --peers LIST           every member's peer address, e.g. 1=127.0.0.1:7101,2=127.0.0.1:7102 (the members a
                          cluster is created with)
   --join HOST:PORT       join a running cluster through this member's peer address: the node becomes a member
-                         (it holds no shard until replicas are moved to it: shoal shards move); restart it with
-                         the same command
+                         and the rebalancer gives it its share of replicas; restart it with the same command
   --peer HOST:PORT       with --join: this node's own peer address
   --http-host HOST       HTTP API host (default 127.0.0.1)
   --http-port PORT       HTTP API port (default 8000 + id); also serves the dashboard at /
@@ -89,12 +90,15 @@ export async function runStart(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const id = integerFlag(flags, "id", 0, 1, 1_000_000);
+  const id = integerFlag(flags, "id", 0, 1, MEMBER_ID_MAX);
   if (id === 0) throw new CliError("Missing --id (try: shoal start --help)");
   const dataDir = requireString(flags, "data-dir");
   const httpHost = typeof flags["http-host"] === "string" ? flags["http-host"] : "127.0.0.1";
   const httpPort = integerFlag(flags, "http-port", 8000 + id, 0, 65535);
   const join = typeof flags.join === "string" ? peerAddress(flags.join, "--join") : undefined;
+  if (join === undefined && flags.peer !== undefined) {
+    throw new CliError("--peer is this node's address for --join; a cluster's first members take --peers");
+  }
   const members = join === undefined ? parsePeers(requireString(flags, "peers")) : joiningMember(flags, id);
   if (!members.has(id)) throw new CliError(`--peers does not list this node's id ${id}`);
   if (join !== undefined) members.set(id, { peer: members.get(id)?.peer ?? "", http: `${httpHost}:${httpPort}` });
@@ -210,7 +214,9 @@ export function parsePeers(list: string): Map<number, MemberAddress> {
     if (match === null) throw new CliError(`Cannot parse peer "${item}": expected ID=HOST:PORT`);
     const id = Number(match[1]);
     const port = Number(match[3]);
-    if (id < 1 || port < 1 || port > 65535) throw new CliError(`Cannot parse peer "${item}": id or port out of range`);
+    if (!isMemberId(id) || port < 1 || port > 65535) {
+      throw new CliError(`Cannot parse peer "${item}": id (1-${MEMBER_ID_MAX}) or port out of range`);
+    }
     if (members.has(id)) throw new CliError(`Peer id ${id} is listed twice`);
     members.set(id, { peer: `${match[2]}:${port}`, http: "" });
   }

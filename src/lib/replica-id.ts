@@ -12,8 +12,17 @@
  * incarnation (raft.ts drops a message whose `to` is not its id).
  */
 
-/** Member ids are below this (`shoal start --id` allows up to 1,000,000). */
+/** Replica ids of one member are congruent modulo this. */
 export const MEMBER_ID_LIMIT = 0x100000;
+
+/** The largest member id (below MEMBER_ID_LIMIT, so a replica id's member is its remainder): `shoal start --id`,
+ * `--peers`, the embedded API and a join all refuse more. */
+export const MEMBER_ID_MAX = 1_000_000;
+
+/** Whether `id` can be a member's id. */
+export function isMemberId(id: unknown): id is number {
+  return Number.isSafeInteger(id) && (id as number) >= 1 && (id as number) <= MEMBER_ID_MAX;
+}
 
 /** The Raft id of `member`'s replica in its `incarnation` (0 for the first). */
 export function replicaIdOf(member: number, incarnation: number): number {

@@ -4,9 +4,11 @@
  * and hands back a small typed API — linearizable get, put and delete from any member — and `stop()`.
  * docs/embedding.md is the guide.
  */
+
 import pino, { type Logger } from "pino";
 import type { CommandResult } from "../commands/command.js";
 import { ShoalError } from "../lib/errors.js";
+import { isMemberId, MEMBER_ID_MAX } from "../lib/replica-id.js";
 import { type FsyncPolicy, type MemberAddress, nodeDefaults } from "../node/node-options.js";
 import type { NodeId } from "../raft/types.js";
 import type { KeyValue } from "../store/record.js";
@@ -183,7 +185,8 @@ function memberAddresses(options: EmbeddedNodeOptions): Map<NodeId, MemberAddres
       : Object.entries(options.peers).map(([id, address]) => [Number(id), address]);
   const members = new Map<NodeId, MemberAddress>();
   for (const [id, address] of entries) {
-    if (!Number.isInteger(id) || id < 1) throw new ShoalError("BAD_REQUEST", `Peer id ${id} is not a positive integer`);
+    if (!isMemberId(id))
+      throw new ShoalError("BAD_REQUEST", `Peer id ${id} is not an integer from 1 to ${MEMBER_ID_MAX}`);
     // Port 0 cannot be a peer address: the other members could not know which port it picked.
     const port = typeof address === "string" ? Number(/^.+:(\d{1,5})$/.exec(address)?.[1]) : Number.NaN;
     if (!(port >= 1 && port <= 65535)) {

@@ -169,6 +169,9 @@ test("a member joins under an id never used in the cluster, with its addresses i
   assert.deepEqual(parseClusterMap(encodeClusterMap(joined)), joined);
   assert.throws(() => withMemberJoined(joined, 5, address), RangeError, "a member's id");
   assert.throws(() => withMemberJoined(running, 2, address), RangeError, "a first member's id");
+  // Above MEMBER_ID_MAX a replica id's member (its remainder) would name another member.
+  assert.throws(() => withMemberJoined(running, 1_048_577, address), /integer from 1 to 1000000/);
+  assert.throws(() => withMemberJoined(running, 0, address), /integer from 1 to 1000000/);
   // A member removed from the cluster never joins again under its id.
   const removed = withMemberRemoved(joined, 5);
   assert.deepEqual(removed.removed, [5]);

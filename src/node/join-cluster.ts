@@ -5,7 +5,7 @@
  */
 
 import { ShoalError } from "../lib/errors.js";
-import { memberOfReplica } from "../lib/replica-id.js";
+import { isMemberId, MEMBER_ID_MAX, memberOfReplica } from "../lib/replica-id.js";
 import type { NodeId } from "../raft/types.js";
 import { PeerTransport } from "../transport/index.js";
 import { type IdentityAnswer, parseIdentityAnswer, replicationFactorOf, resolveIdentity } from "./bootstrap.js";
@@ -45,6 +45,11 @@ export async function joinCluster(
 }> {
   const self = options.members.get(options.id);
   if (self === undefined) throw new ShoalError("BAD_REQUEST", `Node ${options.id} is not among the members`);
+  const outOfRange = [...options.members.keys()].find((id) => !isMemberId(id));
+  if (outOfRange !== undefined) {
+    // A replica id's member is its remainder modulo MEMBER_ID_LIMIT (lib/replica-id.ts): larger ids would collide.
+    throw new ShoalError("BAD_REQUEST", `Member ids are integers from 1 to ${MEMBER_ID_MAX}, not ${outOfRange}`);
+  }
   const clusterName = options.clusterName ?? nodeDefaults.clusterName;
   const seen = MembersSeen.load(options.dataDir);
   let identity = readIdentity(options.dataDir);

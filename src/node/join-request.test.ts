@@ -80,3 +80,15 @@ test("an id in use or once used is refused with a clear error, whatever the dire
   await assert.rejects(admitMember(member.context, request(9, "127.0.0.1:7109", true)), refused(/not a member/));
   assert.equal(member.updates(), 0);
 });
+
+test("a joining node's addresses are checked before they reach the map every member dials", async () => {
+  const member = memberContext();
+  await assert.rejects(admitMember(member.context, request(5, "no-port")), refused(/expected host:port/));
+  await assert.rejects(admitMember(member.context, request(5, "127.0.0.1:99999")), refused(/port must be 1-65535/));
+  await assert.rejects(
+    admitMember(member.context, request(5, `${"h".repeat(400)}:7105`)),
+    refused(/at most 300 characters/),
+  );
+  assert.equal(member.updates(), 0);
+  assert.deepEqual(member.map().members, [1, 2, 3]);
+});

@@ -14,7 +14,7 @@ import { ShoalError } from "../lib/errors.js";
 import type { NodeId } from "../raft/types.js";
 import type { ClusterMap } from "../slots/cluster-map.js";
 import { withMemberJoined } from "../slots/membership.js";
-import { ANY_MEMBER_ID, type PeerTransport } from "../transport/index.js";
+import { ANY_MEMBER_ID, type PeerTransport, parsePeerAddress } from "../transport/index.js";
 import type { ClusterIdentity } from "./identity.js";
 import type { MemberAddress } from "./node-options.js";
 import type { JoinRequest } from "./peer-rpc.js";
@@ -37,8 +37,16 @@ export interface AdmissionContext {
   readonly updateMap: (change: (map: ClusterMap) => ClusterMap) => Promise<ClusterMap>;
 }
 
-/** The member's side: records the node in the cluster map (or recognises a restart) and answers. */
+/** The longest address a joining node may give (a host name and a port, with room to spare). */
+const ADDRESS_LENGTH_MAX = 300;
+
+/** The member's side: records the node in the cluster map (or recognises a restart) and answers. Its addresses are
+ * checked here, before they reach the map: every member dials what the map says. */
 export async function admitMember(context: AdmissionContext, request: JoinRequest): Promise<JoinAnswer> {
+  if (request.peer.length > ADDRESS_LENGTH_MAX || request.http.length > ADDRESS_LENGTH_MAX) {
+    throw new ShoalError("BAD_REQUEST", `A joining node's addresses are at most ${ADDRESS_LENGTH_MAX} characters`);
+  }
+  parsePeerAddress(request.peer); // BAD_REQUEST when it is not host:port
   const known = context.addresses().get(request.id);
   const member = context.map().members.includes(request.id);
   if (member && !(request.restart && known?.peer === request.peer)) {

@@ -5,7 +5,6 @@
  * (remote-shard.ts), which answers from its replica the same way. Either way the answer is the shard's, so the
  * node's routing (shoal-node.ts) does not care where the shard lives.
  */
-
 import type { Command, CommandResult } from "../commands/command.js";
 import type { ScanCursors } from "../commands/redis/command-spec.js";
 import { executeCommands } from "../commands/redis/execute.js";

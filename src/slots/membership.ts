@@ -5,15 +5,18 @@
  * paused. Pure; each throws a RangeError saying why when the change makes no sense (node/cluster-map-keeper.ts
  * answers it as BAD_REQUEST).
  *
- * The rule behind the refusals: a member id is never given twice. Raft ids are member ids, and a node with an
- * empty disk under an id that was a member could vote with a log it lost (issue 10's rule, kept for joins).
+ * The rule behind the refusals: a member id is never given twice. Its meta-group replica's Raft id is the member
+ * id, and a node with an empty disk under an id that was a member could vote there with a log it lost (issue 10's
+ * rule, kept for joins; shards give a returning member a new replica id instead: lib/replica-id.ts).
  */
+import { isMemberId, MEMBER_ID_MAX } from "../lib/replica-id.js";
 import type { ClusterMap, JoinedAddress } from "./cluster-map.js";
 
 type NodeId = number;
 
 /** The map with member `id` joined at `address`. Refused when `id` is, or ever was, a member. */
 export function withMemberJoined(map: ClusterMap, id: NodeId, address: JoinedAddress): ClusterMap {
+  if (!isMemberId(id)) throw new RangeError(`A member id is an integer from 1 to ${MEMBER_ID_MAX}, not ${id}`);
   if (map.members.includes(id)) {
     throw new RangeError(
       `Node ${id} is already a member of this cluster: a node that lost its data joins under a new id ` +
