@@ -15,6 +15,7 @@ import { gapOf } from "../src/node/replica-mover.js";
 import type { ConfChange, ConfState, NodeId } from "../src/raft/types.js";
 import { checkMoveStep, holdsOnDisks } from "./checkers/move-safety.js";
 import type { SimCluster } from "./cluster.js";
+import { nextWantedVoters } from "./wanted-membership.js";
 
 export interface AdminSettings {
   /** How often the admin looks at the cluster. */
@@ -83,7 +84,7 @@ export class SimAdmin {
       this.#pending = undefined;
     }
     const move = gapOf(this.#desired, conf);
-    if (move === undefined) this.#chooseDesired(conf, leader.id);
+    if (move === undefined) this.#chooseDesired(leader.id);
     else {
       const next = nextMoveStep(status, move, this.#rules);
       if (next.kind === "confChange") {
@@ -120,30 +121,14 @@ export class SimAdmin {
   }
 
   /** With the membership as wanted: maybe want another (a removal, a return, or a move of a seat). */
-  #chooseDesired(conf: ConfState, leaderId: NodeId): void {
+  #chooseDesired(leaderId: NodeId): void {
     if (this.draining) return;
     const all = this.#cluster.nodeIds;
-    const out = all.filter((id) => !this.#desired.includes(id));
-    if (out.length === 0) {
-      if (!this.#random.chance(this.#settings.removeChance)) return;
-      const others = conf.voters.filter((id) => id !== leaderId);
-      const removeLeader = others.length === 0 || this.#random.chance(this.#settings.removeLeaderChance);
-      const from = removeLeader ? leaderId : this.#random.pick(others);
-      this.#desired = this.#desired.filter((id) => id !== from);
-      this.#trace(`admin: wants voter ${from} removed`);
-      return;
-    }
-    const back = out[0] as NodeId;
-    if (this.#random.chance(0.5)) {
-      this.#desired = [...all];
-      this.#trace(`admin: wants node ${back} back`);
-      return;
-    }
-    // A replica move: one voter's seat goes to the node that is out.
-    const from = this.#random.pick(this.#desired);
-    this.#desired = [...this.#desired.filter((id) => id !== from), back];
-    this.stats.moves++;
-    this.#trace(`admin: wants voter ${from}'s seat moved to node ${back}`);
+    if (this.#desired.length === all.length && !this.#random.chance(this.#settings.removeChance)) return;
+    const next = nextWantedVoters(this.#desired, all, leaderId, this.#random, this.#settings.removeLeaderChance);
+    this.#desired = next.voters;
+    if (next.move) this.stats.moves++;
+    this.#trace(`admin: wants ${next.description}`);
   }
 
   /** Full membership (every node a voter) and no change in flight: what the liveness phase waits for. */

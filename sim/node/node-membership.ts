@@ -15,6 +15,7 @@ import type { MoveRules } from "../../src/node/replica-move.js";
 import { ReplicaMover } from "../../src/node/replica-mover.js";
 import type { GroupId, NodeId } from "../../src/raft/types.js";
 import { checkMoveStep } from "../checkers/move-safety.js";
+import { nextWantedVoters } from "../wanted-membership.js";
 import type { NodeChecks } from "./node-checks.js";
 import type { SimMember } from "./sim-member.js";
 
@@ -159,22 +160,8 @@ export class NodeMembership {
       learners.length === 0 && voters.length === desired.length && desired.every((id) => voters.includes(id));
     if (!settled || !this.#random.chance(this.#settings.changeChance)) return;
     const all = this.#members.map((m) => m.id);
-    const out = all.find((id) => !desired.includes(id));
-    if (out === undefined) {
-      const others = desired.filter((id) => id !== status.id);
-      const from = this.#random.chance(this.#settings.removeLeaderChance) ? status.id : this.#random.pick(others);
-      this.#desired.set(
-        group,
-        desired.filter((id) => id !== from),
-      );
-      this.#trace(`membership: group ${group} wants voter ${from} removed`);
-    } else if (this.#random.chance(0.5)) {
-      this.#desired.set(group, all);
-      this.#trace(`membership: group ${group} wants node ${out} back`);
-    } else {
-      const from = this.#random.pick(desired);
-      this.#desired.set(group, [...desired.filter((id) => id !== from), out]);
-      this.#trace(`membership: group ${group} wants voter ${from}'s seat moved to node ${out}`);
-    }
+    const next = nextWantedVoters(desired, all, status.id, this.#random, this.#settings.removeLeaderChance);
+    this.#desired.set(group, next.voters);
+    this.#trace(`membership: group ${group} wants ${next.description}`);
   }
 }
