@@ -12,8 +12,10 @@ import { assert, unreachable } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
 import { Prng } from "../lib/prng.js";
 import { runSteps, type Steps } from "../lib/steps.js";
+import { hashSlot } from "../slots/hash-slot.js";
 import type { ApplyState, EntryOutcome } from "../store/entry-applier.js";
 import type { KeyValue } from "../store/record.js";
+import { NO_SLOT_STATES } from "../store/slot-states.js";
 import { type KeyspaceReader, WriteSet } from "../store/write-set.js";
 import type {
   Command,
@@ -23,6 +25,7 @@ import type {
   ExpiryOptions,
   PutCommand,
   RedisCommand,
+  SlotCommand,
   TxnCommand,
   TxnOp,
   TxnOpResult,
@@ -33,6 +36,7 @@ import { expiryOf, Keyspace } from "./keyspace/keyspace.js";
 import { COMMAND_LIMITS } from "./limits.js";
 import type { ScanCursors } from "./redis/command-spec.js";
 import { executeCommandSteps } from "./redis/execute.js";
+import { checkImportKeys, expireOwned, refusalOf, slotStep } from "./slot-ownership.js";
 
 export type { ApplyState } from "../store/entry-applier.js";
 
@@ -98,18 +102,31 @@ export function applyCommand(
 
 function* applyCommandSteps(
   reader: KeyspaceReader,
-  command: Command,
+  original: Command,
   state: ApplyState,
   repliesWanted: boolean,
 ): Steps<CommandOutcome> {
   assert(Number.isSafeInteger(state.revision) && state.revision >= 0, "revision is a non-negative integer");
+  let command = original;
   const writes = new WriteSet(reader, state.nextCollectionId);
   const nowMs = Math.max(state.clockMs, command.nowMs);
   const revision = state.revision + 1;
   const context: Context = { writes, keyspace: new Keyspace(writes, writes, nowMs, revision), repliesWanted };
+  let slots = state.slots ?? NO_SLOT_STATES;
   let result: CommandResult;
   try {
-    result = command.op === "redis" ? yield* applyRedis(context, command) : applyTo(context, command);
+    if (command.op === "slot") {
+      slots = slotStep(command, slots);
+      result = yield* applySlotStep(context, command);
+    } else {
+      // A slot being moved refuses what would break the move (slot-ownership.ts); nothing recorded, nothing asked.
+      if (slots.size > 0) {
+        const refusal = refusalOf(command, slots);
+        if (refusal !== undefined) throw refusal;
+        if (command.op === "expire") command = expireOwned(command, slots);
+      }
+      result = command.op === "redis" ? yield* applyRedis(context, command) : applyTo(context, command);
+    }
   } catch (error) {
     // A bound the keyspace enforces at write (validateCommand refuses such a command before it is proposed, so
     // only an entry a buggy proposer logged gets here): refused alike on every replica, nothing written.
@@ -125,10 +142,41 @@ function* applyCommandSteps(
     mutations,
     rowMutations,
     flushed,
-    expiredKeys: command.op === "expire",
+    expiredKeys: original.op === "expire",
     result,
-    state: { revision: revisionAfter, clockMs: nowMs, nextCollectionId },
+    // The slot states go on whenever the store keeps them (a real store always passes its own).
+    state: {
+      revision: revisionAfter,
+      clockMs: nowMs,
+      nextCollectionId,
+      ...(state.slots !== undefined || slots.size > 0 ? { slots } : {}),
+    },
   };
+}
+
+/** A step of a slot move (SlotCommand): its states are slotStep's; here, the keys an import writes or a drop
+ * deletes. Succeeds with a no-op result (the driver needs no more). */
+function* applySlotStep(context: Context, command: SlotCommand): Steps<CommandResult> {
+  if (command.action === "import") {
+    const argvs = command.argvs ?? [];
+    checkImportKeys(argvs, command.slots);
+    const replies = yield* executeCommandSteps(context.writes, context.writes, argvs, {
+      nowMs: context.keyspace.nowMs,
+      revision: context.keyspace.revision,
+      random: () => new Prng(context.keyspace.revision),
+      cursors: NO_CURSORS_IN_LOG,
+      skipReads: true,
+      listedCountMax: COMMAND_LIMITS.logListedCountMax,
+      limitsChecked: true,
+    });
+    const failed = replies.find((reply) => reply.kind === "error");
+    if (failed?.kind === "error") throw new ShoalError(failed.code, `Cannot import: ${failed.message}`);
+  }
+  if (command.action === "drop") {
+    const dropped = new Set(command.slots);
+    for (const key of command.keys ?? []) if (dropped.has(hashSlot(key))) context.keyspace.delete(key);
+  }
+  return { kind: "noop", revision: revisionAfter(context) };
 }
 
 interface Context {
@@ -139,7 +187,7 @@ interface Context {
   readonly repliesWanted: boolean;
 }
 
-function applyTo(context: Context, command: Command): CommandResult {
+function applyTo(context: Context, command: Exclude<Command, SlotCommand>): CommandResult {
   switch (command.op) {
     case "put":
       return applyPut(context, command);

@@ -9,7 +9,16 @@ import { type Options, Packr, RESET_BUFFER_MODE, Unpackr } from "msgpackr";
 import { plainBytes } from "../lib/bytes.js";
 import { ShoalError } from "../lib/errors.js";
 import { runSteps, type Steps } from "../lib/steps.js";
-import type { Command, Compare, CompareOp, ExpiryOptions, RedisCommand, TxnOp } from "./command.js";
+import type {
+  Command,
+  Compare,
+  CompareOp,
+  ExpiryOptions,
+  RedisCommand,
+  SlotAction,
+  SlotCommand,
+  TxnOp,
+} from "./command.js";
 import { COMMAND_LIMITS, entryTooLarge } from "./limits.js";
 import {
   COMMAND_FORMAT_PACKED_ARGVS,
@@ -266,9 +275,42 @@ function readCommand(f: Fields): Command {
       // Every element was checked (and made plain bytes) above.
       return { op, nowMs, argvs: argvs as Uint8Array[][], ...readWatches(f) };
     }
+    case "slot":
+      return readSlotCommand(f, nowMs);
     default:
       throw new ShoalError("BAD_REQUEST", `Cannot decode command: unknown op ${JSON.stringify(op)}`);
   }
+}
+
+const SLOT_ACTIONS: readonly string[] = [
+  "freeze",
+  "importStart",
+  "import",
+  "importDone",
+  "handOff",
+  "drop",
+] satisfies SlotAction[];
+
+function readSlotCommand(f: Fields, nowMs: number): SlotCommand {
+  const action = f.string("action");
+  if (!SLOT_ACTIONS.includes(action)) throw f.error(`unknown slot action ${JSON.stringify(action)}`);
+  const argvs = f.optionalArray("argvs")?.map((argv, i) => {
+    if (!Array.isArray(argv)) throw f.error(`argvs[${i}] is not an array`);
+    return argv.map((arg: unknown, j) => bytesOf(arg, `argvs[${i}][${j}]`));
+  });
+  const keys = f.optionalArray("keys")?.map((key, i) => bytesOf(key, `keys[${i}]`));
+  return {
+    op: "slot",
+    nowMs,
+    action: action as SlotAction,
+    slots: f.array("slots").map((slot, i) => {
+      if (typeof slot !== "number") throw f.error(`slots[${i}] is not a number`);
+      return slot;
+    }),
+    ...optional("shard", f.optionalNumber("shard")),
+    ...optional("argvs", argvs),
+    ...optional("keys", keys),
+  };
 }
 
 function readExpiry(f: Fields): ExpiryOptions {

@@ -93,7 +93,34 @@ export interface RedisCommand {
   readonly watches?: readonly WatchedKey[];
 }
 
-export type Command = PutCommand | DeleteCommand | ExpireCommand | TxnCommand | RedisCommand;
+/**
+ * A step of moving hash slots between shards (docs/architecture.md "Moving slots between shards",
+ * node/slot-mover.ts), applied to the source's or the destination's log; each is idempotent, so a driver that
+ * lost its place repeats it:
+ * - `freeze` (source): the slot's keys become read-only; `shard` is the destination.
+ * - `importStart` (destination): the slot takes nothing but imports; `shard` is the source.
+ * - `import` (destination): Redis commands rebuilding some of the slots' keys (every key in one of `slots`).
+ * - `importDone` (destination): the slot is served here.
+ * - `handOff` (source, frozen): the slot is gone; commands for it are refused with ASK naming the destination.
+ * - `drop` (source, gone): deletes the named keys of the slot left behind.
+ */
+export interface SlotCommand {
+  readonly op: "slot";
+  readonly nowMs: number;
+  readonly action: SlotAction;
+  /** The slots the step is for (moved together: one freeze, one copy, one hand-off for all). */
+  readonly slots: readonly number[];
+  /** The other shard of the move (freeze, importStart). */
+  readonly shard?: number;
+  /** import: the commands to run. */
+  readonly argvs?: readonly (readonly Uint8Array[])[];
+  /** drop: the keys to delete. */
+  readonly keys?: readonly Uint8Array[];
+}
+
+export type SlotAction = "freeze" | "importStart" | "import" | "importDone" | "handOff" | "drop";
+
+export type Command = PutCommand | DeleteCommand | ExpireCommand | TxnCommand | RedisCommand | SlotCommand;
 export type CommandOp = Command["op"];
 
 export type TxnOpResult =

@@ -8,7 +8,8 @@
 import { keyId } from "../lib/bytes.js";
 import { ShoalError } from "../lib/errors.js";
 import { runSteps, type Steps } from "../lib/steps.js";
-import type { Command, Compare, ExpiryOptions, RedisCommand, TxnCommand, TxnOp } from "./command.js";
+import { SLOT_COUNT } from "../slots/hash-slot.js";
+import type { Command, Compare, ExpiryOptions, RedisCommand, SlotCommand, TxnCommand, TxnOp } from "./command.js";
 import { COMMAND_LIMITS, checkKeySize, checkValueSize } from "./limits.js";
 import { checkArgvLimitsSteps } from "./redis/command-limits.js";
 
@@ -46,8 +47,43 @@ export function* validateCommandSteps(command: Command): Steps<void> {
     case "redis":
       yield* checkRedisSteps(command);
       return;
+    case "slot":
+      yield* checkSlotSteps(command);
+      return;
   }
 }
+
+/** A slot step names its slots (distinct, at most SLOT_STEP_SLOTS_MAX), the other shard where it needs one, and only
+ * the parts its action takes. */
+function* checkSlotSteps(command: SlotCommand): Steps<void> {
+  const { action, slots, shard, argvs, keys } = command;
+  if (slots.length === 0 || slots.length > SLOT_STEP_SLOTS_MAX || new Set(slots).size !== slots.length) {
+    throw new ShoalError("BAD_REQUEST", `Cannot ${action}: name 1 to ${SLOT_STEP_SLOTS_MAX} distinct slots`);
+  }
+  for (const slot of slots) {
+    if (!Number.isInteger(slot) || slot < 0 || slot >= SLOT_COUNT) {
+      throw new ShoalError("BAD_REQUEST", `Cannot ${action} slot ${slot}: slots are 0-${SLOT_COUNT - 1}`);
+    }
+  }
+  const wantsShard = action === "freeze" || action === "importStart";
+  const shardValid = shard === undefined || (Number.isInteger(shard) && shard >= 1 && shard <= 0xffff);
+  if (wantsShard !== (shard !== undefined) || !shardValid) {
+    throw new ShoalError("BAD_REQUEST", `Cannot ${action} slots: ${wantsShard ? "name" : "no"} other shard`);
+  }
+  if ((action === "import") !== (argvs !== undefined) || (action === "drop") !== (keys !== undefined)) {
+    throw new ShoalError("BAD_REQUEST", `Cannot ${action} slots: wrong parts`);
+  }
+  if (argvs !== undefined) yield* checkRedisSteps({ op: "redis", nowMs: command.nowMs, argvs });
+  if (keys !== undefined) {
+    if (keys.length > COMMAND_LIMITS.expireKeysCountMax) {
+      throw new ShoalError("TOO_LARGE", `Cannot drop more than ${COMMAND_LIMITS.expireKeysCountMax} keys at once`);
+    }
+    for (const key of keys) checkKeySize(key);
+  }
+}
+
+/** The most slots one step of a slot move names. */
+export const SLOT_STEP_SLOTS_MAX = 1024;
 
 function* checkRedisSteps(command: RedisCommand): Steps<void> {
   const { redisCommandsCountMax, redisArgumentsCountMax } = COMMAND_LIMITS;

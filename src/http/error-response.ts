@@ -25,6 +25,8 @@ const statusByCode: Record<ErrorCode, number> = {
   PROPOSAL_DROPPED: 503,
   CLUSTER_DOWN: 503,
   MOVED: 421,
+  ASK: 421,
+  SLOT_MIGRATING: 503,
   CROSS_SLOT: 400,
   CROSS_SHARD: 409,
   NOT_IMPLEMENTED: 501,

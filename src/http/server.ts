@@ -13,6 +13,7 @@ import { COMMAND_LIMITS } from "../commands/limits.js";
 import type { ShoalNode } from "../node/shoal-node.js";
 import { registerAdminMemberRoutes } from "./admin-member-routes.js";
 import { registerAdminRoutes } from "./admin-routes.js";
+import { registerAdminSlotRoutes } from "./admin-slot-routes.js";
 import { registerDashboard } from "./dashboard/register.js";
 import { bodyTooLarge, httpError, methodNotAllowed, rawClientError } from "./error-response.js";
 import { HttpMetrics } from "./http-metrics.js";
@@ -124,6 +125,7 @@ export function createHttpServer(node: ShoalNode, options: HttpServerOptions = {
   void app.register(async (scope) => registerTxnRoute(scope, node));
   void app.register(async (scope) => registerAdminRoutes(scope, node));
   void app.register(async (scope) => registerAdminMemberRoutes(scope, node));
+  void app.register(async (scope) => registerAdminSlotRoutes(scope, node));
   void app.register(async (scope) => {
     // The dashboard's routes declare no command; name them for the request metrics.
     scope.addHook("onRoute", (route) => {

@@ -22,6 +22,8 @@ export type ErrorCode =
   | "UNSUPPORTED_PROTOCOL" // HELLO asked for a RESP version we do not speak (Redis NOPROTO)
   | "CLUSTER_DOWN" // the slots asked about have no serving leader right now (Redis Cluster CLUSTERDOWN); retryable
   | "MOVED" // another member serves this key's slot: the message names the slot and its address (Redis Cluster)
+  | "ASK" // the key's slot moved to another shard during a slot move: ask it there (Redis Cluster ASK); nothing was done
+  | "SLOT_MIGRATING" // a write to a slot whose keys are being copied to another shard; retry shortly (Redis TRYAGAIN)
   | "CROSS_SLOT" // a multi-key request over keys of different slots (Redis Cluster CROSSSLOT)
   | "CROSS_SHARD" // one atomic request (an HTTP txn) over keys of different shards
   | "NOT_IMPLEMENTED" // a valid request Shoal cannot serve yet (the message says what works instead)
@@ -46,6 +48,8 @@ const ERROR_CODES: Readonly<Record<ErrorCode, true>> = {
   UNSUPPORTED_PROTOCOL: true,
   CLUSTER_DOWN: true,
   MOVED: true,
+  ASK: true,
+  SLOT_MIGRATING: true,
   CROSS_SLOT: true,
   CROSS_SHARD: true,
   NOT_IMPLEMENTED: true,
@@ -70,6 +74,12 @@ export class ShoalError extends Error {
 
   /** True when the client may safely retry the same request (it was certainly not applied). */
   get retryable(): boolean {
-    return this.code === "NOT_LEADER" || this.code === "UNAVAILABLE" || this.code === "PROPOSAL_DROPPED";
+    return (
+      this.code === "NOT_LEADER" ||
+      this.code === "UNAVAILABLE" ||
+      this.code === "PROPOSAL_DROPPED" ||
+      this.code === "SLOT_MIGRATING" ||
+      this.code === "ASK"
+    );
   }
 }

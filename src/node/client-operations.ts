@@ -16,6 +16,7 @@ import {
 import { checkKeySize } from "../commands/limits.js";
 import { runStepsInSlices } from "../lib/steps.js";
 import type { KeyValue } from "../store/record.js";
+import { checkServed } from "../store/slot-states.js";
 import type { StateMachineStore } from "../store/state-machine-store.js";
 import type { LeaderForwarding } from "./leader-forwarding.js";
 import type { NodeOptions } from "./node-options.js";
@@ -58,6 +59,7 @@ export class ClientOperations {
   async get(key: Uint8Array, stale = false): Promise<KeyValue | undefined> {
     checkKeySize(key); // a key no write can store is refused, as every front end refuses it
     await this.linearize(stale);
+    checkServed(this.#store.slotStates(), [key], false); // a slot moved away answers ASK (slot-states.ts)
     return this.#store.get(key, Date.now());
   }
 

@@ -87,11 +87,11 @@ test("a recorded map that places shards otherwise than this node computed is a p
   keeper.check();
   assert.equal(keeper.epoch, 1);
   assert.match(keeper.problems()[0] ?? "", /cluster map \(epoch 1\) places slots or replicas otherwise/);
-  // A later epoch may add members and move replicas, not give a shard another's slots (slot moves are not built).
+  // A later epoch may add members and move replicas and slots between shards, not name other shards.
   const swapped: ClusterMap = {
     ...running,
     epoch: 3,
-    shards: running.shards.map((s, i) => ({ ...s, slots: running.shards[i ^ 1]?.slots ?? s.slots })),
+    shards: running.shards.map((s, i) => ({ ...s, id: s.id + (i === 0 ? 10 : 0) })),
   };
   const joined = new ClusterMapKeeper(
     metaWith(encodeClusterMap({ ...running, epoch: 3, members: [1, 2, 3, 4, 5] }), "follower").meta,
@@ -100,6 +100,14 @@ test("a recorded map that places shards otherwise than this node computed is a p
   );
   joined.check();
   assert.deepEqual(joined.problems(), []);
+  const slotsMoved: ClusterMap = {
+    ...running,
+    epoch: 3,
+    shards: running.shards.map((s, i) => ({ ...s, slots: running.shards[i ^ 1]?.slots ?? s.slots })),
+  };
+  const resharded = new ClusterMapKeeper(metaWith(encodeClusterMap(slotsMoved), "follower").meta, layout(), quiet);
+  resharded.check();
+  assert.deepEqual(resharded.problems(), []);
   const later = new ClusterMapKeeper(metaWith(encodeClusterMap(swapped), "follower").meta, layout(), quiet);
   later.check();
   assert.match(later.problems()[0] ?? "", /epoch 3/);

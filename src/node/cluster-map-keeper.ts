@@ -193,8 +193,8 @@ export class ClusterMapKeeper {
   }
 }
 
-/** Whether `map` keeps `initial`'s shards with the same slots (members may have joined, replicas moved). */
+/** Whether `map` keeps `initial`'s shards (members may have joined, replicas and slots moved). */
 function sameShape(map: ClusterMap, initial: ClusterMap): boolean {
-  const shape = (m: ClusterMap): string => JSON.stringify(m.shards.map(({ id, slots }) => ({ id, slots })));
+  const shape = (m: ClusterMap): string => JSON.stringify(m.shards.map(({ id }) => id));
   return shape(map) === shape(initial);
 }

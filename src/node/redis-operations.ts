@@ -9,10 +9,12 @@ import type { ScanCursors } from "../commands/redis/command-spec.js";
 import { executeCommands } from "../commands/redis/execute.js";
 import type { Reply } from "../commands/redis/reply.js";
 import { ScanCursorTable } from "../commands/redis/scan-cursor-table.js";
+import { keysOfArgvs } from "../commands/slot-ownership.js";
 import { EMPTY_BYTES } from "../lib/bytes.js";
 import { ShoalError } from "../lib/errors.js";
 import { Prng } from "../lib/prng.js";
 import { LmdbStore } from "../store/lmdb/lmdb-store.js";
+import { checkServed } from "../store/slot-states.js";
 import type { StateMachineStore } from "../store/state-machine-store.js";
 import type { KeyspaceReader } from "../store/write-set.js";
 import type { ClientOperations } from "./client-operations.js";
@@ -91,6 +93,7 @@ export class RedisOperations {
   /** Runs readonly Redis data commands on this node's state: linearizable (ReadIndex) unless `stale`. */
   async readRedis(argvs: readonly (readonly Uint8Array[])[], stale: boolean, cursors: ScanCursors): Promise<Reply[]> {
     await this.#client.linearize(stale);
+    checkServed(this.#store.slotStates(), keysOfArgvs(argvs), false);
     const nowMs = Math.max(Date.now(), this.#store.clockMs());
     return executeCommands(liveReader(this.#store, nowMs), undefined, argvs, {
       nowMs,
@@ -105,9 +108,13 @@ export class RedisOperations {
    * `stale`, then lends the store's LMDB environment, pinned open until `release`. Undefined when the store is
    * not on LMDB (nothing to lend): read through `readRedis` then.
    */
-  async lendStateForRead(stale: boolean): Promise<{ readonly path: string; release(): void } | undefined> {
+  async lendStateForRead(
+    stale: boolean,
+    argvs: readonly (readonly Uint8Array[])[],
+  ): Promise<{ readonly path: string; release(): void } | undefined> {
     if (!(this.#store instanceof LmdbStore)) return undefined;
     await this.#client.linearize(stale);
+    checkServed(this.#store.slotStates(), keysOfArgvs(argvs), false);
     return this.#store.lendEnvironment();
   }
 
@@ -116,6 +123,7 @@ export class RedisOperations {
   async watchRevisions(keys: readonly Uint8Array[], stale: boolean): Promise<WatchTicket[]> {
     for (const key of keys) checkKeySize(key);
     await this.#client.linearize(stale);
+    checkServed(this.#store.slotStates(), keys, false);
     return readWatchTickets(this.#store, keys);
   }
 

@@ -41,6 +41,8 @@ export function routeBatch(
  * through `routeBatch`. */
 export function shardOfCommand(command: Command, shardOfKey: (key: Uint8Array) => number): number | undefined {
   if (command.op === "redis") return routeBatch(command.argvs, [], shardOfKey);
+  // A slot move's step names its shard itself (node/slot-mover.ts submits it there, never routed by key).
+  if (command.op === "slot") throw new ShoalError("BAD_REQUEST", "A slot step is submitted to its shard, not routed");
   const keys =
     command.op === "txn"
       ? [...command.compares, ...command.success, ...command.failure].map((part) => part.key)

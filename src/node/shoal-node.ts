@@ -10,6 +10,7 @@
  * shard's leader, linearizable reads on a follower are confirmed through ReadIndex and served from the local state.
  */
 import { mkdir } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { Command, CommandResult } from "../commands/command.js";
 import { checkKeySize } from "../commands/limits.js";
@@ -25,7 +26,13 @@ import { memberOfReplica } from "../lib/replica-id.js";
 import type { RaftStatus, RawNode } from "../raft/raw-node.js";
 import { type GroupId, NO_NODE, type NodeId } from "../raft/types.js";
 import { ClusterLayout } from "../slots/cluster-layout.js";
-import { type ClusterMap, withReplicaLeft, withReplicaMoved } from "../slots/cluster-map.js";
+import {
+  type ClusterMap,
+  withReplicaLeft,
+  withReplicaMoved,
+  withSlotsMigrating,
+  withSlotsMoved,
+} from "../slots/cluster-map.js";
 import { hashSlot } from "../slots/hash-slot.js";
 import { withMemberDraining, withRebalancePaused } from "../slots/membership.js";
 import { Placement, placementProblem } from "../slots/placement.js";
@@ -34,6 +41,7 @@ import { SlotMap, type SlotRange } from "../slots/slot-map.js";
 import { mergedKeyspaceReader } from "../store/merged-keyspace-reader.js";
 import { mergedRange } from "../store/merged-range.js";
 import type { KeyValue } from "../store/record.js";
+import { askTarget } from "../store/slot-states.js";
 import type { StateMachineStore } from "../store/state-machine-store.js";
 import type { PeerTransport } from "../transport/index.js";
 import type { ClientOperations } from "./client-operations.js";
@@ -71,6 +79,7 @@ import {
 import { ShardReplica } from "./shard-replica.js";
 import { onlyFlushes, routeBatch, shardOfCommand } from "./shard-routing.js";
 import { ShardSet } from "./shard-set.js";
+import { SlotMover } from "./slot-mover.js";
 import type { WatchHub } from "./watch-hub.js";
 
 export type { MemberInfo, Readiness } from "./member-status.js";
@@ -92,7 +101,6 @@ interface NodeParts {
   readonly identity: ClusterIdentity;
   readonly peerChecks: PeerChecks;
   readonly ask: AskPeer;
-  readonly slotMap: SlotMap;
   readonly placement: Placement;
   readonly liveness: NodeLiveness;
   /** Every member's addresses (`options.members` is this map): members join and leave it. */
@@ -135,13 +143,17 @@ const REBALANCE_INTERVAL_MS = 1_000;
  * meta group to stop counting it before it stops anyway. */
 const MEMBERSHIP_CHECK_MS = 500;
 const REMOVED_GRACE_MS = 10_000;
+/** How long a keyed request waits for a slot being moved to take writes again (its keys are read-only while they
+ * are copied to the new shard) before it answers SLOT_MIGRATING (Redis's TRYAGAIN, which cluster clients retry). */
+const SLOT_MOVE_WAIT_MS = 2000;
+const SLOT_MOVE_PAUSE_MS = 5;
+/** How often the slot mover looks for a slot to move. */
+const SLOT_MOVE_INTERVAL_MS = 100;
 /** How often the replica mover looks (replica-mover.ts). */
 const REPLICA_MOVE_INTERVAL_MS = 250;
 
 export class ShoalNode {
   readonly options: NodeOptions;
-  /** Which shard owns each hash slot. */
-  readonly slotMap: SlotMap;
   /** Which members held each shard when the cluster was created (epoch 1). */
   readonly placement: Placement;
   /** Which members hold each shard now: the newest cluster map this node follows. */
@@ -154,6 +166,8 @@ export class ShoalNode {
   readonly status: MemberStatus;
   readonly #shardSet: ShardSet;
   readonly #mover: ReplicaMover;
+  /** Moves the slots the cluster map lists as moving, for the shards this node leads (slot-mover.ts). */
+  readonly slotMover: SlotMover;
   readonly #rebalancer: Rebalancer;
   readonly #addressBook: Map<NodeId, MemberAddress>;
   /** The rebalance plan of the map it was made from (rebalanceStatus). */
@@ -171,7 +185,6 @@ export class ShoalNode {
 
   private constructor(options: NodeOptions, parts: NodeParts) {
     this.options = options;
-    this.slotMap = parts.slotMap;
     this.placement = parts.placement;
     this.layout = parts.layout;
     this.#meta = parts.meta;
@@ -219,6 +232,14 @@ export class ShoalNode {
       hosts: () => [[META_GROUP_ID, meta.host] as const, ...hosts],
       markLeft: (shardId, member) => this.#mapKeeper.update((map) => withReplicaLeft(map, shardId, member)),
       intervalMs: REPLICA_MOVE_INTERVAL_MS,
+      logger: options.logger,
+    });
+    this.slotMover = new SlotMover({
+      map: () => layout.map,
+      replicaOf: (id) => shardSet.replicas.get(id),
+      submitTo: (id, command) => this.#shard(id).submit(command),
+      recordMoved: (slots) => this.#mapKeeper.update((map) => withSlotsMoved(map, slots)),
+      intervalMs: SLOT_MOVE_INTERVAL_MS,
       logger: options.logger,
     });
     this.#rebalancer = new Rebalancer({
@@ -458,7 +479,6 @@ export class ShoalNode {
       identity,
       peerChecks,
       ask,
-      slotMap,
       placement,
       liveness,
     });
@@ -513,6 +533,7 @@ export class ShoalNode {
     mapKeeper.start();
     node.#balancer?.start();
     node.#mover.start();
+    node.slotMover.start();
     node.#rebalancer.start();
     node.#membershipTimer = setInterval(() => node.#tidyMembers(), MEMBERSHIP_CHECK_MS);
     node.#membershipTimer.unref();
@@ -529,6 +550,7 @@ export class ShoalNode {
     this.status.stop();
     this.#mapKeeper.stop();
     this.#mover.stop();
+    this.slotMover.stop();
     this.#rebalancer.stop();
     clearInterval(this.#membershipTimer);
     await this.#shardSet.stop();
@@ -580,6 +602,11 @@ export class ShoalNode {
 
   get redis(): RedisOperations {
     return this.#primary.redis;
+  }
+
+  /** Records in the cluster map that `slots` move to shard `to` (the shards' leaders then move them: slot-mover.ts). */
+  moveSlots(slots: readonly number[], to: GroupId): Promise<ClusterMap> {
+    return this.#mapKeeper.update((map) => withSlotsMigrating(map, slots, to));
   }
 
   /**
@@ -647,6 +674,11 @@ export class ShoalNode {
   /** How this node runs heavy reads asked by members that lack the shard (the RESP server's read workers). */
   setHeavyReads(runner: HeavyReadRunner): void {
     this.#heavyReads = runner;
+  }
+
+  /** Which shard owns each hash slot now (the cluster map's: slots move between shards). */
+  get slotMap(): SlotMap {
+    return this.layout.slotMap;
   }
 
   /** The cluster map's epoch as the meta group recorded it; 0 until this node's replica holds it. */
@@ -747,11 +779,18 @@ export class ShoalNode {
       ttlMs === undefined
         ? { op: "put", key, value, nowMs: Date.now() }
         : { op: "put", key, value, nowMs: Date.now(), ttlMs };
-    return this.#shardOfKeyAccess(key).submit(command);
+    return this.#followingMoves(
+      () => this.#shardOfKeyAccess(key),
+      (shard) => shard.submit(command),
+    );
   }
 
   delete(key: Uint8Array): Promise<CommandResult> {
-    return this.#shardOfKeyAccess(key).submit({ op: "delete", key, nowMs: Date.now() });
+    const command: Command = { op: "delete", key, nowMs: Date.now() };
+    return this.#followingMoves(
+      () => this.#shardOfKeyAccess(key),
+      (shard) => shard.submit(command),
+    );
   }
 
   async get(key: Uint8Array, stale = false): Promise<KeyValue | undefined> {
@@ -761,10 +800,38 @@ export class ShoalNode {
   /** `get`, with the revision of the key's shard the read saw (wherever the shard is held). */
   getWithRevision(key: Uint8Array, stale = false): Promise<KeyRead> {
     checkKeySize(key); // a key no write can store is refused, as every front end refuses it
-    return this.#readWhereHeld(
+    return this.#followingMoves(
       () => this.#shardOfKeyAccess(key),
       (shard) => shard.get(key, stale),
     );
+  }
+
+  /**
+   * Runs a keyed operation on the shard `locate` finds, following slot moves (docs/architecture.md "Moving slots
+   * between shards"): an ASK is asked again of the shard it names; SLOT_MIGRATING (a write to a slot whose keys are
+   * being copied: read-only for the moment of the copy) is tried again after a pause, up to SLOT_MOVE_WAIT_MS. Both
+   * mean the shard refused the whole command with nothing done (commands/slot-ownership.ts), so a write is
+   * retried as safely as a read. A read also goes through #readWhereHeld (its replica moved away under it).
+   */
+  async #followingMoves<T>(locate: () => ShardAccess, run: (shard: ShardAccess) => Promise<T>): Promise<T> {
+    const deadline = Date.now() + SLOT_MOVE_WAIT_MS;
+    let asked: ShardAccess | undefined;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const target = asked;
+        return target === undefined ? await this.#readWhereHeld(locate, run) : await run(target);
+      } catch (error) {
+        if (!(error instanceof ShoalError)) throw error;
+        const ask = askTarget(error);
+        if (ask !== undefined && asked === undefined && this.shards.has(ask.shard)) {
+          asked = this.#shard(ask.shard);
+          continue;
+        }
+        if ((error.code !== "SLOT_MIGRATING" && error.code !== "ASK") || Date.now() >= deadline) throw error;
+        asked = undefined; // the map may have moved on: route afresh
+        await sleep(Math.min(SLOT_MOVE_PAUSE_MS * 2 ** Math.min(attempt, 4), 100));
+      }
+    }
   }
 
   /**
@@ -814,8 +881,10 @@ export class ShoalNode {
   /** Submits a key-value command to the shard its keys share (CROSS_SHARD when they span several). */
   submit(command: Command): Promise<CommandResult> {
     if (this.#holdsTheOnlyShard()) return this.client.submit(command);
-    const shard = shardOfCommand(command, (key) => this.shardOfKey(key));
-    return this.#shard(shard ?? 1).submit(command);
+    return this.#followingMoves(
+      () => this.#shard(shardOfCommand(command, (key) => this.shardOfKey(key)) ?? 1),
+      (shard) => shard.submit(command),
+    );
   }
 
   /** Waits until every shard's state reflects every write acknowledged before the call (here, or on the member
@@ -857,7 +926,16 @@ export class ShoalNode {
       argvs,
       (watches ?? []).map((watch) => watch.key),
     );
-    if (shard !== undefined) return shard.runRedis(argvs, watches);
+    if (shard !== undefined) {
+      return this.#followingMoves(
+        () =>
+          this.#route(
+            argvs,
+            (watches ?? []).map((watch) => watch.key),
+          ) as ShardAccess,
+        (each) => each.runRedis(argvs, watches),
+      );
+    }
     if (!onlyFlushes(argvs)) {
       throw new ShoalError(
         "CROSS_SLOT",
@@ -865,7 +943,14 @@ export class ShoalNode {
       );
     }
     // FLUSHALL on several shards: each shard empties atomically, in its own log; together they are not one step.
-    const outcomes = await Promise.all(this.#allShards().map((each) => each.runRedis(argvs)));
+    const outcomes = await Promise.all(
+      this.#allShards().map((each) =>
+        this.#followingMoves(
+          () => each,
+          (one) => one.runRedis(argvs),
+        ),
+      ),
+    );
     return outcomes[0] as RedisOutcome;
   }
 
@@ -879,7 +964,7 @@ export class ShoalNode {
   ): Promise<Reply[]> {
     const routed = this.#route(argvs);
     if (routed !== undefined) {
-      return this.#readWhereHeld(
+      return this.#followingMoves(
         () => this.#route(argvs) as ShardAccess,
         (shard) =>
           shard.replica === undefined
@@ -924,7 +1009,16 @@ export class ShoalNode {
     const shard = this.#route(argvs);
     const shards = shard === undefined ? this.#allShards() : [shard];
     if (shards.some((each) => each.replica === undefined)) return undefined;
-    const lent = await Promise.all(shards.map((each) => each.replica?.redis.lendStateForRead(stale)));
+    const settled = await Promise.allSettled(shards.map((each) => each.replica?.redis.lendStateForRead(stale, argvs)));
+    const lent = settled.map((one) => (one.status === "fulfilled" ? one.value : undefined));
+    const failed = settled.find((one) => one.status === "rejected");
+    if (failed !== undefined) {
+      for (const one of lent) one?.release();
+      const error: unknown = failed.reason;
+      // A slot being moved: readRedis follows it.
+      if (error instanceof ShoalError && (error.code === "ASK" || error.code === "SLOT_MIGRATING")) return undefined;
+      throw error;
+    }
     const release = (): void => {
       for (const one of lent) one?.release();
     };
@@ -947,8 +1041,11 @@ export class ShoalNode {
     }
     const tickets = new Map<Uint8Array, WatchTicket>();
     await Promise.all(
-      [...byShard].map(async ([shard, shardKeys]) => {
-        const got = await this.#shard(shard).watchRevisions(shardKeys, stale);
+      [...byShard.values()].map(async (shardKeys) => {
+        const got = await this.#followingMoves(
+          () => this.#shard(this.shardOfKey(shardKeys[0] as Uint8Array)),
+          (each) => each.watchRevisions(shardKeys, stale),
+        );
         for (const [i, ticket] of got.entries()) tickets.set(shardKeys[i] as Uint8Array, ticket);
       }),
     );

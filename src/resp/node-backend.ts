@@ -22,7 +22,7 @@ export function nodeBackend(node: ShoalNode): RedisBackend {
   // A member lacking a shard asks this node for its heavy reads: they run on the same read workers.
   node.setHeavyReads(async (replica, argvs, stale, protocol) => {
     if (!worthOffloading(argvs, (key) => replica.store.holdsBigValue(key))) return undefined;
-    const lent = await replica.redis.lendStateForRead(stale);
+    const lent = await replica.redis.lendStateForRead(stale, argvs);
     if (lent === undefined) return undefined;
     try {
       const encoded = await offload.run([lent.path], argvs, Date.now(), protocol);

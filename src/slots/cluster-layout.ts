@@ -6,7 +6,7 @@
  */
 import { type ClusterMap, initialClusterMap, replicaIdIn, type ShardLayout } from "./cluster-map.js";
 import type { Placement } from "./placement.js";
-import type { SlotMap } from "./slot-map.js";
+import { SlotMap } from "./slot-map.js";
 
 type NodeId = number;
 
@@ -17,11 +17,18 @@ export class ClusterLayout {
   readonly #placement: Placement;
   #map: ClusterMap;
   #byId = new Map<number, ShardLayout>();
+  #slotMap: SlotMap;
 
   constructor(slotMap: SlotMap, placement: Placement) {
     this.#placement = placement;
     this.#map = initialClusterMap(slotMap, placement);
+    this.#slotMap = slotMap;
     this.#index();
+  }
+
+  /** Which shard owns each slot now: a slot being moved is its source's until the move is done. */
+  get slotMap(): SlotMap {
+    return this.#slotMap;
   }
 
   get map(): ClusterMap {
@@ -39,6 +46,9 @@ export class ClusterLayout {
   /** Follows `map` if it is newer than the one run now; returns whether it did. */
   adopt(map: ClusterMap): boolean {
     if (map.epoch <= this.#map.epoch) return false;
+    if (JSON.stringify(map.shards.map((s) => s.slots)) !== JSON.stringify(this.#map.shards.map((s) => s.slots))) {
+      this.#slotMap = SlotMap.fromRanges(map.shards);
+    }
     this.#map = map;
     this.#index();
     return true;

@@ -55,6 +55,16 @@ export interface ClusterMap {
   readonly removed?: readonly NodeId[];
   /** Whether the rebalancer is paused (drains still run: slots/rebalance-plan.ts). */
   readonly rebalancePaused?: boolean;
+  /** Slots being moved between shards, in the order they were asked for (node/slot-mover.ts moves them one at a
+   * time); a slot stays its `from` shard's in `shards` until its move is done. Absent while none is. */
+  readonly migrations?: readonly SlotMigration[];
+}
+
+/** A slot moving from shard `from` to shard `to`. */
+export interface SlotMigration {
+  readonly slot: number;
+  readonly from: number;
+  readonly to: number;
 }
 
 /** The map a cluster starts with: its slot map and placement at epoch 1. */
@@ -133,10 +143,31 @@ export function parseClusterMap(bytes: Uint8Array): ClusterMap {
     }
   }
   // Every slot owned by exactly one shard, each range well formed (the table the node routes by: slot-map.ts).
+  let slotMap: SlotMap;
   try {
-    SlotMap.fromRanges(map.shards as ShardLayout[]);
+    slotMap = SlotMap.fromRanges(map.shards as ShardLayout[]);
   } catch (error) {
     throw new RangeError(`The cluster map's slots are wrong: ${(error as Error).message}`);
+  }
+  if (map.migrations !== undefined) {
+    const seen = new Set<number>();
+    const wellFormed =
+      Array.isArray(map.migrations) &&
+      map.migrations.every((m: Partial<SlotMigration> | null) => {
+        const ok =
+          m !== null &&
+          typeof m === "object" &&
+          Number.isInteger(m.slot) &&
+          !seen.has(m.slot as number) &&
+          (m.slot as number) >= 0 &&
+          (m.slot as number) < 16384 &&
+          slotMap.shardOf(m.slot as number) === m.from &&
+          map.shards?.some((shard) => shard.id === m.to) === true &&
+          m.to !== m.from;
+        if (ok) seen.add(m.slot as number);
+        return ok;
+      });
+    if (!wellFormed) throw new RangeError("The cluster map's slot migrations are malformed");
   }
   return map as ClusterMap;
 }
@@ -198,4 +229,52 @@ export function withReplicaLeft(map: ClusterMap, shardId: number, member: NodeId
     return { ...rest, leaving: still, arriving: (arriving ?? []).filter((_, i) => i !== at), retired };
   });
   return { ...map, epoch: map.epoch + 1, shards };
+}
+
+/** The map with `slots` set to move to shard `to` (the next epoch; slots already there are left out). Throws a
+ * RangeError when `to` is no shard, a slot is already moving, or a shard would be left without a slot (a shard
+ * with no slot is a merge: not built yet). Returns `map` itself when there is nothing to move. */
+export function withSlotsMigrating(map: ClusterMap, slots: readonly number[], to: number): ClusterMap {
+  if (!map.shards.some((shard) => shard.id === to)) throw new RangeError(`There is no shard ${to}`);
+  const slotMap = SlotMap.fromRanges(map.shards);
+  const moving = new Set((map.migrations ?? []).map((m) => m.slot));
+  const added: SlotMigration[] = [];
+  for (const slot of new Set(slots)) {
+    if (!Number.isInteger(slot) || slot < 0 || slot >= 16384) throw new RangeError(`There is no slot ${slot}`);
+    if (moving.has(slot)) throw new RangeError(`Slot ${slot} is already moving`);
+    const from = slotMap.shardOf(slot);
+    if (from !== to) added.push({ slot, from, to });
+  }
+  if (added.length === 0) return map;
+  // Every shard keeps a slot once every move (those asked before included) is done.
+  const after = new Uint16Array(16384);
+  for (let slot = 0; slot < 16384; slot++) after[slot] = slotMap.shardOf(slot);
+  for (const m of [...(map.migrations ?? []), ...added]) after[m.slot] = m.to;
+  for (const shard of map.shards) {
+    if (!after.includes(shard.id)) throw new RangeError(`Shard ${shard.id} would be left without a slot`);
+  }
+  return { ...map, epoch: map.epoch + 1, migrations: [...(map.migrations ?? []), ...added] };
+}
+
+/** The map once the moves of `slots` are done: each slot is its destination's (the next epoch). Throws a RangeError
+ * when one is not moving (another driver recorded it first). */
+export function withSlotsMoved(map: ClusterMap, slots: readonly number[]): ClusterMap {
+  const slotMap = SlotMap.fromRanges(map.shards);
+  const table = new Uint16Array(16384);
+  for (let each = 0; each < 16384; each++) table[each] = slotMap.shardOf(each);
+  const done = new Set(slots);
+  for (const slot of done) {
+    const migration = map.migrations?.find((m) => m.slot === slot);
+    if (migration === undefined) throw new RangeError(`Slot ${slot} is not moving`);
+    table[slot] = migration.to;
+  }
+  const moved = new SlotMap(map.shards.length, table);
+  const migrations = (map.migrations ?? []).filter((m) => !done.has(m.slot));
+  const { migrations: _, ...rest } = map;
+  return {
+    ...rest,
+    epoch: map.epoch + 1,
+    shards: map.shards.map((shard) => ({ ...shard, slots: moved.rangesOf(shard.id) })),
+    ...(migrations.length > 0 ? { migrations } : {}),
+  };
 }

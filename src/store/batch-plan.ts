@@ -70,7 +70,12 @@ export function* planBatchSteps<R>(
   const events: HistoryEvent[] = [];
   /** Collections whose owning record was overwritten or deleted during the batch (RENAME may re-own one). */
   const released = new Set<number>();
-  let state: ApplyState = { revision: meta.revision, clockMs: meta.clockMs, nextCollectionId: meta.nextCollectionId };
+  let state: ApplyState = {
+    revision: meta.revision,
+    clockMs: meta.clockMs,
+    nextCollectionId: meta.nextCollectionId,
+    slots: meta.slots,
+  };
   let { appliedIndex, keyCount, sizeBytes } = meta;
   let flushed = false;
   for (const entry of entries) {
@@ -128,6 +133,7 @@ export function* planBatchSteps<R>(
     keyCount,
     sizeBytes,
     nextCollectionId: state.nextCollectionId,
+    slots: state.slots ?? meta.slots,
   };
   // After a flush nothing stored before the batch survives: no write replaces a stored record.
   const writes = yield* lastWritePerKey(flushed ? EMPTY_KEYSPACE : reader, overlay.mutations);

@@ -6,6 +6,7 @@
  * the command layer, and the simulator or a test can run a store under the real semantics or under its own.
  */
 import type { Steps } from "../lib/steps.js";
+import type { SlotStates } from "./slot-states.js";
 import type { KeyspaceReader, Mutation, RowMutation } from "./write-set.js";
 
 /** The replicated scalars an entry reads and advances besides the keys. */
@@ -16,6 +17,8 @@ export interface ApplyState {
   readonly clockMs: number;
   /** The id the next table-encoded collection takes (store/collection.ts). Never decreases; starts at 1. */
   readonly nextCollectionId: number;
+  /** The slots this shard does not simply own (slot-states.ts); absent: none. Changed only by slot entries. */
+  readonly slots?: SlotStates;
 }
 
 /** What applying one entry produced. `R` is the result the waiting client is handed (opaque to the store). */

@@ -4,7 +4,7 @@
  * step, so a failing batch changes nothing.
  */
 import { assert } from "../lib/assert.js";
-import { keyFromId, keyId } from "../lib/bytes.js";
+import { compareBytes, keyFromId, keyId } from "../lib/bytes.js";
 import { ShoalError } from "../lib/errors.js";
 import { SortedIdMap } from "../lib/sorted-ids.js";
 import { keysInSlotOf } from "../slots/hash-slot.js";
@@ -23,6 +23,7 @@ import {
 import { rangeStartAfter } from "./key-range.js";
 import { BackgroundReclaimer, RECLAIM_ROWS_PER_STEP_DEFAULT, type ReclaimOptions } from "./reclaimer.js";
 import { isLive, type KeyValue, type StoredRecord, toKeyValue } from "./record.js";
+import type { SlotStates } from "./slot-states.js";
 import { parseSnapshot, SNAPSHOT_CHUNK_SIZE_BYTES_DEFAULT, type SnapshotEntry } from "./snapshot-format.js";
 import type {
   ApplyEntry,
@@ -92,6 +93,10 @@ export class MemoryStore<R> implements StateMachineStore<R> {
     return this.#meta.clockMs;
   }
 
+  slotStates(): SlotStates {
+    return this.#meta.slots;
+  }
+
   stats(): StoreStats {
     return { keyCount: this.#meta.keyCount, sizeBytes: this.#meta.sizeBytes };
   }
@@ -105,8 +110,10 @@ export class MemoryStore<R> implements StateMachineStore<R> {
     return keysInSlotOf(this.#records.keys(), slot).length;
   }
 
-  keysInSlot(slot: number, limit: number): Uint8Array[] {
-    return keysInSlotOf(this.#records.keys(), slot).slice(0, limit);
+  keysInSlot(slot: number, limit: number, after?: Uint8Array): Uint8Array[] {
+    const keys = keysInSlotOf(this.#records.keys(), slot);
+    const from = after === undefined ? 0 : keys.findIndex((key) => compareBytes(key, after) > 0);
+    return from === -1 ? [] : keys.slice(from, from + limit);
   }
 
   historyStats(): HistoryStats {

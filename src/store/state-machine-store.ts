@@ -11,6 +11,7 @@
  */
 import type { HistoryEvent, HistoryStats } from "./history.js";
 import type { KeyValue } from "./record.js";
+import type { SlotStates } from "./slot-states.js";
 import type { CollectionRow } from "./write-set.js";
 
 /** The part of a committed Raft entry the state machine needs (structurally a subset of raft's `Entry`). */
@@ -71,14 +72,17 @@ export interface StateMachineStore<R = unknown> {
   revision(): number;
   /** The replicated clock: the highest entry time applied so far. */
   clockMs(): number;
+  /** The slots this shard does not simply own (slot-states.ts), as of appliedIndex(). */
+  slotStates(): SlotStates;
   stats(): StoreStats;
   /** Stored keys that carry an expiry (Redis INFO's `expires=`). O(expiring keys) in LmdbStore: for INFO, not
    * for hot paths. */
   expiringKeyCount(): number;
   /** Stored keys (expired ones not yet removed included, like DBSIZE) whose Redis Cluster hash slot is `slot`. */
   countKeysInSlot(slot: number): number;
-  /** Up to `limit` of those keys, in bytewise order (CLUSTER GETKEYSINSLOT). */
-  keysInSlot(slot: number, limit: number): Uint8Array[];
+  /** Up to `limit` of those keys sorting after `after` (from the first when absent), in bytewise order (CLUSTER
+   * GETKEYSINSLOT; a slot move pages through them). */
+  keysInSlot(slot: number, limit: number, after?: Uint8Array): Uint8Array[];
 
   /** The live key, or undefined when absent or expired at max(nowMs, clockMs()). */
   get(key: Uint8Array, nowMs: number): KeyValue | undefined;

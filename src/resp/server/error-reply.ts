@@ -32,6 +32,10 @@ const PREFIX: Readonly<Record<ErrorCode, string>> = {
   PROPOSAL_DROPPED: "TRYAGAIN",
   CLUSTER_DOWN: "CLUSTERDOWN",
   MOVED: "MOVED",
+  // Redis Cluster's words for a slot being moved: the node follows an ASK itself unless it answers redirects
+  // (cluster-redirects.ts writes the shard's address in), and a write to a frozen slot is Redis's TRYAGAIN.
+  ASK: "ASK",
+  SLOT_MIGRATING: "TRYAGAIN",
   CROSS_SLOT: "CROSSSLOT",
   CROSS_SHARD: "CROSSSLOT",
   NOT_IMPLEMENTED: "ERR",

@@ -64,6 +64,7 @@ import {
   RECORD_HEADER_BYTES,
   type RecordHeader,
 } from "../record-codec.js";
+import type { SlotStates } from "../slot-states.js";
 import { parseSnapshot, SNAPSHOT_CHUNK_SIZE_BYTES_DEFAULT, type SnapshotEntry } from "../snapshot-format.js";
 import type {
   ApplyEntry,
@@ -237,6 +238,10 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     return this.#meta.clockMs;
   }
 
+  slotStates(): SlotStates {
+    return this.#meta.slots;
+  }
+
   stats(): StoreStats {
     return { keyCount: this.#meta.keyCount, sizeBytes: this.#meta.sizeBytes };
   }
@@ -246,10 +251,13 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     return this.#env.db.getKeysCount(slotRange(slot));
   }
 
-  keysInSlot(slot: number, limit: number): Uint8Array[] {
+  keysInSlot(slot: number, limit: number, after?: Uint8Array): Uint8Array[] {
     this.#checkOpen();
     if (limit === 0) return [];
-    return [...this.#env.db.getKeys({ ...slotRange(slot), limit })].map((row) => plainBytes(row.subarray(3)));
+    const range = slotRange(slot);
+    // Strictly after `after`: its index row followed by a zero byte is the next row that may exist.
+    const start = after === undefined ? range.start : Buffer.concat([slotKey(after), Buffer.of(0)]);
+    return [...this.#env.db.getKeys({ start, end: range.end, limit })].map((row) => plainBytes(row.subarray(3)));
   }
 
   expiringKeyCount(): number {

@@ -1,0 +1,111 @@
+/**
+ * @module Which hash slots a shard's state machine does not simply own: the replicated record that makes a slot
+ * move between shards safe whatever a router believes (docs/architecture.md "Moving slots between shards").
+ * A slot absent from the record is served as routed (the cluster map decides who routes where); a slot in it is:
+ * - `frozen` (the source, shard `shard` will take it): its keys are read-only — reads are served, a write is
+ *   refused with SLOT_MIGRATING (Redis's TRYAGAIN) — so the copy the destination imports is final;
+ * - `importing` (the destination, from shard `shard`): nothing but the move's own import entries touches it;
+ * - `gone` (the source, after the hand-off to shard `shard`): every command for it is refused with ASK naming
+ *   the shard that now holds it. A gone slot stays recorded (a router with an old map may still send a write
+ *   here; accepting it would lose it) until the slot moves back.
+ * The record is replicated state: applied from the log, stored in the same atomic write as the keys (store-meta.ts)
+ * and carried by snapshots. Pure.
+ */
+import { ShoalError } from "../lib/errors.js";
+import { hashSlot, SLOT_COUNT } from "../slots/hash-slot.js";
+
+export type SlotPhase = "frozen" | "importing" | "gone";
+
+export interface SlotState {
+  readonly phase: SlotPhase;
+  /** The other shard of the move: the destination for `frozen` and `gone`, the source for `importing`. */
+  readonly shard: number;
+}
+
+/** Slot → state, only for slots not simply owned. */
+export type SlotStates = ReadonlyMap<number, SlotState>;
+
+export const NO_SLOT_STATES: SlotStates = new Map();
+
+const PHASES: readonly SlotPhase[] = ["frozen", "importing", "gone"];
+const ENTRY_BYTES = 5;
+
+/** Bytes of `states` as encodeSlotStatesInto writes them. */
+export function slotStatesBytes(states: SlotStates): number {
+  return 2 + ENTRY_BYTES * states.size;
+}
+
+/** count u16 | (slot u16 | phase u8 | shard u16)*, in slot order (so equal records encode equally). */
+export function encodeSlotStatesInto(view: DataView, offset: number, states: SlotStates): void {
+  view.setUint16(offset, states.size);
+  let at = offset + 2;
+  for (const slot of [...states.keys()].sort((a, b) => a - b)) {
+    const state = states.get(slot) as SlotState;
+    view.setUint16(at, slot);
+    view.setUint8(at + 2, PHASES.indexOf(state.phase));
+    view.setUint16(at + 3, state.shard);
+    at += ENTRY_BYTES;
+  }
+}
+
+/** Decodes what encodeSlotStatesInto wrote at `offset`, which must end exactly at the view's end; a BAD_REQUEST
+ * ShoalError for anything else (a corrupt meta or snapshot). */
+export function decodeSlotStates(view: DataView, offset: number): SlotStates {
+  const corrupt = (): ShoalError => new ShoalError("BAD_REQUEST", "Cannot decode store meta: bad slot states");
+  if (view.byteLength < offset + 2) throw corrupt();
+  const count = view.getUint16(offset);
+  if (view.byteLength !== offset + 2 + count * ENTRY_BYTES) throw corrupt();
+  const states = new Map<number, SlotState>();
+  for (let i = 0, at = offset + 2; i < count; i++, at += ENTRY_BYTES) {
+    const slot = view.getUint16(at);
+    const phase = PHASES[view.getUint8(at + 2)];
+    const shard = view.getUint16(at + 3);
+    if (phase === undefined || slot >= SLOT_COUNT || shard === 0 || states.has(slot)) throw corrupt();
+    states.set(slot, { phase, shard });
+  }
+  return states;
+}
+
+/** Why this shard refuses a command touching `slot` (a write when `writes`), or undefined when it serves it. */
+export function slotRefusal(states: SlotStates, slot: number, writes: boolean): ShoalError | undefined {
+  const state = states.get(slot);
+  if (state === undefined) return undefined;
+  switch (state.phase) {
+    case "frozen":
+      return writes ? slotMigrating(slot) : undefined;
+    case "importing":
+      return slotMigrating(slot);
+    case "gone":
+      return askError(slot, state.shard);
+  }
+}
+
+/** Throws the refusal of the first of `keys` this shard does not serve (reads when not `writes`). Reads check after
+ * their ReadIndex barrier, so the states they see are at least as new as any move acknowledged before. */
+export function checkServed(states: SlotStates, keys: Iterable<Uint8Array>, writes: boolean): void {
+  if (states.size === 0) return;
+  for (const key of keys) {
+    const refusal = slotRefusal(states, hashSlot(key), writes);
+    if (refusal !== undefined) throw refusal;
+  }
+}
+
+/** A write to a slot whose keys are moving: nothing was done, the same command succeeds once the move is done. */
+export function slotMigrating(slot: number): ShoalError {
+  return new ShoalError("SLOT_MIGRATING", `Slot ${slot} is moving between shards; try again`);
+}
+
+/** The command's slot is held by shard `shard` now: nothing was done here; ask that shard (Redis's -ASK). The
+ * message is `<slot> <shard>`: a node routes by it (node/slot-routing.ts), and front ends rewrite it to the
+ * shard's address before a client sees it. */
+export function askError(slot: number, shard: number): ShoalError {
+  return new ShoalError("ASK", `${slot} ${shard}`, { slot, shard });
+}
+
+/** The slot and shard an ASK error names (askError's message: the detail does not cross the wire). */
+export function askTarget(error: ShoalError): { readonly slot: number; readonly shard: number } | undefined {
+  if (error.code !== "ASK") return undefined;
+  const match = /^(\d{1,5}) (\d{1,5})$/.exec(error.message);
+  if (match === null) return undefined;
+  return { slot: Number(match[1]), shard: Number(match[2]) };
+}
