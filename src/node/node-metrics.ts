@@ -10,6 +10,7 @@ import type { HistoryStats, StoreStats } from "../store/state-machine-store.js";
 import type { HostMetrics } from "./raft-host.js";
 import type { RebalancerCounters } from "./rebalancer.js";
 import type { MoverCounters } from "./replica-mover.js";
+import type { SlotMoverCounters } from "./slot-mover.js";
 import type { WatchHubStats } from "./watch-hub.js";
 
 /** What the gauges read at scrape time. */
@@ -33,6 +34,10 @@ export interface MetricsSource {
     readonly moves: MoverCounters;
     readonly rebalance: RebalancerCounters;
     readonly snapshotBytesSent: number;
+    /** What this node's slot mover did (slot-mover.ts). */
+    readonly slotMoves?: SlotMoverCounters;
+    /** Slots the cluster map lists as moving. */
+    readonly slotsMoving?: number;
   };
 }
 
@@ -178,6 +183,38 @@ function registerLayoutSeries(registers: Registers, source: MetricsSource): void
     "shoal_rebalance_members_removed_total",
     "Drained members this node's rebalancer removed while it led the meta group",
     () => rebalance().membersRemoved,
+  );
+  const slotMoves = (): SlotMoverCounters =>
+    layout().slotMoves ?? { slotsMoved: 0, keysMoved: 0, bytesMoved: 0, moveSeconds: 0 };
+  gauge(
+    registers,
+    "shoal_slots_moving",
+    "Hash slots the cluster map lists as moving between shards",
+    () => layout().slotsMoving ?? 0,
+  );
+  mirroredCounter(
+    registers,
+    "shoal_slot_moves_total",
+    "Hash slots this node moved to another shard as the leader of their shard",
+    () => slotMoves().slotsMoved,
+  );
+  mirroredCounter(
+    registers,
+    "shoal_slot_move_keys_total",
+    "Keys this node copied in slot moves",
+    () => slotMoves().keysMoved,
+  );
+  mirroredCounter(
+    registers,
+    "shoal_slot_move_bytes_total",
+    "Bytes of keys and values this node copied in slot moves",
+    () => slotMoves().bytesMoved,
+  );
+  mirroredCounter(
+    registers,
+    "shoal_slot_move_seconds_total",
+    "Seconds this node's slot moves took (freeze to the map's record), summed over batches",
+    () => slotMoves().moveSeconds,
   );
 }
 

@@ -382,6 +382,8 @@ export class ShoalNode {
             moves: built.#mover.counters,
             rebalance: built.#rebalancer.counters,
             snapshotBytesSent,
+            slotMoves: built.slotMover.counters,
+            slotsMoving: built.layout.map.migrations?.length ?? 0,
           };
         },
       },

@@ -18,7 +18,11 @@ const TOPOLOGY_PEER_TIMEOUT_MS = 300;
 const TOPOLOGY_CACHE_MS = 1000;
 
 export function nodeBackend(node: ShoalNode): RedisBackend {
-  const offload = new ReadOffload(READ_WORKERS, node.slotMap.shardCount);
+  let table: { readonly epoch: number; readonly slots: Uint16Array } | undefined;
+  const offload = new ReadOffload(READ_WORKERS, () => {
+    if (table?.epoch !== node.layout.epoch) table = { epoch: node.layout.epoch, slots: node.slotMap.table() };
+    return table.slots;
+  });
   // A member lacking a shard asks this node for its heavy reads: they run on the same read workers.
   node.setHeavyReads(async (replica, argvs, stale, protocol) => {
     if (!worthOffloading(argvs, (key) => replica.store.holdsBigValue(key))) return undefined;
@@ -81,6 +85,10 @@ export function nodeBackend(node: ShoalNode): RedisBackend {
     pubsub: node.pubsub,
     role: () => node.raftStatus().role,
     leadsSlot: (slot) => node.replicaOfSlot(slot)?.host.raw.status().role === "leader",
+    slotHandedOff: (slot) => {
+      const state = node.replicaOfSlot(slot)?.store.slotStates().get(slot);
+      return state?.phase === "gone" ? state.shard : undefined;
+    },
     clusterTopology: () => {
       const nowMs = Date.now();
       if (topology === undefined || nowMs - topology.atMs > TOPOLOGY_CACHE_MS) {

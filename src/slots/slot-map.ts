@@ -88,6 +88,11 @@ export class SlotMap {
     return ranges;
   }
 
+  /** A copy of the shard id of every slot, by slot. */
+  table(): Uint16Array {
+    return this.#shardOfSlot.slice();
+  }
+
   /** Every shard id, in order. */
   shards(): number[] {
     return [...this.#shards];

@@ -134,6 +134,9 @@ export interface RedisBackend {
   /** True when this node leads the shard that owns `slot` (strict cluster redirects answer -MOVED otherwise);
    * absent: `role()` decides, as for a single shard. */
   leadsSlot?(slot: number): boolean;
+  /** The shard now holding `slot` when this node's replica of its shard has handed it off in a slot move (strict
+   * cluster redirects answer -ASK then); undefined otherwise. */
+  slotHandedOff?(slot: number): number | undefined;
   /** The members and who leads, for the Redis Cluster commands (may ask the other members). */
   clusterTopology(): Promise<ClusterTopology>;
   /** This node's stored keys in hash slot `slot` (CLUSTER COUNTKEYSINSLOT): local state, like Redis. */

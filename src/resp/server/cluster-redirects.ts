@@ -31,17 +31,37 @@ export class ClusterRedirects implements RedirectCheck {
 
   /** The reply that refuses data command `argv` here (MOVED, CROSSSLOT, CLUSTERDOWN), or undefined when this
    * member serves it. */
-  refusal(spec: CommandSpec, argv: readonly Uint8Array[], readonlyConnection: boolean): Reply | undefined {
+  refusal(
+    spec: CommandSpec,
+    argv: readonly Uint8Array[],
+    readonlyConnection: boolean,
+    asking = false,
+  ): Reply | undefined {
     const keys = commandKeys(spec, argv);
     if (keys.length === 0) return undefined;
     const slot = commonSlot(keys);
     if (slot === undefined) return errorReply("CROSS_SLOT", "Keys in request don't hash to the same slot");
-    if (this.#backend.leadsSlot?.(slot) ?? this.#backend.role() === "leader") return undefined;
+    // A client sent here by -ASK: served (the node asks the slot's old shard, which sends it on to the new one).
+    if (asking) return undefined;
+    if (this.#backend.leadsSlot?.(slot) ?? this.#backend.role() === "leader") return this.#askRefusal(slot);
     if (readonlyConnection && spec.flags.includes("readonly")) return undefined;
     if (Date.now() - this.#refreshedAtMs > REFRESH_MS) this.#refresh();
     const leader = this.#leaderAddressOf(slot);
     if (leader === undefined) return errorReply("CLUSTER_DOWN", "The cluster is down: no leader is known right now");
     return errorReply("MOVED", `${slot} ${leader}`);
+  }
+
+  /** -ASK while this node's shard has handed `slot` off to another in a slot move and the map does not say so yet
+   * (the Redis Cluster specification's "ASK redirection"): the client asks the new shard's leader, after ASKING. */
+  #askRefusal(slot: number): Reply | undefined {
+    const shard = this.#backend.slotHandedOff?.(slot);
+    if (shard === undefined) return undefined;
+    if (Date.now() - this.#refreshedAtMs > REFRESH_MS) this.#refresh();
+    const topology = this.#topology;
+    const leaderId = topology?.shards.find((each) => each.id === shard)?.leaderId;
+    const leader = topology?.members.find((member) => member.id === leaderId)?.resp;
+    // Unknown yet: served anyway (the node follows the hand-off itself).
+    return leader === undefined ? undefined : errorReply("ASK", `${slot} ${leader}`);
   }
 
   /** The RESP address of the leader of the shard that owns `slot`, as last seen (never this node's own). */

@@ -234,13 +234,16 @@ export class Connection implements ClientDescription {
       return undefined;
     }
     session.noteCommand(spec.name);
+    // ASKING covers the one command after it (Redis clears the flag after every other command).
+    const asking = session.asking;
+    if (spec.name !== "asking") session.asking = false;
     // Redis's order: NOAUTH and the subscribe-mode restriction, then the store's bounds (an over-long key, an
     // oversized value), which a data command meets before it is queued or proposed (WATCH checks its own keys).
     const refusal =
       session.refusal(spec) ??
       (isDataCommand(spec)
         ? (limitRefusal(spec, request) ??
-          this.#context.redirects?.refusal(spec, request, session.readonlyStale) ??
+          this.#context.redirects?.refusal(spec, request, session.readonlyStale, asking) ??
           this.#shardRefusal(spec, request))
         : undefined);
     if (refusal !== undefined) {

@@ -694,6 +694,40 @@ describe("RespServer with strict Redis Cluster redirects", () => {
     ]);
     client.close();
   });
+
+  it("a slot its shard handed off answers -ASK with the new shard's leader; ASKING lets the next command through", async () => {
+    backend.raftRole = "leader";
+    const slot = hashSlotOf("foo");
+    backend.topology = {
+      ...backend.topology,
+      leaderId: 1,
+      shards: [
+        { id: 1, slots: [{ from: 0, to: 16383 }], leaderId: 1, term: 3, replicaIds: [1, 2] },
+        { id: 2, slots: [], leaderId: 2, term: 3, replicaIds: [1, 2] },
+      ],
+    };
+    backend.handedOff.set(slot, 2);
+    const client = await RawClient.connect(server.port);
+    try {
+      let first = "";
+      for (let i = 0; i < 50 && !first.startsWith("-ASK"); i++) {
+        [first = ""] = await calls(client, ["GET", "foo"]);
+        if (!first.startsWith("-ASK")) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.equal(first, `-ASK ${slot} 127.0.0.1:7002`);
+      // ASKING covers one command: the one after it is served, the next is sent away again.
+      assert.deepEqual(await calls(client, ["ASKING"], ["SET", "foo", "1"], ["GET", "foo"]), [
+        "+OK",
+        "+OK",
+        `-ASK ${slot} 127.0.0.1:7002`,
+      ]);
+      assert.deepEqual(await calls(client, ["GET", "bar"]), ["(nil)"]); // another slot: served
+    } finally {
+      backend.handedOff.clear();
+      backend.topology = { ...backend.topology, shards: undefined };
+      client.close();
+    }
+  });
 });
 
 function hashSlotOf(key: string): number {

@@ -23,7 +23,13 @@ export interface ClientDescription {
 
 /** Whether a data command is served here or refused with a redirect (cluster-redirects.ts). */
 export interface RedirectCheck {
-  refusal(spec: CommandSpec, argv: readonly Uint8Array[], readonlyConnection: boolean): Reply | undefined;
+  /** `asking`: the connection sent ASKING just before (a client following -ASK). */
+  refusal(
+    spec: CommandSpec,
+    argv: readonly Uint8Array[],
+    readonlyConnection: boolean,
+    asking?: boolean,
+  ): Reply | undefined;
 }
 
 export interface ServerContext {

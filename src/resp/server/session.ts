@@ -66,6 +66,8 @@ export class Session implements Subscriber {
   authenticated: boolean;
   /** READONLY: reads are served from this node's state without a ReadIndex barrier. */
   readonlyStale = false;
+  /** ASKING: the next command may be served here for a slot being moved in (Redis Cluster's ASK redirection). */
+  asking = false;
   multi: MultiState | undefined;
   readonly watches = new Map<string, WatchTicket>();
   /** Subscribed channels and patterns, by their bytes in latin1 (a lossless key). */
@@ -171,6 +173,7 @@ export class Session implements Subscriber {
     this.patterns.clear();
     this.name = "";
     this.readonlyStale = false;
+    this.asking = false;
     this.writer.version = 2;
     this.authenticated = this.context.requirePass === undefined;
   }

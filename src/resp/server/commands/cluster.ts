@@ -323,12 +323,30 @@ export const clusterCommands: readonly SessionCommand[] = withDifferences(
     ),
     readMode("readonly", "Enables read queries for a connection to a cluster replica node", true),
     readMode("readwrite", "Disables read queries for a connection to a cluster replica node", false),
+    cluster(
+      "asking",
+      1,
+      ["fast"],
+      NO_KEYS,
+      {
+        summary: "Sent by cluster clients after an -ASK redirect",
+        since: "3.0.0",
+        complexity: "O(1)",
+        syntax: "",
+      },
+      (session) => {
+        session.asking = true;
+        return OK;
+      },
+    ),
   ],
   {
     cluster:
-      "The 16384 slots are split over --shards shards (one by default), each a Raft group on --replicas members (3 by default, capped by the members): SLOTS/SHARDS/NODES name each shard's leader as its master and its other replicas as replicas (NODES shows a member that leads no shard as a replica of the leader of the first shard it holds); a shard whose replicas are mostly down answers -CLUSTERDOWN for its slots only and is left out of SLOTS, while INFO stays cluster_state:ok as long as some shard serves (Redis's cluster-require-full-coverage no; cluster_slots_fail counts the rest), and COUNTKEYSINSLOT/GETKEYSINSLOT answer for the slots this node stores (0 keys elsewhere, as Redis); every member serves every key (it forwards to the shard's leader) unless started with --cluster-redirects, which makes a member answer -MOVED for a shard it does not lead (and -CROSSSLOT for keys of several slots) as Redis Cluster does; without it, keys of several shards in one command or transaction answer -CROSSSLOT. KEYSLOT, SLOTS, SHARDS, NODES, INFO, MYID, COUNTKEYSINSLOT, GETKEYSINSLOT (from a (slot, key) index; GETKEYSINSLOT refuses to list more than 10,000 keys in one call), HELP; not the slot-management subcommands (ADDSLOTS, SETSLOT, MEET, FAILOVER…).",
+      "The 16384 slots are split over --shards shards (one by default), each a Raft group on --replicas members (3 by default, capped by the members): SLOTS/SHARDS/NODES name each shard's leader as its master and its other replicas as replicas (NODES shows a member that leads no shard as a replica of the leader of the first shard it holds); a shard whose replicas are mostly down answers -CLUSTERDOWN for its slots only and is left out of SLOTS, while INFO stays cluster_state:ok as long as some shard serves (Redis's cluster-require-full-coverage no; cluster_slots_fail counts the rest), and COUNTKEYSINSLOT/GETKEYSINSLOT answer for the slots this node stores (0 keys elsewhere, as Redis); every member serves every key (it forwards to the shard's leader, and follows a slot being moved to its new shard itself) unless started with --cluster-redirects, which makes a member answer -MOVED for a shard it does not lead (and -CROSSSLOT for keys of several slots) as Redis Cluster does, and -ASK for a slot its shard has handed off while the move is being recorded (a client then sends ASKING and the command to the address named); a write to a slot whose keys are being copied waits up to 2 s inside the node, then answers -TRYAGAIN; slots move with POST /v1/admin/slots/move or shoal slots move; without it, keys of several shards in one command or transaction answer -CROSSSLOT. KEYSLOT, SLOTS, SHARDS, NODES, INFO, MYID, COUNTKEYSINSLOT, GETKEYSINSLOT (from a (slot, key) index; GETKEYSINSLOT refuses to list more than 10,000 keys in one call), HELP; not the slot-management subcommands (ADDSLOTS, SETSLOT, MEET, FAILOVER…).",
     readonly:
       "Opts this connection's reads into the node's local state without a ReadIndex check (faster, possibly stale); writes still go through the leader.",
     readwrite: "Turns READONLY off: reads are linearizable again.",
+    asking:
+      "Lets the next command be served for a slot being moved here; it is served on any member (which finds the slot's new shard itself), not only on the one the -ASK named.",
   },
 );

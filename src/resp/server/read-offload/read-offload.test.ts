@@ -161,7 +161,7 @@ describe("read offload over several shards", () => {
     const map = new SlotMap(shardCount);
     const shards = Array.from({ length: shardCount }, (_, i) => openLmdbCommandStore(path.join(root, `shard-${i}`)));
     const whole = openLmdbCommandStore(path.join(root, "whole"));
-    const offload = new ReadOffload(1, shardCount);
+    const offload = new ReadOffload(1, () => map.table());
     try {
       const keys = Array.from({ length: 500 }, (_, i) => `k:${i}`);
       for (const key of keys) {

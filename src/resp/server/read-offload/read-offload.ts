@@ -65,15 +65,16 @@ interface ReadWorker {
 
 export class ReadOffload {
   readonly #workerCount: number;
-  readonly #shardCount: number;
+  readonly #slotTable: () => Uint16Array | undefined;
   readonly #workers: ReadWorker[] = [];
   #nextId = 1;
   #closed = false;
 
-  constructor(workerCount: number, shardCount = 1) {
+  /** `slotTable`: the shard owning each slot now (SlotMap.table), for reads over several shards' environments. */
+  constructor(workerCount: number, slotTable: () => Uint16Array | undefined = () => undefined) {
     if (!Number.isSafeInteger(workerCount) || workerCount < 1) throw new RangeError("workerCount must be >= 1");
     this.#workerCount = workerCount;
-    this.#shardCount = shardCount;
+    this.#slotTable = slotTable;
   }
 
   /** Runs `argvs` on a worker against the environment at `envPaths` (one shard's, or every shard's read as one
@@ -93,7 +94,7 @@ export class ReadOffload {
     const request: ReadRequest = {
       id,
       envPaths,
-      shardCount: this.#shardCount,
+      ...(envPaths.length > 1 ? { slotTable: this.#slotTable() } : {}),
       argvs: packed,
       nowMs,
       seed: Math.floor(Math.random() * 0x100000000),

@@ -12,8 +12,9 @@ export interface ReadRequest {
    * shard's, or — for a command without a key (KEYS) on a node of several shards — every shard's, in shard order,
    * read as one keyspace (store/merged-keyspace-reader.ts). */
   readonly envPaths: readonly string[];
-  /** The cluster's shard count, which maps a key to its shard among `envPaths` when there are several. */
-  readonly shardCount: number;
+  /** With several `envPaths`: the shard id (1-based, the index into `envPaths` plus one) owning each hash slot,
+   * as the node's cluster map says now (slots move between shards). */
+  readonly slotTable?: Uint16Array;
   readonly argvs: PackedArgvs;
   /** The reading node's clock; the worker takes the later of it and the store's replicated clock. */
   readonly nowMs: number;

@@ -13,7 +13,6 @@ import { executeCommands } from "../../../commands/redis/execute.js";
 import { ShoalError } from "../../../lib/errors.js";
 import { Prng } from "../../../lib/prng.js";
 import { hashSlot } from "../../../slots/hash-slot.js";
-import { SlotMap } from "../../../slots/slot-map.js";
 import { LmdbReadView } from "../../../store/lmdb/lmdb-read-view.js";
 import { mergedKeyspaceReader } from "../../../store/merged-keyspace-reader.js";
 import type { StoreMeta } from "../../../store/store-meta.js";
@@ -38,7 +37,6 @@ const NO_CURSORS: ScanCursors = {
  * this thread does not keep its map alive (lmdb-js shares the native environment with the node's own handle, so
  * closing ours never closes theirs). */
 const views = new Map<string, LmdbReadView>();
-let slotMap: SlotMap | undefined;
 
 function viewOf(path: string): LmdbReadView {
   const open = views.get(path);
@@ -70,9 +68,9 @@ function answer(request: ReadRequest): ReadResponse {
   return readAll(open, (readers, metas) => {
     let reader = readers[0] as KeyspaceReader;
     if (readers.length > 1) {
-      if (slotMap?.shardCount !== request.shardCount) slotMap = new SlotMap(request.shardCount);
-      const map = slotMap;
-      reader = mergedKeyspaceReader(readers, (key) => map.shardOf(hashSlot(key)) - 1);
+      const table = request.slotTable;
+      if (table === undefined) throw new Error("A read over several shards needs the slot table");
+      reader = mergedKeyspaceReader(readers, (key) => (table[hashSlot(key)] as number) - 1);
     }
     const replies = executeCommands(reader, undefined, unpackArgvs(request.argvs), {
       nowMs: Math.max(request.nowMs, ...metas.map((meta) => meta.clockMs)),

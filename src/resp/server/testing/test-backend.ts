@@ -173,6 +173,13 @@ export class TestBackend implements RedisBackend {
     ],
   };
 
+  /** Slots this node's shard has handed off in a slot move, to the shard now holding each (a test sets them). */
+  readonly handedOff = new Map<number, number>();
+
+  slotHandedOff(slot: number): number | undefined {
+    return this.handedOff.get(slot);
+  }
+
   /** One shard of every slot, led by `topology.leaderId`, unless a test sets `topology.shards`. */
   async clusterTopology(): Promise<ClusterTopology> {
     const { leaderId, term } = this.topology;
