@@ -34,15 +34,30 @@ function assertOneLineError(result: ReturnType<typeof shoal>, status: number, pa
 }
 
 test("--help prints usage and exits 0", () => {
-  for (const args of [["--help"], ["start", "--help"], ["cluster", "--help"]]) {
+  for (const args of [
+    ["--help"],
+    ["start", "--help"],
+    ["cluster", "--help"],
+    ["slots", "-h"],
+    ["slots", "move", "-h"],
+  ]) {
     const result = shoal(...args);
     assert.equal(result.status, 0);
     assert.match(result.stdout, /Usage: shoal/);
   }
+  assert.match(shoal("--help").stdout, /^ {2}slots {6}hash slots moving between shards/m);
+  assert.match(shoal("slots", "--help").stdout, /shoal slots move SLOTS --to SHARD/);
 });
 
 test("bad flags give one line and exit 2", async () => {
   assertOneLineError(shoal("frobnicate"), 2, /Unknown command "frobnicate"/);
+  // A slot list is checked before any node is asked.
+  assertOneLineError(
+    shoal("slots", "move", "7010-7005", "--to", "2"),
+    2,
+    /^shoal: Cannot parse SLOTS "7010-7005": the range 7010-7005 runs backwards \(try: shoal slots --help\)$/,
+  );
+  assertOneLineError(shoal("slots", "move", "1-5"), 2, /^shoal: slots move needs --to SHARD/);
   assertOneLineError(shoal("start", "--bogus"), 2, /Unknown option '--bogus'/);
   assertOneLineError(shoal("start", "--id", "x"), 2, /Cannot parse --id "x"/);
   assertOneLineError(shoal("start", "--id", "1", "--data-dir", "d", "--peers", "1=localhost"), 2, /Cannot parse peer/);
@@ -99,7 +114,7 @@ test("shoal --version and -v print package.json's version", () => {
 });
 
 test("every subcommand words every parse error as one line of its own, with a pointer to its help", () => {
-  const commands = ["start", "cluster", "status", "get", "put", "del", "watch", "bench"];
+  const commands = ["start", "cluster", "status", "get", "put", "del", "watch", "bench", "slots"];
   const valueFlag: Record<string, string> = {
     start: "--id",
     cluster: "--nodes",
@@ -109,6 +124,7 @@ test("every subcommand words every parse error as one line of its own, with a po
     del: "-e",
     watch: "--from",
     bench: "--seconds",
+    slots: "--to",
   };
   for (const command of commands) {
     const cases: [string[], RegExp][] = [

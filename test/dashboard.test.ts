@@ -5,7 +5,7 @@
  * are shown. A killed member is marked unreachable with its lag unknown; when node 1 itself dies too, the page
  * moves to node 2's dashboard, which says the quorum is lost. Screenshots go to test-results/. Skips when
  * /usr/bin/chromium is absent (.ci/run installs it). A second test: a replica move in progress shows on the shard's
- * row, and the new replica once done.
+ * row, and the new replica once done; then slots moving between shards show on both shards' rows until done.
  */
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync } from "node:fs";
@@ -131,9 +131,9 @@ test("the dashboard shows members, history, resources; marks a dead one unreacha
   assert.deepEqual(pageErrors, []);
 });
 
-test("the dashboard shows a replica move while it runs, and the new replica once it is done", {
+test("the dashboard shows a replica move while it runs, and the new replica once it is done; then a slot move", {
   skip,
-  timeout: 90_000,
+  timeout: 150_000,
 }, async (t) => {
   const { chromium } = await import("playwright-core");
   mkdirSync(RESULTS_DIR, { recursive: true });
@@ -171,6 +171,23 @@ test("the dashboard shows a replica move while it runs, and the new replica once
   await moving.waitFor({ state: "detached", timeout: 30_000 });
   const replicas = (await page.locator('#shards tr[data-shard-id="1"] td').nth(3).textContent()) ?? "";
   assert.ok(replicas.includes(`node ${to}`) && !replicas.includes(`node ${from}`), replicas);
+
+  // Slots moving between shards show on both rows (at most 256 slots a batch: 8000 empty ones take seconds).
+  const slotMove = await fetch(`${cluster.url(watcher)}/v1/admin/slots/move`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ slots: Array.from({ length: 8000 }, (_, i) => i), to: 2 }),
+  });
+  assert.equal(slotMove.status, 202, await slotMove.text());
+  const leaving = page.locator('#shards tr[data-shard-id="1"] .slots-moving');
+  await leaving.waitFor({ timeout: 10_000 });
+  assert.match((await leaving.textContent()) ?? "", /^ · [\d,]+ slots? moving to shard 2$/);
+  const arriving = (await page.locator('#shards tr[data-shard-id="2"] .slots-moving').textContent()) ?? "";
+  assert.match(arriving, /^ · [\d,]+ slots? arriving from shard 1$/);
+  await page.screenshot({ path: `${RESULTS_DIR}/dashboard-slot-move.png`, fullPage: true });
+  await leaving.waitFor({ state: "detached", timeout: 60_000 });
+  const slots = (await page.locator('#shards tr[data-shard-id="2"] td').nth(1).textContent()) ?? "";
+  assert.equal(slots, "0–7999, 8192–16383");
   assert.deepEqual(pageErrors, []);
 });
 

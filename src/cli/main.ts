@@ -5,7 +5,8 @@
  * 1: anything else that failed).
  *   shoal start --id 1 --data-dir ./data/1 --peers 1=127.0.0.1:7101,2=127.0.0.1:7102,3=127.0.0.1:7103
  *   shoal cluster --nodes 3
- *   shoal status | shards [move SHARD --from A --to B] | nodes | node remove ID | rebalance | get KEY | put KEY VALUE | del KEY | watch | bench
+ *   shoal status | shards [move SHARD --from A --to B] | slots [move SLOTS --to SHARD] | nodes | node remove ID
+ *     | rebalance | get KEY | put KEY VALUE | del KEY | watch | bench
  */
 import { readFileSync } from "node:fs";
 import { CliError } from "./cli-error.js";
@@ -29,6 +30,10 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   shards: {
     summary: "shards, their replicas and leaders; move a replica (shards move)",
     load: async () => (await import("./shards-command.js")).runShards,
+  },
+  slots: {
+    summary: "hash slots moving between shards, each shard's slots; move slots (slots move)",
+    load: async () => (await import("./slots-command.js")).runSlots,
   },
   nodes: {
     summary: "members, their replicas, leaderships and state",

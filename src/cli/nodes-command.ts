@@ -188,8 +188,8 @@ export function formatBytes(bytes: number): string {
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
-/** A progress bar with an ETA on a terminal; one line per change of the count otherwise. */
-function progressLine(total: number): { draw(done: number, label: string): void; done(): void } {
+/** A progress bar with an ETA on a terminal; one line per change of the count otherwise (slots-command.ts too). */
+export function progressLine(total: number): { draw(done: number, label: string): void; done(): void } {
   const started = Date.now();
   let lastDone = -1;
   const tty = process.stdout.isTTY === true;
@@ -198,7 +198,8 @@ function progressLine(total: number): { draw(done: number, label: string): void;
       const elapsed = (Date.now() - started) / 1000;
       const eta = done > 0 && done < total ? `, ETA ${Math.ceil((elapsed / done) * (total - done))} s` : "";
       if (tty) {
-        redraw(process.stdout, renderProgressBar(done / total, `${label}${eta}`, process.stdout.columns ?? 80));
+        // A pseudo-terminal with no size set reports 0 columns: draw for 80 then.
+        redraw(process.stdout, renderProgressBar(done / total, `${label}${eta}`, process.stdout.columns || 80));
       } else if (done !== lastDone) {
         process.stdout.write(`${label}${eta}\n`); // a log or a pipe: a line per step, not per poll
       }

@@ -26,6 +26,7 @@ import type {
   AdminRebalance,
   AdminShard,
   AdminShards,
+  AdminSlots,
   ClusterStatus,
   KeyValue,
   PutOptions,
@@ -194,6 +195,26 @@ export class ShoalClient {
       idempotent: true,
     });
     return (await response.json()) as AdminRebalance;
+  }
+
+  /** The hash slots moving between shards now, and what the answering node's slot mover did (`GET
+   * /v1/admin/slots`). */
+  async slots(): Promise<AdminSlots> {
+    const { response } = await this.#send({ method: "GET", path: "/v1/admin/slots", idempotent: true });
+    return (await response.json()) as AdminSlots;
+  }
+
+  /** Moves hash slots `slots` (0-16383) to shard `to`; resolves once the move is recorded, with the slots moving
+   * then (it runs on: a slot is done when `slots()` no longer lists it). Not retried once sent. */
+  async moveSlots(slots: readonly number[], to: number): Promise<AdminSlots> {
+    const { response } = await this.#send({
+      method: "POST",
+      path: "/v1/admin/slots/move",
+      body: JSON.stringify({ slots, to }),
+      headers: { "content-type": "application/json" },
+      idempotent: false,
+    });
+    return (await response.json()) as AdminSlots;
   }
 
   /** The endpoints to try for `spec`, in order: the leader of its key's shard first when known. */

@@ -61,6 +61,15 @@ export interface ClusterStatus {
   readonly shards?: readonly ShardStatus[];
   /** The cluster map's epoch in the meta group; 0 until recorded. */
   readonly mapEpoch?: number;
+  /** Hash slots moving between shards, counted per source and destination, in the order asked (absent when none). */
+  readonly slotMoves?: readonly SlotMoveCount[];
+}
+
+/** `slots` hash slots moving from shard `from` to shard `to`. */
+export interface SlotMoveCount {
+  readonly from: number;
+  readonly to: number;
+  readonly slots: number;
 }
 
 export interface ShardStatus {
@@ -84,6 +93,9 @@ export type {
 /** `GET /v1/admin/shards` and one of its shards: the wire contract, defined once beside the route (type-only: no
  * server code reaches the client). */
 export type { AdminShardsView as AdminShards, AdminShardView as AdminShard } from "../http/admin-routes.js";
+
+/** `GET /v1/admin/slots` (and the answer to `POST /v1/admin/slots/move`): the slots moving between shards. */
+export type { AdminSlotsView as AdminSlots } from "../http/admin-slot-routes.js";
 
 export type TxnCompare =
   | { readonly key: string; readonly target: "value"; readonly op: "==" | "!=" | "<" | ">"; readonly value: string }

@@ -174,7 +174,10 @@ function* applySlotStep(context: Context, command: SlotCommand): Steps<CommandRe
   }
   if (command.action === "drop") {
     const dropped = new Set(command.slots);
-    for (const key of command.keys ?? []) if (dropped.has(hashSlot(key))) context.keyspace.delete(key);
+    // Expired keys too: expire entries leave a gone slot's keys alone (expireOwned), so only its drop removes them.
+    for (const key of command.keys ?? []) {
+      if (dropped.has(hashSlot(key)) && !context.keyspace.delete(key)) context.keyspace.removeExpired(key);
+    }
   }
   return { kind: "noop", revision: revisionAfter(context) };
 }

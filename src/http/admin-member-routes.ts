@@ -186,7 +186,7 @@ const removeDoc: RouteDoc = {
   responses: {
     "202": { description: "Recorded; the drain runs", content: json(nodesSchema) },
     "400": { description: "Not a member, or too few members would be left", content: json(errorSchema) },
-    "409": { description: "The cluster map changed meanwhile; retry", content: json(errorSchema) },
+    "412": { description: "The cluster map kept changing meanwhile; retry", content: json(errorSchema) },
     "503": { description: "The meta group has no leader", content: json(errorSchema) },
   },
 };
@@ -204,7 +204,7 @@ const pauseDoc: RouteDoc = {
   requestBody: { content: json(rebalanceBody) },
   responses: {
     "200": { description: "Recorded", content: json(rebalanceSchema) },
-    "409": { description: "The cluster map changed meanwhile; retry", content: json(errorSchema) },
+    "412": { description: "The cluster map kept changing meanwhile; retry", content: json(errorSchema) },
     "503": { description: "The meta group has no leader", content: json(errorSchema) },
   },
 };

@@ -137,7 +137,7 @@ const moveDoc: RouteDoc = {
       content: json({ type: "object", properties: { epoch: { type: "integer" }, shard: shardSchema } }),
     },
     "400": { description: "A move that makes no sense (the message says why)", content: json(errorSchema) },
-    "409": { description: "The cluster map changed meanwhile; retry", content: json(errorSchema) },
+    "412": { description: "The cluster map kept changing meanwhile; retry", content: json(errorSchema) },
     "503": {
       description: "The cluster map is not recorded yet, or the meta group has no leader",
       content: json(errorSchema),

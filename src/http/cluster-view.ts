@@ -8,12 +8,14 @@
  * commitIndex, appliedIndex, lastIndex, revision, clusterId, problems, members[{id, role, peer, http,
  * reachable, term?, commitIndex?, appliedIndex?, lag?, replication?}], shards[{id, slots: [[first, last]…], leader,
  * replicas, epoch, lag?: {memberId: entries behind}}] (a shard's lag as its leader reports it; absent on one shard,
- * where the members' lag says it). `replication` is the leader's judgement
+ * where the members' lag says it), slotMoves?: [{from, to, slots}] (hash slots moving between shards, counted per
+ * source and destination; absent when none). `replication` is the leader's judgement
  * of the member (node/replication-tracker.ts): a lag figure cannot tell catching up from never catching up.
  * `problems` lists what this node and every member that answered find wrong with their peers (a peer of
  * another cluster, other members, a wrong address; node/peer-checks.ts), one sentence each.
  */
 import type { MemberInfo, ShoalNode } from "../node/shoal-node.js";
+import type { SlotMigration } from "../slots/cluster-map.js";
 
 const PEER_INFO_TIMEOUT_MS = 500;
 
@@ -86,7 +88,23 @@ export async function clusterView(node: ShoalNode): Promise<Record<string, unkno
       term,
       ...shardLagView(leaderId === status.id ? self : infos.get(leaderId), id),
     })),
+    ...slotMovesView(node.layout.map.migrations ?? []),
   };
+}
+
+/** The slots moving between shards (the cluster map this node follows), counted per source and destination in the
+ * order they were asked for; nothing when none is. */
+export function slotMovesView(migrations: readonly SlotMigration[]): {
+  slotMoves?: { from: number; to: number; slots: number }[];
+} {
+  const counts = new Map<string, { from: number; to: number; slots: number }>();
+  for (const { from, to } of migrations) {
+    const key = `${from}>${to}`;
+    const count = counts.get(key);
+    if (count === undefined) counts.set(key, { from, to, slots: 1 });
+    else count.slots++;
+  }
+  return counts.size === 0 ? {} : { slotMoves: [...counts.values()] };
 }
 
 function shardLagView(leader: MemberInfo | undefined, shard: number): { lag?: Readonly<Record<string, number>> } {

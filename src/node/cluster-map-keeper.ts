@@ -27,6 +27,8 @@ export interface MetaReplica {
 
 /** The meta group's id: below every shard's (shards count from 1). */
 export const META_GROUP_ID = 0;
+/** Times `update` makes its change again when another change got in first. */
+const UPDATE_ATTEMPTS = 3;
 /** Where the meta group keeps the map. */
 export const CLUSTER_MAP_KEY = new TextEncoder().encode("shoal/cluster-map");
 /** How often a node reads its replica of the map (and, on the meta leader, records the first one if missing). */
@@ -138,7 +140,9 @@ export class ClusterMapKeeper {
   /** Why this node cannot follow `map`: one that was not made from the cluster this node computed. */
   #mismatch(map: ClusterMap): string | undefined {
     const initial = this.#initial;
-    if (map.epoch === 1 ? sameLayout(map, initial) : sameShape(map, initial)) return undefined;
+    // Later epochs may move anything and add and remove shards (splits, merges): the meta group holding them is
+    // this cluster's (its identity is checked on every peer connection).
+    if (map.epoch > 1 || sameLayout(map, initial)) return undefined;
     return (
       `The cluster map (epoch ${map.epoch}) places slots or replicas otherwise than this node runs them: ` +
       "its members, --shards and --replicas must be every member's"
@@ -153,6 +157,17 @@ export class ClusterMapKeeper {
    * recorded, CONFLICT when another change got in first (the caller may retry).
    */
   async update(change: (map: ClusterMap) => ClusterMap): Promise<ClusterMap> {
+    // Another change got in first (the rebalancer, a slot mover, an operator): made again of the newer map.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#updateOnce(change);
+      } catch (error) {
+        if (!(error instanceof ShoalError && error.code === "CONFLICT") || attempt >= UPDATE_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  async #updateOnce(change: (map: ClusterMap) => ClusterMap): Promise<ClusterMap> {
     await this.#meta.client.linearize(false);
     this.check();
     const current = this.#recorded;
@@ -191,10 +206,4 @@ export class ClusterMapKeeper {
     if (problem !== undefined && problem !== this.#problem) this.#logger.error(problem);
     this.#problem = problem;
   }
-}
-
-/** Whether `map` keeps `initial`'s shards (members may have joined, replicas and slots moved). */
-function sameShape(map: ClusterMap, initial: ClusterMap): boolean {
-  const shape = (m: ClusterMap): string => JSON.stringify(m.shards.map(({ id }) => id));
-  return shape(map) === shape(initial);
 }

@@ -70,9 +70,14 @@ export class ShardSet {
     await this.#following.catch(() => {});
   }
 
-  /** Stops and deletes this node's replica of `groupId`; the shard is then reached through its holders. */
+  /** Stops and deletes this node's replica of `groupId`; the shard is then reached through its holders (when the
+   * map still has it: a shard merged away is gone). */
   async #drop(groupId: GroupId, replica: ShardReplica): Promise<void> {
-    this.#shards.set(groupId, this.#options.remote(groupId));
+    if (this.#options.layout.map.shards.some((shard) => shard.id === groupId)) {
+      this.#shards.set(groupId, this.#options.remote(groupId));
+    } else {
+      this.#shards.delete(groupId);
+    }
     this.#replicas.delete(groupId);
     await replica.stop();
     await replica.close();
@@ -82,6 +87,15 @@ export class ShardSet {
   async #apply(): Promise<void> {
     const { layout, selfId, logger } = this.#options;
     const wanted = new Set(layout.shardsOf(selfId));
+    // Shards split off (reached through their holders until a replica opens here) and shards merged away.
+    for (const shard of layout.map.shards) {
+      if (!this.#shards.has(shard.id)) this.#shards.set(shard.id, this.#options.remote(shard.id));
+    }
+    for (const groupId of [...this.#shards.keys()]) {
+      if (!this.#replicas.has(groupId) && !layout.map.shards.some((shard) => shard.id === groupId)) {
+        this.#shards.delete(groupId);
+      }
+    }
     // A replica of an earlier incarnation (this member left the shard and took it back while this node looked
     // elsewhere: lib/replica-id.ts) is closed and deleted, then opened anew below under its new id.
     for (const [groupId, replica] of [...this.#replicas]) {

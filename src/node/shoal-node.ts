@@ -18,6 +18,7 @@ import type { ScanCursors } from "../commands/redis/command-spec.js";
 import { executeCommands } from "../commands/redis/execute.js";
 import type { Reply } from "../commands/redis/reply.js";
 import type { ScanCursorTable } from "../commands/redis/scan-cursor-table.js";
+import { keysOfArgvs } from "../commands/slot-ownership.js";
 import { NODE_CLOCK } from "../io/node/clock.js";
 import { assert } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
@@ -28,12 +29,16 @@ import { type GroupId, NO_NODE, type NodeId } from "../raft/types.js";
 import { ClusterLayout } from "../slots/cluster-layout.js";
 import {
   type ClusterMap,
+  emptyRetiringShard,
   withReplicaLeft,
   withReplicaMoved,
+  withShardMerged,
+  withShardRemoved,
+  withShardSplit,
   withSlotsMigrating,
   withSlotsMoved,
 } from "../slots/cluster-map.js";
-import { hashSlot } from "../slots/hash-slot.js";
+import { commonSlot, hashSlot } from "../slots/hash-slot.js";
 import { withMemberDraining, withRebalancePaused } from "../slots/membership.js";
 import { Placement, placementProblem } from "../slots/placement.js";
 import { type RebalanceDecision, type RebalancePlan, rebalancePlan } from "../slots/rebalance-plan.js";
@@ -41,7 +46,7 @@ import { SlotMap, type SlotRange } from "../slots/slot-map.js";
 import { mergedKeyspaceReader } from "../store/merged-keyspace-reader.js";
 import { mergedRange } from "../store/merged-range.js";
 import type { KeyValue } from "../store/record.js";
-import { askTarget } from "../store/slot-states.js";
+import { askTarget, slotMigrating } from "../store/slot-states.js";
 import type { StateMachineStore } from "../store/state-machine-store.js";
 import type { PeerTransport } from "../transport/index.js";
 import type { ClientOperations } from "./client-operations.js";
@@ -147,6 +152,8 @@ const REMOVED_GRACE_MS = 10_000;
  * are copied to the new shard) before it answers SLOT_MIGRATING (Redis's TRYAGAIN, which cluster clients retry). */
 const SLOT_MOVE_WAIT_MS = 2000;
 const SLOT_MOVE_PAUSE_MS = 5;
+/** How many times one request follows ASK to a next shard before it waits for the map (a slot moving on). */
+const ASK_HOPS_MAX = 3;
 /** How often the slot mover looks for a slot to move. */
 const SLOT_MOVE_INTERVAL_MS = 100;
 /** How often the replica mover looks (replica-mover.ts). */
@@ -239,6 +246,12 @@ export class ShoalNode {
       replicaOf: (id) => shardSet.replicas.get(id),
       submitTo: (id, command) => this.#shard(id).submit(command),
       recordMoved: (slots) => this.#mapKeeper.update((map) => withSlotsMoved(map, slots)),
+      // A shard merged away is dropped from the map once it holds no slot (by the meta group's leader).
+      whenIdle: async () => {
+        if (meta.host.raw.status().role !== "leader") return;
+        const empty = emptyRetiringShard(layout.map);
+        if (empty !== undefined) await this.#mapKeeper.update((map) => withShardRemoved(map, empty));
+      },
       intervalMs: SLOT_MOVE_INTERVAL_MS,
       logger: options.logger,
     });
@@ -453,7 +466,7 @@ export class ShoalNode {
         // The membership an empty replica starts from: the group's at creation for a member it was created with,
         // else one that makes this node a learner until the group's own log says otherwise (cluster-layout.ts).
         layout.createdWith(groupId, options.id)
-          ? { voters: [...placement.replicasOf(groupId)].sort((a, b) => a - b), learners: [] }
+          ? { voters: layout.createdVoters(groupId), learners: [] }
           : layout.joiningMembership(groupId, options.id),
         opening,
       );
@@ -606,6 +619,19 @@ export class ShoalNode {
     return this.#primary.redis;
   }
 
+  /** Splits shard `id` in two: a new shard on the same members takes the upper part of its slots (about half its
+   * keys, as this node's replica counts them when it holds one). Resolves with the map recorded. */
+  splitShard(id: GroupId): Promise<ClusterMap> {
+    const replica = this.replicas.get(id);
+    const keysOf = (slot: number): number => replica?.store.countKeysInSlot(slot) ?? 0;
+    return this.#mapKeeper.update((map) => withShardSplit(map, id, keysOf));
+  }
+
+  /** Merges shard `id` into shard `into`: its slots move there, then the map drops it. */
+  mergeShard(id: GroupId, into: GroupId): Promise<ClusterMap> {
+    return this.#mapKeeper.update((map) => withShardMerged(map, id, into));
+  }
+
   /** Records in the cluster map that `slots` move to shard `to` (the shards' leaders then move them: slot-mover.ts). */
   moveSlots(slots: readonly number[], to: GroupId): Promise<ClusterMap> {
     return this.#mapKeeper.update((map) => withSlotsMigrating(map, slots, to));
@@ -695,7 +721,7 @@ export class ShoalNode {
 
   /** This node's replica of the shard that owns `key`'s hash slot; undefined when it holds none of that shard. */
   replicaOfKey(key: Uint8Array): ShardReplica | undefined {
-    if (this.replicas.size === 1 && this.placement.shardCount === 1) return this.#primary; // no CRC16 per key
+    if (this.replicas.size === 1 && this.layout.shardCount === 1) return this.#primary; // no CRC16 per key
     return this.replicaOfSlot(hashSlot(key));
   }
 
@@ -724,7 +750,7 @@ export class ShoalNode {
    * long-polled from a member holding it: node/remote-watcher.ts).
    */
   shardsOfPrefix(prefix: Uint8Array): ShardAccess[] {
-    if (this.placement.shardCount === 1) return [this.#shard(1)];
+    if (this.layout.shardCount === 1) return [this.#shard(1)];
     const open = prefix.indexOf(0x7b);
     const close = open === 0 ? prefix.indexOf(0x7d, 1) : -1;
     if (close > 1) return [this.#shardOfKeyAccess(prefix.subarray(0, close + 1))];
@@ -746,7 +772,7 @@ export class ShoalNode {
     }
     const shard = this.shards.get(id);
     assert(shard !== undefined, "every shard has an access");
-    if (this.placement.shardCount > 1) {
+    if (this.layout.shardCount > 1) {
       assertMajorityLive(
         id,
         holdersOf(this.layout, id),
@@ -758,7 +784,7 @@ export class ShoalNode {
   }
 
   #shardOfKeyAccess(key: Uint8Array): ShardAccess {
-    return this.#shard(this.placement.shardCount === 1 ? 1 : this.shardOfKey(key));
+    return this.#shard(this.layout.shardCount === 1 ? 1 : this.shardOfKey(key));
   }
 
   /** Every shard, in order (each checked as #shard does). */
@@ -781,17 +807,19 @@ export class ShoalNode {
       ttlMs === undefined
         ? { op: "put", key, value, nowMs: Date.now() }
         : { op: "put", key, value, nowMs: Date.now(), ttlMs };
-    return this.#followingMoves(
+    return this.#submitFollowingMoves(
       () => this.#shardOfKeyAccess(key),
-      (shard) => shard.submit(command),
+      command,
+      () => hashSlot(key),
     );
   }
 
   delete(key: Uint8Array): Promise<CommandResult> {
     const command: Command = { op: "delete", key, nowMs: Date.now() };
-    return this.#followingMoves(
+    return this.#submitFollowingMoves(
       () => this.#shardOfKeyAccess(key),
-      (shard) => shard.submit(command),
+      command,
+      () => hashSlot(key),
     );
   }
 
@@ -805,32 +833,73 @@ export class ShoalNode {
     return this.#followingMoves(
       () => this.#shardOfKeyAccess(key),
       (shard) => shard.get(key, stale),
+      { slot: () => hashSlot(key), splittable: false },
+    );
+  }
+
+  /** A key-value command through #followingMoves: a slot move's refusal comes back as an error result (the log
+   * refused the entry), which is followed or retried like a thrown one. */
+  async #submitFollowingMoves(
+    locate: () => ShardAccess,
+    command: Command,
+    slot: () => number | undefined,
+  ): Promise<CommandResult> {
+    return this.#followingMoves(
+      locate,
+      async (shard) => {
+        const result = await shard.submit(command);
+        if (result.kind === "error" && (result.code === "ASK" || result.code === "SLOT_MIGRATING")) {
+          throw new ShoalError(result.code, result.message);
+        }
+        return result;
+      },
+      { slot, splittable: false },
     );
   }
 
   /**
    * Runs a keyed operation on the shard `locate` finds, following slot moves (docs/architecture.md "Moving slots
-   * between shards"): an ASK is asked again of the shard it names; SLOT_MIGRATING (a write to a slot whose keys are
-   * being copied: read-only for the moment of the copy) is tried again after a pause, up to SLOT_MOVE_WAIT_MS. Both
-   * mean the shard refused the whole command with nothing done (commands/slot-ownership.ts), so a write is
-   * retried as safely as a read. A read also goes through #readWhereHeld (its replica moved away under it).
+   * between shards"): an ASK is asked again of the shard it names (up to ASK_HOPS_MAX times: a slot may have
+   * moved on); SLOT_MIGRATING (a write to a slot whose keys are being copied: read-only for the moment of the copy)
+   * is tried again after a pause, up to SLOT_MOVE_WAIT_MS, then answered (Redis's TRYAGAIN). Both mean the shard
+   * refused the whole request with nothing done (commands/slot-ownership.ts), so a write is retried as safely as a
+   * read. `slot`: the one slot every key of the request lies in (undefined: several). A request over several slots
+   * cannot follow an ASK (the new shard holds only that slot): a `splittable` one (a pipelined run, not a
+   * transaction) fails with SlotsSplit for the caller to run its commands one by one, and so does one whose route
+   * now spans shards (CROSS_SLOT); any other waits for the map to say where the slot went. A read also goes
+   * through #readWhereHeld (its replica moved away under it).
    */
-  async #followingMoves<T>(locate: () => ShardAccess, run: (shard: ShardAccess) => Promise<T>): Promise<T> {
+  async #followingMoves<T>(
+    locate: () => ShardAccess,
+    run: (shard: ShardAccess) => Promise<T>,
+    request: { readonly slot: () => number | undefined; readonly splittable: boolean },
+  ): Promise<T> {
     const deadline = Date.now() + SLOT_MOVE_WAIT_MS;
     let asked: ShardAccess | undefined;
+    let hops = 0;
     for (let attempt = 0; ; attempt++) {
       try {
         const target = asked;
         return target === undefined ? await this.#readWhereHeld(locate, run) : await run(target);
       } catch (error) {
         if (!(error instanceof ShoalError)) throw error;
+        // Routed afresh after a move, the request's keys now lie in several shards.
+        if (error.code === "CROSS_SLOT" && attempt > 0 && request.splittable) throw new SlotsSplit();
         const ask = askTarget(error);
-        if (ask !== undefined && asked === undefined && this.shards.has(ask.shard)) {
+        // Computed only now: the keys' slots cost a pass over the request, which only a move needs.
+        const oneSlot = ask !== undefined && request.slot() === ask.slot;
+        if (ask !== undefined && !oneSlot && request.splittable) throw new SlotsSplit();
+        if (ask !== undefined && oneSlot && hops < ASK_HOPS_MAX && this.shards.has(ask.shard)) {
+          hops++;
           asked = this.#shard(ask.shard);
           continue;
         }
-        if ((error.code !== "SLOT_MIGRATING" && error.code !== "ASK") || Date.now() >= deadline) throw error;
+        if ((error.code !== "SLOT_MIGRATING" && error.code !== "ASK") || Date.now() >= deadline) {
+          // An ASK names a shard by id: never a client's answer (they are told TRYAGAIN, and retry).
+          throw ask === undefined ? error : slotMigrating(ask.slot);
+        }
         asked = undefined; // the map may have moved on: route afresh
+        hops = 0;
         await sleep(Math.min(SLOT_MOVE_PAUSE_MS * 2 ** Math.min(attempt, 4), 100));
       }
     }
@@ -883,9 +952,10 @@ export class ShoalNode {
   /** Submits a key-value command to the shard its keys share (CROSS_SHARD when they span several). */
   submit(command: Command): Promise<CommandResult> {
     if (this.#holdsTheOnlyShard()) return this.client.submit(command);
-    return this.#followingMoves(
+    return this.#submitFollowingMoves(
       () => this.#shard(shardOfCommand(command, (key) => this.shardOfKey(key)) ?? 1),
-      (shard) => shard.submit(command),
+      command,
+      () => (command.op === "slot" ? undefined : commonSlot(commandKeysOf(command))),
     );
   }
 
@@ -912,31 +982,46 @@ export class ShoalNode {
 
   /** Whether this node holds a replica of every shard (then keyless reads merge local stores in one pass). */
   #holdsEveryShard(): boolean {
-    return this.replicas.size === this.placement.shardCount;
+    return this.replicas.size === this.layout.shardCount;
   }
 
   /** The shard a batch addresses (shard-routing.ts), or undefined when every command of it is keyless and the
    * cluster has several shards (answered by all of them). Throws CROSS_SLOT for a batch over several shards. */
   #route(argvs: readonly (readonly Uint8Array[])[], watchedKeys: readonly Uint8Array[] = []): ShardAccess | undefined {
-    if (this.placement.shardCount === 1) return this.#shard(1);
+    if (this.layout.shardCount === 1) return this.#shard(1);
     const shard = routeBatch(argvs, watchedKeys, (key) => this.shardOfKey(key));
     return shard === undefined ? undefined : this.#shard(shard);
   }
 
-  async runRedis(argvs: readonly (readonly Uint8Array[])[], watches?: readonly WatchTicket[]): Promise<RedisOutcome> {
-    const shard = this.#route(
-      argvs,
-      (watches ?? []).map((watch) => watch.key),
-    );
+  /** Redis data commands through the log as one entry. `atomic`: a transaction (EXEC), never split; a pipelined
+   * run (false) whose slots a move separates is run command by command instead. */
+  async runRedis(
+    argvs: readonly (readonly Uint8Array[])[],
+    watches?: readonly WatchTicket[],
+    atomic = true,
+  ): Promise<RedisOutcome> {
+    const watchedKeys = (watches ?? []).map((watch) => watch.key);
+    const shard = this.#route(argvs, watchedKeys);
     if (shard !== undefined) {
-      return this.#followingMoves(
-        () =>
-          this.#route(
-            argvs,
-            (watches ?? []).map((watch) => watch.key),
-          ) as ShardAccess,
-        (each) => each.runRedis(argvs, watches),
-      );
+      try {
+        return await this.#followingMoves(
+          () => this.#route(argvs, watchedKeys) as ShardAccess,
+          (each) => each.runRedis(argvs, watches),
+          { slot: () => commonSlot([...keysOfArgvs(argvs), ...watchedKeys]), splittable: !atomic && argvs.length > 1 },
+        );
+      } catch (error) {
+        if (!(error instanceof SlotsSplit)) throw error;
+        // In order, each on its own: a pipeline's commands are independent, as Redis Cluster runs them.
+        const replies: Reply[] = [];
+        for (const argv of argvs) {
+          try {
+            replies.push(...(await this.runRedis([argv], undefined, true)).replies);
+          } catch (each) {
+            replies.push(errorReplyOf(each));
+          }
+        }
+        return { aborted: false, replies };
+      }
     }
     if (!onlyFlushes(argvs)) {
       throw new ShoalError(
@@ -950,6 +1035,7 @@ export class ShoalNode {
         this.#followingMoves(
           () => each,
           (one) => one.runRedis(argvs),
+          { slot: () => undefined, splittable: false },
         ),
       ),
     );
@@ -966,13 +1052,27 @@ export class ShoalNode {
   ): Promise<Reply[]> {
     const routed = this.#route(argvs);
     if (routed !== undefined) {
-      return this.#followingMoves(
-        () => this.#route(argvs) as ShardAccess,
-        (shard) =>
-          shard.replica === undefined
-            ? shard.readRedis(argvs, stale, protocol)
-            : shard.replica.redis.readRedis(argvs, stale, cursors),
-      );
+      try {
+        return await this.#followingMoves(
+          () => this.#route(argvs) as ShardAccess,
+          (shard) =>
+            shard.replica === undefined
+              ? shard.readRedis(argvs, stale, protocol)
+              : shard.replica.redis.readRedis(argvs, stale, cursors),
+          { slot: () => commonSlot(keysOfArgvs(argvs)), splittable: argvs.length > 1 },
+        );
+      } catch (error) {
+        if (!(error instanceof SlotsSplit)) throw error;
+        const replies: Reply[] = [];
+        for (const argv of argvs) {
+          try {
+            replies.push(...(await this.readRedis([argv], stale, cursors, protocol)));
+          } catch (each) {
+            replies.push(errorReplyOf(each));
+          }
+        }
+        return replies;
+      }
     }
     const shards = this.#allShards();
     if (!this.#holdsEveryShard()) {
@@ -1044,10 +1144,20 @@ export class ShoalNode {
     const tickets = new Map<Uint8Array, WatchTicket>();
     await Promise.all(
       [...byShard.values()].map(async (shardKeys) => {
-        const got = await this.#followingMoves(
-          () => this.#shard(this.shardOfKey(shardKeys[0] as Uint8Array)),
-          (each) => each.watchRevisions(shardKeys, stale),
-        );
+        const watchKeys = (group: readonly Uint8Array[]): Promise<WatchTicket[]> =>
+          this.#followingMoves(
+            () => this.#shard(sharedShardOf(group, (key) => this.shardOfKey(key))),
+            (each) => each.watchRevisions(group, stale),
+            { slot: () => commonSlot(group), splittable: group.length > 1 },
+          );
+        let got: WatchTicket[];
+        try {
+          got = await watchKeys(shardKeys);
+        } catch (error) {
+          if (!(error instanceof SlotsSplit)) throw error;
+          got = [];
+          for (const key of shardKeys) got.push(...(await watchKeys([key])));
+        }
         for (const [i, ticket] of got.entries()) tickets.set(shardKeys[i] as Uint8Array, ticket);
       }),
     );
@@ -1106,4 +1216,39 @@ export class ShoalNode {
   hostCounters(): RaftHost["counters"] {
     return this.#primary.host.counters;
   }
+}
+
+/** A request over several slots met a slot move that separates them: its caller runs its parts one by one. */
+class SlotsSplit extends Error {
+  override readonly name = "SlotsSplit";
+}
+
+/** The keys a key-value command names. */
+function commandKeysOf(command: Exclude<Command, { op: "slot" }>): Uint8Array[] {
+  switch (command.op) {
+    case "put":
+    case "delete":
+      return [command.key];
+    case "expire":
+      return [...command.keys];
+    case "txn":
+      return [...command.compares, ...command.success, ...command.failure].map((part) => part.key);
+    case "redis":
+      return keysOfArgvs(command.argvs);
+  }
+}
+
+/** The shard every key of `keys` lies in: CROSS_SLOT when several (the caller splits the request then). */
+function sharedShardOf(keys: readonly Uint8Array[], shardOfKey: (key: Uint8Array) => number): number {
+  const shard = shardOfKey(keys[0] as Uint8Array);
+  if (keys.some((key) => shardOfKey(key) !== shard)) {
+    throw new ShoalError("CROSS_SLOT", "Keys in request don't hash to the same slot");
+  }
+  return shard;
+}
+
+/** An exception as one command's error reply (a pipeline run split by a slot move answers each command alone). */
+function errorReplyOf(error: unknown): Reply {
+  if (!(error instanceof ShoalError)) throw error;
+  return { kind: "error", code: error.code, message: error.message };
 }

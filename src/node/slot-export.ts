@@ -39,9 +39,20 @@ export function recreateCommands(store: StateMachineStore, key: Uint8Array, nowM
   let cursor = 0n;
   do {
     const page = hash.scan(cursor, HASH_FIELDS_PER_COMMAND);
-    if (page.entries.length > 0) {
-      commands.push([arg("HSET"), key, ...page.entries.flatMap((entry) => [entry.field, entry.value])]);
+    // At most IMPORT_ENTRY_BYTES of fields and values per HSET (one field at least): 1000 fields of a megabyte
+    // each in one HSET would be an entry over the proposal limit, refused on every attempt.
+    let fields: Uint8Array[] = [];
+    let bytes = 0;
+    for (const { field, value } of page.entries) {
+      if (fields.length > 0 && bytes + field.byteLength + value.byteLength > IMPORT_ENTRY_BYTES) {
+        commands.push([arg("HSET"), key, ...fields]);
+        fields = [];
+        bytes = 0;
+      }
+      fields.push(field, value);
+      bytes += field.byteLength + value.byteLength;
     }
+    if (fields.length > 0) commands.push([arg("HSET"), key, ...fields]);
     cursor = page.cursor;
   } while (cursor !== 0n);
   if (expiry !== 0) commands.push([arg("PEXPIREAT"), key, arg(String(expiry))]);

@@ -20,27 +20,48 @@
 import type { Logger } from "pino";
 import type { Command, CommandResult, SlotCommand } from "../commands/command.js";
 import { ShoalError } from "../lib/errors.js";
+import type { RaftStatus } from "../raft/raw-node.js";
 import type { GroupId } from "../raft/types.js";
 import type { ClusterMap, SlotMigration } from "../slots/cluster-map.js";
-import type { ShardReplica } from "./shard-replica.js";
+import type { StateMachineStore } from "../store/state-machine-store.js";
 import { EXPORT_PAGE_KEYS, IMPORT_ENTRY_BYTES, importEntries, recreateCommands } from "./slot-export.js";
 
 /** The most slots moved together (one freeze, one hand-off, one map change for all). */
 export const BATCH_SLOTS_MAX = 256;
+/** Keys named by one drop entry. */
+const DROP_KEYS_MAX = 1024;
+/** A failing step is logged at warn at most this often (the mover retries every round). */
+const WARN_EVERY_MS = 10_000;
 /** A batch stops growing past this many keys: its slots stay read-only while they are all copied. */
 export const BATCH_KEYS_MAX = 20_000;
 
+/** What the mover reads of a replica of a shard (a ShardReplica; the simulator's members pass their own). */
+export interface SlotMoveReplica {
+  /** Its Raft role: the mover moves the slots of the shards this node leads. */
+  readonly host: { readonly raw: { status(): Pick<RaftStatus, "role"> } };
+  /** Its state machine: the slots' states, and the keys the copy reads. */
+  readonly store: StateMachineStore;
+}
+
 export interface SlotMoverOptions {
-  /** The cluster map this node follows now. */
-  readonly map: () => ClusterMap;
+  /** The cluster map this node follows now (the mover reads its `migrations`). */
+  readonly map: () => Pick<ClusterMap, "migrations">;
   /** This node's replica of shard `id`, when it holds one. */
-  readonly replicaOf: (id: GroupId) => ShardReplica | undefined;
+  readonly replicaOf: (id: GroupId) => SlotMoveReplica | undefined;
   /** Submits a command to shard `id` through its leader (wherever it is held). */
   readonly submitTo: (id: GroupId, command: Command) => Promise<CommandResult>;
   /** Records in the cluster map that the moves of `slots` are done. */
   readonly recordMoved: (slots: readonly number[]) => Promise<unknown>;
+  /** Asked when no batch is left for this node: records what follows moves (a merged shard's removal). */
+  readonly whenIdle?: () => Promise<unknown>;
   readonly intervalMs: number;
   readonly logger: Pick<Logger, "info" | "debug" | "warn">;
+  /** Wall-clock milliseconds: the steps' `nowMs` and the copy's expiry cut-off (Date.now when absent; the
+   * simulator passes its virtual time, so a run is a function of its seed). */
+  readonly now?: () => number;
+  /** Runs the next round on a later turn of the event loop (setImmediate when absent; the simulator queues it in
+   * virtual time). */
+  readonly later?: (round: () => void) => void;
 }
 
 /** What the mover did, for /metrics and `GET /v1/admin/slots`. */
@@ -63,12 +84,17 @@ interface Batch {
 export class SlotMover {
   readonly counters: SlotMoverCounters = { slotsMoved: 0, keysMoved: 0, bytesMoved: 0, moveSeconds: 0 };
   readonly #options: SlotMoverOptions;
+  readonly #now: () => number;
+  readonly #later: (round: () => void) => void;
   #busy = false;
+  #warnedAtMs = Number.NEGATIVE_INFINITY;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
 
   constructor(options: SlotMoverOptions) {
     this.#options = options;
+    this.#now = options.now ?? Date.now;
+    this.#later = options.later ?? ((round) => setImmediate(round));
   }
 
   start(): void {
@@ -86,34 +112,52 @@ export class SlotMover {
   round(): void {
     if (this.#busy || this.#stopped) return;
     const batch = this.#nextBatch();
-    if (batch === undefined) return;
+    if (batch === undefined) {
+      const idle = this.#options.whenIdle;
+      if (idle === undefined) return;
+      this.#busy = true;
+      idle()
+        .catch((error: unknown) => this.#options.logger.debug({ err: error }, "After slot moves: retrying"))
+        .finally(() => {
+          this.#busy = false;
+        });
+      return;
+    }
     this.#busy = true;
-    const startedAtMs = Date.now();
+    const startedAtMs = this.#now();
     this.#move(batch)
       .then(
         (done) => {
           if (!done) return;
           this.counters.slotsMoved += batch.slots.length;
-          this.counters.moveSeconds += (Date.now() - startedAtMs) / 1000;
+          this.counters.moveSeconds += (this.#now() - startedAtMs) / 1000;
         },
-        (error: unknown) =>
-          this.#options.logger.debug({ err: error, slots: batch.slots.length }, "Slot move step failed; retrying"),
+        (error: unknown) => {
+          // Seen by an operator (a move that cannot go on says why), but not every round.
+          const nowMs = this.#now();
+          const quiet = nowMs - this.#warnedAtMs < WARN_EVERY_MS;
+          if (!quiet) this.#warnedAtMs = nowMs;
+          this.#options.logger[quiet ? "debug" : "warn"](
+            { err: error, from: batch.from, to: batch.to, slots: batch.slots.length, first: batch.slots[0] },
+            "Slot move step failed; retrying",
+          );
+        },
       )
       .finally(() => {
         this.#busy = false;
-        setImmediate(() => this.round());
+        this.#later(() => this.round());
       });
   }
 
   #nextBatch(): Batch | undefined {
     const migrations = this.#options.map().migrations ?? [];
-    const led = (m: SlotMigration): ShardReplica | undefined => {
+    const led = (m: SlotMigration): SlotMoveReplica | undefined => {
       const replica = this.#options.replicaOf(m.from);
       return replica?.host.raw.status().role === "leader" ? replica : undefined;
     };
     const first = migrations.find((m) => led(m) !== undefined);
     if (first === undefined) return undefined;
-    const source = led(first) as ShardReplica;
+    const source = led(first) as SlotMoveReplica;
     const states = source.store.slotStates();
     const handedOff = states.get(first.slot)?.phase === "gone";
     const slots: number[] = [];
@@ -147,13 +191,17 @@ export class SlotMover {
       await this.#step(from, { action: "handOff", slots });
     }
     if (phases().size !== 1 || !phases().has("gone")) return false; // not applied here yet: the next round
-    for (const slot of slots) {
-      for (;;) {
-        if (this.#stopped) return false;
-        const keys = source.store.keysInSlot(slot, EXPORT_PAGE_KEYS * 4);
-        if (keys.length === 0) break;
-        await this.#step(from, { action: "drop", slots, keys });
+    // The source's copies, DROP_KEYS_MAX at a time over the batch's slots (one entry per slot made a move of
+    // thousands of slots wait on thousands of commits).
+    for (;;) {
+      if (this.#stopped) return false;
+      const keys: Uint8Array[] = [];
+      for (const slot of slots) {
+        if (keys.length >= DROP_KEYS_MAX) break;
+        keys.push(...source.store.keysInSlot(slot, DROP_KEYS_MAX - keys.length));
       }
+      if (keys.length === 0) break;
+      await this.#step(from, { action: "drop", slots, keys });
     }
     await this.#options.recordMoved(slots);
     logger.info({ from, to, slots: slots.length, first: slots[0] }, "Slot move done");
@@ -162,7 +210,7 @@ export class SlotMover {
 
   /** Imports every key of `slots` held by `source` (frozen: its copy is final) into shard `to`: pages of keys read
    * slot after slot, their commands sent in entries of up to IMPORT_ENTRY_BYTES. */
-  async #copy(source: ShardReplica, slots: readonly number[], to: GroupId): Promise<void> {
+  async #copy(source: SlotMoveReplica, slots: readonly number[], to: GroupId): Promise<void> {
     let pending: Uint8Array[][] = [];
     let pendingBytes = 0;
     const flush = async (): Promise<void> => {
@@ -177,7 +225,7 @@ export class SlotMover {
         if (this.#stopped) throw new ShoalError("UNAVAILABLE", "The node is stopping");
         const keys = source.store.keysInSlot(slot, EXPORT_PAGE_KEYS, after);
         if (keys.length === 0) break;
-        const nowMs = Date.now();
+        const nowMs = this.#now();
         for (const key of keys) {
           for (const command of recreateCommands(source.store, key, nowMs)) {
             pending.push(command);
@@ -193,7 +241,7 @@ export class SlotMover {
   }
 
   async #step(shard: GroupId, step: Omit<SlotCommand, "op" | "nowMs">): Promise<void> {
-    const command: SlotCommand = { op: "slot", nowMs: Date.now(), ...step };
+    const command: SlotCommand = { op: "slot", nowMs: this.#now(), ...step };
     const result = await this.#options.submitTo(shard, command);
     if (result.kind === "error") throw new ShoalError(result.code, result.message);
   }

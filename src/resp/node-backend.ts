@@ -61,7 +61,7 @@ export function nodeBackend(node: ShoalNode): RedisBackend {
     };
   };
   return {
-    runInLog: (argvs, watches) => node.runRedis(argvs, watches),
+    runInLog: (argvs, watches, atomic) => node.runRedis(argvs, watches, atomic === true),
     runReads: async (argvs, stale, cursors, protocol) => {
       // Another node's SCAN cursor resumes here at the same key: ask that node for it first. (Cursor commands
       // never go to a read worker: their table lives on this thread.)
@@ -99,7 +99,11 @@ export function nodeBackend(node: ShoalNode): RedisBackend {
     // A slot of a shard held elsewhere has no keys here (Redis answers for the node's own slots only).
     countKeysInSlot: (slot) => node.replicaOfSlot(slot)?.store.countKeysInSlot(slot) ?? 0,
     keysInSlot: (slot, limit) => node.replicaOfSlot(slot)?.store.keysInSlot(slot, limit) ?? [],
-    ...(node.slotMap.shardCount > 1 ? { shardOf: (key: Uint8Array) => node.shardOfKey(key) } : {}),
+    // Asked per run: shards split and merge, so a node of one shard today may have several tomorrow (and with one,
+    // no command pays for a CRC16 per key).
+    get shardOf(): ((key: Uint8Array) => number) | undefined {
+      return node.layout.shardCount === 1 ? undefined : (key: Uint8Array) => node.shardOfKey(key);
+    },
     close: () => offload.close(),
     facts: (): NodeFacts => {
       const status = node.raftStatus();

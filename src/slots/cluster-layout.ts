@@ -115,22 +115,26 @@ export class ClusterLayout {
     return (shard) => preferredLeaderOf(shard, this.#placement);
   }
 
-  /** The voters a replica of shard `id` opened empty starts from: the shard's members at epoch 1 except `self`,
+  /** The voters shard `id`'s Raft group was created with: placement's for the cluster's first shards, the map's
+   * `origin` for one split off later. */
+  createdVoters(id: number): NodeId[] {
+    const origin = this.#byId.get(id)?.origin;
+    return [...(origin ?? this.#placement.replicasOf(id))].sort((a, b) => a - b);
+  }
+
+  /** The voters a replica of shard `id` opened empty starts from: the shard's voters at creation except `self`,
    * with `self` a learner. Replaying the group's log from its first entry turns that into the group's membership
    * today (each conf change sets one member's role), and a snapshot replaces it whole; a member that starts as a
    * learner never campaigns or votes before the group's own entries say it may. */
   joiningMembership(id: number, self: NodeId): { voters: NodeId[]; learners: NodeId[] } {
-    const voters = this.#placement
-      .replicasOf(id)
-      .filter((member) => member !== self)
-      .sort((a, b) => a - b);
+    const voters = this.createdVoters(id).filter((member) => member !== self);
     return { voters, learners: [this.replicaIdOf(id, self)] };
   }
 
-  /** Whether `member`'s replica of shard `id` is the one the group was created with as a voter (at epoch 1, and
-   * never moved off since). */
+  /** Whether `member`'s replica of shard `id` is the one the group was created with as a voter (at its creation,
+   * and never moved off since). */
   createdWith(id: number, member: NodeId): boolean {
-    return this.#placement.replicasOf(id).includes(member) && this.replicaIdOf(id, member) === member;
+    return this.createdVoters(id).includes(member) && this.replicaIdOf(id, member) === member;
   }
 
   #shard(id: number): ShardLayout {
@@ -149,6 +153,8 @@ export class ClusterLayout {
 export function preferredLeaderOf(shard: ShardLayout, placement: Placement): NodeId {
   const { replicas } = shard;
   if (shard.leader !== undefined && replicas.includes(shard.leader)) return shard.leader;
+  // A shard split off after the cluster was created: placement knows nothing of it.
+  if (shard.origin !== undefined || shard.id > placement.shardCount) return replicas[0] as NodeId;
   const placed = placement.preferredLeader(shard.id);
   if (replicas.includes(placed)) return placed;
   const seat = placement.replicasOf(shard.id).indexOf(placed);

@@ -31,6 +31,12 @@ export interface ShardLayout {
   /** The member that should lead it, when the rebalancer chose one (slots/rebalance-plan.ts); absent: placement's
    * choice while that member holds it, else the replica in its seat (cluster-layout.ts preferredLeaderOf). */
   readonly leader?: NodeId;
+  /** For a shard added after the cluster was created (a split: withShardSplit), the voters its Raft group was
+   * created with (placement knows only the first shards'). */
+  readonly origin?: readonly NodeId[];
+  /** Set when the shard is being merged into another: its slots move away, then the map drops it
+   * (withShardRemoved). */
+  readonly retiring?: boolean;
 }
 
 /** Where a member that joined after the cluster was created listens (the first members know each other from
@@ -55,6 +61,9 @@ export interface ClusterMap {
   readonly removed?: readonly NodeId[];
   /** Whether the rebalancer is paused (drains still run: slots/rebalance-plan.ts). */
   readonly rebalancePaused?: boolean;
+  /** The highest shard id ever given: a shard merged away never gives its id to a new one (a member still holding
+   * the old group's files must not take them for the new group's). Absent: the highest id in `shards`. */
+  readonly lastShardId?: number;
   /** Slots being moved between shards, in the order they were asked for (node/slot-mover.ts moves them one at a
    * time); a slot stays its `from` shard's in `shards` until its move is done. Absent while none is. */
   readonly migrations?: readonly SlotMigration[];
@@ -137,6 +146,8 @@ export function parseClusterMap(bytes: Uint8Array): ClusterMap {
       !optionalIds(shard.retired, () => true) ||
       !optionalIds(shard.arriving, (id) => shard.replicas?.includes(id) === true) ||
       !(shard.leader === undefined || shard.replicas.includes(shard.leader)) ||
+      !optionalIds(shard.origin, () => true) ||
+      !(shard.retiring === undefined || shard.retiring === true) ||
       !Array.isArray(shard.slots)
     ) {
       throw new RangeError(`The cluster map's shard ${String(shard.id)} is malformed`);
@@ -235,7 +246,9 @@ export function withReplicaLeft(map: ClusterMap, shardId: number, member: NodeId
  * RangeError when `to` is no shard, a slot is already moving, or a shard would be left without a slot (a shard
  * with no slot is a merge: not built yet). Returns `map` itself when there is nothing to move. */
 export function withSlotsMigrating(map: ClusterMap, slots: readonly number[], to: number): ClusterMap {
-  if (!map.shards.some((shard) => shard.id === to)) throw new RangeError(`There is no shard ${to}`);
+  const target = map.shards.find((shard) => shard.id === to);
+  if (target === undefined) throw new RangeError(`There is no shard ${to}`);
+  if (target.retiring === true) throw new RangeError(`Shard ${to} is being merged away`);
   const slotMap = SlotMap.fromRanges(map.shards);
   const moving = new Set((map.migrations ?? []).map((m) => m.slot));
   const added: SlotMigration[] = [];
@@ -251,7 +264,11 @@ export function withSlotsMigrating(map: ClusterMap, slots: readonly number[], to
   for (let slot = 0; slot < 16384; slot++) after[slot] = slotMap.shardOf(slot);
   for (const m of [...(map.migrations ?? []), ...added]) after[m.slot] = m.to;
   for (const shard of map.shards) {
-    if (!after.includes(shard.id)) throw new RangeError(`Shard ${shard.id} would be left without a slot`);
+    // A shard with no slot yet (just split off) or being merged away may have none; no other may lose its last.
+    const hadSlots = slotMap.rangesOf(shard.id).length > 0;
+    if (hadSlots && shard.retiring !== true && !after.includes(shard.id)) {
+      throw new RangeError(`Shard ${shard.id} would be left without a slot (merge it instead)`);
+    }
   }
   return { ...map, epoch: map.epoch + 1, migrations: [...(map.migrations ?? []), ...added] };
 }
@@ -277,4 +294,103 @@ export function withSlotsMoved(map: ClusterMap, slots: readonly number[]): Clust
     shards: map.shards.map((shard) => ({ ...shard, slots: moved.rangesOf(shard.id) })),
     ...(migrations.length > 0 ? { migrations } : {}),
   };
+}
+
+/** The highest shard id the map ever gave. */
+function lastShardIdOf(map: ClusterMap): number {
+  return Math.max(map.lastShardId ?? 0, ...map.shards.map((shard) => shard.id));
+}
+
+/** The first `count` of `sorted`'s slots to move so the moved part holds about half of the keys (`keysOf`), or
+ * half of the slots when every slot counts 0. */
+function upperHalf(sorted: readonly number[], keysOf: (slot: number) => number): number[] {
+  const counts = sorted.map(keysOf);
+  const total = counts.reduce((sum, n) => sum + n, 0);
+  if (total === 0) return sorted.slice(Math.ceil(sorted.length / 2));
+  let below = 0;
+  let cut = 0;
+  while (cut < sorted.length - 1 && below + (counts[cut] as number) <= total / 2) below += counts[cut++] as number;
+  return sorted.slice(Math.max(cut, 1));
+}
+
+/**
+ * Splits shard `id` in two (the next epoch): a new shard (the next unused id) is created on the same members, led
+ * by another of them where it can, and the upper part of `id`'s slots — about half of its keys by `keysOf` —
+ * moves to it (slot moves, as withSlotsMigrating records them). Throws a RangeError for an unknown shard, one
+ * with fewer than two slots, or one with slots moving.
+ */
+export function withShardSplit(map: ClusterMap, id: number, keysOf: (slot: number) => number = () => 0): ClusterMap {
+  const shard = map.shards.find((each) => each.id === id);
+  if (shard === undefined) throw new RangeError(`There is no shard ${id}`);
+  if (shard.retiring === true) throw new RangeError(`Shard ${id} is being merged away`);
+  if ((map.migrations ?? []).some((m) => m.from === id || m.to === id)) {
+    throw new RangeError(`Shard ${id} has slots moving; split it once they are done`);
+  }
+  const owned = SlotMap.fromRanges(map.shards)
+    .rangesOf(id)
+    .flatMap(({ from, to }) => Array.from({ length: to - from + 1 }, (_, i) => from + i));
+  if (owned.length < 2) throw new RangeError(`Shard ${id} has ${owned.length} slot: nothing to split`);
+  if (map.shards.length >= 1024) throw new RangeError("A cluster has at most 1024 shards");
+  const newId = lastShardIdOf(map) + 1;
+  const replicas = [...shard.replicas];
+  const leader = replicas.find((member) => member !== shard.leader && member !== replicas[0]) ?? replicas[0];
+  const added: ShardLayout = {
+    id: newId,
+    slots: [],
+    replicas,
+    origin: replicas,
+    ...(leader === undefined ? {} : { leader }),
+  };
+  const withShard: ClusterMap = { ...map, lastShardId: newId, shards: [...map.shards, added] };
+  return { ...withSlotsMigrating(withShard, upperHalf(owned, keysOf), newId), epoch: map.epoch + 1 };
+}
+
+/** Merges shard `id` into shard `into` (the next epoch): `id` is marked retiring and every slot of it moves to
+ * `into`; once it holds none, the slot mover records its removal (withShardRemoved). */
+export function withShardMerged(map: ClusterMap, id: number, into: number): ClusterMap {
+  const shard = map.shards.find((each) => each.id === id);
+  if (shard === undefined) throw new RangeError(`There is no shard ${id}`);
+  if (id === into) throw new RangeError("A shard cannot be merged into itself");
+  if (shard.retiring === true) throw new RangeError(`Shard ${id} is already being merged away`);
+  if ((map.migrations ?? []).some((m) => m.to === id)) {
+    throw new RangeError(`Slots are moving to shard ${id}; merge it once they are done`);
+  }
+  const retiring: ClusterMap = {
+    ...map,
+    shards: map.shards.map((each) => (each.id === id ? { ...each, retiring: true } : each)),
+  };
+  const moving = new Set((map.migrations ?? []).map((m) => m.slot));
+  const slots = SlotMap.fromRanges(map.shards)
+    .rangesOf(id)
+    .flatMap(({ from, to }) => Array.from({ length: to - from + 1 }, (_, i) => from + i))
+    .filter((slot) => !moving.has(slot));
+  const next = withSlotsMigrating(retiring, slots, into);
+  return { ...next, epoch: map.epoch + 1 };
+}
+
+/** The map without shard `id` (the next epoch): it must be retiring, own no slot and have none moving. Its
+ * members then delete their replicas. */
+export function withShardRemoved(map: ClusterMap, id: number): ClusterMap {
+  const shard = map.shards.find((each) => each.id === id);
+  if (shard === undefined) throw new RangeError(`There is no shard ${id}`);
+  if (shard.retiring !== true) throw new RangeError(`Shard ${id} is not being merged away`);
+  if (SlotMap.fromRanges(map.shards).rangesOf(id).length > 0 || (map.migrations ?? []).some((m) => m.from === id)) {
+    throw new RangeError(`Shard ${id} still holds slots`);
+  }
+  return {
+    ...map,
+    epoch: map.epoch + 1,
+    lastShardId: lastShardIdOf(map),
+    shards: map.shards.filter((each) => each.id !== id),
+  };
+}
+
+/** A shard being merged away that holds no slot and has none moving (withShardRemoved may drop it), if any. */
+export function emptyRetiringShard(map: ClusterMap): number | undefined {
+  const retiring = map.shards.filter((shard) => shard.retiring === true);
+  if (retiring.length === 0) return undefined;
+  const slotMap = SlotMap.fromRanges(map.shards);
+  return retiring.find(
+    (shard) => slotMap.rangesOf(shard.id).length === 0 && !(map.migrations ?? []).some((m) => m.from === shard.id),
+  )?.id;
 }

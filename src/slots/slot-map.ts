@@ -44,13 +44,13 @@ export class SlotMap {
 
   /**
    * The map whose shards own `owned` (a cluster map's shards after slot moves: cluster-map.ts). Throws a
-   * RangeError unless every slot has exactly one owner and every shard at least one slot.
+   * RangeError unless every slot has exactly one owner. A shard may own none (one just split off, before slots
+   * move to it, or one being merged away): it is left out of `shards()`.
    */
   static fromRanges(owned: readonly { readonly id: number; readonly slots: readonly SlotRange[] }[]): SlotMap {
     const table = new Uint16Array(SLOT_COUNT);
     for (const { id, slots } of owned) {
       if (!Number.isSafeInteger(id) || id < 1 || id > 0xffff) throw new RangeError(`No shard id ${id}`);
-      if (slots.length === 0) throw new RangeError(`Shard ${id} owns no slot`);
       for (const { from, to } of slots) {
         if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to >= SLOT_COUNT || from > to) {
           throw new RangeError(`Shard ${id} has a bad slot range ${from}-${to}`);

@@ -112,7 +112,13 @@ export interface ClusterMember {
 export interface RedisBackend {
   /** Replicates `argvs` as one entry (a pipelined run of writes, or an EXEC block with its watches) and resolves
    * with the replies once it is applied. Rejects with a ShoalError (UNAVAILABLE, TIMEOUT…) when it cannot. */
-  runInLog(argvs: readonly (readonly Uint8Array[])[], watches?: readonly WatchTicket[]): Promise<LogOutcome>;
+  /** `atomic`: a transaction (EXEC: one entry or none); absent or false: a pipelined run, whose commands a slot
+   * move may make the node run one by one. */
+  runInLog(
+    argvs: readonly (readonly Uint8Array[])[],
+    watches?: readonly WatchTicket[],
+    atomic?: boolean,
+  ): Promise<LogOutcome>;
   /** Runs readonly data commands on this node's state: after a ReadIndex barrier, or at once when `stale`. A reply
    * may come back already encoded in `protocol` (kind "encoded": computed on a read worker). */
   runReads(

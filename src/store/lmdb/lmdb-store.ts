@@ -255,8 +255,9 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     this.#checkOpen();
     if (limit === 0) return [];
     const range = slotRange(slot);
-    // Strictly after `after`: its index row followed by a zero byte is the next row that may exist.
-    const start = after === undefined ? range.start : Buffer.concat([slotKey(after), Buffer.of(0)]);
+    // Strictly after `after`: its row under this slot followed by a zero byte is the next row that may exist (under
+    // `slot`, not `after`'s own slot: an `after` of another slot, the empty key say, must not reach other slots).
+    const start = after === undefined ? range.start : Buffer.concat([range.start, after, Buffer.of(0)]);
     return [...this.#env.db.getKeys({ start, end: range.end, limit })].map((row) => plainBytes(row.subarray(3)));
   }
 

@@ -254,9 +254,22 @@ function renderShards(status) {
       moving.textContent = ` · moving off ${shard.leaving.map((id) => `node ${id}`).join(", ")}`;
       replicasCell.append(moving);
     }
+    // Slots moving between shards: they stay the source's until each move is done.
+    const slotsCell = cell(shard.slots.map(([first, last]) => `${first}–${last}`).join(", "));
+    for (const move of status.slotMoves ?? []) {
+      if (move.from !== shard.id && move.to !== shard.id) continue;
+      const moving = document.createElement("span");
+      moving.className = "lag-warn slots-moving";
+      const count = `${move.slots.toLocaleString()} slot${move.slots === 1 ? "" : "s"}`;
+      moving.textContent =
+        move.from === shard.id
+          ? ` · ${count} moving to shard ${move.to}`
+          : ` · ${count} arriving from shard ${move.from}`;
+      slotsCell.append(moving);
+    }
     row.append(
       cell(String(shard.id)),
-      cell(shard.slots.map(([first, last]) => `${first}–${last}`).join(", ")),
+      slotsCell,
       cell(shard.leader === 0 ? "none" : `node ${shard.leader}`),
       replicasCell,
       lagCell,

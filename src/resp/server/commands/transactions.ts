@@ -27,7 +27,7 @@ async function exec(session: Session): Promise<Reply> {
   let logReplies: readonly Reply[] = [];
   if (dataArgvs.length > 0 || watches.length > 0) {
     // The whole block, reads included, is one entry: atomic and in the same order on every replica.
-    const outcome = await session.context.backend.runInLog(dataArgvs, watches.length > 0 ? watches : undefined);
+    const outcome = await session.context.backend.runInLog(dataArgvs, watches.length > 0 ? watches : undefined, true);
     if (outcome.aborted) return NULL_ARRAY;
     logReplies = outcome.replies;
   }
