@@ -148,8 +148,10 @@ export async function runCluster(argv: string[]): Promise<number> {
   const httpUrls = new Map(ids.map((id) => [id, `http://127.0.0.1:${httpBase + id - 1}`] as const));
   const announce = async ({ leader, term }: ElectedLeader): Promise<void> => {
     // With shards, leadership moves once more as they spread: the lines below name where it settled.
-    const shardLines = shards === "1" ? [] : await settledShards(httpUrls.get(leader) as string, count);
-    const what = shards === "1" ? `node ${leader} leads (term ${term})` : `${shards} shards`;
+    const settled = shards === "1" ? undefined : await settledShards(httpUrls.get(leader) as string, count);
+    const shardLines = settled?.lines ?? [];
+    // The shards as the cluster has them now (split or merged since it was created).
+    const what = settled === undefined ? `node ${leader} leads (term ${term})` : `${settled.count || shards} shards`;
     process.stdout.write(`Shoal cluster of ${count} node(s) is up, ${what}; data in ${dataDir}:\n`);
     for (const id of ids) {
       process.stdout.write(
@@ -199,7 +201,10 @@ const SHARDS_SETTLE_MS = 5000;
 
 /** One line per shard — its slots and leader — once every shard has a leader and they sit on as many nodes as
  * they can (node/leader-balancer.ts), or as they are after SHARDS_SETTLE_MS. */
-async function settledShards(url: string, nodeCount: number): Promise<string[]> {
+async function settledShards(
+  url: string,
+  nodeCount: number,
+): Promise<{ readonly lines: string[]; readonly count: number }> {
   const deadline = Date.now() + SHARDS_SETTLE_MS;
   let views: readonly ShardView[] = [];
   for (;;) {
@@ -221,13 +226,14 @@ async function settledShards(url: string, nodeCount: number): Promise<string[]> 
     const counts = [...led]
       .sort(([a], [b]) => a - b)
       .map(([id, n]) => (id === 0 ? `${n} not elected yet` : `node ${id} leads ${n}`));
-    return [`shards: ${counts.join(", ")} (shoal status lists each)`];
+    return { lines: [`shards: ${counts.join(", ")} (shoal status lists each)`], count: views.length };
   }
-  return views.map(
+  const lines = views.map(
     (view) =>
       `shard ${view.id}: slots ${view.slots.map(([first, last]) => `${first}-${last}`).join(",")}, ` +
       `leader ${view.leader === 0 ? "not elected yet" : `node ${view.leader}`}`,
   );
+  return { lines, count: views.length };
 }
 
 /** More shards than this are summed up in one line when the cluster is announced. */

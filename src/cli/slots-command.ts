@@ -5,6 +5,8 @@
  * (exit 1, saying how many are left). The bar counts the slots done of those asked for (ETA from the rate so far)
  * and shows the keys and bytes copied meanwhile: every member's slot mover counters (each member's own GET
  * /v1/admin/slots, the HTTP address `GET /v1/admin/nodes` gives), summed from where they stood when the move began.
+ * `shoal slots split SHARD` and `shoal slots merge SHARD --into OTHER` record a split or a merge (POST
+ * /v1/admin/shards/{id}/split|merge) and follow the slots it moves the same way.
  */
 
 import { ShoalClient } from "../client/shoal-client.js";
@@ -20,18 +22,23 @@ const SLOT_COUNT = 16384;
 
 const HELP = `Usage: shoal slots [options]
        shoal slots move SLOTS --to SHARD [options]
+       shoal slots split SHARD [options]
+       shoal slots merge SHARD --into OTHER [options]
 
 Without a subcommand: the hash slots moving between shards now (from → to), and each shard's slots and slot
 count. "move" moves SLOTS to shard SHARD, online: the leader of each shard giving slots up moves them in
 batches (a slot's keys are read-only while they are copied; a write waits meanwhile). SLOTS is a list of slots
 and ranges, such as 5461-6000,7000,7005-7010 (0-16383). Slots already in SHARD are left out; every shard must
-keep a slot. It follows the move (slots done, keys and bytes copied, ETA) until none of SLOTS is moving
-(exit 0), or until --wait-ms passes (exit 1).
+keep a slot (merge one instead). "split" creates a new shard on SHARD's members and moves the upper part of
+SHARD's slots to it (about half of its keys); "merge" moves every slot of SHARD to OTHER, then the cluster drops
+SHARD (its id is never given again). Each follows its move (slots done, keys and bytes copied, ETA) until none
+of its slots is moving (exit 0), or until --wait-ms passes (exit 1).
 
 ${ENDPOINT_HELP}
   --to SHARD           (move) the shard taking the slots
-  --no-wait            (move) return once the move is recorded
-  --wait-ms MS         (move) how long to follow it (default 3600000)
+  --into OTHER         (merge) the shard taking SHARD's slots
+  --no-wait            (move, split, merge) return once the move is recorded
+  --wait-ms MS         (move, split, merge) how long to follow it (default 3600000)
   --json               (without move) print JSON instead of text
   -h, --help           show this help
 `;
@@ -39,6 +46,7 @@ ${ENDPOINT_HELP}
 const FLAGS = {
   ...ENDPOINT_FLAGS,
   to: { type: "string" },
+  into: { type: "string" },
   "no-wait": { type: "boolean" },
   "wait-ms": { type: "string" },
   json: { type: "boolean" },
@@ -57,8 +65,9 @@ export async function runSlots(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
+  if (args.subcommand === "split" || args.subcommand === "merge") return runReshard(args.subcommand, args.slots, flags);
   if (args.subcommand === undefined) {
-    const moveOnly = ["to", "no-wait", "wait-ms"].filter((name) => flags[name] !== undefined);
+    const moveOnly = ["to", "into", "no-wait", "wait-ms"].filter((name) => flags[name] !== undefined);
     if (moveOnly.length > 0) throw new CliError(`--${moveOnly[0]} goes with "shoal slots move"`);
     const client = clientFromFlags(flags);
     const [slots, shards] = await Promise.all([client.slots(), client.shards()]);
@@ -98,6 +107,43 @@ export async function runSlots(argv: string[]): Promise<number> {
   process.stdout.write(`Moving ${plural(total, "slot")} to shard ${to}${left}, map epoch ${recorded.epoch}\n`);
   if (!wait) return 0;
   return follow(client, { asked: new Set(slots), total, to, epoch: recorded.epoch }, movers, tally, waitMs);
+}
+
+/** `shoal slots split SHARD` / `shoal slots merge SHARD --into OTHER`: records it and follows its slots. */
+async function runReshard(
+  what: "split" | "merge",
+  shardText: string | undefined,
+  flags: { readonly [name: string]: string | boolean | undefined },
+): Promise<number> {
+  if (shardText === undefined) throw new CliError(`slots ${what} needs SHARD (a shard number: 1, 2, …)`);
+  if (!/^[1-9][0-9]{0,4}$/.test(shardText)) {
+    throw new CliError(`Cannot parse SHARD "${shardText}": expected a shard number (1, 2, …)`);
+  }
+  if (flags.to !== undefined) throw new CliError(`--to goes with "shoal slots move"`);
+  if (flags.json === true) throw new CliError(`--json goes with "shoal slots", not "slots ${what}"`);
+  if (what === "split" && flags.into !== undefined) throw new CliError(`--into goes with "shoal slots merge"`);
+  if (what === "merge" && flags.into === undefined) throw new CliError("slots merge needs --into OTHER");
+  const shard = Number(shardText);
+  const into = integerFlag(flags, "into", 0, 1, 65_535);
+  const waitMs = integerFlag(flags, "wait-ms", 3_600_000, 0, 86_400_000);
+  const client = clientFromFlags(flags);
+  const wait = flags["no-wait"] !== true;
+  const movers = wait ? moverClients(await client.nodes().catch(() => undefined)) : [];
+  const tally = new MoverTally();
+  await sampleMovers(movers, tally);
+  const recorded: AdminSlots & { readonly shard?: number } =
+    what === "split" ? await client.splitShard(shard) : await client.mergeShard(shard, into);
+  const to = what === "split" ? (recorded.shard ?? 0) : into;
+  const asked = new Set(recorded.moving.filter((m) => m.from === shard && m.to === to).map((m) => m.slot));
+  process.stdout.write(
+    what === "split"
+      ? `Splitting shard ${shard}: new shard ${to} takes ${plural(asked.size, "slot")}, map epoch ${recorded.epoch}
+`
+      : `Merging shard ${shard} into shard ${into}: ${plural(asked.size, "slot")} to move, map epoch ${recorded.epoch}
+`,
+  );
+  if (!wait || asked.size === 0) return 0;
+  return follow(client, { asked, total: asked.size, to, epoch: recorded.epoch }, movers, tally, waitMs);
 }
 
 /** Follows the move until none of `asked` is moving (0) or `waitMs` passes (1). */

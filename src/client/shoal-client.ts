@@ -217,6 +217,25 @@ export class ShoalClient {
     return (await response.json()) as AdminSlots;
   }
 
+  /** Splits shard `id` in two (`POST /v1/admin/shards/{id}/split`): resolves once recorded, with the slots moving
+   * and the new shard's id. Not retried once sent. */
+  async splitShard(id: number): Promise<AdminSlots & { readonly shard?: number }> {
+    const { response } = await this.#send({ method: "POST", path: `/v1/admin/shards/${id}/split`, idempotent: false });
+    return (await response.json()) as AdminSlots & { readonly shard?: number };
+  }
+
+  /** Merges shard `id` into shard `into` (`POST /v1/admin/shards/{id}/merge`): resolves once recorded. */
+  async mergeShard(id: number, into: number): Promise<AdminSlots> {
+    const { response } = await this.#send({
+      method: "POST",
+      path: `/v1/admin/shards/${id}/merge`,
+      body: JSON.stringify({ into }),
+      headers: { "content-type": "application/json" },
+      idempotent: false,
+    });
+    return (await response.json()) as AdminSlots;
+  }
+
   /** The endpoints to try for `spec`, in order: the leader of its key's shard first when known. */
   #endpointsFor(spec: RequestSpec): readonly string[] {
     const ordered = this.#pool.ordered();
