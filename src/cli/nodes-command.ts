@@ -29,10 +29,11 @@ ${ENDPOINT_HELP}
 
 const REBALANCE_HELP = `Usage: shoal rebalance [options]
 
-Evens out replicas and shard leaders over the members (the rebalancer on the meta group's leader does it, one
-replica move at a time; it also runs by itself when a node joins, unless paused). Prints the plan, resumes the
-rebalancer if paused, and follows it until the cluster is balanced (exit 0) or --wait-ms passes (exit 1).
-Slots are not rebalanced yet.
+Evens out replicas and shard leaders over the members, and slots over the shards by their key counts (the
+rebalancer on the meta group's leader does it, one replica move and one run of slots at a time; it also runs
+by itself when a node joins, unless paused). Prints the plan (slot steps show when asked of the meta group's
+leader, which reads the key counts), resumes the rebalancer if paused, and follows it until the cluster is
+balanced (exit 0) or --wait-ms passes (exit 1).
 
 ${ENDPOINT_HELP}
   --dry-run            print the plan and exit (0 when balanced, 1 when there is work to do)
@@ -219,12 +220,19 @@ export function describeStep(step: RebalanceStep): string {
       return `let node ${step.to} lead shard ${step.shard}`;
     case "removeMember":
       return `remove node ${step.member}`;
+    case "moveSlots":
+      return `move ${step.slots.length} slot${step.slots.length === 1 ? "" : "s"} (about ${step.keys} keys) from shard ${step.from} to shard ${step.to}`;
   }
 }
 
 export function renderPlan(view: AdminRebalance): string {
   const head = `Rebalancer ${view.paused ? "paused" : "running"} (map epoch ${view.epoch})`;
-  const moving = view.movingShard === undefined ? "" : `; moving a replica of shard ${view.movingShard}`;
+  const moving =
+    view.movingSlots !== undefined
+      ? `; moving ${view.movingSlots} slot${view.movingSlots === 1 ? "" : "s"}`
+      : view.movingShard === undefined
+        ? ""
+        : `; moving a replica of shard ${view.movingShard}`;
   if (view.plan.length === 0) return `${head}${moving}: balanced\n`;
   const lines = view.plan.map((step, i) => `  ${i + 1}. ${describeStep(step)}`);
   return `${head}${moving}; ${view.plan.length} step${view.plan.length === 1 ? "" : "s"} to balanced:\n${lines.join("\n")}\n${

@@ -39,12 +39,14 @@ export interface AdminNodesView {
 export interface AdminRebalanceView {
   readonly epoch: number;
   readonly paused: boolean;
-  /** "balanced", "moving" (a replica move runs), "step" (one is about to be recorded) or "blocked". */
+  /** "balanced", "moving" (a replica or slot move runs), "step" (one is about to be recorded) or "blocked". */
   readonly state: "balanced" | "moving" | "step" | "blocked";
   /** Why a drain cannot go on, when blocked. */
   readonly reason?: string;
-  /** The shard whose replica is moving, while one is. */
+  /** The shard whose replica is moving, while one is (or, while slots move, the first one giving slots up). */
   readonly movingShard?: number;
+  /** Slots moving between shards, while some are. */
+  readonly movingSlots?: number;
   /** Every step from the map the answering node follows to balanced (a running move counted as done; while
    * paused, what it would do running). */
   readonly plan: readonly RebalanceStep[];
@@ -89,6 +91,7 @@ export function adminRebalanceView(node: ShoalNode): AdminRebalanceView {
     state: decision.kind,
     ...(decision.kind === "blocked" ? { reason: decision.reason } : {}),
     ...(decision.kind === "moving" ? { movingShard: decision.shard } : {}),
+    ...((map.migrations?.length ?? 0) > 0 ? { movingSlots: map.migrations?.length } : {}),
     plan: plan.steps,
   };
 }
@@ -156,6 +159,7 @@ const rebalanceSchema = {
     state: { type: "string", enum: ["balanced", "moving", "step", "blocked"] },
     reason: { type: "string" },
     movingShard: { type: "integer" },
+    movingSlots: { type: "integer", description: "Slots moving between shards" },
     plan: { type: "array", items: stepSchema },
   },
 };

@@ -35,6 +35,8 @@ export interface MemberInfo {
   /** For each shard this node leads (by shard id), each other replica's lag: the leader's last index minus the
    * replica's match index; a replica not heard from yet is left out (its lag is unknown). */
   readonly shardLag?: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** For each shard this node leads (by shard id), its stored key count: what the rebalancer evens out slots by. */
+  readonly shardKeys?: Readonly<Record<string, number>>;
 }
 
 /** MemberInfo.shardLag of a node: the shards it leads among `shards` (each its group's Raft status). */
@@ -81,6 +83,8 @@ export interface MemberStatusSources {
   problems(): readonly string[];
   /** MemberInfo.shardLag (shardLagOf), or undefined on a node of one shard (members' lag already says it). */
   shardLag(): MemberInfo["shardLag"];
+  /** MemberInfo.shardKeys, or undefined on a node of one shard. */
+  shardKeys?(): MemberInfo["shardKeys"];
   /** The shards other than the first (whose group `raftStatus` is), each as this node's replica of it stands. */
   otherShards(): readonly ShardReplicaState[];
   ask: AskPeer;
@@ -152,6 +156,7 @@ export class MemberStatus {
       clusterId: this.#sources.clusterId(),
       problems: this.#sources.problems(),
       ...optionalShardLag(this.#sources.shardLag()),
+      ...(this.#sources.shardKeys?.() === undefined ? {} : { shardKeys: this.#sources.shardKeys() }),
     };
   }
 

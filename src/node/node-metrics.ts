@@ -184,6 +184,12 @@ function registerLayoutSeries(registers: Registers, source: MetricsSource): void
     "Drained members this node's rebalancer removed while it led the meta group",
     () => rebalance().membersRemoved,
   );
+  mirroredCounter(
+    registers,
+    "shoal_rebalance_slots_moved_total",
+    "Slots this node's rebalancer asked to move to even out the shards' keys while it led the meta group",
+    () => rebalance().slotsMoved,
+  );
   const slotMoves = (): SlotMoverCounters =>
     layout().slotMoves ?? { slotsMoved: 0, keysMoved: 0, bytesMoved: 0, moveSeconds: 0 };
   gauge(

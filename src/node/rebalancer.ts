@@ -3,8 +3,10 @@
  * (slots/rebalance-plan.ts) for the next step — drain a member being removed, even out replicas, even out
  * preferred leaders, remove a drained member — and records it in the cluster map. The replica mover on the
  * shard's leader carries a replica move out (replica-mover.ts); the leader balancer moves leadership
- * (leader-balancer.ts). One step per round, one replica move in the whole cluster at a time: a bounded amount of
- * work whatever the imbalance.
+ * (leader-balancer.ts); the slot mover on each source shard's leader moves slots (slot-mover.ts). One step per
+ * round, one replica move and one run of slot moves in the whole cluster at a time: a bounded amount of work
+ * whatever the imbalance. Slots are balanced by the shards' key counts, read (from each shard's leader) every
+ * KEY_COUNTS_MS while no slot moves, so a slot step is decided on counts taken after the one before was done.
  *
  * It decides from the map it is about to change (inside the compare-and-set), so a step is never taken on a map
  * another member changed meanwhile; and only the meta group's leader acts, so a leader change loses nothing: the
@@ -26,6 +28,8 @@ export interface RebalancerOptions {
   /** The newest map this node follows. */
   readonly map: () => ClusterMap;
   readonly leaderOf: LeaderOf;
+  /** Every shard's stored key count, from its leader; undefined when one did not answer. */
+  readonly shardKeys?: () => Promise<ReadonlyMap<number, number> | undefined>;
   /** Records the map `change` makes of the newest recorded one (ClusterMapKeeper.update). */
   readonly update: (change: (map: ClusterMap) => ClusterMap) => Promise<ClusterMap>;
   readonly intervalMs: number;
@@ -37,10 +41,24 @@ export interface RebalancerCounters {
   replicaMoves: number;
   leaderChanges: number;
   membersRemoved: number;
+  /** Slot steps recorded, and the slots they moved. */
+  slotSteps: number;
+  slotsMoved: number;
 }
 
+/** How often the key counts behind slot steps are read again (while no slot moves). */
+const KEY_COUNTS_MS = 10_000;
+
 export class Rebalancer {
-  readonly counters: RebalancerCounters = { replicaMoves: 0, leaderChanges: 0, membersRemoved: 0 };
+  readonly counters: RebalancerCounters = {
+    replicaMoves: 0,
+    leaderChanges: 0,
+    membersRemoved: 0,
+    slotSteps: 0,
+    slotsMoved: 0,
+  };
+  /** The key counts slot steps are decided on, and when they were read; dropped when a slot step is taken. */
+  #keys: { readonly counts: ReadonlyMap<number, number>; readonly atMs: number } | undefined;
   readonly #options: RebalancerOptions;
   #busy = false;
   #timer: NodeJS.Timeout | undefined;
@@ -61,13 +79,37 @@ export class Rebalancer {
 
   /** What the planner says of the map this node follows (for `GET /v1/admin/rebalance`). */
   decision(): RebalanceDecision {
-    return nextRebalanceStep(this.#options.map(), this.#options.leaderOf);
+    return nextRebalanceStep(this.#options.map(), this.#options.leaderOf, this.#keys?.counts);
+  }
+
+  /** The key counts a plan is made with (the last ones read, for `GET /v1/admin/rebalance`). */
+  get keyCounts(): ReadonlyMap<number, number> | undefined {
+    return this.#keys?.counts;
+  }
+
+  /** Reads the shards' key counts again when they are old and no slot moves (a count read while slots move, or
+   * before the last slot step was done, would not show it). */
+  async #refreshKeys(): Promise<void> {
+    const read = this.#options.shardKeys;
+    if (read === undefined || (this.#options.map().migrations?.length ?? 0) > 0) return;
+    if (this.#keys !== undefined && Date.now() - this.#keys.atMs < KEY_COUNTS_MS) return;
+    const counts = await read().catch(() => undefined);
+    // Slots may have started moving while the counts were asked: then they are not a base for a step.
+    if (counts !== undefined && (this.#options.map().migrations?.length ?? 0) === 0) {
+      this.#keys = { counts, atMs: Date.now() };
+    }
   }
 
   /** One round: records the next step, if this node leads the meta group and there is one. */
   async round(): Promise<void> {
     const { leadsMeta, logger } = this.#options;
     if (this.#busy || !leadsMeta()) return;
+    this.#busy = true;
+    try {
+      await this.#refreshKeys();
+    } finally {
+      this.#busy = false;
+    }
     const decision = this.decision();
     if (decision.kind === "blocked" && decision.reason !== this.#lastBlocked) {
       this.#lastBlocked = decision.reason;
@@ -79,7 +121,7 @@ export class Rebalancer {
     try {
       await this.#options.update((map) => {
         // Decided again on the map being changed: the one this node follows may be a moment old.
-        const now = nextRebalanceStep(map, this.#options.leaderOf);
+        const now = nextRebalanceStep(map, this.#options.leaderOf, this.#keys?.counts);
         taken = now.kind === "step" ? now.step : undefined;
         return taken === undefined ? map : withRebalanceStep(map, taken);
       });
@@ -105,6 +147,15 @@ export class Rebalancer {
       case "removeMember":
         this.counters.membersRemoved++;
         logger.info(step, "Rebalancer: removing a drained member");
+        break;
+      case "moveSlots":
+        this.counters.slotSteps++;
+        this.counters.slotsMoved += step.slots.length;
+        this.#keys = undefined; // read again once these slots are moved
+        logger.info(
+          { from: step.from, to: step.to, slots: step.slots.length, keys: step.keys },
+          "Rebalancer: moving slots to even out keys",
+        );
         break;
     }
   }

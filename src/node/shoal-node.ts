@@ -144,6 +144,8 @@ function placementOf(memberIds: readonly NodeId[], shardCount: number, replicati
 const LEADER_BALANCE_INTERVAL_MS = 1_000;
 /** How often the rebalancer looks (rebalancer.ts). */
 const REBALANCE_INTERVAL_MS = 1_000;
+/** How long the rebalancer waits for the members' key counts. */
+const SHARD_KEYS_TIMEOUT_MS = 1_000;
 /** How often removed members are looked for (ShoalNode.#tidyMembers), and how long a removed node waits for the
  * meta group to stop counting it before it stops anyway. */
 const MEMBERSHIP_CHECK_MS = 500;
@@ -178,7 +180,13 @@ export class ShoalNode {
   readonly #rebalancer: Rebalancer;
   readonly #addressBook: Map<NodeId, MemberAddress>;
   /** The rebalance plan of the map it was made from (rebalanceStatus). */
-  #plan: { readonly map: ClusterMap; readonly plan: RebalancePlan } | undefined;
+  #plan:
+    | {
+        readonly map: ClusterMap;
+        readonly keys: ReadonlyMap<number, number> | undefined;
+        readonly plan: RebalancePlan;
+      }
+    | undefined;
   #membershipTimer: NodeJS.Timeout | undefined;
   #removedAtMs: number | undefined;
   readonly #transport: PeerTransport;
@@ -256,6 +264,7 @@ export class ShoalNode {
       logger: options.logger,
     });
     this.#rebalancer = new Rebalancer({
+      shardKeys: () => this.#shardKeyCounts(),
       leadsMeta: () => meta.host.raw.status().role === "leader",
       map: () => layout.map,
       leaderOf: layout.leaderOf,
@@ -278,6 +287,7 @@ export class ShoalNode {
       clusterId: () => parts.identity.clusterId,
       problems: () => [...parts.peerChecks.problems(), ...parts.mapKeeper.problems()],
       shardLag: () => (this.layout.shardCount === 1 ? undefined : shardLagOf(this.shardStatuses())),
+      shardKeys: () => (this.layout.shardCount === 1 ? undefined : this.#ledShardKeys()),
       otherShards: () =>
         [...this.replicas.values()]
           .filter((replica) => replica !== this.#primary)
@@ -665,8 +675,10 @@ export class ShoalNode {
     // Planned once per map (each step scans the shards: ~35 ms for 256 shards grown from 3 to 9 members), however
     // often it is asked (`shoal rebalance` polls twice a second). The plan is what the rebalancer would do running:
     // a paused one still shows its work to come.
-    if (this.#plan?.map !== map) {
-      this.#plan = { map, plan: rebalancePlan(withRebalancePaused(map, false), this.layout.leaderOf) };
+    // Slot steps show on the meta group's leader only: it reads the shards' key counts.
+    const keys = this.#rebalancer.keyCounts;
+    if (this.#plan?.map !== map || this.#plan.keys !== keys) {
+      this.#plan = { map, keys, plan: rebalancePlan(withRebalancePaused(map, false), this.layout.leaderOf, keys) };
     }
     return { decision: this.#rebalancer.decision(), plan: this.#plan.plan };
   }
@@ -702,6 +714,27 @@ export class ShoalNode {
   /** How this node runs heavy reads asked by members that lack the shard (the RESP server's read workers). */
   setHeavyReads(runner: HeavyReadRunner): void {
     this.#heavyReads = runner;
+  }
+
+  /** The stored key count of each shard this node leads. */
+  #ledShardKeys(): Record<string, number> {
+    const keys: Record<string, number> = {};
+    for (const [id, replica] of this.replicas) {
+      if (replica.host.raw.status().role === "leader") keys[String(id)] = replica.store.stats().keyCount;
+    }
+    return keys;
+  }
+
+  /** Every shard's stored key count as its leader reports it (this node's own, the others' through their member
+   * info); undefined when a shard's leader did not answer (the rebalancer then leaves slots alone). */
+  async #shardKeyCounts(): Promise<ReadonlyMap<number, number> | undefined> {
+    const counts = new Map(Object.entries(this.#ledShardKeys()).map(([id, n]) => [Number(id), n] as const));
+    const infos = await this.memberInfos(SHARD_KEYS_TIMEOUT_MS);
+    for (const info of infos.values()) {
+      for (const [id, n] of Object.entries(info?.shardKeys ?? {}))
+        if (!counts.has(Number(id))) counts.set(Number(id), n);
+    }
+    return this.layout.map.shards.every((shard) => counts.has(shard.id)) ? counts : undefined;
   }
 
   /** Which shard owns each hash slot now (the cluster map's: slots move between shards). */

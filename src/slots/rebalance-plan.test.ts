@@ -121,3 +121,50 @@ test("one replica move at a time; a paused rebalancer still drains; a member tak
   assert.throws(() => withMemberDraining(map, 1), /would leave 2 members for shards of 3 replicas/);
   assert.throws(() => withMemberRemoved(grown, 1), /still holds replicas/);
 });
+
+test("slots are evened out by key count: the fullest shard's highest slots go to the emptiest, one run at a time", () => {
+  const { map, leaderOf } = cluster(3, 3, 3);
+  // Balanced replicas and leaders: only keys decide. Shard 1 holds 9,000 keys, the others 1,000.
+  const keys = new Map([
+    [1, 9000],
+    [2, 1000],
+    [3, 1000],
+  ]);
+  const decision = nextRebalanceStep(map, leaderOf, keys);
+  assert.ok(decision.kind === "step" && decision.step.kind === "moveSlots", JSON.stringify(decision));
+  const step = decision.step;
+  assert.equal(step.from, 1);
+  assert.equal(step.to, 2, "the emptiest, the lower id on a tie");
+  // Half the difference (4,000 keys) at 9,000 / 5,461 keys a slot: about 2,427 slots, capped at 1,024.
+  assert.equal(step.slots.length, 1024);
+  assert.equal(step.slots[step.slots.length - 1], 5460, "the highest slots of shard 1");
+  // While those slots move, nothing else is decided on counts that do not show them.
+  const moving = withRebalanceStep(map, step);
+  assert.deepEqual(nextRebalanceStep(moving, leaderOf, keys), { kind: "moving", shard: 1 });
+  // Without key counts, or with shards close enough, slots stay where they are.
+  assert.equal(nextRebalanceStep(map, leaderOf).kind, "balanced");
+  const close = new Map([
+    [1, 1200],
+    [2, 1000],
+    [3, 1000],
+  ]);
+  assert.equal(nextRebalanceStep(map, leaderOf, close).kind, "balanced", "1.2× the emptiest: left alone");
+  const small = new Map([
+    [1, 900],
+    [2, 10],
+    [3, 10],
+  ]);
+  assert.equal(nextRebalanceStep(map, leaderOf, small).kind, "balanced", "under 1,000 keys apart: left alone");
+  // The plan converges: each step moves less than the difference, so the spread shrinks until none is left.
+  const plan = rebalancePlan(map, leaderOf, keys);
+  assert.equal(plan.blocked, undefined);
+  assert.ok(plan.steps.length >= 2 && plan.steps.every((each) => each.kind === "moveSlots"), JSON.stringify(plan));
+  const counts = new Map(keys);
+  for (const each of plan.steps) {
+    if (each.kind !== "moveSlots") continue;
+    counts.set(each.from, (counts.get(each.from) ?? 0) - each.keys);
+    counts.set(each.to, (counts.get(each.to) ?? 0) + each.keys);
+  }
+  const values = [...counts.values()];
+  assert.ok(Math.max(...values) <= 1.25 * Math.min(...values) || Math.max(...values) - Math.min(...values) < 1000);
+});

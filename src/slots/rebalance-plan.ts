@@ -13,21 +13,43 @@
  * 4. Leaders: while one active member is the preferred leader of two or more shards more than another holding a
  *    replica of one of them, that shard's preferred leader becomes the other (the leader balancer on the shard's
  *    replicas then transfers leadership: node/leader-balancer.ts).
- * Each step moves a bounded amount (one replica, or one leadership), and the counts it evens out converge: every
- * replica step lowers the sum of squared counts, and so does every leader step, so the plan ends.
- *
- * Slots are not rebalanced yet: slot moves between shards (ASK/MOVED) are still to build.
+ * 5. Slots, by key count: given every shard's key count (`keys`), while the fullest shard holds more than
+ *    SLOT_BALANCE_RATIO times the emptiest's keys and SLOT_BALANCE_KEYS_MIN more, the fullest shard's highest
+ *    slots — about half the difference in keys, taking its keys as spread evenly over its slots, at most
+ *    SLOT_STEP_SLOTS_MAX — move to the emptiest (slot moves: node/slot-mover.ts). One slot step at a time: none
+ *    while slots move. Key counts are the ones read after the last slot step was done (node/rebalancer.ts), so a
+ *    step is never decided on counts that do not show the one before.
+ * Each step moves a bounded amount (one replica, one leadership, a bounded run of slots), and the counts it evens
+ * out converge: every replica step lowers the sum of squared counts, and so does every leader step and every slot
+ * step (it moves less than the difference), so the plan ends. Slots are balanced by key count, not yet by load
+ * (requests per shard).
  */
 import type { ClusterMap, ShardLayout } from "./cluster-map.js";
-import { withReplicaLeft, withReplicaMoved } from "./cluster-map.js";
+import { withReplicaLeft, withReplicaMoved, withSlotsMigrating, withSlotsMoved } from "./cluster-map.js";
 import { activeMembers, holdsAnyReplica, withMemberRemoved, withPreferredLeader } from "./membership.js";
+import { SlotMap } from "./slot-map.js";
 
 type NodeId = number;
 
 export type RebalanceStep =
   | { readonly kind: "moveReplica"; readonly shard: number; readonly from: NodeId; readonly to: NodeId }
   | { readonly kind: "setLeader"; readonly shard: number; readonly to: NodeId }
-  | { readonly kind: "removeMember"; readonly member: NodeId };
+  | { readonly kind: "removeMember"; readonly member: NodeId }
+  /** Move `slots` from shard `from` to shard `to`, about `keys` keys. */
+  | {
+      readonly kind: "moveSlots";
+      readonly from: number;
+      readonly to: number;
+      readonly slots: readonly number[];
+      readonly keys: number;
+    };
+
+/** A slot step is taken while the fullest shard holds more than this many times the emptiest's keys … */
+export const SLOT_BALANCE_RATIO = 1.25;
+/** … and at least this many more keys (small clusters are left alone). */
+export const SLOT_BALANCE_KEYS_MIN = 1000;
+/** The most slots one slot step moves. */
+export const SLOT_STEP_SLOTS_MAX = 1024;
 
 export type RebalanceDecision =
   | { readonly kind: "step"; readonly step: RebalanceStep }
@@ -41,8 +63,13 @@ export type RebalanceDecision =
 /** The member that should lead a shard (slots/cluster-layout.ts preferredLeaderOf, bound to the placement). */
 export type LeaderOf = (shard: ShardLayout) => NodeId;
 
-/** The next thing to do to `map` (see the module comment for the order). */
-export function nextRebalanceStep(map: ClusterMap, leaderOf: LeaderOf): RebalanceDecision {
+/** The next thing to do to `map` (see the module comment for the order); `keys`: every shard's key count, when
+ * known (slots are balanced only then). */
+export function nextRebalanceStep(
+  map: ClusterMap,
+  leaderOf: LeaderOf,
+  keys?: ReadonlyMap<number, number>,
+): RebalanceDecision {
   const moving = map.shards.find((shard) => (shard.leaving?.length ?? 0) > 0);
   if (moving !== undefined) return { kind: "moving", shard: moving.id };
   const active = activeMembers(map);
@@ -65,7 +92,34 @@ export function nextRebalanceStep(map: ClusterMap, leaderOf: LeaderOf): Rebalanc
   if (replicaStep !== undefined) return { kind: "step", step: replicaStep };
   const leaderStep = leaderBalanceStep(map, active, leaderOf);
   if (leaderStep !== undefined) return { kind: "step", step: leaderStep };
+  // Slots moving (a slot step of this rebalancer, or an operator's): balanced once they are done.
+  const migrating = map.migrations?.[0];
+  if (migrating !== undefined) return { kind: "moving", shard: migrating.from };
+  const slotStep = keys === undefined ? undefined : slotBalanceStep(map, keys);
+  if (slotStep !== undefined) return { kind: "step", step: slotStep };
   return { kind: "balanced" };
+}
+
+/** The slot step that evens out the fullest and the emptiest shard by key count, if they differ enough. */
+function slotBalanceStep(map: ClusterMap, keys: ReadonlyMap<number, number>): RebalanceStep | undefined {
+  const slotMap = SlotMap.fromRanges(map.shards);
+  const slotsOf = (id: number): number[] =>
+    slotMap.rangesOf(id).flatMap(({ from, to }) => Array.from({ length: to - from + 1 }, (_, i) => from + i));
+  const shards = map.shards
+    .filter((shard) => shard.retiring !== true && keys.has(shard.id))
+    .sort((a, b) => (keys.get(a.id) ?? 0) - (keys.get(b.id) ?? 0) || a.id - b.id);
+  const emptiest = shards[0];
+  const fullest = shards[shards.length - 1];
+  if (emptiest === undefined || fullest === undefined || emptiest === fullest) return undefined;
+  const most = keys.get(fullest.id) ?? 0;
+  const least = keys.get(emptiest.id) ?? 0;
+  if (most - least < SLOT_BALANCE_KEYS_MIN || most <= SLOT_BALANCE_RATIO * least) return undefined;
+  const owned = slotsOf(fullest.id);
+  if (owned.length < 2) return undefined;
+  const perSlot = most / owned.length;
+  const count = Math.min(SLOT_STEP_SLOTS_MAX, owned.length - 1, Math.max(1, Math.round((most - least) / 2 / perSlot)));
+  const slots = owned.slice(owned.length - count);
+  return { kind: "moveSlots", from: fullest.id, to: emptiest.id, slots, keys: Math.round(count * perSlot) };
 }
 
 /** The map after `step`, as the rebalancer records it (a replica move starts; it finishes later). */
@@ -77,6 +131,8 @@ export function withRebalanceStep(map: ClusterMap, step: RebalanceStep): Cluster
       return withPreferredLeader(map, step.shard, step.to);
     case "removeMember":
       return withMemberRemoved(map, step.member);
+    case "moveSlots":
+      return withSlotsMigrating(map, step.slots, step.to);
   }
 }
 
@@ -86,13 +142,25 @@ export interface RebalancePlan {
   readonly blocked?: string;
 }
 
-/** Every step from `map` to balanced, as if each replica move finished at once (for `--dry-run` and progress).
- * A move already running is taken as finished. Bounded by `maxSteps`. */
-export function rebalancePlan(map: ClusterMap, leaderOf: LeaderOf, maxSteps = 10_000): RebalancePlan {
+/** Every step from `map` to balanced, as if each replica or slot move finished at once (for `--dry-run` and
+ * progress). A move already running is taken as finished; a slot step moves the keys it estimates. Bounded by
+ * `maxSteps`. */
+export function rebalancePlan(
+  map: ClusterMap,
+  leaderOf: LeaderOf,
+  keys?: ReadonlyMap<number, number>,
+  maxSteps = 10_000,
+): RebalancePlan {
   let at = finishMoves(map);
+  const counts = keys === undefined ? undefined : new Map(keys);
   const steps: RebalanceStep[] = [];
   while (steps.length < maxSteps) {
-    const decision = nextRebalanceStep(at, leaderOf);
+    const decision = nextRebalanceStep(at, leaderOf, counts);
+    if (decision.kind === "step" && decision.step.kind === "moveSlots" && counts !== undefined) {
+      const { from, to, keys: moved } = decision.step;
+      counts.set(from, (counts.get(from) ?? 0) - moved);
+      counts.set(to, (counts.get(to) ?? 0) + moved);
+    }
     if (decision.kind === "balanced") return { steps };
     if (decision.kind === "blocked") return { steps, blocked: decision.reason };
     if (decision.kind === "moving") throw new Error("finishMoves leaves no move running");
@@ -102,11 +170,12 @@ export function rebalancePlan(map: ClusterMap, leaderOf: LeaderOf, maxSteps = 10
   return { steps, blocked: `more than ${maxSteps} steps` };
 }
 
-/** The map once every running replica move is done. */
+/** The map once every running replica and slot move is done. */
 function finishMoves(map: ClusterMap): ClusterMap {
   let at = map;
   for (const shard of map.shards) for (const member of shard.leaving ?? []) at = withReplicaLeft(at, shard.id, member);
-  return at;
+  const moving = at.migrations?.map((m) => m.slot) ?? [];
+  return moving.length === 0 ? at : withSlotsMoved(at, moving);
 }
 
 /** Whether `member` may take a replica of `shard`: it does not hold one (a member that held one before takes it
