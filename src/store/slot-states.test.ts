@@ -41,7 +41,7 @@ describe("slot states encoding", () => {
       [777, { phase: "importing", shard: 1 }],
     );
     const encoded = encode(original);
-    assert.equal(encoded.length, 2 + 5 * 3);
+    assert.equal(encoded.length, 2 + 7 * 3, "three runs of one slot each");
     assert.equal(slotStatesBytes(original), encoded.length);
     const decoded = decode(encoded);
     assert.deepEqual(decoded, original);
@@ -71,16 +71,26 @@ describe("slot states encoding", () => {
     const withCount = (count: number): Uint8Array => Uint8Array.of(count >> 8, count & 0xff, ...good.subarray(2));
     assert.throws(() => decode(withCount(3)), isBadRequest, "count above the entries");
     assert.throws(() => decode(withCount(1)), isBadRequest, "count below the entries");
-    const entry = (slot: number, phase: number, shard: number): Uint8Array =>
-      Uint8Array.of(0, 1, slot >> 8, slot & 0xff, phase, shard >> 8, shard & 0xff);
+    const entry = (slot: number, phase: number, shard: number, to = slot): Uint8Array =>
+      Uint8Array.of(0, 1, slot >> 8, slot & 0xff, to >> 8, to & 0xff, phase, shard >> 8, shard & 0xff);
     assert.deepEqual(decode(entry(16383, 2, 1)), states([16383, { phase: "gone", shard: 1 }]));
     assert.throws(() => decode(entry(SLOT_COUNT, 0, 1)), isBadRequest, "slot out of range");
     assert.throws(() => decode(entry(0xffff, 0, 1)), isBadRequest, "slot out of range");
     assert.throws(() => decode(entry(1, 3, 1)), isBadRequest, "unknown phase");
     assert.throws(() => decode(entry(1, 0xff, 1)), isBadRequest, "unknown phase");
     assert.throws(() => decode(entry(1, 0, 0)), isBadRequest, "shard 0");
-    const twice = Uint8Array.of(0, 2, 0, 7, 0, 0, 2, 0, 7, 2, 0, 3);
-    assert.throws(() => decode(twice), isBadRequest, "a slot twice");
+    assert.throws(() => decode(entry(9, 0, 1, 8)), isBadRequest, "a run that ends before it starts");
+    const twice = Uint8Array.of(0, 2, 0, 7, 0, 9, 0, 0, 2, 0, 9, 0, 9, 2, 0, 3);
+    assert.throws(() => decode(twice), isBadRequest, "a slot twice (overlapping runs)");
+  });
+
+  it("encodes consecutive slots in the same state as one run: a split's half is a few bytes", () => {
+    const half = new Map<number, SlotState>();
+    for (let slot = 8192; slot < 16384; slot++) half.set(slot, { phase: "gone", shard: 4 });
+    half.set(100, { phase: "frozen", shard: 4 });
+    half.set(101, { phase: "frozen", shard: 5 }); // another destination: another run
+    assert.equal(slotStatesBytes(half), 2 + 7 * 3);
+    assert.deepEqual(decode(encode(half)), half);
   });
 });
 

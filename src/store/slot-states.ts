@@ -28,40 +28,74 @@ export type SlotStates = ReadonlyMap<number, SlotState>;
 export const NO_SLOT_STATES: SlotStates = new Map();
 
 const PHASES: readonly SlotPhase[] = ["frozen", "importing", "gone"];
-const ENTRY_BYTES = 5;
+const RUN_BYTES = 7;
+
+/** A run of consecutive slots in the same state. */
+interface SlotRun {
+  readonly from: number;
+  readonly to: number;
+  readonly state: SlotState;
+}
+
+/** `states` as runs of consecutive slots with the same phase and shard, in slot order: a move hands over ranges of
+ * slots, so thousands of gone slots (a split's half) are a run or two, and the meta written with every batch stays a
+ * few bytes (store-meta.ts). */
+function runsOf(states: SlotStates): SlotRun[] {
+  const runs: SlotRun[] = [];
+  for (const slot of [...states.keys()].sort((a, b) => a - b)) {
+    const state = states.get(slot) as SlotState;
+    const last = runs[runs.length - 1];
+    if (
+      last !== undefined &&
+      last.to === slot - 1 &&
+      last.state.phase === state.phase &&
+      last.state.shard === state.shard
+    ) {
+      runs[runs.length - 1] = { ...last, to: slot };
+    } else {
+      runs.push({ from: slot, to: slot, state });
+    }
+  }
+  return runs;
+}
 
 /** Bytes of `states` as encodeSlotStatesInto writes them. */
 export function slotStatesBytes(states: SlotStates): number {
-  return 2 + ENTRY_BYTES * states.size;
+  return 2 + RUN_BYTES * runsOf(states).length;
 }
 
-/** count u16 | (slot u16 | phase u8 | shard u16)*, in slot order (so equal records encode equally). */
+/** count u16 | (from u16 | to u16 | phase u8 | shard u16)*: runs in slot order (so equal records encode equally). */
 export function encodeSlotStatesInto(view: DataView, offset: number, states: SlotStates): void {
-  view.setUint16(offset, states.size);
+  const runs = runsOf(states);
+  view.setUint16(offset, runs.length);
   let at = offset + 2;
-  for (const slot of [...states.keys()].sort((a, b) => a - b)) {
-    const state = states.get(slot) as SlotState;
-    view.setUint16(at, slot);
-    view.setUint8(at + 2, PHASES.indexOf(state.phase));
-    view.setUint16(at + 3, state.shard);
-    at += ENTRY_BYTES;
+  for (const { from, to, state } of runs) {
+    view.setUint16(at, from);
+    view.setUint16(at + 2, to);
+    view.setUint8(at + 4, PHASES.indexOf(state.phase));
+    view.setUint16(at + 5, state.shard);
+    at += RUN_BYTES;
   }
 }
 
 /** Decodes what encodeSlotStatesInto wrote at `offset`, which must end exactly at the view's end; a BAD_REQUEST
- * ShoalError for anything else (a corrupt meta or snapshot). */
+ * ShoalError for anything else (a corrupt meta or snapshot: runs out of order or overlapping, a bad phase). */
 export function decodeSlotStates(view: DataView, offset: number): SlotStates {
   const corrupt = (): ShoalError => new ShoalError("BAD_REQUEST", "Cannot decode store meta: bad slot states");
   if (view.byteLength < offset + 2) throw corrupt();
   const count = view.getUint16(offset);
-  if (view.byteLength !== offset + 2 + count * ENTRY_BYTES) throw corrupt();
+  if (view.byteLength !== offset + 2 + count * RUN_BYTES) throw corrupt();
   const states = new Map<number, SlotState>();
-  for (let i = 0, at = offset + 2; i < count; i++, at += ENTRY_BYTES) {
-    const slot = view.getUint16(at);
-    const phase = PHASES[view.getUint8(at + 2)];
-    const shard = view.getUint16(at + 3);
-    if (phase === undefined || slot >= SLOT_COUNT || shard === 0 || states.has(slot)) throw corrupt();
-    states.set(slot, { phase, shard });
+  let next = 0;
+  for (let i = 0, at = offset + 2; i < count; i++, at += RUN_BYTES) {
+    const from = view.getUint16(at);
+    const to = view.getUint16(at + 2);
+    const phase = PHASES[view.getUint8(at + 4)];
+    const shard = view.getUint16(at + 5);
+    if (phase === undefined || from < next || to < from || to >= SLOT_COUNT || shard === 0) throw corrupt();
+    const state: SlotState = { phase, shard };
+    for (let slot = from; slot <= to; slot++) states.set(slot, state);
+    next = to + 1;
   }
   return states;
 }

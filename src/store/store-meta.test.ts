@@ -40,7 +40,7 @@ describe("store meta", () => {
     const withSlots = { ...meta, slots };
     const encoded = encodeMeta(withSlots);
     assert.equal(encoded[0], 3);
-    assert.equal(encoded.length, V2_BYTES + 2 + 5 * slots.size);
+    assert.equal(encoded.length, V2_BYTES + 2 + 7 * slots.size, "a run per slot: none is next to another");
     const decoded = decodeMeta(encoded);
     assert.deepEqual(decoded, withSlots);
     assert.deepEqual(encodeMeta(decoded), encoded, "re-encoding is stable");
@@ -78,14 +78,14 @@ describe("store meta", () => {
     assert.throws(() => decodeMeta(good.subarray(0, good.length - 1)), isBadRequest, "a truncated slot entry");
     assert.throws(() => decodeMeta(Uint8Array.of(...good, 0)), isBadRequest, "a trailing byte");
     const badPhase = good.slice();
-    badPhase[V2_BYTES + 2 + 2] = 9; // the first entry's phase
+    badPhase[V2_BYTES + 2 + 4] = 9; // the first run's phase
     assert.throws(() => decodeMeta(badPhase), isBadRequest, "an unknown phase");
     const badSlot = good.slice();
-    badSlot[V2_BYTES + 2] = 0xff; // the first entry's slot, high byte
+    badSlot[V2_BYTES + 2 + 2] = 0xff; // the first run's last slot, high byte
     assert.throws(() => decodeMeta(badSlot), isBadRequest, "a slot out of range");
     const zeroShard = good.slice();
-    zeroShard[V2_BYTES + 2 + 3] = 0;
-    zeroShard[V2_BYTES + 2 + 4] = 0;
+    zeroShard[V2_BYTES + 2 + 5] = 0;
+    zeroShard[V2_BYTES + 2 + 6] = 0;
     assert.throws(() => decodeMeta(zeroShard), isBadRequest, "shard 0");
     const badField = good.slice();
     new DataView(badField.buffer).setFloat64(1, -1);
