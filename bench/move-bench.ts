@@ -8,9 +8,12 @@
  *
  * Prints the move's duration and rate, the client's p50/p99 idle and during the move (and their ratio), and the
  * elections on shard 1 meanwhile. Goals (issue 13): 1 GB in under 30 s, p99 during the move under 2× idle.
+ * With --split, shard 1 is split instead (POST /v1/admin/shards/1/split): about half of its keys' slots move to a
+ * new shard (freeze, copy, hand-off, drop in batches: node/slot-mover.ts), timed until no slot moves; the client's
+ * keys are shard 1's, so about half of its writes meet slots being moved.
  * A figure, not an assertion.
  *
- *   npm run bench:move -- [--mb 1024] [--value-bytes 65536] [--clients 8] [--probe-seconds 5]
+ *   npm run bench:move -- [--mb 1024] [--value-bytes 65536] [--clients 8] [--probe-seconds 5] [--split]
  */
 import { Redis } from "ioredis";
 import { hashSlot } from "../src/slots/hash-slot.js";
@@ -18,13 +21,14 @@ import { SlotMap } from "../src/slots/slot-map.js";
 import { ProcessCluster, sleep } from "../test/support/process-cluster.js";
 import { benchArgs } from "./bench-args.js";
 
-const USAGE = "npm run bench:move -- [--mb 1024] [--value-bytes 65536] [--clients 8] [--probe-seconds 5]";
+const USAGE = "npm run bench:move -- [--mb 1024] [--value-bytes 65536] [--clients 8] [--probe-seconds 5] [--split]";
 const { values } = benchArgs(
   {
     mb: { type: "string", default: "1024" },
     "value-bytes": { type: "string", default: "65536" },
     clients: { type: "string", default: "8" },
     "probe-seconds": { type: "string", default: "5" },
+    split: { type: "boolean", default: false },
   },
   USAGE,
 );
@@ -32,8 +36,9 @@ const megabytes = positive("mb");
 const valueBytes = positive("value-bytes");
 const clients = positive("clients");
 const probeSeconds = positive("probe-seconds");
+const split = values.split === true;
 
-function positive(name: keyof typeof values): number {
+function positive(name: "mb" | "value-bytes" | "clients" | "probe-seconds"): number {
   const value = Number(values[name]);
   if (!Number.isInteger(value) || value < 1) {
     process.stderr.write(`bench: --${name} must be a positive integer (usage: ${USAGE})\n`);
@@ -140,15 +145,25 @@ async function main(): Promise<void> {
     let moving = true;
     const during = probe(client, probeKeys, () => !moving);
     const moveStart = performance.now();
-    const response = await fetch(`${cluster.url(via)}/v1/admin/shards/1/move`, {
-      method: "POST",
-      body: JSON.stringify({ from, to }),
-    });
-    if (response.status !== 202) throw new Error(`move refused: ${response.status} ${await response.text()}`);
-    for (;;) {
-      const now = await shardOne(cluster, via);
-      if (now.leaving.length === 0) break;
-      await sleep(100);
+    if (split) {
+      const response = await fetch(`${cluster.url(via)}/v1/admin/shards/1/split`, { method: "POST" });
+      if (response.status !== 202) throw new Error(`split refused: ${response.status} ${await response.text()}`);
+      for (;;) {
+        const slots = (await (await fetch(`${cluster.url(via)}/v1/admin/slots`)).json()) as { moving: unknown[] };
+        if (slots.moving.length === 0) break;
+        await sleep(100);
+      }
+    } else {
+      const response = await fetch(`${cluster.url(via)}/v1/admin/shards/1/move`, {
+        method: "POST",
+        body: JSON.stringify({ from, to }),
+      });
+      if (response.status !== 202) throw new Error(`move refused: ${response.status} ${await response.text()}`);
+      for (;;) {
+        const now = await shardOne(cluster, via);
+        if (now.leaving.length === 0) break;
+        await sleep(100);
+      }
     }
     const moveSeconds = (performance.now() - moveStart) / 1000;
     moving = false;
@@ -160,14 +175,17 @@ async function main(): Promise<void> {
     const busyP99 = percentile(busy, 99);
     process.stdout.write(
       `${[
-        `moved shard 1's replica from node ${from} to node ${to}: ${megabytes} MB in ${moveSeconds.toFixed(1)} s ` +
-          `(${(megabytes / moveSeconds).toFixed(0)} MB/s; goal: 1 GB in under 30 s)`,
+        split
+          ? `split shard 1: about ${(megabytes / 2).toFixed(0)} MB of its slots moved to a new shard in ` +
+            `${moveSeconds.toFixed(1)} s (${(megabytes / 2 / moveSeconds).toFixed(0)} MB/s)`
+          : `moved shard 1's replica from node ${from} to node ${to}: ${megabytes} MB in ${moveSeconds.toFixed(1)} s ` +
+            `(${(megabytes / moveSeconds).toFixed(0)} MB/s; goal: 1 GB in under 30 s)`,
         `client (${clients} in flight, SET+GET through node ${via}): idle p50 ${percentile(idle, 50).toFixed(2)} ms, ` +
           `p99 ${idleP99.toFixed(2)} ms; during the move p50 ${percentile(busy, 50).toFixed(2)} ms, ` +
           `p99 ${busyP99.toFixed(2)} ms — ${(busyP99 / idleP99).toFixed(2)}× idle (goal: under 2×)`,
         `shard 1 term changes during the move (elections, and the leader balancer handing leadership to the new member if it took the preferred seat): ${elections}`,
         `reproduce: npm run bench:move -- --mb ${megabytes} --value-bytes ${valueBytes} --clients ${clients} ` +
-          `--probe-seconds ${probeSeconds}`,
+          `--probe-seconds ${probeSeconds}${split ? " --split" : ""}`,
       ].join("\n")}\n`,
     );
   } finally {

@@ -77,3 +77,31 @@ export function importEntries(commands: Iterable<Uint8Array[]>): Uint8Array[][][
   if (current.length > 0) entries.push(current);
   return entries;
 }
+
+/**
+ * Packs the commands of whole keys (`groups`: each key's recreateCommands) into units that may be applied in any
+ * order, so a mover can have several in flight: an entry holding whole keys only, or — for a key whose commands
+ * exceed one entry (a big hash) — that key's entries, which must apply in order (its DEL before its HSETs).
+ */
+export function importUnits(groups: Iterable<Uint8Array[][]>): Uint8Array[][][][] {
+  const units: Uint8Array[][][][] = [];
+  let current: Uint8Array[][] = [];
+  let bytes = 0;
+  const close = (): void => {
+    if (current.length > 0) units.push([current]);
+    current = [];
+    bytes = 0;
+  };
+  for (const group of groups) {
+    const size = group.reduce((sum, command) => sum + command.reduce((n, part) => n + part.byteLength + 8, 0), 0);
+    if (size > IMPORT_ENTRY_BYTES || group.length > IMPORT_ENTRY_COMMANDS) {
+      units.push(importEntries(group)); // alone, in order
+      continue;
+    }
+    if (bytes + size > IMPORT_ENTRY_BYTES || current.length + group.length > IMPORT_ENTRY_COMMANDS) close();
+    current.push(...group);
+    bytes += size;
+  }
+  close();
+  return units;
+}

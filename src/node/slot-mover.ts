@@ -1,7 +1,8 @@
 /**
  * @module The driver of slot moves between shards (docs/architecture.md "Moving slots between shards"). The cluster
  * map lists the slots to move (`migrations`, in order); the leader of each source shard moves them in batches of
- * slots going the same way (at most BATCH_SLOTS_MAX slots and about BATCH_KEYS_MAX keys):
+ * slots going the same way (at most BATCH_SLOTS_MAX slots, about BATCH_KEYS_MAX keys and BATCH_BYTES_MAX bytes — a
+ * batch's slots are read-only while it is copied, so its size bounds how long a write to one of them waits):
  *
  *   1. `freeze` on the source: the slots' keys become read-only (a write answers SLOT_MIGRATING, which the node
  *      retries and Redis clients know as TRYAGAIN), so the copy taken next is final;
@@ -24,16 +25,20 @@ import type { RaftStatus } from "../raft/raw-node.js";
 import type { GroupId } from "../raft/types.js";
 import type { ClusterMap, SlotMigration } from "../slots/cluster-map.js";
 import type { StateMachineStore } from "../store/state-machine-store.js";
-import { EXPORT_PAGE_KEYS, IMPORT_ENTRY_BYTES, importEntries, recreateCommands } from "./slot-export.js";
+import { EXPORT_PAGE_KEYS, IMPORT_ENTRY_BYTES, importUnits, recreateCommands } from "./slot-export.js";
 
 /** The most slots moved together (one freeze, one hand-off, one map change for all). */
-export const BATCH_SLOTS_MAX = 256;
+export const BATCH_SLOTS_MAX = 1024;
+/** Import units in flight at once during a copy. */
+const IMPORT_WINDOW = 4;
 /** Keys named by one drop entry. */
 const DROP_KEYS_MAX = 1024;
 /** A failing step is logged at warn at most this often (the mover retries every round). */
 const WARN_EVERY_MS = 10_000;
 /** A batch stops growing past this many keys: its slots stay read-only while they are all copied. */
 export const BATCH_KEYS_MAX = 20_000;
+/** … and past about this many bytes, at the store's mean key size. */
+export const BATCH_BYTES_MAX = 4 * 1024 * 1024;
 
 /** What the mover reads of a replica of a shard (a ShardReplica; the simulator's members pass their own). */
 export interface SlotMoveReplica {
@@ -162,10 +167,13 @@ export class SlotMover {
     const handedOff = states.get(first.slot)?.phase === "gone";
     const slots: number[] = [];
     let keys = 0;
+    const { keyCount, sizeBytes } = source.store.stats();
+    const keyBytes = Math.max(1, sizeBytes / Math.max(1, keyCount));
     for (const m of migrations) {
       if (m.from !== first.from || m.to !== first.to || (states.get(m.slot)?.phase === "gone") !== handedOff) continue;
       const slotKeys = source.store.countKeysInSlot(m.slot);
-      if (slots.length > 0 && (slots.length >= BATCH_SLOTS_MAX || keys + slotKeys > BATCH_KEYS_MAX)) break;
+      const over = keys + slotKeys > Math.min(BATCH_KEYS_MAX, BATCH_BYTES_MAX / keyBytes);
+      if (slots.length > 0 && (slots.length >= BATCH_SLOTS_MAX || over)) break;
       slots.push(m.slot);
       keys += slotKeys;
     }
@@ -211,33 +219,56 @@ export class SlotMover {
   /** Imports every key of `slots` held by `source` (frozen: its copy is final) into shard `to`: pages of keys read
    * slot after slot, their commands sent in entries of up to IMPORT_ENTRY_BYTES. */
   async #copy(source: SlotMoveReplica, slots: readonly number[], to: GroupId): Promise<void> {
-    let pending: Uint8Array[][] = [];
+    // Up to IMPORT_WINDOW units in flight (units touch disjoint keys: slot-export.ts importUnits), so the copy is
+    // not one consensus round trip per entry; every one is awaited before importDone.
+    const inFlight = new Set<Promise<void>>();
+    const sent: Promise<void>[] = [];
+    const send = async (unit: Uint8Array[][][]): Promise<void> => {
+      const done = (async () => {
+        for (const argvs of unit) await this.#step(to, { action: "import", slots, argvs });
+      })();
+      sent.push(done);
+      const tracked = done.then(
+        () => undefined,
+        () => undefined,
+      );
+      inFlight.add(tracked);
+      void tracked.then(() => inFlight.delete(tracked));
+      if (inFlight.size >= IMPORT_WINDOW) await Promise.race(inFlight);
+    };
+    let pending: Uint8Array[][][] = [];
     let pendingBytes = 0;
     const flush = async (): Promise<void> => {
-      for (const argvs of importEntries(pending)) await this.#step(to, { action: "import", slots, argvs });
+      for (const unit of importUnits(pending)) await send(unit);
       this.counters.bytesMoved += pendingBytes;
       pending = [];
       pendingBytes = 0;
     };
-    for (const slot of slots) {
-      let after: Uint8Array | undefined;
-      for (;;) {
-        if (this.#stopped) throw new ShoalError("UNAVAILABLE", "The node is stopping");
-        const keys = source.store.keysInSlot(slot, EXPORT_PAGE_KEYS, after);
-        if (keys.length === 0) break;
-        const nowMs = this.#now();
-        for (const key of keys) {
-          for (const command of recreateCommands(source.store, key, nowMs)) {
-            pending.push(command);
-            for (const part of command) pendingBytes += part.byteLength;
+    try {
+      for (const slot of slots) {
+        let after: Uint8Array | undefined;
+        for (;;) {
+          if (this.#stopped) throw new ShoalError("UNAVAILABLE", "The node is stopping");
+          const keys = source.store.keysInSlot(slot, EXPORT_PAGE_KEYS, after);
+          if (keys.length === 0) break;
+          const nowMs = this.#now();
+          for (const key of keys) {
+            const group = recreateCommands(source.store, key, nowMs);
+            if (group.length === 0) continue;
+            pending.push(group);
+            for (const command of group) for (const part of command) pendingBytes += part.byteLength;
           }
+          this.counters.keysMoved += keys.length;
+          if (pendingBytes >= IMPORT_ENTRY_BYTES) await flush();
+          after = keys[keys.length - 1];
         }
-        this.counters.keysMoved += keys.length;
-        if (pendingBytes >= IMPORT_ENTRY_BYTES) await flush();
-        after = keys[keys.length - 1];
       }
+      await flush();
+    } finally {
+      // Every entry sent settles before the copy ends (or fails): a failed one fails the batch, retried whole.
+      await Promise.allSettled(sent);
     }
-    await flush();
+    await Promise.all(sent);
   }
 
   async #step(shard: GroupId, step: Omit<SlotCommand, "op" | "nowMs">): Promise<void> {
