@@ -8,7 +8,7 @@ import { encodeCommand } from "../commands/command-codec.js";
 import { hashSlot } from "../slots/hash-slot.js";
 import { isTableEncoded } from "../store/collection.js";
 import { type CommandStore, memoryCommandStore, openLmdbCommandStore } from "./command-store.js";
-import { EXPORT_PAGE_KEYS, IMPORT_ENTRY_BYTES, importEntries, recreateCommands } from "./slot-export.js";
+import { EXPORT_PAGE_KEYS, IMPORT_ENTRY_BYTES, importEntries, importUnits, recreateCommands } from "./slot-export.js";
 import { applyCommands, bytes, text } from "./testing/command-store-helpers.js";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "shoal-slot-export-"));
@@ -261,5 +261,38 @@ describe("importEntries", () => {
       entries.map((entry) => entry.length),
       [2000, 2000, 500],
     );
+  });
+});
+
+describe("importUnits", () => {
+  const key = (name: string): Uint8Array => bytes(name);
+  const set = (name: string, size: number): Uint8Array[] => [bytes("SET"), key(name), new Uint8Array(size)];
+
+  it("packs whole keys into entries of any order, and a key bigger than an entry alone, in order", () => {
+    const small = Array.from({ length: 40 }, (_, i) => [set(`k${i}`, 64 * 1024)]);
+    const big = [
+      [bytes("DEL"), key("big")],
+      ...Array.from({ length: 3 }, () => [bytes("HSET"), key("big"), bytes("f"), new Uint8Array(400 * 1024)]),
+      [bytes("PEXPIREAT"), key("big"), bytes("99999999999")],
+    ];
+    const units = importUnits([...small.slice(0, 20), big, ...small.slice(20)]);
+    // Every key's commands sit in exactly one unit, never split between two.
+    for (const name of ["k0", "k19", "k39", "big"]) {
+      const holding = units.filter((unit) => unit.some((entry) => entry.some((argv) => text(argv[1]) === name)));
+      assert.equal(holding.length, 1, `${name} in one unit`);
+    }
+    const bigUnit = units.find((unit) => unit.some((entry) => entry.some((argv) => text(argv[1]) === "big")));
+    assert.ok(bigUnit !== undefined && bigUnit.length > 1, "the big key's entries form one ordered unit");
+    assert.deepEqual(
+      bigUnit.flat().map((argv) => text(argv[0])),
+      ["DEL", "HSET", "HSET", "HSET", "PEXPIREAT"],
+    );
+    for (const unit of units) {
+      if (unit === bigUnit) continue;
+      assert.equal(unit.length, 1, "a unit of small keys is one entry");
+      const size = (unit[0] ?? []).reduce((sum, argv) => sum + argv.reduce((n, part) => n + part.byteLength, 0), 0);
+      assert.ok(size <= IMPORT_ENTRY_BYTES, `an entry of ${size} bytes`);
+    }
+    assert.equal(units.flat(2).length, small.length + big.length, "every command, once");
   });
 });
