@@ -29,6 +29,7 @@ export function runAnySeed(
       livenessTicks: options.livenessTicks,
       mutation: options.nodeMutation,
       groups: options.groups,
+      slotMoves: options.slotMoves,
     },
     print,
   );

@@ -24,6 +24,8 @@ export interface SimOptions {
   readonly nodes: number | undefined;
   /** Node tier: Raft groups per member, 1 to 3; undefined: drawn per seed. */
   readonly groups: number | undefined;
+  /** Node tier: slot moves between the groups in every seed with 2 or 3 of them; undefined: in half (drawn). */
+  readonly slotMoves?: boolean | undefined;
   /** Length of the safety phase. */
   readonly ticks: number;
   /** Bound on the liveness phase. */
@@ -72,6 +74,7 @@ export function replayCommand(options: SimOptions, seed: number): string {
   const parts = ["npm run sim -- --seed", String(seed)];
   if (options.nodes !== undefined) parts.push("--nodes", String(options.nodes));
   if (options.groups !== undefined) parts.push("--groups", String(options.groups));
+  if (options.slotMoves === true) parts.push("--slot-moves");
   if (options.ticks !== DEFAULT_TICKS) parts.push("--ticks", String(options.ticks));
   if (options.livenessTicks !== DEFAULT_LIVENESS_TICKS) parts.push("--liveness-ticks", String(options.livenessTicks));
   if (options.tier === "core" && options.mutation === undefined && options.scenario === undefined) parts.push("--core");
@@ -90,6 +93,8 @@ export const USAGE = `Usage: npm run sim -- [options]
   --seed S             run the one seed S with a trace
   --nodes 3|5          cluster size (default: 5 for odd seeds, 3 for even)
   --groups 1|2|3       node tier: Raft groups (shards) each member hosts (default: drawn per seed, 1 in half)
+  --slot-moves         node tier: move hash slots between the groups in every seed with 2 or 3 of them
+                       (default: in half of those)
   --ticks T            safety-phase ticks (default ${DEFAULT_TICKS})
   --liveness-ticks T   bound on the liveness phase (default ${DEFAULT_LIVENESS_TICKS})
   --core               run the Raft core under the model host instead of the real node
@@ -136,6 +141,8 @@ function applyFlag(options: SimOptions, flag: string, value: () => string): SimO
       if (groups > 3) throw new RangeError("--groups must be 1, 2 or 3");
       return { ...options, tier: "node", groups };
     }
+    case "--slot-moves":
+      return { ...options, tier: "node", slotMoves: true };
     case "--ticks":
       return { ...options, ticks: positiveInt(flag, value()) };
     case "--liveness-ticks":

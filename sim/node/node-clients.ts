@@ -9,14 +9,24 @@
  * member is down, overloaded; or PROPOSAL_DROPPED, which the host promises only for entries overtaken in the
  * log; or a CAS whose compare failed); `info` when unknown (TIMEOUT, UNKNOWN_OUTCOME, the member crashed, the
  * client gave up). Time in the history is a global sequence number, so real-time order is exact.
+ *
+ * Keys are routed by the slot table (node-slots.ts: key → hash slot → group). In the seeds that move slots, each
+ * client routes by its own copy of the table, and follows slot moves as a node does (shoal-node.ts
+ * #followingMoves): an ASK (the group handed the slot off) is asked again of the group it names, once; an ASK
+ * after that, or SLOT_MIGRATING (the slot's keys are being copied: read-only, or not served yet on the
+ * destination), is tried again after a pause, routed afresh, until half the client's timeout has passed — then the
+ * refusal is the outcome, a certain `fail` (the shard refused the whole command, nothing done). A read checks that
+ * its group serves the key after its ReadIndex barrier, as ClientOperations.get does (checkServed).
  */
 import type { Command, CommandResult } from "../../src/commands/command.js";
 import { encodeCommand } from "../../src/commands/command-codec.js";
 import { ShoalError } from "../../src/lib/errors.js";
 import type { Prng } from "../../src/lib/prng.js";
 import type { GroupId, NodeId } from "../../src/raft/types.js";
+import { askTarget, checkServed, type SlotStates } from "../../src/store/slot-states.js";
 import type { HistoryOp, Outcome } from "../checkers/history-op.js";
 import type { ClockScope } from "../sim-clock.js";
+import type { KeyRouting } from "./node-slots.js";
 import type { SimMember } from "./sim-member.js";
 
 const encoder = new TextEncoder();
@@ -44,7 +54,9 @@ export class SimClients {
   readonly #scope: ClockScope;
   readonly #random: Prng;
   readonly #timeoutMs: number;
-  readonly #groupOfKey: (key: string) => GroupId;
+  readonly #routing: KeyRouting;
+  /** The slot states a read's check sees (a mutation may hide some: node-mutations.ts). */
+  readonly #shownStates: (states: SlotStates) => SlotStates;
   /** Per client and group ("client:group"): the member it believes leads. */
   readonly #leaderGuess = new Map<string, NodeId>();
   /** The last value each register was seen with (CAS expectations). */
@@ -55,13 +67,15 @@ export class SimClients {
     scope: ClockScope,
     random: Prng,
     timeoutMs: number,
-    groupOfKey: (key: string) => GroupId,
+    routing: KeyRouting,
+    shownStates: (states: SlotStates) => SlotStates = (states) => states,
   ) {
     this.#members = members;
     this.#scope = scope;
     this.#random = random;
     this.#timeoutMs = timeoutMs;
-    this.#groupOfKey = groupOfKey;
+    this.#routing = routing;
+    this.#shownStates = shownStates;
   }
 
   /** Starts `count` clients, each waiting up to `thinkMsMax` between operations. */
@@ -90,12 +104,14 @@ export class SimClients {
   }
 
   #nextOperation(client: number): Invocation {
+    this.#routing.beforeOperation(client);
     const random = this.#random;
     const roll = random.int(100);
     const someNode = (this.#members[random.int(this.#members.length)] as SimMember).id;
     const anyNode = (this.#members[random.int(this.#members.length)] as SimMember).id;
     const value = `v${client}.${this.#sequence}`;
-    const guessFor = (key: string): NodeId => this.#leaderGuess.get(`${client}:${this.#groupOfKey(key)}`) ?? someNode;
+    const guessFor = (key: string): NodeId =>
+      this.#leaderGuess.get(`${client}:${this.#routing.groupOf(client, key)}`) ?? someNode;
     if (roll < 15) {
       const key = COUNTER_KEYS[random.int(COUNTER_KEYS.length)] as string;
       const guess = guessFor(key);
@@ -120,10 +136,15 @@ export class SimClients {
     // A placeholder keeps the history in invocation order; it is replaced when the operation completes.
     this.history.push({ ...invocation, index, outcome: "info", invokeNs, completeNs: Number.POSITIVE_INFINITY });
     let outcome: { outcome: Outcome; value?: unknown; error?: string };
+    const target = { group: this.#routing.groupOf(invocation.client, invocation.key) };
     try {
-      outcome = await this.#withTimeout(this.#perform(invocation));
+      outcome = await this.#withTimeout(
+        this.#routing.moving
+          ? this.#followingMoves(invocation, target)
+          : this.#perform(invocation, target.group, false),
+      );
     } catch (error) {
-      outcome = this.#failure(invocation, error);
+      outcome = this.#failure(invocation, target.group, error);
     }
     const completeNs = this.#sequence++;
     const value = outcome.value === undefined ? invocation.value : outcome.value;
@@ -143,15 +164,57 @@ export class SimClients {
     return outcome.outcome;
   }
 
-  async #perform(invocation: Invocation): Promise<{ outcome: Outcome; value?: unknown; error?: string }> {
-    const member = this.#members.find((m) => m.id === invocation.node) as SimMember;
-    const group = this.#groupOfKey(invocation.key);
+  /**
+   * Performs `invocation` on the group its client routes the key to, following slot moves (the module comment).
+   * `target.group` is the group of the last attempt (the leader guess it updates).
+   */
+  async #followingMoves(
+    invocation: Invocation,
+    target: { group: GroupId },
+  ): Promise<{ outcome: Outcome; value?: unknown; error?: string }> {
+    const deadline = this.#scope.now() + this.#timeoutMs / 2;
+    let asked: GroupId | undefined;
+    for (let attempt = 0; ; attempt++) {
+      target.group = asked ?? this.#routing.groupOf(invocation.client, invocation.key);
+      try {
+        return await this.#perform(invocation, target.group, asked !== undefined);
+      } catch (error) {
+        if (!(error instanceof ShoalError) || !this.#routing.moving) throw error;
+        const ask = askTarget(error);
+        if (ask !== undefined && asked === undefined) {
+          asked = ask.shard;
+          continue;
+        }
+        if ((error.code !== "SLOT_MIGRATING" && error.code !== "ASK") || this.#scope.now() >= deadline) throw error;
+        asked = undefined;
+        this.#routing.refresh(invocation.client);
+        const pauseMs = Math.min(5 * 2 ** Math.min(attempt, 4), 100);
+        await new Promise<void>((resolve) => this.#scope.setTimeout(resolve, pauseMs));
+      }
+    }
+  }
+
+  /** One attempt of `invocation` on group `group` (`followed`: an ASK named it: a write goes to the member this
+   * client believes leads that group). */
+  async #perform(
+    invocation: Invocation,
+    group: GroupId,
+    followed: boolean,
+  ): Promise<{ outcome: Outcome; value?: unknown; error?: string }> {
+    const guess =
+      followed && invocation.op !== "read" && typeof invocation.client === "number"
+        ? this.#leaderGuess.get(`${invocation.client}:${group}`)
+        : undefined;
+    const node = guess ?? invocation.node;
+    const member = this.#members.find((m) => m.id === node) as SimMember;
     const key = encoder.encode(invocation.key);
     const nowMs = this.#scope.now();
     switch (invocation.op) {
       case "read": {
         const kv = await member.call(group, async (host, store) => {
           await host.readBarrier();
+          // A slot this group does not serve (moved away, or not yet imported) answers ASK or SLOT_MIGRATING.
+          checkServed(this.#shownStates(store.slotStates()), [key], false);
           return store.get(key, store.clockMs());
         });
         return { outcome: "ok", value: kv === undefined ? null : decoder.decode(kv.value) };
@@ -185,8 +248,17 @@ export class SimClients {
     }
   }
 
+  /** A command's result; a slot refusal (the state machine's error result ASK or SLOT_MIGRATING: nothing done) is
+   * thrown, for #followingMoves. */
   #propose(member: SimMember, group: GroupId, command: Command): Promise<CommandResult> {
-    return member.call(group, (host) => host.propose(encodeCommand(command)));
+    const proposed = member.call(group, (host) => host.propose(encodeCommand(command)));
+    if (!this.#routing.moving) return proposed; // no slot refusal without moves (and no extra turn)
+    return proposed.then((result) => {
+      if (result.kind === "error" && (result.code === "ASK" || result.code === "SLOT_MIGRATING")) {
+        throw new ShoalError(result.code, result.message);
+      }
+      return result;
+    });
   }
 
   #withTimeout<T>(work: Promise<T>): Promise<T> {
@@ -208,9 +280,9 @@ export class SimClients {
     });
   }
 
-  #failure(invocation: Invocation, error: unknown): { outcome: Outcome; error: string } {
+  #failure(invocation: Invocation, group: GroupId, error: unknown): { outcome: Outcome; error: string } {
     if (!(error instanceof ShoalError)) throw error;
-    const guessKey = `${String(invocation.client)}:${this.#groupOfKey(invocation.key)}`;
+    const guessKey = `${String(invocation.client)}:${group}`;
     if (error.code === "NOT_LEADER" && typeof invocation.client === "number") {
       const leaderId = error.detail?.leaderId;
       if (typeof leaderId === "number" && leaderId > 0) this.#leaderGuess.set(guessKey, leaderId);
@@ -223,7 +295,9 @@ export class SimClients {
       error.code === "UNAVAILABLE" ||
       error.code === "PROPOSAL_DROPPED" ||
       error.code === "TOO_LARGE" ||
-      error.code === "BAD_REQUEST";
+      error.code === "BAD_REQUEST" ||
+      error.code === "ASK" ||
+      error.code === "SLOT_MIGRATING";
     return { outcome: certain ? "fail" : "info", error: error.code };
   }
 }

@@ -12,6 +12,8 @@
  * each group has its own WAL, snapshots and store on the member's one disk, its own checkers (each group is its
  * own log, with its own terms and indexes), and the clients' keys are spread over the groups; the members share one
  * network attachment and one node-level liveness, and a crash takes every group of the member down at once.
+ * In half of those (or all, with `slotMoves`), the keys' hash slots move between the groups under the faults, by
+ * the node's own slot mover (node-slots.ts), and the clients follow the moves.
  */
 import { ShoalError } from "../../src/lib/errors.js";
 import type { Prng } from "../../src/lib/prng.js";
@@ -29,9 +31,10 @@ import { QUIET_DISK, SimDisk } from "../sim-disk.js";
 import { NodeChecks } from "./node-checks.js";
 import { COUNTER_KEYS, REGISTER_KEYS, SimClients } from "./node-clients.js";
 import { NodeMembership } from "./node-membership.js";
-import { findNodeMutation } from "./node-mutations.js";
+import { findNodeMutation, shownSlotStates } from "./node-mutations.js";
 import { NodeNetwork } from "./node-network.js";
 import { chooseNodeProfile, type NodeProfile, TICK_MS } from "./node-profile.js";
+import { KeyRouting, NodeSlotMoves, SimSlotMap, slotOfKey } from "./node-slots.js";
 import { SimMember } from "./sim-member.js";
 
 export interface NodeRunOptions {
@@ -43,6 +46,8 @@ export interface NodeRunOptions {
   readonly mutation: string | undefined;
   /** Raft groups per member; drawn per seed (1, 2 or 3) when undefined. */
   readonly groups?: number | undefined;
+  /** Slot moves between the groups (with 2 or 3 of them): drawn per seed (half) when undefined. */
+  readonly slotMoves?: boolean | undefined;
 }
 
 interface Failure {
@@ -85,6 +90,10 @@ class NodeRun {
   /** Membership changes through the node's replica mover (node-membership.ts), in half the seeds that run PreVote
    * and CheckQuorum (without them a removed member that never learnt of its removal disrupts: thesis 4.2.3). */
   readonly #membership: NodeMembership | undefined;
+  /** The slot table the clients route by (the cluster map's part: node-slots.ts). */
+  readonly #slotMap: SimSlotMap;
+  /** Slot moves between the groups, in the seeds that run them. */
+  readonly #slotMoves: NodeSlotMoves | undefined;
 
   constructor(seed: number, options: NodeRunOptions, print: (line: string) => void) {
     this.#seed = seed;
@@ -98,7 +107,9 @@ class NodeRun {
       throw new RangeError(`Unknown node mutation ${options.mutation}`);
     // Groups per member: drawn from its own stream, so everything else draws as before.
     const groupRandom = derivePrng(seed, "groups");
-    const groupCount = options.groups ?? (groupRandom.chance(0.5) ? 1 : groupRandom.between(2, 3));
+    const drawnGroups = options.groups ?? (groupRandom.chance(0.5) ? 1 : groupRandom.between(2, 3));
+    // A slot-move mutation needs groups to move slots between.
+    const groupCount = mutation?.slots !== undefined ? Math.max(2, drawnGroups) : drawnGroups;
     this.#groups = Array.from({ length: groupCount }, (_, i) => i + 1);
     for (const group of this.#groups) this.#electionSafety.set(group, new ElectionSafetyChecker());
     this.#network = new NodeNetwork(this.#clock, derivePrng(seed, "network"), this.#profile.network, (message) =>
@@ -143,12 +154,41 @@ class NodeRun {
           derivePrng(seed, `node-${id}`),
         ),
     );
+    // The keys' slots start on the groups they were always dealt to; in half the seeds with several groups (its own
+    // stream: the rest draws as before), they move between the groups, and a slot-move mutation moves them always.
+    const keySlots = [...REGISTER_KEYS, ...COUNTER_KEYS].map((key) => slotOfKey(key));
+    this.#slotMap = new SimSlotMap(
+      new Map([...REGISTER_KEYS, ...COUNTER_KEYS].map((key) => [slotOfKey(key), this.#groupOfKey(key)])),
+    );
+    // Drawn always, so a seed forced to move slots (--slot-moves, a slot mutation) runs as it does when drawn to.
+    const slotRandom = derivePrng(seed, "slot-moves");
+    const drawnMoves = slotRandom.chance(0.5);
+    const movesSlots = this.#groups.length > 1 && (mutation?.slots !== undefined || (options.slotMoves ?? drawnMoves));
+    this.#slotMoves = movesSlots
+      ? new NodeSlotMoves(
+          this.#members,
+          this.#groups,
+          this.#slotMap,
+          keySlots,
+          slotRandom,
+          {
+            moveChance: 0.1,
+            pairChance: 0.3,
+            forwardDelayMsMax: this.#profile.network.delayTicksMax * TICK_MS,
+          },
+          this.#clock,
+          this.#network.links,
+          (line) => this.#trace(line),
+        )
+      : undefined;
+    const slotUnsafe = mutation?.slots;
     this.#clients = new SimClients(
       this.#members,
       this.#clock.scope(),
       derivePrng(seed, "clients"),
       2 * this.#profile.member.requestTimeoutMs,
-      (key) => this.#groupOfKey(key),
+      new KeyRouting(this.#slotMap, movesSlots ? derivePrng(seed, "slot-routing") : undefined),
+      (states) => shownSlotStates(states, slotUnsafe),
     );
     this.#nemesisRandom = derivePrng(seed, "nemesis");
     const membershipRandom = derivePrng(seed, "membership");
@@ -177,8 +217,8 @@ class NodeRun {
     );
   }
 
-  /** The group a client key belongs to (as a key's hash slot picks its shard on a real node): the keys are dealt
-   * round-robin, so every group has some. */
+  /** The group a client key's slot starts on (the slot table's first epoch): the keys are dealt round-robin, so
+   * every group has some. */
   #groupOfKey(key: string): GroupId {
     const index = [...REGISTER_KEYS, ...COUNTER_KEYS].indexOf(key);
     return this.#groups[Math.max(0, index) % this.#groups.length] as GroupId;
@@ -214,6 +254,7 @@ class NodeRun {
       this.#scheduleHostile();
       this.#scheduleDiskStalls();
       this.#scheduleMembership();
+      this.#scheduleSlotMoves();
       await this.#advance(this.#options.ticks * TICK_MS);
       this.#trace("liveness phase: faults healed");
       await this.#liveness();
@@ -258,6 +299,19 @@ class NodeRun {
       scope.setTimeout(act, 10 * TICK_MS);
     };
     scope.setTimeout(act, 10 * TICK_MS);
+  }
+
+  /** The slot movers look every 5 ticks (and each again a virtual millisecond after its batch ends or fails), in the
+   * liveness phase too (where the moves pending must finish). */
+  #scheduleSlotMoves(): void {
+    const moves = this.#slotMoves;
+    if (moves === undefined) return;
+    const scope = this.#clock.scope();
+    const act = (): void => {
+      this.#guard(() => moves.step());
+      scope.setTimeout(act, 5 * TICK_MS);
+    };
+    scope.setTimeout(act, 5 * TICK_MS);
   }
 
   #scheduleDiskStalls(): void {
@@ -337,6 +391,7 @@ class NodeRun {
   async #liveness(): Promise<void> {
     this.#nemesisOn = false;
     this.#membership?.restoreAll();
+    this.#slotMoves?.stopAsking();
     this.#hostile.draining = true;
     this.#clients.stop();
     this.#network.links.healAll();
@@ -351,7 +406,7 @@ class NodeRun {
         this.#fail(
           new SimViolation(
             "liveness",
-            `no convergence within ${this.#options.livenessTicks} ticks after healing: ${this.#gap()}`,
+            `no convergence within ${this.#options.livenessTicks} ticks after healing: ${this.#gap()}${this.#slotStatesText()}`,
           ),
           "",
         );
@@ -360,7 +415,7 @@ class NodeRun {
       await this.#advance(5 * TICK_MS);
     }
     const reads = [...REGISTER_KEYS, ...COUNTER_KEYS].map((key) => {
-      const group = this.#groupOfKey(key);
+      const group = this.#slotMap.ownerOf(slotOfKey(key));
       const leader = this.#members.find((m) => m.roleOf(group) === "leader") as SimMember;
       return this.#clients.finalRead(leader, key);
     });
@@ -370,10 +425,33 @@ class NodeRun {
     });
     while (!settled && this.#clock.now() < deadline + 5000) await this.#advance(5 * TICK_MS);
     if (!settled || (await outcomes).some((outcome) => outcome !== "ok")) {
-      this.#fail(new SimViolation("liveness", "a final read on the healed cluster did not succeed"), "");
+      const unread = this.#clients.history
+        .filter((op) => op.client === "final" && op.outcome !== "ok")
+        .map((op) => `${op.key}${op.error === undefined ? "" : ` (${op.error})`}`);
+      this.#fail(
+        new SimViolation(
+          "liveness",
+          `a final read on the healed cluster did not succeed: ${unread.join(", ") || "still waiting"}${this.#slotStatesText()}`,
+        ),
+        "",
+      );
       throw new RunStopped();
     }
     this.#checkSameState();
+  }
+
+  /** Where slots move: each group leader's record of the keys' slots (store/slot-states.ts), for a failure. */
+  #slotStatesText(): string {
+    if (this.#slotMoves === undefined) return "";
+    const parts = this.#groups.map((group) => {
+      const leader = this.#members.find((m) => m.roleOf(group) === "leader");
+      const states = leader?.storeOf(group)?.slotStates();
+      if (states === undefined) return `group ${group}: no leader`;
+      const text = [...states].map(([slot, state]) => `${slot} ${state.phase} (${state.shard})`).join(", ");
+      return `group ${group}: ${text || "serves its slots"}`;
+    });
+    const owners = [...this.#slotMap.table.owners].map(([slot, group]) => `${slot}→${group}`).join(", ");
+    return `; slot table ${owners}; ${parts.join("; ")}`;
   }
 
   /** One leader followed by all, everything applied everywhere, no client operation waiting. */
@@ -387,7 +465,7 @@ class NodeRun {
       const gap = this.#groupGap(group);
       if (gap !== "") return this.#groups.length === 1 ? gap : `group ${group}: ${gap}`;
     }
-    return "";
+    return this.#slotMoves?.gap() ?? "";
   }
 
   #groupGap(group: GroupId): string {
@@ -520,7 +598,7 @@ class NodeRun {
       digest: (digest >>> 0).toString(16).padStart(8, "0"),
       summary:
         `${this.#nodeCount} nodes${this.#groups.length === 1 ? "" : ` × ${this.#groups.length} groups`}, ${history.length} client ops (${counts.ok} ok, ${counts.fail} fail, ${counts.info} unknown), ` +
-        `${this.#elections} elections, ${this.#crashes} crashes, ${this.#membership === undefined ? "fixed membership" : `${this.#membership.changes} membership changes`}, hostile entries ${this.#hostile.stats.proposed}, ${this.#clock.eventsRun} events, ${this.#network.links.stats.sent} messages`,
+        `${this.#elections} elections, ${this.#crashes} crashes, ${this.#membership === undefined ? "fixed membership" : `${this.#membership.changes} membership changes`}, ${this.#slotMoves === undefined ? "" : `${this.#slotMap.moved} of ${this.#slotMoves.asked} slots moved, `}hostile entries ${this.#hostile.stats.proposed}, ${this.#clock.eventsRun} events, ${this.#network.links.stats.sent} messages`,
     };
   }
 }

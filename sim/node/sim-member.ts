@@ -34,7 +34,7 @@ import type { LogMatchingChecker } from "../checkers/log-matching.js";
 import type { ClockScope, SimClock } from "../sim-clock.js";
 import type { SimDisk } from "../sim-disk.js";
 import type { NodeChecks } from "./node-checks.js";
-import type { NodeMutation } from "./node-mutations.js";
+import { type NodeMutation, slotUnsafeApplier } from "./node-mutations.js";
 import type { NodeNetwork } from "./node-network.js";
 
 export interface MemberSettings {
@@ -120,6 +120,11 @@ export class SimMember implements ElectedHost {
 
   storeOf(group: GroupId): MemoryStore<CommandResult> | undefined {
     return this.#running?.groups.get(group)?.store;
+  }
+
+  /** The clock scope of the running incarnation (halted when it crashes). */
+  get scope(): ClockScope | undefined {
+    return this.#running?.scope;
   }
 
   /** Its role in group 1. */
@@ -249,8 +254,9 @@ export class SimMember implements ElectedHost {
       unsafe: settings.mutation?.wal ?? {},
     });
     const snapshots = new SnapshotFileStore(`${dir}/snapshots`, disk);
+    const slotUnsafe = settings.mutation?.slots;
     const store = new MemoryStore<CommandResult>({
-      applier: applyEntrySteps,
+      applier: slotUnsafe === undefined ? applyEntrySteps : slotUnsafeApplier(slotUnsafe),
       nextTurn: () => scope.nextTurn(),
       snapshotChunkSizeBytes: 4096,
     });
