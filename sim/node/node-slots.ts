@@ -66,7 +66,7 @@ export class SimSlotMap {
   startMoving(slots: readonly number[], to: GroupId): void {
     const added = slots.map((slot) => {
       if (this.#migrations.some((m) => m.slot === slot)) throw new RangeError(`Slot ${slot} is already moving`);
-      return { slot, from: this.ownerOf(slot), to };
+      return { slot, from: this.ownerOf(slot), to, epoch: this.#table.epoch + 1 };
     });
     this.#migrations = [...this.#migrations, ...added];
     this.#table = { ...this.#table, epoch: this.#table.epoch + 1 };

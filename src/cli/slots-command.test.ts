@@ -50,9 +50,9 @@ test("slots print as compact ranges", () => {
 
 test("moves group by source and destination, in the order asked", () => {
   const moving = [
-    { slot: 10, from: 2, to: 3 },
-    { slot: 5, from: 1, to: 3 },
-    { slot: 11, from: 2, to: 3 },
+    { slot: 10, from: 2, to: 3, epoch: 1 },
+    { slot: 5, from: 1, to: 3, epoch: 1 },
+    { slot: 11, from: 2, to: 3, epoch: 1 },
   ];
   assert.deepEqual(groupMoves(moving), [
     { from: 2, to: 3, slots: [10, 11] },
@@ -82,7 +82,10 @@ const shards: AdminShards = {
 const mover = { slotsMoved: 0, keysMoved: 0, bytesMoved: 0 };
 
 test("shoal slots prints the moves as ranges per source and destination, then each shard's slots", () => {
-  const moving = [...parseSlotList("5461-7460").map((slot) => ({ slot, from: 2, to: 3 })), { slot: 3, from: 1, to: 2 }];
+  const moving = [
+    ...parseSlotList("5461-7460").map((slot) => ({ slot, from: 2, to: 3, epoch: 1 })),
+    { slot: 3, from: 1, to: 2, epoch: 1 },
+  ];
   assert.equal(
     renderSlots({ epoch: 5, moving, mover }, shards, makeStyle(false)),
     [

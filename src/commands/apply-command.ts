@@ -36,7 +36,7 @@ import { expiryOf, Keyspace } from "./keyspace/keyspace.js";
 import { COMMAND_LIMITS } from "./limits.js";
 import type { ScanCursors } from "./redis/command-spec.js";
 import { executeCommandSteps } from "./redis/execute.js";
-import { checkImportKeys, expireOwned, refusalOf, slotStep } from "./slot-ownership.js";
+import { checkImportKeys, expireOwned, importWrites, refusalOf, slotStep } from "./slot-ownership.js";
 
 export type { ApplyState } from "../store/entry-applier.js";
 
@@ -116,8 +116,9 @@ function* applyCommandSteps(
   let result: CommandResult;
   try {
     if (command.op === "slot") {
+      const writes = command.action !== "import" || importWrites(command, slots);
       slots = slotStep(command, slots);
-      result = yield* applySlotStep(context, command);
+      result = writes ? yield* applySlotStep(context, command) : { kind: "noop", revision: state.revision };
     } else {
       // A slot being moved refuses what would break the move (slot-ownership.ts); nothing recorded, nothing asked.
       if (slots.size > 0) {

@@ -303,6 +303,7 @@ function readSlotCommand(f: Fields, nowMs: number): SlotCommand {
     op: "slot",
     nowMs,
     action: action as SlotAction,
+    move: f.number("move"),
     slots: f.array("slots").map((slot, i) => {
       if (typeof slot !== "number") throw f.error(`slots[${i}] is not a number`);
       return slot;

@@ -110,6 +110,9 @@ export interface SlotCommand {
   readonly action: SlotAction;
   /** The slots the step is for (moved together: one freeze, one copy, one hand-off for all). */
   readonly slots: readonly number[];
+  /** The move the step belongs to: the cluster map's epoch that recorded it (store/slot-states.ts). A step of an
+   * older move than the slot's state names is refused: a deposed driver's late step cannot undo a newer one. */
+  readonly move: number;
   /** The other shard of the move (freeze, importStart). */
   readonly shard?: number;
   /** import: the commands to run. */

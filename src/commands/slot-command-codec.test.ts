@@ -16,6 +16,7 @@ const NOW_MS = 1_700_000_000_000;
 const slotCommand = (action: SlotCommand["action"], extra: Partial<SlotCommand> = {}): SlotCommand => ({
   op: "slot",
   nowMs: NOW_MS,
+  move: 1,
   action,
   slots: [0, 16383, 12182],
   ...extra,

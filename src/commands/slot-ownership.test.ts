@@ -5,7 +5,7 @@ import { ShoalError } from "../lib/errors.js";
 import { hashSlot } from "../slots/hash-slot.js";
 import { askTarget, NO_SLOT_STATES, type SlotState, type SlotStates } from "../store/slot-states.js";
 import type { Command, CommandResult, SlotCommand } from "./command.js";
-import { checkImportKeys, expireOwned, keysOfArgvs, refusalOf, slotStep } from "./slot-ownership.js";
+import { checkImportKeys, expireOwned, importWrites, keysOfArgvs, refusalOf, slotStep } from "./slot-ownership.js";
 import { MapStateMachine } from "./testing/map-state-machine.js";
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -19,9 +19,9 @@ const I = hashSlot(bytes("I"));
 const G = hashSlot(bytes("G"));
 const O = hashSlot(bytes("O"));
 const recorded: SlotStates = new Map<number, SlotState>([
-  [F, { phase: "frozen", shard: 2 }],
-  [I, { phase: "importing", shard: 3 }],
-  [G, { phase: "gone", shard: 4 }],
+  [F, { phase: "frozen", shard: 2, move: 1 }],
+  [I, { phase: "importing", shard: 3, move: 1 }],
+  [G, { phase: "gone", shard: 4, move: 1 }],
 ]);
 
 const redis = (...lines: string[]): Command => ({ op: "redis", nowMs: 0, argvs: lines.map(argv) });
@@ -105,7 +105,7 @@ describe("refusalOf", () => {
   it("refuses FLUSHALL while a slot is frozen or importing, not while one is only gone", () => {
     assert.equal(refusalCode(redis("FLUSHALL")), "SLOT_MIGRATING");
     assert.equal(refusalCode(redis("FLUSHDB")), "SLOT_MIGRATING");
-    const only = (phase: SlotState["phase"]): SlotStates => new Map([[F, { phase, shard: 2 }]]);
+    const only = (phase: SlotState["phase"]): SlotStates => new Map([[F, { phase, shard: 2, move: 1 }]]);
     assert.equal(refusalCode(redis("FLUSHALL"), only("frozen")), "SLOT_MIGRATING");
     assert.equal(refusalCode(redis("FLUSHALL"), only("importing")), "SLOT_MIGRATING");
     assert.equal(refusalCode(redis("FLUSHALL"), only("gone")), undefined);
@@ -137,6 +137,7 @@ describe("expireOwned", () => {
 const step = (action: SlotCommand["action"], slots: number[], extra: Partial<SlotCommand> = {}): SlotCommand => ({
   op: "slot",
   nowMs: 0,
+  move: 1,
   action,
   slots,
   ...extra,
@@ -152,9 +153,9 @@ function badRequest(run: () => unknown, pattern?: RegExp): void {
 }
 
 describe("slotStep", () => {
-  const frozen = (shard: number): SlotState => ({ phase: "frozen", shard });
-  const importing = (shard: number): SlotState => ({ phase: "importing", shard });
-  const gone = (shard: number): SlotState => ({ phase: "gone", shard });
+  const frozen = (shard: number): SlotState => ({ phase: "frozen", shard, move: 1 });
+  const importing = (shard: number): SlotState => ({ phase: "importing", shard, move: 1 });
+  const gone = (shard: number): SlotState => ({ phase: "gone", shard, move: 1 });
   const at = (...entries: [number, SlotState][]): SlotStates => new Map(entries);
 
   it("takes the source through freeze, handOff and drop, each repeatable", () => {
@@ -173,13 +174,38 @@ describe("slotStep", () => {
     assert.deepEqual(slotStep(step("importStart", [5], { shard: 1 }), started), started);
     assert.deepEqual(slotStep(step("import", [5], { argvs: [] }), started), started);
     const done = slotStep(step("importDone", [5]), started);
-    assert.equal(done.size, 0);
-    assert.equal(done, NO_SLOT_STATES);
-    assert.equal(slotStep(step("importDone", [5]), done).size, 0, "a repeated importDone");
+    // Served now, and remembered as imported by this move: its late steps are refused.
+    assert.deepEqual(done, at([5, { phase: "owned", shard: 1, move: 1 }]));
+    assert.deepEqual(slotStep(step("importDone", [5]), done), done, "a repeated importDone");
+    // A late repeat of the same move changes nothing (and its imports write nothing: importWrites).
+    assert.deepEqual(slotStep(step("importStart", [5], { shard: 1 }), done), done);
+    assert.deepEqual(slotStep(step("import", [5], { argvs: [] }), done), done);
+    assert.equal(importWrites(step("import", [5], { argvs: [] }), done), false);
+    assert.equal(importWrites(step("import", [5], { argvs: [] }), started), true);
   });
 
-  it("lets a slot move back: a gone slot may be imported again", () => {
-    assert.deepEqual(slotStep(step("importStart", [5], { shard: 4 }), at([5, gone(4)])), at([5, importing(4)]));
+  it("refuses every step of an older move than the slot's state names: a deposed driver's late steps", () => {
+    // Move 1 of slot 5 finished on its destination; move 2 (a later one) took it elsewhere and back is move 3.
+    const owned = at([5, { phase: "owned", shard: 1, move: 3 }]);
+    for (const action of ["freeze", "importStart", "importDone", "handOff"] as const) {
+      badRequest(() => slotStep(step(action, [5], { shard: 2 }), owned), /a later move/);
+    }
+    // A newer move may take an imported slot away, or bring it back.
+    assert.deepEqual(slotStep(step("freeze", [5], { shard: 2, move: 4 }), owned), at([5, { ...frozen(2), move: 4 }]));
+    assert.deepEqual(
+      slotStep(step("importStart", [5], { shard: 2, move: 4 }), owned),
+      at([5, { ...importing(2), move: 4 }]),
+    );
+    // A slot gone by move 2 is not imported again by the older move 1 (it would serve a slot another shard holds).
+    badRequest(() => slotStep(step("importStart", [5], { shard: 3 }), at([5, { ...gone(3), move: 2 }])), /later move/);
+  });
+
+  it("lets a slot move back: a gone slot may be imported again, by a later move only", () => {
+    assert.deepEqual(
+      slotStep(step("importStart", [5], { shard: 4, move: 2 }), at([5, gone(4)])),
+      at([5, { ...importing(4), move: 2 }]),
+    );
+    badRequest(() => slotStep(step("importStart", [5], { shard: 4 }), at([5, gone(4)])), /gone for shard 4/);
   });
 
   it("keeps the other slots' states", () => {
@@ -189,7 +215,7 @@ describe("slotStep", () => {
   });
 
   it("refuses steps out of order with BAD_REQUEST", () => {
-    badRequest(() => slotStep(step("handOff", [1]), NO_SLOT_STATES), /handOff slot 1: it is not frozen/);
+    badRequest(() => slotStep(step("handOff", [1]), NO_SLOT_STATES), /handOff slot 1 \(move 1\): it is not frozen/);
     badRequest(() => slotStep(step("drop", [1], { keys: [] }), NO_SLOT_STATES), /not been handed off/);
     badRequest(() => slotStep(step("drop", [1], { keys: [] }), at([1, frozen(2)])));
     badRequest(() => slotStep(step("import", [1], { argvs: [] }), NO_SLOT_STATES), /not being imported/);
@@ -204,7 +230,7 @@ describe("slotStep", () => {
   });
 
   it("refuses a repeat naming another shard", () => {
-    badRequest(() => slotStep(step("freeze", [1], { shard: 3 }), at([1, frozen(2)])), /frozen \(shard 2\)/);
+    badRequest(() => slotStep(step("freeze", [1], { shard: 3 }), at([1, frozen(2)])), /frozen for shard 2/);
     badRequest(() => slotStep(step("importStart", [1], { shard: 3 }), at([1, importing(2)])), /imported from/);
   });
 
@@ -272,7 +298,7 @@ describe("applying a slot move (the pure semantics)", () => {
 
     assert.equal(source.run(step("freeze", [F], { shard: 2 })).kind, "noop");
     assert.equal(source.state.revision, revision, "a step that writes no key moves no revision");
-    assert.deepEqual(source.state.slots, new Map([[F, { phase: "frozen", shard: 2 }]]));
+    assert.deepEqual(source.state.slots, new Map([[F, { phase: "frozen", shard: 2, move: 1 }]]));
     assert.equal(errorCode(source.run(redis("SET {F}a changed"))), "SLOT_MIGRATING");
     assert.equal(
       errorCode(source.run({ op: "put", key: bytes("{F}new"), value: bytes("x"), nowMs: 0 })),
@@ -299,7 +325,7 @@ describe("applying a slot move (the pure semantics)", () => {
     );
     assert.equal(destination.records.has(keyId(bytes("{O}x"))), false);
     assert.equal(destination.run(step("importDone", [F])).kind, "noop");
-    assert.equal(destination.state.slots?.size, 0);
+    assert.equal(destination.state.slots?.get(F)?.phase, "owned");
     assert.equal(destination.run(redis("SET {F}a 2")).kind, "redis", "served once imported");
 
     assert.equal(source.run(step("handOff", [F])).kind, "noop");
@@ -310,7 +336,11 @@ describe("applying a slot move (the pure semantics)", () => {
     assert.equal(errorCode(source.run(redis("SET {F}brand-new 1"))), "ASK");
     assert.equal(source.run(step("drop", [F], { keys: [bytes("{F}a"), bytes("{F}h"), bytes("{O}b")] })).kind, "noop");
     assert.deepEqual([...source.records.keys()], [keyId(bytes("{O}b"))], "the drop deletes only the gone slot's keys");
-    assert.deepEqual(source.state.slots, new Map([[F, { phase: "gone", shard: 2 }]]), "a gone slot stays recorded");
+    assert.deepEqual(
+      source.state.slots,
+      new Map([[F, { phase: "gone", shard: 2, move: 1 }]]),
+      "a gone slot stays recorded",
+    );
   });
 
   it("refuses steps out of order and repeats steps idempotently", () => {

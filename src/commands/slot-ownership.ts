@@ -47,7 +47,7 @@ export function refusalOf(command: Exclude<Command, SlotCommand>, states: SlotSt
         const keys = commandKeys(spec, command.argvs[i] as Uint8Array[]);
         // A keyless write (FLUSHALL) would empty a slot whose copy is being taken or made: not now.
         if (keys.length === 0 && !spec.flags.includes("readonly")) {
-          const moving = [...states].find(([, state]) => state.phase !== "gone");
+          const moving = [...states].find(([, state]) => state.phase === "frozen" || state.phase === "importing");
           if (moving !== undefined) return slotMigrating(moving[0]);
         }
         for (const key of keys) {
@@ -80,43 +80,51 @@ export function slotStep(command: SlotCommand, states: SlotStates): SlotStates {
   return next.size === 0 ? NO_SLOT_STATES : next;
 }
 
-/** One slot's state after `command`'s step. */
+/**
+ * One slot's state after `command`'s step. Steps of the move the slot's state names are idempotent; a step of an
+ * older move (a driver deposed midway whose steps land late: its source's leadership moved, and the new leader
+ * finished the move) is refused, and one of a newer move may start only from a state the slot can leave: not
+ * while it is frozen or being imported for another move.
+ */
 function slotStepOf(command: SlotCommand, slot: number, current: SlotState | undefined): SlotState | undefined {
-  const { action } = command;
+  const { action, move } = command;
   const refuse = (why: string): never => {
-    throw new ShoalError("BAD_REQUEST", `Cannot ${action} slot ${slot}: ${why}`);
+    throw new ShoalError("BAD_REQUEST", `Cannot ${action} slot ${slot} (move ${move}): ${why}`);
   };
   const other = command.shard as number;
+  const same = current !== undefined && current.move === move;
+  if (current !== undefined && current.move > move) return refuse(`it is ${describe(current)}, a later move`);
   switch (action) {
     case "freeze":
-      if (current === undefined || (current.phase === "frozen" && current.shard === other)) {
-        return { phase: "frozen", shard: other };
-      }
+      // From routing's ownership or an import done (an earlier move's), or repeated.
+      if (current === undefined || current.phase === "owned") return { phase: "frozen", shard: other, move };
+      if (same && current.phase === "frozen" && current.shard === other) return current;
       return refuse(`it is ${describe(current)}`);
     case "importStart":
-      // From owned-by-routing or from an earlier move away; again when a driver repeats it.
-      if (
-        current === undefined ||
-        current.phase === "gone" ||
-        (current.phase === "importing" && current.shard === other)
-      ) {
-        return { phase: "importing", shard: other };
+      // Into a slot routing gave another shard, or this shard gave away before; or repeated.
+      if (current === undefined || ((current.phase === "gone" || current.phase === "owned") && !same)) {
+        return { phase: "importing", shard: other, move };
       }
+      if (same && current.phase === "importing" && current.shard === other) return current;
+      // The move's import is done (a driver deposed midway finished it, or this one's late repeat): nothing to do,
+      // and its import entries change nothing either (apply skips them), so the driver goes on to the hand-off.
+      if (same && current.phase === "owned") return current;
       return refuse(`it is ${describe(current)}`);
     case "import":
-      if (current?.phase !== "importing") return refuse("it is not being imported");
+      if (!same || (current.phase !== "importing" && current.phase !== "owned")) {
+        return refuse("it is not being imported by this move");
+      }
       return current;
     case "importDone":
-      if (current === undefined) return undefined; // repeated
-      if (current.phase !== "importing") return refuse(`it is ${describe(current)}`);
-      return undefined;
+      if (same && current.phase === "owned") return current; // repeated
+      if (!same || current.phase !== "importing") return refuse("it is not being imported by this move");
+      return { phase: "owned", shard: current.shard, move };
     case "handOff":
-      if (current?.phase === "gone") return current; // repeated
-      if (current?.phase !== "frozen")
-        return refuse(current === undefined ? "it is not frozen" : `it is ${describe(current)}`);
-      return { phase: "gone", shard: current.shard };
+      if (same && current.phase === "gone") return current; // repeated
+      if (!same || current.phase !== "frozen") return refuse("it is not frozen by this move");
+      return { phase: "gone", shard: current.shard, move };
     case "drop":
-      if (current?.phase !== "gone") return refuse("it has not been handed off");
+      if (!same || current.phase !== "gone") return refuse("it has not been handed off by this move");
       return current;
   }
 }
@@ -132,10 +140,17 @@ export function checkImportKeys(argvs: readonly (readonly Uint8Array[])[], slots
   }
 }
 
-function describe(state: SlotState): string {
-  return state.phase === "importing"
-    ? `being imported from shard ${state.shard}`
-    : `${state.phase} (shard ${state.shard})`;
+function describe(state: SlotState | undefined): string {
+  if (state === undefined) return "not moving";
+  const of = `move ${state.move}`;
+  switch (state.phase) {
+    case "importing":
+      return `being imported from shard ${state.shard} (${of})`;
+    case "owned":
+      return `imported from shard ${state.shard} (${of})`;
+    default:
+      return `${state.phase} for shard ${state.shard} (${of})`;
+  }
 }
 
 /** The keys `argvs` name (an unknown command names none: it is answered with its own error). */
@@ -149,4 +164,11 @@ export function keysOfArgvs(argvs: readonly (readonly Uint8Array[])[]): Uint8Arr
     }
   }
   return keys;
+}
+
+/** Whether an `import` step writes its keys: only into slots still being imported (once its move's importDone is
+ * applied, a late import of that move — same frozen copy — changes nothing, and must not: the slot may have taken
+ * writes since). */
+export function importWrites(command: SlotCommand, states: SlotStates): boolean {
+  return command.slots.every((slot) => states.get(slot)?.phase === "importing");
 }

@@ -56,7 +56,10 @@ export function* validateCommandSteps(command: Command): Steps<void> {
 /** A slot step names its slots (distinct, at most SLOT_STEP_SLOTS_MAX), the other shard where it needs one, and only
  * the parts its action takes. */
 function* checkSlotSteps(command: SlotCommand): Steps<void> {
-  const { action, slots, shard, argvs, keys } = command;
+  const { action, slots, shard, argvs, keys, move } = command;
+  if (!Number.isInteger(move) || move < 1 || move > 0xffffffff) {
+    throw new ShoalError("BAD_REQUEST", `Cannot ${action}: the move must be a map epoch (1 to 2^32 - 1)`);
+  }
   if (slots.length === 0 || slots.length > SLOT_STEP_SLOTS_MAX || new Set(slots).size !== slots.length) {
     throw new ShoalError("BAD_REQUEST", `Cannot ${action}: name 1 to ${SLOT_STEP_SLOTS_MAX} distinct slots`);
   }

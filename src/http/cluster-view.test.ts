@@ -6,9 +6,9 @@ test("the cluster view counts the slots moving per source and destination, and l
   assert.deepEqual(slotMovesView([]), {});
   assert.deepEqual(
     slotMovesView([
-      { slot: 10, from: 2, to: 3 },
-      { slot: 5, from: 1, to: 3 },
-      { slot: 11, from: 2, to: 3 },
+      { slot: 10, from: 2, to: 3, epoch: 1 },
+      { slot: 5, from: 1, to: 3, epoch: 1 },
+      { slot: 11, from: 2, to: 3, epoch: 1 },
     ]),
     {
       slotMoves: [

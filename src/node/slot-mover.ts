@@ -77,10 +77,12 @@ export interface SlotMoverCounters {
   moveSeconds: number;
 }
 
-/** A batch: slots going the same way, all in the same phase at the source. */
+/** A batch: slots of one move going the same way, all in the same phase at the source. */
 interface Batch {
   readonly from: GroupId;
   readonly to: GroupId;
+  /** The move: the map epoch that recorded these slots' migrations (every step carries it). */
+  readonly move: number;
   readonly slots: readonly number[];
   /** Whether the source has handed them off already (then only the drop and the map's record are left). */
   readonly handedOff: boolean;
@@ -130,6 +132,7 @@ export class SlotMover {
     }
     this.#busy = true;
     const startedAtMs = this.#now();
+    let failed = false;
     this.#move(batch)
       .then(
         (done) => {
@@ -138,6 +141,7 @@ export class SlotMover {
           this.counters.moveSeconds += (this.#now() - startedAtMs) / 1000;
         },
         (error: unknown) => {
+          failed = true;
           // Seen by an operator (a move that cannot go on says why), but not every round.
           const nowMs = this.#now();
           const quiet = nowMs - this.#warnedAtMs < WARN_EVERY_MS;
@@ -150,7 +154,9 @@ export class SlotMover {
       )
       .finally(() => {
         this.#busy = false;
-        this.#later(() => this.round());
+        // The next batch at once; after a failure, the next round of the timer (a step refused at once — no leader
+        // yet, leadership moving — would otherwise be proposed again in a tight loop).
+        if (!failed) this.#later(() => this.round());
       });
   }
 
@@ -164,41 +170,57 @@ export class SlotMover {
     if (first === undefined) return undefined;
     const source = led(first) as SlotMoveReplica;
     const states = source.store.slotStates();
-    const handedOff = states.get(first.slot)?.phase === "gone";
+    const handedOff = states.get(first.slot)?.phase === "gone" && states.get(first.slot)?.move === first.epoch;
     const slots: number[] = [];
     let keys = 0;
     const { keyCount, sizeBytes } = source.store.stats();
     const keyBytes = Math.max(1, sizeBytes / Math.max(1, keyCount));
     for (const m of migrations) {
-      if (m.from !== first.from || m.to !== first.to || (states.get(m.slot)?.phase === "gone") !== handedOff) continue;
+      const gone = states.get(m.slot)?.phase === "gone" && states.get(m.slot)?.move === m.epoch;
+      if (m.from !== first.from || m.to !== first.to || m.epoch !== first.epoch || gone !== handedOff) continue;
       const slotKeys = source.store.countKeysInSlot(m.slot);
       const over = keys + slotKeys > Math.min(BATCH_KEYS_MAX, BATCH_BYTES_MAX / keyBytes);
       if (slots.length > 0 && (slots.length >= BATCH_SLOTS_MAX || over)) break;
       slots.push(m.slot);
       keys += slotKeys;
     }
-    return { from: first.from, to: first.to, slots, handedOff };
+    return { from: first.from, to: first.to, move: first.epoch, slots, handedOff };
   }
 
   /** Takes `batch` from wherever its source's state says it is to its end; true once the map records it. */
   async #move(batch: Batch): Promise<boolean> {
-    const { from, to, slots } = batch;
+    const { from, to, slots, move } = batch;
     const { logger } = this.#options;
     const source = this.#options.replicaOf(from);
     if (source === undefined) return false;
-    const phases = (): Set<string | undefined> =>
-      new Set(slots.map((slot) => source.store.slotStates().get(slot)?.phase));
+    /** Whether every slot of the batch is in `phase` for this move in this node's replica of the source. */
+    const allIn = (phase: string): boolean =>
+      slots.every((slot) => {
+        const state = source.store.slotStates().get(slot);
+        return state?.phase === phase && state.move === move;
+      });
+    // Each step first checks this node still leads the source: a deposed driver stops (its late steps are refused
+    // by the shards anyway: store/slot-states.ts), the new leader's mover carries on.
+    const step = (shard: GroupId, each: Omit<SlotCommand, "op" | "nowMs" | "move">): Promise<void> => {
+      if (source.host.raw.status().role !== "leader") {
+        return Promise.reject(new ShoalError("NOT_LEADER", `This node no longer leads shard ${from}`));
+      }
+      return this.#step(shard, move, each);
+    };
     if (!batch.handedOff) {
-      logger.info({ from, to, slots: slots.length, first: slots[0] }, "Slot move: freezing, copying, handing off");
-      await this.#step(from, { action: "freeze", slots, shard: to });
+      logger.info(
+        { from, to, move, slots: slots.length, first: slots[0] },
+        "Slot move: freezing, copying, handing off",
+      );
+      await step(from, { action: "freeze", slots, shard: to });
       // Applied on this replica too (it leads; a follower's copy would wait for it): the copy taken below is final.
-      if (phases().size !== 1 || !phases().has("frozen")) return false;
-      await this.#step(to, { action: "importStart", slots, shard: from });
-      await this.#copy(source, slots, to);
-      await this.#step(to, { action: "importDone", slots });
-      await this.#step(from, { action: "handOff", slots });
+      if (!allIn("frozen")) return false;
+      await step(to, { action: "importStart", slots, shard: from });
+      await this.#copy(source, slots, to, (argvs) => step(to, { action: "import", slots, argvs }));
+      await step(to, { action: "importDone", slots });
+      await step(from, { action: "handOff", slots });
     }
-    if (phases().size !== 1 || !phases().has("gone")) return false; // not applied here yet: the next round
+    if (!allIn("gone")) return false; // not applied here yet: the next round
     // The source's copies, DROP_KEYS_MAX at a time over the batch's slots (one entry per slot made a move of
     // thousands of slots wait on thousands of commits).
     for (;;) {
@@ -209,7 +231,7 @@ export class SlotMover {
         keys.push(...source.store.keysInSlot(slot, DROP_KEYS_MAX - keys.length));
       }
       if (keys.length === 0) break;
-      await this.#step(from, { action: "drop", slots, keys });
+      await step(from, { action: "drop", slots, keys });
     }
     await this.#options.recordMoved(slots);
     logger.info({ from, to, slots: slots.length, first: slots[0] }, "Slot move done");
@@ -218,14 +240,19 @@ export class SlotMover {
 
   /** Imports every key of `slots` held by `source` (frozen: its copy is final) into shard `to`: pages of keys read
    * slot after slot, their commands sent in entries of up to IMPORT_ENTRY_BYTES. */
-  async #copy(source: SlotMoveReplica, slots: readonly number[], to: GroupId): Promise<void> {
+  async #copy(
+    source: SlotMoveReplica,
+    slots: readonly number[],
+    to: GroupId,
+    importEntry: (argvs: Uint8Array[][]) => Promise<void>,
+  ): Promise<void> {
     // Up to IMPORT_WINDOW units in flight (units touch disjoint keys: slot-export.ts importUnits), so the copy is
     // not one consensus round trip per entry; every one is awaited before importDone.
     const inFlight = new Set<Promise<void>>();
     const sent: Promise<void>[] = [];
     const send = async (unit: Uint8Array[][][]): Promise<void> => {
       const done = (async () => {
-        for (const argvs of unit) await this.#step(to, { action: "import", slots, argvs });
+        for (const argvs of unit) await importEntry(argvs);
       })();
       sent.push(done);
       const tracked = done.then(
@@ -271,8 +298,8 @@ export class SlotMover {
     await Promise.all(sent);
   }
 
-  async #step(shard: GroupId, step: Omit<SlotCommand, "op" | "nowMs">): Promise<void> {
-    const command: SlotCommand = { op: "slot", nowMs: this.#now(), ...step };
+  async #step(shard: GroupId, move: number, step: Omit<SlotCommand, "op" | "nowMs" | "move">): Promise<void> {
+    const command: SlotCommand = { op: "slot", nowMs: this.#now(), move, ...step };
     const result = await this.#options.submitTo(shard, command);
     if (result.kind === "error") throw new ShoalError(result.code, result.message);
   }

@@ -41,21 +41,21 @@ describe("withSlotsMigrating", () => {
     const next = withSlotsMigrating(base, [0, 10, 5460], 2);
     assert.equal(next.epoch, base.epoch + 1);
     assert.deepEqual(next.migrations, [
-      { slot: 0, from: 1, to: 2 },
-      { slot: 10, from: 1, to: 2 },
-      { slot: 5460, from: 1, to: 2 },
+      { slot: 0, from: 1, to: 2, epoch: 2 },
+      { slot: 10, from: 1, to: 2, epoch: 2 },
+      { slot: 5460, from: 1, to: 2, epoch: 2 },
     ]);
     assert.deepEqual(next.shards, base.shards, "a slot stays its source's until its move is done");
     assert.deepEqual(roundTrip(next), next);
     const more = withSlotsMigrating(next, [16383], 1);
-    assert.deepEqual(more.migrations?.at(-1), { slot: 16383, from: 3, to: 1 });
+    assert.deepEqual(more.migrations?.at(-1), { slot: 16383, from: 3, to: 1, epoch: 3 });
     assert.equal(more.migrations?.length, 4);
     assert.equal(more.epoch, base.epoch + 2);
   });
 
   it("omits slots already at the destination and names a slot once", () => {
     const next = withSlotsMigrating(base, [5461, 1, 6000, 1], 2);
-    assert.deepEqual(next.migrations, [{ slot: 1, from: 1, to: 2 }]);
+    assert.deepEqual(next.migrations, [{ slot: 1, from: 1, to: 2, epoch: 2 }]);
   });
 
   it("returns the map itself when nothing is to move", () => {
@@ -88,7 +88,7 @@ describe("withSlotsMigrating", () => {
     };
     refused(() => withSlotsMigrating(small, [16382, 16383], 1), /Shard 2 would be left without a slot/);
     const one = withSlotsMigrating(small, [16382], 1);
-    assert.deepEqual(one.migrations, [{ slot: 16382, from: 2, to: 1 }]);
+    assert.deepEqual(one.migrations, [{ slot: 16382, from: 2, to: 1, epoch: small.epoch + 1 }]);
     refused(() => withSlotsMigrating(one, [16383], 1), /Shard 2 would be left without a slot/);
     // Another slot coming to shard 2 makes up for it.
     const swapped = withSlotsMigrating(one, [0], 2);
@@ -110,7 +110,7 @@ describe("withSlotsMoved", () => {
       { from: 5460, to: 10922 },
     ]);
     assert.deepEqual(slotsOf(moved, 3), slotsOf(base, 3));
-    assert.deepEqual(moved.migrations, [{ slot: 16383, from: 3, to: 1 }]);
+    assert.deepEqual(moved.migrations, [{ slot: 16383, from: 3, to: 1, epoch: 3 }]);
     assert.equal(ownerOf(moved, 100), 2);
     assert.equal(ownerOf(moved, 16383), 3, "a slot still moving stays its source's");
     assert.deepEqual(roundTrip(moved), moved, "the moved map is a valid map");
@@ -148,9 +148,9 @@ describe("parseClusterMap: slot migrations", () => {
 
   it("accepts well-formed migrations", () => {
     const migrations: SlotMigration[] = [
-      { slot: 0, from: 1, to: 2 },
-      { slot: 16383, from: 3, to: 1 },
-      { slot: 6000, from: 2, to: 3 },
+      { slot: 0, from: 1, to: 2, epoch: 1 },
+      { slot: 16383, from: 3, to: 1, epoch: 1 },
+      { slot: 6000, from: 2, to: 3, epoch: 1 },
     ];
     assert.deepEqual(parseClusterMap(withMigrations(migrations)).migrations, migrations);
     assert.deepEqual(parseClusterMap(withMigrations([])).migrations, []);
@@ -158,33 +158,33 @@ describe("parseClusterMap: slot migrations", () => {
 
   it("refuses malformed migrations", () => {
     const bad: [string, unknown][] = [
-      ["not an array", { slot: 0, from: 1, to: 2 }],
+      ["not an array", { slot: 0, from: 1, to: 2, epoch: 1 }],
       ["null", [null]],
       ["a number", [7]],
-      ["slot not owned by from", [{ slot: 0, from: 2, to: 3 }]],
-      ["from not a shard", [{ slot: 0, from: 9, to: 2 }]],
+      ["slot not owned by from", [{ slot: 0, from: 2, to: 3, epoch: 1 }]],
+      ["from not a shard", [{ slot: 0, from: 9, to: 2, epoch: 1 }]],
       [
         "a slot twice",
         [
-          { slot: 0, from: 1, to: 2 },
-          { slot: 0, from: 1, to: 3 },
+          { slot: 0, from: 1, to: 2, epoch: 1 },
+          { slot: 0, from: 1, to: 3, epoch: 1 },
         ],
       ],
       [
         "the same move twice",
         [
-          { slot: 0, from: 1, to: 2 },
-          { slot: 0, from: 1, to: 2 },
+          { slot: 0, from: 1, to: 2, epoch: 1 },
+          { slot: 0, from: 1, to: 2, epoch: 1 },
         ],
       ],
-      ["to == from", [{ slot: 0, from: 1, to: 1 }]],
-      ["to not a shard", [{ slot: 0, from: 1, to: 4 }]],
+      ["to == from", [{ slot: 0, from: 1, to: 1, epoch: 1 }]],
+      ["to not a shard", [{ slot: 0, from: 1, to: 4, epoch: 1 }]],
       ["to missing", [{ slot: 0, from: 1 }]],
       ["slot missing", [{ from: 1, to: 2 }]],
-      ["slot 16384", [{ slot: 16384, from: 3, to: 1 }]],
-      ["slot -1", [{ slot: -1, from: 1, to: 2 }]],
-      ["slot 1.5", [{ slot: 1.5, from: 1, to: 2 }]],
-      ["slot a string", [{ slot: "0", from: 1, to: 2 }]],
+      ["slot 16384", [{ slot: 16384, from: 3, to: 1, epoch: 1 }]],
+      ["slot -1", [{ slot: -1, from: 1, to: 2, epoch: 1 }]],
+      ["slot 1.5", [{ slot: 1.5, from: 1, to: 2, epoch: 1 }]],
+      ["slot a string", [{ slot: "0", from: 1, to: 2, epoch: 1 }]],
     ];
     for (const [why, migrations] of bad) {
       refused(() => parseClusterMap(withMigrations(migrations)), /slot migrations are malformed/, why);

@@ -69,11 +69,13 @@ export interface ClusterMap {
   readonly migrations?: readonly SlotMigration[];
 }
 
-/** A slot moving from shard `from` to shard `to`. */
+/** A slot moving from shard `from` to shard `to`, recorded at map epoch `epoch` (the move's identity: its steps
+ * carry it, store/slot-states.ts). */
 export interface SlotMigration {
   readonly slot: number;
   readonly from: number;
   readonly to: number;
+  readonly epoch: number;
 }
 
 /** The map a cluster starts with: its slot map and placement at epoch 1. */
@@ -174,7 +176,10 @@ export function parseClusterMap(bytes: Uint8Array): ClusterMap {
           (m.slot as number) < 16384 &&
           slotMap.shardOf(m.slot as number) === m.from &&
           map.shards?.some((shard) => shard.id === m.to) === true &&
-          m.to !== m.from;
+          m.to !== m.from &&
+          Number.isSafeInteger(m.epoch) &&
+          (m.epoch as number) >= 1 &&
+          (m.epoch as number) <= (map.epoch as number);
         if (ok) seen.add(m.slot as number);
         return ok;
       });
@@ -256,7 +261,7 @@ export function withSlotsMigrating(map: ClusterMap, slots: readonly number[], to
     if (!Number.isInteger(slot) || slot < 0 || slot >= 16384) throw new RangeError(`There is no slot ${slot}`);
     if (moving.has(slot)) throw new RangeError(`Slot ${slot} is already moving`);
     const from = slotMap.shardOf(slot);
-    if (from !== to) added.push({ slot, from, to });
+    if (from !== to) added.push({ slot, from, to, epoch: map.epoch + 1 });
   }
   if (added.length === 0) return map;
   // Every shard keeps a slot once every move (those asked before included) is done.

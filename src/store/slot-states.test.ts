@@ -36,20 +36,20 @@ const isBadRequest = (error: unknown): boolean => error instanceof ShoalError &&
 describe("slot states encoding", () => {
   it("round trips every phase, the edge slots and shard ids, in any insertion order", () => {
     const original = states(
-      [16383, { phase: "gone", shard: 0xffff }],
-      [0, { phase: "frozen", shard: 2 }],
-      [777, { phase: "importing", shard: 1 }],
+      [16383, { phase: "gone", shard: 0xffff, move: 1 }],
+      [0, { phase: "frozen", shard: 2, move: 1 }],
+      [777, { phase: "importing", shard: 1, move: 1 }],
     );
     const encoded = encode(original);
-    assert.equal(encoded.length, 2 + 7 * 3, "three runs of one slot each");
+    assert.equal(encoded.length, 2 + 11 * 3, "three runs of one slot each");
     assert.equal(slotStatesBytes(original), encoded.length);
     const decoded = decode(encoded);
     assert.deepEqual(decoded, original);
     // Slot order: equal records encode equally whatever order they were built in.
     const reordered = states(
-      [0, { phase: "frozen", shard: 2 }],
-      [777, { phase: "importing", shard: 1 }],
-      [16383, { phase: "gone", shard: 0xffff }],
+      [0, { phase: "frozen", shard: 2, move: 1 }],
+      [777, { phase: "importing", shard: 1, move: 1 }],
+      [16383, { phase: "gone", shard: 0xffff, move: 1 }],
     );
     assert.deepEqual(encode(reordered), encoded);
     assert.deepEqual([...decoded.keys()], [0, 777, 16383]);
@@ -58,13 +58,13 @@ describe("slot states encoding", () => {
   it("round trips no states and states after an offset", () => {
     assert.deepEqual(encode(NO_SLOT_STATES), Uint8Array.of(0, 0));
     assert.equal(decode(encode(NO_SLOT_STATES)).size, 0);
-    const original = states([5, { phase: "frozen", shard: 3 }]);
+    const original = states([5, { phase: "frozen", shard: 3, move: 1 }]);
     const encoded = encode(original, 9);
     assert.deepEqual(decode(encoded, 9), original);
   });
 
   it("refuses truncated, overlong and malformed records with BAD_REQUEST", () => {
-    const good = encode(states([1, { phase: "frozen", shard: 2 }], [2, { phase: "gone", shard: 3 }]));
+    const good = encode(states([1, { phase: "frozen", shard: 2, move: 1 }], [2, { phase: "gone", shard: 3, move: 1 }]));
     assert.throws(() => decode(good.subarray(0, 1)), isBadRequest, "no count");
     assert.throws(() => decode(good.subarray(0, good.length - 1)), isBadRequest, "truncated entry");
     assert.throws(() => decode(Uint8Array.of(...good, 0)), isBadRequest, "trailing byte");
@@ -72,33 +72,33 @@ describe("slot states encoding", () => {
     assert.throws(() => decode(withCount(3)), isBadRequest, "count above the entries");
     assert.throws(() => decode(withCount(1)), isBadRequest, "count below the entries");
     const entry = (slot: number, phase: number, shard: number, to = slot): Uint8Array =>
-      Uint8Array.of(0, 1, slot >> 8, slot & 0xff, to >> 8, to & 0xff, phase, shard >> 8, shard & 0xff);
-    assert.deepEqual(decode(entry(16383, 2, 1)), states([16383, { phase: "gone", shard: 1 }]));
+      Uint8Array.of(0, 1, slot >> 8, slot & 0xff, to >> 8, to & 0xff, phase, shard >> 8, shard & 0xff, 0, 0, 0, 1);
+    assert.deepEqual(decode(entry(16383, 2, 1)), states([16383, { phase: "gone", shard: 1, move: 1 }]));
     assert.throws(() => decode(entry(SLOT_COUNT, 0, 1)), isBadRequest, "slot out of range");
     assert.throws(() => decode(entry(0xffff, 0, 1)), isBadRequest, "slot out of range");
-    assert.throws(() => decode(entry(1, 3, 1)), isBadRequest, "unknown phase");
+    assert.throws(() => decode(entry(1, 4, 1)), isBadRequest, "unknown phase");
     assert.throws(() => decode(entry(1, 0xff, 1)), isBadRequest, "unknown phase");
     assert.throws(() => decode(entry(1, 0, 0)), isBadRequest, "shard 0");
     assert.throws(() => decode(entry(9, 0, 1, 8)), isBadRequest, "a run that ends before it starts");
-    const twice = Uint8Array.of(0, 2, 0, 7, 0, 9, 0, 0, 2, 0, 9, 0, 9, 2, 0, 3);
+    const twice = Uint8Array.of(0, 2, 0, 7, 0, 9, 0, 0, 2, 0, 0, 0, 1, 0, 9, 0, 9, 2, 0, 3, 0, 0, 0, 1);
     assert.throws(() => decode(twice), isBadRequest, "a slot twice (overlapping runs)");
   });
 
   it("encodes consecutive slots in the same state as one run: a split's half is a few bytes", () => {
     const half = new Map<number, SlotState>();
-    for (let slot = 8192; slot < 16384; slot++) half.set(slot, { phase: "gone", shard: 4 });
-    half.set(100, { phase: "frozen", shard: 4 });
-    half.set(101, { phase: "frozen", shard: 5 }); // another destination: another run
-    assert.equal(slotStatesBytes(half), 2 + 7 * 3);
+    for (let slot = 8192; slot < 16384; slot++) half.set(slot, { phase: "gone", shard: 4, move: 1 });
+    half.set(100, { phase: "frozen", shard: 4, move: 1 });
+    half.set(101, { phase: "frozen", shard: 5, move: 1 }); // another destination: another run
+    assert.equal(slotStatesBytes(half), 2 + 11 * 3);
     assert.deepEqual(decode(encode(half)), half);
   });
 });
 
 describe("slotRefusal", () => {
   const recorded = states(
-    [10, { phase: "frozen", shard: 2 }],
-    [11, { phase: "importing", shard: 3 }],
-    [12, { phase: "gone", shard: 4 }],
+    [10, { phase: "frozen", shard: 2, move: 1 }],
+    [11, { phase: "importing", shard: 3, move: 1 }],
+    [12, { phase: "gone", shard: 4, move: 1 }],
   );
 
   it("serves a slot not recorded, reads and writes alike", () => {
@@ -136,7 +136,10 @@ describe("checkServed", () => {
   const tagged = (tag: string, name: string): Uint8Array => bytes(`{${tag}}${name}`);
   const frozenSlot = hashSlot(bytes("frozen"));
   const goneSlot = hashSlot(bytes("gone"));
-  const recorded = states([frozenSlot, { phase: "frozen", shard: 2 }], [goneSlot, { phase: "gone", shard: 5 }]);
+  const recorded = states(
+    [frozenSlot, { phase: "frozen", shard: 2, move: 1 }],
+    [goneSlot, { phase: "gone", shard: 5, move: 1 }],
+  );
 
   it("passes keys of slots served, and reads of a frozen slot", () => {
     checkServed(recorded, [bytes("elsewhere"), tagged("x", "y")], true);

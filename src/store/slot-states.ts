@@ -7,19 +7,27 @@
  * - `importing` (the destination, from shard `shard`): nothing but the move's own import entries touches it;
  * - `gone` (the source, after the hand-off to shard `shard`): every command for it is refused with ASK naming
  *   the shard that now holds it. A gone slot stays recorded (a router with an old map may still send a write
- *   here; accepting it would lose it) until the slot moves back.
+ *   here; accepting it would lose it) until the slot moves back;
+ * - `owned` (the destination, once it took the slot over from shard `shard`): served like a slot not recorded;
+ *   kept so that a late step of that finished move (from a source leader deposed midway, whose steps still land)
+ *   is refused rather than opening the slot for import again — and overwriting writes made since.
+ * Each state names the move it belongs to (`move`: the cluster map's epoch that recorded it, growing with every
+ * move of any slot), so a step of an older move is told from one of the move running now (slot-ownership.ts).
  * The record is replicated state: applied from the log, stored in the same atomic write as the keys (store-meta.ts)
  * and carried by snapshots. Pure.
  */
 import { ShoalError } from "../lib/errors.js";
 import { hashSlot, SLOT_COUNT } from "../slots/hash-slot.js";
 
-export type SlotPhase = "frozen" | "importing" | "gone";
+export type SlotPhase = "frozen" | "importing" | "gone" | "owned";
 
 export interface SlotState {
   readonly phase: SlotPhase;
-  /** The other shard of the move: the destination for `frozen` and `gone`, the source for `importing`. */
+  /** The other shard of the move: the destination for `frozen` and `gone`, the source for `importing` and
+   * `owned`. */
   readonly shard: number;
+  /** The move this state belongs to: the map epoch that recorded it (0 for none known). */
+  readonly move: number;
 }
 
 /** Slot → state, only for slots not simply owned. */
@@ -27,8 +35,8 @@ export type SlotStates = ReadonlyMap<number, SlotState>;
 
 export const NO_SLOT_STATES: SlotStates = new Map();
 
-const PHASES: readonly SlotPhase[] = ["frozen", "importing", "gone"];
-const RUN_BYTES = 7;
+const PHASES: readonly SlotPhase[] = ["frozen", "importing", "gone", "owned"];
+const RUN_BYTES = 11;
 
 /** A run of consecutive slots in the same state. */
 interface SlotRun {
@@ -64,7 +72,8 @@ export function slotStatesBytes(states: SlotStates): number {
   return 2 + RUN_BYTES * runsOf(states).length;
 }
 
-/** count u16 | (from u16 | to u16 | phase u8 | shard u16)*: runs in slot order (so equal records encode equally). */
+/** count u16 | (from u16 | to u16 | phase u8 | shard u16 | move u32)*: runs in slot order (so equal records
+ * encode equally). */
 export function encodeSlotStatesInto(view: DataView, offset: number, states: SlotStates): void {
   const runs = runsOf(states);
   view.setUint16(offset, runs.length);
@@ -74,6 +83,7 @@ export function encodeSlotStatesInto(view: DataView, offset: number, states: Slo
     view.setUint16(at + 2, to);
     view.setUint8(at + 4, PHASES.indexOf(state.phase));
     view.setUint16(at + 5, state.shard);
+    view.setUint32(at + 7, state.move);
     at += RUN_BYTES;
   }
 }
@@ -92,8 +102,9 @@ export function decodeSlotStates(view: DataView, offset: number): SlotStates {
     const to = view.getUint16(at + 2);
     const phase = PHASES[view.getUint8(at + 4)];
     const shard = view.getUint16(at + 5);
+    const move = view.getUint32(at + 7);
     if (phase === undefined || from < next || to < from || to >= SLOT_COUNT || shard === 0) throw corrupt();
-    const state: SlotState = { phase, shard };
+    const state: SlotState = { phase, shard, move };
     for (let slot = from; slot <= to; slot++) states.set(slot, state);
     next = to + 1;
   }
@@ -105,6 +116,8 @@ export function slotRefusal(states: SlotStates, slot: number, writes: boolean): 
   const state = states.get(slot);
   if (state === undefined) return undefined;
   switch (state.phase) {
+    case "owned":
+      return undefined;
     case "frozen":
       return writes ? slotMigrating(slot) : undefined;
     case "importing":

@@ -18,9 +18,9 @@ const meta: StoreMeta = {
 };
 
 const slots: SlotStates = new Map([
-  [12182, { phase: "frozen", shard: 2 }],
-  [3, { phase: "importing", shard: 1 }],
-  [16383, { phase: "gone", shard: 7 }],
+  [12182, { phase: "frozen", shard: 2, move: 1 }],
+  [3, { phase: "importing", shard: 1, move: 1 }],
+  [16383, { phase: "gone", shard: 7, move: 1 }],
 ]);
 
 const isBadRequest = (error: unknown): boolean => error instanceof ShoalError && error.code === "BAD_REQUEST";
@@ -40,7 +40,7 @@ describe("store meta", () => {
     const withSlots = { ...meta, slots };
     const encoded = encodeMeta(withSlots);
     assert.equal(encoded[0], 3);
-    assert.equal(encoded.length, V2_BYTES + 2 + 7 * slots.size, "a run per slot: none is next to another");
+    assert.equal(encoded.length, V2_BYTES + 2 + 11 * slots.size, "a run per slot: none is next to another");
     const decoded = decodeMeta(encoded);
     assert.deepEqual(decoded, withSlots);
     assert.deepEqual(encodeMeta(decoded), encoded, "re-encoding is stable");
