@@ -216,7 +216,7 @@ export class SlotMover {
       // Applied on this replica too (it leads; a follower's copy would wait for it): the copy taken below is final.
       if (!allIn("frozen")) return false;
       await step(to, { action: "importStart", slots, shard: from });
-      await this.#copy(source, slots, to, (argvs) => step(to, { action: "import", slots, argvs }));
+      await this.#copy(source, slots, (argvs) => step(to, { action: "import", slots, argvs }));
       await step(to, { action: "importDone", slots });
       await step(from, { action: "handOff", slots });
     }
@@ -238,12 +238,11 @@ export class SlotMover {
     return true;
   }
 
-  /** Imports every key of `slots` held by `source` (frozen: its copy is final) into shard `to`: pages of keys read
-   * slot after slot, their commands sent in entries of up to IMPORT_ENTRY_BYTES. */
+  /** Imports every key of `slots` held by `source` (frozen: its copy is final) through `importEntry` (the
+   * destination's import step): pages of keys read slot after slot, sent in entries of up to IMPORT_ENTRY_BYTES. */
   async #copy(
     source: SlotMoveReplica,
     slots: readonly number[],
-    to: GroupId,
     importEntry: (argvs: Uint8Array[][]) => Promise<void>,
   ): Promise<void> {
     // Up to IMPORT_WINDOW units in flight (units touch disjoint keys: slot-export.ts importUnits), so the copy is
