@@ -24,7 +24,15 @@ export type AskPeer = (to: NodeId, request: PeerRequest, timeoutMs: number, aban
 interface Forward {
   readonly leaderId: NodeId;
   readonly abandon: AbortController;
+  /** The abandon scheduled once another leader became known (see leadershipMoved). */
+  timer?: NodeJS.Timeout;
 }
+
+/** How long a write forwarded to a leader that lost leadership may still be answered by it before it is abandoned
+ * (UNKNOWN_OUTCOME): a deposed leader that is alive settles its waiting proposals as soon as it hears the new
+ * leader's log — applied with their term, or dropped (retried) — which a leadership transfer (the rebalancer, a
+ * node joining or leaving) makes the common case; only a leader paused or cut off runs out this grace. */
+const DEPOSED_LEADER_GRACE_MS = 1_500;
 
 export class LeaderForwarding {
   readonly #log: LocalLog;
@@ -60,7 +68,10 @@ export class LeaderForwarding {
     if (leaderId === NO_NODE) return;
     this.#logger.info({ leader: leaderId, term }, "Leader known");
     for (const forward of this.#forwards) {
-      if (forward.leaderId !== leaderId) forward.abandon.abort(new Error(`node ${leaderId} is the leader now`));
+      if (forward.leaderId === leaderId || forward.timer !== undefined) continue;
+      const graceMs = Math.min(DEPOSED_LEADER_GRACE_MS, this.#requestTimeoutMs / 2);
+      forward.timer = setTimeout(() => forward.abandon.abort(new Error(`node ${leaderId} is the leader now`)), graceMs);
+      forward.timer.unref();
     }
     for (const wake of this.#retrySleepers) wake();
     this.#retrySleepers.clear();
@@ -82,9 +93,9 @@ export class LeaderForwarding {
    *   queued: the transport withdraws it): UNAVAILABLE — not applied, retried (by #withRetry).
    * - The leader refused it (NOT_LEADER, UNAVAILABLE) or answered that its entry lost to another term's
    *   (PROPOSAL_DROPPED): not applied, retried.
-   * - Written, and then this node learned of another leader (leadershipMoved abandons it at once instead of
-   *   waiting out requestTimeoutMs — a paused leader would hold it that long), or the connection dropped (the
-   *   leader crashed): UNKNOWN_OUTCOME — the old leader may have appended it, and the entry may commit under
+   * - Written, and then this node learned of another leader and the old one did not answer within
+   *   DEPOSED_LEADER_GRACE_MS (leadershipMoved abandons it then instead of waiting out requestTimeoutMs — a paused
+   *   leader would hold it that long), or the connection dropped (the leader crashed): UNKNOWN_OUTCOME — the old leader may have appended it, and the entry may commit under
    *   the new leader, or the request may still sit unread in a paused leader's socket. Never retried: the
    *   client is told the outcome is unknown.
    * - Written and no answer within requestTimeoutMs: TIMEOUT, likewise unknown, never retried.
@@ -106,6 +117,7 @@ export class LeaderForwarding {
         { leaderId: newLeader, formerLeaderId: leaderId },
       );
     } finally {
+      clearTimeout(forward.timer);
       this.#forwards.delete(forward);
     }
   }
