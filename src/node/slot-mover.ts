@@ -7,16 +7,21 @@
  *   1. `freeze` on the source: the slots' keys become read-only (a write answers SLOT_MIGRATING, which the node
  *      retries and Redis clients know as TRYAGAIN), so the copy taken next is final;
  *   2. `importStart` on the destination, then `import` entries rebuilding every key from the source's own replica
- *      (slot-export.ts), then `importDone`: the destination serves the slots;
+ *      (slot-export.ts);
  *   3. `handOff` on the source: the slots are gone from it; any command for them is refused with ASK naming the
  *      destination, which a node follows (shoal-node.ts) and a strict Redis Cluster client is told;
- *   4. `drop` entries delete the source's copies; then the map records the slots as the destination's (MOVED from
+ *   4. `importDone` on the destination: it serves the slots (until then it refused them: SLOT_MIGRATING, retried);
+ *   5. `drop` entries delete the source's copies; then the map records the slots as the destination's (MOVED from
  *      then on, CLUSTER SLOTS shows the new owner).
  *
  * Each step is idempotent and chosen from the slots' state in the source's replica (store/slot-states.ts), so a
- * leader that fails midway loses nothing: the next one finds the state and repeats or continues. No key is ever
- * writable in two shards: the source stops writing it (freeze) before the destination takes it (importDone), and
- * every shard's state machine refuses a command for a slot it does not serve, whatever map its router had.
+ * leader that fails midway loses nothing: the next one finds the state and repeats or continues (a batch handed
+ * off already repeats `importDone`, which its move's state makes a no-op once applied). No key is ever served by
+ * two shards: the source stops serving it (handOff) before the destination starts (importDone), and every shard's
+ * state machine refuses a command for a slot it does not serve, whatever map its router had. The hand-off comes
+ * first because a router with an old map may still send a slot to the destination — one that owned it before,
+ * when the slot moves back — and the destination serving a write there while the frozen source still served reads
+ * would let a read miss an acknowledged write.
  */
 import type { Logger } from "pino";
 import type { Command, CommandResult, SlotCommand } from "../commands/command.js";
@@ -84,7 +89,8 @@ interface Batch {
   /** The move: the map epoch that recorded these slots' migrations (every step carries it). */
   readonly move: number;
   readonly slots: readonly number[];
-  /** Whether the source has handed them off already (then only the drop and the map's record are left). */
+  /** Whether the source has handed them off already (then only the destination's importDone, the drop and the
+   * map's record are left). */
   readonly handedOff: boolean;
 }
 
@@ -217,10 +223,13 @@ export class SlotMover {
       if (!allIn("frozen")) return false;
       await step(to, { action: "importStart", slots, shard: from });
       await this.#copy(source, slots, (argvs) => step(to, { action: "import", slots, argvs }));
-      await step(to, { action: "importDone", slots });
+      // The source lets the slots go before the destination takes them (see the module comment).
       await step(from, { action: "handOff", slots });
     }
     if (!allIn("gone")) return false; // not applied here yet: the next round
+    // Every import entry of the move was applied before the hand-off (the copy awaits them all); repeated by a
+    // driver that finds the batch handed off (its move's importDone changes nothing once applied).
+    await step(to, { action: "importDone", slots });
     // The source's copies, DROP_KEYS_MAX at a time over the batch's slots (one entry per slot made a move of
     // thousands of slots wait on thousands of commits).
     for (;;) {

@@ -143,6 +143,9 @@ export class ChaosCluster {
       } catch (error) {
         if (attempt >= START_ATTEMPTS || !/EADDRINUSE/.test(readTail(join(this.dir, "nodes", `node-${id}.stderr`))))
           throw error;
+        // That attempt's exit was the port's fault, not the node's: the retry is the start.
+        const last = this.unexpectedExits.findLastIndex((exit) => exit.id === id);
+        if (last >= 0) this.unexpectedExits.splice(last, 1);
         await sleep(500);
       }
     }

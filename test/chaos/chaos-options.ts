@@ -46,6 +46,8 @@ then checks the history. The last line is the verdict: "linearizable: true|false
                        register through the Redis protocol: SET, GET, WATCH/MULTI/EXEC as the CAS
   --nemesis LIST       comma-separated: kill,pause,partition,membership, or none (default kill,pause,partition);
                        membership moves replicas between nodes (needs more nodes than replicas: --shards 3)
+                       and, on 2 shards or more, slots between shards (ranges of slots, often the workload's
+                       keys' own; now and then a split, or a merge back)
   --partitions LIST    partition shapes to draw from: ${PARTITION_SHAPES.join(",")} (default all)
   --time S             seconds of faults and client load (default 60)
   --nodes N            cluster size (default 5)

@@ -6,9 +6,9 @@
  *
  * Outcomes, as Jepsen names them:
  * - `ok`: it happened, with the recorded result;
- * - `fail`: it certainly did not take effect (503 UNAVAILABLE / NOT_LEADER / PROPOSAL_DROPPED, connection
- *   refused), or it ran and its condition was false (a CAS answering 412 or `succeeded: false`: `error` says
- *   "compare failed");
+ * - `fail`: it certainly did not take effect (503 UNAVAILABLE / NOT_LEADER / PROPOSAL_DROPPED / CLUSTER_DOWN /
+ *   SLOT_MIGRATING, 421 ASK / MOVED; through RESP -TRYAGAIN, -ASK, -MOVED, -CLUSTERDOWN; connection refused), or it
+ *   ran and its condition was false (a CAS answering 412 or `succeeded: false`: `error` says "compare failed");
  * - `info`: indeterminate — it may or may not have taken effect, at any time after its invocation (504 TIMEOUT or
  *   UNKNOWN_OUTCOME, a client-side timeout, a connection lost after the request was sent). Never counted as a
  *   failure.

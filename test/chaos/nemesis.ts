@@ -6,28 +6,36 @@
  * - `kill`: kill -9 the leader or a random node, restart it after the fault's duration;
  * - `pause`: SIGSTOP the leader or a random node, SIGCONT after the fault's duration;
  * - `partition`: one of the shapes of partitions.ts through the fault proxy, healed after the fault's duration;
- * - `membership`: moves a replica of a random shard (its leader's, half the time) to a member without one, through
- *   any live node's admin API (POST /v1/admin/shards/{id}/move), and follows it for the fault's duration; the
- *   cluster's rebalancer may move replicas back meanwhile, which is more of the same. Needs more nodes than
- *   replicas (e.g. --nodes 5 --shards 3). Adding and removing nodes is not in it yet (the fault proxy would have
- *   to learn joined members' addresses).
+ * - `membership`: on one shard, moves a replica of it (its leader's, half the time) to a member without one,
+ *   through a running node's admin API (POST /v1/admin/shards/{id}/move, admin-client.ts), and follows it for the
+ *   fault's duration; the cluster's rebalancer may move replicas back meanwhile, which is more of the same (needs
+ *   more nodes than replicas). On two shards or more, the fault is a run of actions back to back for its
+ *   duration, each followed until done: the first a slot action, then a quarter of them such a replica move, the
+ *   rest slot actions — a range of slots, often the workload's keys' own, moved to another shard, now and then a
+ *   split or a merge back (slot-nemesis.ts). The first fault of the first loop is then a membership one, so that
+ *   even a short run moves slots. Adding and removing nodes is not in it yet (the fault proxy would have to learn joined
+ *   members' addresses).
  * Faults alternate with quiet periods. `healAll` undoes everything (resume, restart, heal the network) before the
  * final reads. All choices come from the run's seeded PRNG.
  */
 
 import type { AdminShardsView } from "../../src/http/admin-routes.js";
-import type { Prng } from "../../src/lib/prng.js";
+import { Prng } from "../../src/lib/prng.js";
+import { AdminClient } from "./admin-client.js";
 import type { ChaosCluster } from "./chaos-cluster.js";
 import type { Link } from "./fault-proxy.js";
 import type { HistoryRecorder } from "./history.js";
 import { formatSeconds } from "./history.js";
 import { makePartition, PARTITION_SHAPES, type PartitionShape } from "./partitions.js";
+import { SlotNemesis } from "./slot-nemesis.js";
 
 export const FAULT_KINDS = ["kill", "pause", "partition", "membership"] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
-/** How long the membership fault waits for a node's admin API. */
-const ADMIN_TIMEOUT_MS = 3_000;
+/** On several shards, the share of membership actions that move a replica (the rest move slots). */
+const REPLICA_MOVE_SHARE = 0.25;
+/** The pause between two membership actions of one fault. */
+const ACTION_PAUSE_MS = 200;
 
 export interface NemesisOptions {
   readonly kinds: readonly FaultKind[];
@@ -40,6 +48,10 @@ export interface NemesisOptions {
   readonly leaderBias?: number;
   /** Faults that may be in progress at once (default 1). */
   readonly concurrency?: number;
+  /** The shards the cluster started with (default 1); from 2 on, `membership` moves slots between them too. */
+  readonly shards?: number;
+  /** The hash slots of the keys the workload uses now (and next): slot moves aim at them. */
+  readonly hotSlots?: () => readonly number[];
 }
 
 export class Nemesis {
@@ -55,7 +67,12 @@ export class Nemesis {
   /** The links each active partition cuts; the proxy blocks their union. */
   readonly #partitions = new Map<number, readonly Link[]>();
   #nextFault = 0;
+  readonly #admin: AdminClient;
+  /** Slot moves, splits and merges: on a cluster of two shards or more. */
+  readonly slots: SlotNemesis | undefined;
   faults = 0;
+  /** Replica moves the cluster recorded. */
+  replicaMoves = 0;
 
   constructor(
     cluster: ChaosCluster,
@@ -69,12 +86,22 @@ export class Nemesis {
     this.#random = random;
     this.#options = options;
     this.#log = (line) => log(`[${formatSeconds(recorder.nowNs()).padStart(9)}] ${line}`);
+    // Their own PRNGs, drawn from the nemesis's: a seed still replays every choice.
+    this.#admin = new AdminClient(cluster, new Prng(random.nextUint32()));
+    const slotRandom = new Prng(random.nextUint32());
+    this.slots =
+      (options.shards ?? 1) >= 2 && options.kinds.includes("membership")
+        ? new SlotNemesis(this.#admin, slotRandom, recorder, this.#log, {
+            initialShards: options.shards ?? 1,
+            hotSlots: options.hotSlots ?? (() => []),
+          })
+        : undefined;
   }
 
   /** Runs faults until `stop()`; the faults in progress are ended early then. */
   async run(): Promise<void> {
     if (this.#options.kinds.length === 0) return;
-    await Promise.all(Array.from({ length: this.#options.concurrency ?? 1 }, () => this.#loop()));
+    await Promise.all(Array.from({ length: this.#options.concurrency ?? 1 }, (_, i) => this.#loop(i === 0)));
   }
 
   stop(): void {
@@ -82,11 +109,14 @@ export class Nemesis {
     for (const wake of this.#wakers) wake();
   }
 
-  async #loop(): Promise<void> {
+  async #loop(first: boolean): Promise<void> {
     await this.#sleep(this.#between(this.#options.quietMs));
+    // When slots can move, the first loop starts with a membership fault: even a short run moves some.
+    let kind: FaultKind | undefined = first && this.slots !== undefined ? "membership" : undefined;
     while (!this.#stopped) {
-      const kind = this.#options.kinds[this.#random.int(this.#options.kinds.length)]!;
+      kind ??= this.#options.kinds[this.#random.int(this.#options.kinds.length)]!;
       if (await this.#fault(kind)) this.faults++;
+      kind = undefined;
       await this.#sleep(this.#between(this.#options.quietMs));
     }
   }
@@ -128,7 +158,7 @@ export class Nemesis {
       await this.#partition(leader, durationMs);
       return true;
     }
-    if (kind === "membership") return this.#moveReplica(durationMs);
+    if (kind === "membership") return this.#membership(durationMs);
     const target = this.#target(leader);
     if (target === undefined) return false;
     this.#busy.add(target);
@@ -194,14 +224,27 @@ export class Nemesis {
     this.#log(this.#partitions.size === 0 ? "healed the network" : `healed the ${shape} partition (others remain)`);
   }
 
-  /** One replica move (see the module comment); false when no move was possible (no live node answered, or no
-   * shard with a member free to take it). */
-  async #moveReplica(durationMs: number): Promise<boolean> {
-    const live = this.#cluster.ids.filter((id) => this.#cluster.state(id) === "running");
-    if (live.length === 0) return false;
-    const via = live[this.#random.int(live.length)]!;
-    const url = `http://127.0.0.1:${this.#cluster.httpPort(via)}/v1/admin/shards`;
-    const view = await adminJson<AdminShardsView>(url);
+  /** The membership fault (see the module comment); false when no action was possible. */
+  async #membership(durationMs: number): Promise<boolean> {
+    const deadline = Date.now() + durationMs;
+    const slots = this.slots;
+    if (slots === undefined) return this.#moveReplica(deadline);
+    let acted = false;
+    do {
+      // A slot action first: every membership fault moves slots.
+      let done = acted && this.#random.chance(REPLICA_MOVE_SHARE) && (await this.#moveReplica(deadline));
+      if (!done) done = await slots.act(deadline, () => this.#stopped);
+      if (!done) break; // nothing could be done now (no node answered): not again at once
+      acted = true;
+      await this.#sleep(ACTION_PAUSE_MS);
+    } while (!this.#stopped && Date.now() < deadline);
+    return acted;
+  }
+
+  /** One replica move, followed until it is done or `deadline` (Date.now() time) passes; false when no move was
+   * possible (no node answered, or no shard has a member free to take it). */
+  async #moveReplica(deadline: number): Promise<boolean> {
+    const view = (await this.#admin.get<AdminShardsView>("/v1/admin/shards")).body;
     const movable = (view?.shards ?? []).filter(
       (shard) => shard.leaving.length === 0 && view!.members.some((id) => !shard.replicas.includes(id)),
     );
@@ -214,18 +257,32 @@ export class Nemesis {
     const takers = view.members.filter((id) => !shard.replicas.includes(id));
     const to = takers[this.#random.int(takers.length)]!;
     const invokeNs = this.#recorder.nowNs();
-    const answer = await adminJson<{ message?: string }>(`${url}/${shard.id}/move`, { from, to });
-    const error = answer?.message;
+    // Sent again after no answer: a move recorded already is refused the second time (the replica moved).
+    const answer = await this.#admin.post<{ message?: string }>(
+      `/v1/admin/shards/${shard.id}/move`,
+      { from, to },
+      true,
+    );
+    const error =
+      answer.status === 202
+        ? undefined
+        : answer.status === 0
+          ? `no answer: ${answer.error ?? "?"}`
+          : `${answer.status} ${answer.error ?? ""}`;
+    const via = answer.via;
     this.#recorder.nemesis("move", { shard: shard.id, from, to, via, leader: shard.leader }, invokeNs, error);
+    const following = Math.max(0, deadline - Date.now());
     this.#log(
-      `move shard ${shard.id}'s replica from node ${from}${from === shard.leader ? " (leader)" : ""} to node ${to}` +
-        (error === undefined ? ` (following it for ${durationMs} ms)` : `: refused: ${error}`),
+      `move shard ${shard.id}'s replica from node ${from}${from === shard.leader ? " (leader)" : ""} to node ${to} via node ${via}` +
+        (error === undefined ? ` (following it for up to ${following} ms)` : `: NOT DONE, ${error}`),
     );
     if (error !== undefined) return true;
-    const deadline = Date.now() + durationMs;
+    this.replicaMoves++;
     while (!this.#stopped && Date.now() < deadline) {
       await this.#sleep(500);
-      const now = (await adminJson<AdminShardsView>(url))?.shards.find((each) => each.id === shard.id);
+      const now = (await this.#admin.get<AdminShardsView>("/v1/admin/shards")).body?.shards.find(
+        (each) => each.id === shard.id,
+      );
       if (now !== undefined && now.leaving.length === 0) {
         this.#log(`shard ${shard.id}'s move done: held by ${now.replicas.join(",")}`);
         return true;
@@ -233,6 +290,13 @@ export class Nemesis {
     }
     this.#log(`shard ${shard.id}'s move still runs`);
     return true;
+  }
+
+  /** What the membership fault did, for the run's report; undefined when it never ran. */
+  membershipSummary(): string | undefined {
+    if (!this.#options.kinds.includes("membership")) return undefined;
+    const replicas = `${this.replicaMoves} replica moves`;
+    return this.slots === undefined ? replicas : `${this.slots.summary()}; ${replicas}`;
   }
 
   /** The leader (with the configured bias) or a random node, among those no other fault holds. */
@@ -260,19 +324,5 @@ export class Nemesis {
       const timer = setTimeout(finish, ms);
       this.#wakers.add(finish);
     });
-  }
-}
-
-/** GET (or POST `body` to) a node's admin API; undefined when it does not answer in time. */
-async function adminJson<T>(url: string, body?: unknown): Promise<T | undefined> {
-  try {
-    const response = await fetch(url, {
-      method: body === undefined ? "GET" : "POST",
-      ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
-      signal: AbortSignal.timeout(ADMIN_TIMEOUT_MS),
-    });
-    return (await response.json()) as T;
-  } catch {
-    return undefined;
   }
 }

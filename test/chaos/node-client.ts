@@ -79,11 +79,13 @@ export class NodeClient {
   }
 }
 
-/** The outcome an HTTP status gives a write (the API's contract): 2xx ok; 503 certainly not applied; 504, 5xx
- * and anything unexpected indeterminate. 412 is left to the caller (a CAS that ran and found another value). */
+/** The outcome an HTTP status gives a write (the API's contract): 2xx ok; 503 (UNAVAILABLE, NOT_LEADER,
+ * PROPOSAL_DROPPED, CLUSTER_DOWN, SLOT_MIGRATING: the key's slot is being moved between shards) and 421 (ASK,
+ * MOVED: another shard holds the slot) certainly not applied; 504 (TIMEOUT, UNKNOWN_OUTCOME), other 5xx and
+ * anything unexpected indeterminate. 412 is left to the caller (a CAS that ran and found another value). */
 export function writeCompletion(answer: HttpAnswer): Completion {
   if (answer.status >= 200 && answer.status < 300) return { outcome: "ok" };
-  return { outcome: answer.status === 503 ? "fail" : "info", error: errorCode(answer) };
+  return { outcome: answer.status === 503 || answer.status === 421 ? "fail" : "info", error: errorCode(answer) };
 }
 
 /** The completion of a request that got no answer. */

@@ -3,16 +3,18 @@
  * 1. start the cluster behind the fault proxy and wait for a leader; the workload's setup;
  * 2. for `--time` seconds, the clients run operations (each bound to one node) while the nemesis injects faults;
  * 3. stop the clients (each finishes its operation), stop the nemesis, heal everything (resume, restart, heal
- *    the network) and wait until every node agrees on the leader and the applied index;
+ *    the network), wait until the slot moves the nemesis asked for are done, and wait until every node agrees on
+ *    the leader and the applied index;
  * 4. the final reads, through every node; stop the cluster;
  * 5. check the history; write summary.json; print the report with the verdict as the very last line.
  *
  * Exit codes: 0 valid; 1 a violation was found; 2 the run could not be judged (harness error, a node exiting on
- * its own, the cluster not converging after the heal, or a search that gave up).
+ * its own, the cluster not converging after the heal — slot moves included —, or a search that gave up).
  */
 import { appendFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Prng } from "../../src/lib/prng.js";
+import { hashSlot } from "../../src/slots/hash-slot.js";
 import { ChaosCluster, sleep } from "./chaos-cluster.js";
 import { type ChaosOptions, replayCommand } from "./chaos-options.js";
 import { type HistoryOp, HistoryRecorder } from "./history.js";
@@ -94,8 +96,19 @@ export async function runChaos(options: ChaosOptions, print: (line: string) => v
     await workload.setup(context);
     const nemesis = await runLoad(options, context, workload, (line) => appendFileSync(nemesisLog, `${line}\n`));
     print(`load done: ${countOps(recorder.ops)}; ${nemesis.faults} faults`);
+    const membership = nemesis.membershipSummary();
+    if (membership !== undefined) print(`membership: ${membership}`);
     await nemesis.healAll();
-    const converged = await cluster.waitConverged(CONVERGE_TIMEOUT_MS);
+    // The slot moves still under way finish once every node is back (a move never stops halfway).
+    const slots = await nemesis.slots?.settle(CONVERGE_TIMEOUT_MS);
+    if (slots !== undefined) {
+      print(
+        slots.settled
+          ? "slot moves: every move done"
+          : `slot moves: ${slots.moving < 0 ? "no node answered" : `${slots.moving} slots still moving`} ${CONVERGE_TIMEOUT_MS / 1000} s after the heal`,
+      );
+    }
+    const converged = (await cluster.waitConverged(CONVERGE_TIMEOUT_MS)) && slots?.settled !== false;
     print(
       converged
         ? "healed: every node agrees on the leader and the applied index"
@@ -105,7 +118,15 @@ export async function runChaos(options: ChaosOptions, print: (line: string) => v
     const exits = cluster.unexpectedExits;
     await cluster.stop();
     cluster = undefined;
-    Object.assign(summary, { converged, unexpectedExits: exits });
+    Object.assign(summary, {
+      converged,
+      unexpectedExits: exits,
+      ...(membership === undefined
+        ? {}
+        : {
+            membership: { replicaMoves: nemesis.replicaMoves, ...(nemesis.slots?.counts ?? {}), slotsSettled: slots },
+          }),
+    });
 
     verdict = workload.check(recorder.ops);
     Object.assign(summary, { check: verdict.details, valid: verdict.valid });
@@ -152,6 +173,8 @@ async function runLoad(
       faultMs: options.faultMs,
       quietMs: options.quietMs,
       concurrency: options.faultsAtOnce,
+      shards: options.shards,
+      hotSlots: () => [...new Set((workload.hotKeys?.() ?? []).map((key) => hashSlot(Buffer.from(key))))],
     },
     log,
   );

@@ -37,6 +37,9 @@ export interface Workload {
   setup(context: WorkloadContext): Promise<void>;
   /** Runs and records one operation of this client. */
   step(client: ClientContext): Promise<HistoryOp>;
+  /** The keys the clients use now and are about to use: the membership nemesis moves their hash slots between
+   * shards more often than others. */
+  hotKeys?(): readonly string[];
   /** Reads everything back, through every node, after the nemesis healed the cluster. */
   finalReads(context: WorkloadContext): Promise<void>;
   check(history: readonly HistoryOp[]): Verdict;

@@ -93,6 +93,10 @@ export class BankWorkload implements Workload {
     );
   }
 
+  hotKeys(): readonly string[] {
+    return this.accounts;
+  }
+
   async finalReads(context: WorkloadContext): Promise<void> {
     await Promise.all(
       nodeClients(context).map(async (http) => {

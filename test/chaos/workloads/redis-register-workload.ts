@@ -5,17 +5,20 @@
  * readRedis's ReadIndex barrier and EXEC's watch check.
  *
  * Replies and their outcomes (history.ts):
- * - SET: `+OK` ok; `-TRYAGAIN …` fail (the node says nothing was applied); any other error (`-ERR … timed out`),
+ * - SET: `+OK` ok; `-TRYAGAIN …` (no leader, or the key's slot is being moved between shards), `-ASK`, `-MOVED`,
+ *   `-CLUSTERDOWN`: fail (the node says nothing was applied); any other error (`-UNCERTAIN`, `-ERR … timed out`),
  *   a timeout or a lost connection: indeterminate; a connection that could not be made: fail.
  * - GET: a bulk or nil is an ok read; anything else fails (a read changes nothing, so it is simply dropped).
  * - CAS from `expected` (the value this client last saw) to a fresh value: WATCH k, GET k; if GET does not answer
  *   `expected`, UNWATCH and the CAS failed ("compare failed": there was a moment in its span when k held another
  *   value); otherwise MULTI, SET k new, EXEC (pipelined). EXEC answering an array means the SET applied while k
  *   still held the value GET saw (no write to k between WATCH and EXEC's apply): ok. EXEC answering nil means k
- *   was written after WATCH; values are unique, so k held `expected` over one unbroken stretch, and since a
- *   write fell between WATCH and EXEC, k held something else at WATCH's or at EXEC's moment: "compare failed"
- *   holds over the op's span, which starts at WATCH. An error before EXEC was sent: fail; EXEC answering
- *   `-TRYAGAIN` or `-EXECABORT`: fail; any other error, a timeout or a lost connection after EXEC: indeterminate.
+ *   was written after WATCH — or that k's slot moved to another shard meanwhile, which changes nothing of k — so
+ *   a GET follows: another value than `expected` proves k held something else within the op's span ("compare
+ *   failed"); `expected` (values are unique: k held it over one unbroken stretch, from before WATCH until that
+ *   GET) makes it a plain failure, left out by the checker. An error before EXEC was sent: fail; EXEC answering
+ *   `-TRYAGAIN`, `-ASK`, `-MOVED`, `-CLUSTERDOWN` or `-EXECABORT`: fail (nothing was done); any other error
+ *   (`-UNCERTAIN`, `-ERR … timed out`), a timeout or a lost connection after EXEC: indeterminate.
  */
 import type { Completion, HistoryOp } from "../history.js";
 import { describeReply, RespClient, RespFailure, type RespValue } from "../resp-client.js";
@@ -77,6 +80,10 @@ export class RedisRegisterWorkload implements Workload {
     });
   }
 
+  hotKeys(): readonly string[] {
+    return this.#keys.hotKeys();
+  }
+
   async finalReads(context: WorkloadContext): Promise<void> {
     for (const connection of this.#connections.values()) connection.close();
     this.#connections.clear();
@@ -111,9 +118,12 @@ export class RedisRegisterWorkload implements Workload {
   }
 }
 
-/** Redis Cluster's "not now, nothing was done" prefix, which Shoal answers when there is no leader or quorum. */
+/** Errors that say nothing was done: Redis Cluster's "not now" (TRYAGAIN: no leader or quorum, leadership lost
+ * before the entry committed, or the key's slot being moved between shards), its redirects (ASK, MOVED: another
+ * shard holds the slot) and CLUSTERDOWN (the shard has no quorum: refused before it was sent), and EXECABORT.
+ * Anything else — UNCERTAIN (the leader went away after taking the write), ERR … timed out — may have applied. */
 function certainlyNotApplied(reply: RespValue): boolean {
-  return reply.type === "error" && /^(TRYAGAIN|EXECABORT)\b/.test(reply.message);
+  return reply.type === "error" && /^(TRYAGAIN|ASK|MOVED|CLUSTERDOWN|EXECABORT)\b/.test(reply.message);
 }
 
 function noReply(error: unknown): Completion {
@@ -173,8 +183,7 @@ async function compareAndSet(
   try {
     const [, , exec] = await connection.pipeline([["MULTI"], ["SET", key, value], ["EXEC"]], session ?? -1);
     if (exec === undefined) throw new RespFailure("no EXEC reply", false);
-    if (exec.type === "array" && exec.items === null)
-      return { completion: { outcome: "fail", error: "compare failed" } };
+    if (exec.type === "array" && exec.items === null) return afterAbort(connection, key, expected);
     const first = exec.type === "array" ? exec.items?.[0] : undefined;
     if (first?.type === "simple" && first.value === "OK") return { completion: { outcome: "ok" } };
     return {
@@ -185,6 +194,30 @@ async function compareAndSet(
     // so the WATCH went with it): failed.
     connection.reset();
     return { completion: noReply(error) };
+  }
+}
+
+/**
+ * EXEC answered nil: the SET did not apply. A write to k since WATCH aborts it — and so does a move of k's slot to
+ * another shard between WATCH and EXEC (the new shard numbers k's revisions anew), which says nothing of k's value.
+ * A GET tells them apart: a value other than `expected` means k held another value within the operation's span
+ * ("compare failed"); `expected` again means k held it all along (values are written once, and k held `expected`
+ * before WATCH, when this client last saw it), so the abort is a plain failure, which the checker leaves out.
+ */
+async function afterAbort(
+  connection: RespClient,
+  key: string,
+  expected: string,
+): Promise<{ completion: Completion; observed?: string | null }> {
+  try {
+    const got = await connection.command(["GET", key]);
+    if (got.type === "bulk" && got.value !== expected) {
+      return { completion: { outcome: "fail", error: "compare failed" }, observed: got.value };
+    }
+    const error = got.type === "bulk" ? "EXEC aborted, value unchanged" : `EXEC aborted; GET: ${describeReply(got)}`;
+    return { completion: { outcome: "fail", error } };
+  } catch (error) {
+    return { completion: { outcome: "fail", error: `EXEC aborted; GET: ${(error as Error).message}` } };
   }
 }
 

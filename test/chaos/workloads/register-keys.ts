@@ -33,6 +33,13 @@ export class RegisterKeys {
     return key;
   }
 
+  /** Every slot's key now and its next `ahead` keys (a key lasts `opsPerKey` operations: often under a second). */
+  hotKeys(ahead = 3): string[] {
+    return this.#slots.flatMap((slot, index) =>
+      Array.from({ length: ahead + 1 }, (_, i) => `r${index}.${slot.generation + i}`),
+    );
+  }
+
   /** What `client` last read of each key (mutable: the workload records reads into it). */
   seenBy(client: number): Map<string, string> {
     let seen = this.#lastSeen.get(client);

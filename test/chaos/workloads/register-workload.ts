@@ -77,6 +77,10 @@ export class RegisterWorkload implements Workload {
     );
   }
 
+  hotKeys(): readonly string[] {
+    return this.#keys.hotKeys();
+  }
+
   async finalReads(context: WorkloadContext): Promise<void> {
     const clients = nodeClients(context);
     await Promise.all(

@@ -9,7 +9,14 @@
  */
 import { checkSetHistory } from "../checkers/set-checker.js";
 import type { Completion, HistoryOp } from "../history.js";
-import { errorCode, type HttpAnswer, kvPath, type NodeClient, transportCompletion } from "../node-client.js";
+import {
+  errorCode,
+  type HttpAnswer,
+  kvPath,
+  type NodeClient,
+  transportCompletion,
+  writeCompletion,
+} from "../node-client.js";
 import {
   type ClientContext,
   finalRead,
@@ -54,6 +61,10 @@ export class SetWorkload implements Workload {
     return client.recorder.run({ client: client.id, node: client.http.node, op: "add", key, value: element }, () =>
       this.#add(client, key, element),
     );
+  }
+
+  hotKeys(): readonly string[] {
+    return Array.from({ length: this.#options.keys }, (_, i) => `set${i}`);
   }
 
   async finalReads(context: WorkloadContext): Promise<void> {
@@ -127,8 +138,9 @@ export class SetWorkload implements Workload {
         last = { outcome: "fail", error: "conflict" };
         continue;
       }
-      if (answer.status !== 503) return { outcome: "info", error: errorCode(answer) };
-      last = { outcome: "fail", error: errorCode(answer) };
+      const refused = writeCompletion(answer);
+      if (refused.outcome !== "fail") return refused;
+      last = refused;
     }
     return last;
   }
