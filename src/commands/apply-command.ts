@@ -15,7 +15,7 @@ import { runSteps, type Steps } from "../lib/steps.js";
 import { hashSlot } from "../slots/hash-slot.js";
 import type { ApplyState, EntryOutcome } from "../store/entry-applier.js";
 import type { KeyValue } from "../store/record.js";
-import { NO_SLOT_STATES } from "../store/slot-states.js";
+import { NO_SLOT_STATES, servesAll } from "../store/slot-states.js";
 import { type KeyspaceReader, WriteSet } from "../store/write-set.js";
 import type {
   Command,
@@ -121,7 +121,7 @@ function* applyCommandSteps(
       result = writes ? yield* applySlotStep(context, command) : { kind: "noop", revision: state.revision };
     } else {
       // A slot being moved refuses what would break the move (slot-ownership.ts); nothing recorded, nothing asked.
-      if (slots.size > 0) {
+      if (!servesAll(slots)) {
         const refusal = refusalOf(command, slots);
         if (refusal !== undefined) throw refusal;
         if (command.op === "expire") command = expireOwned(command, slots);

@@ -11,7 +11,7 @@ import type { Command, ExpireCommand, SlotCommand } from "./command.js";
 import { commandKeys, DATA_COMMAND_TABLE } from "./redis/table.js";
 
 /** Why this shard refuses `command` (a ShoalError: SLOT_MIGRATING or ASK), or undefined when it runs it. Only
- * asked while some slot is recorded (`states` not empty): the common case costs nothing. */
+ * asked while some slot is refused (`servesAll` false): the common case, no move or only imports, costs nothing. */
 export function refusalOf(command: Exclude<Command, SlotCommand>, states: SlotStates): ShoalError | undefined {
   const check = (key: Uint8Array, writes: boolean): ShoalError | undefined =>
     slotRefusal(states, hashSlot(key), writes);

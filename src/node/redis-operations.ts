@@ -93,7 +93,7 @@ export class RedisOperations {
   /** Runs readonly Redis data commands on this node's state: linearizable (ReadIndex) unless `stale`. */
   async readRedis(argvs: readonly (readonly Uint8Array[])[], stale: boolean, cursors: ScanCursors): Promise<Reply[]> {
     await this.#client.linearize(stale);
-    checkServed(this.#store.slotStates(), keysOfArgvs(argvs), false);
+    checkServed(this.#store.slotStates(), () => keysOfArgvs(argvs), false);
     const nowMs = Math.max(Date.now(), this.#store.clockMs());
     return executeCommands(liveReader(this.#store, nowMs), undefined, argvs, {
       nowMs,
@@ -114,7 +114,7 @@ export class RedisOperations {
   ): Promise<{ readonly path: string; release(): void } | undefined> {
     if (!(this.#store instanceof LmdbStore)) return undefined;
     await this.#client.linearize(stale);
-    checkServed(this.#store.slotStates(), keysOfArgvs(argvs), false);
+    checkServed(this.#store.slotStates(), () => keysOfArgvs(argvs), false);
     return this.#store.lendEnvironment();
   }
 

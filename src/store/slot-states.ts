@@ -127,10 +127,30 @@ export function slotRefusal(states: SlotStates, slot: number, writes: boolean): 
   }
 }
 
+const servingAll = new WeakMap<SlotStates, boolean>();
+
+/** Whether `states` refuse nothing: none recorded, or only slots `owned` after an import (every shard that took
+ * a slot keeps those for good). Asked per command, so answered once per states object (they are never changed in
+ * place: a step makes new ones), and a shard that moved no slot or only took some pays no per-key check. */
+export function servesAll(states: SlotStates): boolean {
+  if (states.size === 0) return true;
+  let all = servingAll.get(states);
+  if (all === undefined) {
+    all = [...states.values()].every((state) => state.phase === "owned");
+    servingAll.set(states, all);
+  }
+  return all;
+}
+
 /** Throws the refusal of the first of `keys` this shard does not serve (reads when not `writes`). Reads check after
  * their ReadIndex barrier, so the states they see are at least as new as any move acknowledged before. */
-export function checkServed(states: SlotStates, keys: Iterable<Uint8Array>, writes: boolean): void {
-  if (states.size === 0) return;
+export function checkServed(
+  states: SlotStates,
+  keys: Iterable<Uint8Array> | (() => Iterable<Uint8Array>),
+  writes: boolean,
+): void {
+  if (servesAll(states)) return;
+  if (typeof keys === "function") keys = keys();
   for (const key of keys) {
     const refusal = slotRefusal(states, hashSlot(key), writes);
     if (refusal !== undefined) throw refusal;
