@@ -462,4 +462,76 @@ describe("moving slots between shards while clients write", { timeout: 180_000 }
       client.disconnect();
     }
   });
+
+  test("a revision read before a move never matches after it: If-Match, txn compares and WATCH refuse", async () => {
+    const view = await shards(1);
+    const shardOfSlot = (slot: number): number =>
+      view.shards.find((shard) => shard.slots.some(([from, to]) => slot >= from && slot <= to))?.id ?? 0;
+    // One hash tag per shard (its keys live in a slot that shard owns), and each shard's revision.
+    const tags = new Map<number, string>();
+    for (let i = 0; tags.size < 3; i++) {
+      const tag = `rev${i}`;
+      const shard = shardOfSlot(hashSlot(Buffer.from(tag)));
+      if (!tags.has(shard)) tags.set(shard, tag);
+    }
+    const put = async (key: string, body: string, headers: Record<string, string> = {}): Promise<Response> =>
+      fetch(`${cluster.url(2)}/v1/kv/${encodeURIComponent(key)}`, { method: "PUT", body, headers });
+    const revisionOf = async (tag: string): Promise<number> => {
+      const response = await put(`{${tag}}probe`, "p");
+      return ((await response.json()) as { revision: number }).revision;
+    };
+    const revisions = new Map<number, number>();
+    for (const [shard, tag] of tags) revisions.set(shard, await revisionOf(tag));
+    const byRevision = [...revisions].sort(([, a], [, b]) => b - a);
+    const [from, to] = [byRevision[0]?.[0] as number, byRevision[2]?.[0] as number];
+    const tag = tags.get(from) as string;
+    // The source is ahead (so a revision read there could come round again on the destination without the floor).
+    while ((await revisionOf(tag)) <= (revisions.get(to) as number) + 10) {}
+    const key = `{${tag}}cas`;
+    const absent = `{${tag}}absent`;
+    const written = await put(key, "before");
+    assert.equal(written.status, 200);
+    const seen = ((await written.json()) as { revision: number }).revision;
+
+    const watcher = new Redis({ host: "127.0.0.1", port: cluster.respPort(1), maxRetriesPerRequest: 1 });
+    const absentWatcher = new Redis({ host: "127.0.0.1", port: cluster.respPort(1), maxRetriesPerRequest: 1 });
+    const other = new Redis({ host: "127.0.0.1", port: cluster.respPort(3), maxRetriesPerRequest: 1 });
+    try {
+      await watcher.watch(key);
+      await absentWatcher.watch(absent);
+      // Created and deleted again on the source before the move: Redis aborts the EXEC of a key written since WATCH.
+      await other.set(absent, "briefly");
+      await other.del(absent);
+
+      await move(1, [hashSlot(Buffer.from(tag))], to);
+      await movesDone();
+      const read = await fetch(`${cluster.url(3)}/v1/kv/${encodeURIComponent(key)}`);
+      assert.equal(await read.text(), "before");
+      const modRevision = Number(read.headers.get("x-shoal-mod-revision"));
+      assert.ok(modRevision > seen, `the moved key's modRevision ${modRevision} is above the one read before, ${seen}`);
+
+      const ifMatch = await put(key, "stale-cas", { "if-match": String(seen) });
+      assert.equal(ifMatch.status, 412, await ifMatch.text());
+      const txn = await fetch(`${cluster.url(1)}/v1/txn`, {
+        method: "POST",
+        body: JSON.stringify({
+          compare: [{ key, target: "modRevision", op: "==", value: seen }],
+          success: [{ op: "put", key, value: "stale-txn" }],
+        }),
+      });
+      assert.equal(txn.status, 200, await txn.clone().text());
+      assert.equal(((await txn.json()) as { succeeded: boolean }).succeeded, false);
+      assert.equal(await watcher.multi().set(key, "stale-watch").exec(), null, "EXEC aborts: the key moved");
+      assert.equal(await absentWatcher.multi().set(absent, "x").exec(), null, "EXEC aborts: written since WATCH");
+      assert.equal(await other.get(key), "before", "no stale write went through");
+      assert.equal(await other.exists(absent), 0);
+      // A compare against the revision read after the move holds.
+      const fresh = await put(key, "after", { "if-match": String(modRevision) });
+      assert.equal(fresh.status, 200, await fresh.text());
+    } finally {
+      watcher.disconnect();
+      absentWatcher.disconnect();
+      other.disconnect();
+    }
+  });
 });

@@ -1,12 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { hashSlot } from "../slots/hash-slot.js";
 import { applyEntryData } from "./apply-command.js";
+import type { CommandResult } from "./command.js";
 import { encodeCommand } from "./command-codec.js";
 import { MapStateMachine } from "./testing/map-state-machine.js";
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 
 const Harness = MapStateMachine;
+const SLOT_K = hashSlot(bytes("k"));
 
 describe("applyCommand", () => {
   it("counts versions and revisions across put, overwrite, delete and re-create", () => {
@@ -134,5 +137,37 @@ describe("applyCommand", () => {
     const good = applyEntryData(h, encodeCommand({ op: "put", key: bytes("k"), value: bytes("v"), nowMs: 5 }), h.state);
     assert.equal(good.result.kind, "put");
     assert.deepEqual(good.state, { revision: 1, clockMs: 5, nextCollectionId: 1 });
+  });
+});
+
+describe("a slot import's revision floor", () => {
+  const importing = (h: MapStateMachine, revisionFloor: number): CommandResult =>
+    h.apply({
+      op: "slot",
+      nowMs: 1,
+      move: 1,
+      action: "import",
+      slots: [SLOT_K],
+      argvs: [[bytes("SET"), bytes("k"), bytes("v")]],
+      revisionFloor,
+    });
+
+  it("takes the revision after the floor or the group's, whichever is higher", () => {
+    const h = new Harness();
+    h.apply({ op: "slot", nowMs: 1, move: 1, action: "importStart", slots: [SLOT_K], shard: 2 });
+    assert.equal(importing(h, 40).revision, 41);
+    assert.equal(h.getRecord(bytes("k"))?.modRevision, 41);
+    assert.equal(importing(h, 7).revision, 42);
+  });
+
+  it("refuses a floor no revision can follow, changing nothing", () => {
+    const h = new Harness();
+    h.apply({ op: "slot", nowMs: 1, move: 1, action: "importStart", slots: [SLOT_K], shard: 2 });
+    for (const floor of [2 ** 53, -1, 1.5, Number.NaN]) {
+      const result = importing(h, floor);
+      assert.equal(result.kind, "error");
+      assert.equal(h.state.revision, 0);
+      assert.equal(h.getRecord(bytes("k")), undefined);
+    }
   });
 });

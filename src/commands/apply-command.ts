@@ -4,7 +4,9 @@
  * every replica that applies the same entries to the same state reaches the same state and the same results.
  *
  * Revisions: a command that changes anything takes revision `state.revision + 1` for all of its writes (a txn
- * is one revision, as in etcd); a command that changes nothing leaves the revision alone. Every read and write
+ * is one revision, as in etcd); a command that changes nothing leaves the revision alone. One exception: a slot
+ * import carrying its source's revision (SlotCommand.revisionFloor) takes the next revision above both, so a
+ * key's modRevision grows across shards too (the revisions between are skipped: store/history.ts). Every read and write
  * goes through the keyspace (keyspace/keyspace.ts), which stamps that revision on what it writes and owns the
  * expiry and size rules, for these commands exactly as for the Redis families.
  */
@@ -33,7 +35,7 @@ import type {
 import { decodeCommandSteps } from "./command-codec.js";
 import { compareHolds } from "./compare.js";
 import { expiryOf, Keyspace } from "./keyspace/keyspace.js";
-import { COMMAND_LIMITS } from "./limits.js";
+import { COMMAND_LIMITS, validRevisionFloor } from "./limits.js";
 import type { ScanCursors } from "./redis/command-spec.js";
 import { executeCommandSteps } from "./redis/execute.js";
 import { checkImportKeys, expireOwned, importWrites, refusalOf, slotStep } from "./slot-ownership.js";
@@ -110,8 +112,17 @@ function* applyCommandSteps(
   let command = original;
   const writes = new WriteSet(reader, state.nextCollectionId);
   const nowMs = Math.max(state.clockMs, command.nowMs);
-  const revision = state.revision + 1;
-  const context: Context = { writes, keyspace: new Keyspace(writes, writes, nowMs, revision), repliesWanted };
+  const floor = command.op === "slot" ? (command.revisionFloor ?? 0) : 0;
+  if (!validRevisionFloor(floor)) {
+    return refused(new ShoalError("BAD_REQUEST", "Cannot import: the revision floor is not a revision"), state);
+  }
+  const revision = Math.max(state.revision, floor) + 1;
+  const context: Context = {
+    writes,
+    keyspace: new Keyspace(writes, writes, nowMs, revision),
+    revisionBefore: state.revision,
+    repliesWanted,
+  };
   let slots = state.slots ?? NO_SLOT_STATES;
   let result: CommandResult;
   try {
@@ -188,6 +199,8 @@ interface Context {
   readonly writes: WriteSet;
   /** Every read and write of the command, at the entry's time and revision. */
   readonly keyspace: Keyspace;
+  /** The group's revision before the command (what a command that changed nothing reports). */
+  readonly revisionBefore: number;
   readonly repliesWanted: boolean;
 }
 
@@ -298,9 +311,8 @@ function writeDelete(context: Context, key: Uint8Array): KeyValue | undefined {
   return prev;
 }
 
-/** The group's revision before the command (what a command that changed nothing reports). */
 function revisionBefore(context: Context): number {
-  return context.keyspace.revision - 1;
+  return context.revisionBefore;
 }
 
 function revisionAfter(context: Context): number {

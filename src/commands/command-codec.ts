@@ -310,6 +310,7 @@ function readSlotCommand(f: Fields, nowMs: number): SlotCommand {
     }),
     ...optional("shard", f.optionalNumber("shard")),
     ...optional("argvs", argvs),
+    ...optional("revisionFloor", f.optionalNumber("revisionFloor")),
     ...optional("keys", keys),
   };
 }

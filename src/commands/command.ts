@@ -117,6 +117,10 @@ export interface SlotCommand {
   readonly shard?: number;
   /** import: the commands to run. */
   readonly argvs?: readonly (readonly Uint8Array[])[];
+  /** import (optional): the source's revision when it read the keys — at least every imported key's modRevision
+   * there. The import's writes take a revision above it, so a key's modRevision only grows as it moves between
+   * shards and a compare (txn, If-Match, WATCH) against one read before the move cannot match after it. */
+  readonly revisionFloor?: number;
   /** drop: the keys to delete. */
   readonly keys?: readonly Uint8Array[];
 }

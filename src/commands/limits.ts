@@ -16,6 +16,12 @@ import { STORED_KEY_BYTES_MAX } from "../store/key-range.js";
 
 const MiB = 1024 * 1024;
 
+/** A revision floor an import may carry (SlotCommand.revisionFloor): a revision, far enough below 2^53 that the
+ * revisions after it stay exact integers. */
+export function validRevisionFloor(floor: number): boolean {
+  return Number.isSafeInteger(floor) && floor >= 0 && floor < 2 ** 52;
+}
+
 export const COMMAND_LIMITS = {
   /** The longest key a store holds (store/key-range.ts says why it is 1024). */
   keySizeBytesMax: STORED_KEY_BYTES_MAX,

@@ -10,7 +10,7 @@ import { ShoalError } from "../lib/errors.js";
 import { runSteps, type Steps } from "../lib/steps.js";
 import { SLOT_COUNT } from "../slots/hash-slot.js";
 import type { Command, Compare, ExpiryOptions, RedisCommand, SlotCommand, TxnCommand, TxnOp } from "./command.js";
-import { COMMAND_LIMITS, checkKeySize, checkValueSize } from "./limits.js";
+import { COMMAND_LIMITS, checkKeySize, checkValueSize, validRevisionFloor } from "./limits.js";
 import { checkArgvLimitsSteps } from "./redis/command-limits.js";
 
 /** Throws a ShoalError (BAD_REQUEST or TOO_LARGE) naming the first rule `command` breaks. */
@@ -56,7 +56,7 @@ export function* validateCommandSteps(command: Command): Steps<void> {
 /** A slot step names its slots (distinct, at most SLOT_STEP_SLOTS_MAX), the other shard where it needs one, and only
  * the parts its action takes. */
 function* checkSlotSteps(command: SlotCommand): Steps<void> {
-  const { action, slots, shard, argvs, keys, move } = command;
+  const { action, slots, shard, argvs, keys, move, revisionFloor } = command;
   if (!Number.isInteger(move) || move < 1 || move > 0xffffffff) {
     throw new ShoalError("BAD_REQUEST", `Cannot ${action}: the move must be a map epoch (1 to 2^32 - 1)`);
   }
@@ -75,6 +75,9 @@ function* checkSlotSteps(command: SlotCommand): Steps<void> {
   }
   if ((action === "import") !== (argvs !== undefined) || (action === "drop") !== (keys !== undefined)) {
     throw new ShoalError("BAD_REQUEST", `Cannot ${action} slots: wrong parts`);
+  }
+  if (revisionFloor !== undefined && (action !== "import" || !validRevisionFloor(revisionFloor))) {
+    throw new ShoalError("BAD_REQUEST", `Cannot ${action} slots: the revision floor must be an import's revision`);
   }
   if (argvs !== undefined) yield* checkRedisSteps({ op: "redis", nowMs: command.nowMs, argvs });
   if (keys !== undefined) {

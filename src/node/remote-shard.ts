@@ -272,6 +272,7 @@ function tickets(value: unknown): WatchTicket[] {
       key: bytes(item?.key),
       modRevision: count(item?.modRevision),
       watchedAtRevision: count(item?.watchedAtRevision),
+      slotMove: item?.slotMove === undefined ? 0 : count(item.slotMove),
     }),
   );
 }

@@ -233,6 +233,50 @@ describe("slot states in the stores", () => {
   });
 });
 
+describe("revisions across a slot move", () => {
+  for (const kind of KINDS) {
+    it(`${kind.name}: an import takes a revision above its source's, skipped revisions hold no events`, async () => {
+      const { store, reopen } = kind.open();
+      let current = store;
+      try {
+        ok(current, redis(NOW, "SET {o}x 1"));
+        assert.equal(current.revision(), 1);
+        ok(current, slotStep("importStart", [M], { shard: 2 }));
+        // An import that writes nothing leaves the revision alone, floor or not.
+        ok(current, slotStep("import", [M], { argvs: [argv("DEL {m}none")], revisionFloor: 500 }));
+        assert.equal(current.revision(), 1);
+        // The source read its keys at revision 500: the copy is written at 501, above any modRevision there.
+        ok(current, slotStep("import", [M], { argvs: [argv("SET {m}a 1")], revisionFloor: 500 }));
+        assert.equal(current.revision(), 501);
+        assert.equal(current.get(bytes("{m}a"), NOW)?.modRevision, 501);
+        // A floor below the shard's revision changes nothing about the next revision.
+        ok(current, slotStep("import", [M], { argvs: [argv("SET {m}b 2")], revisionFloor: 3 }));
+        assert.equal(current.get(bytes("{m}b"), NOW)?.modRevision, 502);
+        ok(current, slotStep("importDone", [M]));
+        ok(current, redis(NOW, "SET {o}x 2"));
+        assert.equal(current.get(bytes("{o}x"), NOW)?.modRevision, 503);
+        // A floor no revision can follow is refused before it is proposed (and at apply: apply-command.test.ts).
+        const unfollowable = slotStep("import", [M], { argvs: [argv("SET {m}c 3")], revisionFloor: 2 ** 53 });
+        assert.throws(() => one(current, unfollowable), /revision floor/);
+        const revisionsOf = (from: number): number[] => current.events(from, current.revision()).map((e) => e.revision);
+        assert.deepEqual(revisionsOf(1), [1, 501, 502, 503]);
+        assert.deepEqual(revisionsOf(2), [501, 502, 503], "a watch from a skipped revision sees the next change");
+        assert.deepEqual(revisionsOf(300), [501, 502, 503]);
+        assert.deepEqual(current.historyStats().revisionCount, 4);
+        if (reopen !== undefined) {
+          await current.close();
+          current = reopen();
+          assert.deepEqual(revisionsOf(1), [1, 501, 502, 503], "the history's window reloads across the gap");
+          ok(current, redis(NOW, "SET {o}x 3"));
+          assert.deepEqual(revisionsOf(400), [501, 502, 503, 504]);
+        }
+      } finally {
+        await current.close();
+      }
+    });
+  }
+});
+
 describe("slot states written off the event loop", () => {
   it("LmdbStore: a big batch written on its writer thread keeps its slot states across a reopen", async () => {
     const kind = KINDS.find((each) => each.name === "LmdbStore") as Kind;

@@ -222,7 +222,10 @@ export class SlotMover {
       // Applied on this replica too (it leads; a follower's copy would wait for it): the copy taken below is final.
       if (!allIn("frozen")) return false;
       await step(to, { action: "importStart", slots, shard: from });
-      await this.#copy(source, slots, (argvs) => step(to, { action: "import", slots, argvs }));
+      // Each import carries the source's revision (at least every copied key's modRevision): apply-command.ts.
+      await this.#copy(source, slots, (argvs) =>
+        step(to, { action: "import", slots, argvs, revisionFloor: source.store.revision() }),
+      );
       // The source lets the slots go before the destination takes them (see the module comment).
       await step(from, { action: "handOff", slots });
     }

@@ -33,7 +33,8 @@ export interface EntryOutcome<R> {
    * `expire` events rather than `delete`. */
   readonly expiredKeys: boolean;
   readonly result: R;
-  /** Invariant: the revision moves (by one) exactly when the entry changed something. */
+  /** Invariant: the revision moves (by one, or past a slot import's revision floor) exactly when the entry changed
+   * something. */
   readonly state: ApplyState;
 }
 

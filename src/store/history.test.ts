@@ -41,4 +41,18 @@ describe("history window", () => {
       assert.ok(window.bytes <= 2_000_000, `batch ${batch}: ${window.bytes} bytes held`);
     }
   });
+
+  it("holds revisions an import skipped as absent: drops by held revisions, refuses going back", () => {
+    const window = new HistoryWindow({ historyRevisionsMax: 3, historyBytesMax: 1_000_000 }, 0);
+    apply(window, [...revisions(1, 2, 1, 10), ...revisions(1_000, 1, 1, 10)]);
+    assert.equal(window.revisionCount, 3);
+    apply(window, revisions(1_001, 1, 1, 10)); // four held: the oldest goes
+    assert.equal(window.compactedRevision, 1);
+    apply(window, revisions(5_000, 1, 1, 10)); // the next oldest (2) goes: everything before 1,000 is compacted
+    assert.equal(window.compactedRevision, 999);
+    assert.doesNotThrow(() => window.check(1_000));
+    assert.throws(() => window.check(999), /compacted/);
+    assert.throws(() => window.commit(revisions(5_000, 1, 1, 10), window.plan([])), /continues the window/);
+    assert.throws(() => window.reset(10, revisions(10, 1, 1, 1)), /above the compacted/);
+  });
 });

@@ -4,9 +4,12 @@
  * a revision, then follow new applies.
  *
  * The window: `compactedRevision` is the newest revision whose events are gone. Invariant: every revision in
- * (compactedRevision, revision] has its events in the history (each revision bump comes from at least one
- * mutation, and each mutation is one event), and the history holds nothing else. Old revisions are dropped
- * whole, oldest first, once the window holds more than `revisionsMax` revisions or `bytesMax` bytes.
+ * (compactedRevision, revision] that the group reached by applying a change has its events in the history (each
+ * revision bump comes from at least one mutation, and each mutation is one event), and the history holds nothing
+ * else. Revisions are usually consecutive, but a slot import may skip some (apply-command.ts: a key's modRevision
+ * keeps growing when it moves to another shard, whose counter then jumps past the source's): a skipped revision
+ * never existed, so it has no events and a watch from it sees the next change. Old revisions are dropped whole,
+ * oldest first, once the window holds more than `revisionsMax` revisions or `bytesMax` bytes.
  *
  * The history is local to each replica, not replicated state: it is left out of snapshots (so a snapshot image
  * is unchanged and canonical), and a store restored from a snapshot starts its history at the snapshot's
@@ -97,7 +100,8 @@ export interface RevisionSummary {
  * after it succeeded.
  */
 export interface HistoryStats {
-  /** The newest revision whose events are gone; every later revision up to the store's `revision()` is held. */
+  /** The newest revision whose events are gone; every later revision up to the store's `revision()` that some
+   * change reached is held. */
   readonly compactedRevision: number;
   readonly revisionCount: number;
   readonly sizeBytes: number;
@@ -106,7 +110,8 @@ export interface HistoryStats {
 export class HistoryWindow {
   readonly #revisionsMax: number;
   readonly #bytesMax: number;
-  /** Oldest first. Invariant: consecutive revisions, the first one compactedRevision + 1. */
+  /** Oldest first. Invariant: increasing revisions (consecutive but where an import skipped some), all above
+   * compactedRevision. */
   #revisions: RevisionSummary[] = [];
   #head = 0;
   #bytes = 0;
@@ -142,16 +147,18 @@ export class HistoryWindow {
 
   /** Replaces the window (a store opening its history, or restoring a snapshot with none). */
   reset(compactedRevision: number, held: readonly RevisionSummary[] = []): void {
-    held.forEach((summary, i) => {
-      assert(summary.revision === compactedRevision + 1 + i, "held revisions are consecutive");
-    });
+    let last = compactedRevision;
+    for (const summary of held) {
+      assert(summary.revision > last, "held revisions increase, above the compacted one");
+      last = summary.revision;
+    }
     this.#revisions = [...held];
     this.#head = 0;
     this.#bytes = held.reduce((sum, summary) => sum + summary.bytes, 0);
     this.#compactedRevision = compactedRevision;
   }
 
-  /** Which held revisions to drop once `added` (consecutive, continuing the window) are written. Costs what
+  /** Which held revisions to drop once `added` (increasing, continuing the window) are written. Costs what
    * it drops, not the window's size: this runs for every applied batch.
    *
    * The rows dropped in one batch are bounded by HISTORY_DROP_ROWS_MIN or twice the rows the batch adds,
@@ -191,8 +198,8 @@ export class HistoryWindow {
   /** Records a planned write as done. */
   commit(added: readonly RevisionSummary[], plan: ReturnType<HistoryWindow["plan"]>): void {
     for (const summary of added) {
-      const expected = this.#compactedRevision + this.revisionCount + 1;
-      assert(summary.revision === expected, `history revision ${summary.revision} continues the window at ${expected}`);
+      const last = this.#lastRevision();
+      assert(summary.revision > last, `history revision ${summary.revision} continues the window after ${last}`);
       this.#revisions.push(summary);
       this.#bytes += summary.bytes;
     }
@@ -208,6 +215,13 @@ export class HistoryWindow {
       this.#revisions = this.#revisions.slice(this.#head);
       this.#head = 0;
     }
+  }
+
+  /** The newest held revision, or the compacted one when none is held. */
+  #lastRevision(): number {
+    return this.revisionCount === 0
+      ? this.#compactedRevision
+      : (this.#revisions[this.#revisions.length - 1] as RevisionSummary).revision;
   }
 
   /** Throws COMPACTED when `fromRevision` is no longer held; names the oldest revision still available. */
@@ -234,7 +248,7 @@ export function summarize(events: readonly { revision: number; bytes: number }[]
     if (last !== undefined && last.revision === revision) {
       out[out.length - 1] = { revision, count: last.count + 1, bytes: last.bytes + bytes };
     } else {
-      assert(last === undefined || revision === last.revision + 1, "history events come in consecutive revisions");
+      assert(last === undefined || revision > last.revision, "history events come in revision order");
       out.push({ revision, count: 1, bytes });
     }
   }

@@ -10,10 +10,12 @@ import type { Reply } from "../../commands/redis/reply.js";
 import type { ScanCursorTable } from "../../commands/redis/scan-cursor-table.js";
 import type { RespVersion } from "../resp-value.js";
 
-/** A WATCHed key as the server keeps it until EXEC: its modRevision then (0: absent), and the group's revision
- * when it was read (so EXEC can also notice a key that was created and deleted again in between). */
+/** A WATCHed key as the server keeps it until EXEC: its modRevision then (0: absent), the group's revision when
+ * it was read (so EXEC can also notice a key that was created and deleted again in between), and the slot move that
+ * brought its slot to that group (0: none; EXEC of an absent key aborts once the slot has moved again). */
 export interface WatchTicket extends WatchedKey {
   readonly watchedAtRevision: number;
+  readonly slotMove: number;
 }
 
 export interface LogOutcome {

@@ -102,7 +102,6 @@ export const DATA_END = Buffer.from([DATA_PREFIX + 1]);
 const EXPIRY_PREFIX = 0x02;
 const EXPIRY_START = Buffer.from([EXPIRY_PREFIX]);
 const HISTORY_PREFIX = 0x03;
-const HISTORY_START = Buffer.from([HISTORY_PREFIX]);
 const HISTORY_END = Buffer.from([HISTORY_PREFIX + 1]);
 const ROW_PREFIX = 0x04;
 const RECLAIM_PREFIX = 0x05;
@@ -1011,10 +1010,18 @@ function encodeHistorySummary(summary: RevisionSummary): Buffer {
   return bytes;
 }
 
+/** The first revision at or after `revision` that has events, if any (one seek). */
+function nextHistoryRevision(db: LmdbDatabase, revision: number): number | undefined {
+  for (const key of db.getKeys({ start: historyKey(revision, 0), end: HISTORY_END, limit: 1 })) {
+    return historyRevision(key as Uint8Array);
+  }
+  return undefined;
+}
+
 /** The held revisions, read once when the store opens: revision `lastRevision` back to the first held one. A
  * revision with a summary row takes it; one without has one event, whose row gives its size — unless a second row
- * exists (a store written before summary rows), and then its rows are summed. At most two point reads per revision,
- * never a scan of the window's events. */
+ * exists (a store written before summary rows), and then its rows are summed. At most two point reads per revision
+ * (and a seek past the revisions an import skipped), never a scan of the window's events. */
 function readHistorySummaries(db: LmdbDatabase, lastRevision: number): RevisionSummary[] {
   const summarized = new Map<number, RevisionSummary>();
   for (const { key, value } of db.getRange({ start: HISTORY_SUMMARY_START, end: HISTORY_SUMMARY_END })) {
@@ -1023,10 +1030,7 @@ function readHistorySummaries(db: LmdbDatabase, lastRevision: number): RevisionS
     const revision = keyView.getUint32(1) * 2 ** 32 + keyView.getUint32(5);
     summarized.set(revision, { revision, count: view.getUint32(0), bytes: view.getFloat64(4) });
   }
-  let first: number | undefined;
-  for (const key of db.getKeys({ start: HISTORY_START, end: HISTORY_END, limit: 1 })) {
-    first = historyRevision(key as Uint8Array);
-  }
+  const first = nextHistoryRevision(db, 0);
   if (first === undefined) return [];
   const held: RevisionSummary[] = [];
   for (let revision = first; revision <= lastRevision; revision++) {
@@ -1036,7 +1040,13 @@ function readHistorySummaries(db: LmdbDatabase, lastRevision: number): RevisionS
       continue;
     }
     const only = db.getBinaryFast(historyKey(revision, 0));
-    assert(only !== undefined, `held history revision ${revision} has its events`);
+    if (only === undefined) {
+      // Revisions an import skipped (history.ts) hold no events: one seek to the next held one.
+      const next = nextHistoryRevision(db, revision);
+      assert(next !== undefined && next <= lastRevision, `held history revision ${revision} has its events`);
+      revision = next - 1;
+      continue;
+    }
     const bytes = only.length; // lmdb-js sets its reusable buffer's length to the value's size
     if (db.getBinaryFast(historyKey(revision, 1)) === undefined) {
       held.push({ revision, count: 1, bytes });

@@ -153,6 +153,7 @@ export class TestBackend implements RedisBackend {
         key,
         modRevision: record !== undefined && isLive(record, now) ? record.modRevision : 0,
         watchedAtRevision,
+        slotMove: 0,
       };
     });
   }
