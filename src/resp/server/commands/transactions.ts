@@ -150,5 +150,5 @@ export const transactionCommands: readonly SessionCommand[] = withDifferences(co
     "Only data commands and PING, ECHO, TIME, UNWATCH may be queued (an EXEC is one Raft entry); others answer an error and abort the EXEC. A block holds at most 10,000 commands and, with its WATCHed keys, must fit one entry (17 MiB, shoal-entry-max-bytes).",
   exec: "The block is one Raft entry: atomic on every replica, WATCHed keys checked by revision at apply.",
   watch:
-    "Records each key's revision with a linearizable read; EXEC aborts if any changed (EXPIRE, deletes and expiry count as changes). A key absent at WATCH that is created and deleted again is found in the watch history at EXEC (an EXEC whose WATCH fell out of the history aborts); only such a flicker within the milliseconds between EXEC's arrival and its apply goes unseen.",
+    "Records each key's revision with a linearizable read; EXEC aborts if any changed (EXPIRE, deletes and expiry count as changes). A key absent at WATCH that is created and deleted again is found in the watch history at EXEC (an EXEC whose WATCH fell out of the history aborts); only such a flicker within the milliseconds between EXEC's arrival and its apply goes unseen. A WATCHed key whose slot moved to another shard since makes EXEC abort (Redis aborts too: its MIGRATE deletes the key on the source).",
 });
