@@ -4,6 +4,11 @@
  * SIGSTOP and SIGCONT. Each node gets its own `--peers` list (peer j's address is the proxy's listener for the
  * link i→j) and really listens on `--peer-listen`.
  *
+ * Members may also join while the run goes (`joinNode`: `shoal start --join`, ids after the first members'): their
+ * peer links are direct, not proxied (every member dials a joined one at the one address it announced, so the
+ * proxy could not cut its links one by one), and the process faults leave them alone — they are what the
+ * membership nemesis adds and drains away again.
+ *
  * Layout under the run directory: `data/<id>/` (the node's data directory), `nodes/node-<id>.log` (its pino log,
  * appended across restarts) and `nodes/node-<id>.stderr`.
  */
@@ -87,6 +92,9 @@ export class ChaosCluster {
   readonly #statusClients = new Map<number, NodeClient>();
   /** Nodes this harness is stopping or killing: their exits are expected. */
   readonly #exiting = new Set<number>();
+  /** Members that joined during the run and have not been removed (see the module comment). */
+  readonly joined = new Set<number>();
+  #nextJoinId: number;
 
   private constructor(options: ChaosClusterOptions, ids: number[], proxy: FaultProxy, peerPorts: Map<number, number>) {
     this.#options = options;
@@ -94,6 +102,7 @@ export class ChaosCluster {
     this.ids = ids;
     this.proxy = proxy;
     this.#peerPorts = peerPorts;
+    this.#nextJoinId = ids.length + 1;
   }
 
   static async start(options: ChaosClusterOptions): Promise<ChaosCluster> {
@@ -151,7 +160,61 @@ export class ChaosCluster {
     }
   }
 
-  async #startOnce(id: number): Promise<void> {
+  /**
+   * Starts a new member that joins the cluster through `via` (a running first member), under the next unused id;
+   * resolves with its id once it is ready (it is a member then). Rejects when it does not start or join in time
+   * (the process is stopped; the id is not used again).
+   */
+  async joinNode(via: number): Promise<number> {
+    const id = this.#nextJoinId++;
+    const httpPort = await freePort();
+    this.#httpPorts.set(id, httpPort);
+    this.#respPorts.set(id, await freePort());
+    this.#peerPorts.set(id, await freePort());
+    this.#states.set(id, "down");
+    this.#statusClients.set(id, new NodeClient(id, httpPort, STATUS_TIMEOUT_MS));
+    // The cluster's own flags (shards, replicas) are refused by a joining node: it takes them from the cluster.
+    const own: string[] = [];
+    const nodeArgs = this.#options.nodeArgs ?? [];
+    for (let i = 0; i < nodeArgs.length; i++) {
+      if (nodeArgs[i] === "--shards" || nodeArgs[i] === "--replicas") i++;
+      else own.push(nodeArgs[i] as string);
+    }
+    try {
+      await this.#startOnce(id, [
+        "--join",
+        `127.0.0.1:${this.#peerPorts.get(via)}`,
+        "--peer",
+        `127.0.0.1:${this.#peerPorts.get(id)}`,
+        ...own,
+      ]);
+    } catch (error) {
+      await this.stopNode(id);
+      throw error;
+    }
+    this.joined.add(id);
+    return id;
+  }
+
+  /** Marks `id`'s coming exit as expected (a member being removed stops by itself once it is gone). */
+  expectExit(id: number): void {
+    this.#exiting.add(id);
+  }
+
+  /** Stops node `id` (SIGTERM, then SIGKILL after 5 s); its exit is expected. */
+  async stopNode(id: number): Promise<void> {
+    const child = this.#children.get(id);
+    if (child === undefined) return;
+    this.#exiting.add(id);
+    if (this.#states.get(id) === "paused") this.resume(id);
+    const exited = new Promise((done) => child.once("exit", done));
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  async #startOnce(id: number, joining?: readonly string[]): Promise<void> {
     if (this.#states.get(id) !== "down") throw new Error(`Cannot start node ${id}: it is ${this.#states.get(id)}`);
     const args = [
       MAIN,
@@ -160,10 +223,13 @@ export class ChaosCluster {
       String(id),
       "--data-dir",
       join(this.dir, "data", String(id)),
-      "--peers",
-      this.peersFor(id),
-      "--peer-listen",
-      `127.0.0.1:${this.#peerPorts.get(id)}`,
+      ...(joining ?? [
+        "--peers",
+        this.peersFor(id),
+        "--peer-listen",
+        `127.0.0.1:${this.#peerPorts.get(id)}`,
+        ...(this.#options.nodeArgs ?? []),
+      ]),
       "--http-port",
       String(this.httpPort(id)),
       "--resp-port",
@@ -171,7 +237,6 @@ export class ChaosCluster {
       "--log-file",
       join(this.dir, "nodes", `node-${id}.log`),
       ...(this.#options.unsafe === undefined ? [] : ["--unsafe", this.#options.unsafe]),
-      ...(this.#options.nodeArgs ?? []),
     ];
     const stderr = openSync(join(this.dir, "nodes", `node-${id}.stderr`), "a");
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", stderr] });
@@ -283,19 +348,7 @@ export class ChaosCluster {
 
   /** Resumes paused nodes and stops every node (SIGTERM, then SIGKILL after a grace period). */
   async stop(): Promise<void> {
-    for (const id of this.ids) this.resume(id);
-    await Promise.all(
-      this.ids.map(async (id) => {
-        const child = this.#children.get(id);
-        if (child === undefined) return;
-        this.#exiting.add(id);
-        const exited = new Promise((done) => child.once("exit", done));
-        child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-        await exited;
-        clearTimeout(timer);
-      }),
-    );
+    await Promise.all([...this.#children.keys()].map((id) => this.stopNode(id)));
     for (const client of this.#statusClients.values()) client.close();
     await this.proxy.close();
   }

@@ -13,12 +13,16 @@
  *   duration, each followed until done: the first a slot action, then a quarter of them such a replica move, the
  *   rest slot actions — a range of slots, often the workload's keys' own, moved to another shard, now and then a
  *   split or a merge back (slot-nemesis.ts). The first fault of the first loop is then a membership one, so that
- *   even a short run moves slots. Adding and removing nodes is not in it yet (the fault proxy would have to learn joined
- *   members' addresses).
+ *   even a short run moves slots. Some membership actions add or remove a node instead (NODE_ACTION_SHARE): a new
+ *   member joins (`shoal start --join`, through a first member; the rebalancer then moves replicas and leaders to
+ *   it), or a member that joined is drained and removed (DELETE /v1/admin/nodes/{id}; it stops by itself once gone),
+ *   at most JOINED_MAX joined at once. Joined members' links are not proxied and kills and pauses leave them alone
+ *   (chaos-cluster.ts): partitions cut the first members' links only.
  * Faults alternate with quiet periods. `healAll` undoes everything (resume, restart, heal the network) before the
  * final reads. All choices come from the run's seeded PRNG.
  */
 
+import type { AdminNodesView } from "../../src/http/admin-member-routes.js";
 import type { AdminShardsView } from "../../src/http/admin-routes.js";
 import { Prng } from "../../src/lib/prng.js";
 import { AdminClient } from "./admin-client.js";
@@ -34,6 +38,10 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** On several shards, the share of membership actions that move a replica (the rest move slots). */
 const REPLICA_MOVE_SHARE = 0.25;
+/** The share of membership actions that add or remove a node. */
+const NODE_ACTION_SHARE = 0.25;
+/** Members that joined during the run, at most, at once. */
+const JOINED_MAX = 2;
 /** The pause between two membership actions of one fault. */
 const ACTION_PAUSE_MS = 200;
 
@@ -73,6 +81,11 @@ export class Nemesis {
   faults = 0;
   /** Replica moves the cluster recorded. */
   replicaMoves = 0;
+  /** Nodes that joined, and joined nodes whose removal the cluster recorded. */
+  joins = 0;
+  removals = 0;
+  /** Joined members being drained and removed. */
+  readonly #removing = new Set<number>();
 
   constructor(
     cluster: ChaosCluster,
@@ -228,11 +241,17 @@ export class Nemesis {
   async #membership(durationMs: number): Promise<boolean> {
     const deadline = Date.now() + durationMs;
     const slots = this.slots;
-    if (slots === undefined) return this.#moveReplica(deadline);
+    if (slots === undefined) {
+      if (this.#random.chance(NODE_ACTION_SHARE) && (await this.#nodeAction(deadline))) return true;
+      return this.#moveReplica(deadline);
+    }
     let acted = false;
     do {
       // A slot action first: every membership fault moves slots.
-      let done = acted && this.#random.chance(REPLICA_MOVE_SHARE) && (await this.#moveReplica(deadline));
+      const draw = this.#random.next();
+      let done = false;
+      if (acted && draw < NODE_ACTION_SHARE) done = await this.#nodeAction(deadline);
+      else if (acted && draw < NODE_ACTION_SHARE + REPLICA_MOVE_SHARE) done = await this.#moveReplica(deadline);
       if (!done) done = await slots.act(deadline, () => this.#stopped);
       if (!done) break; // nothing could be done now (no node answered): not again at once
       acted = true;
@@ -292,10 +311,73 @@ export class Nemesis {
     return true;
   }
 
+  /** Adds a node (when fewer than JOINED_MAX joined) or removes a joined one, followed until done or `deadline`;
+   * false when neither was possible. */
+  async #nodeAction(deadline: number): Promise<boolean> {
+    // A removal followed past its fault's end: gone once its process stopped by itself.
+    for (const id of this.#removing) {
+      if (this.#cluster.state(id) !== "down") continue;
+      this.removals++;
+      this.#removing.delete(id);
+      this.#cluster.joined.delete(id);
+    }
+    const removable = [...this.#cluster.joined].filter((id) => !this.#removing.has(id));
+    const adding = this.#cluster.joined.size < JOINED_MAX && (removable.length === 0 || this.#random.chance(0.5));
+    if (adding) return this.#addNode();
+    if (removable.length === 0) return false;
+    return this.#removeNode(removable[this.#random.int(removable.length)]!, deadline);
+  }
+
+  async #addNode(): Promise<boolean> {
+    const running = this.#cluster.ids.filter((id) => this.#cluster.state(id) === "running");
+    if (running.length === 0) return false;
+    const via = running[this.#random.int(running.length)]!;
+    const invokeNs = this.#recorder.nowNs();
+    try {
+      const id = await this.#cluster.joinNode(via);
+      this.joins++;
+      this.#recorder.nemesis("join", { node: id, via }, invokeNs);
+      this.#log(`node ${id} joined through node ${via}`);
+    } catch (error) {
+      const message = (error as Error).message;
+      this.#recorder.nemesis("join", { via }, invokeNs, message);
+      this.#log(`a node joining through node ${via}: NOT DONE, ${message}`);
+    }
+    return true;
+  }
+
+  async #removeNode(id: number, deadline: number): Promise<boolean> {
+    const invokeNs = this.#recorder.nowNs();
+    // Sent again after no answer: a removal recorded already is answered as such.
+    const answer = await this.#admin.request<{ message?: string }>("DELETE", `/v1/admin/nodes/${id}`, undefined, true);
+    const recorded = answer.status === 202 || answer.uncertain;
+    const error = answer.status === 202 ? undefined : `${answer.status} ${answer.error ?? ""}`;
+    this.#recorder.nemesis("remove", { node: id, via: answer.via }, invokeNs, error);
+    this.#log(`remove node ${id} via node ${answer.via}${error === undefined ? "" : `: ${error}`}`);
+    if (!recorded) return true;
+    this.#removing.add(id);
+    // It stops by itself once removed.
+    this.#cluster.expectExit(id);
+    while (!this.#stopped && Date.now() < deadline) {
+      await this.#sleep(500);
+      const nodes = (await this.#admin.get<AdminNodesView>("/v1/admin/nodes")).body;
+      if (nodes !== undefined && nodes.removed.includes(id)) {
+        this.removals++;
+        this.#cluster.joined.delete(id);
+        this.#removing.delete(id);
+        this.#log(`node ${id} is removed (members: ${nodes.nodes.map((each) => each.id).join(",")})`);
+        await this.#cluster.stopNode(id);
+        return true;
+      }
+    }
+    this.#log(`node ${id}'s removal still runs`);
+    return true;
+  }
+
   /** What the membership fault did, for the run's report; undefined when it never ran. */
   membershipSummary(): string | undefined {
     if (!this.#options.kinds.includes("membership")) return undefined;
-    const replicas = `${this.replicaMoves} replica moves`;
+    const replicas = `${this.replicaMoves} replica moves, ${this.joins} joins, ${this.removals} removals`;
     return this.slots === undefined ? replicas : `${this.slots.summary()}; ${replicas}`;
   }
 
