@@ -54,8 +54,40 @@ interface ShardView {
   readonly leader: number;
 }
 
-/** How long the cluster rests after the load before the idle latency is measured. */
-const SETTLE_MS = 15_000;
+/** After the load, the idle latency waits until the nodes rest: their CPU time over SETTLE_WINDOW_MS under
+ * SETTLE_CPU_SHARE of the window (all nodes together), twice in a row — the replicas apply, snapshot and compact
+ * behind a load for a while (a gigabyte's snapshot for tens of seconds), and an idle figure taken meanwhile is not
+ * idle. At least SETTLE_MIN_MS, at most SETTLE_MAX_MS. */
+const SETTLE_WINDOW_MS = 2_000;
+const SETTLE_CPU_SHARE = 0.15;
+const SETTLE_MIN_MS = 5_000;
+const SETTLE_MAX_MS = 180_000;
+
+/** The nodes' CPU seconds so far, summed (prom-client's process_cpu_seconds_total); NaN when one does not answer. */
+async function cpuSeconds(cluster: ProcessCluster): Promise<number> {
+  const each = await Promise.all(
+    [1, 2, 3, 4].map(async (node) => {
+      const text = await (await fetch(`${cluster.url(node)}/metrics`)).text();
+      return Number(/^process_cpu_seconds_total(?:\{[^}]*\})? (\S+)/m.exec(text)?.[1] ?? Number.NaN);
+    }),
+  );
+  return each.reduce((sum, seconds) => sum + seconds, 0);
+}
+
+/** Waits until the nodes rest (see SETTLE_WINDOW_MS); the time it took in ms. */
+async function settle(cluster: ProcessCluster): Promise<number> {
+  const start = performance.now();
+  await sleep(SETTLE_MIN_MS);
+  let quiet = 0;
+  let before = await cpuSeconds(cluster);
+  while (quiet < 2 && performance.now() - start < SETTLE_MAX_MS) {
+    await sleep(SETTLE_WINDOW_MS);
+    const now = await cpuSeconds(cluster);
+    quiet = now - before < (SETTLE_CPU_SHARE * SETTLE_WINDOW_MS) / 1000 ? quiet + 1 : 0;
+    before = now;
+  }
+  return performance.now() - start;
+}
 
 const slotMap = new SlotMap(2);
 /** Keys of shard 1, `prefix:0`, `prefix:1`, … skipping those of shard 2. */
@@ -133,8 +165,8 @@ async function main(): Promise<void> {
     }
     loader.disconnect();
     process.stdout.write(`loaded in ${((performance.now() - loadStart) / 1000).toFixed(1)} s\n`);
-    // The replicas apply, snapshot and compact behind the load for a while: the idle figures wait for that.
-    await sleep(SETTLE_MS);
+    const settled = await settle(cluster);
+    process.stdout.write(`the nodes rested after ${(settled / 1000).toFixed(1)} s\n`);
 
     const client = new Redis(cluster.respPort(via), { maxRetriesPerRequest: 20 });
     const probeKeys = shardOneKeys("probe", 1000);

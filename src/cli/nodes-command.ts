@@ -221,7 +221,7 @@ export function describeStep(step: RebalanceStep): string {
     case "removeMember":
       return `remove node ${step.member}`;
     case "moveSlots":
-      return `move ${step.slots.length} slot${step.slots.length === 1 ? "" : "s"} (about ${step.keys} keys) from shard ${step.from} to shard ${step.to}`;
+      return `move ${step.slots.length} slot${step.slots.length === 1 ? "" : "s"} (about ${step.keys} keys${step.load === undefined ? "" : `, ${step.load} keys/s of load`}) from shard ${step.from} to shard ${step.to}`;
   }
 }
 

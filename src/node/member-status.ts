@@ -10,6 +10,7 @@ import type { NodeOptions } from "./node-options.js";
 import { nodeDefaults } from "./node-options.js";
 import { peerRequest } from "./peer-rpc.js";
 import { type ReplicationState, ReplicationTracker } from "./replication-tracker.js";
+import type { SlotLoadReport } from "./slot-load.js";
 
 /** What a peer answers about itself (for /v1/cluster and the dashboard). */
 export interface MemberInfo {
@@ -37,6 +38,9 @@ export interface MemberInfo {
   readonly shardLag?: Readonly<Record<string, Readonly<Record<string, number>>>>;
   /** For each shard this node leads (by shard id), its stored key count: what the rebalancer evens out slots by. */
   readonly shardKeys?: Readonly<Record<string, number>>;
+  /** The keys this node routed per second over its last window, per shard and for its hottest slots
+   * (slot-load.ts): what the rebalancer evens out slots by next. */
+  readonly slotLoad?: SlotLoadReport;
 }
 
 /** MemberInfo.shardLag of a node: the shards it leads among `shards` (each its group's Raft status). */
@@ -85,6 +89,8 @@ export interface MemberStatusSources {
   shardLag(): MemberInfo["shardLag"];
   /** MemberInfo.shardKeys, or undefined on a node of one shard. */
   shardKeys?(): MemberInfo["shardKeys"];
+  /** MemberInfo.slotLoad, or undefined (one shard, or no window complete yet). */
+  slotLoad?(): SlotLoadReport | undefined;
   /** The shards other than the first (whose group `raftStatus` is), each as this node's replica of it stands. */
   otherShards(): readonly ShardReplicaState[];
   ask: AskPeer;
@@ -157,6 +163,7 @@ export class MemberStatus {
       problems: this.#sources.problems(),
       ...optionalShardLag(this.#sources.shardLag()),
       ...(this.#sources.shardKeys?.() === undefined ? {} : { shardKeys: this.#sources.shardKeys() }),
+      ...optionalSlotLoad(this.#sources.slotLoad?.()),
     };
   }
 
@@ -224,4 +231,8 @@ export class MemberStatus {
 
 function optionalShardLag(shardLag: MemberInfo["shardLag"]): Pick<MemberInfo, "shardLag"> {
   return shardLag === undefined ? {} : { shardLag };
+}
+
+function optionalSlotLoad(slotLoad: SlotLoadReport | undefined): Pick<MemberInfo, "slotLoad"> {
+  return slotLoad === undefined ? {} : { slotLoad };
 }

@@ -6,7 +6,8 @@
  * (leader-balancer.ts); the slot mover on each source shard's leader moves slots (slot-mover.ts). One step per
  * round, one replica move and one run of slot moves in the whole cluster at a time: a bounded amount of work
  * whatever the imbalance. Slots are balanced by the shards' key counts, read (from each shard's leader) every
- * KEY_COUNTS_MS while no slot moves, so a slot step is decided on counts taken after the one before was done.
+ * KEY_COUNTS_MS while no slot moves, so a slot step is decided on counts taken after the one before was done — and
+ * then by load (the members' slot-load reports, node/slot-load.ts), read alongside.
  *
  * It decides from the map it is about to change (inside the compare-and-set), so a step is never taken on a map
  * another member changed meanwhile; and only the meta group's leader acts, so a leader change loses nothing: the
@@ -19,6 +20,7 @@ import {
   nextRebalanceStep,
   type RebalanceDecision,
   type RebalanceStep,
+  type ShardLoads,
   withRebalanceStep,
 } from "../slots/rebalance-plan.js";
 
@@ -30,6 +32,8 @@ export interface RebalancerOptions {
   readonly leaderOf: LeaderOf;
   /** Every shard's stored key count, from its leader; undefined when one did not answer. */
   readonly shardKeys?: () => Promise<ReadonlyMap<number, number> | undefined>;
+  /** The cluster's load, every member's report summed; undefined when it is not known. */
+  readonly shardLoads?: () => Promise<ShardLoads | undefined>;
   /** Records the map `change` makes of the newest recorded one (ClusterMapKeeper.update). */
   readonly update: (change: (map: ClusterMap) => ClusterMap) => Promise<ClusterMap>;
   readonly intervalMs: number;
@@ -57,8 +61,11 @@ export class Rebalancer {
     slotSteps: 0,
     slotsMoved: 0,
   };
-  /** The key counts slot steps are decided on, and when they were read; dropped when a slot step is taken. */
-  #keys: { readonly counts: ReadonlyMap<number, number>; readonly atMs: number } | undefined;
+  /** The key counts (and the load) slot steps are decided on, and when they were read; dropped when a slot step is
+   * taken. */
+  #keys:
+    | { readonly counts: ReadonlyMap<number, number>; readonly load: ShardLoads | undefined; readonly atMs: number }
+    | undefined;
   readonly #options: RebalancerOptions;
   #busy = false;
   #timer: NodeJS.Timeout | undefined;
@@ -79,12 +86,17 @@ export class Rebalancer {
 
   /** What the planner says of the map this node follows (for `GET /v1/admin/rebalance`). */
   decision(): RebalanceDecision {
-    return nextRebalanceStep(this.#options.map(), this.#options.leaderOf, this.#keys?.counts);
+    return nextRebalanceStep(this.#options.map(), this.#options.leaderOf, this.#keys?.counts, this.#keys?.load);
   }
 
   /** The key counts a plan is made with (the last ones read, for `GET /v1/admin/rebalance`). */
   get keyCounts(): ReadonlyMap<number, number> | undefined {
     return this.#keys?.counts;
+  }
+
+  /** The load a plan is made with (read with the key counts). */
+  get shardLoads(): ShardLoads | undefined {
+    return this.#keys?.load;
   }
 
   /** Reads the shards' key counts again when they are old and no slot moves (a count read while slots move, or
@@ -93,10 +105,13 @@ export class Rebalancer {
     const read = this.#options.shardKeys;
     if (read === undefined || (this.#options.map().migrations?.length ?? 0) > 0) return;
     if (this.#keys !== undefined && Date.now() - this.#keys.atMs < KEY_COUNTS_MS) return;
-    const counts = await read().catch(() => undefined);
+    const [counts, load] = await Promise.all([
+      read().catch(() => undefined),
+      this.#options.shardLoads?.().catch(() => undefined),
+    ]);
     // Slots may have started moving while the counts were asked: then they are not a base for a step.
     if (counts !== undefined && (this.#options.map().migrations?.length ?? 0) === 0) {
-      this.#keys = { counts, atMs: Date.now() };
+      this.#keys = { counts, load, atMs: Date.now() };
     }
   }
 
@@ -121,7 +136,7 @@ export class Rebalancer {
     try {
       await this.#options.update((map) => {
         // Decided again on the map being changed: the one this node follows may be a moment old.
-        const now = nextRebalanceStep(map, this.#options.leaderOf, this.#keys?.counts);
+        const now = nextRebalanceStep(map, this.#options.leaderOf, this.#keys?.counts, this.#keys?.load);
         taken = now.kind === "step" ? now.step : undefined;
         return taken === undefined ? map : withRebalanceStep(map, taken);
       });

@@ -41,7 +41,7 @@ import {
 import { commonSlot, hashSlot } from "../slots/hash-slot.js";
 import { withMemberDraining, withRebalancePaused } from "../slots/membership.js";
 import { Placement, placementProblem } from "../slots/placement.js";
-import { type RebalanceDecision, type RebalancePlan, rebalancePlan } from "../slots/rebalance-plan.js";
+import { type RebalanceDecision, type RebalancePlan, rebalancePlan, type ShardLoads } from "../slots/rebalance-plan.js";
 import { SlotMap, type SlotRange } from "../slots/slot-map.js";
 import { mergedKeyspaceReader } from "../store/merged-keyspace-reader.js";
 import { mergedRange } from "../store/merged-range.js";
@@ -84,6 +84,7 @@ import {
 import { ShardReplica } from "./shard-replica.js";
 import { onlyFlushes, routeBatch, shardOfCommand } from "./shard-routing.js";
 import { ShardSet } from "./shard-set.js";
+import { isSlotLoadReport, mergeSlotLoads, SLOT_LOAD_WINDOW_MS, SlotLoad, type SlotLoadReport } from "./slot-load.js";
 import { SlotMover } from "./slot-mover.js";
 import type { WatchHub } from "./watch-hub.js";
 
@@ -178,6 +179,9 @@ export class ShoalNode {
   /** Moves the slots the cluster map lists as moving, for the shards this node leads (slot-mover.ts). */
   readonly slotMover: SlotMover;
   readonly #rebalancer: Rebalancer;
+  /** The keys this node routes per slot (slot-load.ts), its window ended by #slotLoadTimer. */
+  readonly #slotLoad = new SlotLoad(Date.now());
+  #slotLoadTimer: NodeJS.Timeout | undefined;
   readonly #addressBook: Map<NodeId, MemberAddress>;
   /** The rebalance plan of the map it was made from (rebalanceStatus). */
   #plan:
@@ -265,6 +269,7 @@ export class ShoalNode {
     });
     this.#rebalancer = new Rebalancer({
       shardKeys: () => this.#shardKeyCounts(),
+      shardLoads: () => this.#clusterLoad(),
       leadsMeta: () => meta.host.raw.status().role === "leader",
       map: () => layout.map,
       leaderOf: layout.leaderOf,
@@ -288,6 +293,7 @@ export class ShoalNode {
       problems: () => [...parts.peerChecks.problems(), ...parts.mapKeeper.problems()],
       shardLag: () => (this.layout.shardCount === 1 ? undefined : shardLagOf(this.shardStatuses())),
       shardKeys: () => (this.layout.shardCount === 1 ? undefined : this.#ledShardKeys()),
+      slotLoad: () => this.#slotLoadReport(),
       otherShards: () =>
         [...this.replicas.values()]
           .filter((replica) => replica !== this.#primary)
@@ -560,6 +566,8 @@ export class ShoalNode {
     node.#mover.start();
     node.slotMover.start();
     node.#rebalancer.start();
+    node.#slotLoadTimer = setInterval(() => node.#slotLoad.rotate(Date.now()), SLOT_LOAD_WINDOW_MS);
+    node.#slotLoadTimer.unref();
     node.#membershipTimer = setInterval(() => node.#tidyMembers(), MEMBERSHIP_CHECK_MS);
     node.#membershipTimer.unref();
     void node.#shardSet.follow(); // a map learnt at start that gives or takes a shard
@@ -577,6 +585,7 @@ export class ShoalNode {
     this.#mover.stop();
     this.slotMover.stop();
     this.#rebalancer.stop();
+    clearInterval(this.#slotLoadTimer);
     clearInterval(this.#membershipTimer);
     await this.#shardSet.stop();
     for (const replica of this.replicas.values()) await replica.stop();
@@ -678,7 +687,9 @@ export class ShoalNode {
     // Slot steps show on the meta group's leader only: it reads the shards' key counts.
     const keys = this.#rebalancer.keyCounts;
     if (this.#plan?.map !== map || this.#plan.keys !== keys) {
-      this.#plan = { map, keys, plan: rebalancePlan(withRebalancePaused(map, false), this.layout.leaderOf, keys) };
+      const load = this.#rebalancer.shardLoads;
+      const plan = rebalancePlan(withRebalancePaused(map, false), this.layout.leaderOf, keys, undefined, load);
+      this.#plan = { map, keys, plan };
     }
     return { decision: this.#rebalancer.decision(), plan: this.#plan.plan };
   }
@@ -735,6 +746,22 @@ export class ShoalNode {
         if (!counts.has(Number(id))) counts.set(Number(id), n);
     }
     return this.layout.map.shards.every((shard) => counts.has(shard.id)) ? counts : undefined;
+  }
+
+  /** This node's slot-load report (slot-load.ts), each slot given to the shard the map has it in now. */
+  #slotLoadReport(): SlotLoadReport | undefined {
+    if (this.layout.shardCount === 1) return undefined;
+    const slotMap = this.slotMap;
+    return this.#slotLoad.report((slot) => slotMap.shardOf(slot));
+  }
+
+  /** The cluster's load: this node's report and every other member's, summed (a member that does not answer
+   * adds nothing: the rebalancer's thresholds are ratios and bounds, an underestimate only delays a step). */
+  async #clusterLoad(): Promise<ShardLoads | undefined> {
+    if (this.layout.shardCount === 1) return undefined;
+    const infos = await this.memberInfos(SHARD_KEYS_TIMEOUT_MS);
+    const reports = [...infos.values()].map((info) => (isSlotLoadReport(info?.slotLoad) ? info.slotLoad : undefined));
+    return mergeSlotLoads([this.#slotLoadReport(), ...reports]);
   }
 
   /** Which shard owns each hash slot now (the cluster map's: slots move between shards). */
@@ -1004,7 +1031,9 @@ export class ShoalNode {
 
   /** The shard a key's slot belongs to. */
   shardOfKey(key: Uint8Array): number {
-    return this.slotMap.shardOf(hashSlot(key));
+    const slot = hashSlot(key);
+    this.#slotLoad.record(slot);
+    return this.slotMap.shardOf(slot);
   }
 
   /** Whether the cluster has one shard and this node holds it: the single-group paths skip routing (a node that

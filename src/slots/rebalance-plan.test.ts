@@ -168,3 +168,88 @@ test("slots are evened out by key count: the fullest shard's highest slots go to
   const values = [...counts.values()];
   assert.ok(Math.max(...values) <= 1.25 * Math.min(...values) || Math.max(...values) - Math.min(...values) < 1000);
 });
+
+test("slots are evened out by load: the hottest shard's hot slots go to the coldest, half the difference at most", () => {
+  const { map, leaderOf } = cluster(3, 3, 3);
+  const even = new Map([
+    [1, 5000],
+    [2, 5000],
+    [3, 5000],
+  ]);
+  // Shard 1 (slots 0-5460) takes 6,000 keys/s, most of it on four slots; the others 1,000 each.
+  const load = {
+    shards: new Map([
+      [1, 6000],
+      [2, 1000],
+      [3, 1000],
+    ]),
+    slots: new Map([
+      [100, 2000],
+      [200, 1500],
+      [300, 1200],
+      [400, 800],
+      [6000, 900], // shard 2's
+    ]),
+  };
+  const decision = nextRebalanceStep(map, leaderOf, even, load);
+  assert.ok(decision.kind === "step" && decision.step.kind === "moveSlots", JSON.stringify(decision));
+  // Half the difference is 2,500/s: slot 100 (2,000) fits; with it, 200, 300 and 400 would each pass 2,500.
+  assert.deepEqual(decision.step.slots, [100]);
+  assert.equal(decision.step.from, 1);
+  assert.equal(decision.step.to, 2, "the coldest, the lower id on a tie");
+  assert.equal(decision.step.load, 2000);
+  // Key steps come first, and leave hot slots alone.
+  const skewed = new Map([
+    [1, 9000],
+    [2, 1000],
+    [3, 1000],
+  ]);
+  const keyed = nextRebalanceStep(map, leaderOf, skewed, {
+    shards: load.shards,
+    slots: new Map([[5460, 5000]]),
+  });
+  assert.ok(keyed.kind === "step" && keyed.step.kind === "moveSlots" && keyed.step.load === undefined);
+  assert.ok(!keyed.step.slots.includes(5460), "the hot slot stays");
+  assert.equal(keyed.step.slots[keyed.step.slots.length - 1], 5459);
+  // A quiet cluster, or loads close enough, are left alone.
+  const quiet = { shards: new Map([[1, 400]]), slots: new Map([[100, 400]]) };
+  assert.equal(nextRebalanceStep(map, leaderOf, even, quiet).kind, "balanced", "under 500/s apart");
+  const close = {
+    shards: new Map([
+      [1, 1400],
+      [2, 1000],
+      [3, 1000],
+    ]),
+    slots: new Map([[100, 1000]]),
+  };
+  assert.equal(nextRebalanceStep(map, leaderOf, even, close).kind, "balanced", "1.4× the coldest");
+  // One slot carrying the whole difference or more would only move the hot spot: it stays.
+  const single = {
+    shards: new Map([
+      [1, 5000],
+      [2, 1000],
+      [3, 1000],
+    ]),
+    slots: new Map([[100, 4500]]),
+  };
+  assert.equal(nextRebalanceStep(map, leaderOf, even, single).kind, "balanced");
+  // One slot carrying less than the difference but more than half of it moves alone.
+  const large = { shards: single.shards, slots: new Map([[100, 3000]]) };
+  const alone = nextRebalanceStep(map, leaderOf, even, large);
+  assert.ok(alone.kind === "step" && alone.step.kind === "moveSlots");
+  assert.deepEqual(alone.step.slots, [100]);
+  // The plan converges: the spread of loads shrinks step by step until none is left to take.
+  const plan = rebalancePlan(map, leaderOf, even, 100, load);
+  assert.equal(plan.blocked, undefined);
+  assert.ok(plan.steps.length >= 2, JSON.stringify(plan));
+  const loads = new Map(load.shards);
+  for (const each of plan.steps) {
+    assert.ok(each.kind === "moveSlots" && each.load !== undefined);
+    const before = Math.max(...loads.values()) - Math.min(...loads.values());
+    assert.ok(each.load < before, "a step moves less than the difference");
+    loads.set(each.from, (loads.get(each.from) ?? 0) - each.load);
+    loads.set(each.to, (loads.get(each.to) ?? 0) + each.load);
+  }
+  const values = [...loads.values()];
+  assert.ok(Math.max(...values) <= 1.5 * Math.min(...values) || Math.max(...values) - Math.min(...values) < 500);
+});

@@ -19,10 +19,16 @@
  *    SLOT_STEP_SLOTS_MAX — move to the emptiest (slot moves: node/slot-mover.ts). One slot step at a time: none
  *    while slots move. Key counts are the ones read after the last slot step was done (node/rebalancer.ts), so a
  *    step is never decided on counts that do not show the one before.
+ *    The slots it picks are not among the hottest ones (`load.slots`): those are the load step's to place.
+ * 6. Slots, by load: given every shard's load (`load`: keys routed to it per second, summed over the members that
+ *    routed them, and the hottest slots' own: node/slot-load.ts), while the hottest shard carries more than
+ *    LOAD_BALANCE_RATIO times the coldest's load and LOAD_BALANCE_PER_SECOND_MIN more, its hottest slots that
+ *    together carry at most half the difference move to the coldest — or, when each carries more than that, the
+ *    hottest one carrying less than the whole difference (a slot carrying more would only move the hot spot).
+ *    Taken only when keys need no step.
  * Each step moves a bounded amount (one replica, one leadership, a bounded run of slots), and the counts it evens
  * out converge: every replica step lowers the sum of squared counts, and so does every leader step and every slot
- * step (it moves less than the difference), so the plan ends. Slots are balanced by key count, not yet by load
- * (requests per shard).
+ * step (it moves less than the difference, in keys or in load), so the plan ends.
  */
 import type { ClusterMap, ShardLayout } from "./cluster-map.js";
 import { withReplicaLeft, withReplicaMoved, withSlotsMigrating, withSlotsMoved } from "./cluster-map.js";
@@ -35,14 +41,23 @@ export type RebalanceStep =
   | { readonly kind: "moveReplica"; readonly shard: number; readonly from: NodeId; readonly to: NodeId }
   | { readonly kind: "setLeader"; readonly shard: number; readonly to: NodeId }
   | { readonly kind: "removeMember"; readonly member: NodeId }
-  /** Move `slots` from shard `from` to shard `to`, about `keys` keys. */
+  /** Move `slots` from shard `from` to shard `to`, about `keys` keys — and, for a step by load, the keys routed
+   * to them per second (`load`). */
   | {
       readonly kind: "moveSlots";
       readonly from: number;
       readonly to: number;
       readonly slots: readonly number[];
       readonly keys: number;
+      readonly load?: number;
     };
+
+/** The cluster's load, as the rebalancer reads it (node/slot-load.ts): keys routed per second to each shard, and
+ * to each of the hottest slots. */
+export interface ShardLoads {
+  readonly shards: ReadonlyMap<number, number>;
+  readonly slots: ReadonlyMap<number, number>;
+}
 
 /** A slot step is taken while the fullest shard holds more than this many times the emptiest's keys … */
 export const SLOT_BALANCE_RATIO = 1.25;
@@ -50,6 +65,10 @@ export const SLOT_BALANCE_RATIO = 1.25;
 export const SLOT_BALANCE_KEYS_MIN = 1000;
 /** The most slots one slot step moves. */
 export const SLOT_STEP_SLOTS_MAX = 1024;
+/** A load step is taken while the hottest shard carries more than this many times the coldest's load … */
+export const LOAD_BALANCE_RATIO = 1.5;
+/** … and at least this many more keys routed per second (a quiet cluster is left alone). */
+export const LOAD_BALANCE_PER_SECOND_MIN = 500;
 
 export type RebalanceDecision =
   | { readonly kind: "step"; readonly step: RebalanceStep }
@@ -63,12 +82,13 @@ export type RebalanceDecision =
 /** The member that should lead a shard (slots/cluster-layout.ts preferredLeaderOf, bound to the placement). */
 export type LeaderOf = (shard: ShardLayout) => NodeId;
 
-/** The next thing to do to `map` (see the module comment for the order); `keys`: every shard's key count, when
- * known (slots are balanced only then). */
+/** The next thing to do to `map` (see the module comment for the order); `keys`: every shard's key count, and
+ * `load`, the cluster's load, when known (slots are balanced by each only then). */
 export function nextRebalanceStep(
   map: ClusterMap,
   leaderOf: LeaderOf,
   keys?: ReadonlyMap<number, number>,
+  load?: ShardLoads,
 ): RebalanceDecision {
   const moving = map.shards.find((shard) => (shard.leaving?.length ?? 0) > 0);
   if (moving !== undefined) return { kind: "moving", shard: moving.id };
@@ -95,16 +115,26 @@ export function nextRebalanceStep(
   // Slots moving (a slot step of this rebalancer, or an operator's): balanced once they are done.
   const migrating = map.migrations?.[0];
   if (migrating !== undefined) return { kind: "moving", shard: migrating.from };
-  const slotStep = keys === undefined ? undefined : slotBalanceStep(map, keys);
+  const slotStep = keys === undefined ? undefined : slotBalanceStep(map, keys, load?.slots);
   if (slotStep !== undefined) return { kind: "step", step: slotStep };
+  const loadStep = load === undefined ? undefined : loadBalanceStep(map, load, keys);
+  if (loadStep !== undefined) return { kind: "step", step: loadStep };
   return { kind: "balanced" };
 }
 
-/** The slot step that evens out the fullest and the emptiest shard by key count, if they differ enough. */
-function slotBalanceStep(map: ClusterMap, keys: ReadonlyMap<number, number>): RebalanceStep | undefined {
+/** The slot step that evens out the fullest and the emptiest shard by key count, if they differ enough; it leaves
+ * the `hot` slots where they are. */
+function slotBalanceStep(
+  map: ClusterMap,
+  keys: ReadonlyMap<number, number>,
+  hot: ReadonlyMap<number, number> = new Map(),
+): RebalanceStep | undefined {
   const slotMap = SlotMap.fromRanges(map.shards);
   const slotsOf = (id: number): number[] =>
-    slotMap.rangesOf(id).flatMap(({ from, to }) => Array.from({ length: to - from + 1 }, (_, i) => from + i));
+    slotMap
+      .rangesOf(id)
+      .flatMap(({ from, to }) => Array.from({ length: to - from + 1 }, (_, i) => from + i))
+      .filter((slot) => !hot.has(slot));
   const shards = map.shards
     .filter((shard) => shard.retiring !== true && keys.has(shard.id))
     .sort((a, b) => (keys.get(a.id) ?? 0) - (keys.get(b.id) ?? 0) || a.id - b.id);
@@ -120,6 +150,55 @@ function slotBalanceStep(map: ClusterMap, keys: ReadonlyMap<number, number>): Re
   const count = Math.min(SLOT_STEP_SLOTS_MAX, owned.length - 1, Math.max(1, Math.round((most - least) / 2 / perSlot)));
   const slots = owned.slice(owned.length - count);
   return { kind: "moveSlots", from: fullest.id, to: emptiest.id, slots, keys: Math.round(count * perSlot) };
+}
+
+/** The slot step that evens out the hottest and the coldest shard by load, if they differ enough (see the module
+ * comment); `keys`, when known, estimates the keys it moves. */
+function loadBalanceStep(
+  map: ClusterMap,
+  load: ShardLoads,
+  keys: ReadonlyMap<number, number> | undefined,
+): RebalanceStep | undefined {
+  const slotMap = SlotMap.fromRanges(map.shards);
+  const loadOf = (id: number): number => load.shards.get(id) ?? 0;
+  const shards = map.shards
+    .filter((shard) => shard.retiring !== true)
+    .sort((a, b) => loadOf(a.id) - loadOf(b.id) || a.id - b.id);
+  const coldest = shards[0];
+  const hottest = shards[shards.length - 1];
+  if (coldest === undefined || hottest === undefined || coldest === hottest) return undefined;
+  const difference = loadOf(hottest.id) - loadOf(coldest.id);
+  if (difference < LOAD_BALANCE_PER_SECOND_MIN || loadOf(hottest.id) <= LOAD_BALANCE_RATIO * loadOf(coldest.id)) {
+    return undefined;
+  }
+  const owned = slotMap.rangesOf(hottest.id).reduce((sum, { from, to }) => sum + to - from + 1, 0);
+  const most = Math.min(SLOT_STEP_SLOTS_MAX, owned - 1);
+  const candidates = [...load.slots]
+    .filter(([slot, rate]) => rate > 0 && slotMap.shardOf(slot) === hottest.id)
+    .sort(([slotA, a], [slotB, b]) => b - a || slotA - slotB);
+  const slots: number[] = [];
+  let moved = 0;
+  for (const [slot, rate] of candidates) {
+    if (slots.length >= most) break;
+    if (moved + rate > difference / 2) continue;
+    slots.push(slot);
+    moved += rate;
+  }
+  const single = candidates.find(([, rate]) => rate < difference);
+  if (slots.length === 0 && single !== undefined && most >= 1) {
+    slots.push(single[0]);
+    moved = single[1];
+  }
+  if (slots.length === 0) return undefined;
+  const perSlot = (keys?.get(hottest.id) ?? 0) / Math.max(1, owned);
+  return {
+    kind: "moveSlots",
+    from: hottest.id,
+    to: coldest.id,
+    slots: slots.sort((a, b) => a - b),
+    keys: Math.round(perSlot * slots.length),
+    load: Math.round(moved),
+  };
 }
 
 /** The map after `step`, as the rebalancer records it (a replica move starts; it finishes later). */
@@ -150,16 +229,26 @@ export function rebalancePlan(
   leaderOf: LeaderOf,
   keys?: ReadonlyMap<number, number>,
   maxSteps = 10_000,
+  load?: ShardLoads,
 ): RebalancePlan {
   let at = finishMoves(map);
   const counts = keys === undefined ? undefined : new Map(keys);
+  const loads = load === undefined ? undefined : new Map(load.shards);
   const steps: RebalanceStep[] = [];
   while (steps.length < maxSteps) {
-    const decision = nextRebalanceStep(at, leaderOf, counts);
-    if (decision.kind === "step" && decision.step.kind === "moveSlots" && counts !== undefined) {
-      const { from, to, keys: moved } = decision.step;
-      counts.set(from, (counts.get(from) ?? 0) - moved);
-      counts.set(to, (counts.get(to) ?? 0) + moved);
+    const decision = nextRebalanceStep(
+      at,
+      leaderOf,
+      counts,
+      load === undefined || loads === undefined ? undefined : { shards: loads, slots: load.slots },
+    );
+    if (decision.kind === "step" && decision.step.kind === "moveSlots") {
+      const { from, to, keys: moved, load: carried } = decision.step;
+      counts?.set(from, (counts.get(from) ?? 0) - moved);
+      counts?.set(to, (counts.get(to) ?? 0) + moved);
+      // A key step moves slots none of the hottest are in: as if they carried no load (the hottest are known only).
+      loads?.set(from, (loads.get(from) ?? 0) - (carried ?? 0));
+      loads?.set(to, (loads.get(to) ?? 0) + (carried ?? 0));
     }
     if (decision.kind === "balanced") return { steps };
     if (decision.kind === "blocked") return { steps, blocked: decision.reason };

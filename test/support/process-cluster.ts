@@ -222,17 +222,21 @@ export class ProcessCluster {
   }
 
   /** Pauses the rebalancer (tests that move replicas by hand), once the meta group can record it. */
-  async pauseRebalancer(via = 1, timeoutMs = 30_000): Promise<void> {
+  async pauseRebalancer(via = 1, timeoutMs = 30_000, paused = true): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const answer = await fetch(`${this.url(via)}/v1/admin/rebalance`, {
         method: "POST",
-        body: JSON.stringify({ paused: true }),
+        body: JSON.stringify({ paused }),
       }).catch(() => undefined);
       if (answer?.status === 200) return;
-      if (Date.now() > deadline) throw new Error(`cannot pause the rebalancer: ${await answer?.text()}`);
+      if (Date.now() > deadline) throw new Error(`cannot set the rebalancer paused ${paused}: ${await answer?.text()}`);
       await sleep(200);
     }
+  }
+
+  resumeRebalancer(via = 1, timeoutMs = 30_000): Promise<void> {
+    return this.pauseRebalancer(via, timeoutMs, false);
   }
 
   async stop(): Promise<void> {
