@@ -15,6 +15,7 @@
  *
  *   npm run bench:move -- [--mb 1024] [--value-bytes 65536] [--clients 8] [--probe-seconds 5] [--split]
  */
+import { readFileSync } from "node:fs";
 import { Redis } from "ioredis";
 import { hashSlot } from "../src/slots/hash-slot.js";
 import { SlotMap } from "../src/slots/slot-map.js";
@@ -74,7 +75,21 @@ async function cpuSeconds(cluster: ProcessCluster): Promise<number> {
   return each.reduce((sum, seconds) => sum + seconds, 0);
 }
 
-/** Waits until the nodes rest (see SETTLE_WINDOW_MS); the time it took in ms. */
+/** Dirty and writeback page-cache bytes (Linux's /proc/meminfo); 0 where there is none. A load of a gigabyte leaves
+ * gigabytes for the kernel to write back for half a minute and more, and every fsync meanwhile waits behind it. */
+function dirtyBytes(): number {
+  try {
+    const text = readFileSync("/proc/meminfo", "utf8");
+    const kb = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? 0);
+    return (kb("Dirty") + kb("Writeback")) * 1024;
+  } catch {
+    return 0;
+  }
+}
+const SETTLE_DIRTY_BYTES_MAX = 256 * 1024 * 1024;
+
+/** Waits until the nodes rest (see SETTLE_WINDOW_MS) and the page cache has written the load back; the time it
+ * took in ms. */
 async function settle(cluster: ProcessCluster): Promise<number> {
   const start = performance.now();
   await sleep(SETTLE_MIN_MS);
@@ -83,7 +98,9 @@ async function settle(cluster: ProcessCluster): Promise<number> {
   while (quiet < 2 && performance.now() - start < SETTLE_MAX_MS) {
     await sleep(SETTLE_WINDOW_MS);
     const now = await cpuSeconds(cluster);
-    quiet = now - before < (SETTLE_CPU_SHARE * SETTLE_WINDOW_MS) / 1000 ? quiet + 1 : 0;
+    const resting =
+      now - before < (SETTLE_CPU_SHARE * SETTLE_WINDOW_MS) / 1000 && dirtyBytes() < SETTLE_DIRTY_BYTES_MAX;
+    quiet = resting ? quiet + 1 : 0;
     before = now;
   }
   return performance.now() - start;
@@ -111,19 +128,29 @@ async function term(cluster: ProcessCluster, node: number): Promise<number> {
   return Number(/^shoal_shard_term\{[^}]*shard="1"[^}]*\} (\d+)/m.exec(text)?.[1] ?? Number.NaN);
 }
 
-/** Closed-loop GET/SET pairs until `until()` says stop; the latency of each request in ms. */
+/** Requests that failed during the probes (their latency counts too), and the first error seen. */
+const failures = { count: 0, first: "" };
+
+/** Closed-loop GET/SET pairs until `until()` says stop; the latency of each request in ms (a failed request's too:
+ * it is counted in `failures`, and the probe goes on). */
 async function probe(client: Redis, keys: readonly string[], until: () => boolean): Promise<number[]> {
   const latencies: number[] = [];
+  const timed = async (request: () => Promise<unknown>): Promise<void> => {
+    const start = performance.now();
+    try {
+      await request();
+    } catch (error) {
+      failures.count++;
+      failures.first ||= `${(error as Error).message} (${new Date().toISOString()})`;
+    }
+    latencies.push(performance.now() - start);
+  };
   await Promise.all(
     Array.from({ length: clients }, async (_, worker) => {
       for (let i = worker; !until(); i += clients) {
         const key = keys[i % keys.length] as string;
-        let start = performance.now();
-        await client.set(key, `v${i}`);
-        latencies.push(performance.now() - start);
-        start = performance.now();
-        await client.get(key);
-        latencies.push(performance.now() - start);
+        await timed(() => client.set(key, `v${i}`));
+        await timed(() => client.get(key));
       }
     }),
   );
@@ -166,7 +193,9 @@ async function main(): Promise<void> {
     loader.disconnect();
     process.stdout.write(`loaded in ${((performance.now() - loadStart) / 1000).toFixed(1)} s\n`);
     const settled = await settle(cluster);
-    process.stdout.write(`the nodes rested after ${(settled / 1000).toFixed(1)} s\n`);
+    process.stdout.write(
+      `the nodes rested after ${(settled / 1000).toFixed(1)} s (page cache left to write back: ${(dirtyBytes() / 1048576).toFixed(0)} MB)\n`,
+    );
 
     const client = new Redis(cluster.respPort(via), { maxRetriesPerRequest: 20 });
     const probeKeys = shardOneKeys("probe", 1000);
@@ -177,6 +206,7 @@ async function main(): Promise<void> {
     let moving = true;
     const during = probe(client, probeKeys, () => !moving);
     const moveStart = performance.now();
+    process.stdout.write(`moving (from ${new Date().toISOString()})\n`);
     if (split) {
       const response = await fetch(`${cluster.url(via)}/v1/admin/shards/1/split`, { method: "POST" });
       if (response.status !== 202) throw new Error(`split refused: ${response.status} ${await response.text()}`);
@@ -215,6 +245,7 @@ async function main(): Promise<void> {
         `client (${clients} in flight, SET+GET through node ${via}): idle p50 ${percentile(idle, 50).toFixed(2)} ms, ` +
           `p99 ${idleP99.toFixed(2)} ms; during the move p50 ${percentile(busy, 50).toFixed(2)} ms, ` +
           `p99 ${busyP99.toFixed(2)} ms — ${(busyP99 / idleP99).toFixed(2)}× idle (goal: under 2×)`,
+        `requests that failed: ${failures.count}${failures.count === 0 ? "" : ` (the first: ${failures.first})`}; the slowest took ${Math.max(...idle, ...busy).toFixed(0)} ms`,
         `shard 1 term changes during the move (elections, and the leader balancer handing leadership to the new member if it took the preferred seat): ${elections}`,
         `reproduce: npm run bench:move -- --mb ${megabytes} --value-bytes ${valueBytes} --clients ${clients} ` +
           `--probe-seconds ${probeSeconds}${split ? " --split" : ""}`,

@@ -25,15 +25,20 @@ class HostCluster {
   /** While set, every member's WAL saves wait for it: a disk stall on all of them at once. */
   #diskStall: Promise<void> | undefined;
 
+  readonly storages = new Map<NodeId, MemoryStorage>();
+
   constructor(options: {
     lostLeadershipGraceMs: number;
     electionTimeoutTicks?: number;
     store?: () => StateMachineStore<CommandResult>;
+    snapshotLogBytes?: number;
+    snapshotRetainBytesMax?: number;
   }) {
     const ids = [1, 2, 3];
     const electionTimeoutTicks = options.electionTimeoutTicks ?? 10;
     for (const id of ids) {
       const storage = new MemoryStorage({ voters: ids, learners: [] });
+      this.storages.set(id, storage);
       const config = resolveRaftConfig({ id, groupId: 1, electionTimeoutTicks, heartbeatIntervalTicks: 1 });
       const changes: NodeId[] = [];
       this.leadershipChanges.set(id, changes);
@@ -54,6 +59,10 @@ class HostCluster {
         tickMs: 10,
         snapshotThresholdEntries: 1_000_000,
         snapshotRetainEntries: 1000,
+        ...(options.snapshotLogBytes === undefined ? {} : { snapshotLogBytes: options.snapshotLogBytes }),
+        ...(options.snapshotRetainBytesMax === undefined
+          ? {}
+          : { snapshotRetainBytesMax: options.snapshotRetainBytesMax }),
         // Far beyond anything a test waits: a request settled by its timeout would fail the test.
         proposalTimeoutMs: 60_000,
         readTimeoutMs: 60_000,
@@ -313,5 +322,35 @@ describe("RaftHost apply slices", () => {
     const big = slices.filter((n) => n > 16);
     assert.ok(slices.length >= 10, `the backlog applied in slices: ${slices.join(", ")}`);
     assert.ok(big.length <= 2, `slices over 16 entries: ${big.join(", ")} (all: ${slices.join(", ")})`);
+  });
+
+  it("bounds the log it holds by bytes: a snapshot once enough bytes applied, and a bounded tail kept behind it", async () => {
+    // Entries far fewer than the entry threshold (1,000,000) but big: without a byte bound the whole log would stay.
+    const hosts = new HostCluster({
+      lostLeadershipGraceMs: 1000,
+      snapshotLogBytes: 1_000_000,
+      snapshotRetainBytesMax: 300_000,
+    });
+    cluster = hosts;
+    const leaderId = await hosts.leader();
+    const value = new Uint8Array(100_000).fill(7);
+    for (let i = 0; i < 40; i++) {
+      await hosts.host(leaderId).propose(encodeCommand({ op: "put", key: Buffer.from(`big${i}`), value, nowMs: 1 }));
+    }
+    await waitFor("every member to snapshot and compact", () =>
+      [...hosts.storages.values()].every(
+        (storage) => storage.snapshot().metadata.index > 0 && storage.firstIndex() > 10,
+      ),
+    );
+    for (const [id, storage] of hosts.storages) {
+      const held = storage.entries(storage.firstIndex(), storage.lastIndex() + 1, Number.POSITIVE_INFINITY);
+      const bytes = held.reduce((sum, entry) => sum + entry.data.byteLength, 0);
+      // Ahead of the snapshot: until 1 MB applied and half the state (4 MB) — 2 MB; behind it: at most 300 KB. The
+      // whole log (4 MB) would stay without the byte bound.
+      assert.ok(
+        bytes <= 2_000_000 + 300_000 + 100_100,
+        `member ${id} holds ${bytes} bytes of log in ${held.length} entries`,
+      );
+    }
   });
 });

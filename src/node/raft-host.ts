@@ -52,6 +52,9 @@ export interface RaftHostOptions {
   readonly snapshotThresholdEntries: number;
   /** Entries kept behind a snapshot so briefly lagging followers catch up from the log. */
   readonly snapshotRetainEntries: number;
+  /** Byte bounds on the log held in memory (default SNAPSHOT_LOG_BYTES, SNAPSHOT_RETAIN_BYTES_MAX; tests lower them). */
+  readonly snapshotLogBytes?: number;
+  readonly snapshotRetainBytesMax?: number;
   readonly proposalTimeoutMs: number;
   /** Once this node loses leadership, how long its waiting proposals may still be settled by the log (applied,
    * or overtaken by a later term) before they fail with UNKNOWN_OUTCOME; about two election timeouts. */
@@ -138,6 +141,15 @@ const APPLY_ENTRY_OVERHEAD_BYTES = 64;
  * once the log since the last one is this fraction of the state's size: the cost per write stays O(1).
  */
 const SNAPSHOT_LOG_TO_STATE_RATIO = 0.5;
+/**
+ * The log is held in memory until a snapshot compacts it, so an entry count alone does not bound it: 10,000 entries
+ * of 4 MiB (pipelined SETs of 64 KiB values) are 40 GiB. A snapshot is also due once this many bytes were applied
+ * since the last one (still only when the ratio above holds: on a big state, the log may reach half its size), and
+ * the entries kept behind a snapshot for lagging followers stop at SNAPSHOT_RETAIN_BYTES_MAX (a follower further
+ * behind is sent the snapshot).
+ */
+const SNAPSHOT_LOG_BYTES = 64 * 1024 * 1024;
+const SNAPSHOT_RETAIN_BYTES_MAX = 64 * 1024 * 1024;
 /** Bytes copied per event-loop turn while a snapshot image is assembled. */
 const SNAPSHOT_COPY_SLICE_BYTES = 8 * 1024 * 1024;
 
@@ -725,7 +737,9 @@ export class RaftHost {
   }
 
   #snapshotDue(applied: number): boolean {
-    if (applied - this.#lastSnapshotIndex < this.#options.snapshotThresholdEntries) return false;
+    const manyEntries = applied - this.#lastSnapshotIndex >= this.#options.snapshotThresholdEntries;
+    const logBytes = this.#options.snapshotLogBytes ?? SNAPSHOT_LOG_BYTES;
+    if (!manyEntries && this.#appliedBytesSinceSnapshot < logBytes) return false;
     return this.#appliedBytesSinceSnapshot >= this.#options.store.stats().sizeBytes * SNAPSHOT_LOG_TO_STATE_RATIO;
   }
 
@@ -748,7 +762,8 @@ export class RaftHost {
     await snapshots.prune(index);
     this.#lastSnapshotIndex = Math.max(this.#lastSnapshotIndex, index);
     this.#appliedBytesSinceSnapshot = Math.max(0, this.#appliedBytesSinceSnapshot - appliedBytesAtImage);
-    const compactTo = index - snapshotRetainEntries;
+    const retainBytesMax = this.#options.snapshotRetainBytesMax ?? SNAPSHOT_RETAIN_BYTES_MAX;
+    const compactTo = retainedFrom(storage, index, snapshotRetainEntries, retainBytesMax) - 1;
     if (compactTo >= storage.firstIndex() && compactTo <= storage.snapshot().metadata.index) {
       storage.compact(compactTo);
       await wal.compact(compactTo);
@@ -785,6 +800,20 @@ export class RaftHost {
     this.#clock.clearInterval(this.#ticker);
     this.#options.onFatal(failure);
   }
+}
+
+/** The first entry to keep behind a snapshot at `index`: at most `retainEntries` entries, and no more than
+ * `bytesMax` bytes of them (one entry is kept when it is bigger alone). */
+function retainedFrom(storage: MemoryStorage, index: number, retainEntries: number, bytesMax: number): number {
+  const first = Math.max(storage.firstIndex(), index - retainEntries + 1);
+  if (first > index) return index + 1;
+  const kept = storage.entries(first, index + 1, Number.POSITIVE_INFINITY);
+  let bytes = 0;
+  for (let i = kept.length - 1; i >= 0; i--) {
+    bytes += (kept[i] as Entry).data.byteLength;
+    if (bytes > bytesMax && i < kept.length - 1) return first + i + 1;
+  }
+  return first;
 }
 
 /** The image's chunks copied into one buffer (the Raft storage keeps a snapshot as one), a slice per event-loop
