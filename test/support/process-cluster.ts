@@ -34,6 +34,19 @@ interface NodeProcess {
 
 export { freePort };
 
+/** Nodes still running when this process exits (a test or bench that crashed) are killed with it: orphans would
+ * hold gigabytes and disturb whatever runs next on the machine. */
+const liveChildren = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of liveChildren) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+});
+
 export class ProcessCluster {
   readonly dataDir: string;
   readonly nodes = new Map<number, NodeProcess>();
@@ -142,6 +155,8 @@ export class ProcessCluster {
     // SHOAL_NODE_ARGS passes flags to the node processes' runtime, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
     const nodeArgs = process.env.SHOAL_NODE_ARGS ? process.env.SHOAL_NODE_ARGS.split(" ") : [];
     const child = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    liveChildren.add(child);
+    child.once("exit", () => liveChildren.delete(child));
     node.child = child;
     node.stderr = "";
     node.exit = new Promise((done) =>
