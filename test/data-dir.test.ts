@@ -139,7 +139,15 @@ test("a second shoal cluster over a running one fails on its ports, or on the lo
   const first = await startLocalCluster(flags(bases));
   try {
     const url = `http://127.0.0.1:${bases.http}`;
-    const before = await waitForLeader(url);
+    // Settled: the leader balancer hands the meta group to its preferred leader soon after start (a term change
+    // that is no fault of the second cluster), so the baseline is a leader that held for a few seconds.
+    let before = await waitForLeader(url);
+    for (let stable = 0, polls = 0; stable < 6 && polls < 100; polls++) {
+      await sleep(500);
+      const now = await waitForLeader(url);
+      stable = now.leader === before.leader && now.term === before.term ? stable + 1 : 0;
+      before = now;
+    }
     assert.equal(await putKey(url, "kept", "yes"), 200);
 
     const samePorts = shoal("cluster", "--nodes", "3", ...flags(bases));
