@@ -227,7 +227,7 @@ function applyPut(context: Context, command: PutCommand): CommandResult {
     (command.ifAbsent === true && current !== undefined) ||
     (command.ifPresent === true && current === undefined) ||
     (command.ifModRevision !== undefined && command.ifModRevision !== context.keyspace.modRevision(command.key));
-  if (conflict) return { kind: "conflict", revision: revisionBefore(context), current };
+  if (conflict) return { kind: "conflict", revision: context.revisionBefore, current };
   const prev = writePut(context, command.key, command.value, command);
   return { kind: "put", revision: revisionAfter(context), prev };
 }
@@ -266,7 +266,7 @@ function* applyRedis(context: Context, command: RedisCommand): Steps<CommandResu
   const { keyspace } = context;
   for (const watch of command.watches ?? []) {
     if (keyspace.modRevision(watch.key) !== watch.modRevision) {
-      return { kind: "redis", revision: revisionBefore(context), aborted: true, replies: [] };
+      return { kind: "redis", revision: context.revisionBefore, aborted: true, replies: [] };
     }
   }
   // Randomness (HRANDFIELD, RANDOMKEY) seeded by the entry and the command's position, so every replica draws the same.
@@ -311,12 +311,8 @@ function writeDelete(context: Context, key: Uint8Array): KeyValue | undefined {
   return prev;
 }
 
-function revisionBefore(context: Context): number {
-  return context.revisionBefore;
-}
-
 function revisionAfter(context: Context): number {
   return context.writes.mutations.length > 0 || context.writes.cleared
     ? context.keyspace.revision
-    : revisionBefore(context);
+    : context.revisionBefore;
 }

@@ -30,14 +30,19 @@ export interface RebalancerOptions {
   /** The newest map this node follows. */
   readonly map: () => ClusterMap;
   readonly leaderOf: LeaderOf;
-  /** Every shard's stored key count, from its leader; undefined when one did not answer. */
-  readonly shardKeys?: () => Promise<ReadonlyMap<number, number> | undefined>;
-  /** The cluster's load, every member's report summed; undefined when it is not known. */
-  readonly shardLoads?: () => Promise<ShardLoads | undefined>;
+  /** What slot steps are decided on (read together: one round of questions to the members). */
+  readonly shardFigures?: () => Promise<ShardFigures>;
   /** Records the map `change` makes of the newest recorded one (ClusterMapKeeper.update). */
   readonly update: (change: (map: ClusterMap) => ClusterMap) => Promise<ClusterMap>;
   readonly intervalMs: number;
   readonly logger: Pick<Logger, "info" | "debug" | "warn">;
+}
+
+/** Every shard's stored key count, from its leader (undefined when one did not answer), and the cluster's load,
+ * every member's report summed (undefined when not known: one shard). */
+export interface ShardFigures {
+  readonly keys: ReadonlyMap<number, number> | undefined;
+  readonly load: ShardLoads | undefined;
 }
 
 /** What the rebalancer did, for /metrics. */
@@ -102,16 +107,13 @@ export class Rebalancer {
   /** Reads the shards' key counts again when they are old and no slot moves (a count read while slots move, or
    * before the last slot step was done, would not show it). */
   async #refreshKeys(): Promise<void> {
-    const read = this.#options.shardKeys;
+    const read = this.#options.shardFigures;
     if (read === undefined || (this.#options.map().migrations?.length ?? 0) > 0) return;
     if (this.#keys !== undefined && Date.now() - this.#keys.atMs < KEY_COUNTS_MS) return;
-    const [counts, load] = await Promise.all([
-      read().catch(() => undefined),
-      this.#options.shardLoads?.().catch(() => undefined),
-    ]);
+    const figures = await read().catch(() => undefined);
     // Slots may have started moving while the counts were asked: then they are not a base for a step.
-    if (counts !== undefined && (this.#options.map().migrations?.length ?? 0) === 0) {
-      this.#keys = { counts, load, atMs: Date.now() };
+    if (figures?.keys !== undefined && (this.#options.map().migrations?.length ?? 0) === 0) {
+      this.#keys = { counts: figures.keys, load: figures.load, atMs: Date.now() };
     }
   }
 

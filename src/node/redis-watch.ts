@@ -14,6 +14,7 @@ import type { WatchedKey } from "../commands/command.js";
 import { keyId } from "../lib/bytes.js";
 import { ShoalError } from "../lib/errors.js";
 import { hashSlot } from "../slots/hash-slot.js";
+import type { SlotStates } from "../store/slot-states.js";
 import type { StateMachineStore } from "../store/state-machine-store.js";
 
 /** A WATCHed key: its modRevision (0: absent), the group revision it was read at and the move that brought its
@@ -23,8 +24,8 @@ export interface WatchTicket extends WatchedKey {
   readonly slotMove: number;
 }
 
-function slotMoveOf(store: StateMachineStore, key: Uint8Array): number {
-  return store.slotStates().get(hashSlot(key))?.move ?? 0;
+function slotMoveOf(states: SlotStates, key: Uint8Array): number {
+  return states.size === 0 ? 0 : (states.get(hashSlot(key))?.move ?? 0);
 }
 
 /** Beyond this many revisions between WATCH and EXEC, an EXEC watching an absent key aborts without scanning. */
@@ -34,11 +35,12 @@ const WATCH_HISTORY_SCAN_REVISIONS_MAX = 100_000;
 export function readWatchTickets(store: StateMachineStore, keys: readonly Uint8Array[]): WatchTicket[] {
   const nowMs = Date.now();
   const watchedAtRevision = store.revision();
+  const states = store.slotStates();
   return keys.map((key) => ({
     key,
     modRevision: store.get(key, nowMs)?.modRevision ?? 0,
     watchedAtRevision,
-    slotMove: slotMoveOf(store, key),
+    slotMove: slotMoveOf(states, key),
   }));
 }
 
@@ -49,7 +51,8 @@ export function absentWatchedKeysWritten(store: StateMachineStore, watches: read
   const absent = watches.filter((watch) => watch.modRevision === 0);
   if (absent.length === 0) return false;
   // Its history since WATCH is on another shard: abort (a client retries) rather than miss a write there.
-  if (absent.some((watch) => slotMoveOf(store, watch.key) !== watch.slotMove)) return true;
+  const states = store.slotStates();
+  if (absent.some((watch) => slotMoveOf(states, watch.key) !== watch.slotMove)) return true;
   // (A loop, not Math.min(...): up to 100,000 watched keys would overflow the argument stack.)
   let from = Number.POSITIVE_INFINITY;
   for (const watch of absent) from = Math.min(from, watch.watchedAtRevision + 1);

@@ -41,7 +41,7 @@ import {
 import { commonSlot, hashSlot } from "../slots/hash-slot.js";
 import { withMemberDraining, withRebalancePaused } from "../slots/membership.js";
 import { Placement, placementProblem } from "../slots/placement.js";
-import { type RebalanceDecision, type RebalancePlan, rebalancePlan, type ShardLoads } from "../slots/rebalance-plan.js";
+import { type RebalanceDecision, type RebalancePlan, rebalancePlan } from "../slots/rebalance-plan.js";
 import { SlotMap, type SlotRange } from "../slots/slot-map.js";
 import { mergedKeyspaceReader } from "../store/merged-keyspace-reader.js";
 import { mergedRange } from "../store/merged-range.js";
@@ -69,7 +69,7 @@ import type { PeerChecks } from "./peer-checks.js";
 import { answerPeerRequest } from "./peer-rpc.js";
 import { PubSubHub } from "./pubsub-hub.js";
 import type { RaftHost } from "./raft-host.js";
-import { Rebalancer } from "./rebalancer.js";
+import { Rebalancer, type ShardFigures } from "./rebalancer.js";
 import { liveReader, type RedisOperations, type RedisOutcome } from "./redis-operations.js";
 import type { WatchTicket } from "./redis-watch.js";
 import { answerShardCall, assertMajorityLive, RemoteShard } from "./remote-shard.js";
@@ -268,8 +268,7 @@ export class ShoalNode {
       logger: options.logger,
     });
     this.#rebalancer = new Rebalancer({
-      shardKeys: () => this.#shardKeyCounts(),
-      shardLoads: () => this.#clusterLoad(),
+      shardFigures: () => this.#shardFigures(),
       leadsMeta: () => meta.host.raw.status().role === "leader",
       map: () => layout.map,
       leaderOf: layout.leaderOf,
@@ -736,32 +735,29 @@ export class ShoalNode {
     return keys;
   }
 
-  /** Every shard's stored key count as its leader reports it (this node's own, the others' through their member
-   * info); undefined when a shard's leader did not answer (the rebalancer then leaves slots alone). */
-  async #shardKeyCounts(): Promise<ReadonlyMap<number, number> | undefined> {
+  /**
+   * What slot steps are decided on, from one round of member infos: every shard's stored key count as its leader
+   * reports it (this node's own, the others' through their info; undefined when a shard's leader did not answer —
+   * the rebalancer then leaves slots alone), and the cluster's load, every member's slot-load report summed (one
+   * that does not answer adds nothing: the thresholds are ratios and bounds, an underestimate only delays a step).
+   */
+  async #shardFigures(): Promise<ShardFigures> {
     const counts = new Map(Object.entries(this.#ledShardKeys()).map(([id, n]) => [Number(id), n] as const));
-    const infos = await this.memberInfos(SHARD_KEYS_TIMEOUT_MS);
-    for (const info of infos.values()) {
+    const infos = [...(await this.memberInfos(SHARD_KEYS_TIMEOUT_MS)).values()];
+    for (const info of infos) {
       for (const [id, n] of Object.entries(info?.shardKeys ?? {}))
         if (!counts.has(Number(id))) counts.set(Number(id), n);
     }
-    return this.layout.map.shards.every((shard) => counts.has(shard.id)) ? counts : undefined;
+    const reports = infos.map((info) => (isSlotLoadReport(info?.slotLoad) ? info.slotLoad : undefined));
+    return {
+      keys: this.layout.map.shards.every((shard) => counts.has(shard.id)) ? counts : undefined,
+      load: this.layout.shardCount === 1 ? undefined : mergeSlotLoads([this.#slotLoadReport(), ...reports]),
+    };
   }
 
   /** This node's slot-load report (slot-load.ts), each slot given to the shard the map has it in now. */
   #slotLoadReport(): SlotLoadReport | undefined {
-    if (this.layout.shardCount === 1) return undefined;
-    const slotMap = this.slotMap;
-    return this.#slotLoad.report((slot) => slotMap.shardOf(slot));
-  }
-
-  /** The cluster's load: this node's report and every other member's, summed (a member that does not answer
-   * adds nothing: the rebalancer's thresholds are ratios and bounds, an underestimate only delays a step). */
-  async #clusterLoad(): Promise<ShardLoads | undefined> {
-    if (this.layout.shardCount === 1) return undefined;
-    const infos = await this.memberInfos(SHARD_KEYS_TIMEOUT_MS);
-    const reports = [...infos.values()].map((info) => (isSlotLoadReport(info?.slotLoad) ? info.slotLoad : undefined));
-    return mergeSlotLoads([this.#slotLoadReport(), ...reports]);
+    return this.layout.shardCount === 1 ? undefined : this.#slotLoad.report(this.slotMap);
   }
 
   /** Which shard owns each hash slot now (the cluster map's: slots move between shards). */

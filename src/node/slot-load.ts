@@ -24,10 +24,31 @@ export interface SlotLoadReport {
   readonly hot: readonly (readonly [slot: number, perSecond: number])[];
 }
 
+/** A complete window: the keys routed to each slot, over `ms` milliseconds. */
+interface CountWindow {
+  readonly counts: Uint32Array;
+  readonly ms: number;
+}
+
+/** Who owns each slot now (a SlotMap: a new one whenever the map moves slots). */
+export interface SlotOwners {
+  shardOf(slot: number): number;
+}
+
 export class SlotLoad {
   #current = new Uint32Array(SLOT_COUNT);
   #currentStartMs: number;
-  #last: { readonly counts: Uint32Array; readonly ms: number } | undefined;
+  #last: CountWindow | undefined;
+  /** The last report, for the window and owners it was made of: every member info carries one (a peer's readiness
+   * check asks for it too), and it changes only when a window ends or slots move. */
+  #reported:
+    | {
+        readonly window: CountWindow;
+        readonly owners: SlotOwners;
+        readonly hotMax: number;
+        readonly report: SlotLoadReport;
+      }
+    | undefined;
 
   constructor(nowMs: number) {
     this.#currentStartMs = nowMs;
@@ -45,27 +66,37 @@ export class SlotLoad {
     this.#currentStartMs = nowMs;
   }
 
-  /** The last complete window's rates, each slot given to `shardOf(slot)`; undefined before the first window ends. */
-  report(shardOf: (slot: number) => number, hotMax = HOT_SLOTS_MAX): SlotLoadReport | undefined {
+  /** The last complete window's rates, each slot given to its owner in `owners`; undefined before the first window
+   * ends. Made once per window and owners. */
+  report(owners: SlotOwners, hotMax = HOT_SLOTS_MAX): SlotLoadReport | undefined {
     const last = this.#last;
     if (last === undefined) return undefined;
-    const perSecond = 1000 / last.ms;
-    const shards: Record<string, number> = {};
-    // The hottest slots, kept sorted (hottest first) in a small array: one pass over the slots.
-    const hot: [number, number][] = [];
-    for (let slot = 0; slot < SLOT_COUNT; slot++) {
-      const count = last.counts[slot] as number;
-      if (count === 0) continue;
-      const shard = String(shardOf(slot));
-      shards[shard] = (shards[shard] ?? 0) + count * perSecond;
-      if (hot.length === hotMax && count <= (hot[hot.length - 1] as [number, number])[1]) continue;
-      let at = hot.length;
-      while (at > 0 && (hot[at - 1] as [number, number])[1] < count) at--;
-      hot.splice(at, 0, [slot, count]);
-      if (hot.length > hotMax) hot.pop();
-    }
-    return { shards, hot: hot.map(([slot, count]) => [slot, count * perSecond] as const) };
+    const cached = this.#reported;
+    if (cached?.window === last && cached.owners === owners && cached.hotMax === hotMax) return cached.report;
+    const report = rates(last, owners, hotMax);
+    this.#reported = { window: last, owners, hotMax, report };
+    return report;
   }
+}
+
+/** A window's counts as rates (see SlotLoad.report). */
+function rates(last: CountWindow, owners: SlotOwners, hotMax: number): SlotLoadReport {
+  const perSecond = 1000 / last.ms;
+  const shards: Record<string, number> = {};
+  // The hottest slots, kept sorted (hottest first) in a small array: one pass over the slots.
+  const hot: [number, number][] = [];
+  for (let slot = 0; slot < SLOT_COUNT; slot++) {
+    const count = last.counts[slot] as number;
+    if (count === 0) continue;
+    const shard = String(owners.shardOf(slot));
+    shards[shard] = (shards[shard] ?? 0) + count * perSecond;
+    if (hot.length === hotMax && count <= (hot[hot.length - 1] as [number, number])[1]) continue;
+    let at = hot.length;
+    while (at > 0 && (hot[at - 1] as [number, number])[1] < count) at--;
+    hot.splice(at, 0, [slot, count]);
+    if (hot.length > hotMax) hot.pop();
+  }
+  return { shards, hot: hot.map(([slot, count]) => [slot, count * perSecond] as const) };
 }
 
 /** The cluster's load: every member's reports summed (a member that did not report adds nothing); `slots` holds

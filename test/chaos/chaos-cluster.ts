@@ -17,6 +17,7 @@ import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort } from "../support/free-port.js";
+import { reapOnExit } from "../support/reap-on-exit.js";
 import { FaultProxy } from "./fault-proxy.js";
 import { NodeClient } from "./node-client.js";
 
@@ -63,18 +64,6 @@ export interface UnexpectedExit {
   readonly code: number | null;
   readonly signal: string | null;
 }
-
-/** Children still alive when this process exits are killed: a crashed harness must not leave nodes behind. */
-const liveChildren = new Set<ChildProcess>();
-process.once("exit", () => {
-  for (const child of liveChildren) {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
-});
 
 export class ChaosCluster {
   readonly ids: readonly number[];
@@ -241,12 +230,11 @@ export class ChaosCluster {
     const stderr = openSync(join(this.dir, "nodes", `node-${id}.stderr`), "a");
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", stderr] });
     closeSync(stderr);
-    liveChildren.add(child);
+    reapOnExit(child);
     this.#children.set(id, child);
     this.#states.set(id, "running");
     this.#exiting.delete(id);
     child.once("exit", (code, signal) => {
-      liveChildren.delete(child);
       if (this.#children.get(id) !== child) return;
       this.#children.delete(id);
       this.#states.set(id, "down");

@@ -361,7 +361,7 @@ export class Nemesis {
     while (!this.#stopped && Date.now() < deadline) {
       await this.#sleep(500);
       const nodes = (await this.#admin.get<AdminNodesView>("/v1/admin/nodes")).body;
-      if (nodes !== undefined && nodes.removed.includes(id)) {
+      if (nodes?.removed.includes(id)) {
         this.removals++;
         this.#cluster.joined.delete(id);
         this.#removing.delete(id);

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { freePort } from "./free-port.js";
+import { reapOnExit } from "./reap-on-exit.js";
 
 const MAIN = resolve("dist/src/cli/main.js");
 
@@ -33,19 +34,6 @@ interface NodeProcess {
 }
 
 export { freePort };
-
-/** Nodes still running when this process exits (a test or bench that crashed) are killed with it: orphans would
- * hold gigabytes and disturb whatever runs next on the machine. */
-const liveChildren = new Set<ChildProcess>();
-process.once("exit", () => {
-  for (const child of liveChildren) {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
-});
 
 export class ProcessCluster {
   readonly dataDir: string;
@@ -155,8 +143,7 @@ export class ProcessCluster {
     // SHOAL_NODE_ARGS passes flags to the node processes' runtime, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
     const nodeArgs = process.env.SHOAL_NODE_ARGS ? process.env.SHOAL_NODE_ARGS.split(" ") : [];
     const child = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    liveChildren.add(child);
-    child.once("exit", () => liveChildren.delete(child));
+    reapOnExit(child);
     node.child = child;
     node.stderr = "";
     node.exit = new Promise((done) =>
