@@ -4,7 +4,7 @@
  * and redis-server without persistence — all started here on free loopback ports in temporary directories and
  * stopped at the end. Prints ops/s per target and the ratios Shoal/redis. A figure, not an assertion.
  *
- *   npm run bench:resp -- [--requests N] [--seconds S] [--runs K] [--targets shoal-1,shoal-3,redis-always,redis-none]
+ *   npm run bench:resp -- [--requests N] [--seconds S] [--runs K] [--targets shoal-1,shoal-3,shoal-1-cache,redis-always,redis-none]
  *   npm run bench:resp -- --cluster [--runs K]   (issue 12: sharded Shoal vs a Redis Cluster)
  *
  * --cluster compares the sharded 3-node Shoal (3 and 9 shards, `redis-benchmark --cluster`, the shards' leaders
@@ -36,6 +36,7 @@ const REQUESTS_MAX = 20_000_000;
 const TARGETS = {
   "shoal-1": "Shoal, 1 node",
   "shoal-3": "Shoal, 3 nodes (leader)",
+  "shoal-1-cache": "Shoal, 1 node, --mode cache",
   "redis-always": "redis, appendfsync always",
   "redis-none": "redis, no persistence",
   "shoal-3x3": "Shoal, 3 nodes, 3 shards (--cluster)",
@@ -46,7 +47,7 @@ const TARGETS = {
 type TargetId = keyof typeof TARGETS;
 /** Targets redis-benchmark drives with --cluster (it learns the slots with CLUSTER SLOTS). */
 const CLUSTER_TARGETS: readonly TargetId[] = ["shoal-3x3", "shoal-3x9", "redis-cluster-always", "redis-cluster-none"];
-const DEFAULT_TARGETS = ["shoal-1", "shoal-3", "redis-always", "redis-none"];
+const DEFAULT_TARGETS = ["shoal-1", "shoal-3", "shoal-1-cache", "redis-always", "redis-none"];
 const CLUSTER_RUN_TARGETS = ["shoal-3", "shoal-3x3", "shoal-3x9", "redis-cluster-always", "redis-cluster-none"];
 
 const { values } = benchArgs(
@@ -57,7 +58,7 @@ const { values } = benchArgs(
     cluster: { type: "boolean", default: false },
     targets: { type: "string" },
   },
-  "npm run bench:resp -- [--requests N] [--seconds S] [--runs K] [--targets shoal-1,shoal-3,redis-always,redis-none] | --cluster [--runs K]",
+  "npm run bench:resp -- [--requests N] [--seconds S] [--runs K] [--targets shoal-1,shoal-3,shoal-1-cache,redis-always,redis-none] | --cluster [--runs K]",
 );
 values.targets ??= (values.cluster ? CLUSTER_RUN_TARGETS : DEFAULT_TARGETS).join(",");
 const fixedRequests = values.requests === undefined ? undefined : Number(values.requests);
@@ -106,8 +107,12 @@ async function startTarget(id: TargetId): Promise<Started | string> {
       return { port: cluster.respPort(1), stop: () => cluster.stop() };
     }
     case "shoal-1":
+    case "shoal-1-cache":
     case "shoal-3": {
-      const cluster = await ProcessCluster.start({ nodes: id === "shoal-1" ? 1 : 3 });
+      // Cache mode as a user starts it (fsync never, allkeys-lru, maxmemory a quarter of the machine: the
+      // benchmark's keys never reach it, so this measures the cost of the mode, not of evicting).
+      const extraArgs = id === "shoal-1-cache" ? ["--mode", "cache"] : [];
+      const cluster = await ProcessCluster.start({ nodes: id === "shoal-3" ? 3 : 1, extraArgs });
       const leader = await cluster.waitForLeader();
       const port = cluster.respPort(leader);
       if (!(await waitForPong(port))) {
@@ -335,7 +340,9 @@ console.log(header);
 for (const result of results.values()) {
   console.log(`${result.label.padEnd(LABEL_WIDTH)}${CELLS.map((c) => formatRate(result.opsPerSecond[c])).join("")}`);
 }
-const shoals = (["shoal-1", "shoal-3", "shoal-3x3", "shoal-3x9"] as const).filter((id) => results.has(id));
+const shoals = (["shoal-1", "shoal-3", "shoal-1-cache", "shoal-3x3", "shoal-3x9"] as const).filter((id) =>
+  results.has(id),
+);
 const redises = (["redis-always", "redis-none", "redis-cluster-always", "redis-cluster-none"] as const).filter((id) =>
   results.has(id),
 );

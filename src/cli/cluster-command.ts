@@ -11,6 +11,7 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { formatIds, holdsState, readIdentity, sameIds } from "../node/identity.js";
+import { CACHE_FLAG_NAMES, CACHE_FLAGS } from "./cache-flags.js";
 import { CliError } from "./cli-error.js";
 import { awaitLeader, describeNodes, type ElectedLeader } from "./leader-wait.js";
 import { integerFlag, numberFlag, parseFlags } from "./parse-flags.js";
@@ -22,7 +23,9 @@ const HELP = `Usage: shoal cluster [--nodes 3] [--data-dir ./data] [options]
   --peer-port-base P   node i listens for peers on P + i - 1 (default 7101)
   --http-port-base P   node i serves HTTP on P + i - 1 (default 8001)
   --resp-port-base P   node i speaks the Redis protocol on P + i - 1 (default 7001)
-  --fsync POLICY       always | batch | never (default always)
+  --fsync POLICY       always | batch | never (default always; never in cache mode)
+  --mode MODE          store | cache; with --maxmemory SIZE, --maxmemory-policy P, --maxmemory-samples N
+                       passed to every node (see shoal start --help)
   --shards N           hash-slot shards, each a Raft group, their leaders spread over the nodes (1-256;
                        default 3 for a new cluster, an existing one keeps its own)
   --replicas R         nodes holding each shard (default 3, or more when fewer shards would leave a node
@@ -48,6 +51,7 @@ const FLAGS = {
   "http-port-base": { type: "string" },
   "resp-port-base": { type: "string" },
   fsync: { type: "string" },
+  ...CACHE_FLAGS,
   "tick-ms": { type: "string" },
   "election-ticks": { type: "string" },
   shards: { type: "string" },
@@ -67,10 +71,9 @@ export async function runCluster(argv: string[]): Promise<number> {
   const peerBase = integerFlag(flags, "peer-port-base", 7101, 1, 65500);
   const httpBase = integerFlag(flags, "http-port-base", 8001, 1, 65500);
   const respBase = integerFlag(flags, "resp-port-base", 7001, 1, 65500);
-  const fsync = typeof flags.fsync === "string" ? flags.fsync : "always";
   // Passed through to every node when given (shoal start checks them; an existing cluster keeps its replica
   // count when none is given); raise the timing on a slow machine.
-  const timing = (["tick-ms", "election-ticks", "replicas"] as const).flatMap((name) => {
+  const timing = ["fsync", "tick-ms", "election-ticks", "replicas", ...CACHE_FLAG_NAMES].flatMap((name) => {
     const value = flags[name];
     return typeof value === "string" ? [`--${name}`, value] : [];
   });
@@ -107,8 +110,6 @@ export async function runCluster(argv: string[]): Promise<number> {
       String(httpBase + id - 1),
       "--resp-port",
       String(respBase + id - 1),
-      "--fsync",
-      fsync,
       ...timing,
       "--shards",
       shards,

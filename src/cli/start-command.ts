@@ -10,6 +10,7 @@ import { MemberStartError, startMember } from "../member/start-member.js";
 import { type FsyncPolicy, type MemberAddress, nodeDefaults } from "../node/node-options.js";
 import { DataLossError } from "../raft/data-loss.js";
 import { REPLICATION_FACTOR_MAX } from "../slots/placement.js";
+import { CACHE_FLAGS, CACHE_HELP, cacheChoice } from "./cache-flags.js";
 import { CliError } from "./cli-error.js";
 import { choiceFlag, integerFlag, parseFlags } from "./parse-flags.js";
 
@@ -38,8 +39,8 @@ const HELP = `Usage: shoal start --id N --data-dir DIR --peers ID=HOST:PORT,... 
   --replicas R           members holding each shard (default 3, or more when fewer shards would leave a member
                          without one; at most the member count; fixed when the cluster is created): with fewer
                          than the members, each node stores only some shards
-  --fsync POLICY         always | batch | never (default always)
-  --tick-ms MS           Raft tick (default ${nodeDefaults.tickMs})
+  --fsync POLICY         always | batch | never (default always; never in cache mode)
+${CACHE_HELP}  --tick-ms MS           Raft tick (default ${nodeDefaults.tickMs})
   --election-ticks N     election timeout in ticks (default ${nodeDefaults.electionTimeoutTicks})
   --snapshot-entries N   snapshot and compact the log every N applied entries (default ${nodeDefaults.snapshotThresholdEntries})
   --snapshot-retain N    entries kept behind a snapshot (default ${nodeDefaults.snapshotRetainEntries})
@@ -81,6 +82,7 @@ const FLAGS = {
   "proto-max-bulk-len": { type: "string" },
   maxclients: { type: "string" },
   "cluster-redirects": { type: "boolean" },
+  ...CACHE_FLAGS,
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -108,6 +110,7 @@ export async function runStart(argv: string[]): Promise<number> {
   const requirePass = typeof flags.requirepass === "string" ? flags.requirepass : undefined;
   const bulkLengthBytesMax = integerFlag(flags, "proto-max-bulk-len", 512 * 1024 * 1024, 1024, 512 * 1024 * 1024);
   const clientsMax = integerFlag(flags, "maxclients", 10_000, 1, 1_000_000);
+  const cache = cacheChoice(flags);
   checkDataDir(dataDir);
   const clusterName = typeof flags["cluster-name"] === "string" ? flags["cluster-name"] : nodeDefaults.clusterName;
   const logger = makeLogger(flags);
@@ -134,7 +137,8 @@ export async function runStart(argv: string[]): Promise<number> {
       dataDir: resolve(dataDir),
       members,
       ...(join === undefined ? {} : { join }),
-      fsync: choiceFlag<FsyncPolicy>(flags, "fsync", ["always", "batch", "never"], "always"),
+      fsync: choiceFlag<FsyncPolicy>(flags, "fsync", ["always", "batch", "never"], cache.fsyncDefault),
+      memoryLimit: cache.memoryLimit,
       shards: integerFlag(flags, "shards", 1, 1, SHARDS_PER_NODE_MAX),
       ...(flags.replicas === undefined
         ? {}
@@ -164,8 +168,10 @@ export async function runStart(argv: string[]): Promise<number> {
     if (error instanceof MemberStartError) throw new CliError(error.message, 1);
     throw error;
   });
+  const { maxmemoryBytes, policy } = cache.memoryLimit;
+  const limit = maxmemoryBytes === 0 ? "" : ` maxmemory ${maxmemoryBytes} ${policy}`;
   process.stdout.write(
-    `node ${id} ready: http://${member.http} redis://${member.resp} peer ${members.get(id)?.peer}\n`,
+    `node ${id} ready: http://${member.http} redis://${member.resp} peer ${members.get(id)?.peer} mode ${cache.mode}${limit}\n`,
   );
   await new Promise<void>((done) => {
     const shutdown = () => done();

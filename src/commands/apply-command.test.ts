@@ -75,6 +75,19 @@ describe("applyCommand", () => {
     assert.deepEqual([...h.records.keys()], ["c"]);
   });
 
+  it("evict deletes the named keys still at the modRevision chosen, expired ones too, at one revision", () => {
+    const h = new Harness();
+    h.apply({ op: "put", key: bytes("a"), value: bytes("v"), nowMs: 0 }); // revision 1
+    h.apply({ op: "put", key: bytes("b"), value: bytes("v"), nowMs: 0, ttlMs: 5 }); // 2
+    h.apply({ op: "put", key: bytes("c"), value: bytes("v"), nowMs: 0 }); // 3
+    h.apply({ op: "put", key: bytes("c"), value: bytes("w"), nowMs: 0 }); // 4: c was used after it was chosen
+    const keys = [bytes("a"), bytes("b"), bytes("c"), bytes("missing")];
+    const evict = { op: "evict", keys, modRevisions: [1, 2, 3, 1], nowMs: 100 } as const;
+    assert.deepEqual(h.apply(evict), { kind: "evict", revision: 5, evictedCount: 2 });
+    assert.deepEqual([...h.records.keys()], ["c"]);
+    assert.deepEqual(h.apply(evict), { kind: "evict", revision: 5, evictedCount: 0 }, "nothing left: no new revision");
+  });
+
   it("answers conflict for failed conditions without changing anything", () => {
     const h = new Harness();
     const k = bytes("k");

@@ -23,6 +23,7 @@ import type {
   Command,
   CommandResult,
   DeleteCommand,
+  EvictCommand,
   ExpireCommand,
   ExpiryOptions,
   PutCommand,
@@ -135,7 +136,7 @@ function* applyCommandSteps(
       if (!servesAll(slots)) {
         const refusal = refusalOf(command, slots);
         if (refusal !== undefined) throw refusal;
-        if (command.op === "expire") command = expireOwned(command, slots);
+        if (command.op === "expire" || command.op === "evict") command = expireOwned(command, slots);
       }
       result = command.op === "redis" ? yield* applyRedis(context, command) : applyTo(context, command);
     }
@@ -212,6 +213,8 @@ function applyTo(context: Context, command: Exclude<Command, SlotCommand>): Comm
       return applyDelete(context, command);
     case "expire":
       return applyExpire(context, command);
+    case "evict":
+      return applyEvict(context, command);
     case "txn":
       return applyTxn(context, command);
     case "redis":
@@ -241,6 +244,16 @@ function applyExpire(context: Context, command: ExpireCommand): CommandResult {
   let expiredCount = 0;
   for (const key of command.keys) if (context.keyspace.removeExpired(key)) expiredCount++;
   return { kind: "expire", revision: revisionAfter(context), expiredCount };
+}
+
+/** Deletes each named key still at the modRevision the leader chose it at (live or expired: an expired key goes
+ * too, as Redis may evict one before its expiry is swept). */
+function applyEvict(context: Context, command: EvictCommand): CommandResult {
+  let evictedCount = 0;
+  command.keys.forEach((key, i) => {
+    if (context.keyspace.evict(key, command.modRevisions[i] as number)) evictedCount++;
+  });
+  return { kind: "evict", revision: revisionAfter(context), evictedCount };
 }
 
 function applyTxn(context: Context, command: TxnCommand): CommandResult {

@@ -34,6 +34,7 @@ describe("command codec", () => {
     { op: "put", key: bytes("k"), value: bytes("v"), nowMs: NOW_MS, keepTtl: true, ifPresent: true },
     { op: "delete", key: bytes("k"), nowMs: NOW_MS },
     { op: "expire", keys: [bytes("a"), bytes("b")], nowMs: 2 ** 40 + 1 },
+    { op: "evict", keys: [bytes("a"), bytes("b")], modRevisions: [3, 2 ** 40], nowMs: NOW_MS },
     {
       op: "txn",
       nowMs: NOW_MS,
@@ -69,6 +70,10 @@ describe("command codec", () => {
     expectError(() => decodeCommand(raw({ op: "delete", key: bytes("k") })), "BAD_REQUEST", /nowMs is missing/);
     const badTxn = { op: "txn", nowMs: 1, compares: [{ key: bytes("k"), target: "x", op: "==", value: 1 }] };
     expectError(() => decodeCommand(raw({ ...badTxn, success: [], failure: [] })), "BAD_REQUEST", /target/);
+    const evict = { op: "evict", nowMs: 1, keys: [bytes("k")] };
+    expectError(() => decodeCommand(raw({ ...evict, modRevisions: ["1"] })), "BAD_REQUEST", /modRevisions\[0\]/);
+    expectError(() => decodeCommand(raw({ ...evict, modRevisions: [] })), "BAD_REQUEST", /one modRevision per key/);
+    expectError(() => decodeCommand(raw({ ...evict, modRevisions: [-1] })), "BAD_REQUEST", /modRevision/);
   });
 
   it("validates limits and option combinations when encoding", () => {

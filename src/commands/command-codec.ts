@@ -251,6 +251,16 @@ function readCommand(f: Fields): Command {
       return { op, key: f.bytes("key"), nowMs };
     case "expire":
       return { op, keys: f.array("keys").map((key, i) => bytesOf(key, `keys[${i}]`)), nowMs };
+    case "evict":
+      return {
+        op,
+        keys: f.array("keys").map((key, i) => bytesOf(key, `keys[${i}]`)),
+        modRevisions: f.array("modRevisions").map((revision, i) => {
+          if (typeof revision !== "number") throw f.error(`modRevisions[${i}] is not a number`);
+          return revision;
+        }),
+        nowMs,
+      };
     case "txn":
       return {
         op,

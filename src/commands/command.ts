@@ -47,6 +47,16 @@ export interface ExpireCommand {
   readonly nowMs: number;
 }
 
+/** Proposed by the leader only, in cache mode over `maxmemory` (node/eviction/): deletes each named key whose
+ * modRevision is still the one the leader read when it chose it (`modRevisions[i]` for `keys[i]`). A key written
+ * since was used since, so it stays; an absent key is left alone. Deletes, not expiries: watchers see `delete`. */
+export interface EvictCommand {
+  readonly op: "evict";
+  readonly keys: readonly Uint8Array[];
+  readonly modRevisions: readonly number[];
+  readonly nowMs: number;
+}
+
 export type CompareOp = "==" | "!=" | "<" | ">";
 
 /** etcd's Compare. For an absent key version, createRevision and modRevision are 0, and any value compare is
@@ -127,7 +137,14 @@ export interface SlotCommand {
 
 export type SlotAction = "freeze" | "importStart" | "import" | "importDone" | "handOff" | "drop";
 
-export type Command = PutCommand | DeleteCommand | ExpireCommand | TxnCommand | RedisCommand | SlotCommand;
+export type Command =
+  | PutCommand
+  | DeleteCommand
+  | ExpireCommand
+  | EvictCommand
+  | TxnCommand
+  | RedisCommand
+  | SlotCommand;
 export type CommandOp = Command["op"];
 
 export type TxnOpResult =
@@ -146,6 +163,7 @@ export type CommandResult =
   /** `prev` is undefined when there was nothing to delete (and the revision did not move). */
   | { readonly kind: "delete"; readonly revision: number; readonly prev: KeyValue | undefined }
   | { readonly kind: "expire"; readonly revision: number; readonly expiredCount: number }
+  | { readonly kind: "evict"; readonly revision: number; readonly evictedCount: number }
   | {
       readonly kind: "txn";
       readonly revision: number;

@@ -7,7 +7,7 @@
 import { ShoalError } from "../lib/errors.js";
 import { hashSlot } from "../slots/hash-slot.js";
 import { NO_SLOT_STATES, type SlotState, type SlotStates, slotMigrating, slotRefusal } from "../store/slot-states.js";
-import type { Command, ExpireCommand, SlotCommand } from "./command.js";
+import type { Command, EvictCommand, ExpireCommand, SlotCommand } from "./command.js";
 import { commandKeys, DATA_COMMAND_TABLE } from "./redis/table.js";
 
 /** Why this shard refuses `command` (a ShoalError: SLOT_MIGRATING or ASK), or undefined when it runs it. Only
@@ -20,6 +20,7 @@ export function refusalOf(command: Exclude<Command, SlotCommand>, states: SlotSt
     case "delete":
       return check(command.key, true);
     case "expire":
+    case "evict":
       return undefined; // expireOwned drops the keys it must not touch
     case "txn": {
       for (const part of [...command.compares, ...command.success, ...command.failure]) {
@@ -62,9 +63,12 @@ export function refusalOf(command: Exclude<Command, SlotCommand>, states: SlotSt
 
 /** The leader's expiry without the keys of slots it must not change (frozen: the copy is being taken; gone: no
  * longer its own). */
-export function expireOwned(command: ExpireCommand, states: SlotStates): ExpireCommand {
-  const keys = command.keys.filter((key) => slotRefusal(states, hashSlot(key), true) === undefined);
-  return keys.length === command.keys.length ? command : { ...command, keys };
+export function expireOwned<C extends ExpireCommand | EvictCommand>(command: C, states: SlotStates): C {
+  const owned = command.keys.map((key) => slotRefusal(states, hashSlot(key), true) === undefined);
+  if (owned.every(Boolean)) return command;
+  const keys = command.keys.filter((_, i) => owned[i]);
+  if (command.op === "expire") return { ...command, keys };
+  return { ...command, keys, modRevisions: command.modRevisions.filter((_, i) => owned[i]) };
 }
 
 /** The slot states after `command`, or a ShoalError when its step does not follow from the state of one of its

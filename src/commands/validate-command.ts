@@ -41,6 +41,16 @@ export function* validateCommandSteps(command: Command): Steps<void> {
       }
       for (const key of command.keys) checkKeySize(key);
       return;
+    case "evict":
+      if (command.keys.length > COMMAND_LIMITS.expireKeysCountMax) {
+        throw new ShoalError("TOO_LARGE", `Cannot evict: more than ${COMMAND_LIMITS.expireKeysCountMax} keys`);
+      }
+      if (command.modRevisions.length !== command.keys.length) {
+        throw new ShoalError("BAD_REQUEST", "Cannot evict: one modRevision per key");
+      }
+      for (const key of command.keys) checkKeySize(key);
+      for (const revision of command.modRevisions) checkCount(revision, "evict modRevision");
+      return;
     case "txn":
       checkTxn(command);
       return;

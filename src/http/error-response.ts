@@ -29,6 +29,8 @@ const statusByCode: Record<ErrorCode, number> = {
   SLOT_MIGRATING: 503,
   CROSS_SLOT: 400,
   CROSS_SHARD: 409,
+  // WebDAV's "Insufficient Storage": the server cannot store what the request would add, until keys go.
+  OUT_OF_MEMORY: 507,
   NOT_IMPLEMENTED: 501,
   TIMEOUT: 504,
   UNKNOWN_OUTCOME: 504,

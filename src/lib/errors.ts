@@ -26,6 +26,7 @@ export type ErrorCode =
   | "SLOT_MIGRATING" // a write to a slot whose keys are being copied to another shard; retry shortly (Redis TRYAGAIN)
   | "CROSS_SLOT" // a multi-key request over keys of different slots (Redis Cluster CROSSSLOT)
   | "CROSS_SHARD" // one atomic request (an HTTP txn) over keys of different shards
+  | "OUT_OF_MEMORY" // a write while the node's data is over maxmemory and nothing may be evicted (Redis OOM)
   | "NOT_IMPLEMENTED" // a valid request Shoal cannot serve yet (the message says what works instead)
   | "INTERNAL"; // a bug; the message says where
 
@@ -52,6 +53,7 @@ const ERROR_CODES: Readonly<Record<ErrorCode, true>> = {
   SLOT_MIGRATING: true,
   CROSS_SLOT: true,
   CROSS_SHARD: true,
+  OUT_OF_MEMORY: true,
   NOT_IMPLEMENTED: true,
   INTERNAL: true,
 };

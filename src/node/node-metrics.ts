@@ -28,6 +28,8 @@ export interface MetricsSource {
   walSizeBytes(): number;
   /** Every shard this node hosts, for the `shoal_shard_*` series (the unlabelled series are the first shard's). */
   shards(): readonly ShardMetricsSource[];
+  /** Cache mode (eviction/node-cache.ts): the data counted against maxmemory, the limit, keys evicted. */
+  memory?(): { readonly usedBytes: number; readonly maxmemoryBytes: number; readonly evictedKeys: number };
   /** The cluster map's epoch this node follows, and what its replica mover did (replica-mover.ts). */
   layout?(): {
     readonly epoch: number;
@@ -91,6 +93,7 @@ export class NodeMetrics implements HostMetrics {
     registerRaftGauges(registers, source);
     registerLayoutSeries(registers, source);
     registerStoreGauges(registers, source);
+    registerMemoryGauges(registers, source);
     registerShardGauges(registers, source);
   }
 
@@ -321,6 +324,24 @@ function registerShardGauges(registers: Registers, source: MetricsSource): void 
     "Keys this node's replica of the shard holds",
     source,
     (shard) => shard.keyCount,
+  );
+}
+
+function registerMemoryGauges(registers: Registers, source: MetricsSource): void {
+  const memory = source.memory;
+  if (memory === undefined) return;
+  gauge(
+    registers,
+    "shoal_memory_used_bytes",
+    "The data counted against maxmemory (Redis used_memory)",
+    () => memory().usedBytes,
+  );
+  gauge(registers, "shoal_memory_max_bytes", "maxmemory (0: no limit)", () => memory().maxmemoryBytes);
+  gauge(
+    registers,
+    "shoal_evicted_keys",
+    "Keys evicted by this node as a shard leader since it started (Redis evicted_keys)",
+    () => memory().evictedKeys,
   );
 }
 

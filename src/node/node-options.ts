@@ -4,6 +4,7 @@
 import type { Logger } from "pino";
 import type { RaftConfig } from "../raft/config.js";
 import type { NodeId } from "../raft/types.js";
+import type { MemoryLimitSettings } from "./eviction/eviction-policy.js";
 
 export type FsyncPolicy = "always" | "batch" | "never";
 
@@ -56,6 +57,8 @@ export interface NodeOptions {
   /** Where the peer transport listens; defaults to this node's own entry in `members`. A chaos harness sets it
    * to put a fault-injecting proxy between the advertised address and the real one. */
   readonly peerListen?: string;
+  /** Cache mode's maxmemory and eviction policy (node/eviction/); default: no limit. */
+  readonly memoryLimit?: MemoryLimitSettings;
   /** Deliberately unsafe behaviour, for proving the chaos checkers catch violations. Never in production. */
   readonly unsafe?: { readonly staleReads?: boolean };
   readonly randomSeed?: number;

@@ -23,6 +23,8 @@ import { DEFAULT_TRANSPORT_BOUNDS } from "../transport/index.js";
 import { Wal } from "../wal/wal.js";
 import { ClientOperations } from "./client-operations.js";
 import { openLmdbCommandStore } from "./command-store.js";
+import { Evictor } from "./eviction/evictor.js";
+import type { NodeCache } from "./eviction/node-cache.js";
 import { ExpiryScanner } from "./expiry-scanner.js";
 import type { GroupNetwork } from "./group-router.js";
 import { type AskPeer, LeaderForwarding } from "./leader-forwarding.js";
@@ -52,7 +54,13 @@ export interface ReplicaContext {
   readonly peerLive?: (id: NodeId) => boolean;
   /** This replica's Raft id: the member's id, or a later incarnation's (lib/replica-id.ts). */
   readonly replicaId?: NodeId;
+  /** The node's cache mode, for a data shard: its leader evicts over maxmemory (eviction/evictor.ts). */
+  readonly cache?: NodeCache;
 }
+
+/** How often a shard leader checks memory without a write kicking it (a CONFIG SET lowering maxmemory, keys
+ * given a TTL that a volatile policy may now evict). */
+const EVICTION_INTERVAL_MS = 100;
 
 export class ShardReplica {
   readonly groupId: GroupId;
@@ -68,6 +76,8 @@ export class ShardReplica {
   readonly host: RaftHost;
   readonly #wal: Wal;
   readonly #expiry: ExpiryScanner;
+  readonly #evictor: { readonly evictor: Evictor; readonly cache: NodeCache } | undefined;
+  #unregisterEvictor: (() => void) | undefined;
 
   private constructor(
     context: ReplicaContext,
@@ -144,6 +154,21 @@ export class ShardReplica {
       intervalMs: options.expiryScanIntervalMs,
       keysPerScanMax: options.expiryKeysPerScanMax,
     });
+    const cache = context.cache;
+    if (cache !== undefined) {
+      const evictor = new Evictor({
+        store,
+        isLeader: () => host.raw.status().role === "leader",
+        propose: (command) => host.propose(encodeCommand(command)),
+        limits: cache.limits,
+        tracker: cache.tracker,
+        overBy: () => cache.overBy(),
+        random: Math.random,
+        intervalMs: EVICTION_INTERVAL_MS,
+        onRound: (evicted, starved) => cache.onRound(evicted, starved),
+      });
+      this.#evictor = { evictor, cache };
+    }
   }
 
   /** Opens (or recovers) the group's WAL, snapshot files and LMDB store, and rebuilds its Raft log from them.
@@ -188,12 +213,19 @@ export class ShardReplica {
   start(): void {
     this.host.start();
     this.#expiry.start();
+    if (this.#evictor !== undefined) {
+      const { evictor, cache } = this.#evictor;
+      evictor.start();
+      this.#unregisterEvictor = cache.addEvictor(() => evictor.kick());
+    }
   }
 
   /** Stops the group; the node's transport is stopped after every group (shoal-node.ts). */
   async stop(): Promise<void> {
     this.watches.close();
     this.#expiry.stop();
+    this.#evictor?.evictor.stop();
+    this.#unregisterEvictor?.();
     await this.host.stop();
   }
 

@@ -46,7 +46,7 @@ export function shardOfCommand(command: Command, shardOfKey: (key: Uint8Array) =
   const keys =
     command.op === "txn"
       ? [...command.compares, ...command.success, ...command.failure].map((part) => part.key)
-      : command.op === "expire"
+      : command.op === "expire" || command.op === "evict"
         ? command.keys
         : [command.key];
   return sharedShard(

@@ -52,6 +52,9 @@ import type { PeerTransport } from "../transport/index.js";
 import type { ClientOperations } from "./client-operations.js";
 import { ClusterMapKeeper, META_GROUP_ID } from "./cluster-map-keeper.js";
 import { DataDirLock } from "./data-dir-lock.js";
+import { NO_MEMORY_LIMIT } from "./eviction/eviction-policy.js";
+import { usedMemoryBytes } from "./eviction/memory-estimate.js";
+import { addsMemory, NodeCache } from "./eviction/node-cache.js";
 import { GroupRouter, groupTagged } from "./group-router.js";
 import type { ClusterIdentity } from "./identity.js";
 import { writeKnownMembers } from "./identity.js";
@@ -95,6 +98,7 @@ export type { WatchTicket } from "./redis-watch.js";
 /** The parts #open builds before the node itself. */
 interface NodeParts {
   readonly meta: ShardReplica;
+  readonly cache: NodeCache;
   readonly mapKeeper: ClusterMapKeeper;
   readonly layout: ClusterLayout;
   /** The replicas opened at start. */
@@ -169,6 +173,8 @@ export class ShoalNode {
   /** Which members hold each shard now: the newest cluster map this node follows. */
   readonly layout: ClusterLayout;
   readonly metrics: NodeMetrics;
+  /** Cache mode: maxmemory, the eviction policy, and write admission over the limit (eviction/node-cache.ts). */
+  readonly cache: NodeCache;
   /** Redis pub/sub: this node's subscribers, and delivery to every peer's. */
   readonly pubsub: PubSubHub;
   /** The cluster and member this node's data directory belongs to (identity.ts). */
@@ -204,6 +210,7 @@ export class ShoalNode {
 
   private constructor(options: NodeOptions, parts: NodeParts) {
     this.options = options;
+    this.cache = parts.cache;
     this.placement = parts.placement;
     this.layout = parts.layout;
     this.#meta = parts.meta;
@@ -368,6 +375,10 @@ export class ShoalNode {
     const peerLive = (id: NodeId): boolean => liveness.isLive(memberOfReplica(id));
     // The gauges read the node's primary replica, opened below: they run only when scraped, long after it exists.
     let built: ShoalNode | undefined;
+    // What counts against maxmemory: the data shards held here (not the meta group's cluster map).
+    const cache = new NodeCache(options.memoryLimit ?? NO_MEMORY_LIMIT, () =>
+      built === undefined ? 0 : usedMemoryBytes([...built.replicas.values()].map((replica) => replica.store.stats())),
+    );
     const primary = (): ShardReplica => {
       assert(built !== undefined, "metrics are scraped once the node is open");
       return built.#primary;
@@ -400,6 +411,11 @@ export class ShoalNode {
         },
         historyStats: () => primary().store.historyStats(),
         watchStats: () => primary().watches.stats(),
+        memory: () => ({
+          usedBytes: cache.usedBytes(),
+          maxmemoryBytes: cache.limits.settings.maxmemoryBytes,
+          evictedKeys: cache.evictedKeys,
+        }),
         walSizeBytes: () => [...replicas.values()].reduce((sum, replica) => sum + replica.walSizeBytes, 0),
         layout: () => {
           assert(built !== undefined, "metrics are scraped once the node is open");
@@ -477,6 +493,7 @@ export class ShoalNode {
           peerLive,
           ...(first ? { metrics } : {}),
           replicaId: layout.replicaIdOf(groupId, options.id),
+          cache,
         },
         // The membership an empty replica starts from: the group's at creation for a member it was created with,
         // else one that makes this node a learner until the group's own log says otherwise (cluster-layout.ts).
@@ -491,6 +508,7 @@ export class ShoalNode {
     const node = new ShoalNode(options, {
       addressBook,
       meta,
+      cache,
       mapKeeper,
       layout,
       replicas,
@@ -858,7 +876,20 @@ export class ShoalNode {
 
   // ---- What the front ends call: each is one of the parts above (kept here so they take one object). ----
 
-  put(key: Uint8Array, value: Uint8Array, ttlMs?: number): Promise<CommandResult> {
+  /** Whether cache mode has a limit to keep (then requests record their keys' uses and writes are admitted). */
+  #cacheLimited(): boolean {
+    return this.cache.limits.settings.maxmemoryBytes > 0;
+  }
+
+  /** Records uses of `keys` for LRU/LFU eviction, and refuses a write that may add memory while the node is over
+   * maxmemory and nothing can be evicted (OOM, Redis's rule; NodeCache.admitWrite). */
+  #useKeys(keys: readonly Uint8Array[], addsMemory: boolean): void {
+    this.cache.touch(keys, Date.now());
+    if (addsMemory) this.cache.admitWrite();
+  }
+
+  async put(key: Uint8Array, value: Uint8Array, ttlMs?: number): Promise<CommandResult> {
+    if (this.#cacheLimited()) this.#useKeys([key], true);
     const command: Command =
       ttlMs === undefined
         ? { op: "put", key, value, nowMs: Date.now() }
@@ -884,8 +915,9 @@ export class ShoalNode {
   }
 
   /** `get`, with the revision of the key's shard the read saw (wherever the shard is held). */
-  getWithRevision(key: Uint8Array, stale = false): Promise<KeyRead> {
+  async getWithRevision(key: Uint8Array, stale = false): Promise<KeyRead> {
     checkKeySize(key); // a key no write can store is refused, as every front end refuses it
+    if (this.#cacheLimited()) this.#useKeys([key], false);
     return this.#followingMoves(
       () => this.#shardOfKeyAccess(key),
       (shard) => shard.get(key, stale),
@@ -1006,7 +1038,10 @@ export class ShoalNode {
   }
 
   /** Submits a key-value command to the shard its keys share (CROSS_SHARD when they span several). */
-  submit(command: Command): Promise<CommandResult> {
+  async submit(command: Command): Promise<CommandResult> {
+    if (this.#cacheLimited() && command.op !== "slot") {
+      this.#useKeys(commandKeysOf(command), command.op === "put" || command.op === "txn");
+    }
     if (this.#holdsTheOnlyShard()) return this.client.submit(command);
     return this.#submitFollowingMoves(
       () => this.#shard(shardOfCommand(command, (key) => this.shardOfKey(key)) ?? 1),
@@ -1059,6 +1094,7 @@ export class ShoalNode {
     atomic = true,
   ): Promise<RedisOutcome> {
     const watchedKeys = (watches ?? []).map((watch) => watch.key);
+    if (this.#cacheLimited()) this.#useKeys(keysOfArgvs(argvs), addsMemory(argvs));
     const shard = this.#route(argvs, watchedKeys);
     if (shard !== undefined) {
       try {
@@ -1108,6 +1144,7 @@ export class ShoalNode {
     cursors: ScanCursors,
     protocol?: ReplyProtocol,
   ): Promise<Reply[]> {
+    if (this.#cacheLimited()) this.#useKeys(keysOfArgvs(argvs), false);
     const routed = this.#route(argvs);
     if (routed !== undefined) {
       try {
@@ -1288,6 +1325,7 @@ function commandKeysOf(command: Exclude<Command, { op: "slot" }>): Uint8Array[] 
     case "delete":
       return [command.key];
     case "expire":
+    case "evict":
       return [...command.keys];
     case "txn":
       return [...command.compares, ...command.success, ...command.failure].map((part) => part.key);

@@ -4,8 +4,15 @@
  * pub/sub, and INFO's figures.
  */
 import { foreignScanCursors } from "../commands/redis/scan-cursor-table.js";
+import {
+  type MemoryLimitSettings,
+  parseEvictionPolicy,
+  parseMemoryBytes,
+  parseSamples,
+} from "../node/eviction/eviction-policy.js";
+import type { NodeCache } from "../node/eviction/node-cache.js";
 import type { ShoalNode } from "../node/shoal-node.js";
-import type { ClusterTopology, NodeFacts, RedisBackend } from "./server/backend.js";
+import type { ClusterTopology, MemoryPort, NodeFacts, RedisBackend } from "./server/backend.js";
 import { ReadOffload, worthOffloading } from "./server/read-offload/read-offload.js";
 
 /** Read worker threads per node: one keeps a KEYS off the event loop; a second lets another heavy read (or a
@@ -105,6 +112,7 @@ export function nodeBackend(node: ShoalNode): RedisBackend {
       return node.layout.shardCount === 1 ? undefined : (key: Uint8Array) => node.shardOfKey(key);
     },
     close: () => offload.close(),
+    memory: memoryPort(node.cache),
     facts: (): NodeFacts => {
       const status = node.raftStatus();
       const keyCount = [...node.replicas.values()].reduce((sum, replica) => sum + replica.store.stats().keyCount, 0);
@@ -132,4 +140,25 @@ function hostOf(address: string): string {
   const colon = address.lastIndexOf(":");
   const host = colon < 0 ? address : address.slice(0, colon);
   return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+}
+
+/** CONFIG GET/SET of maxmemory & co. and INFO's memory figures, over the node's cache mode (node/eviction/). */
+function memoryPort(cache: NodeCache): MemoryPort {
+  return {
+    figures: () => {
+      const { maxmemoryBytes, policy, samples } = cache.limits.settings;
+      return { usedBytes: cache.usedBytes(), maxmemoryBytes, policy, samples, evictedKeys: cache.evictedKeys };
+    },
+    set: (changes) => {
+      // Every value is parsed before any is set: CONFIG SET is all or nothing.
+      const change: { -readonly [K in keyof MemoryLimitSettings]?: MemoryLimitSettings[K] } = {};
+      for (const [name, value] of changes) {
+        const what = `CONFIG SET failed (possibly related to argument '${name}') -`;
+        if (name === "maxmemory") change.maxmemoryBytes = parseMemoryBytes(value, `${what} maxmemory`);
+        else if (name === "maxmemory-policy") change.policy = parseEvictionPolicy(value, `${what} maxmemory-policy`);
+        else change.samples = parseSamples(value, `${what} maxmemory-samples`);
+      }
+      cache.configure(change);
+    },
+  };
 }

@@ -7,7 +7,7 @@ import { assert } from "../lib/assert.js";
 import { compareBytes, keyFromId, keyId } from "../lib/bytes.js";
 import { ShoalError } from "../lib/errors.js";
 import { SortedIdMap } from "../lib/sorted-ids.js";
-import { keysInSlotOf } from "../slots/hash-slot.js";
+import { hashSlot, keysInSlotOf } from "../slots/hash-slot.js";
 import { planBatch } from "./batch-plan.js";
 import { ChunkedSnapshot } from "./chunked-snapshot.js";
 import { collectionOf } from "./collection.js";
@@ -114,6 +114,16 @@ export class MemoryStore<R> implements StateMachineStore<R> {
     const keys = keysInSlotOf(this.#records.keys(), slot);
     const from = after === undefined ? 0 : keys.findIndex((key) => compareBytes(key, after) > 0);
     return from === -1 ? [] : keys.slice(from, from + limit);
+  }
+
+  /** O(keys log keys): the simulator's and tests' store. */
+  keysFromSlot(slot: number, limit: number): Uint8Array[] {
+    return [...this.#records.keys()]
+      .map((id) => ({ key: keyFromId(id), slot: hashSlot(keyFromId(id)) }))
+      .filter((each) => each.slot >= slot)
+      .sort((a, b) => a.slot - b.slot || compareBytes(a.key, b.key))
+      .slice(0, limit)
+      .map((each) => each.key);
   }
 
   historyStats(): HistoryStats {

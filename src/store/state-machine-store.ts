@@ -83,6 +83,9 @@ export interface StateMachineStore<R = unknown> {
   /** Up to `limit` of those keys sorting after `after` (from the first when absent), in bytewise order (CLUSTER
    * GETKEYSINSLOT; a slot move pages through them). */
   keysInSlot(slot: number, limit: number, after?: Uint8Array): Uint8Array[];
+  /** Up to `limit` stored keys of slots `slot` and above, in (slot, key) order — consecutive keys of a hash-spread
+   * keyspace, what eviction samples (node/eviction/victims.ts). O(log keys + limit) in LmdbStore. */
+  keysFromSlot(slot: number, limit: number): Uint8Array[];
 
   /** The live key, or undefined when absent or expired at max(nowMs, clockMs()). */
   get(key: Uint8Array, nowMs: number): KeyValue | undefined;

@@ -149,6 +149,15 @@ export class Keyspace {
     return true;
   }
 
+  /** Deletes a stored key (live or past its expiry) whose modRevision is `modRevision` (the leader's eviction);
+   * false when it is absent or was written since. */
+  evict(key: Uint8Array, modRevision: number): boolean {
+    const record = this.#reader.getRecord(key);
+    if (record === undefined || record.modRevision !== modRevision) return false;
+    this.#mutable().delete(key);
+    return true;
+  }
+
   /** Deletes every stored key, those past their TTL not yet removed included (FLUSHALL): O(1) — the write set
    * drops its base whole (WriteSet.clear) rather than listing and deleting key by key. An empty keyspace is left
    * alone (nothing changes, the revision stays). */

@@ -74,6 +74,26 @@ export interface NodeFacts {
   readonly fsync: string;
 }
 
+/** Cache mode's settings and figures (INFO memory/stats, CONFIG GET/SET of maxmemory & co.). */
+export interface MemoryFigures {
+  /** The data counted against maxmemory (node/eviction/memory-estimate.ts): INFO's used_memory. */
+  readonly usedBytes: number;
+  readonly maxmemoryBytes: number;
+  readonly policy: string;
+  readonly samples: number;
+  readonly evictedKeys: number;
+}
+
+/** The CONFIG parameters this port sets, Redis's names. */
+export const MEMORY_PARAMETERS = ["maxmemory", "maxmemory-policy", "maxmemory-samples"] as const;
+export type MemoryParameter = (typeof MEMORY_PARAMETERS)[number];
+
+export interface MemoryPort {
+  figures(): MemoryFigures;
+  /** CONFIG SET of some of MEMORY_PARAMETERS, all or none: throws BAD_REQUEST naming a bad value. */
+  set(changes: readonly (readonly [MemoryParameter, string])[]): void;
+}
+
 /** The cluster as the Redis Cluster commands show it (CLUSTER SLOTS, SHARDS, NODES, INFO, MYID): its shards,
  * each owning slot ranges and led by its Raft group's leader, the group's other members as its replicas. */
 export interface ClusterTopology {
@@ -135,6 +155,8 @@ export interface RedisBackend {
   /** The node's SCAN cursor table, shared by its connections (cursors are valid on every node). */
   readonly cursors: ScanCursorTable;
   facts(): NodeFacts;
+  /** Cache mode's maxmemory and eviction (absent: no limit, nothing to set). */
+  readonly memory?: MemoryPort;
   /** Releases what the backend holds (its read workers); called once when the server closes. */
   close?(): Promise<void>;
   /** This node's Raft role, cheaply (HELLO reports it on every connection; facts() counts keys). */

@@ -38,6 +38,7 @@ const PREFIX: Readonly<Record<ErrorCode, string>> = {
   SLOT_MIGRATING: "TRYAGAIN",
   CROSS_SLOT: "CROSSSLOT",
   CROSS_SHARD: "CROSSSLOT",
+  OUT_OF_MEMORY: "OOM",
   NOT_IMPLEMENTED: "ERR",
 };
 

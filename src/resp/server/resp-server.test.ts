@@ -199,7 +199,7 @@ describe("RespServer: connection commands", () => {
         "+OK",
         "+OK",
         "[$databases, $1]",
-        "-ERR CONFIG SET is not supported: Shoal is configured at start - 'x'",
+        "-ERR Unknown option or number of arguments for CONFIG SET - 'x' (Shoal sets maxmemory, maxmemory-policy, maxmemory-samples at run time; the rest are flags of shoal start)",
       ],
     );
     const id = show(await client.call("CLIENT", "ID"));

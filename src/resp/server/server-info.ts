@@ -6,7 +6,7 @@
 
 import { COMMAND_LIMITS, LIMIT_PARAMETERS } from "../../commands/limits.js";
 import { globMatch } from "../../commands/redis/glob.js";
-import type { NodeFacts } from "./backend.js";
+import type { MemoryFigures, NodeFacts } from "./backend.js";
 import type { CommandLatency } from "./command-latency.js";
 
 /** What the server itself counts (INFO clients/stats, CONFIG GET). */
@@ -40,8 +40,20 @@ const DEFAULT_SECTIONS = [
   "keyspace",
 ];
 
-function sections(facts: NodeFacts, figures: ServerFigures, nowMs: number): Record<string, Section> {
+/** A node without cache mode's port: no limit, nothing counted. */
+const NO_MEMORY: MemoryFigures = { usedBytes: 0, maxmemoryBytes: 0, policy: "noeviction", samples: 5, evictedKeys: 0 };
+
+function sections(
+  facts: NodeFacts,
+  figures: ServerFigures,
+  cache: MemoryFigures | undefined,
+  nowMs: number,
+): Record<string, Section> {
   const memory = process.memoryUsage();
+  const limits = cache ?? NO_MEMORY;
+  // used_memory is what maxmemory is compared with (the data, estimated: docs/redis-compat.md "Cache mode"), as in
+  // Redis; without cache mode's port, the V8 heap.
+  const used = cache === undefined ? memory.heapUsed : cache.usedBytes;
   const cpu = process.cpuUsage();
   const uptimeSeconds = Math.floor((nowMs - figures.startedAtMs) / 1000);
   return {
@@ -65,13 +77,15 @@ function sections(facts: NodeFacts, figures: ServerFigures, nowMs: number): Reco
       ["blocked_clients", 0],
     ],
     memory: [
-      ["used_memory", memory.heapUsed],
-      ["used_memory_human", human(memory.heapUsed)],
+      ["used_memory", used],
+      ["used_memory_human", human(used)],
       ["used_memory_rss", memory.rss],
       ["used_memory_rss_human", human(memory.rss)],
-      ["maxmemory", 0],
-      ["maxmemory_human", "0B"],
-      ["maxmemory_policy", "noeviction"],
+      ["used_memory_dataset", used],
+      ["shoal_heap_used", memory.heapUsed],
+      ["maxmemory", limits.maxmemoryBytes],
+      ["maxmemory_human", human(limits.maxmemoryBytes)],
+      ["maxmemory_policy", limits.policy],
     ],
     persistence: [
       ["loading", 0],
@@ -82,6 +96,7 @@ function sections(facts: NodeFacts, figures: ServerFigures, nowMs: number): Reco
       ["total_connections_received", figures.totalConnections],
       ["total_commands_processed", figures.totalCommands],
       ["rejected_connections", figures.rejectedConnections],
+      ["evicted_keys", limits.evictedKeys],
     ],
     replication: replication(facts),
     cpu: [
@@ -139,9 +154,10 @@ export function infoText(
   requested: readonly string[],
   facts: NodeFacts,
   figures: ServerFigures,
+  cache: MemoryFigures | undefined,
   nowMs: number,
 ): string {
-  const all = sections(facts, figures, nowMs);
+  const all = sections(facts, figures, cache, nowMs);
   const lowered = requested.map((name) => name.toLowerCase());
   const wantAll =
     lowered.length === 0 || lowered.some((name) => name === "default" || name === "all" || name === "everything");
@@ -166,10 +182,15 @@ function human(bytes: number): string {
 }
 
 /** The parameters CONFIG GET answers: those clients and tools probe, with values true of Shoal. */
-function configParameters(figures: ServerFigures): readonly (readonly [string, string])[] {
+function configParameters(
+  figures: ServerFigures,
+  cache: MemoryFigures | undefined,
+): readonly (readonly [string, string])[] {
+  const limits = cache ?? NO_MEMORY;
   return [
-    ["maxmemory", "0"],
-    ["maxmemory-policy", "noeviction"],
+    ["maxmemory", String(limits.maxmemoryBytes)],
+    ["maxmemory-policy", limits.policy],
+    ["maxmemory-samples", String(limits.samples)],
     // Persistence is the Raft log (every write fsynced before it is acknowledged), not RDB/AOF.
     ["save", ""],
     ["appendonly", "no"],
@@ -199,10 +220,14 @@ function configParameters(figures: ServerFigures): readonly (readonly [string, s
 }
 
 /** CONFIG GET with one or more glob patterns (Redis 7): each matching parameter once, name then value. */
-export function configGet(patterns: readonly Uint8Array[], figures: ServerFigures): [string, string][] {
+export function configGet(
+  patterns: readonly Uint8Array[],
+  figures: ServerFigures,
+  cache: MemoryFigures | undefined,
+): [string, string][] {
   const encoder = new TextEncoder();
   const out: [string, string][] = [];
-  for (const [name, value] of configParameters(figures)) {
+  for (const [name, value] of configParameters(figures, cache)) {
     const nameBytes = encoder.encode(name);
     if (patterns.some((pattern) => globMatch(pattern, nameBytes, true))) out.push([name, value]);
   }

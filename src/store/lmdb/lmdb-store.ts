@@ -260,6 +260,13 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     return [...this.#env.db.getKeys({ start, end: range.end, limit })].map((row) => plainBytes(row.subarray(3)));
   }
 
+  keysFromSlot(slot: number, limit: number): Uint8Array[] {
+    this.#checkOpen();
+    if (limit === 0) return [];
+    const rows = this.#env.db.getKeys({ start: slotStart(slot), end: Buffer.from([SLOT_PREFIX + 1]), limit });
+    return [...rows].map((row) => plainBytes(row.subarray(3)));
+  }
+
   expiringKeyCount(): number {
     this.#checkOpen();
     return this.#env.db.getKeysCount({ start: EXPIRY_START, end: Buffer.from([EXPIRY_PREFIX + 1]) });

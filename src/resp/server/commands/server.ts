@@ -9,6 +9,7 @@ import { commandFamily, NO_KEYS, subcommands, withDifferences } from "../../../c
 import type { CommandTable } from "../../../commands/redis/command-table.js";
 import { array, bulk, OK, type Reply } from "../../../commands/redis/reply.js";
 import { ShoalError } from "../../../lib/errors.js";
+import { MEMORY_PARAMETERS, type MemoryParameter, type MemoryPort } from "../backend.js";
 import { commandCommand } from "../command-introspection.js";
 import { configGet, infoText } from "../server-info.js";
 import { decodeText } from "../session.js";
@@ -25,7 +26,7 @@ const CONFIG_HELP = [
   "GET <pattern> [<pattern> ...]",
   "    The parameters (and values) matching the glob patterns.",
   "SET <parameter> <value> ...",
-  "    Not supported: Shoal is configured when it starts.",
+  "    Sets maxmemory, maxmemory-policy or maxmemory-samples on this node; the rest is set when Shoal starts.",
   "RESETSTAT",
   "    Accepted.",
   "HELP",
@@ -62,7 +63,14 @@ export function serverCommands(table: () => CommandTable<CommandSpec>): readonly
       },
       (session, argv) => {
         const sections = argv.slice(1).map(decodeText);
-        const text = infoText(sections, session.context.backend.facts(), session.context.figures(), Date.now());
+        const { backend } = session.context;
+        const text = infoText(
+          sections,
+          backend.facts(),
+          session.context.figures(),
+          backend.memory?.figures(),
+          Date.now(),
+        );
         return { kind: "verbatim", value: text };
       },
     ),
@@ -98,7 +106,11 @@ export function serverCommands(table: () => CommandTable<CommandSpec>): readonly
             syntax: "parameter [parameter ...]",
           },
           (session, argv) => {
-            const pairs = configGet(argv.slice(2), session.context.figures());
+            const pairs = configGet(
+              argv.slice(2),
+              session.context.figures(),
+              session.context.backend.memory?.figures(),
+            );
             return { kind: "map", entries: pairs.map(([name, value]) => [bulk(name), bulk(value)] as const) };
           },
         ),
@@ -111,7 +123,8 @@ export function serverCommands(table: () => CommandTable<CommandSpec>): readonly
           { summary: "Reset the stats returned by INFO", since: "2.0.0", complexity: "O(1)", syntax: "" },
           () => OK,
         ),
-        // Deliberate: Shoal's configuration is fixed at start (flags of `shoal start`); nothing is set at run time.
+        // Cache mode's maxmemory settings are set at run time, on this node (as Redis's are per server); every other
+        // parameter is fixed at start (flags of `shoal start`).
         command(
           "config|set",
           -4,
@@ -123,11 +136,9 @@ export function serverCommands(table: () => CommandTable<CommandSpec>): readonly
             complexity: "O(N) when N is the number of configuration parameters provided",
             syntax: "parameter value [parameter value ...]",
           },
-          (_session, argv) => {
-            throw new ShoalError(
-              "BAD_REQUEST",
-              `CONFIG SET is not supported: Shoal is configured at start - '${decodeText(argv[2] as Uint8Array)}'`,
-            );
+          (session, argv) => {
+            configSet(session.context.backend.memory, argv.slice(2).map(decodeText));
+            return OK;
           },
         ),
       ),
@@ -217,4 +228,28 @@ export function serverCommands(table: () => CommandTable<CommandSpec>): readonly
     command:
       "COMMAND DOCS has no argument trees; COMMAND INFO derives ACL categories from flags and group, and has no tips.",
   });
+}
+
+/** CONFIG SET name value [name value …]: all or nothing, with Redis's texts for an unknown or repeated parameter. */
+function configSet(memory: MemoryPort | undefined, args: readonly string[]): void {
+  if (args.length % 2 !== 0) throw new ShoalError("BAD_REQUEST", "wrong number of arguments for 'config|set' command");
+  const changes: [MemoryParameter, string][] = [];
+  for (let i = 0; i < args.length; i += 2) {
+    const name = (args[i] as string).toLowerCase();
+    const known = MEMORY_PARAMETERS.find((parameter) => parameter === name);
+    if (known === undefined || memory === undefined) {
+      throw new ShoalError(
+        "BAD_REQUEST",
+        `Unknown option or number of arguments for CONFIG SET - '${args[i]}' (Shoal sets ${MEMORY_PARAMETERS.join(", ")} at run time; the rest are flags of shoal start)`,
+      );
+    }
+    if (changes.some(([seen]) => seen === known)) {
+      throw new ShoalError(
+        "BAD_REQUEST",
+        `CONFIG SET failed (possibly related to argument '${name}') - duplicate parameter`,
+      );
+    }
+    changes.push([known, args[i + 1] as string]);
+  }
+  memory?.set(changes);
 }
