@@ -36,6 +36,16 @@ describe("nextMoveStep", () => {
     });
   });
 
+  it("never counts a learner that acknowledged nothing as caught up, even on a log shorter than the slack", () => {
+    const young = { commitIndex: 12 };
+    assert.equal(nextMoveStep(status([1, 2, 3], [4], { 2: 12, 3: 12 }, young), move).kind, "wait");
+    assert.equal(nextMoveStep(status([1, 2, 3], [4], { 2: 12, 3: 12, 4: 0 }, young), move).kind, "wait");
+    assert.deepEqual(nextMoveStep(status([1, 2, 3], [4], { 2: 12, 3: 12, 4: 3 }, young), move), {
+      kind: "confChange",
+      change: { type: "addVoter", nodeId: 4 },
+    });
+  });
+
   it("removes the leaving member only while the voters left hold a caught-up majority", () => {
     const remove = { kind: "confChange", change: { type: "removeNode", nodeId: 3 } };
     assert.deepEqual(nextMoveStep(status([1, 2, 3, 4], [], { 2: 1000, 3: 1000, 4: 1000 }), move), remove);

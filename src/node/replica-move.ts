@@ -64,8 +64,13 @@ const DEFAULT_RULES: MoveRules = { catchUpSlack: MOVE_CATCH_UP_SLACK };
 export function nextMoveStep(status: MoveStatus, move: ReplicaMove, rules: MoveRules = DEFAULT_RULES): MoveStep {
   if (status.role !== "leader") return { kind: "notLeader" };
   const { voters, learners } = status.confState;
-  const caughtUp = (id: NodeId): boolean =>
-    id === status.id || (status.matchIndex.get(id) ?? 0) >= status.commitIndex - rules.catchUpSlack;
+  // A member that has acknowledged nothing yet (match 0: paused, unreachable, still opening) is not caught up,
+  // however young the log: on a group of fewer entries than the slack it would otherwise count at once.
+  const caughtUp = (id: NodeId): boolean => {
+    if (id === status.id) return true;
+    const match = status.matchIndex.get(id) ?? 0;
+    return match > 0 && match >= status.commitIndex - rules.catchUpSlack;
+  };
   if (move.to !== 0 && !voters.includes(move.to)) {
     if (!learners.includes(move.to)) return { kind: "confChange", change: { type: "addLearner", nodeId: move.to } };
     if (!caughtUp(move.to) && rules.unsafe?.promoteBeforeCatchUp !== true) {
