@@ -59,6 +59,7 @@ import { isLive, type KeyValue, type StoredRecord, toKeyValue, VALUE_BYTES, valu
 import {
   type DeferredCopy,
   decodeRecord,
+  decodeRecordCopy,
   decodeRecordHeader,
   encodeRecord,
   RECORD_HEADER_BYTES,
@@ -715,7 +716,7 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     const fast = db.getBinaryFast(storedKey);
     if (fast === undefined) return undefined;
     const size = fast.length; // lmdb-js sets the length of its reusable buffer to the value's size
-    if (size < LAZY_VALUE_BYTES_MIN) return decodeRecord(Uint8Array.prototype.slice.call(fast, 0, size));
+    if (size < LAZY_VALUE_BYTES_MIN) return decodeRecordCopy(fast, size);
     const header = {
       ...decodeRecordHeader(fast.subarray(0, RECORD_HEADER_BYTES)),
       valueBytes: size - RECORD_HEADER_BYTES,
