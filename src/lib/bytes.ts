@@ -19,8 +19,14 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
 
 /** A string identity for a key (see the module comment): lossless, and ordered like the bytes. */
 export function keyId(key: Uint8Array): string {
+  // Each write names its key several times (write set, batch plan): for a short key, one call without a Buffer
+  // object is ~25 % cheaper (measured with 16-byte keys, issue 14).
+  if (key.length <= KEY_ID_APPLY_BYTES_MAX) return String.fromCharCode.apply(null, key as unknown as number[]);
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString("latin1");
 }
+
+/** Up to this length keyId spreads the bytes as arguments (well under any engine's argument limit). */
+const KEY_ID_APPLY_BYTES_MAX = 256;
 
 /** The inverse of `keyId`. */
 export function keyFromId(id: string): Uint8Array {

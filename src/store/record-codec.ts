@@ -106,7 +106,7 @@ export function decodeRecordCopy(bytes: Uint8Array, size: number): StoredRecord 
 }
 
 /** Up to this many bytes a loop copies faster than making a view for `set`. */
-const SMALL_COPY_BYTES_MAX = 128;
+const SMALL_COPY_BYTES_MAX = 32;
 
 function isCount(n: number): boolean {
   return Number.isSafeInteger(n) && n >= 0;

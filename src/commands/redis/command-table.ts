@@ -5,6 +5,7 @@
  * resolved and checked alike.
  */
 import { ShoalError } from "../../lib/errors.js";
+import { commandName } from "./command-name.js";
 import type { CommandEntry } from "./command-spec.js";
 
 const textDecoder = new TextDecoder();
@@ -61,16 +62,15 @@ export class CommandTable<S extends Entry<S>> {
    * number of arguments. A container command given a known subcommand resolves to the subcommand.
    */
   resolve(argv: readonly Uint8Array[]): S {
-    const name = textDecoder.decode(argv[0] ?? new Uint8Array(0));
-    const spec = this.find(name);
-    if (spec === undefined) throw unknownCommand(name, argv);
+    const spec = this.#byName.get(commandName(argv[0] ?? new Uint8Array(0)));
+    if (spec === undefined) throw unknownCommand(textDecoder.decode(argv[0] ?? new Uint8Array(0)), argv);
     const subcommands: readonly S[] | undefined = spec.subcommands;
     if (subcommands === undefined || subcommands.length === 0) {
       checkArity(spec, argv.length);
       return spec;
     }
     if (argv.length < 2) throw arityError(spec.name);
-    const subName = textDecoder.decode(argv[1]).toLowerCase();
+    const subName = commandName(argv[1] as Uint8Array);
     const sub = subcommands.find((s) => s.name === `${spec.name}|${subName}`);
     if (sub === undefined) {
       throw new ShoalError(

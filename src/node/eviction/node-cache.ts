@@ -5,6 +5,7 @@
  * `noeviction`, or a volatile policy with no key that expires). Each shard leader's Evictor (evictor.ts) does the
  * evicting; this is what they share.
  */
+import { commandName } from "../../commands/redis/command-name.js";
 import { DATA_COMMAND_TABLE } from "../../commands/redis/table.js";
 import { ShoalError } from "../../lib/errors.js";
 import { AccessTracker } from "./access-tracker.js";
@@ -90,6 +91,6 @@ export function addsMemory(argvs: readonly (readonly Uint8Array[])[]): boolean {
   return argvs.some((argv) => {
     const name = argv[0];
     if (name === undefined) return false;
-    return DATA_COMMAND_TABLE.find(new TextDecoder().decode(name))?.flags.includes("denyoom") === true;
+    return DATA_COMMAND_TABLE.find(commandName(name))?.flags.includes("denyoom") === true;
   });
 }
