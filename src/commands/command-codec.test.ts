@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Packr } from "msgpackr";
 import { ShoalError } from "../lib/errors.js";
-import type { Command } from "./command.js";
+import type { Command, RedisCommand } from "./command.js";
 import {
   COMMAND_FORMAT_V1,
   decodeCommand,
@@ -12,7 +12,7 @@ import {
   SLICED_FIELD_BYTES_MIN,
 } from "./command-codec.js";
 import { argvEncodedBytesMax, COMMAND_ENCODING_BYTES_MAX, COMMAND_LIMITS, watchEncodedBytesMax } from "./limits.js";
-import { encodeUnchecked } from "./testing/unchecked-entry.js";
+import { encodeUnchecked, packedUnchecked } from "./testing/unchecked-entry.js";
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 const NOW_MS = 1_700_000_000_000;
@@ -152,17 +152,24 @@ describe("command codec", () => {
       for (const count of [1, 15, 16]) {
         const argv = [bytes("SET"), ...Array.from({ length: count }, () => new Uint8Array(size))];
         const watches = [{ key: new Uint8Array(Math.min(size, 1024)), modRevision: 2 ** 52 }];
-        const data = encodeUnchecked({ op: "redis", nowMs: 2 ** 52, argvs: [argv, argv], watches });
+        const command: RedisCommand = { op: "redis", nowMs: 2 ** 52, argvs: [argv, argv], watches };
         const bound =
           COMMAND_ENCODING_BYTES_MAX +
           2 * argvEncodedBytesMax(argv) +
           watchEncodedBytesMax(watches[0]?.key ?? bytes(""));
-        assert.ok(data.byteLength <= bound, `${count} arguments of ${size} bytes: ${data.byteLength} > ${bound}`);
+        // Format 1 (msgpack: entries logged before) and format 2 (what is written now) alike.
+        for (const data of [encodeUnchecked(command), packedUnchecked(command)]) {
+          assert.ok(data.byteLength <= bound, `${count} arguments of ${size} bytes: ${data.byteLength} > ${bound}`);
+        }
       }
     }
     const wide = Array.from({ length: 65_536 }, () => new Uint8Array(0));
-    const data = encodeUnchecked({ op: "redis", nowMs: 1, argvs: [wide] });
-    assert.ok(data.byteLength <= COMMAND_ENCODING_BYTES_MAX + argvEncodedBytesMax(wide));
+    for (const data of [
+      encodeUnchecked({ op: "redis", nowMs: 1, argvs: [wide] }),
+      packedUnchecked({ op: "redis", nowMs: 1, argvs: [wide] }),
+    ]) {
+      assert.ok(data.byteLength <= COMMAND_ENCODING_BYTES_MAX + argvEncodedBytesMax(wide));
+    }
   });
 });
 

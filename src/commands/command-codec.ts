@@ -22,6 +22,7 @@ import type {
 import { COMMAND_LIMITS, entryTooLarge } from "./limits.js";
 import {
   COMMAND_FORMAT_PACKED_ARGVS,
+  type DeferredArgument,
   decodePackedArgvsSteps,
   encodePackedArgvsSteps,
   manyArguments,
@@ -50,7 +51,7 @@ const VIEW_BYTES_MIN = 64 * 1024;
 /** Validates `command` (throws ShoalError BAD_REQUEST / TOO_LARGE) and encodes it for a Raft entry; an encoding
  * over COMMAND_LIMITS.entrySizeBytesMax is refused (TOO_LARGE), so every proposal fits the Raft proposal limit. */
 export function encodeCommand(command: Command): Uint8Array {
-  if (command.op === "redis" && manyArguments(command.argvs)) return runSteps(encodeCommandSteps(command));
+  if (command.op === "redis") return runSteps(encodeCommandSteps(command));
   validateCommand(command);
   // Packed into msgpackr's shared buffer, which the next pack reuses (RESET_BUFFER_MODE), and copied out once with
   // the format byte: one fresh allocation per entry, not two.
@@ -67,15 +68,17 @@ export function encodesInSteps(command: Command): boolean {
   return command.op === "redis" && manyArguments(command.argvs);
 }
 
-/** encodeCommand as steps (lib/steps.ts): a Redis command with many arguments (an MSET of 100,000 keys) is
- * validated and written in format 2 a bounded number of arguments per step (packed-redis-entry.ts); msgpack
- * packed it in one call that held the leader's loop (issue 10). Any other command is encoded at once. */
-export function* encodeCommandSteps(command: Command): Steps<Uint8Array> {
-  if (command.op !== "redis" || !manyArguments(command.argvs)) return encodeCommand(command);
+/** encodeCommand as steps (lib/steps.ts): a Redis command is validated and written in format 2
+ * (packed-redis-entry.ts), a bounded number of arguments per step — msgpack packed an MSET of 100,000 keys in one
+ * call that held the leader's loop (issue 10), and for small commands its per-argument byte strings cost ~18 % of
+ * a node's SET throughput (issue 14). Any other command is encoded at once. */
+export function* encodeCommandSteps(command: Command, deferred?: DeferredArgument[]): Steps<Uint8Array> {
+  if (command.op !== "redis") return encodeCommand(command);
   yield* validateCommandSteps(command);
   const { argvs, ...rest } = command;
   const header = Uint8Array.from(packr.pack(rest, RESET_BUFFER_MODE)); // msgpackr's shared buffer: copy it now
-  return yield* encodePackedArgvsSteps(header, argvs, COMMAND_LIMITS.entrySizeBytesMax);
+  const defer = deferred === undefined ? undefined : { list: deferred, bytesMin: SLICED_FIELD_BYTES_MIN };
+  return yield* encodePackedArgvsSteps(header, argvs, COMMAND_LIMITS.entrySizeBytesMax, defer);
 }
 
 /** A byte field at least this big is spliced into the entry by encodeCommandInSlices instead of packed. */
@@ -114,6 +117,13 @@ function someBigField(value: unknown): boolean {
  * back to encodeCommand.
  */
 export async function encodeCommandInSlices(command: Command, nextTurn: () => Promise<void>): Promise<Uint8Array> {
+  if (command.op === "redis") {
+    // Format 2 leaves each big argument's bytes to copy here, a slice per turn.
+    const deferred: DeferredArgument[] = [];
+    const data = runSteps(encodeCommandSteps(command, deferred));
+    await copyInSlices(data, deferred, nextTurn);
+    return data;
+  }
   validateCommand(command);
   const bigFields: { readonly placeholder: Uint8Array; readonly bytes: Uint8Array }[] = [];
   const substituted = substituteBigFields(command, (bytes) => {
@@ -153,13 +163,22 @@ export async function encodeCommandInSlices(command: Command, nextTurn: () => Pr
     from = headerAt + 2 + PLACEHOLDER_BYTES;
   });
   data.set(body.subarray(from), offset);
+  await copyInSlices(data, copies, nextTurn);
+  return data;
+}
+
+/** Copies each of `copies` into `data` at its offset, SLICE_BYTES per turn. */
+async function copyInSlices(
+  data: Uint8Array,
+  copies: readonly DeferredArgument[],
+  nextTurn: () => Promise<void>,
+): Promise<void> {
   for (const copy of copies) {
     for (let done = 0; done < copy.bytes.byteLength; done += SLICE_BYTES) {
       await nextTurn();
       data.set(copy.bytes.subarray(done, done + SLICE_BYTES), copy.offset + done);
     }
   }
-  return data;
 }
 
 /** A copy of `value` (a command) with every byte field of SLICED_FIELD_BYTES_MIN or more replaced by `replace`'s

@@ -1,16 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { Packr } from "msgpackr";
 import { ShoalError } from "../lib/errors.js";
 import { runSteps, type Steps } from "../lib/steps.js";
 import type { Command, RedisCommand } from "./command.js";
 import { COMMAND_FORMAT_V1, decodeCommand, decodeCommandSteps, encodeCommand } from "./command-codec.js";
 import { COMMAND_LIMITS } from "./limits.js";
-import { COMMAND_FORMAT_PACKED_ARGVS, encodePackedArgvsSteps, PACKED_ARGUMENTS_MIN } from "./packed-redis-entry.js";
+import { COMMAND_FORMAT_PACKED_ARGVS, PACKED_ARGUMENTS_MIN } from "./packed-redis-entry.js";
 import { checkCommandLimits, checkCommandLimitsSteps } from "./redis/command-limits.js";
 import { DATA_COMMAND_TABLE } from "./redis/table.js";
-import { encodeUnchecked } from "./testing/unchecked-entry.js";
+import { encodeUnchecked, packedUnchecked } from "./testing/unchecked-entry.js";
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 
@@ -21,12 +20,6 @@ function mset(pairs: number, valueBytes = 3): RedisCommand {
 }
 
 /** A format-2 entry written without validation, as a buggy proposer could log it. */
-function packedUnchecked(command: RedisCommand): Uint8Array {
-  const { argvs, ...rest } = command;
-  const header = new Packr({ useRecords: false }).pack(rest);
-  return runSteps(encodePackedArgvsSteps(header, argvs, Number.MAX_SAFE_INTEGER));
-}
-
 function pauses<T>(steps: Steps<T>): { value: T; pauses: number } {
   let count = 0;
   for (;;) {
@@ -48,9 +41,11 @@ describe("entry format 2 (a Redis command with many arguments)", () => {
     assert.ok(first !== undefined && !Buffer.isBuffer(first), "arguments are plain Uint8Arrays");
   });
 
-  it("keeps format 1 below the threshold, and both formats decode the same command alike", () => {
-    const small = mset(Math.floor((PACKED_ARGUMENTS_MIN - 2) / 2));
-    assert.equal(encodeCommand(small)[0], COMMAND_FORMAT_V1);
+  it("writes every Redis entry in format 2, and reads format 1 (entries logged before) alike", () => {
+    const small = mset(1);
+    assert.equal(encodeCommand(small)[0], COMMAND_FORMAT_PACKED_ARGVS);
+    assert.deepStrictEqual(decodeCommand(encodeUnchecked(small)), decodeCommand(encodeCommand(small)));
+    assert.equal(encodeUnchecked(small)[0], COMMAND_FORMAT_V1);
     const watched: Command = { ...mset(PACKED_ARGUMENTS_MIN), watches: [{ key: bytes("w"), modRevision: 7 }] };
     assert.deepStrictEqual(decodeCommand(encodeUnchecked(watched)), decodeCommand(encodeCommand(watched)));
   });

@@ -1,9 +1,10 @@
 /**
- * @module Entry format 2: a Redis entry with many arguments (an MSET of 100,000 keys) as its argument bytes back to
- * back behind a table of lengths, instead of msgpack. msgpack decodes such an entry in one call — 200,000 byte
- * strings, then their garbage — which held every replica's event loop 70–130 ms (issue 10); this layout is written
- * and read a bounded number of arguments per step (lib/steps.ts), so apply pauses inside it like anywhere else, and
- * each argument comes back as a view of the entry rather than a copy.
+ * @module Entry format 2: every Redis entry, as its argument bytes back to back behind a table of lengths, instead
+ * of msgpack. msgpack decodes an MSET of 100,000 keys in one call — 200,000 byte strings, then their garbage — which
+ * held every replica's event loop 70–130 ms (issue 10); this layout is written and read a bounded number of
+ * arguments per step (lib/steps.ts), so apply pauses inside it like anywhere else, and each argument comes back as
+ * a view of the entry rather than a copy. For a one-key SET it is also cheaper: writing every Redis entry this way
+ * raised a node's SET throughput by ~18 % (issue 14; format 1, msgpack, is still read for entries logged before).
  *
  * Layout (every integer an unsigned 32-bit big-endian):
  *   format byte (2) · H · msgpack map of H bytes: the command without its argvs ({op: "redis", nowMs, watches?}) ·
@@ -17,7 +18,8 @@ import { entryTooLarge } from "./limits.js";
 
 export const COMMAND_FORMAT_PACKED_ARGVS = 2;
 
-/** A Redis entry with at least this many arguments in all is written in format 2. */
+/** A Redis entry with at least this many arguments in all is encoded a slice per event-loop turn by a proposer
+ * (client-operations.ts); a smaller one at once. */
 export const PACKED_ARGUMENTS_MIN = 4096;
 
 /** Arguments written or read between pauses (~50 ns each: well under a millisecond per step). */
@@ -25,7 +27,7 @@ const ARGUMENTS_PER_STEP = 8192;
 
 const U32 = 4;
 
-/** Whether `argvs` hold enough arguments to be written in format 2. */
+/** Whether `argvs` hold enough arguments to be encoded in slices. */
 export function manyArguments(argvs: readonly (readonly Uint8Array[])[]): boolean {
   let count = 0;
   for (const argv of argvs) {
@@ -35,12 +37,20 @@ export function manyArguments(argvs: readonly (readonly Uint8Array[])[]): boolea
   return false;
 }
 
+/** An argument left for the caller to copy into the entry (in slices, off the hot turn). */
+export interface DeferredArgument {
+  readonly offset: number;
+  readonly bytes: Uint8Array;
+}
+
 /** The entry's bytes: `header` (the msgpack of the command without argvs) and `argvs` in format 2; throws
- * entryTooLarge (TOO_LARGE) before writing anything when they would take more than `sizeMax` bytes. */
+ * entryTooLarge (TOO_LARGE) before writing anything when they would take more than `sizeMax` bytes. With
+ * `deferred`, arguments of `deferBytesMin` or more are not copied but listed there for the caller to copy. */
 export function* encodePackedArgvsSteps(
   header: Uint8Array,
   argvs: readonly (readonly Uint8Array[])[],
   sizeMax: number,
+  deferred?: { readonly list: DeferredArgument[]; readonly bytesMin: number },
 ): Steps<Uint8Array> {
   let argumentCount = 0;
   let argumentBytes = 0;
@@ -68,7 +78,9 @@ export function* encodePackedArgvsSteps(
     for (const arg of argv) {
       view.setUint32(lengthAt, arg.byteLength);
       lengthAt += U32;
-      data.set(arg, bytesAt);
+      if (deferred !== undefined && arg.byteLength >= deferred.bytesMin) {
+        deferred.list.push({ offset: bytesAt, bytes: arg });
+      } else data.set(arg, bytesAt);
       bytesAt += arg.byteLength;
       if (++written % ARGUMENTS_PER_STEP === 0) yield;
     }
