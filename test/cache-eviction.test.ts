@@ -117,6 +117,9 @@ describe("cache mode on one node: each eviction policy keeps what it promises", 
     assert.ok((await usedMemory(redis)) <= MAXMEMORY + 300, "at most one write past the limit");
     assert.equal(await redis.get("k0"), VALUE, "reads work over the limit");
     await assert.rejects(redis.append("k0", "x"), OOM);
+    const put = await fetch(`${cluster.url(1)}/v1/kv/over-http`, { method: "PUT", body: VALUE });
+    assert.equal(put.status, 507);
+    assert.equal(((await put.json()) as { code: string }).code, "OUT_OF_MEMORY");
     assert.equal(await redis.del("k0", "k1", "k2"), 3, "DEL is not refused");
     assert.equal(await redis.set("after-delete", VALUE), "OK", "a delete made room");
     assert.equal(await evictedKeys(redis), 0);

@@ -103,6 +103,9 @@ const sampleSchema = {
     rssBytes: { type: "integer" },
     storeFileBytes: { type: "integer", nullable: true },
     walBytes: { type: "integer", nullable: true },
+    memoryUsedBytes: { type: "integer", nullable: true, description: "The data counted against maxmemory" },
+    maxmemoryBytes: { type: "integer", nullable: true, description: "maxmemory (0: no limit)" },
+    evictedKeys: { type: "integer", nullable: true, description: "Keys this node evicted as a shard leader" },
     lag: {
       type: "object",
       additionalProperties: { type: "integer", nullable: true },

@@ -1,6 +1,7 @@
 /**
  * @module The dashboard's recent history: every second the node samples its own /metrics series (commit index,
- * HTTP requests and RESP commands with their latency histograms, keys, store file and WAL size) and its
+ * HTTP requests and RESP commands with their latency histograms, keys, store file and WAL size, cache mode's data
+ * against maxmemory and keys evicted) and its
  * process's RSS into a ring of the last few minutes, so a page opened now draws charts with points at once
  * (`GET /v1/dashboard/samples`). Rates and percentiles are over the interval since the previous sample. On the
  * leader a sample also holds each member's replication lag (its last index minus the member's match index).
@@ -33,6 +34,10 @@ export interface DashboardSample {
   readonly rssBytes: number;
   readonly storeFileBytes: number | null;
   readonly walBytes: number | null;
+  /** Cache mode: the data counted against maxmemory, the limit (0: none), and keys this node evicted. */
+  readonly memoryUsedBytes: number | null;
+  readonly maxmemoryBytes: number | null;
+  readonly evictedKeys: number | null;
   /** Leader only: member id → entries behind the leader's last index; null when it has acknowledged nothing
    * to this leader (a member down since the election would otherwise show the whole log). */
   readonly lag?: Readonly<Record<string, number | null>>;
@@ -163,6 +168,9 @@ export class DashboardSampler {
       rssBytes: process.memoryUsage.rss(),
       storeFileBytes: await this.#gauge("shoal_store_file_bytes"),
       walBytes: await this.#gauge("shoal_wal_bytes"),
+      memoryUsedBytes: await this.#gauge("shoal_memory_used_bytes"),
+      maxmemoryBytes: await this.#gauge("shoal_memory_max_bytes"),
+      evictedKeys: await this.#gauge("shoal_evicted_keys"),
       ...(lag === undefined ? {} : { lag }),
     };
   }

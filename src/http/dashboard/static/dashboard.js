@@ -565,6 +565,11 @@ function renderResources(status) {
         figure(sample?.rssBytes, formatBytes),
         figure(sample?.storeFileBytes, formatBytes),
         figure(sample?.walBytes, formatBytes),
+        figure(sample?.memoryUsedBytes, (used) => {
+          const max = sample?.maxmemoryBytes ?? 0;
+          return max > 0 ? `${formatBytes(used)} of ${formatBytes(max)}` : formatBytes(used);
+        }),
+        figure(sample?.evictedKeys, (n) => n.toLocaleString()),
       );
       return row;
     });
