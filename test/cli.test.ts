@@ -83,6 +83,19 @@ test("bad flags give one line and exit 2", async () => {
     /does not list this node's id 2/,
   );
   assertOneLineError(shoal("cluster", "--nodes", "12"), 2, /Cannot parse --nodes "12"/);
+  // Cache mode's flags, checked by shoal cluster before any node starts.
+  assertOneLineError(shoal("cluster", "--mode", "cachy"), 2, /Cannot parse --mode "cachy": expected store, cache/);
+  assertOneLineError(
+    shoal("cluster", "--maxmemory", "5q"),
+    2,
+    /Cannot parse --maxmemory "5q": it must be a size in bytes/,
+  );
+  assertOneLineError(
+    shoal("cluster", "--maxmemory-policy", "lru"),
+    2,
+    /Cannot parse --maxmemory-policy "lru": it must be one of/,
+  );
+  assertOneLineError(shoal("cluster", "--maxmemory-samples", "65"), 2, /from 1 to 64/);
   for (const shards of ["0", "257", "3.5"]) {
     assertOneLineError(
       shoal("start", "--id", "1", "--data-dir", "d", "--peers", "1=127.0.0.1:7101", "--shards", shards),
@@ -97,6 +110,7 @@ test("bad flags give one line and exit 2", async () => {
     ["--proto-max-bulk-len", "x"],
     ["--maxclients", "0"],
     ["--resp-port", "70000"],
+    ["--maxmemory", "-1"],
   ] as const) {
     const result = shoal("start", "--id", "1", "--data-dir", dir, ...args, flag, value);
     assertOneLineError(result, 2, new RegExp(`Cannot parse ${flag} "${value}"`));

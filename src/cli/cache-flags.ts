@@ -57,16 +57,19 @@ export function cacheChoice(flags: Record<string, unknown>): CacheChoice {
     const size = text("maxmemory");
     const policy = text("maxmemory-policy");
     const samples = text("maxmemory-samples");
+    // The other flags' form: `Cannot parse --flag "value": …`.
+    const what = (name: string, value: string): string => `Cannot parse --${name} "${value}": it`;
     return {
       mode,
       fsyncDefault: cache ? "never" : "always",
       memoryLimit: {
-        maxmemoryBytes: size !== undefined ? parseMemoryBytes(size, "--maxmemory") : cache ? defaultCacheBytes() : 0,
+        maxmemoryBytes:
+          size !== undefined ? parseMemoryBytes(size, what("maxmemory", size)) : cache ? defaultCacheBytes() : 0,
         policy:
           policy !== undefined
-            ? parseEvictionPolicy(policy, "--maxmemory-policy")
+            ? parseEvictionPolicy(policy, what("maxmemory-policy", policy))
             : ((cache ? "allkeys-lru" : "noeviction") satisfies EvictionPolicy),
-        samples: samples === undefined ? SAMPLES_DEFAULT : parseSamples(samples, "--maxmemory-samples"),
+        samples: samples === undefined ? SAMPLES_DEFAULT : parseSamples(samples, what("maxmemory-samples", samples)),
       },
     };
   } catch (error) {

@@ -11,7 +11,7 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { formatIds, holdsState, readIdentity, sameIds } from "../node/identity.js";
-import { CACHE_FLAG_NAMES, CACHE_FLAGS } from "./cache-flags.js";
+import { CACHE_FLAG_NAMES, CACHE_FLAGS, cacheChoice } from "./cache-flags.js";
 import { CliError } from "./cli-error.js";
 import { awaitLeader, describeNodes, type ElectedLeader } from "./leader-wait.js";
 import { integerFlag, numberFlag, parseFlags } from "./parse-flags.js";
@@ -78,6 +78,7 @@ export async function runCluster(argv: string[]): Promise<number> {
     return typeof value === "string" ? [`--${name}`, value] : [];
   });
   const leaderWaitMs = numberFlag(flags, "leader-wait", LEADER_WAIT_S, 0.1, 3600) * 1000;
+  cacheChoice(flags); // a bad --mode or --maxmemory* fails here, in one line, before any node starts
   const ids = Array.from({ length: count }, (_, i) => i + 1);
   const recorded = existingCluster(dataDir, ids);
   const existing = recorded?.members;
