@@ -11,7 +11,6 @@ import type { Reply } from "../commands/redis/reply.js";
 import { ScanCursorTable } from "../commands/redis/scan-cursor-table.js";
 import { keysOfArgvs } from "../commands/slot-ownership.js";
 import { EMPTY_BYTES } from "../lib/bytes.js";
-import { ShoalError } from "../lib/errors.js";
 import { Prng } from "../lib/prng.js";
 import { LmdbStore } from "../store/lmdb/lmdb-store.js";
 import { checkServed } from "../store/slot-states.js";
@@ -23,6 +22,7 @@ import type { NodeOptions } from "./node-options.js";
 import { peerRequest } from "./peer-rpc.js";
 import type { WatchTicket } from "./redis-watch.js";
 import { absentWatchedKeysWritten, readWatchTickets } from "./redis-watch.js";
+import { outcomeOf, RedisWriteBatcher } from "./write-batcher.js";
 
 export interface RedisOutcome {
   readonly aborted: boolean;
@@ -47,6 +47,7 @@ export class RedisOperations {
   readonly #store: StateMachineStore;
   readonly #client: ClientOperations;
   readonly #ask: AskPeer;
+  readonly #batcher: RedisWriteBatcher;
 
   constructor(
     options: Pick<NodeOptions, "id" | "members" | "requestTimeoutMs">,
@@ -58,6 +59,7 @@ export class RedisOperations {
     this.#store = store;
     this.#client = client;
     this.#ask = ask;
+    this.#batcher = new RedisWriteBatcher((argvs) => client.submit({ op: "redis", nowMs: Date.now(), argvs }));
     this.scanCursors = new ScanCursorTable({
       ownerId: options.id,
       firstTag: BigInt(Math.floor(Math.random() * 2 ** 21)) * 2n ** 21n + BigInt(Math.floor(Math.random() * 2 ** 21)),
@@ -74,14 +76,10 @@ export class RedisOperations {
     if (argvs.length === 0 && (watches === undefined || watches.length === 0)) return { aborted: false, replies: [] };
     if (watches !== undefined && (await this.#absentWatchedKeysWritten(watches))) return { aborted: true, replies: [] };
     const watched = watches?.map(({ key, modRevision }) => ({ key, modRevision }));
-    const command: Command =
-      watched === undefined || watched.length === 0
-        ? { op: "redis", nowMs: Date.now(), argvs }
-        : { op: "redis", nowMs: Date.now(), argvs, watches: watched };
-    const result = await this.#client.submit(command);
-    if (result.kind === "redis") return { aborted: result.aborted, replies: result.replies };
-    if (result.kind === "error") throw new ShoalError(result.code, result.message);
-    throw new ShoalError("INTERNAL", `A redis entry produced a ${result.kind} result`);
+    // Without WATCH, with the other connections' writes of this turn (write-batcher.ts).
+    if (watched === undefined || watched.length === 0) return this.#batcher.run(argvs);
+    const command: Command = { op: "redis", nowMs: Date.now(), argvs, watches: watched };
+    return outcomeOf(await this.#client.submit(command));
   }
 
   async #absentWatchedKeysWritten(watches: readonly WatchTicket[]): Promise<boolean> {
