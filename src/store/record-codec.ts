@@ -60,7 +60,7 @@ export function encodeRecordInto(
  * Throws BAD_REQUEST when the bytes are not a valid record (a corrupt snapshot; in LMDB, a bug).
  */
 export function decodeRecord(bytes: Uint8Array): StoredRecord {
-  return { ...decodeRecordHeader(bytes), value: plainBytes(bytes.subarray(HEADER_SIZE_BYTES)) };
+  return readRecord(bytes, plainBytes(bytes.subarray(HEADER_SIZE_BYTES)));
 }
 
 /** A record without its value. */
@@ -69,11 +69,30 @@ export type RecordHeader = Omit<StoredRecord, "value">;
 /** Decodes the header of a stored record (`bytes` may be its first RECORD_HEADER_BYTES only); nothing of `bytes`
  * is kept. Throws like decodeRecord. */
 export function decodeRecordHeader(bytes: Uint8Array): RecordHeader {
+  return readRecord(bytes, undefined);
+}
+
+/** decodeRecord of the first `size` bytes of `bytes`, with the value COPIED out (`bytes` may be a buffer that the
+ * next read reuses, lmdb-js's getBinaryFast): two allocations, the value and the record. */
+export function decodeRecordCopy(bytes: Uint8Array, size: number): StoredRecord {
+  if (size < HEADER_SIZE_BYTES) throw badRecord("shorter than its header");
+  const length = size - HEADER_SIZE_BYTES;
+  const value = new Uint8Array(length);
+  if (length <= SMALL_COPY_BYTES_MAX) {
+    for (let i = 0; i < length; i++) value[i] = bytes[HEADER_SIZE_BYTES + i] as number;
+  } else value.set(new Uint8Array(bytes.buffer, bytes.byteOffset + HEADER_SIZE_BYTES, length));
+  return readRecord(bytes, value);
+}
+
+/** The header of `bytes`, validated, as a record with `value` (or a header alone): one object, no DataView,
+ * closure or array per call — every read of a key decodes one (GET's profile, issue 14). */
+function readRecord(bytes: Uint8Array, value: Uint8Array): StoredRecord;
+function readRecord(bytes: Uint8Array, value: undefined): RecordHeader;
+function readRecord(bytes: Uint8Array, value: Uint8Array | undefined): RecordHeader | StoredRecord {
   if (bytes.length < HEADER_SIZE_BYTES) throw badRecord("shorter than its header");
   if (bytes[0] !== RECORD_FORMAT_V1) throw badRecord(`unknown format ${bytes[0]}`);
   const type = bytes[1] === TYPE_CODES.string ? "string" : bytes[1] === TYPE_CODES.hash ? "hash" : undefined;
   if (type === undefined) throw badRecord(`unknown type ${bytes[1]}`);
-  // Every read of a key decodes a header: no DataView, closure or array per call (GET's profile, issue 14).
   const createRevision = float64At(bytes, 2);
   const modRevision = float64At(bytes, 10);
   const version = float64At(bytes, 18);
@@ -83,26 +102,9 @@ export function decodeRecordHeader(bytes: Uint8Array): RecordHeader {
   }
   if (createRevision < 1 || createRevision > modRevision) throw badRecord("revisions out of order");
   if (version < 1) throw badRecord("version below 1");
-  return { type, createRevision, modRevision, version, expiresAtMs };
-}
-
-/** decodeRecord of the first `size` bytes of `bytes`, with the value COPIED out (`bytes` may be a buffer that the
- * next read reuses, lmdb-js's getBinaryFast): one allocation, the value's. */
-export function decodeRecordCopy(bytes: Uint8Array, size: number): StoredRecord {
-  const header = decodeRecordHeader(bytes);
-  const length = size - HEADER_SIZE_BYTES;
-  const value = new Uint8Array(length);
-  if (length <= SMALL_COPY_BYTES_MAX) {
-    for (let i = 0; i < length; i++) value[i] = bytes[HEADER_SIZE_BYTES + i] as number;
-  } else value.set(new Uint8Array(bytes.buffer, bytes.byteOffset + HEADER_SIZE_BYTES, length));
-  return {
-    type: header.type,
-    createRevision: header.createRevision,
-    modRevision: header.modRevision,
-    version: header.version,
-    expiresAtMs: header.expiresAtMs,
-    value,
-  };
+  return value === undefined
+    ? { type, createRevision, modRevision, version, expiresAtMs }
+    : { type, createRevision, modRevision, version, expiresAtMs, value };
 }
 
 /** Up to this many bytes a loop copies faster than making a view for `set`. */
