@@ -18,6 +18,7 @@
  *   whole shard), so it may answer none with a non-zero cursor, which SCAN allows. Every key present for the whole
  *   iteration is returned exactly once, as Redis guarantees.
  */
+import { commandName } from "../commands/redis/command-name.js";
 import { parseScanCursor } from "../commands/redis/families/scan-args.js";
 import { array, bulk, integer, NULL, type Reply } from "../commands/redis/reply.js";
 import type { ScanCursorTable } from "../commands/redis/scan-cursor-table.js";
@@ -32,7 +33,7 @@ export async function keylessReadOverShards(
   stale: boolean,
   cursors: ScanCursorTable,
 ): Promise<Reply> {
-  const name = decoder.decode(argv[0]).toLowerCase();
+  const name = commandName(argv[0] as Uint8Array);
   if (name === "scan") return scanOverShards(argv, shards, stale, cursors);
   if (name === "keys" && argv.length === 2) return keysOverShards(argv[1] as Uint8Array, shards, stale);
   if (name === "randomkey" && argv.length === 1) return randomKeyOverShards(shards, stale);

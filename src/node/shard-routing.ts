@@ -5,7 +5,9 @@
  * shard together. The RESP server splits a pipeline into runs of one shard each, so only an EXEC block can mix
  * shards, and it is refused the way Redis Cluster refuses one: -CROSSSLOT.
  */
+
 import type { Command } from "../commands/command.js";
+import { commandName } from "../commands/redis/command-name.js";
 import { commandKeys, DATA_COMMAND_TABLE } from "../commands/redis/table.js";
 import { ShoalError } from "../lib/errors.js";
 
@@ -100,13 +102,11 @@ function keysOf(argv: readonly Uint8Array[]): Uint8Array[] {
   return commandKeys(spec, argv);
 }
 
-const decoder = new TextDecoder();
-
 /** True when every command of `argvs` empties the keyspace (FLUSHALL, FLUSHDB): the one keyless write, which a
  * node of several shards applies on each shard (each atomically, not all at once). */
 export function onlyFlushes(argvs: readonly (readonly Uint8Array[])[]): boolean {
   return argvs.every((argv) => {
-    const name = decoder.decode(argv[0]).toLowerCase();
+    const name = commandName(argv[0] as Uint8Array);
     return name === "flushall" || name === "flushdb";
   });
 }

@@ -105,7 +105,7 @@ export class RedisWriteBatcher {
       }
       return;
     }
-    if (result.kind !== "redis" || result.aborted) {
+    if (result.kind !== "redis") {
       // Refused as a whole at apply (nothing written): each run alone gets its own answer.
       this.#eachAlone(batch);
       return;

@@ -3,14 +3,16 @@
  * holding the queued data commands and the WATCHed keys' revisions; PING, ECHO, TIME and UNWATCH are answered at
  * their position in EXEC's reply without the log.
  */
+
 import { COMMAND_LIMITS, entryTooLarge } from "../../../commands/limits.js";
 import { checkCommandLimits } from "../../../commands/redis/command-limits.js";
+import { commandName } from "../../../commands/redis/command-name.js";
 import { ALL_KEYS, commandFamily, NO_KEYS, withDifferences } from "../../../commands/redis/command-spec.js";
 import { array, bulk, errorReply, NULL_ARRAY, OK, type Reply, simple } from "../../../commands/redis/reply.js";
 import { commandKeys } from "../../../commands/redis/table.js";
 import { ShoalError } from "../../../lib/errors.js";
 import type { WatchTicket } from "../backend.js";
-import { decodeText, keyString, type Session } from "../session.js";
+import { keyString, type Session } from "../session.js";
 import { QUEUEABLE_LOCALLY, type SessionCommand, type SessionHandler } from "../session-commands.js";
 import { time } from "./server.js";
 
@@ -45,7 +47,7 @@ async function exec(session: Session): Promise<Reply> {
 }
 
 function specName(argv: readonly Uint8Array[]): string {
-  return decodeText(argv[0] as Uint8Array).toLowerCase();
+  return commandName(argv[0] as Uint8Array);
 }
 
 async function watch(session: Session, argv: Uint8Array[]): Promise<Reply> {
