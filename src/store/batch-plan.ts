@@ -13,19 +13,20 @@ import { isStorableKey } from "./key-range.js";
 import { type StoredRecord, valueBytes } from "./record.js";
 import type { ApplyEntry } from "./state-machine-store.js";
 import type { StoreMeta } from "./store-meta.js";
-import {
-  type CollectionRow,
-  EMPTY_KEYSPACE,
-  type KeyspaceReader,
-  type Mutation,
-  type RecordReader,
-  type RowMutation,
-  WriteSet,
-} from "./write-set.js";
+import { type CollectionRow, type KeyspaceReader, type Mutation, type RowMutation, WriteSet } from "./write-set.js";
 
 /** A key's final state after the batch, and its state before (for secondary indexes such as expiry). */
 export interface BatchWrite extends Mutation {
   readonly previous: StoredRecord | undefined;
+}
+
+/** A BatchWrite while the batch is planned: its record moves on with each write of the key, and where its event
+ * sits in the batch's history. */
+interface KeyWrite extends BatchWrite {
+  record: StoredRecord | undefined;
+  /** Index in the batch's events of the key's event in revision `eventRevision` (-1: none yet). */
+  eventAt: number;
+  eventRevision: number;
 }
 
 export interface BatchPlan<R> {
@@ -65,9 +66,16 @@ export function* planBatchSteps<R>(
   entries: readonly ApplyEntry[],
 ): Steps<BatchPlan<R>> {
   const reader = new BaseRecordCache(base);
-  const overlay = new WriteSet(reader);
+  const overlay = WriteSet.unlisted(reader);
   const results: R[] = [];
-  const events: HistoryEvent[] = [];
+  /** The watch history's events; a slot emptied (undefined) when a later write of the same key in the same
+   * revision replaced its event (the event goes where the key's final write is). */
+  const events: (HistoryEvent | undefined)[] = [];
+  let eventsReplaced = false;
+  /** Each key the batch wrote, by key id, in the order of each key's final write: what `writes` becomes. One
+   * object per key, made at its first write and updated by later ones (a 100,000-key MSET's working set lives
+   * across many turns, so each object per key is garbage the old generation collects — issue 10). */
+  const touched = new Map<string, KeyWrite>();
   /** Collections whose owning record was overwritten or deleted during the batch (RENAME may re-own one). */
   const released = new Set<number>();
   let state: ApplyState = {
@@ -84,39 +92,62 @@ export function* planBatchSteps<R>(
     // A membership change is the host's to apply: the applier sees it as a no-op entry (empty data).
     const data = entry.type === "confChange" ? EMPTY_BYTES : entry.data;
     const outcome = yield* applier(overlay, data, state, entry.repliesWanted ?? true);
+    const revision = outcome.state.revision;
     if (outcome.flushed) {
       // Everything before the FLUSHALL, stored or planned in this batch, is gone. The history restarts at it.
+      // Nothing stored before the batch survives: no later write replaces a stored record (`previous` comes from
+      // the overlay, whose base is empty now).
       overlay.clear();
+      touched.clear();
       keyCount = 0;
       sizeBytes = 0;
       released.clear();
       events.length = 0;
-      events.push({ revision: outcome.state.revision, type: "flush", key: EMPTY_BYTES, record: undefined });
+      eventsReplaced = false;
+      events.push({ revision, type: "flush", key: EMPTY_BYTES, record: undefined });
       flushed = true;
     }
     let done = 0;
     for (const mutation of outcome.mutations) {
       if (++done % STEP_ITEMS === 0) yield;
+      const { key, id, record } = mutation;
       // Apply refuses every over-long key before it writes (the keyspace checks sizes): one here is a bug in those
       // checks and must stop the node before a store sees it (LMDB would throw midway through the batch).
-      assert(isStorableKey(mutation.key), "apply never writes a key over the key limit");
-      const before = overlay.getRecord(mutation.key);
-      keyCount += (mutation.record === undefined ? 0 : 1) - (before === undefined ? 0 : 1);
-      sizeBytes += recordSizeBytes(mutation.key, mutation.record) - recordSizeBytes(mutation.key, before);
+      assert(isStorableKey(key), "apply never writes a key over the key limit");
+      let write = touched.get(id);
+      const before = write === undefined ? overlay.getRecord(key, id) : write.record;
+      keyCount += (record === undefined ? 0 : 1) - (before === undefined ? 0 : 1);
+      sizeBytes += recordSizeBytes(key, record) - recordSizeBytes(key, before);
       const owned = collectionOf(before)?.collectionId;
       if (owned !== undefined) released.add(owned);
-      if (mutation.record === undefined) overlay.delete(mutation.key);
-      else overlay.put(mutation.key, mutation.record);
+      if (record === undefined) overlay.delete(key, id);
+      else overlay.put(key, record, id);
+      if (write === undefined) {
+        write = { key, id, record, previous: before, eventAt: -1, eventRevision: -1 };
+      } else {
+        write.record = record;
+        touched.delete(id); // re-inserted below: the map keeps the order of each key's final write
+      }
+      touched.set(id, write);
+      // One event per key a command wrote, at its final write (a txn branch writes a key at most once; an expire
+      // entry or an MSET may name a key twice).
+      if (write.eventRevision === revision) {
+        events[write.eventAt] = undefined;
+        eventsReplaced = true;
+      }
+      write.eventRevision = revision;
+      write.eventAt = events.length;
+      const type = record !== undefined ? "put" : outcome.expiredKeys ? "expire" : "delete";
+      events.push({ revision, type, key, record });
     }
     for (const { collectionId, rowKey, value } of outcome.rowMutations) {
       if (++done % STEP_ITEMS === 0) yield;
       if (value === undefined) overlay.deleteRow(collectionId, rowKey);
       else overlay.putRow(collectionId, rowKey, value);
     }
-    assert(outcome.state.revision >= state.revision, "the revision never decreases");
+    assert(revision >= state.revision, "the revision never decreases");
     const changed = outcome.mutations.length > 0 || outcome.flushed;
-    assert(changed === outcome.state.revision > state.revision, "a revision bump is a change");
-    yield* pushEvents(events, outcome.state.revision, outcome.expiredKeys, outcome.mutations);
+    assert(changed === revision > state.revision, "a revision bump is a change");
     assert(outcome.state.clockMs >= state.clockMs, "the replicated clock never runs backwards");
     assert(outcome.state.nextCollectionId >= state.nextCollectionId, "collection ids are never reused");
     state = outcome.state;
@@ -135,14 +166,14 @@ export function* planBatchSteps<R>(
     nextCollectionId: state.nextCollectionId,
     slots: state.slots ?? meta.slots,
   };
-  // After a flush nothing stored before the batch survives: no write replaces a stored record.
-  const writes = yield* lastWritePerKey(flushed ? EMPTY_KEYSPACE : reader, overlay.mutations);
+  const writes: BatchWrite[] = [...touched.values()];
   const dropped = droppedCollections(released, writes);
   const rows = (yield* lastWritePerRow(overlay.rowMutations)).filter((row) => !dropped.has(row.collectionId));
   // A collection made and dropped within the batch never reached the store: nothing to reclaim. After a flush the
   // store drops every older collection whole.
   const reclaims = flushed ? [] : [...dropped].filter((id) => id < meta.nextCollectionId).sort((a, b) => a - b);
-  return { writes, rows, reclaims, results, flushed, meta: newMeta, events };
+  const history = eventsReplaced ? events.filter((event) => event !== undefined) : (events as HistoryEvent[]);
+  return { writes, rows, reclaims, results, flushed, meta: newMeta, events: history };
 }
 
 /** Records read from the base while a batch is planned: a command reads a key, the plan reads it again for the
@@ -158,11 +189,10 @@ class BaseRecordCache implements KeyspaceReader {
     this.#base = base;
   }
 
-  getRecord(key: Uint8Array): StoredRecord | undefined {
-    const id = keyId(key);
+  getRecord(key: Uint8Array, id = keyId(key)): StoredRecord | undefined {
     const cached = this.#records.get(id);
     if (cached !== undefined || this.#records.has(id)) return cached;
-    const record = this.#base.getRecord(key);
+    const record = this.#base.getRecord(key, id);
     if (this.#records.size < BASE_CACHE_KEYS_MAX) this.#records.set(id, record);
     return record;
   }
@@ -187,7 +217,7 @@ class BaseRecordCache implements KeyspaceReader {
 const BASE_CACHE_KEYS_MAX = 65_536;
 
 /** Items (mutations, events) a planning loop handles between pause points. */
-const STEP_ITEMS = 1024;
+const STEP_ITEMS = 256;
 
 /** The released collections no record owns after the batch. A collection belongs to at most one record
  * (store/collection.ts), so only the records the batch wrote can own a released one. */
@@ -212,47 +242,8 @@ function* lastWritePerRow(mutations: readonly RowMutation[]): Steps<RowMutation[
   return [...last.values()];
 }
 
-/** One event per key a command wrote, its final write (a txn branch writes a key at most once; an expire entry
- * may name a key twice), in the order of those final writes. */
-function* pushEvents(
-  events: HistoryEvent[],
-  revision: number,
-  expired: boolean,
-  mutations: readonly Mutation[],
-): Steps<void> {
-  const last = new Map<string, Mutation>();
-  let done = 0;
-  for (const mutation of mutations) {
-    if (++done % STEP_ITEMS === 0) yield;
-    const id = keyId(mutation.key);
-    last.delete(id);
-    last.set(id, mutation);
-  }
-  for (const { key, record } of last.values()) {
-    const type = record !== undefined ? "put" : expired ? "expire" : "delete";
-    events.push({ revision, type, key, record });
-  }
-}
-
 /** What `StoreStats.sizeBytes` counts for one key: its key and value, and the rows its collection owns. */
 export function recordSizeBytes(key: Uint8Array, record: StoredRecord | undefined): number {
   if (record === undefined) return 0;
   return key.byteLength + valueBytes(record) + (collectionOf(record)?.rowBytes ?? 0);
-}
-
-function* lastWritePerKey(base: RecordReader, mutations: readonly Mutation[]): Steps<BatchWrite[]> {
-  const last = new Map<string, Mutation>();
-  let done = 0;
-  for (const mutation of mutations) {
-    if (++done % STEP_ITEMS === 0) yield;
-    const id = keyId(mutation.key);
-    last.delete(id); // re-insert so the map keeps the order of each key's final write
-    last.set(id, mutation);
-  }
-  const writes: BatchWrite[] = [];
-  for (const mutation of last.values()) {
-    if (++done % STEP_ITEMS === 0) yield;
-    writes.push({ ...mutation, previous: base.getRecord(mutation.key) });
-  }
-  return writes;
 }

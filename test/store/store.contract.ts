@@ -654,6 +654,35 @@ function historyCases(withStore: WithStore): void {
       assert.equal(store.historyStats().revisionCount, 4);
     }));
 
+  it("gives a key one event per revision, where its final write in that revision is", () =>
+    withStore((store) => {
+      // One batch: an MSET naming x twice, then an entry writing x again and deleting y, then a FLUSHALL and a
+      // write after it (the history restarts at the flush).
+      applyCommands(
+        store,
+        { op: "redis", nowMs: 0, argvs: [["MSET", "x", "1", "y", "2", "x", "3", "z", "4"].map(bytes)] },
+        { op: "redis", nowMs: 0, argvs: [["SET", "x", "5"].map(bytes), ["DEL", "y"].map(bytes)] },
+      );
+      assert.deepEqual(eventRows(store.events(1, 100)), [
+        [1, "put", "y", "2"],
+        [1, "put", "x", "3"],
+        [1, "put", "z", "4"],
+        [2, "put", "x", "5"],
+        [2, "delete", "y", undefined],
+      ]);
+      assert.deepEqual(store.get(bytes("x"), 0)?.version, 3, "every write of x counts, the MSET's two included");
+      applyCommands(
+        store,
+        { op: "redis", nowMs: 0, argvs: [["SET", "w", "6"].map(bytes)] },
+        { op: "redis", nowMs: 0, argvs: [["FLUSHALL"].map(bytes), ["MSET", "w", "7", "w", "8"].map(bytes)] },
+      );
+      assert.deepEqual(eventRows(store.events(4, 100)), [
+        [4, "flush", "", undefined],
+        [4, "put", "w", "8"],
+      ]);
+      assert.equal(store.stats().keyCount, 1);
+    }));
+
   it("keeps a bounded window of whole revisions and names the oldest one when asked for older", () =>
     withStore(
       (store) => {

@@ -975,7 +975,7 @@ function* historyRowSteps(events: readonly HistoryEvent[], deferred?: DeferredCo
   return Object.assign(rows, { encodedRecords });
 }
 
-const STEP_EVENTS = 1024;
+const STEP_EVENTS = 256;
 
 /** A batch's history: its events and their revisions' summaries in, the dropped revisions' out. */
 function writeHistory(
@@ -1108,7 +1108,7 @@ function writeBatch<R>(writer: RowWriter, batch: PreparedBatch<R>): void {
 }
 
 /** Rows handed to a writer between pauses of writeBatchSteps. */
-const WRITES_PER_STEP = 1024;
+const WRITES_PER_STEP = 256;
 
 /** writeBatch as steps: a pause every WRITES_PER_STEP keys, rows and history events (for a writer that only
  * collects, so nothing is visible before the batch commits; packed-rows.ts). */

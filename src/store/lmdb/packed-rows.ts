@@ -9,7 +9,7 @@ import type { Steps } from "../../lib/steps.js";
 const PUT = 1;
 const REMOVE = 0;
 /** Rows copied between pauses of packSteps. */
-const ROWS_PER_STEP = 1024;
+const ROWS_PER_STEP = 256;
 
 /** Collects rows (the store's RowWriter shape) and packs them. */
 export class PackedRowsBuilder {
