@@ -42,8 +42,9 @@ const { values } = benchArgs(
     "mset-repeat": { type: "string", default: "1" },
     repeat: { type: "string", default: "1" },
     "election-ticks": { type: "string", default: String(nodeDefaults.electionTimeoutTicks) },
+    "data-dir": { type: "string" },
   },
-  "npm run bench:stall -- [--keys 1000000] [--value-bytes 100] [--hash-fields 1000000] [--phases all] [--mset-keys 100000] [--repeat 1]",
+  "npm run bench:stall -- [--keys 1000000] [--value-bytes 100] [--hash-fields 1000000] [--phases all] [--mset-keys 100000] [--repeat 1] [--data-dir DIR (kept, with the nodes' logs)]",
 );
 const keyCount = Number(values.keys);
 const valueBytes = Number(values["value-bytes"]);
@@ -290,6 +291,7 @@ async function load(redis: Redis): Promise<void> {
 async function main(): Promise<void> {
   const cluster = await ProcessCluster.start({
     nodes: 3,
+    dataDir: values["data-dir"],
     extraArgs: ["--tick-ms", values["tick-ms"], "--election-ticks", values["election-ticks"]],
   });
   const monitor = new LoopMonitor(cluster);

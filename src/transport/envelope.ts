@@ -3,7 +3,8 @@
  * they are repeated in every frame.
  *
  * - `hello`: the first frame on every connection, from the dialling node; names the sender and the node it
- *   meant to reach (a mismatch means a misconfigured address and the connection is refused).
+ *   meant to reach (a mismatch means a misconfigured address and the connection is refused), and with `ch: 1`
+ *   marks the connection as the sender's data channel (see PeerChannel).
  * - `raft`: one Raft message. `req`/`res`: the generic request/response RPC, matched by `id`; a response goes
  *   back on the connection its request came in on.
  *
@@ -27,11 +28,35 @@ import { messageProblem } from "./message-validation.js";
 
 export const PROTOCOL_VERSION = 1;
 
+/**
+ * A node dials each peer twice (etcd's rafthttp keeps its appends on a stream of their own for the same reason):
+ * - `control`: heartbeats, votes, every response, liveness pings, small requests — small frames only, so they
+ *   are never queued behind megabytes;
+ * - `data`: appendEntries and snapshot chunks (ordered among themselves, as before) and big forwarded requests.
+ * A 16 MiB entry takes hundreds of milliseconds to cross a busy node (read at most 1 MiB per turn); on one shared
+ * connection the heartbeats behind it missed the election timeout and deposed a healthy leader (issue 10).
+ */
+export type PeerChannel = "control" | "data";
+
 export interface HelloEnvelope {
   readonly k: "hello";
   readonly v: number;
   readonly from: NodeId;
   readonly to: NodeId;
+  /** 1 on a data channel; absent on a control channel. */
+  readonly ch?: 1;
+}
+
+/** The hello a node dials `to` with on `channel`. */
+export function helloEnvelope(from: NodeId, to: NodeId, channel: PeerChannel): HelloEnvelope {
+  return channel === "data"
+    ? { k: "hello", v: PROTOCOL_VERSION, from, to, ch: 1 }
+    : { k: "hello", v: PROTOCOL_VERSION, from, to };
+}
+
+/** The channel a hello opens. */
+export function helloChannel(hello: HelloEnvelope): PeerChannel {
+  return hello.ch === 1 ? "data" : "control";
 }
 export interface RaftEnvelope {
   readonly k: "raft";
@@ -208,7 +233,10 @@ export function decodeEnvelope(payload: Buffer): Envelope {
   switch (value.k) {
     case "hello":
       if (!isId(value.v) || !isId(value.from) || !isId(value.to)) throw malformed("bad hello fields");
-      return { k: "hello", v: value.v, from: value.from, to: value.to };
+      if (value.ch !== undefined && value.ch !== 1) throw malformed("bad hello channel");
+      return value.ch === 1
+        ? { k: "hello", v: value.v, from: value.from, to: value.to, ch: 1 }
+        : { k: "hello", v: value.v, from: value.from, to: value.to };
     case "raft": {
       const problem = messageProblem(value.m);
       if (problem !== undefined) throw malformed(problem);

@@ -18,6 +18,8 @@ import {
   encodeEnvelope,
   encodeEnvelopeParts,
   type FramePayload,
+  helloChannel,
+  type PeerChannel,
   PROTOCOL_VERSION,
   type ResponseEnvelope,
 } from "./envelope.js";
@@ -59,6 +61,8 @@ export class InboundConnection {
   readonly #pacer: ReadPacer;
   /** The sender, once its hello arrived. */
   #peerId: NodeId | undefined = undefined;
+  /** Which of the sender's two connections this is (envelope.ts, PeerChannel), once its hello arrived. */
+  #channel: PeerChannel = "control";
   #requestsInFlight = 0;
   #closed = false;
 
@@ -92,6 +96,10 @@ export class InboundConnection {
 
   get peerId(): NodeId | undefined {
     return this.#peerId;
+  }
+
+  get channel(): PeerChannel {
+    return this.#channel;
   }
 
   close(): void {
@@ -177,6 +185,7 @@ export class InboundConnection {
     }
     clearTimeout(this.#helloTimer);
     this.#peerId = envelope.from;
+    this.#channel = helloChannel(envelope);
     this.#options.countersFor(envelope.from).bytesReceived += frameBytes;
     this.#options.events.onIdentified(this, envelope.from);
   }

@@ -4,7 +4,9 @@
  * messages sent while the peer is briefly away are delivered when it is back, and dropped once the bound is hit).
  *
  * Only responses to our requests arrive on this connection; the peer's own messages come on the connection it
- * dials to us (see inbound-connection.ts).
+ * dials to us (see inbound-connection.ts). A node keeps two links per peer, one per channel (envelope.ts,
+ * PeerChannel); the data link counts its traffic but leaves connection events and outage logs to the control
+ * link, which reaches the same process.
  */
 
 import { connect, type Socket } from "node:net";
@@ -13,7 +15,7 @@ import { assert } from "../lib/assert.js";
 import type { NodeId } from "../raft/types.js";
 import { ANY_MEMBER_ID, formatPeerAddress, type PeerAddress } from "./address.js";
 import { reconnectDelayMs } from "./backoff.js";
-import { decodeEnvelope, encodeEnvelope, PROTOCOL_VERSION, type ResponseEnvelope } from "./envelope.js";
+import { decodeEnvelope, encodeEnvelope, helloEnvelope, type PeerChannel, type ResponseEnvelope } from "./envelope.js";
 import { encodeFrames, FrameDecoder } from "./frame-codec.js";
 import { FrameQueue, type Lane, type OutboundFrame } from "./frame-queue.js";
 import { FrameWriter } from "./frame-writer.js";
@@ -42,6 +44,8 @@ export interface PeerLinkOptions {
   readonly logger: Logger;
   /** A draw in [0, 1) for backoff jitter. */
   readonly random: () => number;
+  /** Which of the peer's two connections this is; "control" when not given. */
+  readonly channel?: PeerChannel;
 }
 
 /** idle: not started. connecting: a dial is in flight. backoff: waiting to redial. closed: removed or stopped. */
@@ -49,6 +53,7 @@ export type LinkState = "idle" | "connecting" | "connected" | "backoff" | "close
 
 export class PeerLink {
   readonly peerId: NodeId;
+  readonly channel: PeerChannel;
   readonly #options: PeerLinkOptions;
   readonly #writer: FrameWriter;
   #address: PeerAddress;
@@ -64,6 +69,7 @@ export class PeerLink {
 
   constructor(options: PeerLinkOptions) {
     this.peerId = options.peerId;
+    this.channel = options.channel ?? "control";
     this.#options = options;
     this.#address = options.address;
     const { bounds } = options;
@@ -173,16 +179,14 @@ export class PeerLink {
     this.#connectedAtMs = performance.now();
     socket.setNoDelay(true); // we batch per flush ourselves; Nagle would only add latency to heartbeats
     socket.setKeepAlive(true, options.bounds.keepAliveDelayMs);
-    if (this.#everConnected) options.counters.reconnects++;
+    const control = this.channel === "control";
+    if (this.#everConnected && control) options.counters.reconnects++;
     this.#everConnected = true;
     this.#outageLogged = false;
-    options.logger.info(
-      { peer: peerName(this.peerId), address: formatPeerAddress(this.#address) },
-      "Connected to peer",
-    );
-    const hello = encodeFrames([
-      encodeEnvelope({ k: "hello", v: PROTOCOL_VERSION, from: options.selfId, to: this.peerId }),
-    ]);
+    if (control) {
+      options.logger.info({ peer: peerName(this.peerId), address: formatPeerAddress(this.#address) }, "Connected to peer");
+    }
+    const hello = encodeFrames([encodeEnvelope(helloEnvelope(options.selfId, this.peerId, this.channel))]);
     options.counters.bytesSent += hello.length;
     this.#writer.attach(socket, hello);
   }
@@ -214,11 +218,14 @@ export class PeerLink {
     const wasConnected = this.#state === "connected";
     this.#socket = undefined;
     this.#writer.detach();
-    this.#options.counters.connectFailures++;
-    this.#logOutage(wasConnected, lastError);
+    const control = this.channel === "control";
+    if (control) {
+      this.#options.counters.connectFailures++;
+      this.#logOutage(wasConnected, lastError);
+    }
     this.#withdrawRequests();
     this.#options.events.onDown(this.peerId);
-    if ((lastError as NodeJS.ErrnoException | undefined)?.code === "ECONNREFUSED") {
+    if (control && (lastError as NodeJS.ErrnoException | undefined)?.code === "ECONNREFUSED") {
       this.#options.events.onRefused(this.peerId);
     }
     const { bounds } = this.#options;

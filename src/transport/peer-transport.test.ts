@@ -79,7 +79,7 @@ describe("PeerTransport messaging", () => {
     await stopAll(mesh);
   });
 
-  it("preserves the order of messages to each peer", async () => {
+  it("preserves the order of messages to each peer within a channel: appends among appends, heartbeats among heartbeats", async () => {
     const [a, b] = track(await startMesh(2));
     const inbox = collect(b!);
     const total = 20_000;
@@ -92,14 +92,32 @@ describe("PeerTransport messaging", () => {
       await nextTurn();
     }
     await waitFor("all messages", () => inbox.length === total);
-    const sequence = inbox.map((message) =>
-      message.type === "heartbeat" ? message.commit : message.type === "appendEntries" ? message.entries[0]!.index : -1,
-    );
-    assert.deepEqual(
-      sequence,
-      Array.from({ length: total }, (_, i) => i + 1),
-    );
+    const sequence = (type: Message["type"]): number[] =>
+      inbox
+        .filter((message) => message.type === type)
+        .map((message) =>
+          message.type === "heartbeat" ? message.commit : message.type === "appendEntries" ? message.entries[0]!.index : -1,
+        );
+    const expected = (heartbeats: boolean): number[] =>
+      Array.from({ length: total }, (_, i) => i + 1).filter((i) => (i % 7 === 0) === heartbeats);
+    assert.deepEqual(sequence("appendEntries"), expected(false));
+    assert.deepEqual(sequence("heartbeat"), expected(true));
     assert.equal(a!.stats().peers["2"]!.drops, 0);
+    await stopAll([a!, b!]);
+  });
+
+  it("never queues a heartbeat behind a big append: the append travels on the data channel", async () => {
+    const [a, b] = track(await startMesh(2));
+    const inbox = collect(b!);
+    // A 16 MiB entry takes the receiver at least 16 event-loop turns to read (1 MiB per turn, io/node/read-pacer.ts);
+    // on one shared connection the heartbeat sent after it arrived after it, whatever the machine (issue 10).
+    a!.send([appendEntries(1, 2, 1, new Uint8Array(16 * 1024 * 1024)), heartbeat(1, 2, 7)]);
+    await waitFor("both messages", () => inbox.length === 2);
+    assert.deepEqual(
+      inbox.map((message) => message.type),
+      ["heartbeat", "appendEntries"],
+    );
+    assert.equal(b!.stats().inboundConnections, 2, "one connection per channel from the peer");
     await stopAll([a!, b!]);
   });
 

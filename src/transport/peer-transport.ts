@@ -2,14 +2,18 @@
  * @module PeerTransport: one per node process, carrying Raft messages for every group between nodes over TCP,
  * plus a request/response RPC (a follower forwarding a client request to the leader).
  *
- * Connections: this node dials one outbound connection to each peer and sends everything for that peer on it;
- * peers dial us likewise, and a hello frame names them. Responses return on the connection the request came in
- * on. Each outbound link has a bounded two-lane queue (frame-queue.ts), flushed once per event-loop turn with
- * one socket write (frame-writer.ts), and reconnects with capped, jittered exponential backoff (peer-link.ts).
+ * Connections: this node dials two outbound connections to each peer, a control and a data channel (envelope.ts,
+ * PeerChannel: appendEntries, snapshot chunks and big requests on data, everything else on control, so a
+ * heartbeat never waits behind a 16 MiB entry); peers dial us likewise, and a hello frame names them and the
+ * channel. Responses return on the connection the request came in on. Each outbound link has a bounded two-lane
+ * queue (frame-queue.ts), flushed once per event-loop turn with one socket write (frame-writer.ts), and reconnects
+ * with capped, jittered exponential backoff (peer-link.ts).
  *
  * Delivery is best effort, as Raft expects: messages to a peer that is down are queued up to the bound and then
- * dropped (counted in stats). Per peer, messages arrive in the order sent, except that snapshot chunks travel in
- * a lane of their own and may be overtaken by later ordinary messages.
+ * dropped (counted in stats). Per peer and channel, messages arrive in the order sent, except that snapshot chunks
+ * travel in a lane of their own and may be overtaken by later appends; across channels there is no order (a
+ * heartbeat may overtake an earlier append, which Raft tolerates: its commit index is capped at what the
+ * follower acknowledged).
  */
 
 import { createServer, type Server, type Socket } from "node:net";
@@ -20,7 +24,7 @@ import { ShoalError } from "../lib/errors.js";
 import { memberOfReplica } from "../lib/replica-id.js";
 import type { Message, NodeId } from "../raft/types.js";
 import { formatPeerAddress, type PeerAddress, parsePeerAddress } from "./address.js";
-import { encodeEnvelopeParts, type FramePayload, type ResponseEnvelope } from "./envelope.js";
+import { encodeEnvelopeParts, type FramePayload, type PeerChannel, type ResponseEnvelope } from "./envelope.js";
 import type { OutboundFrame } from "./frame-queue.js";
 import { InboundConnection, type InboundEvents } from "./inbound-connection.js";
 import { PeerLink, type PeerLinkEvents } from "./peer-link.js";
@@ -49,6 +53,15 @@ export type RequestHandler = (from: NodeId, payload: unknown) => Promise<unknown
 
 type TransportState = "new" | "starting" | "running" | "stopped";
 
+/** A request this big (a forwarded big write) goes on the data channel: on control it would hold back heartbeats. */
+const DATA_REQUEST_BYTES_MIN = 64 * 1024;
+
+/** The two links to one peer (envelope.ts, PeerChannel). */
+interface PeerLinks {
+  readonly control: PeerLink;
+  readonly data: PeerLink;
+}
+
 /** Drops are counted always but logged at most this often per peer: a dead peer would otherwise flood the log. */
 const DROP_LOG_INTERVAL_MS = 10_000;
 
@@ -60,11 +73,12 @@ export class PeerTransport {
   readonly #listenPort: number;
   #state: TransportState = "new";
   #server: Server | undefined = undefined;
-  readonly #links = new Map<NodeId, PeerLink>();
+  readonly #links = new Map<NodeId, PeerLinks>();
   /** Invariant: holds an entry for every configured peer and every node with an identified inbound connection. */
   readonly #counters = new Map<NodeId, PeerCounters>();
   readonly #inbound = new Set<InboundConnection>();
-  readonly #inboundByPeer = new Map<NodeId, InboundConnection>();
+  /** The identified inbound connection per peer and channel (inboundKey). */
+  readonly #inboundByPeer = new Map<string, InboundConnection>();
   readonly #tracker = new RequestTracker();
   readonly #dropLoggedAtMs = new Map<NodeId, number>();
   #messageHandler: MessageHandler | undefined = undefined;
@@ -108,14 +122,17 @@ export class PeerTransport {
     if (this.#state !== "starting") return; // stop() ran while we were binding; it closes the server
     server.on("error", (error) => this.#logger.error({ error: error.message }, "Listener error"));
     this.#state = "running";
-    for (const link of this.#links.values()) link.start();
+    for (const { control, data } of this.#links.values()) {
+      control.start();
+      data.start();
+    }
   }
 
   /** Closes every connection and the listener, discards queued messages and fails pending requests. */
   async stop(): Promise<void> {
     if (this.#state === "stopped") return;
     this.#state = "stopped";
-    for (const link of this.#links.values()) this.#countersFor(link.peerId).drops += link.close();
+    for (const [id, { control, data }] of this.#links) this.#countersFor(id).drops += control.close() + data.close();
     this.#tracker.failAll("The transport stopped");
     for (const connection of this.#inbound) connection.close();
     const server = this.#server;
@@ -136,31 +153,38 @@ export class PeerTransport {
     if (id === this.selfId || this.#state === "stopped") return;
     const existing = this.#links.get(id);
     if (existing !== undefined) {
-      existing.setAddress(parsed);
+      existing.control.setAddress(parsed);
+      existing.data.setAddress(parsed);
       return;
     }
-    const link = new PeerLink({
-      selfId: this.selfId,
-      peerId: id,
-      address: parsed,
-      bounds: this.bounds,
-      counters: this.#countersFor(id),
-      events: this.#linkEvents,
-      logger: this.#logger,
-      random: Math.random, // jitter only; this is the I/O edge, nothing here needs to replay
-    });
-    this.#links.set(id, link);
-    if (this.#state === "running") link.start();
+    const link = (channel: PeerChannel): PeerLink =>
+      new PeerLink({
+        selfId: this.selfId,
+        peerId: id,
+        address: parsed,
+        bounds: this.bounds,
+        counters: this.#countersFor(id),
+        events: this.#linkEvents,
+        logger: this.#logger,
+        random: Math.random, // jitter only; this is the I/O edge, nothing here needs to replay
+        channel,
+      });
+    const links = { control: link("control"), data: link("data") };
+    this.#links.set(id, links);
+    if (this.#state === "running") {
+      links.control.start();
+      links.data.start();
+    }
   }
 
   /** Forgets a peer: closes its connection, drops what is queued for it and fails its pending requests. */
   removePeer(id: NodeId): void {
-    const link = this.#links.get(id);
-    if (link === undefined) return;
+    const links = this.#links.get(id);
+    if (links === undefined) return;
     this.#links.delete(id);
     this.#dropLoggedAtMs.delete(id);
-    this.#countersFor(id).drops += link.close();
-    if (!this.#inboundByPeer.has(id)) this.#counters.delete(id);
+    this.#countersFor(id).drops += links.control.close() + links.data.close();
+    if (!this.#hasInbound(id)) this.#counters.delete(id);
   }
 
   /** Queues each message for its `to` node; written on the next flush. Never blocks and never throws for an
@@ -194,16 +218,17 @@ export class PeerTransport {
     if (signal?.aborted === true) {
       throw new ShoalError("UNAVAILABLE", `${abandonMessage(to, signal.reason)} (it was not sent)`, { to });
     }
-    const link = this.#links.get(to);
-    if (this.#state !== "running" || link === undefined) {
+    const links = this.#links.get(to);
+    if (this.#state !== "running" || links === undefined) {
       throw new ShoalError("UNAVAILABLE", `No route to node ${to}`, { to });
     }
-    if (!link.reachable) throw new ShoalError("UNAVAILABLE", `Node ${to} is unreachable; reconnecting`, { to });
     if (this.#tracker.size >= this.bounds.pendingRequestCountMax) {
       throw new ShoalError("UNAVAILABLE", "Too many requests awaiting responses", { to });
     }
     const id = this.#tracker.allocateId();
     const encoded = this.#encodeRequest(id, payload);
+    const link = encoded.length >= DATA_REQUEST_BYTES_MIN ? links.data : links.control;
+    if (!link.reachable) throw new ShoalError("UNAVAILABLE", `Node ${to} is unreachable; reconnecting`, { to });
     const promise = this.#tracker.begin(id, to, timeoutMs, (requestId) => link.withdrawRequest(requestId));
     const counters = this.#countersFor(to);
     if (link.enqueue({ payload: encoded, isMessage: false, requestId: id }, "ordinary")) {
@@ -223,12 +248,12 @@ export class PeerTransport {
   stats(): TransportStats {
     const peers: Record<string, PeerStats> = {};
     for (const [id, counters] of this.#counters) {
-      const link = this.#links.get(id);
+      const links = this.#links.get(id);
       peers[String(id)] = {
         ...counters,
-        connected: link?.state === "connected",
-        queuedCount: link?.queuedCount ?? 0,
-        queuedBytes: link?.queuedBytes ?? 0,
+        connected: links?.control.state === "connected" && links.data.state === "connected",
+        queuedCount: (links?.control.queuedCount ?? 0) + (links?.data.queuedCount ?? 0),
+        queuedBytes: (links?.control.queuedBytes ?? 0) + (links?.data.queuedBytes ?? 0),
       };
     }
     return {
@@ -258,8 +283,8 @@ export class PeerTransport {
     assert(memberOfReplica(message.from) === this.selfId, "Message.from must be a replica of this node");
     // Raft ids are replica ids (lib/replica-id.ts): the link is the member's.
     const to = memberOfReplica(message.to);
-    const link = this.#links.get(to);
-    if (link === undefined || this.#state === "stopped") {
+    const links = this.#links.get(to);
+    if (links === undefined || this.#state === "stopped") {
       this.#unroutableDrops++;
       return;
     }
@@ -272,6 +297,7 @@ export class PeerTransport {
       return;
     }
     const lane = message.type === "installSnapshot" ? "bulk" : "ordinary";
+    const link = message.type === "installSnapshot" || message.type === "appendEntries" ? links.data : links.control;
     if (!link.enqueue({ payload, isMessage: true, requestId: 0 }, lane)) {
       counters.drops++;
       this.#logDrop(to, `the ${lane} queue to the peer is full`);
@@ -283,7 +309,7 @@ export class PeerTransport {
     const lastMs = this.#dropLoggedAtMs.get(peerId);
     if (lastMs !== undefined && nowMs - lastMs < DROP_LOG_INTERVAL_MS) return;
     this.#dropLoggedAtMs.set(peerId, nowMs);
-    const link = this.#links.get(peerId);
+    const link = this.#links.get(peerId)?.control;
     this.#logger.warn(
       {
         peer: peerId,
@@ -292,6 +318,10 @@ export class PeerTransport {
       },
       `Dropping messages: ${reason}`,
     );
+  }
+
+  #hasInbound(id: NodeId): boolean {
+    return this.#inboundByPeer.has(inboundKey(id, "control")) || this.#inboundByPeer.has(inboundKey(id, "data"));
   }
 
   #countersFor(id: NodeId): PeerCounters {
@@ -340,10 +370,11 @@ export class PeerTransport {
 
   readonly #inboundEvents: InboundEvents = {
     onIdentified: (connection, from) => {
-      const previous = this.#inboundByPeer.get(from);
-      this.#inboundByPeer.set(from, connection);
-      // A node keeps one outbound connection to us; a newer one means the older is dead (the node restarted
-      // or reconnected before we noticed), so close the older rather than keep a half-open socket around.
+      const key = inboundKey(from, connection.channel);
+      const previous = this.#inboundByPeer.get(key);
+      this.#inboundByPeer.set(key, connection);
+      // A node keeps one outbound connection per channel to us; a newer one means the older is dead (the node
+      // restarted or reconnected before we noticed), so close the older rather than keep a half-open socket.
       if (previous !== undefined && previous !== connection) previous.close();
     },
     onMessage: (message) => {
@@ -358,15 +389,21 @@ export class PeerTransport {
     onClosed: (connection) => {
       this.#inbound.delete(connection);
       const peerId = connection.peerId;
-      if (peerId === undefined || this.#inboundByPeer.get(peerId) !== connection) return;
-      this.#inboundByPeer.delete(peerId);
-      if (!this.#links.has(peerId)) this.#counters.delete(peerId);
+      if (peerId === undefined) return;
+      const key = inboundKey(peerId, connection.channel);
+      if (this.#inboundByPeer.get(key) !== connection) return;
+      this.#inboundByPeer.delete(key);
+      if (!this.#links.has(peerId) && !this.#hasInbound(peerId)) this.#counters.delete(peerId);
     },
     onProtocolError: () => {
       this.#protocolErrors++;
     },
     onMisdirected: (from, to) => this.#onMisdirectedHello?.(from, to),
   };
+}
+
+function inboundKey(peerId: NodeId, channel: PeerChannel): string {
+  return `${peerId}/${channel}`;
 }
 
 function abandonMessage(to: NodeId, reason: unknown): string {
