@@ -142,7 +142,11 @@ function etcdBinary(): string | undefined {
   return found.status === 0 && path !== "" ? path : undefined;
 }
 
-type Unary<Req, Res> = (request: Req, options: grpc.CallOptions, done: (error: Error | null, response?: Res) => void) => void;
+type Unary<Req, Res> = (
+  request: Req,
+  options: grpc.CallOptions,
+  done: (error: Error | null, response?: Res) => void,
+) => void;
 interface KvStub extends grpc.Client {
   Put: Unary<{ key: Buffer; value: Buffer }, unknown>;
   Range: Unary<{ key: Buffer }, { kvs?: { value: Buffer }[] }>;
@@ -264,7 +268,9 @@ async function measure(start: () => Promise<{ client: KvClient; stop: () => Prom
 function median(numbers: readonly number[]): number {
   const sorted = [...numbers].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 function row(label: string, result: RunResult): string {
@@ -278,14 +284,17 @@ const starters: Record<string, (() => Promise<{ client: KvClient; stop: () => Pr
 };
 const etcd = etcdBinary();
 if (targets.includes("etcd")) {
-  if (etcd === undefined) process.stdout.write("etcd not found on PATH (Debian: apt-get install etcd-server): Shoal only\n");
+  if (etcd === undefined)
+    process.stdout.write("etcd not found on PATH (Debian: apt-get install etcd-server): Shoal only\n");
   else starters.etcd = () => startEtcd(etcd);
 }
 const version = etcd === undefined ? "" : spawnSync(etcd, ["--version"], { encoding: "utf8" }).stdout.split("\n")[0];
 process.stdout.write(
   `closed loop: ${concurrency} in flight over 3 endpoints, ${value.byteLength}-byte values, ${keySpace} keys, ${seconds} s per phase, ${runs} run(s)${version ? `; ${version}` : ""}\n`,
 );
-process.stdout.write(`${"target".padEnd(24)} ${"puts/s".padStart(8)} ${"p50ms".padStart(6)} ${"p99ms".padStart(6)}   ${"gets/s".padStart(8)} ${"p50ms".padStart(6)} ${"p99ms".padStart(6)}\n`);
+process.stdout.write(
+  `${"target".padEnd(24)} ${"puts/s".padStart(8)} ${"p50ms".padStart(6)} ${"p99ms".padStart(6)}   ${"gets/s".padStart(8)} ${"p50ms".padStart(6)} ${"p99ms".padStart(6)}\n`,
+);
 const medians = new Map<string, RunResult>();
 for (const target of targets) {
   const start = starters[target];
@@ -313,5 +322,7 @@ if (shoal !== undefined && reference !== undefined) {
     `ratio Shoal/etcd: puts ${(shoal.put.perSecond / reference.put.perSecond).toFixed(2)}x, gets ${(shoal.get.perSecond / reference.get.perSecond).toFixed(2)}x (goal >= 1.5x)\n`,
   );
 }
-process.stdout.write(`reproduce: npm run bench:etcd -- --seconds ${seconds} --runs ${runs} --concurrency ${concurrency}\n`);
+process.stdout.write(
+  `reproduce: npm run bench:etcd -- --seconds ${seconds} --runs ${runs} --concurrency ${concurrency}\n`,
+);
 process.exit(0);

@@ -42,6 +42,16 @@ export function encodeRecordInto(
   record: StoredRecord,
   deferred?: DeferredCopy[],
 ): void {
+  encodeRecordHeaderInto(target, offset, record);
+  const value = record.value;
+  if (deferred !== undefined && value.byteLength >= DEFERRED_COPY_BYTES_MIN) {
+    deferred.push({ target, offset: offset + HEADER_SIZE_BYTES, source: value });
+  } else target.set(value, offset + HEADER_SIZE_BYTES);
+}
+
+/** Writes the part of `encodeRecord(record)` before the value (RECORD_HEADER_BYTES) into `target` at `offset`: a
+ * snapshot writes a big value's bytes after it without copying them into one buffer first. */
+export function encodeRecordHeaderInto(target: Uint8Array, offset: number, record: StoredRecord): void {
   const view = new DataView(target.buffer, target.byteOffset + offset, HEADER_SIZE_BYTES);
   view.setUint8(0, RECORD_FORMAT_V1);
   view.setUint8(1, TYPE_CODES[record.type]);
@@ -49,10 +59,6 @@ export function encodeRecordInto(
   view.setFloat64(10, record.modRevision);
   view.setFloat64(18, record.version);
   view.setFloat64(26, record.expiresAtMs);
-  const value = record.value;
-  if (deferred !== undefined && value.byteLength >= DEFERRED_COPY_BYTES_MIN) {
-    deferred.push({ target, offset: offset + HEADER_SIZE_BYTES, source: value });
-  } else target.set(value, offset + HEADER_SIZE_BYTES);
 }
 
 /**

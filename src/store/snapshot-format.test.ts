@@ -50,6 +50,45 @@ async function refused(chunks: Uint8Array[], why: RegExp): Promise<void> {
 describe("snapshot image: collection rows", () => {
   const record = { kind: "record", key: b("h"), record: owner(1, ROW_BYTES) } as const;
 
+  it("writes values around the size where they go unjoined, and a big value one chunk per pull", async () => {
+    const record = (bytes: number, fill: number): StoredRecord => ({
+      type: "string",
+      value: new Uint8Array(bytes).fill(fill),
+      createRevision: 1,
+      modRevision: 2,
+      version: 3,
+      expiresAtMs: 0,
+    });
+    const sizes = [0, 64 * 1024 - 1, 64 * 1024, 64 * 1024 + 1, 1024 * 1024 + 3];
+    const entries: SnapshotEntry[] = sizes.map((size, i) => ({
+      kind: "record",
+      key: b(`k${i}`),
+      record: record(size, i + 1),
+    }));
+    const sizeBytes = sizes.reduce((sum, size, i) => sum + size + b(`k${i}`).byteLength, 0);
+    const meta: StoreMeta = { ...EMPTY_META, appliedIndex: 3, revision: 2, keyCount: sizes.length, sizeBytes };
+    const chunkBytes = 4096;
+    const pulled: Uint8Array[] = [];
+    const chunks = snapshotChunks(meta, entries, chunkBytes);
+    // Lazily: the first pull hands out one full chunk, long before the 1 MiB value was copied.
+    const first = chunks.next();
+    assert.equal(first.done, false);
+    pulled.push(first.value as Uint8Array);
+    pulled.push(...chunks);
+    assert.ok(
+      pulled.slice(0, -1).every((chunk) => chunk.byteLength === chunkBytes),
+      "every chunk but the last is full",
+    );
+    const items = await parse(pulled);
+    const records = items.filter((item) => item.kind === "record");
+    assert.deepEqual(
+      records.map((item) =>
+        item.kind === "record" ? [item.record.value.byteLength, item.record.value[0], item.record.version] : [],
+      ),
+      sizes.map((size, i) => [size, size === 0 ? undefined : i + 1, 3]),
+    );
+  });
+
   it("carries each table-encoded record's rows right after it", async () => {
     const items = await parse(image([record, rowA, rowB]));
     assert.deepEqual(

@@ -24,7 +24,13 @@ import { ShoalError } from "../lib/errors.js";
 import { recordSizeBytes } from "./batch-plan.js";
 import { type CollectionHeader, collectionOf, collectionRowBytes } from "./collection.js";
 import type { StoredRecord } from "./record.js";
-import { decodeRecord, encodedRecordBytes, encodeRecordInto } from "./record-codec.js";
+import {
+  decodeRecord,
+  encodedRecordBytes,
+  encodeRecordHeaderInto,
+  encodeRecordInto,
+  RECORD_HEADER_BYTES,
+} from "./record-codec.js";
 import { decodeMeta, encodeMeta, type StoreMeta } from "./store-meta.js";
 
 const MAGIC = new TextEncoder().encode("SHOALSS1");
@@ -35,9 +41,10 @@ const FRAME_ROW = 4;
 /** A record frame holds one key and one value; anything larger is corruption, not data. */
 const FRAME_PAYLOAD_BYTES_MAX = 64 * 1024 * 1024;
 
-/** Each chunk is produced in one synchronous step (~20 µs a record here): 256 KiB keeps a step to a few tens of
- * milliseconds, so producing a snapshot of a big store never holds the event loop long (issue 10). */
-export const SNAPSHOT_CHUNK_SIZE_BYTES_DEFAULT = 256 * 1024;
+/** Each chunk is produced in one synchronous step (~20 µs a record of 100 bytes here): 64 KiB keeps a step to a
+ * few milliseconds, and to tens on a node busy with a 1 M-field hash and two peers on two cores (256 KiB chunks
+ * made 100–200 ms turns there), so producing a snapshot of a big store never holds the event loop long (issue 10). */
+export const SNAPSHOT_CHUNK_SIZE_BYTES_DEFAULT = 64 * 1024;
 
 export interface SnapshotRecord {
   readonly key: Uint8Array;
@@ -65,34 +72,42 @@ export function* snapshotChunks(
 ): Generator<Uint8Array> {
   const out = new ChunkWriter(chunkSizeBytes);
   out.write(MAGIC);
-  writeFrame(out, FRAME_HEADER, encodeMeta(meta));
+  yield* writeFrame(out, FRAME_HEADER, [encodeMeta(meta)]);
   let recordCount = 0;
   for (const entry of entries) {
     if (entry.kind === "row") {
-      writeFrame(out, FRAME_ROW, encodeRowFrame(entry));
+      yield* writeFrame(out, FRAME_ROW, [encodeRowFrame(entry)]);
     } else {
-      writeFrame(out, FRAME_RECORD, encodeRecordFrame(entry));
+      yield* writeFrame(out, FRAME_RECORD, recordFrameParts(entry));
       recordCount++;
     }
-    yield* out.takeFull();
   }
   assert(recordCount === meta.keyCount, "a snapshot holds exactly the meta's key count");
   const end = new Uint8Array(8);
   new DataView(end.buffer).setUint32(0, recordCount % 2 ** 32);
   new DataView(end.buffer).setUint32(4, Math.floor(recordCount / 2 ** 32));
-  writeFrame(out, FRAME_END, end);
-  yield* out.takeFull();
+  yield* writeFrame(out, FRAME_END, [end]);
   const last = out.takeRest();
   if (last !== undefined) yield last;
 }
 
-function encodeRecordFrame({ key, record }: SnapshotRecord): Uint8Array {
-  const payload = new Uint8Array(4 + key.byteLength + encodedRecordBytes(record));
-  new DataView(payload.buffer).setUint32(0, key.byteLength);
-  payload.set(key, 4);
-  encodeRecordInto(payload, 4 + key.byteLength, record);
-  return payload;
+/** A record frame's payload: key length, key, the record's encoding. A big value stays a part of its own, so it
+ * is never copied into one buffer of its size (a 16 MiB copy is tens of milliseconds of page faults, issue 10). */
+function recordFrameParts({ key, record }: SnapshotRecord): Uint8Array[] {
+  const big = record.value.byteLength >= SEPARATE_VALUE_BYTES_MIN;
+  const head = new Uint8Array(4 + key.byteLength + (big ? RECORD_HEADER_BYTES : encodedRecordBytes(record)));
+  new DataView(head.buffer).setUint32(0, key.byteLength);
+  head.set(key, 4);
+  if (!big) {
+    encodeRecordInto(head, 4 + key.byteLength, record);
+    return [head];
+  }
+  encodeRecordHeaderInto(head, 4 + key.byteLength, record);
+  return [head, record.value];
 }
+
+/** Values this big are written into the image from their own bytes (recordFrameParts). */
+const SEPARATE_VALUE_BYTES_MIN = 64 * 1024;
 
 function encodeRowFrame({ collectionId, rowKey, value }: SnapshotRow): Uint8Array {
   const payload = new Uint8Array(12 + rowKey.byteLength + value.byteLength);
@@ -110,38 +125,50 @@ const frameHeadView = new DataView(frameHead.buffer);
 const frameCrc = new Uint8Array(4);
 const frameCrcView = new DataView(frameCrc.buffer);
 
-function writeFrame(out: ChunkWriter, kind: number, payload: Uint8Array): void {
+/** Writes one frame (head, the payload's parts, checksum) and yields each chunk as soon as it is full, so a
+ * frame of a 16 MiB value is copied one chunk per pull, never all in one turn. */
+function* writeFrame(out: ChunkWriter, kind: number, parts: readonly Uint8Array[]): Generator<Uint8Array> {
+  let length = 0;
+  for (const part of parts) length += part.byteLength;
   frameHead[0] = kind;
-  frameHeadView.setUint32(1, payload.byteLength);
-  frameCrcView.setUint32(0, crc32c(payload, crc32c(frameHead)));
+  frameHeadView.setUint32(1, length);
+  let crc = crc32c(frameHead);
+  for (const part of parts) crc = crc32c(part, crc);
   out.write(frameHead);
-  out.write(payload);
+  for (const part of parts) {
+    for (let at = 0; at < part.byteLength; at += out.chunkSizeBytes) {
+      out.write(part.subarray(at, at + out.chunkSizeBytes));
+      yield* out.takeFull();
+    }
+  }
+  // Set and written with no pause between: another snapshot's frames may run while this one's parts were pulled.
+  frameCrcView.setUint32(0, crc);
   out.write(frameCrc);
+  yield* out.takeFull();
 }
 
-/** Accumulates bytes and hands them out as chunks of exactly `chunkSizeBytes`. */
 class ChunkWriter {
-  readonly #chunkSizeBytes: number;
+  readonly chunkSizeBytes: number;
   #current: Uint8Array;
   #filled = 0;
   #full: Uint8Array[] = [];
 
   constructor(chunkSizeBytes: number) {
     assert(Number.isSafeInteger(chunkSizeBytes) && chunkSizeBytes > 0, "chunk size is a positive integer");
-    this.#chunkSizeBytes = chunkSizeBytes;
+    this.chunkSizeBytes = chunkSizeBytes;
     this.#current = new Uint8Array(chunkSizeBytes);
   }
 
   write(bytes: Uint8Array): void {
     let offset = 0;
     while (offset < bytes.length) {
-      const count = Math.min(bytes.length - offset, this.#chunkSizeBytes - this.#filled);
+      const count = Math.min(bytes.length - offset, this.chunkSizeBytes - this.#filled);
       this.#current.set(bytes.subarray(offset, offset + count), this.#filled);
       this.#filled += count;
       offset += count;
-      if (this.#filled === this.#chunkSizeBytes) {
+      if (this.#filled === this.chunkSizeBytes) {
         this.#full.push(this.#current);
-        this.#current = new Uint8Array(this.#chunkSizeBytes);
+        this.#current = new Uint8Array(this.chunkSizeBytes);
         this.#filled = 0;
       }
     }

@@ -184,7 +184,10 @@ export class PeerLink {
     this.#everConnected = true;
     this.#outageLogged = false;
     if (control) {
-      options.logger.info({ peer: peerName(this.peerId), address: formatPeerAddress(this.#address) }, "Connected to peer");
+      options.logger.info(
+        { peer: peerName(this.peerId), address: formatPeerAddress(this.#address) },
+        "Connected to peer",
+      );
     }
     const hello = encodeFrames([encodeEnvelope(helloEnvelope(options.selfId, this.peerId, this.channel))]);
     options.counters.bytesSent += hello.length;

@@ -96,7 +96,11 @@ describe("PeerTransport messaging", () => {
       inbox
         .filter((message) => message.type === type)
         .map((message) =>
-          message.type === "heartbeat" ? message.commit : message.type === "appendEntries" ? message.entries[0]!.index : -1,
+          message.type === "heartbeat"
+            ? message.commit
+            : message.type === "appendEntries"
+              ? message.entries[0]!.index
+              : -1,
         );
     const expected = (heartbeats: boolean): number[] =>
       Array.from({ length: total }, (_, i) => i + 1).filter((i) => (i % 7 === 0) === heartbeats);
