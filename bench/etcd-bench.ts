@@ -6,11 +6,14 @@
  * stopped at the end. Prints puts/s and gets/s with p50/p99 latency per run, the medians of --runs, and the ratio
  * Shoal/etcd. A figure, not an assertion.
  *
- *   npm run bench:etcd -- [--seconds 5] [--runs 3] [--concurrency 64] [--keys 10000] [--targets shoal,etcd]
+ *   npm run bench:etcd -- [--seconds 5] [--runs 3] [--concurrency 64] [--keys 10000] [--connections 1] [--targets shoal,etcd]
  *
  * etcd is looked up on PATH (Debian: `apt-get install etcd-server`); without it only Shoal runs and the ratio is
- * not printed. Each client keeps one connection per endpoint (ioredis for Shoal, a gRPC channel for etcd); both
- * multiplex the requests in flight over it.
+ * not printed. Each client keeps --connections connections per endpoint (ioredis for Shoal, gRPC channels for
+ * etcd) and spreads the requests in flight over them. One ioredis connection pipelines its requests, and Shoal
+ * answers a connection's pipelined writes one entry (run) at a time, in order, as Redis does; gRPC runs each
+ * request on its own stream — so with one connection per endpoint a follower's forwarding round trip limits
+ * Shoal's puts, and more connections lift that.
  */
 
 import { spawn, spawnSync } from "node:child_process";
@@ -25,13 +28,15 @@ import { freePort } from "../test/support/free-port.js";
 import { ProcessCluster } from "../test/support/process-cluster.js";
 import { benchArgs } from "./bench-args.js";
 
-const USAGE = "npm run bench:etcd -- [--seconds 5] [--runs 3] [--concurrency 64] [--keys 10000] [--targets shoal,etcd]";
+const USAGE =
+  "npm run bench:etcd -- [--seconds 5] [--runs 3] [--concurrency 64] [--keys 10000] [--connections 1] [--targets shoal,etcd]";
 const { values } = benchArgs(
   {
     seconds: { type: "string", default: "5" },
     runs: { type: "string", default: "3" },
     concurrency: { type: "string", default: "64" },
     keys: { type: "string", default: "10000" },
+    connections: { type: "string", default: "1" },
     "value-bytes": { type: "string", default: "100" },
     targets: { type: "string", default: "shoal,etcd" },
   },
@@ -41,6 +46,7 @@ const seconds = positive("seconds");
 const runs = positive("runs");
 const concurrency = positive("concurrency");
 const keySpace = positive("keys");
+const connectionsPerEndpoint = positive("connections");
 const value = Buffer.alloc(positive("value-bytes"), "x");
 const targets = values.targets.split(",");
 
@@ -114,8 +120,11 @@ async function preload(client: KvClient): Promise<void> {
 async function startShoal(): Promise<{ client: KvClient; stop: () => Promise<void> }> {
   const cluster = await ProcessCluster.start({ nodes: 3 });
   await cluster.waitForLeader();
-  const connections = [1, 2, 3].map(
-    (id) => new Redis({ port: cluster.respPort(id), host: "127.0.0.1", maxRetriesPerRequest: 0, lazyConnect: false }),
+  const connections = [1, 2, 3].flatMap((id) =>
+    Array.from(
+      { length: connectionsPerEndpoint },
+      () => new Redis({ port: cluster.respPort(id), host: "127.0.0.1", maxRetriesPerRequest: 0, lazyConnect: false }),
+    ),
   );
   const client: KvClient = {
     endpoints: connections.length,
@@ -152,12 +161,16 @@ interface KvStub extends grpc.Client {
   Range: Unary<{ key: Buffer }, { kvs?: { value: Buffer }[] }>;
 }
 
-function kvStubConstructor(): new (address: string, credentials: grpc.ChannelCredentials) => KvStub {
+type KvStubConstructor = new (
+  address: string,
+  credentials: grpc.ChannelCredentials,
+  options: grpc.ChannelOptions,
+) => KvStub;
+
+function kvStubConstructor(): KvStubConstructor {
   const protoPath = fileURLToPath(new URL("../../bench/etcd/kv.proto", import.meta.url));
   const definition = protoLoader.loadSync(protoPath, { longs: Number, defaults: false });
-  const loaded = grpc.loadPackageDefinition(definition) as unknown as {
-    etcdserverpb: { KV: new (address: string, credentials: grpc.ChannelCredentials) => KvStub };
-  };
+  const loaded = grpc.loadPackageDefinition(definition) as unknown as { etcdserverpb: { KV: KvStubConstructor } };
   return loaded.etcdserverpb.KV;
 }
 
@@ -212,7 +225,13 @@ async function startEtcd(binary: string): Promise<{ client: KvClient; stop: () =
     for (const child of children) child.kill("SIGKILL");
   });
   const KV = kvStubConstructor();
-  const stubs = members.map((m) => new KV(`127.0.0.1:${m.client}`, grpc.credentials.createInsecure()));
+  // A channel option that differs per copy keeps grpc-js from sharing one subchannel (connection) among them.
+  const stubs = members.flatMap((m) =>
+    Array.from(
+      { length: connectionsPerEndpoint },
+      (_, i) => new KV(`127.0.0.1:${m.client}`, grpc.credentials.createInsecure(), { "bench.connection": i }),
+    ),
+  );
   const client: KvClient = {
     endpoints: stubs.length,
     put: async (endpoint, key) => {
@@ -290,7 +309,7 @@ if (targets.includes("etcd")) {
 }
 const version = etcd === undefined ? "" : spawnSync(etcd, ["--version"], { encoding: "utf8" }).stdout.split("\n")[0];
 process.stdout.write(
-  `closed loop: ${concurrency} in flight over 3 endpoints, ${value.byteLength}-byte values, ${keySpace} keys, ${seconds} s per phase, ${runs} run(s)${version ? `; ${version}` : ""}\n`,
+  `closed loop: ${concurrency} in flight over 3 endpoints x ${connectionsPerEndpoint} connection(s), ${value.byteLength}-byte values, ${keySpace} keys, ${seconds} s per phase, ${runs} run(s)${version ? `; ${version}` : ""}\n`,
 );
 process.stdout.write(
   `${"target".padEnd(24)} ${"puts/s".padStart(8)} ${"p50ms".padStart(6)} ${"p99ms".padStart(6)}   ${"gets/s".padStart(8)} ${"p50ms".padStart(6)} ${"p99ms".padStart(6)}\n`,
@@ -323,6 +342,6 @@ if (shoal !== undefined && reference !== undefined) {
   );
 }
 process.stdout.write(
-  `reproduce: npm run bench:etcd -- --seconds ${seconds} --runs ${runs} --concurrency ${concurrency}\n`,
+  `reproduce: npm run bench:etcd -- --seconds ${seconds} --runs ${runs} --concurrency ${concurrency} --connections ${connectionsPerEndpoint}\n`,
 );
 process.exit(0);
