@@ -10,9 +10,10 @@ import { test } from "node:test";
 type Version = readonly [number, number, number];
 
 function parseVersion(text: string): Version {
-  const match = /^v?(\d+)(?:\.(\d+|x))?(?:\.(\d+|x))?$/.exec(text.trim());
+  const match = /^v?(\d+)(?:\.(\d+|x|\*))?(?:\.(\d+|x|\*))?$/.exec(text.trim());
   if (match === null) throw new Error(`Cannot read version "${text}"`);
-  const part = (value: string | undefined): number => (value === undefined || value === "x" ? 0 : Number(value));
+  const part = (value: string | undefined): number =>
+    value === undefined || value === "x" || value === "*" ? 0 : Number(value);
   return [Number(match[1]), part(match[2]), part(match[3])];
 }
 
@@ -21,12 +22,12 @@ function compare(a: Version, b: Version): number {
   return 0;
 }
 
-/** Whether `version` satisfies an engines range of the forms the tree uses: ">=V", "^M", "M", joined by "||". */
+/** Whether `version` satisfies an engines range of the forms the tree uses: ">=V", "^M", "M", "M.*", joined by "||". */
 function satisfies(version: Version, range: string): boolean {
   return range.split("||").some((alternative) => {
     const text = alternative.trim();
     if (text.startsWith(">=")) return compare(version, parseVersion(text.slice(2))) >= 0;
-    if (text.startsWith("^") || /^\d+$/.test(text)) {
+    if (text.startsWith("^") || /^\d+(\.[x*])*$/.test(text)) {
       const wanted = parseVersion(text.replace(/^\^/, ""));
       return version[0] === wanted[0] && compare(version, wanted) >= 0;
     }
@@ -40,6 +41,9 @@ test("the range reader admits and refuses what it should", () => {
   assert.equal(satisfies([20, 0, 0], "^16 || ^18 || >=20"), true);
   assert.equal(satisfies([20, 0, 0], ">=22"), false);
   assert.equal(satisfies([20, 0, 0], "^18 || >=21"), false);
+  assert.equal(satisfies([20, 0, 0], "6.* || 8.* || >= 10.*"), true);
+  assert.equal(satisfies([20, 0, 0], "6.* || 8.*"), false);
+  assert.equal(satisfies([8, 1, 0], "6.* || 8.*"), true);
   assert.throws(() => satisfies([20, 0, 0], "~20"), /extend this test/);
 });
 

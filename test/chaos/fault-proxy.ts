@@ -2,8 +2,9 @@
  * @module The fault-injecting TCP proxy between the nodes: one listener per directed link, so each direction of
  * each pair of nodes can be cut on its own.
  *
- * Shoal's transport has each node dial one connection to every peer and send everything for that peer on it;
- * on that connection the dialled node only sends back responses to the dialler's requests. Node i is started
+ * Shoal's transport has each node dial two connections to every peer (a control and a data channel) and send
+ * everything for that peer on them; on those the dialled node only sends back responses to the dialler's
+ * requests. The proxy treats every connection of a link alike. Node i is started
  * with a `--peers` list in which node j's address is this proxy's listener for the link i→j, which forwards to
  * j's real `--peer-listen` port. So on link i→j, bytes from the client side travel i→j and bytes from the
  * server side travel j→i.
