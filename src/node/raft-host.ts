@@ -633,8 +633,11 @@ export class RaftHost {
     for (const entry of fresh) bytes += entry.data.byteLength;
     // A batch with a big value is copied into the store off the event loop (issue 10: a 16 MiB value held the
     // loop for ~300-400 ms and could cost an election); the drain waits for it, so slices still apply in order.
+    // So is every batch while the store's writes on the loop are slow (a disk under pressure).
     const big =
-      bytes >= APPLY_OFF_LOOP_BYTES_MIN || fresh.some((e) => e.data.byteLength >= APPLY_STEPPED_ENTRY_BYTES_MIN);
+      store.writesSlowly === true ||
+      bytes >= APPLY_OFF_LOOP_BYTES_MIN ||
+      fresh.some((e) => e.data.byteLength >= APPLY_STEPPED_ENTRY_BYTES_MIN);
     const applyOffLoop = big ? store.applyEntriesOffLoop?.bind(store) : undefined;
     const offLoop = applyOffLoop !== undefined;
     const results = applyOffLoop !== undefined ? await applyOffLoop(batch) : store.applyEntries(batch);

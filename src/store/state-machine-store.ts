@@ -141,6 +141,10 @@ export interface StateMachineStore<R = unknown> {
    */
   applyEntriesOffLoop?(entries: readonly ApplyEntry[]): Promise<R[]>;
 
+  /** Optional: true while a write on the event loop would hold it (the disk is slow now): the host then hands even
+   * small batches to applyEntriesOffLoop, which writes them off the loop. */
+  readonly writesSlowly?: boolean;
+
   /** Optional: true when reading `key`'s value would copy megabytes (a front end then reads it off the loop). */
   holdsBigValue?(key: Uint8Array): boolean;
 

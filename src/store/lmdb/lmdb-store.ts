@@ -94,6 +94,9 @@ export interface LmdbStoreOptions<R> extends HistoryOptions, ReclaimOptions {
   readonly syncCommits?: boolean;
   /** Record bytes per LMDB transaction while restoring: bounds each synchronous step (default 1 MiB). */
   readonly restoreBatchSizeBytes?: number;
+  /** A commit on the event loop that takes this long (default SLOW_COMMIT_MS) makes the store write off the loop
+   * for a while (`writesSlowly`). */
+  readonly slowCommitMs?: number;
 }
 
 export const META_KEY = Buffer.from([0x00, 0x6d]);
@@ -133,6 +136,11 @@ const APPLY_STEP_BUDGET_MS = 5;
 /** A planned batch that writes this many rows or more (data, collection and history rows) is written off the event
  * loop (applyEntriesOffLoop, #writeOffLoop): each synchronous put costs ~2-7 µs on the loop here. */
 const OFF_LOOP_WRITE_ROWS_MIN = 1024;
+/** See `writesSlowly`: a small commit normally takes well under a millisecond here; one of 20 ms means the kernel is
+ * throttling this writer (dirty pages of three nodes loading a gigabyte on one disk held one commit 110 ms, issue 10). */
+const SLOW_COMMIT_MS = 20;
+/** How long the store keeps writing off the loop after a slow commit before it tries the loop again. */
+const SLOW_COMMIT_HOLD_MS = 5_000;
 /** Bytes of a big value copied per event-loop turn (applyEntriesOffLoop). */
 const COPY_SLICE_BYTES = 1024 * 1024;
 /** See #adaptReclaimRows. */
@@ -171,6 +179,9 @@ export class LmdbStore<R> implements StateMachineStore<R> {
   #bigKeys = new Map<string, BigRecordHeader | undefined>();
   /** Moves whenever a write to the store begins: a lazily read value must be read before it moves. */
   #writeEpoch = 0;
+  readonly #slowCommitMs: number;
+  /** Until when (performance.now()) commits go off the loop after a slow one (see writesSlowly). */
+  #writesSlowlyUntilMs = 0;
   /** The meta of a batch being committed off the event loop (applyEntriesOffLoop), until it has. */
   #committing: { readonly meta: StoreMeta; readonly written: Promise<unknown> } | undefined;
   /** An applyEntriesOffLoop in progress (planning or writing), settled or not; undefined otherwise. */
@@ -186,6 +197,7 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     this.#applier = options.applier;
     this.#dir = dir;
     this.#syncCommits = options.syncCommits ?? true;
+    this.#slowCommitMs = options.slowCommitMs ?? SLOW_COMMIT_MS;
     this.#chunkSizeBytes = options.snapshotChunkSizeBytes ?? SNAPSHOT_CHUNK_SIZE_BYTES_DEFAULT;
     this.#restoreBatchSizeBytes = options.restoreBatchSizeBytes ?? 1024 * 1024;
     this.#env = env;
@@ -425,6 +437,16 @@ export class LmdbStore<R> implements StateMachineStore<R> {
     return [...rows].map((row) => plainBytes(row.subarray(9)));
   }
 
+  /**
+   * True for SLOW_COMMIT_HOLD_MS after a commit on the event loop took slowCommitMs or more: then every batch should
+   * go to applyEntriesOffLoop, which writes even a small one off the loop. Writing off the loop costs ~40 % of a
+   * small SET's throughput here (a thread hop per batch), so it is not the rule — only while the disk blocks the
+   * loop's writes, which it did for 110 ms at a time under a heavy load (issue 10).
+   */
+  get writesSlowly(): boolean {
+    return performance.now() < this.#writesSlowlyUntilMs;
+  }
+
   applyEntries(entries: readonly ApplyEntry[]): R[] {
     this.#checkCanApply();
     const batch = runSteps(this.#prepareSteps(entries));
@@ -464,7 +486,9 @@ export class LmdbStore<R> implements StateMachineStore<R> {
       return this.#applyFlushed(batch.plan, batch.rows, batch.added);
     }
     const rowCount = batch.plan.writes.length + batch.plan.rows.length + batch.rows.length;
-    if (deferred.length === 0 && rowCount < OFF_LOOP_WRITE_ROWS_MIN) return this.#writeOnLoop(batch);
+    if (deferred.length === 0 && rowCount < OFF_LOOP_WRITE_ROWS_MIN && !this.writesSlowly) {
+      return this.#writeOnLoop(batch);
+    }
     const written = this.#writeOffLoop(batch, deferred);
     this.#committing = { meta: batch.plan.meta, written };
     try {
@@ -478,7 +502,10 @@ export class LmdbStore<R> implements StateMachineStore<R> {
   #writeOnLoop(batch: PreparedBatch<R>): R[] {
     const db = this.#env.db;
     this.#writeEpoch++;
+    const startedMs = performance.now();
     db.transactionSync(() => writeBatch(syncWriter(db), batch));
+    const doneMs = performance.now();
+    if (doneMs - startedMs >= this.#slowCommitMs) this.#writesSlowlyUntilMs = doneMs + SLOW_COMMIT_HOLD_MS;
     return this.#committed(batch);
   }
 

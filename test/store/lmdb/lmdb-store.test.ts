@@ -147,6 +147,40 @@ describe("LmdbStore committing big batches on its writer thread", () => {
   }
 });
 
+describe("LmdbStore after a slow commit on the event loop", () => {
+  it("says so for a while, and writes even a one-key batch off the loop meanwhile, as the loop would", async () => {
+    // slowCommitMs 0: every commit on the loop counts as slow (the real trigger, a kernel throttling the writer,
+    // cannot be staged in a test).
+    const slow = openLmdbCommandStore(path.join(root, "slow-commit"), { syncCommits: false, slowCommitMs: 0 });
+    const normal = openLmdbCommandStore(path.join(root, "normal-commit"), { syncCommits: false });
+    const reference = memoryCommandStore();
+    const set = (key: string, value: string): Command => ({
+      op: "redis",
+      nowMs: 1,
+      argvs: [[bytes("SET"), bytes(key), bytes(value)]],
+    });
+    try {
+      const first = entriesFor(reference, [set("a", "1")]);
+      reference.applyEntries(first);
+      slow.applyEntries(first);
+      normal.applyEntries(first);
+      assert.equal(slow.writesSlowly, true, "a commit on the loop at or over slowCommitMs");
+      assert.equal(normal.writesSlowly, false, "a one-key commit is fast");
+      for (const [i, command] of [set("b", "2"), set("a", "3")].entries()) {
+        const entries = entriesFor(reference, [command]);
+        const expected = reference.applyEntries(entries);
+        assert.ok(slow.applyEntriesOffLoop !== undefined);
+        assert.deepStrictEqual(await slow.applyEntriesOffLoop(entries), expected, `batch ${i}`);
+      }
+      assert.equal(slow.writesSlowly, true, "writes off the loop do not reset the hold");
+      assert.deepEqual(await stateBytes(slow), await stateBytes(reference));
+    } finally {
+      await slow.close();
+      await normal.close();
+    }
+  });
+});
+
 describe("LmdbStore's writer thread lets go", () => {
   it("of an environment it wrote once the store closes it: nothing of it stays mapped", {
     skip: !fs.existsSync("/proc/self/maps"),
