@@ -63,6 +63,42 @@ describe("WriteSet collection rows", () => {
     );
   });
 
+  it("merges a first child whole and a later one write by write, with the same result either way", () => {
+    const record = (value: string) =>
+      ({
+        type: "string",
+        value: keyFromId(value),
+        createRevision: 1,
+        modRevision: 1,
+        version: 1,
+        expiresAtMs: 0,
+      }) as const;
+    const parent = new WriteSet(baseWith(["x"]), 5);
+    const first = new WriteSet(parent);
+    first.put(keyFromId("a"), record("1"));
+    first.delete(keyFromId("x"));
+    first.putRow(5, keyFromId("r"), keyFromId("v"));
+    parent.merge(first); // parent had no writes: takes the child's over
+    const second = new WriteSet(parent);
+    assert.equal(second.getRecord(keyFromId("a"))?.value.length, 1, "the merged write is read through a new child");
+    second.put(keyFromId("a"), record("2"));
+    second.put(keyFromId("b"), record("3"));
+    parent.merge(second); // replayed onto the parent's writes
+    assert.deepEqual(
+      parent.mutations.map(({ id, record: r }) => [id, r === undefined ? undefined : keyId(r.value)]),
+      [
+        ["a", "1"],
+        ["x", undefined],
+        ["a", "2"],
+        ["b", "3"],
+      ],
+    );
+    assert.equal(keyId(parent.getRecord(keyFromId("a"))?.value ?? new Uint8Array()), "2");
+    assert.equal(parent.getRecord(keyFromId("x")), undefined);
+    assert.equal(parent.rowMutations.length, 1);
+    assert.equal(keyId(parent.getRow(5, keyFromId("r")) ?? new Uint8Array()), "v");
+  });
+
   it("merges a child's rows and collection ids into its parent, and a discarded child leaves nothing", () => {
     const parent = new WriteSet(baseWith(["x"]), 5);
     const discarded = new WriteSet(parent);
