@@ -17,9 +17,9 @@
  */
 
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
@@ -145,10 +145,19 @@ async function startShoal(): Promise<{ client: KvClient; stop: () => Promise<voi
 
 // --- etcd -----------------------------------------------------------------------------------------------------
 
+/** The first `etcd` on PATH that this user may run. */
 function etcdBinary(): string | undefined {
-  const found = spawnSync("sh", ["-c", "command -v etcd"], { encoding: "utf8" });
-  const path = found.stdout.trim();
-  return found.status === 0 && path !== "" ? path : undefined;
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    if (dir === "") continue;
+    const candidate = join(dir, "etcd");
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
 }
 
 type Unary<Req, Res> = (
