@@ -176,9 +176,9 @@ export function* planBatchSteps<R>(
   return { writes, rows, reclaims, results, flushed, meta: newMeta, events: history };
 }
 
-/** Records read from the base while a batch is planned: a command reads a key, the plan reads it again for the
- * key count and size ("before"), and once more for the write's `previous` — each an LMDB read and decode, a third
- * of the apply cost of an MSET (issue 10). The base does not change while a batch is planned. Bounded, so a
+/** Records read from the base while a batch is planned: a command reads a key, and the plan reads it again for the
+ * key count, the size and the write's `previous` ("before") — each an LMDB read and decode, once a third of the
+ * apply cost of an MSET (issue 10). The base does not change while a batch is planned. Bounded, so a
  * command that reads many keys (KEYS inside MULTI) does not pin them all: past BASE_CACHE_KEYS_MAX it reads
  * through. */
 class BaseRecordCache implements KeyspaceReader {

@@ -136,6 +136,11 @@ function* writeFrame(out: ChunkWriter, kind: number, parts: readonly Uint8Array[
   for (const part of parts) crc = crc32c(part, crc);
   out.write(frameHead);
   for (const part of parts) {
+    if (part.byteLength <= out.chunkSizeBytes) {
+      out.write(part); // a record of a few bytes: no view made for it (a snapshot writes millions)
+      yield* out.takeFull();
+      continue;
+    }
     for (let at = 0; at < part.byteLength; at += out.chunkSizeBytes) {
       out.write(part.subarray(at, at + out.chunkSizeBytes));
       yield* out.takeFull();

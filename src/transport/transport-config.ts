@@ -11,7 +11,8 @@ export interface TransportBounds {
   /** The largest frame payload (the u32 length prefix's value) sent or accepted. A bigger incoming frame
    * closes the connection; a bigger outgoing message is dropped (and logged). */
   readonly frameBytesMax: number;
-  /** Per peer, the ordinary lane (every message but snapshot chunks, plus requests): count and payload bytes. */
+  /** Per peer and channel, the ordinary lane (every message but snapshot chunks, plus requests): count and payload
+   * bytes. The two channels (envelope.ts, PeerChannel) have a lane each, so a peer may hold up to twice this. */
   readonly queueCountMax: number;
   readonly queueBytesMax: number;
   /** Per peer, the bulk lane (installSnapshot messages). Kept apart so chunks never crowd out heartbeats. */
