@@ -250,10 +250,11 @@ export class SimMember implements ElectedHost {
       fsync: settings.fsync,
       batchIntervalMs: 2,
       delay: (ms) => new Promise((resolve) => scope.setTimeout(resolve, ms)),
+      pause: () => scope.nextTurn(),
       segmentBytesMax: 16 * 1024,
       unsafe: settings.mutation?.wal ?? {},
     });
-    const snapshots = new SnapshotFileStore(`${dir}/snapshots`, disk);
+    const snapshots = new SnapshotFileStore(`${dir}/snapshots`, disk, () => scope.nextTurn());
     const slotUnsafe = settings.mutation?.slots;
     const store = new MemoryStore<CommandResult>({
       applier: slotUnsafe === undefined ? applyEntrySteps : slotUnsafeApplier(slotUnsafe),

@@ -66,4 +66,20 @@ describe("snapshot files", () => {
     fs.writeFileSync(file, bytes);
     await assert.rejects(files.load(7), /checksum mismatch/);
   });
+
+  it("refuses a big file with a flipped byte in its last checksum slice, pausing between slices", async () => {
+    const dir = path.join(root, "corrupt-late");
+    let pauses = 0;
+    const files = new SnapshotFileStore(dir, undefined, async () => {
+      pauses++;
+    });
+    await files.save(snapshotOf(9_000_001, 8));
+    const file = path.join(dir, "snapshot-0000000000000008.bin");
+    assert.ok((await files.load(8)) !== undefined);
+    assert.equal(pauses, 2, "a 9 MB image is checksummed in three 4 MiB slices");
+    const bytes = fs.readFileSync(file);
+    bytes[8_900_000] = (bytes[8_900_000] as number) ^ 0x01;
+    fs.writeFileSync(file, bytes);
+    await assert.rejects(files.load(8), /checksum mismatch/);
+  });
 });

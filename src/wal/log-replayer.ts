@@ -12,6 +12,7 @@
  */
 import { assert } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
+import { runSteps, type Steps } from "../lib/steps.js";
 import type { Entry, HardState, SnapshotMetadata } from "../raft/types.js";
 import { LogShape } from "./log-shape.js";
 import { readEntryPayload, readHardStatePayload, readSnapshotPayload } from "./payload-codec.js";
@@ -34,6 +35,15 @@ export function corruptionError(name: string, offsetBytes: number, reason: strin
   });
 }
 
+/** What replaying one segment found: the segment, and the length of its valid prefix. */
+export interface SegmentReplay {
+  readonly segment: Segment;
+  readonly validBytes: number;
+}
+
+/** Replay may pause after this many bytes of records (about 10 ms of checksums and decoding here). */
+const REPLAY_STEP_BYTES = 1024 * 1024;
+
 interface Place {
   readonly name: string;
   readonly offsetBytes: number;
@@ -55,17 +65,24 @@ export class LogReplayer {
 
   /** Replays one segment's bytes. Returns the segment and the length of its valid prefix, which is shorter
    * than `bytes` only for the last segment's torn tail. Throws a ShoalError naming the file and offset. */
-  replaySegment(
-    seq: number,
-    name: string,
-    bytes: Uint8Array,
-    isLast: boolean,
-  ): { segment: Segment; validBytes: number } {
+  replaySegment(seq: number, name: string, bytes: Uint8Array, isLast: boolean): SegmentReplay {
+    return runSteps(this.replaySegmentSteps(seq, name, bytes, isLast));
+  }
+
+  /** `replaySegment` as steps: it may pause after every `REPLAY_STEP_BYTES` of records (a 64 MiB segment of
+   * small entries held a starting node's event loop ~300 ms in one piece, issue 10). The pause points depend only
+   * on the bytes, so a simulated node replays the same way every run. */
+  *replaySegmentSteps(seq: number, name: string, bytes: Uint8Array, isLast: boolean): Steps<SegmentReplay> {
     const segment = newSegment(seq, 0);
     if (bytes.byteLength === 0 && !isLast) throw corruptionError(name, 0, "empty segment");
     const cursor = new FrameCursor(this.#verifyChecksums);
     let offset = 0;
+    let nextPauseAt = REPLAY_STEP_BYTES;
     while (offset < bytes.byteLength) {
+      if (offset >= nextPauseAt) {
+        yield;
+        nextPauseAt = offset + REPLAY_STEP_BYTES;
+      }
       const problem = cursor.read(bytes, offset);
       if (problem !== undefined) {
         this.#checkTornTail(name, bytes, offset, problem, isLast);

@@ -17,8 +17,14 @@ export interface Recovery {
   readonly segments: Segment[];
 }
 
-/** `verifyChecksums` is false only under the simulator's `wal-no-checksum` mutation (WalUnsafe). */
-export async function recoverWal(disk: Disk, dir: string, verifyChecksums = true): Promise<Recovery> {
+/** `verifyChecksums` is false only under the simulator's `wal-no-checksum` mutation (WalUnsafe). `pause` runs
+ * between slices of a segment's replay (WalOptions.pause). */
+export async function recoverWal(
+  disk: Disk,
+  dir: string,
+  pause: () => Promise<void>,
+  verifyChecksums = true,
+): Promise<Recovery> {
   const seqs = (await disk.list(dir))
     .map(parseSegmentName)
     .filter((seq): seq is number => seq !== undefined)
@@ -30,7 +36,13 @@ export async function recoverWal(disk: Disk, dir: string, verifyChecksums = true
     const seq = seqs[i] as number;
     const name = segmentName(seq);
     const bytes = await disk.readFile(segmentPath(dir, name));
-    const { segment, validBytes } = replayer.replaySegment(seq, name, bytes, i === seqs.length - 1);
+    const steps = replayer.replaySegmentSteps(seq, name, bytes, i === seqs.length - 1);
+    let step = steps.next();
+    while (step.done !== true) {
+      await pause();
+      step = steps.next();
+    }
+    const { segment, validBytes } = step.value;
     if (validBytes < bytes.byteLength) await cutTornTail(disk, segmentPath(dir, name), validBytes);
     segments.push(segment);
   }

@@ -18,6 +18,9 @@ export interface WalOptions {
   readonly segmentBytesMax?: number;
   /** How the batch policy waits; the simulator passes its clock's. @default setTimeout */
   readonly delay?: (ms: number) => Promise<void>;
+  /** How recovery yields to the event loop between slices of a segment's replay; the simulator passes its
+   * scope's next turn. @default setImmediate */
+  readonly pause?: () => Promise<void>;
   /** UNSAFE: mutation switches for the simulator's mutation tests (sim/README.md); never set in production. */
   readonly unsafe?: WalUnsafe;
 }
@@ -42,6 +45,7 @@ export function resolveWalOptions(options: WalOptions): ResolvedWalOptions {
     batchIntervalMs: options.batchIntervalMs ?? 2,
     segmentBytesMax: options.segmentBytesMax ?? 64 * 1024 * 1024,
     delay: options.delay ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+    pause: options.pause ?? (() => new Promise((resolve) => setImmediate(resolve))),
     unsafe: options.unsafe ?? {},
   };
   const { fsync, batchIntervalMs, segmentBytesMax } = resolved;

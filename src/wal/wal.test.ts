@@ -66,6 +66,27 @@ describe("Wal", () => {
     });
   });
 
+  it("replays a big segment in slices, pausing between them, to the same state", async () => {
+    await withTempDir("wal-sliced-replay", async (dir) => {
+      const { wal } = await open(dir);
+      // 3,000 entries of ~1 KiB: one ~3 MiB segment, so replay pauses at least twice (every 1 MiB of records).
+      const big = Array.from({ length: 3000 }, (_, k) => entry(k + 1, 1, `${k}:${"x".repeat(1000)}`));
+      await wal.save({ entries: big, hardState: { term: 1, vote: 1, commit: 3000 } });
+      await wal.close();
+      let pauses = 0;
+      const reopened = await open(dir, {
+        pause: () => {
+          pauses++;
+          return new Promise((resolve) => setImmediate(resolve));
+        },
+      });
+      assert.ok(pauses >= 2, `replay paused ${pauses} times`);
+      assert.equal(reopened.state.entries.length, 3000);
+      assert.equal(new TextDecoder().decode(reopened.state.entries[2999]?.data).slice(0, 5), "2999:");
+      await reopened.wal.close();
+    });
+  });
+
   it("lets an entry at an existing index replace that suffix", async () => {
     await withTempDir("wal-overwrite", async (dir) => {
       const { wal } = await open(dir);

@@ -81,9 +81,9 @@ export class Wal {
    * naming the file and byte offset when the log is corrupt anywhere but a torn tail (which is cut off). */
   static async open(dir: string, options: WalOptions): Promise<{ wal: Wal; state: WalState }> {
     const resolved = resolveWalOptions(options);
-    const { disk, fsync, batchIntervalMs, delay, unsafe } = resolved;
+    const { disk, fsync, batchIntervalMs, delay, pause, unsafe } = resolved;
     await disk.makeDirectory(dir);
-    const { state, shape, segments } = await recoverWal(disk, dir, unsafe.skipChecksum !== true);
+    const { state, shape, segments } = await recoverWal(disk, dir, pause, unsafe.skipChecksum !== true);
     const file = await openLastSegment(dir, resolved, segments, shape);
     const queue = new CommitQueue(
       { disk, dir, fsync, batchIntervalMs, delay, skipSync: unsafe.skipSync === true },
