@@ -72,9 +72,10 @@ export class ClientOperations {
   }
 
   /** Replicates a command through the leader (forwarding from a follower) and returns its result. Retries only
-   * failures that certainly did not apply (no leader yet, leadership moved, the entry was dropped). */
-  async submit(command: Command): Promise<CommandResult> {
-    return this.#forwarding.submit(await encodeForLog(command));
+   * failures that certainly did not apply (no leader yet, leadership moved, the entry was dropped), and only while
+   * `mayResend` allows (write-order.ts). */
+  async submit(command: Command, mayResend?: () => boolean): Promise<CommandResult> {
+    return this.#forwarding.submit(await encodeForLog(command), mayResend);
   }
 
   /** Waits until this node's state reflects every write acknowledged before the call (ReadIndex). */

@@ -53,5 +53,6 @@ export class GroupRouter {
 
 /** `ask` with each request that names a group (a forwarded write, a SCAN cursor) naming `groupId`. */
 export function groupTagged(ask: AskPeer, groupId: GroupId): AskPeer {
-  return (to, request: PeerRequest, timeoutMs, abandon) => ask(to, withGroup(request, groupId), timeoutMs, abandon);
+  return (to, request: PeerRequest, timeoutMs, abandon, ordered) =>
+    ask(to, withGroup(request, groupId), timeoutMs, abandon, ordered);
 }

@@ -17,8 +17,15 @@ export interface LocalLog {
   readBarrier(): Promise<void>;
 }
 
-/** Asks another member (the peer transport's request, abandonable while still queued). */
-export type AskPeer = (to: NodeId, request: PeerRequest, timeoutMs: number, abandon?: AbortSignal) => Promise<unknown>;
+/** Asks another member (the peer transport's request, abandonable while still queued; `ordered`: the ordered
+ * requests to one member arrive in the order they were made). */
+export type AskPeer = (
+  to: NodeId,
+  request: PeerRequest,
+  timeoutMs: number,
+  abandon?: AbortSignal,
+  ordered?: boolean,
+) => Promise<unknown>;
 
 /** A write this node forwarded to the leader it knew; abandoned when another leader becomes known. */
 interface Forward {
@@ -51,9 +58,11 @@ export class LeaderForwarding {
     this.#logger = options.logger;
   }
 
-  /** Replicates an encoded command through the leader (forwarding from a follower) and returns its result. */
-  submit(data: Uint8Array): Promise<CommandResult> {
-    return this.#withRetry(() => this.#proposeAnywhere(data));
+  /** Replicates an encoded command through the leader (forwarding from a follower) and returns its result. A
+   * failure that certainly did not apply is retried while `mayResend` allows: once a later write of the same
+   * client was sent, a retry could apply this one after it (write-order.ts), so the error is answered instead. */
+  submit(data: Uint8Array, mayResend?: () => boolean): Promise<CommandResult> {
+    return this.#withRetry(() => this.#proposeAnywhere(data), mayResend);
   }
 
   /** Waits until this node's state reflects every write acknowledged before the call (ReadIndex). */
@@ -105,7 +114,15 @@ export class LeaderForwarding {
     this.#forwards.add(forward);
     try {
       const request = peerRequest.propose(data);
-      return (await this.#ask(leaderId, request, this.#requestTimeoutMs, forward.abandon.signal)) as CommandResult;
+      // Ordered: the leader proposes forwarded writes in arrival order, so writes forwarded in order are proposed
+      // in order — a client's pipelined runs rely on it (write-order.ts).
+      return (await this.#ask(
+        leaderId,
+        request,
+        this.#requestTimeoutMs,
+        forward.abandon.signal,
+        true,
+      )) as CommandResult;
     } catch (error) {
       const abandoned = forward.abandon.signal.aborted;
       if (!(error instanceof ShoalError && error.code === "UNKNOWN_OUTCOME" && abandoned)) throw error;
@@ -122,7 +139,7 @@ export class LeaderForwarding {
     }
   }
 
-  async #withRetry<T>(attempt: () => Promise<T>): Promise<T> {
+  async #withRetry<T>(attempt: () => Promise<T>, mayResend?: () => boolean): Promise<T> {
     const deadline = Date.now() + this.#requestTimeoutMs;
     let delayMs = 10;
     for (;;) {
@@ -130,8 +147,10 @@ export class LeaderForwarding {
         return await attempt();
       } catch (error) {
         if (!(error instanceof ShoalError) || !error.retryable || Date.now() + delayMs > deadline) throw error;
+        if (mayResend?.() === false) throw error;
+        await this.#sleepUntilRetry(delayMs);
+        if (mayResend?.() === false) throw error; // a later write was sent while this one waited
       }
-      await this.#sleepUntilRetry(delayMs);
       delayMs = Math.min(delayMs * 2, 200);
     }
   }

@@ -23,6 +23,7 @@ import { peerRequest } from "./peer-rpc.js";
 import type { WatchTicket } from "./redis-watch.js";
 import { absentWatchedKeysWritten, readWatchTickets } from "./redis-watch.js";
 import { outcomeOf, RedisWriteBatcher } from "./write-batcher.js";
+import type { WriteOrder } from "./write-order.js";
 
 export interface RedisOutcome {
   readonly aborted: boolean;
@@ -59,7 +60,9 @@ export class RedisOperations {
     this.#store = store;
     this.#client = client;
     this.#ask = ask;
-    this.#batcher = new RedisWriteBatcher((argvs) => client.submit({ op: "redis", nowMs: Date.now(), argvs }));
+    this.#batcher = new RedisWriteBatcher((argvs, mayResend) =>
+      client.submit({ op: "redis", nowMs: Date.now(), argvs }, mayResend),
+    );
     this.scanCursors = new ScanCursorTable({
       ownerId: options.id,
       firstTag: BigInt(Math.floor(Math.random() * 2 ** 21)) * 2n ** 21n + BigInt(Math.floor(Math.random() * 2 ** 21)),
@@ -71,13 +74,17 @@ export class RedisOperations {
    * watches (EXEC), a key absent when WATCHed must also abort EXEC if it was created and deleted again since
    * (redis-watch.ts); the replicated entry then re-checks every modRevision at apply.
    */
-  async runRedis(argvs: readonly (readonly Uint8Array[])[], watches?: readonly WatchTicket[]): Promise<RedisOutcome> {
+  async runRedis(
+    argvs: readonly (readonly Uint8Array[])[],
+    watches?: readonly WatchTicket[],
+    order?: WriteOrder,
+  ): Promise<RedisOutcome> {
     // An EXEC of only PING/ECHO/TIME: nothing to replicate unless WATCHed keys must be checked in log order.
     if (argvs.length === 0 && (watches === undefined || watches.length === 0)) return { aborted: false, replies: [] };
     if (watches !== undefined && (await this.#absentWatchedKeysWritten(watches))) return { aborted: true, replies: [] };
     const watched = watches?.map(({ key, modRevision }) => ({ key, modRevision }));
     // Without WATCH, with the other connections' writes of this turn (write-batcher.ts).
-    if (watched === undefined || watched.length === 0) return this.#batcher.run(argvs);
+    if (watched === undefined || watched.length === 0) return this.#batcher.run(argvs, order);
     const command: Command = { op: "redis", nowMs: Date.now(), argvs, watches: watched };
     return outcomeOf(await this.#client.submit(command));
   }

@@ -18,6 +18,7 @@ import { liveReader, type RedisOutcome } from "./redis-operations.js";
 import type { WatchTicket } from "./redis-watch.js";
 import type { WatchPoll } from "./remote-watcher.js";
 import type { ShardReplica } from "./shard-replica.js";
+import type { WriteOrder } from "./write-order.js";
 
 /** A read of one key: its record, and the shard's revision the read saw. */
 export interface KeyRead {
@@ -56,8 +57,13 @@ export interface ShardAccess {
   /** A key-value command (put, delete, txn, expire) through the shard's log. */
   submit(command: Command): Promise<CommandResult>;
   readBarrier(): Promise<void>;
-  /** Redis data commands through the shard's log as one entry (a pipeline run, an EXEC). */
-  runRedis(argvs: readonly (readonly Uint8Array[])[], watches?: readonly WatchTicket[]): Promise<RedisOutcome>;
+  /** Redis data commands through the shard's log as one entry (a pipeline run, an EXEC). `order` is marked placed
+   * only by a replica held here (write-order.ts): a remote one's own retries could not see it. */
+  runRedis(
+    argvs: readonly (readonly Uint8Array[])[],
+    watches?: readonly WatchTicket[],
+    order?: WriteOrder,
+  ): Promise<RedisOutcome>;
   /** Readonly Redis commands with keys, all in this shard. With `protocol`, a heavy read (a big hash's HGETALL)
    * may come back encoded for it, computed on the holder's read worker. */
   readRedis(argvs: readonly (readonly Uint8Array[])[], stale: boolean, protocol?: ReplyProtocol): Promise<Reply[]>;
@@ -108,8 +114,12 @@ export class LocalShard implements ShardAccess {
     return this.replica.client.readBarrier();
   }
 
-  runRedis(argvs: readonly (readonly Uint8Array[])[], watches?: readonly WatchTicket[]): Promise<RedisOutcome> {
-    return this.replica.redis.runRedis(argvs, watches);
+  runRedis(
+    argvs: readonly (readonly Uint8Array[])[],
+    watches?: readonly WatchTicket[],
+    order?: WriteOrder,
+  ): Promise<RedisOutcome> {
+    return this.replica.redis.runRedis(argvs, watches, order);
   }
 
   async readRedis(

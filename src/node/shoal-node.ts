@@ -90,6 +90,7 @@ import { ShardSet } from "./shard-set.js";
 import { isSlotLoadReport, mergeSlotLoads, SLOT_LOAD_WINDOW_MS, SlotLoad, type SlotLoadReport } from "./slot-load.js";
 import { SlotMover } from "./slot-mover.js";
 import type { WatchHub } from "./watch-hub.js";
+import type { WriteOrder } from "./write-order.js";
 
 export type { MemberInfo, Readiness } from "./member-status.js";
 export type { RedisOutcome } from "./redis-operations.js";
@@ -370,8 +371,8 @@ export class ShoalNode {
     });
     const groups = new GroupRouter(peerNetwork, options.logger, liveness);
     // A leader's id is its replica's (lib/replica-id.ts): requests go to its member.
-    const ask: AskPeer = (to, request, timeoutMs, abandon) =>
-      transport.request(memberOfReplica(to), request, timeoutMs, abandon);
+    const ask: AskPeer = (to, request, timeoutMs, abandon, ordered) =>
+      transport.request(memberOfReplica(to), request, timeoutMs, abandon, ordered);
     const peerLive = (id: NodeId): boolean => liveness.isLive(memberOfReplica(id));
     // The gauges read the node's primary replica, opened below: they run only when scraped, long after it exists.
     let built: ShoalNode | undefined;
@@ -960,7 +961,12 @@ export class ShoalNode {
   async #followingMoves<T>(
     locate: () => ShardAccess,
     run: (shard: ShardAccess) => Promise<T>,
-    request: { readonly slot: () => number | undefined; readonly splittable: boolean },
+    request: {
+      readonly slot: () => number | undefined;
+      readonly splittable: boolean;
+      /** False once a write may no longer be sent again (write-order.ts): the error is answered as it is. */
+      readonly mayResend?: () => boolean;
+    },
   ): Promise<T> {
     const deadline = Date.now() + SLOT_MOVE_WAIT_MS;
     let asked: ShardAccess | undefined;
@@ -968,9 +974,13 @@ export class ShoalNode {
     for (let attempt = 0; ; attempt++) {
       try {
         const target = asked;
-        return target === undefined ? await this.#readWhereHeld(locate, run) : await run(target);
+        return target === undefined ? await this.#readWhereHeld(locate, run, request.mayResend) : await run(target);
       } catch (error) {
         if (!(error instanceof ShoalError)) throw error;
+        if (request.mayResend?.() === false) {
+          const ask = askTarget(error);
+          throw ask === undefined ? error : slotMigrating(ask.slot);
+        }
         // Routed afresh after a move, the request's keys now lie in several shards.
         if (error.code === "CROSS_SLOT" && attempt > 0 && request.splittable) throw new SlotsSplit();
         const ask = askTarget(error);
@@ -998,12 +1008,16 @@ export class ShoalNode {
    * because this node's replica was deleted under it (it moved away: shard-set.ts swaps the access first, then stops
    * the replica, failing what waits on it). Reads only: a write's outcome may be unknown, never retried here.
    */
-  async #readWhereHeld<T>(locate: () => ShardAccess, read: (shard: ShardAccess) => Promise<T>): Promise<T> {
+  async #readWhereHeld<T>(
+    locate: () => ShardAccess,
+    read: (shard: ShardAccess) => Promise<T>,
+    mayResend?: () => boolean,
+  ): Promise<T> {
     const shard = locate();
     try {
       return await read(shard);
     } catch (error) {
-      if (!(error instanceof ShoalError && error.code === "UNAVAILABLE")) throw error;
+      if (!(error instanceof ShoalError && error.code === "UNAVAILABLE") || mayResend?.() === false) throw error;
       const now = locate();
       if (now === shard) throw error;
       return read(now);
@@ -1092,6 +1106,7 @@ export class ShoalNode {
     argvs: readonly (readonly Uint8Array[])[],
     watches?: readonly WatchTicket[],
     atomic = true,
+    order?: WriteOrder,
   ): Promise<RedisOutcome> {
     const watchedKeys = (watches ?? []).map((watch) => watch.key);
     if (this.#cacheLimited()) this.#useKeys(keysOfArgvs(argvs), addsMemory(argvs));
@@ -1100,11 +1115,22 @@ export class ShoalNode {
       try {
         return await this.#followingMoves(
           () => this.#route(argvs, watchedKeys) as ShardAccess,
-          (each) => each.runRedis(argvs, watches),
-          { slot: () => commonSlot([...keysOfArgvs(argvs), ...watchedKeys]), splittable: !atomic && argvs.length > 1 },
+          (each) => each.runRedis(argvs, watches, order),
+          {
+            slot: () => commonSlot([...keysOfArgvs(argvs), ...watchedKeys]),
+            splittable: !atomic && argvs.length > 1,
+            mayResend: () => order?.laterSent !== true,
+          },
         );
       } catch (error) {
         if (!(error instanceof SlotsSplit)) throw error;
+        if (order?.laterSent === true) {
+          // Run again command by command it would land after the connection's later runs (write-order.ts).
+          throw new ShoalError(
+            "SLOT_MIGRATING",
+            "The keys' slots moved while later writes of this connection were in flight; nothing was applied, retry",
+          );
+        }
         // In order, each on its own: a pipeline's commands are independent, as Redis Cluster runs them.
         const replies: Reply[] = [];
         for (const argv of argvs) {

@@ -4,6 +4,7 @@ import type { CommandResult } from "../commands/command.js";
 import { bulk } from "../commands/redis/reply.js";
 import { ShoalError } from "../lib/errors.js";
 import { RedisWriteBatcher } from "./write-batcher.js";
+import { newWriteOrder } from "./write-order.js";
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 const set = (key: string): Uint8Array[] => [bytes("SET"), bytes(key), bytes("v")];
@@ -12,10 +13,12 @@ const name = (argv: readonly Uint8Array[]): string => new TextDecoder().decode(a
 /** A log that answers each command with a bulk of its key, and records the entries it was given. */
 function fakeLog(answer?: (argvs: readonly (readonly Uint8Array[])[]) => CommandResult | Error | undefined) {
   const entries: string[][] = [];
+  const resendChecks: ((() => boolean) | undefined)[] = [];
   let flush: (() => void) | undefined;
   const batcher = new RedisWriteBatcher(
-    async (argvs) => {
+    async (argvs, mayResend) => {
       entries.push(argvs.map(name));
+      resendChecks.push(mayResend);
       const given = answer?.(argvs);
       if (given instanceof Error) throw given;
       return given ?? { kind: "redis", revision: 1, aborted: false, replies: argvs.map((argv) => bulk(name(argv))) };
@@ -24,7 +27,7 @@ function fakeLog(answer?: (argvs: readonly (readonly Uint8Array[])[]) => Command
       flush = next;
     },
   );
-  return { batcher, entries, turn: () => flush?.() };
+  return { batcher, entries, resendChecks, turn: () => flush?.() };
 }
 
 describe("RedisWriteBatcher", () => {
@@ -90,5 +93,42 @@ describe("RedisWriteBatcher", () => {
     assert.ok(outcomes.every((outcome) => outcome.replies.length === 80));
     assert.ok(log.entries.length >= 2, `${log.entries.length} entries`);
     assert.ok(log.entries.every((entry) => entry.length <= 2000));
+  });
+
+  it("places a small run in order, and submits what was queued before a big run, which it does not place", async () => {
+    const log = fakeLog();
+    const smallOrder = newWriteOrder();
+    const bigOrder = newWriteOrder();
+    const small = log.batcher.run([set("small")], smallOrder);
+    assert.equal(smallOrder.placed, true);
+    const big = log.batcher.run(
+      Array.from({ length: 100 }, (_, i) => set(`k${i}`)),
+      bigOrder,
+    );
+    assert.equal(bigOrder.placed, false, "a big run's encoding may span turns: a later small entry could overtake it");
+    await Promise.all([small, big]);
+    assert.deepEqual(
+      log.entries.map((entry) => entry[0]),
+      ["small", "k0"],
+    );
+  });
+
+  it("never sends a run again once a later run of its client was sent (write-order.ts)", async () => {
+    const log = fakeLog((argvs) =>
+      argvs.length > 1
+        ? { kind: "error", revision: 1, code: "SLOT_MIGRATING", message: "slot 7 is moving" }
+        : undefined,
+    );
+    const overtaken = newWriteOrder();
+    const a = log.batcher.run([set("a")], overtaken);
+    const b = log.batcher.run([set("b")], newWriteOrder());
+    overtaken.laterSent = true;
+    log.turn();
+    await assert.rejects(a, /Not applied: .*slot 7 is moving/);
+    assert.deepEqual((await b).replies, [bulk("b")]);
+    assert.deepEqual(log.entries, [["a", "b"], ["b"]]);
+    // The shared entry itself could not be retried either (the forwarding layer asks this before a retry).
+    assert.equal(log.resendChecks[0]?.(), false);
+    assert.equal(log.resendChecks[1]?.(), true);
   });
 });

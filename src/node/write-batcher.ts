@@ -16,6 +16,10 @@ import type { CommandResult } from "../commands/command.js";
 import { argvEncodedBytesMax, COMMAND_LIMITS } from "../commands/limits.js";
 import type { Reply } from "../commands/redis/reply.js";
 import { ShoalError } from "../lib/errors.js";
+import { mayResend, type WriteOrder } from "./write-order.js";
+
+/** Replicates one `redis` command of `argvs`; a "not applied" failure is retried only while `mayResend` allows. */
+type Submit = (argvs: readonly (readonly Uint8Array[])[], mayResend?: () => boolean) => Promise<CommandResult>;
 
 export interface BatchedOutcome {
   readonly aborted: boolean;
@@ -31,12 +35,13 @@ const BATCH_BYTES_MAX = 1024 * 1024;
 
 interface Queued {
   readonly argvs: readonly (readonly Uint8Array[])[];
+  readonly order: WriteOrder | undefined;
   readonly resolve: (outcome: BatchedOutcome) => void;
   readonly reject: (error: unknown) => void;
 }
 
 export class RedisWriteBatcher {
-  readonly #submit: (argvs: readonly (readonly Uint8Array[])[]) => Promise<CommandResult>;
+  readonly #submit: Submit;
   readonly #nextTurn: (flush: () => void) => void;
   #queue: Queued[] = [];
   #arguments = 0;
@@ -44,23 +49,27 @@ export class RedisWriteBatcher {
   #commands = 0;
 
   /** `submit` replicates one `redis` command of `argvs`; `nextTurn` runs the flush later (setImmediate). */
-  constructor(
-    submit: (argvs: readonly (readonly Uint8Array[])[]) => Promise<CommandResult>,
-    nextTurn: (flush: () => void) => void = (flush) => setImmediate(flush),
-  ) {
+  constructor(submit: Submit, nextTurn: (flush: () => void) => void = (flush) => setImmediate(flush)) {
     this.#submit = submit;
     this.#nextTurn = nextTurn;
   }
 
-  /** Runs `argvs` (no WATCH) through the log, in a shared entry when small. */
-  run(argvs: readonly (readonly Uint8Array[])[]): Promise<BatchedOutcome> {
+  /**
+   * Runs `argvs` (no WATCH) through the log, in a shared entry when small. Entries are submitted in the order their
+   * runs came, so a small run's `order` is marked placed here (write-order.ts); a big one goes alone, after the
+   * queue, and is not: its encoding may span turns, and a later small entry would overtake it.
+   */
+  run(argvs: readonly (readonly Uint8Array[])[], order?: WriteOrder): Promise<BatchedOutcome> {
     let count = 0;
     let bytes = 0;
     for (const argv of argvs) {
       count += argv.length;
       bytes += argvEncodedBytesMax(argv);
     }
-    if (count > RUN_ARGUMENTS_MAX || bytes > RUN_BYTES_MAX) return this.#alone(argvs);
+    if (count > RUN_ARGUMENTS_MAX || bytes > RUN_BYTES_MAX) {
+      this.#flush(); // what came before it is submitted first
+      return this.#alone(argvs, order);
+    }
     if (
       this.#arguments + count > BATCH_ARGUMENTS_MAX ||
       this.#bytes + bytes > BATCH_BYTES_MAX ||
@@ -70,7 +79,8 @@ export class RedisWriteBatcher {
     }
     return new Promise<BatchedOutcome>((resolve, reject) => {
       if (this.#queue.length === 0) this.#nextTurn(() => this.#flush());
-      this.#queue.push({ argvs, resolve, reject });
+      this.#queue.push({ argvs, order, resolve, reject });
+      if (order !== undefined) order.placed = true;
       this.#arguments += count;
       this.#bytes += bytes;
       this.#commands += argvs.length;
@@ -86,7 +96,7 @@ export class RedisWriteBatcher {
     this.#commands = 0;
     if (batch.length === 1) {
       const [only] = batch as [Queued];
-      this.#alone(only.argvs).then(only.resolve, only.reject);
+      this.#alone(only.argvs, only.order).then(only.resolve, only.reject);
       return;
     }
     void this.#shared(batch);
@@ -95,11 +105,14 @@ export class RedisWriteBatcher {
   async #shared(batch: readonly Queued[]): Promise<void> {
     let result: CommandResult;
     try {
-      result = await this.#submit(batch.flatMap((queued) => queued.argvs));
+      result = await this.#submit(
+        batch.flatMap((queued) => queued.argvs),
+        () => mayResend(batch.map((queued) => queued.order)),
+      );
     } catch (error) {
       // Refused before it was proposed (a command over a limit): certainly not applied, so each run goes alone.
       if (error instanceof ShoalError && (error.code === "BAD_REQUEST" || error.code === "TOO_LARGE")) {
-        this.#eachAlone(batch);
+        this.#eachAlone(batch, error);
       } else {
         for (const queued of batch) queued.reject(error);
       }
@@ -107,7 +120,7 @@ export class RedisWriteBatcher {
     }
     if (result.kind !== "redis") {
       // Refused as a whole at apply (nothing written): each run alone gets its own answer.
-      this.#eachAlone(batch);
+      this.#eachAlone(batch, result.kind === "error" ? new ShoalError(result.code, result.message) : undefined);
       return;
     }
     let at = 0;
@@ -118,12 +131,26 @@ export class RedisWriteBatcher {
     }
   }
 
-  #eachAlone(batch: readonly Queued[]): void {
-    for (const queued of batch) this.#alone(queued.argvs).then(queued.resolve, queued.reject);
+  /** Submits each run of a refused entry alone — except a run a later run of its client already overtook
+   * (write-order.ts): sent again it would land after that one, so it answers that it was not applied. */
+  #eachAlone(batch: readonly Queued[], refusal: ShoalError | undefined): void {
+    for (const queued of batch) {
+      if (queued.order?.laterSent === true) {
+        const why = refusal === undefined ? "" : ` (${refusal.message})`;
+        queued.reject(
+          new ShoalError(
+            "UNAVAILABLE",
+            `Not applied: the write shared an entry that was refused${why} while later writes of this connection were in flight; retry`,
+          ),
+        );
+      } else {
+        this.#alone(queued.argvs, queued.order).then(queued.resolve, queued.reject);
+      }
+    }
   }
 
-  async #alone(argvs: readonly (readonly Uint8Array[])[]): Promise<BatchedOutcome> {
-    return outcomeOf(await this.#submit(argvs));
+  async #alone(argvs: readonly (readonly Uint8Array[])[], order: WriteOrder | undefined): Promise<BatchedOutcome> {
+    return outcomeOf(await this.#submit(argvs, order === undefined ? undefined : () => order.laterSent !== true));
   }
 }
 

@@ -68,7 +68,7 @@ export function nodeBackend(node: ShoalNode): RedisBackend {
     };
   };
   return {
-    runInLog: (argvs, watches, atomic) => node.runRedis(argvs, watches, atomic === true),
+    runInLog: (argvs, watches, atomic, order) => node.runRedis(argvs, watches, atomic === true, order),
     runReads: async (argvs, stale, cursors, protocol) => {
       // Another node's SCAN cursor resumes here at the same key: ask that node for it first. (Cursor commands
       // never go to a read worker: their table lives on this thread.)

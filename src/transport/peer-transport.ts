@@ -212,8 +212,17 @@ export class PeerTransport {
    * full, or `signal` aborted before it was written: it is withdrawn), TIMEOUT when it was sent but no answer
    * came within `timeoutMs`, UNKNOWN_OUTCOME when it was sent and then the connection dropped or `signal`
    * aborted, TOO_LARGE / BAD_REQUEST when the payload cannot be sent, or the handler's own code.
+   * Requests go on the control channel, or on data when big; `ordered` sends one on data whatever its size, so
+   * the ordered requests to a peer arrive in the order they were made (a client's pipelined writes forwarded to
+   * the leader: node/write-order.ts).
    */
-  async request(to: NodeId, payload: unknown, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
+  async request(
+    to: NodeId,
+    payload: unknown,
+    timeoutMs: number,
+    signal?: AbortSignal,
+    ordered = false,
+  ): Promise<unknown> {
     assert(Number.isFinite(timeoutMs) && timeoutMs > 0, "timeoutMs must be a positive number");
     if (signal?.aborted === true) {
       throw new ShoalError("UNAVAILABLE", `${abandonMessage(to, signal.reason)} (it was not sent)`, { to });
@@ -227,7 +236,7 @@ export class PeerTransport {
     }
     const id = this.#tracker.allocateId();
     const encoded = this.#encodeRequest(id, payload);
-    const link = encoded.length >= DATA_REQUEST_BYTES_MIN ? links.data : links.control;
+    const link = ordered || encoded.length >= DATA_REQUEST_BYTES_MIN ? links.data : links.control;
     if (!link.reachable) throw new ShoalError("UNAVAILABLE", `Node ${to} is unreachable; reconnecting`, { to });
     const promise = this.#tracker.begin(id, to, timeoutMs, (requestId) => link.withdrawRequest(requestId));
     const counters = this.#countersFor(to);

@@ -342,6 +342,32 @@ describe("ioredis against a 3-node cluster", { timeout: 240_000, skip: missingPr
     assert.equal(await node(3).get("pipe:counter"), String(counter));
   });
 
+  test("writes sent while earlier ones are in flight apply and answer in the order sent, on every node", async () => {
+    // Each APPEND goes out a millisecond after the one before, without waiting for its reply: the node gets it
+    // while earlier runs are in flight (a follower forwards them to the leader). Order shows twice: each reply is
+    // the length after exactly the appends before it, and the value lists the tokens in the order sent.
+    const count = 200;
+    await Promise.all(
+      NODE_IDS.map(async (id) => {
+        const c = node(id);
+        const key = `order:${id}`;
+        const tokens = Array.from({ length: count }, (_, i) => `${i},`);
+        const replies: Promise<number>[] = [];
+        for (const token of tokens) {
+          replies.push(c.append(key, token));
+          await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+        const lengths = await Promise.all(replies);
+        let length = 0;
+        lengths.forEach((reply, i) => {
+          length += (tokens[i] as string).length;
+          assert.equal(reply, length, `node ${id}: APPEND ${i} answered the length after the appends before it`);
+        });
+        assert.equal(await c.get(key), tokens.join(""), `node ${id}: the appends applied in the order sent`);
+      }),
+    );
+  });
+
   describe("transactions", () => {
     test("MULTI/EXEC runs the queued commands and returns their replies", async () => {
       const c = node(1);

@@ -8,6 +8,7 @@ import type { WatchedKey } from "../../commands/command.js";
 import type { ScanCursors } from "../../commands/redis/command-spec.js";
 import type { Reply } from "../../commands/redis/reply.js";
 import type { ScanCursorTable } from "../../commands/redis/scan-cursor-table.js";
+import type { WriteOrder } from "../../node/write-order.js";
 import type { RespVersion } from "../resp-value.js";
 
 /** A WATCHed key as the server keeps it until EXEC: its modRevision then (0: absent), the group's revision when
@@ -135,11 +136,13 @@ export interface RedisBackend {
   /** Replicates `argvs` as one entry (a pipelined run of writes, or an EXEC block with its watches) and resolves
    * with the replies once it is applied. Rejects with a ShoalError (UNAVAILABLE, TIMEOUT…) when it cannot. */
   /** `atomic`: a transaction (EXEC: one entry or none); absent or false: a pipelined run, whose commands a slot
-   * move may make the node run one by one. */
+   * move may make the node run one by one. `order`: the run's place among its connection's runs in flight; the
+   * backend marks it placed when the next run may be handed over before this one is answered (write-order.ts). */
   runInLog(
     argvs: readonly (readonly Uint8Array[])[],
     watches?: readonly WatchTicket[],
     atomic?: boolean,
+    order?: WriteOrder,
   ): Promise<LogOutcome>;
   /** Runs readonly data commands on this node's state: after a ReadIndex barrier, or at once when `stale`. A reply
    * may come back already encoded in `protocol` (kind "encoded": computed on a read worker). */

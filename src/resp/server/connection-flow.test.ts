@@ -62,6 +62,34 @@ describe("RespServer: connection flow", () => {
     assert.equal(await quote.waitClosed(), true);
   });
 
+  it("hands a write run to the node while earlier runs are in flight, and answers in request order", async () => {
+    backend.placesRuns = true; // the backend answers the runs in flight newest first
+    backend.delayMs = 40;
+    backend.runsInFlightMax = 0;
+    const ordersBefore = backend.orders.length;
+    try {
+      const client = await RawClient.connect(server.port);
+      // Ten INCRs a few milliseconds apart: each arrives while the earlier ones wait, so each is a run of its own.
+      for (let i = 0; i < 10; i++) {
+        client.send(["INCR", "pipelined"]);
+        await new Promise((resolve) => setTimeout(resolve, 4));
+      }
+      client.send(["SET", "pipelined-big", "x".repeat(100)], ["GET", "pipelined"], ["INCR", "pipelined"]);
+      const replies = (await client.read(13, 10_000)).map((reply) => show(reply as RespValue));
+      const expected = [...Array.from({ length: 10 }, (_, i) => `:${i + 1}`), "+OK", "$10", ":11"];
+      assert.deepEqual(replies, expected);
+      assert.ok(backend.runsInFlightMax >= 3, `at most ${backend.runsInFlightMax} run(s) were in flight at once`);
+      // Every run handed over while an earlier one waited made that one unsendable again (write-order.ts).
+      const orders = backend.orders.slice(ordersBefore);
+      assert.ok(orders.length >= 3);
+      assert.ok(orders.slice(0, 3).every((order) => order.laterSent && order.placed));
+      client.close();
+    } finally {
+      backend.placesRuns = false;
+      backend.delayMs = 0;
+    }
+  });
+
   it("QUIT answers OK and closes; requests after it are not run; a half-closed client still gets its replies", async () => {
     const client = await RawClient.connect(server.port);
     client.send(["SET", "quit-k", "1"], ["QUIT"], ["SET", "quit-k", "2"]);

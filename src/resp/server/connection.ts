@@ -18,6 +18,7 @@ import { checkCommandLimits } from "../../commands/redis/command-limits.js";
 import type { CommandSpec } from "../../commands/redis/command-spec.js";
 import type { Reply } from "../../commands/redis/reply.js";
 import { ReadPacer } from "../../io/node/read-pacer.js";
+import { newWriteOrder, type WriteOrder } from "../../node/write-order.js";
 import { RequestParser, type RequestParserOptions, RespProtocolError } from "../request-parser.js";
 import { RespWriter } from "../resp-writer.js";
 import { closeAfterReply } from "./close-after-reply.js";
@@ -42,7 +43,21 @@ export const PUBSUB_OUTPUT_BYTES_MAX = 32 * 1024 * 1024;
 /** Redis's client-query-buffer-limit (1 GiB): unparsed input beyond this closes the connection. */
 export const QUERY_BUFFER_BYTES_MAX = 1024 * 1024 * 1024;
 
+/** Write runs of one connection handed to the node and not answered yet, at most (write-order.ts). */
+export const RUNS_IN_FLIGHT_MAX = 16;
+
 type Pending = Uint8Array[] | RespProtocolError;
+
+/** A run of writes handed to the node; its replies are written once it and every run before it are answered. */
+interface RunInFlight {
+  readonly order: WriteOrder;
+  readonly shard: number;
+  readonly commandCount: number;
+  readonly startedMs: number;
+  /** The replies, once answered (an error reply per command when the run failed). */
+  replies: readonly Reply[] | undefined;
+  readonly answered: Promise<void>;
+}
 
 export class Connection implements ClientDescription {
   readonly id: number;
@@ -62,6 +77,12 @@ export class Connection implements ClientDescription {
   #closeRequested = false;
   #closed = false;
   #flushScheduled = false;
+  /** Write runs in flight, oldest first (see #runData). */
+  readonly #runs: RunInFlight[] = [];
+  /** Write runs handed to the node so far. */
+  #runsHandedOver = 0;
+  /** Wakes a pump waiting for its oldest run while new input arrives. */
+  #inputWaiter: (() => void) | undefined;
   readonly #onClosed: (connection: Connection) => void;
   readonly #pacer: ReadPacer;
 
@@ -87,6 +108,7 @@ export class Connection implements ClientDescription {
       // A new turn: parse what the last one left buffered (#readRequests resumes reading), and process it.
       this.#readRequests();
       if (!this.#pumping) void this.#pump();
+      else this.#wakeForInput();
     });
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.#onData(chunk));
@@ -95,6 +117,7 @@ export class Connection implements ClientDescription {
       // The client will send nothing more: answer what it sent, then close (allowHalfOpen keeps our side open).
       this.#inputEnded = true;
       if (!this.#pumping) void this.#pump();
+      else this.#wakeForInput();
     });
     socket.on("error", () => this.#destroy());
     socket.on("close", () => this.#destroy());
@@ -124,6 +147,13 @@ export class Connection implements ClientDescription {
     }
     this.#readRequests();
     if (!this.#pumping) void this.#pump();
+    else this.#wakeForInput();
+  }
+
+  #wakeForInput(): void {
+    const waiter = this.#inputWaiter;
+    this.#inputWaiter = undefined;
+    waiter?.();
   }
 
   /** Moves parsed requests into the queue, up to its bound and this turn's parsing budget (ReadPacer), then
@@ -164,27 +194,47 @@ export class Connection implements ClientDescription {
     this.#updateFlow();
   }
 
-  /** Processes queued requests in order until none is left; one pump at a time. */
+  /** Processes queued requests in order until none is left and no run is in flight; one pump at a time. */
   async #pump(): Promise<void> {
     if (this.#pumping) return;
     this.#pumping = true;
     try {
       while (!this.#closed && !this.#closing) {
+        if (this.#runs.length > 0) await this.#writeAnsweredRuns();
         if (this.#pending.length === this.#head) {
           this.#pending.length = 0;
           this.#head = 0;
           this.#readRequests();
-          if (this.#pending.length === 0) break;
+          if (this.#pending.length === 0) {
+            if (this.#runs.length === 0) break;
+            // Runs in flight and nothing new: send what is answered, then wait for the oldest run or new input.
+            this.#flush();
+            await this.#oldestRunOrInput();
+            continue;
+          }
+        }
+        // Only a write run may start while runs are in flight (#runData); anything else waits for their answers,
+        // so replies stay in request order.
+        if (this.#runs.length > 0 && !this.#mayStartRunNow()) {
+          await this.#writeRuns();
+          continue;
         }
         const headBefore = this.#head;
+        const handedOverBefore = this.#runsHandedOver;
         const startedMs = performance.now();
         const step = this.#step();
         if (step !== undefined) await step;
-        this.#context.commandsTimed(this.#head - headBefore, (performance.now() - startedMs) / 1000);
+        // A write run is timed when its replies are written (#writeAnsweredRuns).
+        if (this.#runsHandedOver === handedOverBefore) {
+          this.#context.commandsTimed(this.#head - headBefore, (performance.now() - startedMs) / 1000);
+        }
         if (this.#writer.lengthBytes >= FLUSH_BYTES) this.#flush();
         if (this.#writeBlocked) await this.#drained();
         if (this.#pending.length - this.#head < PENDING_REQUESTS_MAX / 2) this.#readRequests();
       }
+      // Closing with runs in flight: their replies go first. (Otherwise the loop ended with none, and the pump
+      // must end without awaiting: input arriving meanwhile would find it still pumping and be left unprocessed.)
+      if (this.#runs.length > 0 && !this.#closed) await this.#writeRuns();
     } catch (error) {
       this.#context.logger?.warn({ id: this.id, error: String(error) }, "RESP connection failed");
       this.kill();
@@ -195,6 +245,58 @@ export class Connection implements ClientDescription {
     this.#flush();
     if (this.#closing || this.#inputEnded) this.#closeAfterReply();
     else this.#updateFlow();
+  }
+
+  /** Whether the request at the head would start a write run that may join the runs in flight. A cheap look: the
+   * run itself decides (#runData), this only keeps every other kind of step behind the runs' answers. */
+  #mayStartRunNow(): boolean {
+    if (this.#runs.length >= RUNS_IN_FLIGHT_MAX || this.session.multi !== undefined) return false;
+    const request = this.#pending[this.#head] as Pending;
+    if (request instanceof RespProtocolError) return false;
+    const spec = resolveQuietly(request);
+    if (spec === undefined || !isDataCommand(spec) || spec.flags.includes("readonly")) return false;
+    return this.#refusal(spec, request, this.session.asking) === undefined;
+  }
+
+  /** Why `spec` may not run now, in Redis's order: NOAUTH and the subscribe-mode restriction, then the store's
+   * bounds (an over-long key, an oversized value), which a data command meets before it is queued or proposed
+   * (WATCH checks its own keys), then redirects and a run over several shards. */
+  #refusal(spec: RespCommand, request: readonly Uint8Array[], asking: boolean): Reply | undefined {
+    return (
+      this.session.refusal(spec) ??
+      (isDataCommand(spec)
+        ? (limitRefusal(spec, request) ??
+          this.#context.redirects?.refusal(spec, request, this.session.readonlyStale, asking) ??
+          this.#shardRefusal(spec, request))
+        : undefined)
+    );
+  }
+
+  /** Writes the replies of the oldest runs that are answered, in order, up to the first that is not. */
+  async #writeAnsweredRuns(): Promise<void> {
+    while (this.#runs.length > 0 && !this.#closed) {
+      const run = this.#runs[0] as RunInFlight;
+      if (run.replies === undefined) return;
+      this.#runs.shift();
+      this.#context.commandsTimed(run.commandCount, (performance.now() - run.startedMs) / 1000);
+      await this.#writeReplies(run.replies);
+    }
+  }
+
+  /** Waits for every run in flight and writes their replies. */
+  async #writeRuns(): Promise<void> {
+    while (this.#runs.length > 0 && !this.#closed) {
+      await (this.#runs[0] as RunInFlight).answered;
+      await this.#writeAnsweredRuns();
+    }
+  }
+
+  #oldestRunOrInput(): Promise<void> {
+    const oldest = this.#runs[0] as RunInFlight;
+    return new Promise<void>((resolve) => {
+      this.#inputWaiter = resolve;
+      void oldest.answered.then(resolve);
+    });
   }
 
   #take(): Pending {
@@ -237,15 +339,7 @@ export class Connection implements ClientDescription {
     // ASKING covers the one command after it (Redis clears the flag after every other command).
     const asking = session.asking;
     if (spec.name !== "asking") session.asking = false;
-    // Redis's order: NOAUTH and the subscribe-mode restriction, then the store's bounds (an over-long key, an
-    // oversized value), which a data command meets before it is queued or proposed (WATCH checks its own keys).
-    const refusal =
-      session.refusal(spec) ??
-      (isDataCommand(spec)
-        ? (limitRefusal(spec, request) ??
-          this.#context.redirects?.refusal(spec, request, session.readonlyStale, asking) ??
-          this.#shardRefusal(spec, request))
-        : undefined);
+    const refusal = this.#refusal(spec, request, asking);
     if (refusal !== undefined) {
       if (session.multi !== undefined) session.multi.dirty = true;
       writeReply(this.#writer, refusal);
@@ -322,19 +416,52 @@ export class Connection implements ClientDescription {
       bytes += nextBytes;
     }
     const { backend, cursors } = this.#context;
+    if (!isRead) return this.#handOver(argvs, runShard);
     let replies: readonly Reply[];
     try {
-      replies = isRead
-        ? await backend.runReads(argvs, this.session.readonlyStale, cursors, this.#writer.version)
-        : (await backend.runInLog(argvs)).replies;
+      replies = await backend.runReads(argvs, this.session.readonlyStale, cursors, this.#writer.version);
     } catch (error) {
-      // The run did not happen (UNAVAILABLE, PROPOSAL_DROPPED) or its outcome is unknown (TIMEOUT): every command
-      // of it gets the error, and the connection goes on.
+      // The run did not happen (UNAVAILABLE) or could not be confirmed (TIMEOUT): every command of it gets the
+      // error, and the connection goes on.
       const reply = errorFromException(error);
       replies = argvs.map(() => reply);
     }
-    // A run's replies can be large (1000 GETs of big values): encode them in slices, each written out and, when
-    // the socket is full, waited for, so the encoded output stays near FLUSH_BYTES whatever the run holds.
+    await this.#writeReplies(replies);
+  }
+
+  /**
+   * Hands a write run to the node. When the node placed it (write-order.ts: queued where runs are submitted in
+   * order) and it goes to the same shard as the runs in flight, the pump goes on to the next request while it is in
+   * flight; otherwise the connection waits for it (and the runs before it) as Redis would.
+   */
+  #handOver(argvs: Uint8Array[][], shard: number): Promise<void> | undefined {
+    const inFlight = this.#runs;
+    if (inFlight.length > 0 && (inFlight[0] as RunInFlight).shard !== shard)
+      return this.#writeRuns().then(() => this.#handOver(argvs, shard));
+    const order = newWriteOrder();
+    // Before the new run is handed over: from now on no earlier run may be sent again (write-order.ts).
+    for (const earlier of inFlight) earlier.order.laterSent = true;
+    let run: RunInFlight;
+    const answered = this.#context.backend.runInLog(argvs, undefined, false, order).then(
+      (outcome) => {
+        run.replies = outcome.replies;
+      },
+      (error: unknown) => {
+        // The run did not happen (UNAVAILABLE, PROPOSAL_DROPPED) or its outcome is unknown (TIMEOUT): every
+        // command of it gets the error, and the connection goes on.
+        const reply = errorFromException(error);
+        run.replies = argvs.map(() => reply);
+      },
+    );
+    run = { order, shard, commandCount: argvs.length, startedMs: performance.now(), replies: undefined, answered };
+    inFlight.push(run);
+    this.#runsHandedOver++;
+    return order.placed ? undefined : this.#writeRuns();
+  }
+
+  /** Writes a run's replies. They can be large (1000 GETs of big values): encoded in slices, each written out
+   * and, when the socket is full, waited for, so the encoded output stays near FLUSH_BYTES whatever the run holds. */
+  async #writeReplies(replies: readonly Reply[]): Promise<void> {
     for (const reply of replies) {
       if (this.#closed) return;
       writeReply(this.#writer, reply);
@@ -395,6 +522,7 @@ export class Connection implements ClientDescription {
     this.#closing = true;
     this.#pending.length = 0;
     this.#head = 0;
+    this.#wakeForInput();
     const waiter = this.#drainWaiter;
     this.#drainWaiter = undefined;
     waiter?.();

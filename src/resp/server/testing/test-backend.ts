@@ -13,6 +13,7 @@ import { MapStateMachine } from "../../../commands/testing/map-state-machine.js"
 import { assert } from "../../../lib/assert.js";
 import type { ShoalError } from "../../../lib/errors.js";
 import { Prng } from "../../../lib/prng.js";
+import type { WriteOrder } from "../../../node/write-order.js";
 import { keysInSlotOf } from "../../../slots/hash-slot.js";
 import { isLive } from "../../../store/record.js";
 import type {
@@ -115,10 +116,53 @@ export class TestBackend implements RedisBackend {
   failNext: ShoalError | undefined;
   /** Delay before each backend call resolves (ms), to keep batches in flight. */
   delayMs = 0;
+  /** When set, a write run without WATCH is applied at once, in call order, and marked placed (write-order.ts):
+   * the connection may hand over its next run while this one's answer waits out `delayMs` — and the answers come
+   * back in reverse order of the runs in flight, to show the connection keeps its replies in request order. */
+  placesRuns = false;
+  /** The most runs in flight at once (handed over, not answered) in placesRuns mode. */
+  runsInFlightMax = 0;
+  #runsInFlight = 0;
+  /** Runs answered later than a newer one (placesRuns mode): each was held until the newer one's answer. */
+  #heldAnswers: (() => void)[] = [];
+  /** Every order handed over, in call order. */
+  readonly orders: WriteOrder[] = [];
 
-  async runInLog(argvs: readonly (readonly Uint8Array[])[], watches?: readonly WatchTicket[]): Promise<LogOutcome> {
+  async runInLog(
+    argvs: readonly (readonly Uint8Array[])[],
+    watches?: readonly WatchTicket[],
+    _atomic?: boolean,
+    order?: WriteOrder,
+  ): Promise<LogOutcome> {
+    if (this.placesRuns && order !== undefined && watches === undefined) return this.#placed(argvs, order);
     await this.#pause();
     this.#maybeFail();
+    return this.#apply(argvs, watches);
+  }
+
+  async #placed(argvs: readonly (readonly Uint8Array[])[], order: WriteOrder): Promise<LogOutcome> {
+    order.placed = true;
+    this.orders.push(order);
+    const outcome = this.#apply(argvs, undefined);
+    this.#runsInFlight++;
+    this.runsInFlightMax = Math.max(this.runsInFlightMax, this.#runsInFlight);
+    // The newest run answers after the delay; the ones before it wait for it, then answer newest first.
+    const held = this.#heldAnswers;
+    this.#heldAnswers = [];
+    await new Promise<void>((resolve) => {
+      this.#heldAnswers.push(resolve);
+      setTimeout(() => {
+        if (!this.#heldAnswers.includes(resolve)) return; // a newer run took it over
+        this.#heldAnswers = [];
+        resolve();
+      }, this.delayMs);
+    });
+    for (const release of held.reverse()) setImmediate(release);
+    this.#runsInFlight--;
+    return outcome;
+  }
+
+  #apply(argvs: readonly (readonly Uint8Array[])[], watches: readonly WatchTicket[] | undefined): LogOutcome {
     this.entries.push(argvs);
     const command =
       watches === undefined

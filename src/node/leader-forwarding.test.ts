@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { pino } from "pino";
+import type { CommandResult } from "../commands/command.js";
+import { ShoalError } from "../lib/errors.js";
+import { type AskPeer, LeaderForwarding } from "./leader-forwarding.js";
+
+const OK: CommandResult = { kind: "put", revision: 1, prev: undefined };
+
+/** A follower of leader 2 whose first forward is refused "not leader" (certainly not applied), then accepted. */
+function follower() {
+  const asks: { ordered: boolean | undefined }[] = [];
+  const ask: AskPeer = async (_to, _request, _timeoutMs, _abandon, ordered) => {
+    asks.push({ ordered });
+    if (asks.length === 1) throw new ShoalError("NOT_LEADER", "node 2 is not the leader any more");
+    return OK;
+  };
+  const forwarding = new LeaderForwarding({
+    log: {
+      status: () => ({ role: "follower", leaderId: 2 }),
+      propose: () => Promise.reject(new Error("a follower does not propose")),
+      readBarrier: () => Promise.resolve(),
+    },
+    ask,
+    requestTimeoutMs: 2_000,
+    logger: pino({ level: "silent" }),
+  });
+  return { forwarding, asks };
+}
+
+describe("LeaderForwarding", () => {
+  it("retries a forwarded write that certainly did not apply, on the ordered channel", async () => {
+    const { forwarding, asks } = follower();
+    assert.deepEqual(await forwarding.submit(new Uint8Array([1])), OK);
+    assert.equal(asks.length, 2);
+    assert.ok(
+      asks.every((each) => each.ordered === true),
+      "forwarded writes go on the ordered (data) channel",
+    );
+  });
+
+  it("answers the refusal instead of retrying once mayResend says a later write of its client was sent", async () => {
+    const { forwarding, asks } = follower();
+    await assert.rejects(
+      forwarding.submit(new Uint8Array([1]), () => false),
+      (error: unknown) => error instanceof ShoalError && error.code === "NOT_LEADER",
+    );
+    assert.equal(asks.length, 1);
+  });
+
+  it("checks again after the pause before a retry: a later write may have been sent meanwhile", async () => {
+    const { forwarding, asks } = follower();
+    let laterSent = false;
+    setTimeout(() => {
+      laterSent = true; // while the retry sleeps (its first pause is 10 ms)
+    }, 1);
+    await assert.rejects(
+      forwarding.submit(new Uint8Array([1]), () => !laterSent),
+      /not the leader/,
+    );
+    assert.equal(asks.length, 1);
+  });
+});
