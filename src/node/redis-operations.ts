@@ -13,7 +13,7 @@ import { keysOfArgvs } from "../commands/slot-ownership.js";
 import { EMPTY_BYTES } from "../lib/bytes.js";
 import { Prng } from "../lib/prng.js";
 import { LmdbStore } from "../store/lmdb/lmdb-store.js";
-import { checkServed } from "../store/slot-states.js";
+import { checkServed, slotsMoving } from "../store/slot-states.js";
 import type { StateMachineStore } from "../store/state-machine-store.js";
 import type { KeyspaceReader } from "../store/write-set.js";
 import type { ClientOperations } from "./client-operations.js";
@@ -84,7 +84,12 @@ export class RedisOperations {
     if (watches !== undefined && (await this.#absentWatchedKeysWritten(watches))) return { aborted: true, replies: [] };
     const watched = watches?.map(({ key, modRevision }) => ({ key, modRevision }));
     // Without WATCH, with the other connections' writes of this turn (write-batcher.ts).
-    if (watched === undefined || watched.length === 0) return this.#batcher.run(argvs, order);
+    // While a slot of this shard is moving, a run's entry may be refused at apply and must be sent again alone —
+    // which a run overtaken by a later one may not be (write-order.ts): so then it is not placed, and its
+    // connection waits for it before the next.
+    if (watched === undefined || watched.length === 0) {
+      return this.#batcher.run(argvs, slotsMoving(this.#store.slotStates()) ? undefined : order);
+    }
     const command: Command = { op: "redis", nowMs: Date.now(), argvs, watches: watched };
     return outcomeOf(await this.#client.submit(command));
   }

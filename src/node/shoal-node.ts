@@ -978,8 +978,11 @@ export class ShoalNode {
       } catch (error) {
         if (!(error instanceof ShoalError)) throw error;
         if (request.mayResend?.() === false) {
+          // Not sent again (write-order.ts): a move's refusal is answered as the TRYAGAIN it is to a client.
           const ask = askTarget(error);
-          throw ask === undefined ? error : slotMigrating(ask.slot);
+          if (ask !== undefined) throw slotMigrating(ask.slot);
+          if (error.code === "CROSS_SLOT" && attempt > 0) throw pipelinedRunSplit();
+          throw error;
         }
         // Routed afresh after a move, the request's keys now lie in several shards.
         if (error.code === "CROSS_SLOT" && attempt > 0 && request.splittable) throw new SlotsSplit();
@@ -1124,13 +1127,8 @@ export class ShoalNode {
         );
       } catch (error) {
         if (!(error instanceof SlotsSplit)) throw error;
-        if (order?.laterSent === true) {
-          // Run again command by command it would land after the connection's later runs (write-order.ts).
-          throw new ShoalError(
-            "SLOT_MIGRATING",
-            "The keys' slots moved while later writes of this connection were in flight; nothing was applied, retry",
-          );
-        }
+        // Run again command by command it would land after the connection's later runs (write-order.ts).
+        if (order?.laterSent === true) throw pipelinedRunSplit();
         // In order, each on its own: a pipeline's commands are independent, as Redis Cluster runs them.
         const replies: Reply[] = [];
         for (const argv of argvs) {
@@ -1373,4 +1371,13 @@ function sharedShardOf(keys: readonly Uint8Array[], shardOfKey: (key: Uint8Array
 function errorReplyOf(error: unknown): Reply {
   if (!(error instanceof ShoalError)) throw error;
   return { kind: "error", code: error.code, message: error.message };
+}
+
+/** A pipelined run a slot move split over several shards, when a later run of its connection is already in flight:
+ * it is not run again command by command (write-order.ts), and nothing of it was applied. */
+function pipelinedRunSplit(): ShoalError {
+  return new ShoalError(
+    "SLOT_MIGRATING",
+    "The keys' slots moved while later writes of this connection were in flight; nothing was applied, retry",
+  );
 }

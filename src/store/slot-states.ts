@@ -142,6 +142,20 @@ export function servesAll(states: SlotStates): boolean {
   return all;
 }
 
+const movingAny = new WeakMap<SlotStates, boolean>();
+
+/** Whether a slot of `states` is being moved in or out now (frozen or importing): its writes may be refused at
+ * apply. Answered once per states object, as servesAll. */
+export function slotsMoving(states: SlotStates): boolean {
+  if (states.size === 0) return false;
+  let moving = movingAny.get(states);
+  if (moving === undefined) {
+    moving = [...states.values()].some((state) => state.phase === "frozen" || state.phase === "importing");
+    movingAny.set(states, moving);
+  }
+  return moving;
+}
+
 /** Throws the refusal of the first of `keys` this shard does not serve (reads when not `writes`). Reads check after
  * their ReadIndex barrier, so the states they see are at least as new as any move acknowledged before. */
 export function checkServed(
