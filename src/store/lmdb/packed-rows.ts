@@ -8,79 +8,53 @@ import type { Steps } from "../../lib/steps.js";
 
 const PUT = 1;
 const REMOVE = 0;
+/** Rows copied between pauses of packSteps. */
+const ROWS_PER_STEP = 256;
 
-/** Rows are copied into chunks of this size as they come. */
-const CHUNK_BYTES_DEFAULT = 1024 * 1024;
-
-/**
- * Collects rows (the store's RowWriter shape) and packs them. Each row's bytes are copied into a chunk as it is
- * put, so the key and value arrays the caller made die young: holding ~300,000 of them until the batch was packed
- * kept them alive through every scavenge of a 100,000-key MSET, which grew the heap ~2 KB per key and made
- * scavenges of 30-150 ms (issue 10).
- */
+/** Collects rows (the store's RowWriter shape) and packs them. */
 export class PackedRowsBuilder {
-  readonly #chunkBytes: number;
-  readonly #full: Uint8Array[] = [];
-  #chunk: Uint8Array;
-  #view: DataView;
-  #at = 0;
+  readonly #keys: Uint8Array[] = [];
+  readonly #values: (Uint8Array | undefined)[] = [];
   #bytes = 0;
-  #rows = 0;
-
-  constructor(chunkBytes = CHUNK_BYTES_DEFAULT) {
-    this.#chunkBytes = chunkBytes;
-    this.#chunk = new Uint8Array(chunkBytes);
-    this.#view = new DataView(this.#chunk.buffer);
-  }
 
   put(key: Uint8Array, value: Uint8Array): void {
-    const at = this.#reserve(1 + 2 + key.byteLength + 4 + value.byteLength);
-    this.#chunk[at] = PUT;
-    this.#view.setUint16(at + 1, key.byteLength);
-    this.#chunk.set(key, at + 3);
-    const valueAt = at + 3 + key.byteLength;
-    this.#view.setUint32(valueAt, value.byteLength);
-    this.#chunk.set(value, valueAt + 4);
+    this.#keys.push(key);
+    this.#values.push(value);
+    this.#bytes += 1 + 2 + key.byteLength + 4 + value.byteLength;
   }
 
   remove(key: Uint8Array): void {
-    const at = this.#reserve(1 + 2 + key.byteLength);
-    this.#chunk[at] = REMOVE;
-    this.#view.setUint16(at + 1, key.byteLength);
-    this.#chunk.set(key, at + 3);
+    this.#keys.push(key);
+    this.#values.push(undefined);
+    this.#bytes += 1 + 2 + key.byteLength;
   }
 
   get rowCount(): number {
-    return this.#rows;
+    return this.#keys.length;
   }
 
-  /** The rows in one buffer: the chunks copied one per step. */
+  /** The rows in one buffer, copied ROWS_PER_STEP rows per step. */
   *packSteps(): Steps<ArrayBuffer> {
     const buffer = new ArrayBuffer(this.#bytes);
     const bytes = new Uint8Array(buffer);
+    const view = new DataView(buffer);
     let at = 0;
-    for (const chunk of [...this.#full, this.#chunk.subarray(0, this.#at)]) {
-      bytes.set(chunk, at);
-      at += chunk.byteLength;
-      yield;
+    for (let i = 0; i < this.#keys.length; i++) {
+      const key = this.#keys[i] as Uint8Array;
+      const value = this.#values[i];
+      bytes[at] = value === undefined ? REMOVE : PUT;
+      view.setUint16(at + 1, key.byteLength);
+      bytes.set(key, at + 3);
+      at += 3 + key.byteLength;
+      if (value !== undefined) {
+        view.setUint32(at, value.byteLength);
+        bytes.set(value, at + 4);
+        at += 4 + value.byteLength;
+      }
+      if ((i + 1) % ROWS_PER_STEP === 0) yield;
     }
     if (at !== buffer.byteLength) throw new Error("packed rows: the size counted and the bytes written differ");
     return buffer;
-  }
-
-  /** Room for a row of `length` bytes in the current chunk (a new one when it is full); returns where it starts. */
-  #reserve(length: number): number {
-    if (this.#at + length > this.#chunk.byteLength) {
-      this.#full.push(this.#chunk.subarray(0, this.#at));
-      this.#chunk = new Uint8Array(Math.max(this.#chunkBytes, length));
-      this.#view = new DataView(this.#chunk.buffer);
-      this.#at = 0;
-    }
-    const at = this.#at;
-    this.#at += length;
-    this.#bytes += length;
-    this.#rows++;
-    return at;
   }
 }
 
