@@ -21,6 +21,7 @@ import { ReadPacer } from "../../io/node/read-pacer.js";
 import { newWriteOrder, type WriteOrder } from "../../node/write-order.js";
 import { RequestParser, type RequestParserOptions, RespProtocolError } from "../request-parser.js";
 import { RespWriter } from "../resp-writer.js";
+import type { LogOutcome } from "./backend.js";
 import { closeAfterReply } from "./close-after-reply.js";
 import { isDataCommand, type RespCommand, resolveCommand } from "./command-table.js";
 import { errorFromException, errorText, writeReply } from "./error-reply.js";
@@ -442,7 +443,13 @@ export class Connection implements ClientDescription {
     // Before the new run is handed over: from now on no earlier run may be sent again (write-order.ts).
     for (const earlier of inFlight) earlier.order.laterSent = true;
     let run: RunInFlight;
-    const answered = this.#context.backend.runInLog(argvs, undefined, false, order).then(
+    let outcome: Promise<LogOutcome>;
+    try {
+      outcome = this.#context.backend.runInLog(argvs, undefined, false, order);
+    } catch (error) {
+      outcome = Promise.reject(error); // a backend that throws at once: the run's commands get the error
+    }
+    const answered = outcome.then(
       (outcome) => {
         run.replies = outcome.replies;
       },
