@@ -60,4 +60,30 @@ describe("LeaderForwarding", () => {
     );
     assert.equal(asks.length, 1);
   });
+
+  it("holds writes while no leader is known and sends them in the order they came once one is", async () => {
+    const sent: number[] = [];
+    let leaderId = 0;
+    const forwarding = new LeaderForwarding({
+      log: {
+        status: () => ({ role: "follower", leaderId }),
+        propose: () => Promise.reject(new Error("a follower does not propose")),
+        readBarrier: () => Promise.resolve(),
+      },
+      ask: async (_to, request) => {
+        sent.push((request as { data: Uint8Array }).data[0] as number);
+        return OK;
+      },
+      requestTimeoutMs: 2_000,
+      logger: pino({ level: "silent" }),
+    });
+    // Never sent while no leader is known, so not a resend: a write a later one overtook still goes, in order.
+    const writes = [1, 2, 3].map((n) => forwarding.submit(new Uint8Array([n]), () => false));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.deepEqual(sent, [], "nothing is sent before a leader is known");
+    leaderId = 2;
+    forwarding.leadershipMoved(2, 7);
+    assert.deepEqual(await Promise.all(writes), [OK, OK, OK]);
+    assert.deepEqual(sent, [1, 2, 3]);
+  });
 });

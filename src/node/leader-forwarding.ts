@@ -48,6 +48,8 @@ export class LeaderForwarding {
   readonly #logger: Logger;
   /** Writes forwarded to a leader and not answered yet (see #forwardProposal). */
   readonly #forwards = new Set<Forward>();
+  /** Writes waiting for a leader to be known, oldest first (#leaderKnown). */
+  readonly #leaderWaiters: (() => void)[] = [];
   /** Retries sleeping until their next attempt; woken early when a leader becomes known. */
   readonly #retrySleepers = new Set<() => void>();
 
@@ -62,7 +64,8 @@ export class LeaderForwarding {
    * failure that certainly did not apply is retried while `mayResend` allows: once a later write of the same
    * client was sent, a retry could apply this one after it (write-order.ts), so the error is answered instead. */
   submit(data: Uint8Array, mayResend?: () => boolean): Promise<CommandResult> {
-    return this.#withRetry(() => this.#proposeAnywhere(data), mayResend);
+    const deadlineMs = Date.now() + this.#requestTimeoutMs;
+    return this.#withRetry(() => this.#proposeAnywhere(data, deadlineMs), mayResend);
   }
 
   /** Waits until this node's state reflects every write acknowledged before the call (ReadIndex). */
@@ -82,15 +85,41 @@ export class LeaderForwarding {
       forward.timer = setTimeout(() => forward.abandon.abort(new Error(`node ${leaderId} is the leader now`)), graceMs);
       forward.timer.unref();
     }
+    for (const wake of this.#leaderWaiters.splice(0)) wake();
     for (const wake of this.#retrySleepers) wake();
     this.#retrySleepers.clear();
   }
 
-  async #proposeAnywhere(data: Uint8Array): Promise<CommandResult> {
-    const status = this.#log.status();
+  /** Proposes here or forwards to the leader. While no leader is known (an election) the write waits in line —
+   * never sent yet, so no retry — and the writes waiting go out in the order they came once one is: a client's
+   * pipelined writes keep their order through an election instead of failing (write-order.ts). */
+  async #proposeAnywhere(data: Uint8Array, deadlineMs: number): Promise<CommandResult> {
+    let status = this.#log.status();
+    while (status.role !== "leader" && status.leaderId === NO_NODE) {
+      if (!(await this.#leaderKnown(deadlineMs))) throw new ShoalError("UNAVAILABLE", "No leader is known yet");
+      status = this.#log.status();
+    }
     if (status.role === "leader") return this.#log.propose(data);
-    if (status.leaderId === NO_NODE) throw new ShoalError("UNAVAILABLE", "No leader is known yet");
     return this.#forwardProposal(status.leaderId, data);
+  }
+
+  /** Resolves true once a leader is known (leadershipMoved wakes the waiters oldest first), false at the deadline. */
+  #leaderKnown(deadlineMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(
+        () => {
+          const at = this.#leaderWaiters.indexOf(wake);
+          if (at >= 0) this.#leaderWaiters.splice(at, 1);
+          resolve(false);
+        },
+        Math.max(0, deadlineMs - Date.now()),
+      );
+      this.#leaderWaiters.push(wake);
+    });
   }
 
   /**
