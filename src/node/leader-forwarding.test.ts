@@ -86,4 +86,29 @@ describe("LeaderForwarding", () => {
     assert.deepEqual(await Promise.all(writes), [OK, OK, OK]);
     assert.deepEqual(sent, [1, 2, 3]);
   });
+
+  it("finds a leader that became known without a reported move (lost and found between two Readies)", async () => {
+    const sent: number[] = [];
+    let leaderId = 0;
+    const forwarding = new LeaderForwarding({
+      log: {
+        status: () => ({ role: "follower", leaderId }),
+        propose: () => Promise.reject(new Error("a follower does not propose")),
+        readBarrier: () => Promise.resolve(),
+      },
+      ask: async (_to, request) => {
+        sent.push((request as { data: Uint8Array }).data[0] as number);
+        return OK;
+      },
+      requestTimeoutMs: 2_000,
+      logger: pino({ level: "silent" }),
+    });
+    const writes = [1, 2].map((n) => forwarding.submit(new Uint8Array([n])));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    leaderId = 3; // leadershipMoved is never called
+    const startedMs = Date.now();
+    assert.deepEqual(await Promise.all(writes), [OK, OK]);
+    assert.ok(Date.now() - startedMs < 1_000, "sent once the leader is seen, not at the deadline");
+    assert.deepEqual(sent, [1, 2]);
+  });
 });

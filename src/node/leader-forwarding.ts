@@ -41,6 +41,9 @@ interface Forward {
  * node joining or leaving) makes the common case; only a leader paused or cut off runs out this grace. */
 const DEPOSED_LEADER_GRACE_MS = 1_500;
 
+/** How often writes waiting for a leader look whether one is known (the first retry's pause was 10 ms). */
+const LEADER_POLL_MS = 10;
+
 export class LeaderForwarding {
   readonly #log: LocalLog;
   readonly #ask: AskPeer;
@@ -50,6 +53,7 @@ export class LeaderForwarding {
   readonly #forwards = new Set<Forward>();
   /** Writes waiting for a leader to be known, oldest first (#leaderKnown). */
   readonly #leaderWaiters: (() => void)[] = [];
+  #leaderPoll: NodeJS.Timeout | undefined;
   /** Retries sleeping until their next attempt; woken early when a leader becomes known. */
   readonly #retrySleepers = new Set<() => void>();
 
@@ -85,7 +89,7 @@ export class LeaderForwarding {
       forward.timer = setTimeout(() => forward.abandon.abort(new Error(`node ${leaderId} is the leader now`)), graceMs);
       forward.timer.unref();
     }
-    for (const wake of this.#leaderWaiters.splice(0)) wake();
+    this.#wakeLeaderWaiters();
     for (const wake of this.#retrySleepers) wake();
     this.#retrySleepers.clear();
   }
@@ -103,7 +107,9 @@ export class LeaderForwarding {
     return this.#forwardProposal(status.leaderId, data);
   }
 
-  /** Resolves true once a leader is known (leadershipMoved wakes the waiters oldest first), false at the deadline. */
+  /** Resolves true once a leader is known, false at the deadline. The waiters are woken together, oldest first:
+   * by leadershipMoved, or by a look at the log's status every LEADER_POLL_MS while any waits (a leader lost and
+   * found again between two of the host's Readies is never reported as moved). */
   #leaderKnown(deadlineMs: number): Promise<boolean> {
     return new Promise((resolve) => {
       const wake = (): void => {
@@ -119,7 +125,22 @@ export class LeaderForwarding {
         Math.max(0, deadlineMs - Date.now()),
       );
       this.#leaderWaiters.push(wake);
+      this.#leaderPoll ??= setInterval(() => {
+        const status = this.#log.status();
+        if (status.role === "leader" || status.leaderId !== NO_NODE) this.#wakeLeaderWaiters();
+        else if (this.#leaderWaiters.length === 0) this.#stopLeaderPoll();
+      }, LEADER_POLL_MS).unref();
     });
+  }
+
+  #wakeLeaderWaiters(): void {
+    this.#stopLeaderPoll();
+    for (const wake of this.#leaderWaiters.splice(0)) wake();
+  }
+
+  #stopLeaderPoll(): void {
+    clearInterval(this.#leaderPoll);
+    this.#leaderPoll = undefined;
   }
 
   /**

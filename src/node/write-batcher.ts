@@ -13,8 +13,11 @@
  * one client's refusal is never another's. An outcome the log cannot tell (timeout, leader lost) is every run's.
  */
 import type { CommandResult } from "../commands/command.js";
+import { SLICED_FIELD_BYTES_MIN } from "../commands/command-codec.js";
 import { argvEncodedBytesMax, COMMAND_LIMITS } from "../commands/limits.js";
+import { PACKED_ARGUMENTS_MIN } from "../commands/packed-redis-entry.js";
 import type { Reply } from "../commands/redis/reply.js";
+import { assert } from "../lib/assert.js";
 import { ShoalError } from "../lib/errors.js";
 import { mayResend, type WriteOrder } from "./write-order.js";
 
@@ -32,6 +35,10 @@ const RUN_BYTES_MAX = 64 * 1024;
 /** One shared entry at most: well under the entry limit and the stepped encoding's threshold. */
 const BATCH_ARGUMENTS_MAX = 4000;
 const BATCH_BYTES_MAX = 1024 * 1024;
+// A placed run's entry must be encoded at once (write-order.ts: entries leave in the order their runs came): the
+// entry of a shared batch, or of a run alone under the run bounds, never reaches the encodings that span turns.
+assert(BATCH_ARGUMENTS_MAX < PACKED_ARGUMENTS_MIN, "a shared entry is never encoded in steps");
+assert(RUN_BYTES_MAX < SLICED_FIELD_BYTES_MIN, "a small run holds no field that is copied in slices");
 
 interface Queued {
   readonly argvs: readonly (readonly Uint8Array[])[];
