@@ -28,6 +28,32 @@ function follower() {
   return { forwarding, asks };
 }
 
+/** A follower that knows no leader until `follow(id)`; records the first byte of each write it forwards. */
+function followerWithoutLeader() {
+  const sent: number[] = [];
+  let leaderId = 0;
+  const forwarding = new LeaderForwarding({
+    log: {
+      status: () => ({ role: "follower", leaderId }),
+      propose: () => Promise.reject(new Error("a follower does not propose")),
+      readBarrier: () => Promise.resolve(),
+    },
+    ask: async (_to, request) => {
+      sent.push((request as { data: Uint8Array }).data[0] as number);
+      return OK;
+    },
+    requestTimeoutMs: 2_000,
+    logger: pino({ level: "silent" }),
+  });
+  return {
+    forwarding,
+    sent,
+    follow: (id: number) => {
+      leaderId = id;
+    },
+  };
+}
+
 describe("LeaderForwarding", () => {
   it("retries a forwarded write that certainly did not apply, on the ordered channel", async () => {
     const { forwarding, asks } = follower();
@@ -62,50 +88,22 @@ describe("LeaderForwarding", () => {
   });
 
   it("holds writes while no leader is known and sends them in the order they came once one is", async () => {
-    const sent: number[] = [];
-    let leaderId = 0;
-    const forwarding = new LeaderForwarding({
-      log: {
-        status: () => ({ role: "follower", leaderId }),
-        propose: () => Promise.reject(new Error("a follower does not propose")),
-        readBarrier: () => Promise.resolve(),
-      },
-      ask: async (_to, request) => {
-        sent.push((request as { data: Uint8Array }).data[0] as number);
-        return OK;
-      },
-      requestTimeoutMs: 2_000,
-      logger: pino({ level: "silent" }),
-    });
+    const { forwarding, sent, follow } = followerWithoutLeader();
     // Never sent while no leader is known, so not a resend: a write a later one overtook still goes, in order.
     const writes = [1, 2, 3].map((n) => forwarding.submit(new Uint8Array([n]), () => false));
     await new Promise((resolve) => setTimeout(resolve, 30));
     assert.deepEqual(sent, [], "nothing is sent before a leader is known");
-    leaderId = 2;
+    follow(2);
     forwarding.leadershipMoved(2, 7);
     assert.deepEqual(await Promise.all(writes), [OK, OK, OK]);
     assert.deepEqual(sent, [1, 2, 3]);
   });
 
   it("finds a leader that became known without a reported move (lost and found between two Readies)", async () => {
-    const sent: number[] = [];
-    let leaderId = 0;
-    const forwarding = new LeaderForwarding({
-      log: {
-        status: () => ({ role: "follower", leaderId }),
-        propose: () => Promise.reject(new Error("a follower does not propose")),
-        readBarrier: () => Promise.resolve(),
-      },
-      ask: async (_to, request) => {
-        sent.push((request as { data: Uint8Array }).data[0] as number);
-        return OK;
-      },
-      requestTimeoutMs: 2_000,
-      logger: pino({ level: "silent" }),
-    });
+    const { forwarding, sent, follow } = followerWithoutLeader();
     const writes = [1, 2].map((n) => forwarding.submit(new Uint8Array([n])));
     await new Promise((resolve) => setTimeout(resolve, 20));
-    leaderId = 3; // leadershipMoved is never called
+    follow(3); // leadershipMoved is never called
     const startedMs = Date.now();
     assert.deepEqual(await Promise.all(writes), [OK, OK]);
     assert.ok(Date.now() - startedMs < 1_000, "sent once the leader is seen, not at the deadline");
