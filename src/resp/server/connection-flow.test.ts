@@ -67,6 +67,7 @@ describe("RespServer: connection flow", () => {
     backend.delayMs = 40;
     backend.runsInFlightMax = 0;
     const ordersBefore = backend.orders.length;
+    const entriesBefore = backend.entries.length;
     try {
       const client = await RawClient.connect(server.port);
       // Ten INCRs a few milliseconds apart: each arrives while the earlier ones wait, so each is a run of its own.
@@ -74,7 +75,9 @@ describe("RespServer: connection flow", () => {
         client.send(["INCR", "pipelined"]);
         await new Promise((resolve) => setTimeout(resolve, 4));
       }
-      client.send(["SET", "pipelined-big", "x".repeat(100)], ["GET", "pipelined"], ["INCR", "pipelined"]);
+      client.send(["SET", "pipelined-big", "x".repeat(100)], ["GET", "pipelined"]);
+      await new Promise((resolve) => setTimeout(resolve, 4));
+      client.send(["INCR", "pipelined"]); // arrives while the run with the GET is in flight
       const replies = (await client.read(13, 10_000)).map((reply) => show(reply as RespValue));
       const expected = [...Array.from({ length: 10 }, (_, i) => `:${i + 1}`), "+OK", "$10", ":11"];
       assert.deepEqual(replies, expected);
@@ -83,6 +86,17 @@ describe("RespServer: connection flow", () => {
       const orders = backend.orders.slice(ordersBefore);
       assert.ok(orders.length >= 3);
       assert.ok(orders.slice(0, 3).every((order) => order.laterSent && order.placed));
+      // The run holding a read (SET, GET) is answered before the next run goes: one run's read replies at a time.
+      const entries = backend.entries.slice(entriesBefore); // one per placed run, in the orders' order
+      const withRead = entries.findIndex((entry) =>
+        entry.some((argv) => Buffer.from(argv[0] ?? []).toString() === "GET"),
+      );
+      assert.ok(withRead >= 0 && withRead < orders.length - 1, "the run with a GET is followed by another");
+      assert.equal(
+        orders[withRead]?.laterSent,
+        false,
+        "nothing was handed over while the run with a GET was in flight",
+      );
       client.close();
     } finally {
       backend.placesRuns = false;

@@ -394,6 +394,7 @@ export class Connection implements ClientDescription {
     // An upper bound of the run's entry encoding: a write run is one entry and must fit one (the first command
     // alone does: its bounds were checked in #step).
     let bytes = COMMAND_ENCODING_BYTES_MAX + argvEncodedBytesMax(firstArgv);
+    let holdsReads = false;
     while (argvs.length < PENDING_REQUESTS_MAX && bytes < RUN_BYTES_MAX && this.#head < this.#pending.length) {
       const next = this.#pending[this.#head] as Pending;
       if (next instanceof RespProtocolError) break;
@@ -415,9 +416,10 @@ export class Connection implements ClientDescription {
       this.session.noteCommand(spec.name);
       argvs.push(next);
       bytes += nextBytes;
+      if (spec.flags.includes("readonly")) holdsReads = true;
     }
     const { backend, cursors } = this.#context;
-    if (!isRead) return this.#handOver(argvs, runShard);
+    if (!isRead) return this.#handOver(argvs, runShard, holdsReads);
     let replies: readonly Reply[];
     try {
       replies = await backend.runReads(argvs, this.session.readonlyStale, cursors, this.#writer.version);
@@ -433,12 +435,13 @@ export class Connection implements ClientDescription {
   /**
    * Hands a write run to the node. When the node placed it (write-order.ts: queued where runs are submitted in
    * order) and it goes to the same shard as the runs in flight, the pump goes on to the next request while it is in
-   * flight; otherwise the connection waits for it (and the runs before it) as Redis would.
+   * flight; otherwise the connection waits for it (and the runs before it) as Redis would. So does a run that
+   * holds reads (the GETs after a SET): their replies can be big, and only one such run's are held at a time.
    */
-  #handOver(argvs: Uint8Array[][], shard: number): Promise<void> | undefined {
+  #handOver(argvs: Uint8Array[][], shard: number, holdsReads: boolean): Promise<void> | undefined {
     const inFlight = this.#runs;
     if (inFlight.length > 0 && (inFlight[0] as RunInFlight).shard !== shard)
-      return this.#writeRuns().then(() => this.#handOver(argvs, shard));
+      return this.#writeRuns().then(() => this.#handOver(argvs, shard, holdsReads));
     const order = newWriteOrder();
     // Before the new run is handed over: from now on no earlier run may be sent again (write-order.ts).
     for (const earlier of inFlight) earlier.order.laterSent = true;
@@ -463,7 +466,7 @@ export class Connection implements ClientDescription {
     run = { order, shard, commandCount: argvs.length, startedMs: performance.now(), replies: undefined, answered };
     inFlight.push(run);
     this.#runsHandedOver++;
-    return order.placed ? undefined : this.#writeRuns();
+    return order.placed && !holdsReads ? undefined : this.#writeRuns();
   }
 
   /** Writes a run's replies. They can be large (1000 GETs of big values): encoded in slices, each written out
