@@ -109,4 +109,14 @@ describe("LeaderForwarding", () => {
     assert.ok(Date.now() - startedMs < 1_000, "sent once the leader is seen, not at the deadline");
     assert.deepEqual(sent, [1, 2]);
   });
+
+  it("sends a write that comes once a leader is known after the writes still in line, not before them", async () => {
+    const { forwarding, sent, follow } = followerWithoutLeader();
+    const waiting = [1, 2].map((n) => forwarding.submit(new Uint8Array([n])));
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    follow(4); // known to the log, not yet reported (leadershipMoved) nor polled
+    const late = forwarding.submit(new Uint8Array([3]));
+    assert.deepEqual(await Promise.all([...waiting, late]), [OK, OK, OK]);
+    assert.deepEqual(sent, [1, 2, 3]);
+  });
 });

@@ -99,8 +99,12 @@ export class LeaderForwarding {
    * pipelined writes keep their order through an election instead of failing (write-order.ts). */
   async #proposeAnywhere(data: Uint8Array, deadlineMs: number): Promise<CommandResult> {
     let status = this.#log.status();
-    while (status.role !== "leader" && status.leaderId === NO_NODE) {
-      if (!(await this.#leaderKnown(deadlineMs))) throw new ShoalError("UNAVAILABLE", "No leader is known yet");
+    // Writes already in line go first: a leader may be known before they are woken (leadershipMoved comes with
+    // the host's next Ready, the poll every LEADER_POLL_MS), and a write arriving then must not overtake them.
+    while (this.#leaderWaiters.length > 0 || (status.role !== "leader" && status.leaderId === NO_NODE)) {
+      const inLine = this.#leaderKnown(deadlineMs);
+      if (status.role === "leader" || status.leaderId !== NO_NODE) this.#wakeLeaderWaiters(); // the line goes, us last
+      if (!(await inLine)) throw new ShoalError("UNAVAILABLE", "No leader is known yet");
       status = this.#log.status();
     }
     if (status.role === "leader") return this.#log.propose(data);
