@@ -6,7 +6,7 @@
  * stopped at the end. Prints puts/s and gets/s with p50/p99 latency per run, the medians of --runs, and the ratio
  * Shoal/etcd. A figure, not an assertion.
  *
- *   npm run bench:etcd -- [--seconds 5] [--runs 3] [--concurrency 64] [--keys 10000] [--connections 1] [--targets shoal,etcd]
+ *   npm run bench:etcd -- [--seconds 5] [--runs 3] [--concurrency 64] [--keys 10000] [--connections 1] [--targets shoal,etcd] [--write-runs-in-flight 16]
  *
  * etcd is looked up on PATH (Debian: `apt-get install etcd-server`); without it only Shoal runs and the ratio is
  * not printed. Each client keeps --connections connections per endpoint (ioredis for Shoal, gRPC channels for
@@ -29,7 +29,7 @@ import { ProcessCluster } from "../test/support/process-cluster.js";
 import { benchArgs } from "./bench-args.js";
 
 const USAGE =
-  "npm run bench:etcd -- [--seconds 5] [--runs 3] [--concurrency 64] [--keys 10000] [--connections 1] [--targets shoal,etcd]";
+  "npm run bench:etcd -- [--seconds 5] [--runs 3] [--concurrency 64] [--keys 10000] [--connections 1] [--targets shoal,etcd] [--write-runs-in-flight 16]";
 const { values } = benchArgs(
   {
     seconds: { type: "string", default: "5" },
@@ -39,6 +39,7 @@ const { values } = benchArgs(
     connections: { type: "string", default: "1" },
     "value-bytes": { type: "string", default: "100" },
     targets: { type: "string", default: "shoal,etcd" },
+    "write-runs-in-flight": { type: "string", default: "16" },
   },
   USAGE,
 );
@@ -49,6 +50,7 @@ const keySpace = positive("keys");
 const connectionsPerEndpoint = positive("connections");
 const value = Buffer.alloc(positive("value-bytes"), "x");
 const targets = values.targets.split(",");
+const runsInFlight = positive("write-runs-in-flight");
 
 function positive(name: keyof typeof values): number {
   const parsed = Number(values[name]);
@@ -118,7 +120,8 @@ async function preload(client: KvClient): Promise<void> {
 // --- Shoal ----------------------------------------------------------------------------------------------------
 
 async function startShoal(): Promise<{ client: KvClient; stop: () => Promise<void> }> {
-  const cluster = await ProcessCluster.start({ nodes: 3 });
+  // A connection's write runs in flight together (`--write-runs-in-flight`, default 1): see docs/performance.md.
+  const cluster = await ProcessCluster.start({ nodes: 3, extraArgs: ["--write-runs-in-flight", String(runsInFlight)] });
   await cluster.waitForLeader();
   const connections = [1, 2, 3].flatMap((id) =>
     Array.from(

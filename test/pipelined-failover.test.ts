@@ -22,7 +22,8 @@ describe("pipelined writes through a follower while the leader is killed", { tim
   let cluster: ProcessCluster;
   const clients: Redis[] = [];
   before(async () => {
-    cluster = await ProcessCluster.start({ nodes: 3 });
+    // Runs in flight together (the default sends one at a time): where a retry could reorder them.
+    cluster = await ProcessCluster.start({ nodes: 3, extraArgs: ["--write-runs-in-flight", "16"] });
   });
   after(async () => {
     disconnectAll(clients);

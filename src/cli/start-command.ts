@@ -32,6 +32,9 @@ const HELP = `Usage: shoal start --id N --data-dir DIR --peers ID=HOST:PORT,... 
   --requirepass PASS     clients must AUTH with this password (Redis's requirepass)
   --proto-max-bulk-len N largest RESP bulk argument in bytes (default and most 512 MiB, as Redis)
   --maxclients N         RESP connections beyond this are refused (default 10000)
+  --write-runs-in-flight N  a RESP connection's pipelined write runs sent on before the first is answered
+                         (default 1; up to 64): more is faster, but a write in flight during a leader change
+                         or slot move answers TRYAGAIN instead of being retried for the client
   --cluster-redirects    Redis Cluster's strict mode: a member that does not lead answers -MOVED (and a
                          multi-key command over several slots -CROSSSLOT) instead of forwarding
   --shards N             Raft groups (1-256) the 16384 hash slots are split over (default 1; fixed when the
@@ -81,6 +84,7 @@ const FLAGS = {
   requirepass: { type: "string" },
   "proto-max-bulk-len": { type: "string" },
   maxclients: { type: "string" },
+  "write-runs-in-flight": { type: "string" },
   "cluster-redirects": { type: "boolean" },
   ...CACHE_FLAGS,
   help: { type: "boolean", short: "h" },
@@ -110,6 +114,7 @@ export async function runStart(argv: string[]): Promise<number> {
   const requirePass = typeof flags.requirepass === "string" ? flags.requirepass : undefined;
   const bulkLengthBytesMax = integerFlag(flags, "proto-max-bulk-len", 512 * 1024 * 1024, 1024, 512 * 1024 * 1024);
   const clientsMax = integerFlag(flags, "maxclients", 10_000, 1, 1_000_000);
+  const writeRunsInFlightMax = integerFlag(flags, "write-runs-in-flight", 1, 1, 64);
   const cache = cacheChoice(flags);
   checkDataDir(dataDir);
   const clusterName = typeof flags["cluster-name"] === "string" ? flags["cluster-name"] : nodeDefaults.clusterName;
@@ -128,6 +133,7 @@ export async function runStart(argv: string[]): Promise<number> {
       port: respPort,
       bulkLengthBytesMax,
       clientsMax,
+      writeRunsInFlightMax,
       ...(requirePass === undefined ? {} : { requirePass }),
       ...(flags["cluster-redirects"] === true ? { clusterRedirects: true } : {}),
     },

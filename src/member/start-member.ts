@@ -35,6 +35,8 @@ export interface RespOptions extends ListenAddress {
   readonly clientsMax?: number;
   /** Strict Redis Cluster redirects (-MOVED, -CROSSSLOT) instead of forwarding to the leader. */
   readonly clusterRedirects?: boolean;
+  /** RespServerOptions.writeRunsInFlightMax. */
+  readonly writeRunsInFlightMax?: number;
 }
 
 export interface MemberOptions {
@@ -131,6 +133,7 @@ export async function startMember(options: MemberOptions): Promise<RunningMember
         ...(resp.clientsMax === undefined ? {} : { clientsMax: resp.clientsMax }),
         ...(resp.requirePass === undefined ? {} : { requirePass: resp.requirePass }),
         ...(resp.clusterRedirects === true ? { clusterRedirects: true } : {}),
+        ...(resp.writeRunsInFlightMax === undefined ? {} : { writeRunsInFlightMax: resp.writeRunsInFlightMax }),
         logger: nodeOptions.logger,
       });
       const server = redis;

@@ -18,6 +18,7 @@ describe("RespServer: connection flow", () => {
       port: 0,
       backend,
       limits: { bulkLengthBytesMax: 1024 * 1024 },
+      writeRunsInFlightMax: 16,
     });
   });
   after(() => server.close());

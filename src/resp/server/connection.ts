@@ -44,9 +44,6 @@ export const PUBSUB_OUTPUT_BYTES_MAX = 32 * 1024 * 1024;
 /** Redis's client-query-buffer-limit (1 GiB): unparsed input beyond this closes the connection. */
 export const QUERY_BUFFER_BYTES_MAX = 1024 * 1024 * 1024;
 
-/** Write runs of one connection handed to the node and not answered yet, at most (write-order.ts). */
-export const RUNS_IN_FLIGHT_MAX = 16;
-
 type Pending = Uint8Array[] | RespProtocolError;
 
 /** A run of writes handed to the node; its replies are written once it and every run before it are answered. */
@@ -251,7 +248,7 @@ export class Connection implements ClientDescription {
   /** Whether the request at the head would start a write run that may join the runs in flight. A cheap look: the
    * run itself decides (#runData), this only keeps every other kind of step behind the runs' answers. */
   #mayStartRunNow(): boolean {
-    if (this.#runs.length >= RUNS_IN_FLIGHT_MAX || this.session.multi !== undefined) return false;
+    if (this.#runs.length >= this.#context.writeRunsInFlightMax || this.session.multi !== undefined) return false;
     const request = this.#pending[this.#head] as Pending;
     if (request instanceof RespProtocolError) return false;
     const spec = resolveQuietly(request);

@@ -34,6 +34,11 @@ export interface RespServerOptions {
   readonly logger?: Logger;
   /** Strict Redis Cluster redirects (-MOVED, -CROSSSLOT) instead of forwarding (cluster-redirects.ts). */
   readonly clusterRedirects?: boolean;
+  /** A connection's write runs handed to the node before the first is answered (node/write-order.ts). 1, the
+   * default: one at a time, and a run that did not apply is retried through a leader change. More is faster
+   * (bench:etcd), but a run in flight during a leader change or slot move that a later run overtook answers
+   * TRYAGAIN instead (an ioredis Cluster pipeline saw it while leaders were being balanced). */
+  readonly writeRunsInFlightMax?: number;
   /** A listener already bound (starting-listener.ts) to take over instead of listening on host:port. */
   readonly listener?: Server;
 }
@@ -64,6 +69,7 @@ export class RespServer {
       clients: this.#connections,
       logger: options.logger,
       redirects: options.clusterRedirects === true ? new ClusterRedirects(options.backend) : undefined,
+      writeRunsInFlightMax: options.writeRunsInFlightMax ?? 1,
       figures: () => this.#figures(requirePass !== undefined),
       countCommands: (count) => {
         this.#totalCommands += count;

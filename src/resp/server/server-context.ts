@@ -41,6 +41,8 @@ export interface ServerContext {
   readonly logger: Logger | undefined;
   /** Set with strict Redis Cluster redirects (cluster-redirects.ts). */
   readonly redirects: RedirectCheck | undefined;
+  /** RespServerOptions.writeRunsInFlightMax. */
+  readonly writeRunsInFlightMax: number;
   figures(): ServerFigures;
   countCommands(count: number): void;
   /** `count` commands were processed (replies written) in `seconds`: the latency histogram. */
